@@ -1,0 +1,64 @@
+// Generates a synthetic policy repository of N resources (hosts, sets, policies) for the validation benchmark.
+import type { PolicyFile } from '../src/model/documents.js';
+
+function file(path: string, docs: string[]): PolicyFile {
+  const content = new TextEncoder().encode(docs.join('---\n'));
+  return { path, content, size: content.length };
+}
+
+/** About `total` resources: 40% HostEndpoints, 10% GlobalNetworkSets, 50% doNotTrack policies, 100 per file. */
+export function generateRepository(total: number): PolicyFile[] {
+  const files: PolicyFile[] = [];
+  const hosts = Math.floor(total * 0.4), sets = Math.floor(total * 0.1), policies = total - hosts - sets;
+  const chunk = <T>(n: number, make: (i: number) => string, name: (k: number) => string) => {
+    for (let k = 0; k * 100 < n; k++) {
+      const docs: string[] = [];
+      for (let i = k * 100; i < Math.min(n, (k + 1) * 100); i++) docs.push(make(i));
+      files.push(file(name(k), docs));
+    }
+  };
+  chunk(hosts, (i) => `apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: host-${i}-eth0
+  labels: { role: r${i % 20}, zone: z${i % 4} }
+spec:
+  node: host-${i}
+  interfaceName: eth0
+  expectedIPs: ["10.${(i >> 8) & 255}.${i & 255}.1"]
+  ports:
+    - { name: svc${i % 10}, protocol: TCP, port: ${8000 + (i % 10)} }
+`, (k) => `hosts/hosts-${k}.yaml`);
+  chunk(sets, (i) => `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata:
+  name: set-${i}
+  labels: { list: l${i % 50} }
+spec:
+  nets: [${Array.from({ length: 20 }, (_, j) => `"172.${16 + (i % 16)}.${j}.${(i * 7) & 255}/32"`).join(', ')}]
+`, (k) => `sets/sets-${k}.yaml`);
+  chunk(policies, (i) => `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: policy-${i}
+spec:
+  order: ${i % 1000}
+  selector: role == 'r${i % 20}' && zone in {'z0', 'z1', 'z2', 'z3'}
+  doNotTrack: true
+  applyOnForward: true
+  ingress:
+    - action: Allow
+      protocol: TCP
+      source: { nets: ["10.${i & 255}.0.0/16"], selector: "list == 'l${i % 50}'" }
+      destination: { ports: [${1000 + (i % 5000)}, "svc${i % 10}"] }
+    - action: Deny
+      protocol: UDP
+      destination: { ports: ["1:1023"] }
+  egress:
+    - action: Allow
+      protocol: TCP
+      source: { ports: [${1000 + (i % 5000)}] }
+      destination: { nets: ["10.${i & 255}.0.0/16"] }
+`, (k) => `policies/policies-${k}.yaml`);
+  return files;
+}

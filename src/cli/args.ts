@@ -1,0 +1,41 @@
+// Command-line option parsing shared by every command: node:util parseArgs with errors a person can act on.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { NotrackError } from '../errors.js';
+
+export class UsageError extends NotrackError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every command that reads the policy repository takes. */
+export const SOURCE_OPTIONS = {
+  repo: { type: 'string' },
+  ref: { type: 'string' },
+  path: { type: 'string' },
+  'token-env': { type: 'string' },
+  'cache-dir': { type: 'string' },
+} as const satisfies OptionSpec;
+
+export const SOURCE_HELP = `  --repo URL|PATH     policy repository: an http(s) URL or a local Git repository
+                      (default: read the files in --path from disk, no Git)
+  --ref REF           branch, tag or commit to read (default: the repository's HEAD)
+  --path DIR          folder of policy files inside the repository (default: .)
+  --token-env NAME    environment variable holding the HTTP token (default: NOTRACK_GIT_TOKEN)
+  --cache-dir DIR     where remote repositories are cached (default: ~/.cache/notrack/git)`;
+
+export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+}
+
+export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}"`);
+}

@@ -1,0 +1,68 @@
+// The notrack CLI: dispatches to one file per command and maps error codes to exit codes in one place.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { NotrackError } from '../errors.js';
+import { UsageError } from './args.js';
+import { validateCommand } from './validate.js';
+
+type Command = { run: (argv: string[]) => Promise<number>; summary: string };
+
+const COMMANDS: Record<string, Command> = {
+  validate: { run: validateCommand, summary: 'check policy files: schema, semantics, lint (text, json, github)' },
+};
+
+/** Exit status for usage errors, as sysexits' EX_USAGE. */
+export const EXIT_USAGE = 64;
+
+function version(): string {
+  const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
+  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const list = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n');
+  return `notrack: GitOps for stateless (doNotTrack) host firewalls: XDP, TC, iptables raw and ipsets from Git
+
+Usage: notrack <command> [options]
+
+Commands:
+${list}
+
+Run "notrack <command> --help" for a command's options.
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === '--version' || name === '-V') { process.stdout.write(`${version()}\n`); return 0; }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`notrack: unknown command "${name}"\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    return reportError(name, e);
+  }
+}
+
+function reportError(command: string, e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`notrack ${command}: ${e.message}\nRun "notrack ${command} --help" for usage.\n`);
+    return EXIT_USAGE;
+  }
+  if (e instanceof NotrackError) {
+    process.stderr.write(`notrack ${command}: error[${e.code}]: ${e.message}\n`);
+    if (process.env['NOTRACK_DEBUG']) process.stderr.write(`${e.stack ?? ''}\n`);
+    return 1;
+  }
+  process.stderr.write(`notrack ${command}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  return 1;
+}

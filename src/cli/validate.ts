@@ -1,0 +1,50 @@
+// `notrack validate`: schema, semantic and lint checks of a policy repository, for people and for CI.
+import { appendFileSync } from 'node:fs';
+import { fetchSource } from '../source/index.js';
+import { loadResources } from '../model/load-resources.js';
+import { DEFAULT_DOCUMENT_LIMITS } from '../model/documents.js';
+import { renderGithub, renderJson, renderMarkdown, renderText, summarize } from '../report/diagnostics.js';
+import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
+import { readPolicyFiles } from './read-policy.js';
+
+export const VALIDATE_HELP = `Usage: notrack validate [--repo URL|PATH] [--ref REF] [--path DIR] [--format text|json|github]
+
+Checks every *.yaml/*.yml file under --path: YAML, JSON Schema, semantic checks and lint warnings.
+Exit status: 0 valid (warnings allowed), 1 invalid or error, 64 bad usage.
+
+Options:
+${SOURCE_HELP}
+  --format FORMAT     text (default), json (versioned, see docs/json-formats.md) or github
+                      (workflow annotations; also writes a summary to $GITHUB_STEP_SUMMARY when set)
+  --warnings-as-errors  exit 1 when there are warnings
+  --max-file-bytes N  refuse files larger than N bytes (default ${DEFAULT_DOCUMENT_LIMITS.maxFileBytes})
+  -h, --help          show this help
+`;
+
+export async function validateCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    ...SOURCE_OPTIONS,
+    format: { type: 'string' },
+    'warnings-as-errors': { type: 'boolean' },
+    'max-file-bytes': { type: 'string' },
+  });
+  if (values.help) { process.stdout.write(VALIDATE_HELP); return 0; }
+  const format = oneOf('format', values.format, ['text', 'json', 'github'] as const, 'text');
+  const limits = { ...DEFAULT_DOCUMENT_LIMITS };
+  if (values['max-file-bytes'] !== undefined) limits.maxFileBytes = Number(values['max-file-bytes']);
+
+  const snapshot = await readPolicyFiles(values, limits.maxFileBytes, fetchSource);
+  const result = loadResources(snapshot.files, limits);
+  const subject = {
+    repo: snapshot.repo, ref: snapshot.ref, commit: snapshot.commit, path: snapshot.subPath,
+    counts: result.counts,
+  };
+  const render = { text: renderText, json: renderJson, github: renderGithub }[format];
+  for (const w of snapshot.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(render(subject, result.diagnostics));
+  if (format === 'github' && process.env['GITHUB_STEP_SUMMARY']) {
+    appendFileSync(process.env['GITHUB_STEP_SUMMARY'], renderMarkdown(subject, result.diagnostics));
+  }
+  const s = summarize(result.diagnostics);
+  return s.errors > 0 || (values['warnings-as-errors'] && s.warnings > 0) ? 1 : 0;
+}

@@ -1,0 +1,141 @@
+// IPv4/IPv6 addresses and CIDRs: parsing, canonical form, containment and overlap, with no dependencies.
+
+export type IpFamily = 4 | 6;
+
+/** A parsed CIDR. `addr` has 4 or 16 bytes with the host bits cleared. */
+export interface Cidr {
+  family: IpFamily;
+  addr: Uint8Array;
+  prefix: number;
+  /** True when the text had host bits set (10.0.0.1/8): the CIDR means the network, which may not be intended. */
+  hostBitsSet: boolean;
+}
+
+function parseIpv4(text: string): Uint8Array | null {
+  const parts = text.split('.');
+  if (parts.length !== 4) return null;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!;
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
+    const n = Number(p);
+    if (n > 255) return null;
+    out[i] = n;
+  }
+  return out;
+}
+
+function parseIpv6(text: string): Uint8Array | null {
+  if (text.length > 45 || text.length < 2) return null;
+  let head = text;
+  let tailV4: Uint8Array | null = null;
+  const lastColon = text.lastIndexOf(':');
+  if (text.includes('.')) {
+    tailV4 = parseIpv4(text.slice(lastColon + 1));
+    if (!tailV4) return null;
+    head = text.slice(0, lastColon + 1) + '0:0';
+  }
+  const halves = head.split('::');
+  if (halves.length > 2) return null;
+  const groups = (s: string): number[] | null => {
+    if (s === '') return [];
+    const out: number[] = [];
+    for (const g of s.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const left = groups(halves[0]!);
+  const right = halves.length === 2 ? groups(halves[1]!) : [];
+  if (!left || !right) return null;
+  const total = left.length + right.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return null;
+  const all = [...left, ...new Array<number>(8 - total).fill(0), ...right];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 0xff; });
+  if (tailV4) out.set(tailV4, 12);
+  return out;
+}
+
+/** Parses an IPv4 or IPv6 address; null when it is not one. */
+export function parseIp(text: string): { family: IpFamily; addr: Uint8Array } | null {
+  const v4 = parseIpv4(text);
+  if (v4) return { family: 4, addr: v4 };
+  const v6 = text.includes(':') ? parseIpv6(text) : null;
+  return v6 ? { family: 6, addr: v6 } : null;
+}
+
+/** Parses `addr` or `addr/prefix`; a bare address is a host route (/32 or /128). Null when invalid. */
+export function parseCidr(text: string): Cidr | null {
+  const slash = text.indexOf('/');
+  const ipText = slash < 0 ? text : text.slice(0, slash);
+  const ip = parseIp(ipText);
+  if (!ip) return null;
+  const max = ip.family === 4 ? 32 : 128;
+  let prefix = max;
+  if (slash >= 0) {
+    const p = text.slice(slash + 1);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
+    prefix = Number(p);
+    if (prefix > max) return null;
+  }
+  const addr = maskBytes(ip.addr, prefix);
+  const hostBitsSet = !bytesEqual(addr, ip.addr);
+  return { family: ip.family, addr, prefix, hostBitsSet };
+}
+
+function maskBytes(addr: Uint8Array, prefix: number): Uint8Array {
+  const out = new Uint8Array(addr);
+  for (let i = 0; i < out.length; i++) {
+    const bits = Math.max(0, Math.min(8, prefix - i * 8));
+    out[i] = out[i]! & ((0xff00 >> bits) & 0xff);
+  }
+  return out;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Canonical text: dotted quad, or RFC 5952 IPv6 (lower case, longest zero run compressed). */
+export function formatIp(family: IpFamily, addr: Uint8Array): string {
+  if (family === 4) return Array.from(addr).join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((addr[i]! << 8) | addr[i + 1]!);
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i > 1) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  const left = hex.slice(0, bestStart).join(':');
+  const right = hex.slice(bestStart + bestLen).join(':');
+  return `${left}::${right}`;
+}
+
+export function formatCidr(c: Pick<Cidr, 'family' | 'addr' | 'prefix'>): string {
+  return `${formatIp(c.family, c.addr)}/${c.prefix}`;
+}
+
+/** True when `outer` contains every address of `inner`. */
+export function cidrContains(outer: Cidr, inner: Cidr): boolean {
+  if (outer.family !== inner.family || outer.prefix > inner.prefix) return false;
+  return bytesEqual(maskBytes(inner.addr, outer.prefix), outer.addr);
+}
+
+/** True when the two CIDRs share at least one address. */
+export function cidrOverlaps(a: Cidr, b: Cidr): boolean {
+  return cidrContains(a, b) || cidrContains(b, a);
+}
+
+/** True when the CIDR is a whole address family (0.0.0.0/0 or ::/0). */
+export function isCatchAll(c: Cidr): boolean {
+  return c.prefix === 0;
+}

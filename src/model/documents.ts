@@ -1,0 +1,273 @@
+// Policy files -> YAML documents with source positions, refusing input that is not safe or sane to read.
+import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, isAlias, type Document, type Node } from 'yaml';
+import jsyaml from 'js-yaml';
+import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
+
+export interface PolicyFile {
+  /** Path relative to the repository root, forward slashes. */
+  path: string;
+  content: Uint8Array;
+  size: number;
+  tooLarge?: boolean;
+}
+
+export interface DocumentLimits {
+  /** Largest file read, in bytes. */
+  maxFileBytes: number;
+  /** Most YAML documents in one file. */
+  maxDocumentsPerFile: number;
+  /** Most alias expansions in one document ("billion laughs" guard). */
+  maxAliasCount: number;
+}
+
+export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = {
+  maxFileBytes: 4 * 1024 * 1024,
+  maxDocumentsPerFile: 10_000,
+  maxAliasCount: 100,
+};
+
+export interface Position {
+  line: number; col: number; endLine: number; endCol: number;
+  /** The node is a quoted scalar: its text starts one column after `col`. */
+  quoted: boolean;
+  /** The node's source text as written (quotes and escapes included). */
+  raw: string;
+}
+
+/** One YAML document of a policy file, with its plain value and a way back from a JSON path to line and column. */
+export interface SourceDocument {
+  file: string;
+  index: number;
+  value: unknown;
+  /** Position of the node at `path`, or of its nearest existing ancestor. `key` points at the map key instead. */
+  locate(path: readonly PathSegment[], opts?: { key?: boolean }): Position;
+}
+
+export interface ParsedDocuments {
+  documents: SourceDocument[];
+  diagnostics: Diagnostic[];
+}
+
+/** Parses every file into documents; files that cannot be read safely give errors and no documents. */
+export function parseDocuments(files: readonly PolicyFile[], limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS): ParsedDocuments {
+  const documents: SourceDocument[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const f of files) parseFile(f, limits, documents, diagnostics);
+  return { documents, diagnostics };
+}
+
+function fileError(file: string, code: string, message: string, line = 1, col = 1): Diagnostic {
+  return { severity: 'error', code, message, file, line, col, path: '' };
+}
+
+/** Byte offset of the first invalid UTF-8 sequence, or -1. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    let n = 0, min = 0;
+    if (b < 0x80) { i++; continue; }
+    if (b >= 0xc2 && b <= 0xdf) { n = 1; min = 0x80; }
+    else if (b >= 0xe0 && b <= 0xef) { n = 2; min = 0x800; }
+    else if (b >= 0xf0 && b <= 0xf4) { n = 3; min = 0x10000; }
+    else return i;
+    let cp = b & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+function lineColOfByte(bytes: Uint8Array, offset: number): { line: number; col: number } {
+  let line = 1, col = 1;
+  for (let i = 0; i < offset; i++) {
+    if (bytes[i] === 0x0a) { line++; col = 1; } else if ((bytes[i]! & 0xc0) !== 0x80) col++;
+  }
+  return { line, col };
+}
+
+/**
+ * Anchors are the only way a small YAML file can expand into a huge value. Files without them take the fast path;
+ * the rest go through the `yaml` library, which counts alias expansions. The test is loose on purpose: a false
+ * positive only costs speed.
+ */
+const ANCHOR = /(^|[\s[{,:-])&[^\s&]/m;
+
+function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[], diags: Diagnostic[]): void {
+  if (f.tooLarge || f.size > limits.maxFileBytes) {
+    diags.push(fileError(f.path, 'file-too-large',
+      `file is ${f.size} bytes, over the limit of ${limits.maxFileBytes}; split it into smaller files`));
+    return;
+  }
+  const bad = firstInvalidUtf8(f.content);
+  if (bad >= 0) {
+    const at = lineColOfByte(f.content, bad);
+    diags.push(fileError(f.path, 'not-utf8',
+      `file is not valid UTF-8 (byte 0x${f.content[bad]!.toString(16).padStart(2, '0')} at offset ${bad}); save it as UTF-8`,
+      at.line, at.col));
+    return;
+  }
+  let text = new TextDecoder('utf-8').decode(f.content);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  // Positions come from the `yaml` library, parsed only when a diagnostic needs one (most files never do).
+  let positioned: PositionedFile | null = null;
+  const positions = () => (positioned ??= parseWithPositions(text, limits));
+  if (!ANCHOR.test(text)) {
+    const fast = parseFast(text);
+    if (fast) {
+      if (fast.length > limits.maxDocumentsPerFile) {
+        tooManyDocuments(f.path, positions(), fast.length, limits, diags);
+        return;
+      }
+      fast.forEach((value, index) => out.push({
+        file: f.path, index, value,
+        locate: (path, opts) => positions().locate(index, path, opts?.key ?? false),
+      }));
+      return;
+    }
+  }
+  // Anchors, or the fast parser refused the file: the `yaml` library gives the precise errors and alias limits.
+  const p = positions();
+  if (p.documents.length > limits.maxDocumentsPerFile) {
+    tooManyDocuments(f.path, p, p.documents.length, limits, diags);
+    return;
+  }
+  for (const e of p.errors) diags.push({ ...e, file: f.path });
+  p.documents.forEach((d, index) => {
+    if (d.value === undefined) return;
+    out.push({ file: f.path, index, value: d.value, locate: (path, opts) => p.locate(index, path, opts?.key ?? false) });
+  });
+}
+
+/** All non-empty documents' values, or null when js-yaml refuses the text (the slow path then explains why). */
+function parseFast(text: string): unknown[] | null {
+  try {
+    const out: unknown[] = [];
+    jsyaml.loadAll(text, (doc) => { if (doc !== null && doc !== undefined) out.push(doc); }, { schema: jsyaml.CORE_SCHEMA });
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+function tooManyDocuments(file: string, p: PositionedFile, count: number, limits: DocumentLimits, diags: Diagnostic[]): void {
+  const first = p.documents[limits.maxDocumentsPerFile];
+  const at = first ? p.lineCounter.linePos(first.doc.range?.[0] ?? 0) : { line: 1, col: 1 };
+  diags.push(fileError(file, 'too-many-documents',
+    `file has ${count} YAML documents, over the limit of ${limits.maxDocumentsPerFile}; split it`, at.line, at.col));
+}
+
+interface PositionedFile {
+  lineCounter: LineCounter;
+  /** Non-empty documents, numbered as the fast path numbers them; `value` is undefined when it had errors. */
+  documents: { doc: Document; value: unknown }[];
+  errors: Omit<Diagnostic, 'file'>[];
+  locate(index: number, path: readonly PathSegment[], key: boolean): Position;
+}
+
+function parseWithPositions(text: string, limits: DocumentLimits): PositionedFile {
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, stringKeys: true });
+  const all = Array.isArray(parsed) ? parsed : [];
+  const pos = (offset: number) => lineCounter.linePos(offset);
+  const documents: PositionedFile['documents'] = [];
+  const errors: PositionedFile['errors'] = [];
+  for (const doc of all) {
+    const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+    if (empty && doc.errors.length === 0) continue;
+    const index = documents.length;
+    let value: unknown;
+    for (const e of doc.errors) {
+      const p = pos(e.pos[0]);
+      const duplicate = e.code === 'DUPLICATE_KEY';
+      errors.push({
+        severity: 'error', code: duplicate ? 'duplicate-key' : 'yaml-syntax',
+        message: duplicate ? duplicateKeyMessage(keyTextAt(text, e.pos[0])) : `YAML: ${firstLine(e.message)}`,
+        line: p.line, col: p.col, document: index, path: '',
+      });
+    }
+    if (doc.errors.length === 0) {
+      try {
+        value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
+      } catch (e) {
+        const p = pos(doc.range[0]);
+        const msg = String((e as Error).message);
+        const alias = /alias/i.test(msg);
+        errors.push({
+          severity: 'error', code: alias ? 'yaml-alias-limit' : 'yaml-syntax',
+          message: alias
+            ? `YAML aliases expand to too many nodes (limit ${limits.maxAliasCount}); this looks like an alias bomb`
+            : `YAML: ${firstLine(msg)}`,
+          line: p.line, col: p.col, document: index, path: '',
+        });
+      }
+    }
+    documents.push({ doc, value });
+  }
+  return {
+    lineCounter, documents, errors,
+    locate: (index, path, key) => {
+      const d = documents[index];
+      return d ? locate(d.doc, text, lineCounter, path, key) : { line: 1, col: 1, endLine: 1, endCol: 1, quoted: false, raw: '' };
+    },
+  };
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** The text of the mapping key that starts at `offset` (yaml reports a duplicate key by its first character only). */
+function keyTextAt(text: string, offset: number): string {
+  const end = text.indexOf('\n', offset);
+  const line = text.slice(offset, end < 0 ? undefined : end);
+  const m = line.match(/^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|.*?)\s*:(?:\s|$)/);
+  return (m?.[1] ?? line).trim();
+}
+
+function duplicateKeyMessage(key: string): string {
+  const name = key.replace(/:$/, '').replace(/^["']|["']$/g, '');
+  return name && name.length <= 80
+    ? `duplicate key "${name}": YAML would keep only one of them; remove or merge the other`
+    : 'duplicate key in a mapping: YAML would keep only one of them; remove or merge the other';
+}
+
+function locate(doc: Document, text: string, lc: LineCounter, path: readonly PathSegment[], key: boolean): Position {
+  let node: Node | null = doc.contents as Node | null;
+  let keyNode: Node | null = null;
+  for (const seg of path) {
+    if (isAlias(node)) break;
+    let next: Node | null = null;
+    keyNode = null;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (pair) { next = pair.value as Node | null; keyNode = pair.key as Node; if (!next) next = keyNode; }
+    } else if (isSeq(node) && typeof seg === 'number') {
+      next = (node.items[seg] as Node | undefined) ?? null;
+    }
+    if (!next) { keyNode = null; break; }
+    node = next;
+  }
+  const target = key && keyNode ? keyNode : node;
+  const range = target?.range ?? doc.range ?? [0, 0, 0];
+  const a = lc.linePos(range[0]), b = lc.linePos(range[1]);
+  const quoted = isScalar(target) && (target.type === 'QUOTE_DOUBLE' || target.type === 'QUOTE_SINGLE');
+  return { line: a.line, col: a.col, endLine: b.line, endCol: b.col, quoted, raw: text.slice(range[0], range[1]) };
+}
+
+/** A diagnostic positioned at `path` in a document. */
+export function diagnosticAt(
+  doc: SourceDocument, path: readonly PathSegment[], severity: Diagnostic['severity'], code: string, message: string,
+  opts: { key?: boolean } = {},
+): Diagnostic {
+  const p = doc.locate(path, opts);
+  return {
+    severity, code, message, file: doc.file, line: p.line, col: p.col, endLine: p.endLine, endCol: p.endCol,
+    document: doc.index, path: formatPath(path),
+  };
+}

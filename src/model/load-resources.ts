@@ -1,0 +1,105 @@
+// The model stage's entry: policy files -> positioned diagnostics and the typed resource set.
+import { parseDocuments, diagnosticAt, DEFAULT_DOCUMENT_LIMITS, type DocumentLimits, type PolicyFile, type SourceDocument } from './documents.js';
+import { sortDiagnostics, type Diagnostic, type PathSegment } from './diagnostics.js';
+import { validateDocument, type Kind } from './schemas.js';
+import { checkConfiguration, checkHostEndpoint, checkNetworkSet, checkPolicy } from './semantic.js';
+import { lintResources } from './lint.js';
+import { didYouMean } from './suggest.js';
+import type { ResourceSet } from './resources.js';
+import type { GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint as HostEndpointYaml, NotrackConfiguration } from './schema-types.gen.js';
+
+export interface LoadResult {
+  /** Valid resources (those with errors are left out). Use only when `valid`. */
+  resources: ResourceSet;
+  diagnostics: Diagnostic[];
+  valid: boolean;
+  counts: { files: number; documents: number; kinds: Record<string, number> };
+}
+
+/** Parses, validates and lints one revision's policy files. Pure: no I/O. */
+export function loadResources(files: readonly PolicyFile[], limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS): LoadResult {
+  const parsed = parseDocuments(files, limits);
+  const diagnostics = [...parsed.diagnostics];
+  const resources: ResourceSet = { policies: [], ignoredPolicies: [], hostEndpoints: [], networkSets: [], configurations: [] };
+  const kinds: Record<string, number> = {};
+  const firstByName = new Map<string, SourceDocument>();
+  const policyDocs = new Map<string, SourceDocument>();
+  const namedPortUses: { doc: SourceDocument; path: PathSegment[]; name: string }[] = [];
+
+  for (const doc of parsed.documents) {
+    const check = validateDocument(doc);
+    diagnostics.push(...check.diagnostics);
+    if (!check.kind) continue;
+    const kind: Kind = check.kind;
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+    if (check.diagnostics.some((d) => d.severity === 'error')) continue;
+    const name = (doc.value as { metadata: { name: string } }).metadata.name;
+    const key = `${kind}/${name}`;
+    const first = firstByName.get(key);
+    if (first) {
+      const at = first.locate(['metadata', 'name']);
+      diagnostics.push(diagnosticAt(doc, ['metadata', 'name'], 'error', 'duplicate-name',
+        `${kind} "${name}" is already defined at ${first.file}:${at.line}:${at.col}`));
+      continue;
+    }
+    firstByName.set(key, doc);
+    switch (kind) {
+      case 'GlobalNetworkPolicy': {
+        const r = checkPolicy(doc, doc.value as GlobalNetworkPolicy);
+        diagnostics.push(...r.diagnostics);
+        if (!r.policy) break;
+        if (!r.policy.doNotTrack) { resources.ignoredPolicies.push(name); break; }
+        resources.policies.push(r.policy);
+        policyDocs.set(name, doc);
+        for (const dir of ['ingress', 'egress'] as const) {
+          r.policy[dir].forEach((rule, i) => {
+            for (const side of ['source', 'destination'] as const) {
+              for (const field of ['ports', 'notPorts'] as const) {
+                rule[side][field].forEach((p, k) => {
+                  if (p.kind === 'named') namedPortUses.push({ doc, path: ['spec', dir, i, side, field, k], name: p.name });
+                });
+              }
+            }
+          });
+        }
+        break;
+      }
+      case 'HostEndpoint': {
+        const r = checkHostEndpoint(doc, doc.value as HostEndpointYaml);
+        diagnostics.push(...r.diagnostics);
+        if (r.endpoint) resources.hostEndpoints.push(r.endpoint);
+        break;
+      }
+      case 'GlobalNetworkSet': {
+        const r = checkNetworkSet(doc, doc.value as GlobalNetworkSet);
+        diagnostics.push(...r.diagnostics);
+        if (r.set) resources.networkSets.push(r.set);
+        break;
+      }
+      case 'NotrackConfiguration': {
+        const r = checkConfiguration(doc, doc.value as NotrackConfiguration);
+        diagnostics.push(...r.diagnostics);
+        if (r.config) resources.configurations.push(r.config);
+        break;
+      }
+    }
+  }
+
+  // Named ports resolve against the ports every HostEndpoint defines.
+  const defined = new Set(resources.hostEndpoints.flatMap((h) => h.ports.map((p) => p.name)));
+  for (const use of namedPortUses) {
+    if (!defined.has(use.name)) {
+      diagnostics.push(diagnosticAt(use.doc, use.path, 'error', 'unknown-named-port',
+        `no HostEndpoint defines a port named "${use.name}"${didYouMean(use.name, defined)}`));
+    }
+  }
+
+  const valid = !diagnostics.some((d) => d.severity === 'error');
+  if (valid) diagnostics.push(...lintResources(resources, policyDocs));
+  return {
+    resources,
+    diagnostics: sortDiagnostics(diagnostics),
+    valid,
+    counts: { files: files.length, documents: parsed.documents.length, kinds },
+  };
+}
