@@ -23,7 +23,7 @@ export interface RunResult { status: number; stdout: string; stderr: string }
 /** Runs argv (no shell) and returns its output; throws with stderr when it fails unless `allowFail`. */
 export function run(argv: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): RunResult {
   const [cmd, ...rest] = argv;
-  const r = spawnSync(cmd!, rest, { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000 });
+  const r = spawnSync(cmd!, rest, { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 256 * 1024 * 1024 });
   const res = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
   if (res.status !== 0 && !opts.allowFail) {
     throw new Error(`command failed (${res.status}): ${argv.join(' ')}\n${res.stderr.trim()}`);

@@ -1,0 +1,99 @@
+// Parses iptables-save output (with or without -c counters) into typed tables, chains and rules.
+import { NotrackError } from '../../errors.js';
+import { CHAIN_PREFIX, COMMENT_PREFIX } from './names.js';
+import { tokenizeRule } from './rule-text.js';
+import type { ActualChain, ActualRule, ActualTable, BuiltinJump, TableName } from './types.js';
+
+export class IptablesParseError extends NotrackError {
+  constructor(line: number, message: string) {
+    super('IPTABLES_PARSE', `iptables-save output line ${line}: ${message}`);
+  }
+}
+
+/** Every table in the text, by name, chains in the order iptables-save declared them. */
+export function parseIptablesSave(text: string): Map<string, ActualChain[]> {
+  const tables = new Map<string, ActualChain[]>();
+  let chains: Map<string, ActualChain> | undefined;
+  let tableName: string | undefined;
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    if (line.startsWith('*')) {
+      tableName = line.slice(1);
+      chains = new Map();
+      continue;
+    }
+    if (!chains || !tableName) throw new IptablesParseError(n + 1, `"${line}" outside a table`);
+    if (line === 'COMMIT') {
+      tables.set(tableName, [...chains.values()]);
+      chains = undefined;
+      tableName = undefined;
+      continue;
+    }
+    if (line.startsWith(':')) {
+      const m = /^:(\S+)\s+(\S+)/.exec(line);
+      if (!m) throw new IptablesParseError(n + 1, `bad chain line "${line}"`);
+      const policy = m[2]!;
+      chains.set(m[1]!, { name: m[1]!, builtin: policy !== '-', policy: policy === '-' ? undefined : policy, rules: [] });
+      continue;
+    }
+    const m = /^(?:\[(\d+):(\d+)\]\s+)?-A\s+(\S+)\s*(.*)$/.exec(line);
+    if (!m) throw new IptablesParseError(n + 1, `unexpected line "${line}"`);
+    const chain = chains.get(m[3]!);
+    if (!chain) throw new IptablesParseError(n + 1, `rule for undeclared chain ${m[3]}`);
+    let tokens: string[];
+    try {
+      tokens = tokenizeRule(m[4]!);
+    } catch (e) {
+      throw new IptablesParseError(n + 1, (e as Error).message);
+    }
+    chain.rules.push({
+      chain: chain.name,
+      position: chain.rules.length + 1,
+      text: m[4]!,
+      tokens,
+      packets: Number(m[1] ?? 0),
+      bytes: Number(m[2] ?? 0),
+      comment: commentOf(tokens),
+      ...targetOf(tokens),
+    });
+  }
+  if (chains) throw new IptablesParseError(lines.length, `table ${tableName} has no COMMIT`);
+  return tables;
+}
+
+function commentOf(tokens: string[]): string | undefined {
+  for (let i = 0; i + 3 < tokens.length; i++) {
+    if (tokens[i] === '-m' && tokens[i + 1] === 'comment' && tokens[i + 2] === '--comment') return tokens[i + 3];
+  }
+  return undefined;
+}
+
+function targetOf(tokens: string[]): { target: string | undefined; goto: boolean } {
+  for (let i = tokens.length - 2; i >= 0; i--) {
+    if (tokens[i] === '-j' || tokens[i] === '-g') return { target: tokens[i + 1], goto: tokens[i] === '-g' };
+  }
+  return { target: undefined, goto: false };
+}
+
+/** True when the rule was written by notrack (its comment says so). */
+export function ownedRule(rule: ActualRule): boolean {
+  return rule.comment?.startsWith(COMMENT_PREFIX) ?? false;
+}
+
+/** One table's chains plus what notrack cares about in them: jumps from built-ins and foreign rules. */
+export function actualTable(name: TableName, chains: ActualChain[]): ActualTable {
+  const jumps: BuiltinJump[] = [];
+  const foreign: ActualRule[] = [];
+  for (const c of chains) {
+    for (const r of c.rules) {
+      if (c.builtin && r.target?.startsWith(CHAIN_PREFIX)) {
+        const plain = r.tokens.length === 2 && r.tokens[0] === '-j';
+        jumps.push({ from: c.name, to: r.target, position: r.position, plain, rule: r });
+      }
+      if (!c.builtin && c.name.startsWith(CHAIN_PREFIX) && !ownedRule(r)) foreign.push(r);
+    }
+  }
+  return { name, chains, jumps, foreign };
+}
