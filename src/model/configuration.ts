@@ -12,6 +12,7 @@ export const DEFAULT_CONFIGURATION: Configuration = {
   failsafeInbound: [tcp(22), udp(68), ...CONTROL_PLANE.map(tcp)],
   failsafeOutbound: [udp(53), udp(67), ...CONTROL_PLANE.map(tcp)],
   acceptMark: 0x40000000,
+  passMark: 0x20000000,
   xdpMode: 'auto',
   logRate: 100,
   logBurst: 200,
@@ -25,9 +26,8 @@ export function configurationSettings(spec: NotrackConfiguration['spec']): Parti
     list.map((p) => ({ protocol: p.protocol === 'TCP' ? 6 : 17, port: p.port, net: p.net ? parseCidr(p.net) : null }));
   if (spec.failsafeInboundHostPorts) out.failsafeInbound = ports(spec.failsafeInboundHostPorts);
   if (spec.failsafeOutboundHostPorts) out.failsafeOutbound = ports(spec.failsafeOutboundHostPorts);
-  if (spec.acceptMark !== undefined) {
-    out.acceptMark = typeof spec.acceptMark === 'number' ? spec.acceptMark : parseInt(spec.acceptMark.slice(2), 16);
-  }
+  if (spec.acceptMark !== undefined) out.acceptMark = markValue(spec.acceptMark);
+  if (spec.passMark !== undefined) out.passMark = markValue(spec.passMark);
   if (spec.xdpMode) out.xdpMode = spec.xdpMode;
   if (spec.logRate !== undefined) out.logRate = spec.logRate;
   if (spec.logBurst !== undefined) out.logBurst = spec.logBurst;
@@ -47,4 +47,9 @@ export function resolveConfiguration(resources: Pick<ResourceSet, 'configuration
     ...(byName.get('default')?.settings ?? {}),
     ...(byName.get(`node.${host}`)?.settings ?? {}),
   };
+}
+
+/** A mark written as an integer or a "0x…" string. */
+export function markValue(mark: number | string): number {
+  return typeof mark === 'number' ? mark : parseInt(mark.slice(2), 16);
 }

@@ -89,6 +89,7 @@ export interface Configuration {
   failsafeInbound: FailsafePort[];
   failsafeOutbound: FailsafePort[];
   acceptMark: number;
+  passMark: number;
   xdpMode: XdpMode;
   logRate: number;
   logBurst: number;

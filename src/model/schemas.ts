@@ -77,7 +77,11 @@ export function validateDocument(doc: SourceDocument): KindCheck {
     return { kind: null, diagnostics: [diagnosticAt(doc, [], 'error', 'missing-kind',
       `missing "kind": expected one of ${Object.keys(KINDS).join(', ')}`)] };
   }
-  if (typeof kindValue !== 'string' || !(kindValue in KINDS)) {
+  if (typeof kindValue !== 'string') {
+    return { kind: null, diagnostics: [diagnosticAt(doc, ['kind'], 'error', 'wrong-type',
+      `kind must be a string, not ${describe(kindValue)} (notrack reads ${Object.keys(KINDS).join(', ')})`)] };
+  }
+  if (!(kindValue in KINDS)) {
     const name = String(kindValue);
     if (name in OTHER_CALICO_KINDS) {
       return { kind: null, diagnostics: [diagnosticAt(doc, ['kind'], 'notice', 'kind-ignored',
@@ -131,8 +135,10 @@ function fieldName(path: PathSegment[]): string {
   return 'value';
 }
 
+/** What the schema's patterns mean, in words (keyed by the pattern: one field name can carry different rules). */
 const FRIENDLY_PATTERNS: Record<string, string> = {
-  name: 'must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit',
+  '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$': 'must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit',
+  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$': 'must be lower-case letters, digits and "-", starting and ending with a letter or digit',
 };
 
 function knownFields(e: ErrorObject): string[] {
@@ -226,7 +232,7 @@ function explainOne(doc: SourceDocument, e: ErrorObject, path: PathSegment[]): D
           `label value ${quote(e.data)} must be at most 63 characters of letters, digits, "-", "_" and ".", starting and ending with a letter or digit`);
       }
       return diagnosticAt(doc, path, 'error', 'invalid-value',
-        `${field} ${quote(e.data)} ${FRIENDLY_PATTERNS[field] ?? `does not match ${String(params['pattern'])}`}`);
+        `${field} ${quote(e.data)} ${FRIENDLY_PATTERNS[String(params['pattern'])] ?? `does not match ${String(params['pattern'])}`}`);
     case 'propertyNames': {
       const key = String(params['propertyName']);
       return diagnosticAt(doc, [...path, key], 'error', 'invalid-label',
@@ -237,6 +243,13 @@ function explainOne(doc: SourceDocument, e: ErrorObject, path: PathSegment[]): D
       return diagnosticAt(doc, path, 'error', 'out-of-range',
         `${field} is ${String(e.data)}; it must be ${String(params['comparison'])} ${String(params['limit'])}`);
     case 'maxItems': case 'minItems': case 'maxLength': case 'minLength':
+      if (e.keyword === 'minLength' && params['limit'] === 1) {
+        return diagnosticAt(doc, path, 'error', 'out-of-range', `${field} must not be empty`);
+      }
+      if (e.keyword === 'maxLength' && path.length >= 2 && path[path.length - 2] === 'labels') {
+        return diagnosticAt(doc, path, 'error', 'out-of-range',
+          `label "${field}" has a value of ${String(e.data).length} characters; label values are at most ${String(params['limit'])}`);
+      }
       return diagnosticAt(doc, path, 'error', 'out-of-range',
         `${field} ${e.keyword.startsWith('max') ? 'has more than' : 'has fewer than'} ${String(params['limit'])} ${e.keyword.endsWith('Items') ? 'items' : 'characters'}`);
     case 'uniqueItems': {

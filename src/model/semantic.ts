@@ -3,7 +3,7 @@ import { isCatchAll, parseCidr, parseIp, formatCidr, type Cidr, type IpFamily } 
 import { diagnosticAt, type SourceDocument } from './documents.js';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { parsePort, type PortSpec } from './ports.js';
-import { configurationSettings } from './configuration.js';
+import { configurationSettings, markValue } from './configuration.js';
 import { parseSelector, SelectorSyntaxError, type Selector } from './selector/index.js';
 import {
   protocolNumber, type ConfigurationOverride, type Direction, type EntityMatch, type HostEndpoint, type NetworkSet,
@@ -266,9 +266,13 @@ export function checkConfiguration(doc: SourceDocument, res: NotrackConfiguratio
     f.error(['metadata', 'name'], 'config-name',
       `NotrackConfiguration must be named "default" (every host) or "node.<host name>" (one host), not "${name}"`);
   }
-  const mark = res.spec.acceptMark;
-  const markValue = typeof mark === 'string' ? parseInt(mark.slice(2), 16) : mark;
-  if (markValue === 0) f.error(['spec', 'acceptMark'], 'invalid-mark', 'acceptMark must have at least one bit set');
+  const accept = res.spec.acceptMark === undefined ? undefined : markValue(res.spec.acceptMark);
+  const pass = res.spec.passMark === undefined ? undefined : markValue(res.spec.passMark);
+  if (accept === 0) f.error(['spec', 'acceptMark'], 'invalid-mark', 'acceptMark must have at least one bit set');
+  if (pass === 0) f.error(['spec', 'passMark'], 'invalid-mark', 'passMark must have at least one bit set');
+  if (accept !== undefined && pass !== undefined && (accept & pass) !== 0) {
+    f.error(['spec', 'passMark'], 'invalid-mark', `passMark 0x${pass.toString(16)} overlaps acceptMark 0x${accept.toString(16)}; use separate bits`);
+  }
   for (const field of ['failsafeInboundHostPorts', 'failsafeOutboundHostPorts'] as const) {
     (res.spec[field] ?? []).forEach((p, i) => {
       const c = p.net ? parseCidr(p.net) : null;
