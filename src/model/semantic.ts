@@ -4,7 +4,7 @@ import { diagnosticAt, type SourceDocument } from './documents.js';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { parsePort, type PortSpec } from './ports.js';
 import { configurationSettings, markValue } from './configuration.js';
-import { parseSelector, SelectorSyntaxError, type Selector } from './selector/index.js';
+import { parseSelector, SelectorSyntaxError, type Selector, type SelectorNode } from './selector/index.js';
 import {
   protocolNumber, type ConfigurationOverride, type Direction, type EntityMatch, type HostEndpoint, type NetworkSet,
   type Policy, type PolicyRule, type SourceRef,
@@ -44,7 +44,13 @@ function sourceRef(doc: SourceDocument): SourceRef {
 function selectorAt(f: Findings, path: PathSegment[], text: string | undefined): Selector | null {
   if (text === undefined) return null;
   try {
-    return parseSelector(text);
+    const selector = parseSelector(text);
+    if (usesGlobal(selector.ast)) {
+      // Calico allows global() only in a namespaceSelector, which host endpoint policy has no use for.
+      f.error(path, 'selector-global', 'global() is only allowed in a namespaceSelector, which host endpoint policy does not have; remove it (all() selects everything)');
+      return null;
+    }
+    return selector;
   } catch (e) {
     if (!(e instanceof SelectorSyntaxError)) throw e;
     const pos = f.doc.locate(path);
@@ -53,6 +59,15 @@ function selectorAt(f: Findings, path: PathSegment[], text: string | undefined):
     if (pos.line === pos.endLine || pos.endCol === 1) d.col = pos.col + sourceOffset(pos.raw, pos.quoted, e.offset);
     f.list.push(d);
     return null;
+  }
+}
+
+function usesGlobal(node: SelectorNode): boolean {
+  switch (node.kind) {
+    case 'global': return true;
+    case 'not': return usesGlobal(node.operand);
+    case 'and': case 'or': return node.operands.some(usesGlobal);
+    default: return false;
   }
 }
 

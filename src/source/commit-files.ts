@@ -1,0 +1,116 @@
+// Reads the files under a sub-path of one commit straight from a Git object store: no checkout, no working tree.
+import fs from 'node:fs';
+import git, { type TagObject, type TreeEntry } from 'isomorphic-git';
+import { byPath, type SourceFile } from './snapshot.js';
+import { SourceError } from './source-error.js';
+import { subPathSegments } from './sub-path.js';
+
+export interface CommitFilesInput {
+  gitdir: string;
+  /** 40-hex commit id, already known to be a commit. */
+  commit: string;
+  /** Normalised sub-path ('.' for the root). */
+  subPath: string;
+  include: (relPath: string) => boolean;
+  maxFileBytes: number;
+  /** isomorphic-git's object cache, shared by the calls of one read. */
+  cache: object;
+  /** For messages: the repository in display form and how the commit was named. */
+  repo: string;
+  label: string;
+}
+
+const SYMLINK = '120000';
+
+/** Follows annotated tags down to the commit they name; refuses refs that name a tree or a blob. */
+export async function peelToCommit(gitdir: string, oid: string, cache: object, repo: string): Promise<string> {
+  let current = oid;
+  for (let hops = 0; hops < 16; hops += 1) {
+    const obj = await git.readObject({ fs, gitdir, oid: current, format: 'parsed', cache });
+    if (obj.type === 'commit') return current;
+    if (obj.type !== 'tag') {
+      throw new SourceError('source-ref-not-found', `${oid} in ${repo} names a ${obj.type}, not a commit`, { repo });
+    }
+    current = (obj.object as TagObject).object;
+  }
+  throw new SourceError('source-ref-not-found', `tag ${oid} in ${repo} is nested too deeply`, { repo });
+}
+
+/** Whether the object store holds `oid` (without reading more than its header). */
+export async function hasObject(gitdir: string, oid: string, cache: object): Promise<boolean> {
+  try {
+    await git.readObject({ fs, gitdir, oid, format: 'deflated', cache });
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'NotFoundError') return false;
+    throw err;
+  }
+}
+
+function entryNames(entries: TreeEntry[]): string {
+  const names = entries.map((e) => (e.type === 'tree' ? `${e.path}/` : e.path)).sort();
+  const shown = names.slice(0, 12).join(', ');
+  return names.length > 12 ? `${shown} (and ${names.length - 12} more)` : shown || 'nothing';
+}
+
+export async function readCommitFiles(input: CommitFilesInput): Promise<{ files: SourceFile[]; warnings: string[] }> {
+  const { gitdir, cache } = input;
+  const files: SourceFile[] = [];
+  const warnings: string[] = [];
+  const { commit } = await git.readCommit({ fs, gitdir, oid: input.commit, cache });
+
+  async function readFile(oid: string, path: string): Promise<void> {
+    const { blob } = await git.readBlob({ fs, gitdir, oid, cache });
+    files.push(blob.byteLength > input.maxFileBytes
+      ? { path, content: new Uint8Array(0), tooLarge: true, size: blob.byteLength }
+      : { path, content: blob, size: blob.byteLength });
+  }
+
+  async function walk(treeOid: string, prefix: string): Promise<void> {
+    const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache });
+    for (const entry of tree) {
+      const path = prefix === '' ? entry.path : `${prefix}/${entry.path}`;
+      if (entry.type === 'tree') {
+        await walk(entry.oid, path);
+      } else if (entry.type === 'commit') {
+        if (input.include(path)) warnings.push(`${path} is a submodule; its files are not read`);
+      } else if (entry.mode === SYMLINK) {
+        // A link's target could be anywhere (or nowhere) once checked out; reading its text as YAML would mislead.
+        if (input.include(path)) warnings.push(`${path} is a symbolic link and was skipped`);
+      } else if (input.include(path)) {
+        await readFile(entry.oid, path);
+      }
+    }
+  }
+
+  // Walk down to the sub-path one folder at a time, so a missing part can be named with what is there instead.
+  let treeOid = commit.tree;
+  const segments = subPathSegments(input.subPath);
+  for (const [i, segment] of segments.entries()) {
+    const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache });
+    const entry = tree.find((e) => e.path === segment);
+    const walked = segments.slice(0, i).join('/');
+    const where = walked === '' ? 'the top level' : `${walked}/`;
+    if (entry === undefined) {
+      throw new SourceError('source-path-not-found',
+        `path "${input.subPath}" is not in commit ${input.commit.slice(0, 12)} (${input.label}) of ${input.repo}: ` +
+        `${where} holds ${entryNames(tree)}`, { repo: input.repo });
+    }
+    const last = i === segments.length - 1;
+    if (entry.type === 'blob' && last && entry.mode !== SYMLINK) {
+      // A single named file is returned whatever `include` says: the user asked for it by name.
+      await readFile(entry.oid, input.subPath);
+      return { files, warnings };
+    }
+    if (entry.type !== 'tree') {
+      throw new SourceError('source-path-not-found',
+        `path "${input.subPath}" in commit ${input.commit.slice(0, 12)} (${input.label}) of ${input.repo} is not a ` +
+        `folder: ${segments.slice(0, i + 1).join('/')} is a ${entry.type === 'commit' ? 'submodule' : entry.mode === SYMLINK ? 'symbolic link' : 'file'}`,
+        { repo: input.repo });
+    }
+    treeOid = entry.oid;
+  }
+  await walk(treeOid, input.subPath === '.' ? '' : input.subPath);
+  files.sort(byPath);
+  return { files, warnings };
+}

@@ -1,0 +1,42 @@
+// The source options with every default filled in, checked once so the readers can trust them.
+import { defaultCacheDir } from './cache-folder.js';
+import {
+  DEFAULT_MAX_FILE_BYTES, DEFAULT_TIMEOUT_MS, DEFAULT_TOKEN_ENV, DEFAULT_USERNAME, isYamlFile,
+  type SourceOptions, type SourceProgress,
+} from './snapshot.js';
+
+export interface SourceSettings {
+  ref: string | undefined;
+  /** The sub-path as given; each reader normalises it against its own root. */
+  path: string;
+  root: string | undefined;
+  cacheDir: string;
+  tokenEnv: string;
+  username: string;
+  timeoutMs: number;
+  include: (relPath: string) => boolean;
+  maxFileBytes: number;
+  onProgress: ((e: SourceProgress) => void) | undefined;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+export function sourceSettings(opts: SourceOptions): SourceSettings {
+  const ref = opts.ref === undefined || opts.ref.trim() === '' ? undefined : opts.ref.trim();
+  return {
+    ref,
+    path: opts.path ?? '.',
+    root: opts.root,
+    cacheDir: opts.cacheDir ?? defaultCacheDir(),
+    tokenEnv: opts.tokenEnv ?? DEFAULT_TOKEN_ENV,
+    username: opts.username ?? DEFAULT_USERNAME,
+    timeoutMs: positive('timeoutMs', opts.timeoutMs, DEFAULT_TIMEOUT_MS),
+    include: opts.include ?? isYamlFile,
+    maxFileBytes: positive('maxFileBytes', opts.maxFileBytes, DEFAULT_MAX_FILE_BYTES),
+    onProgress: opts.onProgress,
+  };
+}

@@ -1,0 +1,73 @@
+// The source stage's typed input and output: which files of which commit, and what was read.
+
+export interface SourceProgress { phase: string; loaded: number; total?: number }
+
+export interface SourceOptions {
+  /** An http(s) URL or a local repository path; undefined = plain directory mode rooted at `path`. */
+  repo?: string;
+  /** A branch, tag or (full or abbreviated) commit id; default: the remote's default branch / HEAD. */
+  ref?: string;
+  /** Sub-path inside the repository (or the directory in plain mode); default '.'. */
+  path?: string;
+  /**
+   * Plain directory mode only: the folder that file paths are reported relative to (default: the current
+   * directory). A directory outside it is reported relative to itself.
+   */
+  root?: string;
+  /** Where remote repositories are cached; default `$XDG_CACHE_HOME/notrack/git` or `~/.cache/notrack/git`. */
+  cacheDir?: string;
+  /** The environment variable holding the token; default 'NOTRACK_GIT_TOKEN'. */
+  tokenEnv?: string;
+  /** The HTTP Basic user name sent with the token; default 'x-access-token'. */
+  username?: string;
+  /** How long a network request may stay silent before it is abandoned, in ms; default 30000. */
+  timeoutMs?: number;
+  /** Which files to return, by path relative to the repository root; default: *.yaml / *.yml. */
+  include?: (relPath: string) => boolean;
+  /** Files larger than this are returned with `tooLarge: true` and no content; default 1 MiB. */
+  maxFileBytes?: number;
+  onProgress?: (e: SourceProgress) => void;
+}
+
+export interface SourceFile {
+  /** Relative to the repository root (or the directory mode root), forward slashes. */
+  path: string;
+  /** The bytes of the file; empty when `tooLarge`. */
+  content: Uint8Array;
+  tooLarge?: boolean;
+  /** The size in bytes, also when `tooLarge`. */
+  size: number;
+}
+
+export interface SourceSnapshot {
+  /** Display form of the location: URL without credentials, or an absolute path. */
+  repo: string;
+  kind: 'remote' | 'local' | 'directory';
+  /** The ref as resolved: a branch or tag name such as 'main'; null for a commit id and in directory mode. */
+  ref: string | null;
+  /** What `ref` named; null in directory mode. */
+  refKind: 'branch' | 'tag' | 'commit' | null;
+  /** The 40-hex commit id; null in directory mode. */
+  commit: string | null;
+  /** The sub-path read, normalised ('.' for the root). */
+  subPath: string;
+  /** Sorted by path. */
+  files: SourceFile[];
+  /** Things the reader recovered from or skipped (a rebuilt cache, a skipped symlink), for the operator to see. */
+  warnings: string[];
+}
+
+export const DEFAULT_TOKEN_ENV = 'NOTRACK_GIT_TOKEN';
+export const DEFAULT_USERNAME = 'x-access-token';
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+
+/** Policy files are YAML; everything else in the repository (README, CI config) is not ours to read. */
+export function isYamlFile(relPath: string): boolean {
+  return /\.ya?ml$/i.test(relPath);
+}
+
+/** Orders files by path, by code unit, so the order is the same on every machine and locale. */
+export function byPath(a: SourceFile, b: SourceFile): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}

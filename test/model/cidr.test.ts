@@ -1,0 +1,128 @@
+// Addresses and CIDRs as policies write them: every IPv6 form, the canonical text, containment and overlap.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cidrContains, cidrOverlaps, formatCidr, formatIp, isCatchAll, parseCidr, parseIp, type Cidr } from '../../src/model/cidr.js';
+
+function cidr(text: string): Cidr {
+  const c = parseCidr(text);
+  if (!c) throw new Error(`${text} should parse`);
+  return c;
+}
+
+/** The canonical text of an address or CIDR. */
+function canonical(text: string): string {
+  return formatCidr(cidr(text));
+}
+
+function bytes(text: string): number[] {
+  const ip = parseIp(text);
+  if (!ip) throw new Error(`${text} should parse`);
+  return Array.from(ip.addr);
+}
+
+test('IPv4 addresses: dotted quads only, no leading zeros, no octet over 255', () => {
+  assert.equal(parseIp('192.0.2.1'), { family: 4, addr: new Uint8Array([192, 0, 2, 1]) });
+  assert.equal(bytes('0.0.0.0'), [0, 0, 0, 0]);
+  assert.equal(bytes('255.255.255.255'), [255, 255, 255, 255]);
+  for (const bad of ['192.0.2', '192.0.2.1.5', '192.0.2.256', '192.0.02.1', '192.0.2.-1', '192.0.2.', ' 192.0.2.1', '192.0.2.1 ', '0x7f.0.0.1', '']) {
+    assert.is(parseIp(bad), null, bad);
+  }
+});
+
+test('IPv6 addresses in every form: full, compressed, leading, trailing, upper case, IPv4 tail', () => {
+  const loopback = [...new Array(15).fill(0), 1];
+  assert.equal(bytes('::1'), loopback);
+  assert.equal(bytes('0:0:0:0:0:0:0:1'), loopback);
+  assert.equal(bytes('0000:0000:0000:0000:0000:0000:0000:0001'), loopback);
+  assert.equal(bytes('::'), new Array(16).fill(0));
+  assert.equal(bytes('fd00::'), [0xfd, 0, ...new Array(14).fill(0)]);
+  assert.equal(bytes('2001:DB8::A:b'), [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0x0b]);
+  assert.equal(bytes('1:2:3:4:5:6:7::'), [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 0]);
+  assert.equal(bytes('::2:3:4:5:6:7:8'), [0, 0, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8]);
+  assert.equal(bytes('::ffff:192.0.2.1'), [...new Array(10).fill(0), 0xff, 0xff, 192, 0, 2, 1]);
+  assert.equal(bytes('64:ff9b::198.51.100.7'), [0, 0x64, 0xff, 0x9b, ...new Array(8).fill(0), 198, 51, 100, 7]);
+  assert.equal(bytes('1:2:3:4:5:6:10.0.0.1'), [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 10, 0, 0, 1]);
+  assert.is(parseIp('::1')!.family, 6);
+});
+
+test('malformed IPv6 is refused: too many groups, two "::", bad digits, zone ids, stray colons', () => {
+  for (const bad of [
+    ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '1:2:3:4:5:6:7', '12345::', 'g::1', ':1::', '1::2:',
+    'fe80::1%eth0', '::ffff:256.0.0.1', '1:2:3:4:5:6:7:1.2.3.4', '[::1]', '2001:db8:::/48',
+  ]) {
+    assert.is(parseIp(bad), null, bad);
+  }
+});
+
+test('a bare address is a host route; a prefix must be a plain number within the family', () => {
+  assert.equal(canonical('192.0.2.7'), '192.0.2.7/32');
+  assert.equal(canonical('2001:db8::7'), '2001:db8::7/128');
+  assert.equal(canonical('10.0.0.0/0'), '0.0.0.0/0');
+  for (const bad of ['10.0.0.0/33', '10.0.0.0/', '10.0.0.0/08', '10.0.0.0/-1', '10.0.0.0/8/8', '::/129', 'fd00::/64x', '/8']) {
+    assert.is(parseCidr(bad), null, bad);
+  }
+});
+
+test('host bits are cleared and flagged, so 10.1.2.3/8 reads as 10.0.0.0/8 and a warning can say so', () => {
+  const c = cidr('10.1.2.3/8');
+  assert.is(formatCidr(c), '10.0.0.0/8');
+  assert.ok(c.hostBitsSet);
+  assert.not.ok(cidr('10.0.0.0/8').hostBitsSet);
+  assert.is(canonical('198.51.100.77/27'), '198.51.100.64/27');
+  assert.is(canonical('2001:db8:abcd:ef01::1/50'), '2001:db8:abcd:c000::/50');
+  assert.ok(cidr('fd00::1/64').hostBitsSet);
+  assert.not.ok(cidr('fd00::/64').hostBitsSet);
+});
+
+test('IPv6 canonical text (RFC 5952): lower case, no leading zeros, the longest zero run compressed, the first on a tie', () => {
+  const cases: [string, string][] = [
+    ['2001:0DB8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'], // one zero group is not compressed
+    ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'], // the longer run wins
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'], // a tie: the first run
+    ['0:0:0:0:0:0:0:0', '::'],
+    ['fd00:0:0:0:0:0:0:0', 'fd00::'],
+    ['0:0:0:0:0:0:0:1', '::1'],
+    ['1:0:0:0:0:0:0:0', '1::'],
+    ['fd00:0:0:1::10', 'fd00:0:0:1::10'],
+  ];
+  for (const [input, want] of cases) assert.is(formatIp(6, parseIp(input)!.addr), want, input);
+  assert.is(formatIp(4, new Uint8Array([10, 0, 255, 1])), '10.0.255.1');
+});
+
+test('containment: same family only, the shorter prefix contains the longer, including odd prefix lengths', () => {
+  assert.ok(cidrContains(cidr('10.0.0.0/8'), cidr('10.1.0.0/16')));
+  assert.ok(cidrContains(cidr('10.0.0.0/8'), cidr('10.0.0.0/8')));
+  assert.ok(cidrContains(cidr('10.0.0.0/8'), cidr('10.255.255.255')));
+  assert.not.ok(cidrContains(cidr('10.1.0.0/16'), cidr('10.0.0.0/8')));
+  assert.not.ok(cidrContains(cidr('10.0.0.0/8'), cidr('11.0.0.0/16')));
+  assert.ok(cidrContains(cidr('198.18.0.0/15'), cidr('198.19.7.0/24')));
+  assert.not.ok(cidrContains(cidr('198.18.0.0/15'), cidr('198.20.0.0/24')));
+  assert.ok(cidrContains(cidr('10.8.0.0/13'), cidr('10.15.255.0/24')));
+  assert.not.ok(cidrContains(cidr('10.8.0.0/13'), cidr('10.16.0.0/24')));
+  assert.ok(cidrContains(cidr('2001:db8::/32'), cidr('2001:db8:dead::/48')));
+  assert.ok(cidrContains(cidr('fd00::/61'), cidr('fd00:0:0:7::/64')));
+  assert.not.ok(cidrContains(cidr('fd00::/61'), cidr('fd00:0:0:8::/64')));
+  assert.ok(cidrContains(cidr('0.0.0.0/0'), cidr('203.0.113.9')));
+  assert.ok(cidrContains(cidr('::/0'), cidr('2001:db8::1')));
+  assert.not.ok(cidrContains(cidr('::/0'), cidr('10.0.0.0/8')), 'IPv6 never contains IPv4');
+  assert.not.ok(cidrContains(cidr('0.0.0.0/0'), cidr('::ffff:10.0.0.1')), 'not even a mapped address');
+});
+
+test('overlap is containment either way; disjoint networks and different families never overlap', () => {
+  assert.ok(cidrOverlaps(cidr('10.0.0.0/8'), cidr('10.1.0.0/16')));
+  assert.ok(cidrOverlaps(cidr('10.1.0.0/16'), cidr('10.0.0.0/8')));
+  assert.not.ok(cidrOverlaps(cidr('10.0.0.0/9'), cidr('10.128.0.0/9')));
+  assert.not.ok(cidrOverlaps(cidr('fd00::/64'), cidr('fd00:0:0:1::/64')));
+  assert.not.ok(cidrOverlaps(cidr('0.0.0.0/0'), cidr('::/0')));
+});
+
+test('only a zero-length prefix is a catch-all, in either family', () => {
+  assert.ok(isCatchAll(cidr('0.0.0.0/0')));
+  assert.ok(isCatchAll(cidr('::/0')));
+  assert.ok(isCatchAll(cidr('10.0.0.0/0')), 'host bits do not change that');
+  assert.not.ok(isCatchAll(cidr('0.0.0.0/1')));
+  assert.not.ok(isCatchAll(cidr('::/1')));
+});
+
+test.run();
