@@ -8,8 +8,18 @@ function file(path: string, docs: string[]): PolicyFile {
 
 /** About `total` resources: 40% HostEndpoints, 10% GlobalNetworkSets, 50% doNotTrack policies, 100 per file. */
 export function generateRepository(total: number): PolicyFile[] {
+  const hosts = Math.floor(total * 0.4), sets = Math.floor(total * 0.1);
+  return generateFleet({ hosts, sets, policies: total - hosts - sets });
+}
+
+/**
+ * A fleet: `hosts` HostEndpoints (one per host), `sets` GlobalNetworkSets of 20 prefixes, `policies` doNotTrack
+ * policies selecting hosts by role (20 roles). `variant` changes a few policies and one set, as a pull request would.
+ */
+export function generateFleet(n: { hosts: number; sets: number; policies: number; variant?: number }): PolicyFile[] {
   const files: PolicyFile[] = [];
-  const hosts = Math.floor(total * 0.4), sets = Math.floor(total * 0.1), policies = total - hosts - sets;
+  const { hosts, sets, policies } = n;
+  const v = n.variant ?? 0;
   const chunk = <T>(n: number, make: (i: number) => string, name: (k: number) => string) => {
     for (let k = 0; k * 100 < n; k++) {
       const docs: string[] = [];
@@ -35,7 +45,7 @@ metadata:
   name: set-${i}
   labels: { list: l${i % 50} }
 spec:
-  nets: [${Array.from({ length: 20 }, (_, j) => `"172.${16 + (i % 16)}.${j}.${(i * 7) & 255}/32"`).join(', ')}]
+  nets: [${Array.from({ length: 20 + (v && i === 0 ? v : 0) }, (_, j) => `"172.${16 + (i % 16)}.${j}.${(i * 7) & 255}/32"`).join(', ')}]
 `, (k) => `sets/sets-${k}.yaml`);
   chunk(policies, (i) => `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -50,7 +60,7 @@ spec:
     - action: Allow
       protocol: TCP
       source: { nets: ["10.${i & 255}.0.0/16"], selector: "list == 'l${i % 50}'" }
-      destination: { ports: [${1000 + (i % 5000)}, "svc${i % 10}"] }
+      destination: { ports: [${1000 + (i % 5000) + (v && i % 50 === 0 ? v : 0)}, "svc${i % 10}"] }
     - action: Deny
       protocol: UDP
       destination: { ports: ["1:1023"] }

@@ -1,8 +1,10 @@
 // Runs the benchmarks named on the command line (default: all) and prints their figures as a table and JSON.
 import { benchValidate } from './validate.js';
+import { benchPlan } from './plan.js';
 
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   validate: () => benchValidate(),
+  plan: () => benchPlan(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -19,12 +19,22 @@ export const SOURCE_OPTIONS = {
   'cache-dir': { type: 'string' },
 } as const satisfies OptionSpec;
 
-export const SOURCE_HELP = `  --repo URL|PATH     policy repository: an http(s) URL or a local Git repository
-                      (default: read the files in --path from disk, no Git)
-  --ref REF           branch, tag or commit to read (default: the repository's HEAD)
-  --path DIR          folder of policy files inside the repository (default: .)
-  --token-env NAME    environment variable holding the HTTP token (default: NOTRACK_GIT_TOKEN)
-  --cache-dir DIR     where remote repositories are cached (default: ~/.cache/notrack/git)`;
+/** Help lines for the source options; `plan` has no --ref and defaults --repo to the current directory. */
+export function sourceHelp(opts: { ref?: boolean; repoDefault?: string } = {}): string {
+  const lines = [
+    '  --repo URL|PATH     policy repository: an http(s) URL or a local Git repository',
+    `                      (default: ${opts.repoDefault ?? 'read the files in --path from disk, no Git'})`,
+  ];
+  if (opts.ref !== false) lines.push("  --ref REF           branch, tag or commit to read (default: the repository's HEAD)");
+  lines.push(
+    '  --path DIR          folder of policy files inside the repository (default: .)',
+    '  --token-env NAME    environment variable holding the HTTP token (default: NOTRACK_GIT_TOKEN)',
+    '  --cache-dir DIR     where remote repositories are cached (default: ~/.cache/notrack/git)',
+  );
+  return lines.join('\n');
+}
+
+export const SOURCE_HELP = sourceHelp();
 
 export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: T) {
   try {

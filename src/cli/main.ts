@@ -5,11 +5,13 @@ import path from 'node:path';
 import { NotrackError } from '../errors.js';
 import { UsageError } from './args.js';
 import { validateCommand } from './validate.js';
+import { planCommand } from './plan.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
 
 const COMMANDS: Record<string, Command> = {
   validate: { run: validateCommand, summary: 'check policy files: schema, semantics, lint (text, json, github)' },
+  plan: { run: planCommand, summary: 'what would change on every host between two revisions (diff, markdown, json)' },
 };
 
 /** Exit status for usage errors, as sysexits' EX_USAGE. */

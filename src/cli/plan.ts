@@ -1,0 +1,77 @@
+// `notrack plan`: for every host in the repository, what would change between two revisions (a pull request's review).
+import { appendFileSync } from 'node:fs';
+import { fetchSource, type SourceSnapshot } from '../source/index.js';
+import { loadResources, type LoadResult } from '../model/load-resources.js';
+import { formatDiagnostic } from '../model/diagnostics.js';
+import { compileAll } from '../compile/compile-host.js';
+import { planAll } from '../report/plan.js';
+import { renderPlanJson, renderPlanMarkdown, renderPlanText, type PlanSubject } from '../report/plan-render.js';
+import { NotrackError } from '../errors.js';
+import { SOURCE_OPTIONS, UsageError, oneOf, parseCommandArgs, sourceHelp } from './args.js';
+import { sourceOptions } from './read-policy.js';
+
+export const PLAN_HELP = `Usage: notrack plan --base REF --head REF [--repo URL|PATH] [--path DIR] [--format text|markdown|json]
+
+Compiles both revisions for every host named by a HostEndpoint and shows what would change: policies, rules,
+set sizes with added and removed prefixes, policy programs, egress rules, failsafes and settings.
+Exit status: 0 no change, 2 changes, 1 error (e.g. the head revision is invalid), 64 bad usage.
+
+Options:
+  --base REF          the revision to compare from (e.g. origin/main, a tag or a commit)
+  --head REF          the revision to compare to (e.g. the pull request's commit)
+${sourceHelp({ ref: false, repoDefault: 'the Git repository in the current directory' })}
+  --format FORMAT     text (default, a readable diff), markdown (for a pull-request comment or a CI job
+                      summary; long hosts collapse), json (versioned, see docs/json-formats.md)
+  --show-unchanged    also list hosts without changes (text)
+  -h, --help          show this help
+
+With GITHUB_STEP_SUMMARY set, the Markdown plan is also appended to it.
+`;
+
+class InvalidRevisionError extends NotrackError {
+  constructor(which: string, result: LoadResult) {
+    const errors = result.diagnostics.filter((d) => d.severity === 'error');
+    super('plan-invalid-revision',
+      `the ${which} revision is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}):\n` +
+      errors.slice(0, 20).map((d) => `  ${formatDiagnostic(d)}`).join('\n') +
+      (errors.length > 20 ? `\n  … and ${errors.length - 20} more (run notrack validate)` : ''));
+  }
+}
+
+export async function planCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    ...SOURCE_OPTIONS,
+    base: { type: 'string' },
+    head: { type: 'string' },
+    format: { type: 'string' },
+    'show-unchanged': { type: 'boolean' },
+  });
+  if (values.help) { process.stdout.write(PLAN_HELP); return 0; }
+  if (!values.base || !values.head) throw new UsageError('both --base and --head are required');
+  if (values.ref !== undefined) throw new UsageError('plan takes --base and --head instead of --ref');
+  const format = oneOf('format', values.format, ['text', 'markdown', 'json'] as const, 'text');
+  const common = { ...values, repo: values.repo ?? '.' };
+
+  const read = async (ref: string): Promise<SourceSnapshot> => fetchSource(sourceOptions({ ...common, ref }));
+  const [base, head] = [await read(values.base), await read(values.head)];
+  const headResult = loadResources(head.files);
+  if (!headResult.valid) throw new InvalidRevisionError('head', headResult);
+  const baseResult = loadResources(base.files);
+  if (!baseResult.valid) {
+    process.stderr.write(`warning: the base revision ${values.base} is invalid; planning against nothing, so every host shows as new\n`);
+  }
+  const plan = planAll(baseResult.valid ? compileAll(baseResult.resources) : new Map(), compileAll(headResult.resources));
+  const warnings = headResult.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+  const subject: PlanSubject = {
+    repo: head.repo,
+    base: { ref: values.base, commit: base.commit },
+    head: { ref: values.head, commit: head.commit },
+  };
+  const out = format === 'json' ? renderPlanJson(subject, plan, warnings)
+    : format === 'markdown' ? renderPlanMarkdown(subject, plan, warnings)
+    : renderPlanText(subject, plan, { showUnchanged: values['show-unchanged'] ?? false });
+  process.stdout.write(out);
+  if (format === 'text') for (const w of warnings) process.stderr.write(`${w}\n`);
+  if (process.env['GITHUB_STEP_SUMMARY']) appendFileSync(process.env['GITHUB_STEP_SUMMARY'], renderPlanMarkdown(subject, plan, warnings));
+  return plan.summary.changed > 0 ? 2 : 0;
+}

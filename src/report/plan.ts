@@ -1,0 +1,244 @@
+// What would change between two revisions, host by host: policies, rules, set contents, programs, egress, failsafes.
+import type { IpFamily } from '../model/cidr.js';
+import type {
+  DesiredState, Failsafe, IngressEntry, InterfaceState, PortRange, PrefixSet, RuleRef, SideMatch,
+} from '../compile/desired-state.js';
+
+export type PlanAction = 'add' | 'remove' | 'update';
+
+export interface RuleChange {
+  rule: RuleRef;
+  action: PlanAction;
+  before: string | null;
+  after: string | null;
+}
+
+export interface SetChange {
+  /** Which rule side uses the set, in words: `ddos-deny ingress[0] source (IPv4)`. */
+  usedBy: string;
+  /** What the set is: `selector dos-deny-list == "true"`. */
+  origin: string;
+  family: IpFamily;
+  sizeBefore: number;
+  sizeAfter: number;
+  added: string[];
+  removed: string[];
+}
+
+export interface InterfacePlan {
+  name: string;
+  action: PlanAction;
+  policies: { policy: string; action: PlanAction }[];
+  rules: RuleChange[];
+  sets: SetChange[];
+  /** Classifier entries per family, when they change (the policy program is rebuilt). */
+  programs: { family: IpFamily; entriesBefore: number; entriesAfter: number }[];
+  egress: RuleChange[];
+}
+
+export interface HostPlan {
+  host: string;
+  action: 'create' | 'delete' | 'update' | 'no-op';
+  baseHash: string | null;
+  headHash: string | null;
+  interfaces: InterfacePlan[];
+  failsafes: { action: 'add' | 'remove'; failsafe: string }[];
+  config: { field: string; before: string; after: string }[];
+}
+
+export interface Plan {
+  hosts: HostPlan[];
+  summary: { hosts: number; changed: number; unchanged: number; created: number; deleted: number };
+}
+
+const FAMILY_NAME: Record<IpFamily, string> = { 4: 'IPv4', 6: 'IPv6' };
+const PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
+
+function ports(list: readonly PortRange[]): string {
+  return list.map((p) => (p.from === p.to ? String(p.from) : `${p.from}:${p.to}`)).join(',');
+}
+
+/** A set in words: literal nets are listed when short; selector sets by their selector (sizes show in set changes). */
+function setWords(ids: readonly string[], sets: Record<string, PrefixSet>): string {
+  return ids.map((id) => {
+    const s = sets[id];
+    if (!s) return id;
+    const literal = /^(nets|notNets) of /.test(s.origin);
+    if (literal) return s.prefixes.length <= 3 ? s.prefixes.join(',') : `${s.prefixes.length} prefixes`;
+    return s.origin;
+  }).join(' and ');
+}
+
+function side(name: 'from' | 'to', m: SideMatch, sets: Record<string, PrefixSet>): string[] {
+  const out: string[] = [];
+  if (m.inSets.length) out.push(`${name} ${setWords(m.inSets, sets)}`);
+  if (m.notInSets.length) out.push(`${name} not ${setWords(m.notInSets, sets)}`);
+  if (m.ports.length) out.push(`${name === 'from' ? 'sport' : 'dport'} ${ports(m.ports)}`);
+  if (m.notPorts.length) out.push(`${name === 'from' ? 'sport' : 'dport'} not ${ports(m.notPorts)}`);
+  return out;
+}
+
+/** A rule in one line, from its classifier entries (pieces of one rule are joined with "or"). */
+export function describeEntries(entries: readonly IngressEntry[], sets: Record<string, PrefixSet>): string {
+  if (entries.length === 0) return 'matches nothing';
+  const pieces = entries.map((e) => {
+    const bits: string[] = [];
+    if (e.protocol !== null) bits.push(PROTOCOLS[e.protocol] ?? `proto ${e.protocol}`);
+    if (e.notProtocol !== null) bits.push(`not ${PROTOCOLS[e.notProtocol] ?? `proto ${e.notProtocol}`}`);
+    if (e.icmp) bits.push(`type ${e.icmp.type ?? 'any'}${e.icmp.code !== undefined ? ` code ${e.icmp.code}` : ''}`);
+    if (e.notICMP) bits.push(`not type ${e.notICMP.type ?? 'any'}${e.notICMP.code !== undefined ? ` code ${e.notICMP.code}` : ''}`);
+    bits.push(...side('from', e.source, sets), ...side('to', e.destination, sets));
+    return bits.join(' ') || 'any packet';
+  });
+  return `${entries[0]!.action} ${[...new Set(pieces)].join(' or ')}`;
+}
+
+function refKey(r: RuleRef): string {
+  return `${r.policy}\0${r.direction}\0${r.index}`;
+}
+
+/** Per rule of an interface: its one-line text (both families) and the sets each side uses. */
+function rulesOf(iface: InterfaceState, state: DesiredState): Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }> {
+  const out = new Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }>();
+  iface.counters.forEach((ref, counter) => {
+    const texts: string[] = [];
+    const sets = new Map<string, string>();
+    for (const family of [4, 6] as const) {
+      const entries = iface.ingress[family === 4 ? 'v4' : 'v6'].filter((e) => e.counter === counter);
+      if (!entries.length) continue;
+      texts.push(`${FAMILY_NAME[family]}: ${describeEntries(entries, state.sets)}`);
+      entries.forEach((e) => {
+        for (const [sideName, m] of [['source', e.source], ['destination', e.destination]] as const) {
+          m.inSets.forEach((id, i) => sets.set(`${sideName} ${FAMILY_NAME[family]} in ${i}`, id));
+          m.notInSets.forEach((id, i) => sets.set(`${sideName} ${FAMILY_NAME[family]} not ${i}`, id));
+        }
+      });
+    }
+    out.set(refKey(ref), { ref, text: texts.join('; ') || 'matches nothing on this interface', sets });
+  });
+  return out;
+}
+
+function egressOf(state: DesiredState | null, name: string): Map<string, { ref: RuleRef; text: string }> {
+  const out = new Map<string, { ref: RuleRef; text: string }>();
+  const iface = state?.egress.interfaces.find((i) => i.name === name);
+  for (const p of iface?.policies ?? []) {
+    for (const r of p.rules) {
+      const key = refKey(r.rule);
+      const text = `${r.action} ${r.match.join(' ')}`.trim();
+      const prev = out.get(key);
+      out.set(key, { ref: r.rule, text: prev ? `${prev.text}; IPv${r.family}: ${text}` : `IPv${r.family}: ${text}` });
+    }
+  }
+  return out;
+}
+
+function diffKeyed<T extends { ref: RuleRef; text: string }>(before: Map<string, T>, after: Map<string, T>): RuleChange[] {
+  const out: RuleChange[] = [];
+  for (const [k, a] of after) {
+    const b = before.get(k);
+    if (!b) out.push({ rule: a.ref, action: 'add', before: null, after: a.text });
+    else if (b.text !== a.text) out.push({ rule: a.ref, action: 'update', before: b.text, after: a.text });
+  }
+  for (const [k, b] of before) if (!after.has(k)) out.push({ rule: b.ref, action: 'remove', before: b.text, after: null });
+  return out;
+}
+
+function policiesOf(iface: InterfaceState | null, state: DesiredState | null): Set<string> {
+  const out = new Set<string>();
+  for (const r of iface?.counters ?? []) out.add(r.policy);
+  for (const p of state?.egress.interfaces.find((i) => i.name === iface?.name)?.policies ?? []) out.add(p.policy);
+  return out;
+}
+
+function planInterface(name: string, base: DesiredState | null, head: DesiredState | null): InterfacePlan | null {
+  const b = base?.interfaces.find((i) => i.name === name) ?? null;
+  const h = head?.interfaces.find((i) => i.name === name) ?? null;
+  const empty: InterfaceState = { name, endpoint: '', ingress: { v4: [], v6: [] }, counters: [] };
+  const bRules = rulesOf(b ?? empty, base ?? head!);
+  const hRules = rulesOf(h ?? empty, head ?? base!);
+  const rules = diffKeyed(bRules, hRules);
+  const egress = diffKeyed(egressOf(base, name), egressOf(head, name));
+
+  const bPol = policiesOf(b ?? { ...empty }, base), hPol = policiesOf(h ?? { ...empty }, head);
+  const policies: InterfacePlan['policies'] = [];
+  for (const p of hPol) if (!bPol.has(p)) policies.push({ policy: p, action: 'add' });
+  for (const p of bPol) if (!hPol.has(p)) policies.push({ policy: p, action: 'remove' });
+  const touched = new Set([...rules, ...egress].map((r) => r.rule.policy));
+  for (const p of hPol) if (bPol.has(p) && touched.has(p)) policies.push({ policy: p, action: 'update' });
+
+  // Set contents, compared for each rule side that exists in both revisions.
+  const sets: SetChange[] = [];
+  for (const [k, hr] of hRules) {
+    const br = bRules.get(k);
+    if (!br) continue;
+    for (const [slot, hid] of hr.sets) {
+      const bid = br.sets.get(slot);
+      if (!bid || bid === hid) continue;
+      const bs = base!.sets[bid], hs = head!.sets[hid];
+      if (!bs || !hs) continue;
+      const before = new Set(bs.prefixes), after = new Set(hs.prefixes);
+      const [sideName, fam] = slot.split(' ');
+      sets.push({
+        usedBy: `${hr.ref.policy} ${hr.ref.direction}[${hr.ref.index}] ${sideName} (${fam})`,
+        origin: hs.origin, family: hs.family, sizeBefore: bs.prefixes.length, sizeAfter: hs.prefixes.length,
+        added: hs.prefixes.filter((p) => !before.has(p)), removed: bs.prefixes.filter((p) => !after.has(p)),
+      });
+    }
+  }
+  const programs: InterfacePlan['programs'] = [];
+  for (const [family, key] of [[4, 'v4'], [6, 'v6']] as const) {
+    const eb = b?.ingress[key] ?? [], eh = h?.ingress[key] ?? [];
+    if (JSON.stringify(eb) !== JSON.stringify(eh) || (b && h && sets.some((s) => s.family === family))) {
+      programs.push({ family, entriesBefore: eb.length, entriesAfter: eh.length });
+    }
+  }
+  const action: PlanAction = !b ? 'add' : !h ? 'remove' : 'update';
+  if (action === 'update' && !rules.length && !egress.length && !sets.length && !programs.length && !policies.length) return null;
+  return { name, action, policies, rules, sets, programs, egress };
+}
+
+function failsafeText(f: Failsafe): string {
+  return `${f.direction} ${PROTOCOLS[f.protocol] ?? f.protocol} ${f.port}${f.net ? ` ${f.net}` : ''}`;
+}
+
+/** The plan for one host between two compiled revisions (null = the host does not exist in that revision). */
+export function planHost(host: string, base: DesiredState | null, head: DesiredState | null): HostPlan {
+  const names = new Set<string>();
+  for (const s of [base, head]) {
+    for (const i of s?.interfaces ?? []) names.add(i.name);
+    for (const i of s?.egress.interfaces ?? []) names.add(i.name);
+  }
+  const interfaces = [...names].sort().map((n) => planInterface(n, base, head)).filter((p): p is InterfacePlan => p !== null);
+  const bf = new Set((base?.failsafes ?? []).map(failsafeText)), hf = new Set((head?.failsafes ?? []).map(failsafeText));
+  const failsafes: HostPlan['failsafes'] = [
+    ...[...hf].filter((f) => !bf.has(f)).map((failsafe) => ({ action: 'add' as const, failsafe })),
+    ...[...bf].filter((f) => !hf.has(f)).map((failsafe) => ({ action: 'remove' as const, failsafe })),
+  ];
+  const config: HostPlan['config'] = [];
+  if (base && head) {
+    for (const field of Object.keys(head.config) as (keyof DesiredState['config'])[]) {
+      const b = String(base.config[field]), h = String(head.config[field]);
+      if (b !== h) config.push({ field, before: b, after: h });
+    }
+  }
+  const same = base?.hash === head?.hash;
+  const action = !base ? 'create' : !head ? 'delete' : same ? 'no-op' : 'update';
+  return { host, action, baseHash: base?.hash ?? null, headHash: head?.hash ?? null, interfaces, failsafes, config };
+}
+
+/** Plans every host that exists in either revision. */
+export function planAll(base: ReadonlyMap<string, DesiredState>, head: ReadonlyMap<string, DesiredState>): Plan {
+  const hosts = [...new Set([...base.keys(), ...head.keys()])].sort()
+    .map((h) => planHost(h, base.get(h) ?? null, head.get(h) ?? null));
+  return {
+    hosts,
+    summary: {
+      hosts: hosts.length,
+      changed: hosts.filter((h) => h.action !== 'no-op').length,
+      unchanged: hosts.filter((h) => h.action === 'no-op').length,
+      created: hosts.filter((h) => h.action === 'create').length,
+      deleted: hosts.filter((h) => h.action === 'delete').length,
+    },
+  };
+}
