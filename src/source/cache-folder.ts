@@ -24,6 +24,21 @@ export function cacheFolderFor(cacheDir: string, url: string): string {
   return join(cacheDir, `${slug}-${hash}`);
 }
 
+const FS_FAILURES: Record<string, string> = {
+  EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', ENOTDIR: 'a file is in the way of a folder',
+  EEXIST: 'a file is in the way',
+};
+
+/** The SourceError for a file-system failure that rebuilding the cache cannot fix; undefined for anything else. */
+export function cacheFsFailure(err: unknown, gitdir: string): SourceError | undefined {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === undefined || !(code in FS_FAILURES)) return undefined;
+  return new SourceError('source-cache-unusable',
+    `cannot write the cache folder ${gitdir}: ${FS_FAILURES[code]} (${code}); fix it or choose another cache folder ` +
+    '(the cache-dir option, or $XDG_CACHE_HOME)', { cause: err });
+}
+
 export type CacheState = { state: 'missing' } | { state: 'healthy' } | { state: 'crowded' } | { state: 'damaged'; problem: string };
 
 async function exists(path: string): Promise<boolean> {
@@ -112,11 +127,15 @@ export async function cacheState(gitdir: string): Promise<CacheState> {
 
 /** Replaces whatever is at `gitdir` with an empty bare repository whose origin is `url` (no credentials). */
 export async function createCache(gitdir: string, url: string): Promise<void> {
-  await rm(gitdir, { recursive: true, force: true });
-  await mkdir(dirname(gitdir), { recursive: true });
-  await git.init({ fs, dir: gitdir, bare: true, defaultBranch: 'main' });
-  await git.setConfig({ fs, gitdir, path: 'remote.origin.url', value: url });
-  await git.setConfig({ fs, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
+  try {
+    await rm(gitdir, { recursive: true, force: true });
+    await mkdir(dirname(gitdir), { recursive: true });
+    await git.init({ fs, dir: gitdir, bare: true, defaultBranch: 'main' });
+    await git.setConfig({ fs, gitdir, path: 'remote.origin.url', value: url });
+    await git.setConfig({ fs, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
+  } catch (err) {
+    throw cacheFsFailure(err, gitdir) ?? err;
+  }
 }
 
 const queues = new Map<string, Promise<unknown>>();
@@ -136,13 +155,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function withFileLock<T>(gitdir: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
   const lock = `${gitdir}.lock`;
   const deadline = Date.now() + waitMs;
-  await mkdir(dirname(gitdir), { recursive: true });
+  try {
+    await mkdir(dirname(gitdir), { recursive: true });
+  } catch (err) {
+    throw cacheFsFailure(err, gitdir) ?? err;
+  }
   for (;;) {
     try {
       await mkdir(lock);
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cacheFsFailure(err, gitdir) ?? err;
     }
     const pid = parseInt(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''), 10);
     const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);

@@ -6,4 +6,4 @@ export {
   type SourceFile, type SourceOptions, type SourceProgress, type SourceSnapshot,
 } from './snapshot.js';
 export { cacheFolderFor, defaultCacheDir, MAX_PACKS } from './cache-folder.js';
-export { FALLBACK_DEPTH } from './remote-source.js';
+export { FALLBACK_DEPTH } from './remote-commit.js';

@@ -23,7 +23,9 @@ export type SourceErrorCode =
   /** A local repository's object store is damaged (a missing or unreadable object). */
   | 'source-corrupt-repo'
   /** Another process holds the cache folder's lock for longer than the wait allows. */
-  | 'source-cache-locked';
+  | 'source-cache-locked'
+  /** The cache folder cannot be written (permissions, read-only file system, disk full, a file in the way). */
+  | 'source-cache-unusable';
 
 /** A source failure with a stable code; `repo` is the location in display form (no credentials). */
 export class SourceError extends NotrackError {

@@ -38,6 +38,13 @@ test('without a root, paths are relative to the current directory', async () => 
   assert.equal(paths(snap), ['test/source/directory.test.ts']);
 });
 
+test('the example policy repository reads as a plain folder, as `notrack validate --path policies-example` does', async () => {
+  const snap = await fetchSource({ path: 'policies-example' });
+  assert.is(snap.subPath, 'policies-example');
+  assert.ok(snap.files.length > 0, 'policies-example holds YAML files');
+  assert.ok(snap.files.every((f) => f.path.startsWith('policies-example/') && /\.ya?ml$/.test(f.path)));
+});
+
 test('a folder outside the root is reported relative to itself', async () => {
   const root = await tree({ 'a.yaml': 'a\n' });
   const other = await tree({ 'sets/s.yaml': 's\n' });

@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -102,6 +103,7 @@ test('the username option changes the Basic-auth user name', async () => {
   } finally {
     await other.stop();
   }
+  assert.not.ok(existsSync(other.root), 'the test server removes its folders when stopped');
 });
 
 test('credentials written in the URL are used but never shown, and share the cache folder of the plain URL', async () => {

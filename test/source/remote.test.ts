@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, stat, truncate, writeFile, open } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, truncate, writeFile, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { startGitServer, type GitServer } from '../support/git-server.js';
 import { cacheFolderFor, fetchSource, FALLBACK_DEPTH, MAX_PACKS, type SourceOptions } from '../../src/source/index.js';
@@ -54,6 +54,23 @@ test('reads the default branch at depth 1 into a cache folder, without checking 
   assert.not.ok(existsSync(join(folder, 'policies')), 'no working tree is written');
   assert.is((await readFile(join(folder, 'shallow'), 'utf8')).trim(), commit, 'fetched at depth 1');
   assert.match(uploadPacks('clone')[0]!, /deepen 1/);
+});
+
+test('without cacheDir, the cache lives under $XDG_CACHE_HOME/notrack/git, one named folder per remote', async () => {
+  await server.createRepo('xdg', { 'a.yaml': 'a\n' });
+  const xdg = await tempDir('xdg');
+  const saved = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = xdg;
+  try {
+    await fetchSource({ repo: server.url('xdg') });
+  } finally {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+  }
+  const folders = await readdir(join(xdg, 'notrack', 'git'));
+  assert.is(folders.length, 1);
+  assert.match(folders[0]!, new RegExp(`^127\\.0\\.0\\.1-${server.port}-xdg-[0-9a-f]{16}$`));
+  assert.is(join(xdg, 'notrack', 'git', folders[0]!), cacheFolderFor(join(xdg, 'notrack', 'git'), server.url('xdg')));
 });
 
 test('a later call fetches into the same cache (sending what it has) and returns the new commit', async () => {
@@ -274,6 +291,30 @@ test('a lock left by a process that is gone does not block reading', async () =>
   const snap = await read('stale-lock', { timeoutMs: 1000 });
   assert.is(snap.commit, commit);
   assert.not.ok(existsSync(lock));
+});
+
+test('a lock held by a live process makes the read fail with source-cache-locked after waiting', async () => {
+  await server.createRepo('held-lock', { 'a.yaml': 'a\n' });
+  const lock = `${cacheFolderFor(cacheDir, server.url('held-lock'))}.lock`;
+  await mkdir(lock, { recursive: true });
+  await writeFile(join(lock, 'pid'), String(process.pid));
+  try {
+    const err = await sourceError(read('held-lock', { timeoutMs: 200 }), 'source-cache-locked');
+    assert.match(err.message, `process ${process.pid}`);
+    assert.match(err.message, lock);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+});
+
+test('a cache folder that cannot be written fails with source-cache-unusable', async () => {
+  await server.createRepo('unwritable', { 'a.yaml': 'a\n' });
+  const file = join(await tempDir('blocked'), 'a-file');
+  await writeFile(file, 'not a folder\n');
+  const err = await sourceError(fetchSource({ repo: server.url('unwritable'), cacheDir: join(file, 'cache') }),
+    'source-cache-unusable');
+  assert.match(err.message, 'cache');
+  assert.match(err.message, 'ENOTDIR');
 });
 
 test('a cache that has gathered many packs is started afresh, silently', async () => {

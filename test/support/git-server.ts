@@ -202,8 +202,9 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
     const stderr: Buffer[] = [];
     cgi.stderr.on('data', (c: Buffer) => stderr.push(c));
     cgi.on('error', (err) => { if (!res.headersSent) reply(500, `cannot run ${HTTP_BACKEND}: ${err.message}\n`); });
-    // A client that hangs up early must not crash the server with EPIPE.
+    // A client that hangs up early must not crash the server with EPIPE, nor leave the backend waiting for input.
     cgi.stdin.on('error', () => {});
+    res.on('close', () => { if (cgi.exitCode === null && cgi.signalCode === null) cgi.kill(); });
     req.on('data', (c: Buffer) => { if (record.method === 'POST') bodyChunks.push(c); });
     req.on('end', () => { if (bodyChunks.length > 0) record.body = Buffer.concat(bodyChunks); });
     req.pipe(cgi.stdin);

@@ -1,0 +1,129 @@
+// Gets the commit a ref names into the cache folder: shallow fetches, by name or by id, deeper only when needed.
+import fs from 'node:fs';
+import git, { type HttpClient } from 'isomorphic-git';
+import { hasObject, peelToCommit } from './commit-files.js';
+import { redact } from './credentials.js';
+import type { RefChoice } from './ref-choice.js';
+import { remoteFailure, type RemoteContext } from './remote-failure.js';
+import type { SourceProgress } from './snapshot.js';
+import { SourceError } from './source-error.js';
+
+/** How far back the default branch is fetched when a commit cannot be fetched by its id. */
+export const FALLBACK_DEPTH = 100;
+
+export interface RemoteFetch {
+  gitdir: string;
+  http: HttpClient;
+  /** A fresh headers object per call: isomorphic-git adds to the one it is given. */
+  headers: () => Record<string, string>;
+  /** The branch the remote's HEAD names (refs/heads/...), if it names one. */
+  defaultRef: string | undefined;
+  remote: RemoteContext;
+  onProgress: ((e: SourceProgress) => void) | undefined;
+  /** isomorphic-git's object cache for this attempt. */
+  cache: object;
+}
+
+/** Where a remote branch is kept in the cache, so the next fetch can tell the server what it already has. */
+function trackingRef(fullRef: string | undefined): string | undefined {
+  return fullRef?.startsWith('refs/heads/') ? `refs/remotes/origin/${fullRef.slice('refs/heads/'.length)}` : undefined;
+}
+
+/** The first line of an error's message with every secret masked. */
+export function describeFailure(err: unknown, secrets: readonly string[]): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return redact(text.split('\n')[0] ?? '', secrets);
+}
+
+async function fetchInto(f: RemoteFetch, remoteRef: string, depth: number, haveRef: string | undefined) {
+  return git.fetch({
+    fs, http: f.http, gitdir: f.gitdir, url: f.remote.url, cache: f.cache, remoteRef, depth,
+    ...(haveRef !== undefined ? { ref: haveRef } : {}),
+    singleBranch: true, tags: false, headers: f.headers(),
+    ...(f.onProgress !== undefined ? { onProgress: f.onProgress } : {}),
+  });
+}
+
+/** Fetches more of the default branch, for commits the server will not send by id. */
+async function deepenDefault(f: RemoteFetch): Promise<void> {
+  if (f.defaultRef !== undefined) await fetchInto(f, f.defaultRef, FALLBACK_DEPTH, trackingRef(f.defaultRef));
+}
+
+function defaultName(f: RemoteFetch): string {
+  return f.defaultRef?.replace(/^refs\/heads\//, '') ?? 'the default branch';
+}
+
+async function byName(f: RemoteFetch, kind: 'branch' | 'tag', fullRef: string, listedOid: string): Promise<string> {
+  let oid = listedOid;
+  const tracking = kind === 'branch' ? trackingRef(fullRef) : trackingRef(f.defaultRef);
+  if (!(await hasObject(f.gitdir, oid, f.cache))) {
+    const result = await fetchInto(f, fullRef, 1, tracking);
+    // The ref may have moved between listing and fetching; what was fetched is what is read.
+    if (result.fetchHead !== null) oid = result.fetchHead;
+  } else if (kind === 'branch' && tracking !== undefined) {
+    await git.writeRef({ fs, gitdir: f.gitdir, ref: tracking, value: oid, force: true });
+  }
+  return peelToCommit(f.gitdir, oid, f.cache, f.remote.url);
+}
+
+async function byId(f: RemoteFetch, oid: string): Promise<string> {
+  const { gitdir, cache } = f;
+  const url = f.remote.url;
+  if (await hasObject(gitdir, oid, cache)) return peelToCommit(gitdir, oid, cache, url);
+  let refusal = '';
+  try {
+    await fetchInto(f, oid, 1, trackingRef(f.defaultRef));
+  } catch (err) {
+    const failure = remoteFailure(err, f.remote);
+    if (failure !== undefined) throw failure;
+    refusal = ` (it answered: ${describeFailure(err, f.remote.auth.secrets)})`;
+  }
+  if (await hasObject(gitdir, oid, cache)) return peelToCommit(gitdir, oid, cache, url);
+  await deepenDefault(f);
+  if (await hasObject(gitdir, oid, cache)) return peelToCommit(gitdir, oid, cache, url);
+  throw new SourceError('source-ref-not-found',
+    `commit ${oid} not found in ${url}: the server did not send it when asked by id${refusal}, and it is not among ` +
+    `the last ${FALLBACK_DEPTH} commits of ${defaultName(f)}. Servers send only commits that a branch or tag reaches ` +
+    'unless uploadpack.allowAnySHA1InWant is set; check the id, or name a branch or tag', { repo: url });
+}
+
+async function expandInCache(f: RemoteFetch, prefix: string): Promise<string | undefined> {
+  try {
+    return await git.expandOid({ fs, gitdir: f.gitdir, oid: prefix, cache: f.cache });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'NotFoundError') return undefined;
+    if (code === 'AmbiguousError') {
+      throw new SourceError('source-ref-not-found',
+        `the abbreviated commit id ${prefix} matches several objects in ${f.remote.url}: give more digits`,
+        { repo: f.remote.url });
+    }
+    throw err;
+  }
+}
+
+/** A server cannot be asked for an abbreviated id, so it is looked up in what has been fetched, then in more. */
+async function byPrefix(f: RemoteFetch, prefix: string): Promise<string> {
+  const cached = await expandInCache(f, prefix);
+  if (cached !== undefined) return peelToCommit(f.gitdir, cached, f.cache, f.remote.url);
+  await deepenDefault(f);
+  const found = await expandInCache(f, prefix);
+  if (found !== undefined) return peelToCommit(f.gitdir, found, f.cache, f.remote.url);
+  throw new SourceError('source-ref-not-found',
+    `no commit whose id starts with ${prefix} among the last ${FALLBACK_DEPTH} commits of ${defaultName(f)} in ` +
+    `${f.remote.url}: an abbreviated id can only be looked up in fetched history; give the full 40-digit id, or a ` +
+    'branch or tag', { repo: f.remote.url });
+}
+
+/** Makes sure the cache folder holds the commit `choice` names (fetching only what is missing) and returns its id. */
+export async function fetchCommit(f: RemoteFetch, choice: RefChoice): Promise<string> {
+  switch (choice.kind) {
+    case 'branch':
+    case 'tag':
+      return byName(f, choice.kind, choice.fullRef, choice.oid);
+    case 'commit':
+      return byId(f, choice.oid);
+    case 'abbreviated':
+      return byPrefix(f, choice.prefix);
+  }
+}
