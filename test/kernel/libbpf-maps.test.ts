@@ -5,47 +5,14 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ProgramBuilder, R0, R2, R3 } from '../../src/compile/asm/index.js';
+import { catchBpf } from '../support/bpf-error.js';
+import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
 import { kernelSkipReason, pinDir } from '../support/netns.js';
 import {
-  BpfError, BpfMap, MapFlag, clearProgramSlot, createMap, getPinned, loadProgram, numPossibleCpus, openMapById,
+  BpfMap, MapFlag, clearProgramSlot, createMap, getPinned, loadProgram, numPossibleCpus, openMapById,
   openPinnedMap, openPinnedProgram, programSlotId, readU32, readU64, setProgramSlot, u32, u64, unpin,
 } from '../../src/libbpf/index.js';
-
-// Test-only instruction encoding (the real assembler lives in src/compile/asm).
-function insn(code: number, dst: number, src: number, off: number, imm: number): Buffer {
-  const b = Buffer.alloc(8);
-  b[0] = code;
-  b[1] = (src << 4) | dst;
-  b.writeInt16LE(off, 2);
-  b.writeInt32LE(imm, 4);
-  return b;
-}
-const movImm = (dst: number, imm: number) => insn(0xb7, dst, 0, 0, imm);
-const exit = () => insn(0x95, 0, 0, 0, 0);
-const ldMapFd = (dst: number, fd: number) => Buffer.concat([insn(0x18, dst, 1, 0, fd), insn(0, 0, 0, 0, 0)]);
-const call = (helper: number) => insn(0x85, 0, 0, 0, helper);
-const XDP_DROP = 1;
-const XDP_PASS = 2;
-
-/** r0 = verdict; exit. */
-function returns(verdict: number): Buffer {
-  return Buffer.concat([movImm(0, verdict), exit()]);
-}
-
-/** Adds 1 to the u64 at key 0 of `mapFd` (array or per-CPU array), returns XDP_PASS. */
-function counter(mapFd: number): Buffer {
-  return Buffer.concat([
-    insn(0x62, 10, 0, -4, 0), // *(u32 *)(r10 - 4) = 0
-    insn(0xbf, 2, 10, 0, 0), // r2 = r10
-    insn(0x07, 2, 0, 0, -4), // r2 += -4
-    ldMapFd(1, mapFd),
-    call(1), // bpf_map_lookup_elem
-    insn(0x15, 0, 0, 2, 0), // if r0 == 0 goto +2
-    movImm(1, 1),
-    insn(0xdb, 0, 1, 0, 0), // lock *(u64 *)(r0 + 0) += r1
-    returns(XDP_PASS),
-  ]);
-}
 
 const packet = Buffer.alloc(64, 0xab);
 
@@ -127,7 +94,7 @@ if (skip) {
 
   test('per-CPU array: a program counts on the CPU it runs on, user space reads one value per possible CPU', () => {
     const m = createMap({ type: 'PERCPU_ARRAY', name: 'ntt_pcpu', keySize: 4, valueSize: 8, maxEntries: 1 });
-    const prog = loadProgram({ type: 'XDP', name: 'ntt_pcpu_cnt', insns: counter(m.fd.fd) });
+    const prog = loadProgram({ type: 'XDP', name: 'ntt_pcpu_cnt', insns: xdpCounting(m.fd.fd) });
     try {
       const cpus = numPossibleCpus();
       assert.is(m.rawValueSize, 8 * cpus);
@@ -171,12 +138,13 @@ if (skip) {
 
   test('prog array: a slot switches which program a tail call reaches, and reads back as a program id', () => {
     const jmp = createMap({ type: 'PROG_ARRAY', name: 'ntt_jmp', keySize: 4, valueSize: 4, maxEntries: 4 });
-    const pass = loadProgram({ type: 'XDP', name: 'ntt_pass', insns: returns(XDP_PASS) });
+    const pass = loadProgram({ type: 'XDP', name: 'ntt_pass', insns: xdpReturning(XDP_PASS) });
     const entry = loadProgram({
       type: 'XDP',
       name: 'ntt_entry',
       // r1 still holds the context; r2 = prog array; r3 = slot 0; tail call; when the slot is empty: XDP_DROP.
-      insns: Buffer.concat([ldMapFd(2, jmp.fd.fd), movImm(3, 0), call(12), returns(XDP_DROP)]),
+      insns: new ProgramBuilder().ldMap(R2, 'jmp').mov64(R3, 0).call('tail_call').mov64(R0, XDP_DROP).exit()
+        .assemble({ maps: { jmp: jmp.fd.fd } }).bytes,
     });
     try {
       assert.is(entry.testRun({ data: packet }).retval, XDP_DROP);
@@ -222,7 +190,7 @@ if (skip) {
   test('pins: a pinned map and program come back by path with their kind, and unpin removes them', () => {
     const bpffs = pinDir();
     const m = createMap({ type: 'HASH', name: 'ntt_pinned', keySize: 4, valueSize: 4, maxEntries: 4 });
-    const prog = loadProgram({ type: 'XDP', name: 'ntt_pinprog', insns: returns(XDP_PASS) });
+    const prog = loadProgram({ type: 'XDP', name: 'ntt_pinprog', insns: xdpReturning(XDP_PASS) });
     try {
       const mapPath = join(bpffs.path, 'map');
       const progPath = join(bpffs.path, 'prog');
@@ -285,16 +253,6 @@ if (skip) {
       viaCopy.close();
     }
   });
-}
-
-function catchBpf(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
 }
 
 test.run();

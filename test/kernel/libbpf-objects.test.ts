@@ -2,15 +2,14 @@
 // (.rodata constants, pin paths, reused maps, program type, autoload), loaded and run; verifier failures in objects.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { catchBpf } from '../support/bpf-error.js';
+import { bpfBuildDir, clangSkipReason } from '../support/bpf-objects.js';
+import { XDP_DROP, XDP_PASS } from '../support/bpf-programs.js';
 import { kernelSkipReason, pinDir } from '../support/netns.js';
-import { BpfError, BpfObject, openPinnedMap, readU64, u32 } from '../../src/libbpf/index.js';
+import { BpfObject, openPinnedMap, readU64, u32 } from '../../src/libbpf/index.js';
 
-const XDP_DROP = 1;
-const XDP_PASS = 2;
 const packet = Buffer.alloc(64, 0x5a);
 
 const SOURCE = `
@@ -67,34 +66,19 @@ int xdp_unchecked(struct xdp_md *ctx) {
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-/** The folder holding asm/types.h for this architecture (Debian multiarch). */
-function archIncludes(): string[] {
-  const triple = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
-  return existsSync(`/usr/include/${triple}`) ? [`-I/usr/include/${triple}`] : [];
-}
-
-function compile(dir: string, name: string, source: string): string {
-  const src = join(dir, `${name}.c`);
-  const obj = join(dir, `${name}.o`);
-  writeFileSync(src, source);
-  const r = spawnSync('clang', ['-O2', '-g', '-target', 'bpf', ...archIncludes(), '-c', src, '-o', obj], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`clang failed for ${name}.c:\n${r.stderr}`);
-  return obj;
-}
-
-const skip = kernelSkipReason() ?? (spawnSync('clang', ['--version']).status === 0 ? null : 'clang is not installed');
+const skip = kernelSkipReason() ?? clangSkipReason();
 if (skip) {
   console.log(`libbpf-objects: skipped: ${skip}`);
 } else {
-  const dir = mkdtempSync(join(tmpdir(), 'notrack-objects-'));
+  const build = bpfBuildDir('objects');
   let objPath = '';
   let badPath = '';
   test.before(() => {
-    objPath = compile(dir, 'sample', SOURCE);
-    badPath = compile(dir, 'bad', BAD_SOURCE);
+    objPath = build.compile('sample', SOURCE);
+    badPath = build.compile('bad', BAD_SOURCE);
   });
   test.after(() => {
-    rmSync(dir, { recursive: true, force: true });
+    build.cleanup();
   });
 
   test('an opened object lists its programs and maps by name, with types from the section names', () => {
@@ -195,24 +179,14 @@ if (skip) {
   });
 
   test('a missing or malformed object file is reported as such', () => {
-    const missing = catchBpf(() => BpfObject.open(join(dir, 'nope.o')));
+    const missing = catchBpf(() => BpfObject.open(join(build.path, 'nope.o')));
     assert.is(missing.code, 'bpf-not-found');
-    const junk = join(dir, 'junk.o');
+    const junk = join(build.path, 'junk.o');
     writeFileSync(junk, 'not an ELF file');
     const bad = catchBpf(() => BpfObject.open(junk));
     assert.is(bad.code, 'bpf-object');
     assert.ok(bad.libbpfOutput.length > 0, 'libbpf said why');
   });
-}
-
-function catchBpf(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
 }
 
 test.run();

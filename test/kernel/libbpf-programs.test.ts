@@ -7,30 +7,15 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ProgramBuilder, R0, R1, R2, R3, R4, R6, R10 } from '../../src/compile/asm/index.js';
+import { catchBpf } from '../support/bpf-error.js';
+import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
 import { kernelSkipReason, NetNs } from '../support/netns.js';
 import {
-  BpfError, createMap, loadProgram, openProgramById, programInfo, readU64, testRunXdp, verifierReason,
+  createMap, loadProgram, openProgramById, programInfo, readU64, testRunXdp, verifierReason,
 } from '../../src/libbpf/index.js';
 
-// Test-only instruction encoding (the real assembler lives in src/compile/asm).
-function insn(code: number, dst: number, src: number, off: number, imm: number): Buffer {
-  const b = Buffer.alloc(8);
-  b[0] = code;
-  b[1] = (src << 4) | dst;
-  b.writeInt16LE(off, 2);
-  b.writeInt32LE(imm, 4);
-  return b;
-}
-const movImm = (dst: number, imm: number) => insn(0xb7, dst, 0, 0, imm);
-const movReg = (dst: number, src: number) => insn(0xbf, dst, src, 0, 0);
-const exit = () => insn(0x95, 0, 0, 0, 0);
-const call = (helper: number) => insn(0x85, 0, 0, 0, helper);
-const ldMapFd = (dst: number, fd: number) => Buffer.concat([insn(0x18, dst, 1, 0, fd), insn(0, 0, 0, 0, 0)]);
-const XDP_DROP = 1;
-const XDP_PASS = 2;
-const HELPER_MAP_LOOKUP = 1;
-const HELPER_XDP_ADJUST_HEAD = 44;
-const HELPER_XDP_ADJUST_META = 54;
+const HELPER_XDP_ADJUST_HEAD = 44; // not among the helpers the assembler names
 
 const packet = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
 
@@ -39,7 +24,7 @@ if (skip) {
   console.log(`libbpf-programs: skipped: ${skip}`);
 } else {
   test('a raw XDP program loads, runs on a packet and returns its verdict; repeat gives a measured duration', () => {
-    const prog = loadProgram({ type: 'XDP', name: 'ntt_drop', insns: Buffer.concat([movImm(0, XDP_DROP), exit()]) });
+    const prog = loadProgram({ type: 'XDP', name: 'ntt_drop', insns: xdpReturning(XDP_DROP) });
     try {
       const once = prog.testRun({ data: packet });
       assert.is(once.retval, XDP_DROP);
@@ -57,7 +42,7 @@ if (skip) {
     const prog = loadProgram({
       type: 'XDP',
       name: 'ntt_strip',
-      insns: Buffer.concat([movImm(2, 14), call(HELPER_XDP_ADJUST_HEAD), movImm(0, XDP_PASS), exit()]),
+      insns: new ProgramBuilder().mov64(R2, 14).call(HELPER_XDP_ADJUST_HEAD).mov64(R0, XDP_PASS).exit().assemble().bytes,
     });
     try {
       const r = prog.testRunXdp({ packet });
@@ -73,22 +58,23 @@ if (skip) {
     const prog = loadProgram({
       type: 'XDP',
       name: 'ntt_meta',
-      insns: Buffer.concat([
-        movReg(6, 1), // r6 = ctx
-        movImm(2, -4),
-        call(HELPER_XDP_ADJUST_META), // make 4 bytes of room in front of data
-        insn(0x55, 0, 0, 8, 0), // if r0 != 0 goto fail
-        insn(0x61, 2, 6, 8, 0), // r2 = ctx->data_meta
-        insn(0x61, 3, 6, 0, 0), // r3 = ctx->data
-        movReg(4, 2),
-        insn(0x07, 4, 0, 0, 4), // r4 += 4
-        insn(0x2d, 4, 3, 3, 0), // if r4 > r3 goto fail
-        insn(0x62, 2, 0, 0, 0x1234abcd), // *(u32 *)(r2 + 0) = flag
-        movImm(0, XDP_PASS),
-        exit(),
-        movImm(0, XDP_DROP), // fail:
-        exit(),
-      ]),
+      insns: new ProgramBuilder()
+        .mov64(R6, R1) // r6 = ctx
+        .mov64(R2, -4)
+        .call('xdp_adjust_meta') // make 4 bytes of room in front of data
+        .jmp('jne', R0, 0, 'fail')
+        .ldx('u32', R2, R6, 8) // r2 = ctx->data_meta
+        .ldx('u32', R3, R6, 0) // r3 = ctx->data
+        .mov64(R4, R2)
+        .alu64('add', R4, 4)
+        .jmp('jgt', R4, R3, 'fail')
+        .st('u32', R2, 0, 0x1234abcd) // the flag
+        .mov64(R0, XDP_PASS)
+        .exit()
+        .label('fail')
+        .mov64(R0, XDP_DROP)
+        .exit()
+        .assemble().bytes,
     });
     try {
       const r = testRunXdp(prog, { packet });
@@ -109,22 +95,7 @@ if (skip) {
 
   test('a program that references a map by fd counts runs in it, and its info lists the map', () => {
     const counts = createMap({ type: 'ARRAY', name: 'ntt_counts', keySize: 4, valueSize: 8, maxEntries: 1 });
-    const prog = loadProgram({
-      type: 'XDP',
-      name: 'ntt_count',
-      insns: Buffer.concat([
-        insn(0x62, 10, 0, -4, 0), // *(u32 *)(r10 - 4) = 0
-        movReg(2, 10),
-        insn(0x07, 2, 0, 0, -4),
-        ldMapFd(1, counts.fd.fd),
-        call(HELPER_MAP_LOOKUP),
-        insn(0x15, 0, 0, 2, 0), // if r0 == 0 goto +2
-        movImm(1, 1),
-        insn(0xdb, 0, 1, 0, 0), // lock *(u64 *)(r0 + 0) += r1
-        movImm(0, XDP_PASS),
-        exit(),
-      ]),
-    });
+    const prog = loadProgram({ type: 'XDP', name: 'ntt_count', insns: xdpCounting(counts.fd.fd) });
     try {
       assert.is(prog.testRun({ data: packet, repeat: 25 }).retval, XDP_PASS);
       assert.is(readU64(counts.lookup(0)!), 25n);
@@ -152,7 +123,7 @@ if (skip) {
   });
 
   test('a program the verifier rejects gives bpf-verifier with errno and a log that names the problem', () => {
-    const e = catchBpf(() => loadProgram({ type: 'XDP', name: 'ntt_uninit', insns: Buffer.concat([movReg(0, 2), exit()]) }));
+    const e = catchBpf(() => loadProgram({ type: 'XDP', name: 'ntt_uninit', insns: new ProgramBuilder().mov64(R0, R2).exit().assemble().bytes }));
     assert.is(e.code, 'bpf-verifier');
     assert.is(e.errno, 13);
     assert.is(e.errnoName, 'EACCES');
@@ -167,15 +138,15 @@ if (skip) {
       const e = catchBpf(() => loadProgram({
         type: 'XDP',
         name: 'ntt_nonull',
-        insns: Buffer.concat([
-          insn(0x62, 10, 0, -4, 0),
-          movReg(2, 10),
-          insn(0x07, 2, 0, 0, -4),
-          ldMapFd(1, m.fd.fd),
-          call(HELPER_MAP_LOOKUP),
-          insn(0x79, 0, 0, 0, 0), // r0 = *(u64 *)(r0 + 0) without checking r0
-          exit(),
-        ]),
+        insns: new ProgramBuilder()
+          .st('u32', R10, -4, 0)
+          .mov64(R2, R10)
+          .alu64('add', R2, -4)
+          .ldMap(R1, 'm')
+          .call('map_lookup_elem')
+          .ldx('u64', R0, R0, 0) // r0 = *(u64 *)(r0 + 0) without checking r0
+          .exit()
+          .assemble({ maps: { m: m.fd.fd } }).bytes,
       }));
       assert.is(e.code, 'bpf-verifier');
       assert.match(e.verifierLog, /map_value_or_null/);
@@ -185,7 +156,7 @@ if (skip) {
   });
 
   test('a program asked to keep its log keeps it on success', () => {
-    const prog = loadProgram({ type: 'XDP', name: 'ntt_logged', insns: Buffer.concat([movImm(0, XDP_PASS), exit()]), logLevel: 2 });
+    const prog = loadProgram({ type: 'XDP', name: 'ntt_logged', insns: xdpReturning(XDP_PASS), logLevel: 2 });
     try {
       assert.match(prog.verifierLog, /processed 2 insns/);
     } finally {
@@ -194,7 +165,7 @@ if (skip) {
   });
 
   test('live frames: the program runs on frames injected in a test namespace, and nothing comes back', () => {
-    const prog = loadProgram({ type: 'XDP', name: 'ntt_live', insns: Buffer.concat([movImm(0, XDP_PASS), exit()]) });
+    const prog = loadProgram({ type: 'XDP', name: 'ntt_live', insns: xdpReturning(XDP_PASS) });
     const ns = NetNs.create('l');
     try {
       const r = ns.enter(() => testRunXdp(prog, { packet, liveFrames: true, repeat: 8, batchSize: 4 }));
@@ -229,21 +200,11 @@ catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, errnoName
 
   test('malformed input is refused before the kernel sees it', () => {
     assert.is(catchBpf(() => loadProgram({ type: 'XDP', insns: Buffer.alloc(12) })).code, 'bpf-invalid-argument');
-    assert.is(catchBpf(() => loadProgram({ type: 'XDP', name: 'has space', insns: Buffer.concat([movImm(0, 2), exit()]) })).code, 'bpf-invalid-argument');
+    assert.is(catchBpf(() => loadProgram({ type: 'XDP', name: 'has space', insns: xdpReturning(XDP_PASS) })).code, 'bpf-invalid-argument');
     const e = catchBpf(() => openProgramById(0x7ffffff0));
     assert.is(e.code, 'bpf-not-found');
     assert.is(e.errnoName, 'ENOENT');
   });
-}
-
-function catchBpf(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
 }
 
 test.run();

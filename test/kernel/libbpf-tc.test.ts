@@ -2,34 +2,18 @@
 // beside ours) and the clsact + cls_bpf path (forced), which removes only what it created.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { kernelSkipReason, vethPair, type VethPair } from '../support/netns.js';
+import { catchBpf } from '../support/bpf-error.js';
+import { clangSkipReason } from '../support/bpf-objects.js';
+import { openAttachFixture, SEEN_COUNTER_C, type AttachFixture } from '../support/attach-fixture.js';
+import { kernelSkipReason } from '../support/netns.js';
 import {
-  attachTc, BpfError, BpfObject, clsBpfFilters, clsBpfQuery, foreignTcPrograms, interfaceAttachments, interfaceIndex,
-  readU64, tcxQuery, type BpfProgram, type TcAttachment,
+  attachTc, clsBpfFilters, clsBpfQuery, foreignTcPrograms, interfaceAttachments, interfaceIndex, tcxQuery,
+  type BpfProgram, type TcAttachment,
 } from '../../src/libbpf/index.js';
 
-const SOURCE = `
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} seen SEC(".maps");
-
+const SOURCE = `${SEEN_COUNTER_C}
 SEC("tc")
-int tc_count(struct __sk_buff *skb) {
-  __u32 k = 0;
-  __u64 *v = bpf_map_lookup_elem(&seen, &k);
-  if (v) __sync_fetch_and_add(v, 1);
-  return 0;
-}
+int tc_count(struct __sk_buff *skb) { count_seen(); return 0; }
 
 SEC("tc")
 int tc_other(struct __sk_buff *skb) { return 0; }
@@ -40,53 +24,30 @@ int tc_next(struct __sk_buff *skb) { return 0; }
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-function archIncludes(): string[] {
-  const triple = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
-  return existsSync(`/usr/include/${triple}`) ? [`-I/usr/include/${triple}`] : [];
-}
-
-function compile(dir: string, name: string, source: string): string {
-  const src = join(dir, `${name}.c`);
-  const obj = join(dir, `${name}.o`);
-  writeFileSync(src, source);
-  const r = spawnSync('clang', ['-O2', '-g', '-target', 'bpf', ...archIncludes(), '-c', src, '-o', obj], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`clang failed for ${name}.c:\n${r.stderr}`);
-  return obj;
-}
-
-const skip = kernelSkipReason() ?? (spawnSync('clang', ['--version']).status === 0 ? null : 'clang is not installed');
+const skip = kernelSkipReason() ?? clangSkipReason();
 if (skip) {
   console.log(`libbpf-tc: skipped: ${skip}`);
 } else {
-  const dir = mkdtempSync(join(tmpdir(), 'notrack-tc-'));
-  let net: VethPair | undefined;
-  let obj: BpfObject | undefined;
-  let objPath = '';
+  let fixture: AttachFixture | undefined;
   let count: BpfProgram;
   let other: BpfProgram;
   let next: BpfProgram;
 
   test.before(() => {
-    objPath = compile(dir, 'tc_sample', SOURCE);
-    obj = BpfObject.open(objPath);
-    obj.load();
-    count = obj.program('tc_count').program();
-    other = obj.program('tc_other').program();
-    next = obj.program('tc_next').program();
-    net = vethPair(42);
+    fixture = openAttachFixture({ tag: 'tc', source: SOURCE, subnet: 42 });
+    count = fixture.obj.program('tc_count').program();
+    other = fixture.obj.program('tc_other').program();
+    next = fixture.obj.program('tc_next').program();
   });
   test.after(() => {
-    net?.a.delete();
-    net?.b.delete();
-    obj?.close();
-    rmSync(dir, { recursive: true, force: true });
+    fixture?.close();
   });
 
-  const seen = (): bigint => readU64(obj!.map('seen').map().lookup(0)!);
-  const qdiscs = (): string => net!.a.exec(['tc', 'qdisc', 'show', 'dev', net!.aDev]).stdout;
+  const net = () => fixture!.net;
+  const qdiscs = (): string => net().a.exec(['tc', 'qdisc', 'show', 'dev', net().aDev]).stdout;
 
   test('tcx: attached through a link, listed by the query with its link, runs on real traffic, detaches cleanly', () => {
-    const { a, aDev, b, aAddr4 } = net!;
+    const { a, aDev } = net();
     let att: TcAttachment | undefined;
     try {
       const state = a.enter(() => {
@@ -103,9 +64,8 @@ if (skip) {
       assert.equal(linkInfo.tcx, { ifindex: att!.ifindex, attachType: 46, direction: 'ingress' });
       assert.equal(a.enter(() => tcxQuery(att!.ifindex, 'egress')).programIds, []);
 
-      const before = seen();
-      b.exec(['ping', '-c', '2', '-i', '0.2', '-W', '2', aAddr4]);
-      assert.ok(seen() - before >= 2n, `tcx saw ${seen() - before} packets`);
+      const seen = fixture!.seenDuringPing();
+      assert.ok(seen >= 2n, `tcx saw ${seen} packets`);
     } finally {
       if (att) a.enter(() => att!.detach());
     }
@@ -114,7 +74,7 @@ if (skip) {
   });
 
   test('tcx: other programs sit beside ours and are told apart; a link update swaps only ours', () => {
-    const { a, aDev } = net!;
+    const { a, aDev } = net();
     let mine: TcAttachment | undefined;
     let theirs: TcAttachment | undefined;
     try {
@@ -147,7 +107,7 @@ if (skip) {
   });
 
   test('cls_bpf (forced): creates clsact, the filter runs on traffic and is found by query; detach removes both', () => {
-    const { a, aDev, b, aAddr4 } = net!;
+    const { a, aDev } = net();
     let att: TcAttachment | undefined;
     try {
       a.enter(() => {
@@ -168,9 +128,8 @@ if (skip) {
       assert.equal(q.filters, [{ direction: 'ingress', priority: 1, handle: 1, progId: count.id, progName: 'tc_count', directAction: true }]);
       assert.equal(q.tcx.programIds, [], 'cls_bpf is not tcx');
 
-      const before = seen();
-      b.exec(['ping', '-c', '2', '-i', '0.2', '-W', '2', aAddr4]);
-      assert.ok(seen() - before >= 2n, `cls_bpf saw ${seen() - before} packets`);
+      const seen = fixture!.seenDuringPing();
+      assert.ok(seen >= 2n, `cls_bpf saw ${seen} packets`);
     } finally {
       if (att) a.enter(() => att!.detach());
     }
@@ -179,7 +138,7 @@ if (skip) {
   });
 
   test('cls_bpf: a taken handle/priority is a conflict, and detach leaves filters it did not create', () => {
-    const { a, aDev } = net!;
+    const { a, aDev } = net();
     let att: TcAttachment | undefined;
     try {
       a.enter(() => {
@@ -189,7 +148,7 @@ if (skip) {
       assert.is(e.code, 'bpf-tc-conflict');
       assert.match(e.message, /handle 1 priority 1 .*tc_count/);
       // Someone else adds a filter of their own after us.
-      a.exec(['tc', 'filter', 'add', 'dev', aDev, 'ingress', 'pref', '5', 'handle', '0x5', 'bpf', 'da', 'obj', objPath, 'sec', 'tc']);
+      a.exec(['tc', 'filter', 'add', 'dev', aDev, 'ingress', 'pref', '5', 'handle', '0x5', 'bpf', 'da', 'obj', fixture!.objPath, 'sec', 'tc']);
       a.enter(() => att!.detach());
       att = undefined;
       const left = a.enter(() => clsBpfFilters(interfaceIndex(aDev), 'ingress'));
@@ -200,16 +159,6 @@ if (skip) {
       a.exec(['tc', 'qdisc', 'del', 'dev', aDev, 'clsact'], { allowFail: true });
     }
   });
-}
-
-function catchBpf(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
 }
 
 test.run();

@@ -4,33 +4,19 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kernelSkipReason, NetNs, pinDir, vethPair, type VethPair } from '../support/netns.js';
+import { catchBpf } from '../support/bpf-error.js';
+import { clangSkipReason } from '../support/bpf-objects.js';
+import { openAttachFixture, SEEN_COUNTER_C, type AttachFixture } from '../support/attach-fixture.js';
+import { kernelSkipReason, NetNs, pinDir } from '../support/netns.js';
 import {
-  attachXdp, BpfError, BpfObject, foreignXdpPrograms, interfaceIndex, openLinkById, openPinnedLink, readU64, unpin, xdpQuery,
+  attachXdp, foreignXdpPrograms, interfaceIndex, openLinkById, openPinnedLink, unpin, xdpQuery,
   type BpfProgram, type XdpAttachment,
 } from '../../src/libbpf/index.js';
 
-const SOURCE = `
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} seen SEC(".maps");
-
+const SOURCE = `${SEEN_COUNTER_C}
 SEC("xdp")
-int xdp_count(struct xdp_md *ctx) {
-  __u32 k = 0;
-  __u64 *v = bpf_map_lookup_elem(&seen, &k);
-  if (v) __sync_fetch_and_add(v, 1);
-  return XDP_PASS;
-}
+int xdp_count(struct xdp_md *ctx) { count_seen(); return XDP_PASS; }
 
 SEC("xdp")
 int xdp_pass(struct xdp_md *ctx) { return XDP_PASS; }
@@ -46,20 +32,6 @@ int someone_else(struct xdp_md *ctx) { return XDP_PASS; }
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-function archIncludes(): string[] {
-  const triple = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
-  return existsSync(`/usr/include/${triple}`) ? [`-I/usr/include/${triple}`] : [];
-}
-
-function compile(dir: string, name: string, source: string): string {
-  const src = join(dir, `${name}.c`);
-  const obj = join(dir, `${name}.o`);
-  writeFileSync(src, source);
-  const r = spawnSync('clang', ['-O2', '-g', '-target', 'bpf', ...archIncludes(), '-c', src, '-o', obj], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`clang failed for ${name}.c:\n${r.stderr}`);
-  return obj;
-}
-
 /** Waits up to `ms` for `cond` (link release after the last reference can be deferred by the kernel). */
 function eventually(cond: () => boolean, ms = 3000): boolean {
   const end = Date.now() + ms;
@@ -70,36 +42,29 @@ function eventually(cond: () => boolean, ms = 3000): boolean {
   return cond();
 }
 
-const skip = kernelSkipReason() ?? (spawnSync('clang', ['--version']).status === 0 ? null : 'clang is not installed');
+const skip = kernelSkipReason() ?? clangSkipReason();
 if (skip) {
   console.log(`libbpf-xdp: skipped: ${skip}`);
 } else {
-  const dir = mkdtempSync(join(tmpdir(), 'notrack-xdp-'));
-  let net: VethPair | undefined;
-  let obj: BpfObject | undefined;
+  let fixture: AttachFixture | undefined;
   let foreignObj = '';
   let count: BpfProgram;
   let pass: BpfProgram;
 
   test.before(() => {
-    obj = BpfObject.open(compile(dir, 'xdp_sample', SOURCE));
-    obj.load();
-    count = obj.program('xdp_count').program();
-    pass = obj.program('xdp_pass').program();
-    foreignObj = compile(dir, 'foreign', FOREIGN);
-    net = vethPair(41);
+    fixture = openAttachFixture({ tag: 'xdp', source: SOURCE, subnet: 41 });
+    count = fixture.obj.program('xdp_count').program();
+    pass = fixture.obj.program('xdp_pass').program();
+    foreignObj = fixture.build.compile('foreign', FOREIGN);
   });
   test.after(() => {
-    net?.a.delete();
-    net?.b.delete();
-    obj?.close();
-    rmSync(dir, { recursive: true, force: true });
+    fixture?.close();
   });
 
-  const seen = (): bigint => readU64(obj!.map('seen').map().lookup(0)!);
+  const net = () => fixture!.net;
 
   test('native attach: the query reports native mode and our program, and real packets run through it', () => {
-    const { a, aDev, b, aAddr4 } = net!;
+    const { a, aDev } = net();
     let att: XdpAttachment | undefined;
     try {
       const state = a.enter(() => {
@@ -118,9 +83,8 @@ if (skip) {
       assert.equal(byId.info(), info);
       byId.close();
 
-      const before = seen();
-      b.exec(['ping', '-c', '2', '-i', '0.2', '-W', '2', aAddr4]);
-      assert.ok(seen() - before >= 2n, `XDP saw ${seen() - before} packets`);
+      const seen = fixture!.seenDuringPing();
+      assert.ok(seen >= 2n, `XDP saw ${seen} packets`);
     } finally {
       if (att) a.enter(() => att!.link.detach());
     }
@@ -128,7 +92,7 @@ if (skip) {
   });
 
   test('link update swaps the program atomically and checks the program it replaces', () => {
-    const { a, aDev } = net!;
+    const { a, aDev } = net();
     let att: XdpAttachment | undefined;
     try {
       a.enter(() => {
@@ -148,7 +112,7 @@ if (skip) {
   });
 
   test('generic attach is reported as generic', () => {
-    const { a, aDev } = net!;
+    const { a, aDev } = net();
     let att: XdpAttachment | undefined;
     try {
       const state = a.enter(() => {
@@ -182,7 +146,7 @@ if (skip) {
   });
 
   test('a pinned link keeps the program attached after its fd closes; unpinning detaches it', () => {
-    const { a, aDev } = net!;
+    const { a, aDev } = net();
     const bpffs = pinDir();
     const path = join(bpffs.path, 'xdp_link');
     try {
@@ -209,7 +173,7 @@ if (skip) {
   });
 
   test('a foreign native XDP program is a reported conflict and stays attached', () => {
-    const { a, aDev } = net!;
+    const { a, aDev } = net();
     a.exec(['ip', 'link', 'set', 'dev', aDev, 'xdpdrv', 'obj', foreignObj, 'sec', 'xdp']);
     try {
       const foreign = a.enter(() => xdpQuery(interfaceIndex(aDev)));
@@ -227,7 +191,7 @@ if (skip) {
   });
 
   test('a foreign generic XDP program is a conflict for both modes and is detected as foreign', () => {
-    const { a, aDev } = net!;
+    const { a, aDev } = net();
     a.exec(['ip', '-force', 'link', 'set', 'dev', aDev, 'xdpgeneric', 'obj', foreignObj, 'sec', 'xdp']);
     try {
       const foreign = a.enter(() => xdpQuery(interfaceIndex(aDev)));
@@ -243,16 +207,6 @@ if (skip) {
     }
     assert.is(a.enter(() => xdpQuery(interfaceIndex(aDev))).mode, 'none');
   });
-}
-
-function catchBpf(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
 }
 
 test.run();
