@@ -5,12 +5,16 @@ import path from 'node:path';
 import { NotrackError } from '../errors.js';
 import { UsageError } from './args.js';
 import { validateCommand } from './validate.js';
+import { explainCommand } from './explain.js';
+import { testCommand } from './test-policies.js';
 import { planCommand } from './plan.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
 
 const COMMANDS: Record<string, Command> = {
   validate: { run: validateCommand, summary: 'check policy files: schema, semantics, lint (text, json, github)' },
+  explain: { run: explainCommand, summary: 'which rule decides a packet on an interface of a host, and why' },
+  test: { run: testCommand, summary: "run the policy repository's own test cases (PolicyTest files under tests/)" },
   plan: { run: planCommand, summary: 'what would change on every host between two revisions (diff, markdown, json)' },
 };
 

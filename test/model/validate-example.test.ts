@@ -18,7 +18,8 @@ function readTree(dir: string): PolicyFile[] {
   const out: PolicyFile[] = [];
   for (const name of readdirSync(dir).sort()) {
     const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...readTree(full));
+    // The tests folder holds PolicyTest cases for `notrack test`, not policy: every command leaves it out.
+    if (statSync(full).isDirectory()) { if (full !== path.join(ROOT, 'tests')) out.push(...readTree(full)); }
     else if (/\.ya?ml$/.test(name)) {
       const content = new Uint8Array(readFileSync(full));
       out.push({ path: path.relative(ROOT, full), content, size: content.length });

@@ -1,0 +1,155 @@
+// The reference evaluator: the verdict the kernel pipeline must give a packet on an interface, computed in plain code.
+//
+// The same steps as the entry program and the policy program: failsafes first (only for packets with ports), then
+// the interface's entries for the packet's family in order (Log records and goes on; Allow, Deny and Pass decide),
+// and no match passes to tracked processing. Matchers for sets are built once per state and kept.
+import { NotrackError } from '../errors.js';
+import type { DesiredState, Failsafe, IngressEntry, InterfaceState, PacketDescription, PortRange, SideMatch, Verdict } from './desired-state.js';
+import { PORT_PROTOCOLS } from './named-ports.js';
+import { parseAddressValue, prefixMatcher, type AddressValue, type PrefixMatcher } from './prefix-match.js';
+
+/** The packet description cannot be evaluated (an address of the wrong family, a port out of range). */
+export class PacketError extends NotrackError {
+  constructor(message: string) {
+    super('invalid-packet', message);
+  }
+}
+
+/** TCP, UDP, UDPLite or SCTP, and not a later fragment: the packet's header carries ports. */
+export function packetHasPorts(p: PacketDescription): boolean {
+  return !p.laterFragment && PORT_PROTOCOLS.includes(p.protocol);
+}
+
+/** ICMP in IPv4 or ICMPv6 in IPv6, and not a later fragment: the packet's header carries type and code. */
+export function packetHasIcmp(p: PacketDescription): boolean {
+  return !p.laterFragment && ((p.family === 4 && p.protocol === 1) || (p.family === 6 && p.protocol === 58));
+}
+
+/** The state an interface runs: its own endpoint's, else the host's `*` endpoint's; null when neither exists. */
+export function interfaceState(state: DesiredState, iface: string): InterfaceState | null {
+  return state.interfaces.find((i) => i.name === iface) ?? state.interfaces.find((i) => i.name === '*') ?? null;
+}
+
+interface Compiled {
+  sets: Map<string, PrefixMatcher>;
+  nets: Map<string, PrefixMatcher>;
+}
+
+const compiledStates = new WeakMap<DesiredState, Compiled>();
+
+function compiled(state: DesiredState): Compiled {
+  let c = compiledStates.get(state);
+  if (!c) { c = { sets: new Map(), nets: new Map() }; compiledStates.set(state, c); }
+  return c;
+}
+
+function setMatcher(state: DesiredState, id: string): PrefixMatcher {
+  const c = compiled(state);
+  let m = c.sets.get(id);
+  if (!m) {
+    const set = state.sets[id];
+    if (!set) throw new NotrackError('invalid-state', `the state refers to prefix set ${id}, which it does not hold`);
+    m = prefixMatcher(set.family, set.prefixes);
+    c.sets.set(id, m);
+  }
+  return m;
+}
+
+interface Addresses { src: AddressValue; dst: AddressValue }
+
+function addresses(p: PacketDescription): Addresses {
+  const src = parseAddressValue(p.src);
+  const dst = parseAddressValue(p.dst);
+  if (!src || !dst) throw new PacketError(`"${src ? p.dst : p.src}" is not an IP address`);
+  if (src.family !== p.family || dst.family !== p.family) {
+    throw new PacketError(`an IPv${p.family} packet needs IPv${p.family} addresses, not ${p.src} > ${p.dst}`);
+  }
+  for (const port of [p.sport, p.dport]) {
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new PacketError(`port ${port} is out of range 0-65535`);
+  }
+  return { src, dst };
+}
+
+/** The failsafe the entry program would pass this packet by, if any. */
+export function matchingFailsafe(state: DesiredState, packet: PacketDescription): Failsafe | null {
+  if (!packetHasPorts(packet)) return null;
+  return findFailsafe(state, packet, addresses(packet).src);
+}
+
+function findFailsafe(state: DesiredState, p: PacketDescription, src: AddressValue): Failsafe | null {
+  const c = compiled(state);
+  for (const f of state.failsafes) {
+    if (f.protocol !== p.protocol) continue;
+    // Inbound: a peer opens a failsafe service here. Outbound: the reply to this host's own connection to one.
+    const port = f.direction === 'inbound' ? p.dport : p.sport;
+    if (port !== f.port) continue;
+    if (f.net !== null) {
+      let m = c.nets.get(f.net);
+      if (!m) {
+        const family = f.net.includes(':') ? 6 : 4;
+        m = prefixMatcher(family, [f.net]);
+        c.nets.set(f.net, m);
+      }
+      if (!m.has(src)) continue;
+    }
+    return f;
+  }
+  return null;
+}
+
+function inRanges(port: number, ranges: readonly PortRange[]): boolean {
+  for (const r of ranges) if (port >= r.from && port <= r.to) return true;
+  return false;
+}
+
+function sideMatches(state: DesiredState, side: SideMatch, address: AddressValue, port: number | undefined, hasPorts: boolean): boolean {
+  for (const id of side.inSets) if (!setMatcher(state, id).has(address)) return false;
+  for (const id of side.notInSets) if (setMatcher(state, id).has(address)) return false;
+  if (side.ports.length || side.notPorts.length) {
+    if (!hasPorts) return false;
+    const p = port ?? 0;
+    if (side.ports.length && !inRanges(p, side.ports)) return false;
+    if (inRanges(p, side.notPorts)) return false;
+  }
+  return true;
+}
+
+function icmpMatches(m: { type?: number; code?: number }, p: PacketDescription): boolean {
+  return (m.type === undefined || m.type === (p.icmpType ?? 0)) && (m.code === undefined || m.code === (p.icmpCode ?? 0));
+}
+
+/** Whether one classifier entry matches the packet. */
+export function entryMatches(state: DesiredState, e: IngressEntry, p: PacketDescription, a: Addresses = addresses(p)): boolean {
+  if (e.protocol !== null && p.protocol !== e.protocol) return false;
+  if (e.notProtocol !== null && p.protocol === e.notProtocol) return false;
+  if (e.icmp || e.notICMP) {
+    // Like the ports, the ICMP fields (negated or not) need the header: later fragments match neither.
+    if (!packetHasIcmp(p)) return false;
+    if (e.icmp && !icmpMatches(e.icmp, p)) return false;
+    if (e.notICMP && icmpMatches(e.notICMP, p)) return false;
+  }
+  const hasPorts = packetHasPorts(p);
+  return sideMatches(state, e.source, a.src, p.sport, hasPorts) && sideMatches(state, e.destination, a.dst, p.dport, hasPorts);
+}
+
+/** The verdict of the XDP pipeline for `packet` arriving on interface `iface` of the state's host. */
+export function evaluatePacket(state: DesiredState, iface: string, packet: PacketDescription): Verdict {
+  const a = addresses(packet);
+  const ifc = interfaceState(state, iface);
+  // Nothing attached: the packet never meets notrack.
+  if (!ifc) return { outcome: 'pass', reason: 'no-policy', counter: null, rule: null, logged: [] };
+  if (packetHasPorts(packet) && findFailsafe(state, packet, a.src)) {
+    return { outcome: 'pass', reason: 'failsafe', counter: null, rule: null, logged: [] };
+  }
+  const logged: number[] = [];
+  for (const e of packet.family === 4 ? ifc.ingress.v4 : ifc.ingress.v6) {
+    if (!entryMatches(state, e, packet, a)) continue;
+    if (e.action === 'Log') {
+      logged.push(e.counter);
+      continue;
+    }
+    const outcome = e.action === 'Allow' ? 'allow' : e.action === 'Deny' ? 'deny' : 'pass';
+    return { outcome, reason: 'rule', counter: e.counter, rule: { ...ifc.counters[e.counter]! }, logged };
+  }
+  return { outcome: 'pass', reason: 'no-match', counter: null, rule: null, logged };
+}

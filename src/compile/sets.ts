@@ -1,0 +1,74 @@
+// Address sets: what a rule's nets and selectors stand for, and the content-hashed PrefixSets a host's state shares.
+import { createHash } from 'node:crypto';
+import type { Cidr, IpFamily } from '../model/cidr.js';
+import type { ResourceSet } from '../model/resources.js';
+import type { Selector } from '../model/selector/index.js';
+import type { PrefixSet } from './desired-state.js';
+import { canonicalPrefixes } from './prefixes.js';
+
+/** Canonical prefixes per family. */
+export type FamilyPrefixes = Record<IpFamily, string[]>;
+
+export function splitFamilies(cidrs: readonly Cidr[]): FamilyPrefixes {
+  return { 4: canonicalPrefixes(cidrs, 4), 6: canonicalPrefixes(cidrs, 6) };
+}
+
+/**
+ * What selectors stand for, as Calico resolves them: the `nets` of every GlobalNetworkSet and the `expectedIPs`
+ * of every HostEndpoint (of any node) whose labels match. Interface addresses are not learned. Results are
+ * cached by the selector's canonical text, since many rules and every host reuse the same few selectors.
+ */
+export class SelectorAddresses {
+  private readonly cache = new Map<string, FamilyPrefixes>();
+  constructor(private readonly resources: Pick<ResourceSet, 'networkSets' | 'hostEndpoints'>) {}
+
+  of(selector: Selector): FamilyPrefixes {
+    const key = selector.toString();
+    let found = this.cache.get(key);
+    if (!found) {
+      const cidrs: Cidr[] = [];
+      // Loops, not push(...list): a deny list of a million prefixes would overflow the call stack.
+      for (const s of this.resources.networkSets) if (selector.matches(s.labels)) for (const c of s.nets) cidrs.push(c);
+      for (const h of this.resources.hostEndpoints) if (selector.matches(h.labels)) for (const c of h.expectedIPs) cidrs.push(c);
+      found = splitFamilies(cidrs);
+      this.cache.set(key, found);
+    }
+    return found;
+  }
+}
+
+const idCache = new WeakMap<readonly string[], Map<IpFamily, string>>();
+
+/** The id of a set: 16 hex digits (64 bits) of the sha256 of its family and prefixes, so equal sets share one id. */
+export function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
+  let byFamily = idCache.get(prefixes);
+  const known = byFamily?.get(family);
+  if (known) return known;
+  const id = createHash('sha256').update(`ipv${family}\n${prefixes.join('\n')}`).digest('hex').slice(0, 16);
+  if (!byFamily) { byFamily = new Map(); idCache.set(prefixes, byFamily); }
+  byFamily.set(family, id);
+  return id;
+}
+
+/** The sets one host's state uses. A set is described by its first user, in evaluation order. */
+export class SetTable {
+  private readonly sets = new Map<string, PrefixSet>();
+
+  add(family: IpFamily, prefixes: string[], origin: string): string {
+    const id = prefixSetId(family, prefixes);
+    if (!this.sets.has(id)) this.sets.set(id, { id, family, prefixes, origin });
+    return id;
+  }
+
+  get(id: string): PrefixSet {
+    const set = this.sets.get(id);
+    if (!set) throw new Error(`no prefix set ${id}`);
+    return set;
+  }
+
+  record(): Record<string, PrefixSet> {
+    const out: Record<string, PrefixSet> = {};
+    for (const id of [...this.sets.keys()].sort()) out[id] = this.sets.get(id)!;
+    return out;
+  }
+}

@@ -1,0 +1,106 @@
+// Ports in the compiled state: named ports resolved by the endpoints that define them, rules split by protocol.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadResources } from '../../src/model/load-resources.js';
+import { formatDiagnostic } from '../../src/model/diagnostics.js';
+import type { ResourceSet } from '../../src/model/resources.js';
+import { compileHost } from '../../src/compile/compile-host.js';
+import type { DesiredState, IngressEntry } from '../../src/compile/desired-state.js';
+import { evaluatePacket } from '../../src/compile/evaluate.js';
+import { parsePacket } from '../../src/compile/packet-text.js';
+
+const enc = new TextEncoder();
+function load(...docs: object[]): ResourceSet {
+  const content = enc.encode(docs.map((d) => JSON.stringify(d)).join('\n---\n'));
+  const r = loadResources([{ path: 'fixture.yaml', content, size: content.length }]);
+  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), []);
+  return r.resources;
+}
+const hep = (name: string, node: string, spec: object, labels: Record<string, string> = {}) =>
+  ({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node, ...spec } });
+const policy = (name: string, spec: object) => ({
+  apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name },
+  spec: { selector: 'all()', doNotTrack: true, applyOnForward: true, ...spec },
+});
+/** cache-1 defines memcache on TCP and UDP 11211 and stats on TCP 22122; db-1 defines stats on TCP 9187. */
+const ENDPOINTS = [
+  hep('cache-1-eth0', 'cache-1', {
+    interfaceName: 'eth0', expectedIPs: ['10.0.2.20'],
+    ports: [{ name: 'memcache', protocol: 'TCP', port: 11211 }, { name: 'memcache-udp', protocol: 'UDP', port: 11211 },
+      { name: 'stats', protocol: 'TCP', port: 22122 }, { name: 'dns', protocol: 'UDP', port: 53 }],
+  }, { role: 'cache' }),
+  hep('db-1-eth0', 'db-1', { interfaceName: 'eth0', ports: [{ name: 'stats', protocol: 'TCP', port: 9187 }, { name: 'dns', protocol: 'TCP', port: 53 }] }, { role: 'db' }),
+];
+function compileRules(rules: object[]): DesiredState {
+  return compileHost(load(...ENDPOINTS, policy('p', { order: 1, ingress: rules })), 'cache-1');
+}
+const shape = (entries: IngressEntry[]) => entries.map((e) => ({
+  counter: e.counter, protocol: e.protocol,
+  ports: e.destination.ports.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}:${r.to}`)),
+  notPorts: e.destination.notPorts.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}:${r.to}`)),
+}));
+
+test('a named port becomes the port its endpoints define, with the rule protocol; numbers stay as written', () => {
+  const s = compileRules([{ action: 'Allow', protocol: 'TCP', destination: { ports: ['memcache', 8080, '1000:1999'] } }]);
+  assert.equal(shape(s.interfaces[0]!.ingress.v4), [{ counter: 0, protocol: 6, ports: ['1000:1999', '8080', '11211'], notPorts: [] }]);
+});
+
+test('without a selector every endpoint that defines the name counts; with one, only those it selects', () => {
+  const s = compileRules([
+    { action: 'Allow', protocol: 'TCP', destination: { ports: ['stats'] } },
+    { action: 'Allow', protocol: 'TCP', destination: { selector: "role == 'db'", ports: ['stats'] } },
+  ]);
+  assert.equal(shape(s.interfaces[0]!.ingress.v4).map((e) => e.ports), [['9187', '22122'], ['9187']]);
+});
+
+test('named ports of several protocols split the rule into adjacent entries, one per protocol, sharing the counter', () => {
+  const s = compileRules([
+    { action: 'Allow', destination: { ports: ['memcache', 'memcache-udp', 'dns'] } },
+    { action: 'Deny' },
+  ]);
+  const [eth0] = s.interfaces;
+  assert.equal(shape(eth0!.ingress.v4), [
+    { counter: 0, protocol: 6, ports: ['53', '11211'], notPorts: [] },
+    { counter: 0, protocol: 17, ports: ['53', '11211'], notPorts: [] },
+    { counter: 1, protocol: null, ports: [], notPorts: [] },
+  ]);
+  assert.equal(eth0!.counters.length, 2, 'one counter per rule, however many pieces');
+  const udp = evaluatePacket(s, 'eth0', parsePacket('udp 10.0.1.1:4000 > 10.0.2.20:11211'));
+  const tcp = evaluatePacket(s, 'eth0', parsePacket('tcp 10.0.1.1:4000 > 10.0.2.20:53'));
+  const sctp = evaluatePacket(s, 'eth0', parsePacket('sctp 10.0.1.1:4000 > 10.0.2.20:11211'));
+  assert.equal([udp.outcome, udp.counter, tcp.outcome, tcp.counter, sctp.outcome, sctp.counter], ['allow', 0, 'allow', 0, 'deny', 1]);
+});
+
+test('a named port of another protocol than the rule leaves a rule that never matches: no entries, counter kept', () => {
+  const s = compileRules([
+    { action: 'Allow', protocol: 'TCP', destination: { ports: ['memcache-udp'] } },
+    { action: 'Deny', protocol: 'UDP' },
+  ]);
+  const [eth0] = s.interfaces;
+  assert.equal(eth0!.counters.map((c) => c.index), [0, 1]);
+  assert.equal(eth0!.ingress.v4.map((e) => e.counter), [1]);
+});
+
+test('named notPorts exclude the port for its own protocol only, and the rule still needs a packet with ports', () => {
+  const s = compileRules([{ action: 'Deny', destination: { notPorts: ['memcache'] } }]);
+  assert.equal(shape(s.interfaces[0]!.ingress.v4), [
+    { counter: 0, protocol: 6, ports: [], notPorts: ['11211'] },
+    { counter: 0, protocol: 17, ports: ['0:65535'], notPorts: [] },
+    { counter: 0, protocol: 132, ports: ['0:65535'], notPorts: [] },
+    { counter: 0, protocol: 136, ports: ['0:65535'], notPorts: [] },
+  ]);
+  const verdict = (p: string) => evaluatePacket(s, 'eth0', parsePacket(p)).outcome;
+  assert.is(verdict('tcp 10.0.1.1:4000 > 10.0.2.20:11211'), 'pass');
+  assert.is(verdict('tcp 10.0.1.1:4000 > 10.0.2.20:11212'), 'deny');
+  assert.is(verdict('udp 10.0.1.1:4000 > 10.0.2.20:11211'), 'deny');
+  assert.is(verdict('udp 10.0.1.1 > 10.0.2.20 frag'), 'pass', 'a later fragment has no ports');
+  assert.is(verdict('icmp 10.0.1.1 > 10.0.2.20 type 8'), 'pass');
+});
+
+test('overlapping and adjacent port ranges are merged', () => {
+  const s = compileRules([{ action: 'Allow', protocol: 'UDP', source: { ports: ['100:200', '150:300', 301, 5, 4] } }]);
+  const e = s.interfaces[0]!.ingress.v4[0]!;
+  assert.equal(e.source.ports, [{ from: 4, to: 5 }, { from: 100, to: 301 }]);
+});
+
+test.run();
