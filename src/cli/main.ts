@@ -8,6 +8,10 @@ import { validateCommand } from './validate.js';
 import { explainCommand } from './explain.js';
 import { testCommand } from './test-policies.js';
 import { planCommand } from './plan.js';
+import { applyCommand } from './apply.js';
+import { driftCommand } from './drift.js';
+import { statusCommand } from './status.js';
+import { agentCommand } from './agent.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
 
@@ -16,6 +20,11 @@ const COMMANDS: Record<string, Command> = {
   explain: { run: explainCommand, summary: 'which rule decides a packet on an interface of a host, and why' },
   test: { run: testCommand, summary: "run the policy repository's own test cases (PolicyTest files under tests/)" },
   plan: { run: planCommand, summary: 'what would change on every host between two revisions (diff, markdown, json)' },
+  apply: { run: applyCommand, summary: 'converge this host once to the policy (atomic per interface), repairing drift' },
+  drift: { run: driftCommand, summary: 'what drifted on this host and what a new revision would change (exit 2)' },
+  status: { run: statusCommand, summary: 'applied commit and generation, XDP mode per interface, per-rule counters' },
+  agent: { run: agentCommand, summary: 'run on a schedule: fetch, reconcile, check drift; metrics and health' },
+  demo: { run: async (argv) => (await import('./demo.js')).demoCommand(argv), summary: 'the whole loop against policies-example, in network namespaces it creates and removes (root)' },
 };
 
 /** Exit status for usage errors, as sysexits' EX_USAGE. */

@@ -16,8 +16,14 @@ export interface AppliedRevision {
 export interface InterfaceRecord {
   /** The generation the interface runs (its pins live in <bpffs>/<ifname>/gen-<n>). */
   generation: number;
-  /** Hash of the interface's part of the DesiredState each generation was built from (by generation number). */
+  /** Fingerprint of what each generation was built from, by generation number (written before it is switched in,
+   *  so after a crash the running generation's fingerprint is always known). */
   generations: Record<string, string>;
+  /** The running generation's policy program id and its class maps' entry counts, to notice tampering. */
+  policyProgramId: number | null;
+  policyMapEntries: Record<string, number>;
+  xdpMode: string | null;
+  tcMechanism: string | null;
 }
 
 export interface AppliedRecord {

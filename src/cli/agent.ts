@@ -1,0 +1,15 @@
+// `notrack agent`: the long-running reconciler of one host (the runtime is src/agent/, the reconciler src/reconcile/).
+import { AGENT_ARGS, agentHelp, agentOptionsFromArgs, runAgent } from '../agent/index.js';
+import { HostReconciler } from '../reconcile/host-reconciler.js';
+import { SOURCE_HELP, SOURCE_OPTIONS, parseCommandArgs } from './args.js';
+import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
+import { sourceOptions } from './read-policy.js';
+
+export async function agentCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, { ...SOURCE_OPTIONS, ...HOST_OPTIONS, ...AGENT_ARGS });
+  if (values.help) { process.stdout.write(agentHelp(`${SOURCE_HELP}\n${HOST_HELP}`)); return 0; }
+  const options = agentOptionsFromArgs(values);
+  const reconciler = new HostReconciler({ source: sourceOptions(values), ...hostSettings(values) });
+  const handle = await runAgent(options, reconciler);
+  return handle.done;
+}

@@ -1,0 +1,81 @@
+// How a DesiredState maps onto this host's dataplane parts: XDP interfaces, iptables input, ipsets, XDP config.
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
+import type { IptablesDesired } from '../dataplane/iptables/index.js';
+import type { IpsetDesired } from '../dataplane/ipset/index.js';
+import type { DataplaneConfig } from '../dataplane/layout.js';
+
+/** Interfaces of this network namespace, from sysfs (loopback excluded: notrack never attaches there). */
+export function hostInterfaces(): string[] {
+  try {
+    return readdirSync('/sys/class/net').filter((n) => n !== 'lo').sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The XDP interfaces the state asks for on this host: each endpoint interface that exists, and for a `*` endpoint
+ * every other interface. Interfaces the state names but the host lacks are returned apart, to be reported.
+ */
+export function plannedInterfaces(state: DesiredState, present: readonly string[]): { apply: Map<string, InterfaceState>; missing: string[] } {
+  const apply = new Map<string, InterfaceState>();
+  const missing: string[] = [];
+  const wildcard = state.interfaces.find((i) => i.name === '*');
+  for (const i of state.interfaces) {
+    if (i.name === '*') continue;
+    if (present.includes(i.name)) apply.set(i.name, i);
+    else missing.push(i.name);
+  }
+  if (wildcard) for (const name of present) if (!apply.has(name)) apply.set(name, { ...wildcard, name });
+  return { apply, missing };
+}
+
+/** What the static programs are loaded with. The accept mark bits double as the mask notrack owns. */
+export function dataplaneConfig(state: DesiredState): DataplaneConfig {
+  return { acceptMark: state.config.acceptMark, acceptMask: state.config.acceptMark, logRate: state.config.logRate, logBurst: state.config.logBurst };
+}
+
+/**
+ * A fingerprint of everything one interface's XDP generation is built from: its entries and counters, the sets
+ * they use, the failsafes and the program configuration. Equal fingerprints need no new generation.
+ */
+export function interfaceFingerprint(state: DesiredState, iface: InterfaceState): string {
+  const setIds = new Set<string>();
+  for (const e of [...iface.ingress.v4, ...iface.ingress.v6]) {
+    for (const side of [e.source, e.destination]) for (const id of [...side.inSets, ...side.notInSets]) setIds.add(id);
+  }
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ ingress: iface.ingress, counters: iface.counters, failsafes: state.failsafes, config: dataplaneConfig(state) }));
+  // Set ids are content hashes already.
+  h.update([...setIds].sort().join(','));
+  return h.digest('hex');
+}
+
+export function iptablesDesired(state: DesiredState): IptablesDesired {
+  const marks = {
+    accept: { value: state.config.acceptMark, mask: state.config.acceptMark },
+    pass: { value: state.config.passMark, mask: state.config.passMark },
+  };
+  const ports = (dir: 'inbound' | 'outbound') =>
+    state.failsafes.filter((f) => f.direction === dir).map((f) => ({ protocol: f.protocol, port: f.port, net: f.net }));
+  return {
+    marks,
+    failsafe: { inbound: ports('inbound'), outbound: ports('outbound') },
+    log: { rate: state.config.logRate, burst: state.config.logBurst },
+    egress: {
+      interfaces: state.egress.interfaces.map((i) => ({
+        iface: i.name,
+        policies: i.policies.map((p) => ({
+          name: p.policy,
+          rules: p.rules.map((r) => ({ index: r.rule.index, action: r.action, match: r.match, ipVersion: r.family })),
+        })),
+      })),
+    },
+  };
+}
+
+export function ipsetsDesired(state: DesiredState): IpsetDesired[] {
+  return state.egress.ipsets.map((s) => ({ name: s.name, family: s.family, members: state.sets[s.set]?.prefixes ?? [] }));
+}
