@@ -77,7 +77,8 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
   const gitdir = await findGitdir(repo);
   const subPath = normalizeSubPath(settings.path, repo);
   const table = await localRefTable(gitdir);
-  const { choice, warnings } = chooseRef(settings.ref, table, repo);
+  const { base, back } = splitAncestry(settings.ref);
+  const { choice, warnings } = chooseRef(base, table, repo);
   const cache = {};
 
   const damaged = (err: unknown, what: string) => new SourceError('source-corrupt-repo',
@@ -109,7 +110,7 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
   let commit: string;
   let read: Awaited<ReturnType<typeof readCommitFiles>>;
   try {
-    commit = await peelToCommit(gitdir, oid, cache, repo);
+    commit = await firstParentAncestor(gitdir, await peelToCommit(gitdir, oid, cache, repo), back, cache, repo, settings.ref);
     read = await readCommitFiles({
       gitdir, commit, subPath, include: settings.include, maxFileBytes: settings.maxFileBytes, cache, repo, label,
     });
@@ -120,11 +121,37 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
   return {
     repo,
     kind: 'local',
-    ref: choice.kind === 'branch' || choice.kind === 'tag' ? choice.name : null,
-    refKind: choice.kind === 'abbreviated' ? 'commit' : choice.kind,
+    ref: back === 0 && (choice.kind === 'branch' || choice.kind === 'tag') ? choice.name : null,
+    refKind: back > 0 || choice.kind === 'abbreviated' ? 'commit' : choice.kind,
     commit,
     subPath,
     files: read.files,
     warnings: [...warnings, ...read.warnings],
   };
+}
+
+/**
+ * `main~2`, `HEAD^`, `v1^^`: git's first-parent ancestry suffixes, which pull-request jobs use for the base
+ * revision. Returns the ref without them and how many first parents to go back.
+ */
+export function splitAncestry(ref: string | undefined): { base: string | undefined; back: number } {
+  if (ref === undefined) return { base: undefined, back: 0 };
+  const m = /^(.+?)((?:~\d*|\^)+)$/.exec(ref);
+  if (!m) return { base: ref, back: 0 };
+  let back = 0;
+  for (const step of m[2]!.match(/~\d*|\^/g) ?? []) back += step === '^' || step === '~' ? 1 : Number(step.slice(1));
+  return { base: m[1]!, back };
+}
+
+async function firstParentAncestor(gitdir: string, commit: string, back: number, cache: object, repo: string, ref: string | undefined): Promise<string> {
+  let oid = commit;
+  for (let i = 0; i < back; i++) {
+    const { commit: c } = await git.readCommit({ fs, gitdir, oid, cache });
+    const parent = c.parent[0];
+    if (parent === undefined) {
+      throw new SourceError('source-ref-not-found', `${ref} goes back ${back} commits, but ${repo} has only ${i} before that one`, { repo });
+    }
+    oid = parent;
+  }
+  return oid;
 }

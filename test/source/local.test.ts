@@ -124,4 +124,18 @@ test('a missing object in a local repository fails with source-corrupt-repo', as
   assert.match(err.message, dir);
 });
 
+test('first-parent ancestry suffixes (HEAD~1, main^^) name older commits, and going too far back is an error', async () => {
+  const { dir, commit: first } = await workingRepo({ 'a.yaml': 'v1\n' });
+  await writeFile(join(dir, 'a.yaml'), 'v2\n');
+  const second = commitAll(dir, 'second');
+  await writeFile(join(dir, 'a.yaml'), 'v3\n');
+  commitAll(dir, 'third');
+  const back1 = await fetchSource({ repo: dir, ref: 'HEAD~1' });
+  assert.equal([back1.commit, back1.ref, back1.refKind, text(back1, 'a.yaml')], [second, null, 'commit', 'v2\n']);
+  assert.is((await fetchSource({ repo: dir, ref: 'main^^' })).commit, first);
+  assert.is((await fetchSource({ repo: dir, ref: 'main~1^' })).commit, first);
+  const err = await sourceError(fetchSource({ repo: dir, ref: 'HEAD~3' }), 'source-ref-not-found');
+  assert.match(err.message, /HEAD~3 goes back 3 commits, but .* has only 2 before that one/);
+});
+
 test.run();
