@@ -1,0 +1,129 @@
+// Records what happens in the agent into its state, then renders each event into the log and the metrics.
+// Every outcome passes through here once, so logs, metrics, /status and /healthz cannot tell different stories.
+import { appliedAfter, initialState, type AgentState, type DriftMode, type JobKind, type PendingRetry } from './agent-state.js';
+import { liveness, readiness, type Health } from './health.js';
+import type { Log, LogFields } from './log.js';
+import type { AgentMetrics } from './metrics.js';
+import type { DriftOutcome, ReconcileOutcome, ReconcileTrigger } from './reconciler.js';
+
+/** Why a scheduled tick did not run: its job runs or waits already, a retry owns the next attempt, or shutdown. */
+export type SkipReason = 'busy' | 'queued' | 'retry-pending' | 'stopping';
+
+export interface RecordOptions {
+  stalledUnhealthyAfterMs: number;
+  hungAfterMs: number;
+  /** Shown in /status. */
+  settings: Record<string, unknown>;
+}
+
+export class AgentRecord {
+  readonly state: AgentState;
+
+  constructor(
+    private readonly log: Log,
+    private readonly metrics: AgentMetrics,
+    private readonly now: () => number,
+    private readonly options: RecordOptions,
+  ) {
+    this.state = initialState(now());
+  }
+
+  reconcileStarted(trigger: ReconcileTrigger): void {
+    this.state.running = { job: 'reconcile', trigger, mode: null, since: this.now() };
+    this.log.debug('reconcile started', { trigger });
+  }
+
+  reconciled(trigger: ReconcileTrigger, outcome: ReconcileOutcome, retry: PendingRetry | null): void {
+    const s = this.state;
+    const at = this.now();
+    const previous = s.lastReconcile?.outcome.status;
+    const failuresBefore = s.consecutiveFailures;
+    s.running = null;
+    s.lastReconcile = { trigger, at, outcome };
+    if (previous !== outcome.status) s.statusSince = at;
+    if (outcome.status === 'Ready') s.lastSuccess = s.lastReconcile;
+    s.applied = appliedAfter(s.applied, outcome);
+    s.retry = retry;
+    s.consecutiveFailures = outcome.status === 'Failed' ? failuresBefore + 1 : 0;
+    this.metrics.reconciled(outcome, s.applied, at);
+
+    const fields: LogFields = {
+      trigger, status: outcome.status, reason: outcome.reason, message: outcome.message,
+      revision: outcome.revision, appliedRevision: outcome.appliedRevision,
+      changes: outcome.changes, durationMs: outcome.durationMs,
+    };
+    if (outcome.status === 'Ready') {
+      if (failuresBefore > 0) fields['recoveredAfterFailures'] = failuresBefore;
+      this.log.info('reconcile finished', fields);
+    } else if (outcome.status === 'Failed') {
+      if (retry) Object.assign(fields, { attempt: retry.attempt, retryInMs: retry.delayMs, retryAt: new Date(retry.nextAt).toISOString() });
+      this.log.error('reconcile finished', fields);
+    } else {
+      this.log.error('reconcile finished', { ...fields, stalledForMs: at - (s.statusSince ?? at), next: 'waiting for the next scheduled tick' });
+    }
+  }
+
+  driftStarted(mode: DriftMode): void {
+    this.state.running = { job: 'drift', trigger: null, mode, since: this.now() };
+    this.log.debug('drift check started', { mode });
+  }
+
+  driftChecked(mode: DriftMode, outcome: DriftOutcome): void {
+    const at = this.now();
+    this.state.running = null;
+    this.state.lastDrift = { mode, at, outcome };
+    this.metrics.driftChecked(outcome);
+    const fields: LogFields = {
+      mode, status: outcome.status, message: outcome.message, driftedObjects: outcome.drifted.length,
+      drifted: outcome.drifted, corrected: outcome.corrected, durationMs: outcome.durationMs,
+    };
+    if (outcome.status === 'InSync') this.log.info('drift check finished', fields);
+    else if (outcome.status === 'Drifted') this.log.warn('drift check finished', fields);
+    else this.log.error('drift check finished', fields);
+  }
+
+  tickSkipped(job: JobKind, reason: SkipReason): void {
+    const r = this.state.running;
+    const fields: LogFields = { job, reason };
+    if (r) Object.assign(fields, { running: r.job, runningForMs: this.now() - r.since });
+    if (reason === 'retry-pending' && this.state.retry) fields['retryAt'] = new Date(this.state.retry.nextAt).toISOString();
+    (reason === 'busy' ? this.log.warn : this.log.info)('scheduled tick skipped', fields);
+  }
+
+  requested(trigger: ReconcileTrigger, how: 'started' | 'queued' | 'coalesced'): void {
+    this.log.info('reconcile requested', { trigger, how });
+  }
+
+  readiness(): Health {
+    return readiness(this.state, this.now(), this.options.stalledUnhealthyAfterMs);
+  }
+
+  liveness(): Health {
+    return liveness(this.state, this.now(), this.options.hungAfterMs);
+  }
+
+  /** The /status document (kind notrack.agent.status, formatVersion 1; see docs/agent.md). */
+  statusDocument(): Record<string, unknown> {
+    const s = this.state;
+    const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+    const last = s.lastReconcile;
+    return {
+      formatVersion: 1,
+      kind: 'notrack.agent.status',
+      now: iso(this.now()),
+      startedAt: iso(s.startedAt),
+      condition: last
+        ? { status: last.outcome.status, reason: last.outcome.reason, message: last.outcome.message, since: iso(s.statusSince) }
+        : { status: 'Unknown', reason: 'NotReconciledYet', message: 'no reconcile has finished yet', since: iso(s.startedAt) },
+      running: s.running ? { job: s.running.job, trigger: s.running.trigger, mode: s.running.mode, since: iso(s.running.since) } : null,
+      health: { readiness: this.readiness(), liveness: this.liveness() },
+      applied: s.applied,
+      lastReconcile: last ? { trigger: last.trigger, at: iso(last.at), outcome: last.outcome } : null,
+      lastSuccess: s.lastSuccess ? { trigger: s.lastSuccess.trigger, at: iso(s.lastSuccess.at), outcome: s.lastSuccess.outcome } : null,
+      lastDrift: s.lastDrift ? { mode: s.lastDrift.mode, at: iso(s.lastDrift.at), outcome: s.lastDrift.outcome } : null,
+      retry: s.retry ? { attempt: s.retry.attempt, delayMs: s.retry.delayMs, nextAt: iso(s.retry.nextAt) } : null,
+      consecutiveFailures: s.consecutiveFailures,
+      settings: this.options.settings,
+    };
+  }
+}

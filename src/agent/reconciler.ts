@@ -1,0 +1,70 @@
+// The contract between the agent runtime and the reconciler it drives: types only, so the two are built apart.
+//
+// The runtime (schedules, retries, signals, logs, metrics, health) knows nothing of Git, policies or the kernel; the
+// reconciler (fetch, validate, compile, observe, diff, apply, record) knows nothing of timing. What crosses this
+// line is data: a trigger goes in, a typed outcome with a reason comes out, and logs, metrics, /status and
+// /healthz all render from those outcomes.
+//
+// What the runtime promises the reconciler:
+// - It never runs reconcile() and checkDrift() at the same time, nor two of either (a single-flight lock): the
+//   reconciler needs no lock of its own against the agent.
+// - counters() may run at any moment, also while reconcile() or checkDrift() runs (it backs a metrics scrape,
+//   which must not wait for a long apply); it must only read.
+// - On shutdown it waits (bounded) for a running call to return, then stops calling. It calls nothing that
+//   removes or detaches the dataplane, ever: the host keeps running the last applied state after the agent exits.
+//
+// What the runtime expects of the reconciler:
+// - reconcile() and checkDrift() report failures as outcomes rather than throwing. A throw is still survived: it
+//   becomes a Failed outcome with reason 'ReconcilerError' (and, for drift, status 'Failed').
+// - In every failure the host keeps its last good state; that is the reconciler's job, not the runtime's.
+// - appliedRevision is filled whenever the reconciler knows what the host runs (also in Stalled and Failed
+//   outcomes, from its state record): health treats "the host has a last good state" as appliedRevision !== null.
+
+/** Why a reconcile runs: the schedule ticked, the agent started, a person asked (SIGHUP), or a Failed run is retried. */
+export type ReconcileTrigger = 'schedule' | 'startup' | 'signal' | 'retry';
+
+export interface ReconcileOutcome {
+  /** Flux-style condition: Ready (converged), Stalled (needs a person: e.g. invalid policy at head; the host keeps
+   *  the last good state), Failed (transient: fetch failed, apply error; retried with backoff). */
+  status: 'Ready' | 'Stalled' | 'Failed';
+  /** A stable PascalCase word, e.g. 'ReconciliationSucceeded', 'ValidationFailed', 'FetchFailed', 'ApplyFailed'.
+   *  A reason ending in "Failed" names the stage in `notrack_errors_total{stage}` ('FetchFailed' -> 'fetch'). */
+  reason: string;
+  message: string;
+  /** What was looked at (the fetched ref and commit), or null when nothing could be fetched. */
+  revision: { ref: string | null; commit: string | null } | null;
+  /** What the host runs now, or null when notrack has never applied anything on it. */
+  appliedRevision: { commit: string | null; generation: number } | null;
+  /** Objects changed by this run. */
+  changes: number;
+  durationMs: number;
+}
+
+export interface DriftOutcome {
+  status: 'InSync' | 'Drifted' | 'Failed';
+  message: string;
+  /** In plain words, e.g. { object: 'XDP program on eth0', description: 'detached' }. */
+  drifted: { object: string; description: string }[];
+  /** True when mode is enforce and the drift was repaired. */
+  corrected: boolean;
+  durationMs: number;
+}
+
+/** Per-rule and per-verdict packet counters, read from the host for metrics. Values are the kernel's absolute
+ *  counts (they only grow, except when a program generation is replaced). */
+export interface Counters {
+  rules: { iface: string; policy: string; direction: string; index: number; action: string; packets: bigint; bytes: bigint }[];
+  /** accepted, dropped, failsafe, ... */
+  reasons: { iface: string; reason: string; packets: bigint; bytes: bigint }[];
+}
+
+export interface Reconciler {
+  /** Fetch, validate, compile, observe, diff, apply, record: converge the host to the policy at the configured ref.
+   *  Changes the dataplane only when the desired state differs from what was last applied; correcting drift of the
+   *  live host against the applied state is checkDrift's job, so that `warn` mode stays a promise. */
+  reconcile(trigger: ReconcileTrigger): Promise<ReconcileOutcome>;
+  /** Compare the live host with the last applied state; in 'enforce' mode repair what differs, in 'warn' only report. */
+  checkDrift(mode: 'enforce' | 'warn'): Promise<DriftOutcome>;
+  /** Read the counters; read-only, callable at any time. */
+  counters(): Promise<Counters>;
+}
