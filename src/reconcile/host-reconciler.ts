@@ -9,7 +9,7 @@ import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js'
 import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
 import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileTrigger, Reconciler } from '../agent/reconciler.js';
-import { readAppliedState, readRecord, type AppliedRecord } from './applied-record.js';
+import { readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
@@ -95,6 +95,11 @@ export class HostReconciler implements Reconciler {
     if (!desired.ok) return done({ status: desired.status, reason: desired.reason, message: desired.message, revision: revisionOf(desired.snapshot), changes: 0 });
     const record = safeRecord(this.opts.stateDir);
     if (!repair && record?.desiredHash === desired.state.hash) {
+      // A new commit that compiles to the same dataplane: nothing to change, but the host now runs that commit.
+      if (record.revision.commit !== desired.snapshot.commit) {
+        record.revision = { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit };
+        writeRecord(this.opts.stateDir, record);
+      }
       return done({ status: 'Ready', reason: 'UpToDate', message: `already at ${snapshotName(desired.snapshot)}`, revision: revisionOf(desired.snapshot), changes: 0 }, null, desired.warnings);
     }
     try {

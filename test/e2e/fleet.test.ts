@@ -1,0 +1,125 @@
+// A fleet of agents in the lab: every host of policies-example runs `notrack agent` against the Git server in the
+// git namespace. A pushed commit converges on all of them; a broken commit and an unreachable repository leave
+// every host on its last good state; hand tampering is repaired; SIGTERM stops the agents and leaves the dataplane.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLab, type Lab } from '../../src/demo/lab.js';
+import type { LabProcess } from '../../src/demo/lab-process.js';
+import { LAB_NAME_PREFIX } from '../../src/demo/leftovers.js';
+import { ping } from '../../src/demo/traffic.js';
+import { ATTACKER_ADDRESS } from '../../src/demo/topology.js';
+import { labSkipReason, namespacesStartingWith, POLICIES_EXAMPLE } from './lab-fixture.js';
+
+const reason = labSkipReason();
+if (reason) console.log(`fleet: skipped: ${reason}`);
+const ft = reason ? test.skip : test;
+
+const OWN = `${LAB_NAME_PREFIX}${process.pid.toString(36)}-`;
+const CONFIG = 'config/notrack.yaml';
+const POSTGRES = 'policies/data/postgres.yaml';
+let lab: Lab;
+let agents: Map<string, LabProcess>;
+let good: string;
+
+interface LogRecord {
+  msg: string; status?: string; reason?: string; corrected?: boolean;
+  revision?: { commit?: string | null }; appliedRevision?: { commit?: string | null; generation?: number } | null;
+}
+
+const record = (line: string): LogRecord | null => {
+  try { return JSON.parse(line) as LogRecord; } catch { return null; }
+};
+
+/** Waits until every agent logs a record `accept` takes, after the output it had at `marks`. */
+async function everyAgent(marks: Map<string, number>, what: string, accept: (r: LogRecord) => boolean): Promise<void> {
+  await Promise.all([...agents].map(([node, agent]) => agent.waitForLine((line) => {
+    const r = record(line);
+    return r && accept(r) ? r : null;
+  }, { from: marks.get(node) ?? 0, timeoutMs: 45_000, what: `${node}: ${what}` })));
+}
+
+const marks = (): Map<string, number> => new Map([...agents].map(([node, a]) => [node, a.output.length]));
+
+async function appliedCommit(node: string): Promise<string | null> {
+  const h = lab.host(node);
+  const r = await lab.notrack(node, ['status', '--bpffs', h.bpffs, '--state-dir', h.stateDir, '--format', 'json']);
+  return r.status === 0 ? (JSON.parse(r.stdout) as { revision: { commit: string | null } }).revision.commit : null;
+}
+
+test.before(async () => {
+  if (reason) return;
+  lab = await createLab({ policyFolder: POLICIES_EXAMPLE });
+  await lab.startGitServer();
+  good = await lab.publish(POLICIES_EXAMPLE, 'policies-example');
+  agents = new Map(lab.hosts.map((h) => [h.node, lab.startNotrack(h.node, [
+    'agent', ...lab.hostOptions(h.node), '--schedule', '2s', '--drift-schedule', '3s', '--drift-mode', 'enforce',
+    '--jitter', '0', '--retry-initial', '1s', '--retry-max', '2s', '--listen', 'off', '--log-format', 'json',
+  ])]));
+});
+
+test.after(async () => {
+  if (reason) return;
+  for (const a of agents?.values() ?? []) await a.stop('SIGKILL');
+  await lab?.destroy();
+  assert.equal(namespacesStartingWith(OWN), [], 'no namespace of this process is left');
+});
+
+ft('every host converges to the published commit', async () => {
+  await everyAgent(new Map(), `Ready at ${good}`, (r) => r.msg === 'reconcile finished' && r.status === 'Ready' && r.appliedRevision?.commit === good);
+  for (const h of lab.hosts) assert.is(await appliedCommit(h.node), good, h.node);
+  assert.not.ok(await ping(lab.client, '10.0.0.10', { from: ATTACKER_ADDRESS }), 'edge-1 drops the deny-listed address');
+});
+
+ft('a pushed commit converges on every host', async () => {
+  const at = marks();
+  const config = readFileSync(join(POLICIES_EXAMPLE, CONFIG), 'utf8')
+    .replace('    - { protocol: TCP, port: 6667 }\n  failsafeOutboundHostPorts:', '    - { protocol: TCP, port: 6667 }\n    - { protocol: TCP, port: 8443 }\n  failsafeOutboundHostPorts:');
+  assert.match(config, /port: 8443/);
+  good = await lab.commit({ [CONFIG]: config }, 'failsafe: tcp 8443 inbound');
+  await everyAgent(at, `Ready at ${good}`, (r) => r.msg === 'reconcile finished' && r.status === 'Ready' && r.appliedRevision?.commit === good);
+  for (const h of lab.hosts) assert.is(await appliedCommit(h.node), good, h.node);
+});
+
+ft('a broken commit leaves every host on its last good state', async () => {
+  const at = marks();
+  const broken = await lab.commit({ [POSTGRES]: 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: db-postgres}\nspec: {order: first}\n' }, 'broken');
+  await everyAgent(at, `Stalled at ${broken}`, (r) => r.msg === 'reconcile finished' && r.status === 'Stalled' && r.revision?.commit === broken);
+  for (const h of lab.hosts) assert.is(await appliedCommit(h.node), good, `${h.node} keeps ${good}`);
+  assert.not.ok(await ping(lab.client, '10.0.0.10', { from: ATTACKER_ADDRESS }), 'edge-1 still drops the deny-listed address');
+});
+
+ft('an unreachable repository leaves every host as it is, and the fix converges once it is back', async () => {
+  await lab.stopGitServer();
+  const down = marks();
+  await everyAgent(down, 'a Failed reconcile', (r) => r.msg === 'reconcile finished' && r.status === 'Failed');
+  for (const h of lab.hosts) assert.is(await appliedCommit(h.node), good, `${h.node} keeps ${good}`);
+  await lab.startGitServer();
+  const at = marks();
+  // The fix also changes what every host runs, so that every host records the new commit as applied.
+  const config = readFileSync(join(POLICIES_EXAMPLE, CONFIG), 'utf8')
+    .replace('    - { protocol: TCP, port: 6667 }\n  failsafeOutboundHostPorts:', '    - { protocol: TCP, port: 6667 }\n    - { protocol: TCP, port: 8444 }\n  failsafeOutboundHostPorts:');
+  good = await lab.commit({ [POSTGRES]: readFileSync(join(POLICIES_EXAMPLE, POSTGRES), 'utf8'), [CONFIG]: config }, 'fix db-postgres');
+  await everyAgent(at, `Ready at ${good}`, (r) => r.msg === 'reconcile finished' && r.status === 'Ready' && r.appliedRevision?.commit === good);
+});
+
+ft('hand tampering is found and repaired by the agent (enforce mode)', async () => {
+  const edge = lab.host('edge-1').namespace;
+  const at = marks();
+  await edge.exec(['iptables', '-t', 'raw', '-F', 'NOTRACK-PREROUTING']);
+  await agents.get('edge-1')!.waitForLine((line) => {
+    const r = record(line);
+    return r?.msg === 'drift check finished' && r.status === 'Drifted' && r.corrected === true ? r : null;
+  }, { from: at.get('edge-1')!, timeoutMs: 30_000, what: 'a repaired drift' });
+  const rules = (await edge.exec(['iptables', '-t', 'raw', '-S', 'NOTRACK-PREROUTING'])).stdout;
+  assert.match(rules, /-j NOTRACK/, 'the raw chain has its rules again');
+});
+
+ft('SIGTERM stops every agent with exit 0 and leaves the dataplane in place', async () => {
+  for (const [node, agent] of agents) assert.is(await agent.stop('SIGTERM', 30_000), 0, `${node} exit status`);
+  assert.not.ok(await ping(lab.client, '10.0.0.10', { from: ATTACKER_ADDRESS }), 'edge-1 still drops the deny-listed address');
+  for (const h of lab.hosts) assert.is(await appliedCommit(h.node), good, h.node);
+});
+
+test.run();
