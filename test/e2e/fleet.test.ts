@@ -104,16 +104,42 @@ ft('an unreachable repository leaves every host as it is, and the fix converges 
   await everyAgent(at, `Ready at ${good}`, (r) => r.msg === 'reconcile finished' && r.status === 'Ready' && r.appliedRevision?.commit === good);
 });
 
-ft('hand tampering is found and repaired by the agent (enforce mode)', async () => {
-  const edge = lab.host('edge-1').namespace;
+/** Waits for `node`'s agent to log a drift check that found drift naming `object` and repaired it. */
+async function repaired(node: string, from: number, object: RegExp): Promise<void> {
+  await agents.get(node)!.waitForLine((line) => {
+    const r = record(line) as (LogRecord & { drifted?: { object: string; description: string }[] }) | null;
+    if (r?.msg !== 'drift check finished' || r.status !== 'Drifted' || r.corrected !== true) return null;
+    return r.drifted?.some((d) => object.test(`${d.object}: ${d.description}`)) ? r : null;
+  }, { from, timeoutMs: 30_000, what: `${node}: a repaired drift naming ${object}` });
+}
+
+ft('hand tampering of four kinds is found and repaired by the agents (enforce mode)', async () => {
   const at = marks();
+  const edge = lab.host('edge-1').namespace, db = lab.host('db-1'), cache = lab.host('cache-1');
+  // edge-1: a notrack chain deleted (its jump first, as iptables requires).
+  await edge.exec(['iptables', '-t', 'raw', '-D', 'PREROUTING', '-j', 'NOTRACK-PREROUTING']);
   await edge.exec(['iptables', '-t', 'raw', '-F', 'NOTRACK-PREROUTING']);
-  await agents.get('edge-1')!.waitForLine((line) => {
-    const r = record(line);
-    return r?.msg === 'drift check finished' && r.status === 'Drifted' && r.corrected === true ? r : null;
-  }, { from: at.get('edge-1')!, timeoutMs: 30_000, what: 'a repaired drift' });
-  const rules = (await edge.exec(['iptables', '-t', 'raw', '-S', 'NOTRACK-PREROUTING'])).stdout;
-  assert.match(rules, /-j NOTRACK/, 'the raw chain has its rules again');
+  await edge.exec(['iptables', '-t', 'raw', '-X', 'NOTRACK-PREROUTING']);
+  // db-1: the XDP program detached (the pinned link is its last reference) and a foreign rule inside a notrack chain.
+  await db.namespace.exec(['rm', join(db.bpffs, 'eth0', 'links', 'xdp')]);
+  await db.namespace.exec(['iptables', '-t', 'filter', '-I', 'NOTRACK-INPUT', '-p', 'udp', '--dport', '9', '-j', 'ACCEPT']);
+  // cache-1: a set entry deleted from the policy program's source-address map.
+  const gen = (await cache.namespace.exec(['ls', join(cache.bpffs, 'eth0')])).stdout.split('\n').find((n) => n.startsWith('gen-'))!;
+  const map = join(cache.bpffs, 'eth0', gen, 'policy', 'ntp4_src');
+  const dump = JSON.parse((await cache.namespace.exec(['bpftool', '-j', 'map', 'dump', 'pinned', map])).stdout) as { key: string[] }[];
+  assert.ok(dump.length > 0, 'the source-address map has entries to delete');
+  await cache.namespace.exec(['bpftool', 'map', 'delete', 'pinned', map, 'key', ...dump[0]!.key.map((b) => String(parseInt(b, 16)))]);
+
+  await Promise.all([
+    repaired('edge-1', at.get('edge-1')!, /iptables chain raw\/NOTRACK-PREROUTING: deleted/),
+    repaired('db-1', at.get('db-1')!, /XDP program on eth0: detached/),
+    repaired('db-1', at.get('db-1')!, /iptables chain filter\/NOTRACK-INPUT: foreign rule/),
+    repaired('cache-1', at.get('cache-1')!, /policy map ntp4_src on eth0: 1 entry deleted/),
+  ]);
+  assert.match((await edge.exec(['iptables', '-t', 'raw', '-S', 'NOTRACK-PREROUTING'])).stdout, /-j NOTRACK/, 'the raw chain is back');
+  assert.not.match((await db.namespace.exec(['iptables', '-S', 'NOTRACK-INPUT'])).stdout, /--dport 9 /, 'the foreign rule is gone');
+  assert.match((await db.namespace.exec(['ip', 'link', 'show', 'eth0'])).stdout, /xdp/, 'XDP is attached to db-1 eth0 again');
+  assert.not.ok(await ping(lab.client, '10.0.0.10', { from: ATTACKER_ADDRESS }), 'edge-1 drops the deny-listed address');
 });
 
 ft('SIGTERM stops every agent with exit 0 and leaves the dataplane in place', async () => {
