@@ -38,7 +38,7 @@ function renderText(r: DriftReport): string {
   const at = r.applied ? `${r.applied.commit?.slice(0, 12) ?? 'a directory'} (applied ${r.applied.appliedAt})` : 'nothing';
   lines.push(`host ${r.host} runs ${at}`);
   if (r.drift.length) {
-    lines.push(`drift: ${r.drift.length} object${r.drift.length === 1 ? '' : 's'} no longer match what notrack applied:`);
+    lines.push(`drift: ${r.drift.length} object${r.drift.length === 1 ? ' no longer matches' : 's no longer match'} what notrack applied:`);
     for (const d of r.drift) lines.push(`  ${d.object}: ${d.description}`);
   } else if (r.applied) lines.push('drift: none, the host matches what notrack applied');
   if (r.pending && r.pending.action !== 'no-op') {

@@ -17,6 +17,7 @@ import {
 import {
   dataplaneConfig, hostInterfaces, interfaceFingerprint, ipsetsDesired, iptablesDesired, plannedInterfaces,
 } from './host-dataplane.js';
+import { interfaceItems } from './host-drift.js';
 
 export interface ApplyHostOptions {
   state: DesiredState;
@@ -77,7 +78,12 @@ function convergeInterface(
   const prev = record.interfaces[ifname];
   const running = before.activeGeneration;
   const runningFingerprint = running === null ? undefined : prev?.generations[String(running)];
-  if (running !== null && runningFingerprint === fingerprint && !(opts.repair && unhealthy(before))) return;
+  // Repair also rebuilds what only the record can tell was tampered with (class map entries, the policy program).
+  const drifted = (): boolean => unhealthy(before) || interfaceItems(ifname, before, state, record).length > 0;
+  // A kill between a switch and the record's update leaves the record naming the old generation (and maybe a
+  // second generation pinned): rebuilding is what brings one generation and a record that describes it.
+  const settled = prev?.generation === running && before.generations.length === 1;
+  if (running !== null && runningFingerprint === fingerprint && settled && !(opts.repair && drifted())) return;
 
   const gen = loadInterfaceGeneration({
     ifname, pinDir: opts.bpffs, config: dataplaneConfig(state), failsafes: state.failsafes,

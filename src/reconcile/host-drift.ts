@@ -4,7 +4,7 @@ import type { DesiredState } from '../compile/desired-state.js';
 import { observeInterface, pinnedInterfaces, sortFailsafes, type InterfaceObservation } from '../dataplane/xdp/index.js';
 import { diffIptables, observeIptables, type CommandRunner, type IptablesChange } from '../dataplane/iptables/index.js';
 import { diffIpsets, observeIpsets, type IpsetChange } from '../dataplane/ipset/index.js';
-import { openPinnedMap } from '../libbpf/index.js';
+import { MapType, openPinnedMap } from '../libbpf/index.js';
 import type { AppliedRecord } from './applied-record.js';
 import { hostInterfaces, ipsetsDesired, iptablesDesired, plannedInterfaces } from './host-dataplane.js';
 
@@ -40,17 +40,24 @@ function ipsetItem(c: IpsetChange): DriftItem {
   }
 }
 
-/** Entries of a pinned class map, or null when it is gone. */
-function mapEntryCount(path: string): number | null {
+/**
+ * Entries of a pinned class map, or null when it is gone. An array always holds all its slots (they cannot be
+ * deleted, and a per-CPU one cannot be read as one value each), so only hash and LPM maps are counted.
+ */
+function mapEntryCount(path: string, applied: number): number | null {
   try {
     const map = openPinnedMap(path);
-    try { return map.lookupBatch({ chunk: 65_536 }).entries.length; } finally { map.close(); }
+    try {
+      if (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) return applied;
+      return map.lookupBatch({ chunk: 65_536 }).entries.length;
+    } finally { map.close(); }
   } catch {
     return null;
   }
 }
 
-function interfaceItems(ifname: string, obs: InterfaceObservation, applied: DesiredState, record: AppliedRecord): DriftItem[] {
+/** How one interface differs from what the record says notrack applied (apply's repair uses it too). */
+export function interfaceItems(ifname: string, obs: InterfaceObservation, applied: DesiredState, record: AppliedRecord): DriftItem[] {
   const out: DriftItem[] = [];
   const object = `XDP on ${ifname}`;
   for (const f of obs.findings) {
@@ -68,7 +75,7 @@ function interfaceItems(ifname: string, obs: InterfaceObservation, applied: Desi
     out.push({ object: `policy program on ${ifname}`, description: `replaced (id ${active.policy.program.id}, notrack loaded ${rec.policyProgramId})` });
   }
   for (const [name, count] of Object.entries(rec.policyMapEntries)) {
-    const found = mapEntryCount(join(active.path, 'policy', name));
+    const found = mapEntryCount(join(active.path, 'policy', name), count);
     if (found === null) out.push({ object: `policy map ${name} on ${ifname}`, description: 'unpinned' });
     else if (found !== count) {
       const n = Math.abs(count - found);

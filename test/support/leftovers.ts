@@ -31,3 +31,9 @@ if (process.getuid?.() === 0) {
     }
   }
 }
+
+// Labs of `notrack demo` and the end-to-end tests whose process died (they clean up after themselves otherwise).
+if (process.getuid?.() === 0) {
+  const { removeLeftoverLabs } = await import('../../src/demo/leftovers.js');
+  for (const line of removeLeftoverLabs()) console.log(`removed leftover lab: ${line}`);
+}
