@@ -1,24 +1,10 @@
 // `notrack explain` against policies-example: the verdict, the deciding rule with its file and line, and exit codes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../src/cli/main.js';
+import { cliInProcess } from '../support/cli-in-process.js';
 
-/** Runs the CLI in-process and captures what it prints. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((chunk: string | Uint8Array) => { out.push(String(chunk)); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => { err.push(String(chunk)); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
-}
 const explain = (host: string, iface: string, packet: string, ...more: string[]) =>
-  cli('explain', '--path', 'policies-example', '--host', host, '--iface', iface, '--packet', packet, ...more);
+  cliInProcess('explain', '--path', 'policies-example', '--host', host, '--iface', iface, '--packet', packet, ...more);
 
 test('a source on the DDoS deny list: denied by ddos-deny ingress[0], with the file and line of the rule', async () => {
   const r = await explain('edge-1', 'eth0', 'tcp 203.0.113.66:4000 > 10.0.0.10:80');
@@ -72,7 +58,7 @@ test('a malformed packet is a usage error (64) that says what to write', async (
   assert.is(r.code, 64);
   assert.is(r.out, '');
   assert.match(r.err, /notrack explain: --packet: invalid packet "tcp 10\.0\.0\.1 > 10\.0\.0\.10:80": tcp needs both ports/);
-  const missing = await cli('explain', '--path', 'policies-example', '--host', 'edge-1', '--iface', 'eth0');
+  const missing = await cliInProcess('explain', '--path', 'policies-example', '--host', 'edge-1', '--iface', 'eth0');
   assert.is(missing.code, 64);
   assert.match(missing.err, /--packet is required, e\.g\. --packet 'tcp 203\.0\.113\.5:4000 > 10\.0\.0\.5:5432'/);
 });

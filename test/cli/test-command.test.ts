@@ -5,22 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../src/cli/main.js';
-
-/** Runs the CLI in-process and captures what it prints. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((chunk: string | Uint8Array) => { out.push(String(chunk)); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => { err.push(String(chunk)); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
-}
+import { cliInProcess } from '../support/cli-in-process.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'notrack-test-command-'));
 let copies = 0;
@@ -52,7 +37,7 @@ spec:
 `;
 
 test('the example repository\'s own tests all pass (exit 0), and --verbose lists each case', async () => {
-  const r = await cli('test', '--path', 'policies-example', '--verbose');
+  const r = await cliInProcess('test', '--path', 'policies-example', '--verbose');
   assert.is(r.code, 0, r.out + r.err);
   const lines = r.out.trimEnd().split('\n');
   assert.is(lines[lines.length - 1], 'passed: 2 files, 4 tests, 25 cases: 25 passed, 0 failed');
@@ -62,7 +47,7 @@ test('the example repository\'s own tests all pass (exit 0), and --verbose lists
 
 test('a failing case is an error at its line with expected and actual, and exit 1', async () => {
   const dir = repoWith({ 'tests/wrong.yaml': WRONG });
-  const r = await cli('test', '--path', dir);
+  const r = await cliInProcess('test', '--path', dir);
   assert.is(r.code, 1);
   assert.is(r.out, [
     'tests/wrong.yaml:11:7: error[test-failed]: wrong-expectations case 1 (the author thought the app subnet was denied): ' +
@@ -74,7 +59,7 @@ test('a failing case is an error at its line with expected and actual, and exit 
 
 test('--format json lists every case with what was expected and what happened; github prints annotations', async () => {
   const dir = repoWith({ 'tests/wrong.yaml': WRONG });
-  const json = await cli('test', '--path', dir, '--format', 'json');
+  const json = await cliInProcess('test', '--path', dir, '--format', 'json');
   assert.is(json.code, 1);
   const j = JSON.parse(json.out);
   assert.equal([j.kind, j.formatVersion, j.passed], ['notrack.test', 1, false]);
@@ -83,7 +68,7 @@ test('--format json lists every case with what was expected and what happened; g
   assert.equal(failed.map((r: Record<string, unknown>) => [r['file'], r['line'], r['test'], r['index'], r['expected'], (r['actual'] as { rule: string }).rule]), [
     ['tests/wrong.yaml', 11, 'wrong-expectations', 1, { outcome: 'deny', rule: 'db-postgres/ingress/1' }, 'db-postgres/ingress/0'],
   ]);
-  const gh = await cli('test', '--path', dir, '--format', 'github');
+  const gh = await cliInProcess('test', '--path', dir, '--format', 'github');
   assert.match(gh.out, /^::error file=tests\/wrong\.yaml,line=11,col=7,title=notrack test-failed::wrong-expectations case 1 /m);
 });
 
@@ -125,7 +110,7 @@ metadata: { name: misplaced }
 spec: { nets: [10.0.0.0/8] }
 `,
   });
-  const r = await cli('test', '--path', dir);
+  const r = await cliInProcess('test', '--path', dir);
   assert.is(r.code, 1);
   assert.is(r.out, [
     'tests/broken.yaml:9:15: error[invalid-value]: expect is "alow"; expected one of allow, deny, pass; did you mean "allow"? (at spec.cases[0].expect)',
@@ -144,7 +129,7 @@ kind: GlobalNetworkPolicy
 metadata: { name: broken }
 spec: { doNotTrack: true, applyOnForward: true, ingress: [{ action: Alow }] }
 ` });
-  const r = await cli('test', '--path', dir);
+  const r = await cliInProcess('test', '--path', dir);
   assert.is(r.code, 1);
   assert.match(r.out, /^policies\/broken\.yaml:4:\d+: error\[invalid-value\]: action is the string "Alow"/m);
   assert.match(r.out, /\nfailed: the policy has 1 error \(see "notrack validate"\), so none of the cases in 2 test files ran\n$/);
@@ -152,7 +137,7 @@ spec: { doNotTrack: true, applyOnForward: true, ingress: [{ action: Alow }] }
 
 test('every command leaves the tests folder out of the policy: validate stays clean next to PolicyTest files', async () => {
   const dir = repoWith({ 'tests/wrong.yaml': WRONG });
-  const r = await cli('validate', '--path', dir);
+  const r = await cliInProcess('validate', '--path', dir);
   assert.is(r.code, 0, r.out);
   assert.match(r.out, /^valid: 11 files, 14 documents/m);
 });
@@ -170,17 +155,17 @@ test('--tests points at a folder outside the policy path; from a Git repository 
   git('init', '-q');
   git('add', '.');
   git('commit', '-q', '-m', 'policy and checks');
-  const own = await cli('test', '--repo', dir, '--path', 'policy');
+  const own = await cliInProcess('test', '--repo', dir, '--path', 'policy');
   assert.is(own.code, 0, own.out + own.err);
   assert.match(own.out, 'passed: 2 files, 4 tests, 25 cases: 25 passed, 0 failed');
-  const elsewhere = await cli('test', '--repo', dir, '--path', 'policy', '--tests', 'checks');
+  const elsewhere = await cliInProcess('test', '--repo', dir, '--path', 'policy', '--tests', 'checks');
   assert.is(elsewhere.code, 1);
   assert.match(elsewhere.out, /^checks\/wrong\.yaml:11:7: error\[test-failed\]/m);
   assert.match(elsewhere.out, 'failed: 1 file, 1 test, 2 cases: 1 passed, 1 failed');
 });
 
 test('a folder without test files is an error that says where it looked', async () => {
-  const r = await cli('test', '--path', 'policies-example', '--tests', 'policies-example/hosts/none');
+  const r = await cliInProcess('test', '--path', 'policies-example', '--tests', 'policies-example/hosts/none');
   assert.is(r.code, 1);
   assert.match(r.err, 'error[no-tests]: no test files under policies-example/hosts/none');
 });

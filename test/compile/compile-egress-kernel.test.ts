@@ -3,22 +3,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetNs, kernelSkipReason, run } from '../support/netns.js';
-import { loadResources } from '../../src/model/load-resources.js';
-import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { compileHost } from '../../src/compile/compile-host.js';
-import type { DesiredState } from '../../src/compile/desired-state.js';
-import {
-  applyIptables, diffIptables, observeIptables, removeAll, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK,
-  type CommandRunner, type IptablesDesired,
-} from '../../src/dataplane/iptables/index.js';
-import { applyIpsets, removeAllIpsets, type IpsetDesired } from '../../src/dataplane/ipset/index.js';
+import { applyIptables, diffIptables, observeIptables, removeAll, type CommandRunner } from '../../src/dataplane/iptables/index.js';
+import { applyIpsets, removeAllIpsets } from '../../src/dataplane/ipset/index.js';
+import { iptablesDesired, ipsetsDesired } from '../../src/reconcile/host-dataplane.js';
+import { validYaml } from '../support/policy-files.js';
 
 const missing = ['iptables-restore', 'ipset'].find((cmd) => run([cmd, '--version'], { allowFail: true }).status !== 0);
 const reason = kernelSkipReason() ?? (missing ? `${missing} is not installed` : null);
 if (reason) console.log(`compile-egress-kernel: skipped: ${reason}`);
 const kt = reason ? test.skip : test;
 
-const enc = new TextEncoder();
 const POLICY = `
 apiVersion: projectcalico.org/v3
 kind: HostEndpoint
@@ -54,38 +49,9 @@ spec:
     - { action: Deny, protocol: SCTP, destination: { ports: [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33] } }
 `;
 
-function state(): DesiredState {
-  const content = enc.encode(POLICY);
-  const r = loadResources([{ path: 'egress.yaml', content, size: content.length }]);
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), []);
-  return compileHost(r.resources, 't');
-}
-
-/** The renderers' inputs, adapted from the state as the reconciler does. */
-function adapt(s: DesiredState): { iptables: IptablesDesired; ipsets: IpsetDesired[] } {
-  const failsafe = (dir: 'inbound' | 'outbound') => s.failsafes.filter((f) => f.direction === dir).map((f) => ({ protocol: f.protocol, port: f.port, net: f.net }));
-  return {
-    iptables: {
-      marks: { accept: DEFAULT_ACCEPT_MARK, pass: DEFAULT_PASS_MARK },
-      failsafe: { inbound: failsafe('inbound'), outbound: failsafe('outbound') },
-      log: { rate: s.config.logRate, burst: s.config.logBurst },
-      egress: {
-        interfaces: s.egress.interfaces.map((i) => ({
-          iface: i.name,
-          policies: i.policies.map((p) => ({
-            name: p.policy,
-            rules: p.rules.map((r) => ({ index: r.rule.index, action: r.action, match: r.match, ipVersion: r.family })),
-          })),
-        })),
-      },
-    },
-    ipsets: s.egress.ipsets.map((i) => ({ name: i.name, family: i.family, members: s.sets[i.set]!.prefixes })),
-  };
-}
-
 kt('iptables and ipset accept every lowered shape and read it back unchanged; the rules act on the host\'s packets', () => {
-  const s = state();
-  const { iptables, ipsets } = adapt(s);
+  const s = compileHost(validYaml('egress.yaml', POLICY), 't');
+  const iptables = iptablesDesired(s), ipsets = ipsetsDesired(s);
   assert.ok(iptables.egress.interfaces[0]!.policies[0]!.rules.length >= 12);
   const ns = NetNs.create('egr');
   const runner: CommandRunner = (argv, input) => ns.exec(argv, { input, allowFail: true });

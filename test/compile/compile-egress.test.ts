@@ -1,55 +1,21 @@
 // Egress rules lowered to iptables matches and ipsets, in a form the iptables renderer takes as it is.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadResources } from '../../src/model/load-resources.js';
-import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import type { ResourceSet } from '../../src/model/resources.js';
 import { compileHost } from '../../src/compile/compile-host.js';
 import type { DesiredState } from '../../src/compile/desired-state.js';
-import {
-  DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, canonicalRule, desiredTables, type IptablesDesired,
-} from '../../src/dataplane/iptables/index.js';
+import { canonicalRule, desiredTables } from '../../src/dataplane/iptables/index.js';
+import { iptablesDesired } from '../../src/reconcile/host-dataplane.js';
+import { validDocuments } from '../support/policy-files.js';
+import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
 
-const enc = new TextEncoder();
-function load(...docs: object[]): ResourceSet {
-  const content = enc.encode(docs.map((d) => JSON.stringify(d)).join('\n---\n'));
-  const r = loadResources([{ path: 'fixture.yaml', content, size: content.length }]);
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), []);
-  return r.resources;
-}
-const hep = (name: string, node: string, spec: object, labels: Record<string, string> = {}) =>
-  ({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node, ...spec } });
-const gns = (name: string, labels: Record<string, string>, nets: string[]) =>
-  ({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkSet', metadata: { name, labels }, spec: { nets } });
-const policy = (name: string, spec: object) => ({
-  apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name },
-  spec: { selector: 'all()', doNotTrack: true, applyOnForward: true, types: ['Egress'], ...spec },
-});
-const HOST = hep('h-eth0', 'h', { interfaceName: 'eth0', ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }] });
+const egressPolicy = (name: string, spec: object) => untrackedPolicy(name, { types: ['Egress'], ...spec });
+const HOST = hostEndpoint('h-eth0', 'h', { interfaceName: 'eth0', ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }] });
 
 function compileEgress(rules: object[], ...extra: object[]): DesiredState {
-  return compileHost(load(HOST, policy('out', { order: 1, egress: rules }), ...extra), 'h');
+  return compileHost(validDocuments(HOST, egressPolicy('out', { order: 1, egress: rules }), ...extra), 'h');
 }
 /** Each lowered rule as `family: tokens`. */
 const lines = (s: DesiredState) => s.egress.interfaces[0]!.policies[0]!.rules.map((r) => `${r.family}: ${r.match.join(' ')}`);
-
-/** The iptables renderer's input, adapted from the state the way the reconciler does. */
-function iptablesDesired(s: DesiredState): IptablesDesired {
-  return {
-    marks: { accept: DEFAULT_ACCEPT_MARK, pass: DEFAULT_PASS_MARK },
-    failsafe: { inbound: [], outbound: [] },
-    log: { rate: s.config.logRate, burst: s.config.logBurst },
-    egress: {
-      interfaces: s.egress.interfaces.map((i) => ({
-        iface: i.name,
-        policies: i.policies.map((p) => ({
-          name: p.policy,
-          rules: p.rules.map((r) => ({ index: r.rule.index, action: r.action, match: r.match, ipVersion: r.family })),
-        })),
-      })),
-    },
-  };
-}
 
 test('one prefix is a plain -s/-d, one port the protocol match; a rule without family constraint is one per family', () => {
   const s = compileEgress([
@@ -70,7 +36,7 @@ test('sets of several prefixes (or none) are ipsets named notrack-<set id>, list
   const s = compileEgress([
     { action: 'Deny', destination: { selector: "list == 'bad'" } },
     { action: 'Allow', protocol: 'TCP', destination: { nets: ['192.0.2.0/24', '198.51.100.0/24'], ports: [443] } },
-  ], gns('bad', { list: 'bad' }, ['203.0.113.0/24', '192.0.2.0/24', '198.51.100.0/24']));
+  ], networkSet('bad', { list: 'bad' }, ['203.0.113.0/24', '192.0.2.0/24', '198.51.100.0/24']));
   const rules = s.egress.interfaces[0]!.policies[0]!.rules;
   const setOf = (i: number) => rules[i]!.match[rules[i]!.match.indexOf('--match-set') + 1]!;
   assert.equal(rules.map((r) => r.family), [4, 6, 4]);
@@ -118,14 +84,14 @@ test('protocols, negated protocols and ICMP types as iptables-save prints them',
 });
 
 test('every policy applying to the interface is listed in order; the iptables renderer takes the rules as they are', () => {
-  const s = compileHost(load(
+  const s = compileHost(validDocuments(
     HOST,
-    policy('second', { order: 20, egress: [{ action: 'Pass', protocol: 'TCP', destination: { ports: [25] } }] }),
-    policy('first', { order: 10, egress: [
+    egressPolicy('second', { order: 20, egress: [{ action: 'Pass', protocol: 'TCP', destination: { ports: [25] } }] }),
+    egressPolicy('first', { order: 10, egress: [
       { action: 'Allow', protocol: 'TCP', source: { ports: ['pg'] }, destination: { nets: ['10.0.1.0/24', '10.0.3.0/24'] } },
       { action: 'Log', protocol: 'UDP', destination: { ports: [53, 853] } },
     ] }),
-    policy('ingress-only', { order: 5, types: ['Ingress'], ingress: [{ action: 'Deny' }] }),
+    egressPolicy('ingress-only', { order: 5, types: ['Ingress'], ingress: [{ action: 'Deny' }] }),
   ), 'h');
   assert.equal(s.egress.interfaces[0]!.policies.map((p) => p.policy), ['first', 'second']);
   const raw = desiredTables(iptablesDesired(s), 4).raw;

@@ -1,38 +1,23 @@
 // Which policies and rules an interface gets, and in what order: Calico's order, ties by name, rules as written.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadResources } from '../../src/model/load-resources.js';
-import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import type { ResourceSet } from '../../src/model/resources.js';
 import { compileAll, compileHost } from '../../src/compile/compile-host.js';
 import type { InterfaceState } from '../../src/compile/desired-state.js';
+import { validDocuments } from '../support/policy-files.js';
+import { hostEndpoint, untrackedPolicy } from '../support/resource-documents.js';
 
-const enc = new TextEncoder();
-/** Valid resources from documents written as objects (JSON is YAML). */
-function load(...docs: object[]): ResourceSet {
-  const content = enc.encode(docs.map((d) => JSON.stringify(d)).join('\n---\n'));
-  const r = loadResources([{ path: 'fixture.yaml', content, size: content.length }]);
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), []);
-  return r.resources;
-}
-const hep = (name: string, node: string, spec: object, labels: Record<string, string> = {}) =>
-  ({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node, ...spec } });
-const policy = (name: string, spec: object) => ({
-  apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name },
-  spec: { selector: 'all()', doNotTrack: true, applyOnForward: true, ...spec },
-});
 const deny = (net: string) => ({ action: 'Deny', source: { nets: [net] } });
 const refs = (i: InterfaceState) => i.counters.map((c) => `${c.policy}/${c.direction}/${c.index}`);
 
 test('policies apply by order ascending, policies without order last, ties by name', () => {
-  const r = load(
-    hep('h-eth0', 'h', { interfaceName: 'eth0' }),
-    policy('zeta-unordered', { ingress: [deny('10.0.0.1/32')] }),
-    policy('b-late', { order: 300, ingress: [deny('10.0.0.2/32')] }),
-    policy('alpha-unordered', { ingress: [deny('10.0.0.3/32')] }),
-    policy('c-tie', { order: 100, ingress: [deny('10.0.0.4/32')] }),
-    policy('a-tie', { order: 100, ingress: [deny('10.0.0.5/32')] }),
-    policy('first', { order: 1.5, ingress: [deny('10.0.0.6/32')] }),
+  const r = validDocuments(
+    hostEndpoint('h-eth0', 'h', { interfaceName: 'eth0' }),
+    untrackedPolicy('zeta-unordered', { ingress: [deny('10.0.0.1/32')] }),
+    untrackedPolicy('b-late', { order: 300, ingress: [deny('10.0.0.2/32')] }),
+    untrackedPolicy('alpha-unordered', { ingress: [deny('10.0.0.3/32')] }),
+    untrackedPolicy('c-tie', { order: 100, ingress: [deny('10.0.0.4/32')] }),
+    untrackedPolicy('a-tie', { order: 100, ingress: [deny('10.0.0.5/32')] }),
+    untrackedPolicy('first', { order: 1.5, ingress: [deny('10.0.0.6/32')] }),
   );
   const [eth0] = compileHost(r, 'h').interfaces;
   assert.equal(refs(eth0!), [
@@ -43,9 +28,9 @@ test('policies apply by order ascending, policies without order last, ties by na
 });
 
 test('rules keep their written order; every rule gets a counter, Log and Pass included, with its action', () => {
-  const r = load(
-    hep('h-eth0', 'h', { interfaceName: 'eth0' }),
-    policy('p', {
+  const r = validDocuments(
+    hostEndpoint('h-eth0', 'h', { interfaceName: 'eth0' }),
+    untrackedPolicy('p', {
       order: 1,
       ingress: [
         { action: 'Log', protocol: 'UDP' },
@@ -63,11 +48,11 @@ test('rules keep their written order; every rule gets a counter, Log and Pass in
 });
 
 test('a policy applies only to the endpoints its selector picks, and only in the directions of its types', () => {
-  const r = load(
-    hep('web-eth0', 'web', { interfaceName: 'eth0' }, { role: 'web' }),
-    hep('web-eth1', 'web', { interfaceName: 'eth1' }, { role: 'mgmt' }),
-    policy('web-only', { order: 1, selector: "role == 'web'", ingress: [deny('10.0.0.1/32')] }),
-    policy('egress-only', { order: 2, types: ['Egress'], egress: [{ action: 'Deny', destination: { nets: ['10.9.0.0/16'] } }] }),
+  const r = validDocuments(
+    hostEndpoint('web-eth0', 'web', { interfaceName: 'eth0' }, { role: 'web' }),
+    hostEndpoint('web-eth1', 'web', { interfaceName: 'eth1' }, { role: 'mgmt' }),
+    untrackedPolicy('web-only', { order: 1, selector: "role == 'web'", ingress: [deny('10.0.0.1/32')] }),
+    untrackedPolicy('egress-only', { order: 2, types: ['Egress'], egress: [{ action: 'Deny', destination: { nets: ['10.9.0.0/16'] } }] }),
   );
   const state = compileHost(r, 'web');
   assert.equal(state.interfaces.map((i) => [i.name, i.endpoint, refs(i)]), [
@@ -80,12 +65,12 @@ test('a policy applies only to the endpoints its selector picks, and only in the
 });
 
 test('interfaces: one per endpoint of the host that names one, "*" kept as written; others feed selectors only', () => {
-  const r = load(
-    hep('a-any', 'a', { interfaceName: '*' }, { role: 'a' }),
-    hep('a-eth0', 'a', { interfaceName: 'eth0' }, { role: 'a' }),
-    hep('a-addresses', 'a', { expectedIPs: ['192.0.2.9'] }, { peer: 'yes' }),
-    hep('b-eth0', 'b', { interfaceName: 'eth0', expectedIPs: ['192.0.2.10'] }, { peer: 'yes' }),
-    policy('from-peers', { order: 1, ingress: [{ action: 'Allow', source: { selector: "peer == 'yes'" } }] }),
+  const r = validDocuments(
+    hostEndpoint('a-any', 'a', { interfaceName: '*' }, { role: 'a' }),
+    hostEndpoint('a-eth0', 'a', { interfaceName: 'eth0' }, { role: 'a' }),
+    hostEndpoint('a-addresses', 'a', { expectedIPs: ['192.0.2.9'] }, { peer: 'yes' }),
+    hostEndpoint('b-eth0', 'b', { interfaceName: 'eth0', expectedIPs: ['192.0.2.10'] }, { peer: 'yes' }),
+    untrackedPolicy('from-peers', { order: 1, ingress: [{ action: 'Allow', source: { selector: "peer == 'yes'" } }] }),
   );
   const state = compileHost(r, 'a');
   assert.equal(state.interfaces.map((i) => [i.name, i.endpoint]), [['*', 'a-any'], ['eth0', 'a-eth0']]);
@@ -95,11 +80,11 @@ test('interfaces: one per endpoint of the host that names one, "*" kept as writt
 });
 
 test('compileAll compiles every host a HostEndpoint names, each as compileHost would', () => {
-  const r = load(
-    hep('z-eth0', 'zulu', { interfaceName: 'eth0' }),
-    hep('a-eth0', 'alpha', { interfaceName: 'eth0' }),
-    hep('a-eth1', 'alpha', { interfaceName: 'eth1' }),
-    policy('p', { ingress: [deny('10.0.0.1/32')] }),
+  const r = validDocuments(
+    hostEndpoint('z-eth0', 'zulu', { interfaceName: 'eth0' }),
+    hostEndpoint('a-eth0', 'alpha', { interfaceName: 'eth0' }),
+    hostEndpoint('a-eth1', 'alpha', { interfaceName: 'eth1' }),
+    untrackedPolicy('p', { ingress: [deny('10.0.0.1/32')] }),
   );
   const all = compileAll(r);
   assert.equal([...all.keys()], ['alpha', 'zulu']);

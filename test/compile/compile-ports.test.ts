@@ -1,38 +1,24 @@
 // Ports in the compiled state: named ports resolved by the endpoints that define them, rules split by protocol.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadResources } from '../../src/model/load-resources.js';
-import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import type { ResourceSet } from '../../src/model/resources.js';
 import { compileHost } from '../../src/compile/compile-host.js';
 import type { DesiredState, IngressEntry } from '../../src/compile/desired-state.js';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
 import { parsePacket } from '../../src/compile/packet-text.js';
+import { validDocuments } from '../support/policy-files.js';
+import { hostEndpoint, untrackedPolicy } from '../support/resource-documents.js';
 
-const enc = new TextEncoder();
-function load(...docs: object[]): ResourceSet {
-  const content = enc.encode(docs.map((d) => JSON.stringify(d)).join('\n---\n'));
-  const r = loadResources([{ path: 'fixture.yaml', content, size: content.length }]);
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), []);
-  return r.resources;
-}
-const hep = (name: string, node: string, spec: object, labels: Record<string, string> = {}) =>
-  ({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node, ...spec } });
-const policy = (name: string, spec: object) => ({
-  apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name },
-  spec: { selector: 'all()', doNotTrack: true, applyOnForward: true, ...spec },
-});
 /** cache-1 defines memcache on TCP and UDP 11211 and stats on TCP 22122; db-1 defines stats on TCP 9187. */
 const ENDPOINTS = [
-  hep('cache-1-eth0', 'cache-1', {
+  hostEndpoint('cache-1-eth0', 'cache-1', {
     interfaceName: 'eth0', expectedIPs: ['10.0.2.20'],
     ports: [{ name: 'memcache', protocol: 'TCP', port: 11211 }, { name: 'memcache-udp', protocol: 'UDP', port: 11211 },
       { name: 'stats', protocol: 'TCP', port: 22122 }, { name: 'dns', protocol: 'UDP', port: 53 }],
   }, { role: 'cache' }),
-  hep('db-1-eth0', 'db-1', { interfaceName: 'eth0', ports: [{ name: 'stats', protocol: 'TCP', port: 9187 }, { name: 'dns', protocol: 'TCP', port: 53 }] }, { role: 'db' }),
+  hostEndpoint('db-1-eth0', 'db-1', { interfaceName: 'eth0', ports: [{ name: 'stats', protocol: 'TCP', port: 9187 }, { name: 'dns', protocol: 'TCP', port: 53 }] }, { role: 'db' }),
 ];
 function compileRules(rules: object[]): DesiredState {
-  return compileHost(load(...ENDPOINTS, policy('p', { order: 1, ingress: rules })), 'cache-1');
+  return compileHost(validDocuments(...ENDPOINTS, untrackedPolicy('p', { order: 1, ingress: rules })), 'cache-1');
 }
 const shape = (entries: IngressEntry[]) => entries.map((e) => ({
   counter: e.counter, protocol: e.protocol,

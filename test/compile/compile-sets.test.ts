@@ -1,33 +1,17 @@
 // Address matching in the compiled state: which family list a rule lands in, and the prefix sets it refers to.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadResources } from '../../src/model/load-resources.js';
-import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import type { ResourceSet } from '../../src/model/resources.js';
 import { compileHost } from '../../src/compile/compile-host.js';
 import type { DesiredState, IngressEntry } from '../../src/compile/desired-state.js';
 import { canonicalPrefixes } from '../../src/compile/prefixes.js';
 import { parseCidr, type Cidr } from '../../src/model/cidr.js';
+import { validDocuments } from '../support/policy-files.js';
+import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
 
-const enc = new TextEncoder();
-function load(...docs: object[]): ResourceSet {
-  const content = enc.encode(docs.map((d) => JSON.stringify(d)).join('\n---\n'));
-  const r = loadResources([{ path: 'fixture.yaml', content, size: content.length }]);
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), []);
-  return r.resources;
-}
-const hep = (name: string, node: string, spec: object, labels: Record<string, string> = {}) =>
-  ({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node, ...spec } });
-const gns = (name: string, labels: Record<string, string>, nets: string[]) =>
-  ({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkSet', metadata: { name, labels }, spec: { nets } });
-const policy = (name: string, spec: object) => ({
-  apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name },
-  spec: { selector: 'all()', doNotTrack: true, applyOnForward: true, ...spec },
-});
-const HOST = hep('h-eth0', 'h', { interfaceName: 'eth0' });
+const HOST = hostEndpoint('h-eth0', 'h', { interfaceName: 'eth0' });
 
 function compileRules(rules: object[], ...extra: object[]): DesiredState {
-  return compileHost(load(HOST, policy('p', { order: 1, ingress: rules }), ...extra), 'h');
+  return compileHost(validDocuments(HOST, untrackedPolicy('p', { order: 1, ingress: rules }), ...extra), 'h');
 }
 const counters = (entries: IngressEntry[]) => entries.map((e) => e.counter);
 const prefixes = (s: DesiredState, id: string) => s.sets[id]!.prefixes;
@@ -74,7 +58,7 @@ test('identical sets are one set, shared by id whatever they came from', () => {
     { action: 'Deny', source: { nets: ['192.0.2.0/24', '198.51.100.0/24'] } },
     { action: 'Deny', destination: { nets: ['198.51.100.0/24', '192.0.2.0/24'] } },
     { action: 'Allow', source: { selector: "list == 'x'" } },
-  ], gns('x', { list: 'x' }, ['198.51.100.0/24', '192.0.2.0/24']));
+  ], networkSet('x', { list: 'x' }, ['198.51.100.0/24', '192.0.2.0/24']));
   const [a, b, c] = s.interfaces[0]!.ingress.v4;
   assert.is(a!.source.inSets[0], b!.destination.inSets[0]);
   assert.is(a!.source.inSets[0], c!.source.inSets[0]);
@@ -85,10 +69,10 @@ test('identical sets are one set, shared by id whatever they came from', () => {
 test('a selector stands for the nets of matching GlobalNetworkSets and the expectedIPs of matching HostEndpoints', () => {
   const s = compileRules(
     [{ action: 'Allow', source: { selector: "tier == 'app'" } }, { action: 'Deny', source: { notSelector: "tier == 'app'" } }],
-    gns('app-nets', { tier: 'app' }, ['10.0.1.0/24', 'fd00:1::/64']),
-    gns('other', { tier: 'db' }, ['10.0.2.0/24']),
-    hep('app-1', 'app-1', { expectedIPs: ['10.0.9.1', 'fd00:9::1'] }, { tier: 'app' }),
-    hep('app-2', 'app-2', { interfaceName: 'eth0', expectedIPs: ['10.0.1.77'] }, { tier: 'app' }),
+    networkSet('app-nets', { tier: 'app' }, ['10.0.1.0/24', 'fd00:1::/64']),
+    networkSet('other', { tier: 'db' }, ['10.0.2.0/24']),
+    hostEndpoint('app-1', 'app-1', { expectedIPs: ['10.0.9.1', 'fd00:9::1'] }, { tier: 'app' }),
+    hostEndpoint('app-2', 'app-2', { interfaceName: 'eth0', expectedIPs: ['10.0.1.77'] }, { tier: 'app' }),
   );
   const [eth0] = s.interfaces;
   assert.equal(prefixes(s, eth0!.ingress.v4[0]!.source.inSets[0]!), ['10.0.1.0/24', '10.0.9.1/32']);
@@ -100,7 +84,7 @@ test('a selector stands for the nets of matching GlobalNetworkSets and the expec
 
 test('a selector with no addresses of a family keeps its entry there with an empty set, so it never matches', () => {
   const s = compileRules([{ action: 'Deny', source: { selector: "list == 'v4-only'" } }],
-    gns('v4-only', { list: 'v4-only' }, ['203.0.113.0/24']));
+    networkSet('v4-only', { list: 'v4-only' }, ['203.0.113.0/24']));
   const v6 = s.interfaces[0]!.ingress.v6;
   assert.is(v6.length, 1);
   assert.equal(prefixes(s, v6[0]!.source.inSets[0]!), []);
@@ -111,7 +95,7 @@ test('nets and a selector on one side are two sets the address must both be in; 
   const s = compileRules([{
     action: 'Allow',
     source: { nets: ['10.0.0.0/8'], selector: "list == 'a'", notNets: ['10.0.0.0/24'] },
-  }], gns('a', { list: 'a' }, ['10.0.0.0/16', '172.16.0.0/12']));
+  }], networkSet('a', { list: 'a' }, ['10.0.0.0/16', '172.16.0.0/12']));
   const e = s.interfaces[0]!.ingress.v4[0]!;
   assert.equal(e.source.inSets.map((id) => prefixes(s, id)), [['10.0.0.0/8'], ['10.0.0.0/16', '172.16.0.0/12']]);
   assert.equal(e.source.notInSets.map((id) => prefixes(s, id)), [['10.0.0.0/24']]);

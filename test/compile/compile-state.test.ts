@@ -2,42 +2,38 @@
 import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadResources } from '../../src/model/load-resources.js';
-import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import type { ResourceSet } from '../../src/model/resources.js';
 import { compileHost } from '../../src/compile/compile-host.js';
 import { serializeDesiredState } from '../../src/compile/hash.js';
 import { CompileError } from '../../src/compile/compile-error.js';
 import { NotrackError } from '../../src/errors.js';
+import { documentsFile, validResources } from '../support/policy-files.js';
+import { hostEndpoint, networkSet, notrackConfiguration, untrackedPolicy } from '../support/resource-documents.js';
 
-const enc = new TextEncoder();
 /** Each document in its own file, in the order given. */
 function load(...docs: object[]): ResourceSet {
-  const files = docs.map((d, i) => {
-    const content = enc.encode(JSON.stringify(d));
-    return { path: `f${String(i).padStart(2, '0')}.yaml`, content, size: content.length };
-  });
-  const r = loadResources(files);
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), []);
-  return r.resources;
+  return validResources(docs.map((d, i) => documentsFile(`f${String(i).padStart(2, '0')}.yaml`, [d])));
 }
-const hep = (name: string, node: string, spec: object, labels: Record<string, string> = {}) =>
-  ({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node, ...spec } });
-const gns = (name: string, labels: Record<string, string>, nets: string[]) =>
-  ({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkSet', metadata: { name, labels }, spec: { nets } });
-const policy = (name: string, spec: object) => ({
-  apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name },
-  spec: { selector: 'all()', doNotTrack: true, applyOnForward: true, ...spec },
-});
-const config = (name: string, spec: object) =>
-  ({ apiVersion: 'notrack.dev/v1alpha1', kind: 'NotrackConfiguration', metadata: { name }, spec });
+
+/** The CompileError compiling the host throws; compiling without one, or throwing anything else, fails the test. */
+function compileError(r: ResourceSet, host: string): CompileError {
+  let thrown: unknown;
+  try {
+    compileHost(r, host);
+  } catch (e) {
+    thrown = e;
+  }
+  if (thrown === undefined) assert.unreachable('should have thrown');
+  assert.instance(thrown, CompileError);
+  return thrown as CompileError;
+}
 
 const DOCS = [
-  hep('web-eth0', 'web', { interfaceName: 'eth0', expectedIPs: ['10.0.0.10'], ports: [{ name: 'https', protocol: 'TCP', port: 443 }] }, { role: 'web' }),
-  hep('web-eth1', 'web', { interfaceName: 'eth1' }, { role: 'web' }),
-  gns('deny', { list: 'deny' }, ['203.0.113.0/24', '198.51.100.0/24', '2001:db8::/32']),
-  policy('deny-list', { order: 1, ingress: [{ action: 'Deny', source: { selector: "list == 'deny'" } }] }),
-  policy('web', {
+  hostEndpoint('web-eth0', 'web', { interfaceName: 'eth0', expectedIPs: ['10.0.0.10'], ports: [{ name: 'https', protocol: 'TCP', port: 443 }] }, { role: 'web' }),
+  hostEndpoint('web-eth1', 'web', { interfaceName: 'eth1' }, { role: 'web' }),
+  networkSet('deny', { list: 'deny' }, ['203.0.113.0/24', '198.51.100.0/24', '2001:db8::/32']),
+  untrackedPolicy('deny-list', { order: 1, ingress: [{ action: 'Deny', source: { selector: "list == 'deny'" } }] }),
+  untrackedPolicy('web', {
     order: 10, types: ['Ingress', 'Egress'],
     ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: ['https', 80] } }],
     egress: [{ action: 'Allow', protocol: 'TCP', source: { ports: ['https', 80] }, destination: { notSelector: "list == 'deny'" } }],
@@ -66,13 +62,13 @@ test('the hash is the sha256 of the canonical JSON (sorted keys, no spaces) of e
 
 test('any change that reaches the dataplane changes the hash', () => {
   const base = compileHost(load(...DOCS), 'web').hash;
-  const port = DOCS.map((d) => (d === DOCS[4] ? policy('web', {
+  const port = DOCS.map((d) => (d === DOCS[4] ? untrackedPolicy('web', {
     order: 10, types: ['Ingress', 'Egress'],
     ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: ['https', 8080] } }],
     egress: [{ action: 'Allow', protocol: 'TCP', source: { ports: ['https', 80] }, destination: { notSelector: "list == 'deny'" } }],
   }) : d));
-  const setMember = DOCS.map((d) => (d === DOCS[2] ? gns('deny', { list: 'deny' }, ['203.0.113.0/24', '198.51.100.0/25', '2001:db8::/32']) : d));
-  const logRate = [...DOCS, config('default', { logRate: 7 })];
+  const setMember = DOCS.map((d) => (d === DOCS[2] ? networkSet('deny', { list: 'deny' }, ['203.0.113.0/24', '198.51.100.0/25', '2001:db8::/32']) : d));
+  const logRate = [...DOCS, notrackConfiguration('default', { logRate: 7 })];
   const hashes = [port, setMember, logRate].map((docs) => compileHost(load(...docs), 'web').hash);
   assert.is(new Set([base, ...hashes]).size, 4);
 });
@@ -85,9 +81,9 @@ test('failsafes are Calico\'s defaults unless the configuration says otherwise, 
     ['6/179', '6/2379', '6/2380', '6/5473', '6/6443', '6/6666', '6/6667', '17/53', '17/67']);
 
   const r = load(...DOCS,
-    config('default', { failsafeInboundHostPorts: [{ protocol: 'TCP', port: 22, net: '10.0.255.0/24' }], logRate: 50 }),
-    config('node.web', { failsafeOutboundHostPorts: [{ protocol: 'UDP', port: 53, net: 'fd00:0:0:ff::1/64' }], xdpMode: 'native' }),
-    hep('db-eth0', 'db', { interfaceName: 'eth0' }));
+    notrackConfiguration('default', { failsafeInboundHostPorts: [{ protocol: 'TCP', port: 22, net: '10.0.255.0/24' }], logRate: 50 }),
+    notrackConfiguration('node.web', { failsafeOutboundHostPorts: [{ protocol: 'UDP', port: 53, net: 'fd00:0:0:ff::1/64' }], xdpMode: 'native' }),
+    hostEndpoint('db-eth0', 'db', { interfaceName: 'eth0' }));
   const web = compileHost(r, 'web');
   assert.equal(web.failsafes, [
     { direction: 'inbound', protocol: 6, port: 22, net: '10.0.255.0/24' },
@@ -100,34 +96,21 @@ test('failsafes are Calico\'s defaults unless the configuration says otherwise, 
 });
 
 test('more rules on an interface than limits.maxRulesPerInterface is a compile-limit error naming it and the numbers', () => {
-  const r = load(...DOCS, config('node.web', { limits: { maxRulesPerInterface: 1 } }));
-  try {
-    compileHost(r, 'web');
-    assert.unreachable('should have thrown');
-  } catch (e) {
-    assert.instance(e, CompileError);
-    assert.instance(e, NotrackError);
-    const err = e as CompileError;
-    assert.is(err.code, 'compile-limit');
-    assert.match(err.message, /interface eth0 of host web \(HostEndpoint web-eth0\) has 2 ingress rules, over limits\.maxRulesPerInterface 1/);
-    assert.equal(err.details, { host: 'web', interface: 'eth0', limit: 'maxRulesPerInterface', actual: 2, max: 1 });
-  }
+  const err = compileError(load(...DOCS, notrackConfiguration('node.web', { limits: { maxRulesPerInterface: 1 } })), 'web');
+  assert.instance(err, NotrackError);
+  assert.is(err.code, 'compile-limit');
+  assert.match(err.message, /interface eth0 of host web \(HostEndpoint web-eth0\) has 2 ingress rules, over limits\.maxRulesPerInterface 1/);
+  assert.equal(err.details, { host: 'web', interface: 'eth0', limit: 'maxRulesPerInterface', actual: 2, max: 1 });
 });
 
 test('a set larger than limits.maxSetPrefixes is a compile-limit error naming the interface, the set and the numbers', () => {
-  const r = load(...DOCS, config('default', { limits: { maxSetPrefixes: 1 } }));
-  try {
-    compileHost(r, 'web');
-    assert.unreachable('should have thrown');
-  } catch (e) {
-    assert.instance(e, CompileError);
-    assert.is((e as CompileError).code, 'compile-limit');
-    assert.match((e as Error).message, /interface eth0 of host web .* uses the set selector list == "deny" with 2 IPv4 prefixes, over limits\.maxSetPrefixes 1/);
-  }
+  const err = compileError(load(...DOCS, notrackConfiguration('default', { limits: { maxSetPrefixes: 1 } })), 'web');
+  assert.is(err.code, 'compile-limit');
+  assert.match(err.message, /interface eth0 of host web .* uses the set selector list == "deny" with 2 IPv4 prefixes, over limits\.maxSetPrefixes 1/);
 });
 
 test('two endpoints on one interface of a host is a conflict, not a guess', () => {
-  const r = load(...DOCS, hep('web-eth0-again', 'web', { interfaceName: 'eth0' }));
+  const r = load(...DOCS, hostEndpoint('web-eth0-again', 'web', { interfaceName: 'eth0' }));
   assert.throws(() => compileHost(r, 'web'), (e: unknown) => e instanceof CompileError && e.code === 'compile-conflict' &&
     /web-eth0 and web-eth0-again both claim interface eth0 of host web/.test(e.message));
 });

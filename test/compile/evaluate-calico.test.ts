@@ -1,21 +1,12 @@
 // Calico's documented doNotTrack recipes, compiled and evaluated: a DoS deny list and a high-connection workload.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadResources } from '../../src/model/load-resources.js';
-import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import type { ResourceSet } from '../../src/model/resources.js';
 import { compileHost } from '../../src/compile/compile-host.js';
 import type { DesiredState } from '../../src/compile/desired-state.js';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
 import { parsePacket } from '../../src/compile/packet-text.js';
+import { validYaml } from '../support/policy-files.js';
 
-const enc = new TextEncoder();
-function load(yaml: string): ResourceSet {
-  const content = enc.encode(yaml);
-  const r = loadResources([{ path: 'recipe.yaml', content, size: content.length }]);
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), []);
-  return r.resources;
-}
 const verdict = (s: DesiredState, iface: string, packet: string) => {
   const v = evaluatePacket(s, iface, parsePacket(packet));
   return v.rule ? `${v.outcome} ${v.rule.policy}/${v.rule.direction}/${v.rule.index}` : `${v.outcome} ${v.reason}`;
@@ -57,7 +48,7 @@ spec:
 `;
 
 test('DoS deny list: every source in the labelled GlobalNetworkSet is dropped, whatever it sends', () => {
-  const s = compileHost(load(DOS), 'production-host');
+  const s = compileHost(validYaml('recipe.yaml', DOS), 'production-host');
   assert.is(verdict(s, 'eth0', 'tcp 1.2.3.4:40000 > 10.0.0.1:443'), 'deny dos-mitigation/ingress/0');
   assert.is(verdict(s, 'eth0', 'udp 13.14.15.200:5353 > 10.0.0.1:9999'), 'deny dos-mitigation/ingress/0');
   assert.is(verdict(s, 'eth0', 'icmp 13.14.15.1 > 10.0.0.1 type 8 code 0'), 'deny dos-mitigation/ingress/0');
@@ -66,7 +57,7 @@ test('DoS deny list: every source in the labelled GlobalNetworkSet is dropped, w
 });
 
 test('DoS deny list: everyone else goes on to tracked processing, and failsafes still pass first', () => {
-  const s = compileHost(load(DOS), 'production-host');
+  const s = compileHost(validYaml('recipe.yaml', DOS), 'production-host');
   assert.is(verdict(s, 'eth0', 'tcp 1.2.3.5:40000 > 10.0.0.1:443'), 'pass no-match');
   assert.is(verdict(s, 'eth0', 'tcp 13.14.16.1:40000 > 10.0.0.1:443'), 'pass no-match');
   assert.is(verdict(s, 'eth0', 'tcp [2001:db8:bae::1]:1 > [2001:db8::1]:80'), 'pass no-match');
@@ -120,7 +111,7 @@ spec:
 `;
 
 test('memcached: clients reach the server untracked; anyone else, or another port, stays tracked', () => {
-  const s = compileHost(load(MEMCACHED), 'memcached-server');
+  const s = compileHost(validYaml('recipe.yaml', MEMCACHED), 'memcached-server');
   assert.is(verdict(s, 'eth0', 'tcp 10.0.0.21:51000 > 10.0.0.10:12211'), 'allow memcached-server/ingress/0');
   assert.is(verdict(s, 'eth0', 'tcp [fd00::21]:51000 > [fd00::10]:12211'), 'allow memcached-server/ingress/0');
   assert.is(verdict(s, 'eth0', 'tcp 10.0.0.22:51000 > 10.0.0.10:12211'), 'pass no-match');
@@ -129,7 +120,7 @@ test('memcached: clients reach the server untracked; anyone else, or another por
 });
 
 test('memcached: the replies are allowed untracked by the egress rule, from port 12211 to the clients only', () => {
-  const s = compileHost(load(MEMCACHED), 'memcached-server');
+  const s = compileHost(validYaml('recipe.yaml', MEMCACHED), 'memcached-server');
   const rules = s.egress.interfaces[0]!.policies[0]!.rules;
   assert.equal(rules.map((r) => [r.action, r.family, r.match.join(' ')]), [
     ['Allow', 4, '-d 10.0.0.21/32 -p tcp -m tcp --sport 12211'],

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { loadResources } from '../../src/model/load-resources.js';
 import { DEFAULT_DOCUMENT_LIMITS, type DocumentLimits } from '../../src/model/documents.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
+import { policyFile } from '../support/policy-files.js';
 
 const DIR = 'test/fixtures/bad';
 
@@ -195,29 +196,29 @@ const CASES: Case[] = [
   { file: 'unknown-field-metadata.yaml', at: '5:3', code: 'unknown-field',
     message: 'unknown field "lables" in metadata; did you mean "labels"?', path: 'metadata.lables' },
   { file: 'unknown-field-rule.yaml', at: '11:7', code: 'unknown-field',
-    message: "unknown field \"protocl\" in ingress[0]; did you mean \"protocol\"?", path: "spec.ingress[0].protocl" },
-  { file: "unknown-field-spec.yaml", at: '7:3', code: "unknown-field",
-    message: "unknown field \"doNotTrak\" in spec; did you mean \"doNotTrack\"?", path: "spec.doNotTrak" },
-  { file: "unknown-field-top-level.yaml", at: '5:1', code: "unknown-field",
-    message: "unknown field \"specs\" at the top level; did you mean \"spec\"?", path: "specs" },
-  { file: "unknown-kind-typo.yaml", at: '2:7', code: "unknown-kind",
-    message: "unknown kind \"GlobalNetworkPolcy\"; did you mean \"GlobalNetworkPolicy\"? (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration)", path: "kind" },
-  { file: "unknown-kind.yaml", at: '2:7', code: "unknown-kind",
-    message: "unknown kind \"ConfigMap\" (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration)", path: "kind" },
-  { file: "unknown-named-port.yaml", at: '26:17', code: "unknown-named-port",
-    message: "no HostEndpoint defines a port named \"postgre\"; did you mean \"postgres\"?", path: "spec.ingress[0].destination.ports[0]" },
-  { file: "wrong-api-version.yaml", at: '1:13', code: "api-version",
-    message: "apiVersion is \"projectcalico.org/v1\"; HostEndpoint needs apiVersion: projectcalico.org/v3", path: "apiVersion" },
-  { file: "wrong-type-donottrack.yaml", at: '7:15', code: "wrong-type",
-    message: "doNotTrack must be a boolean, not the string \"yes\"", path: "spec.doNotTrack" },
-  { file: "wrong-type-nets.yaml", at: '12:15', code: "wrong-type",
-    message: "nets must be a list, not the string \"198.18.0.0/15\"", path: "spec.ingress[0].source.nets" },
-  { file: "wrong-type-order.yaml", at: '6:10', code: "wrong-type",
-    message: "order must be a number, not the string \"first\"", path: "spec.order" },
-  { file: "yaml-bad-indentation.yaml", at: '5:1', code: "yaml-syntax",
-    message: "YAML: All mapping items must start at the same column" },
-  { file: "yaml-unclosed-flow-sequence.yaml", at: '14:1', code: "yaml-syntax",
-    message: "YAML: Flow sequence in block collection must be sufficiently indented and end with a ]" },
+    message: 'unknown field "protocl" in ingress[0]; did you mean "protocol"?', path: 'spec.ingress[0].protocl' },
+  { file: 'unknown-field-spec.yaml', at: '7:3', code: 'unknown-field',
+    message: 'unknown field "doNotTrak" in spec; did you mean "doNotTrack"?', path: 'spec.doNotTrak' },
+  { file: 'unknown-field-top-level.yaml', at: '5:1', code: 'unknown-field',
+    message: 'unknown field "specs" at the top level; did you mean "spec"?', path: 'specs' },
+  { file: 'unknown-kind-typo.yaml', at: '2:7', code: 'unknown-kind',
+    message: 'unknown kind "GlobalNetworkPolcy"; did you mean "GlobalNetworkPolicy"? (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration)', path: 'kind' },
+  { file: 'unknown-kind.yaml', at: '2:7', code: 'unknown-kind',
+    message: 'unknown kind "ConfigMap" (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration)', path: 'kind' },
+  { file: 'unknown-named-port.yaml', at: '26:17', code: 'unknown-named-port',
+    message: 'no HostEndpoint defines a port named "postgre"; did you mean "postgres"?', path: 'spec.ingress[0].destination.ports[0]' },
+  { file: 'wrong-api-version.yaml', at: '1:13', code: 'api-version',
+    message: 'apiVersion is "projectcalico.org/v1"; HostEndpoint needs apiVersion: projectcalico.org/v3', path: 'apiVersion' },
+  { file: 'wrong-type-donottrack.yaml', at: '7:15', code: 'wrong-type',
+    message: 'doNotTrack must be a boolean, not the string "yes"', path: 'spec.doNotTrack' },
+  { file: 'wrong-type-nets.yaml', at: '12:15', code: 'wrong-type',
+    message: 'nets must be a list, not the string "198.18.0.0/15"', path: 'spec.ingress[0].source.nets' },
+  { file: 'wrong-type-order.yaml', at: '6:10', code: 'wrong-type',
+    message: 'order must be a number, not the string "first"', path: 'spec.order' },
+  { file: 'yaml-bad-indentation.yaml', at: '5:1', code: 'yaml-syntax',
+    message: 'YAML: All mapping items must start at the same column' },
+  { file: 'yaml-unclosed-flow-sequence.yaml', at: '14:1', code: 'yaml-syntax',
+    message: 'YAML: Flow sequence in block collection must be sufficiently indented and end with a ]' },
 ];
 
 function expected(c: Case): string {
@@ -226,7 +227,7 @@ function expected(c: Case): string {
 }
 
 function errorsOf(file: string, content: Uint8Array, limits: Partial<DocumentLimits> = {}): string[] {
-  const result = loadResources([{ path: file, content, size: content.length }], { ...DEFAULT_DOCUMENT_LIMITS, ...limits });
+  const result = loadResources([policyFile(file, content)], { ...DEFAULT_DOCUMENT_LIMITS, ...limits });
   assert.is(result.valid, false, `${file} must not validate`);
   return result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
 }
@@ -246,8 +247,7 @@ test('the corpus has at least 50 cases and every fixture file has its expectatio
 
 test('the size guards only fire over their limits: the same files load under the default limits', () => {
   for (const file of ['oversized-file.yaml', 'too-many-documents.yaml']) {
-    const content = new Uint8Array(readFileSync(`${DIR}/${file}`));
-    const result = loadResources([{ path: file, content, size: content.length }]);
+    const result = loadResources([policyFile(file, new Uint8Array(readFileSync(`${DIR}/${file}`)))]);
     assert.equal(result.diagnostics.filter((d) => d.severity === 'error'), [], file);
   }
 });

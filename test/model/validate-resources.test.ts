@@ -7,14 +7,12 @@ import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { formatCidr } from '../../src/model/cidr.js';
 import { resolveConfiguration, DEFAULT_CONFIGURATION } from '../../src/model/configuration.js';
 import type { PolicyRule } from '../../src/model/resources.js';
+import { policyFile } from '../support/policy-files.js';
 
 const encoder = new TextEncoder();
 
 function load(files: Record<string, string | Uint8Array>): LoadResult {
-  return loadResources(Object.entries(files).map(([path, text]) => {
-    const content = typeof text === 'string' ? encoder.encode(text) : text;
-    return { path, content, size: content.length };
-  }));
+  return loadResources(Object.entries(files).map(([path, content]) => policyFile(path, content)));
 }
 
 function lines(r: LoadResult): string[] {
