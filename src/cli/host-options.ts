@@ -11,9 +11,15 @@ export const HOST_OPTIONS = {
 export const DEFAULT_BPFFS = '/sys/fs/bpf/notrack';
 export const DEFAULT_STATE_DIR = '/var/lib/notrack';
 
-export const HOST_HELP = `  --host NAME         the host name HostEndpoints use as spec.node (default: this machine's, ${hostname()})
-  --bpffs DIR         notrack's folder on a bpffs mount for pins (default: ${DEFAULT_BPFFS})
+const HOST_LINE = `  --host NAME         the host name HostEndpoints use as spec.node (default: this machine's, ${hostname()})`;
+const PLACE_LINES = `  --bpffs DIR         notrack's folder on a bpffs mount for pins (default: ${DEFAULT_BPFFS})
   --state-dir DIR     where the record of what was applied lives (default: ${DEFAULT_STATE_DIR})`;
+
+export const HOST_HELP = `${HOST_LINE}\n${PLACE_LINES}`;
+
+/** For commands that only read what was applied here (status): the host comes from the record. */
+export const PLACE_OPTIONS = { bpffs: HOST_OPTIONS.bpffs, 'state-dir': HOST_OPTIONS['state-dir'] } as const satisfies OptionSpec;
+export const PLACE_HELP = PLACE_LINES;
 
 export interface HostSettings { host: string; bpffs: string; stateDir: string }
 

@@ -4,7 +4,7 @@ import { hostInterfaces, plannedInterfaces } from '../reconcile/host-dataplane.j
 import { observeInterface, type InterfaceObservation } from '../dataplane/xdp/index.js';
 import { NothingAppliedError } from '../reconcile/host-reconciler.js';
 import { oneOf, parseCommandArgs } from './args.js';
-import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
+import { PLACE_HELP, PLACE_OPTIONS, hostSettings } from './host-options.js';
 
 export const STATUS_HELP = `Usage: notrack status [--bpffs DIR] [--state-dir DIR] [--format table|json]
 
@@ -13,7 +13,7 @@ outcome (accepted untracked, dropped, failsafe, passed ...) and the packets and 
 Exit status: 0, or 1 when nothing was applied on this host.
 
 Options:
-${HOST_HELP}
+${PLACE_HELP}
   --format FORMAT     table (default) or json
   -h, --help          show this help
 `;
@@ -26,7 +26,7 @@ function table(rows: string[][]): string {
 }
 
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...HOST_OPTIONS, format: { type: 'string' } });
+  const { values } = parseCommandArgs(argv, { ...PLACE_OPTIONS, format: { type: 'string' } });
   if (values.help) { process.stdout.write(STATUS_HELP); return 0; }
   const format = oneOf('format', values.format, ['table', 'json'] as const, 'table');
   const host = hostSettings(values);
