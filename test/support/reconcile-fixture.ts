@@ -223,8 +223,9 @@ export class ReconcileLab {
   }
 
   private cliArgv(command: string, extra: string[]): string[] {
-    const source = command === 'status' ? [] : ['--repo', this.repo];
-    return ['ip', 'netns', 'exec', this.a.name, process.execPath, '--import', TSX, ENTRY, command, ...source, ...this.hostArgs(), ...extra];
+    // status reads what was applied here; the others also name the repository and the host.
+    const source = command === 'status' ? this.hostArgs().slice(2) : ['--repo', this.repo, ...this.hostArgs()];
+    return ['ip', 'netns', 'exec', this.a.name, process.execPath, '--import', TSX, ENTRY, command, ...source, ...extra];
   }
 
   /** Runs `notrack <command>` inside `a` against this lab's repository, pins and state, as an operator would. */
