@@ -1,9 +1,11 @@
 // Runs the benchmarks named on the command line (default: all) and prints their figures as a table and JSON.
 import { benchValidate } from './validate.js';
+import { benchPolicyProgram } from './policy-program.js';
 import { benchPlan } from './plan.js';
 
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   validate: () => benchValidate(),
+  'policy-program': () => benchPolicyProgram(),
   plan: () => benchPlan(),
 };
 

@@ -1,0 +1,315 @@
+// The classes of one address field (source or destination) of one family: an LPM table from prefix to record id.
+//
+// Every prefix of every set that an entry uses on this side goes into one sorted sweep. A prefix's signature is the
+// list of sets that contain it (the sets listing it or a shorter prefix that covers it, found with a stack of
+// open ancestors); addresses with equal signatures are indistinguishable to every entry, so each distinct
+// signature is one class, and its record has the bits of the entries whose `inSets`/`notInSets` accept it.
+// Addresses under no prefix have the empty signature: the default record, used when the LPM lookup misses.
+// A prefix whose record equals what the lookup would give without it (its nearest emitted ancestor's, or the
+// default) is left out, so a 1M-prefix set costs 1M trie entries but only one record.
+import type { IpFamily } from '../../model/cidr.js';
+import { parseCidr } from '../../model/cidr.js';
+import { PolicyProgramError } from './limits.js';
+import { clearBit, newVector, setBit, type RecordTable } from './records.js';
+
+/** What one entry asks of the address on this side, with sets as indexes into the side's set list. */
+export interface AddressConstraint {
+  inSets: number[];
+  notInSets: number[];
+}
+
+/** The LPM trie of an address field and the record used when it misses. */
+export interface AddressTable {
+  readonly kind: 'address';
+  /** 8 (IPv4) or 20 (IPv6): u32 prefix length (host order) then the address in network order. */
+  readonly keySize: number;
+  /** Trie entries: `count` keys of `keySize` bytes, back to back. */
+  readonly keys: Buffer;
+  /** The record id stored under each key. */
+  readonly values: Uint32Array;
+  readonly count: number;
+  /** The record of addresses under no prefix (the trie has no /0 entry unless a set holds one). */
+  readonly defaultRecord: number;
+  /** Distinct signatures seen (classes before records with equal vectors were merged). */
+  readonly classes: number;
+  /** Prefixes read from the sets (with duplicates across sets). */
+  readonly prefixes: number;
+}
+
+interface ParsedPrefixes {
+  /** Address words, 1 (IPv4) or 4 (IPv6) per prefix, most significant first. */
+  words: Uint32Array;
+  lens: Uint8Array;
+  owner: Uint32Array;
+  count: number;
+}
+
+/**
+ * Parses "a.b.c.d/len" into words[k] and lens[k] without the general parser's allocations (a million prefixes);
+ * false when the text is not that form. Host bits are cleared.
+ */
+function parseV4Into(text: string, words: Uint32Array, lens: Uint8Array, k: number): boolean {
+  let value = 0, octet = -1, dots = 0, i = 0;
+  const n = text.length;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c >= 0 && c <= 9) {
+      octet = octet < 0 ? c : octet * 10 + c;
+      if (octet > 255) return false;
+    } else if (c === -2 /* '.' */ && octet >= 0 && dots < 3) {
+      value = value * 256 + octet;
+      octet = -1;
+      dots++;
+    } else break;
+  }
+  if (dots !== 3 || octet < 0) return false;
+  value = value * 256 + octet;
+  let len = 32;
+  if (i < n) {
+    if (text.charCodeAt(i) !== 47 /* '/' */ || i + 1 >= n) return false;
+    len = 0;
+    for (i++; i < n; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return false;
+      len = len * 10 + c;
+      if (len > 32) return false;
+    }
+  }
+  words[k] = len === 0 ? 0 : (value & (0xffffffff << (32 - len))) >>> 0;
+  lens[k] = len;
+  return true;
+}
+
+function parseAll(family: IpFamily, sets: readonly { id: string; prefixes: readonly string[] }[]): ParsedPrefixes {
+  const per = family === 4 ? 1 : 4;
+  let total = 0;
+  for (const s of sets) total += s.prefixes.length;
+  const words = new Uint32Array(total * per);
+  const lens = new Uint8Array(total);
+  const owner = new Uint32Array(total);
+  let k = 0;
+  sets.forEach((set, si) => {
+    for (const text of set.prefixes) {
+      if (family === 4) {
+        if (!parseV4Into(text, words, lens, k)) throw bad(set.id, text, family);
+      } else {
+        const c = parseCidr(text);
+        if (!c || c.family !== 6) throw bad(set.id, text, family);
+        const dv = new DataView(c.addr.buffer, c.addr.byteOffset, 16);
+        for (let w = 0; w < 4; w++) words[k * 4 + w] = dv.getUint32(w * 4, false);
+        lens[k] = c.prefix;
+      }
+      owner[k] = si;
+      k++;
+    }
+  });
+  return { words, lens, owner, count: total };
+}
+
+function bad(setId: string, text: string, family: IpFamily): PolicyProgramError {
+  return new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `set ${setId}: ${JSON.stringify(text)} is not an IPv${family} CIDR`);
+}
+
+/** Indexes of the prefixes in sweep order: by address, then shorter first (an ancestor before what it covers). */
+function sweepOrder(p: ParsedPrefixes, family: IpFamily): Uint32Array {
+  if (family === 4) return radixOrderV4(p);
+  const list = Array.from({ length: p.count }, (_, i) => i);
+  list.sort((a, b) => {
+    for (let w = 0; w < 4; w++) {
+      const d = p.words[a * 4 + w]! - p.words[b * 4 + w]!;
+      if (d !== 0) return d;
+    }
+    return p.lens[a]! - p.lens[b]!;
+  });
+  return Uint32Array.from(list);
+}
+
+/**
+ * IPv4 sweep order by LSD radix sort (length, then the address's low and high halves): three linear passes, where
+ * a comparison sort of a million prefixes takes a large part of the compile time. Equal prefixes of different
+ * sets stay adjacent, in any order (their signature does not depend on it).
+ */
+function radixOrderV4(p: ParsedPrefixes): Uint32Array {
+  const n = p.count;
+  const { words, lens } = p;
+  const low = new Uint32Array(n);
+  const byLen = new Uint32Array(n);
+  const out = new Uint32Array(n);
+  // Pass 1: by length.
+  const lenCounts = new Uint32Array(34);
+  for (let i = 0; i < n; i++) lenCounts[lens[i]! + 1]!++;
+  for (let b = 0; b < 33; b++) lenCounts[b + 1]! += lenCounts[b]!;
+  for (let i = 0; i < n; i++) byLen[lenCounts[lens[i]!]!++] = i;
+  // Pass 2: by the low 16 address bits.
+  const counts = new Uint32Array(65537);
+  for (let i = 0; i < n; i++) counts[(words[i]! & 0xffff) + 1]!++;
+  for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
+  for (let i = 0; i < n; i++) {
+    const x = byLen[i]!;
+    low[counts[words[x]! & 0xffff]!++] = x;
+  }
+  // Pass 3: by the high 16 address bits.
+  counts.fill(0);
+  for (let i = 0; i < n; i++) counts[(words[i]! >>> 16) + 1]!++;
+  for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
+  for (let i = 0; i < n; i++) {
+    const x = low[i]!;
+    out[counts[words[x]! >>> 16]!++] = x;
+  }
+  return out;
+}
+
+/** True when prefix a (length la) covers prefix b (length lb >= la). */
+function covers(words: Uint32Array, per: number, a: number, la: number, b: number): boolean {
+  let bits = la;
+  for (let w = 0; w < per && bits > 0; w++) {
+    const take = Math.min(32, bits);
+    const mask = take === 32 ? 0xffffffff : (0xffffffff << (32 - take)) >>> 0;
+    if (((words[a * per + w]! ^ words[b * per + w]!) & mask) >>> 0 !== 0) return false;
+    bits -= take;
+  }
+  return true;
+}
+
+function sameAddress(words: Uint32Array, per: number, a: number, b: number): boolean {
+  for (let w = 0; w < per; w++) if (words[a * per + w] !== words[b * per + w]) return false;
+  return true;
+}
+
+function unionSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0, j = 0;
+  while (i < a.length || j < b.length) {
+    const x = i < a.length ? a[i]! : Infinity;
+    const y = j < b.length ? b[j]! : Infinity;
+    if (x === y) { out.push(x); i++; j++; } else if (x < y) { out.push(x); i++; } else { out.push(y); j++; }
+  }
+  return out;
+}
+
+export interface AddressClassInput {
+  family: IpFamily;
+  /** The sets entries use on this side, in index order. */
+  sets: readonly { id: string; prefixes: readonly string[] }[];
+  /** Per bit position; null for an entry that does not constrain this side, undefined for a padding bit. */
+  constraints: readonly (AddressConstraint | null | undefined)[];
+  records: RecordTable;
+}
+
+/** Builds the LPM table of one address field. */
+export function buildAddressTable(input: AddressClassInput): AddressTable {
+  const { family, sets, constraints, records } = input;
+  const per = family === 4 ? 1 : 4;
+  const keySize = 4 + per * 4;
+
+  // Who uses each set, and the vector of the empty signature.
+  const inUsers: number[][] = sets.map(() => []);
+  const notUsers: number[][] = sets.map(() => []);
+  const outside = newVector(records.shape);
+  constraints.forEach((c, e) => {
+    if (c === undefined) return;
+    if (c === null || c.inSets.length === 0) setBit(outside, e);
+    if (c === null) return;
+    for (const s of new Set(c.inSets)) inUsers[s]!.push(e);
+    for (const s of new Set(c.notInSets)) notUsers[s]!.push(e);
+  });
+  const defaultRecord = records.intern(outside);
+
+  // Signatures are interned objects, and the signature of "parent + one set" is memoized, so the sweep of a set
+  // with a million prefixes allocates nothing per prefix.
+  interface Signature { key: string; sets: number[]; record: number; extended: Map<number, Signature> }
+  const bySignature = new Map<string, Signature>();
+  const work = newVector(records.shape);
+  const signatureOf = (sig: number[]): Signature => {
+    const key = sig.join(',');
+    const known = bySignature.get(key);
+    if (known) return known;
+    work.set(outside);
+    const member = new Set(sig);
+    for (const s of sig) {
+      for (const e of inUsers[s]!) if (constraints[e]!.inSets.every((x) => member.has(x))) setBit(work, e);
+    }
+    for (const s of sig) for (const e of notUsers[s]!) clearBit(work, e);
+    const made: Signature = { key, sets: sig, record: records.intern(work), extended: new Map() };
+    bySignature.set(key, made);
+    return made;
+  };
+  const empty = signatureOf([]);
+  const extend = (parent: Signature, set: number): Signature => {
+    let next = parent.extended.get(set);
+    if (!next) {
+      next = parent.sets.includes(set) ? parent : signatureOf(unionSorted(parent.sets, [set]));
+      parent.extended.set(set, next);
+    }
+    return next;
+  };
+
+  const parsed = parseAll(family, sets);
+  const order = sweepOrder(parsed, family);
+  const { words, lens, owner } = parsed;
+  const keys = Buffer.alloc(parsed.count * keySize);
+  const values = new Uint32Array(parsed.count);
+  let count = 0;
+
+  // The stack of open ancestors: prefix index and its signature (whose record a lookup inside it yields).
+  const stackIdx = new Int32Array(130);
+  const stackSig: Signature[] = [];
+  let depth = 0;
+  // Sets that list a prefix with no ancestor: the common case of a big set, kept out of the Map.
+  const alone: (Signature | undefined)[] = new Array(sets.length);
+  const lenOf = lens;
+  let i = 0;
+  while (i < parsed.count) {
+    const first = order[i]!;
+    const len = lenOf[first]!;
+    if (per === 1) {
+      // IPv4 inline: the top of the stack covers `first` when the address bits above its length agree.
+      const a = words[first]!;
+      while (depth > 0) {
+        const top = stackIdx[depth - 1]!;
+        const tl = lenOf[top]!;
+        if (tl === 0 || ((words[top]! ^ a) >>> (32 - tl)) === 0) break;
+        depth--;
+      }
+    } else {
+      while (depth > 0 && !covers(words, per, stackIdx[depth - 1]!, lenOf[stackIdx[depth - 1]!]!, first)) depth--;
+    }
+    const parent = depth > 0 ? stackSig[depth - 1]! : empty;
+    // Every set listing exactly this prefix (they are adjacent in sweep order).
+    const o = owner[first]!;
+    let sig = depth > 0 ? extend(parent, o) : (alone[o] ??= extend(empty, o));
+    let j = i + 1;
+    while (j < parsed.count && lenOf[order[j]!] === len && sameAddress(words, per, order[j]!, first)) {
+      sig = extend(sig, owner[order[j]!]!);
+      j++;
+    }
+    if (sig.record !== parent.record) {
+      const at = count * keySize;
+      keys[at] = len;
+      for (let w = 0; w < per; w++) {
+        const v = words[first * per + w]!;
+        const b = at + 4 + w * 4;
+        keys[b] = v >>> 24;
+        keys[b + 1] = (v >>> 16) & 255;
+        keys[b + 2] = (v >>> 8) & 255;
+        keys[b + 3] = v & 255;
+      }
+      values[count] = sig.record;
+      count++;
+    }
+    stackIdx[depth] = first;
+    stackSig[depth] = sig;
+    depth++;
+    i = j;
+  }
+  return {
+    kind: 'address',
+    keySize,
+    keys: keys.subarray(0, count * keySize),
+    values: values.subarray(0, count),
+    count,
+    defaultRecord,
+    classes: bySignature.size,
+    prefixes: parsed.count,
+  };
+}

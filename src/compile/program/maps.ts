@@ -1,0 +1,125 @@
+// The maps a policy program reads, per family: their specs (names as the program's relocations use them) and their
+// contents as plain buffers, ready for batch updates.
+import type { IpFamily } from '../../model/cidr.js';
+import { MapFlag, MapType } from '../../libbpf/constants.js';
+import type { Classifier, FieldName } from './classifier.js';
+import { TABLE_WORDS } from './entry-layout.js';
+import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
+import { PolicyProgramError } from './limits.js';
+
+/** What a map holds: the class records, the entry table, or one field's class table. */
+export type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName;
+
+export interface PolicyMapSpec {
+  /** The kernel name and the relocation name in the program (at most 15 characters). */
+  readonly name: string;
+  readonly family: IpFamily;
+  readonly role: PolicyMapRole;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+}
+
+/** Contents of an array map (keys 0..count-1) or of an LPM trie. */
+export type PolicyMapContents =
+  | { readonly kind: 'array'; readonly count: number; readonly valueSize: number; readonly values: Buffer }
+  | { readonly kind: 'lpm'; readonly count: number; readonly keySize: number; readonly keys: Buffer; readonly values: Buffer };
+
+const ROLE_SUFFIX: Record<PolicyMapRole, string> = {
+  records: 'rec', entries: 'ent', scan: 'scan', proto: 'proto', dport: 'dport', sport: 'sport', icmp: 'icmp', daddr: 'dst', saddr: 'src',
+};
+
+export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
+  return `ntp${family}_${ROLE_SUFFIX[role]}`;
+}
+
+/**
+ * The entry table is one array element: a 64-byte table for find-first-set (De Bruijn), then one 16-byte slot per bit
+ * (entry-layout.ts: entry word, original index, Log limit, continue word). One lookup per packet gives the program
+ * a pointer it indexes by bit position.
+ */
+export const DEBRUIJN_MULTIPLIER = 0x03f79d71b4cb0a89n;
+export const DEBRUIJN_SHIFT = 58;
+export const ENTRY_TABLE_HEADER = 64;
+export const ENTRY_TABLE_SLOT_BYTES = TABLE_WORDS * 4;
+/** An array value must fit one kmalloc (4 MiB): about 260,000 bit positions per family. */
+export const ENTRY_TABLE_MAX_BYTES = 4 << 20;
+
+/** table[(lowbit * multiplier) >> 58] = bit index, for each of the 64 one-bit values. */
+export function debruijnTable(): Buffer {
+  const table = Buffer.alloc(64);
+  const seen = new Set<number>();
+  for (let i = 0; i < 64; i++) {
+    const idx = Number((((1n << BigInt(i)) * DEBRUIJN_MULTIPLIER) & 0xffffffffffffffffn) >> BigInt(DEBRUIJN_SHIFT));
+    if (seen.has(idx)) throw new Error('debruijn: the multiplier is not a De Bruijn sequence');
+    seen.add(idx);
+    table[idx] = i;
+  }
+  return table;
+}
+
+function entryTableBytes(c: Classifier): number {
+  const bytes = ENTRY_TABLE_HEADER + ENTRY_TABLE_SLOT_BYTES * c.layout.bits;
+  if (bytes > ENTRY_TABLE_MAX_BYTES) {
+    throw new PolicyProgramError('POLICY_PROGRAM_TOO_LARGE', `IPv${c.family}: ${c.entryCount} entries need an entry table of ${bytes} bytes; at most ${ENTRY_TABLE_MAX_BYTES} fit one map value`);
+  }
+  return bytes;
+}
+
+/** The per-CPU scan state every policy program has (frame.ts). */
+export function scanMapSpec(): PolicyMapSpec {
+  return { name: SCAN_MAP_NAME, family: 4, role: 'scan', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: SCAN_BYTES, maxEntries: 1, flags: 0 };
+}
+
+/** The maps of one family's classifier (none when the family has no entries). */
+export function policyMaps(c: Classifier): PolicyMapSpec[] {
+  if (c.entryCount === 0) return [];
+  const family = c.family;
+  const specs: PolicyMapSpec[] = [
+    {
+      name: policyMapName(family, 'records'), family, role: 'records', type: MapType.ARRAY, keySize: 4,
+      valueSize: c.shape.recordBytes, maxEntries: c.records.count, flags: 0,
+    },
+    {
+      name: policyMapName(family, 'entries'), family, role: 'entries', type: MapType.ARRAY, keySize: 4,
+      valueSize: entryTableBytes(c), maxEntries: 1, flags: 0,
+    },
+  ];
+  for (const f of c.fields) {
+    const name = policyMapName(family, f.name);
+    if (f.table.kind === 'address') {
+      specs.push({
+        name, family, role: f.name, type: MapType.LPM_TRIE, keySize: f.table.keySize, valueSize: 4,
+        maxEntries: Math.max(1, f.table.count), flags: MapFlag.NO_PREALLOC,
+      });
+    } else {
+      specs.push({ name, family, role: f.name, type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: f.table.values.length, flags: 0 });
+    }
+  }
+  return specs;
+}
+
+/** What to write into one of the family's maps. */
+export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMapContents {
+  if (role === 'records') {
+    return { kind: 'array', count: c.records.count, valueSize: c.shape.recordBytes, values: c.records.bytes };
+  }
+  if (role === 'scan') return { kind: 'array', count: 0, valueSize: SCAN_BYTES, values: Buffer.alloc(0) };
+  if (role === 'entries') {
+    const size = entryTableBytes(c);
+    const value = Buffer.alloc(size);
+    debruijnTable().copy(value, 0);
+    const t = c.layout.table;
+    Buffer.from(t.buffer, t.byteOffset, Math.min(t.byteLength, size - ENTRY_TABLE_HEADER)).copy(value, ENTRY_TABLE_HEADER);
+    return { kind: 'array', count: 1, valueSize: size, values: value };
+  }
+  const f = c.fields.find((x) => x.name === role);
+  if (!f) throw new Error(`policy maps: family ${c.family} does not use field ${role}`);
+  const values = Buffer.from(f.table.values.buffer, f.table.values.byteOffset, f.table.values.byteLength);
+  if (f.table.kind === 'address') {
+    return { kind: 'lpm', count: f.table.count, keySize: f.table.keySize, keys: f.table.keys, values };
+  }
+  return { kind: 'array', count: f.table.values.length, valueSize: 4, values };
+}

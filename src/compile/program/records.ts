@@ -1,0 +1,132 @@
+// Bit vectors over one family's entries, and the table of distinct class records (summary words + vector words).
+//
+// Bit e of a vector stands for the entry at bit position e (entry-layout.ts). Vectors are Uint32Arrays with bit e
+// at word e >>> 5, bit e & 31: on a little-endian host that is byte for byte the array of u64 words the program
+// reads (bit e at u64 word e >> 6, bit e & 63). A record is [summary: S u64][vector: W u64], summary bit j set when vector word j is not
+// zero, so the program can skip zero words of the AND without reading them.
+
+import { MAX_RECORD_BYTES, PolicyProgramError } from './limits.js';
+
+/** The widths every record of one family shares. */
+export interface VectorShape {
+  /** Entries (bits in use). */
+  readonly entries: number;
+  /** u64 words of the vector: ceil(entries / 64), at least 1. */
+  readonly words: number;
+  /** u64 words of the summary: ceil(words / 64). */
+  readonly summaryWords: number;
+  /** Bytes of one record: (summaryWords + words) * 8. */
+  readonly recordBytes: number;
+}
+
+export function vectorShape(entries: number): VectorShape {
+  const words = Math.max(1, Math.ceil(entries / 64));
+  const summaryWords = Math.ceil(words / 64);
+  return { entries, words, summaryWords, recordBytes: (summaryWords + words) * 8 };
+}
+
+/** A zeroed vector of this shape. */
+export function newVector(shape: VectorShape): Uint32Array {
+  return new Uint32Array(shape.words * 2);
+}
+
+export function setBit(v: Uint32Array, e: number): void {
+  v[e >>> 5]! |= 1 << (e & 31);
+}
+
+export function clearBit(v: Uint32Array, e: number): void {
+  v[e >>> 5]! &= ~(1 << (e & 31));
+}
+
+/** Sets or clears bit e. */
+export function putBit(v: Uint32Array, e: number, on: boolean): void {
+  if (on) setBit(v, e);
+  else clearBit(v, e);
+}
+
+function hashWords(v: Uint32Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < v.length; i++) {
+    h = Math.imul(h ^ v[i]!, 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h >>> 0;
+}
+
+/**
+ * The distinct records of one family: every field's classes intern their vectors here, and equal vectors (from
+ * any field) share one record id, which is what the class maps store.
+ */
+export class RecordTable {
+  readonly shape: VectorShape;
+  #bytes: Uint8Array;
+  #words: Uint32Array;
+  #count = 0;
+  readonly #byHash = new Map<number, number | number[]>();
+
+  constructor(shape: VectorShape) {
+    this.shape = shape;
+    this.#bytes = new Uint8Array(shape.recordBytes * 16);
+    this.#words = new Uint32Array(this.#bytes.buffer);
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The record id of this vector, adding a record when no equal vector is there yet. */
+  intern(v: Uint32Array): number {
+    if (v.length !== this.shape.words * 2) throw new Error(`records: vector of ${v.length} u32, expected ${this.shape.words * 2}`);
+    const h = hashWords(v);
+    const seen = this.#byHash.get(h);
+    if (seen !== undefined) {
+      for (const id of typeof seen === 'number' ? [seen] : seen) if (this.#equals(id, v)) return id;
+    }
+    const id = this.#add(v);
+    if (seen === undefined) this.#byHash.set(h, id);
+    else if (typeof seen === 'number') this.#byHash.set(h, [seen, id]);
+    else seen.push(id);
+    return id;
+  }
+
+  /** Every record, back to back (count * recordBytes): the records map's values in key order. */
+  bytes(): Buffer {
+    return Buffer.from(this.#bytes.buffer, 0, this.#count * this.shape.recordBytes);
+  }
+
+  #vectorOffset(id: number): number {
+    return (id * this.shape.recordBytes) / 4 + this.shape.summaryWords * 2;
+  }
+
+  #equals(id: number, v: Uint32Array): boolean {
+    const base = this.#vectorOffset(id);
+    for (let i = 0; i < v.length; i++) if (this.#words[base + i] !== v[i]) return false;
+    return true;
+  }
+
+  #add(v: Uint32Array): number {
+    const id = this.#count;
+    const need = (id + 1) * this.shape.recordBytes;
+    if (need > MAX_RECORD_BYTES) {
+      throw new PolicyProgramError(
+        'POLICY_PROGRAM_TOO_LARGE',
+        `${this.shape.entries} entries need more than ${MAX_RECORD_BYTES >> 20} MiB of class records ` +
+          `(${id} records of ${this.shape.recordBytes} bytes so far): split the policy or use fewer distinct ports and sets`,
+      );
+    }
+    if (need > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(need, this.#bytes.length * 2));
+      grown.set(this.#bytes);
+      this.#bytes = grown;
+      this.#words = new Uint32Array(grown.buffer);
+    }
+    const sumBase = (id * this.shape.recordBytes) / 4;
+    const vecBase = sumBase + this.shape.summaryWords * 2;
+    this.#words.set(v, vecBase);
+    for (let j = 0; j < this.shape.words; j++) {
+      if ((v[2 * j]! | v[2 * j + 1]!) !== 0) this.#words[sumBase + (j >>> 5)]! |= 1 << (j & 31);
+    }
+    this.#count += 1;
+    return id;
+  }
+}
