@@ -1,4 +1,5 @@
-// `notrack explain`: which rule decides a given packet on a given host and interface, and why, from the policy alone.
+// `notrack explain`: which rule decides a given packet on a given host and interface, and why, from the policy alone;
+// with --kernel also from the compiled program run in the kernel, side by side.
 import { fetchSource, type SourceFile } from '../source/index.js';
 import { loadResources } from '../model/load-resources.js';
 import { parseDocuments, type SourceDocument } from '../model/documents.js';
@@ -10,16 +11,20 @@ import type { DesiredState, Failsafe, InterfaceState, PacketDescription, RuleRef
 import { evaluatePacket, interfaceState, matchingFailsafe } from '../compile/evaluate.js';
 import { PACKET_EXAMPLE, PacketSyntaxError, formatPacket, parsePacket } from '../compile/packet-text.js';
 import { failsafeText } from '../compile/policy-test.js';
+import type { KernelVerdict } from '../dataplane/test-run.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, UsageError, oneOf, parseCommandArgs } from './args.js';
 import { readPolicyFiles } from './read-policy.js';
 
 export const EXPLAIN_HELP = `Usage: notrack explain --host HOST --iface IFACE --packet PACKET [--repo URL|PATH] [--ref REF] [--path DIR]
-                       [--format text|json]
+                       [--kernel] [--format text|json]
 
 Evaluates one packet arriving on an interface of a host against the policy, as the XDP pipeline would:
 failsafes first, then the doNotTrack ingress rules in order. Prints the verdict, the rule that decided it (with
 its file and line), the Log rules that matched, or why nothing decided.
-Exit status: 0 the packet was evaluated, 1 error (invalid policy, unknown host or interface), 64 bad usage.
+With --kernel it also runs the packet through the compiled XDP pipeline in the kernel (BPF_PROG_TEST_RUN: nothing
+is attached or pinned; needs root) and shows both verdicts, and whether they agree.
+Exit status: 0 the packet was evaluated (and with --kernel, both agree), 1 error (invalid policy, unknown host or
+interface, no BPF permission) or the kernel DISAGREES with the reference (a bug), 64 bad usage.
 
 Packets:
   tcp 203.0.113.5:4000 > 10.0.0.5:5432         udp, sctp and udplite alike
@@ -32,6 +37,7 @@ Options:
   --host HOST         the node of the HostEndpoints to use
   --iface IFACE       the interface the packet arrives on
   --packet PACKET     the packet, as above
+  --kernel            also run it through the compiled program in the kernel and compare (root)
 ${SOURCE_HELP}
   --format FORMAT     text (default) or json
   -h, --help          show this help
@@ -127,6 +133,60 @@ export function explainPacket(state: DesiredState, iface: InterfaceState, reques
   };
 }
 
+const REASON_TEXT: Record<KernelVerdict['reason'], string> = {
+  rule: 'a rule',
+  'no-match': 'no rule matched',
+  failsafe: 'failsafe',
+  'non-ip': 'not an IP packet',
+  'no-policy': 'no policy program',
+  malformed: 'malformed packet',
+  unsupported: 'unsupported packet',
+  'tail-call-failed': 'a tail call failed',
+  unknown: 'no counter said why',
+};
+
+function decider(reason: KernelVerdict['reason'], rule: RuleRef | null, counter: number | null, failsafe?: Failsafe | null): string {
+  if (rule) return ` by ${formatRuleRef(rule)}`;
+  if (counter !== null) return ` by rule index ${counter}`;
+  if (reason === 'failsafe' && failsafe) return `: ${formatFailsafe(failsafe)}`;
+  return `: ${REASON_TEXT[reason]}`;
+}
+
+function loggedText(refs: (RuleRef | undefined)[], total: number): string {
+  if (total === 0) return '';
+  const names = refs.map((r) => (r ? formatRuleRef(r) : '?'));
+  return `; logged by ${names.join(', ')}${total > names.length ? ` and ${total - names.length} more` : ''}`;
+}
+
+/** The reference evaluator's verdict in one line: `allow by db-postgres ingress[0]`, `pass: no rule matched`. */
+export function referenceSummary(e: Explanation): string {
+  const v = e.verdict;
+  return `${v.outcome}${decider(v.reason, v.rule, v.counter, e.failsafe)}${loggedText(e.logged, e.logged.length)}`;
+}
+
+/** The kernel's verdict in one line, with the XDP action and the metadata flag it is read from. */
+export function kernelSummary(k: KernelVerdict, iface: InterfaceState): string {
+  const flag = k.untrackedFlag ? ', untracked flag set' : k.actionName === 'XDP_PASS' ? ', no flag' : '';
+  const logged = loggedText(k.logged.map((c) => iface.counters[c]), k.logCount);
+  return `${k.outcome} (${k.actionName}${flag})${decider(k.reason, k.rule, k.counter)}${logged}`;
+}
+
+/** What `explain --kernel` adds: the kernel's verdict and where it differs from the reference's. */
+export interface KernelComparison extends KernelVerdict {
+  agree: boolean;
+  differences: string[];
+}
+
+export function renderKernelText(e: Explanation, k: KernelComparison, iface: InterfaceState): string {
+  const lines = [`reference: ${referenceSummary(e)}`, `kernel:    ${kernelSummary(k, iface)}`];
+  if (k.agree) lines.push('agree');
+  else {
+    lines.push('DISAGREE: the kernel and the reference evaluator differ; this is a bug in notrack, please report it:');
+    for (const d of k.differences) lines.push(`  ${d}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 export function renderExplanationText(e: Explanation): string {
   const via = e.appliedInterface !== e.interface ? `, under the "*" HostEndpoint ${e.endpoint}` : ` (HostEndpoint ${e.endpoint})`;
   const lines = [
@@ -160,6 +220,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     iface: { type: 'string' },
     packet: { type: 'string' },
     format: { type: 'string' },
+    kernel: { type: 'boolean' },
   });
   if (values.help) { process.stdout.write(EXPLAIN_HELP); return 0; }
   const format = oneOf('format', values.format, ['text', 'json'] as const, 'text');
@@ -189,15 +250,29 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const state = compileHost(loaded.resources, host);
   const iface = interfaceOf(state, loaded.resources, host, values.iface!);
   const explanation = explainPacket(state, iface, values.iface!, packet, new RuleLocator(snapshot.files, loaded.resources));
+  let kernel: KernelComparison | undefined;
+  if (values.kernel) {
+    // Loaded only here: plain explain never loads the kernel binding.
+    const { kernelVerdict, verdictDifferences } = await import('../dataplane/test-run.js');
+    const verdict = kernelVerdict(state, iface, packet);
+    const differences = verdictDifferences(explanation.verdict, verdict);
+    kernel = { ...verdict, agree: differences.length === 0, differences };
+  }
   if (format === 'json') {
     process.stdout.write(JSON.stringify({
       formatVersion: EXPLAIN_JSON_VERSION,
       kind: 'notrack.explain',
       source: { repo: snapshot.repo, ref: snapshot.ref, commit: snapshot.commit, path: snapshot.subPath },
       ...explanation,
+      ...(kernel ? { kernel } : {}),
     }, null, 2) + '\n');
   } else {
     process.stdout.write(renderExplanationText(explanation));
+    if (kernel) process.stdout.write(renderKernelText(explanation, kernel, iface));
+  }
+  if (kernel && !kernel.agree) {
+    process.stderr.write('notrack explain: the kernel disagrees with the reference evaluator (a bug in notrack)\n');
+    return 1;
   }
   return 0;
 }
