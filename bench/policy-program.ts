@@ -8,22 +8,13 @@ import type { DesiredState, IngressEntry, PrefixSet, SideMatch } from '../src/co
 import { loadPolicyProgram } from '../src/dataplane/policy-program.js';
 import { buildFrame, type PacketSpec } from '../test/support/packets.js';
 import { Pipeline } from '../test/support/pipeline.js';
+import { mulberry32 } from '../test/support/seeded-random.js';
 
 const RULES = [10, 100, 1_000, 10_000];
 const SET_SIZES = [1_000, 100_000, 1_000_000];
 const REPEAT = Number(process.env.NOTRACK_BENCH_REPEAT ?? 1_000_000);
 const IFACE = 'bench0';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 

@@ -16,6 +16,7 @@ import { formatIp, type IpFamily } from '../../src/model/cidr.js';
 import { buildClassifier, stepBudget, vectorShape } from '../../src/compile/program/index.js';
 import { kernelSkipReason } from '../support/netns.js';
 import { expectedAction, frameFor, Pipeline } from '../support/pipeline.js';
+import { mulberry32, type Rng } from '../support/seeded-random.js';
 
 const skip = kernelSkipReason();
 if (skip !== null) console.log(`skip: differential policy tests: ${skip}`);
@@ -28,18 +29,6 @@ const IFACE = 'eth0';
 // ---------------------------------------------------------------------------------------------------------------
 // Randomness
 
-type Rng = () => number;
-
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
