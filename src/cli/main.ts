@@ -11,6 +11,7 @@ import { planCommand } from './plan.js';
 import { applyCommand } from './apply.js';
 import { driftCommand } from './drift.js';
 import { statusCommand } from './status.js';
+import { logsCommand } from './logs.js';
 import { agentCommand } from './agent.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   apply: { run: applyCommand, summary: 'converge this host once to the policy (atomic per interface), repairing drift' },
   drift: { run: driftCommand, summary: 'what drifted on this host and what a new revision would change (exit 2)' },
   status: { run: statusCommand, summary: 'applied commit and generation, XDP mode per interface, per-rule counters' },
+  logs: { run: logsCommand, summary: 'packets that matched Log rules and what then decided them (--follow to keep watching)' },
   agent: { run: agentCommand, summary: 'run on a schedule: fetch, reconcile, check drift; metrics and health' },
   demo: { run: async (argv) => (await import('./demo.js')).demoCommand(argv), summary: 'the whole loop against policies-example, in network namespaces it creates and removes (root)' },
 };

@@ -106,8 +106,17 @@ function load(): NativeTable {
     throw unsupported(`libbpf.so.1 could not be loaded (${(e as Error).message}): install libbpf 1.x (Debian/Ubuntu: libbpf1)`, e);
   }
   loaded = declare(libbpf, libc);
+  libbpfHandle = libbpf;
   installPrintCapture(loaded);
   return loaded;
+}
+
+let libbpfHandle: LibraryHandle | undefined;
+
+/** libbpf itself, for the few functions declared apart (they need callback types of their own). */
+export function libbpfLibrary(): LibraryHandle {
+  load();
+  return libbpfHandle!;
 }
 
 /** The native functions, loaded on first access. */

@@ -15,3 +15,4 @@ export {
 } from './observe.js';
 export { detachInterface, type DetachInterfaceOptions, type InterfaceDetach } from './detach.js';
 export { NOTRACK_CLS_BPF } from './cls-bpf.js';
+export { LogEventReader, nameRule, type NamedLogEvent, type NamedRule, type LogEventHandler } from './log-events.js';
