@@ -2,10 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ROOT, TSX_LOADER } from '../support/cli.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const CHILD = path.join(ROOT, 'test', 'agent', 'agent-child.ts');
 
 type Entry = Record<string, unknown> & { msg: string };
@@ -19,7 +17,7 @@ class AgentProcess {
   stderr = '';
 
   constructor(config: Record<string, unknown>) {
-    this.child = spawn(process.execPath, ['--import', TSX, CHILD], {
+    this.child = spawn(process.execPath, ['--import', TSX_LOADER, CHILD], {
       cwd: ROOT, env: { ...process.env, NOTRACK_TEST_AGENT: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {

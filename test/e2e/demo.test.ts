@@ -6,8 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { runCli } from '../support/cli.js';
+import { cliCommand, runCli } from '../support/cli.js';
 import { LAB_NAME_PREFIX } from '../../src/demo/leftovers.js';
 import { labSkipReason, namespacesStartingWith, ROOT } from './lab-fixture.js';
 
@@ -61,8 +60,8 @@ dt('names the step that failed, exits 1 and still removes the lab', () => {
 });
 
 dt('Ctrl-C removes everything the demo made and exits 130', async () => {
-  const tsx = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const child = spawn(process.execPath, ['--import', tsx, join(ROOT, 'test', 'support', 'cli-entry.ts'), 'demo'], {
+  const [cmd, ...argv] = cliCommand(['demo']);
+  const child = spawn(cmd!, argv, {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

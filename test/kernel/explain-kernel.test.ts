@@ -1,15 +1,13 @@
 // `notrack explain --kernel` against policies-example: the reference verdict and the compiled program's verdict in
 // the kernel (BPF_PROG_TEST_RUN through the whole XDP pipeline) side by side, in text and JSON, and "agree".
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Verdict } from '../../src/compile/desired-state.js';
 import { renderKernelText, type Explanation, type KernelComparison } from '../../src/cli/explain.js';
 import { verdictDifferences, type KernelVerdict } from '../../src/dataplane/test-run.js';
 import { cliInProcess } from '../support/cli-in-process.js';
-import { ROOT } from '../support/cli.js';
+import { ROOT, cliCommand } from '../support/cli.js';
 import { kernelSkipReason } from '../support/netns.js';
 
 const skip = kernelSkipReason();
@@ -103,11 +101,10 @@ for (const c of CASES) {
 
 test('without root, explain --kernel fails with the binding\'s permission error and exit 1, not a crash', () => {
   if (skip !== null) return;
-  const tsx = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const r = spawnSync(process.execPath, [
-    '--import', tsx, path.join(ROOT, 'test', 'support', 'cli-entry.ts'),
+  const [cmd, ...argv] = cliCommand([
     'explain', '--path', 'policies-example', '--host', 'edge-1', '--iface', 'eth0', '--packet', 'tcp 203.0.113.66:4000 > 10.0.0.10:80', '--kernel',
-  ], { cwd: ROOT, encoding: 'utf8', uid: 65534, gid: 65534, timeout: 60_000, env: { ...process.env, HOME: '/tmp' } });
+  ]);
+  const r = spawnSync(cmd!, argv, { cwd: ROOT, encoding: 'utf8', uid: 65534, gid: 65534, timeout: 60_000, env: { ...process.env, HOME: '/tmp' } });
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /notrack explain: error\[bpf-permission\]: .*needs root or CAP_BPF/);
   assert.not.match(r.stderr, 'internal error');

@@ -1,20 +1,14 @@
 // `notrack logs` on a host in a namespace: a Log rule ahead of a Deny writes one event per matching packet, and the
 // command prints them naming the Log rule, the deciding Deny and the packet; with no matching traffic it prints
 // nothing; --follow prints events as they come and exits 0 on SIGINT.
-import { spawn, spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HOST_ADDR4, IFNAME, POSTGRES, reconcileSkipReason, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
-import { ROOT, type CliResult } from '../support/cli.js';
 
 const reason = reconcileSkipReason();
 if (reason) console.log(`logs-events: skipped: ${reason}`);
 const kt = reason ? test.skip : test;
 
-const ENTRY = path.join(ROOT, 'test', 'support', 'cli-entry.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const SOURCE_PORT = 40000;
 
 /** db-1 logs postgres connection attempts from the app subnet, then denies them. */
@@ -56,17 +50,6 @@ spec:
   };
 }
 
-function logsArgv(lab: ReconcileLab, extra: string[]): string[] {
-  return ['ip', 'netns', 'exec', lab.a.name, process.execPath, '--import', TSX, ENTRY, 'logs',
-    '--bpffs', lab.bpffs, '--state-dir', lab.stateDir, ...extra];
-}
-
-function logs(lab: ReconcileLab, ...extra: string[]): CliResult {
-  const [cmd, ...args] = logsArgv(lab, extra);
-  const r = spawnSync(cmd!, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
-}
-
 /** A connection attempt from the app server to postgres from a fixed port; the Deny drops it (SYN retries). */
 function tryPostgres(lab: ReconcileLab): void {
   lab.b.exec(['socat', '-u', 'STDIN', `TCP4:${HOST_ADDR4}:${POSTGRES},sourceport=${SOURCE_PORT},reuseaddr,connect-timeout=1`],
@@ -89,12 +72,12 @@ kt('logs prints one event per packet a Log rule matched, naming the Log rule, th
     assert.is(applied.status, 0, `apply: ${applied.stdout}${applied.stderr}`);
 
     // Nothing matched yet: nothing to print, and that is success.
-    const empty = logs(lab, '--format', 'json');
+    const empty = lab.cli('logs', '--format', 'json');
     assert.is(empty.status, 0, empty.stderr);
     assert.is(empty.stdout, '', 'no events before any matching traffic');
 
     tryPostgres(lab);
-    const got = logs(lab, '--format', 'json');
+    const got = lab.cli('logs', '--format', 'json');
     assert.is(got.status, 0, got.stderr);
     const events = got.stdout.trim().split('\n').map((l) => JSON.parse(l) as LogJson);
     assert.ok(events.length >= 1, `at least the SYN was logged: ${got.stdout}`);
@@ -109,20 +92,19 @@ kt('logs prints one event per packet a Log rule matched, naming the Log rule, th
     console.log(`logs-events: ${events.length} event(s) for one refused connection`);
 
     // Reading took them out of the ring: a second read prints nothing.
-    const again = logs(lab);
+    const again = lab.cli('logs');
     assert.is(again.status, 0, again.stderr);
     assert.is(again.stdout, '', 'events are printed once');
 
     // Text lines say the same in one line each.
     tryPostgres(lab);
-    const text = logs(lab);
+    const text = lab.cli('logs');
     assert.is(text.status, 0, text.stderr);
     const line = text.stdout.split('\n')[0] ?? '';
     assert.match(line, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ eth0 log db-log ingress\\[0\\]: tcp 10\\.0\\.1\\.50:${SOURCE_PORT} > ${HOST_ADDR4.replace(/\./g, '\\.')}:${POSTGRES}, then deny by db-log ingress\\[1\\]$`));
 
     // --follow prints events as they come and stops cleanly on SIGINT.
-    const [cmd, ...args] = logsArgv(lab, ['--follow', '--format', 'json']);
-    const child = lab.track(spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = lab.spawnCli('logs', '--follow', '--format', 'json');
     let out = '', err = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NetNs, kernelSkipReason, pinDir, run, uniqueName, type RunResult } from './netns.js';
-import { ROOT, type CliResult } from './cli.js';
+import { ROOT, TSX_LOADER, cliCommand, type CliResult } from './cli.js';
 import { loadResources } from '../../src/model/load-resources.js';
 import { compileHost } from '../../src/compile/compile-host.js';
 import type { DesiredState } from '../../src/compile/desired-state.js';
@@ -27,8 +27,6 @@ export const POSTGRES = 5432;
 /** The UDP port the app tier may send to untracked (a metrics feed): what the numbered-datagram tests use. */
 export const FEED = 7000;
 
-const ENTRY = path.join(ROOT, 'test', 'support', 'cli-entry.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 /** Why these tests cannot run here (no root/BPF, or a tool is missing), or null. */
 export function reconcileSkipReason(): string | null {
@@ -144,6 +142,9 @@ export function compileFiles(files: Record<string, string>, host = HOST): Desire
   return compileHost(loaded.resources, host);
 }
 
+/** The notrack commands a lab runs inside its host namespace. */
+export type LabCommand = 'apply' | 'drift' | 'status' | 'logs';
+
 export class ReconcileLab {
   readonly a: NetNs;
   readonly b: NetNs;
@@ -223,20 +224,20 @@ export class ReconcileLab {
   }
 
   private cliArgv(command: string, extra: string[]): string[] {
-    // status reads what was applied here; the others also name the repository and the host.
-    const source = command === 'status' ? this.hostArgs().slice(2) : ['--repo', this.repo, ...this.hostArgs()];
-    return ['ip', 'netns', 'exec', this.a.name, process.execPath, '--import', TSX, ENTRY, command, ...source, ...extra];
+    // status and logs read what was applied here; the others also name the repository and the host.
+    const source = command === 'status' || command === 'logs' ? this.hostArgs().slice(2) : ['--repo', this.repo, ...this.hostArgs()];
+    return ['ip', 'netns', 'exec', this.a.name, ...cliCommand([command, ...source, ...extra])];
   }
 
   /** Runs `notrack <command>` inside `a` against this lab's repository, pins and state, as an operator would. */
-  cli(command: 'apply' | 'drift' | 'status', ...extra: string[]): CliResult {
+  cli(command: LabCommand, ...extra: string[]): CliResult {
     const [cmd, ...args] = this.cliArgv(command, extra);
     const r = spawnSync(cmd!, args, { cwd: ROOT, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
     return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
   }
 
   /** Starts `notrack <command>` inside `a` without waiting (the node process itself: ip netns exec execs it). */
-  spawnCli(command: 'apply' | 'drift', ...extra: string[]): ChildProcess {
+  spawnCli(command: LabCommand, ...extra: string[]): ChildProcess {
     const [cmd, ...args] = this.cliArgv(command, extra);
     return this.track(spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   }
@@ -251,7 +252,7 @@ export class ReconcileLab {
     const code = `import { HostReconciler } from ${JSON.stringify(module)};
 const opts = ${JSON.stringify({ source: { repo: this.repo }, host: HOST, bpffs: this.bpffs, stateDir: this.stateDir })};
 ${body}`;
-    return this.a.exec([process.execPath, '--import', TSX, '--input-type=module', '--eval', code], { allowFail: true, timeoutMs: 120_000 });
+    return this.a.exec([process.execPath, '--import', TSX_LOADER, '--input-type=module', '--eval', code], { allowFail: true, timeoutMs: 120_000 });
   }
 
   /** applyHost in this process, on this thread switched into `a` (applyHost is synchronous). */
