@@ -8,7 +8,8 @@ packages=(
   clang llvm libbpf-dev libbpf1 bpftool linux-libc-dev   # BPF programs: compiler, headers, libbpf.so.1, BTF dump
   iproute2 iptables ipset conntrack                        # the dataplane notrack drives
   git                                                      # the test Git server (git http-backend)
-  iputils-ping socat                                       # real traffic in the kernel tests and the demo
+  iputils-ping socat nftables                              # real traffic and rule oracles in the kernel tests, the demo
+  procps util-linux mount                                  # sysctl, setpriv (unprivileged tests), mount/umount (bpffs)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,6 @@
-// Runs one program (argv, no shell) asynchronously with a time limit, and reports its status and output.
-import { spawn } from 'node:child_process';
+// Runs one program (argv, no shell) with a time limit and reports its status and output: asynchronously for the
+// lab, synchronously where a caller must not yield (tests that switch namespaces, setup steps in order).
+import { spawn, spawnSync } from 'node:child_process';
 import { LabError } from './lab-error.js';
 
 export interface CommandResult {
@@ -59,8 +60,33 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
         timedOut,
       };
       if (result.status === 0 || opts.allowFail) { resolve(result); return; }
-      const why = timedOut ? `timed out after ${opts.timeoutMs ?? 30_000} ms` : `exit status ${result.status}`;
-      reject(new LabError('lab-command-failed', `${showArgv(argv)} failed (${why}): ${result.stderr.trim() || result.stdout.trim()}`));
+      reject(failure(argv, result, opts.timeoutMs ?? 30_000));
     });
   });
+}
+
+function failure(argv: readonly string[], result: CommandResult, timeoutMs: number): LabError {
+  const why = result.timedOut ? `timed out after ${timeoutMs} ms` : `exit status ${result.status}`;
+  return new LabError('lab-command-failed', `${showArgv(argv)} failed (${why}): ${result.stderr.trim() || result.stdout.trim()}`);
+}
+
+/** runCommand's synchronous twin: the same options, result and errors. */
+export function runCommandSync(argv: readonly string[], opts: CommandOptions = {}): CommandResult {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new LabError('lab-command-failed', 'empty command');
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const r = spawnSync(cmd, args, {
+    input: opts.input ?? '', encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 256 * 1024 * 1024,
+    ...(opts.env !== undefined ? { env: opts.env } : {}),
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+  });
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  const result: CommandResult = {
+    status: r.status ?? -1,
+    stdout: r.stdout ?? '',
+    stderr: (r.stderr ?? '') || (r.error ? String(r.error.message) : ''),
+    timedOut,
+  };
+  if (result.status !== 0 && !opts.allowFail) throw failure(argv, result, timeoutMs);
+  return result;
 }

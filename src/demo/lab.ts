@@ -14,7 +14,7 @@ import { GitService } from './git-service.js';
 import { LabError } from './lab-error.js';
 import { LabNamespace } from './lab-namespace.js';
 import { LabProcess } from './lab-process.js';
-import { bpffsMounts, killNamespaceProcesses, LAB_MARKER, LAB_NAME_PREFIX, namespaceNames, removeLeftoverLabs } from './leftovers.js';
+import { bpffsMounts, killNamespaceProcesses, LAB_MARKER, LAB_NAME_PREFIX, namespaceNames, ownedName, removeLeftovers } from './leftovers.js';
 import { notrackArgv } from './node-entry.js';
 import { PolicyRepository } from './policy-repository.js';
 import { BRIDGE, GIT_ADDRESS, planTopology, type PlannedHost, type PlannedNamespace, type Topology } from './topology.js';
@@ -330,10 +330,10 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   if (problems.length > 0) {
     throw new LabError(process.getuid?.() !== 0 ? 'lab-not-root' : 'lab-missing-tool', problems.join('; '));
   }
-  for (const line of removeLeftoverLabs()) opts.log?.(`removed the leftover ${line} of an earlier lab`);
+  for (const line of removeLeftovers()) opts.log?.(`removed the leftover ${line} of an earlier lab`);
   const endpoints = await readHostEndpoints(opts.policyFolder);
   serial += 1;
-  const prefix = `${LAB_NAME_PREFIX}${process.pid.toString(36)}-${serial.toString(36)}`;
+  const prefix = ownedName(LAB_NAME_PREFIX, serial.toString(36));
   const lab = new Lab(prefix, planTopology(prefix, endpoints), opts);
   try {
     await lab.build(opts);

@@ -1,5 +1,7 @@
-// Finds and removes what a crashed earlier lab left behind: namespaces, processes in them, its bpffs mount and
-// its temporary folder. Lab names carry the creating process's pid, so only labs whose process is gone are touched.
+// Owned names and what a crashed lab left behind. Everything a lab makes (the demo's and e2e labs, and the
+// namespaces and private bpffs mounts of the kernel tests, which are labs of one or two namespaces) is named
+// `<prefix><pid in base 36>-…` after the process that made it, so only things whose process is gone are removed:
+// a second lab or test suite running beside this one is never touched.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,13 +9,21 @@ import { basename, dirname, join } from 'node:path';
 
 /** Every lab name (namespaces, temporary folder) starts with this, then the pid in base 36 and a dash. */
 export const LAB_NAME_PREFIX = 'ntd';
+/** The kernel tests' namespaces, interfaces and private bpffs folders start with this (test/support/netns.ts). */
+export const TEST_NAME_PREFIX = 'ntt';
+const OWNED_PREFIXES = [LAB_NAME_PREFIX, TEST_NAME_PREFIX];
+
+/** `<prefix><this pid in base 36>-<rest>`: a name leftovers can trace back to this process. */
+export function ownedName(prefix: string, rest: string): string {
+  return `${prefix}${process.pid.toString(36)}-${rest}`;
+}
 
 /** A file in every lab's temporary folder, so that only folders a lab made are ever removed. */
 export const LAB_MARKER = '.notrack-lab';
 
-/** The pid a lab name (`ntd<pid>-<serial>` or `ntd<pid>-<serial>-<role>`) carries, or null for other names. */
-export function labOwnerPid(name: string): number | null {
-  const m = new RegExp(`^${LAB_NAME_PREFIX}([0-9a-z]+)-[0-9a-z]+(-|$)`).exec(name);
+/** The pid an owned name (`ntd<pid>-<serial>[-<role>]`, `ntt<pid>-<tag><serial>[-bpffs]`) carries, or null. */
+export function ownerPid(name: string): number | null {
+  const m = new RegExp(`^(?:${OWNED_PREFIXES.join('|')})([0-9a-z]+)-[0-9a-z]+(-|$)`).exec(name);
   return m ? parseInt(m[1]!, 36) : null;
 }
 
@@ -26,9 +36,9 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** True when `name` belongs to a lab whose process has ended (and is not this process). */
+/** True when `name` is owned by a process that has ended (and is not this process). */
 export function abandoned(name: string): boolean {
-  const pid = labOwnerPid(name);
+  const pid = ownerPid(name);
   return pid !== null && pid !== process.pid && !processAlive(pid);
 }
 
@@ -60,29 +70,36 @@ export function bpffsMounts(): string[] {
     .filter((m) => m !== '');
 }
 
+const owned = (name: string): boolean => OWNED_PREFIXES.some((p) => name.startsWith(p));
+
 /**
- * Removes every namespace, mount and temporary folder of labs whose process is gone; returns one line per thing
- * removed, for the caller to print.
+ * Removes every namespace, bpffs mount and temporary folder whose owning process is gone; returns one line per
+ * thing removed, for the caller to print. Labs keep their mount in `<tmp>/ntd…/bpffs`, tests in `<tmp>/ntt…-bpffs`.
  */
-export function removeLeftoverLabs(): string[] {
+export function removeLeftovers(): string[] {
   if (process.getuid?.() !== 0) return [];
   const removed: string[] = [];
   for (const ns of namespaceNames()) {
-    if (!ns.startsWith(LAB_NAME_PREFIX) || !abandoned(ns)) continue;
+    if (!owned(ns) || !abandoned(ns)) continue;
     killNamespaceProcesses(ns);
     if (run(['ip', 'netns', 'del', ns]).status === 0) removed.push(`namespace ${ns}`);
   }
   const stillMounted = new Set<string>();
   for (const mnt of bpffsMounts()) {
-    const folder = basename(dirname(mnt));
-    if (dirname(dirname(mnt)) !== tmpdir() || !folder.startsWith(LAB_NAME_PREFIX) || !abandoned(folder)) continue;
+    // The first folder under the temporary folder names the owner.
+    const rel = mnt.startsWith(`${tmpdir()}/`) ? mnt.slice(tmpdir().length + 1) : null;
+    const top = rel?.split('/')[0];
+    if (!top || !owned(top) || !abandoned(top)) continue;
     if (run(['umount', mnt]).status === 0) removed.push(`bpffs mount ${mnt}`);
-    else stillMounted.add(dirname(mnt));
+    else stillMounted.add(join(tmpdir(), top));
   }
   for (const entry of readdirSync(tmpdir())) {
     const full = join(tmpdir(), entry);
-    if (!entry.startsWith(LAB_NAME_PREFIX) || !abandoned(entry) || stillMounted.has(full)) continue;
-    if (!existsSync(join(full, LAB_MARKER))) continue;
+    if (!owned(entry) || !abandoned(entry) || stillMounted.has(full)) continue;
+    // Only what a lab or test made: a lab's folder carries its marker, a test's pin folder is an empty mount point.
+    const isLab = existsSync(join(full, LAB_MARKER));
+    const isPinFolder = entry.startsWith(TEST_NAME_PREFIX) && entry.endsWith('-bpffs') && readdirSync(full).length === 0;
+    if (!isLab && !isPinFolder) continue;
     rmSync(full, { recursive: true, force: true });
     removed.push(`folder ${full}`);
   }

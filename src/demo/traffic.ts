@@ -8,15 +8,27 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export interface PingOptions {
   /** The source address (one of the sender's own); default: the kernel's choice. */
   from?: string;
-  /** How long to wait for the reply, in seconds; default 1. */
+  /** How long to wait for each reply, in seconds; default 1. */
   timeoutS?: number;
+  /** 4 or 6; default: from the address. */
+  family?: 4 | 6;
+  /** How many echo requests, `intervalS` apart; default 1. */
+  count?: number;
+  intervalS?: number;
+}
+
+/** The ping command line for `opts` (quiet, numeric). */
+export function pingArgv(to: string, opts: PingOptions = {}): string[] {
+  return [
+    'ping', '-n', '-q', ...(opts.family ? [`-${opts.family}`] : []),
+    '-c', String(opts.count ?? 1), ...(opts.intervalS !== undefined ? ['-i', String(opts.intervalS)] : []),
+    '-W', String(opts.timeoutS ?? 1), ...(opts.from ? ['-I', opts.from] : []), to,
+  ];
 }
 
 /** One echo request; true when the reply came back. */
 export async function ping(ns: LabNamespace, to: string, opts: PingOptions = {}): Promise<boolean> {
-  const timeoutS = opts.timeoutS ?? 1;
-  const argv = ['ping', '-n', '-c', '1', '-W', String(timeoutS), ...(opts.from ? ['-I', opts.from] : []), to];
-  const r = await ns.exec(argv, { allowFail: true, timeoutMs: (timeoutS + 4) * 1000 });
+  const r = await ns.exec(pingArgv(to, { ...opts, count: 1 }), { allowFail: true, timeoutMs: ((opts.timeoutS ?? 1) + 4) * 1000 });
   return r.status === 0;
 }
 
@@ -104,6 +116,8 @@ export function udpExchange(opts: ExchangeOptions): Promise<Exchange> {
 }
 
 export interface ConntrackFilter {
+  /** IPv4 (default) or IPv6 entries. */
+  family?: 4 | 6;
   protocol?: 'tcp' | 'udp' | 'icmp';
   /** The destination port of the original direction. */
   port?: number;
@@ -111,12 +125,22 @@ export interface ConntrackFilter {
   source?: string;
 }
 
-/** The IPv4 connection-tracking entries of a namespace that match `filter`, one line each. */
-export async function conntrackEntries(ns: LabNamespace, filter: ConntrackFilter = {}): Promise<string[]> {
-  const argv = ['conntrack', '-L', '-f', 'ipv4'];
+/** The conntrack command line that lists the entries matching `filter`. */
+export function conntrackArgv(filter: ConntrackFilter = {}): string[] {
+  const argv = ['conntrack', '-L', '-f', filter.family === 6 ? 'ipv6' : 'ipv4'];
   if (filter.protocol) argv.push('-p', filter.protocol);
   if (filter.port !== undefined) argv.push('--dport', String(filter.port));
   if (filter.source) argv.push('-s', filter.source);
-  const r = await ns.exec(argv, { allowFail: true, timeoutMs: 10_000 });
-  return r.stdout.split('\n').filter((l) => l.trim() !== '');
+  return argv;
+}
+
+/** conntrack -L's output as one entry per line. */
+export function conntrackLines(stdout: string): string[] {
+  return stdout.split('\n').filter((l) => l.trim() !== '');
+}
+
+/** The connection-tracking entries of a namespace that match `filter`, one line each. */
+export async function conntrackEntries(ns: LabNamespace, filter: ConntrackFilter = {}): Promise<string[]> {
+  const r = await ns.exec(conntrackArgv(filter), { allowFail: true, timeoutMs: 10_000 });
+  return conntrackLines(r.stdout);
 }

@@ -3,9 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { bpfBuildDir } from '../support/bpf-objects.js';
 import {
   HELPER_IDS,
   PSEUDO_MAP_FD,
@@ -185,12 +185,8 @@ function listing(bytes: Uint8Array): string {
 }
 
 /** Compiles every clang case into its own section of one object and returns each section's bytes. */
-function compileWithClang(): { sections: Map<string, Uint8Array> } | { skip: string } {
-  for (const tool of ['clang', 'llvm-objcopy']) {
-    const r = spawnSync(tool, ['--version'], { encoding: 'utf8' });
-    if (r.error !== undefined || r.status !== 0) return { skip: `${tool} is not available (${r.error?.message ?? r.stderr})` };
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'notrack-asm-'));
+function compileWithClang(): { sections: Map<string, Uint8Array> } {
+  const build = bpfBuildDir('asm');
   try {
     const source: string[] = ['#include <linux/bpf.h>', 'unsigned long long g_u64;', 'unsigned g_u32;'];
     const names: string[] = [];
@@ -205,29 +201,25 @@ function compileWithClang(): { sections: Map<string, Uint8Array> } | { skip: str
       section(`nt_h_${i}`, `void h_${i}(void) { asm volatile("call %[id]" :: [id] "i"(BPF_FUNC_${h.name})); }`);
     });
     fetchCases.forEach((f, i) => section(`nt_a_${i}`, f.c.replace(' f(', ` a_${i}(`)));
-    const src = path.join(dir, 'cases.c');
-    const obj = path.join(dir, 'cases.o');
-    writeFileSync(src, source.join('\n') + '\n');
-    const cc = spawnSync('clang', ['-O2', '-target', 'bpf', '-mcpu=v3', '-c', src, '-o', obj], { encoding: 'utf8' });
-    if (cc.status !== 0) throw new Error(`clang failed:\n${cc.stderr}`);
-    const dumps = names.flatMap((n) => ['--dump-section', `${n}=${path.join(dir, `${n}.bin`)}`]);
-    const oc = spawnSync('llvm-objcopy', [...dumps, obj, path.join(dir, 'out.o')], { encoding: 'utf8' });
-    if (oc.status !== 0) throw new Error(`llvm-objcopy failed:\n${oc.stderr}`);
-    return { sections: new Map(names.map((n) => [n, new Uint8Array(readFileSync(path.join(dir, `${n}.bin`)))])) };
+    const obj = build.compile('cases', source.join('\n') + '\n');
+    const dumps = names.flatMap((n) => ['--dump-section', `${n}=${path.join(build.path, `${n}.bin`)}`]);
+    const oc = spawnSync('llvm-objcopy', [...dumps, obj, path.join(build.path, 'out.o')], { encoding: 'utf8' });
+    if (oc.status !== 0) throw new Error(`llvm-objcopy failed:\n${oc.stderr ?? oc.error?.message}`);
+    return { sections: new Map(names.map((n) => [n, new Uint8Array(readFileSync(path.join(build.path, `${n}.bin`)))])) };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    build.cleanup();
   }
 }
 
 const EXIT = '95 00 00 00 00 00 00 00';
-const compiled = compileWithClang();
-if ('skip' in compiled) console.log(`skip: clang comparison tests: ${compiled.skip}`);
-const clangTest = 'skip' in compiled ? test.skip : test;
+// Compiled on first use, so a broken toolchain fails the tests that need it instead of the whole file's import.
+let compiledOnce: { sections: Map<string, Uint8Array> } | undefined;
+const compiled = (): { sections: Map<string, Uint8Array> } => (compiledOnce ??= compileWithClang());
+
 
 /** A function whose body is only inline asm compiles to that asm followed by `exit`: strip the exit. */
 function asmBody(name: string): Uint8Array {
-  if ('skip' in compiled) throw new Error('unreachable');
-  const bytes = compiled.sections.get(name);
+  const bytes = compiled().sections.get(name);
   assert.ok(bytes !== undefined, `section ${name} missing from clang's object`);
   assert.is(hex(bytes.subarray(bytes.length - 8)), EXIT, `section ${name} does not end in exit`);
   return bytes.subarray(0, bytes.length - 8);
@@ -236,7 +228,7 @@ function asmBody(name: string): Uint8Array {
 cases.forEach((c, i) => {
   if ('clang' in c.oracle) {
     const asm = c.oracle.clang;
-    clangTest(`${c.name}: same bytes as clang for "${asm}"`, () => {
+    test(`${c.name}: same bytes as clang for "${asm}"`, () => {
       const ours = encodeInsns(c.insns);
       const theirs = asmBody(`nt_${i}`);
       assert.is(hex(ours), hex(theirs), `ours: ${listing(ours)}\nclang: ${listing(theirs)}`);
@@ -253,7 +245,7 @@ cases.forEach((c, i) => {
 });
 
 helperCases.forEach((h, i) => {
-  clangTest(`call ${h.name}: id ${h.insn.imm} equals BPF_FUNC_${h.name} from linux/bpf.h`, () => {
+  test(`call ${h.name}: id ${h.insn.imm} equals BPF_FUNC_${h.name} from linux/bpf.h`, () => {
     assert.is(hex(encodeInsns([h.insn])), hex(asmBody(`nt_h_${i}`)));
   });
   test(`call ${h.name}: disassembles as "${h.text}"`, () => {
@@ -262,9 +254,8 @@ helperCases.forEach((h, i) => {
 });
 
 fetchCases.forEach((f, i) => {
-  clangTest(`atomic fetch_${f.op} ${f.size}: same bytes as clang's __sync_fetch_and_${f.op}`, () => {
-    if ('skip' in compiled) return;
-    const bytes = compiled.sections.get(`nt_a_${i}`)!;
+  test(`atomic fetch_${f.op} ${f.size}: same bytes as clang's __sync_fetch_and_${f.op}`, () => {
+    const bytes = compiled().sections.get(`nt_a_${i}`)!;
     const slot = decodeInsns(bytes).findIndex((s) => (s.code & 0xe7) === 0xc3); // BPF_STX | BPF_ATOMIC, any size
     assert.ok(slot >= 0, `no atomic instruction in clang's code: ${listing(bytes)}`);
     const theirs = bytes.subarray(slot * 8, slot * 8 + 8);

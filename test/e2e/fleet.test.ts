@@ -10,11 +10,10 @@ import type { LabProcess } from '../../src/demo/lab-process.js';
 import { LAB_NAME_PREFIX } from '../../src/demo/leftovers.js';
 import { ping } from '../../src/demo/traffic.js';
 import { ATTACKER_ADDRESS } from '../../src/demo/topology.js';
-import { labSkipReason, namespacesStartingWith, POLICIES_EXAMPLE } from './lab-fixture.js';
+import { labGate, namespacesStartingWith, POLICIES_EXAMPLE } from './lab-fixture.js';
 
-const reason = labSkipReason();
-if (reason) console.log(`fleet: skipped: ${reason}`);
-const ft = reason ? test.skip : test;
+const gate = labGate('fleet');
+const ft = gate.test;
 
 const OWN = `${LAB_NAME_PREFIX}${process.pid.toString(36)}-`;
 const CONFIG = 'config/notrack.yaml';
@@ -49,7 +48,7 @@ async function appliedCommit(node: string): Promise<string | null> {
 }
 
 test.before(async () => {
-  if (reason) return;
+  if (!gate.runs) return;
   lab = await createLab({ policyFolder: POLICIES_EXAMPLE });
   await lab.startGitServer();
   good = await lab.publish(POLICIES_EXAMPLE, 'policies-example');
@@ -60,7 +59,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (reason) return;
+  if (!gate.runs) return;
   for (const a of agents?.values() ?? []) await a.stop('SIGKILL');
   await lab?.destroy();
   assert.equal(namespacesStartingWith(OWN), [], 'no namespace of this process is left');

@@ -3,16 +3,16 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labPrerequisites } from '../../src/demo/lab.js';
+import { LAB_TOOLS } from '../../src/demo/lab.js';
+import { kernelGate, type KernelGate } from '../support/kernel-gate.js';
 import { namespaceNames } from '../../src/demo/leftovers.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const POLICIES_EXAMPLE = path.join(ROOT, 'policies-example');
 
-/** Why the lab cannot be built here (not root, a tool missing), or null. */
-export function labSkipReason(): string | null {
-  const problems = labPrerequisites();
-  return problems.length > 0 ? problems.join('; ') : null;
+/** The gate of an e2e file: root, BPF and every program the lab runs (LAB_TOOLS). */
+export function labGate(name: string): KernelGate {
+  return kernelGate(name, { tools: Object.keys(LAB_TOOLS) });
 }
 
 /** Namespaces whose names start with `prefix`. */

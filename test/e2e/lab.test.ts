@@ -10,11 +10,10 @@ import { createLab, type Lab } from '../../src/demo/lab.js';
 import { LAB_NAME_PREFIX } from '../../src/demo/leftovers.js';
 import { ping, tcpExchange } from '../../src/demo/traffic.js';
 import { ATTACKER_ADDRESS, CLIENT_APP_ADDRESS, GIT_ADDRESS } from '../../src/demo/topology.js';
-import { gitIn, labSkipReason, mountedUnder, namespacesStartingWith, POLICIES_EXAMPLE, processAlive, ROOT } from './lab-fixture.js';
+import { gitIn, labGate, mountedUnder, namespacesStartingWith, POLICIES_EXAMPLE, processAlive, ROOT } from './lab-fixture.js';
 
-const reason = labSkipReason();
-if (reason) console.log(`lab: skipped: ${reason}`);
-const lt = reason ? test.skip : test;
+const gate = labGate('lab');
+const lt = gate.test;
 
 /** This process's lab names; the list must look the same after every test as before it. */
 const OWN = `${LAB_NAME_PREFIX}${process.pid.toString(36)}-`;
@@ -23,7 +22,7 @@ let published: string;
 let scratch: string;
 
 test.before(async () => {
-  if (reason) return;
+  if (!gate.runs) return;
   scratch = mkdtempSync(join(tmpdir(), 'notrack-lab-test-'));
   lab = await createLab({ policyFolder: POLICIES_EXAMPLE });
   await lab.startGitServer();
@@ -31,7 +30,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (reason) return;
+  if (!gate.runs) return;
   await lab?.destroy();
   rmSync(scratch, { recursive: true, force: true });
   assert.equal(namespacesStartingWith(OWN), [], 'no namespace of this process is left');

@@ -11,15 +11,15 @@ import {
   type AssembleOptions,
 } from '../../src/compile/asm/index.js';
 import { createMap, loadProgram, testRun } from '../../src/libbpf/index.js';
-import { NetNs, kernelSkipReason } from '../support/netns.js';
+import { NetNs } from '../support/netns.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const skip = kernelSkipReason();
-if (skip !== null) console.log(`skip: asm kernel tests: ${skip}`);
-const kernelTest = skip === null ? test : test.skip;
+const gate = kernelGate('asm-kernel');
+const kernelTest = gate.test;
 
 let ns: NetNs | undefined;
 test.before(() => {
-  if (skip === null) ns = NetNs.create('asm');
+  if (gate.runs) ns = NetNs.create('asm');
 });
 test.after(() => {
   ns?.delete();

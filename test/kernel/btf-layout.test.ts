@@ -11,8 +11,9 @@ import {
   STATE_FIELDS, STRUCTS, decodeLogEvent, decodeState, encodeConfig, encodeFailsafeKey, encodeFailsafePorts,
   sumPerCpuCounter, type BpfObjectName, type MapSpec,
 } from '../../src/dataplane/layout.js';
-import { kernelSkipReason, pinDir, run } from '../support/netns.js';
+import { pinDir, run } from '../support/netns.js';
 import { buildFrame } from '../support/packets.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -262,10 +263,8 @@ if (missing) {
     assert.equal([e.tsNs, e.packet.daddr, e.packet.icmpType, e.ruleId, e.decidedBy, e.verdict], [123n, 'fd00::2', 128, 5, 7, 'drop']);
   });
 
-  const kernelSkip = kernelSkipReason();
-  if (kernelSkip) {
-    console.log(`btf-layout: verifier test skipped: ${kernelSkip}`);
-  } else {
+  const gate = kernelGate('btf-layout: verifier', { tools: ['bpftool'] });
+  if (gate.runs) {
     test('both objects pass the verifier, and loading xdp.o fills the epilogue slots of nt_jump', () => {
       btfOf('xdp');
       const pins = pinDir();

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
-import { kernelSkipReason, pinDir, run, vethPair, type NetNs, type VethPair } from '../support/netns.js';
+import { pinDir, run, vethPair, type NetNs, type VethPair } from '../support/netns.js';
 import { loadHandPolicy, type HandRule } from '../support/hand-policy.js';
 import { conntrackFlows, ping, pingFlood, receiveUdp, sendUdp, staticNeighbours, stopTraffic } from '../support/traffic.js';
 import { ProgramBuilder, R0 } from '../../src/compile/asm/index.js';
@@ -19,11 +19,10 @@ import {
 import {
   attachXdp, BpfError, clsBpfFilters, interfaceIndex, loadProgram, ProgType, tcxQuery, xdpQuery, type BpfProgram,
 } from '../../src/libbpf/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const missing = ['iptables-restore', 'ipset', 'conntrack', 'socat', 'ss', 'ping', 'tc'].find((p) => run(['which', p], { allowFail: true }).status !== 0);
-const reason = kernelSkipReason() ?? (missing ? `${missing} is not installed` : null);
-if (reason) console.log(`dataplane-lifecycle: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('dataplane-lifecycle', { tools: ['iptables-restore', 'ipset', 'conntrack', 'socat', 'ss', 'ping', 'tc'] });
+const kt = gate.test;
 
 const runnerIn = (ns: NetNs): CommandRunner => (argv, input) => ns.exec(argv, { input, allowFail: true });
 const CONFIG = { acceptMark: DEFAULT_ACCEPT_MARK.value, acceptMask: DEFAULT_ACCEPT_MARK.mask, logRate: 0, logBurst: 0 };

@@ -4,7 +4,7 @@
 // tcx and cls_bpf (switched in place too).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kernelSkipReason, pinDir, run, vethPair, type NetNs, type VethPair } from '../support/netns.js';
+import { pinDir, run, vethPair, type NetNs, type VethPair } from '../support/netns.js';
 import { loadHandPolicy, type HandRule } from '../support/hand-policy.js';
 import {
   conntrackFlows, ping, receiveTcp, receiveUdp, sendTcp, sendUdp, staticNeighbours, stopTraffic, type Family,
@@ -17,11 +17,10 @@ import {
   type InterfaceGeneration, type ObservedGeneration,
 } from '../../src/dataplane/xdp/index.js';
 import type { BpfProgram, TcMechanism } from '../../src/libbpf/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const missing = ['iptables-restore', 'ip6tables-restore', 'conntrack', 'socat', 'ss', 'ping', 'tc'].find((p) => run(['which', p], { allowFail: true }).status !== 0);
-const reason = kernelSkipReason() ?? (missing ? `${missing} is not installed` : null);
-if (reason) console.log(`dataplane-traffic: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('dataplane-traffic', { tools: ['iptables-restore', 'ip6tables-restore', 'conntrack', 'socat', 'ss', 'ping', 'tc'] });
+const kt = gate.test;
 
 const runnerIn = (ns: NetNs): CommandRunner => (argv, input) => ns.exec(argv, { input, allowFail: true });
 const MARK = '0x40000000/0x40000000';

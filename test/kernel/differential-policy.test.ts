@@ -14,13 +14,12 @@ import type {
 import { Limits } from '../../src/dataplane/layout.js';
 import { formatIp, type IpFamily } from '../../src/model/cidr.js';
 import { buildClassifier, stepBudget, vectorShape } from '../../src/compile/program/index.js';
-import { kernelSkipReason } from '../support/netns.js';
 import { expectedAction, frameFor, Pipeline } from '../support/pipeline.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const skip = kernelSkipReason();
-if (skip !== null) console.log(`skip: differential policy tests: ${skip}`);
-const kernelTest = skip === null ? test : test.skip;
+const gate = kernelGate('differential-policy');
+const kernelTest = gate.test;
 
 const BASE_SEED = process.env.NOTRACK_SEED !== undefined ? Number(process.env.NOTRACK_SEED) : (Date.now() % 1_000_000_007);
 const TOTAL_CASES = Number(process.env.NOTRACK_CASES ?? 24_000);
@@ -423,7 +422,7 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
 
 let pipeline: Pipeline | undefined;
 test.before(() => {
-  if (skip === null) pipeline = Pipeline.open();
+  if (gate.runs) pipeline = Pipeline.open();
 });
 test.after(() => {
   pipeline?.close();

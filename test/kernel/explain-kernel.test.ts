@@ -7,11 +7,11 @@ import type { Verdict } from '../../src/compile/desired-state.js';
 import { renderKernelText, type Explanation, type KernelComparison } from '../../src/cli/explain.js';
 import { verdictDifferences, type KernelVerdict } from '../../src/dataplane/test-run.js';
 import { cliInProcess } from '../support/cli-in-process.js';
-import { ROOT, cliCommand } from '../support/cli.js';
-import { kernelSkipReason } from '../support/netns.js';
+import { cliCommand } from '../support/cli.js';
+import { readableCopy } from '../support/readable-copy.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const skip = kernelSkipReason();
-if (skip !== null) console.log(`SKIP explain --kernel: ${skip}`);
+const gate = kernelGate('explain-kernel');
 
 const explain = (host: string, packet: string, ...more: string[]) =>
   cliInProcess('explain', '--path', 'policies-example', '--host', host, '--iface', 'eth0', '--packet', packet, '--kernel', ...more);
@@ -77,8 +77,7 @@ const CASES: Case[] = [
 ];
 
 for (const c of CASES) {
-  test(`${c.name} (text and json agree)`, async () => {
-    if (skip !== null) return;
+  gate.test(`${c.name} (text and json agree)`, async () => {
     const text = await explain(c.host, c.packet);
     assert.is(text.code, 0, text.err);
     assert.match(text.out, `\nreference: ${c.reference}\nkernel:    ${c.kernel}\nagree\n`);
@@ -99,12 +98,18 @@ for (const c of CASES) {
   });
 }
 
-test('without root, explain --kernel fails with the binding\'s permission error and exit 1, not a crash', () => {
-  if (skip !== null) return;
-  const [cmd, ...argv] = cliCommand([
-    'explain', '--path', 'policies-example', '--host', 'edge-1', '--iface', 'eth0', '--packet', 'tcp 203.0.113.66:4000 > 10.0.0.10:80', '--kernel',
-  ]);
-  const r = spawnSync(cmd!, argv, { cwd: ROOT, encoding: 'utf8', uid: 65534, gid: 65534, timeout: 60_000, env: { ...process.env, HOME: '/tmp' } });
+gate.test('without root, explain --kernel fails with the binding\'s permission error and exit 1, not a crash', () => {
+  // The checkout may be under a folder nobody can enter: the unprivileged run gets a copy it can read.
+  const copy = readableCopy();
+  let r;
+  try {
+    const [cmd, ...argv] = cliCommand([
+      'explain', '--path', 'policies-example', '--host', 'edge-1', '--iface', 'eth0', '--packet', 'tcp 203.0.113.66:4000 > 10.0.0.10:80', '--kernel',
+    ], copy.root);
+    r = spawnSync(cmd!, argv, { cwd: copy.root, encoding: 'utf8', uid: 65534, gid: 65534, timeout: 60_000, env: { ...process.env, HOME: '/tmp', TMPDIR: '/tmp' } });
+  } finally {
+    copy.remove();
+  }
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /notrack explain: error\[bpf-permission\]: .*needs root or CAP_BPF/);
   assert.not.match(r.stderr, 'internal error');

@@ -2,7 +2,7 @@
 // 100k members, leftovers and mistyped sets repaired, pruning that spares sets in use, removal.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kernelSkipReason, run, vethPair, NetNs, type VethPair } from '../support/netns.js';
+import { run, vethPair, NetNs, type VethPair } from '../support/netns.js';
 import {
   applyIpsets, observeIpsets, diffIpsets, pruneIpsets, removeAllIpsets, type CommandRunner, type IpsetDesired,
 } from '../../src/dataplane/ipset/index.js';
@@ -10,11 +10,10 @@ import { spawnRunner } from '../../src/dataplane/iptables/command.js';
 import {
   applyIptables, removeAll, readRuleCounters, observeIptables, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const missing = ['ipset', 'iptables-restore'].find((p) => run(['which', p], { allowFail: true }).status !== 0);
-const reason = kernelSkipReason() ?? (missing ? `${missing} is not installed` : null);
-if (reason) console.log(`ipset-apply: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('ipset-apply', { tools: ['ipset', 'iptables-restore'] });
+const kt = gate.test;
 
 const runnerIn = (ns: NetNs): CommandRunner => (argv, input) => ns.exec(argv, { input, allowFail: true });
 const setNames = (ns: NetNs): string[] => ns.exec(['ipset', 'list', '-n']).stdout.split('\n').filter(Boolean).sort();

@@ -2,15 +2,15 @@
 // and in order, a second apply changes nothing, unchanged chains keep counting, removeAll restores the tables.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NetNs, kernelSkipReason, run } from '../support/netns.js';
+import { NetNs, run } from '../support/netns.js';
 import {
   applyIptables, observeIptables, diffIptables, removeAll, readRuleCounters, parseIptablesSave,
   DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, type CommandRunner, type IptablesDesired, type Family,
 } from '../../src/dataplane/iptables/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const reason = kernelSkipReason() ?? (run(['iptables-restore', '--version'], { allowFail: true }).status !== 0 ? 'iptables is not installed' : null);
-if (reason) console.log(`iptables-apply: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('iptables-apply', { tools: ['iptables-restore'] });
+const kt = gate.test;
 
 const runnerIn = (ns: NetNs): CommandRunner => (argv, input) => ns.exec(argv, { input, allowFail: true });
 

@@ -2,15 +2,15 @@
 // a stale chain are each reported by observe+diff, and one apply repairs them all without touching host rules.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NetNs, kernelSkipReason, run } from '../support/netns.js';
+import { NetNs, run } from '../support/netns.js';
 import {
   applyIptables, observeIptables, diffIptables, removeAll, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK,
   type CommandRunner, type IptablesChange, type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const reason = kernelSkipReason() ?? (run(['iptables-restore', '--version'], { allowFail: true }).status !== 0 ? 'iptables is not installed' : null);
-if (reason) console.log(`iptables-drift: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('iptables-drift', { tools: ['iptables-restore'] });
+const kt = gate.test;
 
 const desired: IptablesDesired = {
   marks: { accept: DEFAULT_ACCEPT_MARK, pass: DEFAULT_PASS_MARK },

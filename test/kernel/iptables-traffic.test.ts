@@ -4,16 +4,15 @@
 import { spawn } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kernelSkipReason, run, vethPair, type NetNs, type VethPair } from '../support/netns.js';
+import { run, vethPair, type NetNs, type VethPair } from '../support/netns.js';
 import {
   applyIptables, observeIptables, parseIptablesSave, readRuleCounters, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK,
   type CommandRunner, type EgressPolicy, type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const missing = ['iptables-restore', 'conntrack', 'socat', 'nft', 'ss'].find((p) => run(['which', p], { allowFail: true }).status !== 0);
-const reason = kernelSkipReason() ?? (missing ? `${missing} is not installed` : null);
-if (reason) console.log(`iptables-traffic: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('iptables-traffic', { tools: ['iptables-restore', 'conntrack', 'socat', 'nft', 'ss'] });
+const kt = gate.test;
 
 const runnerIn = (ns: NetNs): CommandRunner => (argv, input) => ns.exec(argv, { input, allowFail: true });
 

@@ -8,18 +8,17 @@ import { join } from 'node:path';
 import { ProgramBuilder, R0, R2, R3 } from '../../src/compile/asm/index.js';
 import { catchBpf } from '../support/bpf-error.js';
 import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
-import { kernelSkipReason, pinDir } from '../support/netns.js';
+import { pinDir } from '../support/netns.js';
 import {
   BpfMap, MapFlag, clearProgramSlot, createMap, getPinned, loadProgram, numPossibleCpus, openMapById,
   openPinnedMap, openPinnedProgram, programSlotId, readU32, readU64, setProgramSlot, u32, u64, unpin,
 } from '../../src/libbpf/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
 const packet = Buffer.alloc(64, 0xab);
 
-const skip = kernelSkipReason();
-if (skip) {
-  console.log(`libbpf-maps: skipped: ${skip}`);
-} else {
+const gate = kernelGate('libbpf-maps');
+if (gate.runs) {
   test('hash map: update modes, lookup, delete and iteration behave as the kernel defines them', () => {
     const m = createMap({ type: 'HASH', name: 'ntt_hash', keySize: 4, valueSize: 8, maxEntries: 4 });
     try {

@@ -5,10 +5,11 @@ import * as assert from 'uvu/assert';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { catchBpf } from '../support/bpf-error.js';
-import { bpfBuildDir, clangSkipReason } from '../support/bpf-objects.js';
+import { bpfBuildDir } from '../support/bpf-objects.js';
 import { XDP_DROP, XDP_PASS } from '../support/bpf-programs.js';
-import { kernelSkipReason, pinDir } from '../support/netns.js';
+import { pinDir } from '../support/netns.js';
 import { BpfObject, openPinnedMap, readU64, u32 } from '../../src/libbpf/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
 const packet = Buffer.alloc(64, 0x5a);
 
@@ -66,10 +67,8 @@ int xdp_unchecked(struct xdp_md *ctx) {
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-const skip = kernelSkipReason() ?? clangSkipReason();
-if (skip) {
-  console.log(`libbpf-objects: skipped: ${skip}`);
-} else {
+const gate = kernelGate('libbpf-objects', { clang: true });
+if (gate.runs) {
   const build = bpfBuildDir('objects');
   let objPath = '';
   let badPath = '';

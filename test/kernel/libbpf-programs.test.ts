@@ -6,23 +6,22 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ProgramBuilder, R0, R1, R2, R3, R4, R6, R10 } from '../../src/compile/asm/index.js';
 import { catchBpf } from '../support/bpf-error.js';
 import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
-import { kernelSkipReason, NetNs } from '../support/netns.js';
+import { NetNs } from '../support/netns.js';
 import {
   createMap, loadProgram, openProgramById, programInfo, readU64, testRunXdp, verifierReason,
 } from '../../src/libbpf/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
+import { readableCopy } from '../support/readable-copy.js';
 
 const HELPER_XDP_ADJUST_HEAD = 44; // not among the helpers the assembler names
 
 const packet = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
 
-const skip = kernelSkipReason();
-if (skip) {
-  console.log(`libbpf-programs: skipped: ${skip}`);
-} else {
+const gate = kernelGate('libbpf-programs');
+if (gate.runs) {
   test('a raw XDP program loads, runs on a packet and returns its verdict; repeat gives a measured duration', () => {
     const prog = loadProgram({ type: 'XDP', name: 'ntt_drop', insns: xdpReturning(XDP_DROP) });
     try {
@@ -179,15 +178,16 @@ if (skip) {
   });
 
   test('without privileges the error is bpf-permission and says what is needed', () => {
-    const root = fileURLToPath(new URL('../..', import.meta.url));
+    // The checkout may be under a folder nobody can enter: the unprivileged child imports a copy it can read.
+    const copy = readableCopy();
     const tmp = mkdtempSync(join(tmpdir(), 'notrack-unpriv-'));
     chmodSync(tmp, 0o777); // the unprivileged child's tsx cache goes here
     try {
-      const script = `import { createMap } from ${JSON.stringify(join(root, 'src/libbpf/index.ts'))};
+      const script = `import { createMap } from ${JSON.stringify(join(copy.root, 'src/libbpf/index.ts'))};
 try { createMap({ type: 'HASH', keySize: 4, valueSize: 4, maxEntries: 1 }); console.log('{}'); }
 catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, errnoName: e.errnoName, message: e.message })); }`;
       const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
-        process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 60_000 });
+        process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: copy.root, encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 60_000 });
       assert.is(r.status, 0, r.stderr);
       const e = JSON.parse(r.stdout.trim()) as { code: string; errno: number; errnoName: string; message: string };
       assert.is(e.code, 'bpf-permission');
@@ -195,6 +195,7 @@ catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, errnoName
       assert.match(e.message, /needs root or CAP_BPF/);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
+      copy.remove();
     }
   });
 

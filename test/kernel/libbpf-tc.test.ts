@@ -3,13 +3,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { catchBpf } from '../support/bpf-error.js';
-import { clangSkipReason } from '../support/bpf-objects.js';
 import { openAttachFixture, SEEN_COUNTER_C, type AttachFixture } from '../support/attach-fixture.js';
-import { kernelSkipReason } from '../support/netns.js';
 import {
   attachTc, clsBpfFilters, clsBpfQuery, foreignTcPrograms, interfaceAttachments, interfaceIndex, tcxQuery,
   type BpfProgram, type TcAttachment,
 } from '../../src/libbpf/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
 const SOURCE = `${SEEN_COUNTER_C}
 SEC("tc")
@@ -24,10 +23,8 @@ int tc_next(struct __sk_buff *skb) { return 0; }
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-const skip = kernelSkipReason() ?? clangSkipReason();
-if (skip) {
-  console.log(`libbpf-tc: skipped: ${skip}`);
-} else {
+const gate = kernelGate('libbpf-tc', { clang: true });
+if (gate.runs) {
   let fixture: AttachFixture | undefined;
   let count: BpfProgram;
   let other: BpfProgram;

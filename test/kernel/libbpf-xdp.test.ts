@@ -6,13 +6,13 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { catchBpf } from '../support/bpf-error.js';
-import { clangSkipReason } from '../support/bpf-objects.js';
 import { openAttachFixture, SEEN_COUNTER_C, type AttachFixture } from '../support/attach-fixture.js';
-import { kernelSkipReason, NetNs, pinDir } from '../support/netns.js';
+import { NetNs, pinDir } from '../support/netns.js';
 import {
   attachXdp, foreignXdpPrograms, interfaceIndex, openLinkById, openPinnedLink, unpin, xdpQuery,
   type BpfProgram, type XdpAttachment,
 } from '../../src/libbpf/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
 const SOURCE = `${SEEN_COUNTER_C}
 SEC("xdp")
@@ -42,10 +42,8 @@ function eventually(cond: () => boolean, ms = 3000): boolean {
   return cond();
 }
 
-const skip = kernelSkipReason() ?? clangSkipReason();
-if (skip) {
-  console.log(`libbpf-xdp: skipped: ${skip}`);
-} else {
+const gate = kernelGate('libbpf-xdp', { clang: true });
+if (gate.runs) {
   let fixture: AttachFixture | undefined;
   let foreignObj = '';
   let count: BpfProgram;

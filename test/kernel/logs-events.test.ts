@@ -3,11 +3,11 @@
 // nothing; --follow prints events as they come and exits 0 on SIGINT.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HOST_ADDR4, IFNAME, POSTGRES, reconcileSkipReason, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
+import { HOST_ADDR4, IFNAME, POSTGRES, RECONCILE_TOOLS, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const reason = reconcileSkipReason();
-if (reason) console.log(`logs-events: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('logs-events', { tools: RECONCILE_TOOLS });
+const kt = gate.test;
 
 const SOURCE_PORT = 40000;
 

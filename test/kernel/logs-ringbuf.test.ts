@@ -3,12 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { catchBpf } from '../support/bpf-error.js';
-import { kernelSkipReason } from '../support/netns.js';
 import { RingBuffer, createMap } from '../../src/libbpf/index.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const skip = kernelSkipReason();
-if (skip) console.log(`logs-ringbuf: skipped: ${skip}`);
-const kt = skip ? test.skip : test;
+const gate = kernelGate('logs-ringbuf');
+const kt = gate.test;
 
 kt('an empty ring reads as no records, poll waits its timeout, and only ring buffer maps are accepted', () => {
   const ring = createMap({ type: 'RINGBUF', name: 'ntt_ring', keySize: 0, valueSize: 0, maxEntries: 4096 });

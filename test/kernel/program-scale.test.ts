@@ -9,19 +9,19 @@ import { loadPolicyProgram } from '../../src/dataplane/policy-program.js';
 import { JumpSlot } from '../../src/dataplane/layout.js';
 import { readdirSync } from 'node:fs';
 import { clearProgramSlot, openPinnedMap, setProgramSlot } from '../../src/libbpf/index.js';
-import { kernelSkipReason, pinDir } from '../support/netns.js';
+import { pinDir } from '../support/netns.js';
 import { expectedAction, frameFor, Pipeline, XDP_DROP, XDP_PASS } from '../support/pipeline.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const skip = kernelSkipReason();
-if (skip !== null) console.log(`skip: policy program scale tests: ${skip}`);
-const kernelTest = skip === null ? test : test.skip;
+const gate = kernelGate('program-scale');
+const kernelTest = gate.test;
 
 let pl: Pipeline;
 test.before(() => {
-  if (skip === null) pl = Pipeline.open();
+  if (gate.runs) pl = Pipeline.open();
 });
 test.after(() => {
-  if (skip === null) pl.close();
+  if (gate.runs) pl.close();
 });
 
 const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });

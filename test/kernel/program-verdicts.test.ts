@@ -5,19 +5,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DesiredState, IngressEntry, PacketDescription, SideMatch } from '../../src/compile/desired-state.js';
 import type { CounterName } from '../../src/dataplane/layout.js';
-import { kernelSkipReason } from '../support/netns.js';
 import { frameFor, Pipeline, XDP_DROP, XDP_PASS } from '../support/pipeline.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const skip = kernelSkipReason();
-if (skip !== null) console.log(`skip: policy program verdict tests: ${skip}`);
-const kernelTest = skip === null ? test : test.skip;
+const gate = kernelGate('program-verdicts');
+const kernelTest = gate.test;
 
 let pl: Pipeline;
 test.before(() => {
-  if (skip === null) pl = Pipeline.open();
+  if (gate.runs) pl = Pipeline.open();
 });
 test.after(() => {
-  if (skip === null) pl.close();
+  if (gate.runs) pl.close();
 });
 
 const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });

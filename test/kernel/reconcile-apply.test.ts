@@ -3,12 +3,12 @@
 // and a policy change switches to generation n+1 and removes n.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HOST, IFNAME, dbPolicy, postgresConnection, reconcileSkipReason, withLab } from '../support/reconcile-fixture.js';
+import { HOST, IFNAME, dbPolicy, postgresConnection, RECONCILE_TOOLS, withLab } from '../support/reconcile-fixture.js';
 import { stopTraffic } from '../support/traffic.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const reason = reconcileSkipReason();
-if (reason) console.log(`reconcile-apply: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('reconcile-apply', { tools: RECONCILE_TOOLS });
+const kt = gate.test;
 
 /** iptables-save without the packet and byte counts, which traffic changes. */
 const rules = (save: string): string => save.replace(/\[\d+:\d+\]/g, '[-]');

@@ -4,12 +4,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { performance } from 'node:perf_hooks';
-import { FEED, IFNAME, compileFiles, dbPolicy, reconcileSkipReason, startFeed, withLab, type FeedResult } from '../support/reconcile-fixture.js';
+import { FEED, IFNAME, compileFiles, dbPolicy, RECONCILE_TOOLS, startFeed, withLab, type FeedResult } from '../support/reconcile-fixture.js';
 import { conntrackFlows } from '../support/traffic.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const reason = reconcileSkipReason();
-if (reason) console.log(`reconcile-atomic: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('reconcile-atomic', { tools: RECONCILE_TOOLS });
+const kt = gate.test;
 
 const UPDATES = 100;
 

@@ -6,12 +6,12 @@ import * as assert from 'uvu/assert';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { IFNAME, dbPolicy, postgresConnection, reconcileSkipReason, startFeed, withLab, type FeedResult, type ReconcileLab } from '../support/reconcile-fixture.js';
+import { IFNAME, dbPolicy, postgresConnection, RECONCILE_TOOLS, startFeed, withLab, type FeedResult, type ReconcileLab } from '../support/reconcile-fixture.js';
 import { stopTraffic } from '../support/traffic.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const reason = reconcileSkipReason();
-if (reason) console.log(`reconcile-crash: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('reconcile-crash', { tools: RECONCILE_TOOLS });
+const kt = gate.test;
 
 const RUNS = 15;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -7,12 +7,12 @@ import * as assert from 'uvu/assert';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../support/netns.js';
-import { IFNAME, dbPolicy, postgresConnection, reconcileSkipReason, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
+import { IFNAME, dbPolicy, postgresConnection, RECONCILE_TOOLS, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
 import { stopTraffic } from '../support/traffic.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const reason = reconcileSkipReason();
-if (reason) console.log(`reconcile-drift: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('reconcile-drift', { tools: RECONCILE_TOOLS });
+const kt = gate.test;
 
 /** The "  object: description" lines of `notrack drift`'s drift section. */
 function driftLines(stdout: string): string[] {

@@ -4,13 +4,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ENTRY = path.join(ROOT, 'test', 'support', 'cli-entry.ts');
 /** tsx by absolute URL, so TypeScript entry points run with any working directory. */
-export const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const tsxLoader = (root: string): string => pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+export const TSX_LOADER = tsxLoader(ROOT);
 
-/** The argv that runs `notrack <args>` from source (prefix it with `ip netns exec NS` to run it in a namespace). */
-export function cliCommand(args: readonly string[]): string[] {
-  return [process.execPath, '--import', TSX_LOADER, ENTRY, ...args];
+/**
+ * The argv that runs `notrack <args>` from source (prefix it with `ip netns exec NS` to run it in a namespace);
+ * `root` is the checkout to run it from (a readable copy for tests that run it as another user).
+ */
+export function cliCommand(args: readonly string[], root = ROOT): string[] {
+  return [process.execPath, '--import', tsxLoader(root), path.join(root, 'test', 'support', 'cli-entry.ts'), ...args];
 }
 
 export interface CliResult { status: number; stdout: string; stderr: string }

@@ -1,34 +1,29 @@
-// Test network namespaces: unique names, veth pairs created directly inside them, clean-up that always runs.
-// Nothing here touches the root namespace: interfaces are created with `netns` so they never exist there.
-import { spawnSync } from 'node:child_process';
-import { readlinkSync, openSync, closeSync, rmSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
+// Test network namespaces, built on the lab's (src/demo): its owned names, command runner and namespace wrapper,
+// plus what kernel tests need beyond the lab: synchronous commands, running code inside a namespace, veth pairs
+// and private bpffs mounts. Nothing here touches the root namespace: interfaces are created inside the namespaces.
+import { readlinkSync, openSync, closeSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import koffi from 'koffi';
+import { runCommandSync, type CommandOptions, type CommandResult } from '../../src/demo/command.js';
+import { LabNamespace } from '../../src/demo/lab-namespace.js';
+import { ownedName, TEST_NAME_PREFIX } from '../../src/demo/leftovers.js';
 
-/** Every namespace, interface prefix and pin folder a test makes starts with this and the test's pid. */
-export const TEST_PREFIX = 'ntt';
 let serial = 0;
 
 /** A unique short name for this process: `ntt<pid36>-<tag><n>`, at most 15 characters so it fits an interface too. */
 export function uniqueName(tag = ''): string {
   serial += 1;
-  const name = `${TEST_PREFIX}${process.pid.toString(36)}-${tag}${serial.toString(36)}`;
+  const name = ownedName(TEST_NAME_PREFIX, `${tag}${serial.toString(36)}`);
   if (name.length > 15) throw new Error(`test name ${name} is over 15 characters`);
   return name;
 }
 
-export interface RunResult { status: number; stdout: string; stderr: string }
+export type RunResult = CommandResult;
 
 /** Runs argv (no shell) and returns its output; throws with stderr when it fails unless `allowFail`. */
-export function run(argv: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): RunResult {
-  const [cmd, ...rest] = argv;
-  const r = spawnSync(cmd!, rest, { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 256 * 1024 * 1024 });
-  const res = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
-  if (res.status !== 0 && !opts.allowFail) {
-    throw new Error(`command failed (${res.status}): ${argv.join(' ')}\n${res.stderr.trim()}`);
-  }
-  return res;
+export function run(argv: string[], opts: CommandOptions = {}): RunResult {
+  return runCommandSync(argv, opts);
 }
 
 const libc = koffi.load('libc.so.6');
@@ -46,10 +41,13 @@ const ROOT_NETNS_FD = openSync('/proc/thread-self/ns/net', 'r');
 
 export class NetNs {
   readonly name: string;
+  /** The same namespace as the lab sees it: for the lab's asynchronous commands and traffic (src/demo). */
+  readonly lab: LabNamespace;
   private closed = false;
 
   private constructor(name: string) {
     this.name = name;
+    this.lab = new LabNamespace(name, 'test');
   }
 
   /** Creates a new namespace with loopback up. */
@@ -61,8 +59,8 @@ export class NetNs {
   }
 
   /** Runs argv inside the namespace (`ip netns exec`). */
-  exec(argv: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): RunResult {
-    return run(['ip', 'netns', 'exec', this.name, ...argv], opts);
+  exec(argv: string[], opts: CommandOptions = {}): RunResult {
+    return runCommandSync(this.lab.wrap(argv), opts);
   }
 
   /**
@@ -155,13 +153,4 @@ export function pinDir(): { path: string; cleanup: () => void } {
       rmSync(path, { recursive: true, force: true });
     },
   };
-}
-
-/** Why kernel tests cannot run here, or null when they can (root, bpffs, ip, BPF syscall). */
-export function kernelSkipReason(): string | null {
-  if (process.getuid?.() !== 0) return 'kernel tests need root (run as root or in CI)';
-  if (!existsSync('/proc/filesystems') || !readFileSync('/proc/filesystems', 'utf8').includes('bpf')) return 'the kernel has no bpffs';
-  const ip = spawnSync('ip', ['-V'], { encoding: 'utf8' });
-  if (ip.status !== 0) return 'iproute2 (ip) is not installed';
-  return null;
 }

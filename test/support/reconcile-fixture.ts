@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NetNs, kernelSkipReason, pinDir, run, uniqueName, type RunResult } from './netns.js';
+import { NetNs, pinDir, run, uniqueName, type RunResult } from './netns.js';
 import { ROOT, TSX_LOADER, cliCommand, type CliResult } from './cli.js';
 import { loadResources } from '../../src/model/load-resources.js';
 import { compileHost } from '../../src/compile/compile-host.js';
@@ -28,15 +28,8 @@ export const POSTGRES = 5432;
 export const FEED = 7000;
 
 
-/** Why these tests cannot run here (no root/BPF, or a tool is missing), or null. */
-export function reconcileSkipReason(): string | null {
-  const k = kernelSkipReason();
-  if (k) return k;
-  for (const tool of ['iptables-restore', 'ip6tables-restore', 'ipset', 'conntrack', 'socat', 'ss', 'bpftool', 'git']) {
-    if (run(['which', tool], { allowFail: true }).status !== 0) return `${tool} is not installed`;
-  }
-  return null;
-}
+/** The programs these tests need beside root and BPF (for kernelGate). */
+export const RECONCILE_TOOLS = ['iptables-restore', 'ip6tables-restore', 'ipset', 'conntrack', 'socat', 'ss', 'bpftool', 'git'];
 
 export interface PolicyOptions {
   /** Ingress Deny rules for these UDP ports, ahead of the Allows: each list gives the interface another program. */
@@ -324,10 +317,10 @@ export async function withLab<T>(fn: (lab: ReconcileLab) => Promise<T> | T): Pro
 const RECEIVER = `import dgram from 'node:dgram';
 const [addr, port] = process.argv.slice(-2);
 const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 16 << 20 });
+// Counts in constant stack: the highest number is kept as datagrams arrive (a stream can be millions long).
 const seen = new Set();
-let dup = 0;
+let dup = 0, max = 0;
 function report() {
-  const max = Math.max(0, ...seen);
   const missing = [];
   for (let i = 1; i <= max && missing.length < 50; i++) if (!seen.has(i)) missing.push(i);
   process.stdout.write(JSON.stringify({ received: seen.size, max, duplicates: dup, missing }) + '\\n', () => process.exit(0));
@@ -337,6 +330,7 @@ s.on('message', (m) => {
   if (t === 'end') return report();
   const n = Number(t);
   if (seen.has(n)) dup++; else seen.add(n);
+  if (n > max) max = n;
 });
 process.on('SIGTERM', report);
 s.bind(Number(port), addr, () => process.stdout.write('ready\\n'));

@@ -1,6 +1,8 @@
 // Real ICMP, UDP and TCP between test namespaces (ping and socat run inside them), with bounded waits, clean-up of
 // every process started, and conntrack reads; plus static neighbour entries so ARP/ND never depend on a policy.
+// ping and conntrack are the lab's (src/demo/traffic.ts) command lines, run synchronously here.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { conntrackArgv, conntrackLines, pingArgv } from '../../src/demo/traffic.js';
 import type { NetNs, VethPair } from './netns.js';
 
 export type Family = 4 | 6;
@@ -28,12 +30,12 @@ const host = (family: Family, addr: string): string => (family === 6 ? `[${addr}
 
 /** One echo request with a 1-second wait; true when the reply came. */
 export function ping(from: NetNs, to: string, family: Family): boolean {
-  return from.exec(['ping', `-${family}`, '-c', '1', '-W', '1', to], { allowFail: true, timeoutMs: 5_000 }).status === 0;
+  return from.exec(pingArgv(to, { family }), { allowFail: true, timeoutMs: 5_000 }).status === 0;
 }
 
 /** `count` echo requests `intervalS` apart, in the background; resolves with how many were sent and answered. */
 export function pingFlood(from: NetNs, to: string, family: Family, count: number, intervalS: number): Promise<{ sent: number; received: number }> {
-  const child = start(from, ['ping', `-${family}`, '-q', '-c', String(count), '-i', String(intervalS), '-W', '1', to]);
+  const child = start(from, pingArgv(to, { family, count, intervalS }));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   return new Promise((resolve) => child.on('close', () => {
@@ -85,8 +87,7 @@ export function sendTcp(from: NetNs, family: Family, to: string, port: number, t
 
 /** The conntrack table of `ns` for one family, one entry per line. */
 export function conntrackFlows(ns: NetNs, family: Family): string[] {
-  const r = ns.exec(['conntrack', '-L', '-f', family === 4 ? 'ipv4' : 'ipv6'], { allowFail: true });
-  return r.stdout.split('\n').filter((l) => l.trim() !== '');
+  return conntrackLines(ns.exec(conntrackArgv({ family }), { allowFail: true }).stdout);
 }
 
 /**

@@ -2,17 +2,16 @@
 // and they act on the host's own packets.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NetNs, kernelSkipReason, run } from '../support/netns.js';
+import { NetNs, run } from '../support/netns.js';
 import { compileHost } from '../../src/compile/compile-host.js';
 import { applyIptables, diffIptables, observeIptables, removeAll, type CommandRunner } from '../../src/dataplane/iptables/index.js';
 import { applyIpsets, removeAllIpsets } from '../../src/dataplane/ipset/index.js';
 import { iptablesDesired, ipsetsDesired } from '../../src/reconcile/host-dataplane.js';
 import { validYaml } from '../support/policy-files.js';
+import { kernelGate } from '../support/kernel-gate.js';
 
-const missing = ['iptables-restore', 'ipset'].find((cmd) => run([cmd, '--version'], { allowFail: true }).status !== 0);
-const reason = kernelSkipReason() ?? (missing ? `${missing} is not installed` : null);
-if (reason) console.log(`compile-egress-kernel: skipped: ${reason}`);
-const kt = reason ? test.skip : test;
+const gate = kernelGate('compile-egress-kernel', { tools: ['iptables-restore', 'ipset'] });
+const kt = gate.test;
 
 const POLICY = `
 apiVersion: projectcalico.org/v3
