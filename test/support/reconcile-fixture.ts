@@ -327,7 +327,8 @@ const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 16 << 20 });
 const seen = new Set();
 let dup = 0;
 function report() {
-  const max = Math.max(0, ...seen);
+  let max = 0;
+  for (const n of seen) if (n > max) max = n;
   const missing = [];
   for (let i = 1; i <= max && missing.length < 50; i++) if (!seen.has(i)) missing.push(i);
   process.stdout.write(JSON.stringify({ received: seen.size, max, duplicates: dup, missing }) + '\\n', () => process.exit(0));
