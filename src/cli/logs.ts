@@ -3,7 +3,7 @@ import { readAppliedState } from '../reconcile/applied-record.js';
 import { hostInterfaces, plannedInterfaces } from '../reconcile/host-dataplane.js';
 import { NothingAppliedError } from '../reconcile/host-reconciler.js';
 import { LogEventReader, type NamedLogEvent, type NamedRule } from '../dataplane/xdp/log-events.js';
-import type { PacketState } from '../dataplane/layout.js';
+import type { PacketState } from '../abi/notrack.js';
 import { oneOf, parseCommandArgs } from './args.js';
 import { PLACE_HELP, PLACE_OPTIONS, hostSettings } from './host-options.js';
 

@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { fetchSource, isYamlFile, type SourceFile, type SourceSnapshot } from '../source/index.js';
 import { normalizeSubPath } from '../source/sub-path.js';
 import { loadResources } from '../model/load-resources.js';
-import { parseCidr, parseIp } from '../model/cidr.js';
+import { parseCidr, parseIp } from '../net/cidr.js';
 import { parseDocuments, diagnosticAt, type SourceDocument } from '../model/documents.js';
 import { formatDiagnostic, sortDiagnostics, type Diagnostic, type PathSegment } from '../model/diagnostics.js';
 import { SCHEMA_DIR } from '../model/schemas.js';

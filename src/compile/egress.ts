@@ -7,7 +7,7 @@
 // positive ports than one match holds become several iptables rules with the same rule reference; more negative
 // ports become several negated matches in one rule. A side that needs ports but allows any port keeps the bare
 // protocol match, which like the port matches only sees packets whose header carries ports (no later fragments).
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type { EgressRule, IpsetState, PortRange } from './desired-state.js';
 import type { LoweredRule, SideSets } from './entries.js';
 import type { RulePiece, SidePorts } from './named-ports.js';

@@ -1,5 +1,5 @@
 // One policy rule lowered for the dataplane: its families, its protocol pieces and its address sets per family.
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type { EntityMatch, PolicyRule } from '../model/resources.js';
 import type { IngressEntry, RuleRef } from './desired-state.js';
 import { ruleFamilies } from './families.js';

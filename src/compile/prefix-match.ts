@@ -1,5 +1,5 @@
 // Fast membership of an address in a prefix set: sorted, merged address ranges searched by bisection.
-import { parseCidr, parseIp, type IpFamily } from '../model/cidr.js';
+import { parseCidr, parseIp, type IpFamily } from '../net/cidr.js';
 
 /** An address as a number: IPv4 fits a double exactly, IPv6 needs a bigint. */
 export type AddressValue = { family: 4; value: number } | { family: 6; value: bigint };

@@ -1,6 +1,6 @@
 // Address sets: what a rule's nets and selectors stand for, and the content-hashed PrefixSets a host's state shares.
 import { createHash } from 'node:crypto';
-import type { Cidr, IpFamily } from '../model/cidr.js';
+import type { Cidr, IpFamily } from '../net/cidr.js';
 import type { ResourceSet } from '../model/resources.js';
 import type { Selector } from '../model/selector/index.js';
 import type { PrefixSet } from './desired-state.js';

@@ -9,7 +9,7 @@
 // the frame of a packet as the reference evaluator takes it.
 import type { PacketDescription } from '../compile/desired-state.js';
 import { NotrackError } from '../errors.js';
-import { parseIp } from '../model/cidr.js';
+import { parseIp } from '../net/cidr.js';
 
 /** A frame description that cannot be built (bad address, port, VLAN id, fragment offset …). */
 export class FrameError extends NotrackError {

@@ -1,14 +1,14 @@
 // Loads one interface's generated policy program: compiles its tables, creates and fills the class maps with batch
 // updates, resolves the map relocations and loads the program for nt_jump (the loader then calls `install`).
 import { join } from 'node:path';
-import { patchMapFds } from '../compile/asm/index.js';
+import { patchMapFds } from '../asm/index.js';
 import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
 import {
   compilePolicyProgram, policyMapContents, POLICY_PROGRAM_NAME,
   type Classifier, type PolicyMapContents, type PolicyMapSpec,
 } from '../compile/program/index.js';
 import { createMap, loadProgram, setProgramSlot, type BpfMap, type BpfProgram } from '../libbpf/index.js';
-import { MAPS, POLICY_PROGRAM_LOAD } from './layout.js';
+import { MAPS, POLICY_PROGRAM_LOAD } from '../abi/notrack.js';
 
 /** The maps of the loaded xdp.o the program refers to: the same load as the nt_xdp_entry it runs behind. */
 export interface PolicyStaticMaps {

@@ -14,7 +14,7 @@ import { packetFrame } from './frames.js';
 import {
   BPF_OBJECTS, Counter, encodeFailsafeKey, encodeFailsafePorts, FAILSAFE_VALUE, Limits, MAPS, Meta, PROGRAMS,
   RULE_NONE, STATE_FIELDS, STRUCTS, sumPerCpuCounter, type CounterName, type CounterValue,
-} from './layout.js';
+} from '../abi/notrack.js';
 import { loadPolicyProgram, type PolicyProgramStats } from './policy-program.js';
 import { XdpDataplaneError } from './xdp/errors.js';
 import { failsafeEntries } from './xdp/failsafes.js';

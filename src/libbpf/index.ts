@@ -4,7 +4,7 @@ export {
   TcAttachPoint, BPF_F_REPLACE, BPF_PSEUDO_MAP_FD,
   mapTypeName, progTypeName, linkTypeName, attachTypeName, isPerCpuMapType,
   type MapTypeName, type ProgTypeName, type UpdateMode,
-} from './constants.js';
+} from '../abi/bpf-uapi.js';
 export { BpfError, errnoName, type BpfErrorCode, type BpfErrorDetails } from './errors.js';
 export { BpfFd, kindOfFd, type BpfObjectKind } from './fd.js';
 export { libbpfVersion, numPossibleCpus, libbpfOutputSince, outputMark } from './ffi.js';

@@ -1,5 +1,5 @@
 // Object info (bpf_obj_get_info_by_fd) for programs, maps and links, and opening objects by their kernel id.
-import { attachTypeName, AttachType, linkTypeName, LinkType, mapTypeName, progTypeName } from './constants.js';
+import { attachTypeName, AttachType, linkTypeName, LinkType, mapTypeName, progTypeName } from '../abi/bpf-uapi.js';
 import { BpfFd } from './fd.js';
 import { addressOf, check, native, outputMark, readCString, stableBytes } from './ffi.js';
 import { INFO_BUFFER_SIZE, LAYOUT } from './layouts.js';

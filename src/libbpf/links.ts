@@ -1,7 +1,7 @@
 // Attaching programs to interfaces: XDP through BPF links (native first, generic fallback) and TC through tcx
 // links or, where the kernel has no tcx, a clsact qdisc with a cls_bpf filter. Links update atomically.
 import { spawnSync } from 'node:child_process';
-import { AttachType, BPF_F_REPLACE, TcAttachPoint, XdpFlag } from './constants.js';
+import { AttachType, BPF_F_REPLACE, TcAttachPoint, XdpFlag } from '../abi/bpf-uapi.js';
 import { bpfFailure, EBUSY, EEXIST, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM, ERANGE, errnoName, type BpfError } from './errors.js';
 import { BpfFd } from './fd.js';
 import { check, failure, native, optsStruct, outputMark } from './ffi.js';

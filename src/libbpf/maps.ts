@@ -1,5 +1,5 @@
 // BPF maps: create, element operations, iteration, batch operations (with a one-by-one fallback), per-CPU values.
-import { isPerCpuMapType, MapFlag, MapType, type MapTypeName, UpdateFlag, type UpdateMode } from './constants.js';
+import { isPerCpuMapType, MapFlag, MapType, type MapTypeName, UpdateFlag, type UpdateMode } from '../abi/bpf-uapi.js';
 import { BpfError, E2BIG, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSUPP, EOPNOTSUPP, invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
 import { check, failure, native, numPossibleCpus, optsStruct, outputMark } from './ffi.js';

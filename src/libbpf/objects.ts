@@ -1,5 +1,5 @@
 // ELF objects (clang -target bpf): open, adjust maps and programs before load, load, and reach what was loaded.
-import { ProgType, type ProgTypeName, progTypeName, mapTypeName } from './constants.js';
+import { ProgType, type ProgTypeName, progTypeName, mapTypeName } from '../abi/bpf-uapi.js';
 import { bpfFailure, ENOENT, invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
 import { addressOf, check, cString, copyFromPointer, lastErrno, libbpfOutputSince, native, optsStruct, outputMark, stableBytes } from './ffi.js';

@@ -1,5 +1,5 @@
 // BPF programs: load raw instructions (with the verifier log on failure) and run them with BPF_PROG_TEST_RUN.
-import { ProgType, type ProgTypeName, progTypeName, TestRunFlag } from './constants.js';
+import { ProgType, type ProgTypeName, progTypeName, TestRunFlag } from '../abi/bpf-uapi.js';
 import { bpfFailure, EACCES, EINVAL, E2BIG, ENOSPC, ENOTSUPP, EPERM, invalidArgument, type BpfError } from './errors.js';
 import { BpfFd } from './fd.js';
 import { addressOf, check, libbpfOutputSince, native, optsStruct, outputMark, stableBytes, stableCopy } from './ffi.js';

@@ -1,6 +1,6 @@
 // What is attached to an interface: XDP (netlink query), tcx (BPF_PROG_QUERY) and cls_bpf filters (tc).
 import { spawnSync } from 'node:child_process';
-import { AttachType, BpfCmd, TcAttachPoint, XdpAttached } from './constants.js';
+import { AttachType, BpfCmd, TcAttachPoint, XdpAttached } from '../abi/bpf-uapi.js';
 import { EINVAL, ENODEV, ENOENT, ENOSPC } from './errors.js';
 import { addressOf, bpfSyscall, check, failure, native, optsStruct, outputMark, stableBytes } from './ffi.js';
 import { programFdById, programInfo } from './info.js';

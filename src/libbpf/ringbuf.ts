@@ -1,6 +1,6 @@
 // Reading a BPF ring buffer map (BPF_MAP_TYPE_RINGBUF) through libbpf's ring_buffer API, one record at a time.
 import koffi from 'koffi';
-import { MapType } from './constants.js';
+import { MapType } from '../abi/bpf-uapi.js';
 import { invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
 import { check, failure, lastErrno, libbpfLibrary, outputMark } from './ffi.js';

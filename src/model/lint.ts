@@ -1,5 +1,5 @@
 // Lint warnings over the whole resource set: policies that select nothing, shadowed rules, missing return rules.
-import { cidrContains, cidrOverlaps, formatCidr, type Cidr } from './cidr.js';
+import { cidrContains, cidrOverlaps, formatCidr, type Cidr } from '../net/cidr.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { SourceDocument } from './documents.js';
 import { diagnosticAt } from './documents.js';

@@ -1,5 +1,5 @@
 // The typed, normalised resources that validation hands to the compile stage: parsed selectors, CIDRs and ports.
-import type { Cidr, IpFamily } from './cidr.js';
+import type { Cidr, IpFamily } from '../net/cidr.js';
 import type { PortSpec } from './ports.js';
 import type { Selector } from './selector/index.js';
 import type {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parseCidr, parseIp } from './cidr.js';
+import { parseCidr, parseIp } from '../net/cidr.js';
 import { diagnosticAt, type SourceDocument } from './documents.js';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { closest, didYouMean } from './suggest.js';

@@ -1,5 +1,5 @@
 // Semantic checks of one schema-valid document, and its conversion into a typed, normalised resource.
-import { isCatchAll, parseCidr, parseIp, formatCidr, type Cidr, type IpFamily } from './cidr.js';
+import { isCatchAll, parseCidr, parseIp, formatCidr, type Cidr, type IpFamily } from '../net/cidr.js';
 import { diagnosticAt, type SourceDocument } from './documents.js';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { parsePort, type PortSpec } from './ports.js';

@@ -1,5 +1,5 @@
 // What would change between two revisions, host by host: policies, rules, set contents, programs, egress, failsafes.
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type {
   DesiredState, Failsafe, IngressEntry, InterfaceState, PortRange, PrefixSet, RuleRef, SideMatch,
 } from '../compile/desired-state.js';

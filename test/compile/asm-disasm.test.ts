@@ -8,7 +8,7 @@ import {
   R0, R1, R2, R6, R9, R10,
   disassemble,
   disassembleEntries,
-} from '../../src/compile/asm/index.js';
+} from '../../src/asm/index.js';
 
 /** A small policy-like program: one rule that counts and drops TCP port 22, everything else passes. */
 function ruleProgram(): ProgramBuilder {

@@ -13,7 +13,7 @@ import {
   type AsmErrorCode,
   type RawInsn,
   type WritableReg,
-} from '../../src/compile/asm/index.js';
+} from '../../src/asm/index.js';
 
 /** Runs `fn`, expects an AsmError with `code`, and returns its message for further checks. */
 function asmError(fn: () => unknown, code: AsmErrorCode): string {

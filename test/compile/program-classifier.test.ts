@@ -7,7 +7,7 @@ import {
   buildClassifier, entriesOfRecord, NO_VALUE_INDEX, summaryOfRecord,
   type AddressTable, type Classifier, type FieldName, type ScalarTable,
 } from '../../src/compile/program/index.js';
-import { JumpSlot } from '../../src/dataplane/layout.js';
+import { JumpSlot } from '../../src/abi/notrack.js';
 
 const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });
 

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { kernelSkipReason, pinDir, run, vethPair, type NetNs, type VethPair } from '../support/netns.js';
 import { loadHandPolicy, type HandRule } from '../support/hand-policy.js';
 import { conntrackFlows, ping, pingFlood, receiveUdp, sendUdp, staticNeighbours, stopTraffic } from '../support/traffic.js';
-import { ProgramBuilder, R0 } from '../../src/compile/asm/index.js';
+import { ProgramBuilder, R0 } from '../../src/asm/index.js';
 import {
   applyIptables, removeAll, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, type CommandRunner, type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';

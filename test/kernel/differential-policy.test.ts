@@ -11,8 +11,8 @@ import { evaluatePacket } from '../../src/compile/evaluate.js';
 import type {
   DesiredState, Failsafe, IngressEntry, PacketDescription, PortRange, PrefixSet, SideMatch, Verdict,
 } from '../../src/compile/desired-state.js';
-import { Limits } from '../../src/dataplane/layout.js';
-import { formatIp, type IpFamily } from '../../src/model/cidr.js';
+import { Limits } from '../../src/abi/notrack.js';
+import { formatIp, type IpFamily } from '../../src/net/cidr.js';
 import { buildClassifier, stepBudget, vectorShape } from '../../src/compile/program/index.js';
 import { kernelSkipReason } from '../support/netns.js';
 import { expectedAction, frameFor, Pipeline } from '../support/pipeline.js';

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AttachType, LinkType, MapType, ProgType, XdpFlag, MapFlag, TestRunFlag } from '../../src/libbpf/constants.js';
+import { AttachType, LinkType, MapType, ProgType, XdpFlag, MapFlag, TestRunFlag } from '../../src/abi/bpf-uapi.js';
 import { KERNEL_ONLY_FIELDS, LAYOUT } from '../../src/libbpf/layouts.js';
 
 const clang = spawnSync('clang', ['--version'], { encoding: 'utf8' });

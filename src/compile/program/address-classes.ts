@@ -7,8 +7,8 @@
 // Addresses under no prefix have the empty signature: the default record, used when the LPM lookup misses.
 // A prefix whose record equals what the lookup would give without it (its nearest emitted ancestor's, or the
 // default) is left out, so a 1M-prefix set costs 1M trie entries but only one record.
-import type { IpFamily } from '../../model/cidr.js';
-import { parseCidr } from '../../model/cidr.js';
+import type { IpFamily } from '../../net/cidr.js';
+import { parseCidr } from '../../net/cidr.js';
 import { PolicyProgramError } from './limits.js';
 import { clearBit, newVector, setBit, type RecordTable } from './records.js';
 

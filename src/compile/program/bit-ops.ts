@@ -1,7 +1,7 @@
 // Fixed instruction sequences on 64-bit words: find-first-set, clear-lowest, population count, and the AND of one
 // word across every looked-up record. No loops and no branches: the verifier sees one path through each.
-import type { ProgramBuilder, WritableReg } from '../asm/index.js';
-import { FP } from '../asm/index.js';
+import type { ProgramBuilder, WritableReg } from '../../asm/index.js';
+import { FP } from '../../asm/index.js';
 import { DEBRUIJN_MULTIPLIER, DEBRUIJN_SHIFT } from './maps.js';
 import { STACK_ENTRIES } from './frame.js';
 

@@ -5,7 +5,7 @@
 // an LPM trie; protocol, ports, ICMP: arrays); a record holds the bit vector of the entries that accept that value,
 // with its summary. Fields no entry constrains are left out, and the program does not look them up. The entry
 // table maps a bit back to what the entry does.
-import type { IpFamily } from '../../model/cidr.js';
+import type { IpFamily } from '../../net/cidr.js';
 import type { DesiredState, IngressEntry, InterfaceState, PortRange, SideMatch } from '../desired-state.js';
 import { buildAddressTable, type AddressConstraint, type AddressTable } from './address-classes.js';
 import { layoutEntries, type EntryLayout } from './entry-layout.js';

@@ -15,8 +15,8 @@
 // The program's size depends on the step budget and the fields used, not on the number of rules (they are in
 // the maps); limits.ts holds the budget and the size ceiling.
 import { createHash } from 'node:crypto';
-import { ProgramBuilder, FP, R0, R1, R2, R3, R4, type AssembledProgram } from '../asm/index.js';
-import { Counter, JumpSlot, RULE_NONE, STATE_FIELDS } from '../../dataplane/layout.js';
+import { ProgramBuilder, FP, R0, R1, R2, R3, R4, type AssembledProgram } from '../../asm/index.js';
+import { Counter, JumpSlot, RULE_NONE, STATE_FIELDS } from '../../abi/notrack.js';
 import type { DesiredState, InterfaceState } from '../desired-state.js';
 import { buildClassifier, ENTRY_COUNTER_MASK, ENTRY_SLOT_SHIFT, type Classifier, type ClassifierOptions } from './classifier.js';
 import {

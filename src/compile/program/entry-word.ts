@@ -1,6 +1,6 @@
 // What the program needs to know about an entry once its bit matched: the verdict's jump slot and the rule counter.
 import type { IngressEntry } from '../desired-state.js';
-import { JumpSlot } from '../../dataplane/layout.js';
+import { JumpSlot } from '../../abi/notrack.js';
 import { PolicyProgramError } from './limits.js';
 
 /** An entry's word in the entry table: the jump slot of its verdict (0 for Log) in the top 4 bits, its counter below. */

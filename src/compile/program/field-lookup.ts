@@ -1,8 +1,8 @@
 // One matcher per field: read the packet's value from nt_state, look up its class (LPM trie for addresses, array
 // for protocol, ports and ICMP) and then its record, and keep the record pointer on the stack for the scan.
-import type { ProgramBuilder } from '../asm/index.js';
-import { FP, R0, R1, R2 } from '../asm/index.js';
-import { PacketFlag, STATE_FIELDS } from '../../dataplane/layout.js';
+import type { ProgramBuilder } from '../../asm/index.js';
+import { FP, R0, R1, R2 } from '../../asm/index.js';
+import { PacketFlag, STATE_FIELDS } from '../../abi/notrack.js';
 import { NO_VALUE_INDEX, type ClassifierField } from './classifier.js';
 import { R_STATE, STACK_INDEX, STACK_KEY } from './frame.js';
 

@@ -1,7 +1,7 @@
 // The size limits of the generated policy program, in one place: how many scan steps one part runs, how many
 // parts (tail calls) a packet may go through, and the instruction ceiling a part must stay under.
 import { NotrackError } from '../../errors.js';
-import { Limits } from '../../dataplane/layout.js';
+import { Limits } from '../../abi/notrack.js';
 
 /**
  * The most instructions one program part may have. The verifier takes up to 1,000,000; staying far below keeps

@@ -1,7 +1,7 @@
 // The maps a policy program reads, per family: their specs (names as the program's relocations use them) and their
 // contents as plain buffers, ready for batch updates.
-import type { IpFamily } from '../../model/cidr.js';
-import { MapFlag, MapType } from '../../libbpf/constants.js';
+import type { IpFamily } from '../../net/cidr.js';
+import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
 import { TABLE_WORDS } from './entry-layout.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';

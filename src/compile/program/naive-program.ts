@@ -5,10 +5,10 @@
 // Registers: R6 the context, R7 nt_state, R0..R5 scratch within one check (R2 the field value being compared).
 // Small sets are compared inline (mask and compare per prefix); a set with more than `inlinePrefixes` prefixes
 // gets an LPM trie of its own (presence only) and costs one lookup per entry that uses it.
-import { ProgramBuilder, FP, R0, R1, R2, R3, R4, R6, R7, type AssembledProgram } from '../asm/index.js';
-import { JumpSlot, PacketFlag, STATE_FIELDS } from '../../dataplane/layout.js';
-import { MapFlag, MapType } from '../../libbpf/constants.js';
-import { parseCidr, type IpFamily } from '../../model/cidr.js';
+import { ProgramBuilder, FP, R0, R1, R2, R3, R4, R6, R7, type AssembledProgram } from '../../asm/index.js';
+import { JumpSlot, PacketFlag, STATE_FIELDS } from '../../abi/notrack.js';
+import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
+import { parseCidr, type IpFamily } from '../../net/cidr.js';
 import type { DesiredState, IngressEntry, PortRange } from '../desired-state.js';
 import { STACK_INDEX, STACK_KEY, STATIC_MAP_NAMES, XDP_DROP, XDP_PASS } from './frame.js';
 import { LOG_RECORDS, PolicyProgramError } from './limits.js';

@@ -18,9 +18,9 @@
 // on in the continuation part (nt_jump slot NT_SLOT_SPLIT_FIRST), which is this same program: it finds the cursor,
 // looks the fields up again and positions itself there; the best-so-far, floor and limit wait in ntp_scan.
 // limits.ts sizes the step budget so that the worst case finishes within the kernel's tail-call limit.
-import type { ProgramBuilder, WritableReg } from '../asm/index.js';
-import { FP, R0, R1, R2, R3, R4, R5 } from '../asm/index.js';
-import { JumpSlot, STATE_FIELDS } from '../../dataplane/layout.js';
+import type { ProgramBuilder, WritableReg } from '../../asm/index.js';
+import { FP, R0, R1, R2, R3, R4, R5 } from '../../asm/index.js';
+import { JumpSlot, STATE_FIELDS } from '../../abi/notrack.js';
 import { emitAndWords, emitClearLowest, emitFindFirstSet, emitPopcount } from './bit-ops.js';
 import type { Classifier } from './classifier.js';
 import { TABLE_CONTINUE, TABLE_INFO, TABLE_LOG_LIMIT, TABLE_ORIGINAL } from './entry-layout.js';

@@ -1,7 +1,7 @@
 // notrack's cls_bpf filter, the TC fallback on kernels without tcx: its fixed slot, finding it, replacing its program.
 import { spawnSync } from 'node:child_process';
 import { clsBpfFilters, interfaceIndex, type ClsBpfFilter } from '../../libbpf/index.js';
-import { PROGRAMS } from '../layout.js';
+import { PROGRAMS } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 
 /**

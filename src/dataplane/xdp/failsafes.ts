@@ -1,7 +1,7 @@
 // Failsafes between the compiled form (DesiredState `Failsafe`) and the entries of nt_failsafe: both ways, pure.
 import type { Failsafe } from '../../compile/desired-state.js';
-import { parseCidr } from '../../model/cidr.js';
-import { Limits, type FailsafeEntry } from '../layout.js';
+import { parseCidr } from '../../net/cidr.js';
+import { Limits, type FailsafeEntry } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 
 const ANYWHERE = { 4: '0.0.0.0/0', 6: '::/0' } as const;

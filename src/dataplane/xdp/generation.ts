@@ -1,7 +1,7 @@
 // One generation of an interface's dataplane: its pinned programs and maps, reopened as a typed handle, and removed.
 import { statfsSync } from 'node:fs';
 import { BpfError, openPinnedLink, openPinnedMap, openPinnedProgram, type BpfMap, type BpfProgram } from '../../libbpf/index.js';
-import { decodeConfig, MAPS, PROGRAMS, type DataplaneConfig } from '../layout.js';
+import { decodeConfig, MAPS, PROGRAMS, type DataplaneConfig } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { InterfacePins, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-layout.js';
 

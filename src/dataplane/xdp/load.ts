@@ -7,7 +7,7 @@ import { BpfObject } from '../../libbpf/index.js';
 import {
   BPF_OBJECTS, CONFIG_MAP, encodeConfig, encodeFailsafeKey, encodeFailsafePorts, FAILSAFE_VALUE, MAPS, PROGRAMS,
   type DataplaneConfig,
-} from '../layout.js';
+} from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { failsafeEntries } from './failsafes.js';
 import { checkPinDir, openGeneration, type InterfaceGeneration } from './generation.js';

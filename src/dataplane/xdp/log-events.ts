@@ -2,7 +2,7 @@
 import type { InterfaceState, RuleRef } from '../../compile/desired-state.js';
 import type { RuleAction } from '../../model/resources.js';
 import { BpfError, RingBuffer, openPinnedMap } from '../../libbpf/index.js';
-import { decodeLogEvent, type LogEvent } from '../layout.js';
+import { decodeLogEvent, type LogEvent } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { observeInterface } from './observe.js';
 import { InterfacePins } from './pin-layout.js';

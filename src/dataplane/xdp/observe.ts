@@ -7,7 +7,7 @@ import type { Failsafe } from '../../compile/desired-state.js';
 import {
   Counter, decodeFailsafeKey, encodeFailsafePorts, JumpSlot, Limits, sumPerCpuCounter, TcCounter,
   type CounterName, type CounterValue, type DataplaneConfig, type TcCounterName,
-} from '../layout.js';
+} from '../../abi/notrack.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
 import { XdpDataplaneError } from './errors.js';
 import { failsafesFromEntries } from './failsafes.js';

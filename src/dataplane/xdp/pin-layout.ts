@@ -14,7 +14,7 @@
 // generation is built beside the running one, links are updated to it, then the old folder is removed.
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAPS, PROGRAMS } from '../layout.js';
+import { MAPS, PROGRAMS } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 
 export type GenerationMapName = keyof typeof MAPS | 'config' | 'tcConfig';

@@ -1,6 +1,6 @@
 // Puts a generation's policy program (and the parts of a split one) into its nt_jump slots, and pins them.
 import { BpfFd, clearProgramSlot, pinObject, programInfo, ProgType, setProgramSlot, unpin, type ProgramHandle } from '../../libbpf/index.js';
-import { JumpSlot, Limits } from '../layout.js';
+import { JumpSlot, Limits } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import type { InterfaceGeneration } from './generation.js';
 import { InterfacePins } from './pin-layout.js';

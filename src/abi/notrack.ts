@@ -4,8 +4,8 @@
 // test/kernel/btf-layout.test.ts checks every struct, enum and map spec here against the BTF of build/bpf/*.o.
 // Numbers are little-endian, as on every host notrack supports (x86_64, arm64).
 import { NotrackError } from '../errors.js';
-import { AttachType, MapFlag, MapType, ProgType } from '../libbpf/constants.js';
-import { formatIp, parseCidr, parseIp, type IpFamily } from '../model/cidr.js';
+import { AttachType, MapFlag, MapType, ProgType } from './bpf-uapi.js';
+import { formatIp, parseCidr, parseIp, type IpFamily } from '../net/cidr.js';
 
 /** A value that cannot be encoded into a BPF layout (bad address, out-of-range number, short buffer). */
 export class LayoutError extends NotrackError {

@@ -1,4 +1,5 @@
-// The kernel's BPF numbers (uapi linux/bpf.h, if_link.h and libbpf.h) that this binding passes or reads back.
+// The kernel's BPF numbers (uapi linux/bpf.h, if_link.h and libbpf.h) that the binding passes or reads back, and the
+// generated programs and the ABI mirror use.
 
 /** enum bpf_map_type (the map types notrack can meet; the rest are reported by number). */
 export const MapType = {

@@ -1,5 +1,5 @@
 // The errors the BPF assembler raises: a wrong operand, a bad label or jump, a program too large, a map left unresolved.
-import { NotrackError } from '../../errors.js';
+import { NotrackError } from '../errors.js';
 
 /**
  * Stable codes:
