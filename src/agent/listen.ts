@@ -4,7 +4,7 @@
 // rule matched: a map of the firewall. So the default is loopback, and a reachable address takes an explicit
 // --listen-public.
 import { isIP } from 'node:net';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../errors.js';
 
 export interface ListenAddress { host: string; port: number }
 

@@ -12,7 +12,8 @@ import { evaluatePacket, interfaceState, matchingFailsafe } from '../compile/eva
 import { PACKET_EXAMPLE, PacketSyntaxError, formatPacket, parsePacket } from '../compile/packet-text.js';
 import { failsafeText } from '../compile/policy-test.js';
 import type { KernelVerdict } from '../dataplane/test-run.js';
-import { SOURCE_HELP, SOURCE_OPTIONS, UsageError, oneOf, parseCommandArgs } from './args.js';
+import { UsageError } from '../errors.js';
+import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { readPolicyFiles } from './read-policy.js';
 
 export const EXPLAIN_HELP = `Usage: notrack explain --host HOST --iface IFACE --packet PACKET [--repo URL|PATH] [--ref REF] [--path DIR]

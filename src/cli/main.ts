@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { NotrackError } from '../errors.js';
-import { UsageError } from './args.js';
+import { NotrackError, UsageError } from '../errors.js';
 import { validateCommand } from './validate.js';
 import { explainCommand } from './explain.js';
 import { testCommand } from './test-policies.js';
