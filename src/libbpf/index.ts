@@ -22,12 +22,12 @@ export {
 } from './programs.js';
 export { BpfObject, ObjectProgram, ObjectMap, type OpenObjectOptions } from './objects.js';
 export {
-  BpfLink, attachXdp, attachTc, TcAttachment,
+  BpfLink, attachXdp, attachTc, destroyClsact, TcAttachment,
   type ProgramHandle, type XdpMode, type XdpAttachOptions, type XdpAttachment, type TcMechanism, type TcAttachOptions,
 } from './links.js';
 export {
-  xdpQuery, tcxQuery, clsBpfQuery, clsBpfFilters, interfaceAttachments, foreignXdpPrograms, foreignTcPrograms, programRef,
-  type XdpState, type XdpAttachMode, type TcDirection, type TcxState, type ClsBpfFilter, type InterfaceAttachments, type ProgramRef,
+  xdpQuery, tcxQuery, clsBpfQuery, foreignXdpPrograms, programRef,
+  type XdpState, type XdpAttachMode, type TcDirection, type TcxState, type ProgramRef,
 } from './query.js';
 export { pinObject, getPinned, unpin, isPinned } from './pins.js';
 export { interfaceIndex, interfaceName } from './netdev.js';

@@ -1,6 +1,5 @@
 // Attaching programs to interfaces: XDP through BPF links (native first, generic fallback) and TC through tcx
 // links or, where the kernel has no tcx, a clsact qdisc with a cls_bpf filter. Links update atomically.
-import { spawnSync } from 'node:child_process';
 import { AttachType, BPF_F_REPLACE, TcAttachPoint, XdpFlag } from '../abi/bpf-uapi.js';
 import { bpfFailure, EBUSY, EEXIST, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM, ERANGE, errnoName, type BpfError } from './errors.js';
 import { BpfFd } from './fd.js';
@@ -9,7 +8,7 @@ import { describeLink, linkInfo, type LinkInfo } from './info.js';
 import { LAYOUT } from './layouts.js';
 import { interfaceLabel } from './netdev.js';
 import { pinObject } from './pins.js';
-import { clsBpfFilters, programRef, xdpQuery, type TcDirection, type XdpState } from './query.js';
+import { clsBpfQuery, programRef, xdpQuery, type TcDirection, type XdpState } from './query.js';
 
 /** Anything that carries a program fd: a BpfProgram, or a bare BpfFd. */
 export type ProgramHandle = BpfFd | { fd: BpfFd };
@@ -242,8 +241,9 @@ export class TcAttachment {
   }
 
   /**
-   * Removes this attachment, and nothing else: a tcx link is detached; a cls_bpf filter is deleted, and the clsact
-   * qdisc too if this attachment created it and no filter remains on it. Call it in the namespace it was made in.
+   * Removes this attachment, and nothing else: a tcx link is detached, a cls_bpf filter is deleted. The clsact qdisc
+   * a cls_bpf attachment created stays: only tc can tell whether other filters use it (src/dataplane/tc-filters.ts
+   * removes it with destroyClsact when none do). Call it in the namespace it was made in.
    */
   detach(): void {
     if (this.detached) return;
@@ -260,20 +260,13 @@ export class TcAttachment {
     const mark = outputMark();
     check('bpf_tc_detach', native.bpf_tc_detach(tcHook(this.ifindex, attachPoint), o), { subject: `cls_bpf ${this.direction} on ${this.ifname}`, mark });
     this.detached = true;
-    if (this.createdQdisc && clsactIsEmpty(this.ifindex)) {
-      check('bpf_tc_hook_destroy', native.bpf_tc_hook_destroy(tcHook(this.ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS)), { subject: `clsact on ${this.ifname}`, mark });
-    }
   }
 }
 
-/** True when no filter of any kind sits on the clsact qdisc's two sides (tc prints nothing). */
-function clsactIsEmpty(ifindex: number): boolean {
-  const ifname = interfaceLabel(ifindex);
-  for (const dir of ['ingress', 'egress']) {
-    const r = spawnSync('tc', ['filter', 'show', 'dev', ifname, dir], { encoding: 'utf8', timeout: 10_000 });
-    if (r.status !== 0 || r.stdout.trim() !== '') return false;
-  }
-  return true;
+/** Removes the clsact qdisc of an interface, with every filter on it (bpf_tc_hook_destroy on both sides). */
+export function destroyClsact(ifindex: number): void {
+  const mark = outputMark();
+  check('bpf_tc_hook_destroy', native.bpf_tc_hook_destroy(tcHook(ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS)), { subject: `clsact on ${interfaceLabel(ifindex)}`, mark });
 }
 
 function attachTcx(program: ProgramHandle, ifindex: number, direction: TcDirection): number {
@@ -298,11 +291,12 @@ function attachClsBpf(opts: TcAttachOptions, direction: TcDirection, ifname: str
     const errno = -ret;
     if (created === 0) native.bpf_tc_hook_destroy(tcHook(opts.ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS));
     if (errno === EEXIST) {
-      const taken = clsBpfFilters(opts.ifindex, direction).find((f) => f.handle === handle && f.priority === priority);
+      const takenId = clsBpfQuery({ ifindex: opts.ifindex, direction, handle, priority });
+      const taken = takenId === undefined ? undefined : programRef(takenId);
       throw failure('bpf_tc_attach', errno, {
         subject: `cls_bpf ${direction} on ${ifname}`,
         code: 'bpf-tc-conflict',
-        hint: `another filter already holds handle ${handle} priority ${priority} on ${ifname}${taken ? ` (program id ${taken.progId} ${taken.progName})` : ''}`,
+        hint: `another filter already holds handle ${handle} priority ${priority} on ${ifname}${taken ? ` (program id ${taken.id} ${taken.name})` : ''}`,
         ifname,
         mark,
       });

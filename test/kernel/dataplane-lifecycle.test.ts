@@ -17,8 +17,9 @@ import {
   XdpDataplaneError, type InterfaceGeneration,
 } from '../../src/dataplane/xdp/index.js';
 import {
-  attachXdp, BpfError, clsBpfFilters, interfaceIndex, loadProgram, ProgType, tcxQuery, xdpQuery, type BpfProgram,
+  attachXdp, BpfError, interfaceIndex, loadProgram, ProgType, tcxQuery, xdpQuery, type BpfProgram,
 } from '../../src/libbpf/index.js';
+import { clsBpfFilters } from '../../src/dataplane/tc-filters.js';
 
 const missing = ['iptables-restore', 'ipset', 'conntrack', 'socat', 'ss', 'ping', 'tc'].find((p) => run(['which', p], { allowFail: true }).status !== 0);
 const reason = kernelSkipReason() ?? (missing ? `${missing} is not installed` : null);

@@ -6,7 +6,7 @@ import { kernelSkipReason, run, vethPair, NetNs, type VethPair } from '../suppor
 import {
   applyIpsets, observeIpsets, diffIpsets, pruneIpsets, removeAllIpsets, type CommandRunner, type IpsetDesired,
 } from '../../src/dataplane/ipset/index.js';
-import { spawnRunner } from '../../src/dataplane/iptables/command.js';
+import { spawnRunner } from '../../src/dataplane/command-runner.js';
 import {
   applyIptables, removeAll, readRuleCounters, observeIptables, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';

@@ -1,5 +1,5 @@
 // Converges notrack's ipsets: new generations filled under a temporary name and swapped in, stale sets destroyed.
-import { DataplaneCommandError, runChecked, type CommandRunner } from '../iptables/command.js';
+import { DataplaneCommandError, runChecked, type CommandRunner } from '../command-runner.js';
 import { diffCanonicalSets } from './diff.js';
 import { observeIpsets } from './observe.js';
 import { canonicalSet, renderIpsetRestore, IpsetDesiredError, type SwitchIn } from './render.js';

@@ -6,4 +6,4 @@ export { observeIpsets, parseIpsetHeaders, parseIpsetSave, IpsetParseError } fro
 export { diffIpsets } from './diff.js';
 export { applyIpsets, pruneIpsets, removeAllIpsets, type IpsetApplyResult, type IpsetPruneResult } from './apply.js';
 export { formatAddress, canonicalCidr, setMembersFor } from './members.js';
-export type { CommandRunner } from '../iptables/command.js';
+export type { CommandRunner } from '../command-runner.js';

@@ -1,6 +1,6 @@
 // Reads notrack's ipsets back from the kernel: headers from `ipset list -t`, members from `ipset save <set>`.
 import { NotrackError } from '../../errors.js';
-import { runChecked, type CommandRunner } from '../iptables/command.js';
+import { runChecked, type CommandRunner } from '../command-runner.js';
 import { SET_PREFIX, isTmpSetName } from './names.js';
 import type { IpsetActual, IpsetActualSet } from './types.js';
 

@@ -1,6 +1,6 @@
 // Converges the raw and filter tables of one family to the desired chains, one atomic iptables-restore per table.
 import { NotrackError } from '../../errors.js';
-import type { CommandRunner } from './command.js';
+import type { CommandRunner } from '../command-runner.js';
 import { diffIptables } from './diff.js';
 import { observeIptables, restoreTable } from './observe.js';
 import { renderChanges } from './restore.js';

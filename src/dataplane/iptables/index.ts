@@ -1,5 +1,5 @@
 // notrack's iptables chains: render, observe, diff, apply and remove (see ruleset.ts for the layout of the chains).
-export { type CommandRunner, spawnRunner, DataplaneCommandError } from './command.js';
+export { type CommandRunner, spawnRunner, DataplaneCommandError } from '../command-runner.js';
 export * from './types.js';
 export {
   chains, CHAIN_PREFIX, COMMENT_PREFIX, MAX_CHAIN_NAME, fitName, interfaceChainName, policyChainName,

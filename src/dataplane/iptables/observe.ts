@@ -1,5 +1,5 @@
 // Reads the raw and filter tables of one family back from the kernel (iptables-save -c) into an IptablesActual.
-import { runChecked, type CommandRunner } from './command.js';
+import { runChecked, type CommandRunner } from '../command-runner.js';
 import { actualTable, parseIptablesSave } from './save-parse.js';
 import { TABLES, type Family, type IptablesActual } from './types.js';
 

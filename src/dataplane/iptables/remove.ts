@@ -1,5 +1,5 @@
 // Removes every NOTRACK- chain and every jump to one from the built-in chains, in both families, and nothing else.
-import type { CommandRunner } from './command.js';
+import type { CommandRunner } from '../command-runner.js';
 import { observeIptables, restoreTable } from './observe.js';
 import { CHAIN_PREFIX } from './names.js';
 import type { ActualTable, Family, TableName } from './types.js';

@@ -3,6 +3,7 @@ import {
   attachTc, attachXdp, interfaceIndex, unpin, type TcAttachment, type TcMechanism, type XdpAttachment, type XdpMode,
 } from '../../libbpf/index.js';
 import { NotrackError } from '../../errors.js';
+import { detachTc } from '../tc-filters.js';
 import { NOTRACK_CLS_BPF } from './cls-bpf.js';
 import { removeTcAttachment } from './detach.js';
 import { XdpDataplaneError } from './errors.js';
@@ -82,7 +83,7 @@ export function attachInterface(opts: AttachInterfaceOptions): InterfaceAttachme
       xdp.link.detach();
       unpin(pins.xdpLink);
     }
-    tc.detach();
+    detachTc(tc);
     unpin(pins.tcxLink);
     unpin(pins.clsBpfProgram);
     removePinFolder(pins.clsactCreated);

@@ -2,6 +2,7 @@
 import {
   BpfError, interfaceIndex, openPinnedLink, openPinnedProgram, TcAttachment, unpin, xdpQuery, type TcMechanism,
 } from '../../libbpf/index.js';
+import { detachTc } from '../tc-filters.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
 import { InterfacePins, isDirectory, removePinFolder, type GenerationProgramName } from './pin-layout.js';
 import { readPinnedLinks, type PinnedTc } from './pinned-links.js';
@@ -81,10 +82,10 @@ export function removeTcAttachment(pins: InterfacePins, ifindex: number | null, 
     const owned = [...pinnedProgramIds(pins, 'tcIngress'), ...(tc ? [tc.progId] : [])];
     const filter = findNotrackClsBpf(ifindex, owned);
     if (filter) {
-      new TcAttachment({
+      detachTc(new TcAttachment({
         mechanism: 'cls_bpf', ifindex, ifname: pins.ifname, direction: 'ingress', handle: filter.handle, priority: filter.priority,
         progId: filter.progId, createdQdisc: isDirectory(pins.clsactCreated),
-      }).detach();
+      }));
       removed = 'cls_bpf';
     }
   }

@@ -1,6 +1,6 @@
 // What is on an interface and in its pins: attachments (ours or not), generations, failsafes, policy slots, counters.
 import {
-  BpfError, clsBpfFilters, interfaceIndex, programRef, programSlotId, tcxQuery, xdpQuery, readU32,
+  BpfError, interfaceIndex, programRef, programSlotId, tcxQuery, xdpQuery, readU32,
   type BpfMap, type ProgramRef, type XdpAttachMode,
 } from '../../libbpf/index.js';
 import type { Failsafe } from '../../compile/desired-state.js';
@@ -8,6 +8,7 @@ import {
   Counter, decodeFailsafeKey, encodeFailsafePorts, JumpSlot, Limits, sumPerCpuCounter, TcCounter,
   type CounterName, type CounterValue, type DataplaneConfig, type TcCounterName,
 } from '../../abi/notrack.js';
+import { clsBpfFilters } from '../tc-filters.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
 import { XdpDataplaneError } from './errors.js';
 import { failsafesFromEntries } from './failsafes.js';
