@@ -7,8 +7,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DesiredState, Failsafe, InterfaceState, PacketDescription, RuleRef, Verdict } from '../compile/desired-state.js';
+import type { DesiredState, Failsafe, InterfaceState, PacketDescription } from '../compile/desired-state.js';
 import { interfaceState } from '../compile/evaluate.js';
+import type { KernelReason, KernelVerdict } from '../compile/explain.js';
 import { BpfObject, testRunXdp, type BpfMap, type BpfProgram } from '../libbpf/index.js';
 import { packetFrame } from './frames.js';
 import {
@@ -36,31 +37,6 @@ export interface FrameResult {
   action: number;
   /** The accept epilogue's metadata (NT_META_MAGIC, NT_META_ACCEPTED) is in front of the packet. */
   accepted: boolean;
-}
-
-/**
- * Why the kernel ended where it did, from the global counter that moved. The reference evaluator's reasons, and
- * those only the kernel can have: a frame it could not parse, a failed tail call, or no counter at all.
- */
-export type KernelReason = Verdict['reason'] | 'malformed' | 'unsupported' | 'tail-call-failed' | 'unknown';
-
-/** The kernel's verdict for one frame, in the reference evaluator's terms where they apply. */
-export interface KernelVerdict {
-  action: number;
-  /** `XDP_PASS`, `XDP_DROP` … */
-  actionName: string;
-  /** The "accepted untracked" flag is in the XDP metadata, for the TC program to turn into the skb mark. */
-  untrackedFlag: boolean;
-  /** drop = deny, pass with the flag = allow, pass without = pass; anything else is `other` (a bug). */
-  outcome: Verdict['outcome'] | 'other';
-  reason: KernelReason;
-  /** The deciding rule's counter index (the state's rule_id), when a rule decided. */
-  counter: number | null;
-  rule: RuleRef | null;
-  /** The first NT_LOG_MAX Log rules that matched, in order (counter indexes). */
-  logged: number[];
-  /** How many Log rules matched in all (the state keeps only the first NT_LOG_MAX). */
-  logCount: number;
 }
 
 export interface OpenTestRunOptions {
@@ -247,25 +223,4 @@ export function kernelVerdict(state: DesiredState, iface: string | InterfaceStat
   } finally {
     run.close();
   }
-}
-
-/**
- * Where the kernel's verdict differs from the reference evaluator's, one line each; empty when they agree. Log rules
- * past NT_LOG_MAX are compared by number only, since the state keeps the first NT_LOG_MAX.
- */
-export function verdictDifferences(reference: Verdict, kernel: KernelVerdict): string[] {
-  const out: string[] = [];
-  if (kernel.outcome !== reference.outcome) out.push(`outcome: reference ${reference.outcome}, kernel ${kernel.outcome} (${kernel.actionName})`);
-  if (kernel.reason !== reference.reason) out.push(`reason: reference ${reference.reason}, kernel ${kernel.reason}`);
-  if (kernel.counter !== reference.counter) out.push(`deciding rule: reference ${ruleText(reference.rule, reference.counter)}, kernel ${ruleText(kernel.rule, kernel.counter)}`);
-  const refLogged = reference.logged.slice(0, Limits.logMax);
-  if (kernel.logCount !== reference.logged.length || kernel.logged.join(',') !== refLogged.join(',')) {
-    out.push(`Log rules: reference ${reference.logged.length} [${refLogged.join(', ')}], kernel ${kernel.logCount} [${kernel.logged.join(', ')}]`);
-  }
-  return out;
-}
-
-function ruleText(rule: RuleRef | null, counter: number | null): string {
-  if (counter === null) return 'none';
-  return rule ? `${rule.policy} ${rule.direction}[${rule.index}]` : `rule index ${counter}`;
 }
