@@ -6,11 +6,11 @@
 //   source     Git: the files of one commit
 //   model      YAML, schemas, semantic checks, selectors          (source)
 //   compile    DesiredState, reference evaluator, policy program  (model, source)
-//   report     diagnostics, plans and test runs as text, JSON ...  (compile, model, source)
 //   libbpf     the FFI binding over libbpf.so.1, nothing else      (leaves only)
 //   dataplane  the host: BPF objects and links, tc, iptables, ipsets (libbpf, compile, model)
 //   agent      the long-running runtime: knows no Git, no kernel    (leaves only)
-//   reconcile  one host's reconcile: the agent's Reconciler          (agent, dataplane, libbpf, report, compile, model, source)
+//   reconcile  one host's reconcile: the agent's Reconciler          (agent, dataplane, libbpf, compile, model, source)
+//   report     plans, diagnostics, runs, status as text, JSON ...   (reconcile, dataplane, compile, model, source)
 //   demo       the lab of network namespaces                        (model, source)
 //   cli        one file per command                                 (everything above)
 // bench/ and test/ may import src/; src/ imports neither.
@@ -26,13 +26,13 @@ const LAYERS = {
   source: [],
   model: ['source'],
   compile: ['model', 'source'],
-  report: ['compile', 'model', 'source'],
   libbpf: [],
   dataplane: ['libbpf', 'compile', 'model'],
   agent: [],
-  reconcile: ['agent', 'dataplane', 'libbpf', 'report', 'compile', 'model', 'source'],
+  reconcile: ['agent', 'dataplane', 'libbpf', 'compile', 'model', 'source'],
+  report: ['reconcile', 'dataplane', 'compile', 'model', 'source'],
   demo: ['model', 'source'],
-  cli: ['agent', 'reconcile', 'dataplane', 'libbpf', 'report', 'compile', 'model', 'source', 'demo'],
+  cli: ['report', 'reconcile', 'agent', 'dataplane', 'libbpf', 'compile', 'model', 'source', 'demo'],
 };
 
 const BELOW_LEAVES = { net: [], abi: ['net'], asm: ['net', 'abi'] };
