@@ -8,8 +8,8 @@ import { AttachType, MapFlag, MapType, ProgType } from './bpf-uapi.js';
 import { formatIp, parseCidr, parseIp, type IpFamily } from '../net/cidr.js';
 
 /** A value that cannot be encoded into a BPF layout (bad address, out-of-range number, short buffer). */
-export class LayoutError extends NotrackError {
-  constructor(code: 'LAYOUT_BAD_VALUE' | 'LAYOUT_SHORT_BUFFER', message: string) {
+export class AbiValueError extends NotrackError {
+  constructor(code: 'abi-bad-value' | 'abi-short-buffer', message: string) {
     super(code, message);
   }
 }
@@ -281,13 +281,13 @@ export interface DataplaneConfig {
 
 function u32(what: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new LayoutError('LAYOUT_BAD_VALUE', `${what} must be an integer from 0 to 4294967295, not ${v}`);
+    throw new AbiValueError('abi-bad-value', `${what} must be an integer from 0 to 4294967295, not ${v}`);
   }
   return v;
 }
 
 function need(buf: Uint8Array, bytes: number, what: string): Buffer {
-  if (buf.length < bytes) throw new LayoutError('LAYOUT_SHORT_BUFFER', `${what} needs ${bytes} bytes, got ${buf.length}`);
+  if (buf.length < bytes) throw new AbiValueError('abi-short-buffer', `${what} needs ${bytes} bytes, got ${buf.length}`);
   return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
@@ -322,7 +322,7 @@ export function decodeConfig(buf: Uint8Array): DataplaneConfig {
  */
 export function addressLoadWords(address: string): number[] {
   const ip = parseIp(address);
-  if (!ip) throw new LayoutError('LAYOUT_BAD_VALUE', `not an IP address: ${JSON.stringify(address)}`);
+  if (!ip) throw new AbiValueError('abi-bad-value', `not an IP address: ${JSON.stringify(address)}`);
   const b = Buffer.from(ip.addr);
   const words: number[] = [];
   for (let i = 0; i < b.length; i += 4) words.push(b.readUInt32LE(i));
@@ -358,24 +358,24 @@ export function encodeFailsafeKey(entry: FailsafeEntry): Buffer {
   let family: IpFamily, addr: Uint8Array, prefix: number;
   if (entry.net !== undefined) {
     const cidr = parseCidr(entry.net);
-    if (!cidr) throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe net is not an address or CIDR: ${JSON.stringify(entry.net)}`);
+    if (!cidr) throw new AbiValueError('abi-bad-value', `failsafe net is not an address or CIDR: ${JSON.stringify(entry.net)}`);
     if (entry.family !== undefined && entry.family !== cidr.family) {
-      throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe net ${entry.net} is not IPv${entry.family}`);
+      throw new AbiValueError('abi-bad-value', `failsafe net ${entry.net} is not IPv${entry.family}`);
     }
     ({ family, addr, prefix } = cidr);
   } else {
     if (entry.family !== 4 && entry.family !== 6) {
-      throw new LayoutError('LAYOUT_BAD_VALUE', 'a failsafe entry without a net needs family 4 or 6');
+      throw new AbiValueError('abi-bad-value', 'a failsafe entry without a net needs family 4 or 6');
     }
     family = entry.family;
     addr = new Uint8Array(family === 4 ? 4 : 16);
     prefix = 0;
   }
   if (!Number.isInteger(entry.proto) || entry.proto < 0 || entry.proto > 255) {
-    throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe protocol must be 0-255, not ${entry.proto}`);
+    throw new AbiValueError('abi-bad-value', `failsafe protocol must be 0-255, not ${entry.proto}`);
   }
   if (!Number.isInteger(entry.port) || entry.port < 0 || entry.port > 65535) {
-    throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe port must be 0-65535, not ${entry.port}`);
+    throw new AbiValueError('abi-bad-value', `failsafe port must be 0-65535, not ${entry.port}`);
   }
   const out = Buffer.alloc(k.size);
   out.writeUInt32LE(FailsafeKeyBits.fixedBits + prefix, member(k, 'prefixlen').offset);
@@ -397,7 +397,7 @@ export function encodeFailsafePorts(entries: readonly FailsafeEntry[]): Buffer {
   out.writeUInt32LE(1, member(s, 'filled').offset);
   for (const e of entries) {
     if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535) {
-      throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe port must be 0-65535, not ${e.port}`);
+      throw new AbiValueError('abi-bad-value', `failsafe port must be 0-65535, not ${e.port}`);
     }
     const base = member(s, e.direction).offset;
     out[base + (e.port >> 3)]! |= 1 << (e.port & 7);
@@ -413,7 +413,7 @@ export function decodeFailsafeKey(buf: Uint8Array): Required<FailsafeEntry> {
   const k = STRUCTS.nt_failsafe_key;
   const b = need(buf, k.size, 'struct nt_failsafe_key');
   const family = b.readUInt8(member(k, 'family').offset);
-  if (family !== 4 && family !== 6) throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe key with family ${family}`);
+  if (family !== 4 && family !== 6) throw new AbiValueError('abi-bad-value', `failsafe key with family ${family}`);
   const dir = b.readUInt8(member(k, 'direction').offset);
   const prefix = b.readUInt32LE(member(k, 'prefixlen').offset) - FailsafeKeyBits.fixedBits;
   return {
@@ -437,7 +437,7 @@ export interface CounterValue { packets: bigint; bytes: bigint }
 export function sumPerCpuCounter(buf: Uint8Array): CounterValue {
   const size = STRUCTS.nt_counter.size;
   if (buf.length === 0 || buf.length % size !== 0) {
-    throw new LayoutError('LAYOUT_SHORT_BUFFER', `per-CPU counters must be a multiple of ${size} bytes, got ${buf.length}`);
+    throw new AbiValueError('abi-short-buffer', `per-CPU counters must be a multiple of ${size} bytes, got ${buf.length}`);
   }
   const b = need(buf, size, 'struct nt_counter');
   let packets = 0n, bytes = 0n;
@@ -535,7 +535,7 @@ export function decodeLogEvent(buf: Uint8Array): LogEvent {
   const b = need(buf, e.size, 'struct nt_log_event');
   const verdictNum = b.readUInt32LE(member(e, 'verdict').offset);
   const verdict = (Object.keys(Verdict) as VerdictName[]).find((k) => Verdict[k] === verdictNum);
-  if (!verdict) throw new LayoutError('LAYOUT_BAD_VALUE', `log event with unknown verdict ${verdictNum}`);
+  if (!verdict) throw new AbiValueError('abi-bad-value', `log event with unknown verdict ${verdictNum}`);
   const decidedBy = b.readUInt32LE(member(e, 'decided_by').offset);
   return {
     tsNs: b.readBigUInt64LE(member(e, 'ts_ns').offset),

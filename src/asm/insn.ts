@@ -125,7 +125,7 @@ function slot(code: number, dst: number, src: number, off: number, imm: number):
 }
 
 function operand(what: string, message: string): never {
-  throw new AsmError('ASM_OPERAND', `${what}: ${message}`);
+  throw new AsmError('asm-operand', `${what}: ${message}`);
 }
 
 /**
@@ -335,7 +335,7 @@ export function encodeInsns(insns: readonly RawInsn[]): Uint8Array {
 /** The slots of a byte image; the length must be a whole number of instructions. */
 export function decodeInsns(bytes: Uint8Array): RawInsn[] {
   if (bytes.length % INSN_SIZE !== 0) {
-    throw new AsmError('ASM_BYTES', `${bytes.length} bytes is not a whole number of ${INSN_SIZE}-byte instructions`);
+    throw new AsmError('asm-bytes', `${bytes.length} bytes is not a whole number of ${INSN_SIZE}-byte instructions`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: RawInsn[] = [];

@@ -82,7 +82,7 @@ const REGISTER_SET: ReadonlySet<Reg> = new Set(REGISTERS);
 /** The register with this index (0..10), as found in an encoded instruction. */
 export function regByIndex(index: number): Reg {
   const reg = REGISTERS[index];
-  if (reg === undefined) throw new AsmError('ASM_OPERAND', `there is no register r${index} (eBPF has r0..r10)`);
+  if (reg === undefined) throw new AsmError('asm-operand', `there is no register r${index} (eBPF has r0..r10)`);
   return reg;
 }
 
@@ -91,7 +91,7 @@ export function requireWritable(reg: Reg, role: string): WritableReg {
   requireReg(reg, role);
   if (!reg.writable) {
     throw new AsmError(
-      'ASM_READONLY_REGISTER',
+      'asm-readonly-register',
       `${role} cannot be ${reg.name}: r10 is the frame pointer and is read-only (copy it to another register first)`,
     );
   }
@@ -101,7 +101,7 @@ export function requireWritable(reg: Reg, role: string): WritableReg {
 /** Checks that a value passed as a register is one (code called from plain JavaScript may pass anything). */
 export function requireReg(reg: unknown, role: string): asserts reg is Reg {
   if (!isReg(reg)) {
-    throw new AsmError('ASM_OPERAND', `${role} must be a register (R0..R10), got ${describe(reg)}`);
+    throw new AsmError('asm-operand', `${role} must be a register (R0..R10), got ${describe(reg)}`);
   }
 }
 

@@ -4,6 +4,7 @@ import { readAppliedState, readRecord } from '../reconcile/applied-record.js';
 import { planHost } from '../report/plan.js';
 import { driftInSync, renderDriftJson, renderDriftMarkdown, renderDriftText, type DriftReport } from '../report/drift.js';
 import { NotrackError } from '../errors.js';
+import { RECONCILE_REASONS } from '../agent/reconciler.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
@@ -38,7 +39,7 @@ export async function driftCommand(argv: string[]): Promise<number> {
   };
   if (!values.offline) {
     const desired = await fetchDesired({ source: sourceOptions(values), host: host.host });
-    if (!desired.ok) throw new NotrackError(`drift-${desired.reason.replace(/Failed$|NotFound$/, '').toLowerCase()}`, `cannot tell what is pending: ${desired.message}`);
+    if (!desired.ok) throw new NotrackError(`drift-${RECONCILE_REASONS[desired.reason].stage}`, `cannot tell what is pending: ${desired.message}`);
     report.head = { ref: desired.snapshot.ref, commit: desired.snapshot.commit };
     report.pending = planHost(host.host, applied, desired.state);
   }

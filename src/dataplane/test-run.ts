@@ -83,7 +83,7 @@ export class XdpTestRun {
   protected static loadObject(options: OpenTestRunOptions): BpfObject {
     const path = options.objectPath ?? join(REPO_ROOT, BPF_OBJECTS.xdp);
     if (!existsSync(path)) {
-      throw new XdpDataplaneError('XDP_OBJECT_MISSING', `${path} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``);
+      throw new XdpDataplaneError('xdp-object-missing', `${path} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``);
     }
     const object = BpfObject.open(path);
     try {

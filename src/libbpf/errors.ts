@@ -64,6 +64,11 @@ export class BpfError extends NotrackError {
   }
 }
 
+/** True when `e` is a BpfError, with `code` when one is given: `isBpfError(e, 'bpf-not-found')`. */
+export function isBpfError(e: unknown, code?: BpfErrorCode): e is BpfError {
+  return e instanceof BpfError && (code === undefined || e.code === code);
+}
+
 export const EPERM = 1;
 export const ENOENT = 2;
 export const E2BIG = 7;

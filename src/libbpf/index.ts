@@ -5,7 +5,7 @@ export {
   mapTypeName, progTypeName, linkTypeName, attachTypeName, isPerCpuMapType,
   type MapTypeName, type ProgTypeName, type UpdateMode,
 } from '../abi/bpf-uapi.js';
-export { BpfError, errnoName, type BpfErrorCode, type BpfErrorDetails } from './errors.js';
+export { BpfError, isBpfError, errnoName, type BpfErrorCode, type BpfErrorDetails } from './errors.js';
 export { BpfFd, kindOfFd, type BpfObjectKind } from './fd.js';
 export { libbpfVersion, numPossibleCpus, libbpfOutputSince, outputMark } from './ffi.js';
 export {

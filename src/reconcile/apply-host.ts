@@ -11,6 +11,7 @@ import { loadPolicyProgram } from '../dataplane/policy-program.js';
 import { applyIptables, spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { applyIpsets, pruneIpsets } from '../dataplane/ipset/index.js';
 import { NotrackError } from '../errors.js';
+import { BpfError } from '../libbpf/index.js';
 import {
   readRecord, writeAppliedState, writeRecord, type AppliedRecord, type AppliedRevision, type InterfaceRecord,
 } from './applied-record.js';
@@ -72,8 +73,12 @@ function convergeInterface(
   const fingerprint = interfaceFingerprint(state, iface);
   const before = observeInterface({ ifname, pinDir: opts.bpffs });
   if (before.findings.some((f) => f.code === 'xdp-foreign')) {
-    const foreign = before.xdp.programs.filter((p) => !p.ours).map((p) => `${p.name || 'unnamed'} (id ${p.id})`).join(', ');
-    throw new NotrackError('xdp-conflict', `another XDP program is attached to ${ifname}: ${foreign}; notrack never replaces it (detach it yourself to let notrack in)`);
+    const others = before.xdp.programs.filter((p) => !p.ours);
+    const foreign = others.map((p) => `${p.name || 'unnamed'} (id ${p.id})`).join(', ');
+    // The binding's code for the same conflict, so that every layer reports it alike.
+    throw new BpfError('bpf-xdp-conflict',
+      `another XDP program is attached to ${ifname}: ${foreign}; notrack never replaces it (detach it yourself to let notrack in)`,
+      { op: 'attach XDP', errno: 16 /* EBUSY, as the kernel says it */, ifname, attachedProgramIds: others.map((p) => p.id) });
   }
   const prev = record.interfaces[ifname];
   const running = before.activeGeneration;

@@ -8,7 +8,7 @@ import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
-import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileTrigger, Reconciler } from '../agent/reconciler.js';
+import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileReason, ReconcileTrigger, Reconciler } from '../agent/reconciler.js';
 import { readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
@@ -26,7 +26,7 @@ export interface HostReconcilerOptions {
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
 export type DesiredResult =
   | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[] }
-  | { ok: false; status: 'Stalled' | 'Failed'; reason: string; message: string; snapshot: SourceSnapshot | null };
+  | { ok: false; status: 'Stalled' | 'Failed'; reason: ReconcileReason; message: string; snapshot: SourceSnapshot | null };
 
 export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 'host'>): Promise<DesiredResult> {
   let snapshot: SourceSnapshot;

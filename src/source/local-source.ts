@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import git from 'isomorphic-git';
+import git, { Errors } from 'isomorphic-git';
 import { hasObject, peelToCommit, readCommitFiles } from './commit-files.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
 import type { LocalLocation } from './repo-location.js';
@@ -90,12 +90,11 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
     try {
       oid = await git.expandOid({ fs, gitdir, oid: choice.prefix, cache });
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'AmbiguousError') {
+      if (err instanceof Errors.AmbiguousError) {
         throw new SourceError('source-ref-not-found',
           `the abbreviated commit id ${choice.prefix} matches several objects in ${repo}: give more digits`, { repo });
       }
-      if (code === 'NotFoundError') {
+      if (err instanceof Errors.NotFoundError) {
         throw new SourceError('source-ref-not-found', `no commit whose id starts with ${choice.prefix} in ${repo}`, { repo });
       }
       throw damaged(err, `commit ${choice.prefix}`);

@@ -119,13 +119,13 @@ test('a cut-off or malformed ld_imm64 is flagged, not misread', () => {
   assert.match(bad[0]!.text, /^<bad ld_imm64: second slot <unknown: code=0x95/);
 });
 
-test('bytes that are not whole instructions are refused with ASM_BYTES', () => {
+test('bytes that are not whole instructions are refused with asm-bytes', () => {
   try {
     disassemble(new Uint8Array(12));
-    assert.unreachable('expected ASM_BYTES');
+    assert.unreachable('expected asm-bytes');
   } catch (e) {
     assert.instance(e, AsmError);
-    assert.is((e as AsmError).code, 'ASM_BYTES');
+    assert.is((e as AsmError).code, 'asm-bytes');
     assert.match((e as Error).message, '12 bytes');
   }
 });

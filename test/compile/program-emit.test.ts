@@ -58,7 +58,7 @@ test('the step budget grows so the worst case finishes within the tail-call limi
     assert.unreachable('a budget of 2 steps cannot scan 157 words in 28 parts');
   } catch (e) {
     assert.instance(e, PolicyProgramError);
-    assert.is((e as PolicyProgramError).code, 'POLICY_PROGRAM_TOO_LARGE');
+    assert.is((e as PolicyProgramError).code, 'policy-program-too-large');
   }
 });
 

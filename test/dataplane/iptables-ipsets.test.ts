@@ -38,7 +38,7 @@ test('bad sets are refused naming the set and the member', () => {
     [{ name: 'notrack-x', family: 4, members: ['db.example.com'] }, /notrack-x: "db.example.com" is not an address/],
   ];
   for (const [set, message] of bad) {
-    assert.throws(() => canonicalSet(set), (e: unknown) => e instanceof IpsetDesiredError && e.code === 'IPSET_INVALID_DESIRED' && message.test(e.message), set.name);
+    assert.throws(() => canonicalSet(set), (e: unknown) => e instanceof IpsetDesiredError && e.code === 'ipset-invalid-desired' && message.test(e.message), set.name);
   }
 });
 

@@ -128,7 +128,7 @@ kt('switchGeneration moves XDP and TC to a new generation under traffic without 
     assert.is(attached.xdp.fallbackReason, undefined);
     const again = catchError(() => a.enter(() => attachInterface({ ifname: aDev, generation: first, xdpMode: 'auto' })));
     assert.instance(again, XdpDataplaneError);
-    assert.is((again as XdpDataplaneError).code, 'XDP_ALREADY_ATTACHED');
+    assert.is((again as XdpDataplaneError).code, 'xdp-already-attached');
 
     const blocked = await receiveUdp(a, 4, 7500, 1);
     sendUdp(b, 4, pair.aAddr4, 7500, 'before');

@@ -107,7 +107,7 @@ function parseAll(family: IpFamily, sets: readonly { id: string; prefixes: reado
 }
 
 function bad(setId: string, text: string, family: IpFamily): PolicyProgramError {
-  return new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `set ${setId}: ${JSON.stringify(text)} is not an IPv${family} CIDR`);
+  return new PolicyProgramError('policy-program-bad-input', `set ${setId}: ${JSON.stringify(text)} is not an IPv${family} CIDR`);
 }
 
 /** Indexes of the prefixes in sweep order: by address, then shorter first (an ancestor before what it covers). */

@@ -55,14 +55,14 @@ export interface Classifier {
 function findInterface(state: DesiredState, iface: string | InterfaceState): InterfaceState {
   if (typeof iface !== 'string') return iface;
   const found = state.interfaces.find((i) => i.name === iface) ?? state.interfaces.find((i) => i.name === '*');
-  if (!found) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `the desired state has no interface ${iface}`);
+  if (!found) throw new PolicyProgramError('policy-program-bad-input', `the desired state has no interface ${iface}`);
   return found;
 }
 
 function checkRanges(what: string, ranges: readonly PortRange[], max: number): void {
   for (const r of ranges) {
     if (!Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 0 || r.to > max || r.from > r.to) {
-      throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `${what} range ${r.from}-${r.to} is not within 0..${max}`);
+      throw new PolicyProgramError('policy-program-bad-input', `${what} range ${r.from}-${r.to} is not within 0..${max}`);
     }
   }
 }
@@ -77,7 +77,7 @@ function portConstraint(side: SideMatch, what: string): ScalarConstraint | null 
 function protoConstraint(e: IngressEntry): ScalarConstraint | null {
   if (e.protocol === null && e.notProtocol === null) return null;
   const one = (p: number) => {
-    if (!Number.isInteger(p) || p < 0 || p > 255) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `protocol ${p} is not 0..255`);
+    if (!Number.isInteger(p) || p < 0 || p > 255) throw new PolicyProgramError('policy-program-bad-input', `protocol ${p} is not 0..255`);
     return [{ from: p, to: p }];
   };
   return { pos: e.protocol === null ? null : one(e.protocol), neg: e.notProtocol === null ? [] : one(e.notProtocol) };
@@ -101,7 +101,7 @@ function addressSide(
     let i = index.get(id);
     if (i === undefined) {
       const set = state.sets[id];
-      if (!set) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `an entry refers to set ${id}, which the desired state does not hold`);
+      if (!set) throw new PolicyProgramError('policy-program-bad-input', `an entry refers to set ${id}, which the desired state does not hold`);
       i = sets.length;
       index.set(id, i);
       // A set of the other family holds no address of this one: it is an empty set here.

@@ -50,9 +50,9 @@ export const POLICY_PROGRAM_NAME = 'nt_policy';
 
 export function emitPolicyProgram(input: PolicyProgramInput): PolicyProgram {
   const { v4, v6 } = input;
-  if (v4.family !== 4 || v6.family !== 6) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', 'classifiers must be IPv4 then IPv6');
+  if (v4.family !== 4 || v6.family !== 6) throw new PolicyProgramError('policy-program-bad-input', 'classifiers must be IPv4 then IPv6');
   const generation = input.generation >>> 0;
-  if (generation === 0) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', 'the generation tag must not be 0');
+  if (generation === 0) throw new PolicyProgramError('policy-program-bad-input', 'the generation tag must not be 0');
   const budget = (c: Classifier): number => stepBudget(c.shape.summaryWords, c.shape.words, c.layout.groups.length, input.steps);
   const steps = { v4: budget(v4), v6: budget(v6) };
 
@@ -94,7 +94,7 @@ export function emitPolicyProgram(input: PolicyProgramInput): PolicyProgram {
 
   if (p.insnCount > MAX_PART_INSNS) {
     throw new PolicyProgramError(
-      'POLICY_PROGRAM_TOO_LARGE',
+      'policy-program-too-large',
       `the policy program has ${p.insnCount} instructions (step budgets ${steps.v4}/${steps.v6}); the limit is ${MAX_PART_INSNS}`,
     );
   }

@@ -63,7 +63,7 @@ export function debruijnTable(): Buffer {
 function entryTableBytes(c: Classifier): number {
   const bytes = ENTRY_TABLE_HEADER + ENTRY_TABLE_SLOT_BYTES * c.layout.bits;
   if (bytes > ENTRY_TABLE_MAX_BYTES) {
-    throw new PolicyProgramError('POLICY_PROGRAM_TOO_LARGE', `IPv${c.family}: ${c.entryCount} entries need an entry table of ${bytes} bytes; at most ${ENTRY_TABLE_MAX_BYTES} fit one map value`);
+    throw new PolicyProgramError('policy-program-too-large', `IPv${c.family}: ${c.entryCount} entries need an entry table of ${bytes} bytes; at most ${ENTRY_TABLE_MAX_BYTES} fit one map value`);
   }
   return bytes;
 }

@@ -71,7 +71,7 @@ export function emitNaiveProgram(
   options: { inlinePrefixes?: number; entriesPerPart?: number } = {},
 ): NaiveProgram {
   const ifc = state.interfaces.find((i) => i.name === iface) ?? state.interfaces.find((i) => i.name === '*');
-  if (!ifc) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `the desired state has no interface ${iface}`);
+  if (!ifc) throw new PolicyProgramError('policy-program-bad-input', `the desired state has no interface ${iface}`);
   const inline = options.inlinePrefixes ?? 8;
   const maps = new Map<string, NaiveSetMap>();
   const parsed = new Map<string, ParsedPrefix[]>();
@@ -81,10 +81,10 @@ export function emitNaiveProgram(
     let list = parsed.get(key);
     if (!list) {
       const set = state.sets[id];
-      if (!set) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `an entry refers to set ${id}, which the desired state does not hold`);
+      if (!set) throw new PolicyProgramError('policy-program-bad-input', `an entry refers to set ${id}, which the desired state does not hold`);
       list = set.family !== family ? [] : set.prefixes.map((t) => {
         const c = parseCidr(t);
-        if (!c) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `set ${id}: ${t} is not a CIDR`);
+        if (!c) throw new PolicyProgramError('policy-program-bad-input', `set ${id}: ${t} is not a CIDR`);
         return { addr: c.addr, prefix: c.prefix };
       });
       parsed.set(key, list);

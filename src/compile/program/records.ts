@@ -109,7 +109,7 @@ export class RecordTable {
     const need = (id + 1) * this.shape.recordBytes;
     if (need > MAX_RECORD_BYTES) {
       throw new PolicyProgramError(
-        'POLICY_PROGRAM_TOO_LARGE',
+        'policy-program-too-large',
         `${this.shape.entries} entries need more than ${MAX_RECORD_BYTES >> 20} MiB of class records ` +
           `(${id} records of ${this.shape.recordBytes} bytes so far): split the policy or use fewer distinct ports and sets`,
       );

@@ -120,7 +120,7 @@ export function buildIcmpTable(constraints: readonly (ScalarConstraint | null | 
 /** The sweep range of an ICMP match: one type and code, one type with any code, or any ICMP message. */
 export function icmpRange(m: { type?: number; code?: number }): ValueRange {
   if (m.type === undefined && m.code !== undefined) {
-    throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `an ICMP match with a code (${m.code}) needs a type`);
+    throw new PolicyProgramError('policy-program-bad-input', `an ICMP match with a code (${m.code}) needs a type`);
   }
   if (m.type === undefined) return { from: 0, to: 65535 };
   if (m.code === undefined) return { from: m.type << 8, to: (m.type << 8) | 255 };

@@ -14,7 +14,7 @@ export class IptablesNotConvergedError extends NotrackError {
     const detail = first.kind === 'rule-mismatch'
       ? `chain ${first.chain} reads back as [${first.actual.join(' | ')}], rendered as [${first.expected.join(' | ')}]; write matches the way iptables-save prints them`
       : JSON.stringify(first);
-    super('IPTABLES_NOT_CONVERGED', `iptables still differs after apply (${changes.length} change(s)): ${detail}`);
+    super('iptables-not-converged', `iptables still differs after apply (${changes.length} change(s)): ${detail}`);
     this.changes = changes;
   }
 }

@@ -29,13 +29,13 @@ export interface InterfaceAttachment {
 }
 
 /**
- * Throws XDP_ALREADY_ATTACHED when notrack's XDP link on the interface is live. Otherwise clears what a dead or
+ * Throws xdp-already-attached when notrack's XDP link on the interface is live. Otherwise clears what a dead or
  * interrupted attachment left: a defunct link pin (interface deleted), a TC hook without its XDP half.
  */
 function clearStaleOrRefuse(pins: InterfacePins, ifindex: number): void {
   const { xdp, tc } = readPinnedLinks(pins);
   if (xdp && xdp.ifindex !== 0) {
-    throw new XdpDataplaneError('XDP_ALREADY_ATTACHED',
+    throw new XdpDataplaneError('xdp-already-attached',
       `notrack is already attached to ${pins.ifname} (XDP link ${xdp.linkId} pinned at ${xdp.path}): use switchGeneration to change generations, or detachInterface first`,
       { ifname: pins.ifname });
   }
@@ -53,10 +53,10 @@ function clearStaleOrRefuse(pins: InterfacePins, ifindex: number): void {
 export function attachInterface(opts: AttachInterfaceOptions): InterfaceAttachment {
   const gen = opts.generation;
   if (opts.ifname !== gen.ifname) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `generation ${gen.number} was loaded for ${gen.ifname}, not ${opts.ifname}: load one for ${opts.ifname}`, { ifname: opts.ifname });
+    throw new XdpDataplaneError('xdp-bad-option', `generation ${gen.number} was loaded for ${gen.ifname}, not ${opts.ifname}: load one for ${opts.ifname}`, { ifname: opts.ifname });
   }
   if (!['native', 'generic', 'auto'].includes(opts.xdpMode)) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `xdpMode must be native, generic or auto, not ${String(opts.xdpMode)}`, { ifname: opts.ifname });
+    throw new XdpDataplaneError('xdp-bad-option', `xdpMode must be native, generic or auto, not ${String(opts.xdpMode)}`, { ifname: opts.ifname });
   }
   const pins = new InterfacePins(gen.pinDir, opts.ifname);
   const ifindex = interfaceIndex(opts.ifname);
@@ -89,7 +89,7 @@ export function attachInterface(opts: AttachInterfaceOptions): InterfaceAttachme
     removePinFolder(pins.clsactCreated);
     // The binding's errors (bpf-xdp-conflict, bpf-not-supported for a forced native mode ...) say it best.
     if (e instanceof NotrackError) throw e;
-    throw new XdpDataplaneError('XDP_ATTACH_FAILED', `attaching notrack to ${opts.ifname} failed and was undone: ${(e as Error).message}`, { ifname: opts.ifname, cause: e });
+    throw new XdpDataplaneError('xdp-attach-failed', `attaching notrack to ${opts.ifname} failed and was undone: ${(e as Error).message}`, { ifname: opts.ifname, cause: e });
   }
   const result: InterfaceAttachment = {
     ifname: opts.ifname,

@@ -36,7 +36,7 @@ export function replaceClsBpfProgram(ifname: string, programPin: string): void {
   ];
   const r = runProgram(['tc', ...argv], { timeoutMs: 10_000 });
   if (r.error || r.status !== 0) {
-    throw new XdpDataplaneError('XDP_SWITCH_FAILED',
+    throw new XdpDataplaneError('xdp-switch-failed',
       `tc ${argv.join(' ')} failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr ?? '').trim() || 'no error output'}`,
       { ifname });
   }

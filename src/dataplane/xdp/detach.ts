@@ -1,6 +1,6 @@
 // Detaches notrack from an interface and removes every pin of it, from the pins alone (safe twice, after a crash).
 import {
-  BpfError, interfaceIndex, openPinnedLink, openPinnedProgram, TcAttachment, unpin, xdpQuery, type TcMechanism,
+  isBpfError, interfaceIndex, openPinnedLink, openPinnedProgram, TcAttachment, unpin, xdpQuery, type TcMechanism,
 } from '../../libbpf/index.js';
 import { detachTc } from '../tc-filters.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
@@ -29,7 +29,7 @@ function interfaceIndexOrNull(ifname: string): number | null {
   try {
     return interfaceIndex(ifname);
   } catch (e) {
-    if (e instanceof BpfError && e.code === 'bpf-not-found') return null;
+    if (isBpfError(e, 'bpf-not-found')) return null;
     throw e;
   }
 }
@@ -42,11 +42,11 @@ function detachPinnedLink(path: string): void {
       link.detach();
     } catch (e) {
       // A defunct link (interface deleted) has nothing left to detach.
-      if (!(e instanceof BpfError)) throw e;
+      if (!isBpfError(e)) throw e;
       link.close();
     }
   } catch (e) {
-    if (!(e instanceof BpfError && e.code === 'bpf-not-found')) throw e;
+    if (!isBpfError(e, 'bpf-not-found')) throw e;
   }
   unpin(path);
 }
@@ -60,7 +60,7 @@ export function pinnedProgramIds(pins: InterfacePins, name: GenerationProgramNam
       ids.push(p.id);
       p.close();
     } catch (e) {
-      if (!(e instanceof BpfError && e.code === 'bpf-not-found')) throw e;
+      if (!isBpfError(e, 'bpf-not-found')) throw e;
     }
   }
   return ids;

@@ -1,7 +1,7 @@
 // Reads the Log rules' events from the nt_log ring of each interface's running generation and names their rules.
 import type { InterfaceState, RuleRef } from '../../compile/desired-state.js';
 import type { RuleAction } from '../../model/resources.js';
-import { BpfError, RingBuffer, openPinnedMap } from '../../libbpf/index.js';
+import { isBpfError, RingBuffer, openPinnedMap } from '../../libbpf/index.js';
 import { decodeLogEvent, type LogEvent } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { observeInterface } from './observe.js';
@@ -78,8 +78,8 @@ export class LogEventReader {
         try {
           map = openPinnedMap(path);
         } catch (e) {
-          if (e instanceof BpfError && e.code === 'bpf-not-found') {
-            throw new XdpDataplaneError('XDP_GENERATION_MISSING', `generation ${generation} of ${ifname} has no log ring at ${path}`, { ifname, cause: e });
+          if (isBpfError(e, 'bpf-not-found')) {
+            throw new XdpDataplaneError('xdp-generation-missing', `generation ${generation} of ${ifname} has no log ring at ${path}`, { ifname, cause: e });
           }
           throw e;
         }

@@ -1,6 +1,6 @@
 // What is on an interface and in its pins: attachments (ours or not), generations, failsafes, policy slots, counters.
 import {
-  BpfError, interfaceIndex, programRef, programSlotId, tcxQuery, xdpQuery, readU32,
+  isBpfError, interfaceIndex, programRef, programSlotId, tcxQuery, xdpQuery, readU32,
   type BpfMap, type ProgramRef, type XdpAttachMode,
 } from '../../libbpf/index.js';
 import type { Failsafe } from '../../compile/desired-state.js';
@@ -160,7 +160,7 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
   try {
     ifindex = interfaceIndex(opts.ifname);
   } catch (e) {
-    if (!(e instanceof BpfError && e.code === 'bpf-not-found')) throw e;
+    if (!isBpfError(e, 'bpf-not-found')) throw e;
   }
   const links = readPinnedLinks(pins);
   const findings: Finding[] = [];
@@ -171,7 +171,7 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
     try {
       gen = openGeneration({ ifname: opts.ifname, pinDir: opts.pinDir, generation: n });
     } catch (e) {
-      if (!(e instanceof XdpDataplaneError && e.code === 'XDP_GENERATION_MISSING')) throw e;
+      if (!(e instanceof XdpDataplaneError && e.code === 'xdp-generation-missing')) throw e;
       generations.push(incompleteGeneration(pins, n));
       findings.push({ code: 'generation-incomplete', message: `generation ${n} of ${opts.ifname} is missing pins under ${pins.generation(n)}` });
       continue;

@@ -30,10 +30,10 @@ export const MAP_PIN_NAMES: Record<GenerationMapName, string> = {
 const GENERATION_DIR = /^gen-([1-9][0-9]{0,8})$/;
 const IFNAME = /^[^\s/:]{1,15}$/;
 
-/** Throws XDP_BAD_OPTION unless `ifname` can be an interface name and a folder name. */
+/** Throws xdp-bad-option unless `ifname` can be an interface name and a folder name. */
 export function checkInterfaceName(ifname: string): void {
   if (typeof ifname !== 'string' || !IFNAME.test(ifname) || ifname === '.' || ifname === '..') {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `"${String(ifname)}" is not an interface name (1-15 characters, no spaces, "/" or ":")`);
+    throw new XdpDataplaneError('xdp-bad-option', `"${String(ifname)}" is not an interface name (1-15 characters, no spaces, "/" or ":")`);
   }
 }
 
@@ -46,7 +46,7 @@ export class InterfacePins {
 
   constructor(pinDir: string, ifname: string) {
     checkInterfaceName(ifname);
-    if (typeof pinDir !== 'string' || pinDir === '') throw new XdpDataplaneError('XDP_BAD_OPTION', 'pinDir must be a folder on a bpffs mount');
+    if (typeof pinDir !== 'string' || pinDir === '') throw new XdpDataplaneError('xdp-bad-option', 'pinDir must be a folder on a bpffs mount');
     this.ifname = ifname;
     this.pinDir = pinDir;
     this.root = join(pinDir, ifname);
@@ -128,13 +128,13 @@ export function pinnedInterfaces(pinDir: string): string[] {
   return listDir(pinDir).filter((name) => IFNAME.test(name) && isDirectory(join(pinDir, name))).sort();
 }
 
-/** Makes a pin folder (and its parents unless `exclusive`: then it must not exist yet). Throws XDP_PINS. */
+/** Makes a pin folder (and its parents unless `exclusive`: then it must not exist yet). Throws xdp-pins. */
 export function makePinFolder(path: string, opts: { exclusive?: boolean } = {}): void {
   try {
     mkdirSync(path, { recursive: !opts.exclusive });
   } catch (e) {
     const exists = (e as NodeJS.ErrnoException).code === 'EEXIST';
-    throw new XdpDataplaneError('XDP_PINS', exists
+    throw new XdpDataplaneError('xdp-pins', exists
       ? `${path} exists already: is another notrack loading this interface at the same time?`
       : `cannot create pin folder ${path}: ${(e as Error).message}`, { cause: e });
   }
@@ -145,6 +145,6 @@ export function removePinFolder(path: string): void {
   try {
     rmSync(path, { recursive: true, force: true });
   } catch (e) {
-    throw new XdpDataplaneError('XDP_PINS', `cannot remove pin folder ${path}: ${(e as Error).message}`, { cause: e });
+    throw new XdpDataplaneError('xdp-pins', `cannot remove pin folder ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

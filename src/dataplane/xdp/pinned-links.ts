@@ -1,5 +1,5 @@
 // What the link pins of an interface say: which XDP link and which TC attachment notrack made, and whether they live.
-import { BpfError, getPinned, isPinned, linkInfo, programInfo } from '../../libbpf/index.js';
+import { isBpfError, getPinned, isPinned, linkInfo, programInfo } from '../../libbpf/index.js';
 import { isDirectory, type InterfacePins } from './pin-layout.js';
 
 export interface PinnedXdpLink {
@@ -26,7 +26,7 @@ function pinnedInfo<T>(path: string, read: (fd: Parameters<typeof linkInfo>[0]) 
   try {
     pinned = getPinned(path);
   } catch (e) {
-    if (e instanceof BpfError && e.code === 'bpf-not-found') return undefined;
+    if (isBpfError(e, 'bpf-not-found')) return undefined;
     throw e;
   }
   try {

@@ -30,14 +30,14 @@ const fdOf = (p: ProgramHandle): BpfFd => (p instanceof BpfFd ? p : p.fd);
  */
 export function setPolicyProgram(gen: InterfaceGeneration, program: ProgramHandle | readonly ProgramHandle[]): PolicySlots {
   const parts = Array.isArray(program) ? (program as readonly ProgramHandle[]) : [program as ProgramHandle];
-  if (parts.length === 0) throw new XdpDataplaneError('XDP_BAD_OPTION', 'setPolicyProgram needs at least one program');
+  if (parts.length === 0) throw new XdpDataplaneError('xdp-bad-option', 'setPolicyProgram needs at least one program');
   if (parts.length > MAX_POLICY_PARTS) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `a policy program split in ${parts.length} parts does not fit nt_jump (at most ${MAX_POLICY_PARTS} parts): split it into fewer, larger parts`);
+    throw new XdpDataplaneError('xdp-bad-option', `a policy program split in ${parts.length} parts does not fit nt_jump (at most ${MAX_POLICY_PARTS} parts): split it into fewer, larger parts`);
   }
   const ids = parts.map((p, k) => {
     const info = programInfo(fdOf(p));
     if (info.type !== ProgType.XDP) {
-      throw new XdpDataplaneError('XDP_BAD_OPTION', `policy part ${k} (program id ${info.id} ${info.name}) is a ${info.typeName} program; nt_jump takes XDP programs loaded with POLICY_PROGRAM_LOAD`);
+      throw new XdpDataplaneError('xdp-bad-option', `policy part ${k} (program id ${info.id} ${info.name}) is a ${info.typeName} program; nt_jump takes XDP programs loaded with POLICY_PROGRAM_LOAD`);
     }
     return info.id;
   });
