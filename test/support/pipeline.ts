@@ -8,7 +8,7 @@ import { packetFrame, type PacketSpec } from '../../src/dataplane/frames.js';
 import { XdpAction, XdpTestRun, type FrameResult } from '../../src/dataplane/test-run.js';
 import { clearProgramSlot, createMap, loadProgram, setProgramSlot, testRunXdp, type BpfMap, type BpfProgram } from '../../src/libbpf/index.js';
 import { patchMapFds } from '../../src/asm/index.js';
-import { emitNaiveProgram, partSlot } from '../../src/compile/program/index.js';
+import { emitNaiveProgram, partSlot } from './naive-program.js';
 
 export const XDP_DROP = XdpAction.drop;
 export const XDP_PASS = XdpAction.pass;
@@ -23,7 +23,7 @@ export class Pipeline extends XdpTestRun {
   }
 
   /**
-   * Loads the naive baseline (one entry after another, src/compile/program/naive-program.ts) for the same state
+   * Loads the naive baseline (one entry after another, test/support/naive-program.ts) for the same state
    * and puts it in the policy slot instead. Returns its instruction count and load time.
    */
   installNaive(state: DesiredState, iface: string): { insns: number; verifiedInsns: number; parts: number; ms: number } {

@@ -1,4 +1,4 @@
-// The generated policy program: classifier tables (pure), the program emitter, and the naive baseline for benchmarks.
+// The generated policy program: classifier tables (pure) and the program emitter.
 export {
   buildClassifier, entriesOfRecord, summaryOfRecord, entryWord, FIELD_ORDER, NO_VALUE_INDEX, ENTRY_COUNTER_MASK, ENTRY_SLOT_SHIFT, ENTRY_LOG,
   type Classifier, type ClassifierField, type ClassifierOptions, type FieldName, type FieldTable,
@@ -18,4 +18,3 @@ export {
 export {
   MAX_PART_INSNS, DEFAULT_STEP_BUDGET, MAX_PARTS_PER_PACKET, PolicyProgramError, stepBudget, worstCaseSteps,
 } from './limits.js';
-export { emitNaiveProgram, partSlot, type NaiveProgram, type NaiveSetMap } from './naive-program.js';
