@@ -1,6 +1,6 @@
-/* Every layout shared between the static BPF programs, the generated policy program and user space, defined once. */
+/* The ABI shared between the static BPF programs, the generated policy program and user space, defined once. */
 /*
- * src/abi/notrack.ts mirrors this file; test/kernel/btf-layout.test.ts compares the two through the BTF of the
+ * src/abi/notrack.ts mirrors this file; test/kernel/abi-btf.test.ts compares the two through the BTF of the
  * compiled objects, so a change here must be made there too (the test says exactly what differs).
  *
  * Constants live in enums rather than #defines so that they reach the BTF and the test can check them.
@@ -286,8 +286,9 @@ struct nt_config {
 
 /*
  * Clang puts a type into an object's BTF only when a map, a global or a function signature uses it. This function
- * takes every shared type, so that each object's BTF describes all of them for the layout test. It is never called,
- * so libbpf never loads it (it loads the SEC() programs and the functions they call), and it costs no map.
+ * takes every shared type, so that each object's BTF describes all of them for the ABI test
+ * (test/kernel/abi-btf.test.ts). It is never called, so libbpf never loads it (it loads the SEC() programs and the
+ * functions they call), and it costs no map.
  */
 struct nt_btf_anchor {
 	struct nt_state state;

@@ -1,13 +1,13 @@
 // The TypeScript mirror of bpf/notrack.h: objects, programs, maps, jump slots, state offsets, flags and counters,
 // with the encoders and decoders of every value user space writes to or reads from those maps. Pure: no I/O.
 //
-// test/kernel/btf-layout.test.ts checks every struct, enum and map spec here against the BTF of build/bpf/*.o.
+// test/kernel/abi-btf.test.ts checks every struct, enum and map spec here against the BTF of build/bpf/*.o.
 // Numbers are little-endian, as on every host notrack supports (x86_64, arm64).
 import { NotrackError } from '../errors.js';
 import { AttachType, MapFlag, MapType, ProgType } from './bpf-uapi.js';
 import { formatIp, parseCidr, parseIp, type IpFamily } from '../net/cidr.js';
 
-/** A value that cannot be encoded into a BPF layout (bad address, out-of-range number, short buffer). */
+/** A value that cannot be encoded into a value of the ABI (bad address, out-of-range number, short buffer). */
 export class AbiValueError extends NotrackError {
   constructor(code: 'abi-bad-value' | 'abi-short-buffer', message: string) {
     super(code, message);
@@ -45,10 +45,10 @@ export const PROGRAM_OBJECT: Record<keyof typeof PROGRAMS, BpfObjectName> = {
 // ---------------------------------------------------------------------------------------------------------------
 // Structs (byte offsets and sizes of every member, as in the compiled objects' BTF)
 
-export interface MemberLayout { readonly name: string; readonly offset: number; readonly size: number }
-export interface StructLayout { readonly name: string; readonly size: number; readonly members: readonly MemberLayout[] }
+export interface AbiMember { readonly name: string; readonly offset: number; readonly size: number }
+export interface AbiStruct { readonly name: string; readonly size: number; readonly members: readonly AbiMember[] }
 
-function struct(name: string, size: number, members: [string, number, number][]): StructLayout {
+function struct(name: string, size: number, members: [string, number, number][]): AbiStruct {
   return { name, size, members: members.map(([n, offset, sz]) => ({ name: n, offset, size: sz })) };
 }
 
@@ -76,15 +76,15 @@ export const STRUCTS = {
   ]),
   nt_log_bucket: struct('nt_log_bucket', 16, [['budget_ns', 0, 8], ['last_ns', 8, 8]]),
   nt_config: struct('nt_config', 16, [['accept_mark', 0, 4], ['accept_mask', 4, 4], ['log_rate', 8, 4], ['log_burst', 12, 4]]),
-} as const satisfies Record<string, StructLayout>;
+} as const satisfies Record<string, AbiStruct>;
 
-function member(s: StructLayout, name: string): MemberLayout {
+function member(s: AbiStruct, name: string): AbiMember {
   const m = s.members.find((x) => x.name === name);
-  if (!m) throw new Error(`layout: ${s.name} has no member ${name}`);
+  if (!m) throw new Error(`abi: ${s.name} has no member ${name}`);
   return m;
 }
 
-function absolute(s: StructLayout, name: string, base = 0): { offset: number; size: number } {
+function absolute(s: AbiStruct, name: string, base = 0): { offset: number; size: number } {
   const m = member(s, name);
   return { offset: base + m.offset, size: m.size };
 }
@@ -222,7 +222,7 @@ export const C_ENUMS: Record<string, Record<string, number>> = {
 // ---------------------------------------------------------------------------------------------------------------
 // Maps
 
-export interface MapSpec {
+export interface ObjectMapSpec {
   readonly name: string;
   readonly object: BpfObjectName;
   /** enum bpf_map_type */
@@ -257,7 +257,7 @@ export const MAPS = {
     maxEntries: 1, flags: 0,
   },
   tcCounters: { name: 'nt_tc_counters', object: 'tc', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 16, maxEntries: TC_COUNTER_COUNT, flags: 0 },
-} as const satisfies Record<string, MapSpec>;
+} as const satisfies Record<string, ObjectMapSpec>;
 
 /**
  * The read-only configuration map in both objects: find it with bpf_object__find_map_by_name(obj, CONFIG_MAP)

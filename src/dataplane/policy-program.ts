@@ -33,7 +33,7 @@ export interface LoadPolicyProgramOptions {
   pinDir?: string;
   /** Step budget per part (tests); see src/compile/program/limits.ts. */
   steps?: number;
-  /** Smallest group of entries kept apart in the layout (tests); see src/compile/program/entry-layout.ts. */
+  /** Smallest group of entries kept apart in the placement (tests); see src/compile/program/entry-placement.ts. */
   minGroupEntries?: number;
   /** Called per phase and every batch while filling (entries of big sets, records). */
   onProgress?: (p: PolicyLoadProgress) => void;

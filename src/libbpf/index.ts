@@ -32,5 +32,5 @@ export {
 export { pinObject, getPinned, unpin, isPinned } from './pins.js';
 export { interfaceIndex, interfaceName } from './netdev.js';
 export { openPinnedMap, openPinnedProgram, openPinnedLink, openMapById, openProgramById, openLinkById } from './reopen.js';
-export { LAYOUT, KERNEL_ONLY_FIELDS } from './layouts.js';
+export { OFFSETS, KERNEL_ONLY_FIELDS } from './struct-offsets.js';
 export { RingBuffer, type RingSampleHandler } from './ringbuf.js';

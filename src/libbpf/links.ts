@@ -5,7 +5,7 @@ import { bpfFailure, EBUSY, EEXIST, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM, ERANGE,
 import { BpfFd } from './fd.js';
 import { check, failure, native, optsStruct, outputMark } from './ffi.js';
 import { describeLink, linkInfo, type LinkInfo } from './info.js';
-import { LAYOUT } from './layouts.js';
+import { OFFSETS } from './struct-offsets.js';
 import { interfaceLabel } from './netdev.js';
 import { pinObject } from './pins.js';
 import { clsBpfQuery, programRef, xdpQuery, type TcDirection, type XdpState } from './query.js';
@@ -42,7 +42,7 @@ export class BpfLink {
    * With `expected`, the swap happens only if the link still runs that program (else bpf-link-replaced).
    */
   update(program: ProgramHandle, opts: { expected?: ProgramHandle } = {}): void {
-    const L = LAYOUT.bpf_link_update_opts;
+    const L = OFFSETS.bpf_link_update_opts;
     const o = optsStruct(L.size);
     if (opts.expected) {
       o.writeUInt32LE(BPF_F_REPLACE, L.flags);
@@ -126,7 +126,7 @@ function xdpConflict(ifindex: number, state: XdpState): BpfError {
 }
 
 function createXdpLink(program: ProgramHandle, ifindex: number, mode: XdpMode): number {
-  const L = LAYOUT.bpf_link_create_opts;
+  const L = OFFSETS.bpf_link_create_opts;
   const o = optsStruct(L.size);
   o.writeUInt32LE(mode === 'native' ? XdpFlag.DRV_MODE : XdpFlag.SKB_MODE, L.flags);
   return native.bpf_link_create(progFd(program), ifindex, AttachType.XDP, o);
@@ -199,7 +199,7 @@ const DEFAULT_TC_HANDLE = 1;
 const DEFAULT_TC_PRIORITY = 1;
 
 function tcHook(ifindex: number, attachPoint: number): Buffer {
-  const H = LAYOUT.bpf_tc_hook;
+  const H = OFFSETS.bpf_tc_hook;
   const hook = optsStruct(H.size);
   hook.writeInt32LE(ifindex, H.ifindex);
   hook.writeUInt32LE(attachPoint, H.attach_point);
@@ -253,7 +253,7 @@ export class TcAttachment {
       return;
     }
     const attachPoint = this.direction === 'ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS;
-    const T = LAYOUT.bpf_tc_opts;
+    const T = OFFSETS.bpf_tc_opts;
     const o = optsStruct(T.size);
     o.writeUInt32LE(this.handle ?? DEFAULT_TC_HANDLE, T.handle);
     o.writeUInt32LE(this.priority ?? DEFAULT_TC_PRIORITY, T.priority);
@@ -281,7 +281,7 @@ function attachClsBpf(opts: TcAttachOptions, direction: TcDirection, ifname: str
   if (created < 0 && -created !== EEXIST) check('bpf_tc_hook_create', created, { subject: `clsact on ${ifname}`, ifname, mark });
   const handle = opts.handle ?? DEFAULT_TC_HANDLE;
   const priority = opts.priority ?? DEFAULT_TC_PRIORITY;
-  const T = LAYOUT.bpf_tc_opts;
+  const T = OFFSETS.bpf_tc_opts;
   const o = optsStruct(T.size);
   o.writeInt32LE(progFd(opts.program), T.prog_fd);
   o.writeUInt32LE(handle, T.handle);

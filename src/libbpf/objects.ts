@@ -3,7 +3,7 @@ import { ProgType, type ProgTypeName, progTypeName, mapTypeName } from '../abi/b
 import { bpfFailure, ENOENT, invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
 import { addressOf, check, cString, copyFromPointer, lastErrno, libbpfOutputSince, native, optsStruct, outputMark, stableBytes } from './ffi.js';
-import { LAYOUT } from './layouts.js';
+import { OFFSETS } from './struct-offsets.js';
 import { BpfMap } from './maps.js';
 import { BpfProgram, loadFailure } from './programs.js';
 
@@ -38,7 +38,7 @@ export class BpfObject {
 
   /** Opens (parses) an ELF object; nothing is loaded into the kernel yet. */
   static open(path: string, opts: OpenObjectOptions = {}): BpfObject {
-    const L = LAYOUT.bpf_object_open_opts;
+    const L = OFFSETS.bpf_object_open_opts;
     const o = optsStruct(L.size);
     const keep: Buffer[] = [];
     if (opts.objectName !== undefined) {

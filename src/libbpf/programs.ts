@@ -4,7 +4,7 @@ import { bpfFailure, EACCES, EINVAL, E2BIG, ENOSPC, ENOTSUPP, EPERM, invalidArgu
 import { BpfFd } from './fd.js';
 import { addressOf, check, libbpfOutputSince, native, optsStruct, outputMark, stableBytes, stableCopy } from './ffi.js';
 import { programInfo, type ProgramInfo } from './info.js';
-import { INSN_SIZE, LAYOUT } from './layouts.js';
+import { INSN_SIZE, OFFSETS } from './struct-offsets.js';
 import { pinObject } from './pins.js';
 
 export interface ProgramSpec {
@@ -43,7 +43,7 @@ interface LoadAttempt {
 }
 
 function attemptLoad(type: number, spec: ProgramSpec, insns: Buffer, logLevel: number, logSize: number): LoadAttempt {
-  const L = LAYOUT.bpf_prog_load_opts;
+  const L = OFFSETS.bpf_prog_load_opts;
   const opts = optsStruct(L.size);
   if (spec.expectedAttachType !== undefined) opts.writeUInt32LE(spec.expectedAttachType, L.expected_attach_type);
   opts.writeUInt32LE((spec.flags ?? 0) >>> 0, L.prog_flags);
@@ -152,7 +152,7 @@ export function testRun(prog: BpfFd | { fd: BpfFd }, opts: TestRunOptions = {}):
   const mark = outputMark();
 
   for (let attempt = 0; ; attempt++) {
-    const L = LAYOUT.bpf_test_run_opts;
+    const L = OFFSETS.bpf_test_run_opts;
     const o = optsStruct(L.size);
     const dataOut = dataOutSize > 0 ? stableBytes(dataOutSize) : null;
     const ctxOut = ctxOutSize > 0 ? stableBytes(ctxOutSize) : null;
@@ -229,7 +229,7 @@ export interface XdpTestRunResult {
 }
 
 function encodeXdpMd(md: XdpMd): Buffer {
-  const L = LAYOUT.xdp_md;
+  const L = OFFSETS.xdp_md;
   const b = Buffer.alloc(L.size);
   b.writeUInt32LE(md.data, L.data);
   b.writeUInt32LE(md.dataEnd, L.data_end);
@@ -241,7 +241,7 @@ function encodeXdpMd(md: XdpMd): Buffer {
 }
 
 function decodeXdpMd(b: Buffer): XdpMd {
-  const L = LAYOUT.xdp_md;
+  const L = OFFSETS.xdp_md;
   return {
     data: b.readUInt32LE(L.data),
     dataEnd: b.readUInt32LE(L.data_end),
@@ -277,7 +277,7 @@ export function testRunXdp(prog: BpfFd | { fd: BpfFd }, opts: XdpTestRunOptions)
     flags: opts.liveFrames ? TestRunFlag.XDP_LIVE_FRAMES : 0,
     batchSize: opts.batchSize,
   });
-  if (opts.liveFrames || !r.ctx || r.ctx.length < LAYOUT.xdp_md.size) {
+  if (opts.liveFrames || !r.ctx || r.ctx.length < OFFSETS.xdp_md.size) {
     return { action: r.retval, durationNs: r.durationNs, packet: r.data, meta: Buffer.alloc(0), ctx: undefined };
   }
   const md = decodeXdpMd(r.ctx);

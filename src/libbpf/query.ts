@@ -4,7 +4,7 @@ import { AttachType, BpfCmd, TcAttachPoint, XdpAttached } from '../abi/bpf-uapi.
 import { EINVAL, ENOENT, ENOSPC } from './errors.js';
 import { addressOf, bpfSyscall, check, failure, native, optsStruct, outputMark, stableBytes } from './ffi.js';
 import { programFdById, programInfo } from './info.js';
-import { LAYOUT } from './layouts.js';
+import { OFFSETS } from './struct-offsets.js';
 import { interfaceLabel } from './netdev.js';
 
 export type XdpAttachMode = 'none' | 'native' | 'generic' | 'offload' | 'multi';
@@ -24,7 +24,7 @@ export interface XdpState {
 
 /** The XDP programs attached to an interface of the current network namespace. */
 export function xdpQuery(ifindex: number): XdpState {
-  const L = LAYOUT.bpf_xdp_query_opts;
+  const L = OFFSETS.bpf_xdp_query_opts;
   const o = optsStruct(L.size);
   const mark = outputMark();
   check('bpf_xdp_query', native.bpf_xdp_query(ifindex, 0, o), { subject: interfaceLabel(ifindex), mark });
@@ -63,7 +63,7 @@ export interface TcxState {
 /** The tcx programs and links on one side of an interface (BPF_PROG_QUERY with BPF_TCX_INGRESS/EGRESS). */
 export function tcxQuery(ifindex: number, direction: TcDirection): TcxState {
   const attachType = direction === 'ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS;
-  const L = LAYOUT.bpf_attr_query;
+  const L = OFFSETS.bpf_attr_query;
   let room = 0;
   for (let attempt = 0; attempt < 5; attempt++) {
     const attr = stableBytes(L.size);
@@ -100,11 +100,11 @@ export function tcxQuery(ifindex: number, direction: TcDirection): TcxState {
 
 /** The program id of the cls_bpf filter at (handle, priority), or undefined when there is none (bpf_tc_query). */
 export function clsBpfQuery(opts: { ifindex: number; direction: TcDirection; handle: number; priority: number }): number | undefined {
-  const H = LAYOUT.bpf_tc_hook;
+  const H = OFFSETS.bpf_tc_hook;
   const hook = optsStruct(H.size);
   hook.writeInt32LE(opts.ifindex, H.ifindex);
   hook.writeUInt32LE(opts.direction === 'ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS, H.attach_point);
-  const T = LAYOUT.bpf_tc_opts;
+  const T = OFFSETS.bpf_tc_opts;
   const o = optsStruct(T.size);
   o.writeUInt32LE(opts.handle, T.handle);
   o.writeUInt32LE(opts.priority, T.priority);

@@ -53,7 +53,7 @@ export function emitPolicyProgram(input: PolicyProgramInput): PolicyProgram {
   if (v4.family !== 4 || v6.family !== 6) throw new PolicyProgramError('policy-program-bad-input', 'classifiers must be IPv4 then IPv6');
   const generation = input.generation >>> 0;
   if (generation === 0) throw new PolicyProgramError('policy-program-bad-input', 'the generation tag must not be 0');
-  const budget = (c: Classifier): number => stepBudget(c.shape.summaryWords, c.shape.words, c.layout.groups.length, input.steps);
+  const budget = (c: Classifier): number => stepBudget(c.shape.summaryWords, c.shape.words, c.placement.groups.length, input.steps);
   const steps = { v4: budget(v4), v6: budget(v6) };
 
   const p = new ProgramBuilder();

@@ -4,7 +4,7 @@ export {
   type Classifier, type ClassifierField, type ClassifierOptions, type FieldName, type FieldTable,
 } from './classifier.js';
 export type { AddressTable } from './address-classes.js';
-export { layoutEntries, MIN_GROUP_ENTRIES, type EntryLayout, type EntryGroup } from './entry-layout.js';
+export { placeEntries, MIN_GROUP_ENTRIES, type EntryPlacement, type EntryGroup } from './entry-placement.js';
 export type { ScalarTable } from './scalar-classes.js';
 export { vectorShape, type VectorShape } from './records.js';
 export {

@@ -3,7 +3,7 @@
 import type { IpFamily } from '../../net/cidr.js';
 import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
-import { TABLE_WORDS } from './entry-layout.js';
+import { TABLE_WORDS } from './entry-placement.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
@@ -37,7 +37,7 @@ export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
 
 /**
  * The entry table is one array element: a 64-byte table for find-first-set (De Bruijn), then one 16-byte slot per bit
- * (entry-layout.ts: entry word, original index, Log limit, continue word). One lookup per packet gives the program
+ * (entry-placement.ts: entry word, original index, Log limit, continue word). One lookup per packet gives the program
  * a pointer it indexes by bit position.
  */
 export const DEBRUIJN_MULTIPLIER = 0x03f79d71b4cb0a89n;
@@ -61,7 +61,7 @@ export function debruijnTable(): Buffer {
 }
 
 function entryTableBytes(c: Classifier): number {
-  const bytes = ENTRY_TABLE_HEADER + ENTRY_TABLE_SLOT_BYTES * c.layout.bits;
+  const bytes = ENTRY_TABLE_HEADER + ENTRY_TABLE_SLOT_BYTES * c.placement.bits;
   if (bytes > ENTRY_TABLE_MAX_BYTES) {
     throw new PolicyProgramError('policy-program-too-large', `IPv${c.family}: ${c.entryCount} entries need an entry table of ${bytes} bytes; at most ${ENTRY_TABLE_MAX_BYTES} fit one map value`);
   }
@@ -111,7 +111,7 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
     const size = entryTableBytes(c);
     const value = Buffer.alloc(size);
     debruijnTable().copy(value, 0);
-    const t = c.layout.table;
+    const t = c.placement.table;
     Buffer.from(t.buffer, t.byteOffset, Math.min(t.byteLength, size - ENTRY_TABLE_HEADER)).copy(value, ENTRY_TABLE_HEADER);
     return { kind: 'array', count: 1, valueSize: size, values: value };
   }

@@ -1,6 +1,6 @@
 // The scan of one family: look up every used field, AND their records, and walk the set bits to the deciding entry.
 //
-// The bits are laid out in groups (entry-layout.ts): the deciding entries grouped by the fields they constrain,
+// The bits are laid out in groups (entry-placement.ts): the deciding entries grouped by the fields they constrain,
 // each group in evaluation order, then the Log entries. The walk is a sequence of identical STEPS, emitted `steps`
 // times (unrolled; no back edges). Each step does one of three things, decided by R_MATCHES and R_CANDIDATES:
 //   match    R_MATCHES != 0: take its lowest bit. A deciding entry becomes the best so far when it comes before it
@@ -23,7 +23,7 @@ import { FP, R0, R1, R2, R3, R4, R5 } from '../../asm/index.js';
 import { JumpSlot, STATE_FIELDS } from '../../abi/notrack.js';
 import { emitAndWords, emitClearLowest, emitFindFirstSet, emitPopcount } from './bit-ops.js';
 import type { Classifier } from './classifier.js';
-import { TABLE_CONTINUE, TABLE_INFO, TABLE_LOG_LIMIT, TABLE_ORIGINAL } from './entry-layout.js';
+import { TABLE_CONTINUE, TABLE_INFO, TABLE_LOG_LIMIT, TABLE_ORIGINAL } from './entry-placement.js';
 import { ENTRY_COUNTER_MASK, ENTRY_SLOT_SHIFT } from './entry-word.js';
 import { emitConstantRecord, emitEntryTable, emitFieldLookup } from './field-lookup.js';
 import {
@@ -58,14 +58,14 @@ export function emitFamilyScan(p: ProgramBuilder, o: FamilyScanOptions): void {
   const bits = c.shape.entries;
   const { summaryWords: S, words: W } = c.shape;
   const wordBase = S * 8;
-  const logWord = c.layout.logStart / 64;
+  const logWord = c.placement.logStart / 64;
   const records = policyMapName(family, 'records');
   const finish = `v${family}_finish`;
   const step = (k: number): string => `v${family}_step_${k}`;
 
   // Resume or start: a pending continuation of this generation resumes at its cursor; one of another generation
   // (the program was replaced in between) starts over here, forgetting its Log records.
-  p.comment(`IPv${family}: ${c.entryCount} entries in ${c.layout.groups.length} groups, ${W} words, ${S} summary words, ` +
+  p.comment(`IPv${family}: ${c.entryCount} entries in ${c.placement.groups.length} groups, ${W} words, ${S} summary words, ` +
     `${c.fields.length} fields, ${o.steps} steps`);
   const fresh = p.newLabel(`v${family}_fresh`);
   const resume = p.newLabel(`v${family}_resume`);

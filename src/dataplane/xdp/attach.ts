@@ -8,7 +8,7 @@ import { NOTRACK_CLS_BPF } from './cls-bpf.js';
 import { removeTcAttachment } from './detach.js';
 import { XdpDataplaneError } from './errors.js';
 import type { InterfaceGeneration } from './generation.js';
-import { InterfacePins, makePinFolder, removePinFolder } from './pin-layout.js';
+import { InterfacePins, makePinFolder, removePinFolder } from './pin-paths.js';
 import { readPinnedLinks } from './pinned-links.js';
 
 export interface AttachInterfaceOptions {

@@ -4,7 +4,7 @@ import {
 } from '../../libbpf/index.js';
 import { detachTc } from '../tc-filters.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
-import { InterfacePins, isDirectory, removePinFolder, type GenerationProgramName } from './pin-layout.js';
+import { InterfacePins, isDirectory, removePinFolder, type GenerationProgramName } from './pin-paths.js';
 import { readPinnedLinks, type PinnedTc } from './pinned-links.js';
 
 export interface DetachInterfaceOptions {

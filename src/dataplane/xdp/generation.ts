@@ -3,7 +3,7 @@ import { statfsSync } from 'node:fs';
 import { isBpfError, openPinnedLink, openPinnedMap, openPinnedProgram, type BpfMap, type BpfProgram } from '../../libbpf/index.js';
 import { decodeConfig, MAPS, PROGRAMS, type DataplaneConfig } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
-import { InterfacePins, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-layout.js';
+import { InterfacePins, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-paths.js';
 
 /** statfs f_type of bpffs. */
 const BPF_FS_MAGIC = 0xcafe4a11;

@@ -2,7 +2,7 @@
 export { XdpDataplaneError, type XdpDataplaneErrorCode } from './errors.js';
 export {
   InterfacePins, pinnedInterfaces, checkInterfaceName, MAP_PIN_NAMES, type GenerationMapName, type GenerationProgramName,
-} from './pin-layout.js';
+} from './pin-paths.js';
 export { failsafeEntries, failsafesFromEntries, sortFailsafes } from './failsafes.js';
 export { InterfaceGeneration, openGeneration, removeGeneration, checkPinDir, type GenerationRef } from './generation.js';
 export { loadInterfaceGeneration, type LoadGenerationOptions } from './load.js';

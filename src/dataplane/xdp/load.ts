@@ -11,7 +11,7 @@ import {
 import { XdpDataplaneError } from './errors.js';
 import { failsafeEntries } from './failsafes.js';
 import { checkPinDir, openGeneration, type InterfaceGeneration } from './generation.js';
-import { InterfacePins, makePinFolder, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-layout.js';
+import { InterfacePins, makePinFolder, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-paths.js';
 
 /** The repository root as seen from src/dataplane/xdp/ and from dist/dataplane/xdp/ alike. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));

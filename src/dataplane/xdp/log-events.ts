@@ -5,7 +5,7 @@ import { isBpfError, RingBuffer, openPinnedMap } from '../../libbpf/index.js';
 import { decodeLogEvent, type LogEvent } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { observeInterface } from './observe.js';
-import { InterfacePins } from './pin-layout.js';
+import { InterfacePins } from './pin-paths.js';
 
 /** A rule of the applied policy, as a counter index of an interface names it. */
 export interface NamedRule extends RuleRef {

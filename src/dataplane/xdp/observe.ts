@@ -13,7 +13,7 @@ import { findNotrackClsBpf } from './cls-bpf.js';
 import { XdpDataplaneError } from './errors.js';
 import { failsafesFromEntries } from './failsafes.js';
 import { openGeneration, type InterfaceGeneration } from './generation.js';
-import { InterfacePins, type GenerationProgramName } from './pin-layout.js';
+import { InterfacePins, type GenerationProgramName } from './pin-paths.js';
 import { readPinnedLinks } from './pinned-links.js';
 
 export interface ObserveInterfaceOptions {

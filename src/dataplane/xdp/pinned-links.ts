@@ -1,6 +1,6 @@
 // What the link pins of an interface say: which XDP link and which TC attachment notrack made, and whether they live.
 import { isBpfError, getPinned, isPinned, linkInfo, programInfo } from '../../libbpf/index.js';
-import { isDirectory, type InterfacePins } from './pin-layout.js';
+import { isDirectory, type InterfacePins } from './pin-paths.js';
 
 export interface PinnedXdpLink {
   path: string;

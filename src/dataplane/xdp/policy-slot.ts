@@ -3,7 +3,7 @@ import { BpfFd, clearProgramSlot, pinObject, programInfo, ProgType, setProgramSl
 import { JumpSlot, Limits } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import type { InterfaceGeneration } from './generation.js';
-import { InterfacePins } from './pin-layout.js';
+import { InterfacePins } from './pin-paths.js';
 
 /** Slots 0 and splitFirst .. jumpSlots-1: the first part and up to 28 more. */
 export const MAX_POLICY_PARTS = 1 + Limits.jumpSlots - JumpSlot.splitFirst;

@@ -5,7 +5,7 @@ import {
 import { replaceClsBpfProgram } from './cls-bpf.js';
 import { XdpDataplaneError } from './errors.js';
 import { pinnedEntryProgram, removeGeneration, type InterfaceGeneration } from './generation.js';
-import { InterfacePins } from './pin-layout.js';
+import { InterfacePins } from './pin-paths.js';
 import { readPinnedLinks } from './pinned-links.js';
 
 export interface SwitchGenerationOptions {

@@ -9,7 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import {
   BPF_OBJECTS, C_ENUMS, CONFIG_MAP, Counter, FAILSAFE_VALUE, JumpSlot, MAPS, PROGRAM_OBJECT, PROGRAMS, RULE_NONE,
   STATE_FIELDS, STRUCTS, decodeLogEvent, decodeState, encodeConfig, encodeFailsafeKey, encodeFailsafePorts,
-  sumPerCpuCounter, type BpfObjectName, type MapSpec,
+  sumPerCpuCounter, type BpfObjectName, type ObjectMapSpec,
 } from '../../src/abi/notrack.js';
 import { kernelSkipReason, pinDir, run } from '../support/netns.js';
 import { buildFrame } from '../support/packets.js';
@@ -74,7 +74,7 @@ class Btf {
 }
 
 /** A map definition of `.maps`: libbpf's __uint(name, n) is a pointer to int[n]; __type(name, T) a pointer to T. */
-function mapDefinition(btf: Btf, varTypeId: number): MapSpec & { extra: string[] } {
+function mapDefinition(btf: Btf, varTypeId: number): ObjectMapSpec & { extra: string[] } {
   const def = btf.resolve(varTypeId);
   const out = { name: '', object: btf.object as BpfObjectName, type: -1, keySize: 0, valueSize: 0, maxEntries: -1, flags: 0, extra: [] as string[] };
   for (const m of def.members ?? []) {
@@ -109,7 +109,7 @@ function btfOf(object: BpfObjectName): Btf {
 }
 
 if (missing) {
-  console.log(`btf-layout: skipped: ${missing}`);
+  console.log(`abi-btf: skipped: ${missing}`);
 } else {
   test('every struct in notrack.ts has the size, members, offsets and member sizes of the compiled struct', () => {
     const wrong: string[] = [];
@@ -169,7 +169,7 @@ if (missing) {
       const btf = btfOf(object);
       const sec = btf.find('DATASEC', '.maps');
       assert.ok(sec, `${object} has a .maps section`);
-      const compiled = new Map<string, MapSpec & { extra: string[] }>();
+      const compiled = new Map<string, ObjectMapSpec & { extra: string[] }>();
       for (const v of sec!.vars ?? []) {
         const variable = btf.get(v.type_id);
         compiled.set(variable.name, { ...mapDefinition(btf, variable.type_id!), name: variable.name });
@@ -264,7 +264,7 @@ if (missing) {
 
   const kernelSkip = kernelSkipReason();
   if (kernelSkip) {
-    console.log(`btf-layout: verifier test skipped: ${kernelSkip}`);
+    console.log(`abi-btf: verifier test skipped: ${kernelSkip}`);
   } else {
     test('both objects pass the verifier, and loading xdp.o fills the epilogue slots of nt_jump', () => {
       btfOf('xdp');

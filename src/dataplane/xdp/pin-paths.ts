@@ -1,4 +1,4 @@
-// Where notrack pins an interface's programs, maps and links in bpffs, and how to read that layout back.
+// Where notrack pins an interface's programs, maps and links in bpffs, and how to read those paths back.
 //
 //   <pinDir>/<ifname>/gen-<n>/maps/<map>        every map of generation n (nt_jump must stay pinned: the kernel
 //                                               empties a program array when its last user reference goes)

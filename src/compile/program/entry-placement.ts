@@ -35,7 +35,7 @@ export interface EntryGroup {
   readonly log: boolean;
 }
 
-export interface EntryLayout {
+export interface EntryPlacement {
   /** Bit positions, padding included. */
   readonly bits: number;
   /** Original index -> bit. */
@@ -62,11 +62,11 @@ const align = (bit: number): number => Math.ceil(bit / 64) * 64;
  * Lays out one family's entries; `signature(e)` says which fields an entry constrains (a bit per field).
  * `minGroupEntries` (tests) changes MIN_GROUP_ENTRIES.
  */
-export function layoutEntries(
+export function placeEntries(
   list: readonly IngressEntry[],
   signature: (e: IngressEntry) => number,
   minGroupEntries = MIN_GROUP_ENTRIES,
-): EntryLayout {
+): EntryPlacement {
   const bySignature = new Map<number, number[]>();
   const logs: number[] = [];
   list.forEach((e, i) => {
