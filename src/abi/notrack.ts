@@ -5,10 +5,10 @@
 // Numbers are little-endian, as on every host notrack supports (x86_64, arm64).
 import { NotrackError } from '../errors.js';
 import { AttachType, MapFlag, MapType, ProgType } from './bpf-uapi.js';
-import { formatIp, parseCidr, parseIp, type IpFamily } from '../net/cidr.js';
+import { formatIp, parseCidr, type IpFamily } from '../net/cidr.js';
 
 /** A value that cannot be encoded into a value of the ABI (bad address, out-of-range number, short buffer). */
-export class AbiValueError extends NotrackError {
+class AbiValueError extends NotrackError {
   constructor(code: 'abi-bad-value' | 'abi-short-buffer', message: string) {
     super(code, message);
   }
@@ -45,8 +45,8 @@ export const PROGRAM_OBJECT: Record<keyof typeof PROGRAMS, BpfObjectName> = {
 // ---------------------------------------------------------------------------------------------------------------
 // Structs (byte offsets and sizes of every member, as in the compiled objects' BTF)
 
-export interface AbiMember { readonly name: string; readonly offset: number; readonly size: number }
-export interface AbiStruct { readonly name: string; readonly size: number; readonly members: readonly AbiMember[] }
+interface AbiMember { readonly name: string; readonly offset: number; readonly size: number }
+interface AbiStruct { readonly name: string; readonly size: number; readonly members: readonly AbiMember[] }
 
 function struct(name: string, size: number, members: [string, number, number][]): AbiStruct {
   return { name, size, members: members.map(([n, offset, sz]) => ({ name: n, offset, size: sz })) };
@@ -117,7 +117,6 @@ export const STATE_FIELDS = {
   pktLen: absolute(STATE, 'pkt_len'),
   scratch: absolute(STATE, 'scratch'),
 } as const;
-export type StateFieldName = keyof typeof STATE_FIELDS;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Enums. Each TS object mirrors one C enum; its C names are PREFIX + the key in UPPER_SNAKE (see C_ENUMS).
@@ -145,7 +144,7 @@ export const Limits = {
 } as const;
 
 /** enum nt_rule_id: `rule_id` when no rule decided. */
-export const RuleId = { none: 0xffffffff } as const;
+const RuleId = { none: 0xffffffff } as const;
 export const RULE_NONE = RuleId.none;
 
 /**
@@ -155,18 +154,18 @@ export const RULE_NONE = RuleId.none;
 export const JumpSlot = { policy: 0, accept: 1, drop: 2, pass: 3, splitFirst: 4 } as const;
 
 /** enum nt_verdict: the outcome in a log event (same numbers as the epilogue slots). */
-export const Verdict = { accept: 1, drop: 2, pass: 3 } as const;
-export type VerdictName = keyof typeof Verdict;
+const Verdict = { accept: 1, drop: 2, pass: 3 } as const;
+type VerdictName = keyof typeof Verdict;
 
 /** enum nt_meta_const: the XDP metadata the accept epilogue writes and the TC program reads. */
 export const Meta = { magic: 0x4e54524b, accepted: 1 << 0 } as const;
 
 /** enum nt_failsafe_direction. */
-export const FailsafeDirection = { in: 0, out: 1 } as const;
-export type FailsafeDirectionName = keyof typeof FailsafeDirection;
+const FailsafeDirection = { in: 0, out: 1 } as const;
+type FailsafeDirectionName = keyof typeof FailsafeDirection;
 
 /** enum nt_failsafe_const: prefix bits of a failsafe key before the address. */
-export const FailsafeKeyBits = { fixedBits: 64 } as const;
+const FailsafeKeyBits = { fixedBits: 64 } as const;
 
 /** enum nt_counter_reason: indexes of `nt_counters`. */
 export const Counter = {
@@ -188,12 +187,12 @@ export const Counter = {
   tailCallFailed: 15,
 } as const;
 export type CounterName = keyof typeof Counter;
-export const COUNTER_COUNT = 16;
+const COUNTER_COUNT = 16;
 
 /** enum nt_tc_counter_reason: indexes of `nt_tc_counters`. */
 export const TcCounter = { seen: 0, accepted: 1, foreignMeta: 2 } as const;
 export type TcCounterName = keyof typeof TcCounter;
-export const TC_COUNTER_COUNT = 3;
+const TC_COUNTER_COUNT = 3;
 
 function upperSnake(key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
@@ -315,19 +314,6 @@ export function decodeConfig(buf: Uint8Array): DataplaneConfig {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Addresses as the state stores them
-
-/**
- * The values a 32-bit BPF load (BPF_LDX | BPF_W) reads from the state's address words for this address on a
- * little-endian host: one word for IPv4, four for IPv6. The policy program compares against these.
- */
-export function addressLoadWords(address: string): number[] {
-  const ip = parseIp(address);
-  if (!ip) throw new AbiValueError('abi-bad-value', `not an IP address: ${JSON.stringify(address)}`);
-  const b = Buffer.from(ip.addr);
-  const words: number[] = [];
-  for (let i = 0; i < b.length; i += 4) words.push(b.readUInt32LE(i));
-  return words;
-}
 
 function addressAt(b: Buffer, offset: number, family: number): string {
   if (family === 4) return formatIp(4, b.subarray(offset, offset + 4));
@@ -468,7 +454,7 @@ export interface PacketState {
 }
 
 /** Reads struct nt_packet at `offset`. */
-export function decodePacket(buf: Uint8Array, offset = 0): PacketState {
+function decodePacket(buf: Uint8Array, offset = 0): PacketState {
   const b = need(buf, offset + PKT.size, 'struct nt_packet');
   const at = (name: string) => offset + member(PKT, name).offset;
   const family = b.readUInt8(at('family'));
@@ -487,7 +473,7 @@ export function decodePacket(buf: Uint8Array, offset = 0): PacketState {
   };
 }
 
-export interface PacketVerdictState {
+interface PacketVerdictState {
   packet: PacketState;
   /** The deciding rule, or null (RULE_NONE). */
   ruleId: number | null;

@@ -27,7 +27,7 @@ export function parseListen(value: string, options: { allowPublic: boolean }): L
 }
 
 /** 127.0.0.0/8, ::1, ::ffff:127.x.y.z and the name localhost. Any other name could resolve anywhere. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.toLowerCase();
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;

@@ -52,7 +52,7 @@ export const DEFAULT_AGENT_OPTIONS: AgentOptions = {
 };
 
 /** Options checked and read: the two schedules as cron expressions, the listen address. */
-export interface CheckedAgentOptions {
+interface CheckedAgentOptions {
   schedule: Schedule;
   driftSchedule: Schedule;
   listen: ListenAddress | null;

@@ -26,7 +26,7 @@ export const AGENT_ARGS = {
   'log-level': { type: 'string' },
 } as const satisfies OptionSpec;
 
-export type AgentArgValues = {
+type AgentArgValues = {
   [K in keyof typeof AGENT_ARGS]?: (typeof AGENT_ARGS)[K]['type'] extends 'boolean' ? boolean : string;
 };
 

@@ -9,7 +9,7 @@ import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js'
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
 
-export const DRIFT_HELP = `Usage: notrack drift [--repo URL|PATH] [--ref REF] [--path DIR] [--host NAME] [--bpffs DIR] [--state-dir DIR]
+const DRIFT_HELP = `Usage: notrack drift [--repo URL|PATH] [--ref REF] [--path DIR] [--host NAME] [--bpffs DIR] [--state-dir DIR]
 
 Changes nothing. Reports:
   drift    objects on the host that no longer match what notrack last applied (a detached program, a flushed

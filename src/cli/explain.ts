@@ -12,7 +12,7 @@ import { renderExplanationJson, renderExplanationText, renderKernelText } from '
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { readPolicyFiles } from './read-policy.js';
 
-export const EXPLAIN_HELP = `Usage: notrack explain --host HOST --iface IFACE --packet PACKET [--repo URL|PATH] [--ref REF] [--path DIR]
+const EXPLAIN_HELP = `Usage: notrack explain --host HOST --iface IFACE --packet PACKET [--repo URL|PATH] [--ref REF] [--path DIR]
                        [--kernel] [--format text|json]
 
 Evaluates one packet arriving on an interface of a host against the policy, as the XDP pipeline would:

@@ -7,7 +7,7 @@ import { logJson, logLine } from '../report/logs.js';
 import { oneOf, parseCommandArgs } from './args.js';
 import { PLACE_HELP, PLACE_OPTIONS, hostSettings } from './host-options.js';
 
-export const LOGS_HELP = `Usage: notrack logs [--bpffs DIR] [--state-dir DIR] [--follow] [--format text|json]
+const LOGS_HELP = `Usage: notrack logs [--bpffs DIR] [--state-dir DIR] [--follow] [--format text|json]
 
 Prints the packets that matched Log rules on this host's interfaces: when, where, the packet, the Log rule and
 the rule that then decided the packet. Without --follow, prints the events waiting in the kernel's ring and exits

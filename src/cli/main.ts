@@ -29,7 +29,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** Exit status for usage errors, as sysexits' EX_USAGE. */
-export const EXIT_USAGE = 64;
+const EXIT_USAGE = 64;
 
 function version(): string {
   const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');

@@ -4,7 +4,7 @@ import { renderStatusJson, renderStatusTable } from '../report/status.js';
 import { oneOf, parseCommandArgs } from './args.js';
 import { PLACE_HELP, PLACE_OPTIONS, hostSettings } from './host-options.js';
 
-export const STATUS_HELP = `Usage: notrack status [--bpffs DIR] [--state-dir DIR] [--format table|json]
+const STATUS_HELP = `Usage: notrack status [--bpffs DIR] [--state-dir DIR] [--format table|json]
 
 Shows the applied commit and generation, every interface with its XDP mode and TC hook, the packet counters by
 outcome (accepted untracked, dropped, failsafe, passed ...) and the packets and bytes of every rule.

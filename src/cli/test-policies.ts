@@ -12,7 +12,7 @@ import { renderTestGithub, renderTestJson, renderTestMarkdown, renderTestText, t
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { isInFolder, sourceOptions, testsFolder } from './read-policy.js';
 
-export const TEST_HELP = `Usage: notrack test [--repo URL|PATH] [--ref REF] [--path DIR] [--tests DIR] [--format text|json|github]
+const TEST_HELP = `Usage: notrack test [--repo URL|PATH] [--ref REF] [--path DIR] [--tests DIR] [--format text|json|github]
 
 Runs the policy repository's own test cases: PolicyTest files (apiVersion notrack.dev/v1alpha1) under the tests
 folder of the policy path, each with packets arriving on one interface of one host and the verdict the policy

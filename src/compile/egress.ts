@@ -21,10 +21,10 @@ const PORT_MODULES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' 
 const MULTIPORT = new Set([6, 17, 132, 136]);
 const MULTIPORT_SLOTS = 15;
 
-export const IPSET_PREFIX = 'notrack-';
+const IPSET_PREFIX = 'notrack-';
 
 /** The ipset that holds prefix set `id`: 8 + 16 characters, room for the `-tmp` suffix within ipset's 31. */
-export function ipsetNameOf(setId: string): string {
+function ipsetNameOf(setId: string): string {
   return `${IPSET_PREFIX}${setId}`;
 }
 

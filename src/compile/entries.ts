@@ -19,7 +19,7 @@ export interface LoweredRule {
 }
 
 /** What lowering needs besides the rule: the host's set table and the resolvers shared by every host. */
-export interface LoweringContext {
+interface LoweringContext {
   sets: SetTable;
   selectors: SelectorAddresses;
   namedPorts: NamedPorts;

@@ -12,7 +12,7 @@ import { evaluatePacket, interfaceState, matchingFailsafe } from './evaluate.js'
 import { parsePacket, PacketSyntaxError } from './packet-text.js';
 
 /** What a case asks for; a field left out is not checked. Rules are written `policy/direction/index`. */
-export interface CaseExpectation {
+interface CaseExpectation {
   outcome: Verdict['outcome'];
   reason?: Verdict['reason'];
   /** The deciding rule, or 'none' when no rule may decide. */
@@ -21,7 +21,7 @@ export interface CaseExpectation {
 }
 
 /** What the evaluator said, in the terms a case is written in. */
-export interface CaseActual {
+interface CaseActual {
   outcome: Verdict['outcome'];
   reason: Verdict['reason'];
   rule: string | null;
@@ -30,7 +30,7 @@ export interface CaseActual {
   failsafe: string | null;
 }
 
-export function ruleKey(ref: RuleRef): string {
+function ruleKey(ref: RuleRef): string {
   return `${ref.policy}/${ref.direction}/${ref.index}`;
 }
 
@@ -42,7 +42,7 @@ export function failsafeText(f: Failsafe): string {
   return `${PROTOCOLS[f.protocol] ?? `protocol ${f.protocol}`} ${f.port}${outbound}${f.net ? ` from ${f.net}` : ''}`;
 }
 
-export function runCase(state: DesiredState, iface: InterfaceState, requested: string, packet: PacketDescription): CaseActual {
+function runCase(state: DesiredState, iface: InterfaceState, requested: string, packet: PacketDescription): CaseActual {
   const v = evaluatePacket(state, requested, packet);
   const f = v.reason === 'failsafe' ? matchingFailsafe(state, packet) : null;
   return {
@@ -68,7 +68,7 @@ export function describeActual(actual: CaseActual): string {
 }
 
 /** Why the case fails, or null when it passes. */
-export function caseProblem(expected: CaseExpectation, actual: CaseActual): string | null {
+function caseProblem(expected: CaseExpectation, actual: CaseActual): string | null {
   const problems: string[] = [];
   const ruleOk = expected.rule === undefined || (expected.rule === 'none' ? actual.rule === null : expected.rule === actual.rule);
   if (expected.outcome !== actual.outcome || !ruleOk || (expected.reason !== undefined && expected.reason !== actual.reason)) {
@@ -83,7 +83,7 @@ export function caseProblem(expected: CaseExpectation, actual: CaseActual): stri
 }
 
 /** One case and how it went. */
-export interface CaseResult {
+interface CaseResult {
   file: string;
   line: number;
   col: number;

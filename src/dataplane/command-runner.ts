@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { NotrackError } from '../errors.js';
 
 /** What a program said: its exit status (-1 when it could not run or was killed) and its output. */
-export interface CommandResult { status: number; stdout: string; stderr: string }
+interface CommandResult { status: number; stdout: string; stderr: string }
 
 /** Runs one program from an argv array, with optional stdin, and returns its exit status and output. */
 export type CommandRunner = (argv: string[], input?: string) => CommandResult;

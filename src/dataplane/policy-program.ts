@@ -11,13 +11,13 @@ import { createMap, loadProgram, setProgramSlot, type BpfMap, type BpfProgram } 
 import { MAPS, POLICY_PROGRAM_LOAD } from '../abi/notrack.js';
 
 /** The maps of the loaded xdp.o the program refers to: the same load as the nt_xdp_entry it runs behind. */
-export interface PolicyStaticMaps {
+interface PolicyStaticMaps {
   nt_state: BpfMap;
   nt_jump: BpfMap;
   nt_counters: BpfMap;
 }
 
-export interface PolicyLoadProgress {
+interface PolicyLoadProgress {
   phase: 'compile' | 'fill' | 'load';
   /** While filling: the map, and how many of its entries are written. */
   map?: string;
@@ -25,7 +25,7 @@ export interface PolicyLoadProgress {
   total?: number;
 }
 
-export interface LoadPolicyProgramOptions {
+interface LoadPolicyProgramOptions {
   state: DesiredState;
   iface: string | InterfaceState;
   staticMaps: PolicyStaticMaps;
@@ -54,7 +54,7 @@ export interface PolicyProgramStats {
   ms: { compile: number; fill: number; load: number };
 }
 
-export interface LoadedPolicyProgram {
+interface LoadedPolicyProgram {
   readonly program: BpfProgram;
   /**
    * The program per part, in part order, for xdp/policy-slot.ts setPolicyProgram (part 0 -> slot 0, part k ->

@@ -74,7 +74,7 @@ export function clsBpfFilters(ifindex: number, direction: TcDirection): ClsBpfFi
 }
 
 /** True when no filter of any kind sits on either side of the interface's clsact qdisc (tc prints nothing). */
-export function clsactIsEmpty(ifname: string): boolean {
+function clsactIsEmpty(ifname: string): boolean {
   for (const dir of ['ingress', 'egress']) {
     const r = runProgram(['tc', 'filter', 'show', 'dev', ifname, dir], { timeoutMs: TC_TIMEOUT_MS });
     if (r.status !== 0 || r.stdout.trim() !== '') return false;
@@ -93,7 +93,7 @@ export function detachTc(attachment: TcAttachment): void {
   }
 }
 
-export interface InterfaceAttachments {
+interface InterfaceAttachments {
   ifindex: number;
   ifname: string;
   xdp: XdpState;

@@ -27,7 +27,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const XdpAction = { aborted: 0, drop: 1, pass: 2, tx: 3, redirect: 4 } as const;
 const ACTION_NAMES = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
 
-export function xdpActionName(action: number): string {
+function xdpActionName(action: number): string {
   return ACTION_NAMES[action] ?? `XDP action ${action}`;
 }
 
@@ -39,7 +39,7 @@ export interface FrameResult {
   accepted: boolean;
 }
 
-export interface OpenTestRunOptions {
+interface OpenTestRunOptions {
   /** The xdp.o to load; default the repository's build/bpf/xdp.o (scripts/build-bpf.mjs makes it). */
   objectPath?: string;
   /** Capacity of nt_rule_counters, when a policy has more rules than the compiled default. */
@@ -47,7 +47,7 @@ export interface OpenTestRunOptions {
 }
 
 /** Closes what a policy program holds; a replaced program is closed once the slots point elsewhere. */
-export interface InstalledPolicy { close(): void }
+interface InstalledPolicy { close(): void }
 
 const COUNTER_NAMES = Object.keys(Counter) as CounterName[];
 const STATE_SIZE = STRUCTS.nt_state.size;

@@ -91,7 +91,7 @@ export class BpfLink {
 
 export type XdpMode = 'native' | 'generic';
 
-export interface XdpAttachOptions {
+interface XdpAttachOptions {
   ifindex: number;
   program: ProgramHandle;
   /** `auto` (default) tries native (driver) mode and falls back to generic (skb) mode when the driver cannot. */
@@ -183,7 +183,7 @@ export function attachXdp(opts: XdpAttachOptions): XdpAttachment {
 
 export type TcMechanism = 'tcx' | 'cls_bpf';
 
-export interface TcAttachOptions {
+interface TcAttachOptions {
   ifindex: number;
   /** A SCHED_CLS program (returning TC_ACT_* / TCX_* codes; cls_bpf runs it in direct-action mode). */
   program: ProgramHandle;

@@ -8,9 +8,9 @@ import { OFFSETS } from './struct-offsets.js';
 import { pinObject } from './pins.js';
 
 /** A key as bytes, or a number for maps whose key is a u32 (arrays, prog arrays): encoded in host order. */
-export type MapKey = Uint8Array | number;
+type MapKey = Uint8Array | number;
 
-export interface MapSpec {
+interface MapSpec {
   type: number | MapTypeName;
   /** Shown by bpftool and in map info; the kernel keeps 15 characters of [A-Za-z0-9_.]. */
   name?: string;
@@ -24,19 +24,19 @@ export interface MapSpec {
   mapExtra?: bigint;
 }
 
-export interface MapEntry {
+interface MapEntry {
   key: Buffer;
   value: Buffer;
 }
 
-export interface PerCpuMapEntry {
+interface PerCpuMapEntry {
   key: Buffer;
   /** One value per possible CPU, each `valueSize` bytes. */
   values: Buffer[];
 }
 
 /** How a batch operation went: `batched` is false when the map type has no batch support and it went one by one. */
-export interface BatchResult {
+interface BatchResult {
   count: number;
   batched: boolean;
 }

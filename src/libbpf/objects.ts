@@ -7,7 +7,7 @@ import { OFFSETS } from './struct-offsets.js';
 import { BpfMap } from './maps.js';
 import { BpfProgram, loadFailure } from './programs.js';
 
-export interface OpenObjectOptions {
+interface OpenObjectOptions {
   /** Overrides the object name libbpf derives from the file name (it prefixes internal maps such as `.rodata`). */
   objectName?: string;
   /** Where maps declared with `pinning = LIBBPF_PIN_BY_NAME` are pinned and reused (libbpf default /sys/fs/bpf). */
@@ -161,7 +161,7 @@ export class BpfObject {
 }
 
 /** A program of an ELF object: adjustable before load, a BpfProgram (borrowing the object's fd) after. */
-export class ObjectProgram {
+class ObjectProgram {
   private readonly obj: BpfObject;
   private readonly ptr: bigint;
   readonly name: string;
@@ -220,7 +220,7 @@ export class ObjectProgram {
 }
 
 /** A map of an ELF object: pin path, reuse, size and initial value before load; a BpfMap after. */
-export class ObjectMap {
+class ObjectMap {
   private readonly obj: BpfObject;
   private readonly ptr: bigint;
   readonly name: string;

@@ -7,7 +7,7 @@ import { programInfo, type ProgramInfo } from './info.js';
 import { INSN_SIZE, OFFSETS } from './struct-offsets.js';
 import { pinObject } from './pins.js';
 
-export interface ProgramSpec {
+interface ProgramSpec {
   type: number | ProgTypeName;
   /** At most 15 characters of [A-Za-z0-9_.]; shown by bpftool and in program info. */
   name?: string;
@@ -15,7 +15,7 @@ export interface ProgramSpec {
   insns: Uint8Array;
   license?: string;
   expectedAttachType?: number;
-  /** prog_flags, e.g. ProgFlag.XDP_HAS_FRAGS. */
+  /** prog_flags, e.g. BPF_F_XDP_HAS_FRAGS (1 << 5). */
   flags?: number;
   /**
    * 0 (default): no log on success; on failure the load is retried with log level 1 so the error always carries
@@ -112,7 +112,7 @@ export function verifierReason(log: string): string {
   return reason ?? 'no reason given';
 }
 
-export interface TestRunOptions {
+interface TestRunOptions {
   /** Packet bytes (data_in). */
   data?: Uint8Array;
   /** Room for the output packet; default data length + 4096 (programs may grow it). Retried once if too small. */
@@ -130,7 +130,7 @@ export interface TestRunOptions {
   batchSize?: number;
 }
 
-export interface TestRunResult {
+interface TestRunResult {
   /** The program's return value (for XDP the action: 1 drop, 2 pass, 3 tx …). */
   retval: number;
   /** Average nanoseconds per run as the kernel measured it. */
@@ -195,7 +195,7 @@ export function testRun(prog: BpfFd | { fd: BpfFd }, opts: TestRunOptions = {}):
 }
 
 /** The struct xdp_md fields of a test run (offsets into the packet buffer, and interfaces). */
-export interface XdpMd {
+interface XdpMd {
   data: number;
   dataEnd: number;
   dataMeta: number;
@@ -204,7 +204,7 @@ export interface XdpMd {
   egressIfindex: number;
 }
 
-export interface XdpTestRunOptions {
+interface XdpTestRunOptions {
   packet: Uint8Array;
   /** Metadata already in front of the packet (a multiple of 4 bytes, at most 32), as another XDP program left it. */
   meta?: Uint8Array;
@@ -217,7 +217,7 @@ export interface XdpTestRunOptions {
   batchSize?: number;
 }
 
-export interface XdpTestRunResult {
+interface XdpTestRunResult {
   /** The XDP action: 0 aborted, 1 drop, 2 pass, 3 tx, 4 redirect. With live frames the kernel reports none (0). */
   action: number;
   durationNs: number;

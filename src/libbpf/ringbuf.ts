@@ -7,7 +7,7 @@ import { check, failure, lastErrno, libbpfLibrary, outputMark } from './ffi.js';
 import { BpfMap } from './maps.js';
 
 /** Called with a copy of one record; the copy stays valid after the call (libbpf reuses the ring's memory). */
-export type RingSampleHandler = (record: Buffer) => void;
+type RingSampleHandler = (record: Buffer) => void;
 
 type RawPtr = unknown;
 

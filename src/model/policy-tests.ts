@@ -12,7 +12,7 @@ const API_VERSION = 'notrack.dev/v1alpha1';
 const SCHEMA = 'policytest.schema.json';
 
 /** A schema-valid PolicyTest and the document it was read from (for positions). */
-export interface LoadedPolicyTest {
+interface LoadedPolicyTest {
   doc: SourceDocument;
   test: PolicyTest;
 }

@@ -9,7 +9,7 @@ import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { closest, didYouMean } from './suggest.js';
 
 /** The kinds notrack reads, with the apiVersion each must carry and its schema file. */
-export const KINDS = {
+const KINDS = {
   GlobalNetworkPolicy: { apiVersion: 'projectcalico.org/v3', schema: 'globalnetworkpolicy.schema.json' },
   HostEndpoint: { apiVersion: 'projectcalico.org/v3', schema: 'hostendpoint.schema.json' },
   GlobalNetworkSet: { apiVersion: 'projectcalico.org/v3', schema: 'globalnetworkset.schema.json' },
@@ -34,7 +34,7 @@ const OTHER_CALICO_KINDS: Record<string, string> = {
 };
 
 /** Where the schema files live: <package>/schema, from both src/model (tsx) and dist/model (built). */
-export const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
+const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
 
 let ajv: Ajv | null = null;
 const compiled = new Map<string, ValidateFunction>();
@@ -76,7 +76,7 @@ export function schemaDiagnostics(doc: SourceDocument, schemaFile: string): Diag
   return validate(doc.value) ? [] : explain(doc, validate.errors ?? []);
 }
 
-export type KindCheck =
+type KindCheck =
   | { kind: Kind; diagnostics: Diagnostic[] }
   | { kind: null; diagnostics: Diagnostic[] };
 

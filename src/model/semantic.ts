@@ -16,7 +16,7 @@ import type {
 const PORT_PROTOCOLS = new Set([6, 17, 132]);
 const ICMP4 = 1, ICMP6 = 58;
 /** Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
-export const MAX_INTERFACE_NAME = 15;
+const MAX_INTERFACE_NAME = 15;
 
 /** Collects diagnostics for one document. */
 class Findings {

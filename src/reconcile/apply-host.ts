@@ -20,7 +20,7 @@ import {
 } from './host-dataplane.js';
 import { interfaceItems } from './host-drift.js';
 
-export interface ApplyHostOptions {
+interface ApplyHostOptions {
   state: DesiredState;
   revision: AppliedRevision;
   bpffs: string;
@@ -33,7 +33,7 @@ export interface ApplyHostOptions {
 }
 
 /** One thing this apply changed, in plain words. */
-export interface AppliedChange { object: string; action: string }
+interface AppliedChange { object: string; action: string }
 
 export interface ApplyHostResult {
   changes: AppliedChange[];
@@ -60,7 +60,7 @@ function emptyRecord(host: string, revision: AppliedRevision): AppliedRecord {
 }
 
 /** Makes the bpffs folder (on a bpffs mount) and checks it. */
-export function preparePinRoot(bpffs: string): void {
+function preparePinRoot(bpffs: string): void {
   try { mkdirSync(bpffs, { recursive: true }); } catch { /* checkPinDir says why */ }
   checkPinDir(bpffs);
 }

@@ -14,7 +14,7 @@ import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
 
-export interface HostReconcilerOptions {
+interface HostReconcilerOptions {
   source: SourceOptions;
   host: string;
   bpffs: string;
@@ -24,7 +24,7 @@ export interface HostReconcilerOptions {
 }
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
-export type DesiredResult =
+type DesiredResult =
   | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[] }
   | { ok: false; status: 'Stalled' | 'Failed'; reason: ReconcileReason; message: string; snapshot: SourceSnapshot | null };
 
@@ -59,7 +59,7 @@ export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 
 }
 
 /** How a snapshot is named in messages: its short commit, or the folder it was read from. */
-export function snapshotName(s: SourceSnapshot): string {
+function snapshotName(s: SourceSnapshot): string {
   return s.commit ? s.commit.slice(0, 12) : `the files in ${s.subPath}`;
 }
 

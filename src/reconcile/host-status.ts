@@ -6,7 +6,7 @@ import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
 import { NothingAppliedError } from './host-reconciler.js';
 
 /** One rule's counters on one interface. */
-export interface RuleRow { iface: string; policy: string; rule: string; action: string; packets: bigint; bytes: bigint }
+interface RuleRow { iface: string; policy: string; rule: string; action: string; packets: bigint; bytes: bigint }
 
 export interface HostStatus {
   record: AppliedRecord;

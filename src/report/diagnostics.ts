@@ -3,7 +3,7 @@ import { formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
 import { githubAnnotation } from './github.js';
 
 /** What a validation run looked at, for the report header. */
-export interface ValidationSubject {
+interface ValidationSubject {
   repo: string;
   ref: string | null;
   commit: string | null;
@@ -12,7 +12,7 @@ export interface ValidationSubject {
 }
 
 /** Version of the JSON report; bumped on incompatible changes, documented in docs/json-formats.md. */
-export const VALIDATE_JSON_VERSION = 1;
+const VALIDATE_JSON_VERSION = 1;
 
 export function summarize(diags: readonly Diagnostic[]): { errors: number; warnings: number; notices: number } {
   return {
@@ -27,7 +27,7 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-export function summaryLine(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
+function summaryLine(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
   const s = summarize(diags);
   const kinds = Object.entries(subject.counts.kinds).sort().map(([k, n]) => `${n} ${k}`).join(', ') || 'no resources';
   const at = subject.commit ? ` at ${subject.commit.slice(0, 12)}` : '';

@@ -41,7 +41,7 @@ export function renderDriftMarkdown(r: DriftReport): string {
 }
 
 /** Version of the JSON report (kind notrack.drift), documented in docs/json-formats.md. */
-export const DRIFT_JSON_VERSION = 1;
+const DRIFT_JSON_VERSION = 1;
 
 export function driftInSync(r: DriftReport): boolean {
   return !r.drift.length && (r.pending?.action ?? 'no-op') === 'no-op';

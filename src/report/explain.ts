@@ -5,9 +5,9 @@ import type { Failsafe, InterfaceState, RuleRef, Verdict } from '../compile/desi
 import { failsafeText } from '../compile/policy-test.js';
 
 /** Version of the JSON output (kind `notrack.explain`). */
-export const EXPLAIN_JSON_VERSION = 1;
+const EXPLAIN_JSON_VERSION = 1;
 
-export function formatRuleRef(ref: RuleRef): string {
+function formatRuleRef(ref: RuleRef): string {
   return `${ref.policy} ${ref.direction}[${ref.index}]`;
 }
 
@@ -15,12 +15,12 @@ function formatLocated(r: LocatedRule): string {
   return `${formatRuleRef(r)} ${r.action}${r.file ? ` (${r.file}:${r.line}:${r.col})` : ''}`;
 }
 
-export function formatFailsafe(f: Failsafe): string {
+function formatFailsafe(f: Failsafe): string {
   return `failsafe ${failsafeText(f)}`;
 }
 
 /** One line saying what happens to the packet and why. */
-export function describeVerdict(v: Verdict, failsafe: Failsafe | null): string {
+function describeVerdict(v: Verdict, failsafe: Failsafe | null): string {
   switch (v.reason) {
     case 'failsafe': return `pass: ${failsafe ? formatFailsafe(failsafe) : 'failsafe'}: passed tracked`;
     case 'no-match': return 'pass: no rule matched: passed to tracked processing';
@@ -59,13 +59,13 @@ function loggedText(refs: (RuleRef | undefined)[], total: number): string {
 }
 
 /** The reference evaluator's verdict in one line: `allow by db-postgres ingress[0]`, `pass: no rule matched`. */
-export function referenceSummary(e: Explanation): string {
+function referenceSummary(e: Explanation): string {
   const v = e.verdict;
   return `${v.outcome}${decider(v.reason, v.rule, v.counter, e.failsafe)}${loggedText(e.logged, e.logged.length)}`;
 }
 
 /** The kernel's verdict in one line, with the XDP action and the metadata flag it is read from. */
-export function kernelSummary(k: KernelVerdict, iface: InterfaceState): string {
+function kernelSummary(k: KernelVerdict, iface: InterfaceState): string {
   const flag = k.untrackedFlag ? ', untracked flag set' : k.actionName === 'XDP_PASS' ? ', no flag' : '';
   const logged = loggedText(k.logged.map((c) => iface.counters[c]), k.logCount);
   return `${k.outcome} (${k.actionName}${flag})${decider(k.reason, k.rule, k.counter)}${logged}`;
@@ -93,7 +93,7 @@ export function renderExplanationText(e: Explanation): string {
 }
 
 /** What the explanation was computed from, for the JSON output. */
-export interface ExplainSubject { repo: string; ref: string | null; commit: string | null; path: string }
+interface ExplainSubject { repo: string; ref: string | null; commit: string | null; path: string }
 
 export function renderExplanationJson(subject: ExplainSubject, e: Explanation, kernel: KernelComparison | undefined): string {
   return JSON.stringify({

@@ -2,12 +2,12 @@
 import type { Diagnostic } from '../model/diagnostics.js';
 
 /** GitHub's escaping of a workflow command's data (the message). */
-export function escapeData(s: string): string {
+function escapeData(s: string): string {
   return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 
 /** GitHub's escaping of a workflow command's property values (file, title). */
-export function escapeProperty(s: string): string {
+function escapeProperty(s: string): string {
   return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 

@@ -7,10 +7,10 @@ import { plural } from './diagnostics.js';
 import { githubAnnotation } from './github.js';
 
 /** Version of the JSON report (kind notrack.test); bumped on incompatible changes, documented in docs/json-formats.md. */
-export const TEST_JSON_VERSION = 1;
+const TEST_JSON_VERSION = 1;
 
 /** What the tests ran against, for the JSON report. */
-export interface TestSubject {
+interface TestSubject {
   repo: string;
   ref: string | null;
   commit: string | null;
@@ -24,7 +24,7 @@ export function testRunFailed(run: TestRun): boolean {
   return run.diagnostics.some((d) => d.severity === 'error');
 }
 
-export function testSummary(run: TestRun): string {
+function testSummary(run: TestRun): string {
   if (run.policyInvalid) {
     const n = run.diagnostics.filter((d) => d.severity === 'error').length;
     return `failed: the policy has ${plural(n, 'error')} (see "notrack validate"), so none of the cases in ${plural(run.files, 'test file')} ran`;

@@ -3,7 +3,7 @@
 import type { HostStatus } from '../reconcile/host-status.js';
 
 /** Version of the JSON report (kind notrack.status), documented in docs/json-formats.md. */
-export const STATUS_JSON_VERSION = 1;
+const STATUS_JSON_VERSION = 1;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -5,7 +5,7 @@ import { byPath, type SourceFile } from './snapshot.js';
 import { SourceError } from './source-error.js';
 import { subPathSegments } from './sub-path.js';
 
-export interface CommitFilesInput {
+interface CommitFilesInput {
   gitdir: string;
   /** 40-hex commit id, already known to be a commit. */
   commit: string;

@@ -21,7 +21,7 @@ async function kindOf(path: string): Promise<'dir' | 'file' | null> {
 }
 
 /** The git directory of a working tree (its .git folder or .git file) or of a bare repository. */
-export async function findGitdir(path: string): Promise<string> {
+async function findGitdir(path: string): Promise<string> {
   const notRepo = (why: string) => new SourceError('source-not-a-repo', `${path} ${why}`, { repo: path });
   const kind = await kindOf(path);
   if (kind === null) throw notRepo('does not exist');
@@ -133,7 +133,7 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
  * `main~2`, `HEAD^`, `v1^^`: git's first-parent ancestry suffixes, which pull-request jobs use for the base
  * revision. Returns the ref without them and how many first parents to go back.
  */
-export function splitAncestry(ref: string | undefined): { base: string | undefined; back: number } {
+function splitAncestry(ref: string | undefined): { base: string | undefined; back: number } {
   if (ref === undefined) return { base: undefined, back: 0 };
   const m = /^(.+?)((?:~\d*|\^)+)$/.exec(ref);
   if (!m) return { base: ref, back: 0 };

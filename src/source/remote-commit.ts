@@ -11,7 +11,7 @@ import { SourceError } from './source-error.js';
 /** How far back the default branch is fetched when a commit cannot be fetched by its id. */
 export const FALLBACK_DEPTH = 100;
 
-export interface RemoteFetch {
+interface RemoteFetch {
   gitdir: string;
   http: HttpClient;
   /** A fresh headers object per call: isomorphic-git adds to the one it is given. */

@@ -13,7 +13,7 @@ import type {
 } from '../../src/compile/desired-state.js';
 import { Limits } from '../../src/abi/notrack.js';
 import { formatIp, type IpFamily } from '../../src/net/cidr.js';
-import { buildClassifier, stepBudget, vectorShape } from '../../src/compile/program/index.js';
+import { buildClassifier, stepBudget } from '../../src/compile/program/index.js';
 import { kernelSkipReason } from '../support/netns.js';
 import { expectedAction, frameFor, Pipeline } from '../support/pipeline.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';

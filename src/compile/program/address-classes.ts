@@ -187,7 +187,7 @@ function unionSorted(a: readonly number[], b: readonly number[]): number[] {
   return out;
 }
 
-export interface AddressClassInput {
+interface AddressClassInput {
   family: IpFamily;
   /** The sets entries use on this side, in index order. */
   sets: readonly { id: string; prefixes: readonly string[] }[];

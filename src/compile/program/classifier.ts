@@ -15,7 +15,7 @@ import { buildIcmpTable, buildScalarTable, icmpRange, type ScalarConstraint, typ
 
 /** The fields a policy can match, in the order the program looks them up. */
 export type FieldName = 'proto' | 'dport' | 'sport' | 'icmp' | 'daddr' | 'saddr';
-export const FIELD_ORDER: readonly FieldName[] = ['proto', 'dport', 'sport', 'icmp', 'daddr', 'saddr'];
+const FIELD_ORDER: readonly FieldName[] = ['proto', 'dport', 'sport', 'icmp', 'daddr', 'saddr'];
 
 /**
  * The array index of packets without the field: ports without NT_PKT_F_PORTS, ICMP without NT_PKT_F_ICMP.
@@ -25,7 +25,7 @@ export const NO_VALUE_INDEX = 65536;
 
 export { entryWord, ENTRY_COUNTER_MASK, ENTRY_SLOT_SHIFT, ENTRY_LOG } from './entry-word.js';
 
-export type FieldTable = AddressTable | ScalarTable;
+type FieldTable = AddressTable | ScalarTable;
 
 export interface ClassifierField {
   readonly name: FieldName;

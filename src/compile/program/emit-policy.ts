@@ -26,7 +26,7 @@ import { MAX_PART_INSNS, PolicyProgramError, stepBudget } from './limits.js';
 import { policyMaps, scanMapSpec, type PolicyMapSpec } from './maps.js';
 import { emitFamilyScan } from './scan.js';
 
-export interface PolicyProgramInput {
+interface PolicyProgramInput {
   v4: Classifier;
   v6: Classifier;
   /** Tags continuations so that a part of another generation never resumes this one's cursor (non-zero u32). */
@@ -35,7 +35,7 @@ export interface PolicyProgramInput {
   steps?: number;
 }
 
-export interface PolicyProgram {
+interface PolicyProgram {
   readonly program: AssembledProgram;
   /** The maps the program refers to besides nt_state, nt_jump and nt_counters. */
   readonly maps: readonly PolicyMapSpec[];
@@ -48,7 +48,7 @@ export interface PolicyProgram {
 /** The program's kernel name. */
 export const POLICY_PROGRAM_NAME = 'nt_policy';
 
-export function emitPolicyProgram(input: PolicyProgramInput): PolicyProgram {
+function emitPolicyProgram(input: PolicyProgramInput): PolicyProgram {
   const { v4, v6 } = input;
   if (v4.family !== 4 || v6.family !== 6) throw new PolicyProgramError('policy-program-bad-input', 'classifiers must be IPv4 then IPv6');
   const generation = input.generation >>> 0;
@@ -141,7 +141,7 @@ export function emitPolicyProgram(input: PolicyProgramInput): PolicyProgram {
   };
 }
 
-export interface CompiledPolicy {
+interface CompiledPolicy {
   readonly v4: Classifier;
   readonly v6: Classifier;
   readonly program: PolicyProgram;

@@ -16,7 +16,7 @@ import type { IngressEntry } from '../desired-state.js';
 import { entryWord } from './entry-word.js';
 
 /** Groups smaller than this are merged into one mixed group: alignment to whole words would waste more than it saves. */
-export const MIN_GROUP_ENTRIES = 64;
+const MIN_GROUP_ENTRIES = 64;
 
 /** u32 words per bit in the entry table. */
 export const TABLE_WORDS = 4;
@@ -26,7 +26,7 @@ export const TABLE_ORIGINAL = 4;
 export const TABLE_LOG_LIMIT = 8;
 export const TABLE_CONTINUE = 12;
 
-export interface EntryGroup {
+interface EntryGroup {
   /** First bit (a multiple of 64). */
   readonly start: number;
   readonly count: number;

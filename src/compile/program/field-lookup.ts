@@ -17,7 +17,7 @@ function emitLookup(p: ProgramBuilder, map: string, keyOffset: number): void {
 }
 
 /** R1 (u32 record id) -> record pointer stored at fp+slot; a missing record goes to `fail`. */
-export function emitRecordLookup(p: ProgramBuilder, recordsMap: string, slot: number, fail: string): void {
+function emitRecordLookup(p: ProgramBuilder, recordsMap: string, slot: number, fail: string): void {
   p.stx('u32', FP, STACK_INDEX, R1);                        // key = the record id
   emitLookup(p, recordsMap, STACK_INDEX);
   p.jmp('jeq', R0, 0, fail);                                // no such record

@@ -8,7 +8,7 @@ import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
 /** What a map holds: the class records, the entry table, or one field's class table. */
-export type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName;
+type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName;
 
 export interface PolicyMapSpec {
   /** The kernel name and the relocation name in the program (at most 15 characters). */
@@ -45,10 +45,10 @@ export const DEBRUIJN_SHIFT = 58;
 export const ENTRY_TABLE_HEADER = 64;
 export const ENTRY_TABLE_SLOT_BYTES = TABLE_WORDS * 4;
 /** An array value must fit one kmalloc (4 MiB): about 260,000 bit positions per family. */
-export const ENTRY_TABLE_MAX_BYTES = 4 << 20;
+const ENTRY_TABLE_MAX_BYTES = 4 << 20;
 
 /** table[(lowbit * multiplier) >> 58] = bit index, for each of the 64 one-bit values. */
-export function debruijnTable(): Buffer {
+function debruijnTable(): Buffer {
   const table = Buffer.alloc(64);
   const seen = new Set<number>();
   for (let i = 0; i < 64; i++) {

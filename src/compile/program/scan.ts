@@ -48,7 +48,7 @@ import {
 import { LOG_RECORDS } from './limits.js';
 import { ENTRY_TABLE_HEADER, ENTRY_TABLE_SLOT_BYTES, policyMapName } from './maps.js';
 
-export interface FamilyScanOptions {
+interface FamilyScanOptions {
   classifier: Classifier;
   /** Steps before handing over to the continuation part. */
   steps: number;

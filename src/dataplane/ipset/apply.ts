@@ -6,7 +6,7 @@ import { canonicalSet, renderIpsetRestore, IpsetDesiredError, type SwitchIn } fr
 import { tmpSetName } from './names.js';
 import type { IpsetActual, IpsetDesired } from './types.js';
 
-export interface IpsetApplyResult {
+interface IpsetApplyResult {
   created: string[];
   replaced: string[];
   unchanged: string[];
@@ -53,7 +53,7 @@ export function applyIpsets(runner: CommandRunner, desired: readonly IpsetDesire
   return result;
 }
 
-export interface IpsetPruneResult {
+interface IpsetPruneResult {
   destroyed: string[];
   /** Stale sets still used by some rule: kept, to be retried once the rule is gone. */
   inUse: string[];

@@ -4,7 +4,7 @@ import { runChecked, type CommandRunner } from '../command-runner.js';
 import { SET_PREFIX, isTmpSetName } from './names.js';
 import type { IpsetActual, IpsetActualSet } from './types.js';
 
-export class IpsetParseError extends NotrackError {
+class IpsetParseError extends NotrackError {
   constructor(message: string) {
     super('ipset-parse', message);
   }

@@ -7,7 +7,7 @@ import { renderChanges } from './restore.js';
 import type { Family, IptablesChange, IptablesDesired, TableName } from './types.js';
 
 /** After applying, the tables still differ: usually a match that iptables reads back in another form. */
-export class IptablesNotConvergedError extends NotrackError {
+class IptablesNotConvergedError extends NotrackError {
   readonly changes: IptablesChange[];
   constructor(changes: IptablesChange[]) {
     const first = changes[0]!;
@@ -19,7 +19,7 @@ export class IptablesNotConvergedError extends NotrackError {
   }
 }
 
-export interface IptablesApplyResult {
+interface IptablesApplyResult {
   family: Family;
   /** What differed before the apply (and was fixed). Empty: nothing was touched. */
   fixed: IptablesChange[];

@@ -3,8 +3,8 @@ import { runChecked, type CommandRunner } from '../command-runner.js';
 import { actualTable, parseIptablesSave } from './save-parse.js';
 import { TABLES, type Family, type IptablesActual } from './types.js';
 
-export const saveCommand = (family: Family): string => (family === 4 ? 'iptables-save' : 'ip6tables-save');
-export const restoreCommand = (family: Family): string => (family === 4 ? 'iptables-restore' : 'ip6tables-restore');
+const saveCommand = (family: Family): string => (family === 4 ? 'iptables-save' : 'ip6tables-save');
+const restoreCommand = (family: Family): string => (family === 4 ? 'iptables-restore' : 'ip6tables-restore');
 
 /** The current raw and filter tables, with counters. Reading never creates a table. */
 export function observeIptables(runner: CommandRunner, family: Family): IptablesActual {

@@ -11,7 +11,7 @@ import type { InterfaceGeneration } from './generation.js';
 import { InterfacePins, makePinFolder, removePinFolder } from './pin-paths.js';
 import { readPinnedLinks } from './pinned-links.js';
 
-export interface AttachInterfaceOptions {
+interface AttachInterfaceOptions {
   ifname: string;
   generation: InterfaceGeneration;
   /** `auto` tries native (driver) XDP and falls back to generic when the driver has none. */
@@ -20,7 +20,7 @@ export interface AttachInterfaceOptions {
   tcMechanism?: 'auto' | TcMechanism;
 }
 
-export interface InterfaceAttachment {
+interface InterfaceAttachment {
   ifname: string;
   ifindex: number;
   generation: number;

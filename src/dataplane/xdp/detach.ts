@@ -7,12 +7,12 @@ import { findNotrackClsBpf } from './cls-bpf.js';
 import { InterfacePins, isDirectory, removePinFolder, type GenerationProgramName } from './pin-paths.js';
 import { readPinnedLinks, type PinnedTc } from './pinned-links.js';
 
-export interface DetachInterfaceOptions {
+interface DetachInterfaceOptions {
   ifname: string;
   pinDir: string;
 }
 
-export interface InterfaceDetach {
+interface InterfaceDetach {
   ifname: string;
   /** False when the interface is not in this namespace (its attachments went with it; only pins were removed). */
   interfacePresent: boolean;
@@ -52,7 +52,7 @@ function detachPinnedLink(path: string): void {
 }
 
 /** Ids of a program in every pinned generation of the interface. */
-export function pinnedProgramIds(pins: InterfacePins, name: GenerationProgramName): number[] {
+function pinnedProgramIds(pins: InterfacePins, name: GenerationProgramName): number[] {
   const ids: number[] = [];
   for (const n of pins.generations()) {
     try {

@@ -12,7 +12,7 @@ import { NotrackError } from '../../errors.js';
  * - `xdp-switch-failed`: a generation switch did not complete (what was switched has been put back).
  * Failures of the kernel calls themselves are the binding's BpfError (`bpf-xdp-conflict`, `bpf-permission` ...).
  */
-export type XdpDataplaneErrorCode =
+type XdpDataplaneErrorCode =
   | 'xdp-bad-option'
   | 'xdp-pins'
   | 'xdp-object-missing'

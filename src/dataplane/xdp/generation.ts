@@ -72,7 +72,7 @@ export class InterfaceGeneration {
   }
 }
 
-export interface GenerationRef {
+interface GenerationRef {
   ifname: string;
   pinDir: string;
   generation: number;
@@ -103,7 +103,7 @@ export function openGeneration(ref: GenerationRef): InterfaceGeneration {
 }
 
 /** The program id the pinned XDP link of the interface runs, or undefined when there is no (live) link pin. */
-export function pinnedXdpLinkProgram(pins: InterfacePins): number | undefined {
+function pinnedXdpLinkProgram(pins: InterfacePins): number | undefined {
   try {
     const link = openPinnedLink(pins.xdpLink);
     try {

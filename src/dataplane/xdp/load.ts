@@ -19,7 +19,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** nt_rule_counters can be sized far past the compiled default; this bounds a mistake, not a real policy. */
 const RULE_COUNTERS_CEILING = 1 << 20;
 
-export interface LoadGenerationOptions {
+interface LoadGenerationOptions {
   ifname: string;
   /** A folder on a bpffs mount; the generation goes to `<pinDir>/<ifname>/gen-<n>/`. */
   pinDir: string;

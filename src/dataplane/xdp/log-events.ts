@@ -27,9 +27,9 @@ export interface NamedLogEvent {
   decidedBy: NamedRule | null;
 }
 
-export type LogEventHandler = (event: NamedLogEvent) => void;
+type LogEventHandler = (event: NamedLogEvent) => void;
 
-export interface OpenLogEventsOptions {
+interface OpenLogEventsOptions {
   /** notrack's folder on bpffs. */
   pinDir: string;
   /** The interfaces to read, with the applied state they run (for naming rules). */
@@ -37,10 +37,10 @@ export interface OpenLogEventsOptions {
 }
 
 /** An interface that could not be read, and why (e.g. nothing attached). */
-export interface SkippedInterface { ifname: string; reason: string }
+interface SkippedInterface { ifname: string; reason: string }
 
 /** The rule behind counter `index` of `iface`, with its action from the ingress entries that count into it. */
-export function nameRule(iface: InterfaceState, index: number): NamedRule {
+function nameRule(iface: InterfaceState, index: number): NamedRule {
   const ref = iface.counters[index];
   if (!ref) return { policy: '?', direction: 'ingress', index, action: null, counter: index };
   const entry = [...iface.ingress.v4, ...iface.ingress.v6].find((e) => e.counter === index);

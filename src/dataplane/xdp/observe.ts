@@ -16,25 +16,25 @@ import { openGeneration, type InterfaceGeneration } from './generation.js';
 import { InterfacePins, type GenerationProgramName } from './pin-paths.js';
 import { readPinnedLinks } from './pinned-links.js';
 
-export interface ObserveInterfaceOptions {
+interface ObserveInterfaceOptions {
   ifname: string;
   pinDir: string;
 }
 
 /** An attached program, and whether it is one of this interface's pinned generations (and which). */
-export interface ObservedProgram extends ProgramRef {
+interface ObservedProgram extends ProgramRef {
   ours: boolean;
   generation: number | null;
 }
 
-export interface ObservedXdp {
+interface ObservedXdp {
   mode: XdpAttachMode;
   programs: ObservedProgram[];
   /** notrack's pinned XDP link: `live` is false once it is defunct (its interface was deleted). */
   link: { id: number; progId: number; live: boolean } | null;
 }
 
-export interface ObservedTc {
+interface ObservedTc {
   /** How notrack's TC program is attached to ingress, or none. */
   mechanism: 'tcx' | 'cls_bpf' | 'none';
   /** Every program on ingress: tcx programs in run order, then cls_bpf filters. */
@@ -42,7 +42,7 @@ export interface ObservedTc {
   link: { id: number; progId: number; live: boolean } | null;
 }
 
-export interface ObservedPolicy {
+interface ObservedPolicy {
   /** The program in slot 0, or null when the slot is empty (every packet passes, tracked). */
   program: ProgramRef | null;
   /** Occupied policy slots (0 and split parts), ascending, with their program ids. */
@@ -73,12 +73,12 @@ export interface ObservedGeneration {
   ruleCounters: CounterValue[];
 }
 
-export type FindingCode =
+type FindingCode =
   | 'interface-missing' | 'xdp-not-attached' | 'xdp-foreign' | 'xdp-link-defunct' | 'tc-missing' | 'tc-generation-differs'
   | 'policy-empty' | 'epilogues-missing' | 'generation-incomplete' | 'extra-generations' | 'failsafe-ports-differ';
 
 /** Something that differs from a healthy, converged interface, for drift reports. */
-export interface Finding { code: FindingCode; message: string }
+interface Finding { code: FindingCode; message: string }
 
 export interface InterfaceObservation {
   ifname: string;

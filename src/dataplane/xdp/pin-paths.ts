@@ -21,7 +21,7 @@ export type GenerationMapName = keyof typeof MAPS | 'config' | 'tcConfig';
 export type GenerationProgramName = keyof typeof PROGRAMS;
 
 /** Pin file names of the maps: the maps' own names, and the two configuration maps (internal, so renamed). */
-export const MAP_PIN_NAMES: Record<GenerationMapName, string> = {
+const MAP_PIN_NAMES: Record<GenerationMapName, string> = {
   ...Object.fromEntries(Object.entries(MAPS).map(([k, m]) => [k, m.name])) as Record<keyof typeof MAPS, string>,
   config: 'nt_config',
   tcConfig: 'nt_tc_config',
@@ -31,7 +31,7 @@ const GENERATION_DIR = /^gen-([1-9][0-9]{0,8})$/;
 const IFNAME = /^[^\s/:]{1,15}$/;
 
 /** Throws xdp-bad-option unless `ifname` can be an interface name and a folder name. */
-export function checkInterfaceName(ifname: string): void {
+function checkInterfaceName(ifname: string): void {
   if (typeof ifname !== 'string' || !IFNAME.test(ifname) || ifname === '.' || ifname === '..') {
     throw new XdpDataplaneError('xdp-bad-option', `"${String(ifname)}" is not an interface name (1-15 characters, no spaces, "/" or ":")`);
   }
@@ -106,7 +106,7 @@ export class InterfacePins {
 }
 
 /** Names in a folder; empty when it does not exist. */
-export function listDir(path: string): string[] {
+function listDir(path: string): string[] {
   try {
     return readdirSync(path);
   } catch (e) {

@@ -2,7 +2,7 @@
 import { isBpfError, getPinned, isPinned, linkInfo, programInfo } from '../../libbpf/index.js';
 import { isDirectory, type InterfacePins } from './pin-paths.js';
 
-export interface PinnedXdpLink {
+interface PinnedXdpLink {
   path: string;
   linkId: number;
   progId: number;
@@ -15,7 +15,7 @@ export type PinnedTc =
   /** The filter itself lives in the qdisc; the pin is its program and `clsactCreated` says who made the qdisc. */
   | { mechanism: 'cls_bpf'; path: string; progId: number; clsactCreated: boolean };
 
-export interface PinnedLinks {
+interface PinnedLinks {
   xdp: PinnedXdpLink | undefined;
   tc: PinnedTc | undefined;
 }

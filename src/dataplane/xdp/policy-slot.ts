@@ -6,16 +6,16 @@ import type { InterfaceGeneration } from './generation.js';
 import { InterfacePins } from './pin-paths.js';
 
 /** Slots 0 and splitFirst .. jumpSlots-1: the first part and up to 28 more. */
-export const MAX_POLICY_PARTS = 1 + Limits.jumpSlots - JumpSlot.splitFirst;
+const MAX_POLICY_PARTS = 1 + Limits.jumpSlots - JumpSlot.splitFirst;
 
-export interface PolicySlots {
+interface PolicySlots {
   /** The nt_jump slot of each part, in order (0, 4, 5 ...). */
   slots: number[];
   programIds: number[];
 }
 
 /** The nt_jump slot of part `k` of a policy program. */
-export function policySlot(part: number): number {
+function policySlot(part: number): number {
   return part === 0 ? JumpSlot.policy : JumpSlot.splitFirst + part - 1;
 }
 

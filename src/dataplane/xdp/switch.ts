@@ -8,7 +8,7 @@ import { pinnedEntryProgram, removeGeneration, type InterfaceGeneration } from '
 import { InterfacePins } from './pin-paths.js';
 import { readPinnedLinks } from './pinned-links.js';
 
-export interface SwitchGenerationOptions {
+interface SwitchGenerationOptions {
   ifname: string;
   pinDir: string;
   /** The generation to run from now on (loaded, policy program in place). */
@@ -17,7 +17,7 @@ export interface SwitchGenerationOptions {
   removeOld?: boolean;
 }
 
-export interface GenerationSwitch {
+interface GenerationSwitch {
   ifname: string;
   /** The generation that was attached before, or null when the attached program was in no pinned generation. */
   from: number | null;
