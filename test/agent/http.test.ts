@@ -1,3 +1,4 @@
+// The agent's HTTP endpoints: /metrics with the kernel counters and reconcile outcomes, /healthz, /livez, /status.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:net';

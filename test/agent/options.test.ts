@@ -1,3 +1,5 @@
+// The agent's settings from the command line: schedules, durations, the listen address, retries, and the checks
+// every settings object passes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UsageError } from '../../src/errors.js';
