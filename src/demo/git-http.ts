@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
+export const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 
 /** One HTTP request the server answered; `status` and `body` are filled in as the answer goes out. */
 export interface GitHttpRequest {
@@ -15,7 +15,7 @@ export interface GitHttpRequest {
   body?: Buffer;
 }
 
-interface GitHttpOptions {
+export interface GitHttpOptions {
   /** The folder holding the bare repositories; `/<name>.git/...` URLs map into it. */
   projectRoot: string;
   /** HOME for the backend, so no user or system configuration leaks into what it serves. */
@@ -30,14 +30,14 @@ interface GitHttpOptions {
   onAnswered?: (record: GitHttpRequest) => void;
 }
 
-interface ListenOptions {
+export interface ListenOptions {
   /** The address to listen on, e.g. '127.0.0.1' or the lab's Git address. */
   host: string;
   /** 0 picks a free port. */
   port: number;
 }
 
-interface GitHttpServer {
+export interface GitHttpServer {
   readonly server: Server;
   readonly port: number;
   /** Stops listening and drops open connections. */
@@ -78,7 +78,7 @@ function basicAuth(req: IncomingMessage): { username: string; password: string }
 }
 
 /** The request handler: each request runs one `git http-backend` whose CGI answer is streamed back. */
-function gitHttpHandler(opts: GitHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function gitHttpHandler(opts: GitHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const record: GitHttpRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), status: 0 };

@@ -5,7 +5,7 @@ import { LabError } from './lab-error.js';
 import type { LabNamespace } from './lab-namespace.js';
 import { gitServerArgv } from './node-entry.js';
 
-interface GitServiceOptions {
+export interface GitServiceOptions {
   namespace: LabNamespace;
   /** The folder of bare repositories (`<name>.git`). */
   projectRoot: string;
@@ -18,7 +18,7 @@ interface GitServiceOptions {
 }
 
 /** One request the server answered, as it reported it. */
-interface ServedRequest { method: string; path: string; status: number }
+export interface ServedRequest { method: string; path: string; status: number }
 
 export class GitService {
   readonly address: string;

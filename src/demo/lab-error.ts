@@ -1,7 +1,7 @@
 // The errors the demo lab raises: one stable code per thing a person can act on.
 import { NotrackError } from '../errors.js';
 
-type LabErrorCode =
+export type LabErrorCode =
   /** The lab needs root (namespaces, veth, bpffs mounts). */
   | 'lab-not-root'
   /** A program the lab runs (ip, git, socat, conntrack …) is not installed. */

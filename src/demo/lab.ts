@@ -51,7 +51,7 @@ export function labPrerequisites(): string[] {
   return problems;
 }
 
-interface LabOptions {
+export interface LabOptions {
   /** A policy folder whose HostEndpoints say which hosts and interfaces to create. */
   policyFolder: string;
   /** The Git server's port in the git namespace; default 8080. */
@@ -66,7 +66,7 @@ interface LabOptions {
 }
 
 /** One host of the lab: its namespace, its HostEndpoint interfaces, and the folders notrack uses there. */
-interface LabHost {
+export interface LabHost {
   node: string;
   namespace: LabNamespace;
   plan: PlannedHost;

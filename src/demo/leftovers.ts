@@ -12,7 +12,7 @@ export const LAB_NAME_PREFIX = 'ntd';
 export const LAB_MARKER = '.notrack-lab';
 
 /** The pid a lab name (`ntd<pid>-<serial>` or `ntd<pid>-<serial>-<role>`) carries, or null for other names. */
-function labOwnerPid(name: string): number | null {
+export function labOwnerPid(name: string): number | null {
   const m = new RegExp(`^${LAB_NAME_PREFIX}([0-9a-z]+)-[0-9a-z]+(-|$)`).exec(name);
   return m ? parseInt(m[1]!, 36) : null;
 }
@@ -27,7 +27,7 @@ function processAlive(pid: number): boolean {
 }
 
 /** True when `name` belongs to a lab whose process has ended (and is not this process). */
-function abandoned(name: string): boolean {
+export function abandoned(name: string): boolean {
   const pid = labOwnerPid(name);
   return pid !== null && pid !== process.pid && !processAlive(pid);
 }

@@ -4,7 +4,7 @@ import { cp, mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { runCommand } from './command.js';
 
-interface PolicyRepositoryOptions {
+export interface PolicyRepositoryOptions {
   /** The folder of bare repositories the Git server serves; the repository is `<projectRoot>/<name>.git`. */
   projectRoot: string;
   /** A folder for the working clone. */

@@ -8,7 +8,7 @@ import { PACKAGE_ROOT } from './node-entry.js';
 import { conntrackEntries, ping, tcpExchange, udpExchange, type Exchange } from './traffic.js';
 import { ATTACKER_ADDRESS, CLIENT_APP_ADDRESS, GIT_ADDRESS, VISITOR_ADDRESS } from './topology.js';
 
-interface DemoOptions {
+export interface DemoOptions {
   /** The policy repository folder to serve and apply; default: the package's policies-example. */
   policyFolder?: string;
   /** The argv that runs notrack; default: bin/notrack.js when built, the sources under tsx otherwise. */
@@ -19,7 +19,7 @@ interface DemoOptions {
   signal?: AbortSignal;
 }
 
-interface DemoResult {
+export interface DemoResult {
   /** True when every step behaved as expected. */
   ok: boolean;
   /** The step that did not, as "step N (title)". */

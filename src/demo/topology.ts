@@ -15,12 +15,12 @@ import type { HostEndpoint } from '../model/resources.js';
 import { LabError } from './lab-error.js';
 
 /** The lab's IPv4 range: every host, client and server address lies in it. */
-const LAB_NET4 = '10.0.0.0/16';
+export const LAB_NET4 = '10.0.0.0/16';
 /** The lab's IPv6 range. */
-const LAB_NET6 = 'fd00::/48';
+export const LAB_NET6 = 'fd00::/48';
 /** The client's address in the example's app subnet (allowed to reach postgres and memcached). */
 export const CLIENT_APP_ADDRESS = '10.0.1.50';
-const CLIENT_APP_ADDRESS6 = 'fd00:0:0:1::50';
+export const CLIENT_APP_ADDRESS6 = 'fd00:0:0:1::50';
 /** A public address outside every deny list (TEST-NET-1), to show what an ordinary visitor gets. */
 export const VISITOR_ADDRESS = '192.0.2.80';
 /** An address the example's DDoS deny list always holds. */
@@ -29,7 +29,7 @@ export const ATTACKER_ADDRESS = '203.0.113.66';
 export const GIT_ADDRESS = '10.0.9.1';
 export const BRIDGE = 'br0';
 
-interface PlannedInterface {
+export interface PlannedInterface {
   /** The name inside the namespace (the HostEndpoint's interfaceName for hosts). */
   name: string;
   /** The bridge port in the lan namespace that the veth's other end becomes. */
@@ -38,7 +38,7 @@ interface PlannedInterface {
   addresses: string[];
 }
 
-interface PlannedRoute {
+export interface PlannedRoute {
   /** A destination prefix or 'default'. */
   to: string;
   dev: string;

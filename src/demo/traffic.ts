@@ -5,7 +5,7 @@ import type { LabNamespace } from './lab-namespace.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface PingOptions {
+export interface PingOptions {
   /** The source address (one of the sender's own); default: the kernel's choice. */
   from?: string;
   /** How long to wait for the reply, in seconds; default 1. */
@@ -20,7 +20,7 @@ export async function ping(ns: LabNamespace, to: string, opts: PingOptions = {})
   return r.status === 0;
 }
 
-interface ExchangeOptions {
+export interface ExchangeOptions {
   /** Where the request comes from. */
   client: LabNamespace;
   /** Where the echo server runs. */
@@ -103,7 +103,7 @@ export function udpExchange(opts: ExchangeOptions): Promise<Exchange> {
   return exchange('udp', opts);
 }
 
-interface ConntrackFilter {
+export interface ConntrackFilter {
   protocol?: 'tcp' | 'udp' | 'icmp';
   /** The destination port of the original direction. */
   port?: number;
