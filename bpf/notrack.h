@@ -1,6 +1,6 @@
-/* Every layout shared between the static BPF programs, the generated policy program and user space, defined once. */
+/* The ABI shared between the static BPF programs, the generated policy program and user space, defined once. */
 /*
- * src/dataplane/layout.ts mirrors this file; test/kernel/btf-layout.test.ts compares the two through the BTF of the
+ * src/abi/notrack.ts mirrors this file; test/kernel/abi-btf.test.ts compares the two through the BTF of the
  * compiled objects, so a change here must be made there too (the test says exactly what differs).
  *
  * Constants live in enums rather than #defines so that they reach the BTF and the test can check them.
@@ -176,7 +176,7 @@ struct nt_meta {
  * Port filter: map nt_failsafe_ports, BPF_MAP_TYPE_ARRAY, key __u32 0, value struct nt_failsafe_ports, 1 entry.
  * Once `filled` is set, the trie is looked up for a direction only when the port's bit is set there, which
  * spares most packets two trie lookups (measured with BPF_PROG_TEST_RUN: most of nt_xdp_entry's time). The loader writes it from the same
- * list of entries as nt_failsafe, before attaching (layout.ts: encodeFailsafePorts): a failsafe whose bit is clear
+ * list of entries as nt_failsafe, before attaching (notrack.ts: encodeFailsafePorts): a failsafe whose bit is clear
  * never matches. Left unwritten (filled = 0), every packet with ports is looked up: slower, never unsafe.
  * ------------------------------------------------------------------------------------------------------------- */
 enum nt_failsafe_direction {
@@ -286,8 +286,9 @@ struct nt_config {
 
 /*
  * Clang puts a type into an object's BTF only when a map, a global or a function signature uses it. This function
- * takes every shared type, so that each object's BTF describes all of them for the layout test. It is never called,
- * so libbpf never loads it (it loads the SEC() programs and the functions they call), and it costs no map.
+ * takes every shared type, so that each object's BTF describes all of them for the ABI test
+ * (test/kernel/abi-btf.test.ts). It is never called, so libbpf never loads it (it loads the SEC() programs and the
+ * functions they call), and it costs no map.
  */
 struct nt_btf_anchor {
 	struct nt_state state;

@@ -4,6 +4,7 @@
 # start exactly as written (`npm run demo`, then `npm test`) as root with CI=true. Nothing of this machine's
 # installed packages or node_modules is visible inside. Run as root on Debian 12; needs mmdebstrap and dpkg-repack.
 # Usage: scripts/fresh-machine.sh [work folder]   (default /var/tmp/notrack-fresh; removed at the end)
+# NOTRACK_FRESH_ROOTFS=x.tar uses a root tarball made earlier by mmdebstrap instead of building one.
 set -euo pipefail
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-/var/tmp/notrack-fresh}"
@@ -25,12 +26,19 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-bind() { mkdir -p "$2"; mount "$@" && mounted+=("${*: -1}"); }
+# bind OPTIONS… SOURCE TARGET
+bind() { mkdir -p "${*: -1}"; mount "$@" && mounted+=("${*: -1}"); }
 
 cleanup
 mkdir -p "$root"
-echo "fresh-machine: building a minimal Debian 12 root in $root"
-mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$root"
+if [ -n "${NOTRACK_FRESH_ROOTFS:-}" ]; then
+  # A tarball an earlier `mmdebstrap --variant=minbase --include=ca-certificates bookworm x.tar` made (saves minutes).
+  echo "fresh-machine: unpacking the minimal Debian 12 root $NOTRACK_FRESH_ROOTFS into $root"
+  tar -xf "$NOTRACK_FRESH_ROOTFS" -C "$root"
+else
+  echo "fresh-machine: building a minimal Debian 12 root in $root"
+  mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$root"
+fi
 
 # Node.js 20 as installed here (Debian 12 ships 18): the same package, repacked, plus npm as this machine has it.
 (cd "$work" && dpkg-repack nodejs >/dev/null 2>&1)
@@ -44,12 +52,10 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 bind --bind -o ro "$checkout" "$root/mnt/checkout"
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 CI=true "$@"; }
-in_root bash -c 'dpkg -i /tmp/nodejs.deb >/dev/null 2>&1 || true; rm /tmp/nodejs.deb'
+# A clone needs git; everything else is the README's business. The clone sits under a 0700 folder with umask 077.
+in_root bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends /tmp/nodejs.deb git >/dev/null && rm /tmp/nodejs.deb'
 rm -rf "$root/usr/lib/node_modules/npm" && cp -a /usr/lib/node_modules/npm "$root/usr/lib/node_modules/npm"
 echo "fresh-machine: node $(in_root node --version), npm $(in_root npm --version)"
-
-# A clone needs git; everything else is the README's business. The clone sits under a 0700 folder with umask 077.
-in_root bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git >/dev/null'
 in_root bash -c 'umask 077 && mkdir -p /root/private && git clone -q /mnt/checkout /root/private/notrack'
 echo "fresh-machine: installed packages before the quick start: $(in_root dpkg-query -W -f='.' | wc -c)"
 

@@ -7,9 +7,9 @@ import type { AgentMetrics } from './metrics.js';
 import type { DriftOutcome, ReconcileOutcome, ReconcileTrigger } from './reconciler.js';
 
 /** Why a scheduled tick did not run: its job runs or waits already, a retry owns the next attempt, or shutdown. */
-export type SkipReason = 'busy' | 'queued' | 'retry-pending' | 'stopping';
+type SkipReason = 'busy' | 'queued' | 'retry-pending' | 'stopping';
 
-export interface RecordOptions {
+interface RecordOptions {
   stalledUnhealthyAfterMs: number;
   hungAfterMs: number;
   /** Shown in /status. */

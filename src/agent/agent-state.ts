@@ -5,7 +5,7 @@ import type { DriftOutcome, ReconcileOutcome, ReconcileTrigger } from './reconci
 export type JobKind = 'reconcile' | 'drift';
 export type DriftMode = 'enforce' | 'warn';
 
-export interface RunningJob {
+interface RunningJob {
   job: JobKind;
   /** For a reconcile: why it runs. */
   trigger: ReconcileTrigger | null;
@@ -14,8 +14,8 @@ export interface RunningJob {
   since: number;
 }
 
-export interface ReconcileRecord { trigger: ReconcileTrigger; at: number; outcome: ReconcileOutcome }
-export interface DriftRecord { mode: DriftMode; at: number; outcome: DriftOutcome }
+interface ReconcileRecord { trigger: ReconcileTrigger; at: number; outcome: ReconcileOutcome }
+interface DriftRecord { mode: DriftMode; at: number; outcome: DriftOutcome }
 
 /** A retry waiting on its backoff timer after a Failed reconcile. */
 export interface PendingRetry { attempt: number; delayMs: number; nextAt: number }

@@ -1,5 +1,5 @@
 // Durations as people write them on a command line ("30s", "5m", "1h30m", "250ms") to milliseconds, and back.
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../errors.js';
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;

@@ -13,7 +13,7 @@
 import { formatDuration } from './duration.js';
 import { revisionText, type AgentState } from './agent-state.js';
 
-export type HealthReason =
+type HealthReason =
   | 'Ready' | 'Retrying' | 'Stalled' | 'NotReconciledYet' | 'NoLastGoodState' | 'StalledTooLong' | 'Live' | 'Hung';
 
 export interface Health { ok: boolean; reason: HealthReason; message: string }

@@ -12,7 +12,7 @@ export class AgentListenError extends NotrackError {
   }
 }
 
-export interface AgentEndpoints {
+interface AgentEndpoints {
   metrics(): Promise<{ contentType: string; body: string }>;
   readiness(): Health;
   liveness(): Health;

@@ -1,9 +1,6 @@
-// The agent runtime's public surface: runAgent, its options and flags, and the Reconciler contract it drives.
-export { runAgent, type AgentHandle, type AgentRuntime } from './run-agent.js';
-export {
-  AGENT_ARGS, AGENT_HELP, DEFAULT_AGENT_OPTIONS, agentHelp, agentOptionsFromArgs, checkAgentOptions,
-  type AgentArgValues, type AgentOptions, type CheckedAgentOptions,
-} from './options.js';
+// The agent runtime's public surface: runAgent, its options, and the Reconciler contract it drives.
+export { runAgent, type AgentHandle } from './run-agent.js';
+export { DEFAULT_AGENT_OPTIONS, checkAgentOptions, type AgentOptions } from './options.js';
 export type { Counters, DriftOutcome, ReconcileOutcome, ReconcileTrigger, Reconciler } from './reconciler.js';
 export type { RetryPolicy } from './backoff.js';
 export type { Ticker, TickSpec, TickerTask } from './ticker.js';

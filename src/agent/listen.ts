@@ -4,7 +4,7 @@
 // rule matched: a map of the firewall. So the default is loopback, and a reachable address takes an explicit
 // --listen-public.
 import { isIP } from 'node:net';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../errors.js';
 
 export interface ListenAddress { host: string; port: number }
 
@@ -27,7 +27,7 @@ export function parseListen(value: string, options: { allowPublic: boolean }): L
 }
 
 /** 127.0.0.0/8, ::1, ::ffff:127.x.y.z and the name localhost. Any other name could resolve anywhere. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.toLowerCase();
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;

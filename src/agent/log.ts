@@ -17,7 +17,7 @@ export interface Log {
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 const RESERVED = new Set(['ts', 'level', 'msg']);
 
-export interface LogOptions {
+interface LogOptions {
   format: LogFormat;
   /** Lines below this level are dropped. */
   level: LogLevel;

@@ -6,14 +6,13 @@
 // scrape reads the host once: the three collect callbacks share the read in flight.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppliedRevision } from './agent-state.js';
-import type { Counters, DriftOutcome, ReconcileOutcome } from './reconciler.js';
+import { RECONCILE_REASONS, type Counters, type DriftOutcome, type ReconcileOutcome, type ReconcileReason } from './reconciler.js';
 
 const RULE_LABELS = ['iface', 'policy', 'direction', 'rule', 'action'] as const;
 
-/** The stage a failure belongs to, for notrack_errors_total: 'FetchFailed' -> 'fetch', 'ReconcilerError' -> 'reconciler'. */
-export function failureStage(reason: string): string {
-  const word = reason.replace(/(Failed|Error)$/, '') || reason;
-  return word.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+/** The stage a failure belongs to, for notrack_errors_total: 'FetchFailed' -> 'fetch' (RECONCILE_REASONS). */
+function failureStage(reason: ReconcileReason): string {
+  return RECONCILE_REASONS[reason].stage ?? 'reconcile';
 }
 
 export class AgentMetrics {

@@ -15,7 +15,7 @@ import { retryDelay, type RetryPolicy } from './backoff.js';
 import type { DriftOutcome, ReconcileOutcome, ReconcileTrigger, Reconciler } from './reconciler.js';
 import { SingleFlight } from './single-flight.js';
 
-export interface LoopClock { now(): number; random(): number }
+interface LoopClock { now(): number; random(): number }
 
 const STATUSES = new Set(['Ready', 'Stalled', 'Failed']);
 const DRIFT_STATUSES = new Set(['InSync', 'Drifted', 'Failed']);

@@ -20,6 +20,25 @@
 // - appliedRevision is filled whenever the reconciler knows what the host runs (also in Stalled and Failed
 //   outcomes, from its state record): health treats "the host has a last good state" as appliedRevision !== null.
 
+/**
+ * Every reason a reconcile can end with (as Flux names each condition reason), with the status it comes with and
+ * the stage it names in `notrack_errors_total{stage}` (null for the reasons of a Ready outcome). Logs, metrics,
+ * /status and /healthz render from this table; none of them parses a reason.
+ */
+export const RECONCILE_REASONS = {
+  ReconciliationSucceeded: { status: 'Ready', stage: null },
+  UpToDate: { status: 'Ready', stage: null },
+  FetchFailed: { status: 'Failed', stage: 'fetch' },
+  ValidationFailed: { status: 'Stalled', stage: 'validation' },
+  HostNotFound: { status: 'Stalled', stage: 'host-not-found' },
+  CompileFailed: { status: 'Stalled', stage: 'compile' },
+  ApplyFailed: { status: 'Failed', stage: 'apply' },
+  /** The reconciler threw instead of returning an outcome (the runtime's own reason). */
+  ReconcilerError: { status: 'Failed', stage: 'reconciler' },
+} as const satisfies Record<string, { status: 'Ready' | 'Stalled' | 'Failed'; stage: string | null }>;
+
+export type ReconcileReason = keyof typeof RECONCILE_REASONS;
+
 /** Why a reconcile runs: the schedule ticked, the agent started, a person asked (SIGHUP), or a Failed run is retried. */
 export type ReconcileTrigger = 'schedule' | 'startup' | 'signal' | 'retry';
 
@@ -27,9 +46,8 @@ export interface ReconcileOutcome {
   /** Flux-style condition: Ready (converged), Stalled (needs a person: e.g. invalid policy at head; the host keeps
    *  the last good state), Failed (transient: fetch failed, apply error; retried with backoff). */
   status: 'Ready' | 'Stalled' | 'Failed';
-  /** A stable PascalCase word, e.g. 'ReconciliationSucceeded', 'ValidationFailed', 'FetchFailed', 'ApplyFailed'.
-   *  A reason ending in "Failed" names the stage in `notrack_errors_total{stage}` ('FetchFailed' -> 'fetch'). */
-  reason: string;
+  /** A stable PascalCase word from RECONCILE_REASONS, e.g. 'ReconciliationSucceeded', 'ValidationFailed'. */
+  reason: ReconcileReason;
   message: string;
   /** What was looked at (the fetched ref and commit), or null when nothing could be fetched. */
   revision: { ref: string | null; commit: string | null } | null;

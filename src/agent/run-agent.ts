@@ -12,7 +12,7 @@ import { handleSignals } from './signals.js';
 import { cronTicker, type Ticker, type TickerTask } from './ticker.js';
 
 /** What the agent takes from its surroundings; every field has the process's own as default. */
-export interface AgentRuntime {
+interface AgentRuntime {
   /** The schedules' clock (default: node-cron). */
   ticker?: Ticker;
   now?: () => number;

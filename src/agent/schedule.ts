@@ -6,7 +6,7 @@
 // then :00); other intervals are refused with the ones that work. Cron ticks are aligned to the wall clock on every
 // host, which is why the agent adds a random delay (--jitter) before each run.
 import { validateDetailed } from 'node-cron';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../errors.js';
 import { formatDuration, looksLikeDuration, parseDuration } from './duration.js';
 
 export interface Schedule {

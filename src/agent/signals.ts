@@ -1,7 +1,7 @@
 // Process signals to agent actions: SIGHUP reconciles now; SIGTERM and SIGINT stop the agent, and a second one
 // stops waiting for the running reconcile.
 
-export interface SignalActions {
+interface SignalActions {
   reconcileNow(): void;
   stop(signal: NodeJS.Signals): void;
   /** A second SIGTERM/SIGINT while stopping. */

@@ -1,6 +1,7 @@
 // `notrack agent`: the long-running reconciler of one host (the runtime is src/agent/, the reconciler src/reconcile/).
-import { AGENT_ARGS, agentHelp, agentOptionsFromArgs, runAgent } from '../agent/index.js';
+import { runAgent } from '../agent/index.js';
 import { HostReconciler } from '../reconcile/host-reconciler.js';
+import { AGENT_ARGS, agentHelp, agentOptionsFromArgs } from './agent-flags.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, parseCommandArgs } from './args.js';
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';

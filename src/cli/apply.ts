@@ -4,7 +4,7 @@ import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js'
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
 
-export const APPLY_HELP = `Usage: notrack apply [--repo URL|PATH] [--ref REF] [--path DIR] [--host NAME] [--bpffs DIR] [--state-dir DIR]
+const APPLY_HELP = `Usage: notrack apply [--repo URL|PATH] [--ref REF] [--path DIR] [--host NAME] [--bpffs DIR] [--state-dir DIR]
 
 Fetches the policy, validates and compiles it for this host, and converges the host: per interface a new program
 generation is built beside the running one and switched in atomically; iptables changes go in one restore per table;

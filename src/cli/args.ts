@@ -1,12 +1,6 @@
 // Command-line option parsing shared by every command: node:util parseArgs with errors a person can act on.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { NotrackError } from '../errors.js';
-
-export class UsageError extends NotrackError {
-  constructor(message: string) {
-    super('usage', message);
-  }
-}
+import { UsageError } from '../errors.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -2,7 +2,7 @@
 import { runDemo } from '../demo/run-demo.js';
 import { parseCommandArgs } from './args.js';
 
-export const DEMO_HELP = `Usage: notrack demo [--policies DIR]
+const DEMO_HELP = `Usage: notrack demo [--policies DIR]
 
 Runs the whole loop on this machine, inside network namespaces it creates (nothing in the machine's own network
 namespace): one namespace per host of the policy folder, a client and a Git server; serves the policies over Git;

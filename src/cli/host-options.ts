@@ -8,8 +8,8 @@ export const HOST_OPTIONS = {
   'state-dir': { type: 'string' },
 } as const satisfies OptionSpec;
 
-export const DEFAULT_BPFFS = '/sys/fs/bpf/notrack';
-export const DEFAULT_STATE_DIR = '/var/lib/notrack';
+const DEFAULT_BPFFS = '/sys/fs/bpf/notrack';
+const DEFAULT_STATE_DIR = '/var/lib/notrack';
 
 const HOST_LINE = `  --host NAME         the host name HostEndpoints use as spec.node (default: this machine's, ${hostname()})`;
 const PLACE_LINES = `  --bpffs DIR         notrack's folder on a bpffs mount for pins (default: ${DEFAULT_BPFFS})
@@ -21,7 +21,7 @@ export const HOST_HELP = `${HOST_LINE}\n${PLACE_LINES}`;
 export const PLACE_OPTIONS = { bpffs: HOST_OPTIONS.bpffs, 'state-dir': HOST_OPTIONS['state-dir'] } as const satisfies OptionSpec;
 export const PLACE_HELP = PLACE_LINES;
 
-export interface HostSettings { host: string; bpffs: string; stateDir: string }
+interface HostSettings { host: string; bpffs: string; stateDir: string }
 
 export function hostSettings(values: { host?: string | undefined; bpffs?: string | undefined; 'state-dir'?: string | undefined }): HostSettings {
   return {

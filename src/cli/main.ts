@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { NotrackError } from '../errors.js';
-import { UsageError } from './args.js';
+import { NotrackError, UsageError } from '../errors.js';
 import { validateCommand } from './validate.js';
 import { explainCommand } from './explain.js';
 import { testCommand } from './test-policies.js';
@@ -30,7 +29,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** Exit status for usage errors, as sysexits' EX_USAGE. */
-export const EXIT_USAGE = 64;
+const EXIT_USAGE = 64;
 
 function version(): string {
   const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');

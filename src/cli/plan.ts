@@ -7,10 +7,11 @@ import { compileAll } from '../compile/compile-host.js';
 import { planAll } from '../report/plan.js';
 import { renderPlanJson, renderPlanMarkdown, renderPlanText, type PlanSubject } from '../report/plan-render.js';
 import { NotrackError } from '../errors.js';
-import { SOURCE_OPTIONS, UsageError, oneOf, parseCommandArgs, sourceHelp } from './args.js';
+import { UsageError } from '../errors.js';
+import { SOURCE_OPTIONS, oneOf, parseCommandArgs, sourceHelp } from './args.js';
 import { sourceOptions } from './read-policy.js';
 
-export const PLAN_HELP = `Usage: notrack plan --base REF --head REF [--repo URL|PATH] [--path DIR] [--format text|markdown|json]
+const PLAN_HELP = `Usage: notrack plan --base REF --head REF [--repo URL|PATH] [--path DIR] [--format text|markdown|json]
 
 Compiles both revisions for every host named by a HostEndpoint and shows what would change: policies, rules,
 set sizes with added and removed prefixes, policy programs, egress rules, failsafes and settings.

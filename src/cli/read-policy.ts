@@ -3,7 +3,7 @@ import path from 'node:path';
 import { isYamlFile, type SourceOptions, type SourceSnapshot } from '../source/index.js';
 import { normalizeSubPath } from '../source/sub-path.js';
 
-export interface SourceValues {
+interface SourceValues {
   repo?: string | undefined;
   ref?: string | undefined;
   path?: string | undefined;
@@ -12,7 +12,7 @@ export interface SourceValues {
 }
 
 /** The folder of `notrack test` cases inside the policy path: test cases, not policy, so no command reads it as policy. */
-export const TESTS_FOLDER = 'tests';
+const TESTS_FOLDER = 'tests';
 
 /**
  * The tests folder of the policy path, as the source stage reports file paths: relative to the repository root, or

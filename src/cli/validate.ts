@@ -7,7 +7,7 @@ import { renderGithub, renderJson, renderMarkdown, renderText, summarize } from 
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { readPolicyFiles } from './read-policy.js';
 
-export const VALIDATE_HELP = `Usage: notrack validate [--repo URL|PATH] [--ref REF] [--path DIR] [--format text|json|github]
+const VALIDATE_HELP = `Usage: notrack validate [--repo URL|PATH] [--ref REF] [--path DIR] [--format text|json|github]
 
 Checks every *.yaml/*.yml file under --path: YAML, JSON Schema, semantic checks and lint warnings.
 Exit status: 0 valid (warnings allowed), 1 invalid or error, 64 bad usage.

@@ -1,10 +1,10 @@
 // Errors of the compile stage: a host's policy that the dataplane could not hold, or input it cannot mean.
 import { NotrackError } from '../errors.js';
 
-export type CompileErrorCode = 'compile-limit' | 'compile-conflict';
+type CompileErrorCode = 'compile-limit' | 'compile-conflict';
 
 /** What limit was passed, where, and by how much: for messages and for callers that report it as data. */
-export interface LimitDetails {
+interface LimitDetails {
   host: string;
   interface: string;
   limit: 'maxRulesPerInterface' | 'maxSetPrefixes';

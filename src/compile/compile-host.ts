@@ -3,7 +3,7 @@
 // Interfaces: one InterfaceState per HostEndpoint of the host that names an interface, sorted by name. The name
 // `*` is kept as written: the dataplane applies that state to every interface of the host that has no endpoint of
 // its own. Endpoints with only expectedIPs get no interface; their addresses still feed rule selectors.
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import { resolveConfiguration } from '../model/configuration.js';
 import { selectEndpoints } from '../model/lint.js';
 import type { Direction, HostEndpoint, Policy, ResourceSet } from '../model/resources.js';

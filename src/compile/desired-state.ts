@@ -1,5 +1,5 @@
 // The compile stage's output: what one host's dataplane must be, canonical and content-hashed. Pure data.
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type { Direction, RuleAction, XdpMode } from '../model/resources.js';
 
 export const DESIRED_STATE_VERSION = 1;

@@ -7,7 +7,7 @@
 // positive ports than one match holds become several iptables rules with the same rule reference; more negative
 // ports become several negated matches in one rule. A side that needs ports but allows any port keeps the bare
 // protocol match, which like the port matches only sees packets whose header carries ports (no later fragments).
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type { EgressRule, IpsetState, PortRange } from './desired-state.js';
 import type { LoweredRule, SideSets } from './entries.js';
 import type { RulePiece, SidePorts } from './named-ports.js';
@@ -21,10 +21,10 @@ const PORT_MODULES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' 
 const MULTIPORT = new Set([6, 17, 132, 136]);
 const MULTIPORT_SLOTS = 15;
 
-export const IPSET_PREFIX = 'notrack-';
+const IPSET_PREFIX = 'notrack-';
 
 /** The ipset that holds prefix set `id`: 8 + 16 characters, room for the `-tmp` suffix within ipset's 31. */
-export function ipsetNameOf(setId: string): string {
+function ipsetNameOf(setId: string): string {
   return `${IPSET_PREFIX}${setId}`;
 }
 

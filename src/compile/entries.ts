@@ -1,5 +1,5 @@
 // One policy rule lowered for the dataplane: its families, its protocol pieces and its address sets per family.
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type { EntityMatch, PolicyRule } from '../model/resources.js';
 import type { IngressEntry, RuleRef } from './desired-state.js';
 import { ruleFamilies } from './families.js';
@@ -19,7 +19,7 @@ export interface LoweredRule {
 }
 
 /** What lowering needs besides the rule: the host's set table and the resolvers shared by every host. */
-export interface LoweringContext {
+interface LoweringContext {
   sets: SetTable;
   selectors: SelectorAddresses;
   namedPorts: NamedPorts;

@@ -16,12 +16,12 @@ export class PacketError extends NotrackError {
 }
 
 /** TCP, UDP, UDPLite or SCTP, and not a later fragment: the packet's header carries ports. */
-export function packetHasPorts(p: PacketDescription): boolean {
+function packetHasPorts(p: PacketDescription): boolean {
   return !p.laterFragment && PORT_PROTOCOLS.includes(p.protocol);
 }
 
 /** ICMP in IPv4 or ICMPv6 in IPv6, and not a later fragment: the packet's header carries type and code. */
-export function packetHasIcmp(p: PacketDescription): boolean {
+function packetHasIcmp(p: PacketDescription): boolean {
   return !p.laterFragment && ((p.family === 4 && p.protocol === 1) || (p.family === 6 && p.protocol === 58));
 }
 
@@ -119,7 +119,7 @@ function icmpMatches(m: { type?: number; code?: number }, p: PacketDescription):
 }
 
 /** Whether one classifier entry matches the packet. */
-export function entryMatches(state: DesiredState, e: IngressEntry, p: PacketDescription, a: Addresses = addresses(p)): boolean {
+function entryMatches(state: DesiredState, e: IngressEntry, p: PacketDescription, a: Addresses = addresses(p)): boolean {
   if (e.protocol !== null && p.protocol !== e.protocol) return false;
   if (e.notProtocol !== null && p.protocol === e.notProtocol) return false;
   if (e.icmp || e.notICMP) {

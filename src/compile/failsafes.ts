@@ -1,5 +1,5 @@
 // The failsafes the entry program checks before any policy, from the host's resolved configuration.
-import { formatCidr } from '../model/cidr.js';
+import { formatCidr } from '../net/cidr.js';
 import type { Configuration, FailsafePort } from '../model/resources.js';
 import type { Failsafe } from './desired-state.js';
 

@@ -1,5 +1,5 @@
 // Which address families a rule applies to: its ipVersion, its ICMP protocol, the family of its CIDRs, else both.
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type { PolicyRule } from '../model/resources.js';
 
 const ICMP = 1;

@@ -6,7 +6,7 @@ import type { DesiredState } from './desired-state.js';
  * JSON with object keys sorted by code unit at every level and undefined fields left out: equal values give equal
  * text on every machine, whatever order the fields were built in.
  */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   const parts: string[] = [];
   write(value, parts);
   return parts.join('');

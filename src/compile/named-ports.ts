@@ -27,7 +27,7 @@ export interface RulePiece {
 }
 
 /** Sorted, with overlapping and adjacent ranges merged: the same ports, written one way. */
-export function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
+function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
   const sorted = [...ranges].sort((a, b) => a.from - b.from || a.to - b.to);
   const out: PortRange[] = [];
   for (const r of sorted) {

@@ -6,7 +6,7 @@ function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function comparePolicies(a: Pick<Policy, 'name' | 'order'>, b: Pick<Policy, 'name' | 'order'>): number {
+function comparePolicies(a: Pick<Policy, 'name' | 'order'>, b: Pick<Policy, 'name' | 'order'>): number {
   if (a.order !== b.order) {
     if (a.order === null) return 1;
     if (b.order === null) return -1;

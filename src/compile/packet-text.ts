@@ -6,7 +6,7 @@
 //   icmp     := type <0-255> [code <0-255>]        (code 0 when left out)
 // Protocols with ports (tcp, udp, sctp, udplite) need both ports, except for `frag`: a later fragment carries no
 // ports (and no ICMP header), so it is written without them.
-import { formatIp, parseIp, type IpFamily } from '../model/cidr.js';
+import { formatIp, parseIp, type IpFamily } from '../net/cidr.js';
 import { NotrackError } from '../errors.js';
 import type { PacketDescription } from './desired-state.js';
 import { PORT_PROTOCOLS } from './named-ports.js';

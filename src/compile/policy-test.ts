@@ -1,9 +1,18 @@
-// Policy unit test cases: what a case expects, what the reference evaluator says, and how the two differ. Pure.
+// Policy unit tests: what a case expects, what the reference evaluator says, how the two differ, and the run of every
+// case of a repository's PolicyTests against its compiled hosts. Pure.
+import { NotrackError } from '../errors.js';
+import { diagnosticAt } from '../model/documents.js';
+import { sortDiagnostics, type Diagnostic, type PathSegment } from '../model/diagnostics.js';
+import type { PolicyTestLoad } from '../model/policy-tests.js';
+import type { ResourceSet } from '../model/resources.js';
+import { didYouMean } from '../model/suggest.js';
+import { compileHost } from './compile-host.js';
 import type { DesiredState, Failsafe, InterfaceState, PacketDescription, RuleRef, Verdict } from './desired-state.js';
-import { evaluatePacket, matchingFailsafe } from './evaluate.js';
+import { evaluatePacket, interfaceState, matchingFailsafe } from './evaluate.js';
+import { parsePacket, PacketSyntaxError } from './packet-text.js';
 
 /** What a case asks for; a field left out is not checked. Rules are written `policy/direction/index`. */
-export interface CaseExpectation {
+interface CaseExpectation {
   outcome: Verdict['outcome'];
   reason?: Verdict['reason'];
   /** The deciding rule, or 'none' when no rule may decide. */
@@ -12,7 +21,7 @@ export interface CaseExpectation {
 }
 
 /** What the evaluator said, in the terms a case is written in. */
-export interface CaseActual {
+interface CaseActual {
   outcome: Verdict['outcome'];
   reason: Verdict['reason'];
   rule: string | null;
@@ -21,7 +30,7 @@ export interface CaseActual {
   failsafe: string | null;
 }
 
-export function ruleKey(ref: RuleRef): string {
+function ruleKey(ref: RuleRef): string {
   return `${ref.policy}/${ref.direction}/${ref.index}`;
 }
 
@@ -33,7 +42,7 @@ export function failsafeText(f: Failsafe): string {
   return `${PROTOCOLS[f.protocol] ?? `protocol ${f.protocol}`} ${f.port}${outbound}${f.net ? ` from ${f.net}` : ''}`;
 }
 
-export function runCase(state: DesiredState, iface: InterfaceState, requested: string, packet: PacketDescription): CaseActual {
+function runCase(state: DesiredState, iface: InterfaceState, requested: string, packet: PacketDescription): CaseActual {
   const v = evaluatePacket(state, requested, packet);
   const f = v.reason === 'failsafe' ? matchingFailsafe(state, packet) : null;
   return {
@@ -59,7 +68,7 @@ export function describeActual(actual: CaseActual): string {
 }
 
 /** Why the case fails, or null when it passes. */
-export function caseProblem(expected: CaseExpectation, actual: CaseActual): string | null {
+function caseProblem(expected: CaseExpectation, actual: CaseActual): string | null {
   const problems: string[] = [];
   const ruleOk = expected.rule === undefined || (expected.rule === 'none' ? actual.rule === null : expected.rule === actual.rule);
   if (expected.outcome !== actual.outcome || !ruleOk || (expected.reason !== undefined && expected.reason !== actual.reason)) {
@@ -71,4 +80,103 @@ export function caseProblem(expected: CaseExpectation, actual: CaseActual): stri
     problems.push(`expected logged by ${list(expected.logged)}, got ${list(actual.logged)}`);
   }
   return problems.length ? problems.join('; ') : null;
+}
+
+/** One case and how it went. */
+interface CaseResult {
+  file: string;
+  line: number;
+  col: number;
+  test: string;
+  host: string;
+  interface: string;
+  index: number;
+  name?: string;
+  packet: string;
+  expected: CaseExpectation;
+  actual: CaseActual;
+  passed: boolean;
+  problem: string | null;
+}
+
+export interface TestRun {
+  files: number;
+  tests: number;
+  results: CaseResult[];
+  /** Invalid test files and cases, policy errors, and failed cases (code test-failed). */
+  diagnostics: Diagnostic[];
+  /** The policy did not validate, so no case ran; `diagnostics` holds its errors. */
+  policyInvalid?: boolean;
+}
+
+/** Runs the cases of schema-valid PolicyTests against valid resources, host by host. Pure. */
+export function runPolicyTests(loaded: PolicyTestLoad, resources: ResourceSet): TestRun {
+  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
+  const results: CaseResult[] = [];
+  const states = new Map<string, DesiredState | Error>();
+  const nodes = [...new Set(resources.hostEndpoints.map((h) => h.node))].sort();
+  for (const { doc, test: t } of loaded.tests) {
+    const { host, interface: iface } = t.spec;
+    if (!nodes.includes(host)) {
+      diagnostics.push(diagnosticAt(doc, ['spec', 'host'], 'error', 'unknown-host',
+        `no HostEndpoint has node "${host}"${didYouMean(host, nodes)}${nodes.length ? ` (hosts: ${nodes.join(', ')})` : ''}`));
+      continue;
+    }
+    let state = states.get(host);
+    if (!state) {
+      try {
+        state = compileHost(resources, host);
+      } catch (e) {
+        if (!(e instanceof NotrackError)) throw e;
+        state = e;
+      }
+      states.set(host, state);
+    }
+    if (state instanceof Error) {
+      diagnostics.push(diagnosticAt(doc, ['spec', 'host'], 'error', (state as NotrackError).code, state.message));
+      continue;
+    }
+    const ifc = interfaceState(state, iface);
+    if (!ifc) {
+      const names = state.interfaces.map((i) => i.name);
+      diagnostics.push(diagnosticAt(doc, ['spec', 'interface'], 'error', 'unknown-interface',
+        `host ${host} has no HostEndpoint on interface ${iface}${didYouMean(iface, names)}${names.length ? ` (interfaces: ${names.join(', ')})` : ''}`));
+      continue;
+    }
+    t.spec.cases.forEach((c, i) => {
+      const where: PathSegment[] = ['spec', 'cases', i];
+      const refs = [...(c.rule !== undefined ? [{ ref: c.rule, at: [...where, 'rule'] }] : []),
+        ...(c.logged ?? []).map((ref, k) => ({ ref, at: [...where, 'logged', k] }))];
+      const egress = refs.find((r) => r.ref.includes('/egress/'));
+      if (egress) {
+        diagnostics.push(diagnosticAt(doc, egress.at, 'error', 'invalid-value',
+          `${egress.ref}: test cases check ingress (XDP); egress rules are iptables rules on packets the host sends and never decide a case`));
+        return;
+      }
+      let packet;
+      try {
+        packet = parsePacket(c.packet);
+      } catch (e) {
+        if (!(e instanceof PacketSyntaxError)) throw e;
+        diagnostics.push(diagnosticAt(doc, [...where, 'packet'], 'error', 'invalid-packet', e.message));
+        return;
+      }
+      const expected: CaseExpectation = { outcome: c.expect };
+      if (c.reason !== undefined) expected.reason = c.reason;
+      if (c.rule !== undefined) expected.rule = c.rule;
+      if (c.logged !== undefined) expected.logged = c.logged;
+      const actual = runCase(state as DesiredState, ifc, iface, packet);
+      const problem = caseProblem(expected, actual);
+      const at = doc.locate(where);
+      const label = `${t.metadata.name} case ${i}${c.name ? ` (${c.name})` : ''}`;
+      const result: CaseResult = {
+        file: doc.file, line: at.line, col: at.col, test: t.metadata.name, host, interface: iface, index: i,
+        packet: c.packet, expected, actual, passed: problem === null, problem,
+      };
+      if (c.name !== undefined) result.name = c.name;
+      results.push(result);
+      if (problem) diagnostics.push(diagnosticAt(doc, where, 'error', 'test-failed', `${label}: ${c.packet}: ${problem}`));
+    });
+  }
+  return { files: loaded.files, tests: loaded.tests.length, results, diagnostics: sortDiagnostics(diagnostics) };
 }

@@ -1,10 +1,10 @@
 // Fast membership of an address in a prefix set: sorted, merged address ranges searched by bisection.
-import { parseCidr, parseIp, type IpFamily } from '../model/cidr.js';
+import { parseCidr, parseIp, type IpFamily } from '../net/cidr.js';
 
 /** An address as a number: IPv4 fits a double exactly, IPv6 needs a bigint. */
 export type AddressValue = { family: 4; value: number } | { family: 6; value: bigint };
 
-export function addressValue(family: IpFamily, addr: Uint8Array): AddressValue {
+function addressValue(family: IpFamily, addr: Uint8Array): AddressValue {
   if (family === 4) return { family, value: ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0 };
   let n = 0n;
   for (const b of addr) n = (n << 8n) | BigInt(b);

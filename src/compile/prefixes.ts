@@ -1,5 +1,5 @@
 // Prefix lists in canonical form: one family, canonical text, sorted by address, no duplicates, none inside another.
-import { formatCidr, type Cidr, type IpFamily } from '../model/cidr.js';
+import { formatCidr, type Cidr, type IpFamily } from '../net/cidr.js';
 
 /**
  * The canonical prefixes of one family among `cidrs` (the other family's are left out). Two CIDRs are either

@@ -1,15 +1,15 @@
 // Address sets: what a rule's nets and selectors stand for, and the content-hashed PrefixSets a host's state shares.
 import { createHash } from 'node:crypto';
-import type { Cidr, IpFamily } from '../model/cidr.js';
+import type { Cidr, IpFamily } from '../net/cidr.js';
 import type { ResourceSet } from '../model/resources.js';
 import type { Selector } from '../model/selector/index.js';
 import type { PrefixSet } from './desired-state.js';
 import { canonicalPrefixes } from './prefixes.js';
 
 /** Canonical prefixes per family. */
-export type FamilyPrefixes = Record<IpFamily, string[]>;
+type FamilyPrefixes = Record<IpFamily, string[]>;
 
-export function splitFamilies(cidrs: readonly Cidr[]): FamilyPrefixes {
+function splitFamilies(cidrs: readonly Cidr[]): FamilyPrefixes {
   return { 4: canonicalPrefixes(cidrs, 4), 6: canonicalPrefixes(cidrs, 6) };
 }
 
@@ -40,7 +40,7 @@ export class SelectorAddresses {
 const idCache = new WeakMap<readonly string[], Map<IpFamily, string>>();
 
 /** The id of a set: 16 hex digits (64 bits) of the sha256 of its family and prefixes, so equal sets share one id. */
-export function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
+function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
   let byFamily = idCache.get(prefixes);
   const known = byFamily?.get(family);
   if (known) return known;

@@ -9,24 +9,24 @@
 // the frame of a packet as the reference evaluator takes it.
 import type { PacketDescription } from '../compile/desired-state.js';
 import { NotrackError } from '../errors.js';
-import { parseIp } from '../model/cidr.js';
+import { parseIp } from '../net/cidr.js';
 
 /** A frame description that cannot be built (bad address, port, VLAN id, fragment offset …). */
-export class FrameError extends NotrackError {
+class FrameError extends NotrackError {
   constructor(message: string) {
     super('invalid-frame', message);
   }
 }
 
-export type ProtoName = 'tcp' | 'udp' | 'udplite' | 'icmp' | 'icmpv6' | 'sctp';
-export type Proto = number | ProtoName;
+type ProtoName = 'tcp' | 'udp' | 'udplite' | 'icmp' | 'icmpv6' | 'sctp';
+type Proto = number | ProtoName;
 
-export const PROTO_NUMBERS: Record<ProtoName, number> = { tcp: 6, udp: 17, udplite: 136, icmp: 1, icmpv6: 58, sctp: 132 };
+const PROTO_NUMBERS: Record<ProtoName, number> = { tcp: 6, udp: 17, udplite: 136, icmp: 1, icmpv6: 58, sctp: 132 };
 
-export const EtherType = { ipv4: 0x0800, arp: 0x0806, vlan: 0x8100, qinq: 0x88a8, ipv6: 0x86dd, lldp: 0x88cc } as const;
+const EtherType = { ipv4: 0x0800, arp: 0x0806, vlan: 0x8100, qinq: 0x88a8, ipv6: 0x86dd, lldp: 0x88cc } as const;
 
 /** One IPv6 extension header, in chain order. */
-export type ExtHeaderSpec =
+type ExtHeaderSpec =
   /** Options are the raw TLVs; PadN/Pad1 fill the header to a multiple of 8 bytes. */
   | { type: 'hop-by-hop' | 'destination'; options?: Buffer }
   /** Routing type 0 with segments left 0 by default (which the kernel ignores); `data` (a multiple of 8 bytes) follows the 4 reserved bytes. */
@@ -89,7 +89,7 @@ export interface PacketSpec {
   };
 }
 
-export interface BuiltFrame {
+interface BuiltFrame {
   frame: Buffer;
   /** Offset of the IP header. */
   l3Off: number;
@@ -102,7 +102,7 @@ export interface BuiltFrame {
 const DEFAULT_SRC_MAC = '02:00:00:00:00:01';
 const DEFAULT_DST_MAC = '02:00:00:00:00:02';
 
-export function protoNumber(proto: Proto): number {
+function protoNumber(proto: Proto): number {
   const n = typeof proto === 'number' ? proto : PROTO_NUMBERS[proto];
   if (!Number.isInteger(n) || n < 0 || n > 255) throw new FrameError(`packet: bad protocol ${String(proto)}`);
   return n;

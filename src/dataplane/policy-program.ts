@@ -1,23 +1,23 @@
 // Loads one interface's generated policy program: compiles its tables, creates and fills the class maps with batch
 // updates, resolves the map relocations and loads the program for nt_jump (the loader then calls `install`).
 import { join } from 'node:path';
-import { patchMapFds } from '../compile/asm/index.js';
+import { patchMapFds } from '../asm/index.js';
 import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
 import {
   compilePolicyProgram, policyMapContents, POLICY_PROGRAM_NAME,
   type Classifier, type PolicyMapContents, type PolicyMapSpec,
 } from '../compile/program/index.js';
 import { createMap, loadProgram, setProgramSlot, type BpfMap, type BpfProgram } from '../libbpf/index.js';
-import { MAPS, POLICY_PROGRAM_LOAD } from './layout.js';
+import { MAPS, POLICY_PROGRAM_LOAD } from '../abi/notrack.js';
 
 /** The maps of the loaded xdp.o the program refers to: the same load as the nt_xdp_entry it runs behind. */
-export interface PolicyStaticMaps {
+interface PolicyStaticMaps {
   nt_state: BpfMap;
   nt_jump: BpfMap;
   nt_counters: BpfMap;
 }
 
-export interface PolicyLoadProgress {
+interface PolicyLoadProgress {
   phase: 'compile' | 'fill' | 'load';
   /** While filling: the map, and how many of its entries are written. */
   map?: string;
@@ -25,7 +25,7 @@ export interface PolicyLoadProgress {
   total?: number;
 }
 
-export interface LoadPolicyProgramOptions {
+interface LoadPolicyProgramOptions {
   state: DesiredState;
   iface: string | InterfaceState;
   staticMaps: PolicyStaticMaps;
@@ -33,7 +33,7 @@ export interface LoadPolicyProgramOptions {
   pinDir?: string;
   /** Step budget per part (tests); see src/compile/program/limits.ts. */
   steps?: number;
-  /** Smallest group of entries kept apart in the layout (tests); see src/compile/program/entry-layout.ts. */
+  /** Smallest group of entries kept apart in the placement (tests); see src/compile/program/entry-placement.ts. */
   minGroupEntries?: number;
   /** Called per phase and every batch while filling (entries of big sets, records). */
   onProgress?: (p: PolicyLoadProgress) => void;
@@ -54,7 +54,7 @@ export interface PolicyProgramStats {
   ms: { compile: number; fill: number; load: number };
 }
 
-export interface LoadedPolicyProgram {
+interface LoadedPolicyProgram {
   readonly program: BpfProgram;
   /**
    * The program per part, in part order, for xdp/policy-slot.ts setPolicyProgram (part 0 -> slot 0, part k ->

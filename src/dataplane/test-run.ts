@@ -7,14 +7,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DesiredState, Failsafe, InterfaceState, PacketDescription, RuleRef, Verdict } from '../compile/desired-state.js';
+import type { DesiredState, Failsafe, InterfaceState, PacketDescription } from '../compile/desired-state.js';
 import { interfaceState } from '../compile/evaluate.js';
+import type { KernelReason, KernelVerdict } from '../compile/explain.js';
 import { BpfObject, testRunXdp, type BpfMap, type BpfProgram } from '../libbpf/index.js';
 import { packetFrame } from './frames.js';
 import {
   BPF_OBJECTS, Counter, encodeFailsafeKey, encodeFailsafePorts, FAILSAFE_VALUE, Limits, MAPS, Meta, PROGRAMS,
   RULE_NONE, STATE_FIELDS, STRUCTS, sumPerCpuCounter, type CounterName, type CounterValue,
-} from './layout.js';
+} from '../abi/notrack.js';
 import { loadPolicyProgram, type PolicyProgramStats } from './policy-program.js';
 import { XdpDataplaneError } from './xdp/errors.js';
 import { failsafeEntries } from './xdp/failsafes.js';
@@ -26,7 +27,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const XdpAction = { aborted: 0, drop: 1, pass: 2, tx: 3, redirect: 4 } as const;
 const ACTION_NAMES = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
 
-export function xdpActionName(action: number): string {
+function xdpActionName(action: number): string {
   return ACTION_NAMES[action] ?? `XDP action ${action}`;
 }
 
@@ -38,32 +39,7 @@ export interface FrameResult {
   accepted: boolean;
 }
 
-/**
- * Why the kernel ended where it did, from the global counter that moved. The reference evaluator's reasons, and
- * those only the kernel can have: a frame it could not parse, a failed tail call, or no counter at all.
- */
-export type KernelReason = Verdict['reason'] | 'malformed' | 'unsupported' | 'tail-call-failed' | 'unknown';
-
-/** The kernel's verdict for one frame, in the reference evaluator's terms where they apply. */
-export interface KernelVerdict {
-  action: number;
-  /** `XDP_PASS`, `XDP_DROP` … */
-  actionName: string;
-  /** The "accepted untracked" flag is in the XDP metadata, for the TC program to turn into the skb mark. */
-  untrackedFlag: boolean;
-  /** drop = deny, pass with the flag = allow, pass without = pass; anything else is `other` (a bug). */
-  outcome: Verdict['outcome'] | 'other';
-  reason: KernelReason;
-  /** The deciding rule's counter index (the state's rule_id), when a rule decided. */
-  counter: number | null;
-  rule: RuleRef | null;
-  /** The first NT_LOG_MAX Log rules that matched, in order (counter indexes). */
-  logged: number[];
-  /** How many Log rules matched in all (the state keeps only the first NT_LOG_MAX). */
-  logCount: number;
-}
-
-export interface OpenTestRunOptions {
+interface OpenTestRunOptions {
   /** The xdp.o to load; default the repository's build/bpf/xdp.o (scripts/build-bpf.mjs makes it). */
   objectPath?: string;
   /** Capacity of nt_rule_counters, when a policy has more rules than the compiled default. */
@@ -71,7 +47,7 @@ export interface OpenTestRunOptions {
 }
 
 /** Closes what a policy program holds; a replaced program is closed once the slots point elsewhere. */
-export interface InstalledPolicy { close(): void }
+interface InstalledPolicy { close(): void }
 
 const COUNTER_NAMES = Object.keys(Counter) as CounterName[];
 const STATE_SIZE = STRUCTS.nt_state.size;
@@ -107,7 +83,7 @@ export class XdpTestRun {
   protected static loadObject(options: OpenTestRunOptions): BpfObject {
     const path = options.objectPath ?? join(REPO_ROOT, BPF_OBJECTS.xdp);
     if (!existsSync(path)) {
-      throw new XdpDataplaneError('XDP_OBJECT_MISSING', `${path} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``);
+      throw new XdpDataplaneError('xdp-object-missing', `${path} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``);
     }
     const object = BpfObject.open(path);
     try {
@@ -247,25 +223,4 @@ export function kernelVerdict(state: DesiredState, iface: string | InterfaceStat
   } finally {
     run.close();
   }
-}
-
-/**
- * Where the kernel's verdict differs from the reference evaluator's, one line each; empty when they agree. Log rules
- * past NT_LOG_MAX are compared by number only, since the state keeps the first NT_LOG_MAX.
- */
-export function verdictDifferences(reference: Verdict, kernel: KernelVerdict): string[] {
-  const out: string[] = [];
-  if (kernel.outcome !== reference.outcome) out.push(`outcome: reference ${reference.outcome}, kernel ${kernel.outcome} (${kernel.actionName})`);
-  if (kernel.reason !== reference.reason) out.push(`reason: reference ${reference.reason}, kernel ${kernel.reason}`);
-  if (kernel.counter !== reference.counter) out.push(`deciding rule: reference ${ruleText(reference.rule, reference.counter)}, kernel ${ruleText(kernel.rule, kernel.counter)}`);
-  const refLogged = reference.logged.slice(0, Limits.logMax);
-  if (kernel.logCount !== reference.logged.length || kernel.logged.join(',') !== refLogged.join(',')) {
-    out.push(`Log rules: reference ${reference.logged.length} [${refLogged.join(', ')}], kernel ${kernel.logCount} [${kernel.logged.join(', ')}]`);
-  }
-  return out;
-}
-
-function ruleText(rule: RuleRef | null, counter: number | null): string {
-  if (counter === null) return 'none';
-  return rule ? `${rule.policy} ${rule.direction}[${rule.index}]` : `rule index ${counter}`;
 }

@@ -10,7 +10,7 @@
 //   - the git namespace holds the Git server's address.
 // Hosts with two interfaces on one segment answer ARP only on the interface that owns the address
 // (arp_ignore=1, arp_announce=2), so a packet for eth0's address really arrives on eth0.
-import { cidrContains, formatIp, parseCidr } from '../model/cidr.js';
+import { cidrContains, formatIp, parseCidr } from '../net/cidr.js';
 import type { HostEndpoint } from '../model/resources.js';
 import { LabError } from './lab-error.js';
 

@@ -26,7 +26,7 @@ export type BpfErrorCode =
   | 'bpf-object'
   | 'bpf-invalid-argument';
 
-export interface BpfErrorDetails {
+interface BpfErrorDetails {
   /** The libbpf function or bpf() command that failed, e.g. `bpf_map_update_elem`. */
   op: string;
   /** Positive errno; 0 when the error was raised before calling the kernel. */
@@ -64,14 +64,19 @@ export class BpfError extends NotrackError {
   }
 }
 
+/** True when `e` is a BpfError, with `code` when one is given: `isBpfError(e, 'bpf-not-found')`. */
+export function isBpfError(e: unknown, code?: BpfErrorCode): e is BpfError {
+  return e instanceof BpfError && (code === undefined || e.code === code);
+}
+
 export const EPERM = 1;
 export const ENOENT = 2;
 export const E2BIG = 7;
-export const EBADF = 9;
-export const EAGAIN = 11;
-export const ENOMEM = 12;
+const EBADF = 9;
+const EAGAIN = 11;
+const ENOMEM = 12;
 export const EACCES = 13;
-export const EFAULT = 14;
+const EFAULT = 14;
 export const EBUSY = 16;
 export const EEXIST = 17;
 export const ENODEV = 19;

@@ -72,7 +72,6 @@ function declare(libbpf: LibraryHandle, libc: LibraryHandle) {
     bpf_tc_detach: libbpf.func('int bpf_tc_detach(void *hook, void *opts)') as (hook: Ptr, opts: Ptr) => number,
     bpf_tc_query: libbpf.func('int bpf_tc_query(void *hook, void *opts)') as (hook: Ptr, opts: Ptr) => number,
     libbpf_num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)') as () => number,
-    libbpf_version_string: libbpf.func('const char *libbpf_version_string(void)') as () => string,
     libbpf_set_print: libbpf.func('void *libbpf_set_print(notrack_libbpf_print_fn *fn)') as (fn: bigint | null) => bigint | null,
     // libc
     close: libc.func('int close(int fd)') as (fd: number) => number,
@@ -222,7 +221,7 @@ export function libbpfOutputSince(mark: number): string[] {
 // ---------------------------------------------------------------------------------------------
 
 /** The details a failing call may add to its error. */
-export interface FailureContext {
+interface FailureContext {
   subject?: string;
   code?: BpfErrorCode;
   hint?: string;
@@ -273,7 +272,3 @@ export function numPossibleCpus(): number {
   return possibleCpus;
 }
 
-/** libbpf's version, e.g. `v1.1`. */
-export function libbpfVersion(): string {
-  return native.libbpf_version_string();
-}

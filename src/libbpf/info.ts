@@ -1,8 +1,8 @@
 // Object info (bpf_obj_get_info_by_fd) for programs, maps and links, and opening objects by their kernel id.
-import { attachTypeName, AttachType, linkTypeName, LinkType, mapTypeName, progTypeName } from './constants.js';
+import { attachTypeName, AttachType, linkTypeName, LinkType, mapTypeName, progTypeName } from '../abi/bpf-uapi.js';
 import { BpfFd } from './fd.js';
 import { addressOf, check, native, outputMark, readCString, stableBytes } from './ffi.js';
-import { INFO_BUFFER_SIZE, LAYOUT } from './layouts.js';
+import { INFO_BUFFER_SIZE, OFFSETS } from './struct-offsets.js';
 
 export interface ProgramInfo {
   id: number;
@@ -68,7 +68,7 @@ function getInfo(fd: number, buf: Buffer, what: string): Buffer {
 /** What the kernel knows about a loaded program. */
 export function programInfo(fd: BpfFd | number): ProgramInfo {
   const n = fdNumber(fd);
-  const L = LAYOUT.bpf_prog_info;
+  const L = OFFSETS.bpf_prog_info;
   let info = getInfo(n, stableBytes(INFO_BUFFER_SIZE), 'program');
   const nrMapIds = info.readUInt32LE(L.nr_map_ids);
   let mapIds: number[] = [];
@@ -103,7 +103,7 @@ export function programInfo(fd: BpfFd | number): ProgramInfo {
 
 /** What the kernel knows about a map. */
 export function mapInfo(fd: BpfFd | number): MapInfo {
-  const L = LAYOUT.bpf_map_info;
+  const L = OFFSETS.bpf_map_info;
   const info = getInfo(fdNumber(fd), stableBytes(INFO_BUFFER_SIZE), 'map');
   const type = info.readUInt32LE(L.type);
   return {
@@ -122,7 +122,7 @@ export function mapInfo(fd: BpfFd | number): MapInfo {
 
 /** What the kernel knows about a link, with the XDP or tcx target when it is one of those. */
 export function linkInfo(fd: BpfFd | number): LinkInfo {
-  const L = LAYOUT.bpf_link_info;
+  const L = OFFSETS.bpf_link_info;
   const info = getInfo(fdNumber(fd), stableBytes(INFO_BUFFER_SIZE), 'link');
   const type = info.readUInt32LE(L.type);
   const out: LinkInfo = { id: info.readUInt32LE(L.id), type, typeName: linkTypeName(type), progId: info.readUInt32LE(L.prog_id) };

@@ -1,15 +1,14 @@
 // Attaching programs to interfaces: XDP through BPF links (native first, generic fallback) and TC through tcx
 // links or, where the kernel has no tcx, a clsact qdisc with a cls_bpf filter. Links update atomically.
-import { spawnSync } from 'node:child_process';
-import { AttachType, BPF_F_REPLACE, TcAttachPoint, XdpFlag } from './constants.js';
+import { AttachType, BPF_F_REPLACE, TcAttachPoint, XdpFlag } from '../abi/bpf-uapi.js';
 import { bpfFailure, EBUSY, EEXIST, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM, ERANGE, errnoName, type BpfError } from './errors.js';
 import { BpfFd } from './fd.js';
 import { check, failure, native, optsStruct, outputMark } from './ffi.js';
 import { describeLink, linkInfo, type LinkInfo } from './info.js';
-import { LAYOUT } from './layouts.js';
+import { OFFSETS } from './struct-offsets.js';
 import { interfaceLabel } from './netdev.js';
 import { pinObject } from './pins.js';
-import { clsBpfFilters, programRef, xdpQuery, type TcDirection, type XdpState } from './query.js';
+import { clsBpfQuery, programRef, xdpQuery, type TcDirection, type XdpState } from './query.js';
 
 /** Anything that carries a program fd: a BpfProgram, or a bare BpfFd. */
 export type ProgramHandle = BpfFd | { fd: BpfFd };
@@ -43,7 +42,7 @@ export class BpfLink {
    * With `expected`, the swap happens only if the link still runs that program (else bpf-link-replaced).
    */
   update(program: ProgramHandle, opts: { expected?: ProgramHandle } = {}): void {
-    const L = LAYOUT.bpf_link_update_opts;
+    const L = OFFSETS.bpf_link_update_opts;
     const o = optsStruct(L.size);
     if (opts.expected) {
       o.writeUInt32LE(BPF_F_REPLACE, L.flags);
@@ -92,7 +91,7 @@ export class BpfLink {
 
 export type XdpMode = 'native' | 'generic';
 
-export interface XdpAttachOptions {
+interface XdpAttachOptions {
   ifindex: number;
   program: ProgramHandle;
   /** `auto` (default) tries native (driver) mode and falls back to generic (skb) mode when the driver cannot. */
@@ -127,7 +126,7 @@ function xdpConflict(ifindex: number, state: XdpState): BpfError {
 }
 
 function createXdpLink(program: ProgramHandle, ifindex: number, mode: XdpMode): number {
-  const L = LAYOUT.bpf_link_create_opts;
+  const L = OFFSETS.bpf_link_create_opts;
   const o = optsStruct(L.size);
   o.writeUInt32LE(mode === 'native' ? XdpFlag.DRV_MODE : XdpFlag.SKB_MODE, L.flags);
   return native.bpf_link_create(progFd(program), ifindex, AttachType.XDP, o);
@@ -184,7 +183,7 @@ export function attachXdp(opts: XdpAttachOptions): XdpAttachment {
 
 export type TcMechanism = 'tcx' | 'cls_bpf';
 
-export interface TcAttachOptions {
+interface TcAttachOptions {
   ifindex: number;
   /** A SCHED_CLS program (returning TC_ACT_* / TCX_* codes; cls_bpf runs it in direct-action mode). */
   program: ProgramHandle;
@@ -200,7 +199,7 @@ const DEFAULT_TC_HANDLE = 1;
 const DEFAULT_TC_PRIORITY = 1;
 
 function tcHook(ifindex: number, attachPoint: number): Buffer {
-  const H = LAYOUT.bpf_tc_hook;
+  const H = OFFSETS.bpf_tc_hook;
   const hook = optsStruct(H.size);
   hook.writeInt32LE(ifindex, H.ifindex);
   hook.writeUInt32LE(attachPoint, H.attach_point);
@@ -242,8 +241,9 @@ export class TcAttachment {
   }
 
   /**
-   * Removes this attachment, and nothing else: a tcx link is detached; a cls_bpf filter is deleted, and the clsact
-   * qdisc too if this attachment created it and no filter remains on it. Call it in the namespace it was made in.
+   * Removes this attachment, and nothing else: a tcx link is detached, a cls_bpf filter is deleted. The clsact qdisc
+   * a cls_bpf attachment created stays: only tc can tell whether other filters use it (src/dataplane/tc-filters.ts
+   * removes it with destroyClsact when none do). Call it in the namespace it was made in.
    */
   detach(): void {
     if (this.detached) return;
@@ -253,27 +253,20 @@ export class TcAttachment {
       return;
     }
     const attachPoint = this.direction === 'ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS;
-    const T = LAYOUT.bpf_tc_opts;
+    const T = OFFSETS.bpf_tc_opts;
     const o = optsStruct(T.size);
     o.writeUInt32LE(this.handle ?? DEFAULT_TC_HANDLE, T.handle);
     o.writeUInt32LE(this.priority ?? DEFAULT_TC_PRIORITY, T.priority);
     const mark = outputMark();
     check('bpf_tc_detach', native.bpf_tc_detach(tcHook(this.ifindex, attachPoint), o), { subject: `cls_bpf ${this.direction} on ${this.ifname}`, mark });
     this.detached = true;
-    if (this.createdQdisc && clsactIsEmpty(this.ifindex)) {
-      check('bpf_tc_hook_destroy', native.bpf_tc_hook_destroy(tcHook(this.ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS)), { subject: `clsact on ${this.ifname}`, mark });
-    }
   }
 }
 
-/** True when no filter of any kind sits on the clsact qdisc's two sides (tc prints nothing). */
-function clsactIsEmpty(ifindex: number): boolean {
-  const ifname = interfaceLabel(ifindex);
-  for (const dir of ['ingress', 'egress']) {
-    const r = spawnSync('tc', ['filter', 'show', 'dev', ifname, dir], { encoding: 'utf8', timeout: 10_000 });
-    if (r.status !== 0 || r.stdout.trim() !== '') return false;
-  }
-  return true;
+/** Removes the clsact qdisc of an interface, with every filter on it (bpf_tc_hook_destroy on both sides). */
+export function destroyClsact(ifindex: number): void {
+  const mark = outputMark();
+  check('bpf_tc_hook_destroy', native.bpf_tc_hook_destroy(tcHook(ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS)), { subject: `clsact on ${interfaceLabel(ifindex)}`, mark });
 }
 
 function attachTcx(program: ProgramHandle, ifindex: number, direction: TcDirection): number {
@@ -288,7 +281,7 @@ function attachClsBpf(opts: TcAttachOptions, direction: TcDirection, ifname: str
   if (created < 0 && -created !== EEXIST) check('bpf_tc_hook_create', created, { subject: `clsact on ${ifname}`, ifname, mark });
   const handle = opts.handle ?? DEFAULT_TC_HANDLE;
   const priority = opts.priority ?? DEFAULT_TC_PRIORITY;
-  const T = LAYOUT.bpf_tc_opts;
+  const T = OFFSETS.bpf_tc_opts;
   const o = optsStruct(T.size);
   o.writeInt32LE(progFd(opts.program), T.prog_fd);
   o.writeUInt32LE(handle, T.handle);
@@ -298,11 +291,12 @@ function attachClsBpf(opts: TcAttachOptions, direction: TcDirection, ifname: str
     const errno = -ret;
     if (created === 0) native.bpf_tc_hook_destroy(tcHook(opts.ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS));
     if (errno === EEXIST) {
-      const taken = clsBpfFilters(opts.ifindex, direction).find((f) => f.handle === handle && f.priority === priority);
+      const takenId = clsBpfQuery({ ifindex: opts.ifindex, direction, handle, priority });
+      const taken = takenId === undefined ? undefined : programRef(takenId);
       throw failure('bpf_tc_attach', errno, {
         subject: `cls_bpf ${direction} on ${ifname}`,
         code: 'bpf-tc-conflict',
-        hint: `another filter already holds handle ${handle} priority ${priority} on ${ifname}${taken ? ` (program id ${taken.progId} ${taken.progName})` : ''}`,
+        hint: `another filter already holds handle ${handle} priority ${priority} on ${ifname}${taken ? ` (program id ${taken.id} ${taken.name})` : ''}`,
         ifname,
         mark,
       });

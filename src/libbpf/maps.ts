@@ -1,16 +1,16 @@
 // BPF maps: create, element operations, iteration, batch operations (with a one-by-one fallback), per-CPU values.
-import { isPerCpuMapType, MapFlag, MapType, type MapTypeName, UpdateFlag, type UpdateMode } from './constants.js';
+import { isPerCpuMapType, MapFlag, MapType, type MapTypeName, UpdateFlag, type UpdateMode } from '../abi/bpf-uapi.js';
 import { BpfError, E2BIG, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSUPP, EOPNOTSUPP, invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
 import { check, failure, native, numPossibleCpus, optsStruct, outputMark } from './ffi.js';
 import { mapInfo, type MapInfo } from './info.js';
-import { LAYOUT } from './layouts.js';
+import { OFFSETS } from './struct-offsets.js';
 import { pinObject } from './pins.js';
 
 /** A key as bytes, or a number for maps whose key is a u32 (arrays, prog arrays): encoded in host order. */
-export type MapKey = Uint8Array | number;
+type MapKey = Uint8Array | number;
 
-export interface MapSpec {
+interface MapSpec {
   type: number | MapTypeName;
   /** Shown by bpftool and in map info; the kernel keeps 15 characters of [A-Za-z0-9_.]. */
   name?: string;
@@ -24,19 +24,19 @@ export interface MapSpec {
   mapExtra?: bigint;
 }
 
-export interface MapEntry {
+interface MapEntry {
   key: Buffer;
   value: Buffer;
 }
 
-export interface PerCpuMapEntry {
+interface PerCpuMapEntry {
   key: Buffer;
   /** One value per possible CPU, each `valueSize` bytes. */
   values: Buffer[];
 }
 
 /** How a batch operation went: `batched` is false when the map type has no batch support and it went one by one. */
-export interface BatchResult {
+interface BatchResult {
   count: number;
   batched: boolean;
 }
@@ -82,7 +82,7 @@ export function createMap(spec: MapSpec): BpfMap {
   if (type === MapType.LPM_TRIE && ((spec.flags ?? 0) & MapFlag.NO_PREALLOC) === 0) {
     throw invalidArgument('createMap', 'an LPM_TRIE map needs flags: MapFlag.NO_PREALLOC');
   }
-  const L = LAYOUT.bpf_map_create_opts;
+  const L = OFFSETS.bpf_map_create_opts;
   const opts = optsStruct(L.size);
   opts.writeUInt32LE((spec.flags ?? 0) >>> 0, L.map_flags);
   if (spec.innerMap) {
@@ -299,7 +299,7 @@ export class BpfMap {
     let inBatch: Buffer | null = null;
     const outBatch = Buffer.alloc(tokenLen);
     const countBuf = Buffer.alloc(4);
-    const opts = optsStruct(LAYOUT.bpf_map_batch_opts.size);
+    const opts = optsStruct(OFFSETS.bpf_map_batch_opts.size);
     const out: MapEntry[] = [];
     const mark = outputMark();
     for (;;) {
@@ -361,7 +361,7 @@ export class BpfMap {
       keys.set(e.key, i * this.keySize);
       values.set(e.value, i * valueLen);
     });
-    const L = LAYOUT.bpf_map_batch_opts;
+    const L = OFFSETS.bpf_map_batch_opts;
     const opts = optsStruct(L.size);
     opts.writeBigUInt64LE(BigInt(updateFlag(mode)), L.elem_flags);
     const countBuf = Buffer.alloc(4);
@@ -381,7 +381,7 @@ export class BpfMap {
   deleteBatch(keys: MapKey[]): BatchResult {
     let pending = keys.map((k) => this.keyBytes(k, 'deleteBatch'));
     let deleted = 0;
-    const opts = optsStruct(LAYOUT.bpf_map_batch_opts.size);
+    const opts = optsStruct(OFFSETS.bpf_map_batch_opts.size);
     const mark = outputMark();
     while (pending.length > 0) {
       const buf = Buffer.alloc(pending.length * this.keySize);

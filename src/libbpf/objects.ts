@@ -1,13 +1,13 @@
 // ELF objects (clang -target bpf): open, adjust maps and programs before load, load, and reach what was loaded.
-import { ProgType, type ProgTypeName, progTypeName, mapTypeName } from './constants.js';
+import { ProgType, type ProgTypeName, progTypeName, mapTypeName } from '../abi/bpf-uapi.js';
 import { bpfFailure, ENOENT, invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
 import { addressOf, check, cString, copyFromPointer, lastErrno, libbpfOutputSince, native, optsStruct, outputMark, stableBytes } from './ffi.js';
-import { LAYOUT } from './layouts.js';
+import { OFFSETS } from './struct-offsets.js';
 import { BpfMap } from './maps.js';
 import { BpfProgram, loadFailure } from './programs.js';
 
-export interface OpenObjectOptions {
+interface OpenObjectOptions {
   /** Overrides the object name libbpf derives from the file name (it prefixes internal maps such as `.rodata`). */
   objectName?: string;
   /** Where maps declared with `pinning = LIBBPF_PIN_BY_NAME` are pinned and reused (libbpf default /sys/fs/bpf). */
@@ -38,7 +38,7 @@ export class BpfObject {
 
   /** Opens (parses) an ELF object; nothing is loaded into the kernel yet. */
   static open(path: string, opts: OpenObjectOptions = {}): BpfObject {
-    const L = LAYOUT.bpf_object_open_opts;
+    const L = OFFSETS.bpf_object_open_opts;
     const o = optsStruct(L.size);
     const keep: Buffer[] = [];
     if (opts.objectName !== undefined) {
@@ -161,7 +161,7 @@ export class BpfObject {
 }
 
 /** A program of an ELF object: adjustable before load, a BpfProgram (borrowing the object's fd) after. */
-export class ObjectProgram {
+class ObjectProgram {
   private readonly obj: BpfObject;
   private readonly ptr: bigint;
   readonly name: string;
@@ -220,7 +220,7 @@ export class ObjectProgram {
 }
 
 /** A map of an ELF object: pin path, reuse, size and initial value before load; a BpfMap after. */
-export class ObjectMap {
+class ObjectMap {
   private readonly obj: BpfObject;
   private readonly ptr: bigint;
   readonly name: string;

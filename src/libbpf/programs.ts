@@ -1,13 +1,13 @@
 // BPF programs: load raw instructions (with the verifier log on failure) and run them with BPF_PROG_TEST_RUN.
-import { ProgType, type ProgTypeName, progTypeName, TestRunFlag } from './constants.js';
+import { ProgType, type ProgTypeName, progTypeName, TestRunFlag } from '../abi/bpf-uapi.js';
 import { bpfFailure, EACCES, EINVAL, E2BIG, ENOSPC, ENOTSUPP, EPERM, invalidArgument, type BpfError } from './errors.js';
 import { BpfFd } from './fd.js';
 import { addressOf, check, libbpfOutputSince, native, optsStruct, outputMark, stableBytes, stableCopy } from './ffi.js';
 import { programInfo, type ProgramInfo } from './info.js';
-import { INSN_SIZE, LAYOUT } from './layouts.js';
+import { INSN_SIZE, OFFSETS } from './struct-offsets.js';
 import { pinObject } from './pins.js';
 
-export interface ProgramSpec {
+interface ProgramSpec {
   type: number | ProgTypeName;
   /** At most 15 characters of [A-Za-z0-9_.]; shown by bpftool and in program info. */
   name?: string;
@@ -15,7 +15,7 @@ export interface ProgramSpec {
   insns: Uint8Array;
   license?: string;
   expectedAttachType?: number;
-  /** prog_flags, e.g. ProgFlag.XDP_HAS_FRAGS. */
+  /** prog_flags, e.g. BPF_F_XDP_HAS_FRAGS (1 << 5). */
   flags?: number;
   /**
    * 0 (default): no log on success; on failure the load is retried with log level 1 so the error always carries
@@ -43,7 +43,7 @@ interface LoadAttempt {
 }
 
 function attemptLoad(type: number, spec: ProgramSpec, insns: Buffer, logLevel: number, logSize: number): LoadAttempt {
-  const L = LAYOUT.bpf_prog_load_opts;
+  const L = OFFSETS.bpf_prog_load_opts;
   const opts = optsStruct(L.size);
   if (spec.expectedAttachType !== undefined) opts.writeUInt32LE(spec.expectedAttachType, L.expected_attach_type);
   opts.writeUInt32LE((spec.flags ?? 0) >>> 0, L.prog_flags);
@@ -112,7 +112,7 @@ export function verifierReason(log: string): string {
   return reason ?? 'no reason given';
 }
 
-export interface TestRunOptions {
+interface TestRunOptions {
   /** Packet bytes (data_in). */
   data?: Uint8Array;
   /** Room for the output packet; default data length + 4096 (programs may grow it). Retried once if too small. */
@@ -130,7 +130,7 @@ export interface TestRunOptions {
   batchSize?: number;
 }
 
-export interface TestRunResult {
+interface TestRunResult {
   /** The program's return value (for XDP the action: 1 drop, 2 pass, 3 tx …). */
   retval: number;
   /** Average nanoseconds per run as the kernel measured it. */
@@ -152,7 +152,7 @@ export function testRun(prog: BpfFd | { fd: BpfFd }, opts: TestRunOptions = {}):
   const mark = outputMark();
 
   for (let attempt = 0; ; attempt++) {
-    const L = LAYOUT.bpf_test_run_opts;
+    const L = OFFSETS.bpf_test_run_opts;
     const o = optsStruct(L.size);
     const dataOut = dataOutSize > 0 ? stableBytes(dataOutSize) : null;
     const ctxOut = ctxOutSize > 0 ? stableBytes(ctxOutSize) : null;
@@ -195,7 +195,7 @@ export function testRun(prog: BpfFd | { fd: BpfFd }, opts: TestRunOptions = {}):
 }
 
 /** The struct xdp_md fields of a test run (offsets into the packet buffer, and interfaces). */
-export interface XdpMd {
+interface XdpMd {
   data: number;
   dataEnd: number;
   dataMeta: number;
@@ -204,7 +204,7 @@ export interface XdpMd {
   egressIfindex: number;
 }
 
-export interface XdpTestRunOptions {
+interface XdpTestRunOptions {
   packet: Uint8Array;
   /** Metadata already in front of the packet (a multiple of 4 bytes, at most 32), as another XDP program left it. */
   meta?: Uint8Array;
@@ -217,7 +217,7 @@ export interface XdpTestRunOptions {
   batchSize?: number;
 }
 
-export interface XdpTestRunResult {
+interface XdpTestRunResult {
   /** The XDP action: 0 aborted, 1 drop, 2 pass, 3 tx, 4 redirect. With live frames the kernel reports none (0). */
   action: number;
   durationNs: number;
@@ -229,7 +229,7 @@ export interface XdpTestRunResult {
 }
 
 function encodeXdpMd(md: XdpMd): Buffer {
-  const L = LAYOUT.xdp_md;
+  const L = OFFSETS.xdp_md;
   const b = Buffer.alloc(L.size);
   b.writeUInt32LE(md.data, L.data);
   b.writeUInt32LE(md.dataEnd, L.data_end);
@@ -241,7 +241,7 @@ function encodeXdpMd(md: XdpMd): Buffer {
 }
 
 function decodeXdpMd(b: Buffer): XdpMd {
-  const L = LAYOUT.xdp_md;
+  const L = OFFSETS.xdp_md;
   return {
     data: b.readUInt32LE(L.data),
     dataEnd: b.readUInt32LE(L.data_end),
@@ -277,7 +277,7 @@ export function testRunXdp(prog: BpfFd | { fd: BpfFd }, opts: XdpTestRunOptions)
     flags: opts.liveFrames ? TestRunFlag.XDP_LIVE_FRAMES : 0,
     batchSize: opts.batchSize,
   });
-  if (opts.liveFrames || !r.ctx || r.ctx.length < LAYOUT.xdp_md.size) {
+  if (opts.liveFrames || !r.ctx || r.ctx.length < OFFSETS.xdp_md.size) {
     return { action: r.retval, durationNs: r.durationNs, packet: r.data, meta: Buffer.alloc(0), ctx: undefined };
   }
   const md = decodeXdpMd(r.ctx);

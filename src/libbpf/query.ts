@@ -1,11 +1,11 @@
-// What is attached to an interface: XDP (netlink query), tcx (BPF_PROG_QUERY) and cls_bpf filters (tc).
-import { spawnSync } from 'node:child_process';
-import { AttachType, BpfCmd, TcAttachPoint, XdpAttached } from './constants.js';
-import { EINVAL, ENODEV, ENOENT, ENOSPC } from './errors.js';
+// What is attached to an interface: XDP (netlink query), tcx (BPF_PROG_QUERY) and one cls_bpf filter slot
+// (bpf_tc_query); a full list of cls_bpf filters needs tc, which src/dataplane/tc-filters.ts runs.
+import { AttachType, BpfCmd, TcAttachPoint, XdpAttached } from '../abi/bpf-uapi.js';
+import { EINVAL, ENOENT, ENOSPC } from './errors.js';
 import { addressOf, bpfSyscall, check, failure, native, optsStruct, outputMark, stableBytes } from './ffi.js';
 import { programFdById, programInfo } from './info.js';
-import { LAYOUT } from './layouts.js';
-import { interfaceLabel, interfaceName } from './netdev.js';
+import { OFFSETS } from './struct-offsets.js';
+import { interfaceLabel } from './netdev.js';
 
 export type XdpAttachMode = 'none' | 'native' | 'generic' | 'offload' | 'multi';
 export type TcDirection = 'ingress' | 'egress';
@@ -24,7 +24,7 @@ export interface XdpState {
 
 /** The XDP programs attached to an interface of the current network namespace. */
 export function xdpQuery(ifindex: number): XdpState {
-  const L = LAYOUT.bpf_xdp_query_opts;
+  const L = OFFSETS.bpf_xdp_query_opts;
   const o = optsStruct(L.size);
   const mark = outputMark();
   check('bpf_xdp_query', native.bpf_xdp_query(ifindex, 0, o), { subject: interfaceLabel(ifindex), mark });
@@ -63,7 +63,7 @@ export interface TcxState {
 /** The tcx programs and links on one side of an interface (BPF_PROG_QUERY with BPF_TCX_INGRESS/EGRESS). */
 export function tcxQuery(ifindex: number, direction: TcDirection): TcxState {
   const attachType = direction === 'ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS;
-  const L = LAYOUT.bpf_attr_query;
+  const L = OFFSETS.bpf_attr_query;
   let room = 0;
   for (let attempt = 0; attempt < 5; attempt++) {
     const attr = stableBytes(L.size);
@@ -98,23 +98,13 @@ export function tcxQuery(ifindex: number, direction: TcDirection): TcxState {
   throw failure('bpf(BPF_PROG_QUERY)', ENOSPC, { subject: `tcx ${direction} on ${interfaceLabel(ifindex)}`, hint: 'the hook kept changing while it was read' });
 }
 
-export interface ClsBpfFilter {
-  direction: TcDirection;
-  /** tc's preference (libbpf calls it priority). */
-  priority: number;
-  handle: number;
-  progId: number;
-  progName: string;
-  directAction: boolean;
-}
-
 /** The program id of the cls_bpf filter at (handle, priority), or undefined when there is none (bpf_tc_query). */
 export function clsBpfQuery(opts: { ifindex: number; direction: TcDirection; handle: number; priority: number }): number | undefined {
-  const H = LAYOUT.bpf_tc_hook;
+  const H = OFFSETS.bpf_tc_hook;
   const hook = optsStruct(H.size);
   hook.writeInt32LE(opts.ifindex, H.ifindex);
   hook.writeUInt32LE(opts.direction === 'ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS, H.attach_point);
-  const T = LAYOUT.bpf_tc_opts;
+  const T = OFFSETS.bpf_tc_opts;
   const o = optsStruct(T.size);
   o.writeUInt32LE(opts.handle, T.handle);
   o.writeUInt32LE(opts.priority, T.priority);
@@ -124,44 +114,6 @@ export function clsBpfQuery(opts: { ifindex: number; direction: TcDirection; han
   if (ret === -ENOENT || ret === -EINVAL) return undefined;
   check('bpf_tc_query', ret, { subject: `cls_bpf ${opts.direction} handle ${opts.handle} priority ${opts.priority} on ${interfaceLabel(opts.ifindex)}`, mark });
   return o.readUInt32LE(T.prog_id);
-}
-
-interface TcJsonFilter {
-  kind?: string;
-  pref?: number;
-  options?: { handle?: string; 'direct-action'?: boolean; prog?: { id?: number; name?: string } };
-}
-
-/**
- * Every cls_bpf filter on one side of an interface, read with `tc -json filter show` (netlink has no libbpf
- * wrapper for a full dump). Runs in the calling thread's network namespace. Empty when there is no clsact qdisc.
- */
-export function clsBpfFilters(ifindex: number, direction: TcDirection): ClsBpfFilter[] {
-  const ifname = interfaceName(ifindex);
-  if (ifname === undefined) throw failure('if_indextoname', ENODEV, { subject: `ifindex ${ifindex}`, code: 'bpf-not-found' });
-  const r = spawnSync('tc', ['-json', 'filter', 'show', 'dev', ifname, direction], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error) throw failure('tc filter show', ENOENT, { subject: ifname, code: 'bpf-not-supported', hint: `could not run tc: ${r.error.message}` });
-  if (r.status !== 0) {
-    // tc fails when the interface has no clsact qdisc: nothing can be attached then.
-    if (/Cannot find|Invalid argument|No such file/i.test(r.stderr)) return [];
-    throw failure('tc filter show', EINVAL, { subject: ifname, hint: `tc exited with ${r.status}: ${r.stderr.trim()}` });
-  }
-  const text = r.stdout.trim();
-  if (text === '') return [];
-  const list = JSON.parse(text) as TcJsonFilter[];
-  const out: ClsBpfFilter[] = [];
-  for (const f of list) {
-    if (f.kind !== 'bpf' || !f.options || f.options.prog?.id === undefined) continue;
-    out.push({
-      direction,
-      priority: f.pref ?? 0,
-      handle: f.options.handle ? parseInt(f.options.handle, 16) : 0,
-      progId: f.options.prog.id,
-      progName: f.options.prog.name ?? '',
-      directAction: f.options['direct-action'] === true,
-    });
-  }
-  return out;
 }
 
 export interface ProgramRef {
@@ -186,37 +138,8 @@ export function programRef(id: number): ProgramRef {
   }
 }
 
-export interface InterfaceAttachments {
-  ifindex: number;
-  ifname: string;
-  xdp: XdpState;
-  tcx: { ingress: TcxState; egress: TcxState };
-  clsBpf: { ingress: ClsBpfFilter[]; egress: ClsBpfFilter[] };
-}
-
-/** Everything BPF attached to an interface of the current namespace: XDP, tcx and cls_bpf. */
-export function interfaceAttachments(ifindex: number): InterfaceAttachments {
-  return {
-    ifindex,
-    ifname: interfaceLabel(ifindex),
-    xdp: xdpQuery(ifindex),
-    tcx: { ingress: tcxQuery(ifindex, 'ingress'), egress: tcxQuery(ifindex, 'egress') },
-    clsBpf: { ingress: clsBpfFilters(ifindex, 'ingress'), egress: clsBpfFilters(ifindex, 'egress') },
-  };
-}
-
 /** The attached XDP program ids that are not in `owned` ("another program is attached"). */
 export function foreignXdpPrograms(state: XdpState, owned: Iterable<number> = []): number[] {
   const mine = new Set(owned);
   return state.programIds.filter((id) => !mine.has(id));
-}
-
-/** The programs attached through tcx or cls_bpf that are not in `owned`. */
-export function foreignTcPrograms(att: InterfaceAttachments, owned: Iterable<number> = []): number[] {
-  const mine = new Set(owned);
-  const ids = [
-    ...att.tcx.ingress.programIds, ...att.tcx.egress.programIds,
-    ...att.clsBpf.ingress.map((f) => f.progId), ...att.clsBpf.egress.map((f) => f.progId),
-  ];
-  return [...new Set(ids)].filter((id) => !mine.has(id));
 }

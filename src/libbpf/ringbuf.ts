@@ -1,13 +1,13 @@
 // Reading a BPF ring buffer map (BPF_MAP_TYPE_RINGBUF) through libbpf's ring_buffer API, one record at a time.
 import koffi from 'koffi';
-import { MapType } from './constants.js';
+import { MapType } from '../abi/bpf-uapi.js';
 import { invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
 import { check, failure, lastErrno, libbpfLibrary, outputMark } from './ffi.js';
 import { BpfMap } from './maps.js';
 
 /** Called with a copy of one record; the copy stays valid after the call (libbpf reuses the ring's memory). */
-export type RingSampleHandler = (record: Buffer) => void;
+type RingSampleHandler = (record: Buffer) => void;
 
 type RawPtr = unknown;
 

@@ -1,5 +1,5 @@
 // notrack's settings: Calico-compatible defaults, overridden by NotrackConfiguration `default`, then `node.<host>`.
-import { parseCidr } from './cidr.js';
+import { parseCidr } from '../net/cidr.js';
 import type { Configuration, ConfigurationOverride, FailsafePort, ResourceSet } from './resources.js';
 import type { NotrackConfiguration } from './schema-types.gen.js';
 

@@ -1,6 +1,6 @@
 // Validation findings (errors, warnings, notices) with file, line, column and JSON path, in one stable form.
 
-export type Severity = 'error' | 'warning' | 'notice';
+type Severity = 'error' | 'warning' | 'notice';
 
 /** One finding. Lines and columns are 1-based; `path` is a JSON path inside the document, e.g. spec.ingress[0].action. */
 export interface Diagnostic {

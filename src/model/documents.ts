@@ -26,7 +26,7 @@ export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = {
   maxAliasCount: 100,
 };
 
-export interface Position {
+interface Position {
   line: number; col: number; endLine: number; endCol: number;
   /** The node is a quoted scalar: its text starts one column after `col`. */
   quoted: boolean;
@@ -43,7 +43,7 @@ export interface SourceDocument {
   locate(path: readonly PathSegment[], opts?: { key?: boolean }): Position;
 }
 
-export interface ParsedDocuments {
+interface ParsedDocuments {
   documents: SourceDocument[];
   diagnostics: Diagnostic[];
 }

@@ -1,5 +1,5 @@
 // Lint warnings over the whole resource set: policies that select nothing, shadowed rules, missing return rules.
-import { cidrContains, cidrOverlaps, formatCidr, type Cidr } from './cidr.js';
+import { cidrContains, cidrOverlaps, formatCidr, type Cidr } from '../net/cidr.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { SourceDocument } from './documents.js';
 import { diagnosticAt } from './documents.js';
@@ -34,7 +34,7 @@ function entityCovers(a: EntityMatch, b: EntityMatch): boolean {
 }
 
 /** True when rule `a` matches every packet rule `b` matches. */
-export function ruleCovers(a: PolicyRule, b: PolicyRule): boolean {
+function ruleCovers(a: PolicyRule, b: PolicyRule): boolean {
   if (a.ipVersion !== null && a.ipVersion !== b.ipVersion) return false;
   if (a.protocol !== null && a.protocol !== b.protocol) return false;
   if (a.notProtocol !== null && a.notProtocol !== b.notProtocol && (b.protocol === null || b.protocol === a.notProtocol)) return false;
@@ -76,7 +76,7 @@ function describeReturn(rule: PolicyRule, dir: Direction): string {
  * Which host endpoints each policy selects, as indexes of label groups: endpoints with the same labels form one
  * group, evaluated once. Fleets have many hosts but few distinct label sets, so this stays near linear.
  */
-export interface Selection {
+interface Selection {
   groups: { labels: Record<string, string>; endpoints: string[] }[];
   /** Per policy name: sorted indexes of the groups it selects. */
   byPolicy: Map<string, number[]>;

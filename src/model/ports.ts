@@ -4,7 +4,7 @@ export type PortSpec =
   | { kind: 'range'; from: number; to: number }
   | { kind: 'named'; name: string };
 
-export type PortParse = { ok: true; port: PortSpec } | { ok: false; message: string };
+type PortParse = { ok: true; port: PortSpec } | { ok: false; message: string };
 
 const NAMED = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

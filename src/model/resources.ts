@@ -1,13 +1,12 @@
 // The typed, normalised resources that validation hands to the compile stage: parsed selectors, CIDRs and ports.
-import type { Cidr, IpFamily } from './cidr.js';
+import type { Cidr, IpFamily } from '../net/cidr.js';
 import type { PortSpec } from './ports.js';
 import type { Selector } from './selector/index.js';
 import type {
-  GlobalNetworkPolicy, HostEndpoint as HostEndpointYaml, GlobalNetworkSet, NotrackConfiguration,
+  GlobalNetworkPolicy, GlobalNetworkSet, NotrackConfiguration,
 } from './schema-types.gen.js';
 
 export type { GlobalNetworkPolicy, GlobalNetworkSet, NotrackConfiguration };
-export type HostEndpointDocument = HostEndpointYaml;
 
 /** Where a resource was written: the file and the index of its YAML document among the file's non-empty ones. */
 export interface SourceRef { file: string; document: number }
@@ -16,8 +15,8 @@ export type RuleAction = 'Allow' | 'Deny' | 'Log' | 'Pass';
 export type Direction = 'ingress' | 'egress';
 
 /** IANA protocol numbers of the names Calico accepts. */
-export const PROTOCOL_NUMBERS = { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 } as const;
-export type ProtocolName = keyof typeof PROTOCOL_NUMBERS;
+const PROTOCOL_NUMBERS = { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 } as const;
+type ProtocolName = keyof typeof PROTOCOL_NUMBERS;
 
 export function protocolNumber(p: ProtocolName | number): number {
   return typeof p === 'number' ? p : PROTOCOL_NUMBERS[p];
@@ -60,7 +59,7 @@ export interface Policy {
   source: SourceRef;
 }
 
-export interface NamedPort { name: string; protocol: number; port: number }
+interface NamedPort { name: string; protocol: number; port: number }
 
 export interface HostEndpoint {
   name: string;

@@ -1,15 +1,15 @@
-// The JSON Schemas of schema/, compiled once, and ajv's findings turned into positioned, readable diagnostics.
+// The JSON Schemas of schema/, compiled once by one Ajv, and its findings turned into positioned, readable diagnostics.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parseCidr, parseIp } from './cidr.js';
+import { parseCidr, parseIp } from '../net/cidr.js';
 import { diagnosticAt, type SourceDocument } from './documents.js';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { closest, didYouMean } from './suggest.js';
 
 /** The kinds notrack reads, with the apiVersion each must carry and its schema file. */
-export const KINDS = {
+const KINDS = {
   GlobalNetworkPolicy: { apiVersion: 'projectcalico.org/v3', schema: 'globalnetworkpolicy.schema.json' },
   HostEndpoint: { apiVersion: 'projectcalico.org/v3', schema: 'hostendpoint.schema.json' },
   GlobalNetworkSet: { apiVersion: 'projectcalico.org/v3', schema: 'globalnetworkset.schema.json' },
@@ -34,13 +34,15 @@ const OTHER_CALICO_KINDS: Record<string, string> = {
 };
 
 /** Where the schema files live: <package>/schema, from both src/model (tsx) and dist/model (built). */
-export const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
+const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
 
-let compiled: Map<Kind, ValidateFunction> | null = null;
+let ajv: Ajv | null = null;
+const compiled = new Map<string, ValidateFunction>();
 
-function validators(): Map<Kind, ValidateFunction> {
-  if (compiled) return compiled;
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+/** The one Ajv of notrack: the shared definitions, formats and keywords every schema of schema/ uses. */
+function sharedAjv(): Ajv {
+  if (ajv) return ajv;
+  ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
   ajv.addFormat('cidr', { type: 'string', validate: (s: string) => parseCidr(s) !== null });
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => parseIp(s) !== null });
   ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' });
@@ -52,15 +54,29 @@ function validators(): Map<Kind, ValidateFunction> {
     errors: false,
   });
   ajv.addSchema(JSON.parse(readFileSync(path.join(SCHEMA_DIR, 'common.schema.json'), 'utf8')));
-  compiled = new Map();
-  for (const [kind, info] of Object.entries(KINDS) as [Kind, (typeof KINDS)[Kind]][]) {
-    const schema = JSON.parse(readFileSync(path.join(SCHEMA_DIR, info.schema), 'utf8'));
-    compiled.set(kind, ajv.compile(schema));
-  }
-  return compiled;
+  return ajv;
 }
 
-export type KindCheck =
+/** The compiled validator of one schema file of schema/ (compiled once). */
+function validatorOf(schemaFile: string): ValidateFunction {
+  let validate = compiled.get(schemaFile);
+  if (!validate) {
+    validate = sharedAjv().compile(JSON.parse(readFileSync(path.join(SCHEMA_DIR, schemaFile), 'utf8')));
+    compiled.set(schemaFile, validate);
+  }
+  return validate;
+}
+
+/**
+ * Checks a document against one schema file of schema/ (kind and apiVersion already checked): its problems as
+ * positioned diagnostics, none when it is valid.
+ */
+export function schemaDiagnostics(doc: SourceDocument, schemaFile: string): Diagnostic[] {
+  const validate = validatorOf(schemaFile);
+  return validate(doc.value) ? [] : explain(doc, validate.errors ?? []);
+}
+
+type KindCheck =
   | { kind: Kind; diagnostics: Diagnostic[] }
   | { kind: null; diagnostics: Diagnostic[] };
 
@@ -97,9 +113,7 @@ export function validateDocument(doc: SourceDocument): KindCheck {
     return { kind: null, diagnostics: [diagnosticAt(doc, obj['apiVersion'] === undefined ? [] : ['apiVersion'], 'error',
       'api-version', `apiVersion is ${got}; ${kind} needs apiVersion: ${expected}`)] };
   }
-  const validate = validators().get(kind)!;
-  if (validate(v)) return { kind, diagnostics: [] };
-  return { kind, diagnostics: explain(doc, validate.errors ?? []) };
+  return { kind, diagnostics: schemaDiagnostics(doc, KINDS[kind].schema) };
 }
 
 function pointerToPath(pointer: string, value: unknown): PathSegment[] {

@@ -1,5 +1,5 @@
 // Semantic checks of one schema-valid document, and its conversion into a typed, normalised resource.
-import { isCatchAll, parseCidr, parseIp, formatCidr, type Cidr, type IpFamily } from './cidr.js';
+import { isCatchAll, parseCidr, parseIp, formatCidr, type Cidr, type IpFamily } from '../net/cidr.js';
 import { diagnosticAt, type SourceDocument } from './documents.js';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { parsePort, type PortSpec } from './ports.js';
@@ -16,7 +16,7 @@ import type {
 const PORT_PROTOCOLS = new Set([6, 17, 132]);
 const ICMP4 = 1, ICMP6 = 58;
 /** Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
-export const MAX_INTERFACE_NAME = 15;
+const MAX_INTERFACE_NAME = 15;
 
 /** Collects diagnostics for one document. */
 class Findings {

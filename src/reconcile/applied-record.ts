@@ -1,11 +1,11 @@
 // The host's own record of what notrack applied: commit, generation per interface and the applied DesiredState.
 // Written atomically (temporary file + rename), so a kill -9 leaves either the old record or the new one.
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { NotrackError } from '../errors.js';
 import type { DesiredState } from '../compile/desired-state.js';
 
-export const RECORD_VERSION = 1;
+const RECORD_VERSION = 1;
 
 export interface AppliedRevision {
   repo: string;
@@ -36,14 +36,14 @@ export interface AppliedRecord {
   interfaces: Record<string, InterfaceRecord>;
 }
 
-export class RecordError extends NotrackError {
+class RecordError extends NotrackError {
   constructor(message: string, cause?: unknown) {
     super('record-unreadable', message, { cause });
   }
 }
 
 /** Paths of the record and of the applied DesiredState inside the state folder. */
-export function recordPaths(stateDir: string): { record: string; desired: string } {
+function recordPaths(stateDir: string): { record: string; desired: string } {
   return { record: path.join(stateDir, 'applied.json'), desired: path.join(stateDir, 'applied-state.json') };
 }
 
@@ -93,8 +93,3 @@ export function writeAppliedState(stateDir: string, state: DesiredState): void {
   writeAtomic(recordPaths(stateDir).desired, JSON.stringify(state));
 }
 
-export function removeRecord(stateDir: string): void {
-  const p = recordPaths(stateDir);
-  rmSync(p.record, { force: true });
-  rmSync(p.desired, { force: true });
-}

@@ -11,6 +11,7 @@ import { loadPolicyProgram } from '../dataplane/policy-program.js';
 import { applyIptables, spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { applyIpsets, pruneIpsets } from '../dataplane/ipset/index.js';
 import { NotrackError } from '../errors.js';
+import { BpfError } from '../libbpf/index.js';
 import {
   readRecord, writeAppliedState, writeRecord, type AppliedRecord, type AppliedRevision, type InterfaceRecord,
 } from './applied-record.js';
@@ -19,7 +20,7 @@ import {
 } from './host-dataplane.js';
 import { interfaceItems } from './host-drift.js';
 
-export interface ApplyHostOptions {
+interface ApplyHostOptions {
   state: DesiredState;
   revision: AppliedRevision;
   bpffs: string;
@@ -32,7 +33,7 @@ export interface ApplyHostOptions {
 }
 
 /** One thing this apply changed, in plain words. */
-export interface AppliedChange { object: string; action: string }
+interface AppliedChange { object: string; action: string }
 
 export interface ApplyHostResult {
   changes: AppliedChange[];
@@ -59,7 +60,7 @@ function emptyRecord(host: string, revision: AppliedRevision): AppliedRecord {
 }
 
 /** Makes the bpffs folder (on a bpffs mount) and checks it. */
-export function preparePinRoot(bpffs: string): void {
+function preparePinRoot(bpffs: string): void {
   try { mkdirSync(bpffs, { recursive: true }); } catch { /* checkPinDir says why */ }
   checkPinDir(bpffs);
 }
@@ -72,8 +73,12 @@ function convergeInterface(
   const fingerprint = interfaceFingerprint(state, iface);
   const before = observeInterface({ ifname, pinDir: opts.bpffs });
   if (before.findings.some((f) => f.code === 'xdp-foreign')) {
-    const foreign = before.xdp.programs.filter((p) => !p.ours).map((p) => `${p.name || 'unnamed'} (id ${p.id})`).join(', ');
-    throw new NotrackError('xdp-conflict', `another XDP program is attached to ${ifname}: ${foreign}; notrack never replaces it (detach it yourself to let notrack in)`);
+    const others = before.xdp.programs.filter((p) => !p.ours);
+    const foreign = others.map((p) => `${p.name || 'unnamed'} (id ${p.id})`).join(', ');
+    // The binding's code for the same conflict, so that every layer reports it alike.
+    throw new BpfError('bpf-xdp-conflict',
+      `another XDP program is attached to ${ifname}: ${foreign}; notrack never replaces it (detach it yourself to let notrack in)`,
+      { op: 'attach XDP', errno: 16 /* EBUSY, as the kernel says it */, ifname, attachedProgramIds: others.map((p) => p.id) });
   }
   const prev = record.interfaces[ifname];
   const running = before.activeGeneration;

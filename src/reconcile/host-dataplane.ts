@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
 import type { IptablesDesired } from '../dataplane/iptables/index.js';
 import type { IpsetDesired } from '../dataplane/ipset/index.js';
-import type { DataplaneConfig } from '../dataplane/layout.js';
+import type { DataplaneConfig } from '../abi/notrack.js';
 
 /** Interfaces of this network namespace, from sysfs (loopback excluded: notrack never attaches there). */
 export function hostInterfaces(): string[] {

@@ -8,13 +8,13 @@ import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
-import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileTrigger, Reconciler } from '../agent/reconciler.js';
+import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileReason, ReconcileTrigger, Reconciler } from '../agent/reconciler.js';
 import { readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
 
-export interface HostReconcilerOptions {
+interface HostReconcilerOptions {
   source: SourceOptions;
   host: string;
   bpffs: string;
@@ -24,9 +24,9 @@ export interface HostReconcilerOptions {
 }
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
-export type DesiredResult =
+type DesiredResult =
   | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[] }
-  | { ok: false; status: 'Stalled' | 'Failed'; reason: string; message: string; snapshot: SourceSnapshot | null };
+  | { ok: false; status: 'Stalled' | 'Failed'; reason: ReconcileReason; message: string; snapshot: SourceSnapshot | null };
 
 export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 'host'>): Promise<DesiredResult> {
   let snapshot: SourceSnapshot;
@@ -59,7 +59,7 @@ export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 
 }
 
 /** How a snapshot is named in messages: its short commit, or the folder it was read from. */
-export function snapshotName(s: SourceSnapshot): string {
+function snapshotName(s: SourceSnapshot): string {
   return s.commit ? s.commit.slice(0, 12) : `the files in ${s.subPath}`;
 }
 

@@ -1,8 +1,9 @@
 // Renders validation diagnostics as text, versioned JSON, GitHub workflow annotations and a Markdown summary.
 import { formatDiagnostic, type Diagnostic } from '../model/diagnostics.js';
+import { githubAnnotation } from './github.js';
 
 /** What a validation run looked at, for the report header. */
-export interface ValidationSubject {
+interface ValidationSubject {
   repo: string;
   ref: string | null;
   commit: string | null;
@@ -11,7 +12,7 @@ export interface ValidationSubject {
 }
 
 /** Version of the JSON report; bumped on incompatible changes, documented in docs/json-formats.md. */
-export const VALIDATE_JSON_VERSION = 1;
+const VALIDATE_JSON_VERSION = 1;
 
 export function summarize(diags: readonly Diagnostic[]): { errors: number; warnings: number; notices: number } {
   return {
@@ -21,11 +22,12 @@ export function summarize(diags: readonly Diagnostic[]): { errors: number; warni
   };
 }
 
-function plural(n: number, word: string): string {
+/** "1 file", "2 files". */
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-export function summaryLine(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
+function summaryLine(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
   const s = summarize(diags);
   const kinds = Object.entries(subject.counts.kinds).sort().map(([k, n]) => `${n} ${k}`).join(', ') || 'no resources';
   const at = subject.commit ? ` at ${subject.commit.slice(0, 12)}` : '';
@@ -51,23 +53,8 @@ export function renderJson(subject: ValidationSubject, diags: readonly Diagnosti
   }, null, 2) + '\n';
 }
 
-/** GitHub's escaping rules for workflow command data and properties. */
-function escapeData(s: string): string {
-  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-function escapeProperty(s: string): string {
-  return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
-
 export function renderGithub(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
-  const lines = diags.map((d) => {
-    const props = [`file=${escapeProperty(d.file)}`, `line=${d.line}`, `col=${d.col}`];
-    if (d.endLine !== undefined && d.endLine === d.line && d.endCol !== undefined) props.push(`endColumn=${d.endCol}`);
-    props.push(`title=${escapeProperty(`notrack ${d.code}`)}`);
-    const at = d.path ? ` (at ${d.path})` : '';
-    return `::${d.severity} ${props.join(',')}::${escapeData(d.message + at)}`;
-  });
-  return [...lines, summaryLine(subject, diags)].join('\n') + '\n';
+  return [...diags.map((d) => githubAnnotation(d, { detailed: true })), summaryLine(subject, diags)].join('\n') + '\n';
 }
 
 /** A Markdown summary for $GITHUB_STEP_SUMMARY or a pull-request comment; long tables collapse. */

@@ -1,7 +1,7 @@
 // Renders a plan as a readable diff, as Markdown for a pull request or job summary, and as versioned JSON.
 import type { HostPlan, InterfacePlan, Plan, RuleChange, SetChange } from './plan.js';
 
-export const PLAN_JSON_VERSION = 1;
+const PLAN_JSON_VERSION = 1;
 
 /** How many prefixes of a set change are listed before "… and N more". */
 const LIST_LIMIT = 10;
@@ -53,7 +53,7 @@ export function hostLines(h: HostPlan): string[] {
   return out;
 }
 
-export function planSummaryLine(plan: Plan): string {
+function planSummaryLine(plan: Plan): string {
   const s = plan.summary;
   if (s.changed === 0) return `No changes: ${s.hosts} host${s.hosts === 1 ? '' : 's'} already match the head revision.`;
   return `Plan: ${s.changed} of ${s.hosts} hosts change (${s.created} new, ${s.deleted} removed, ${s.changed - s.created - s.deleted} updated).`;

@@ -1,10 +1,10 @@
 // What would change between two revisions, host by host: policies, rules, set contents, programs, egress, failsafes.
-import type { IpFamily } from '../model/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type {
   DesiredState, Failsafe, IngressEntry, InterfaceState, PortRange, PrefixSet, RuleRef, SideMatch,
 } from '../compile/desired-state.js';
 
-export type PlanAction = 'add' | 'remove' | 'update';
+type PlanAction = 'add' | 'remove' | 'update';
 
 export interface RuleChange {
   rule: RuleRef;
@@ -79,7 +79,7 @@ function side(name: 'from' | 'to', m: SideMatch, sets: Record<string, PrefixSet>
 }
 
 /** A rule in one line, from its classifier entries (pieces of one rule are joined with "or"). */
-export function describeEntries(entries: readonly IngressEntry[], sets: Record<string, PrefixSet>): string {
+function describeEntries(entries: readonly IngressEntry[], sets: Record<string, PrefixSet>): string {
   if (entries.length === 0) return 'matches nothing';
   const pieces = entries.map((e) => {
     const bits: string[] = [];

@@ -39,7 +39,7 @@ export function cacheFsFailure(err: unknown, gitdir: string): SourceError | unde
     '(the cache-dir option, or $XDG_CACHE_HOME)', { cause: err });
 }
 
-export type CacheState = { state: 'missing' } | { state: 'healthy' } | { state: 'crowded' } | { state: 'damaged'; problem: string };
+type CacheState = { state: 'missing' } | { state: 'healthy' } | { state: 'crowded' } | { state: 'damaged'; problem: string };
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -1,11 +1,11 @@
 // Reads the files under a sub-path of one commit straight from a Git object store: no checkout, no working tree.
 import fs from 'node:fs';
-import git, { type TagObject, type TreeEntry } from 'isomorphic-git';
+import git, { Errors, type TagObject, type TreeEntry } from 'isomorphic-git';
 import { byPath, type SourceFile } from './snapshot.js';
 import { SourceError } from './source-error.js';
 import { subPathSegments } from './sub-path.js';
 
-export interface CommitFilesInput {
+interface CommitFilesInput {
   gitdir: string;
   /** 40-hex commit id, already known to be a commit. */
   commit: string;
@@ -42,7 +42,7 @@ export async function hasObject(gitdir: string, oid: string, cache: object): Pro
     await git.readObject({ fs, gitdir, oid, format: 'deflated', cache });
     return true;
   } catch (err) {
-    if ((err as { code?: string }).code === 'NotFoundError') return false;
+    if (err instanceof Errors.NotFoundError) return false;
     throw err;
   }
 }

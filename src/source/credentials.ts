@@ -11,7 +11,7 @@ export interface RemoteAuth {
   secrets: string[];
 }
 
-export interface AuthInputs {
+interface AuthInputs {
   urlCredentials: { username: string; password: string } | null;
   tokenEnv: string;
   username: string;

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import git from 'isomorphic-git';
+import git, { Errors } from 'isomorphic-git';
 import { hasObject, peelToCommit, readCommitFiles } from './commit-files.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
 import type { LocalLocation } from './repo-location.js';
@@ -21,7 +21,7 @@ async function kindOf(path: string): Promise<'dir' | 'file' | null> {
 }
 
 /** The git directory of a working tree (its .git folder or .git file) or of a bare repository. */
-export async function findGitdir(path: string): Promise<string> {
+async function findGitdir(path: string): Promise<string> {
   const notRepo = (why: string) => new SourceError('source-not-a-repo', `${path} ${why}`, { repo: path });
   const kind = await kindOf(path);
   if (kind === null) throw notRepo('does not exist');
@@ -90,12 +90,11 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
     try {
       oid = await git.expandOid({ fs, gitdir, oid: choice.prefix, cache });
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'AmbiguousError') {
+      if (err instanceof Errors.AmbiguousError) {
         throw new SourceError('source-ref-not-found',
           `the abbreviated commit id ${choice.prefix} matches several objects in ${repo}: give more digits`, { repo });
       }
-      if (code === 'NotFoundError') {
+      if (err instanceof Errors.NotFoundError) {
         throw new SourceError('source-ref-not-found', `no commit whose id starts with ${choice.prefix} in ${repo}`, { repo });
       }
       throw damaged(err, `commit ${choice.prefix}`);
@@ -134,7 +133,7 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
  * `main~2`, `HEAD^`, `v1^^`: git's first-parent ancestry suffixes, which pull-request jobs use for the base
  * revision. Returns the ref without them and how many first parents to go back.
  */
-export function splitAncestry(ref: string | undefined): { base: string | undefined; back: number } {
+function splitAncestry(ref: string | undefined): { base: string | undefined; back: number } {
   if (ref === undefined) return { base: undefined, back: 0 };
   const m = /^(.+?)((?:~\d*|\^)+)$/.exec(ref);
   if (!m) return { base: ref, back: 0 };

@@ -31,7 +31,7 @@ function listed(names: string[]): string {
 }
 
 /** "branches: main, dev; tags: v1" for messages that should help pick a ref that exists. */
-export function describeRefs(table: RefTable): string {
+function describeRefs(table: RefTable): string {
   const names = [...table.refs.keys()].sort();
   const branches = names.filter((r) => r.startsWith('refs/heads/')).map((r) => r.slice('refs/heads/'.length));
   const tags = names.filter((r) => r.startsWith('refs/tags/')).map((r) => r.slice('refs/tags/'.length));

@@ -1,6 +1,6 @@
 // Gets the commit a ref names into the cache folder: shallow fetches, by name or by id, deeper only when needed.
 import fs from 'node:fs';
-import git, { type HttpClient } from 'isomorphic-git';
+import git, { Errors, type HttpClient } from 'isomorphic-git';
 import { hasObject, peelToCommit } from './commit-files.js';
 import { redact } from './credentials.js';
 import type { RefChoice } from './ref-choice.js';
@@ -11,7 +11,7 @@ import { SourceError } from './source-error.js';
 /** How far back the default branch is fetched when a commit cannot be fetched by its id. */
 export const FALLBACK_DEPTH = 100;
 
-export interface RemoteFetch {
+interface RemoteFetch {
   gitdir: string;
   http: HttpClient;
   /** A fresh headers object per call: isomorphic-git adds to the one it is given. */
@@ -91,9 +91,8 @@ async function expandInCache(f: RemoteFetch, prefix: string): Promise<string | u
   try {
     return await git.expandOid({ fs, gitdir: f.gitdir, oid: prefix, cache: f.cache });
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'NotFoundError') return undefined;
-    if (code === 'AmbiguousError') {
+    if (err instanceof Errors.NotFoundError) return undefined;
+    if (err instanceof Errors.AmbiguousError) {
       throw new SourceError('source-ref-not-found',
         `the abbreviated commit id ${prefix} matches several objects in ${f.remote.url}: give more digits`,
         { repo: f.remote.url });

@@ -1,4 +1,5 @@
 // Turns what isomorphic-git and Node throw while talking to a server into SourceErrors a person can act on.
+import { Errors } from 'isomorphic-git';
 import { SilentServerError } from './http-client.js';
 import { redact, type RemoteAuth } from './credentials.js';
 import { SourceError } from './source-error.js';
@@ -52,16 +53,16 @@ export function remoteFailure(err: unknown, ctx: RemoteContext): SourceError | u
       `cannot reach ${ctx.hostPort} for ${repo}: TLS failure (${code}); check the server certificate or the ` +
       'system CA store (NODE_EXTRA_CA_CERTS)', { repo });
   }
-  if (code === 'HttpError') {
-    const data = (err as { data?: { statusCode?: number; statusMessage?: string; response?: string } }).data ?? {};
+  if (err instanceof Errors.HttpError) {
+    const data = err.data ?? {};
     return httpFailure(data.statusCode ?? 0, data.statusMessage ?? '', data.response ?? '', ctx);
   }
-  if (code === 'SmartHttpError') {
+  if (err instanceof Errors.SmartHttpError) {
     return new SourceError('source-not-a-repo',
       `${repo} did not answer as a Git smart-HTTP server: check the URL (plain "dumb" HTTP Git hosting is not ` +
       'supported)', { repo });
   }
-  if (code === 'EmptyServerResponseError' || code === 'ParseError' || code === 'RemoteCapabilityError') {
+  if (err instanceof Errors.EmptyServerResponseError || err instanceof Errors.ParseError || err instanceof Errors.RemoteCapabilityError) {
     const message = redact(String((err as Error).message), ctx.auth.secrets);
     return new SourceError('source-remote-error', `the Git server at ${repo} sent an answer notrack cannot use: ${message}`,
       { repo });

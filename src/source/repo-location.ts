@@ -55,6 +55,6 @@ export function locateRepo(repo: string): RemoteLocation | LocalLocation {
 }
 
 /** Removes `user:password@` from anything URL-shaped, for messages about locations that did not parse. */
-export function withoutUserInfo(text: string): string {
+function withoutUserInfo(text: string): string {
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1').replace(/^[^/\s@:]+:[^/\s@]*@/, '');
 }

@@ -1,7 +1,8 @@
+// The agent's HTTP endpoints: /metrics with the kernel counters and reconcile outcomes, /healthz, /livez, /status.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:net';
-import { UsageError } from '../../src/cli/args.js';
+import { UsageError } from '../../src/errors.js';
 import { AgentListenError } from '../../src/agent/http.js';
 import { DEFAULT_AGENT_OPTIONS } from '../../src/agent/options.js';
 import { runAgent } from '../../src/agent/run-agent.js';

@@ -1,7 +1,11 @@
+// The agent's settings from the command line: schedules, durations, the listen address, retries, and the checks
+// every settings object passes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SOURCE_OPTIONS, UsageError, parseCommandArgs } from '../../src/cli/args.js';
-import { AGENT_ARGS, AGENT_HELP, DEFAULT_AGENT_OPTIONS, agentHelp, agentOptionsFromArgs, checkAgentOptions } from '../../src/agent/options.js';
+import { UsageError } from '../../src/errors.js';
+import { SOURCE_OPTIONS, parseCommandArgs } from '../../src/cli/args.js';
+import { AGENT_ARGS, AGENT_HELP, agentHelp, agentOptionsFromArgs } from '../../src/cli/agent-flags.js';
+import { DEFAULT_AGENT_OPTIONS, checkAgentOptions } from '../../src/agent/options.js';
 import { parseSchedule } from '../../src/agent/schedule.js';
 import { parseDuration } from '../../src/agent/duration.js';
 import { parseListen } from '../../src/agent/listen.js';

@@ -1,6 +1,6 @@
 // A scripted, in-memory Reconciler for the agent runtime's tests: outcomes in order, delays, throws, and a record
 // of every call with the number of calls in flight (to catch overlaps).
-import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileTrigger, Reconciler } from '../../src/agent/reconciler.js';
+import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileReason, ReconcileTrigger, Reconciler } from '../../src/agent/reconciler.js';
 
 export type Step<T> = T & { delayMs?: number; throws?: string; hang?: boolean };
 
@@ -13,14 +13,14 @@ export function ready(commit = 'c0ffee0000000000000000000000000000000001', gener
   };
 }
 
-export function failed(reason = 'FetchFailed', applied: { commit: string; generation: number } | null = null): ReconcileOutcome {
+export function failed(reason: ReconcileReason = 'FetchFailed', applied: { commit: string; generation: number } | null = null): ReconcileOutcome {
   return {
     status: 'Failed', reason, message: 'git.example: connection refused', revision: null,
     appliedRevision: applied, changes: 0, durationMs: 5,
   };
 }
 
-export function stalled(reason = 'ValidationFailed', applied: { commit: string; generation: number } | null = null): ReconcileOutcome {
+export function stalled(reason: ReconcileReason = 'ValidationFailed', applied: { commit: string; generation: number } | null = null): ReconcileOutcome {
   return {
     status: 'Stalled', reason, message: 'policies/db.yaml:10:7: unknown field "protocl"',
     revision: { ref: 'main', commit: 'bad0000000000000000000000000000000000002' }, appliedRevision: applied, changes: 0, durationMs: 7,

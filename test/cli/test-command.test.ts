@@ -113,7 +113,7 @@ spec: { nets: [10.0.0.0/8] }
   const r = await cliInProcess('test', '--path', dir);
   assert.is(r.code, 1);
   assert.is(r.out, [
-    'tests/broken.yaml:9:15: error[invalid-value]: expect is "alow"; expected one of allow, deny, pass; did you mean "allow"? (at spec.cases[0].expect)',
+    'tests/broken.yaml:9:15: error[invalid-value]: expect is the string "alow"; expected one of allow, deny, pass; did you mean "allow"? (at spec.cases[0].expect)',
     'tests/broken.yaml:18:15: error[invalid-packet]: invalid packet "tcp 10.0.1.7 > 10.0.2.10:5432": tcp needs both ports, e.g. "tcp 10.0.0.1:40000 > 10.0.0.2:80" (or "frag" for a later fragment) (at spec.cases[0].packet)',
     'tests/broken.yaml:24:15: error[unknown-host]: no HostEndpoint has node "db-2"; did you mean "db-1"? (hosts: cache-1, db-1, edge-1) (at spec.host)',
     'tests/broken.yaml:29:32: error[unknown-interface]: host db-1 has no HostEndpoint on interface eth1; did you mean "eth0"? (interfaces: eth0) (at spec.interface)',

@@ -8,7 +8,7 @@ import {
   R0, R1, R2, R6, R9, R10,
   disassemble,
   disassembleEntries,
-} from '../../src/compile/asm/index.js';
+} from '../../src/asm/index.js';
 
 /** A small policy-like program: one rule that counts and drops TCP port 22, everything else passes. */
 function ruleProgram(): ProgramBuilder {
@@ -119,13 +119,13 @@ test('a cut-off or malformed ld_imm64 is flagged, not misread', () => {
   assert.match(bad[0]!.text, /^<bad ld_imm64: second slot <unknown: code=0x95/);
 });
 
-test('bytes that are not whole instructions are refused with ASM_BYTES', () => {
+test('bytes that are not whole instructions are refused with asm-bytes', () => {
   try {
     disassemble(new Uint8Array(12));
-    assert.unreachable('expected ASM_BYTES');
+    assert.unreachable('expected asm-bytes');
   } catch (e) {
     assert.instance(e, AsmError);
-    assert.is((e as AsmError).code, 'ASM_BYTES');
+    assert.is((e as AsmError).code, 'asm-bytes');
     assert.match((e as Error).message, '12 bytes');
   }
 });

@@ -13,7 +13,7 @@ import {
   alu, atomic, call, decodeInsns, disassembleEntries, encodeInsns, endian, exit, gotol, ja, jmp, ldImm64, ldx, neg,
   regByIndex, st, stx,
   type AluOp, type AtomicOp, type JmpOp, type MemSize, type RawInsn, type WritableReg,
-} from '../../src/compile/asm/index.js';
+} from '../../src/asm/index.js';
 
 /** How a case's bytes are checked: against clang assembling this inline asm, or against literal spec bytes. */
 type Oracle = { readonly clang: string } | { readonly spec: string };

@@ -13,7 +13,7 @@ import {
   type AsmErrorCode,
   type RawInsn,
   type WritableReg,
-} from '../../src/compile/asm/index.js';
+} from '../../src/asm/index.js';
 
 /** Runs `fn`, expects an AsmError with `code`, and returns its message for further checks. */
 function asmError(fn: () => unknown, code: AsmErrorCode): string {
@@ -88,7 +88,7 @@ test('jumps at the edge of the 16-bit offset assemble; one instruction more is r
   far.jmp('jeq', R1, 0, 'far');
   for (let i = 0; i < 32768; i++) far.mov64(R0, 0);
   far.label('far').exit();
-  const message = asmError(() => far.assemble(), 'ASM_JUMP_OUT_OF_RANGE');
+  const message = asmError(() => far.assemble(), 'asm-jump-out-of-range');
   assert.match(message, "label 'far'");
   assert.match(message, 'spans 32768 instructions');
   assert.match(message, 'gotol');
@@ -99,7 +99,7 @@ test('a backward jump one past -32768 is refused', () => {
   p.label('top');
   for (let i = 0; i < 32768; i++) p.mov64(R0, 0);
   p.ja('top').exit();
-  const message = asmError(() => p.assemble(), 'ASM_JUMP_OUT_OF_RANGE');
+  const message = asmError(() => p.assemble(), 'asm-jump-out-of-range');
   assert.match(message, "label 'top'");
   assert.match(message, 'spans -32769 instructions');
 });
@@ -118,7 +118,7 @@ test('gotol reaches labels beyond the 16-bit range, with the distance in imm', (
 test('a jump to a label never defined is an error naming the label', () => {
   const p = new ProgramBuilder();
   p.mov64(R0, 0).jmp('jeq', R1, 1, 'rule_7_miss').exit();
-  const message = asmError(() => p.assemble(), 'ASM_LABEL_UNKNOWN');
+  const message = asmError(() => p.assemble(), 'asm-label-unknown');
   assert.match(message, "'rule_7_miss'");
   assert.match(message, 'instruction 1');
 });
@@ -126,7 +126,7 @@ test('a jump to a label never defined is an error naming the label', () => {
 test('defining a label twice is an error at the second definition', () => {
   const p = new ProgramBuilder();
   p.label('accept').mov64(R0, 2);
-  const message = asmError(() => p.label('accept'), 'ASM_LABEL_DUPLICATE');
+  const message = asmError(() => p.label('accept'), 'asm-label-duplicate');
   assert.match(message, "'accept'");
   assert.match(message, 'instruction 0');
   assert.match(message, 'instruction 1');
@@ -146,14 +146,14 @@ test('unused labels are fine, and assemble reports every label with its position
 test('a jump to a label with no instruction after it is refused', () => {
   const p = new ProgramBuilder();
   p.ja('end').exit().label('end');
-  const message = asmError(() => p.assemble(), 'ASM_JUMP_PAST_END');
+  const message = asmError(() => p.assemble(), 'asm-jump-past-end');
   assert.match(message, "'end'");
 });
 
 test('a failed assemble leaves the builder usable: define the missing label and assemble again', () => {
   const p = new ProgramBuilder();
   p.ja('later');
-  asmError(() => p.assemble(), 'ASM_LABEL_UNKNOWN');
+  asmError(() => p.assemble(), 'asm-label-unknown');
   p.label('later').exit();
   assert.equal(texts(p), ['goto +0', 'exit']);
 });
@@ -169,7 +169,7 @@ test('newLabel returns distinct names, never one already defined', () => {
   assert.equal(texts(p), ['goto +0', 'goto +0', 'exit']);
 });
 
-test('r10 cannot be written: a type error at compile time and ASM_READONLY_REGISTER at run time', () => {
+test('r10 cannot be written: a type error at compile time and asm-readonly-register at run time', () => {
   const p = new ProgramBuilder();
   const refused: (() => unknown)[] = [
     // @ts-expect-error r10 is a FrameReg, not a WritableReg
@@ -190,7 +190,7 @@ test('r10 cannot be written: a type error at compile time and ASM_READONLY_REGIS
     () => p.atomic('add', 'u64', R1, 0, R10, { fetch: true }),
   ];
   for (const fn of refused) {
-    const message = asmError(fn, 'ASM_READONLY_REGISTER');
+    const message = asmError(fn, 'asm-readonly-register');
     assert.match(message, 'r10 is the frame pointer');
   }
   assert.is(p.insnCount, 0, 'nothing was emitted by the refused calls');
@@ -219,8 +219,8 @@ test('registers can be named by role, and something that only looks like a regis
   p.mov64(R_CTX, R1).ldx('u16', R2, R_STATE, 4).exit();
   assert.equal(texts(p), ['r6 = r1', 'r2 = *(u16 *)(r9 + 4)', 'exit']);
   const fake = { index: 1, name: 'r1', name32: 'w1', writable: true } as unknown as WritableReg;
-  assert.match(asmError(() => p.mov64(fake, 0), 'ASM_OPERAND'), 'must be a register');
-  assert.match(asmError(() => p.mov64(3 as unknown as WritableReg, 0), 'ASM_OPERAND'), 'got the number 3');
+  assert.match(asmError(() => p.mov64(fake, 0), 'asm-operand'), 'must be a register');
+  assert.match(asmError(() => p.mov64(3 as unknown as WritableReg, 0), 'asm-operand'), 'got the number 3');
 });
 
 test('map loads are LD_IMM64 with src_reg BPF_PSEUDO_MAP_FD, listed as relocations for the loader', () => {
@@ -270,12 +270,12 @@ test('assemble({ maps }) writes each fd, and patchMapFds does the same to bytes 
 test('a map missing from the map table is an error naming it', () => {
   const p = new ProgramBuilder();
   p.ldMap(R1, 'nt_rule_counters').ldMap(R2, 'nt_evnets').exit();
-  const message = asmError(() => p.assemble({ maps: { nt_rule_counters: 3 } }), 'ASM_MAP_UNRESOLVED');
+  const message = asmError(() => p.assemble({ maps: { nt_rule_counters: 3 } }), 'asm-map-unresolved');
   assert.match(message, "'nt_evnets'");
   assert.not.match(message, "'nt_rule_counters'");
   const later = p.assemble();
-  assert.match(asmError(() => patchMapFds(later, { nt_rule_counters: 3 }), 'ASM_MAP_UNRESOLVED'), "'nt_evnets'");
-  assert.match(asmError(() => p.assemble({ maps: { nt_rule_counters: -1, nt_evnets: 4 } }), 'ASM_OPERAND'), 'fd -1');
+  assert.match(asmError(() => patchMapFds(later, { nt_rule_counters: 3 }), 'asm-map-unresolved'), "'nt_evnets'");
+  assert.match(asmError(() => p.assemble({ maps: { nt_rule_counters: -1, nt_evnets: 4 } }), 'asm-operand'), 'fd -1');
 });
 
 test('insnCount reports slots as the kernel counts them, and maxInsns refuses larger programs', () => {
@@ -283,7 +283,7 @@ test('insnCount reports slots as the kernel counts them, and maxInsns refuses la
   p.ldImm64(R1, 1n).mov64(R0, 0).exit();
   assert.is(p.insnCount, 4);
   assert.is(p.assemble({ maxInsns: 4 }).insnCount, 4);
-  const message = asmError(() => p.assemble({ maxInsns: 3 }), 'ASM_PROGRAM_TOO_LARGE');
+  const message = asmError(() => p.assemble({ maxInsns: 3 }), 'asm-program-too-large');
   assert.match(message, '4 instructions');
   assert.match(message, 'limit is 3');
 });
@@ -292,40 +292,40 @@ test('no program beyond 1,000,000 instructions assembles, whatever limit is aske
   const p = new ProgramBuilder();
   for (let i = 0; i < MAX_PROGRAM_INSNS; i++) p.mov64(R0, 0);
   p.exit();
-  const message = asmError(() => p.assemble({ maxInsns: 2_000_000 }), 'ASM_PROGRAM_TOO_LARGE');
+  const message = asmError(() => p.assemble({ maxInsns: 2_000_000 }), 'asm-program-too-large');
   assert.match(message, '1000001 instructions');
   assert.match(message, 'limit is 1000000');
 });
 
 test('immediates that 64-bit instructions would sign-extend are refused; the 32-bit forms take any u32', () => {
   const p = new ProgramBuilder();
-  const message = asmError(() => p.mov64(R1, 0x80000000), 'ASM_OPERAND');
+  const message = asmError(() => p.mov64(R1, 0x80000000), 'asm-operand');
   assert.match(message, 'sign-extend');
   assert.match(message, 'ldImm64');
-  asmError(() => p.jmp('jeq', R1, 0xc0a80001, 'x'), 'ASM_OPERAND');
-  asmError(() => p.alu64('and', R1, 2 ** 32), 'ASM_OPERAND');
+  asmError(() => p.jmp('jeq', R1, 0xc0a80001, 'x'), 'asm-operand');
+  asmError(() => p.alu64('and', R1, 2 ** 32), 'asm-operand');
   p.mov32(R1, 0x80000000).jmp32('jeq', R1, 0xc0a80001, 'x').label('x').exit();
   assert.equal(texts(p), ['w1 = -2147483648', 'if w1 == 0xc0a80001 goto +0', 'exit']);
 });
 
 test('operands the verifier would reject, or the fields cannot hold, are refused when emitted', () => {
   const p = new ProgramBuilder();
-  assert.match(asmError(() => p.alu64('lsh', R1, 64), 'ASM_OPERAND'), 'shift by 64');
-  assert.match(asmError(() => p.alu32('arsh', R1, 32), 'ASM_OPERAND'), 'shift by 32');
-  assert.match(asmError(() => p.alu64('rsh', R1, -1), 'ASM_OPERAND'), 'shift by -1');
-  assert.match(asmError(() => p.alu64('div', R1, 0), 'ASM_OPERAND'), 'division by the constant 0');
-  assert.match(asmError(() => p.alu32('mod', R1, 0), 'ASM_OPERAND'), 'division by the constant 0');
-  assert.match(asmError(() => p.alu64('add', R1, 1.5), 'ASM_OPERAND'), 'not an integer');
-  assert.match(asmError(() => p.ldx('u32', R1, R9, 40000), 'ASM_OPERAND'), 'offset 40000');
-  assert.match(asmError(() => p.stx('u8', R10, -32769, R1), 'ASM_OPERAND'), 'offset -32769');
-  assert.match(asmError(() => p.st('u8', R10, -1, 256), 'ASM_OPERAND'), 'does not fit 8 bits');
-  assert.match(asmError(() => p.st('u16', R10, -2, -32769), 'ASM_OPERAND'), 'does not fit 16 bits');
-  assert.match(asmError(() => p.ldImm64(R1, 1n << 64n), 'ASM_OPERAND'), 'does not fit 64 bits');
-  assert.match(asmError(() => p.ldImm64(R1, 2 ** 60), 'ASM_OPERAND'), 'bigint');
-  assert.match(asmError(() => p.call('map_lookup' as 'map_lookup_elem'), 'ASM_OPERAND'), "unknown helper 'map_lookup'");
-  asmError(() => p.atomic('add', 'u16' as 'u32', R1, 0, R2), 'ASM_OPERAND');
-  asmError(() => p.alu64('nand' as 'and', R1, R2), 'ASM_OPERAND');
-  asmError(() => p.ja(''), 'ASM_OPERAND');
+  assert.match(asmError(() => p.alu64('lsh', R1, 64), 'asm-operand'), 'shift by 64');
+  assert.match(asmError(() => p.alu32('arsh', R1, 32), 'asm-operand'), 'shift by 32');
+  assert.match(asmError(() => p.alu64('rsh', R1, -1), 'asm-operand'), 'shift by -1');
+  assert.match(asmError(() => p.alu64('div', R1, 0), 'asm-operand'), 'division by the constant 0');
+  assert.match(asmError(() => p.alu32('mod', R1, 0), 'asm-operand'), 'division by the constant 0');
+  assert.match(asmError(() => p.alu64('add', R1, 1.5), 'asm-operand'), 'not an integer');
+  assert.match(asmError(() => p.ldx('u32', R1, R9, 40000), 'asm-operand'), 'offset 40000');
+  assert.match(asmError(() => p.stx('u8', R10, -32769, R1), 'asm-operand'), 'offset -32769');
+  assert.match(asmError(() => p.st('u8', R10, -1, 256), 'asm-operand'), 'does not fit 8 bits');
+  assert.match(asmError(() => p.st('u16', R10, -2, -32769), 'asm-operand'), 'does not fit 16 bits');
+  assert.match(asmError(() => p.ldImm64(R1, 1n << 64n), 'asm-operand'), 'does not fit 64 bits');
+  assert.match(asmError(() => p.ldImm64(R1, 2 ** 60), 'asm-operand'), 'bigint');
+  assert.match(asmError(() => p.call('map_lookup' as 'map_lookup_elem'), 'asm-operand'), "unknown helper 'map_lookup'");
+  asmError(() => p.atomic('add', 'u16' as 'u32', R1, 0, R2), 'asm-operand');
+  asmError(() => p.alu64('nand' as 'and', R1, R2), 'asm-operand');
+  asmError(() => p.ja(''), 'asm-operand');
   assert.is(p.insnCount, 0);
 });
 

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { compileHost } from '../../src/compile/compile-host.js';
 import type { DesiredState, IngressEntry } from '../../src/compile/desired-state.js';
 import { canonicalPrefixes } from '../../src/compile/prefixes.js';
-import { parseCidr, type Cidr } from '../../src/model/cidr.js';
+import { parseCidr, type Cidr } from '../../src/net/cidr.js';
 import { validDocuments } from '../support/policy-files.js';
 import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
 

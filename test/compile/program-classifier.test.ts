@@ -7,7 +7,7 @@ import {
   buildClassifier, entriesOfRecord, NO_VALUE_INDEX, summaryOfRecord,
   type AddressTable, type Classifier, type FieldName, type ScalarTable,
 } from '../../src/compile/program/index.js';
-import { JumpSlot } from '../../src/dataplane/layout.js';
+import { JumpSlot } from '../../src/abi/notrack.js';
 
 const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });
 
@@ -158,7 +158,7 @@ test('summaries: more than 4096 entries take several summary words', () => {
   assert.equal(summaryOfRecord(c, field(c, 'dport', 'scalar').values[4500]!), [Math.floor(4500 / 64)]);
 });
 
-test('layout: deciding entries grouped by the fields they constrain, each group in order, Log entries last', () => {
+test('placement: deciding entries grouped by the fields they constrain, each group in order, Log entries last', () => {
   const list: IngressEntry[] = [];
   for (let i = 0; i < 200; i++) {
     if (i % 4 === 3) list.push(entry(i, { action: 'Log', protocol: 6 }));
@@ -166,7 +166,7 @@ test('layout: deciding entries grouped by the fields they constrain, each group 
     else list.push(entry(i, { source: side({ inSets: ['A'] }) }));
   }
   const c = buildClassifier(state(list, { A: ['10.0.0.0/8'] }), 'eth0', 4);
-  const { groups, bitOf, table, logStart } = c.layout;
+  const { groups, bitOf, table, logStart } = c.placement;
   assert.equal(groups.map((g) => [g.start, g.count, g.log]), [[0, 100, false], [128, 50, false], [192, 50, true]]);
   assert.is(logStart, 192);
   // Evaluation order within each group; the group of entry 0 first.
@@ -186,11 +186,11 @@ test('layout: deciding entries grouped by the fields they constrain, each group 
   assert.equal(slot(199).slice(0, 2), [199, 199]);
 });
 
-test('layout: small groups share one mixed group, in evaluation order', () => {
+test('placement: small groups share one mixed group, in evaluation order', () => {
   const list = [entry(0, { protocol: 6 }), entry(1, { source: side({ inSets: ['A'] }) }), entry(2, { protocol: 17 })];
   const c = buildClassifier(state(list, { A: ['10.0.0.0/8'] }), 'eth0', 4);
-  assert.equal(c.layout.groups.map((g) => [g.start, g.count]), [[0, 3]]);
-  assert.equal(Array.from(c.layout.bitOf), [0, 1, 2]);
+  assert.equal(c.placement.groups.map((g) => [g.start, g.count]), [[0, 3]]);
+  assert.equal(Array.from(c.placement.bitOf), [0, 1, 2]);
 });
 
 test('an empty family has no fields and no records to speak of', () => {

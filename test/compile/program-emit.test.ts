@@ -6,8 +6,8 @@ import type { DesiredState, IngressEntry, SideMatch } from '../../src/compile/de
 import {
   compilePolicyProgram, DEFAULT_STEP_BUDGET, MAX_PARTS_PER_PACKET, PolicyProgramError, stepBudget, worstCaseSteps,
 } from '../../src/compile/program/index.js';
-import { disassemble } from '../../src/compile/asm/index.js';
-import { JumpSlot } from '../../src/dataplane/layout.js';
+import { disassemble } from '../../src/asm/index.js';
+import { JumpSlot } from '../../src/abi/notrack.js';
 
 const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });
 
@@ -58,7 +58,7 @@ test('the step budget grows so the worst case finishes within the tail-call limi
     assert.unreachable('a budget of 2 steps cannot scan 157 words in 28 parts');
   } catch (e) {
     assert.instance(e, PolicyProgramError);
-    assert.is((e as PolicyProgramError).code, 'POLICY_PROGRAM_TOO_LARGE');
+    assert.is((e as PolicyProgramError).code, 'policy-program-too-large');
   }
 });
 

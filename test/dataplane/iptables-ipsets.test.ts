@@ -5,7 +5,7 @@ import {
   canonicalSet, diffIpsets, formatAddress, parseIpsetHeaders, parseIpsetSave, renderIpsetRestore, setOptions,
   IpsetDesiredError, type IpsetActual,
 } from '../../src/dataplane/ipset/index.js';
-import { parseIp } from '../../src/model/cidr.js';
+import { parseIp } from '../../src/net/cidr.js';
 
 test('members are written the way ipset save prints them, sorted, duplicates dropped', () => {
   const s = canonicalSet({ name: 'notrack-peers', family: 4, members: ['10.0.0.5/32', '192.168.1.7/24', '10.0.0.0/8', '10.0.0.5'] });
@@ -38,7 +38,7 @@ test('bad sets are refused naming the set and the member', () => {
     [{ name: 'notrack-x', family: 4, members: ['db.example.com'] }, /notrack-x: "db.example.com" is not an address/],
   ];
   for (const [set, message] of bad) {
-    assert.throws(() => canonicalSet(set), (e: unknown) => e instanceof IpsetDesiredError && e.code === 'IPSET_INVALID_DESIRED' && message.test(e.message), set.name);
+    assert.throws(() => canonicalSet(set), (e: unknown) => e instanceof IpsetDesiredError && e.code === 'ipset-invalid-desired' && message.test(e.message), set.name);
   }
 });
 

@@ -119,7 +119,7 @@ test('invalid desired states are refused with a message that says what to fix', 
   for (const [what, mutate, message] of cases) {
     const d = desired();
     mutate(d);
-    assert.throws(() => renderRuleset(d, 4), (e: unknown) => e instanceof IptablesDesiredError && e.code === 'IPTABLES_INVALID_DESIRED' && message.test(e.message), what);
+    assert.throws(() => renderRuleset(d, 4), (e: unknown) => e instanceof IptablesDesiredError && e.code === 'iptables-invalid-desired' && message.test(e.message), what);
   }
 });
 

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { readHostEndpoints } from '../../src/demo/lab.js';
 import { LabError } from '../../src/demo/lab-error.js';
 import { planTopology } from '../../src/demo/topology.js';
-import { parseCidr } from '../../src/model/cidr.js';
+import { parseCidr } from '../../src/net/cidr.js';
 import type { HostEndpoint } from '../../src/model/resources.js';
 import { POLICIES_EXAMPLE } from './lab-fixture.js';
 

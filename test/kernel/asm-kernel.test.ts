@@ -9,7 +9,7 @@ import {
   disassemble,
   patchMapFds,
   type AssembleOptions,
-} from '../../src/compile/asm/index.js';
+} from '../../src/asm/index.js';
 import { createMap, loadProgram, testRun } from '../../src/libbpf/index.js';
 import { NetNs } from '../support/netns.js';
 import { kernelGate } from '../support/kernel-gate.js';

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { pinDir, run, vethPair, type NetNs, type VethPair } from '../support/netns.js';
 import { loadHandPolicy, type HandRule } from '../support/hand-policy.js';
 import { conntrackFlows, ping, pingFlood, receiveUdp, sendUdp, staticNeighbours, stopTraffic } from '../support/traffic.js';
-import { ProgramBuilder, R0 } from '../../src/compile/asm/index.js';
+import { ProgramBuilder, R0 } from '../../src/asm/index.js';
 import {
   applyIptables, removeAll, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, type CommandRunner, type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';
@@ -17,9 +17,10 @@ import {
   XdpDataplaneError, type InterfaceGeneration,
 } from '../../src/dataplane/xdp/index.js';
 import {
-  attachXdp, BpfError, clsBpfFilters, interfaceIndex, loadProgram, ProgType, tcxQuery, xdpQuery, type BpfProgram,
+  attachXdp, BpfError, interfaceIndex, loadProgram, ProgType, tcxQuery, xdpQuery, type BpfProgram,
 } from '../../src/libbpf/index.js';
 import { kernelGate } from '../support/kernel-gate.js';
+import { clsBpfFilters } from '../../src/dataplane/tc-filters.js';
 
 const gate = kernelGate('dataplane-lifecycle', { tools: ['iptables-restore', 'ipset', 'conntrack', 'socat', 'ss', 'ping', 'tc'] });
 const kt = gate.test;
@@ -126,7 +127,7 @@ kt('switchGeneration moves XDP and TC to a new generation under traffic without 
     assert.is(attached.xdp.fallbackReason, undefined);
     const again = catchError(() => a.enter(() => attachInterface({ ifname: aDev, generation: first, xdpMode: 'auto' })));
     assert.instance(again, XdpDataplaneError);
-    assert.is((again as XdpDataplaneError).code, 'XDP_ALREADY_ATTACHED');
+    assert.is((again as XdpDataplaneError).code, 'xdp-already-attached');
 
     const blocked = await receiveUdp(a, 4, 7500, 1);
     sendUdp(b, 4, pair.aAddr4, 7500, 'before');

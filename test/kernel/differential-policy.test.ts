@@ -11,9 +11,9 @@ import { evaluatePacket } from '../../src/compile/evaluate.js';
 import type {
   DesiredState, Failsafe, IngressEntry, PacketDescription, PortRange, PrefixSet, SideMatch, Verdict,
 } from '../../src/compile/desired-state.js';
-import { Limits } from '../../src/dataplane/layout.js';
-import { formatIp, type IpFamily } from '../../src/model/cidr.js';
-import { buildClassifier, stepBudget, vectorShape } from '../../src/compile/program/index.js';
+import { Limits } from '../../src/abi/notrack.js';
+import { formatIp, type IpFamily } from '../../src/net/cidr.js';
+import { buildClassifier, stepBudget } from '../../src/compile/program/index.js';
 import { expectedAction, frameFor, Pipeline } from '../support/pipeline.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
 import { kernelGate } from '../support/kernel-gate.js';
@@ -382,7 +382,7 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
   }
   const groups = { 4: 0, 6: 0 };
   for (const f of [4, 6] as const) {
-    groups[f] = buildClassifier(s.state, IFACE, f, { minGroupEntries: o.minGroupEntries }).layout.groups.filter((g) => !g.log).length;
+    groups[f] = buildClassifier(s.state, IFACE, f, { minGroupEntries: o.minGroupEntries }).placement.groups.filter((g) => !g.log).length;
   }
   const counters = s.state.interfaces[0]!.counters.map((_, i) => i);
   const before = pl.ruleCounters(counters);
@@ -433,7 +433,7 @@ function smallSteps(s: DesiredState, from: number, minGroupEntries: number | und
   const shapes = ([4, 6] as const).map((f) => buildClassifier(s, IFACE, f, { minGroupEntries }));
   for (let steps = from; ; steps++) {
     try {
-      for (const c of shapes) stepBudget(c.shape.summaryWords, c.shape.words, c.layout.groups.length, steps);
+      for (const c of shapes) stepBudget(c.shape.summaryWords, c.shape.words, c.placement.groups.length, steps);
       return steps;
     } catch { /* too small for this policy: one more */ }
   }

@@ -6,7 +6,7 @@ import { run, vethPair, NetNs, type VethPair } from '../support/netns.js';
 import {
   applyIpsets, observeIpsets, diffIpsets, pruneIpsets, removeAllIpsets, type CommandRunner, type IpsetDesired,
 } from '../../src/dataplane/ipset/index.js';
-import { spawnRunner } from '../../src/dataplane/iptables/command.js';
+import { spawnRunner } from '../../src/dataplane/command-runner.js';
 import {
   applyIptables, removeAll, readRuleCounters, observeIptables, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProgramBuilder, R0, R2, R3 } from '../../src/compile/asm/index.js';
+import { ProgramBuilder, R0, R2, R3 } from '../../src/asm/index.js';
 import { catchBpf } from '../support/bpf-error.js';
 import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
 import { pinDir } from '../support/netns.js';

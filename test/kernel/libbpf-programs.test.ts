@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProgramBuilder, R0, R1, R2, R3, R4, R6, R10 } from '../../src/compile/asm/index.js';
+import { ProgramBuilder, R0, R1, R2, R3, R4, R6, R10 } from '../../src/asm/index.js';
 import { catchBpf } from '../support/bpf-error.js';
 import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
 import { NetNs } from '../support/netns.js';

@@ -1,14 +1,15 @@
 // TC through the libbpf binding, inside test namespaces: tcx links (query, traffic, update, other programs
-// beside ours) and the clsact + cls_bpf path (forced), which removes only what it created.
+// beside ours) and the clsact + cls_bpf path (forced), which removes only what it created (the dataplane's detachTc
+// removes the qdisc, once tc says no filter is left on it).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { catchBpf } from '../support/bpf-error.js';
 import { openAttachFixture, SEEN_COUNTER_C, type AttachFixture } from '../support/attach-fixture.js';
 import {
-  attachTc, clsBpfFilters, clsBpfQuery, foreignTcPrograms, interfaceAttachments, interfaceIndex, tcxQuery,
-  type BpfProgram, type TcAttachment,
+  attachTc, clsBpfQuery, interfaceIndex, tcxQuery, type BpfProgram, type TcAttachment,
 } from '../../src/libbpf/index.js';
 import { kernelGate } from '../support/kernel-gate.js';
+import { clsBpfFilters, detachTc, foreignTcPrograms, interfaceAttachments } from '../../src/dataplane/tc-filters.js';
 
 const SOURCE = `${SEEN_COUNTER_C}
 SEC("tc")
@@ -64,7 +65,7 @@ if (gate.runs) {
       const seen = fixture!.seenDuringPing();
       assert.ok(seen >= 2n, `tcx saw ${seen} packets`);
     } finally {
-      if (att) a.enter(() => att!.detach());
+      if (att) a.enter(() => detachTc(att!));
     }
     assert.equal(a.enter(() => tcxQuery(interfaceIndex(aDev), 'ingress')).programIds, []);
     assert.not.match(qdiscs(), /clsact/, 'tcx needs no qdisc');
@@ -128,7 +129,7 @@ if (gate.runs) {
       const seen = fixture!.seenDuringPing();
       assert.ok(seen >= 2n, `cls_bpf saw ${seen} packets`);
     } finally {
-      if (att) a.enter(() => att!.detach());
+      if (att) a.enter(() => detachTc(att!));
     }
     assert.equal(a.enter(() => clsBpfFilters(interfaceIndex(aDev), 'ingress')), []);
     assert.not.match(qdiscs(), /clsact/, 'the qdisc we created is gone');
@@ -146,13 +147,13 @@ if (gate.runs) {
       assert.match(e.message, /handle 1 priority 1 .*tc_count/);
       // Someone else adds a filter of their own after us.
       a.exec(['tc', 'filter', 'add', 'dev', aDev, 'ingress', 'pref', '5', 'handle', '0x5', 'bpf', 'da', 'obj', fixture!.objPath, 'sec', 'tc']);
-      a.enter(() => att!.detach());
+      a.enter(() => detachTc(att!));
       att = undefined;
       const left = a.enter(() => clsBpfFilters(interfaceIndex(aDev), 'ingress'));
       assert.equal(left.map((f) => [f.priority, f.handle]), [[5, 5]], 'their filter stays');
       assert.match(qdiscs(), /clsact/, 'the qdisc stays while their filter uses it');
     } finally {
-      if (att) a.enter(() => att!.detach());
+      if (att) a.enter(() => detachTc(att!));
       a.exec(['tc', 'qdisc', 'del', 'dev', aDev, 'clsact'], { allowFail: true });
     }
   });

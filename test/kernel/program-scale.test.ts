@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
 import type { DesiredState, IngressEntry, PacketDescription, SideMatch } from '../../src/compile/desired-state.js';
 import { loadPolicyProgram } from '../../src/dataplane/policy-program.js';
-import { JumpSlot } from '../../src/dataplane/layout.js';
+import { JumpSlot } from '../../src/abi/notrack.js';
 import { readdirSync } from 'node:fs';
 import { clearProgramSlot, openPinnedMap, setProgramSlot } from '../../src/libbpf/index.js';
 import { pinDir } from '../support/netns.js';

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DesiredState, IngressEntry, PacketDescription, SideMatch } from '../../src/compile/desired-state.js';
-import type { CounterName } from '../../src/dataplane/layout.js';
+import type { CounterName } from '../../src/abi/notrack.js';
 import { frameFor, Pipeline, XDP_DROP, XDP_PASS } from '../support/pipeline.js';
 import { kernelGate } from '../support/kernel-gate.js';
 

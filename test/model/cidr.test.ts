@@ -1,7 +1,7 @@
 // Addresses and CIDRs as policies write them: every IPv6 form, the canonical text, containment and overlap.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cidrContains, cidrOverlaps, formatCidr, formatIp, isCatchAll, parseCidr, parseIp, type Cidr } from '../../src/model/cidr.js';
+import { cidrContains, cidrOverlaps, formatCidr, formatIp, isCatchAll, parseCidr, parseIp, type Cidr } from '../../src/net/cidr.js';
 
 function cidr(text: string): Cidr {
   const c = parseCidr(text);

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NotrackError } from '../../src/errors.js';
+import { mulberry32 } from '../support/seeded-random.js';
 import {
   MAX_LABEL_LENGTH,
   MAX_SELECTOR_NESTING,
@@ -254,20 +255,8 @@ test('the parsed tree is frozen, so it cannot drift from what matches() does', (
 
 // ---- generated inputs ---------------------------------------------------------------------------------------
 
-/** A small seeded generator, so a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('generated selectors keep their meaning through the canonical text', () => {
-  const next = random(7);
+  const next = mulberry32(7);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
   const labels = ['a', 'b', 'x.io/c'];
   const values = ['', 'p', 'q', "it's", 'say "x"'];
@@ -309,7 +298,7 @@ test('generated selectors keep their meaning through the canonical text', () => 
 });
 
 test('arbitrary text either parses or fails with a SelectorSyntaxError inside the text', () => {
-  const next = random(11);
+  const next = mulberry32(11);
   const alphabet = ['a', 'b', ' ', '\t', '(', ')', '{', '}', ',', "'", '"', '=', '!', '&', '|', 'in', 'not', 'has(', 'all(', 'starts', 'with', '\n', 'é', '%'];
   let parsed = 0;
   for (let i = 0; i < 3000; i++) {

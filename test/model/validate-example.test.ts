@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { loadResources, type LoadResult } from '../../src/model/load-resources.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import type { PolicyFile } from '../../src/model/documents.js';
-import { formatCidr } from '../../src/model/cidr.js';
+import { formatCidr } from '../../src/net/cidr.js';
 import { resolveConfiguration } from '../../src/model/configuration.js';
 import type { HostEndpoint, Policy } from '../../src/model/resources.js';
 

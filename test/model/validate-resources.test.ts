@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadResources, type LoadResult } from '../../src/model/load-resources.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import { formatCidr } from '../../src/model/cidr.js';
+import { formatCidr } from '../../src/net/cidr.js';
 import { resolveConfiguration, DEFAULT_CONFIGURATION } from '../../src/model/configuration.js';
 import type { PolicyRule } from '../../src/model/resources.js';
 import { policyFile } from '../support/policy-files.js';

@@ -1,5 +1,5 @@
 // Small XDP programs the libbpf kernel tests load, written with the project's assembler rather than by hand.
-import { ProgramBuilder, R0, R1, R2, R10 } from '../../src/compile/asm/index.js';
+import { ProgramBuilder, R0, R1, R2, R10 } from '../../src/asm/index.js';
 
 export const XDP_DROP = 1;
 export const XDP_PASS = 2;

@@ -10,9 +10,9 @@
 //   r4  icmp_type
 //   r5  family (4 or 6)
 //   r2  scratch for one flag test
-import { ProgramBuilder, FP, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9 } from '../../src/compile/asm/index.js';
+import { ProgramBuilder, FP, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9 } from '../../src/asm/index.js';
 import { loadProgram, type BpfProgram } from '../../src/libbpf/index.js';
-import { JumpSlot, MAPS, PacketFlag, POLICY_PROGRAM_LOAD, RULE_NONE, STATE_FIELDS } from '../../src/dataplane/layout.js';
+import { JumpSlot, MAPS, PacketFlag, POLICY_PROGRAM_LOAD, RULE_NONE, STATE_FIELDS } from '../../src/abi/notrack.js';
 import type { InterfaceGeneration } from '../../src/dataplane/xdp/index.js';
 
 export type HandAction = 'allow' | 'deny' | 'pass';

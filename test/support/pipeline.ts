@@ -3,12 +3,12 @@
 // what only tests and the benchmark need: the naive baseline in the policy slots, and timing.
 // Nothing is attached anywhere and nothing is pinned, so no namespace is needed.
 import type { DesiredState, PacketDescription } from '../../src/compile/desired-state.js';
-import { JumpSlot, MAPS, POLICY_PROGRAM_LOAD } from '../../src/dataplane/layout.js';
+import { JumpSlot, MAPS, POLICY_PROGRAM_LOAD } from '../../src/abi/notrack.js';
 import { packetFrame, type PacketSpec } from '../../src/dataplane/frames.js';
 import { XdpAction, XdpTestRun, type FrameResult } from '../../src/dataplane/test-run.js';
 import { clearProgramSlot, createMap, loadProgram, setProgramSlot, testRunXdp, type BpfMap, type BpfProgram } from '../../src/libbpf/index.js';
-import { patchMapFds } from '../../src/compile/asm/index.js';
-import { emitNaiveProgram, partSlot } from '../../src/compile/program/index.js';
+import { patchMapFds } from '../../src/asm/index.js';
+import { emitNaiveProgram, partSlot } from './naive-program.js';
 
 export const XDP_DROP = XdpAction.drop;
 export const XDP_PASS = XdpAction.pass;
@@ -23,7 +23,7 @@ export class Pipeline extends XdpTestRun {
   }
 
   /**
-   * Loads the naive baseline (one entry after another, src/compile/program/naive-program.ts) for the same state
+   * Loads the naive baseline (one entry after another, test/support/naive-program.ts) for the same state
    * and puts it in the policy slot instead. Returns its instruction count and load time.
    */
   installNaive(state: DesiredState, iface: string): { insns: number; verifiedInsns: number; parts: number; ms: number } {

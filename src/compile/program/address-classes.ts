@@ -7,8 +7,8 @@
 // Addresses under no prefix have the empty signature: the default record, used when the LPM lookup misses.
 // A prefix whose record equals what the lookup would give without it (its nearest emitted ancestor's, or the
 // default) is left out, so a 1M-prefix set costs 1M trie entries but only one record.
-import type { IpFamily } from '../../model/cidr.js';
-import { parseCidr } from '../../model/cidr.js';
+import type { IpFamily } from '../../net/cidr.js';
+import { parseCidr } from '../../net/cidr.js';
 import { PolicyProgramError } from './limits.js';
 import { clearBit, newVector, setBit, type RecordTable } from './records.js';
 
@@ -107,7 +107,7 @@ function parseAll(family: IpFamily, sets: readonly { id: string; prefixes: reado
 }
 
 function bad(setId: string, text: string, family: IpFamily): PolicyProgramError {
-  return new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `set ${setId}: ${JSON.stringify(text)} is not an IPv${family} CIDR`);
+  return new PolicyProgramError('policy-program-bad-input', `set ${setId}: ${JSON.stringify(text)} is not an IPv${family} CIDR`);
 }
 
 /** Indexes of the prefixes in sweep order: by address, then shorter first (an ancestor before what it covers). */
@@ -187,7 +187,7 @@ function unionSorted(a: readonly number[], b: readonly number[]): number[] {
   return out;
 }
 
-export interface AddressClassInput {
+interface AddressClassInput {
   family: IpFamily;
   /** The sets entries use on this side, in index order. */
   sets: readonly { id: string; prefixes: readonly string[] }[];

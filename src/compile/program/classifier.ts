@@ -1,21 +1,21 @@
 // The classifier tables of one interface and family: the contents of every map the policy program reads.
 //
-// Entries get bit positions (entry-layout.ts: grouped by the fields they constrain, in evaluation order within a
+// Entries get bit positions (entry-placement.ts: grouped by the fields they constrain, in evaluation order within a
 // group). Each field some entry constrains becomes a table from the packet's value to a record id (address fields:
 // an LPM trie; protocol, ports, ICMP: arrays); a record holds the bit vector of the entries that accept that value,
 // with its summary. Fields no entry constrains are left out, and the program does not look them up. The entry
 // table maps a bit back to what the entry does.
-import type { IpFamily } from '../../model/cidr.js';
+import type { IpFamily } from '../../net/cidr.js';
 import type { DesiredState, IngressEntry, InterfaceState, PortRange, SideMatch } from '../desired-state.js';
 import { buildAddressTable, type AddressConstraint, type AddressTable } from './address-classes.js';
-import { layoutEntries, type EntryLayout } from './entry-layout.js';
+import { placeEntries, type EntryPlacement } from './entry-placement.js';
 import { PolicyProgramError } from './limits.js';
 import { newVector, RecordTable, setBit, vectorShape, type VectorShape } from './records.js';
 import { buildIcmpTable, buildScalarTable, icmpRange, type ScalarConstraint, type ScalarTable } from './scalar-classes.js';
 
 /** The fields a policy can match, in the order the program looks them up. */
 export type FieldName = 'proto' | 'dport' | 'sport' | 'icmp' | 'daddr' | 'saddr';
-export const FIELD_ORDER: readonly FieldName[] = ['proto', 'dport', 'sport', 'icmp', 'daddr', 'saddr'];
+const FIELD_ORDER: readonly FieldName[] = ['proto', 'dport', 'sport', 'icmp', 'daddr', 'saddr'];
 
 /**
  * The array index of packets without the field: ports without NT_PKT_F_PORTS, ICMP without NT_PKT_F_ICMP.
@@ -25,7 +25,7 @@ export const NO_VALUE_INDEX = 65536;
 
 export { entryWord, ENTRY_COUNTER_MASK, ENTRY_SLOT_SHIFT, ENTRY_LOG } from './entry-word.js';
 
-export type FieldTable = AddressTable | ScalarTable;
+type FieldTable = AddressTable | ScalarTable;
 
 export interface ClassifierField {
   readonly name: FieldName;
@@ -40,8 +40,8 @@ export interface Classifier {
   readonly shape: VectorShape;
   /** Entries (rules and rule pieces) of this family. */
   readonly entryCount: number;
-  /** Bit positions, groups and the per-bit entry table (entry-layout.ts). */
-  readonly layout: EntryLayout;
+  /** Bit positions, groups and the per-bit entry table (entry-placement.ts). */
+  readonly placement: EntryPlacement;
   /** True when some entry is a Log entry (the program then carries the Log code). */
   readonly hasLog: boolean;
   readonly records: { readonly count: number; readonly bytes: Buffer };
@@ -55,14 +55,14 @@ export interface Classifier {
 function findInterface(state: DesiredState, iface: string | InterfaceState): InterfaceState {
   if (typeof iface !== 'string') return iface;
   const found = state.interfaces.find((i) => i.name === iface) ?? state.interfaces.find((i) => i.name === '*');
-  if (!found) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `the desired state has no interface ${iface}`);
+  if (!found) throw new PolicyProgramError('policy-program-bad-input', `the desired state has no interface ${iface}`);
   return found;
 }
 
 function checkRanges(what: string, ranges: readonly PortRange[], max: number): void {
   for (const r of ranges) {
     if (!Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 0 || r.to > max || r.from > r.to) {
-      throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `${what} range ${r.from}-${r.to} is not within 0..${max}`);
+      throw new PolicyProgramError('policy-program-bad-input', `${what} range ${r.from}-${r.to} is not within 0..${max}`);
     }
   }
 }
@@ -77,7 +77,7 @@ function portConstraint(side: SideMatch, what: string): ScalarConstraint | null 
 function protoConstraint(e: IngressEntry): ScalarConstraint | null {
   if (e.protocol === null && e.notProtocol === null) return null;
   const one = (p: number) => {
-    if (!Number.isInteger(p) || p < 0 || p > 255) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `protocol ${p} is not 0..255`);
+    if (!Number.isInteger(p) || p < 0 || p > 255) throw new PolicyProgramError('policy-program-bad-input', `protocol ${p} is not 0..255`);
     return [{ from: p, to: p }];
   };
   return { pos: e.protocol === null ? null : one(e.protocol), neg: e.notProtocol === null ? [] : one(e.notProtocol) };
@@ -101,7 +101,7 @@ function addressSide(
     let i = index.get(id);
     if (i === undefined) {
       const set = state.sets[id];
-      if (!set) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `an entry refers to set ${id}, which the desired state does not hold`);
+      if (!set) throw new PolicyProgramError('policy-program-bad-input', `an entry refers to set ${id}, which the desired state does not hold`);
       i = sets.length;
       index.set(id, i);
       // A set of the other family holds no address of this one: it is an empty set here.
@@ -131,7 +131,7 @@ function constrainedFields(e: IngressEntry): number {
 }
 
 export interface ClassifierOptions {
-  /** Smallest group of entries kept apart in the layout (tests use small ones to get many groups). */
+  /** Smallest group of entries kept apart in the placement (tests use small ones to get many groups). */
   minGroupEntries?: number;
 }
 
@@ -144,15 +144,15 @@ export function buildClassifier(
 ): Classifier {
   const ifc = findInterface(state, iface);
   const list = family === 4 ? ifc.ingress.v4 : ifc.ingress.v6;
-  const layout = layoutEntries(list, constrainedFields, options.minGroupEntries);
-  const shape = vectorShape(layout.bits);
+  const placement = placeEntries(list, constrainedFields, options.minGroupEntries);
+  const shape = vectorShape(placement.bits);
   const records = new RecordTable(shape);
   /** A per-bit array of what `f` says of the entry at each bit; undefined at padding bits. */
   const perBit = <T>(f: (e: IngressEntry) => T): (T | undefined)[] =>
-    Array.from(layout.entryAt, (i) => (i < 0 ? undefined : f(list[i]!)));
+    Array.from(placement.entryAt, (i) => (i < 0 ? undefined : f(list[i]!)));
 
   const all = newVector(shape);
-  layout.bitOf.forEach((b) => setBit(all, b));
+  placement.bitOf.forEach((b) => setBit(all, b));
   const allRecord = records.intern(all);
 
   const fields: ClassifierField[] = [];
@@ -180,7 +180,7 @@ export function buildClassifier(
     interface: ifc.name,
     shape,
     entryCount: list.length,
-    layout,
+    placement,
     hasLog: list.some((e) => e.action === 'Log'),
     records: { count: records.count, bytes: records.bytes() },
     allRecord,
@@ -195,7 +195,7 @@ export function entriesOfRecord(c: Classifier, record: number): number[] {
   const out: number[] = [];
   for (let byte = 0; byte < words * 8; byte++) {
     const v = c.records.bytes[base + byte]!;
-    for (let b = 0; b < 8; b++) if (v & (1 << b)) out.push(c.layout.entryAt[byte * 8 + b]!);
+    for (let b = 0; b < 8; b++) if (v & (1 << b)) out.push(c.placement.entryAt[byte * 8 + b]!);
   }
   return out.sort((a, b) => a - b);
 }

@@ -12,8 +12,8 @@
 // never as exact scalars in registers or on the stack, and each step starts by passing R8/R9 through map memory:
 // the verifier then sees the same abstract state at the start of every step whichever way the previous step went,
 // prunes, and verification stays linear in the program size.
-import { R6, R7, R8, R9 } from '../asm/index.js';
-import { STATE_FIELDS } from '../../dataplane/layout.js';
+import { R6, R7, R8, R9 } from '../../asm/index.js';
+import { STATE_FIELDS } from '../../abi/notrack.js';
 
 export const R_SCAN = R6;
 export const R_STATE = R7;

@@ -1,21 +1,16 @@
-// The generated policy program: classifier tables (pure), the program emitter, and the naive baseline for benchmarks.
+// The generated policy program: classifier tables (pure) and the program emitter.
 export {
-  buildClassifier, entriesOfRecord, summaryOfRecord, entryWord, FIELD_ORDER, NO_VALUE_INDEX, ENTRY_COUNTER_MASK, ENTRY_SLOT_SHIFT, ENTRY_LOG,
-  type Classifier, type ClassifierField, type ClassifierOptions, type FieldName, type FieldTable,
-} from './classifier.js';
+  buildClassifier, entriesOfRecord, summaryOfRecord, entryWord, NO_VALUE_INDEX, ENTRY_COUNTER_MASK, ENTRY_SLOT_SHIFT, ENTRY_LOG,
+  type Classifier, type ClassifierField, type ClassifierOptions, type FieldName, } from './classifier.js';
 export type { AddressTable } from './address-classes.js';
-export { layoutEntries, MIN_GROUP_ENTRIES, type EntryLayout, type EntryGroup } from './entry-layout.js';
+export { placeEntries, type EntryPlacement } from './entry-placement.js';
 export type { ScalarTable } from './scalar-classes.js';
 export { vectorShape, type VectorShape } from './records.js';
 export {
-  policyMaps, policyMapContents, policyMapName, debruijnTable,
-  type PolicyMapSpec, type PolicyMapContents, type PolicyMapRole,
-} from './maps.js';
+  policyMaps, policyMapContents, policyMapName, type PolicyMapSpec, type PolicyMapContents, } from './maps.js';
 export {
-  emitPolicyProgram, compilePolicyProgram, POLICY_PROGRAM_NAME,
-  type PolicyProgram, type PolicyProgramInput, type CompiledPolicy,
-} from './emit-policy.js';
+  compilePolicyProgram, POLICY_PROGRAM_NAME,
+  } from './emit-policy.js';
 export {
   MAX_PART_INSNS, DEFAULT_STEP_BUDGET, MAX_PARTS_PER_PACKET, PolicyProgramError, stepBudget, worstCaseSteps,
 } from './limits.js';
-export { emitNaiveProgram, partSlot, type NaiveProgram, type NaiveSetMap } from './naive-program.js';

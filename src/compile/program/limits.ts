@@ -1,7 +1,7 @@
 // The size limits of the generated policy program, in one place: how many scan steps one part runs, how many
 // parts (tail calls) a packet may go through, and the instruction ceiling a part must stay under.
 import { NotrackError } from '../../errors.js';
-import { Limits } from '../../dataplane/layout.js';
+import { Limits } from '../../abi/notrack.js';
 
 /**
  * The most instructions one program part may have. The verifier takes up to 1,000,000; staying far below keeps
@@ -34,7 +34,7 @@ export const LOG_RECORDS = Limits.logMax;
 
 /** The raised error when a policy cannot be compiled into a program that the kernel will take. */
 export class PolicyProgramError extends NotrackError {
-  constructor(code: 'POLICY_PROGRAM_TOO_LARGE' | 'POLICY_PROGRAM_BAD_INPUT', message: string) {
+  constructor(code: 'policy-program-too-large' | 'policy-program-bad-input', message: string) {
     super(code, message);
   }
 }
@@ -56,11 +56,11 @@ export function stepBudget(summaryWords: number, words: number, groups: number, 
   const worst = worstCaseSteps(summaryWords, words, groups);
   if (forced !== undefined) {
     if (!Number.isInteger(forced) || forced < 1) {
-      throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `a step budget must be a positive integer, not ${forced}`);
+      throw new PolicyProgramError('policy-program-bad-input', `a step budget must be a positive integer, not ${forced}`);
     }
     if (Math.ceil(worst / forced) > MAX_PARTS_PER_PACKET) {
       throw new PolicyProgramError(
-        'POLICY_PROGRAM_TOO_LARGE',
+        'policy-program-too-large',
         `a step budget of ${forced} needs up to ${Math.ceil(worst / forced)} parts for ${words} words in ${groups} groups; ` +
           `at most ${MAX_PARTS_PER_PACKET} fit in the kernel's tail-call limit`,
       );

@@ -1,14 +1,14 @@
 // The maps a policy program reads, per family: their specs (names as the program's relocations use them) and their
 // contents as plain buffers, ready for batch updates.
-import type { IpFamily } from '../../model/cidr.js';
-import { MapFlag, MapType } from '../../libbpf/constants.js';
+import type { IpFamily } from '../../net/cidr.js';
+import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
-import { TABLE_WORDS } from './entry-layout.js';
+import { TABLE_WORDS } from './entry-placement.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
 /** What a map holds: the class records, the entry table, or one field's class table. */
-export type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName;
+type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName;
 
 export interface PolicyMapSpec {
   /** The kernel name and the relocation name in the program (at most 15 characters). */
@@ -37,7 +37,7 @@ export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
 
 /**
  * The entry table is one array element: a 64-byte table for find-first-set (De Bruijn), then one 16-byte slot per bit
- * (entry-layout.ts: entry word, original index, Log limit, continue word). One lookup per packet gives the program
+ * (entry-placement.ts: entry word, original index, Log limit, continue word). One lookup per packet gives the program
  * a pointer it indexes by bit position.
  */
 export const DEBRUIJN_MULTIPLIER = 0x03f79d71b4cb0a89n;
@@ -45,10 +45,10 @@ export const DEBRUIJN_SHIFT = 58;
 export const ENTRY_TABLE_HEADER = 64;
 export const ENTRY_TABLE_SLOT_BYTES = TABLE_WORDS * 4;
 /** An array value must fit one kmalloc (4 MiB): about 260,000 bit positions per family. */
-export const ENTRY_TABLE_MAX_BYTES = 4 << 20;
+const ENTRY_TABLE_MAX_BYTES = 4 << 20;
 
 /** table[(lowbit * multiplier) >> 58] = bit index, for each of the 64 one-bit values. */
-export function debruijnTable(): Buffer {
+function debruijnTable(): Buffer {
   const table = Buffer.alloc(64);
   const seen = new Set<number>();
   for (let i = 0; i < 64; i++) {
@@ -61,9 +61,9 @@ export function debruijnTable(): Buffer {
 }
 
 function entryTableBytes(c: Classifier): number {
-  const bytes = ENTRY_TABLE_HEADER + ENTRY_TABLE_SLOT_BYTES * c.layout.bits;
+  const bytes = ENTRY_TABLE_HEADER + ENTRY_TABLE_SLOT_BYTES * c.placement.bits;
   if (bytes > ENTRY_TABLE_MAX_BYTES) {
-    throw new PolicyProgramError('POLICY_PROGRAM_TOO_LARGE', `IPv${c.family}: ${c.entryCount} entries need an entry table of ${bytes} bytes; at most ${ENTRY_TABLE_MAX_BYTES} fit one map value`);
+    throw new PolicyProgramError('policy-program-too-large', `IPv${c.family}: ${c.entryCount} entries need an entry table of ${bytes} bytes; at most ${ENTRY_TABLE_MAX_BYTES} fit one map value`);
   }
   return bytes;
 }
@@ -111,7 +111,7 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
     const size = entryTableBytes(c);
     const value = Buffer.alloc(size);
     debruijnTable().copy(value, 0);
-    const t = c.layout.table;
+    const t = c.placement.table;
     Buffer.from(t.buffer, t.byteOffset, Math.min(t.byteLength, size - ENTRY_TABLE_HEADER)).copy(value, ENTRY_TABLE_HEADER);
     return { kind: 'array', count: 1, valueSize: size, values: value };
   }

@@ -1,6 +1,6 @@
 // Bit vectors over one family's entries, and the table of distinct class records (summary words + vector words).
 //
-// Bit e of a vector stands for the entry at bit position e (entry-layout.ts). Vectors are Uint32Arrays with bit e
+// Bit e of a vector stands for the entry at bit position e (entry-placement.ts). Vectors are Uint32Arrays with bit e
 // at word e >>> 5, bit e & 31: on a little-endian host that is byte for byte the array of u64 words the program
 // reads (bit e at u64 word e >> 6, bit e & 63). A record is [summary: S u64][vector: W u64], summary bit j set when vector word j is not
 // zero, so the program can skip zero words of the AND without reading them.
@@ -109,7 +109,7 @@ export class RecordTable {
     const need = (id + 1) * this.shape.recordBytes;
     if (need > MAX_RECORD_BYTES) {
       throw new PolicyProgramError(
-        'POLICY_PROGRAM_TOO_LARGE',
+        'policy-program-too-large',
         `${this.shape.entries} entries need more than ${MAX_RECORD_BYTES >> 20} MiB of class records ` +
           `(${id} records of ${this.shape.recordBytes} bytes so far): split the policy or use fewer distinct ports and sets`,
       );

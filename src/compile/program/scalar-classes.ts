@@ -9,7 +9,7 @@ import { PolicyProgramError } from './limits.js';
 import { newVector, putBit, setBit, type RecordTable } from './records.js';
 
 /** An inclusive range of field values. */
-export interface ValueRange { from: number; to: number }
+interface ValueRange { from: number; to: number }
 
 /** What one entry asks of the field. */
 export interface ScalarConstraint {
@@ -28,7 +28,7 @@ export interface ScalarTable {
   readonly intervals: number;
 }
 
-export interface ScalarClassInput {
+interface ScalarClassInput {
   /** Values 0 .. domain-1. */
   domain: number;
   /** Add index `domain` for packets that do not have the field. */
@@ -39,7 +39,7 @@ export interface ScalarClassInput {
 }
 
 /** Record id per value in sweep order (0 .. domain-1, then the none index when asked). */
-export function sweepScalar(input: ScalarClassInput): { values: Uint32Array; intervals: number } {
+function sweepScalar(input: ScalarClassInput): { values: Uint32Array; intervals: number } {
   const { domain, none, constraints, records } = input;
   const values = new Uint32Array(domain + (none ? 1 : 0));
   const current = newVector(records.shape);
@@ -120,7 +120,7 @@ export function buildIcmpTable(constraints: readonly (ScalarConstraint | null | 
 /** The sweep range of an ICMP match: one type and code, one type with any code, or any ICMP message. */
 export function icmpRange(m: { type?: number; code?: number }): ValueRange {
   if (m.type === undefined && m.code !== undefined) {
-    throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `an ICMP match with a code (${m.code}) needs a type`);
+    throw new PolicyProgramError('policy-program-bad-input', `an ICMP match with a code (${m.code}) needs a type`);
   }
   if (m.type === undefined) return { from: 0, to: 65535 };
   if (m.code === undefined) return { from: m.type << 8, to: (m.type << 8) | 255 };

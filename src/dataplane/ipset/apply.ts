@@ -1,12 +1,12 @@
 // Converges notrack's ipsets: new generations filled under a temporary name and swapped in, stale sets destroyed.
-import { DataplaneCommandError, runChecked, type CommandRunner } from '../iptables/command.js';
+import { DataplaneCommandError, runChecked, type CommandRunner } from '../command-runner.js';
 import { diffCanonicalSets } from './diff.js';
 import { observeIpsets } from './observe.js';
 import { canonicalSet, renderIpsetRestore, IpsetDesiredError, type SwitchIn } from './render.js';
 import { tmpSetName } from './names.js';
 import type { IpsetActual, IpsetDesired } from './types.js';
 
-export interface IpsetApplyResult {
+interface IpsetApplyResult {
   created: string[];
   replaced: string[];
   unchanged: string[];
@@ -33,7 +33,7 @@ export function applyIpsets(runner: CommandRunner, desired: readonly IpsetDesire
   const actual = opts.actual ?? observeIpsets(runner);
   const result: IpsetApplyResult = { created: [], replaced: [], unchanged: [], leftoversRemoved: [] };
   for (const l of actual.leftovers) {
-    runChecked(runner, 'IPSET_DESTROY_FAILED', ['ipset', 'destroy', l.name]);
+    runChecked(runner, 'ipset-destroy-failed', ['ipset', 'destroy', l.name]);
     result.leftoversRemoved.push(l.name);
   }
   const changed = new Set(diffCanonicalSets(sets, { sets: actual.sets, leftovers: [] }).flatMap((c) => (c.kind === 'extra-set' ? [] : [c.name])));
@@ -46,14 +46,14 @@ export function applyIpsets(runner: CommandRunner, desired: readonly IpsetDesire
     if (r.status !== 0) {
       // restore stops at the first failing line: the live set is untouched, but the temporary one may exist.
       runner(['ipset', 'destroy', tmpSetName(set.name)]);
-      throw new DataplaneCommandError('IPSET_RESTORE_FAILED', ['ipset', 'restore', `(${set.name})`], r.status, r.stderr);
+      throw new DataplaneCommandError('ipset-restore-failed', ['ipset', 'restore', `(${set.name})`], r.status, r.stderr);
     }
     (old ? result.replaced : result.created).push(set.name);
   }
   return result;
 }
 
-export interface IpsetPruneResult {
+interface IpsetPruneResult {
   destroyed: string[];
   /** Stale sets still used by some rule: kept, to be retried once the rule is gone. */
   inUse: string[];
@@ -70,7 +70,7 @@ export function pruneIpsets(runner: CommandRunner, desired: readonly Pick<IpsetD
     const r = runner(['ipset', 'destroy', s.name]);
     if (r.status === 0) result.destroyed.push(s.name);
     else if (/in use/i.test(r.stderr)) result.inUse.push(s.name);
-    else throw new DataplaneCommandError('IPSET_DESTROY_FAILED', ['ipset', 'destroy', s.name], r.status, r.stderr);
+    else throw new DataplaneCommandError('ipset-destroy-failed', ['ipset', 'destroy', s.name], r.status, r.stderr);
   }
   return result;
 }

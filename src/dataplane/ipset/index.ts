@@ -2,8 +2,8 @@
 export * from './types.js';
 export { ipsetName, tmpSetName, isTmpSetName, MAX_SET_NAME, SET_PREFIX } from './names.js';
 export { canonicalSet, renderIpsetRestore, setOptions, IpsetDesiredError, type CanonicalSet, type SwitchIn } from './render.js';
-export { observeIpsets, parseIpsetHeaders, parseIpsetSave, IpsetParseError } from './observe.js';
+export { observeIpsets, parseIpsetHeaders, parseIpsetSave } from './observe.js';
 export { diffIpsets } from './diff.js';
-export { applyIpsets, pruneIpsets, removeAllIpsets, type IpsetApplyResult, type IpsetPruneResult } from './apply.js';
+export { applyIpsets, pruneIpsets, removeAllIpsets } from './apply.js';
 export { formatAddress, canonicalCidr, setMembersFor } from './members.js';
-export type { CommandRunner } from '../iptables/command.js';
+export type { CommandRunner } from '../command-runner.js';

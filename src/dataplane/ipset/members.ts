@@ -1,5 +1,5 @@
 // Addresses and CIDRs in the exact text the kernel tools print (ipset save, iptables-save), so desired and read-back compare.
-import { parseCidr, formatIp, type Cidr } from '../../model/cidr.js';
+import { parseCidr, formatIp, type Cidr } from '../../net/cidr.js';
 
 export type Family = 4 | 6;
 

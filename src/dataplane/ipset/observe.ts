@@ -1,12 +1,12 @@
 // Reads notrack's ipsets back from the kernel: headers from `ipset list -t`, members from `ipset save <set>`.
 import { NotrackError } from '../../errors.js';
-import { runChecked, type CommandRunner } from '../iptables/command.js';
+import { runChecked, type CommandRunner } from '../command-runner.js';
 import { SET_PREFIX, isTmpSetName } from './names.js';
 import type { IpsetActual, IpsetActualSet } from './types.js';
 
-export class IpsetParseError extends NotrackError {
+class IpsetParseError extends NotrackError {
   constructor(message: string) {
-    super('IPSET_PARSE', message);
+    super('ipset-parse', message);
   }
 }
 
@@ -52,12 +52,12 @@ export function parseIpsetSave(text: string, name: string): string[] {
  * headers are read (cheap on huge sets).
  */
 export function observeIpsets(runner: CommandRunner, opts: { members?: boolean } = {}): IpsetActual {
-  const all = parseIpsetHeaders(runChecked(runner, 'IPSET_LIST_FAILED', ['ipset', 'list', '-t']));
+  const all = parseIpsetHeaders(runChecked(runner, 'ipset-list-failed', ['ipset', 'list', '-t']));
   const ours = all.filter((s) => s.name.startsWith(SET_PREFIX));
   if (opts.members !== false) {
     for (const s of ours) {
       if (isTmpSetName(s.name)) continue;
-      s.members = parseIpsetSave(runChecked(runner, 'IPSET_SAVE_FAILED', ['ipset', 'save', s.name]), s.name);
+      s.members = parseIpsetSave(runChecked(runner, 'ipset-save-failed', ['ipset', 'save', s.name]), s.name);
     }
   }
   return { sets: ours.filter((s) => !isTmpSetName(s.name)), leftovers: ours.filter((s) => isTmpSetName(s.name)) };

@@ -6,7 +6,7 @@ import type { IpsetDesired } from './types.js';
 
 export class IpsetDesiredError extends NotrackError {
   constructor(message: string) {
-    super('IPSET_INVALID_DESIRED', message);
+    super('ipset-invalid-desired', message);
   }
 }
 

@@ -1,25 +1,25 @@
 // Converges the raw and filter tables of one family to the desired chains, one atomic iptables-restore per table.
 import { NotrackError } from '../../errors.js';
-import type { CommandRunner } from './command.js';
+import type { CommandRunner } from '../command-runner.js';
 import { diffIptables } from './diff.js';
 import { observeIptables, restoreTable } from './observe.js';
 import { renderChanges } from './restore.js';
 import type { Family, IptablesChange, IptablesDesired, TableName } from './types.js';
 
 /** After applying, the tables still differ: usually a match that iptables reads back in another form. */
-export class IptablesNotConvergedError extends NotrackError {
+class IptablesNotConvergedError extends NotrackError {
   readonly changes: IptablesChange[];
   constructor(changes: IptablesChange[]) {
     const first = changes[0]!;
     const detail = first.kind === 'rule-mismatch'
       ? `chain ${first.chain} reads back as [${first.actual.join(' | ')}], rendered as [${first.expected.join(' | ')}]; write matches the way iptables-save prints them`
       : JSON.stringify(first);
-    super('IPTABLES_NOT_CONVERGED', `iptables still differs after apply (${changes.length} change(s)): ${detail}`);
+    super('iptables-not-converged', `iptables still differs after apply (${changes.length} change(s)): ${detail}`);
     this.changes = changes;
   }
 }
 
-export interface IptablesApplyResult {
+interface IptablesApplyResult {
   family: Family;
   /** What differed before the apply (and was fixed). Empty: nothing was touched. */
   fixed: IptablesChange[];

@@ -3,7 +3,7 @@ import { CHAIN_PREFIX, parsePolicyRuleComment } from './names.js';
 import { ownedRule } from './save-parse.js';
 import { TABLES, type Family, type IptablesActual, type TableName } from './types.js';
 
-export interface RuleCounter {
+interface RuleCounter {
   family: Family;
   table: TableName;
   chain: string;

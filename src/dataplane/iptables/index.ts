@@ -1,5 +1,5 @@
 // notrack's iptables chains: render, observe, diff, apply and remove (see ruleset.ts for the layout of the chains).
-export { type CommandRunner, spawnRunner, DataplaneCommandError } from './command.js';
+export { type CommandRunner, spawnRunner, DataplaneCommandError } from '../command-runner.js';
 export * from './types.js';
 export {
   chains, CHAIN_PREFIX, COMMENT_PREFIX, MAX_CHAIN_NAME, fitName, interfaceChainName, policyChainName,
@@ -11,6 +11,6 @@ export { renderRuleset, renderChanges } from './restore.js';
 export { parseIptablesSave, actualTable, IptablesParseError } from './save-parse.js';
 export { observeIptables } from './observe.js';
 export { diffIptables } from './diff.js';
-export { applyIptables, IptablesNotConvergedError, type IptablesApplyResult } from './apply.js';
-export { removeAll, renderRemoval, type IptablesRemoval } from './remove.js';
-export { readRuleCounters, type RuleCounter } from './counters.js';
+export { applyIptables } from './apply.js';
+export { removeAll } from './remove.js';
+export { readRuleCounters } from './counters.js';

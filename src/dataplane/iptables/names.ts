@@ -13,7 +13,7 @@ export const MAX_COMMENT = 255;
 const MAX_LOG_PREFIX = 29;
 
 /** The first 8 hex digits of the SHA-256 of `text`: the part that keeps shortened names unique. */
-export function shortHash(text: string): string {
+function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 8);
 }
 

@@ -1,16 +1,16 @@
 // Reads the raw and filter tables of one family back from the kernel (iptables-save -c) into an IptablesActual.
-import { runChecked, type CommandRunner } from './command.js';
+import { runChecked, type CommandRunner } from '../command-runner.js';
 import { actualTable, parseIptablesSave } from './save-parse.js';
 import { TABLES, type Family, type IptablesActual } from './types.js';
 
-export const saveCommand = (family: Family): string => (family === 4 ? 'iptables-save' : 'ip6tables-save');
-export const restoreCommand = (family: Family): string => (family === 4 ? 'iptables-restore' : 'ip6tables-restore');
+const saveCommand = (family: Family): string => (family === 4 ? 'iptables-save' : 'ip6tables-save');
+const restoreCommand = (family: Family): string => (family === 4 ? 'iptables-restore' : 'ip6tables-restore');
 
 /** The current raw and filter tables, with counters. Reading never creates a table. */
 export function observeIptables(runner: CommandRunner, family: Family): IptablesActual {
   const tables = {} as IptablesActual['tables'];
   for (const t of TABLES) {
-    const text = runChecked(runner, 'IPTABLES_SAVE_FAILED', [saveCommand(family), '-c', '-t', t]);
+    const text = runChecked(runner, 'iptables-save-failed', [saveCommand(family), '-c', '-t', t]);
     tables[t] = actualTable(t, parseIptablesSave(text).get(t) ?? []);
   }
   return { family, tables };
@@ -18,5 +18,5 @@ export function observeIptables(runner: CommandRunner, family: Family): Iptables
 
 /** Runs one iptables-restore transaction (one table per call); the kernel applies all of it or none of it. */
 export function restoreTable(runner: CommandRunner, family: Family, input: string): void {
-  runChecked(runner, 'IPTABLES_RESTORE_FAILED', [restoreCommand(family), '--noflush', '--wait'], input);
+  runChecked(runner, 'iptables-restore-failed', [restoreCommand(family), '--noflush', '--wait'], input);
 }

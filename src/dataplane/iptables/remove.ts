@@ -1,13 +1,13 @@
 // Removes every NOTRACK- chain and every jump to one from the built-in chains, in both families, and nothing else.
-import type { CommandRunner } from './command.js';
+import type { CommandRunner } from '../command-runner.js';
 import { observeIptables, restoreTable } from './observe.js';
 import { CHAIN_PREFIX } from './names.js';
 import type { ActualTable, Family, TableName } from './types.js';
 
-export interface IptablesRemoval { family: Family; table: TableName; chains: string[]; jumps: number }
+interface IptablesRemoval { family: Family; table: TableName; chains: string[]; jumps: number }
 
 /** iptables-restore input that removes notrack from one observed table, or null when there is nothing of it. */
-export function renderRemoval(table: ActualTable): string | null {
+function renderRemoval(table: ActualTable): string | null {
   const ours = table.chains.filter((c) => !c.builtin && c.name.startsWith(CHAIN_PREFIX)).map((c) => c.name);
   if (ours.length === 0 && table.jumps.length === 0) return null;
   return [

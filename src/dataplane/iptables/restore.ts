@@ -11,7 +11,7 @@ import { TABLES, type ActualTable, type DesiredTable, type Family, type Iptables
  * NOTRACK- chain where the jumps are not exactly right, refill, insert the jumps at position 1, delete stale chains
  * last, once nothing refers to them.
  */
-export function renderTableChanges(name: TableName, want: DesiredTable, have: ActualTable, changes: IptablesChange[]): string | null {
+function renderTableChanges(name: TableName, want: DesiredTable, have: ActualTable, changes: IptablesChange[]): string | null {
   if (changes.length === 0) return null;
   const rewrite = new Set<string>();
   const stale: string[] = [];

@@ -30,7 +30,7 @@ import type {
 /** The desired state handed to the iptables renderer cannot be rendered as it is. */
 export class IptablesDesiredError extends NotrackError {
   constructor(message: string) {
-    super('IPTABLES_INVALID_DESIRED', message);
+    super('iptables-invalid-desired', message);
   }
 }
 

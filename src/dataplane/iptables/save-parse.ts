@@ -6,7 +6,7 @@ import type { ActualChain, ActualRule, ActualTable, BuiltinJump, TableName } fro
 
 export class IptablesParseError extends NotrackError {
   constructor(line: number, message: string) {
-    super('IPTABLES_PARSE', `iptables-save output line ${line}: ${message}`);
+    super('iptables-parse', `iptables-save output line ${line}: ${message}`);
   }
 }
 

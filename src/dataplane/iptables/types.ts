@@ -13,9 +13,9 @@ export const DEFAULT_ACCEPT_MARK: MarkBits = { value: 0x40000000, mask: 0x400000
 export const DEFAULT_PASS_MARK: MarkBits = { value: 0x20000000, mask: 0x20000000 };
 
 /** One failsafe port (protocol number 6 or 17), optionally limited to a remote network. */
-export interface FailsafePort { protocol: number; port: number; net?: string | null }
+interface FailsafePort { protocol: number; port: number; net?: string | null }
 
-export type EgressAction = 'Allow' | 'Deny' | 'Pass' | 'Log';
+type EgressAction = 'Allow' | 'Deny' | 'Pass' | 'Log';
 
 /**
  * One egress rule, already lowered to iptables match arguments. `match` holds matches only (no -j/-g, no
@@ -36,9 +36,9 @@ export interface EgressRule {
 export interface EgressPolicy { name: string; rules: EgressRule[] }
 
 /** The policies that apply to one host-endpoint interface (`*` for all), in evaluation order. */
-export interface EgressInterface { iface: string; policies: EgressPolicy[] }
+interface EgressInterface { iface: string; policies: EgressPolicy[] }
 
-export interface EgressChains { interfaces: EgressInterface[] }
+interface EgressChains { interfaces: EgressInterface[] }
 
 /** Everything notrack wants in iptables on one host (both families; rules say which family they need). */
 export interface IptablesDesired {

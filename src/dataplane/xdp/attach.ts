@@ -3,14 +3,15 @@ import {
   attachTc, attachXdp, interfaceIndex, unpin, type TcAttachment, type TcMechanism, type XdpAttachment, type XdpMode,
 } from '../../libbpf/index.js';
 import { NotrackError } from '../../errors.js';
+import { detachTc } from '../tc-filters.js';
 import { NOTRACK_CLS_BPF } from './cls-bpf.js';
 import { removeTcAttachment } from './detach.js';
 import { XdpDataplaneError } from './errors.js';
 import type { InterfaceGeneration } from './generation.js';
-import { InterfacePins, makePinFolder, removePinFolder } from './pin-layout.js';
+import { InterfacePins, makePinFolder, removePinFolder } from './pin-paths.js';
 import { readPinnedLinks } from './pinned-links.js';
 
-export interface AttachInterfaceOptions {
+interface AttachInterfaceOptions {
   ifname: string;
   generation: InterfaceGeneration;
   /** `auto` tries native (driver) XDP and falls back to generic when the driver has none. */
@@ -19,7 +20,7 @@ export interface AttachInterfaceOptions {
   tcMechanism?: 'auto' | TcMechanism;
 }
 
-export interface InterfaceAttachment {
+interface InterfaceAttachment {
   ifname: string;
   ifindex: number;
   generation: number;
@@ -28,13 +29,13 @@ export interface InterfaceAttachment {
 }
 
 /**
- * Throws XDP_ALREADY_ATTACHED when notrack's XDP link on the interface is live. Otherwise clears what a dead or
+ * Throws xdp-already-attached when notrack's XDP link on the interface is live. Otherwise clears what a dead or
  * interrupted attachment left: a defunct link pin (interface deleted), a TC hook without its XDP half.
  */
 function clearStaleOrRefuse(pins: InterfacePins, ifindex: number): void {
   const { xdp, tc } = readPinnedLinks(pins);
   if (xdp && xdp.ifindex !== 0) {
-    throw new XdpDataplaneError('XDP_ALREADY_ATTACHED',
+    throw new XdpDataplaneError('xdp-already-attached',
       `notrack is already attached to ${pins.ifname} (XDP link ${xdp.linkId} pinned at ${xdp.path}): use switchGeneration to change generations, or detachInterface first`,
       { ifname: pins.ifname });
   }
@@ -52,10 +53,10 @@ function clearStaleOrRefuse(pins: InterfacePins, ifindex: number): void {
 export function attachInterface(opts: AttachInterfaceOptions): InterfaceAttachment {
   const gen = opts.generation;
   if (opts.ifname !== gen.ifname) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `generation ${gen.number} was loaded for ${gen.ifname}, not ${opts.ifname}: load one for ${opts.ifname}`, { ifname: opts.ifname });
+    throw new XdpDataplaneError('xdp-bad-option', `generation ${gen.number} was loaded for ${gen.ifname}, not ${opts.ifname}: load one for ${opts.ifname}`, { ifname: opts.ifname });
   }
   if (!['native', 'generic', 'auto'].includes(opts.xdpMode)) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `xdpMode must be native, generic or auto, not ${String(opts.xdpMode)}`, { ifname: opts.ifname });
+    throw new XdpDataplaneError('xdp-bad-option', `xdpMode must be native, generic or auto, not ${String(opts.xdpMode)}`, { ifname: opts.ifname });
   }
   const pins = new InterfacePins(gen.pinDir, opts.ifname);
   const ifindex = interfaceIndex(opts.ifname);
@@ -82,13 +83,13 @@ export function attachInterface(opts: AttachInterfaceOptions): InterfaceAttachme
       xdp.link.detach();
       unpin(pins.xdpLink);
     }
-    tc.detach();
+    detachTc(tc);
     unpin(pins.tcxLink);
     unpin(pins.clsBpfProgram);
     removePinFolder(pins.clsactCreated);
     // The binding's errors (bpf-xdp-conflict, bpf-not-supported for a forced native mode ...) say it best.
     if (e instanceof NotrackError) throw e;
-    throw new XdpDataplaneError('XDP_ATTACH_FAILED', `attaching notrack to ${opts.ifname} failed and was undone: ${(e as Error).message}`, { ifname: opts.ifname, cause: e });
+    throw new XdpDataplaneError('xdp-attach-failed', `attaching notrack to ${opts.ifname} failed and was undone: ${(e as Error).message}`, { ifname: opts.ifname, cause: e });
   }
   const result: InterfaceAttachment = {
     ifname: opts.ifname,

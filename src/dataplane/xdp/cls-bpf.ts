@@ -1,7 +1,8 @@
 // notrack's cls_bpf filter, the TC fallback on kernels without tcx: its fixed slot, finding it, replacing its program.
-import { spawnSync } from 'node:child_process';
-import { clsBpfFilters, interfaceIndex, type ClsBpfFilter } from '../../libbpf/index.js';
-import { PROGRAMS } from '../layout.js';
+import { interfaceIndex } from '../../libbpf/index.js';
+import { PROGRAMS } from '../../abi/notrack.js';
+import { runProgram } from '../command-runner.js';
+import { clsBpfFilters, type ClsBpfFilter } from '../tc-filters.js';
 import { XdpDataplaneError } from './errors.js';
 
 /**
@@ -33,9 +34,9 @@ export function replaceClsBpfProgram(ifname: string, programPin: string): void {
     'filter', 'replace', 'dev', ifname, 'ingress', 'protocol', 'all', 'pref', String(NOTRACK_CLS_BPF.priority),
     'handle', `0x${NOTRACK_CLS_BPF.handle.toString(16)}`, 'bpf', 'direct-action', 'object-pinned', programPin,
   ];
-  const r = spawnSync('tc', argv, { encoding: 'utf8', timeout: 10_000 });
+  const r = runProgram(['tc', ...argv], { timeoutMs: 10_000 });
   if (r.error || r.status !== 0) {
-    throw new XdpDataplaneError('XDP_SWITCH_FAILED',
+    throw new XdpDataplaneError('xdp-switch-failed',
       `tc ${argv.join(' ')} failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr ?? '').trim() || 'no error output'}`,
       { ifname });
   }

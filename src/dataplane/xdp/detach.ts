@@ -1,17 +1,18 @@
 // Detaches notrack from an interface and removes every pin of it, from the pins alone (safe twice, after a crash).
 import {
-  BpfError, interfaceIndex, openPinnedLink, openPinnedProgram, TcAttachment, unpin, xdpQuery, type TcMechanism,
+  isBpfError, interfaceIndex, openPinnedLink, openPinnedProgram, TcAttachment, unpin, xdpQuery, type TcMechanism,
 } from '../../libbpf/index.js';
+import { detachTc } from '../tc-filters.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
-import { InterfacePins, isDirectory, removePinFolder, type GenerationProgramName } from './pin-layout.js';
+import { InterfacePins, isDirectory, removePinFolder, type GenerationProgramName } from './pin-paths.js';
 import { readPinnedLinks, type PinnedTc } from './pinned-links.js';
 
-export interface DetachInterfaceOptions {
+interface DetachInterfaceOptions {
   ifname: string;
   pinDir: string;
 }
 
-export interface InterfaceDetach {
+interface InterfaceDetach {
   ifname: string;
   /** False when the interface is not in this namespace (its attachments went with it; only pins were removed). */
   interfacePresent: boolean;
@@ -28,7 +29,7 @@ function interfaceIndexOrNull(ifname: string): number | null {
   try {
     return interfaceIndex(ifname);
   } catch (e) {
-    if (e instanceof BpfError && e.code === 'bpf-not-found') return null;
+    if (isBpfError(e, 'bpf-not-found')) return null;
     throw e;
   }
 }
@@ -41,17 +42,17 @@ function detachPinnedLink(path: string): void {
       link.detach();
     } catch (e) {
       // A defunct link (interface deleted) has nothing left to detach.
-      if (!(e instanceof BpfError)) throw e;
+      if (!isBpfError(e)) throw e;
       link.close();
     }
   } catch (e) {
-    if (!(e instanceof BpfError && e.code === 'bpf-not-found')) throw e;
+    if (!isBpfError(e, 'bpf-not-found')) throw e;
   }
   unpin(path);
 }
 
 /** Ids of a program in every pinned generation of the interface. */
-export function pinnedProgramIds(pins: InterfacePins, name: GenerationProgramName): number[] {
+function pinnedProgramIds(pins: InterfacePins, name: GenerationProgramName): number[] {
   const ids: number[] = [];
   for (const n of pins.generations()) {
     try {
@@ -59,7 +60,7 @@ export function pinnedProgramIds(pins: InterfacePins, name: GenerationProgramNam
       ids.push(p.id);
       p.close();
     } catch (e) {
-      if (!(e instanceof BpfError && e.code === 'bpf-not-found')) throw e;
+      if (!isBpfError(e, 'bpf-not-found')) throw e;
     }
   }
   return ids;
@@ -81,10 +82,10 @@ export function removeTcAttachment(pins: InterfacePins, ifindex: number | null, 
     const owned = [...pinnedProgramIds(pins, 'tcIngress'), ...(tc ? [tc.progId] : [])];
     const filter = findNotrackClsBpf(ifindex, owned);
     if (filter) {
-      new TcAttachment({
+      detachTc(new TcAttachment({
         mechanism: 'cls_bpf', ifindex, ifname: pins.ifname, direction: 'ingress', handle: filter.handle, priority: filter.priority,
         progId: filter.progId, createdQdisc: isDirectory(pins.clsactCreated),
-      }).detach();
+      }));
       removed = 'cls_bpf';
     }
   }

@@ -1,38 +1,38 @@
 // Failsafes between the compiled form (DesiredState `Failsafe`) and the entries of nt_failsafe: both ways, pure.
 import type { Failsafe } from '../../compile/desired-state.js';
-import { parseCidr } from '../../model/cidr.js';
-import { Limits, type FailsafeEntry } from '../layout.js';
+import { parseCidr } from '../../net/cidr.js';
+import { Limits, type FailsafeEntry } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 
 const ANYWHERE = { 4: '0.0.0.0/0', 6: '::/0' } as const;
 
 /**
  * The trie entries for a list of failsafes: a failsafe without a net ("anywhere") becomes one entry per family,
- * since the key holds the family. Throws XDP_BAD_OPTION for what the entry program cannot hold.
+ * since the key holds the family. Throws xdp-bad-option for what the entry program cannot hold.
  */
 export function failsafeEntries(failsafes: readonly Failsafe[]): FailsafeEntry[] {
   const out: FailsafeEntry[] = [];
   for (const f of failsafes) {
     const what = `failsafe ${f.direction} ${f.protocol}/${f.port}${f.net ? ` from ${f.net}` : ''}`;
     if (f.direction !== 'inbound' && f.direction !== 'outbound') {
-      throw new XdpDataplaneError('XDP_BAD_OPTION', `${what}: direction must be inbound or outbound`);
+      throw new XdpDataplaneError('xdp-bad-option', `${what}: direction must be inbound or outbound`);
     }
     if (!Number.isInteger(f.protocol) || f.protocol < 0 || f.protocol > 255) {
-      throw new XdpDataplaneError('XDP_BAD_OPTION', `${what}: protocol must be an IP protocol number (6 tcp, 17 udp ...)`);
+      throw new XdpDataplaneError('xdp-bad-option', `${what}: protocol must be an IP protocol number (6 tcp, 17 udp ...)`);
     }
     if (!Number.isInteger(f.port) || f.port < 0 || f.port > 65535) {
-      throw new XdpDataplaneError('XDP_BAD_OPTION', `${what}: port must be 0-65535`);
+      throw new XdpDataplaneError('xdp-bad-option', `${what}: port must be 0-65535`);
     }
     const direction = f.direction === 'inbound' ? 'in' : 'out';
     if (f.net === null) {
       out.push({ direction, proto: f.protocol, port: f.port, family: 4 }, { direction, proto: f.protocol, port: f.port, family: 6 });
       continue;
     }
-    if (!parseCidr(f.net)) throw new XdpDataplaneError('XDP_BAD_OPTION', `${what}: "${f.net}" is not a CIDR`);
+    if (!parseCidr(f.net)) throw new XdpDataplaneError('xdp-bad-option', `${what}: "${f.net}" is not a CIDR`);
     out.push({ direction, proto: f.protocol, port: f.port, net: f.net });
   }
   if (out.length > Limits.failsafeMax) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `${out.length} failsafe entries (a failsafe without a net counts twice), but nt_failsafe holds ${Limits.failsafeMax}: use fewer ports or nets`);
+    throw new XdpDataplaneError('xdp-bad-option', `${out.length} failsafe entries (a failsafe without a net counts twice), but nt_failsafe holds ${Limits.failsafeMax}: use fewer ports or nets`);
   }
   return out;
 }

@@ -1,23 +1,23 @@
 // One generation of an interface's dataplane: its pinned programs and maps, reopened as a typed handle, and removed.
 import { statfsSync } from 'node:fs';
-import { BpfError, openPinnedLink, openPinnedMap, openPinnedProgram, type BpfMap, type BpfProgram } from '../../libbpf/index.js';
-import { decodeConfig, MAPS, PROGRAMS, type DataplaneConfig } from '../layout.js';
+import { isBpfError, openPinnedLink, openPinnedMap, openPinnedProgram, type BpfMap, type BpfProgram } from '../../libbpf/index.js';
+import { decodeConfig, MAPS, PROGRAMS, type DataplaneConfig } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
-import { InterfacePins, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-layout.js';
+import { InterfacePins, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-paths.js';
 
 /** statfs f_type of bpffs. */
 const BPF_FS_MAGIC = 0xcafe4a11;
 
-/** Throws XDP_BAD_OPTION unless `pinDir` is a folder on a bpffs mount (pins anywhere else fail with EPERM). */
+/** Throws xdp-bad-option unless `pinDir` is a folder on a bpffs mount (pins anywhere else fail with EPERM). */
 export function checkPinDir(pinDir: string): void {
   let type: number;
   try {
     type = Number(statfsSync(pinDir).type);
   } catch (e) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `pin folder ${pinDir} cannot be read (${(e as Error).message}): create it on a bpffs mount`, { cause: e });
+    throw new XdpDataplaneError('xdp-bad-option', `pin folder ${pinDir} cannot be read (${(e as Error).message}): create it on a bpffs mount`, { cause: e });
   }
   if (type !== BPF_FS_MAGIC) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `pin folder ${pinDir} is not on a bpffs mount: mount one there (mount -t bpf bpf ${pinDir}) or use a folder under one`);
+    throw new XdpDataplaneError('xdp-bad-option', `pin folder ${pinDir} is not on a bpffs mount: mount one there (mount -t bpf bpf ${pinDir}) or use a folder under one`);
   }
 }
 
@@ -59,7 +59,7 @@ export class InterfaceGeneration {
   /** The configuration the programs were loaded with (read back from the frozen .rodata.config map). */
   get config(): DataplaneConfig {
     const raw = this.maps.config.lookup(0);
-    if (!raw) throw new XdpDataplaneError('XDP_GENERATION_MISSING', `generation ${this.number} of ${this.ifname} has an empty configuration map`, { ifname: this.ifname });
+    if (!raw) throw new XdpDataplaneError('xdp-generation-missing', `generation ${this.number} of ${this.ifname} has an empty configuration map`, { ifname: this.ifname });
     return decodeConfig(raw);
   }
 
@@ -72,13 +72,13 @@ export class InterfaceGeneration {
   }
 }
 
-export interface GenerationRef {
+interface GenerationRef {
   ifname: string;
   pinDir: string;
   generation: number;
 }
 
-/** Opens a pinned generation; XDP_GENERATION_MISSING when any of its pins is gone. */
+/** Opens a pinned generation; xdp-generation-missing when any of its pins is gone. */
 export function openGeneration(ref: GenerationRef): InterfaceGeneration {
   const pins = new InterfacePins(ref.pinDir, ref.ifname);
   const programs: Partial<Record<GenerationProgramName, BpfProgram>> = {};
@@ -89,8 +89,8 @@ export function openGeneration(ref: GenerationRef): InterfaceGeneration {
   } catch (e) {
     for (const p of Object.values(programs)) p.fd.close();
     for (const m of Object.values(maps)) m.close();
-    if (e instanceof BpfError && e.code === 'bpf-not-found') {
-      throw new XdpDataplaneError('XDP_GENERATION_MISSING',
+    if (isBpfError(e, 'bpf-not-found')) {
+      throw new XdpDataplaneError('xdp-generation-missing',
         `generation ${ref.generation} of ${ref.ifname} is not (fully) pinned under ${pins.root}: ${e.message}; load a new generation`,
         { ifname: ref.ifname, cause: e });
     }
@@ -103,7 +103,7 @@ export function openGeneration(ref: GenerationRef): InterfaceGeneration {
 }
 
 /** The program id the pinned XDP link of the interface runs, or undefined when there is no (live) link pin. */
-export function pinnedXdpLinkProgram(pins: InterfacePins): number | undefined {
+function pinnedXdpLinkProgram(pins: InterfacePins): number | undefined {
   try {
     const link = openPinnedLink(pins.xdpLink);
     try {
@@ -112,7 +112,7 @@ export function pinnedXdpLinkProgram(pins: InterfacePins): number | undefined {
       link.close();
     }
   } catch (e) {
-    if (e instanceof BpfError && e.code === 'bpf-not-found') return undefined;
+    if (isBpfError(e, 'bpf-not-found')) return undefined;
     throw e;
   }
 }
@@ -127,13 +127,13 @@ export function pinnedEntryProgram(pins: InterfacePins, n: number): number | und
       p.fd.close();
     }
   } catch (e) {
-    if (e instanceof BpfError && e.code === 'bpf-not-found') return undefined;
+    if (isBpfError(e, 'bpf-not-found')) return undefined;
     throw e;
   }
 }
 
 /**
- * Unpins generation `n` of an interface. Refuses (XDP_BAD_OPTION) when the interface's XDP link runs it: without
+ * Unpins generation `n` of an interface. Refuses (xdp-bad-option) when the interface's XDP link runs it: without
  * its pinned nt_jump the kernel would empty the program array under the attached program. Idempotent.
  */
 export function removeGeneration(ref: GenerationRef): boolean {
@@ -141,7 +141,7 @@ export function removeGeneration(ref: GenerationRef): boolean {
   const entry = pinnedEntryProgram(pins, ref.generation);
   const attached = pinnedXdpLinkProgram(pins);
   if (entry !== undefined && attached === entry) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION',
+    throw new XdpDataplaneError('xdp-bad-option',
       `generation ${ref.generation} is attached to ${ref.ifname}: switch to another generation or detach the interface first`, { ifname: ref.ifname });
   }
   const path = pins.generation(ref.generation);

@@ -7,11 +7,11 @@ import { BpfObject } from '../../libbpf/index.js';
 import {
   BPF_OBJECTS, CONFIG_MAP, encodeConfig, encodeFailsafeKey, encodeFailsafePorts, FAILSAFE_VALUE, MAPS, PROGRAMS,
   type DataplaneConfig,
-} from '../layout.js';
+} from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { failsafeEntries } from './failsafes.js';
 import { checkPinDir, openGeneration, type InterfaceGeneration } from './generation.js';
-import { InterfacePins, makePinFolder, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-layout.js';
+import { InterfacePins, makePinFolder, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-paths.js';
 
 /** The repository root as seen from src/dataplane/xdp/ and from dist/dataplane/xdp/ alike. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -19,7 +19,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** nt_rule_counters can be sized far past the compiled default; this bounds a mistake, not a real policy. */
 const RULE_COUNTERS_CEILING = 1 << 20;
 
-export interface LoadGenerationOptions {
+interface LoadGenerationOptions {
   ifname: string;
   /** A folder on a bpffs mount; the generation goes to `<pinDir>/<ifname>/gen-<n>/`. */
   pinDir: string;
@@ -34,7 +34,7 @@ export interface LoadGenerationOptions {
 
 function objectPath(opts: LoadGenerationOptions, name: keyof typeof BPF_OBJECTS): string {
   const file = opts.objectDir === undefined ? join(REPO_ROOT, BPF_OBJECTS[name]) : join(opts.objectDir, `${name}.o`);
-  if (!existsSync(file)) throw new XdpDataplaneError('XDP_OBJECT_MISSING', `${file} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``);
+  if (!existsSync(file)) throw new XdpDataplaneError('xdp-object-missing', `${file} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``);
   return file;
 }
 
@@ -42,10 +42,10 @@ function checkOptions(opts: LoadGenerationOptions): void {
   const { acceptMark, acceptMask } = opts.config;
   // A zero mask turns marking off whatever the mark says; otherwise a mark bit outside the mask is a mistake.
   if (Number.isInteger(acceptMark) && Number.isInteger(acceptMask) && acceptMask !== 0 && ((acceptMark & ~acceptMask) >>> 0) !== 0) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `accept mark 0x${acceptMark.toString(16)} has bits outside its mask 0x${acceptMask.toString(16)}: the TC program would not set them`);
+    throw new XdpDataplaneError('xdp-bad-option', `accept mark 0x${acceptMark.toString(16)} has bits outside its mask 0x${acceptMask.toString(16)}: the TC program would not set them`);
   }
   if (!Number.isInteger(opts.ruleCounters) || opts.ruleCounters < 0 || opts.ruleCounters > RULE_COUNTERS_CEILING) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `ruleCounters must be an integer from 0 to ${RULE_COUNTERS_CEILING}, not ${opts.ruleCounters}`);
+    throw new XdpDataplaneError('xdp-bad-option', `ruleCounters must be an integer from 0 to ${RULE_COUNTERS_CEILING}, not ${opts.ruleCounters}`);
   }
 }
 

@@ -1,11 +1,11 @@
 // Reads the Log rules' events from the nt_log ring of each interface's running generation and names their rules.
 import type { InterfaceState, RuleRef } from '../../compile/desired-state.js';
 import type { RuleAction } from '../../model/resources.js';
-import { BpfError, RingBuffer, openPinnedMap } from '../../libbpf/index.js';
-import { decodeLogEvent, type LogEvent } from '../layout.js';
+import { isBpfError, RingBuffer, openPinnedMap } from '../../libbpf/index.js';
+import { decodeLogEvent, type LogEvent } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { observeInterface } from './observe.js';
-import { InterfacePins } from './pin-layout.js';
+import { InterfacePins } from './pin-paths.js';
 
 /** A rule of the applied policy, as a counter index of an interface names it. */
 export interface NamedRule extends RuleRef {
@@ -27,9 +27,9 @@ export interface NamedLogEvent {
   decidedBy: NamedRule | null;
 }
 
-export type LogEventHandler = (event: NamedLogEvent) => void;
+type LogEventHandler = (event: NamedLogEvent) => void;
 
-export interface OpenLogEventsOptions {
+interface OpenLogEventsOptions {
   /** notrack's folder on bpffs. */
   pinDir: string;
   /** The interfaces to read, with the applied state they run (for naming rules). */
@@ -37,10 +37,10 @@ export interface OpenLogEventsOptions {
 }
 
 /** An interface that could not be read, and why (e.g. nothing attached). */
-export interface SkippedInterface { ifname: string; reason: string }
+interface SkippedInterface { ifname: string; reason: string }
 
 /** The rule behind counter `index` of `iface`, with its action from the ingress entries that count into it. */
-export function nameRule(iface: InterfaceState, index: number): NamedRule {
+function nameRule(iface: InterfaceState, index: number): NamedRule {
   const ref = iface.counters[index];
   if (!ref) return { policy: '?', direction: 'ingress', index, action: null, counter: index };
   const entry = [...iface.ingress.v4, ...iface.ingress.v6].find((e) => e.counter === index);
@@ -78,8 +78,8 @@ export class LogEventReader {
         try {
           map = openPinnedMap(path);
         } catch (e) {
-          if (e instanceof BpfError && e.code === 'bpf-not-found') {
-            throw new XdpDataplaneError('XDP_GENERATION_MISSING', `generation ${generation} of ${ifname} has no log ring at ${path}`, { ifname, cause: e });
+          if (isBpfError(e, 'bpf-not-found')) {
+            throw new XdpDataplaneError('xdp-generation-missing', `generation ${generation} of ${ifname} has no log ring at ${path}`, { ifname, cause: e });
           }
           throw e;
         }

@@ -1,39 +1,40 @@
 // What is on an interface and in its pins: attachments (ours or not), generations, failsafes, policy slots, counters.
 import {
-  BpfError, clsBpfFilters, interfaceIndex, programRef, programSlotId, tcxQuery, xdpQuery, readU32,
+  isBpfError, interfaceIndex, programRef, programSlotId, tcxQuery, xdpQuery, readU32,
   type BpfMap, type ProgramRef, type XdpAttachMode,
 } from '../../libbpf/index.js';
 import type { Failsafe } from '../../compile/desired-state.js';
 import {
   Counter, decodeFailsafeKey, encodeFailsafePorts, JumpSlot, Limits, sumPerCpuCounter, TcCounter,
   type CounterName, type CounterValue, type DataplaneConfig, type TcCounterName,
-} from '../layout.js';
+} from '../../abi/notrack.js';
+import { clsBpfFilters } from '../tc-filters.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
 import { XdpDataplaneError } from './errors.js';
 import { failsafesFromEntries } from './failsafes.js';
 import { openGeneration, type InterfaceGeneration } from './generation.js';
-import { InterfacePins, type GenerationProgramName } from './pin-layout.js';
+import { InterfacePins, type GenerationProgramName } from './pin-paths.js';
 import { readPinnedLinks } from './pinned-links.js';
 
-export interface ObserveInterfaceOptions {
+interface ObserveInterfaceOptions {
   ifname: string;
   pinDir: string;
 }
 
 /** An attached program, and whether it is one of this interface's pinned generations (and which). */
-export interface ObservedProgram extends ProgramRef {
+interface ObservedProgram extends ProgramRef {
   ours: boolean;
   generation: number | null;
 }
 
-export interface ObservedXdp {
+interface ObservedXdp {
   mode: XdpAttachMode;
   programs: ObservedProgram[];
   /** notrack's pinned XDP link: `live` is false once it is defunct (its interface was deleted). */
   link: { id: number; progId: number; live: boolean } | null;
 }
 
-export interface ObservedTc {
+interface ObservedTc {
   /** How notrack's TC program is attached to ingress, or none. */
   mechanism: 'tcx' | 'cls_bpf' | 'none';
   /** Every program on ingress: tcx programs in run order, then cls_bpf filters. */
@@ -41,7 +42,7 @@ export interface ObservedTc {
   link: { id: number; progId: number; live: boolean } | null;
 }
 
-export interface ObservedPolicy {
+interface ObservedPolicy {
   /** The program in slot 0, or null when the slot is empty (every packet passes, tracked). */
   program: ProgramRef | null;
   /** Occupied policy slots (0 and split parts), ascending, with their program ids. */
@@ -72,12 +73,12 @@ export interface ObservedGeneration {
   ruleCounters: CounterValue[];
 }
 
-export type FindingCode =
+type FindingCode =
   | 'interface-missing' | 'xdp-not-attached' | 'xdp-foreign' | 'xdp-link-defunct' | 'tc-missing' | 'tc-generation-differs'
   | 'policy-empty' | 'epilogues-missing' | 'generation-incomplete' | 'extra-generations' | 'failsafe-ports-differ';
 
 /** Something that differs from a healthy, converged interface, for drift reports. */
-export interface Finding { code: FindingCode; message: string }
+interface Finding { code: FindingCode; message: string }
 
 export interface InterfaceObservation {
   ifname: string;
@@ -159,7 +160,7 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
   try {
     ifindex = interfaceIndex(opts.ifname);
   } catch (e) {
-    if (!(e instanceof BpfError && e.code === 'bpf-not-found')) throw e;
+    if (!isBpfError(e, 'bpf-not-found')) throw e;
   }
   const links = readPinnedLinks(pins);
   const findings: Finding[] = [];
@@ -170,7 +171,7 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
     try {
       gen = openGeneration({ ifname: opts.ifname, pinDir: opts.pinDir, generation: n });
     } catch (e) {
-      if (!(e instanceof XdpDataplaneError && e.code === 'XDP_GENERATION_MISSING')) throw e;
+      if (!(e instanceof XdpDataplaneError && e.code === 'xdp-generation-missing')) throw e;
       generations.push(incompleteGeneration(pins, n));
       findings.push({ code: 'generation-incomplete', message: `generation ${n} of ${opts.ifname} is missing pins under ${pins.generation(n)}` });
       continue;

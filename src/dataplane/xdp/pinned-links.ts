@@ -1,8 +1,8 @@
 // What the link pins of an interface say: which XDP link and which TC attachment notrack made, and whether they live.
-import { BpfError, getPinned, isPinned, linkInfo, programInfo } from '../../libbpf/index.js';
-import { isDirectory, type InterfacePins } from './pin-layout.js';
+import { isBpfError, getPinned, isPinned, linkInfo, programInfo } from '../../libbpf/index.js';
+import { isDirectory, type InterfacePins } from './pin-paths.js';
 
-export interface PinnedXdpLink {
+interface PinnedXdpLink {
   path: string;
   linkId: number;
   progId: number;
@@ -15,7 +15,7 @@ export type PinnedTc =
   /** The filter itself lives in the qdisc; the pin is its program and `clsactCreated` says who made the qdisc. */
   | { mechanism: 'cls_bpf'; path: string; progId: number; clsactCreated: boolean };
 
-export interface PinnedLinks {
+interface PinnedLinks {
   xdp: PinnedXdpLink | undefined;
   tc: PinnedTc | undefined;
 }
@@ -26,7 +26,7 @@ function pinnedInfo<T>(path: string, read: (fd: Parameters<typeof linkInfo>[0]) 
   try {
     pinned = getPinned(path);
   } catch (e) {
-    if (e instanceof BpfError && e.code === 'bpf-not-found') return undefined;
+    if (isBpfError(e, 'bpf-not-found')) return undefined;
     throw e;
   }
   try {

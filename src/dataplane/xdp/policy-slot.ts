@@ -1,21 +1,21 @@
 // Puts a generation's policy program (and the parts of a split one) into its nt_jump slots, and pins them.
 import { BpfFd, clearProgramSlot, pinObject, programInfo, ProgType, setProgramSlot, unpin, type ProgramHandle } from '../../libbpf/index.js';
-import { JumpSlot, Limits } from '../layout.js';
+import { JumpSlot, Limits } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import type { InterfaceGeneration } from './generation.js';
-import { InterfacePins } from './pin-layout.js';
+import { InterfacePins } from './pin-paths.js';
 
 /** Slots 0 and splitFirst .. jumpSlots-1: the first part and up to 28 more. */
-export const MAX_POLICY_PARTS = 1 + Limits.jumpSlots - JumpSlot.splitFirst;
+const MAX_POLICY_PARTS = 1 + Limits.jumpSlots - JumpSlot.splitFirst;
 
-export interface PolicySlots {
+interface PolicySlots {
   /** The nt_jump slot of each part, in order (0, 4, 5 ...). */
   slots: number[];
   programIds: number[];
 }
 
 /** The nt_jump slot of part `k` of a policy program. */
-export function policySlot(part: number): number {
+function policySlot(part: number): number {
   return part === 0 ? JumpSlot.policy : JumpSlot.splitFirst + part - 1;
 }
 
@@ -30,14 +30,14 @@ const fdOf = (p: ProgramHandle): BpfFd => (p instanceof BpfFd ? p : p.fd);
  */
 export function setPolicyProgram(gen: InterfaceGeneration, program: ProgramHandle | readonly ProgramHandle[]): PolicySlots {
   const parts = Array.isArray(program) ? (program as readonly ProgramHandle[]) : [program as ProgramHandle];
-  if (parts.length === 0) throw new XdpDataplaneError('XDP_BAD_OPTION', 'setPolicyProgram needs at least one program');
+  if (parts.length === 0) throw new XdpDataplaneError('xdp-bad-option', 'setPolicyProgram needs at least one program');
   if (parts.length > MAX_POLICY_PARTS) {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `a policy program split in ${parts.length} parts does not fit nt_jump (at most ${MAX_POLICY_PARTS} parts): split it into fewer, larger parts`);
+    throw new XdpDataplaneError('xdp-bad-option', `a policy program split in ${parts.length} parts does not fit nt_jump (at most ${MAX_POLICY_PARTS} parts): split it into fewer, larger parts`);
   }
   const ids = parts.map((p, k) => {
     const info = programInfo(fdOf(p));
     if (info.type !== ProgType.XDP) {
-      throw new XdpDataplaneError('XDP_BAD_OPTION', `policy part ${k} (program id ${info.id} ${info.name}) is a ${info.typeName} program; nt_jump takes XDP programs loaded with POLICY_PROGRAM_LOAD`);
+      throw new XdpDataplaneError('xdp-bad-option', `policy part ${k} (program id ${info.id} ${info.name}) is a ${info.typeName} program; nt_jump takes XDP programs loaded with POLICY_PROGRAM_LOAD`);
     }
     return info.id;
   });

@@ -18,7 +18,7 @@ const VALUE_OPERATORS = {
 const OPERATOR_LIST = '"==", "!=", "in", "not in", "contains", "starts with" or "ends with"';
 
 /** Orders strings by code point, which is the byte order of their UTF-8 (how Calico sorts set members). */
-export function compareCodePoints(a: string, b: string): number {
+function compareCodePoints(a: string, b: string): number {
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {

@@ -5,7 +5,7 @@ import { SelectorSyntaxError } from './syntax-error.js';
 /** Calico's tokenizer rejects longer label names. */
 export const MAX_LABEL_LENGTH = 512;
 
-export type TokenKind =
+type TokenKind =
   | 'label'
   | 'string'
   | 'eq'

@@ -1,4 +1,4 @@
-// The compiled BPF objects and src/dataplane/layout.ts agree: structs, enums, maps, programs and config, read
+// The compiled BPF objects and src/abi/notrack.ts agree: structs, enums, maps, programs and config, read
 // from the objects' BTF; and the objects pass the kernel verifier the way libbpf 1.1 loads them.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,8 +9,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import {
   BPF_OBJECTS, C_ENUMS, CONFIG_MAP, Counter, FAILSAFE_VALUE, JumpSlot, MAPS, PROGRAM_OBJECT, PROGRAMS, RULE_NONE,
   STATE_FIELDS, STRUCTS, decodeLogEvent, decodeState, encodeConfig, encodeFailsafeKey, encodeFailsafePorts,
-  sumPerCpuCounter, type BpfObjectName, type MapSpec,
-} from '../../src/dataplane/layout.js';
+  sumPerCpuCounter, type BpfObjectName, type ObjectMapSpec,
+} from '../../src/abi/notrack.js';
 import { pinDir, run } from '../support/netns.js';
 import { buildFrame } from '../support/packets.js';
 import { kernelGate } from '../support/kernel-gate.js';
@@ -75,7 +75,7 @@ class Btf {
 }
 
 /** A map definition of `.maps`: libbpf's __uint(name, n) is a pointer to int[n]; __type(name, T) a pointer to T. */
-function mapDefinition(btf: Btf, varTypeId: number): MapSpec & { extra: string[] } {
+function mapDefinition(btf: Btf, varTypeId: number): ObjectMapSpec & { extra: string[] } {
   const def = btf.resolve(varTypeId);
   const out = { name: '', object: btf.object as BpfObjectName, type: -1, keySize: 0, valueSize: 0, maxEntries: -1, flags: 0, extra: [] as string[] };
   for (const m of def.members ?? []) {
@@ -110,19 +110,19 @@ function btfOf(object: BpfObjectName): Btf {
 }
 
 if (missing) {
-  console.log(`btf-layout: skipped: ${missing}`);
+  console.log(`abi-btf: skipped: ${missing}`);
 } else {
-  test('every struct in layout.ts has the size, members, offsets and member sizes of the compiled struct', () => {
+  test('every struct in notrack.ts has the size, members, offsets and member sizes of the compiled struct', () => {
     const wrong: string[] = [];
     for (const object of Object.keys(BPF_OBJECTS) as BpfObjectName[]) {
       const btf = btfOf(object);
       for (const s of Object.values(STRUCTS)) {
         const t = btf.find('STRUCT', s.name);
         if (!t) { wrong.push(`${object}: struct ${s.name} is not in the BTF`); continue; }
-        if (t.size !== s.size) wrong.push(`${object}: sizeof(struct ${s.name}) is ${t.size}, layout.ts says ${s.size}`);
+        if (t.size !== s.size) wrong.push(`${object}: sizeof(struct ${s.name}) is ${t.size}, notrack.ts says ${s.size}`);
         const compiled = (t.members ?? []).map((m) => ({ name: m.name, offset: m.bits_offset / 8, size: btf.sizeOf(m.type_id) }));
         const fmt = (ms: readonly { name: string; offset: number; size: number }[]) => ms.map((m) => `${m.name}@${m.offset}:${m.size}`).join(' ');
-        if (fmt(compiled) !== fmt(s.members)) wrong.push(`${object}: struct ${s.name}\n  compiled:  ${fmt(compiled)}\n  layout.ts: ${fmt(s.members)}`);
+        if (fmt(compiled) !== fmt(s.members)) wrong.push(`${object}: struct ${s.name}\n  compiled:  ${fmt(compiled)}\n  notrack.ts: ${fmt(s.members)}`);
       }
     }
     assert.equal(wrong, [], wrong.join('\n'));
@@ -147,7 +147,7 @@ if (missing) {
     }
   });
 
-  test('every enum in layout.ts has exactly the enumerators and values of the compiled enum', () => {
+  test('every enum in notrack.ts has exactly the enumerators and values of the compiled enum', () => {
     const wrong: string[] = [];
     for (const object of Object.keys(BPF_OBJECTS) as BpfObjectName[]) {
       const btf = btfOf(object);
@@ -157,20 +157,20 @@ if (missing) {
         const compiled: Record<string, number> = {};
         for (const v of t.values ?? []) compiled[v.name] = Number(BigInt.asUintN(8 * t.size!, BigInt(v.val)));
         for (const k of new Set([...Object.keys(compiled), ...Object.keys(expected)])) {
-          if (compiled[k] !== expected[k]) wrong.push(`${object}: enum ${name} ${k}: compiled ${compiled[k]}, layout.ts ${expected[k]}`);
+          if (compiled[k] !== expected[k]) wrong.push(`${object}: enum ${name} ${k}: compiled ${compiled[k]}, notrack.ts ${expected[k]}`);
         }
       }
     }
     assert.equal(wrong, [], wrong.join('\n'));
   });
 
-  test('every map in the objects is in layout.ts with its type, key and value sizes, capacity and flags', () => {
+  test('every map in the objects is in notrack.ts with its type, key and value sizes, capacity and flags', () => {
     const wrong: string[] = [];
     for (const object of Object.keys(BPF_OBJECTS) as BpfObjectName[]) {
       const btf = btfOf(object);
       const sec = btf.find('DATASEC', '.maps');
       assert.ok(sec, `${object} has a .maps section`);
-      const compiled = new Map<string, MapSpec & { extra: string[] }>();
+      const compiled = new Map<string, ObjectMapSpec & { extra: string[] }>();
       for (const v of sec!.vars ?? []) {
         const variable = btf.get(v.type_id);
         compiled.set(variable.name, { ...mapDefinition(btf, variable.type_id!), name: variable.name });
@@ -180,12 +180,12 @@ if (missing) {
         const c = compiled.get(m.name);
         if (!c) { wrong.push(`${object}: map ${m.name} is not defined`); continue; }
         for (const k of ['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const) {
-          if (c[k] !== m[k]) wrong.push(`${object}: map ${m.name} ${k}: compiled ${c[k]}, layout.ts ${m[k]}`);
+          if (c[k] !== m[k]) wrong.push(`${object}: map ${m.name} ${k}: compiled ${c[k]}, notrack.ts ${m[k]}`);
         }
-        if (c.extra.length) wrong.push(`${object}: map ${m.name} has fields layout.ts does not know: ${c.extra.join(', ')}`);
+        if (c.extra.length) wrong.push(`${object}: map ${m.name} has fields notrack.ts does not know: ${c.extra.join(', ')}`);
       }
       for (const name of compiled.keys()) {
-        if (!listed.some((m) => m.name === name)) wrong.push(`${object}: map ${name} is missing from layout.ts MAPS`);
+        if (!listed.some((m) => m.name === name)) wrong.push(`${object}: map ${name} is missing from notrack.ts MAPS`);
       }
     }
     assert.equal(wrong, [], wrong.join('\n'));
@@ -208,7 +208,7 @@ if (missing) {
     }
   });
 
-  test('the encoders and decoders of layout.ts put each field at its compiled offset', () => {
+  test('the encoders and decoders of notrack.ts put each field at its compiled offset', () => {
     const btf = btfOf('xdp');
     const at = (structName: string, memberName: string): number => {
       const m = btf.find('STRUCT', structName)?.members?.find((x) => x.name === memberName);
@@ -263,7 +263,7 @@ if (missing) {
     assert.equal([e.tsNs, e.packet.daddr, e.packet.icmpType, e.ruleId, e.decidedBy, e.verdict], [123n, 'fd00::2', 128, 5, 7, 'drop']);
   });
 
-  const gate = kernelGate('btf-layout: verifier', { tools: ['bpftool'] });
+  const gate = kernelGate('abi-btf: verifier', { tools: ['bpftool'] });
   if (gate.runs) {
     test('both objects pass the verifier, and loading xdp.o fills the epilogue slots of nt_jump', () => {
       btfOf('xdp');

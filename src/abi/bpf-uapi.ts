@@ -1,4 +1,5 @@
-// The kernel's BPF numbers (uapi linux/bpf.h, if_link.h and libbpf.h) that this binding passes or reads back.
+// The kernel's BPF numbers (uapi linux/bpf.h, if_link.h and libbpf.h) that the binding passes or reads back, and the
+// generated programs and the ABI mirror use.
 
 /** enum bpf_map_type (the map types notrack can meet; the rest are reported by number). */
 export const MapType = {
@@ -88,9 +89,6 @@ export const MapFlag = {
   INNER_MAP: 1 << 12,
 } as const;
 
-/** Program load flags (prog_flags). */
-export const ProgFlag = { STRICT_ALIGNMENT: 1 << 0, ANY_ALIGNMENT: 1 << 1, XDP_HAS_FRAGS: 1 << 5 } as const;
-
 /** BPF_PROG_TEST_RUN flags. */
 export const TestRunFlag = { RUN_ON_CPU: 1 << 0, XDP_LIVE_FRAMES: 1 << 1 } as const;
 
@@ -105,9 +103,6 @@ export const BPF_F_REPLACE = 1 << 2;
 
 /** enum bpf_tc_attach_point (libbpf.h). */
 export const TcAttachPoint = { INGRESS: 1 << 0, EGRESS: 1 << 1, CUSTOM: 1 << 2 } as const;
-
-/** src_reg of a BPF_LD_IMM64 whose imm is a map fd. */
-export const BPF_PSEUDO_MAP_FD = 1;
 
 /** bpf() commands issued directly where libbpf 1.1 has no wrapper for what 6.x kernels added. */
 export const BpfCmd = { PROG_QUERY: 16, LINK_CREATE: 28 } as const;

@@ -1,4 +1,4 @@
-// Where notrack pins an interface's programs, maps and links in bpffs, and how to read that layout back.
+// Where notrack pins an interface's programs, maps and links in bpffs, and how to read those paths back.
 //
 //   <pinDir>/<ifname>/gen-<n>/maps/<map>        every map of generation n (nt_jump must stay pinned: the kernel
 //                                               empties a program array when its last user reference goes)
@@ -14,14 +14,14 @@
 // generation is built beside the running one, links are updated to it, then the old folder is removed.
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAPS, PROGRAMS } from '../layout.js';
+import { MAPS, PROGRAMS } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 
 export type GenerationMapName = keyof typeof MAPS | 'config' | 'tcConfig';
 export type GenerationProgramName = keyof typeof PROGRAMS;
 
 /** Pin file names of the maps: the maps' own names, and the two configuration maps (internal, so renamed). */
-export const MAP_PIN_NAMES: Record<GenerationMapName, string> = {
+const MAP_PIN_NAMES: Record<GenerationMapName, string> = {
   ...Object.fromEntries(Object.entries(MAPS).map(([k, m]) => [k, m.name])) as Record<keyof typeof MAPS, string>,
   config: 'nt_config',
   tcConfig: 'nt_tc_config',
@@ -30,10 +30,10 @@ export const MAP_PIN_NAMES: Record<GenerationMapName, string> = {
 const GENERATION_DIR = /^gen-([1-9][0-9]{0,8})$/;
 const IFNAME = /^[^\s/:]{1,15}$/;
 
-/** Throws XDP_BAD_OPTION unless `ifname` can be an interface name and a folder name. */
-export function checkInterfaceName(ifname: string): void {
+/** Throws xdp-bad-option unless `ifname` can be an interface name and a folder name. */
+function checkInterfaceName(ifname: string): void {
   if (typeof ifname !== 'string' || !IFNAME.test(ifname) || ifname === '.' || ifname === '..') {
-    throw new XdpDataplaneError('XDP_BAD_OPTION', `"${String(ifname)}" is not an interface name (1-15 characters, no spaces, "/" or ":")`);
+    throw new XdpDataplaneError('xdp-bad-option', `"${String(ifname)}" is not an interface name (1-15 characters, no spaces, "/" or ":")`);
   }
 }
 
@@ -46,7 +46,7 @@ export class InterfacePins {
 
   constructor(pinDir: string, ifname: string) {
     checkInterfaceName(ifname);
-    if (typeof pinDir !== 'string' || pinDir === '') throw new XdpDataplaneError('XDP_BAD_OPTION', 'pinDir must be a folder on a bpffs mount');
+    if (typeof pinDir !== 'string' || pinDir === '') throw new XdpDataplaneError('xdp-bad-option', 'pinDir must be a folder on a bpffs mount');
     this.ifname = ifname;
     this.pinDir = pinDir;
     this.root = join(pinDir, ifname);
@@ -106,7 +106,7 @@ export class InterfacePins {
 }
 
 /** Names in a folder; empty when it does not exist. */
-export function listDir(path: string): string[] {
+function listDir(path: string): string[] {
   try {
     return readdirSync(path);
   } catch (e) {
@@ -128,13 +128,13 @@ export function pinnedInterfaces(pinDir: string): string[] {
   return listDir(pinDir).filter((name) => IFNAME.test(name) && isDirectory(join(pinDir, name))).sort();
 }
 
-/** Makes a pin folder (and its parents unless `exclusive`: then it must not exist yet). Throws XDP_PINS. */
+/** Makes a pin folder (and its parents unless `exclusive`: then it must not exist yet). Throws xdp-pins. */
 export function makePinFolder(path: string, opts: { exclusive?: boolean } = {}): void {
   try {
     mkdirSync(path, { recursive: !opts.exclusive });
   } catch (e) {
     const exists = (e as NodeJS.ErrnoException).code === 'EEXIST';
-    throw new XdpDataplaneError('XDP_PINS', exists
+    throw new XdpDataplaneError('xdp-pins', exists
       ? `${path} exists already: is another notrack loading this interface at the same time?`
       : `cannot create pin folder ${path}: ${(e as Error).message}`, { cause: e });
   }
@@ -145,6 +145,6 @@ export function removePinFolder(path: string): void {
   try {
     rmSync(path, { recursive: true, force: true });
   } catch (e) {
-    throw new XdpDataplaneError('XDP_PINS', `cannot remove pin folder ${path}: ${(e as Error).message}`, { cause: e });
+    throw new XdpDataplaneError('xdp-pins', `cannot remove pin folder ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -7,16 +7,10 @@
 export { AsmError, type AsmErrorCode } from './errors.js';
 export {
   R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, FP,
-  REGISTERS,
-  ARG_REGISTERS,
-  CALLEE_SAVED_REGISTERS,
-  isReg,
   regByIndex,
   type Reg,
   type WritableReg,
-  type FrameReg,
-  type WritableIndex,
-} from './regs.js';
+  } from './regs.js';
 export { HELPER_IDS, helperName, type HelperName } from './helper-ids.js';
 export {
   INSN_SIZE,
@@ -42,8 +36,7 @@ export {
   type AtomicOp,
   type MemSize,
   type ByteOrder,
-  type Width,
-} from './insn.js';
+  } from './insn.js';
 export {
   ProgramBuilder,
   MAX_PROGRAM_INSNS,
@@ -57,8 +50,4 @@ export {
 export {
   disassemble,
   disassembleEntries,
-  formatInsn,
-  type InsnContext,
-  type DisassemblyOptions,
-  type ListingEntry,
-} from './disasm.js';
+  } from './disasm.js';

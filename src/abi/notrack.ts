@@ -1,15 +1,15 @@
 // The TypeScript mirror of bpf/notrack.h: objects, programs, maps, jump slots, state offsets, flags and counters,
 // with the encoders and decoders of every value user space writes to or reads from those maps. Pure: no I/O.
 //
-// test/kernel/btf-layout.test.ts checks every struct, enum and map spec here against the BTF of build/bpf/*.o.
+// test/kernel/abi-btf.test.ts checks every struct, enum and map spec here against the BTF of build/bpf/*.o.
 // Numbers are little-endian, as on every host notrack supports (x86_64, arm64).
 import { NotrackError } from '../errors.js';
-import { AttachType, MapFlag, MapType, ProgType } from '../libbpf/constants.js';
-import { formatIp, parseCidr, parseIp, type IpFamily } from '../model/cidr.js';
+import { AttachType, MapFlag, MapType, ProgType } from './bpf-uapi.js';
+import { formatIp, parseCidr, type IpFamily } from '../net/cidr.js';
 
-/** A value that cannot be encoded into a BPF layout (bad address, out-of-range number, short buffer). */
-export class LayoutError extends NotrackError {
-  constructor(code: 'LAYOUT_BAD_VALUE' | 'LAYOUT_SHORT_BUFFER', message: string) {
+/** A value that cannot be encoded into a value of the ABI (bad address, out-of-range number, short buffer). */
+class AbiValueError extends NotrackError {
+  constructor(code: 'abi-bad-value' | 'abi-short-buffer', message: string) {
     super(code, message);
   }
 }
@@ -45,10 +45,10 @@ export const PROGRAM_OBJECT: Record<keyof typeof PROGRAMS, BpfObjectName> = {
 // ---------------------------------------------------------------------------------------------------------------
 // Structs (byte offsets and sizes of every member, as in the compiled objects' BTF)
 
-export interface MemberLayout { readonly name: string; readonly offset: number; readonly size: number }
-export interface StructLayout { readonly name: string; readonly size: number; readonly members: readonly MemberLayout[] }
+interface AbiMember { readonly name: string; readonly offset: number; readonly size: number }
+interface AbiStruct { readonly name: string; readonly size: number; readonly members: readonly AbiMember[] }
 
-function struct(name: string, size: number, members: [string, number, number][]): StructLayout {
+function struct(name: string, size: number, members: [string, number, number][]): AbiStruct {
   return { name, size, members: members.map(([n, offset, sz]) => ({ name: n, offset, size: sz })) };
 }
 
@@ -76,15 +76,15 @@ export const STRUCTS = {
   ]),
   nt_log_bucket: struct('nt_log_bucket', 16, [['budget_ns', 0, 8], ['last_ns', 8, 8]]),
   nt_config: struct('nt_config', 16, [['accept_mark', 0, 4], ['accept_mask', 4, 4], ['log_rate', 8, 4], ['log_burst', 12, 4]]),
-} as const satisfies Record<string, StructLayout>;
+} as const satisfies Record<string, AbiStruct>;
 
-function member(s: StructLayout, name: string): MemberLayout {
+function member(s: AbiStruct, name: string): AbiMember {
   const m = s.members.find((x) => x.name === name);
-  if (!m) throw new Error(`layout: ${s.name} has no member ${name}`);
+  if (!m) throw new Error(`abi: ${s.name} has no member ${name}`);
   return m;
 }
 
-function absolute(s: StructLayout, name: string, base = 0): { offset: number; size: number } {
+function absolute(s: AbiStruct, name: string, base = 0): { offset: number; size: number } {
   const m = member(s, name);
   return { offset: base + m.offset, size: m.size };
 }
@@ -117,7 +117,6 @@ export const STATE_FIELDS = {
   pktLen: absolute(STATE, 'pkt_len'),
   scratch: absolute(STATE, 'scratch'),
 } as const;
-export type StateFieldName = keyof typeof STATE_FIELDS;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Enums. Each TS object mirrors one C enum; its C names are PREFIX + the key in UPPER_SNAKE (see C_ENUMS).
@@ -145,7 +144,7 @@ export const Limits = {
 } as const;
 
 /** enum nt_rule_id: `rule_id` when no rule decided. */
-export const RuleId = { none: 0xffffffff } as const;
+const RuleId = { none: 0xffffffff } as const;
 export const RULE_NONE = RuleId.none;
 
 /**
@@ -155,18 +154,18 @@ export const RULE_NONE = RuleId.none;
 export const JumpSlot = { policy: 0, accept: 1, drop: 2, pass: 3, splitFirst: 4 } as const;
 
 /** enum nt_verdict: the outcome in a log event (same numbers as the epilogue slots). */
-export const Verdict = { accept: 1, drop: 2, pass: 3 } as const;
-export type VerdictName = keyof typeof Verdict;
+const Verdict = { accept: 1, drop: 2, pass: 3 } as const;
+type VerdictName = keyof typeof Verdict;
 
 /** enum nt_meta_const: the XDP metadata the accept epilogue writes and the TC program reads. */
 export const Meta = { magic: 0x4e54524b, accepted: 1 << 0 } as const;
 
 /** enum nt_failsafe_direction. */
-export const FailsafeDirection = { in: 0, out: 1 } as const;
-export type FailsafeDirectionName = keyof typeof FailsafeDirection;
+const FailsafeDirection = { in: 0, out: 1 } as const;
+type FailsafeDirectionName = keyof typeof FailsafeDirection;
 
 /** enum nt_failsafe_const: prefix bits of a failsafe key before the address. */
-export const FailsafeKeyBits = { fixedBits: 64 } as const;
+const FailsafeKeyBits = { fixedBits: 64 } as const;
 
 /** enum nt_counter_reason: indexes of `nt_counters`. */
 export const Counter = {
@@ -188,12 +187,12 @@ export const Counter = {
   tailCallFailed: 15,
 } as const;
 export type CounterName = keyof typeof Counter;
-export const COUNTER_COUNT = 16;
+const COUNTER_COUNT = 16;
 
 /** enum nt_tc_counter_reason: indexes of `nt_tc_counters`. */
 export const TcCounter = { seen: 0, accepted: 1, foreignMeta: 2 } as const;
 export type TcCounterName = keyof typeof TcCounter;
-export const TC_COUNTER_COUNT = 3;
+const TC_COUNTER_COUNT = 3;
 
 function upperSnake(key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
@@ -222,7 +221,7 @@ export const C_ENUMS: Record<string, Record<string, number>> = {
 // ---------------------------------------------------------------------------------------------------------------
 // Maps
 
-export interface MapSpec {
+export interface ObjectMapSpec {
   readonly name: string;
   readonly object: BpfObjectName;
   /** enum bpf_map_type */
@@ -257,7 +256,7 @@ export const MAPS = {
     maxEntries: 1, flags: 0,
   },
   tcCounters: { name: 'nt_tc_counters', object: 'tc', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 16, maxEntries: TC_COUNTER_COUNT, flags: 0 },
-} as const satisfies Record<string, MapSpec>;
+} as const satisfies Record<string, ObjectMapSpec>;
 
 /**
  * The read-only configuration map in both objects: find it with bpf_object__find_map_by_name(obj, CONFIG_MAP)
@@ -281,13 +280,13 @@ export interface DataplaneConfig {
 
 function u32(what: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new LayoutError('LAYOUT_BAD_VALUE', `${what} must be an integer from 0 to 4294967295, not ${v}`);
+    throw new AbiValueError('abi-bad-value', `${what} must be an integer from 0 to 4294967295, not ${v}`);
   }
   return v;
 }
 
 function need(buf: Uint8Array, bytes: number, what: string): Buffer {
-  if (buf.length < bytes) throw new LayoutError('LAYOUT_SHORT_BUFFER', `${what} needs ${bytes} bytes, got ${buf.length}`);
+  if (buf.length < bytes) throw new AbiValueError('abi-short-buffer', `${what} needs ${bytes} bytes, got ${buf.length}`);
   return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
@@ -315,19 +314,6 @@ export function decodeConfig(buf: Uint8Array): DataplaneConfig {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Addresses as the state stores them
-
-/**
- * The values a 32-bit BPF load (BPF_LDX | BPF_W) reads from the state's address words for this address on a
- * little-endian host: one word for IPv4, four for IPv6. The policy program compares against these.
- */
-export function addressLoadWords(address: string): number[] {
-  const ip = parseIp(address);
-  if (!ip) throw new LayoutError('LAYOUT_BAD_VALUE', `not an IP address: ${JSON.stringify(address)}`);
-  const b = Buffer.from(ip.addr);
-  const words: number[] = [];
-  for (let i = 0; i < b.length; i += 4) words.push(b.readUInt32LE(i));
-  return words;
-}
 
 function addressAt(b: Buffer, offset: number, family: number): string {
   if (family === 4) return formatIp(4, b.subarray(offset, offset + 4));
@@ -358,24 +344,24 @@ export function encodeFailsafeKey(entry: FailsafeEntry): Buffer {
   let family: IpFamily, addr: Uint8Array, prefix: number;
   if (entry.net !== undefined) {
     const cidr = parseCidr(entry.net);
-    if (!cidr) throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe net is not an address or CIDR: ${JSON.stringify(entry.net)}`);
+    if (!cidr) throw new AbiValueError('abi-bad-value', `failsafe net is not an address or CIDR: ${JSON.stringify(entry.net)}`);
     if (entry.family !== undefined && entry.family !== cidr.family) {
-      throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe net ${entry.net} is not IPv${entry.family}`);
+      throw new AbiValueError('abi-bad-value', `failsafe net ${entry.net} is not IPv${entry.family}`);
     }
     ({ family, addr, prefix } = cidr);
   } else {
     if (entry.family !== 4 && entry.family !== 6) {
-      throw new LayoutError('LAYOUT_BAD_VALUE', 'a failsafe entry without a net needs family 4 or 6');
+      throw new AbiValueError('abi-bad-value', 'a failsafe entry without a net needs family 4 or 6');
     }
     family = entry.family;
     addr = new Uint8Array(family === 4 ? 4 : 16);
     prefix = 0;
   }
   if (!Number.isInteger(entry.proto) || entry.proto < 0 || entry.proto > 255) {
-    throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe protocol must be 0-255, not ${entry.proto}`);
+    throw new AbiValueError('abi-bad-value', `failsafe protocol must be 0-255, not ${entry.proto}`);
   }
   if (!Number.isInteger(entry.port) || entry.port < 0 || entry.port > 65535) {
-    throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe port must be 0-65535, not ${entry.port}`);
+    throw new AbiValueError('abi-bad-value', `failsafe port must be 0-65535, not ${entry.port}`);
   }
   const out = Buffer.alloc(k.size);
   out.writeUInt32LE(FailsafeKeyBits.fixedBits + prefix, member(k, 'prefixlen').offset);
@@ -397,7 +383,7 @@ export function encodeFailsafePorts(entries: readonly FailsafeEntry[]): Buffer {
   out.writeUInt32LE(1, member(s, 'filled').offset);
   for (const e of entries) {
     if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535) {
-      throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe port must be 0-65535, not ${e.port}`);
+      throw new AbiValueError('abi-bad-value', `failsafe port must be 0-65535, not ${e.port}`);
     }
     const base = member(s, e.direction).offset;
     out[base + (e.port >> 3)]! |= 1 << (e.port & 7);
@@ -413,7 +399,7 @@ export function decodeFailsafeKey(buf: Uint8Array): Required<FailsafeEntry> {
   const k = STRUCTS.nt_failsafe_key;
   const b = need(buf, k.size, 'struct nt_failsafe_key');
   const family = b.readUInt8(member(k, 'family').offset);
-  if (family !== 4 && family !== 6) throw new LayoutError('LAYOUT_BAD_VALUE', `failsafe key with family ${family}`);
+  if (family !== 4 && family !== 6) throw new AbiValueError('abi-bad-value', `failsafe key with family ${family}`);
   const dir = b.readUInt8(member(k, 'direction').offset);
   const prefix = b.readUInt32LE(member(k, 'prefixlen').offset) - FailsafeKeyBits.fixedBits;
   return {
@@ -437,7 +423,7 @@ export interface CounterValue { packets: bigint; bytes: bigint }
 export function sumPerCpuCounter(buf: Uint8Array): CounterValue {
   const size = STRUCTS.nt_counter.size;
   if (buf.length === 0 || buf.length % size !== 0) {
-    throw new LayoutError('LAYOUT_SHORT_BUFFER', `per-CPU counters must be a multiple of ${size} bytes, got ${buf.length}`);
+    throw new AbiValueError('abi-short-buffer', `per-CPU counters must be a multiple of ${size} bytes, got ${buf.length}`);
   }
   const b = need(buf, size, 'struct nt_counter');
   let packets = 0n, bytes = 0n;
@@ -468,7 +454,7 @@ export interface PacketState {
 }
 
 /** Reads struct nt_packet at `offset`. */
-export function decodePacket(buf: Uint8Array, offset = 0): PacketState {
+function decodePacket(buf: Uint8Array, offset = 0): PacketState {
   const b = need(buf, offset + PKT.size, 'struct nt_packet');
   const at = (name: string) => offset + member(PKT, name).offset;
   const family = b.readUInt8(at('family'));
@@ -487,7 +473,7 @@ export function decodePacket(buf: Uint8Array, offset = 0): PacketState {
   };
 }
 
-export interface PacketVerdictState {
+interface PacketVerdictState {
   packet: PacketState;
   /** The deciding rule, or null (RULE_NONE). */
   ruleId: number | null;
@@ -535,7 +521,7 @@ export function decodeLogEvent(buf: Uint8Array): LogEvent {
   const b = need(buf, e.size, 'struct nt_log_event');
   const verdictNum = b.readUInt32LE(member(e, 'verdict').offset);
   const verdict = (Object.keys(Verdict) as VerdictName[]).find((k) => Verdict[k] === verdictNum);
-  if (!verdict) throw new LayoutError('LAYOUT_BAD_VALUE', `log event with unknown verdict ${verdictNum}`);
+  if (!verdict) throw new AbiValueError('abi-bad-value', `log event with unknown verdict ${verdictNum}`);
   const decidedBy = b.readUInt32LE(member(e, 'decided_by').offset);
   return {
     tsNs: b.readBigUInt64LE(member(e, 'ts_ns').offset),

@@ -1,8 +1,8 @@
-// Byte layouts (x86_64/LP64) of the libbpf option structs and kernel info structs this binding fills or reads.
-// Each number is checked against the installed headers by test/kernel/libbpf-layout.test.ts (offsetof/sizeof);
+// Byte offsets and sizes (x86_64/LP64) of the libbpf option structs and kernel info structs this binding fills or reads.
+// Each number is checked against the installed headers by test/kernel/libbpf-offsets.test.ts (offsetof/sizeof);
 // fields newer than the host's 6.1 uapi headers are listed in KERNEL_ONLY_FIELDS and come from the 6.6+ uapi.
 
-export const LAYOUT = {
+export const OFFSETS = {
   bpf_map_create_opts: { size: 48, sz: 0, btf_fd: 8, inner_map_fd: 24, map_flags: 28, map_extra: 32, numa_node: 40, map_ifindex: 44 },
   bpf_prog_load_opts: {
     size: 104, sz: 0, attempts: 8, expected_attach_type: 12, prog_btf_fd: 16, prog_flags: 20, prog_ifindex: 24,

@@ -29,7 +29,7 @@ import {
 import type { InsnComment, LabelPosition, MapRelocation } from './program.js';
 
 /** What a listing can show besides the bytes; an `AssembledProgram` has exactly these fields. */
-export interface DisassemblyOptions {
+interface DisassemblyOptions {
   /** Names the maps of LD_IMM64 map loads (otherwise shown by fd). */
   readonly relocations?: readonly MapRelocation[];
   /** Printed on their own line before the instruction they name, and after the offset of jumps to them. */
@@ -39,7 +39,7 @@ export interface DisassemblyOptions {
 }
 
 /** One instruction of a listing. */
-export interface ListingEntry {
+interface ListingEntry {
   /** Slot index of the instruction (what jump offsets and the verifier count). */
   readonly index: number;
   /** Slots it occupies: 2 for LD_IMM64, else 1. */
@@ -191,7 +191,7 @@ function formatLdImm64(first: RawInsn, second: RawInsn | undefined, mapName: str
 }
 
 /** What formatting one instruction may need beyond its own slot. */
-export interface InsnContext {
+interface InsnContext {
   /** The slot after it: the upper half of an LD_IMM64. */
   readonly next?: RawInsn;
   /** The map an LD_IMM64 map load refers to, shown instead of its fd. */
@@ -201,7 +201,7 @@ export interface InsnContext {
 }
 
 /** The text of one instruction, e.g. `if r1 != 0x16 goto +3 <rule_1_miss>`. */
-export function formatInsn(insn: RawInsn, context: InsnContext = {}): string {
+function formatInsn(insn: RawInsn, context: InsnContext = {}): string {
   const cls = insn.code & 0x07;
   const targetNote = context.targetLabel === undefined ? '' : ` <${context.targetLabel}>`;
   switch (cls) {

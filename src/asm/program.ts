@@ -117,12 +117,12 @@ export class ProgramBuilder {
   /** Defines `name` at the next instruction. Each label is defined once; jumps may precede the definition. */
   label(name: string): this {
     if (typeof name !== 'string' || name === '') {
-      throw new AsmError('ASM_OPERAND', `a label name must be a non-empty string, got ${JSON.stringify(name)}`);
+      throw new AsmError('asm-operand', `a label name must be a non-empty string, got ${JSON.stringify(name)}`);
     }
     const earlier = this.#labels.get(name);
     if (earlier !== undefined) {
       throw new AsmError(
-        'ASM_LABEL_DUPLICATE',
+        'asm-label-duplicate',
         `label '${name}' is defined twice (at instruction ${earlier} and at instruction ${this.#slots})`,
       );
     }
@@ -227,7 +227,7 @@ export class ProgramBuilder {
     if (typeof helper === 'string') {
       if (!isHelperName(helper)) {
         const known = Object.keys(HELPER_IDS).join(', ');
-        throw new AsmError('ASM_OPERAND', `call: unknown helper '${helper}' (known: ${known})`);
+        throw new AsmError('asm-operand', `call: unknown helper '${helper}' (known: ${known})`);
       }
       return this.#push(call(HELPER_IDS[helper]));
     }
@@ -250,7 +250,7 @@ export class ProgramBuilder {
   ldMap(dst: WritableReg, name: string): this {
     requireWritable(dst, 'the destination of ldMap');
     if (typeof name !== 'string' || name === '') {
-      throw new AsmError('ASM_OPERAND', `ldMap: a map name must be a non-empty string, got ${JSON.stringify(name)}`);
+      throw new AsmError('asm-operand', `ldMap: a map name must be a non-empty string, got ${JSON.stringify(name)}`);
     }
     const [a, b] = ldImm64(dst, 0, PSEUDO_MAP_FD);
     this.#maps.push({ index: this.#slots, name });
@@ -259,14 +259,14 @@ export class ProgramBuilder {
   }
 
   /**
-   * Resolves every label and map and encodes the program. Raises ASM_LABEL_UNKNOWN, ASM_JUMP_PAST_END,
-   * ASM_JUMP_OUT_OF_RANGE, ASM_MAP_UNRESOLVED or ASM_PROGRAM_TOO_LARGE; the builder stays usable afterwards.
+   * Resolves every label and map and encodes the program. Raises asm-label-unknown, asm-jump-past-end,
+   * asm-jump-out-of-range, asm-map-unresolved or asm-program-too-large; the builder stays usable afterwards.
    */
   assemble(options: AssembleOptions = {}): AssembledProgram {
     const limit = Math.min(options.maxInsns ?? MAX_PROGRAM_INSNS, MAX_PROGRAM_INSNS);
     if (this.#slots > limit) {
       throw new AsmError(
-        'ASM_PROGRAM_TOO_LARGE',
+        'asm-program-too-large',
         `the program has ${this.#slots} instructions; the limit is ${limit} (split it into tail-called programs)`,
       );
     }
@@ -289,7 +289,7 @@ export class ProgramBuilder {
     }
     if (unresolved.size > 0) {
       throw new AsmError(
-        'ASM_MAP_UNRESOLVED',
+        'asm-map-unresolved',
         `no fd given for map${unresolved.size > 1 ? 's' : ''} ${[...unresolved].map((n) => `'${n}'`).join(', ')}`,
       );
     }
@@ -312,7 +312,7 @@ export class ProgramBuilder {
 
   #jump(label: string, long: boolean, insn: RawInsn): this {
     if (typeof label !== 'string' || label === '') {
-      throw new AsmError('ASM_OPERAND', `a jump target must be a label name, got ${JSON.stringify(label)}`);
+      throw new AsmError('asm-operand', `a jump target must be a label name, got ${JSON.stringify(label)}`);
     }
     this.#jumpSlots.push(this.#slots);
     this.#jumpLabels.push(label);
@@ -325,13 +325,13 @@ export class ProgramBuilder {
     const target = this.#labels.get(label);
     if (target === undefined) {
       throw new AsmError(
-        'ASM_LABEL_UNKNOWN',
+        'asm-label-unknown',
         `the jump at instruction ${index} targets label '${label}', which is never defined`,
       );
     }
     if (target >= this.#slots) {
       throw new AsmError(
-        'ASM_JUMP_PAST_END',
+        'asm-jump-past-end',
         `the jump at instruction ${index} targets label '${label}', which has no instruction after it`,
       );
     }
@@ -342,7 +342,7 @@ export class ProgramBuilder {
         ? ''
         : '; use gotol for an unconditional jump, or jump over a gotol with the inverted condition';
       throw new AsmError(
-        'ASM_JUMP_OUT_OF_RANGE',
+        'asm-jump-out-of-range',
         `the jump at instruction ${index} to label '${label}' (instruction ${target}) spans ${distance} ` +
           `instructions, which does not fit ${field}${hint}`,
       );
@@ -353,7 +353,7 @@ export class ProgramBuilder {
 
 function mapFd(name: string, fd: number): number {
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fff_ffff) {
-    throw new AsmError('ASM_OPERAND', `map '${name}': fd ${fd} is not a valid file descriptor`);
+    throw new AsmError('asm-operand', `map '${name}': fd ${fd} is not a valid file descriptor`);
   }
   return fd;
 }
@@ -370,12 +370,12 @@ export function patchMapFds(
   const view = new DataView(bytes.buffer);
   const missing = program.relocations.filter((r) => !Object.hasOwn(fds, r.mapName)).map((r) => `'${r.mapName}'`);
   if (missing.length > 0) {
-    throw new AsmError('ASM_MAP_UNRESOLVED', `no fd given for map(s) ${[...new Set(missing)].join(', ')}`);
+    throw new AsmError('asm-map-unresolved', `no fd given for map(s) ${[...new Set(missing)].join(', ')}`);
   }
   for (const r of program.relocations) {
     const at = r.insnIndex * INSN_SIZE;
     if (at + 2 * INSN_SIZE > bytes.length || bytes[at] !== LD_IMM64 || (bytes[at + 1]! >> 4) !== PSEUDO_MAP_FD) {
-      throw new AsmError('ASM_BYTES', `relocation for map '${r.mapName}' at instruction ${r.insnIndex} is not a map load`);
+      throw new AsmError('asm-bytes', `relocation for map '${r.mapName}' at instruction ${r.insnIndex} is not a map load`);
     }
     view.setInt32(at + 4, mapFd(r.mapName, fds[r.mapName]!), true);
   }

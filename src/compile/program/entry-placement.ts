@@ -16,7 +16,7 @@ import type { IngressEntry } from '../desired-state.js';
 import { entryWord } from './entry-word.js';
 
 /** Groups smaller than this are merged into one mixed group: alignment to whole words would waste more than it saves. */
-export const MIN_GROUP_ENTRIES = 64;
+const MIN_GROUP_ENTRIES = 64;
 
 /** u32 words per bit in the entry table. */
 export const TABLE_WORDS = 4;
@@ -26,7 +26,7 @@ export const TABLE_ORIGINAL = 4;
 export const TABLE_LOG_LIMIT = 8;
 export const TABLE_CONTINUE = 12;
 
-export interface EntryGroup {
+interface EntryGroup {
   /** First bit (a multiple of 64). */
   readonly start: number;
   readonly count: number;
@@ -35,7 +35,7 @@ export interface EntryGroup {
   readonly log: boolean;
 }
 
-export interface EntryLayout {
+export interface EntryPlacement {
   /** Bit positions, padding included. */
   readonly bits: number;
   /** Original index -> bit. */
@@ -62,11 +62,11 @@ const align = (bit: number): number => Math.ceil(bit / 64) * 64;
  * Lays out one family's entries; `signature(e)` says which fields an entry constrains (a bit per field).
  * `minGroupEntries` (tests) changes MIN_GROUP_ENTRIES.
  */
-export function layoutEntries(
+export function placeEntries(
   list: readonly IngressEntry[],
   signature: (e: IngressEntry) => number,
   minGroupEntries = MIN_GROUP_ENTRIES,
-): EntryLayout {
+): EntryPlacement {
   const bySignature = new Map<number, number[]>();
   const logs: number[] = [];
   list.forEach((e, i) => {

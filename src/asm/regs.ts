@@ -21,7 +21,7 @@ import { AsmError } from './errors.js';
 declare const registerBrand: unique symbol;
 
 /** Index of a register that instructions may write. */
-export type WritableIndex = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+type WritableIndex = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
 /** Any register: something an instruction may read. Only this module makes them, so a `Reg` is always real. */
 export interface Reg {
@@ -41,7 +41,7 @@ export interface WritableReg extends Reg {
 }
 
 /** r10: readable (stack addresses are computed from it), never a destination. Not assignable to `WritableReg`. */
-export interface FrameReg extends Reg {
+interface FrameReg extends Reg {
   readonly index: 10;
   readonly writable: false;
 }
@@ -66,14 +66,10 @@ export const R10 = register<FrameReg>(10);
 export const FP = R10;
 
 /** All registers, by index. */
-export const REGISTERS: readonly Reg[] = Object.freeze([R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10]);
-/** r1..r5: arguments of helper calls, clobbered by every call. */
-export const ARG_REGISTERS: readonly WritableReg[] = Object.freeze([R1, R2, R3, R4, R5]);
-/** r6..r9: preserved across helper calls. */
-export const CALLEE_SAVED_REGISTERS: readonly WritableReg[] = Object.freeze([R6, R7, R8, R9]);
+const REGISTERS: readonly Reg[] = Object.freeze([R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10]);
 
 /** True for the register values this module exports (and nothing else, however it is shaped). */
-export function isReg(value: unknown): value is Reg {
+function isReg(value: unknown): value is Reg {
   return REGISTER_SET.has(value as Reg);
 }
 
@@ -82,7 +78,7 @@ const REGISTER_SET: ReadonlySet<Reg> = new Set(REGISTERS);
 /** The register with this index (0..10), as found in an encoded instruction. */
 export function regByIndex(index: number): Reg {
   const reg = REGISTERS[index];
-  if (reg === undefined) throw new AsmError('ASM_OPERAND', `there is no register r${index} (eBPF has r0..r10)`);
+  if (reg === undefined) throw new AsmError('asm-operand', `there is no register r${index} (eBPF has r0..r10)`);
   return reg;
 }
 
@@ -91,7 +87,7 @@ export function requireWritable(reg: Reg, role: string): WritableReg {
   requireReg(reg, role);
   if (!reg.writable) {
     throw new AsmError(
-      'ASM_READONLY_REGISTER',
+      'asm-readonly-register',
       `${role} cannot be ${reg.name}: r10 is the frame pointer and is read-only (copy it to another register first)`,
     );
   }
@@ -101,7 +97,7 @@ export function requireWritable(reg: Reg, role: string): WritableReg {
 /** Checks that a value passed as a register is one (code called from plain JavaScript may pass anything). */
 export function requireReg(reg: unknown, role: string): asserts reg is Reg {
   if (!isReg(reg)) {
-    throw new AsmError('ASM_OPERAND', `${role} must be a register (R0..R10), got ${describe(reg)}`);
+    throw new AsmError('asm-operand', `${role} must be a register (R0..R10), got ${describe(reg)}`);
   }
 }
 

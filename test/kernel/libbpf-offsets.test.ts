@@ -5,15 +5,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AttachType, LinkType, MapType, ProgType, XdpFlag, MapFlag, TestRunFlag } from '../../src/libbpf/constants.js';
-import { KERNEL_ONLY_FIELDS, LAYOUT } from '../../src/libbpf/layouts.js';
+import { AttachType, LinkType, MapType, ProgType, XdpFlag, MapFlag, TestRunFlag } from '../../src/abi/bpf-uapi.js';
+import { KERNEL_ONLY_FIELDS, OFFSETS } from '../../src/libbpf/struct-offsets.js';
 
 /** Compiles and runs a C program that prints `name value` lines; returns them as a map. */
 function measure(body: string): Map<string, number> {
-  const dir = mkdtempSync(join(tmpdir(), 'notrack-layout-'));
+  const dir = mkdtempSync(join(tmpdir(), 'notrack-offsets-'));
   try {
-    const src = join(dir, 'layout.c');
-    const bin = join(dir, 'layout');
+    const src = join(dir, 'offsets.c');
+    const bin = join(dir, 'offsets');
     writeFileSync(src, `#include <stdio.h>\n#include <stddef.h>\n#include <bpf/bpf.h>\n#include <bpf/libbpf.h>\n#include <linux/if_link.h>\nint main(void) {\n${body}\nreturn 0;\n}\n`);
     const cc = spawnSync('clang', ['-O0', '-w', '-o', bin, src], { encoding: 'utf8' });
     assert.is(cc.status, 0, `clang failed: ${cc.stderr}`);
@@ -33,7 +33,7 @@ function measure(body: string): Map<string, number> {
 test('every struct offset and size the binding writes matches the installed headers', () => {
   const lines: string[] = [];
   const expected = new Map<string, number>();
-  for (const [struct, fields] of Object.entries(LAYOUT)) {
+  for (const [struct, fields] of Object.entries(OFFSETS)) {
     const cType = struct === 'bpf_attr_query' ? 'union bpf_attr' : `struct ${struct}`;
     for (const [field, value] of Object.entries(fields)) {
       const key = `${struct}.${field}`;

@@ -23,7 +23,7 @@ export const CLASS = Object.freeze({
 } as const);
 
 /** Source operand flag of ALU and JMP opcodes: K = the immediate, X = src_reg. */
-export const SRC_K = 0x00;
+const SRC_K = 0x00;
 export const SRC_X = 0x08;
 
 /** Memory access modes used here. */
@@ -32,7 +32,7 @@ export const MODE = Object.freeze({ IMM: 0x00, MEM: 0x60, ATOMIC: 0xc0 } as cons
 /** Access sizes; the kernel calls them W, H, B and DW. */
 export type MemSize = 'u8' | 'u16' | 'u32' | 'u64';
 export const SIZE_CODE: Readonly<Record<MemSize, number>> = Object.freeze({ u32: 0x00, u16: 0x08, u8: 0x10, u64: 0x18 });
-export const SIZE_BYTES: Readonly<Record<MemSize, number>> = Object.freeze({ u8: 1, u16: 2, u32: 4, u64: 8 });
+const SIZE_BYTES: Readonly<Record<MemSize, number>> = Object.freeze({ u8: 1, u16: 2, u32: 4, u64: 8 });
 
 /** Binary ALU operations (neg and the byte swap are unary and have their own constructors). */
 export type AluOp = 'add' | 'sub' | 'mul' | 'div' | 'or' | 'and' | 'lsh' | 'rsh' | 'mod' | 'xor' | 'mov' | 'arsh';
@@ -56,7 +56,7 @@ export const ALU_END = 0xd0;
 /** Byte order of a swap: `be` converts between host (little-endian) and network order; `le` only truncates. */
 export type ByteOrder = 'be' | 'le';
 /** BPF_TO_LE and BPF_TO_BE share the bit that is the source flag in other ALU opcodes. */
-export const END_TO_LE = 0x00;
+const END_TO_LE = 0x00;
 export const END_TO_BE = 0x08;
 
 /** Conditional jump operations; the `s` ones compare signed. */
@@ -94,7 +94,7 @@ export const LD_IMM64 = CLASS.LD | MODE.IMM | 0x18;
 export const PSEUDO_MAP_FD = 1;
 
 /** Operand width of ALU and JMP instructions: 64 (ALU64/JMP) or 32 (ALU/JMP32, upper half of dst zeroed). */
-export type Width = 32 | 64;
+type Width = 32 | 64;
 
 /** One instruction slot exactly as the kernel sees it. `off` is s16 and `imm` s32. */
 export interface RawInsn {
@@ -125,7 +125,7 @@ function slot(code: number, dst: number, src: number, off: number, imm: number):
 }
 
 function operand(what: string, message: string): never {
-  throw new AsmError('ASM_OPERAND', `${what}: ${message}`);
+  throw new AsmError('asm-operand', `${what}: ${message}`);
 }
 
 /**
@@ -335,7 +335,7 @@ export function encodeInsns(insns: readonly RawInsn[]): Uint8Array {
 /** The slots of a byte image; the length must be a whole number of instructions. */
 export function decodeInsns(bytes: Uint8Array): RawInsn[] {
   if (bytes.length % INSN_SIZE !== 0) {
-    throw new AsmError('ASM_BYTES', `${bytes.length} bytes is not a whole number of ${INSN_SIZE}-byte instructions`);
+    throw new AsmError('asm-bytes', `${bytes.length} bytes is not a whole number of ${INSN_SIZE}-byte instructions`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: RawInsn[] = [];

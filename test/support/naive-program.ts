@@ -1,17 +1,18 @@
 // The naive policy program: one entry after another, each a chain of checks that jumps to the next entry on the first
 // failure (the bpfilter/iptables way). Same semantics and the same contract with nt_xdp_entry and the epilogues as
-// the generated program; it exists as the baseline the benchmark measures the classifier against.
+// the generated program; it exists as the baseline the benchmark measures the classifier against, and as a second
+// program the tests can run beside the generated one. Not product code: src/ never imports it.
 //
 // Registers: R6 the context, R7 nt_state, R0..R5 scratch within one check (R2 the field value being compared).
 // Small sets are compared inline (mask and compare per prefix); a set with more than `inlinePrefixes` prefixes
 // gets an LPM trie of its own (presence only) and costs one lookup per entry that uses it.
-import { ProgramBuilder, FP, R0, R1, R2, R3, R4, R6, R7, type AssembledProgram } from '../asm/index.js';
-import { JumpSlot, PacketFlag, STATE_FIELDS } from '../../dataplane/layout.js';
-import { MapFlag, MapType } from '../../libbpf/constants.js';
-import { parseCidr, type IpFamily } from '../../model/cidr.js';
-import type { DesiredState, IngressEntry, PortRange } from '../desired-state.js';
-import { STACK_INDEX, STACK_KEY, STATIC_MAP_NAMES, XDP_DROP, XDP_PASS } from './frame.js';
-import { LOG_RECORDS, PolicyProgramError } from './limits.js';
+import { ProgramBuilder, FP, R0, R1, R2, R3, R4, R6, R7, type AssembledProgram } from '../../src/asm/index.js';
+import { JumpSlot, PacketFlag, STATE_FIELDS } from '../../src/abi/notrack.js';
+import { MapFlag, MapType } from '../../src/abi/bpf-uapi.js';
+import { parseCidr, type IpFamily } from '../../src/net/cidr.js';
+import type { DesiredState, IngressEntry, PortRange } from '../../src/compile/desired-state.js';
+import { STACK_INDEX, STACK_KEY, STATIC_MAP_NAMES, XDP_DROP, XDP_PASS } from '../../src/compile/program/frame.js';
+import { LOG_RECORDS, PolicyProgramError } from '../../src/compile/program/limits.js';
 
 const R_CTX = R6;
 const R_STATE = R7;
@@ -71,7 +72,7 @@ export function emitNaiveProgram(
   options: { inlinePrefixes?: number; entriesPerPart?: number } = {},
 ): NaiveProgram {
   const ifc = state.interfaces.find((i) => i.name === iface) ?? state.interfaces.find((i) => i.name === '*');
-  if (!ifc) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `the desired state has no interface ${iface}`);
+  if (!ifc) throw new PolicyProgramError('policy-program-bad-input', `the desired state has no interface ${iface}`);
   const inline = options.inlinePrefixes ?? 8;
   const maps = new Map<string, NaiveSetMap>();
   const parsed = new Map<string, ParsedPrefix[]>();
@@ -81,10 +82,10 @@ export function emitNaiveProgram(
     let list = parsed.get(key);
     if (!list) {
       const set = state.sets[id];
-      if (!set) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `an entry refers to set ${id}, which the desired state does not hold`);
+      if (!set) throw new PolicyProgramError('policy-program-bad-input', `an entry refers to set ${id}, which the desired state does not hold`);
       list = set.family !== family ? [] : set.prefixes.map((t) => {
         const c = parseCidr(t);
-        if (!c) throw new PolicyProgramError('POLICY_PROGRAM_BAD_INPUT', `set ${id}: ${t} is not a CIDR`);
+        if (!c) throw new PolicyProgramError('policy-program-bad-input', `set ${id}: ${t} is not a CIDR`);
         return { addr: c.addr, prefix: c.prefix };
       });
       parsed.set(key, list);

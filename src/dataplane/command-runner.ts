@@ -1,0 +1,54 @@
+// How the dataplane runs programs (tc, iptables, ipset): the one place that spawns them, from argv arrays with checked
+// exit status, and the injectable runner iptables and ipset code takes (tests run it inside a namespace).
+import { spawnSync } from 'node:child_process';
+import { NotrackError } from '../errors.js';
+
+/** What a program said: its exit status (-1 when it could not run or was killed) and its output. */
+interface CommandResult { status: number; stdout: string; stderr: string }
+
+/** Runs one program from an argv array, with optional stdin, and returns its exit status and output. */
+export type CommandRunner = (argv: string[], input?: string) => CommandResult;
+
+/** Output of `iptables-save` and `ipset save` on a busy host runs to many megabytes. */
+const MAX_OUTPUT = 512 * 1024 * 1024;
+
+/**
+ * Spawns `argv` directly (no shell) in this thread's network namespace and waits for it. `error` is set when the
+ * program could not be started or did not finish in time; `stderr` then says so too.
+ */
+export function runProgram(argv: string[], options: { input?: string | undefined; timeoutMs: number }): CommandResult & { error?: Error } {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new Error('runProgram needs a program to run');
+  const r = spawnSync(cmd, args, { input: options.input, encoding: 'utf8', maxBuffer: MAX_OUTPUT, timeout: options.timeoutMs });
+  const result: CommandResult & { error?: Error } = {
+    status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr || (r.error ? String(r.error) : ''),
+  };
+  if (r.error) result.error = r.error;
+  return result;
+}
+
+/** The default runner of iptables and ipset: runProgram with a timeout long enough for a restore of a big ruleset. */
+export const spawnRunner: CommandRunner = (argv, input) => {
+  const { status, stdout, stderr } = runProgram(argv, { input, timeoutMs: 120_000 });
+  return { status, stdout, stderr };
+};
+
+/** A program notrack ran to change or read the dataplane failed. */
+export class DataplaneCommandError extends NotrackError {
+  readonly argv: string[];
+  readonly status: number;
+  readonly stderr: string;
+  constructor(code: string, argv: string[], status: number, stderr: string) {
+    super(code, `${argv.join(' ')} failed (exit ${status}): ${stderr.trim() || 'no error output'}`);
+    this.argv = argv;
+    this.status = status;
+    this.stderr = stderr;
+  }
+}
+
+/** Runs argv and returns stdout; throws DataplaneCommandError with `code` when it exits non-zero. */
+export function runChecked(runner: CommandRunner, code: string, argv: string[], input?: string): string {
+  const r = runner(argv, input);
+  if (r.status !== 0) throw new DataplaneCommandError(code, argv, r.status, r.stderr);
+  return r.stdout;
+}

@@ -1,0 +1,24 @@
+// GitHub workflow commands: the one escaping of annotation data and properties, and an annotation per diagnostic.
+import type { Diagnostic } from '../model/diagnostics.js';
+
+/** GitHub's escaping of a workflow command's data (the message). */
+function escapeData(s: string): string {
+  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+/** GitHub's escaping of a workflow command's property values (file, title). */
+function escapeProperty(s: string): string {
+  return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+/**
+ * One `::error file=…,line=…,col=…,title=notrack CODE::message` line. `detailed` adds the end column of a one-line
+ * finding and the JSON path after the message.
+ */
+export function githubAnnotation(d: Diagnostic, options: { detailed: boolean }): string {
+  const props = [`file=${escapeProperty(d.file)}`, `line=${d.line}`, `col=${d.col}`];
+  if (options.detailed && d.endLine !== undefined && d.endLine === d.line && d.endCol !== undefined) props.push(`endColumn=${d.endCol}`);
+  props.push(`title=${escapeProperty(`notrack ${d.code}`)}`);
+  const at = options.detailed && d.path ? ` (at ${d.path})` : '';
+  return `::${d.severity} ${props.join(',')}::${escapeData(d.message + at)}`;
+}
