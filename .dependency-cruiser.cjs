@@ -46,7 +46,9 @@ function layerRule(name, mayImport, leaves) {
 module.exports = {
   allowedSeverity: 'error',
   allowed: [
-    ...Object.entries(LEAF_LAYERS).map(([name, mayImport]) => layerRule(name, [], ['errors\\.ts$', ...mayImport.map((l) => `${l}/`)])),
+    ...Object.entries(LEAF_LAYERS).map(([name, mayImport]) =>
+      layerRule(name, [], ['errors\\.ts$', ...mayImport.map((l) => `${l}/`)]),
+    ),
     ...Object.entries(LAYERS).map(([name, mayImport]) => layerRule(name, mayImport, LEAVES)),
     // Node's own modules and the runtime dependencies of package.json (the forbidden rules below narrow them).
     { from: { path: '^src/' }, to: { dependencyTypes: ['core', 'npm'] } },
@@ -61,27 +63,47 @@ module.exports = {
     { from: { path: '^test/' }, to: { dependencyTypes: ['core', 'npm', 'npm-dev'] } },
   ],
   forbidden: [
-    { name: 'no-cycles', severity: 'error', comment: 'A module cycle: the layers above keep the graph one-way.', from: {}, to: { circular: true } },
     {
-      name: 'no-product-to-test', severity: 'error', comment: 'Product code stands alone: test and bench use src, never the reverse.',
-      from: { path: '^src/' }, to: { path: '^(test|bench)/' },
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'A module cycle: the layers above keep the graph one-way.',
+      from: {},
+      to: { circular: true },
     },
     {
-      name: 'no-dev-dependencies-in-src', severity: 'error', comment: 'src/ runs where only the runtime dependencies are installed.',
-      from: { path: '^src/' }, to: { dependencyTypes: ['npm-dev'] },
+      name: 'no-product-to-test',
+      severity: 'error',
+      comment: 'Product code stands alone: test and bench use src, never the reverse.',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench)/' },
     },
     {
-      name: 'no-unlisted-packages', severity: 'error', comment: 'Every package src/, test/ and bench/ import is in package.json.',
-      from: {}, to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown', 'unknown', 'undetermined'] },
+      name: 'no-dev-dependencies-in-src',
+      severity: 'error',
+      comment: 'src/ runs where only the runtime dependencies are installed.',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'] },
     },
     {
-      name: 'ffi-only-in-libbpf', severity: 'error', comment: 'The kernel binding is the one place that loads libbpf.so.1.',
-      from: { path: '^src/', pathNot: '^src/libbpf/' }, to: { path: '^node_modules/koffi/' },
+      name: 'no-unlisted-packages',
+      severity: 'error',
+      comment: 'Every package src/, test/ and bench/ import is in package.json.',
+      from: {},
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown', 'unknown', 'undetermined'] },
     },
     {
-      name: 'processes-behind-one-runner', severity: 'error',
+      name: 'ffi-only-in-libbpf',
+      severity: 'error',
+      comment: 'The kernel binding is the one place that loads libbpf.so.1.',
+      from: { path: '^src/', pathNot: '^src/libbpf/' },
+      to: { path: '^node_modules/koffi/' },
+    },
+    {
+      name: 'processes-behind-one-runner',
+      severity: 'error',
       comment: 'Programs (tc, iptables, ipset) run through src/dataplane/command-runner.ts; the lab runs its own.',
-      from: { path: '^src/', pathNot: '^src/(dataplane/command-runner\\.ts|demo/)' }, to: { path: '^(node:)?child_process$' },
+      from: { path: '^src/', pathNot: '^src/(dataplane/command-runner\\.ts|demo/)' },
+      to: { path: '^(node:)?child_process$' },
     },
   ],
   options: {

@@ -8,7 +8,8 @@ function file(path: string, docs: string[]): PolicyFile {
 
 /** About `total` resources: 40% HostEndpoints, 10% GlobalNetworkSets, 50% doNotTrack policies, 100 per file. */
 export function generateRepository(total: number): PolicyFile[] {
-  const hosts = Math.floor(total * 0.4), sets = Math.floor(total * 0.1);
+  const hosts = Math.floor(total * 0.4),
+    sets = Math.floor(total * 0.1);
   return generateFleet({ hosts, sets, policies: total - hosts - sets });
 }
 
@@ -27,7 +28,9 @@ export function generateFleet(n: { hosts: number; sets: number; policies: number
       files.push(file(name(k), docs));
     }
   };
-  chunk(hosts, (i) => `apiVersion: projectcalico.org/v3
+  chunk(
+    hosts,
+    (i) => `apiVersion: projectcalico.org/v3
 kind: HostEndpoint
 metadata:
   name: host-${i}-eth0
@@ -38,16 +41,24 @@ spec:
   expectedIPs: ["10.${(i >> 8) & 255}.${i & 255}.1"]
   ports:
     - { name: svc${i % 10}, protocol: TCP, port: ${8000 + (i % 10)} }
-`, (k) => `hosts/hosts-${k}.yaml`);
-  chunk(sets, (i) => `apiVersion: projectcalico.org/v3
+`,
+    (k) => `hosts/hosts-${k}.yaml`,
+  );
+  chunk(
+    sets,
+    (i) => `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkSet
 metadata:
   name: set-${i}
   labels: { list: l${i % 50} }
 spec:
   nets: [${Array.from({ length: 20 + (v && i === 0 ? v : 0) }, (_, j) => `"172.${16 + (i % 16)}.${j}.${(i * 7) & 255}/32"`).join(', ')}]
-`, (k) => `sets/sets-${k}.yaml`);
-  chunk(policies, (i) => `apiVersion: projectcalico.org/v3
+`,
+    (k) => `sets/sets-${k}.yaml`,
+  );
+  chunk(
+    policies,
+    (i) => `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata:
   name: policy-${i}
@@ -69,6 +80,8 @@ spec:
       protocol: TCP
       source: { ports: [${1000 + (i % 5000)}] }
       destination: { nets: ["10.${i & 255}.0.0/16"] }
-`, (k) => `policies/policies-${k}.yaml`);
+`,
+    (k) => `policies/policies-${k}.yaml`,
+  );
   return files;
 }

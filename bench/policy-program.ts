@@ -15,7 +15,6 @@ const SET_SIZES = [1_000, 100_000, 1_000_000];
 const REPEAT = Number(process.env.NOTRACK_BENCH_REPEAT ?? 1_000_000);
 const IFACE = 'bench0';
 
-
 const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 
 /**
@@ -33,7 +32,10 @@ function denyList(size: number): { set: PrefixSet; member: string } {
   for (const h of hosts) prefixes.push(`${quad((100 << 24) + h)}/32`);
   for (const n of nets) prefixes.push(`${quad(((101 << 24) + (n << 8)) >>> 0)}/24`);
   const first = hosts.values().next().value as number;
-  return { set: { id: 'deny-list', family: 4, prefixes, origin: 'bench deny list' }, member: quad((100 << 24) + first) };
+  return {
+    set: { id: 'deny-list', family: 4, prefixes, origin: 'bench deny list' },
+    member: quad((100 << 24) + first),
+  };
 }
 
 const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });
@@ -47,30 +49,80 @@ const ruleNet = (i: number): number => ((10 << 24) + (i << 8)) >>> 0;
  */
 function benchState(rules: number, deny: PrefixSet): DesiredState {
   const sets: Record<string, PrefixSet> = { [deny.id]: deny };
-  const v4: IngressEntry[] = [{
-    counter: 0, action: 'Deny', protocol: null, notProtocol: null, icmp: null, notICMP: null,
-    source: side({ inSets: [deny.id] }), destination: side(),
-  }];
+  const v4: IngressEntry[] = [
+    {
+      counter: 0,
+      action: 'Deny',
+      protocol: null,
+      notProtocol: null,
+      icmp: null,
+      notICMP: null,
+      source: side({ inSets: [deny.id] }),
+      destination: side(),
+    },
+  ];
   for (let i = 1; i < rules; i++) {
     const id = `net-${i}`;
     sets[id] = { id, family: 4, prefixes: [`${quad(ruleNet(i))}/24`], origin: `rule ${i}` };
     const base = { counter: i, notProtocol: null, icmp: null, notICMP: null };
     const kind = i % 20;
-    if (kind === 17) v4.push({ ...base, action: 'Log', protocol: 6, source: side(), destination: side({ ports: [{ from: 10000 + i, to: 10000 + i }] }) });
-    else if (kind === 19) v4.push({ ...base, action: 'Pass', protocol: 1, icmp: { type: 8 }, source: side({ inSets: [id] }), destination: side() });
-    else if (kind === 13) v4.push({ ...base, action: 'Deny', protocol: 6, source: side({ inSets: [id] }), destination: side() });
-    else if (kind === 7) v4.push({ ...base, action: 'Allow', protocol: 17, source: side({ inSets: [id] }), destination: side({ ports: [{ from: 10000 + i, to: 10005 + i }] }) });
-    else v4.push({ ...base, action: 'Allow', protocol: 6, source: side({ inSets: [id] }), destination: side({ ports: [{ from: 10000 + i, to: 10000 + i }] }) });
+    if (kind === 17)
+      v4.push({
+        ...base,
+        action: 'Log',
+        protocol: 6,
+        source: side(),
+        destination: side({ ports: [{ from: 10000 + i, to: 10000 + i }] }),
+      });
+    else if (kind === 19)
+      v4.push({
+        ...base,
+        action: 'Pass',
+        protocol: 1,
+        icmp: { type: 8 },
+        source: side({ inSets: [id] }),
+        destination: side(),
+      });
+    else if (kind === 13)
+      v4.push({ ...base, action: 'Deny', protocol: 6, source: side({ inSets: [id] }), destination: side() });
+    else if (kind === 7)
+      v4.push({
+        ...base,
+        action: 'Allow',
+        protocol: 17,
+        source: side({ inSets: [id] }),
+        destination: side({ ports: [{ from: 10000 + i, to: 10005 + i }] }),
+      });
+    else
+      v4.push({
+        ...base,
+        action: 'Allow',
+        protocol: 6,
+        source: side({ inSets: [id] }),
+        destination: side({ ports: [{ from: 10000 + i, to: 10000 + i }] }),
+      });
   }
   return {
-    formatVersion: 1, host: 'bench', hash: `bench-${rules}-${deny.prefixes.length}`,
-    config: { acceptMark: 0, passMark: 0, xdpMode: 'native' as DesiredState['config']['xdpMode'], logRate: 0, logBurst: 0 },
+    formatVersion: 1,
+    host: 'bench',
+    hash: `bench-${rules}-${deny.prefixes.length}`,
+    config: {
+      acceptMark: 0,
+      passMark: 0,
+      xdpMode: 'native' as DesiredState['config']['xdpMode'],
+      logRate: 0,
+      logBurst: 0,
+    },
     failsafes: [{ direction: 'inbound', protocol: 6, port: 22, net: null }],
     sets,
-    interfaces: [{
-      name: IFACE, endpoint: 'bench', ingress: { v4, v6: [] },
-      counters: v4.map((_, i) => ({ policy: `bench-${i}`, direction: 'ingress' as const, index: 0 })),
-    }],
+    interfaces: [
+      {
+        name: IFACE,
+        endpoint: 'bench',
+        ingress: { v4, v6: [] },
+        counters: v4.map((_, i) => ({ policy: `bench-${i}`, direction: 'ingress' as const, index: 0 })),
+      },
+    ],
     egress: { interfaces: [], ipsets: [] },
   };
 }
@@ -83,7 +135,8 @@ function allowRuleNear(i: number, rules: number): number {
 
 /** Frames that hit different rules, and one that matches none. */
 function benchFrames(rules: number, member: string): { name: string; frame: Buffer }[] {
-  const tcp = (src: string, dport: number): Buffer => buildFrame({ family: 4, proto: 'tcp', src, dst: '192.0.2.10', sport: 40000, dport } satisfies PacketSpec);
+  const tcp = (src: string, dport: number): Buffer =>
+    buildFrame({ family: 4, proto: 'tcp', src, dst: '192.0.2.10', sport: 40000, dport } satisfies PacketSpec);
   const hit = (i: number): Buffer => tcp(quad(ruleNet(i) + 7), 10000 + i);
   return [
     { name: 'deny-list', frame: tcp(member, 443) },
@@ -94,14 +147,23 @@ function benchFrames(rules: number, member: string): { name: string; frame: Buff
   ];
 }
 
-interface Row { rules: number; setSize: number; ours: number[]; naive: number[]; ourInsns: number; naiveInsns: number }
+interface Row {
+  rules: number;
+  setSize: number;
+  ours: number[];
+  naive: number[];
+  ourInsns: number;
+  naiveInsns: number;
+}
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (n: number, d = 1): string => n.toFixed(d);
 
 export async function benchPolicyProgram(): Promise<Record<string, number | string>> {
   const jit = (await import('node:fs')).readFileSync('/proc/sys/net/core/bpf_jit_enable', 'utf8').trim();
-  console.log(`  policy program: full XDP pipeline per packet, BPF_PROG_TEST_RUN repeat ${REPEAT}, bpf_jit_enable=${jit}`);
+  console.log(
+    `  policy program: full XDP pipeline per packet, BPF_PROG_TEST_RUN repeat ${REPEAT}, bpf_jit_enable=${jit}`,
+  );
   const pl = Pipeline.open();
   const rows: Row[] = [];
   let loadLargest: { total: number; compile: number; fill: number; load: number; insns: number } | null = null;
@@ -116,7 +178,13 @@ export async function benchPolicyProgram(): Promise<Record<string, number | stri
         const stats = pl.install(state, IFACE);
         const loadMs = performance.now() - t0;
         if (rules === 10_000 && setSize === 1_000_000) {
-          loadLargest = { total: loadMs, compile: stats.ms.compile, fill: stats.ms.fill, load: stats.ms.load, insns: stats.insns };
+          loadLargest = {
+            total: loadMs,
+            compile: stats.ms.compile,
+            fill: stats.ms.fill,
+            load: stats.ms.load,
+            insns: stats.insns,
+          };
         }
         const ours = frames.map((f) => pl.time(f.frame, REPEAT));
         const naiveLoad = pl.installNaive(state, IFACE);
@@ -139,11 +207,18 @@ export async function benchPolicyProgram(): Promise<Record<string, number | stri
   try {
     const t0 = performance.now();
     const loaded = loadPolicyProgram({
-      state: big, iface: IFACE,
+      state: big,
+      iface: IFACE,
       staticMaps: { nt_state: probe.maps.state, nt_jump: probe.maps.jump, nt_counters: probe.maps.counters },
     });
     const total = performance.now() - t0;
-    loadLargest = { total, compile: loaded.stats.ms.compile, fill: loaded.stats.ms.fill, load: loaded.stats.ms.load, insns: loaded.stats.insns };
+    loadLargest = {
+      total,
+      compile: loaded.stats.ms.compile,
+      fill: loaded.stats.ms.fill,
+      load: loaded.stats.ms.load,
+      insns: loaded.stats.insns,
+    };
     loaded.close();
   } finally {
     probe.close();
@@ -175,8 +250,14 @@ export async function benchPolicyProgram(): Promise<Record<string, number | stri
     out.load_10k_1M_parts = `compile ${Math.round(loadLargest.compile)} ms, fill ${Math.round(loadLargest.fill)} ms, verify ${Math.round(loadLargest.load)} ms`;
   }
   console.log('');
-  console.log(`  per packet, 10 -> 10,000 rules: ${SET_SIZES.map((s) => `x${out[`ratio_10_to_10k_set${s}`]} (set ${s})`).join(', ')}; target <= x2`);
-  console.log(`  naive / ours at 10,000 rules: ${SET_SIZES.map((s) => `x${out[`naive_over_ours_10k_set${s}`]} (set ${s})`).join(', ')}; target >= x10`);
-  console.log(`  compile + load 10,000 rules with 1M prefixes: ${out.load_10k_1M_ms} ms (${out.load_10k_1M_parts}); target <= 3000 ms`);
+  console.log(
+    `  per packet, 10 -> 10,000 rules: ${SET_SIZES.map((s) => `x${out[`ratio_10_to_10k_set${s}`]} (set ${s})`).join(', ')}; target <= x2`,
+  );
+  console.log(
+    `  naive / ours at 10,000 rules: ${SET_SIZES.map((s) => `x${out[`naive_over_ours_10k_set${s}`]} (set ${s})`).join(', ')}; target >= x10`,
+  );
+  console.log(
+    `  compile + load 10,000 rules with 1M prefixes: ${out.load_10k_1M_ms} ms (${out.load_10k_1M_parts}); target <= 3000 ms`,
+  );
   return out;
 }

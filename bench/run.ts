@@ -14,7 +14,10 @@ const names = wanted.length ? wanted : Object.keys(benches);
 const results: Record<string, unknown> = {};
 for (const name of names) {
   const bench = benches[name];
-  if (!bench) { console.error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`); process.exit(64); }
+  if (!bench) {
+    console.error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(64);
+  }
   console.log(`== ${name}`);
   const r = await bench();
   results[name] = r;

@@ -18,8 +18,12 @@ export async function benchValidate(total = 10_000, runs = 3): Promise<Record<st
   if (errors.length) throw new Error(`generated repository is invalid: ${errors[0]!.message}`);
   times.sort((a, b) => a - b);
   return {
-    resources: total, files: files.length, megabytes: +(bytes / 1e6).toFixed(2),
-    median_ms: Math.round(times[Math.floor(runs / 2)]!), best_ms: Math.round(times[0]!), target_ms: 2000,
+    resources: total,
+    files: files.length,
+    megabytes: +(bytes / 1e6).toFixed(2),
+    median_ms: Math.round(times[Math.floor(runs / 2)]!),
+    best_ms: Math.round(times[0]!),
+    target_ms: 2000,
     warnings: last!.diagnostics.filter((d) => d.severity === 'warning').length,
   };
 }

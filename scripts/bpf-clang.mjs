@@ -50,11 +50,18 @@ export function clangMissingReason() {
 export function bpfClangArgs({ src, out, includeDirs = [], warningsAsErrors = true }) {
   const arch = multiarchInclude();
   return [
-    '-O2', '-g', '-target', 'bpf', '-mcpu=v3',
+    '-O2',
+    '-g',
+    '-target',
+    'bpf',
+    '-mcpu=v3',
     ...(warningsAsErrors ? ['-Wall', '-Werror'] : []),
     ...includeDirs.flatMap((d) => ['-I', d]),
     ...(arch ? ['-idirafter', arch] : []),
-    '-c', src, '-o', out,
+    '-c',
+    src,
+    '-o',
+    out,
   ];
 }
 

@@ -18,12 +18,16 @@ function fail(message) {
   process.exit(1);
 }
 
-const sources = readdirSync(srcDir).filter((f) => f.endsWith('.c')).sort();
+const sources = readdirSync(srcDir)
+  .filter((f) => f.endsWith('.c'))
+  .sort();
 if (sources.length === 0) fail(`no .c files in ${srcDir}`);
 const recipe = [fileURLToPath(import.meta.url), fileURLToPath(new URL('./bpf-clang.mjs', import.meta.url))];
 const inputsMtime = Math.max(
   ...recipe.map((f) => statSync(f).mtimeMs),
-  ...readdirSync(srcDir).filter((f) => f.endsWith('.h')).map((f) => statSync(path.join(srcDir, f)).mtimeMs),
+  ...readdirSync(srcDir)
+    .filter((f) => f.endsWith('.h'))
+    .map((f) => statSync(path.join(srcDir, f)).mtimeMs),
 );
 
 mkdirSync(outDir, { recursive: true });

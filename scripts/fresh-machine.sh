@@ -49,9 +49,18 @@ bind --rbind /sys "$root/sys"
 bind --rbind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/run" && mounted+=("$root/run")
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The machine's network trust, not the project's: a local CA (say an egress proxy's) and npm's global settings.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
+fi
+[ -f /etc/npmrc ] && cp /etc/npmrc "$root/etc/npmrc"
 bind --bind -o ro "$checkout" "$root/mnt/checkout"
 
-in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 CI=true "$@"; }
+in_root() {
+  chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 CI=true \
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt "$@"
+}
 # A clone needs git; everything else is the README's business. The clone sits under a 0700 folder with umask 077.
 in_root bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends /tmp/nodejs.deb git >/dev/null && rm /tmp/nodejs.deb'
 rm -rf "$root/usr/lib/node_modules/npm" && cp -a /usr/lib/node_modules/npm "$root/usr/lib/node_modules/npm"

@@ -40,7 +40,12 @@ function testFiles(dir, exclude = []) {
 
 const groups = [
   // Unit files do not share kernel state, so they run side by side; kernel and e2e files one at a time.
-  { name: 'unit', files: () => testFiles('test', ['test/kernel', 'test/e2e']), parallel: jobs, when: !only || only === '--unit' },
+  {
+    name: 'unit',
+    files: () => testFiles('test', ['test/kernel', 'test/e2e']),
+    parallel: jobs,
+    when: !only || only === '--unit',
+  },
   { name: 'kernel', files: () => testFiles('test/kernel'), parallel: 1, when: !only || only === '--kernel' },
   { name: 'e2e', files: () => testFiles('test/e2e'), parallel: 1, when: !only || only === '--e2e' },
 ];
@@ -52,24 +57,45 @@ let serial = 0;
 function runFile(file, stream) {
   serial += 1;
   const resultPath = path.join(resultDir, `${serial}.json`);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/test-runner/run-file.mjs'), file], {
-    cwd: root,
-    env: { ...process.env, NOTRACK_TEST_RESULT: resultPath, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
-    stdio: ['ignore', stream ? 'inherit' : 'pipe', stream ? 'inherit' : 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'scripts/test-runner/run-file.mjs'), file],
+    {
+      cwd: root,
+      env: { ...process.env, NOTRACK_TEST_RESULT: resultPath, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+      stdio: ['ignore', stream ? 'inherit' : 'pipe', stream ? 'inherit' : 'pipe'],
+    },
+  );
   let output = '';
-  child.stdout?.on('data', (d) => { output += d; });
-  child.stderr?.on('data', (d) => { output += d; });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       let r = null;
-      try { r = JSON.parse(readFileSync(resultPath, 'utf8')); } catch { /* the child died before writing */ }
+      try {
+        r = JSON.parse(readFileSync(resultPath, 'utf8'));
+      } catch {
+        /* the child died before writing */
+      }
       const counts = r ?? { registered: 0, passed: 0, failed: 0, skipped: 0, phase: 'start', error: null };
       const notRun = Math.max(0, counts.registered - counts.passed - counts.failed - counts.skipped);
       let problem = counts.error;
       if (!problem && (code !== 0 || signal)) problem = `exited with ${signal ?? `status ${code}`}`;
       if (!r) problem = `${problem ?? 'it ended'} before registering any test`;
-      resolve({ file, passed: counts.passed, failed: counts.failed, skipped: counts.skipped, notRun, problem, output, aborted: !r || counts.phase !== 'done' });
+      resolve({
+        file,
+        passed: counts.passed,
+        failed: counts.failed,
+        skipped: counts.skipped,
+        notRun,
+        problem,
+        output,
+        aborted: !r || counts.phase !== 'done',
+      });
     });
   });
 }
@@ -91,13 +117,26 @@ async function runGroup(group) {
   };
   await Promise.all(Array.from({ length: Math.max(1, group.parallel) }, worker));
   const sum = (k) => results.reduce((n, r) => n + r[k], 0);
-  return { name: group.name, files: files.length, passed: sum('passed'), failed: sum('failed'), skipped: sum('skipped'), notRun: sum('notRun'), results };
+  return {
+    name: group.name,
+    files: files.length,
+    passed: sum('passed'),
+    failed: sum('failed'),
+    skipped: sum('skipped'),
+    notRun: sum('notRun'),
+    results,
+  };
 }
 
 // Remove what a crashed earlier run may have left (namespaces, pins, labs) before anything else runs; only things
 // whose creating process is gone are touched, so a second suite running beside this one is safe.
 if (only !== '--unit' && isRoot) {
-  const r = await new Promise((resolve) => spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/support/leftovers.ts')], { cwd: root, stdio: 'inherit' }).on('close', resolve));
+  const r = await new Promise((resolve) =>
+    spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/support/leftovers.ts')], {
+      cwd: root,
+      stdio: 'inherit',
+    }).on('close', resolve),
+  );
   if (r !== 0) console.error('warning: clean-up of leftovers from an earlier run failed');
 }
 
@@ -120,7 +159,10 @@ for (const s of summaries) {
       const why = (r.problem ?? 'did not finish').split('\n').slice(0, 2).join(' / ');
       console.log(`${s.name}: ${rel(r.file)}: ${why}${r.notRun ? `; ${r.notRun} test(s) did not run` : ''}`);
     }
-    if (r.skipped && skipsFail) console.log(`${s.name}: ${rel(r.file)}: ${r.skipped} test(s) skipped (a failure here: run scripts/setup.sh as root)`);
+    if (r.skipped && skipsFail)
+      console.log(
+        `${s.name}: ${rel(r.file)}: ${r.skipped} test(s) skipped (a failure here: run scripts/setup.sh as root)`,
+      );
   }
 }
 for (const s of summaries) {
@@ -130,5 +172,7 @@ for (const s of summaries) {
   if (s.failed || s.notRun || aborted || (skipsFail && s.skipped)) bad = true;
 }
 const total = (k) => summaries.reduce((n, s) => n + s[k], 0);
-console.log(`total: ${total('passed')} passed, ${total('failed')} failed, ${total('skipped')} skipped, ${total('notRun')} not run`);
+console.log(
+  `total: ${total('passed')} passed, ${total('failed')} failed, ${total('skipped')} skipped, ${total('notRun')} not run`,
+);
 process.exit(bad ? 1 : 0);

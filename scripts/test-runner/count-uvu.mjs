@@ -6,15 +6,17 @@ import * as uvu from '../../node_modules/uvu/dist/index.mjs';
 export const tally = (globalThis.NOTRACK_TEST_TALLY ??= { registered: 0, passed: 0, failed: 0, skipped: 0 });
 
 function counted(real) {
-  const wrap = (handler) => async (...args) => {
-    try {
-      await handler(...args);
-      tally.passed += 1;
-    } catch (e) {
-      tally.failed += 1;
-      throw e;
-    }
-  };
+  const wrap =
+    (handler) =>
+    async (...args) => {
+      try {
+        await handler(...args);
+        tally.passed += 1;
+      } catch (e) {
+        tally.failed += 1;
+        throw e;
+      }
+    };
   const t = (name, handler) => {
     tally.registered += 1;
     return real(name, wrap(handler));

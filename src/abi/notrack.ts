@@ -35,18 +35,34 @@ export const PROGRAMS = {
  * programs with its owner's type and expected attach type (kernel 6.18), and the owners are libbpf's SEC("xdp")
  * programs. No BPF_F_XDP_HAS_FRAGS. Its map fds must come from the same load of xdp.o.
  */
-export const POLICY_PROGRAM_LOAD = { progType: ProgType.XDP, expectedAttachType: AttachType.XDP, progFlags: 0 } as const;
+export const POLICY_PROGRAM_LOAD = {
+  progType: ProgType.XDP,
+  expectedAttachType: AttachType.XDP,
+  progFlags: 0,
+} as const;
 
 /** The object holding each program. */
 export const PROGRAM_OBJECT: Record<keyof typeof PROGRAMS, BpfObjectName> = {
-  xdpEntry: 'xdp', accept: 'xdp', drop: 'xdp', pass: 'xdp', tcIngress: 'tc',
+  xdpEntry: 'xdp',
+  accept: 'xdp',
+  drop: 'xdp',
+  pass: 'xdp',
+  tcIngress: 'tc',
 };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Structs (byte offsets and sizes of every member, as in the compiled objects' BTF)
 
-interface AbiMember { readonly name: string; readonly offset: number; readonly size: number }
-interface AbiStruct { readonly name: string; readonly size: number; readonly members: readonly AbiMember[] }
+interface AbiMember {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+}
+interface AbiStruct {
+  readonly name: string;
+  readonly size: number;
+  readonly members: readonly AbiMember[];
+}
 
 function struct(name: string, size: number, members: [string, number, number][]): AbiStruct {
   return { name, size, members: members.map(([n, offset, sz]) => ({ name: n, offset, size: sz })) };
@@ -55,27 +71,71 @@ function struct(name: string, size: number, members: [string, number, number][])
 /** Every struct of bpf/notrack.h, by its C name. */
 export const STRUCTS = {
   nt_packet: struct('nt_packet', 48, [
-    ['saddr', 0, 16], ['daddr', 16, 16], ['sport', 32, 2], ['dport', 34, 2], ['icmp_type', 36, 1],
-    ['icmp_code', 37, 1], ['ip_proto', 38, 1], ['family', 39, 1], ['flags', 40, 4], ['l3_off', 44, 2],
+    ['saddr', 0, 16],
+    ['daddr', 16, 16],
+    ['sport', 32, 2],
+    ['dport', 34, 2],
+    ['icmp_type', 36, 1],
+    ['icmp_code', 37, 1],
+    ['ip_proto', 38, 1],
+    ['family', 39, 1],
+    ['flags', 40, 4],
+    ['l3_off', 44, 2],
     ['l4_off', 46, 2],
   ]),
   nt_state: struct('nt_state', 96, [
-    ['pkt', 0, 48], ['rule_id', 48, 4], ['log_count', 52, 4], ['log_rules', 56, 16], ['ifindex', 72, 4],
-    ['pkt_len', 76, 4], ['scratch', 80, 16],
+    ['pkt', 0, 48],
+    ['rule_id', 48, 4],
+    ['log_count', 52, 4],
+    ['log_rules', 56, 16],
+    ['ifindex', 72, 4],
+    ['pkt_len', 76, 4],
+    ['scratch', 80, 16],
   ]),
-  nt_meta: struct('nt_meta', 8, [['magic', 0, 4], ['flags', 4, 4]]),
+  nt_meta: struct('nt_meta', 8, [
+    ['magic', 0, 4],
+    ['flags', 4, 4],
+  ]),
   nt_failsafe_key: struct('nt_failsafe_key', 28, [
-    ['prefixlen', 0, 4], ['family', 4, 1], ['direction', 5, 1], ['proto', 6, 1], ['pad0', 7, 1], ['port', 8, 2],
-    ['pad1', 10, 2], ['addr', 12, 16],
+    ['prefixlen', 0, 4],
+    ['family', 4, 1],
+    ['direction', 5, 1],
+    ['proto', 6, 1],
+    ['pad0', 7, 1],
+    ['port', 8, 2],
+    ['pad1', 10, 2],
+    ['addr', 12, 16],
   ]),
-  nt_failsafe_ports: struct('nt_failsafe_ports', 16392, [['filled', 0, 4], ['pad', 4, 4], ['in', 8, 8192], ['out', 8200, 8192]]),
-  nt_counter: struct('nt_counter', 16, [['packets', 0, 8], ['bytes', 8, 8]]),
+  nt_failsafe_ports: struct('nt_failsafe_ports', 16392, [
+    ['filled', 0, 4],
+    ['pad', 4, 4],
+    ['in', 8, 8192],
+    ['out', 8200, 8192],
+  ]),
+  nt_counter: struct('nt_counter', 16, [
+    ['packets', 0, 8],
+    ['bytes', 8, 8],
+  ]),
   nt_log_event: struct('nt_log_event', 80, [
-    ['ts_ns', 0, 8], ['pkt', 8, 48], ['rule_id', 56, 4], ['decided_by', 60, 4], ['ifindex', 64, 4],
-    ['pkt_len', 68, 4], ['verdict', 72, 4], ['pad', 76, 4],
+    ['ts_ns', 0, 8],
+    ['pkt', 8, 48],
+    ['rule_id', 56, 4],
+    ['decided_by', 60, 4],
+    ['ifindex', 64, 4],
+    ['pkt_len', 68, 4],
+    ['verdict', 72, 4],
+    ['pad', 76, 4],
   ]),
-  nt_log_bucket: struct('nt_log_bucket', 16, [['budget_ns', 0, 8], ['last_ns', 8, 8]]),
-  nt_config: struct('nt_config', 16, [['accept_mark', 0, 4], ['accept_mask', 4, 4], ['log_rate', 8, 4], ['log_burst', 12, 4]]),
+  nt_log_bucket: struct('nt_log_bucket', 16, [
+    ['budget_ns', 0, 8],
+    ['last_ns', 8, 8],
+  ]),
+  nt_config: struct('nt_config', 16, [
+    ['accept_mark', 0, 4],
+    ['accept_mask', 4, 4],
+    ['log_rate', 8, 4],
+    ['log_burst', 12, 4],
+  ]),
 } as const satisfies Record<string, AbiStruct>;
 
 function member(s: AbiStruct, name: string): AbiMember {
@@ -198,7 +258,11 @@ function upperSnake(key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
-function cEnum(prefix: string, values: Record<string, number>, extra: Record<string, number> = {}): Record<string, number> {
+function cEnum(
+  prefix: string,
+  values: Record<string, number>,
+  extra: Record<string, number> = {},
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(values)) out[prefix + upperSnake(k)] = v;
   return { ...out, ...extra };
@@ -235,27 +299,87 @@ export interface ObjectMapSpec {
 
 /** Every map of the objects. Per-CPU maps return `valueSize` bytes per possible CPU on lookup. */
 export const MAPS = {
-  state: { name: 'nt_state', object: 'xdp', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: STATE.size, maxEntries: 1, flags: 0 },
-  jump: { name: 'nt_jump', object: 'xdp', type: MapType.PROG_ARRAY, keySize: 4, valueSize: 4, maxEntries: Limits.jumpSlots, flags: 0 },
+  state: {
+    name: 'nt_state',
+    object: 'xdp',
+    type: MapType.PERCPU_ARRAY,
+    keySize: 4,
+    valueSize: STATE.size,
+    maxEntries: 1,
+    flags: 0,
+  },
+  jump: {
+    name: 'nt_jump',
+    object: 'xdp',
+    type: MapType.PROG_ARRAY,
+    keySize: 4,
+    valueSize: 4,
+    maxEntries: Limits.jumpSlots,
+    flags: 0,
+  },
   failsafe: {
-    name: 'nt_failsafe', object: 'xdp', type: MapType.LPM_TRIE, keySize: STRUCTS.nt_failsafe_key.size, valueSize: 4,
-    maxEntries: Limits.failsafeMax, flags: MapFlag.NO_PREALLOC,
+    name: 'nt_failsafe',
+    object: 'xdp',
+    type: MapType.LPM_TRIE,
+    keySize: STRUCTS.nt_failsafe_key.size,
+    valueSize: 4,
+    maxEntries: Limits.failsafeMax,
+    flags: MapFlag.NO_PREALLOC,
   },
   failsafePorts: {
-    name: 'nt_failsafe_ports', object: 'xdp', type: MapType.ARRAY, keySize: 4, valueSize: STRUCTS.nt_failsafe_ports.size,
-    maxEntries: 1, flags: 0,
+    name: 'nt_failsafe_ports',
+    object: 'xdp',
+    type: MapType.ARRAY,
+    keySize: 4,
+    valueSize: STRUCTS.nt_failsafe_ports.size,
+    maxEntries: 1,
+    flags: 0,
   },
-  counters: { name: 'nt_counters', object: 'xdp', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 16, maxEntries: COUNTER_COUNT, flags: 0 },
+  counters: {
+    name: 'nt_counters',
+    object: 'xdp',
+    type: MapType.PERCPU_ARRAY,
+    keySize: 4,
+    valueSize: 16,
+    maxEntries: COUNTER_COUNT,
+    flags: 0,
+  },
   ruleCounters: {
-    name: 'nt_rule_counters', object: 'xdp', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 16,
-    maxEntries: Limits.ruleCountersMax, flags: 0,
+    name: 'nt_rule_counters',
+    object: 'xdp',
+    type: MapType.PERCPU_ARRAY,
+    keySize: 4,
+    valueSize: 16,
+    maxEntries: Limits.ruleCountersMax,
+    flags: 0,
   },
-  log: { name: 'nt_log', object: 'xdp', type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: Limits.logRingBytes, flags: 0 },
+  log: {
+    name: 'nt_log',
+    object: 'xdp',
+    type: MapType.RINGBUF,
+    keySize: 0,
+    valueSize: 0,
+    maxEntries: Limits.logRingBytes,
+    flags: 0,
+  },
   logBucket: {
-    name: 'nt_log_bucket', object: 'xdp', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: STRUCTS.nt_log_bucket.size,
-    maxEntries: 1, flags: 0,
+    name: 'nt_log_bucket',
+    object: 'xdp',
+    type: MapType.PERCPU_ARRAY,
+    keySize: 4,
+    valueSize: STRUCTS.nt_log_bucket.size,
+    maxEntries: 1,
+    flags: 0,
   },
-  tcCounters: { name: 'nt_tc_counters', object: 'tc', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 16, maxEntries: TC_COUNTER_COUNT, flags: 0 },
+  tcCounters: {
+    name: 'nt_tc_counters',
+    object: 'tc',
+    type: MapType.PERCPU_ARRAY,
+    keySize: 4,
+    valueSize: 16,
+    maxEntries: TC_COUNTER_COUNT,
+    flags: 0,
+  },
 } as const satisfies Record<string, ObjectMapSpec>;
 
 /**
@@ -286,7 +410,8 @@ function u32(what: string, v: number): number {
 }
 
 function need(buf: Uint8Array, bytes: number, what: string): Buffer {
-  if (buf.length < bytes) throw new AbiValueError('abi-short-buffer', `${what} needs ${bytes} bytes, got ${buf.length}`);
+  if (buf.length < bytes)
+    throw new AbiValueError('abi-short-buffer', `${what} needs ${bytes} bytes, got ${buf.length}`);
   return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
@@ -344,7 +469,8 @@ export function encodeFailsafeKey(entry: FailsafeEntry): Buffer {
   let family: IpFamily, addr: Uint8Array, prefix: number;
   if (entry.net !== undefined) {
     const cidr = parseCidr(entry.net);
-    if (!cidr) throw new AbiValueError('abi-bad-value', `failsafe net is not an address or CIDR: ${JSON.stringify(entry.net)}`);
+    if (!cidr)
+      throw new AbiValueError('abi-bad-value', `failsafe net is not an address or CIDR: ${JSON.stringify(entry.net)}`);
     if (entry.family !== undefined && entry.family !== cidr.family) {
       throw new AbiValueError('abi-bad-value', `failsafe net ${entry.net} is not IPv${entry.family}`);
     }
@@ -414,7 +540,10 @@ export function decodeFailsafeKey(buf: Uint8Array): Required<FailsafeEntry> {
 // ---------------------------------------------------------------------------------------------------------------
 // Counters
 
-export interface CounterValue { packets: bigint; bytes: bigint }
+export interface CounterValue {
+  packets: bigint;
+  bytes: bigint;
+}
 
 /**
  * Sums a per-CPU struct nt_counter lookup result (16 bytes per CPU, as libbpf returns it for per-CPU maps).
@@ -423,10 +552,14 @@ export interface CounterValue { packets: bigint; bytes: bigint }
 export function sumPerCpuCounter(buf: Uint8Array): CounterValue {
   const size = STRUCTS.nt_counter.size;
   if (buf.length === 0 || buf.length % size !== 0) {
-    throw new AbiValueError('abi-short-buffer', `per-CPU counters must be a multiple of ${size} bytes, got ${buf.length}`);
+    throw new AbiValueError(
+      'abi-short-buffer',
+      `per-CPU counters must be a multiple of ${size} bytes, got ${buf.length}`,
+    );
   }
   const b = need(buf, size, 'struct nt_counter');
-  let packets = 0n, bytes = 0n;
+  let packets = 0n,
+    bytes = 0n;
   for (let off = 0; off < b.length; off += size) {
     packets += b.readBigUInt64LE(off);
     bytes += b.readBigUInt64LE(off + 8);
@@ -491,7 +624,8 @@ export function decodeState(buf: Uint8Array): PacketVerdictState {
   const ruleId = b.readUInt32LE(STATE_FIELDS.ruleId.offset);
   const logCount = b.readUInt32LE(STATE_FIELDS.logCount.offset);
   const logRules: number[] = [];
-  for (let i = 0; i < Math.min(logCount, Limits.logMax); i++) logRules.push(b.readUInt32LE(STATE_FIELDS.logRules.offset + 4 * i));
+  for (let i = 0; i < Math.min(logCount, Limits.logMax); i++)
+    logRules.push(b.readUInt32LE(STATE_FIELDS.logRules.offset + 4 * i));
   return {
     packet: decodePacket(b, PKT_IN_STATE),
     ruleId: ruleId === RULE_NONE ? null : ruleId,

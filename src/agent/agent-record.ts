@@ -1,6 +1,13 @@
 // Records what happens in the agent into its state, then renders each event into the log and the metrics.
 // Every outcome passes through here once, so logs, metrics, /status and /healthz cannot tell different stories.
-import { appliedAfter, initialState, type AgentState, type DriftMode, type JobKind, type PendingRetry } from './agent-state.js';
+import {
+  appliedAfter,
+  initialState,
+  type AgentState,
+  type DriftMode,
+  type JobKind,
+  type PendingRetry,
+} from './agent-state.js';
 import { liveness, readiness, type Health } from './health.js';
 import type { Log, LogFields } from './log.js';
 import type { AgentMetrics } from './metrics.js';
@@ -48,18 +55,32 @@ export class AgentRecord {
     this.metrics.reconciled(outcome, s.applied, at);
 
     const fields: LogFields = {
-      trigger, status: outcome.status, reason: outcome.reason, message: outcome.message,
-      revision: outcome.revision, appliedRevision: outcome.appliedRevision,
-      changes: outcome.changes, durationMs: outcome.durationMs,
+      trigger,
+      status: outcome.status,
+      reason: outcome.reason,
+      message: outcome.message,
+      revision: outcome.revision,
+      appliedRevision: outcome.appliedRevision,
+      changes: outcome.changes,
+      durationMs: outcome.durationMs,
     };
     if (outcome.status === 'Ready') {
       if (failuresBefore > 0) fields['recoveredAfterFailures'] = failuresBefore;
       this.log.info('reconcile finished', fields);
     } else if (outcome.status === 'Failed') {
-      if (retry) Object.assign(fields, { attempt: retry.attempt, retryInMs: retry.delayMs, retryAt: new Date(retry.nextAt).toISOString() });
+      if (retry)
+        Object.assign(fields, {
+          attempt: retry.attempt,
+          retryInMs: retry.delayMs,
+          retryAt: new Date(retry.nextAt).toISOString(),
+        });
       this.log.error('reconcile finished', fields);
     } else {
-      this.log.error('reconcile finished', { ...fields, stalledForMs: at - (s.statusSince ?? at), next: 'waiting for the next scheduled tick' });
+      this.log.error('reconcile finished', {
+        ...fields,
+        stalledForMs: at - (s.statusSince ?? at),
+        next: 'waiting for the next scheduled tick',
+      });
     }
   }
 
@@ -74,8 +95,13 @@ export class AgentRecord {
     this.state.lastDrift = { mode, at, outcome };
     this.metrics.driftChecked(outcome);
     const fields: LogFields = {
-      mode, status: outcome.status, message: outcome.message, driftedObjects: outcome.drifted.length,
-      drifted: outcome.drifted, corrected: outcome.corrected, durationMs: outcome.durationMs,
+      mode,
+      status: outcome.status,
+      message: outcome.message,
+      driftedObjects: outcome.drifted.length,
+      drifted: outcome.drifted,
+      corrected: outcome.corrected,
+      durationMs: outcome.durationMs,
     };
     if (outcome.status === 'InSync') this.log.info('drift check finished', fields);
     else if (outcome.status === 'Drifted') this.log.warn('drift check finished', fields);
@@ -86,7 +112,8 @@ export class AgentRecord {
     const r = this.state.running;
     const fields: LogFields = { job, reason };
     if (r) Object.assign(fields, { running: r.job, runningForMs: this.now() - r.since });
-    if (reason === 'retry-pending' && this.state.retry) fields['retryAt'] = new Date(this.state.retry.nextAt).toISOString();
+    if (reason === 'retry-pending' && this.state.retry)
+      fields['retryAt'] = new Date(this.state.retry.nextAt).toISOString();
     (reason === 'busy' ? this.log.warn : this.log.info)('scheduled tick skipped', fields);
   }
 
@@ -105,7 +132,8 @@ export class AgentRecord {
   /** The /status document (kind notrack.agent.status, formatVersion 1; see docs/agent.md). */
   statusDocument(): Record<string, unknown> {
     const s = this.state;
-    const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+    const iso = (ms: number | null | undefined): string | null =>
+      ms === null || ms === undefined ? null : new Date(ms).toISOString();
     const last = s.lastReconcile;
     return {
       formatVersion: 1,
@@ -113,13 +141,27 @@ export class AgentRecord {
       now: iso(this.now()),
       startedAt: iso(s.startedAt),
       condition: last
-        ? { status: last.outcome.status, reason: last.outcome.reason, message: last.outcome.message, since: iso(s.statusSince) }
-        : { status: 'Unknown', reason: 'NotReconciledYet', message: 'no reconcile has finished yet', since: iso(s.startedAt) },
-      running: s.running ? { job: s.running.job, trigger: s.running.trigger, mode: s.running.mode, since: iso(s.running.since) } : null,
+        ? {
+            status: last.outcome.status,
+            reason: last.outcome.reason,
+            message: last.outcome.message,
+            since: iso(s.statusSince),
+          }
+        : {
+            status: 'Unknown',
+            reason: 'NotReconciledYet',
+            message: 'no reconcile has finished yet',
+            since: iso(s.startedAt),
+          },
+      running: s.running
+        ? { job: s.running.job, trigger: s.running.trigger, mode: s.running.mode, since: iso(s.running.since) }
+        : null,
       health: { readiness: this.readiness(), liveness: this.liveness() },
       applied: s.applied,
       lastReconcile: last ? { trigger: last.trigger, at: iso(last.at), outcome: last.outcome } : null,
-      lastSuccess: s.lastSuccess ? { trigger: s.lastSuccess.trigger, at: iso(s.lastSuccess.at), outcome: s.lastSuccess.outcome } : null,
+      lastSuccess: s.lastSuccess
+        ? { trigger: s.lastSuccess.trigger, at: iso(s.lastSuccess.at), outcome: s.lastSuccess.outcome }
+        : null,
       lastDrift: s.lastDrift ? { mode: s.lastDrift.mode, at: iso(s.lastDrift.at), outcome: s.lastDrift.outcome } : null,
       retry: s.retry ? { attempt: s.retry.attempt, delayMs: s.retry.delayMs, nextAt: iso(s.retry.nextAt) } : null,
       consecutiveFailures: s.consecutiveFailures,

@@ -14,14 +14,30 @@ interface RunningJob {
   since: number;
 }
 
-interface ReconcileRecord { trigger: ReconcileTrigger; at: number; outcome: ReconcileOutcome }
-interface DriftRecord { mode: DriftMode; at: number; outcome: DriftOutcome }
+interface ReconcileRecord {
+  trigger: ReconcileTrigger;
+  at: number;
+  outcome: ReconcileOutcome;
+}
+interface DriftRecord {
+  mode: DriftMode;
+  at: number;
+  outcome: DriftOutcome;
+}
 
 /** A retry waiting on its backoff timer after a Failed reconcile. */
-export interface PendingRetry { attempt: number; delayMs: number; nextAt: number }
+export interface PendingRetry {
+  attempt: number;
+  delayMs: number;
+  nextAt: number;
+}
 
 /** What the host runs, as last reported; `ref` is the ref the commit was fetched from, when known. */
-export interface AppliedRevision { commit: string | null; ref: string | null; generation: number }
+export interface AppliedRevision {
+  commit: string | null;
+  ref: string | null;
+  generation: number;
+}
 
 export interface AgentState {
   startedAt: number;
@@ -40,8 +56,15 @@ export interface AgentState {
 
 export function initialState(now: number): AgentState {
   return {
-    startedAt: now, running: null, lastReconcile: null, lastSuccess: null, lastDrift: null, applied: null,
-    statusSince: null, retry: null, consecutiveFailures: 0,
+    startedAt: now,
+    running: null,
+    lastReconcile: null,
+    lastSuccess: null,
+    lastDrift: null,
+    applied: null,
+    statusSince: null,
+    retry: null,
+    consecutiveFailures: 0,
   };
 }
 
@@ -50,9 +73,12 @@ export function appliedAfter(previous: AppliedRevision | null, outcome: Reconcil
   const a = outcome.appliedRevision;
   if (!a) return previous;
   const fetched = outcome.revision;
-  const ref = fetched && fetched.commit !== null && fetched.commit === a.commit
-    ? fetched.ref
-    : previous && previous.commit === a.commit ? previous.ref : null;
+  const ref =
+    fetched && fetched.commit !== null && fetched.commit === a.commit
+      ? fetched.ref
+      : previous && previous.commit === a.commit
+        ? previous.ref
+        : null;
   return { commit: a.commit, ref, generation: a.generation };
 }
 

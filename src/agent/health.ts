@@ -14,9 +14,13 @@ import { formatDuration } from './duration.js';
 import { revisionText, type AgentState } from './agent-state.js';
 
 type HealthReason =
-  | 'Ready' | 'Retrying' | 'Stalled' | 'NotReconciledYet' | 'NoLastGoodState' | 'StalledTooLong' | 'Live' | 'Hung';
+  'Ready' | 'Retrying' | 'Stalled' | 'NotReconciledYet' | 'NoLastGoodState' | 'StalledTooLong' | 'Live' | 'Hung';
 
-export interface Health { ok: boolean; reason: HealthReason; message: string }
+export interface Health {
+  ok: boolean;
+  reason: HealthReason;
+  message: string;
+}
 
 export function readiness(state: AgentState, now: number, stalledUnhealthyAfterMs: number): Health {
   const last = state.lastReconcile;
@@ -30,27 +34,47 @@ export function readiness(state: AgentState, now: number, stalledUnhealthyAfterM
   }
   const applied = state.applied;
   if (!applied) {
-    return { ok: false, reason: 'NoLastGoodState', message: `latest reconcile is ${o.status} (${o.reason}) and ` +
-      `notrack has never converged this host: ${o.message}` };
+    return {
+      ok: false,
+      reason: 'NoLastGoodState',
+      message:
+        `latest reconcile is ${o.status} (${o.reason}) and ` + `notrack has never converged this host: ${o.message}`,
+    };
   }
   const keeps = `the host keeps ${revisionText(applied)} generation ${applied.generation}`;
   if (o.status === 'Failed') {
-    const next = state.retry ? `; retry ${state.retry.attempt} in ${formatDuration(Math.max(0, state.retry.nextAt - now))}` : '';
+    const next = state.retry
+      ? `; retry ${state.retry.attempt} in ${formatDuration(Math.max(0, state.retry.nextAt - now))}`
+      : '';
     return { ok: true, reason: 'Retrying', message: `latest reconcile Failed (${o.reason}); ${keeps}${next}` };
   }
   const stalledFor = now - (state.statusSince ?? last.at);
   if (stalledFor > stalledUnhealthyAfterMs) {
-    return { ok: false, reason: 'StalledTooLong', message: `Stalled (${o.reason}) for ${formatDuration(stalledFor)}, ` +
-      `longer than ${formatDuration(stalledUnhealthyAfterMs)}; ${keeps}: ${o.message}` };
+    return {
+      ok: false,
+      reason: 'StalledTooLong',
+      message:
+        `Stalled (${o.reason}) for ${formatDuration(stalledFor)}, ` +
+        `longer than ${formatDuration(stalledUnhealthyAfterMs)}; ${keeps}: ${o.message}`,
+    };
   }
-  return { ok: true, reason: 'Stalled', message: `Stalled (${o.reason}) for ${formatDuration(stalledFor)}; ${keeps}: ${o.message}` };
+  return {
+    ok: true,
+    reason: 'Stalled',
+    message: `Stalled (${o.reason}) for ${formatDuration(stalledFor)}; ${keeps}: ${o.message}`,
+  };
 }
 
 export function liveness(state: AgentState, now: number, hungAfterMs: number): Health {
   const r = state.running;
   if (r && now - r.since > hungAfterMs) {
-    return { ok: false, reason: 'Hung', message: `a ${r.job} has been running for ${formatDuration(now - r.since)}, ` +
-      `longer than ${formatDuration(hungAfterMs)}` };
+    return {
+      ok: false,
+      reason: 'Hung',
+      message:
+        `a ${r.job} has been running for ${formatDuration(now - r.since)}, ` +
+        `longer than ${formatDuration(hungAfterMs)}`,
+    };
   }
   return { ok: true, reason: 'Live', message: r ? `${r.job} running for ${formatDuration(now - r.since)}` : 'idle' };
 }

@@ -25,11 +25,16 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
-export async function serveAgentEndpoints(at: ListenAddress, endpoints: AgentEndpoints, onError: (e: unknown) => void): Promise<AgentServer> {
+export async function serveAgentEndpoints(
+  at: ListenAddress,
+  endpoints: AgentEndpoints,
+  onError: (e: unknown) => void,
+): Promise<AgentServer> {
   const server = createServer((req, res) => {
     handle(req, res, endpoints).catch((e: unknown) => {
       onError(e);
-      if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', `internal error: ${(e as Error)?.message ?? String(e)}\n`);
+      if (!res.headersSent)
+        send(res, req, 500, 'text/plain; charset=utf-8', `internal error: ${(e as Error)?.message ?? String(e)}\n`);
       else res.destroy();
     });
   });
@@ -38,20 +43,29 @@ export async function serveAgentEndpoints(at: ListenAddress, endpoints: AgentEnd
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
     const failed = (e: NodeJS.ErrnoException): void => {
-      reject(new AgentListenError(`cannot listen on ${formatListen(at)} for metrics and health: ${e.code ?? e.message}` +
-        (e.code === 'EADDRINUSE' ? ' (another process has the port; choose another with --listen)' : ''), e));
+      reject(
+        new AgentListenError(
+          `cannot listen on ${formatListen(at)} for metrics and health: ${e.code ?? e.message}` +
+            (e.code === 'EADDRINUSE' ? ' (another process has the port; choose another with --listen)' : ''),
+          e,
+        ),
+      );
     };
     server.once('error', failed);
-    server.listen(at.port, at.host, () => { server.off('error', failed); resolve(); });
+    server.listen(at.port, at.host, () => {
+      server.off('error', failed);
+      resolve();
+    });
   });
   server.on('error', onError);
   const bound = server.address() as AddressInfo;
   return {
     address: { host: bound.address, port: bound.port },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -84,7 +98,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, endpoints: Agen
 }
 
 function health(res: ServerResponse, req: IncomingMessage, h: Health): void {
-  send(res, req, h.ok ? 200 : 503, 'application/json', `${JSON.stringify({ ok: h.ok, reason: h.reason, message: h.message })}\n`);
+  send(
+    res,
+    req,
+    h.ok ? 200 : 503,
+    'application/json',
+    `${JSON.stringify({ ok: h.ok, reason: h.reason, message: h.message })}\n`,
+  );
 }
 
 function bigints(_key: string, value: unknown): unknown {
@@ -92,6 +112,10 @@ function bigints(_key: string, value: unknown): unknown {
 }
 
 function send(res: ServerResponse, req: IncomingMessage, code: number, contentType: string, body: string): void {
-  res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.writeHead(code, {
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

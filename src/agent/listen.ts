@@ -6,7 +6,10 @@
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 
-export interface ListenAddress { host: string; port: number }
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
 
 /** Parses "127.0.0.1:9808", "[::1]:9808", "localhost:9808", ":9808" (every address); "off" turns the server off. */
 export function parseListen(value: string, options: { allowPublic: boolean }): ListenAddress | null {
@@ -20,8 +23,10 @@ export function parseListen(value: string, options: { allowPublic: boolean }): L
   if (m[1] !== undefined && isIP(host) !== 6) throw new UsageError(`--listen: "[${host}]" is not an IPv6 address`);
   const address = { host: host === '' ? '::' : host, port };
   if (!options.allowPublic && !isLoopback(address.host)) {
-    throw new UsageError(`--listen ${value} is reachable from other machines, and /metrics and /status describe ` +
-      `this host's firewall; use a loopback address (127.0.0.1, ::1, localhost) or add --listen-public`);
+    throw new UsageError(
+      `--listen ${value} is reachable from other machines, and /metrics and /status describe ` +
+        `this host's firewall; use a loopback address (127.0.0.1, ::1, localhost) or add --listen-public`,
+    );
   }
   return address;
 }

@@ -31,9 +31,10 @@ export function createLog(options: LogOptions): Log {
     if (RANK[level] < RANK[options.level]) return;
     const ts = new Date(options.now()).toISOString();
     const rest = Object.fromEntries(Object.entries(fields).filter(([k, v]) => !RESERVED.has(k) && v !== undefined));
-    const line = options.format === 'json'
-      ? JSON.stringify({ ts, level, msg, ...rest }, jsonValue)
-      : textLine(ts, level, msg, rest);
+    const line =
+      options.format === 'json'
+        ? JSON.stringify({ ts, level, msg, ...rest }, jsonValue)
+        : textLine(ts, level, msg, rest);
     options.write(`${line}\n`);
   };
   return {

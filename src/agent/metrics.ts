@@ -6,7 +6,13 @@
 // scrape reads the host once: the three collect callbacks share the read in flight.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppliedRevision } from './agent-state.js';
-import { RECONCILE_REASONS, type Counters, type DriftOutcome, type ReconcileOutcome, type ReconcileReason } from './reconciler.js';
+import {
+  RECONCILE_REASONS,
+  type Counters,
+  type DriftOutcome,
+  type ReconcileOutcome,
+  type ReconcileReason,
+} from './reconciler.js';
 
 const RULE_LABELS = ['iface', 'policy', 'direction', 'rule', 'action'] as const;
 
@@ -32,16 +38,26 @@ export class AgentMetrics {
   constructor(readCounters: () => Promise<Counters>, onReadError: (e: unknown) => void) {
     const registers = [this.registry];
     const shared = (): Promise<Counters | null> => {
-      this.inflight ??= readCounters().then(
-        (c) => c,
-        (e: unknown) => { this.errors.inc({ stage: 'counters' }); onReadError(e); return null; },
-      ).finally(() => { this.inflight = null; });
+      this.inflight ??= readCounters()
+        .then(
+          (c) => c,
+          (e: unknown) => {
+            this.errors.inc({ stage: 'counters' });
+            onReadError(e);
+            return null;
+          },
+        )
+        .finally(() => {
+          this.inflight = null;
+        });
       return this.inflight;
     };
 
     new Counter({
-      name: 'notrack_rule_packets_total', help: 'Packets matched by each policy rule (kernel counter, read at scrape).',
-      labelNames: RULE_LABELS, registers,
+      name: 'notrack_rule_packets_total',
+      help: 'Packets matched by each policy rule (kernel counter, read at scrape).',
+      labelNames: RULE_LABELS,
+      registers,
       async collect() {
         const c = await shared();
         this.reset();
@@ -49,8 +65,10 @@ export class AgentMetrics {
       },
     });
     new Counter({
-      name: 'notrack_rule_bytes_total', help: 'Bytes matched by each policy rule (kernel counter, read at scrape).',
-      labelNames: RULE_LABELS, registers,
+      name: 'notrack_rule_bytes_total',
+      help: 'Bytes matched by each policy rule (kernel counter, read at scrape).',
+      labelNames: RULE_LABELS,
+      registers,
       async collect() {
         const c = await shared();
         this.reset();
@@ -58,8 +76,10 @@ export class AgentMetrics {
       },
     });
     new Counter({
-      name: 'notrack_packets_total', help: 'Packets per interface and verdict reason: accepted, dropped, failsafe, ... (kernel counter).',
-      labelNames: ['iface', 'reason'], registers,
+      name: 'notrack_packets_total',
+      help: 'Packets per interface and verdict reason: accepted, dropped, failsafe, ... (kernel counter).',
+      labelNames: ['iface', 'reason'],
+      registers,
       async collect() {
         const c = await shared();
         this.reset();
@@ -67,42 +87,63 @@ export class AgentMetrics {
       },
     });
     this.reconcileTotal = new Counter({
-      name: 'notrack_reconcile_total', help: 'Reconciles by outcome status and reason.', labelNames: ['status', 'reason'], registers,
+      name: 'notrack_reconcile_total',
+      help: 'Reconciles by outcome status and reason.',
+      labelNames: ['status', 'reason'],
+      registers,
     });
     this.reconcileDuration = new Histogram({
-      name: 'notrack_reconcile_duration_seconds', help: 'How long reconciles took.', registers,
+      name: 'notrack_reconcile_duration_seconds',
+      help: 'How long reconciles took.',
+      registers,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     });
     this.lastAppliedInfo = new Gauge({
-      name: 'notrack_last_applied_info', help: 'The policy commit (and the ref it came from) this host runs; always 1.',
-      labelNames: ['commit', 'ref'], registers,
+      name: 'notrack_last_applied_info',
+      help: 'The policy commit (and the ref it came from) this host runs; always 1.',
+      labelNames: ['commit', 'ref'],
+      registers,
     });
     this.lastAppliedGeneration = new Gauge({
-      name: 'notrack_last_applied_generation', help: 'The dataplane generation this host runs.', registers,
+      name: 'notrack_last_applied_generation',
+      help: 'The dataplane generation this host runs.',
+      registers,
     });
     this.lastSuccess = new Gauge({
-      name: 'notrack_last_success_timestamp_seconds', help: 'When the last Ready reconcile finished (Unix time).', registers,
+      name: 'notrack_last_success_timestamp_seconds',
+      help: 'When the last Ready reconcile finished (Unix time).',
+      registers,
     });
     this.condition = new Gauge({
-      name: 'notrack_reconcile_condition', help: '1 for the status of the latest reconcile (Ready, Stalled, Failed), 0 for the others.',
-      labelNames: ['status'], registers,
+      name: 'notrack_reconcile_condition',
+      help: '1 for the status of the latest reconcile (Ready, Stalled, Failed), 0 for the others.',
+      labelNames: ['status'],
+      registers,
     });
     this.driftObjects = new Gauge({
-      name: 'notrack_drift_objects', help: 'Objects found drifted by the latest drift check.', registers,
+      name: 'notrack_drift_objects',
+      help: 'Objects found drifted by the latest drift check.',
+      registers,
     });
     this.driftChecks = new Counter({
-      name: 'notrack_drift_checks_total', help: 'Drift checks by outcome status.', labelNames: ['status'], registers,
+      name: 'notrack_drift_checks_total',
+      help: 'Drift checks by outcome status.',
+      labelNames: ['status'],
+      registers,
     });
     this.errors = new Counter({
-      name: 'notrack_errors_total', help: 'Failures by stage: fetch, validation, apply, ... from reconcile reasons; drift; counters.',
-      labelNames: ['stage'], registers,
+      name: 'notrack_errors_total',
+      help: 'Failures by stage: fetch, validation, apply, ... from reconcile reasons; drift; counters.',
+      labelNames: ['stage'],
+      registers,
     });
   }
 
   reconciled(outcome: ReconcileOutcome, applied: AppliedRevision | null, finishedAtMs: number): void {
     this.reconcileTotal.inc({ status: outcome.status, reason: outcome.reason });
     this.reconcileDuration.observe(outcome.durationMs / 1000);
-    for (const s of ['Ready', 'Stalled', 'Failed'] as const) this.condition.set({ status: s }, s === outcome.status ? 1 : 0);
+    for (const s of ['Ready', 'Stalled', 'Failed'] as const)
+      this.condition.set({ status: s }, s === outcome.status ? 1 : 0);
     if (outcome.status === 'Ready') this.lastSuccess.set(finishedAtMs / 1000);
     else this.errors.inc({ stage: failureStage(outcome.reason) });
     if (applied) {

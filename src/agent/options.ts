@@ -62,22 +62,32 @@ interface CheckedAgentOptions {
 export function checkAgentOptions(o: AgentOptions): CheckedAgentOptions {
   const schedule = parseSchedule(o.schedule, 'schedule');
   const driftSchedule = parseSchedule(o.driftSchedule, 'drift-schedule');
-  for (const [flag, s] of [['schedule', schedule], ['drift-schedule', driftSchedule]] as const) {
+  for (const [flag, s] of [
+    ['schedule', schedule],
+    ['drift-schedule', driftSchedule],
+  ] as const) {
     if (s.periodMs !== null && o.jitterMs >= s.periodMs) {
-      throw new UsageError(`--jitter ${formatDuration(o.jitterMs)} is not shorter than --${flag} ${s.text}: every ` +
-        `run would still be waiting when the next tick comes, so ticks would be skipped; use a smaller --jitter`);
+      throw new UsageError(
+        `--jitter ${formatDuration(o.jitterMs)} is not shorter than --${flag} ${s.text}: every ` +
+          `run would still be waiting when the next tick comes, so ticks would be skipped; use a smaller --jitter`,
+      );
     }
   }
   const r = o.retry;
   if (!(r.initialMs > 0)) throw new UsageError('--retry-initial must be longer than 0');
   if (!(r.maxMs >= r.initialMs)) {
-    throw new UsageError(`--retry-max ${formatDuration(r.maxMs)} is shorter than --retry-initial ${formatDuration(r.initialMs)}`);
+    throw new UsageError(
+      `--retry-max ${formatDuration(r.maxMs)} is shorter than --retry-initial ${formatDuration(r.initialMs)}`,
+    );
   }
   if (!(r.factor >= 1)) throw new UsageError('--retry-factor must be at least 1');
   if (!(r.jitter >= 0 && r.jitter < 1)) throw new UsageError('retry jitter must be a fraction in [0, 1)');
   if (!(o.jitterMs >= 0)) throw new UsageError('--jitter must not be negative');
-  for (const [flag, v] of [['stalled-unhealthy-after', o.stalledUnhealthyAfterMs], ['hung-after', o.hungAfterMs],
-    ['shutdown-timeout', o.shutdownTimeoutMs]] as const) {
+  for (const [flag, v] of [
+    ['stalled-unhealthy-after', o.stalledUnhealthyAfterMs],
+    ['hung-after', o.hungAfterMs],
+    ['shutdown-timeout', o.shutdownTimeoutMs],
+  ] as const) {
     if (!(v >= 0)) throw new UsageError(`--${flag} must not be negative`);
   }
   const listen = o.listen === null ? null : parseListen(o.listen, { allowPublic: o.listenPublic });

@@ -15,7 +15,10 @@ import { retryDelay, type RetryPolicy } from './backoff.js';
 import type { DriftOutcome, ReconcileOutcome, ReconcileTrigger, Reconciler } from './reconciler.js';
 import { SingleFlight } from './single-flight.js';
 
-interface LoopClock { now(): number; random(): number }
+interface LoopClock {
+  now(): number;
+  random(): number;
+}
 
 const STATUSES = new Set(['Ready', 'Stalled', 'Failed']);
 const DRIFT_STATUSES = new Set(['InSync', 'Drifted', 'Failed']);
@@ -83,11 +86,17 @@ export class ReconcileLoop {
     let outcome: ReconcileOutcome;
     try {
       outcome = await this.reconciler.reconcile(trigger);
-      if (!outcome || !STATUSES.has(outcome.status)) throw new Error(`reconcile() returned no outcome (${JSON.stringify(outcome)})`);
+      if (!outcome || !STATUSES.has(outcome.status))
+        throw new Error(`reconcile() returned no outcome (${JSON.stringify(outcome)})`);
     } catch (e) {
       outcome = {
-        status: 'Failed', reason: 'ReconcilerError', message: `the reconciler threw: ${(e as Error)?.message ?? String(e)}`,
-        revision: null, appliedRevision: null, changes: 0, durationMs: this.clock.now() - started,
+        status: 'Failed',
+        reason: 'ReconcilerError',
+        message: `the reconciler threw: ${(e as Error)?.message ?? String(e)}`,
+        revision: null,
+        appliedRevision: null,
+        changes: 0,
+        durationMs: this.clock.now() - started,
       };
     }
     this.clearRetry();
@@ -128,11 +137,15 @@ export class ReconcileLoop {
     let outcome: DriftOutcome;
     try {
       outcome = await this.reconciler.checkDrift(mode);
-      if (!outcome || !DRIFT_STATUSES.has(outcome.status)) throw new Error(`checkDrift() returned no outcome (${JSON.stringify(outcome)})`);
+      if (!outcome || !DRIFT_STATUSES.has(outcome.status))
+        throw new Error(`checkDrift() returned no outcome (${JSON.stringify(outcome)})`);
     } catch (e) {
       outcome = {
-        status: 'Failed', message: `the drift check threw: ${(e as Error)?.message ?? String(e)}`, drifted: [],
-        corrected: false, durationMs: this.clock.now() - started,
+        status: 'Failed',
+        message: `the drift check threw: ${(e as Error)?.message ?? String(e)}`,
+        drifted: [],
+        corrected: false,
+        durationMs: this.clock.now() - started,
       };
     }
     this.record.driftChecked(mode, outcome);

@@ -71,7 +71,15 @@ export interface DriftOutcome {
 /** Per-rule and per-verdict packet counters, read from the host for metrics. Values are the kernel's absolute
  *  counts (they only grow, except when a program generation is replaced). */
 export interface Counters {
-  rules: { iface: string; policy: string; direction: string; index: number; action: string; packets: bigint; bytes: bigint }[];
+  rules: {
+    iface: string;
+    policy: string;
+    direction: string;
+    index: number;
+    action: string;
+    packets: bigint;
+    bytes: bigint;
+  }[];
   /** accepted, dropped, failsafe, ... */
   reasons: { iface: string; reason: string; packets: bigint; bytes: bigint }[];
 }

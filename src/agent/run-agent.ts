@@ -41,53 +41,91 @@ export interface AgentHandle {
   readonly done: Promise<number>;
 }
 
-export async function runAgent(options: AgentOptions, reconciler: Reconciler, runtime: AgentRuntime = {}): Promise<AgentHandle> {
+export async function runAgent(
+  options: AgentOptions,
+  reconciler: Reconciler,
+  runtime: AgentRuntime = {},
+): Promise<AgentHandle> {
   const checked = checkAgentOptions(options);
   const now = runtime.now ?? Date.now;
   const random = runtime.random ?? Math.random;
   const log = createLog({
-    format: options.logFormat, level: options.logLevel, now,
-    write: runtime.write ?? ((line) => { process.stdout.write(line); }),
+    format: options.logFormat,
+    level: options.logLevel,
+    now,
+    write:
+      runtime.write ??
+      ((line) => {
+        process.stdout.write(line);
+      }),
   });
-  const metrics = new AgentMetrics(() => reconciler.counters(), (e) => {
-    log.warn('reading counters failed', { error: (e as Error)?.message ?? String(e) });
-  });
+  const metrics = new AgentMetrics(
+    () => reconciler.counters(),
+    (e) => {
+      log.warn('reading counters failed', { error: (e as Error)?.message ?? String(e) });
+    },
+  );
   const settings = {
-    schedule: checked.schedule.text, scheduleExpression: checked.schedule.expression,
-    driftSchedule: checked.driftSchedule.text, driftScheduleExpression: checked.driftSchedule.expression,
-    driftMode: options.driftMode, jitterMs: options.jitterMs, retry: options.retry, runOnStart: options.runOnStart,
-    stalledUnhealthyAfterMs: options.stalledUnhealthyAfterMs, hungAfterMs: options.hungAfterMs,
+    schedule: checked.schedule.text,
+    scheduleExpression: checked.schedule.expression,
+    driftSchedule: checked.driftSchedule.text,
+    driftScheduleExpression: checked.driftSchedule.expression,
+    driftMode: options.driftMode,
+    jitterMs: options.jitterMs,
+    retry: options.retry,
+    runOnStart: options.runOnStart,
+    stalledUnhealthyAfterMs: options.stalledUnhealthyAfterMs,
+    hungAfterMs: options.hungAfterMs,
   };
   const record = new AgentRecord(log, metrics, now, {
-    stalledUnhealthyAfterMs: options.stalledUnhealthyAfterMs, hungAfterMs: options.hungAfterMs, settings,
+    stalledUnhealthyAfterMs: options.stalledUnhealthyAfterMs,
+    hungAfterMs: options.hungAfterMs,
+    settings,
   });
-  const loop = new ReconcileLoop(reconciler, record, { driftMode: options.driftMode, retry: options.retry }, { now, random });
+  const loop = new ReconcileLoop(
+    reconciler,
+    record,
+    { driftMode: options.driftMode, retry: options.retry },
+    { now, random },
+  );
 
   // The server first: a bad address or a taken port fails the start before anything runs.
   let server: AgentServer | null = null;
   if (checked.listen) {
-    server = await serveAgentEndpoints(checked.listen, {
-      metrics: () => metrics.render(),
-      readiness: () => record.readiness(),
-      liveness: () => record.liveness(),
-      status: () => record.statusDocument(),
-    }, (e) => log.error('metrics and health server error', { error: (e as Error)?.message ?? String(e) }));
+    server = await serveAgentEndpoints(
+      checked.listen,
+      {
+        metrics: () => metrics.render(),
+        readiness: () => record.readiness(),
+        liveness: () => record.liveness(),
+        status: () => record.statusDocument(),
+      },
+      (e) => log.error('metrics and health server error', { error: (e as Error)?.message ?? String(e) }),
+    );
   }
 
   const ticker = runtime.ticker ?? cronTicker(log);
   const tasks: TickerTask[] = [
     ticker.start({
-      job: 'reconcile', expression: checked.schedule.expression, maxRandomDelayMs: options.jitterMs,
-      onTick: () => loop.tick('reconcile'), onOverlap: () => loop.overlapped('reconcile'),
+      job: 'reconcile',
+      expression: checked.schedule.expression,
+      maxRandomDelayMs: options.jitterMs,
+      onTick: () => loop.tick('reconcile'),
+      onOverlap: () => loop.overlapped('reconcile'),
     }),
     ticker.start({
-      job: 'drift', expression: checked.driftSchedule.expression, maxRandomDelayMs: options.jitterMs,
-      onTick: () => loop.tick('drift'), onOverlap: () => loop.overlapped('drift'),
+      job: 'drift',
+      expression: checked.driftSchedule.expression,
+      maxRandomDelayMs: options.jitterMs,
+      onTick: () => loop.tick('drift'),
+      onOverlap: () => loop.overlapped('drift'),
     }),
   ];
 
   let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((resolve) => { resolveDone = resolve; });
+  const done = new Promise<number>((resolve) => {
+    resolveDone = resolve;
+  });
   let hurry: () => void = () => {};
   let removeSignals: () => void = () => {};
   let stopping: Promise<number> | null = null;
@@ -111,7 +149,8 @@ export async function runAgent(options: AgentOptions, reconciler: Reconciler, ru
         clearTimeout(timer);
         if (!finished) {
           log.warn('stopped waiting for the running job', {
-            job: running, waitedMs: now() - since,
+            job: running,
+            waitedMs: now() - since,
             note: 'changes are switched in atomically per interface, so the host runs either the old or the new generation',
           });
         }
@@ -128,16 +167,28 @@ export async function runAgent(options: AgentOptions, reconciler: Reconciler, ru
   if (runtime.signals ?? true) {
     const exit = runtime.exit ?? ((code: number) => process.exit(code));
     removeSignals = handleSignals({
-      reconcileNow: () => { void loop.request('signal'); },
-      stop: (signal) => { void stop(signal).then((code) => exit(code)); },
-      hurry: (signal) => { log.warn('second stop signal: not waiting any longer', { signal }); hurry(); },
+      reconcileNow: () => {
+        void loop.request('signal');
+      },
+      stop: (signal) => {
+        void stop(signal).then((code) => exit(code));
+      },
+      hurry: (signal) => {
+        log.warn('second stop signal: not waiting any longer', { signal });
+        hurry();
+      },
     });
   }
 
   log.info('agent started', {
-    schedule: checked.schedule.text, driftSchedule: checked.driftSchedule.text, driftMode: options.driftMode,
-    jitterMs: options.jitterMs, retry: options.retry, runOnStart: options.runOnStart,
-    listen: server ? formatListen(server.address) : 'off', pid: process.pid,
+    schedule: checked.schedule.text,
+    driftSchedule: checked.driftSchedule.text,
+    driftMode: options.driftMode,
+    jitterMs: options.jitterMs,
+    retry: options.retry,
+    runOnStart: options.runOnStart,
+    listen: server ? formatListen(server.address) : 'off',
+    pid: process.pid,
   });
   if (options.runOnStart) void loop.request('startup');
 

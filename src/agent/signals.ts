@@ -13,7 +13,10 @@ export function handleSignals(actions: SignalActions): () => void {
   let stopping = false;
   const onHup = (): void => actions.reconcileNow();
   const onStop = (signal: NodeJS.Signals): void => {
-    if (stopping) { actions.hurry(signal); return; }
+    if (stopping) {
+      actions.hurry(signal);
+      return;
+    }
     stopping = true;
     actions.stop(signal);
   };

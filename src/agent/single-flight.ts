@@ -3,7 +3,11 @@
 // Jobs are named by kind; callers ask whether a kind is running or waiting before they submit, which is how a
 // scheduled tick that overlaps its own kind is skipped while a different kind waits its turn.
 
-interface Waiting<K> { key: K; run: () => Promise<void>; settle: () => void }
+interface Waiting<K> {
+  key: K;
+  run: () => Promise<void>;
+  settle: () => void;
+}
 
 export class SingleFlight<K extends string> {
   private current: { key: K; since: number; done: Promise<void> } | null = null;
@@ -45,10 +49,18 @@ export class SingleFlight<K extends string> {
     const job = this.waiting.shift();
     if (!job) return;
     // Taken before the job starts: its synchronous first steps must already see the lock held.
-    const slot: { key: K; since: number; done: Promise<void> } = { key: job.key, since: this.now(), done: Promise.resolve() };
+    const slot: { key: K; since: number; done: Promise<void> } = {
+      key: job.key,
+      since: this.now(),
+      done: Promise.resolve(),
+    };
     this.current = slot;
     slot.done = (async () => {
-      try { await job.run(); } catch { /* the runner reports its own failures; the lock must still move on */ }
+      try {
+        await job.run();
+      } catch {
+        /* the runner reports its own failures; the lock must still move on */
+      }
     })();
     void slot.done.then(() => {
       this.current = null;

@@ -16,7 +16,9 @@ export interface TickSpec {
   onOverlap: () => void;
 }
 
-export interface TickerTask { stop(): void }
+export interface TickerTask {
+  stop(): void;
+}
 
 export interface Ticker {
   start(spec: TickSpec): TickerTask;
@@ -44,11 +46,19 @@ export function cronTicker(log: Log): Ticker {
         logger: cronLogger(log, spec.job),
       });
       task.on('execution:overlap', () => spec.onOverlap());
-      task.on('execution:missed', (ctx) => log.warn('scheduled tick missed', {
-        job: spec.job, at: ctx.date.toISOString(), why: 'the event loop was blocked past the tick',
-      }));
+      task.on('execution:missed', (ctx) =>
+        log.warn('scheduled tick missed', {
+          job: spec.job,
+          at: ctx.date.toISOString(),
+          why: 'the event loop was blocked past the tick',
+        }),
+      );
       void task.start();
-      return { stop: () => { void task.destroy(); } };
+      return {
+        stop: () => {
+          void task.destroy();
+        },
+      };
     },
   };
 }

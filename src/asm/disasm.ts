@@ -66,15 +66,34 @@ const ATOMIC_NAME = new Map<number, { name: string; symbol: string }>(
 
 function aluSymbol(op: AluOp): string {
   const symbols: Record<AluOp, string> = {
-    add: '+=', sub: '-=', mul: '*=', div: '/=', or: '|=', and: '&=', lsh: '<<=', rsh: '>>=', mod: '%=', xor: '^=',
-    mov: '=', arsh: 's>>=',
+    add: '+=',
+    sub: '-=',
+    mul: '*=',
+    div: '/=',
+    or: '|=',
+    and: '&=',
+    lsh: '<<=',
+    rsh: '>>=',
+    mod: '%=',
+    xor: '^=',
+    mov: '=',
+    arsh: 's>>=',
   };
   return symbols[op];
 }
 
 function jmpSymbol(op: JmpOp): { symbol: string; signed: boolean } {
   const symbols: Record<JmpOp, string> = {
-    jeq: '==', jgt: '>', jge: '>=', jset: '&', jne: '!=', jsgt: 's>', jsge: 's>=', jlt: '<', jle: '<=', jslt: 's<',
+    jeq: '==',
+    jgt: '>',
+    jge: '>=',
+    jset: '&',
+    jne: '!=',
+    jsgt: 's>',
+    jsge: 's>=',
+    jlt: '<',
+    jle: '<=',
+    jslt: 's<',
     jsle: 's<=',
   };
   return { symbol: symbols[op], signed: op === 'jsgt' || op === 'jsge' || op === 'jslt' || op === 'jsle' };
@@ -139,7 +158,9 @@ function formatJmp(insn: RawInsn, width: 32 | 64, targetNote: string): string {
   // ja, call and exit take no register operand; with the X bit they are other (newer) instructions.
   if ((op === JMP_JA || op === JMP_CALL || op === JMP_EXIT) && (insn.code & SRC_X) !== 0) return unknown(insn);
   if (op === JMP_JA) {
-    return width === 64 ? `goto ${signedOffset(insn.off)}${targetNote}` : `gotol ${signedOffset(insn.imm)}${targetNote}`;
+    return width === 64
+      ? `goto ${signedOffset(insn.off)}${targetNote}`
+      : `gotol ${signedOffset(insn.imm)}${targetNote}`;
   }
   if (width === 64 && op === JMP_EXIT) return 'exit';
   if (width === 64 && op === JMP_CALL) {
@@ -230,7 +251,11 @@ function jumpTarget(insn: RawInsn, index: number): number | undefined {
   return JMP_SYMBOL.has(op) || op === JMP_JA ? index + 1 + insn.off : undefined;
 }
 
-function grouped<T>(items: readonly T[] | undefined, key: (t: T) => number, value: (t: T) => string): Map<number, string[]> {
+function grouped<T>(
+  items: readonly T[] | undefined,
+  key: (t: T) => number,
+  value: (t: T) => string,
+): Map<number, string[]> {
   const out = new Map<number, string[]>();
   for (const item of items ?? []) {
     const k = key(item);
@@ -244,11 +269,19 @@ function grouped<T>(items: readonly T[] | undefined, key: (t: T) => number, valu
 /** The instructions of `bytes`, decoded and formatted one by one. */
 export function disassembleEntries(bytes: Uint8Array, options: DisassemblyOptions = {}): ListingEntry[] {
   const insns = decodeInsns(bytes);
-  const labels = grouped(options.labels, (l) => l.insnIndex, (l) => l.name);
-  const comments = grouped(options.comments, (c) => c.insnIndex, (c) => c.text);
+  const labels = grouped(
+    options.labels,
+    (l) => l.insnIndex,
+    (l) => l.name,
+  );
+  const comments = grouped(
+    options.comments,
+    (c) => c.insnIndex,
+    (c) => c.text,
+  );
   const maps = new Map((options.relocations ?? []).map((r) => [r.insnIndex, r.mapName]));
   const out: ListingEntry[] = [];
-  for (let index = 0; index < insns.length; ) {
+  for (let index = 0; index < insns.length;) {
     const insn = insns[index]!;
     const wide = insn.code === LD_IMM64;
     const target = jumpTarget(insn, index);

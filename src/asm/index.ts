@@ -5,12 +5,7 @@
 // convention at the top of regs.ts (name each register by its job at the top of the generator's file).
 
 export { AsmError, type AsmErrorCode } from './errors.js';
-export {
-  R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, FP,
-  regByIndex,
-  type Reg,
-  type WritableReg,
-  } from './regs.js';
+export { R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, FP, regByIndex, type Reg, type WritableReg } from './regs.js';
 export { HELPER_IDS, helperName, type HelperName } from './helper-ids.js';
 export {
   INSN_SIZE,
@@ -36,7 +31,7 @@ export {
   type AtomicOp,
   type MemSize,
   type ByteOrder,
-  } from './insn.js';
+} from './insn.js';
 export {
   ProgramBuilder,
   MAX_PROGRAM_INSNS,
@@ -47,7 +42,4 @@ export {
   type LabelPosition,
   type InsnComment,
 } from './program.js';
-export {
-  disassemble,
-  disassembleEntries,
-  } from './disasm.js';
+export { disassemble, disassembleEntries } from './disasm.js';

@@ -31,7 +31,12 @@ export const MODE = Object.freeze({ IMM: 0x00, MEM: 0x60, ATOMIC: 0xc0 } as cons
 
 /** Access sizes; the kernel calls them W, H, B and DW. */
 export type MemSize = 'u8' | 'u16' | 'u32' | 'u64';
-export const SIZE_CODE: Readonly<Record<MemSize, number>> = Object.freeze({ u32: 0x00, u16: 0x08, u8: 0x10, u64: 0x18 });
+export const SIZE_CODE: Readonly<Record<MemSize, number>> = Object.freeze({
+  u32: 0x00,
+  u16: 0x08,
+  u8: 0x10,
+  u64: 0x18,
+});
 const SIZE_BYTES: Readonly<Record<MemSize, number>> = Object.freeze({ u8: 1, u16: 2, u32: 4, u64: 8 });
 
 /** Binary ALU operations (neg and the byte swap are unary and have their own constructors). */
@@ -172,7 +177,8 @@ export function alu(width: Width, op: AluOp, dst: WritableReg, src: Reg | number
   if ((op === 'lsh' || op === 'rsh' || op === 'arsh') && (src < 0 || src >= width)) {
     operand(what, `shift by ${src} is outside 0..${width - 1} (the verifier rejects it)`);
   }
-  if ((op === 'div' || op === 'mod') && src === 0) operand(what, 'division by the constant 0 (the verifier rejects it)');
+  if ((op === 'div' || op === 'mod') && src === 0)
+    operand(what, 'division by the constant 0 (the verifier rejects it)');
   return slot(cls | code | SRC_K, dst.index, 0, 0, imm);
 }
 
@@ -309,7 +315,8 @@ export function ldImm64(dst: WritableReg, value: bigint | number, pseudo = 0): [
     v = BigInt(value);
   }
   if (v < -(1n << 63n) || v > (1n << 64n) - 1n) operand('ldImm64', `${v} does not fit 64 bits`);
-  if (!Number.isInteger(pseudo) || pseudo < 0 || pseudo > 15) operand('ldImm64', `pseudo source ${pseudo} is not 0..15`);
+  if (!Number.isInteger(pseudo) || pseudo < 0 || pseudo > 15)
+    operand('ldImm64', `pseudo source ${pseudo} is not 0..15`);
   const bits = BigInt.asUintN(64, v);
   const lo = Number(BigInt.asIntN(32, bits));
   const hi = Number(BigInt.asIntN(32, bits >> 32n));

@@ -374,8 +374,11 @@ export function patchMapFds(
   }
   for (const r of program.relocations) {
     const at = r.insnIndex * INSN_SIZE;
-    if (at + 2 * INSN_SIZE > bytes.length || bytes[at] !== LD_IMM64 || (bytes[at + 1]! >> 4) !== PSEUDO_MAP_FD) {
-      throw new AsmError('asm-bytes', `relocation for map '${r.mapName}' at instruction ${r.insnIndex} is not a map load`);
+    if (at + 2 * INSN_SIZE > bytes.length || bytes[at] !== LD_IMM64 || bytes[at + 1]! >> 4 !== PSEUDO_MAP_FD) {
+      throw new AsmError(
+        'asm-bytes',
+        `relocation for map '${r.mapName}' at instruction ${r.insnIndex} is not a map load`,
+      );
     }
     view.setInt32(at + 4, mapFd(r.mapName, fds[r.mapName]!), true);
   }

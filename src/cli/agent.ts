@@ -8,7 +8,10 @@ import { sourceOptions } from './read-policy.js';
 
 export async function agentCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { ...SOURCE_OPTIONS, ...HOST_OPTIONS, ...AGENT_ARGS });
-  if (values.help) { process.stdout.write(agentHelp(`${SOURCE_HELP}\n${HOST_HELP}`)); return 0; }
+  if (values.help) {
+    process.stdout.write(agentHelp(`${SOURCE_HELP}\n${HOST_HELP}`));
+    return 0;
+  }
   const options = agentOptionsFromArgs(values);
   const reconciler = new HostReconciler({ source: sourceOptions(values), ...hostSettings(values) });
   const handle = await runAgent(options, reconciler);

@@ -20,21 +20,36 @@ ${HOST_HELP}
 
 export async function applyCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { ...SOURCE_OPTIONS, ...HOST_OPTIONS, format: { type: 'string' } });
-  if (values.help) { process.stdout.write(APPLY_HELP); return 0; }
+  if (values.help) {
+    process.stdout.write(APPLY_HELP);
+    return 0;
+  }
   const format = oneOf('format', values.format, ['text', 'json'] as const, 'text');
   const host = hostSettings(values);
   const reconciler = new HostReconciler({
-    source: sourceOptions(values), ...host,
+    source: sourceOptions(values),
+    ...host,
     ...(format === 'text' ? { onStep: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
   });
   if (format === 'text') process.stdout.write(`applying to host ${host.host}\n`);
   const { outcome, result, warnings } = await reconciler.apply(true);
   if (format === 'json') {
-    process.stdout.write(JSON.stringify({
-      formatVersion: 1, kind: 'notrack.apply', host: host.host, outcome,
-      changes: result?.changes ?? [], missingInterfaces: result?.missingInterfaces ?? [],
-      failed: (result?.failed ?? []).map((f) => ({ object: f.object, message: f.error.message })), warnings,
-    }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        {
+          formatVersion: 1,
+          kind: 'notrack.apply',
+          host: host.host,
+          outcome,
+          changes: result?.changes ?? [],
+          missingInterfaces: result?.missingInterfaces ?? [],
+          failed: (result?.failed ?? []).map((f) => ({ object: f.object, message: f.error.message })),
+          warnings,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     for (const w of warnings) process.stderr.write(`${w}\n`);
     const gen = outcome.appliedRevision ? `, generation ${outcome.appliedRevision.generation}` : '';

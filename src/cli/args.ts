@@ -19,7 +19,8 @@ export function sourceHelp(opts: { ref?: boolean; repoDefault?: string } = {}): 
     '  --repo URL|PATH     policy repository: an http(s) URL or a local Git repository',
     `                      (default: ${opts.repoDefault ?? 'read the files in --path from disk, no Git'})`,
   ];
-  if (opts.ref !== false) lines.push("  --ref REF           branch, tag or commit to read (default: the repository's HEAD)");
+  if (opts.ref !== false)
+    lines.push("  --ref REF           branch, tag or commit to read (default: the repository's HEAD)");
   lines.push(
     '  --path DIR          folder of policy files inside the repository (default: .)',
     '  --token-env NAME    environment variable holding the HTTP token (default: NOTRACK_GIT_TOKEN)',
@@ -32,13 +33,23 @@ export const SOURCE_HELP = sourceHelp();
 
 export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: T) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: false,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
   }
 }
 
-export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+export function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
   if (value === undefined) return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}"`);

@@ -18,11 +18,16 @@ Options:
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { policies: { type: 'string' } });
-  if (values.help) { process.stdout.write(DEMO_HELP); return 0; }
+  if (values.help) {
+    process.stdout.write(DEMO_HELP);
+    return 0;
+  }
   const abort = new AbortController();
   // Kept for the whole run: a second Ctrl-C must not kill the process halfway through removing the lab.
   const interrupt = (): void => {
-    process.stdout.write(abort.signal.aborted ? '\nstill removing the lab, one moment…\n' : '\ninterrupted: removing the lab…\n');
+    process.stdout.write(
+      abort.signal.aborted ? '\nstill removing the lab, one moment…\n' : '\ninterrupted: removing the lab…\n',
+    );
     abort.abort();
   };
   process.on('SIGINT', interrupt);

@@ -2,7 +2,13 @@
 import { HostReconciler, fetchDesired } from '../reconcile/host-reconciler.js';
 import { readAppliedState, readRecord } from '../reconcile/applied-record.js';
 import { planHost } from '../report/plan.js';
-import { driftInSync, renderDriftJson, renderDriftMarkdown, renderDriftText, type DriftReport } from '../report/drift.js';
+import {
+  driftInSync,
+  renderDriftJson,
+  renderDriftMarkdown,
+  renderDriftText,
+  type DriftReport,
+} from '../report/drift.js';
 import { NotrackError } from '../errors.js';
 import { RECONCILE_REASONS } from '../agent/reconciler.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
@@ -26,20 +32,37 @@ ${HOST_HELP}
 `;
 
 export async function driftCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SOURCE_OPTIONS, ...HOST_OPTIONS, format: { type: 'string' }, offline: { type: 'boolean' } });
-  if (values.help) { process.stdout.write(DRIFT_HELP); return 0; }
+  const { values } = parseCommandArgs(argv, {
+    ...SOURCE_OPTIONS,
+    ...HOST_OPTIONS,
+    format: { type: 'string' },
+    offline: { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(DRIFT_HELP);
+    return 0;
+  }
   const format = oneOf('format', values.format, ['text', 'json', 'markdown'] as const, 'text');
   const host = hostSettings(values);
   const record = readRecord(host.stateDir);
   const applied = readAppliedState(host.stateDir);
   const drift = new HostReconciler({ source: sourceOptions(values), ...host }).drift() ?? [];
   const report: DriftReport = {
-    host: host.host, drift, pending: null, head: null,
-    applied: record?.desiredHash ? { commit: record.revision.commit, ref: record.revision.ref, appliedAt: record.appliedAt } : null,
+    host: host.host,
+    drift,
+    pending: null,
+    head: null,
+    applied: record?.desiredHash
+      ? { commit: record.revision.commit, ref: record.revision.ref, appliedAt: record.appliedAt }
+      : null,
   };
   if (!values.offline) {
     const desired = await fetchDesired({ source: sourceOptions(values), host: host.host });
-    if (!desired.ok) throw new NotrackError(`drift-${RECONCILE_REASONS[desired.reason].stage}`, `cannot tell what is pending: ${desired.message}`);
+    if (!desired.ok)
+      throw new NotrackError(
+        `drift-${RECONCILE_REASONS[desired.reason].stage}`,
+        `cannot tell what is pending: ${desired.message}`,
+      );
     report.head = { ref: desired.snapshot.ref, commit: desired.snapshot.commit };
     report.pending = planHost(host.host, applied, desired.state);
   }

@@ -6,7 +6,13 @@ import { loadResources } from '../model/load-resources.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { compileHost } from '../compile/compile-host.js';
 import type { PacketDescription } from '../compile/desired-state.js';
-import { compareWithKernel, explainPacket, interfaceOf, RuleLocator, type KernelComparison } from '../compile/explain.js';
+import {
+  compareWithKernel,
+  explainPacket,
+  interfaceOf,
+  RuleLocator,
+  type KernelComparison,
+} from '../compile/explain.js';
 import { PACKET_EXAMPLE, PacketSyntaxError, parsePacket } from '../compile/packet-text.js';
 import { renderExplanationJson, renderExplanationText, renderKernelText } from '../report/explain.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
@@ -49,7 +55,10 @@ export async function explainCommand(argv: string[]): Promise<number> {
     format: { type: 'string' },
     kernel: { type: 'boolean' },
   });
-  if (values.help) { process.stdout.write(EXPLAIN_HELP); return 0; }
+  if (values.help) {
+    process.stdout.write(EXPLAIN_HELP);
+    return 0;
+  }
   const format = oneOf('format', values.format, ['text', 'json'] as const, 'text');
   for (const name of ['host', 'iface', 'packet'] as const) {
     if (values[name] === undefined || values[name] === '') {
@@ -70,13 +79,21 @@ export async function explainCommand(argv: string[]): Promise<number> {
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     for (const d of errors.slice(0, 20)) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    throw new NotrackError('invalid-policy',
-      `the policy has ${errors.length} error${errors.length === 1 ? '' : 's'}; explain needs valid policy (see "notrack validate")`);
+    throw new NotrackError(
+      'invalid-policy',
+      `the policy has ${errors.length} error${errors.length === 1 ? '' : 's'}; explain needs valid policy (see "notrack validate")`,
+    );
   }
   const host = values.host!;
   const state = compileHost(loaded.resources, host);
   const iface = interfaceOf(state, loaded.resources, host, values.iface!);
-  const explanation = explainPacket(state, iface, values.iface!, packet, new RuleLocator(snapshot.files, loaded.resources));
+  const explanation = explainPacket(
+    state,
+    iface,
+    values.iface!,
+    packet,
+    new RuleLocator(snapshot.files, loaded.resources),
+  );
   let kernel: KernelComparison | undefined;
   if (values.kernel) {
     // Loaded only here: plain explain never loads the kernel binding.

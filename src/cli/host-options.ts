@@ -18,12 +18,23 @@ const PLACE_LINES = `  --bpffs DIR         notrack's folder on a bpffs mount for
 export const HOST_HELP = `${HOST_LINE}\n${PLACE_LINES}`;
 
 /** For commands that only read what was applied here (status): the host comes from the record. */
-export const PLACE_OPTIONS = { bpffs: HOST_OPTIONS.bpffs, 'state-dir': HOST_OPTIONS['state-dir'] } as const satisfies OptionSpec;
+export const PLACE_OPTIONS = {
+  bpffs: HOST_OPTIONS.bpffs,
+  'state-dir': HOST_OPTIONS['state-dir'],
+} as const satisfies OptionSpec;
 export const PLACE_HELP = PLACE_LINES;
 
-interface HostSettings { host: string; bpffs: string; stateDir: string }
+interface HostSettings {
+  host: string;
+  bpffs: string;
+  stateDir: string;
+}
 
-export function hostSettings(values: { host?: string | undefined; bpffs?: string | undefined; 'state-dir'?: string | undefined }): HostSettings {
+export function hostSettings(values: {
+  host?: string | undefined;
+  bpffs?: string | undefined;
+  'state-dir'?: string | undefined;
+}): HostSettings {
   return {
     host: values.host ?? hostname(),
     bpffs: values.bpffs ?? DEFAULT_BPFFS,

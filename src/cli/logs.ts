@@ -26,8 +26,15 @@ ${PLACE_HELP}
 const FOLLOW_POLL_MS = 100;
 
 export async function logsCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...PLACE_OPTIONS, follow: { type: 'boolean', short: 'f' }, format: { type: 'string' } });
-  if (values.help) { process.stdout.write(LOGS_HELP); return 0; }
+  const { values } = parseCommandArgs(argv, {
+    ...PLACE_OPTIONS,
+    follow: { type: 'boolean', short: 'f' },
+    format: { type: 'string' },
+  });
+  if (values.help) {
+    process.stdout.write(LOGS_HELP);
+    return 0;
+  }
   const format = oneOf('format', values.format, ['text', 'json'] as const, 'text');
   const host = hostSettings(values);
   const applied = readAppliedState(host.stateDir);
@@ -36,14 +43,19 @@ export async function logsCommand(argv: string[]): Promise<number> {
   const print = (e: NamedLogEvent) => {
     process.stdout.write(`${format === 'json' ? JSON.stringify(logJson(e)) : logLine(e)}\n`);
   };
-  const reader = LogEventReader.open({ pinDir: host.bpffs, interfaces: plannedInterfaces(applied, hostInterfaces()).apply }, print);
+  const reader = LogEventReader.open(
+    { pinDir: host.bpffs, interfaces: plannedInterfaces(applied, hostInterfaces()).apply },
+    print,
+  );
   try {
     for (const s of reader.skipped) process.stderr.write(`notrack logs: ${s.ifname} skipped: ${s.reason}\n`);
     reader.drain();
     if (!values.follow) return 0;
     await new Promise<void>((resolve, reject) => {
       let stopped = false;
-      const stop = () => { stopped = true; };
+      const stop = () => {
+        stopped = true;
+      };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       // Poll, then yield to the event loop so the signal handlers and stdout get their turn.

@@ -20,12 +20,21 @@ const COMMANDS: Record<string, Command> = {
   explain: { run: explainCommand, summary: 'which rule decides a packet on an interface of a host, and why' },
   test: { run: testCommand, summary: "run the policy repository's own test cases (PolicyTest files under tests/)" },
   plan: { run: planCommand, summary: 'what would change on every host between two revisions (diff, markdown, json)' },
-  apply: { run: applyCommand, summary: 'converge this host once to the policy (atomic per interface), repairing drift' },
+  apply: {
+    run: applyCommand,
+    summary: 'converge this host once to the policy (atomic per interface), repairing drift',
+  },
   drift: { run: driftCommand, summary: 'what drifted on this host and what a new revision would change (exit 2)' },
   status: { run: statusCommand, summary: 'applied commit and generation, XDP mode per interface, per-rule counters' },
-  logs: { run: logsCommand, summary: 'packets that matched Log rules and what then decided them (--follow to keep watching)' },
+  logs: {
+    run: logsCommand,
+    summary: 'packets that matched Log rules and what then decided them (--follow to keep watching)',
+  },
   agent: { run: agentCommand, summary: 'run on a schedule: fetch, reconcile, check drift; metrics and health' },
-  demo: { run: async (argv) => (await import('./demo.js')).demoCommand(argv), summary: 'the whole loop against policies-example, in network namespaces it creates and removes (root)' },
+  demo: {
+    run: async (argv) => (await import('./demo.js')).demoCommand(argv),
+    summary: 'the whole loop against policies-example, in network namespaces it creates and removes (root)',
+  },
 };
 
 /** Exit status for usage errors, as sysexits' EX_USAGE. */
@@ -38,7 +47,9 @@ function version(): string {
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  const list = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n');
+  const list = Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join('\n');
   return `notrack: GitOps for stateless (doNotTrack) host firewalls: XDP, TC, iptables raw and ipsets from Git
 
 Usage: notrack <command> [options]
@@ -56,7 +67,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? EXIT_USAGE : 0;
   }
-  if (name === '--version' || name === '-V') { process.stdout.write(`${version()}\n`); return 0; }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
   const command = COMMANDS[name];
   if (!command) {
     process.stderr.write(`notrack: unknown command "${name}"\n\n${usage()}`);

@@ -32,10 +32,15 @@ With GITHUB_STEP_SUMMARY set, the Markdown plan is also appended to it.
 class InvalidRevisionError extends NotrackError {
   constructor(which: string, result: LoadResult) {
     const errors = result.diagnostics.filter((d) => d.severity === 'error');
-    super('plan-invalid-revision',
+    super(
+      'plan-invalid-revision',
       `the ${which} revision is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}):\n` +
-      errors.slice(0, 20).map((d) => `  ${formatDiagnostic(d)}`).join('\n') +
-      (errors.length > 20 ? `\n  … and ${errors.length - 20} more (run notrack validate)` : ''));
+        errors
+          .slice(0, 20)
+          .map((d) => `  ${formatDiagnostic(d)}`)
+          .join('\n') +
+        (errors.length > 20 ? `\n  … and ${errors.length - 20} more (run notrack validate)` : ''),
+    );
   }
 }
 
@@ -47,7 +52,10 @@ export async function planCommand(argv: string[]): Promise<number> {
     format: { type: 'string' },
     'show-unchanged': { type: 'boolean' },
   });
-  if (values.help) { process.stdout.write(PLAN_HELP); return 0; }
+  if (values.help) {
+    process.stdout.write(PLAN_HELP);
+    return 0;
+  }
   if (!values.base || !values.head) throw new UsageError('both --base and --head are required');
   if (values.ref !== undefined) throw new UsageError('plan takes --base and --head instead of --ref');
   const format = oneOf('format', values.format, ['text', 'markdown', 'json'] as const, 'text');
@@ -59,20 +67,29 @@ export async function planCommand(argv: string[]): Promise<number> {
   if (!headResult.valid) throw new InvalidRevisionError('head', headResult);
   const baseResult = loadResources(base.files);
   if (!baseResult.valid) {
-    process.stderr.write(`warning: the base revision ${values.base} is invalid; planning against nothing, so every host shows as new\n`);
+    process.stderr.write(
+      `warning: the base revision ${values.base} is invalid; planning against nothing, so every host shows as new\n`,
+    );
   }
-  const plan = planAll(baseResult.valid ? compileAll(baseResult.resources) : new Map(), compileAll(headResult.resources));
+  const plan = planAll(
+    baseResult.valid ? compileAll(baseResult.resources) : new Map(),
+    compileAll(headResult.resources),
+  );
   const warnings = headResult.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
   const subject: PlanSubject = {
     repo: head.repo,
     base: { ref: values.base, commit: base.commit },
     head: { ref: values.head, commit: head.commit },
   };
-  const out = format === 'json' ? renderPlanJson(subject, plan, warnings)
-    : format === 'markdown' ? renderPlanMarkdown(subject, plan, warnings)
-    : renderPlanText(subject, plan, { showUnchanged: values['show-unchanged'] ?? false });
+  const out =
+    format === 'json'
+      ? renderPlanJson(subject, plan, warnings)
+      : format === 'markdown'
+        ? renderPlanMarkdown(subject, plan, warnings)
+        : renderPlanText(subject, plan, { showUnchanged: values['show-unchanged'] ?? false });
   process.stdout.write(out);
   if (format === 'text') for (const w of warnings) process.stderr.write(`${w}\n`);
-  if (process.env['GITHUB_STEP_SUMMARY']) appendFileSync(process.env['GITHUB_STEP_SUMMARY'], renderPlanMarkdown(subject, plan, warnings));
+  if (process.env['GITHUB_STEP_SUMMARY'])
+    appendFileSync(process.env['GITHUB_STEP_SUMMARY'], renderPlanMarkdown(subject, plan, warnings));
   return plan.summary.changed > 0 ? 2 : 0;
 }

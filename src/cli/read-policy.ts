@@ -53,14 +53,19 @@ export function sourceOptions(values: SourceValues, maxFileBytes?: number): Sour
     let last = '';
     opts.onProgress = (e) => {
       const line = `${e.phase}${e.total ? ` ${e.loaded}/${e.total}` : e.loaded ? ` ${e.loaded}` : ''}`;
-      if (line !== last) { process.stderr.write(`\r\x1b[K${line}`); last = line; }
+      if (line !== last) {
+        process.stderr.write(`\r\x1b[K${line}`);
+        last = line;
+      }
     };
   }
   return opts;
 }
 
 export async function readPolicyFiles(
-  values: SourceValues, maxFileBytes: number | undefined, fetch: (o: SourceOptions) => Promise<SourceSnapshot>,
+  values: SourceValues,
+  maxFileBytes: number | undefined,
+  fetch: (o: SourceOptions) => Promise<SourceSnapshot>,
 ): Promise<SourceSnapshot> {
   const snapshot = await fetch(sourceOptions(values, maxFileBytes));
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');

@@ -18,7 +18,10 @@ ${PLACE_HELP}
 
 export async function statusCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { ...PLACE_OPTIONS, format: { type: 'string' } });
-  if (values.help) { process.stdout.write(STATUS_HELP); return 0; }
+  if (values.help) {
+    process.stdout.write(STATUS_HELP);
+    return 0;
+  }
   const format = oneOf('format', values.format, ['table', 'json'] as const, 'table');
   const status = hostStatus(hostSettings(values));
   process.stdout.write(format === 'json' ? renderStatusJson(status) : renderStatusTable(status));

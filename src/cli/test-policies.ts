@@ -8,7 +8,13 @@ import { normalizeSubPath } from '../source/sub-path.js';
 import { loadResources } from '../model/load-resources.js';
 import { loadPolicyTests } from '../model/policy-tests.js';
 import { runPolicyTests, type TestRun } from '../compile/policy-test.js';
-import { renderTestGithub, renderTestJson, renderTestMarkdown, renderTestText, testRunFailed } from '../report/policy-tests.js';
+import {
+  renderTestGithub,
+  renderTestJson,
+  renderTestMarkdown,
+  renderTestText,
+  testRunFailed,
+} from '../report/policy-tests.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { isInFolder, sourceOptions, testsFolder } from './read-policy.js';
 
@@ -30,7 +36,11 @@ ${SOURCE_HELP}
 `;
 
 /** The test folder as the source reports paths, from --tests (repository-relative; in directory mode, a folder). */
-function requestedTestsFolder(values: { repo?: string | undefined; path?: string | undefined; tests?: string | undefined }): string | null {
+function requestedTestsFolder(values: {
+  repo?: string | undefined;
+  path?: string | undefined;
+  tests?: string | undefined;
+}): string | null {
   if (values.tests === undefined) return testsFolder(values);
   if (values.repo !== undefined && values.repo !== '') return normalizeSubPath(values.tests, values.repo);
   const rel = path.relative(process.cwd(), path.resolve(values.tests)).split(path.sep).join('/');
@@ -38,8 +48,9 @@ function requestedTestsFolder(values: { repo?: string | undefined; path?: string
 }
 
 /** Reads policy and test files: one read when the tests lie inside the policy path, else a second at the same commit. */
-async function readPolicyAndTests(values: Parameters<typeof sourceOptions>[0] & { tests?: string | undefined }):
-Promise<{ snapshot: SourceSnapshot; policy: SourceFile[]; tests: SourceFile[]; folder: string }> {
+async function readPolicyAndTests(
+  values: Parameters<typeof sourceOptions>[0] & { tests?: string | undefined },
+): Promise<{ snapshot: SourceSnapshot; policy: SourceFile[]; tests: SourceFile[]; folder: string }> {
   const defaultTests = testsFolder(values);
   const folder = requestedTestsFolder(values);
   const opts = { ...sourceOptions(values), include: isYamlFile };
@@ -66,7 +77,10 @@ export async function testCommand(argv: string[]): Promise<number> {
     format: { type: 'string' },
     verbose: { type: 'boolean' },
   });
-  if (values.help) { process.stdout.write(TEST_HELP); return 0; }
+  if (values.help) {
+    process.stdout.write(TEST_HELP);
+    return 0;
+  }
   const format = oneOf('format', values.format, ['text', 'json', 'github'] as const, 'text');
   const { snapshot, policy, tests, folder } = await readPolicyAndTests(values);
   for (const w of snapshot.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
@@ -75,15 +89,30 @@ export async function testCommand(argv: string[]): Promise<number> {
   let run: TestRun;
   if (!loaded.valid) {
     // Cases mean nothing against policy that does not validate: report why, run none.
-    run = { files: tests.length, tests: 0, results: [], diagnostics: loaded.diagnostics.filter((d) => d.severity === 'error'), policyInvalid: true };
+    run = {
+      files: tests.length,
+      tests: 0,
+      results: [],
+      diagnostics: loaded.diagnostics.filter((d) => d.severity === 'error'),
+      policyInvalid: true,
+    };
   } else if (tests.length === 0) {
-    throw new NotrackError('no-tests', `no test files under ${folder}; write PolicyTest files there (see "notrack test --help") or point --tests at them`);
+    throw new NotrackError(
+      'no-tests',
+      `no test files under ${folder}; write PolicyTest files there (see "notrack test --help") or point --tests at them`,
+    );
   } else {
     run = runPolicyTests(loadPolicyTests(tests), loaded.resources);
   }
 
   if (format === 'json') {
-    const subject = { repo: snapshot.repo, ref: snapshot.ref, commit: snapshot.commit, path: snapshot.subPath, tests: folder };
+    const subject = {
+      repo: snapshot.repo,
+      ref: snapshot.ref,
+      commit: snapshot.commit,
+      path: snapshot.subPath,
+      tests: folder,
+    };
     process.stdout.write(renderTestJson(subject, run));
   } else if (format === 'github') {
     process.stdout.write(renderTestGithub(run));

@@ -28,7 +28,10 @@ export async function validateCommand(argv: string[]): Promise<number> {
     'warnings-as-errors': { type: 'boolean' },
     'max-file-bytes': { type: 'string' },
   });
-  if (values.help) { process.stdout.write(VALIDATE_HELP); return 0; }
+  if (values.help) {
+    process.stdout.write(VALIDATE_HELP);
+    return 0;
+  }
   const format = oneOf('format', values.format, ['text', 'json', 'github'] as const, 'text');
   const limits = { ...DEFAULT_DOCUMENT_LIMITS };
   if (values['max-file-bytes'] !== undefined) limits.maxFileBytes = Number(values['max-file-bytes']);
@@ -36,7 +39,10 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const snapshot = await readPolicyFiles(values, limits.maxFileBytes, fetchSource);
   const result = loadResources(snapshot.files, limits);
   const subject = {
-    repo: snapshot.repo, ref: snapshot.ref, commit: snapshot.commit, path: snapshot.subPath,
+    repo: snapshot.repo,
+    ref: snapshot.ref,
+    commit: snapshot.commit,
+    path: snapshot.subPath,
     counts: result.counts,
   };
   const render = { text: renderText, json: renderJson, github: renderGithub }[format];

@@ -9,8 +9,14 @@ import { selectEndpoints } from '../model/lint.js';
 import type { Direction, HostEndpoint, Policy, ResourceSet } from '../model/resources.js';
 import { CompileError } from './compile-error.js';
 import {
-  DESIRED_STATE_VERSION, type DesiredState, type EgressRule, type EgressState, type IngressEntry, type InterfaceState,
-  type IpsetState, type RuleRef,
+  DESIRED_STATE_VERSION,
+  type DesiredState,
+  type EgressRule,
+  type EgressState,
+  type IngressEntry,
+  type InterfaceState,
+  type IpsetState,
+  type RuleRef,
 } from './desired-state.js';
 import { egressRules } from './egress.js';
 import { ingressEntries, lowerRule, type LoweredRule } from './entries.js';
@@ -74,20 +80,27 @@ class FleetCompiler {
         });
       }
       const egressSets = new Set<string>();
-      const egressPolicies = applying.filter((p) => p.types.includes('egress')).map((p) => {
-        const rules: EgressRule[] = [];
-        p.egress.forEach((_, i) => {
-          const l = lower(p, 'egress', i);
-          for (const f of FAMILIES) {
-            rules.push(...egressRules(l, f, sets, ipsets));
-            const s = l.sets[f];
-            if (s) for (const side of [s.source, s.destination]) for (const id of [...side.inSets, ...side.notInSets]) egressSets.add(id);
-          }
+      const egressPolicies = applying
+        .filter((p) => p.types.includes('egress'))
+        .map((p) => {
+          const rules: EgressRule[] = [];
+          p.egress.forEach((_, i) => {
+            const l = lower(p, 'egress', i);
+            for (const f of FAMILIES) {
+              rules.push(...egressRules(l, f, sets, ipsets));
+              const s = l.sets[f];
+              if (s)
+                for (const side of [s.source, s.destination])
+                  for (const id of [...side.inSets, ...side.notInSets]) egressSets.add(id);
+            }
+          });
+          return { policy: p.name, rules };
         });
-        return { policy: p.name, rules };
-      });
       const iface: InterfaceState = {
-        name: ep.interfaceName!, endpoint: ep.name, ingress: { v4: ingress[4], v6: ingress[6] }, counters,
+        name: ep.interfaceName!,
+        endpoint: ep.name,
+        ingress: { v4: ingress[4], v6: ingress[6] },
+        counters,
       };
       checkInterfaceLimits(host, iface, egressSets, sets, config.limits);
       interfaces.push(iface);
@@ -100,8 +113,11 @@ class FleetCompiler {
       host,
       hash: '',
       config: {
-        acceptMark: config.acceptMark, passMark: config.passMark, xdpMode: config.xdpMode,
-        logRate: config.logRate, logBurst: config.logBurst,
+        acceptMark: config.acceptMark,
+        passMark: config.passMark,
+        xdpMode: config.xdpMode,
+        logRate: config.logRate,
+        logBurst: config.logBurst,
       },
       failsafes: failsafesOf(config),
       sets: sets.record(),
@@ -114,13 +130,16 @@ class FleetCompiler {
 
   /** The host's endpoints that name an interface, by interface name; two on one interface is a conflict. */
   private endpointsOf(host: string): HostEndpoint[] {
-    const list = this.resources.hostEndpoints.filter((h) => h.node === host && h.interfaceName !== null)
+    const list = this.resources.hostEndpoints
+      .filter((h) => h.node === host && h.interfaceName !== null)
       .sort((a, b) => (a.interfaceName! < b.interfaceName! ? -1 : a.interfaceName! > b.interfaceName! ? 1 : 0));
     for (let i = 1; i < list.length; i++) {
       if (list[i]!.interfaceName === list[i - 1]!.interfaceName) {
-        throw new CompileError('compile-conflict',
+        throw new CompileError(
+          'compile-conflict',
           `HostEndpoints ${list[i - 1]!.name} and ${list[i]!.name} both claim interface ${list[i]!.interfaceName} of host ${host}; ` +
-          'an interface has one endpoint');
+            'an interface has one endpoint',
+        );
       }
     }
     return list;

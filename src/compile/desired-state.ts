@@ -25,7 +25,10 @@ export interface PrefixSet {
 }
 
 /** An inclusive port range, already resolved (named ports become ranges of their protocol). */
-export interface PortRange { from: number; to: number }
+export interface PortRange {
+  from: number;
+  to: number;
+}
 
 /** One side (source or destination address and port) of an entry. Empty lists mean "no constraint". */
 export interface SideMatch {

@@ -14,7 +14,14 @@ import type { RulePiece, SidePorts } from './named-ports.js';
 import type { SetTable } from './sets.js';
 
 /** Protocol names as iptables-save prints them (ip6tables calls ICMPv6 ipv6-icmp). */
-const PROTOCOL_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
+const PROTOCOL_NAMES: Record<number, string> = {
+  1: 'icmp',
+  6: 'tcp',
+  17: 'udp',
+  58: 'ipv6-icmp',
+  132: 'sctp',
+  136: 'udplite',
+};
 /** Protocols with their own match module taking --sport/--dport. */
 const PORT_MODULES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 /** Protocols multiport accepts. */
@@ -30,7 +37,8 @@ function ipsetNameOf(setId: string): string {
 
 const protocolName = (p: number): string => PROTOCOL_NAMES[p] ?? String(p);
 const portText = (r: PortRange): string => (r.from === r.to ? String(r.from) : `${r.from}:${r.to}`);
-const isAnyPort = (list: readonly PortRange[]): boolean => list.length === 1 && list[0]!.from === 0 && list[0]!.to === 65535;
+const isAnyPort = (list: readonly PortRange[]): boolean =>
+  list.length === 1 && list[0]!.from === 0 && list[0]!.to === 65535;
 
 /** Splits ranges into multiport-sized lists. */
 function chunks(ranges: readonly PortRange[]): PortRange[][] {
@@ -39,7 +47,11 @@ function chunks(ranges: readonly PortRange[]): PortRange[][] {
   let used = 0;
   for (const r of ranges) {
     const cost = r.from === r.to ? 1 : 2;
-    if (used + cost > MULTIPORT_SLOTS) { out.push(cur); cur = []; used = 0; }
+    if (used + cost > MULTIPORT_SLOTS) {
+      out.push(cur);
+      cur = [];
+      used = 0;
+    }
     cur.push(r);
     used += cost;
   }
@@ -47,14 +59,22 @@ function chunks(ranges: readonly PortRange[]): PortRange[][] {
   return out;
 }
 
-interface Collected { ipsets: Map<string, IpsetState> }
+interface Collected {
+  ipsets: Map<string, IpsetState>;
+}
 
 function addressTokens(
-  sides: { source: SideSets; destination: SideSets }, family: IpFamily, table: SetTable, out: Collected,
+  sides: { source: SideSets; destination: SideSets },
+  family: IpFamily,
+  table: SetTable,
+  out: Collected,
 ): { basic: string[]; matches: string[] } {
   const basic: string[] = [];
   const matches: string[] = [];
-  for (const [side, flag, dir] of [['source', '-s', 'src'], ['destination', '-d', 'dst']] as const) {
+  for (const [side, flag, dir] of [
+    ['source', '-s', 'src'],
+    ['destination', '-d', 'dst'],
+  ] as const) {
     let plainUsed = false;
     const one = (id: string, negate: boolean): void => {
       const set = table.get(id);
@@ -76,7 +96,10 @@ function addressTokens(
 
 /** Port tokens of one piece: the alternatives (one per combination of positive chunks), or null if unmatchable. */
 function portAlternatives(piece: RulePiece): string[][] | null {
-  const sides: [SidePorts, 'sport' | 'dport'][] = [[piece.source, 'sport'], [piece.destination, 'dport']];
+  const sides: [SidePorts, 'sport' | 'dport'][] = [
+    [piece.source, 'sport'],
+    [piece.destination, 'dport'],
+  ];
   if (sides.every(([s]) => s.ports.length === 0 && s.notPorts.length === 0)) return [[]];
   const proto = piece.protocol;
   if (proto === null || !MULTIPORT.has(proto)) return null; // such a packet never carries ports
@@ -97,14 +120,17 @@ function portAlternatives(piece: RulePiece): string[][] | null {
     }
     // The protocol's match takes one --sport and one --dport: a side's second option goes to multiport.
     let ownUsed = false;
-    if (positive.length === 1 && module) { own.push(`--${opt}`, portText(positive[0]!)); ownUsed = true; }
-    else if (positive.length > 0) {
+    if (positive.length === 1 && module) {
+      own.push(`--${opt}`, portText(positive[0]!));
+      ownUsed = true;
+    } else if (positive.length > 0) {
       const options = chunks(positive).map((c) => ['-m', 'multiport', `--${opt}s`, c.map(portText).join(',')]);
       alternatives = alternatives.flatMap((a) => options.map((o) => [...a, ...o]));
     }
     if (s.notPorts.length === 1 && module && !ownUsed) own.push('!', `--${opt}`, portText(s.notPorts[0]!));
     else if (s.notPorts.length > 0) {
-      for (const c of chunks(s.notPorts)) negMulti.push(['-m', 'multiport', '!', `--${opt}s`, c.map(portText).join(',')]);
+      for (const c of chunks(s.notPorts))
+        negMulti.push(['-m', 'multiport', '!', `--${opt}s`, c.map(portText).join(',')]);
     }
   }
   let head: string[] = [];
@@ -119,7 +145,8 @@ function portAlternatives(piece: RulePiece): string[][] | null {
 function icmpTokens(lowered: LoweredRule, family: IpFamily): string[] {
   const out: string[] = [];
   const [module, opt] = family === 4 ? ['icmp', '--icmp-type'] : ['icmp6', '--icmpv6-type'];
-  const text = (m: { type?: number; code?: number }): string => (m.code === undefined ? String(m.type) : `${m.type}/${m.code}`);
+  const text = (m: { type?: number; code?: number }): string =>
+    m.code === undefined ? String(m.type) : `${m.type}/${m.code}`;
   const { icmp, notICMP } = lowered.rule;
   if (icmp?.type !== undefined) out.push('-m', module, opt, text(icmp));
   if (notICMP?.type !== undefined) out.push('-m', module, '!', opt, text(notICMP));
@@ -127,7 +154,12 @@ function icmpTokens(lowered: LoweredRule, family: IpFamily): string[] {
 }
 
 /** The iptables rules of a lowered egress rule for one family; the ipsets they use are added to `ipsets`. */
-export function egressRules(lowered: LoweredRule, family: IpFamily, table: SetTable, ipsets: Map<string, IpsetState>): EgressRule[] {
+export function egressRules(
+  lowered: LoweredRule,
+  family: IpFamily,
+  table: SetTable,
+  ipsets: Map<string, IpsetState>,
+): EgressRule[] {
   const sides = lowered.sets[family];
   if (!sides) return [];
   const out: EgressRule[] = [];
@@ -135,8 +167,12 @@ export function egressRules(lowered: LoweredRule, family: IpFamily, table: SetTa
     const ports = portAlternatives(piece);
     if (!ports) continue;
     const addresses = addressTokens(sides, family, table, { ipsets });
-    const protocol = piece.protocol !== null ? ['-p', protocolName(piece.protocol)]
-      : piece.notProtocol !== null ? ['!', '-p', protocolName(piece.notProtocol)] : [];
+    const protocol =
+      piece.protocol !== null
+        ? ['-p', protocolName(piece.protocol)]
+        : piece.notProtocol !== null
+          ? ['!', '-p', protocolName(piece.notProtocol)]
+          : [];
     const icmp = icmpTokens(lowered, family);
     for (const p of ports) {
       out.push({

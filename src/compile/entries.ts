@@ -8,7 +8,10 @@ import { canonicalPrefixes } from './prefixes.js';
 import type { SelectorAddresses, SetTable } from './sets.js';
 
 /** The sets one side's address must be in (every one) and must not be in (any one). */
-export interface SideSets { inSets: string[]; notInSets: string[] }
+export interface SideSets {
+  inSets: string[];
+  notInSets: string[];
+}
 
 export interface LoweredRule {
   ref: RuleRef;
@@ -36,9 +39,12 @@ function sideSets(side: EntityMatch, family: IpFamily, where: string, ctx: Lower
   if (side.selector) {
     inSets.push(ctx.sets.add(family, ctx.selectors.of(side.selector)[family], `selector ${side.selector.toString()}`));
   }
-  if (side.notNets.length) notInSets.push(ctx.sets.add(family, canonicalPrefixes(side.notNets, family), `notNets of ${where}`));
+  if (side.notNets.length)
+    notInSets.push(ctx.sets.add(family, canonicalPrefixes(side.notNets, family), `notNets of ${where}`));
   if (side.notSelector) {
-    notInSets.push(ctx.sets.add(family, ctx.selectors.of(side.notSelector)[family], `notSelector ${side.notSelector.toString()}`));
+    notInSets.push(
+      ctx.sets.add(family, ctx.selectors.of(side.notSelector)[family], `notSelector ${side.notSelector.toString()}`),
+    );
   }
   return { inSets: unique(inSets), notInSets: unique(notInSets) };
 }

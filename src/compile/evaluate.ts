@@ -4,7 +4,16 @@
 // the interface's entries for the packet's family in order (Log records and goes on; Allow, Deny and Pass decide),
 // and no match passes to tracked processing. Matchers for sets are built once per state and kept.
 import { NotrackError } from '../errors.js';
-import type { DesiredState, Failsafe, IngressEntry, InterfaceState, PacketDescription, PortRange, SideMatch, Verdict } from './desired-state.js';
+import type {
+  DesiredState,
+  Failsafe,
+  IngressEntry,
+  InterfaceState,
+  PacketDescription,
+  PortRange,
+  SideMatch,
+  Verdict,
+} from './desired-state.js';
 import { PORT_PROTOCOLS } from './named-ports.js';
 import { parseAddressValue, prefixMatcher, type AddressValue, type PrefixMatcher } from './prefix-match.js';
 
@@ -39,7 +48,10 @@ const compiledStates = new WeakMap<DesiredState, Compiled>();
 
 function compiled(state: DesiredState): Compiled {
   let c = compiledStates.get(state);
-  if (!c) { c = { sets: new Map(), nets: new Map() }; compiledStates.set(state, c); }
+  if (!c) {
+    c = { sets: new Map(), nets: new Map() };
+    compiledStates.set(state, c);
+  }
   return c;
 }
 
@@ -55,7 +67,10 @@ function setMatcher(state: DesiredState, id: string): PrefixMatcher {
   return m;
 }
 
-interface Addresses { src: AddressValue; dst: AddressValue }
+interface Addresses {
+  src: AddressValue;
+  dst: AddressValue;
+}
 
 function addresses(p: PacketDescription): Addresses {
   const src = parseAddressValue(p.src);
@@ -65,7 +80,8 @@ function addresses(p: PacketDescription): Addresses {
     throw new PacketError(`an IPv${p.family} packet needs IPv${p.family} addresses, not ${p.src} > ${p.dst}`);
   }
   for (const port of [p.sport, p.dport]) {
-    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new PacketError(`port ${port} is out of range 0-65535`);
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
+      throw new PacketError(`port ${port} is out of range 0-65535`);
   }
   return { src, dst };
 }
@@ -102,7 +118,13 @@ function inRanges(port: number, ranges: readonly PortRange[]): boolean {
   return false;
 }
 
-function sideMatches(state: DesiredState, side: SideMatch, address: AddressValue, port: number | undefined, hasPorts: boolean): boolean {
+function sideMatches(
+  state: DesiredState,
+  side: SideMatch,
+  address: AddressValue,
+  port: number | undefined,
+  hasPorts: boolean,
+): boolean {
   for (const id of side.inSets) if (!setMatcher(state, id).has(address)) return false;
   for (const id of side.notInSets) if (setMatcher(state, id).has(address)) return false;
   if (side.ports.length || side.notPorts.length) {
@@ -115,11 +137,18 @@ function sideMatches(state: DesiredState, side: SideMatch, address: AddressValue
 }
 
 function icmpMatches(m: { type?: number; code?: number }, p: PacketDescription): boolean {
-  return (m.type === undefined || m.type === (p.icmpType ?? 0)) && (m.code === undefined || m.code === (p.icmpCode ?? 0));
+  return (
+    (m.type === undefined || m.type === (p.icmpType ?? 0)) && (m.code === undefined || m.code === (p.icmpCode ?? 0))
+  );
 }
 
 /** Whether one classifier entry matches the packet. */
-function entryMatches(state: DesiredState, e: IngressEntry, p: PacketDescription, a: Addresses = addresses(p)): boolean {
+function entryMatches(
+  state: DesiredState,
+  e: IngressEntry,
+  p: PacketDescription,
+  a: Addresses = addresses(p),
+): boolean {
   if (e.protocol !== null && p.protocol !== e.protocol) return false;
   if (e.notProtocol !== null && p.protocol === e.notProtocol) return false;
   if (e.icmp || e.notICMP) {
@@ -129,7 +158,10 @@ function entryMatches(state: DesiredState, e: IngressEntry, p: PacketDescription
     if (e.notICMP && icmpMatches(e.notICMP, p)) return false;
   }
   const hasPorts = packetHasPorts(p);
-  return sideMatches(state, e.source, a.src, p.sport, hasPorts) && sideMatches(state, e.destination, a.dst, p.dport, hasPorts);
+  return (
+    sideMatches(state, e.source, a.src, p.sport, hasPorts) &&
+    sideMatches(state, e.destination, a.dst, p.dport, hasPorts)
+  );
 }
 
 /** The verdict of the XDP pipeline for `packet` arriving on interface `iface` of the state's host. */

@@ -19,7 +19,10 @@ export interface LocatedRule extends RuleRef {
 /** Finds where policy rules are written: the policy's document in the snapshot, parsed again for positions. */
 export class RuleLocator {
   private readonly docs = new Map<string, SourceDocument[]>();
-  constructor(private readonly files: readonly PolicyFile[], private readonly resources: ResourceSet) {}
+  constructor(
+    private readonly files: readonly PolicyFile[],
+    private readonly resources: ResourceSet,
+  ) {}
 
   locate(ref: RuleRef): LocatedRule {
     const policy = this.resources.policies.find((p) => p.name === ref.policy);
@@ -53,7 +56,13 @@ export interface Explanation {
 }
 
 /** Explains one packet against one host's compiled state. Pure apart from the locator's parsing. */
-export function explainPacket(state: DesiredState, iface: InterfaceState, requested: string, packet: PacketDescription, locator: RuleLocator): Explanation {
+export function explainPacket(
+  state: DesiredState,
+  iface: InterfaceState,
+  requested: string,
+  packet: PacketDescription,
+  locator: RuleLocator,
+): Explanation {
   const verdict = evaluatePacket(state, requested, packet);
   return {
     host: state.host,
@@ -73,13 +82,18 @@ export function explainPacket(state: DesiredState, iface: InterfaceState, reques
 export function interfaceOf(state: DesiredState, resources: ResourceSet, host: string, iface: string): InterfaceState {
   if (!resources.hostEndpoints.some((h) => h.node === host)) {
     const nodes = [...new Set(resources.hostEndpoints.map((h) => h.node))].sort();
-    throw new NotrackError('unknown-host', `no HostEndpoint has node "${host}"${nodes.length ? ` (hosts: ${nodes.join(', ')})` : ''}`);
+    throw new NotrackError(
+      'unknown-host',
+      `no HostEndpoint has node "${host}"${nodes.length ? ` (hosts: ${nodes.join(', ')})` : ''}`,
+    );
   }
   const found = interfaceState(state, iface);
   if (!found) {
     const names = state.interfaces.map((i) => i.name);
-    throw new NotrackError('unknown-interface',
-      `host ${host} has no HostEndpoint on interface ${iface}${names.length ? ` (interfaces: ${names.join(', ')})` : ' (none of its HostEndpoints names an interface)'}`);
+    throw new NotrackError(
+      'unknown-interface',
+      `host ${host} has no HostEndpoint on interface ${iface}${names.length ? ` (interfaces: ${names.join(', ')})` : ' (none of its HostEndpoints names an interface)'}`,
+    );
   }
   return found;
 }
@@ -121,12 +135,18 @@ export interface KernelComparison extends KernelVerdict {
  */
 export function verdictDifferences(reference: Verdict, kernel: KernelVerdict): string[] {
   const out: string[] = [];
-  if (kernel.outcome !== reference.outcome) out.push(`outcome: reference ${reference.outcome}, kernel ${kernel.outcome} (${kernel.actionName})`);
+  if (kernel.outcome !== reference.outcome)
+    out.push(`outcome: reference ${reference.outcome}, kernel ${kernel.outcome} (${kernel.actionName})`);
   if (kernel.reason !== reference.reason) out.push(`reason: reference ${reference.reason}, kernel ${kernel.reason}`);
-  if (kernel.counter !== reference.counter) out.push(`deciding rule: reference ${ruleText(reference.rule, reference.counter)}, kernel ${ruleText(kernel.rule, kernel.counter)}`);
+  if (kernel.counter !== reference.counter)
+    out.push(
+      `deciding rule: reference ${ruleText(reference.rule, reference.counter)}, kernel ${ruleText(kernel.rule, kernel.counter)}`,
+    );
   const refLogged = reference.logged.slice(0, Limits.logMax);
   if (kernel.logCount !== reference.logged.length || kernel.logged.join(',') !== refLogged.join(',')) {
-    out.push(`Log rules: reference ${reference.logged.length} [${refLogged.join(', ')}], kernel ${kernel.logCount} [${kernel.logged.join(', ')}]`);
+    out.push(
+      `Log rules: reference ${reference.logged.length} [${refLogged.join(', ')}], kernel ${kernel.logCount} [${kernel.logged.join(', ')}]`,
+    );
   }
   return out;
 }

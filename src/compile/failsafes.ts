@@ -8,8 +8,14 @@ import type { Failsafe } from './desired-state.js';
  * hash) and de-duplicated.
  */
 export function failsafesOf(config: Pick<Configuration, 'failsafeInbound' | 'failsafeOutbound'>): Failsafe[] {
-  const one = (direction: Failsafe['direction']) => (p: FailsafePort): Failsafe =>
-    ({ direction, protocol: p.protocol, port: p.port, net: p.net ? formatCidr(p.net) : null });
+  const one =
+    (direction: Failsafe['direction']) =>
+    (p: FailsafePort): Failsafe => ({
+      direction,
+      protocol: p.protocol,
+      port: p.port,
+      net: p.net ? formatCidr(p.net) : null,
+    });
   const all = [...config.failsafeInbound.map(one('inbound')), ...config.failsafeOutbound.map(one('outbound'))];
   const seen = new Set<string>();
   const out: Failsafe[] = [];
@@ -20,6 +26,11 @@ export function failsafesOf(config: Pick<Configuration, 'failsafeInbound' | 'fai
     out.push(f);
   }
   const rank = (f: Failsafe): string => f.net ?? '';
-  return out.sort((a, b) => Number(a.direction === 'outbound') - Number(b.direction === 'outbound') || a.protocol - b.protocol || a.port - b.port ||
-    (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0));
+  return out.sort(
+    (a, b) =>
+      Number(a.direction === 'outbound') - Number(b.direction === 'outbound') ||
+      a.protocol - b.protocol ||
+      a.port - b.port ||
+      (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0),
+  );
 }

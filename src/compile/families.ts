@@ -11,7 +11,9 @@ const ICMPV6 = 58;
  */
 export function ruleFamilies(rule: PolicyRule): IpFamily[] {
   let families: IpFamily[] = [4, 6];
-  const only = (f: IpFamily): void => { families = families.filter((x) => x === f); };
+  const only = (f: IpFamily): void => {
+    families = families.filter((x) => x === f);
+  };
   if (rule.ipVersion !== null) only(rule.ipVersion);
   if (rule.protocol === ICMP) only(4);
   if (rule.protocol === ICMPV6) only(6);

@@ -19,14 +19,22 @@ function write(value: unknown, out: string[]): void {
   }
   if (Array.isArray(value)) {
     // Lists of strings (a set's prefixes) are the bulk of a state: one stringify each is much faster.
-    if (value.every((v) => typeof v === 'string')) { out.push(JSON.stringify(value)); return; }
+    if (value.every((v) => typeof v === 'string')) {
+      out.push(JSON.stringify(value));
+      return;
+    }
     out.push('[');
-    value.forEach((v, i) => { if (i) out.push(','); write(v === undefined ? null : v, out); });
+    value.forEach((v, i) => {
+      if (i) out.push(',');
+      write(v === undefined ? null : v, out);
+    });
     out.push(']');
     return;
   }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   out.push('{');
   keys.forEach((k, i) => {
     if (i) out.push(',');

@@ -10,15 +10,21 @@ import type { SetTable } from './sets.js';
  * Sets: every prefix set the interface uses, ingress or egress, at most `maxSetPrefixes` prefixes each.
  */
 export function checkInterfaceLimits(
-  host: string, iface: InterfaceState, egressSets: Iterable<string>, sets: SetTable, limits: Configuration['limits'],
+  host: string,
+  iface: InterfaceState,
+  egressSets: Iterable<string>,
+  sets: SetTable,
+  limits: Configuration['limits'],
 ): void {
   const where = `interface ${iface.name} of host ${host} (HostEndpoint ${iface.endpoint})`;
   const rules = (actual: number, what: string): void => {
     if (actual <= limits.maxRulesPerInterface) return;
-    throw new CompileError('compile-limit',
+    throw new CompileError(
+      'compile-limit',
       `${where} has ${actual} ${what}, over limits.maxRulesPerInterface ${limits.maxRulesPerInterface}; ` +
-      'split the policy over fewer rules or raise the limit in the NotrackConfiguration',
-      { host, interface: iface.name, limit: 'maxRulesPerInterface', actual, max: limits.maxRulesPerInterface });
+        'split the policy over fewer rules or raise the limit in the NotrackConfiguration',
+      { host, interface: iface.name, limit: 'maxRulesPerInterface', actual, max: limits.maxRulesPerInterface },
+    );
   };
   rules(iface.counters.length, 'ingress rules');
   rules(iface.ingress.v4.length, 'IPv4 classifier entries');
@@ -31,9 +37,11 @@ export function checkInterfaceLimits(
   for (const id of [...used].sort()) {
     const set = sets.get(id);
     if (set.prefixes.length <= limits.maxSetPrefixes) continue;
-    throw new CompileError('compile-limit',
+    throw new CompileError(
+      'compile-limit',
       `${where} uses the set ${set.origin} with ${set.prefixes.length} IPv${set.family} prefixes, over ` +
-      `limits.maxSetPrefixes ${limits.maxSetPrefixes}; raise the limit in the NotrackConfiguration or shorten the set`,
-      { host, interface: iface.name, limit: 'maxSetPrefixes', actual: set.prefixes.length, max: limits.maxSetPrefixes });
+        `limits.maxSetPrefixes ${limits.maxSetPrefixes}; raise the limit in the NotrackConfiguration or shorten the set`,
+      { host, interface: iface.name, limit: 'maxSetPrefixes', actual: set.prefixes.length, max: limits.maxSetPrefixes },
+    );
   }
 }

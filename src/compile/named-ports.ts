@@ -16,7 +16,10 @@ export const PORT_PROTOCOLS: readonly number[] = [6, 17, 132, 136];
 /** Every port: a rule side that needs a packet with ports, whatever the port. */
 const ANY_PORT: PortRange = { from: 0, to: 65535 };
 
-export interface SidePorts { ports: PortRange[]; notPorts: PortRange[] }
+export interface SidePorts {
+  ports: PortRange[];
+  notPorts: PortRange[];
+}
 
 /** A rule, or the part of it for one protocol; pieces of one rule never match the same packet. */
 export interface RulePiece {
@@ -67,11 +70,18 @@ function hasNamed(side: EntityMatch): boolean {
 }
 
 /** The ranges of `list` that apply to `protocol`: numeric ones always, named ones when their protocol is it. */
-function rangesFor(list: EntityMatch['ports'], side: EntityMatch, protocol: number | null, named: NamedPorts): PortRange[] {
+function rangesFor(
+  list: EntityMatch['ports'],
+  side: EntityMatch,
+  protocol: number | null,
+  named: NamedPorts,
+): PortRange[] {
   const out: PortRange[] = [];
   for (const p of list) {
     if (p.kind === 'range') out.push({ from: p.from, to: p.to });
-    else for (const r of named.resolve(p.name, side.selector)) if (r.protocol === protocol) out.push({ from: r.port, to: r.port });
+    else
+      for (const r of named.resolve(p.name, side.selector))
+        if (r.protocol === protocol) out.push({ from: r.port, to: r.port });
   }
   return mergeRanges(out);
 }
@@ -80,7 +90,9 @@ function rangesFor(list: EntityMatch['ports'], side: EntityMatch, protocol: numb
 function sideProtocols(side: EntityMatch, named: NamedPorts): Set<number> | null {
   if (side.ports.length === 0) return null;
   if (side.ports.some((p) => p.kind === 'range')) return new Set(PORT_PROTOCOLS);
-  return new Set(side.ports.flatMap((p) => (p.kind === 'named' ? named.resolve(p.name, side.selector).map((r) => r.protocol) : [])));
+  return new Set(
+    side.ports.flatMap((p) => (p.kind === 'named' ? named.resolve(p.name, side.selector).map((r) => r.protocol) : [])),
+  );
 }
 
 function sidePorts(side: EntityMatch, protocol: number | null, named: NamedPorts): SidePorts | null {

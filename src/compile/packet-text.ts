@@ -27,7 +27,11 @@ function number(text: string | undefined, max: number): number | null {
   return n <= max ? n : null;
 }
 
-interface Endpoint { family: IpFamily; address: string; port?: number }
+interface Endpoint {
+  family: IpFamily;
+  address: string;
+  port?: number;
+}
 
 function endpoint(token: string, fail: (p: string) => never): Endpoint {
   let host = token;
@@ -41,7 +45,10 @@ function endpoint(token: string, fail: (p: string) => never): Endpoint {
   }
   const ip = parseIp(host);
   if (!ip) {
-    const hint = !bracketed && token.split(':').length > 2 && /:\d+$/.test(token) ? '; write an IPv6 address with a port as [2001:db8::1]:53' : '';
+    const hint =
+      !bracketed && token.split(':').length > 2 && /:\d+$/.test(token)
+        ? '; write an IPv6 address with a port as [2001:db8::1]:53'
+        : '';
     fail(`"${token}" is not an address (IPv4, IPv6, or either with a port: 10.0.0.1:80, [2001:db8::1]:53)${hint}`);
   }
   if (bracketed && ip.family !== 6) fail(`"${token}": brackets are for IPv6 addresses`);
@@ -56,11 +63,22 @@ function endpoint(token: string, fail: (p: string) => never): Endpoint {
 
 /** Parses the notation above; throws PacketSyntaxError saying what is wrong and what to write. */
 export function parsePacket(text: string): PacketDescription {
-  const fail: (problem: string) => never = (problem) => { throw new PacketSyntaxError(text, problem); };
-  let tokens = text.trim().split(/\s+|(>)/).filter((t): t is string => t !== undefined && t !== '');
+  const fail: (problem: string) => never = (problem) => {
+    throw new PacketSyntaxError(text, problem);
+  };
+  let tokens = text
+    .trim()
+    .split(/\s+|(>)/)
+    .filter((t): t is string => t !== undefined && t !== '');
   let laterFragment = false;
-  if (tokens[0] === 'frag') { laterFragment = true; tokens = tokens.slice(1); }
-  if (tokens[tokens.length - 1] === 'frag') { laterFragment = true; tokens = tokens.slice(0, -1); }
+  if (tokens[0] === 'frag') {
+    laterFragment = true;
+    tokens = tokens.slice(1);
+  }
+  if (tokens[tokens.length - 1] === 'frag') {
+    laterFragment = true;
+    tokens = tokens.slice(0, -1);
+  }
   if (tokens.length === 0) fail(`it is empty; write e.g. "${PACKET_EXAMPLE}"`);
 
   let protocol: number;
@@ -74,7 +92,9 @@ export function parsePacket(text: string): PacketDescription {
   } else if (first in NAMES) {
     protocol = NAMES[first]!;
   } else {
-    fail(`it must start with the protocol: tcp, udp, sctp, udplite, icmp, icmpv6 or "proto <number>", not "${tokens[0]}"`);
+    fail(
+      `it must start with the protocol: tcp, udp, sctp, udplite, icmp, icmpv6 or "proto <number>", not "${tokens[0]}"`,
+    );
   }
   const [srcText, arrow, dstText] = [tokens[i], tokens[i + 1], tokens[i + 2]];
   if (srcText === undefined || arrow !== '>' || dstText === undefined) {
@@ -82,7 +102,8 @@ export function parsePacket(text: string): PacketDescription {
   }
   const src = endpoint(srcText!, fail);
   const dst = endpoint(dstText!, fail);
-  if (src.family !== dst.family) fail(`the source is IPv${src.family} and the destination IPv${dst.family}; a packet has one family`);
+  if (src.family !== dst.family)
+    fail(`the source is IPv${src.family} and the destination IPv${dst.family}; a packet has one family`);
   const family = src.family;
   const packet: PacketDescription = { family, protocol, src: src.address, dst: dst.address };
   if (laterFragment) packet.laterFragment = true;
@@ -99,8 +120,10 @@ export function parsePacket(text: string): PacketDescription {
       if (src.port === undefined || dst.port === undefined) {
         // 2001:db8::1:53 is itself an address: the port was most likely meant, and brackets say so.
         const example = family === 6 ? `[${src.address}]:40000 > [${dst.address}]:80` : '10.0.0.1:40000 > 10.0.0.2:80';
-        fail(`${PRINTED[protocol]} needs both ports, e.g. "${PRINTED[protocol]} ${example}"` +
-          `${family === 6 ? ' (an IPv6 address with a port goes in brackets)' : ''} (or "frag" for a later fragment)`);
+        fail(
+          `${PRINTED[protocol]} needs both ports, e.g. "${PRINTED[protocol]} ${example}"` +
+            `${family === 6 ? ' (an IPv6 address with a port goes in brackets)' : ''} (or "frag" for a later fragment)`,
+        );
       }
       packet.sport = src.port!;
       packet.dport = dst.port!;
@@ -110,7 +133,8 @@ export function parsePacket(text: string): PacketDescription {
   }
 
   if (rest.length) {
-    if (!isIcmp) fail(`unexpected "${rest.join(' ')}"${rest[0] === 'type' ? ': only icmp and icmpv6 packets have a type' : ''}`);
+    if (!isIcmp)
+      fail(`unexpected "${rest.join(' ')}"${rest[0] === 'type' ? ': only icmp and icmpv6 packets have a type' : ''}`);
     if (laterFragment) fail('a later fragment carries no ICMP header; leave out type and code');
     if (rest[0] !== 'type') fail(`unexpected "${rest.join(' ')}"; write "type <n>" and optionally "code <n>"`);
     const type = number(rest[1], 255);
@@ -126,7 +150,9 @@ export function parsePacket(text: string): PacketDescription {
     packet.icmpType = type!;
     packet.icmpCode = code;
   } else if (isIcmp && !laterFragment) {
-    fail(`an ${first === 'proto' ? (family === 4 ? 'icmp' : 'icmpv6') : first} packet needs its type, e.g. "... type 8 code 0"`);
+    fail(
+      `an ${first === 'proto' ? (family === 4 ? 'icmp' : 'icmpv6') : first} packet needs its type, e.g. "... type 8 code 0"`,
+    );
   }
   return packet;
 }

@@ -54,7 +54,10 @@ function runCase(state: DesiredState, iface: InterfaceState, requested: string, 
   };
 }
 
-function describe(a: { outcome: string; reason?: string | undefined; rule?: string | null | undefined }, failsafe?: string | null): string {
+function describe(
+  a: { outcome: string; reason?: string | undefined; rule?: string | null | undefined },
+  failsafe?: string | null,
+): string {
   if (a.rule && a.rule !== 'none') return `${a.outcome} by ${a.rule}`;
   if (a.reason === 'failsafe') return `${a.outcome} (failsafe${failsafe ? ` ${failsafe}` : ''})`;
   if (a.reason === 'no-match') return `${a.outcome} (no rule matched)`;
@@ -70,8 +73,13 @@ export function describeActual(actual: CaseActual): string {
 /** Why the case fails, or null when it passes. */
 function caseProblem(expected: CaseExpectation, actual: CaseActual): string | null {
   const problems: string[] = [];
-  const ruleOk = expected.rule === undefined || (expected.rule === 'none' ? actual.rule === null : expected.rule === actual.rule);
-  if (expected.outcome !== actual.outcome || !ruleOk || (expected.reason !== undefined && expected.reason !== actual.reason)) {
+  const ruleOk =
+    expected.rule === undefined || (expected.rule === 'none' ? actual.rule === null : expected.rule === actual.rule);
+  if (
+    expected.outcome !== actual.outcome ||
+    !ruleOk ||
+    (expected.reason !== undefined && expected.reason !== actual.reason)
+  ) {
     const wanted = describe({ outcome: expected.outcome, reason: expected.reason, rule: expected.rule });
     problems.push(`expected ${wanted}, got ${describe(actual, actual.failsafe)}`);
   }
@@ -118,8 +126,15 @@ export function runPolicyTests(loaded: PolicyTestLoad, resources: ResourceSet): 
   for (const { doc, test: t } of loaded.tests) {
     const { host, interface: iface } = t.spec;
     if (!nodes.includes(host)) {
-      diagnostics.push(diagnosticAt(doc, ['spec', 'host'], 'error', 'unknown-host',
-        `no HostEndpoint has node "${host}"${didYouMean(host, nodes)}${nodes.length ? ` (hosts: ${nodes.join(', ')})` : ''}`));
+      diagnostics.push(
+        diagnosticAt(
+          doc,
+          ['spec', 'host'],
+          'error',
+          'unknown-host',
+          `no HostEndpoint has node "${host}"${didYouMean(host, nodes)}${nodes.length ? ` (hosts: ${nodes.join(', ')})` : ''}`,
+        ),
+      );
       continue;
     }
     let state = states.get(host);
@@ -139,18 +154,34 @@ export function runPolicyTests(loaded: PolicyTestLoad, resources: ResourceSet): 
     const ifc = interfaceState(state, iface);
     if (!ifc) {
       const names = state.interfaces.map((i) => i.name);
-      diagnostics.push(diagnosticAt(doc, ['spec', 'interface'], 'error', 'unknown-interface',
-        `host ${host} has no HostEndpoint on interface ${iface}${didYouMean(iface, names)}${names.length ? ` (interfaces: ${names.join(', ')})` : ''}`));
+      diagnostics.push(
+        diagnosticAt(
+          doc,
+          ['spec', 'interface'],
+          'error',
+          'unknown-interface',
+          `host ${host} has no HostEndpoint on interface ${iface}${didYouMean(iface, names)}${names.length ? ` (interfaces: ${names.join(', ')})` : ''}`,
+        ),
+      );
       continue;
     }
     t.spec.cases.forEach((c, i) => {
       const where: PathSegment[] = ['spec', 'cases', i];
-      const refs = [...(c.rule !== undefined ? [{ ref: c.rule, at: [...where, 'rule'] }] : []),
-        ...(c.logged ?? []).map((ref, k) => ({ ref, at: [...where, 'logged', k] }))];
+      const refs = [
+        ...(c.rule !== undefined ? [{ ref: c.rule, at: [...where, 'rule'] }] : []),
+        ...(c.logged ?? []).map((ref, k) => ({ ref, at: [...where, 'logged', k] })),
+      ];
       const egress = refs.find((r) => r.ref.includes('/egress/'));
       if (egress) {
-        diagnostics.push(diagnosticAt(doc, egress.at, 'error', 'invalid-value',
-          `${egress.ref}: test cases check ingress (XDP); egress rules are iptables rules on packets the host sends and never decide a case`));
+        diagnostics.push(
+          diagnosticAt(
+            doc,
+            egress.at,
+            'error',
+            'invalid-value',
+            `${egress.ref}: test cases check ingress (XDP); egress rules are iptables rules on packets the host sends and never decide a case`,
+          ),
+        );
         return;
       }
       let packet;
@@ -170,12 +201,23 @@ export function runPolicyTests(loaded: PolicyTestLoad, resources: ResourceSet): 
       const at = doc.locate(where);
       const label = `${t.metadata.name} case ${i}${c.name ? ` (${c.name})` : ''}`;
       const result: CaseResult = {
-        file: doc.file, line: at.line, col: at.col, test: t.metadata.name, host, interface: iface, index: i,
-        packet: c.packet, expected, actual, passed: problem === null, problem,
+        file: doc.file,
+        line: at.line,
+        col: at.col,
+        test: t.metadata.name,
+        host,
+        interface: iface,
+        index: i,
+        packet: c.packet,
+        expected,
+        actual,
+        passed: problem === null,
+        problem,
       };
       if (c.name !== undefined) result.name = c.name;
       results.push(result);
-      if (problem) diagnostics.push(diagnosticAt(doc, where, 'error', 'test-failed', `${label}: ${c.packet}: ${problem}`));
+      if (problem)
+        diagnostics.push(diagnosticAt(doc, where, 'error', 'test-failed', `${label}: ${c.packet}: ${problem}`));
     });
   }
   return { files: loaded.files, tests: loaded.tests.length, results, diagnostics: sortDiagnostics(diagnostics) };

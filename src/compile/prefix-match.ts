@@ -40,7 +40,10 @@ export function prefixMatcher(family: IpFamily, prefixes: readonly string[]): Pr
     for (const [s, e] of ranges) {
       const last = ends.length - 1;
       if (last >= 0 && s <= ends[last]! + 1) ends[last] = Math.max(ends[last]!, e);
-      else { starts.push(s); ends.push(e); }
+      else {
+        starts.push(s);
+        ends.push(e);
+      }
     }
     const startArr = Float64Array.from(starts);
     const endArr = Float64Array.from(ends);
@@ -65,8 +68,12 @@ export function prefixMatcher(family: IpFamily, prefixes: readonly string[]): Pr
   const ends: bigint[] = [];
   for (const [s, e] of ranges) {
     const last = ends.length - 1;
-    if (last >= 0 && s <= ends[last]! + 1n) { if (e > ends[last]!) ends[last] = e; }
-    else { starts.push(s); ends.push(e); }
+    if (last >= 0 && s <= ends[last]! + 1n) {
+      if (e > ends[last]!) ends[last] = e;
+    } else {
+      starts.push(s);
+      ends.push(e);
+    }
   }
   return {
     family,
@@ -83,11 +90,25 @@ export function prefixMatcher(family: IpFamily, prefixes: readonly string[]): Pr
  * parser: building the matcher of a million-prefix deny list is dominated by this.
  */
 function v4Range(text: string): [number, number] | null {
-  let value = 0, octet = 0, dots = 0, digits = 0, prefix = 32;
+  let value = 0,
+    octet = 0,
+    dots = 0,
+    digits = 0,
+    prefix = 32;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
-    if (ch >= 48 && ch <= 57) { octet = octet * 10 + (ch - 48); digits++; continue; }
-    if (ch === 46 && digits > 0 && octet <= 255 && dots < 3) { value = value * 256 + octet; octet = 0; digits = 0; dots++; continue; }
+    if (ch >= 48 && ch <= 57) {
+      octet = octet * 10 + (ch - 48);
+      digits++;
+      continue;
+    }
+    if (ch === 46 && digits > 0 && octet <= 255 && dots < 3) {
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+      continue;
+    }
     if (ch === 47 && dots === 3 && digits > 0 && octet <= 255) {
       const bits = Number(text.slice(i + 1));
       if (!Number.isInteger(bits) || bits < 0 || bits > 32 || i + 1 === text.length) return null;
@@ -105,10 +126,12 @@ function v4Range(text: string): [number, number] | null {
 
 /** The last index k in [0, n) with ok(k), for a predicate true on a prefix of the range; -1 when none. */
 function lastAtMost(n: number, ok: (k: number) => boolean): number {
-  let lo = 0, hi = n;
+  let lo = 0,
+    hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (ok(mid)) lo = mid + 1; else hi = mid;
+    if (ok(mid)) lo = mid + 1;
+    else hi = mid;
   }
   return lo - 1;
 }

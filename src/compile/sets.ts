@@ -29,7 +29,8 @@ export class SelectorAddresses {
       const cidrs: Cidr[] = [];
       // Loops, not push(...list): a deny list of a million prefixes would overflow the call stack.
       for (const s of this.resources.networkSets) if (selector.matches(s.labels)) for (const c of s.nets) cidrs.push(c);
-      for (const h of this.resources.hostEndpoints) if (selector.matches(h.labels)) for (const c of h.expectedIPs) cidrs.push(c);
+      for (const h of this.resources.hostEndpoints)
+        if (selector.matches(h.labels)) for (const c of h.expectedIPs) cidrs.push(c);
       found = splitFamilies(cidrs);
       this.cache.set(key, found);
     }
@@ -44,8 +45,14 @@ function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
   let byFamily = idCache.get(prefixes);
   const known = byFamily?.get(family);
   if (known) return known;
-  const id = createHash('sha256').update(`ipv${family}\n${prefixes.join('\n')}`).digest('hex').slice(0, 16);
-  if (!byFamily) { byFamily = new Map(); idCache.set(prefixes, byFamily); }
+  const id = createHash('sha256')
+    .update(`ipv${family}\n${prefixes.join('\n')}`)
+    .digest('hex')
+    .slice(0, 16);
+  if (!byFamily) {
+    byFamily = new Map();
+    idCache.set(prefixes, byFamily);
+  }
   byFamily.set(family, id);
   return id;
 }

@@ -4,7 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { NotrackError } from '../errors.js';
 
 /** What a program said: its exit status (-1 when it could not run or was killed) and its output. */
-interface CommandResult { status: number; stdout: string; stderr: string }
+interface CommandResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs one program from an argv array, with optional stdin, and returns its exit status and output. */
 export type CommandRunner = (argv: string[], input?: string) => CommandResult;
@@ -16,12 +20,22 @@ const MAX_OUTPUT = 512 * 1024 * 1024;
  * Spawns `argv` directly (no shell) in this thread's network namespace and waits for it. `error` is set when the
  * program could not be started or did not finish in time; `stderr` then says so too.
  */
-export function runProgram(argv: string[], options: { input?: string | undefined; timeoutMs: number }): CommandResult & { error?: Error } {
+export function runProgram(
+  argv: string[],
+  options: { input?: string | undefined; timeoutMs: number },
+): CommandResult & { error?: Error } {
   const [cmd, ...args] = argv;
   if (!cmd) throw new Error('runProgram needs a program to run');
-  const r = spawnSync(cmd, args, { input: options.input, encoding: 'utf8', maxBuffer: MAX_OUTPUT, timeout: options.timeoutMs });
+  const r = spawnSync(cmd, args, {
+    input: options.input,
+    encoding: 'utf8',
+    maxBuffer: MAX_OUTPUT,
+    timeout: options.timeoutMs,
+  });
   const result: CommandResult & { error?: Error } = {
-    status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr || (r.error ? String(r.error) : ''),
+    status: r.status ?? -1,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr || (r.error ? String(r.error) : ''),
   };
   if (r.error) result.error = r.error;
   return result;

@@ -110,7 +110,8 @@ function protoNumber(proto: Proto): number {
 
 function mac(text: string): Buffer {
   const parts = text.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new FrameError(`packet: bad MAC ${text}`);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p)))
+    throw new FrameError(`packet: bad MAC ${text}`);
   return Buffer.from(parts.map((p) => parseInt(p, 16)));
 }
 
@@ -127,7 +128,10 @@ export function internetChecksum(...parts: Buffer[]): number {
   for (const part of parts) {
     for (const byte of part) {
       if (odd === null) odd = byte;
-      else { sum += (odd << 8) | byte; odd = null; }
+      else {
+        sum += (odd << 8) | byte;
+        odd = null;
+      }
     }
   }
   if (odd !== null) sum += odd << 8;
@@ -162,7 +166,12 @@ function vlanTags(vlan: number[] = [], tpids?: number[]): { tpid: number; id: nu
 
 /** An Ethernet frame around any payload: e.g. LLDP (0x88cc) or a raw EtherType. */
 export function buildEthernetFrame(opts: {
-  etherType: number; payload: Buffer; vlan?: number[]; vlanTpids?: number[]; srcMac?: string; dstMac?: string;
+  etherType: number;
+  payload: Buffer;
+  vlan?: number[];
+  vlanTpids?: number[];
+  srcMac?: string;
+  dstMac?: string;
 }): Buffer {
   const tags = vlanTags(opts.vlan, opts.vlanTpids);
   const head = Buffer.alloc(14 + 4 * tags.length);
@@ -180,7 +189,12 @@ export function buildEthernetFrame(opts: {
 
 /** An ARP request (op 1) or reply (op 2) for IPv4 over Ethernet. */
 export function buildArpFrame(opts: {
-  senderIp: string; targetIp: string; op?: 1 | 2; senderMac?: string; targetMac?: string; vlan?: number[];
+  senderIp: string;
+  targetIp: string;
+  op?: 1 | 2;
+  senderMac?: string;
+  targetMac?: string;
+  vlan?: number[];
 }): Buffer {
   const arp = Buffer.alloc(28);
   arp.writeUInt16BE(1, 0); // Ethernet
@@ -193,8 +207,11 @@ export function buildArpFrame(opts: {
   mac(opts.targetMac ?? '00:00:00:00:00:00').copy(arp, 18);
   address(opts.targetIp, 4).copy(arp, 24);
   return buildEthernetFrame({
-    etherType: EtherType.arp, payload: arp, vlan: opts.vlan,
-    srcMac: opts.senderMac, dstMac: opts.op === 2 ? opts.targetMac : 'ff:ff:ff:ff:ff:ff',
+    etherType: EtherType.arp,
+    payload: arp,
+    vlan: opts.vlan,
+    srcMac: opts.senderMac,
+    dstMac: opts.op === 2 ? opts.targetMac : 'ff:ff:ff:ff:ff:ff',
   });
 }
 
@@ -391,15 +408,20 @@ export function layoutFrame(spec: PacketSpec): BuiltFrame {
   }
 
   let frame = buildEthernetFrame({
-    etherType: spec.family === 4 ? EtherType.ipv4 : EtherType.ipv6, payload: ip, vlan: spec.vlan,
-    vlanTpids: spec.vlanTpids, srcMac: spec.srcMac, dstMac: spec.dstMac,
+    etherType: spec.family === 4 ? EtherType.ipv4 : EtherType.ipv6,
+    payload: ip,
+    vlan: spec.vlan,
+    vlanTpids: spec.vlanTpids,
+    srcMac: spec.srcMac,
+    dstMac: spec.dstMac,
   });
   const l3Off = 14 + 4 * (spec.vlan?.length ?? 0);
   const l4Off = later ? null : l3Off + l4InIp;
   if (c.tcpDataOffset !== undefined && proto === 6 && l4Off !== null) {
     frame.writeUInt8((c.tcpDataOffset & 0x0f) << 4, l4Off + 12);
   }
-  if (spec.padTo !== undefined && frame.length < spec.padTo) frame = Buffer.concat([frame, Buffer.alloc(spec.padTo - frame.length)]);
+  if (spec.padTo !== undefined && frame.length < spec.padTo)
+    frame = Buffer.concat([frame, Buffer.alloc(spec.padTo - frame.length)]);
   if (c.truncateTo !== undefined) frame = frame.subarray(0, c.truncateTo);
   return { frame, l3Off, l4Off, ipProto: proto };
 }
@@ -415,8 +437,15 @@ export function buildFrame(spec: PacketSpec): Buffer {
  */
 export function packetFrame(p: PacketDescription, extra: Partial<PacketSpec> = {}): Buffer {
   const spec: PacketSpec = {
-    family: p.family, proto: p.protocol, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport,
-    icmpType: p.icmpType ?? 0, icmpCode: p.icmpCode ?? 0, ...extra,
+    family: p.family,
+    proto: p.protocol,
+    src: p.src,
+    dst: p.dst,
+    sport: p.sport,
+    dport: p.dport,
+    icmpType: p.icmpType ?? 0,
+    icmpCode: p.icmpCode ?? 0,
+    ...extra,
   };
   if (p.laterFragment) {
     spec.fragment = spec.fragment ?? { offset: 1480, more: false };

@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { patchMapFds } from '../asm/index.js';
 import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
 import {
-  compilePolicyProgram, policyMapContents, POLICY_PROGRAM_NAME,
-  type Classifier, type PolicyMapContents, type PolicyMapSpec,
+  compilePolicyProgram,
+  policyMapContents,
+  POLICY_PROGRAM_NAME,
+  type Classifier,
+  type PolicyMapContents,
+  type PolicyMapSpec,
 } from '../compile/program/index.js';
 import { createMap, loadProgram, setProgramSlot, type BpfMap, type BpfProgram } from '../libbpf/index.js';
 import { MAPS, POLICY_PROGRAM_LOAD } from '../abi/notrack.js';
@@ -105,7 +109,8 @@ function fill(map: BpfMap, contents: PolicyMapContents, progress: (done: number)
   for (let at = 0; at < count; at += ARRAY_CHUNK) {
     const end = Math.min(count, at + ARRAY_CHUNK);
     const batch: { key: number; value: Buffer }[] = new Array(end - at);
-    for (let i = at; i < end; i++) batch[i - at] = { key: i, value: values.subarray(i * valueSize, (i + 1) * valueSize) };
+    for (let i = at; i < end; i++)
+      batch[i - at] = { key: i, value: values.subarray(i * valueSize, (i + 1) * valueSize) };
     map.updateBatch(batch);
     progress(end);
   }
@@ -121,7 +126,10 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
   const progress = options.onProgress ?? (() => {});
   const t0 = performance.now();
   progress({ phase: 'compile' });
-  const compiled = compilePolicyProgram(options.state, options.iface, { steps: options.steps, minGroupEntries: options.minGroupEntries });
+  const compiled = compilePolicyProgram(options.state, options.iface, {
+    steps: options.steps,
+    minGroupEntries: options.minGroupEntries,
+  });
   const t1 = performance.now();
 
   const maps = new Map<string, BpfMap>();
@@ -130,12 +138,18 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
     const mapEntries: Record<string, number> = {};
     for (const spec of compiled.program.maps) {
       const map = createMap({
-        type: spec.type, name: spec.name, keySize: spec.keySize, valueSize: spec.valueSize,
-        maxEntries: spec.maxEntries, flags: spec.flags,
+        type: spec.type,
+        name: spec.name,
+        keySize: spec.keySize,
+        valueSize: spec.valueSize,
+        maxEntries: spec.maxEntries,
+        flags: spec.flags,
       });
       maps.set(spec.name, map);
       const contents = policyMapContents(classifierFor(spec, compiled.v4, compiled.v6), spec.role);
-      mapEntries[spec.name] = fill(map, contents, (done) => progress({ phase: 'fill', map: spec.name, done, total: contents.count }));
+      mapEntries[spec.name] = fill(map, contents, (done) =>
+        progress({ phase: 'fill', map: spec.name, done, total: contents.count }),
+      );
       if (options.pinDir !== undefined) map.pin(join(options.pinDir, spec.name));
     }
     const t2 = performance.now();

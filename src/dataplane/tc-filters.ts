@@ -1,8 +1,16 @@
 // What only the tc program can tell about an interface (netlink has no libbpf wrapper for a full filter dump): its
 // cls_bpf filters, whether its clsact qdisc is still in use; and TC detaching that removes a qdisc notrack made.
 import {
-  BpfError, destroyClsact, errnoName, interfaceName, tcxQuery, xdpQuery,
-  type TcAttachment, type TcDirection, type TcxState, type XdpState,
+  BpfError,
+  destroyClsact,
+  errnoName,
+  interfaceName,
+  tcxQuery,
+  xdpQuery,
+  type TcAttachment,
+  type TcDirection,
+  type TcxState,
+  type XdpState,
 } from '../libbpf/index.js';
 import { runProgram } from './command-runner.js';
 
@@ -30,14 +38,26 @@ interface TcJsonFilter {
 }
 
 /** A failed tc call, in the binding's terms (code and errno), as the kernel calls around it report theirs. */
-function tcFailure(code: 'bpf-not-found' | 'bpf-not-supported' | 'bpf-syscall', op: string, subject: string, errno: number, hint: string): BpfError {
+function tcFailure(
+  code: 'bpf-not-found' | 'bpf-not-supported' | 'bpf-syscall',
+  op: string,
+  subject: string,
+  errno: number,
+  hint: string,
+): BpfError {
   return new BpfError(code, `${op} (${subject}) failed with ${errnoName(errno)}: ${hint}`, { op, errno });
 }
 
 function nameOf(ifindex: number): string {
   const ifname = interfaceName(ifindex);
   if (ifname === undefined) {
-    throw tcFailure('bpf-not-found', 'if_indextoname', `ifindex ${ifindex}`, ENODEV, 'there is no such network interface');
+    throw tcFailure(
+      'bpf-not-found',
+      'if_indextoname',
+      `ifindex ${ifindex}`,
+      ENODEV,
+      'there is no such network interface',
+    );
   }
   return ifname;
 }
@@ -49,7 +69,8 @@ function nameOf(ifindex: number): string {
 export function clsBpfFilters(ifindex: number, direction: TcDirection): ClsBpfFilter[] {
   const ifname = nameOf(ifindex);
   const r = runProgram(['tc', '-json', 'filter', 'show', 'dev', ifname, direction], { timeoutMs: TC_TIMEOUT_MS });
-  if (r.error) throw tcFailure('bpf-not-supported', 'tc filter show', ifname, ENOENT, `could not run tc: ${r.error.message}`);
+  if (r.error)
+    throw tcFailure('bpf-not-supported', 'tc filter show', ifname, ENOENT, `could not run tc: ${r.error.message}`);
   if (r.status !== 0) {
     // tc fails when the interface has no clsact qdisc: nothing can be attached then.
     if (/Cannot find|Invalid argument|No such file/i.test(r.stderr)) return [];
@@ -116,8 +137,10 @@ export function interfaceAttachments(ifindex: number): InterfaceAttachments {
 export function foreignTcPrograms(att: InterfaceAttachments, owned: Iterable<number> = []): number[] {
   const mine = new Set(owned);
   const ids = [
-    ...att.tcx.ingress.programIds, ...att.tcx.egress.programIds,
-    ...att.clsBpf.ingress.map((f) => f.progId), ...att.clsBpf.egress.map((f) => f.progId),
+    ...att.tcx.ingress.programIds,
+    ...att.tcx.egress.programIds,
+    ...att.clsBpf.ingress.map((f) => f.progId),
+    ...att.clsBpf.egress.map((f) => f.progId),
   ];
   return [...new Set(ids)].filter((id) => !mine.has(id));
 }

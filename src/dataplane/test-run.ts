@@ -13,8 +13,21 @@ import type { KernelReason, KernelVerdict } from '../compile/explain.js';
 import { BpfObject, testRunXdp, type BpfMap, type BpfProgram } from '../libbpf/index.js';
 import { packetFrame } from './frames.js';
 import {
-  BPF_OBJECTS, Counter, encodeFailsafeKey, encodeFailsafePorts, FAILSAFE_VALUE, Limits, MAPS, Meta, PROGRAMS,
-  RULE_NONE, STATE_FIELDS, STRUCTS, sumPerCpuCounter, type CounterName, type CounterValue,
+  BPF_OBJECTS,
+  Counter,
+  encodeFailsafeKey,
+  encodeFailsafePorts,
+  FAILSAFE_VALUE,
+  Limits,
+  MAPS,
+  Meta,
+  PROGRAMS,
+  RULE_NONE,
+  STATE_FIELDS,
+  STRUCTS,
+  sumPerCpuCounter,
+  type CounterName,
+  type CounterValue,
 } from '../abi/notrack.js';
 import { loadPolicyProgram, type PolicyProgramStats } from './policy-program.js';
 import { XdpDataplaneError } from './xdp/errors.js';
@@ -47,7 +60,9 @@ interface OpenTestRunOptions {
 }
 
 /** Closes what a policy program holds; a replaced program is closed once the slots point elsewhere. */
-interface InstalledPolicy { close(): void }
+interface InstalledPolicy {
+  close(): void;
+}
 
 const COUNTER_NAMES = Object.keys(Counter) as CounterName[];
 const STATE_SIZE = STRUCTS.nt_state.size;
@@ -57,7 +72,12 @@ export class XdpTestRun {
   readonly object: BpfObject;
   readonly entry: BpfProgram;
   readonly maps: {
-    state: BpfMap; jump: BpfMap; counters: BpfMap; ruleCounters: BpfMap; failsafe: BpfMap; failsafePorts: BpfMap;
+    state: BpfMap;
+    jump: BpfMap;
+    counters: BpfMap;
+    ruleCounters: BpfMap;
+    failsafe: BpfMap;
+    failsafePorts: BpfMap;
   };
   #policy: InstalledPolicy | null = null;
   #failsafeKeys: Buffer[] = [];
@@ -83,11 +103,15 @@ export class XdpTestRun {
   protected static loadObject(options: OpenTestRunOptions): BpfObject {
     const path = options.objectPath ?? join(REPO_ROOT, BPF_OBJECTS.xdp);
     if (!existsSync(path)) {
-      throw new XdpDataplaneError('xdp-object-missing', `${path} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``);
+      throw new XdpDataplaneError(
+        'xdp-object-missing',
+        `${path} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``,
+      );
     }
     const object = BpfObject.open(path);
     try {
-      if (options.ruleCounters !== undefined) object.map(MAPS.ruleCounters.name).setMaxEntries(Math.max(1, options.ruleCounters));
+      if (options.ruleCounters !== undefined)
+        object.map(MAPS.ruleCounters.name).setMaxEntries(Math.max(1, options.ruleCounters));
       object.load();
       return object;
     } catch (e) {
@@ -100,9 +124,16 @@ export class XdpTestRun {
    * Compiles and loads the policy program of `iface` in `state`, puts it in its slots (replacing the previous one)
    * and writes the state's failsafes.
    */
-  install(state: DesiredState, iface: string | InterfaceState, options: { steps?: number; minGroupEntries?: number } = {}): PolicyProgramStats {
+  install(
+    state: DesiredState,
+    iface: string | InterfaceState,
+    options: { steps?: number; minGroupEntries?: number } = {},
+  ): PolicyProgramStats {
     const loaded = loadPolicyProgram({
-      state, iface, steps: options.steps, minGroupEntries: options.minGroupEntries,
+      state,
+      iface,
+      steps: options.steps,
+      minGroupEntries: options.minGroupEntries,
       staticMaps: { nt_state: this.maps.state, nt_jump: this.maps.jump, nt_counters: this.maps.counters },
     });
     loaded.install(this.maps.jump);
@@ -149,17 +180,25 @@ export class XdpTestRun {
     const ruleId = state ? state.readUInt32LE(STATE_FIELDS.ruleId.offset) : RULE_NONE;
     const logCount = state ? state.readUInt32LE(STATE_FIELDS.logCount.offset) : 0;
     const logged: number[] = [];
-    for (let i = 0; i < Math.min(logCount, Limits.logMax); i++) logged.push(state!.readUInt32LE(STATE_FIELDS.logRules.offset + 4 * i));
+    for (let i = 0; i < Math.min(logCount, Limits.logMax); i++)
+      logged.push(state!.readUInt32LE(STATE_FIELDS.logRules.offset + 4 * i));
     const counter = ruleId === RULE_NONE ? null : ruleId;
     const untrackedFlag = hasAcceptedMeta(r.meta);
     return {
       action: r.action,
       actionName: xdpActionName(r.action),
       untrackedFlag,
-      outcome: r.action === XdpAction.drop ? 'deny' : r.action === XdpAction.pass ? (untrackedFlag ? 'allow' : 'pass') : 'other',
+      outcome:
+        r.action === XdpAction.drop
+          ? 'deny'
+          : r.action === XdpAction.pass
+            ? untrackedFlag
+              ? 'allow'
+              : 'pass'
+            : 'other',
       reason: reasonOf(moved),
       counter,
-      rule: counter === null ? null : iface?.counters[counter] ?? null,
+      rule: counter === null ? null : (iface?.counters[counter] ?? null),
       logged,
       logCount,
     };
@@ -192,7 +231,11 @@ export class XdpTestRun {
 }
 
 function hasAcceptedMeta(meta: Buffer): boolean {
-  return meta.length >= 8 && meta.readUInt32LE(meta.length - 8) === Meta.magic && (meta.readUInt32LE(meta.length - 4) & Meta.accepted) !== 0;
+  return (
+    meta.length >= 8 &&
+    meta.readUInt32LE(meta.length - 8) === Meta.magic &&
+    (meta.readUInt32LE(meta.length - 4) & Meta.accepted) !== 0
+  );
 }
 
 /** The reason from the global counters that moved; the outcome counters come last since they go with several. */
@@ -213,7 +256,11 @@ function reasonOf(moved: (name: CounterName) => boolean): KernelReason {
  * program and the failsafes installed, the packet's frame run once, everything closed again. An interface without
  * a state gets no policy program and no failsafes, as a host where notrack is not attached there.
  */
-export function kernelVerdict(state: DesiredState, iface: string | InterfaceState, packet: PacketDescription): KernelVerdict {
+export function kernelVerdict(
+  state: DesiredState,
+  iface: string | InterfaceState,
+  packet: PacketDescription,
+): KernelVerdict {
   const ifc = typeof iface === 'string' ? interfaceState(state, iface) : iface;
   const frame = packetFrame(packet);
   const run = XdpTestRun.open({ ruleCounters: Math.max(Limits.ruleCountersMax, ifc?.counters.length ?? 0) });

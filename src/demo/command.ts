@@ -45,11 +45,16 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
     const err: Buffer[] = [];
     let timedOut = false;
     let spawnError: Error | undefined;
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.stdin.on('error', () => {});
-    child.on('error', (e) => { spawnError = e; });
+    child.on('error', (e) => {
+      spawnError = e;
+    });
     child.stdin.end(opts.input ?? '');
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -59,7 +64,10 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
         stderr: Buffer.concat(err).toString('utf8') || (spawnError ? String(spawnError.message) : ''),
         timedOut,
       };
-      if (result.status === 0 || opts.allowFail) { resolve(result); return; }
+      if (result.status === 0 || opts.allowFail) {
+        resolve(result);
+        return;
+      }
       reject(failure(argv, result, opts.timeoutMs ?? 30_000));
     });
   });
@@ -67,7 +75,10 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
 
 function failure(argv: readonly string[], result: CommandResult, timeoutMs: number): LabError {
   const why = result.timedOut ? `timed out after ${timeoutMs} ms` : `exit status ${result.status}`;
-  return new LabError('lab-command-failed', `${showArgv(argv)} failed (${why}): ${result.stderr.trim() || result.stdout.trim()}`);
+  return new LabError(
+    'lab-command-failed',
+    `${showArgv(argv)} failed (${why}): ${result.stderr.trim() || result.stdout.trim()}`,
+  );
 }
 
 /** runCommand's synchronous twin: the same options, result and errors. */
@@ -76,7 +87,11 @@ export function runCommandSync(argv: readonly string[], opts: CommandOptions = {
   if (cmd === undefined) throw new LabError('lab-command-failed', 'empty command');
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const r = spawnSync(cmd, args, {
-    input: opts.input ?? '', encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 256 * 1024 * 1024,
+    input: opts.input ?? '',
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: 256 * 1024 * 1024,
     ...(opts.env !== undefined ? { env: opts.env } : {}),
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
   });

@@ -81,7 +81,12 @@ function basicAuth(req: IncomingMessage): { username: string; password: string }
 export function gitHttpHandler(opts: GitHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const record: GitHttpRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), status: 0 };
+    const record: GitHttpRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.search.slice(1),
+      status: 0,
+    };
     opts.onRequest?.(record);
     if (opts.onAnswered) res.on('close', () => opts.onAnswered!(record));
     const reply = (status: number, text: string, headers: Record<string, string> = {}) => {
@@ -93,8 +98,10 @@ export function gitHttpHandler(opts: GitHttpOptions): (req: IncomingMessage, res
     let remoteUser = '';
     if (opts.token !== undefined) {
       const creds = basicAuth(req);
-      const ok = creds !== null && creds.password === opts.token
-        && (opts.username === undefined || creds.username === opts.username);
+      const ok =
+        creds !== null &&
+        creds.password === opts.token &&
+        (opts.username === undefined || creds.username === opts.username);
       if (!ok) {
         req.resume();
         reply(401, 'authentication required\n', { 'www-authenticate': 'Basic realm="notrack"' });
@@ -127,18 +134,29 @@ export function gitHttpHandler(opts: GitHttpOptions): (req: IncomingMessage, res
     const cgi = spawn(HTTP_BACKEND, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stderr: Buffer[] = [];
     cgi.stderr.on('data', (c: Buffer) => stderr.push(c));
-    cgi.on('error', (err) => { if (!res.headersSent) reply(500, `cannot run ${HTTP_BACKEND}: ${err.message}\n`); });
+    cgi.on('error', (err) => {
+      if (!res.headersSent) reply(500, `cannot run ${HTTP_BACKEND}: ${err.message}\n`);
+    });
     // A client that hangs up early must not crash the server with EPIPE, nor leave the backend waiting for input.
     cgi.stdin.on('error', () => {});
-    res.on('close', () => { if (cgi.exitCode === null && cgi.signalCode === null) cgi.kill(); });
-    req.on('data', (c: Buffer) => { if (record.method === 'POST') bodyChunks.push(c); });
-    req.on('end', () => { if (bodyChunks.length > 0) record.body = Buffer.concat(bodyChunks); });
+    res.on('close', () => {
+      if (cgi.exitCode === null && cgi.signalCode === null) cgi.kill();
+    });
+    req.on('data', (c: Buffer) => {
+      if (record.method === 'POST') bodyChunks.push(c);
+    });
+    req.on('end', () => {
+      if (bodyChunks.length > 0) record.body = Buffer.concat(bodyChunks);
+    });
     req.pipe(cgi.stdin);
 
     let head: Buffer = Buffer.alloc(0);
     let headDone = false;
     cgi.stdout.on('data', (chunk: Buffer) => {
-      if (headDone) { res.write(chunk); return; }
+      if (headDone) {
+        res.write(chunk);
+        return;
+      }
       head = Buffer.concat([head, chunk]);
       const found = findHeadEnd(head);
       if (!found) return;
@@ -174,9 +192,10 @@ export async function serveGitHttp(opts: GitHttpOptions & ListenOptions): Promis
   return {
     server,
     port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -15,7 +15,9 @@ if (values.root === undefined || values.home === undefined || !listen) {
   process.exit(64);
 }
 
-const say = (event: object): void => { process.stdout.write(`${JSON.stringify(event)}\n`); };
+const say = (event: object): void => {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+};
 
 const served = await serveGitHttp({
   projectRoot: values.root,

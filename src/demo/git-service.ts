@@ -18,7 +18,11 @@ export interface GitServiceOptions {
 }
 
 /** One request the server answered, as it reported it. */
-export interface ServedRequest { method: string; path: string; status: number }
+export interface ServedRequest {
+  method: string;
+  path: string;
+  status: number;
+}
 
 export class GitService {
   readonly address: string;
@@ -51,18 +55,35 @@ export class GitService {
   /** Starts the server and resolves once it listens; rejects with what it printed when it does not. */
   async start(): Promise<void> {
     if (this.child) return;
-    const argv = [...gitServerArgv(), '--root', this.opts.projectRoot, '--home', this.opts.home,
-      '--listen', `${this.address}:${this.port}`];
+    const argv = [
+      ...gitServerArgv(),
+      '--root',
+      this.opts.projectRoot,
+      '--home',
+      this.opts.home,
+      '--listen',
+      `${this.address}:${this.port}`,
+    ];
     const child = this.opts.namespace.start(argv);
     this.child = child;
     let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const timeoutMs = this.opts.startTimeoutMs ?? 10_000;
     try {
       await new Promise<void>((resolve, reject) => {
         let buffered = '';
-        const timer = setTimeout(() => reject(new LabError('lab-git-server',
-          `the Git server did not listen on ${this.address}:${this.port} within ${timeoutMs} ms: ${stderr.trim()}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new LabError(
+                'lab-git-server',
+                `the Git server did not listen on ${this.address}:${this.port} within ${timeoutMs} ms: ${stderr.trim()}`,
+              ),
+            ),
+          timeoutMs,
+        );
         child.stdout!.on('data', (c: Buffer) => {
           buffered += c.toString();
           let nl: number;
@@ -70,16 +91,27 @@ export class GitService {
             const line = buffered.slice(0, nl);
             buffered = buffered.slice(nl + 1);
             let event: { listening?: string; request?: ServedRequest };
-            try { event = JSON.parse(line) as typeof event; } catch { continue; }
-            if (event.listening !== undefined) { clearTimeout(timer); resolve(); }
+            try {
+              event = JSON.parse(line) as typeof event;
+            } catch {
+              continue;
+            }
+            if (event.listening !== undefined) {
+              clearTimeout(timer);
+              resolve();
+            }
             if (event.request) this.requests.push(event.request);
           }
         });
         child.on('close', (code, signal) => {
           clearTimeout(timer);
           if (this.child === child) this.child = null;
-          reject(new LabError('lab-git-server',
-            `the Git server in namespace ${this.opts.namespace.name} exited (${signal ?? code}): ${stderr.trim()}`));
+          reject(
+            new LabError(
+              'lab-git-server',
+              `the Git server in namespace ${this.opts.namespace.name} exited (${signal ?? code}): ${stderr.trim()}`,
+            ),
+          );
         });
         child.on('error', (e) => reject(new LabError('lab-git-server', `cannot start the Git server: ${e.message}`)));
       });

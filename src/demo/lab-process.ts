@@ -17,10 +17,12 @@ export class LabProcess {
     };
     child.stdout?.on('data', take);
     child.stderr?.on('data', take);
-    this.closed = new Promise((resolve) => child.on('close', (code) => {
-      for (const w of this.waiters) w();
-      resolve(code);
-    }));
+    this.closed = new Promise((resolve) =>
+      child.on('close', (code) => {
+        for (const w of this.waiters) w();
+        resolve(code);
+      }),
+    );
   }
 
   get pid(): number | undefined {
@@ -43,24 +45,38 @@ export class LabProcess {
    * Resolves with the first complete line after `from` that `accept` takes (for JSON logs: parse and look);
    * rejects when the process ends or `timeoutMs` passes first.
    */
-  waitForLine<T>(accept: (line: string) => T | null | undefined, opts: { from?: number; timeoutMs?: number; what?: string } = {}): Promise<T> {
-    return this.wait(() => {
-      const text = this.output.slice(opts.from ?? 0);
-      const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n');
-      for (const line of lines) {
-        const found = line === '' ? null : accept(line);
-        if (found !== null && found !== undefined) return found;
-      }
-      return null;
-    }, opts.what ?? 'the awaited line', opts.timeoutMs);
+  waitForLine<T>(
+    accept: (line: string) => T | null | undefined,
+    opts: { from?: number; timeoutMs?: number; what?: string } = {},
+  ): Promise<T> {
+    return this.wait(
+      () => {
+        const text = this.output.slice(opts.from ?? 0);
+        const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n');
+        for (const line of lines) {
+          const found = line === '' ? null : accept(line);
+          if (found !== null && found !== undefined) return found;
+        }
+        return null;
+      },
+      opts.what ?? 'the awaited line',
+      opts.timeoutMs,
+    );
   }
 
   private wait<T>(look: () => T | null, what: string, timeoutMs = 30_000): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         const found = look();
-        if (found !== null) { finish(); resolve(found); return; }
-        if (!this.running) { finish(); reject(new Error(`the process ended before printing ${what}:\n${this.output.slice(-3000)}`)); }
+        if (found !== null) {
+          finish();
+          resolve(found);
+          return;
+        }
+        if (!this.running) {
+          finish();
+          reject(new Error(`the process ended before printing ${what}:\n${this.output.slice(-3000)}`));
+        }
       };
       const finish = (): void => {
         clearTimeout(timer);

@@ -14,22 +14,38 @@ import { GitService } from './git-service.js';
 import { LabError } from './lab-error.js';
 import { LabNamespace } from './lab-namespace.js';
 import { LabProcess } from './lab-process.js';
-import { bpffsMounts, killNamespaceProcesses, LAB_MARKER, LAB_NAME_PREFIX, namespaceNames, ownedName, removeLeftovers } from './leftovers.js';
+import {
+  bpffsMounts,
+  killNamespaceProcesses,
+  LAB_MARKER,
+  LAB_NAME_PREFIX,
+  namespaceNames,
+  ownedName,
+  removeLeftovers,
+} from './leftovers.js';
 import { notrackArgv } from './node-entry.js';
 import { PolicyRepository } from './policy-repository.js';
-import { BRIDGE, GIT_ADDRESS, planTopology, type PlannedHost, type PlannedNamespace, type Topology } from './topology.js';
+import {
+  BRIDGE,
+  GIT_ADDRESS,
+  planTopology,
+  type PlannedHost,
+  type PlannedNamespace,
+  type Topology,
+} from './topology.js';
 
 /** The programs the lab runs, and what each is for (for the message when one is missing). */
 export const LAB_TOOLS: Record<string, string> = {
   ip: 'iproute2: namespaces, veth, bridge, addresses',
+  bridge: "iproute2: the bridge's forwarding entries",
   ss: 'iproute2: waiting for listeners',
   git: 'the policy repository',
   '/usr/lib/git-core/git-http-backend': "git's smart HTTP server (package git)",
   socat: 'TCP and UDP test traffic',
   ping: 'ICMP test traffic (iputils-ping)',
   conntrack: 'reading connection-tracking entries (conntrack-tools)',
-  iptables: 'the hosts\' own stateful firewall rule, and the demo tampering with notrack\'s chains',
-  ip6tables: 'the hosts\' own stateful firewall rule (IPv6)',
+  iptables: "the hosts' own stateful firewall rule, and the demo tampering with notrack's chains",
+  ip6tables: "the hosts' own stateful firewall rule (IPv6)",
   mount: 'the private bpffs',
   timeout: 'bounded listeners (coreutils)',
 };
@@ -44,7 +60,8 @@ function onPath(tool: string): boolean {
 export function labPrerequisites(): string[] {
   const problems: string[] = [];
   if (process.platform !== 'linux') problems.push('the lab needs Linux (network namespaces, XDP)');
-  if (process.getuid?.() !== 0) problems.push('the lab needs root: it creates network namespaces, veth pairs and a bpffs mount (run it with sudo)');
+  if (process.getuid?.() !== 0)
+    problems.push('the lab needs root: it creates network namespaces, veth pairs and a bpffs mount (run it with sudo)');
   for (const [tool, why] of Object.entries(LAB_TOOLS)) {
     if (!onPath(tool)) problems.push(`${tool} is not installed (${why})`);
   }
@@ -105,7 +122,11 @@ export class Lab {
   gitServer!: GitService;
   private readonly notrackCommand: string[];
   private readonly log: (line: string) => void;
-  private readonly made: { namespaces: string[]; mounted: boolean; dir: boolean } = { namespaces: [], mounted: false, dir: false };
+  private readonly made: { namespaces: string[]; mounted: boolean; dir: boolean } = {
+    namespaces: [],
+    mounted: false,
+    dir: false,
+  };
   private destroyed = false;
   private destroying: Promise<void> | undefined;
   private readonly onExit = (): void => this.teardown();
@@ -133,7 +154,11 @@ export class Lab {
   /** The host named `node`; throws when the lab has none. */
   host(node: string): LabHost {
     const h = this.hosts.find((x) => x.node === node);
-    if (!h) throw new LabError('lab-topology', `the lab has no host ${node} (it has ${this.hosts.map((x) => x.node).join(', ')})`);
+    if (!h)
+      throw new LabError(
+        'lab-topology',
+        `the lab has no host ${node} (it has ${this.hosts.map((x) => x.node).join(', ')})`,
+      );
     return h;
   }
 
@@ -145,7 +170,18 @@ export class Lab {
   /** The options every host-side notrack command takes: repository, ref, host name, pins and state. */
   hostOptions(node: string): string[] {
     const h = this.host(node);
-    return ['--repo', this.repoUrl, '--ref', this.repository.branch, '--host', h.node, '--bpffs', h.bpffs, '--state-dir', h.stateDir];
+    return [
+      '--repo',
+      this.repoUrl,
+      '--ref',
+      this.repository.branch,
+      '--host',
+      h.node,
+      '--bpffs',
+      h.bpffs,
+      '--state-dir',
+      h.stateDir,
+    ];
   }
 
   /** The argv that runs `notrack <args>` inside a host's namespace. */
@@ -159,8 +195,17 @@ export class Lab {
   }
 
   /** Runs `notrack <args>` inside a host's namespace and returns its status and output (never rejects on status). */
-  notrack(node: string, args: readonly string[], opts: Omit<CommandOptions, 'allowFail' | 'env'> = {}): Promise<CommandResult> {
-    return runCommand(this.notrackArgv(node, args), { timeoutMs: 60_000, ...opts, allowFail: true, env: this.notrackEnv(node) });
+  notrack(
+    node: string,
+    args: readonly string[],
+    opts: Omit<CommandOptions, 'allowFail' | 'env'> = {},
+  ): Promise<CommandResult> {
+    return runCommand(this.notrackArgv(node, args), {
+      timeoutMs: 60_000,
+      ...opts,
+      allowFail: true,
+      env: this.notrackEnv(node),
+    });
   }
 
   /**
@@ -231,11 +276,18 @@ export class Lab {
     const home = join(gitDir, 'home');
     mkdirSync(home, { recursive: true });
     this.repository = await PolicyRepository.create({
-      projectRoot: join(gitDir, 'repos'), workDir: join(gitDir, 'work'), home,
-      name: opts.repoName ?? 'policies', branch: opts.branch ?? 'main',
+      projectRoot: join(gitDir, 'repos'),
+      workDir: join(gitDir, 'work'),
+      home,
+      name: opts.repoName ?? 'policies',
+      branch: opts.branch ?? 'main',
     });
     this.gitServer = new GitService({
-      namespace: this.git, projectRoot: join(gitDir, 'repos'), home, address: GIT_ADDRESS, port: opts.gitPort ?? 8080,
+      namespace: this.git,
+      projectRoot: join(gitDir, 'repos'),
+      home,
+      address: GIT_ADDRESS,
+      port: opts.gitPort ?? 8080,
     });
   }
 
@@ -253,10 +305,34 @@ export class Lab {
     }
     for (const i of plan.interfaces) {
       // Created directly inside the two namespaces: the pair never exists in the root namespace.
-      await runCommand(['ip', 'link', 'add', 'name', i.name, 'netns', ns.name, 'type', 'veth', 'peer', 'name', i.bridgePort, 'netns', this.lan.name]);
+      await runCommand([
+        'ip',
+        'link',
+        'add',
+        'name',
+        i.name,
+        'netns',
+        ns.name,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        i.bridgePort,
+        'netns',
+        this.lan.name,
+      ]);
       await this.lan.exec(['ip', 'link', 'set', i.bridgePort, 'master', BRIDGE, 'up']);
+      // A switch floods a frame until it has learnt where its destination is, and a host whose replies leave by
+      // another interface never teaches it: the lab's bridge is told each interface's port at once, so a frame for
+      // one interface never reaches another of the same host on this segment.
+      const mac = (await ns.exec(['cat', `/sys/class/net/${i.name}/address`])).stdout.trim();
+      await this.lan.exec(['bridge', 'fdb', 'replace', mac, 'dev', i.bridgePort, 'master', 'static']);
       for (const a of i.addresses) {
-        await ns.exec(a.includes(':') ? ['ip', '-6', 'addr', 'add', a, 'dev', i.name, 'nodad'] : ['ip', 'addr', 'add', a, 'dev', i.name]);
+        await ns.exec(
+          a.includes(':')
+            ? ['ip', '-6', 'addr', 'add', a, 'dev', i.name, 'nodad']
+            : ['ip', 'addr', 'add', a, 'dev', i.name],
+        );
       }
       await ns.exec(['ip', 'link', 'set', i.name, 'up']);
     }
@@ -307,7 +383,9 @@ export class Lab {
       this.made.mounted = r.status !== 0;
     }
     if (this.made.dir && !this.made.mounted) rmSync(this.dir, { recursive: true, force: true });
-    this.log(`removed lab ${this.prefix}: ${this.made.namespaces.length} namespaces${this.made.mounted ? '' : ', bpffs mount'}, ${this.dir}`);
+    this.log(
+      `removed lab ${this.prefix}: ${this.made.namespaces.length} namespaces${this.made.mounted ? '' : ', bpffs mount'}, ${this.dir}`,
+    );
   }
 
   /** What of the lab is still present: namespaces, the bpffs mount, the folder (empty after destroy()). */

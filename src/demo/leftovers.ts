@@ -49,22 +49,33 @@ function run(argv: string[]): { status: number; stdout: string } {
 
 /** Names from `ip netns list` ("name" or "name (id: 3)" per line). */
 export function namespaceNames(): string[] {
-  return run(['ip', 'netns', 'list']).stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n !== '');
+  return run(['ip', 'netns', 'list'])
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n !== '');
 }
 
 /** Kills the processes still running inside a namespace (by pid), so that deleting it frees everything. */
 export function killNamespaceProcesses(ns: string): number {
-  const pids = run(['ip', 'netns', 'pids', ns]).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)).map(Number);
+  const pids = run(['ip', 'netns', 'pids', ns])
+    .stdout.split(/\s+/)
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number);
   for (const pid of pids) {
     if (pid === process.pid) continue;
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   return pids.length;
 }
 
 /** The bpffs mount points listed in /proc/self/mountinfo (field 5, octal escapes undone; type after " - "). */
 export function bpffsMounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
     .filter((l) => / - bpf /.test(l))
     .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
     .filter((m) => m !== '');
@@ -98,7 +109,8 @@ export function removeLeftovers(): string[] {
     if (!owned(entry) || !abandoned(entry) || stillMounted.has(full)) continue;
     // Only what a lab or test made: a lab's folder carries its marker, a test's pin folder is an empty mount point.
     const isLab = existsSync(join(full, LAB_MARKER));
-    const isPinFolder = entry.startsWith(TEST_NAME_PREFIX) && entry.endsWith('-bpffs') && readdirSync(full).length === 0;
+    const isPinFolder =
+      entry.startsWith(TEST_NAME_PREFIX) && entry.endsWith('-bpffs') && readdirSync(full).length === 0;
     if (!isLab && !isPinFolder) continue;
     rmSync(full, { recursive: true, force: true });
     removed.push(`folder ${full}`);

@@ -19,5 +19,7 @@ export function gitServerArgv(): string[] {
 
 /** The argv that runs the notrack command: bin/notrack.js when built, the sources under tsx otherwise. */
 export function notrackArgv(): string[] {
-  return FROM_SOURCES ? nodeWith(join(dirname(HERE), 'notrack-process.ts')) : nodeWith(join(PACKAGE_ROOT, 'bin', 'notrack.js'));
+  return FROM_SOURCES
+    ? nodeWith(join(dirname(HERE), 'notrack-process.ts'))
+    : nodeWith(join(PACKAGE_ROOT, 'bin', 'notrack.js'));
 }

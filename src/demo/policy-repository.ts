@@ -53,8 +53,12 @@ export class PolicyRepository {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: this.home,
       GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'notrack demo', GIT_AUTHOR_EMAIL: 'demo@notrack.invalid', GIT_AUTHOR_DATE: date,
-      GIT_COMMITTER_NAME: 'notrack demo', GIT_COMMITTER_EMAIL: 'demo@notrack.invalid', GIT_COMMITTER_DATE: date,
+      GIT_AUTHOR_NAME: 'notrack demo',
+      GIT_AUTHOR_EMAIL: 'demo@notrack.invalid',
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_NAME: 'notrack demo',
+      GIT_COMMITTER_EMAIL: 'demo@notrack.invalid',
+      GIT_COMMITTER_DATE: date,
     };
     return (await runCommand(['git', ...args], { cwd, env })).stdout;
   }
@@ -73,7 +77,10 @@ export class PolicyRepository {
     }
     // The folder itself may be a symbolic link (a checkout elsewhere); its contents are what gets published.
     const source = await realpath(folder);
-    await cp(source, this.work, { recursive: true, filter: (src) => !src.slice(source.length).split('/').includes('.git') });
+    await cp(source, this.work, {
+      recursive: true,
+      filter: (src) => !src.slice(source.length).split('/').includes('.git'),
+    });
     return this.commitAndPush(message);
   }
 

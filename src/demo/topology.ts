@@ -95,8 +95,10 @@ export function planTopology(prefix: string, endpoints: readonly HostEndpoint[])
   const byNode = new Map<string, HostEndpoint[]>();
   for (const ep of endpoints) {
     if (ep.interfaceName === null || ep.interfaceName === '*' || !IFNAME.test(ep.interfaceName)) {
-      throw new LabError('lab-topology',
-        `HostEndpoint ${ep.name} has interfaceName ${JSON.stringify(ep.interfaceName)}: the lab needs a concrete interface name to create`);
+      throw new LabError(
+        'lab-topology',
+        `HostEndpoint ${ep.name} has interfaceName ${JSON.stringify(ep.interfaceName)}: the lab needs a concrete interface name to create`,
+      );
     }
     const list = byNode.get(ep.node) ?? [];
     if (list.some((o) => o.interfaceName === ep.interfaceName)) {
@@ -105,14 +107,21 @@ export function planTopology(prefix: string, endpoints: readonly HostEndpoint[])
     list.push(ep);
     byNode.set(ep.node, list);
   }
-  if (byNode.size === 0) throw new LabError('lab-topology', 'the policy folder has no HostEndpoints, so the lab would have no hosts');
+  if (byNode.size === 0)
+    throw new LabError('lab-topology', 'the policy folder has no HostEndpoints, so the lab would have no hosts');
 
   const hosts: PlannedHost[] = [];
   [...byNode.keys()].sort().forEach((node, hostIndex) => {
     if (node === 'client' || node === 'git' || node === 'lan') {
-      throw new LabError('lab-topology', `node name "${node}" is the name of one of the lab's own namespaces; rename the host`);
+      throw new LabError(
+        'lab-topology',
+        `node name "${node}" is the name of one of the lab's own namespaces; rename the host`,
+      );
     }
-    const eps = byNode.get(node)!.slice().sort((a, b) => a.interfaceName!.localeCompare(b.interfaceName!));
+    const eps = byNode
+      .get(node)!
+      .slice()
+      .sort((a, b) => a.interfaceName!.localeCompare(b.interfaceName!));
     const interfaces: PlannedInterface[] = [];
     const endpointsByIf: Record<string, string> = {};
     let first4: string | undefined;
@@ -126,16 +135,22 @@ export function planTopology(prefix: string, endpoints: readonly HostEndpoint[])
       for (const ip of ep.expectedIPs) {
         const addr = formatIp(ip.family, ip.addr);
         if (ip.family === 6) {
-          if (!cidrContains(LAB6, ip)) throw new LabError('lab-topology', `${ep.name}: ${addr} is outside the lab's IPv6 range ${LAB_NET6}`);
+          if (!cidrContains(LAB6, ip))
+            throw new LabError('lab-topology', `${ep.name}: ${addr} is outside the lab's IPv6 range ${LAB_NET6}`);
           addresses.push(`${addr}/64`);
           own6 ??= addr;
         } else {
-          if (!cidrContains(LAB4, ip)) throw new LabError('lab-topology', `${ep.name}: ${addr} is outside the lab's IPv4 range ${LAB_NET4}`);
+          if (!cidrContains(LAB4, ip))
+            throw new LabError('lab-topology', `${ep.name}: ${addr} is outside the lab's IPv4 range ${LAB_NET4}`);
           addresses.push(`${addr}/24`);
           own4 ??= addr;
         }
       }
-      if (own4 === undefined) throw new LabError('lab-topology', `${ep.name} has no IPv4 address in expectedIPs; the lab needs one per interface`);
+      if (own4 === undefined)
+        throw new LabError(
+          'lab-topology',
+          `${ep.name} has no IPv4 address in expectedIPs; the lab needs one per interface`,
+        );
       first4 ??= own4;
       last4 = own4;
       last6 = own6 ?? last6;
@@ -150,7 +165,12 @@ export function planTopology(prefix: string, endpoints: readonly HostEndpoint[])
     ];
     if (last6 !== undefined) routes.push({ to: LAB_NET6, dev: inside, family: 6, src: last6 });
     hosts.push({
-      role: node, node, namespace: `${prefix}-${node}`, interfaces, routes, strictArp: interfaces.length > 1,
+      role: node,
+      node,
+      namespace: `${prefix}-${node}`,
+      interfaces,
+      routes,
+      strictArp: interfaces.length > 1,
       endpoints: endpointsByIf,
     });
   });
@@ -166,10 +186,18 @@ export function planTopology(prefix: string, endpoints: readonly HostEndpoint[])
   const client: PlannedNamespace = {
     role: 'client',
     namespace: `${prefix}-client`,
-    interfaces: [{
-      name: 'eth0', bridgePort: 'client',
-      addresses: [`${CLIENT_APP_ADDRESS}/16`, `${CLIENT_APP_ADDRESS6}/48`, `${VISITOR_ADDRESS}/32`, `${ATTACKER_ADDRESS}/32`],
-    }],
+    interfaces: [
+      {
+        name: 'eth0',
+        bridgePort: 'client',
+        addresses: [
+          `${CLIENT_APP_ADDRESS}/16`,
+          `${CLIENT_APP_ADDRESS6}/48`,
+          `${VISITOR_ADDRESS}/32`,
+          `${ATTACKER_ADDRESS}/32`,
+        ],
+      },
+    ],
     // The /16 and /48 are on-link from their addresses; the client never needs a route to its own /32s.
     routes: [],
     strictArp: false,

@@ -20,15 +20,26 @@ export interface PingOptions {
 /** The ping command line for `opts` (quiet, numeric). */
 export function pingArgv(to: string, opts: PingOptions = {}): string[] {
   return [
-    'ping', '-n', '-q', ...(opts.family ? [`-${opts.family}`] : []),
-    '-c', String(opts.count ?? 1), ...(opts.intervalS !== undefined ? ['-i', String(opts.intervalS)] : []),
-    '-W', String(opts.timeoutS ?? 1), ...(opts.from ? ['-I', opts.from] : []), to,
+    'ping',
+    '-n',
+    '-q',
+    ...(opts.family ? [`-${opts.family}`] : []),
+    '-c',
+    String(opts.count ?? 1),
+    ...(opts.intervalS !== undefined ? ['-i', String(opts.intervalS)] : []),
+    '-W',
+    String(opts.timeoutS ?? 1),
+    ...(opts.from ? ['-I', opts.from] : []),
+    to,
   ];
 }
 
 /** One echo request; true when the reply came back. */
 export async function ping(ns: LabNamespace, to: string, opts: PingOptions = {}): Promise<boolean> {
-  const r = await ns.exec(pingArgv(to, { ...opts, count: 1 }), { allowFail: true, timeoutMs: ((opts.timeoutS ?? 1) + 4) * 1000 });
+  const r = await ns.exec(pingArgv(to, { ...opts, count: 1 }), {
+    allowFail: true,
+    timeoutMs: ((opts.timeoutS ?? 1) + 4) * 1000,
+  });
   return r.status === 0;
 }
 
@@ -63,12 +74,21 @@ function finished(child: ChildProcess): Promise<void> {
 }
 
 /** Starts an echo server that logs what it receives (socat -v) and resolves once it listens. */
-async function echoServer(ns: LabNamespace, protocol: 'tcp' | 'udp', to: string, port: number, lifeS: number): Promise<{ child: ChildProcess; log: () => string }> {
-  const address = protocol === 'tcp' ? `TCP4-LISTEN:${port},reuseaddr,bind=${to}` : `UDP4-RECVFROM:${port},reuseaddr,bind=${to}`;
+async function echoServer(
+  ns: LabNamespace,
+  protocol: 'tcp' | 'udp',
+  to: string,
+  port: number,
+  lifeS: number,
+): Promise<{ child: ChildProcess; log: () => string }> {
+  const address =
+    protocol === 'tcp' ? `TCP4-LISTEN:${port},reuseaddr,bind=${to}` : `UDP4-RECVFROM:${port},reuseaddr,bind=${to}`;
   // `timeout` bounds a server nobody reaches; it passes SIGTERM on to socat.
   const child = ns.start(['timeout', String(lifeS), 'socat', '-v', '-T', String(lifeS), address, 'PIPE']);
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
   child.stdout!.resume();
   const ssFlags = protocol === 'tcp' ? '-Hltn' : '-Hlun';
   for (let i = 0; i < 150; i++) {
@@ -87,13 +107,17 @@ async function exchange(protocol: 'tcp' | 'udp', opts: ExchangeOptions): Promise
   const server = await echoServer(opts.server, protocol, opts.to, opts.port, timeoutS + 5);
   const payload = `notrack-demo ${protocol} ${opts.port} ${Date.now()}`;
   const bind = opts.from ? `,bind=${opts.from}` : '';
-  const target = protocol === 'tcp'
-    ? `TCP4:${opts.to}:${opts.port},connect-timeout=${timeoutS}${bind}`
-    : `UDP4:${opts.to}:${opts.port}${bind}`;
+  const target =
+    protocol === 'tcp'
+      ? `TCP4:${opts.to}:${opts.port},connect-timeout=${timeoutS}${bind}`
+      : `UDP4:${opts.to}:${opts.port}${bind}`;
   let answered = false;
   try {
-    const r = await opts.client.exec(['socat', '-T', String(timeoutS), '-', target],
-      { input: `${payload}\n`, allowFail: true, timeoutMs: (timeoutS + 4) * 1000 });
+    const r = await opts.client.exec(['socat', '-T', String(timeoutS), '-', target], {
+      input: `${payload}\n`,
+      allowFail: true,
+      timeoutMs: (timeoutS + 4) * 1000,
+    });
     answered = r.stdout.includes(payload);
   } finally {
     // The server ends on its own after one TCP connection; a UDP one waits for more, so it is told to stop.
@@ -102,7 +126,14 @@ async function exchange(protocol: 'tcp' | 'udp', opts: ExchangeOptions): Promise
     await done;
     clearTimeout(grace);
   }
-  return { protocol, to: opts.to, port: opts.port, from: opts.from, delivered: server.log().includes(payload), answered };
+  return {
+    protocol,
+    to: opts.to,
+    port: opts.port,
+    from: opts.from,
+    delivered: server.log().includes(payload),
+    answered,
+  };
 }
 
 /** Connects over TCP, sends one line and waits for it to come back. */

@@ -88,10 +88,20 @@ export const EOPNOTSUPP = 95;
 export const ENOTSUPP = 524;
 
 const LIBBPF_ERRNO_NAMES = [
-  'LIBBPF_ERRNO__LIBELF', 'LIBBPF_ERRNO__FORMAT', 'LIBBPF_ERRNO__KVERSION', 'LIBBPF_ERRNO__ENDIAN',
-  'LIBBPF_ERRNO__INTERNAL', 'LIBBPF_ERRNO__RELOC', 'LIBBPF_ERRNO__LOAD', 'LIBBPF_ERRNO__VERIFY',
-  'LIBBPF_ERRNO__PROG2BIG', 'LIBBPF_ERRNO__KVER', 'LIBBPF_ERRNO__PROGTYPE', 'LIBBPF_ERRNO__WRNGPID',
-  'LIBBPF_ERRNO__INVSEQ', 'LIBBPF_ERRNO__NLPARSE',
+  'LIBBPF_ERRNO__LIBELF',
+  'LIBBPF_ERRNO__FORMAT',
+  'LIBBPF_ERRNO__KVERSION',
+  'LIBBPF_ERRNO__ENDIAN',
+  'LIBBPF_ERRNO__INTERNAL',
+  'LIBBPF_ERRNO__RELOC',
+  'LIBBPF_ERRNO__LOAD',
+  'LIBBPF_ERRNO__VERIFY',
+  'LIBBPF_ERRNO__PROG2BIG',
+  'LIBBPF_ERRNO__KVER',
+  'LIBBPF_ERRNO__PROGTYPE',
+  'LIBBPF_ERRNO__WRNGPID',
+  'LIBBPF_ERRNO__INVSEQ',
+  'LIBBPF_ERRNO__NLPARSE',
 ];
 
 /** The symbolic name of a positive errno. */
@@ -126,7 +136,9 @@ function hintFor(errno: number, ifname: string | undefined): string {
     case EFAULT:
       return 'the kernel could not read or write a buffer (a binding bug: please report it)';
     case EBUSY:
-      return ifname ? `another XDP program is attached to ${ifname}` : 'the object is busy (something else is attached)';
+      return ifname
+        ? `another XDP program is attached to ${ifname}`
+        : 'the object is busy (something else is attached)';
     case EEXIST:
       return 'it already exists';
     case ENODEV:
@@ -171,14 +183,23 @@ function codeFor(errno: number): BpfErrorCode {
 export function bpfFailure(
   op: string,
   errno: number,
-  extra: { subject?: string; code?: BpfErrorCode; hint?: string; verifierLog?: string; libbpfOutput?: string[]; ifname?: string; attachedProgramIds?: number[] } = {},
+  extra: {
+    subject?: string;
+    code?: BpfErrorCode;
+    hint?: string;
+    verifierLog?: string;
+    libbpfOutput?: string[];
+    ifname?: string;
+    attachedProgramIds?: number[];
+  } = {},
 ): BpfError {
   const code = extra.code ?? codeFor(errno);
   const on = extra.subject ? ` (${extra.subject})` : '';
   const hint = extra.hint ?? hintFor(errno, extra.ifname);
   let message = `${op}${on} failed with ${errnoName(errno)}: ${hint}`;
   if (extra.verifierLog) message += `\n--- verifier log (last lines) ---\n${lastLines(extra.verifierLog, 20)}`;
-  else if (extra.libbpfOutput && extra.libbpfOutput.length > 0) message += `\n--- libbpf said ---\n${extra.libbpfOutput.slice(-10).join('\n')}`;
+  else if (extra.libbpfOutput && extra.libbpfOutput.length > 0)
+    message += `\n--- libbpf said ---\n${extra.libbpfOutput.slice(-10).join('\n')}`;
   return new BpfError(code, message, {
     op,
     errno,

@@ -12,44 +12,123 @@ function declare(libbpf: LibraryHandle, libc: LibraryHandle) {
   koffi.proto('int notrack_libbpf_print_fn(int level, void *fmt, void *ap)');
   return {
     // bpf.h: low-level syscall wrappers
-    bpf_map_create: libbpf.func('int bpf_map_create(int map_type, const char *map_name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, void *opts)') as (type: number, name: string | null, keySize: number, valueSize: number, maxEntries: number, opts: Ptr) => number,
-    bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)') as (fd: number, key: Ptr, value: Ptr, flags: number) => number,
-    bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)') as (fd: number, key: Ptr, value: Ptr) => number,
-    bpf_map_lookup_elem_flags: libbpf.func('int bpf_map_lookup_elem_flags(int fd, void *key, void *value, uint64_t flags)') as (fd: number, key: Ptr, value: Ptr, flags: number) => number,
+    bpf_map_create: libbpf.func(
+      'int bpf_map_create(int map_type, const char *map_name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, void *opts)',
+    ) as (
+      type: number,
+      name: string | null,
+      keySize: number,
+      valueSize: number,
+      maxEntries: number,
+      opts: Ptr,
+    ) => number,
+    bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)') as (
+      fd: number,
+      key: Ptr,
+      value: Ptr,
+      flags: number,
+    ) => number,
+    bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)') as (
+      fd: number,
+      key: Ptr,
+      value: Ptr,
+    ) => number,
+    bpf_map_lookup_elem_flags: libbpf.func(
+      'int bpf_map_lookup_elem_flags(int fd, void *key, void *value, uint64_t flags)',
+    ) as (fd: number, key: Ptr, value: Ptr, flags: number) => number,
     bpf_map_delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, void *key)') as (fd: number, key: Ptr) => number,
-    bpf_map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)') as (fd: number, key: Ptr, next: Ptr) => number,
+    bpf_map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)') as (
+      fd: number,
+      key: Ptr,
+      next: Ptr,
+    ) => number,
     bpf_map_freeze: libbpf.func('int bpf_map_freeze(int fd)') as (fd: number) => number,
-    bpf_map_lookup_batch: libbpf.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)') as (fd: number, inBatch: Ptr, outBatch: Ptr, keys: Ptr, values: Ptr, count: Ptr, opts: Ptr) => number,
-    bpf_map_update_batch: libbpf.func('int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)') as (fd: number, keys: Ptr, values: Ptr, count: Ptr, opts: Ptr) => number,
-    bpf_map_delete_batch: libbpf.func('int bpf_map_delete_batch(int fd, void *keys, void *count, void *opts)') as (fd: number, keys: Ptr, count: Ptr, opts: Ptr) => number,
-    bpf_prog_load: libbpf.func('int bpf_prog_load(int prog_type, const char *prog_name, const char *license, void *insns, size_t insn_cnt, void *opts)') as (type: number, name: string | null, license: string, insns: Ptr, insnCnt: number, opts: Ptr) => number,
+    bpf_map_lookup_batch: libbpf.func(
+      'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
+    ) as (fd: number, inBatch: Ptr, outBatch: Ptr, keys: Ptr, values: Ptr, count: Ptr, opts: Ptr) => number,
+    bpf_map_update_batch: libbpf.func(
+      'int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)',
+    ) as (fd: number, keys: Ptr, values: Ptr, count: Ptr, opts: Ptr) => number,
+    bpf_map_delete_batch: libbpf.func('int bpf_map_delete_batch(int fd, void *keys, void *count, void *opts)') as (
+      fd: number,
+      keys: Ptr,
+      count: Ptr,
+      opts: Ptr,
+    ) => number,
+    bpf_prog_load: libbpf.func(
+      'int bpf_prog_load(int prog_type, const char *prog_name, const char *license, void *insns, size_t insn_cnt, void *opts)',
+    ) as (type: number, name: string | null, license: string, insns: Ptr, insnCnt: number, opts: Ptr) => number,
     bpf_obj_pin: libbpf.func('int bpf_obj_pin(int fd, const char *pathname)') as (fd: number, path: string) => number,
     bpf_obj_get: libbpf.func('int bpf_obj_get(const char *pathname)') as (path: string) => number,
-    bpf_link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)') as (progFd: number, targetFd: number, attachType: number, opts: Ptr) => number,
+    bpf_link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)') as (
+      progFd: number,
+      targetFd: number,
+      attachType: number,
+      opts: Ptr,
+    ) => number,
     bpf_link_detach: libbpf.func('int bpf_link_detach(int link_fd)') as (linkFd: number) => number,
-    bpf_link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)') as (linkFd: number, newProgFd: number, opts: Ptr) => number,
+    bpf_link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)') as (
+      linkFd: number,
+      newProgFd: number,
+      opts: Ptr,
+    ) => number,
     bpf_prog_get_fd_by_id: libbpf.func('int bpf_prog_get_fd_by_id(uint32_t id)') as (id: number) => number,
     bpf_map_get_fd_by_id: libbpf.func('int bpf_map_get_fd_by_id(uint32_t id)') as (id: number) => number,
     bpf_link_get_fd_by_id: libbpf.func('int bpf_link_get_fd_by_id(uint32_t id)') as (id: number) => number,
-    bpf_obj_get_info_by_fd: libbpf.func('int bpf_obj_get_info_by_fd(int bpf_fd, void *info, void *info_len)') as (fd: number, info: Ptr, infoLen: Ptr) => number,
-    bpf_prog_test_run_opts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)') as (progFd: number, opts: Ptr) => number,
+    bpf_obj_get_info_by_fd: libbpf.func('int bpf_obj_get_info_by_fd(int bpf_fd, void *info, void *info_len)') as (
+      fd: number,
+      info: Ptr,
+      infoLen: Ptr,
+    ) => number,
+    bpf_prog_test_run_opts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)') as (
+      progFd: number,
+      opts: Ptr,
+    ) => number,
     // libbpf.h: objects, XDP and TC
-    bpf_object__open_file: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)') as (path: string, opts: Ptr) => bigint | null,
+    bpf_object__open_file: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)') as (
+      path: string,
+      opts: Ptr,
+    ) => bigint | null,
     bpf_object__load: libbpf.func('int bpf_object__load(void *obj)') as (obj: bigint) => number,
     bpf_object__close: libbpf.func('void bpf_object__close(void *obj)') as (obj: bigint) => void,
     bpf_object__name: libbpf.func('const char *bpf_object__name(void *obj)') as (obj: bigint) => string,
-    bpf_object__next_program: libbpf.func('void *bpf_object__next_program(void *obj, void *prog)') as (obj: bigint, prev: bigint | null) => bigint | null,
-    bpf_object__next_map: libbpf.func('void *bpf_object__next_map(void *obj, void *map)') as (obj: bigint, prev: bigint | null) => bigint | null,
+    bpf_object__next_program: libbpf.func('void *bpf_object__next_program(void *obj, void *prog)') as (
+      obj: bigint,
+      prev: bigint | null,
+    ) => bigint | null,
+    bpf_object__next_map: libbpf.func('void *bpf_object__next_map(void *obj, void *map)') as (
+      obj: bigint,
+      prev: bigint | null,
+    ) => bigint | null,
     bpf_program__name: libbpf.func('const char *bpf_program__name(void *prog)') as (prog: bigint) => string,
-    bpf_program__section_name: libbpf.func('const char *bpf_program__section_name(void *prog)') as (prog: bigint) => string,
+    bpf_program__section_name: libbpf.func('const char *bpf_program__section_name(void *prog)') as (
+      prog: bigint,
+    ) => string,
     bpf_program__fd: libbpf.func('int bpf_program__fd(void *prog)') as (prog: bigint) => number,
     bpf_program__type: libbpf.func('int bpf_program__type(void *prog)') as (prog: bigint) => number,
-    bpf_program__set_type: libbpf.func('int bpf_program__set_type(void *prog, int type)') as (prog: bigint, type: number) => number,
-    bpf_program__expected_attach_type: libbpf.func('int bpf_program__expected_attach_type(void *prog)') as (prog: bigint) => number,
-    bpf_program__set_expected_attach_type: libbpf.func('int bpf_program__set_expected_attach_type(void *prog, int type)') as (prog: bigint, type: number) => number,
-    bpf_program__set_autoload: libbpf.func('int bpf_program__set_autoload(void *prog, bool autoload)') as (prog: bigint, autoload: boolean) => number,
-    bpf_program__set_log_level: libbpf.func('int bpf_program__set_log_level(void *prog, uint32_t level)') as (prog: bigint, level: number) => number,
-    bpf_program__set_log_buf: libbpf.func('int bpf_program__set_log_buf(void *prog, void *buf, size_t size)') as (prog: bigint, buf: Ptr, size: number) => number,
+    bpf_program__set_type: libbpf.func('int bpf_program__set_type(void *prog, int type)') as (
+      prog: bigint,
+      type: number,
+    ) => number,
+    bpf_program__expected_attach_type: libbpf.func('int bpf_program__expected_attach_type(void *prog)') as (
+      prog: bigint,
+    ) => number,
+    bpf_program__set_expected_attach_type: libbpf.func(
+      'int bpf_program__set_expected_attach_type(void *prog, int type)',
+    ) as (prog: bigint, type: number) => number,
+    bpf_program__set_autoload: libbpf.func('int bpf_program__set_autoload(void *prog, bool autoload)') as (
+      prog: bigint,
+      autoload: boolean,
+    ) => number,
+    bpf_program__set_log_level: libbpf.func('int bpf_program__set_log_level(void *prog, uint32_t level)') as (
+      prog: bigint,
+      level: number,
+    ) => number,
+    bpf_program__set_log_buf: libbpf.func('int bpf_program__set_log_buf(void *prog, void *buf, size_t size)') as (
+      prog: bigint,
+      buf: Ptr,
+      size: number,
+    ) => number,
     bpf_program__insn_cnt: libbpf.func('size_t bpf_program__insn_cnt(void *prog)') as (prog: bigint) => number,
     bpf_map__name: libbpf.func('const char *bpf_map__name(void *map)') as (map: bigint) => string,
     bpf_map__fd: libbpf.func('int bpf_map__fd(void *map)') as (map: bigint) => number,
@@ -57,29 +136,59 @@ function declare(libbpf: LibraryHandle, libc: LibraryHandle) {
     bpf_map__key_size: libbpf.func('uint32_t bpf_map__key_size(void *map)') as (map: bigint) => number,
     bpf_map__value_size: libbpf.func('uint32_t bpf_map__value_size(void *map)') as (map: bigint) => number,
     bpf_map__max_entries: libbpf.func('uint32_t bpf_map__max_entries(void *map)') as (map: bigint) => number,
-    bpf_map__set_max_entries: libbpf.func('int bpf_map__set_max_entries(void *map, uint32_t max_entries)') as (map: bigint, n: number) => number,
+    bpf_map__set_max_entries: libbpf.func('int bpf_map__set_max_entries(void *map, uint32_t max_entries)') as (
+      map: bigint,
+      n: number,
+    ) => number,
     bpf_map__reuse_fd: libbpf.func('int bpf_map__reuse_fd(void *map, int fd)') as (map: bigint, fd: number) => number,
-    bpf_map__set_pin_path: libbpf.func('int bpf_map__set_pin_path(void *map, const char *path)') as (map: bigint, path: string | null) => number,
+    bpf_map__set_pin_path: libbpf.func('int bpf_map__set_pin_path(void *map, const char *path)') as (
+      map: bigint,
+      path: string | null,
+    ) => number,
     bpf_map__pin_path: libbpf.func('const char *bpf_map__pin_path(void *map)') as (map: bigint) => string | null,
-    bpf_map__set_initial_value: libbpf.func('int bpf_map__set_initial_value(void *map, void *data, size_t size)') as (map: bigint, data: Ptr, size: number) => number,
-    bpf_map__initial_value: libbpf.func('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)') as (map: bigint, size: number[]) => bigint | null,
+    bpf_map__set_initial_value: libbpf.func('int bpf_map__set_initial_value(void *map, void *data, size_t size)') as (
+      map: bigint,
+      data: Ptr,
+      size: number,
+    ) => number,
+    bpf_map__initial_value: libbpf.func('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)') as (
+      map: bigint,
+      size: number[],
+    ) => bigint | null,
     bpf_map__is_internal: libbpf.func('bool bpf_map__is_internal(void *map)') as (map: bigint) => boolean,
-    bpf_map__set_inner_map_fd: libbpf.func('int bpf_map__set_inner_map_fd(void *map, int fd)') as (map: bigint, fd: number) => number,
-    bpf_xdp_query: libbpf.func('int bpf_xdp_query(int ifindex, int flags, void *opts)') as (ifindex: number, flags: number, opts: Ptr) => number,
+    bpf_map__set_inner_map_fd: libbpf.func('int bpf_map__set_inner_map_fd(void *map, int fd)') as (
+      map: bigint,
+      fd: number,
+    ) => number,
+    bpf_xdp_query: libbpf.func('int bpf_xdp_query(int ifindex, int flags, void *opts)') as (
+      ifindex: number,
+      flags: number,
+      opts: Ptr,
+    ) => number,
     bpf_tc_hook_create: libbpf.func('int bpf_tc_hook_create(void *hook)') as (hook: Ptr) => number,
     bpf_tc_hook_destroy: libbpf.func('int bpf_tc_hook_destroy(void *hook)') as (hook: Ptr) => number,
     bpf_tc_attach: libbpf.func('int bpf_tc_attach(void *hook, void *opts)') as (hook: Ptr, opts: Ptr) => number,
     bpf_tc_detach: libbpf.func('int bpf_tc_detach(void *hook, void *opts)') as (hook: Ptr, opts: Ptr) => number,
     bpf_tc_query: libbpf.func('int bpf_tc_query(void *hook, void *opts)') as (hook: Ptr, opts: Ptr) => number,
     libbpf_num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)') as () => number,
-    libbpf_set_print: libbpf.func('void *libbpf_set_print(notrack_libbpf_print_fn *fn)') as (fn: bigint | null) => bigint | null,
+    libbpf_set_print: libbpf.func('void *libbpf_set_print(notrack_libbpf_print_fn *fn)') as (
+      fn: bigint | null,
+    ) => bigint | null,
     // libc
     close: libc.func('int close(int fd)') as (fd: number) => number,
     fcntl_int: libc.func('int fcntl(int fd, int cmd, ...)') as (fd: number, cmd: number, ...rest: unknown[]) => number,
     syscall: libc.func('long syscall(long number, ...)') as (nr: number, ...rest: unknown[]) => number | bigint,
     if_nametoindex: libc.func('uint32_t if_nametoindex(const char *ifname)') as (name: string) => number,
-    if_indextoname: libc.func('char *if_indextoname(uint32_t ifindex, void *ifname)') as (ifindex: number, buf: Ptr) => bigint | null,
-    vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)') as (buf: Ptr, size: number, fmt: bigint, ap: bigint) => number,
+    if_indextoname: libc.func('char *if_indextoname(uint32_t ifindex, void *ifname)') as (
+      ifindex: number,
+      buf: Ptr,
+    ) => bigint | null,
+    vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)') as (
+      buf: Ptr,
+      size: number,
+      fmt: bigint,
+      ap: bigint,
+    ) => number,
   };
 }
 
@@ -94,15 +203,20 @@ function load(): NativeTable {
   if (loaded) return loaded;
   const unsupported = (why: string, cause?: unknown) =>
     new BpfError('bpf-not-supported', why, { op: 'load libbpf', errno: 0 }, { cause });
-  if (endianness() !== 'LE') throw unsupported('the libbpf binding writes structs little-endian and supports little-endian hosts only');
-  if (process.arch !== 'x64' && process.arch !== 'arm64') throw unsupported(`the libbpf binding assumes an LP64 layout (x64 or arm64), not ${process.arch}`);
+  if (endianness() !== 'LE')
+    throw unsupported('the libbpf binding writes structs little-endian and supports little-endian hosts only');
+  if (process.arch !== 'x64' && process.arch !== 'arm64')
+    throw unsupported(`the libbpf binding assumes an LP64 layout (x64 or arm64), not ${process.arch}`);
   let libbpf: LibraryHandle;
   let libc: LibraryHandle;
   try {
     libbpf = koffi.load('libbpf.so.1');
     libc = koffi.load('libc.so.6');
   } catch (e) {
-    throw unsupported(`libbpf.so.1 could not be loaded (${(e as Error).message}): install libbpf 1.x (Debian/Ubuntu: libbpf1)`, e);
+    throw unsupported(
+      `libbpf.so.1 could not be loaded (${(e as Error).message}): install libbpf 1.x (Debian/Ubuntu: libbpf1)`,
+      e,
+    );
   }
   loaded = declare(libbpf, libc);
   libbpfHandle = libbpf;
@@ -204,7 +318,10 @@ function capture(lib: NativeTable, level: number, fmt: bigint, ap: bigint): numb
 
 /** Routes libbpf's printing to `capture` for the life of the process (the callback stays registered). */
 function installPrintCapture(lib: NativeTable): void {
-  const callback = koffi.register((level: number, fmt: bigint, ap: bigint) => capture(lib, level, fmt, ap), 'notrack_libbpf_print_fn *');
+  const callback = koffi.register(
+    (level: number, fmt: bigint, ap: bigint) => capture(lib, level, fmt, ap),
+    'notrack_libbpf_print_fn *',
+  );
   lib.libbpf_set_print(callback as bigint);
 }
 
@@ -271,4 +388,3 @@ export function numPossibleCpus(): number {
   if (possibleCpus === undefined) possibleCpus = check('libbpf_num_possible_cpus', native.libbpf_num_possible_cpus());
   return possibleCpus;
 }
-

@@ -61,7 +61,10 @@ function getInfo(fd: number, buf: Buffer, what: string): Buffer {
   const lenBuf = stableBytes(4);
   lenBuf.writeUInt32LE(buf.length, 0);
   const mark = outputMark();
-  check('bpf_obj_get_info_by_fd', native.bpf_obj_get_info_by_fd(fd, buf, lenBuf), { subject: `${what} fd ${fd}`, mark });
+  check('bpf_obj_get_info_by_fd', native.bpf_obj_get_info_by_fd(fd, buf, lenBuf), {
+    subject: `${what} fd ${fd}`,
+    mark,
+  });
   return buf;
 }
 
@@ -125,11 +128,17 @@ export function linkInfo(fd: BpfFd | number): LinkInfo {
   const L = OFFSETS.bpf_link_info;
   const info = getInfo(fdNumber(fd), stableBytes(INFO_BUFFER_SIZE), 'link');
   const type = info.readUInt32LE(L.type);
-  const out: LinkInfo = { id: info.readUInt32LE(L.id), type, typeName: linkTypeName(type), progId: info.readUInt32LE(L.prog_id) };
+  const out: LinkInfo = {
+    id: info.readUInt32LE(L.id),
+    type,
+    typeName: linkTypeName(type),
+    progId: info.readUInt32LE(L.prog_id),
+  };
   if (type === LinkType.XDP) out.xdp = { ifindex: info.readUInt32LE(L['xdp.ifindex']) };
   if (type === LinkType.TCX) {
     const attachType = info.readUInt32LE(L['tcx.attach_type']);
-    const direction = attachType === AttachType.TCX_INGRESS ? 'ingress' : attachType === AttachType.TCX_EGRESS ? 'egress' : 'unknown';
+    const direction =
+      attachType === AttachType.TCX_INGRESS ? 'ingress' : attachType === AttachType.TCX_EGRESS ? 'egress' : 'unknown';
     out.tcx = { ifindex: info.readUInt32LE(L['tcx.ifindex']), attachType, direction };
   }
   return out;
@@ -138,24 +147,34 @@ export function linkInfo(fd: BpfFd | number): LinkInfo {
 /** A readable label for a link's attach point, for messages. */
 export function describeLink(info: LinkInfo): string {
   if (info.xdp) return `xdp link ${info.id} on ifindex ${info.xdp.ifindex}`;
-  if (info.tcx) return `tcx ${info.tcx.direction} link ${info.id} on ifindex ${info.tcx.ifindex} (${attachTypeName(info.tcx.attachType)})`;
+  if (info.tcx)
+    return `tcx ${info.tcx.direction} link ${info.id} on ifindex ${info.tcx.ifindex} (${attachTypeName(info.tcx.attachType)})`;
   return `${info.typeName} link ${info.id}`;
 }
 
 /** An owned fd for the program with kernel id `id` (ENOENT → bpf-not-found). */
 export function programFdById(id: number): BpfFd {
   const mark = outputMark();
-  return BpfFd.own(check('bpf_prog_get_fd_by_id', native.bpf_prog_get_fd_by_id(id), { subject: `program id ${id}`, mark }), 'prog');
+  return BpfFd.own(
+    check('bpf_prog_get_fd_by_id', native.bpf_prog_get_fd_by_id(id), { subject: `program id ${id}`, mark }),
+    'prog',
+  );
 }
 
 /** An owned fd for the map with kernel id `id`. */
 export function mapFdById(id: number): BpfFd {
   const mark = outputMark();
-  return BpfFd.own(check('bpf_map_get_fd_by_id', native.bpf_map_get_fd_by_id(id), { subject: `map id ${id}`, mark }), 'map');
+  return BpfFd.own(
+    check('bpf_map_get_fd_by_id', native.bpf_map_get_fd_by_id(id), { subject: `map id ${id}`, mark }),
+    'map',
+  );
 }
 
 /** An owned fd for the link with kernel id `id`. */
 export function linkFdById(id: number): BpfFd {
   const mark = outputMark();
-  return BpfFd.own(check('bpf_link_get_fd_by_id', native.bpf_link_get_fd_by_id(id), { subject: `link id ${id}`, mark }), 'link');
+  return BpfFd.own(
+    check('bpf_link_get_fd_by_id', native.bpf_link_get_fd_by_id(id), { subject: `link id ${id}`, mark }),
+    'link',
+  );
 }

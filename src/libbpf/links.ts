@@ -1,7 +1,18 @@
 // Attaching programs to interfaces: XDP through BPF links (native first, generic fallback) and TC through tcx
 // links or, where the kernel has no tcx, a clsact qdisc with a cls_bpf filter. Links update atomically.
 import { AttachType, BPF_F_REPLACE, TcAttachPoint, XdpFlag } from '../abi/bpf-uapi.js';
-import { bpfFailure, EBUSY, EEXIST, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM, ERANGE, errnoName, type BpfError } from './errors.js';
+import {
+  bpfFailure,
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  ENOTSUPP,
+  EOPNOTSUPP,
+  EPERM,
+  ERANGE,
+  errnoName,
+  type BpfError,
+} from './errors.js';
 import { BpfFd } from './fd.js';
 import { check, failure, native, optsStruct, outputMark } from './ffi.js';
 import { describeLink, linkInfo, type LinkInfo } from './info.js';
@@ -53,9 +64,17 @@ export class BpfLink {
     if (ret >= 0) return;
     const errno = -ret;
     if (errno === EPERM && opts.expected) {
-      throw failure('bpf_link_update', errno, { subject: describeLink(this.info()), code: 'bpf-link-replaced', hint: 'the link no longer runs the expected program: someone else updated it', mark });
+      throw failure('bpf_link_update', errno, {
+        subject: describeLink(this.info()),
+        code: 'bpf-link-replaced',
+        hint: 'the link no longer runs the expected program: someone else updated it',
+        mark,
+      });
     }
-    const hint = errno === EEXIST ? 'that program is already attached on this hook (tcx takes a program once per hook)' : undefined;
+    const hint =
+      errno === EEXIST
+        ? 'that program is already attached on this hook (tcx takes a program once per hook)'
+        : undefined;
     throw failure('bpf_link_update', errno, { subject: this.describe(), hint, mark });
   }
 
@@ -225,8 +244,16 @@ export class TcAttachment {
   private detached = false;
 
   constructor(init: {
-    mechanism: TcMechanism; ifindex: number; ifname: string; direction: TcDirection; link?: BpfLink;
-    handle?: number; priority?: number; progId: number; createdQdisc?: boolean; fallbackReason?: string;
+    mechanism: TcMechanism;
+    ifindex: number;
+    ifname: string;
+    direction: TcDirection;
+    link?: BpfLink;
+    handle?: number;
+    priority?: number;
+    progId: number;
+    createdQdisc?: boolean;
+    fallbackReason?: string;
   }) {
     this.mechanism = init.mechanism;
     this.ifindex = init.ifindex;
@@ -258,7 +285,10 @@ export class TcAttachment {
     o.writeUInt32LE(this.handle ?? DEFAULT_TC_HANDLE, T.handle);
     o.writeUInt32LE(this.priority ?? DEFAULT_TC_PRIORITY, T.priority);
     const mark = outputMark();
-    check('bpf_tc_detach', native.bpf_tc_detach(tcHook(this.ifindex, attachPoint), o), { subject: `cls_bpf ${this.direction} on ${this.ifname}`, mark });
+    check('bpf_tc_detach', native.bpf_tc_detach(tcHook(this.ifindex, attachPoint), o), {
+      subject: `cls_bpf ${this.direction} on ${this.ifname}`,
+      mark,
+    });
     this.detached = true;
   }
 }
@@ -266,7 +296,11 @@ export class TcAttachment {
 /** Removes the clsact qdisc of an interface, with every filter on it (bpf_tc_hook_destroy on both sides). */
 export function destroyClsact(ifindex: number): void {
   const mark = outputMark();
-  check('bpf_tc_hook_destroy', native.bpf_tc_hook_destroy(tcHook(ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS)), { subject: `clsact on ${interfaceLabel(ifindex)}`, mark });
+  check(
+    'bpf_tc_hook_destroy',
+    native.bpf_tc_hook_destroy(tcHook(ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS)),
+    { subject: `clsact on ${interfaceLabel(ifindex)}`, mark },
+  );
 }
 
 function attachTcx(program: ProgramHandle, ifindex: number, direction: TcDirection): number {
@@ -274,11 +308,17 @@ function attachTcx(program: ProgramHandle, ifindex: number, direction: TcDirecti
   return native.bpf_link_create(progFd(program), ifindex, attachType, null);
 }
 
-function attachClsBpf(opts: TcAttachOptions, direction: TcDirection, ifname: string, fallbackReason?: string): TcAttachment {
+function attachClsBpf(
+  opts: TcAttachOptions,
+  direction: TcDirection,
+  ifname: string,
+  fallbackReason?: string,
+): TcAttachment {
   const attachPoint = direction === 'ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS;
   const mark = outputMark();
   const created = native.bpf_tc_hook_create(tcHook(opts.ifindex, attachPoint));
-  if (created < 0 && -created !== EEXIST) check('bpf_tc_hook_create', created, { subject: `clsact on ${ifname}`, ifname, mark });
+  if (created < 0 && -created !== EEXIST)
+    check('bpf_tc_hook_create', created, { subject: `clsact on ${ifname}`, ifname, mark });
   const handle = opts.handle ?? DEFAULT_TC_HANDLE;
   const priority = opts.priority ?? DEFAULT_TC_PRIORITY;
   const T = OFFSETS.bpf_tc_opts;
@@ -304,8 +344,15 @@ function attachClsBpf(opts: TcAttachOptions, direction: TcDirection, ifname: str
     throw failure('bpf_tc_attach', errno, { subject: `cls_bpf ${direction} on ${ifname}`, ifname, mark });
   }
   return new TcAttachment({
-    mechanism: 'cls_bpf', ifindex: opts.ifindex, ifname, direction, handle, priority,
-    progId: o.readUInt32LE(T.prog_id), createdQdisc: created === 0, fallbackReason,
+    mechanism: 'cls_bpf',
+    ifindex: opts.ifindex,
+    ifname,
+    direction,
+    handle,
+    priority,
+    progId: o.readUInt32LE(T.prog_id),
+    createdQdisc: created === 0,
+    fallbackReason,
   });
 }
 
@@ -323,7 +370,14 @@ export function attachTc(opts: TcAttachOptions): TcAttachment {
   const fd = attachTcx(opts.program, opts.ifindex, direction);
   if (fd >= 0) {
     const link = new BpfLink(BpfFd.own(fd, 'link'));
-    return new TcAttachment({ mechanism: 'tcx', ifindex: opts.ifindex, ifname, direction, link, progId: link.info().progId });
+    return new TcAttachment({
+      mechanism: 'tcx',
+      ifindex: opts.ifindex,
+      ifname,
+      direction,
+      link,
+      progId: link.info().progId,
+    });
   }
   const errno = -fd;
   const tcxMissing = errno === EINVAL || errno === EOPNOTSUPP || errno === ENOTSUPP;

@@ -91,10 +91,14 @@ export function createMap(spec: MapSpec): BpfMap {
   }
   if (spec.mapExtra !== undefined) opts.writeBigUInt64LE(spec.mapExtra, L.map_extra);
   const mark = outputMark();
-  const fd = check('bpf_map_create', native.bpf_map_create(type, spec.name ?? null, spec.keySize, spec.valueSize, spec.maxEntries, opts), {
-    subject: `map ${spec.name ?? '(unnamed)'} type ${typeof spec.type === 'number' ? spec.type : spec.type}`,
-    mark,
-  });
+  const fd = check(
+    'bpf_map_create',
+    native.bpf_map_create(type, spec.name ?? null, spec.keySize, spec.valueSize, spec.maxEntries, opts),
+    {
+      subject: `map ${spec.name ?? '(unnamed)'} type ${typeof spec.type === 'number' ? spec.type : spec.type}`,
+      mark,
+    },
+  );
   return BpfMap.fromFd(BpfFd.own(fd, 'map'));
 }
 
@@ -152,16 +156,20 @@ export class BpfMap {
 
   private keyBytes(key: MapKey, op: string): Uint8Array {
     if (typeof key === 'number') {
-      if (this.keySize !== 4) throw invalidArgument(op, `${this.label()} has ${this.keySize}-byte keys, a number key needs 4`);
+      if (this.keySize !== 4)
+        throw invalidArgument(op, `${this.label()} has ${this.keySize}-byte keys, a number key needs 4`);
       return u32(key);
     }
-    if (key.length !== this.keySize) throw invalidArgument(op, `${this.label()} wants ${this.keySize}-byte keys, got ${key.length}`);
+    if (key.length !== this.keySize)
+      throw invalidArgument(op, `${this.label()} wants ${this.keySize}-byte keys, got ${key.length}`);
     return key;
   }
 
   private checkValue(value: Uint8Array, op: string): void {
     if (value.length !== this.rawValueSize) {
-      const what = this.perCpu ? `${this.rawValueSize} bytes (${numPossibleCpus()} CPUs x ${roundUp8(this.valueSize)})` : `${this.valueSize} bytes`;
+      const what = this.perCpu
+        ? `${this.rawValueSize} bytes (${numPossibleCpus()} CPUs x ${roundUp8(this.valueSize)})`
+        : `${this.valueSize} bytes`;
       throw invalidArgument(op, `${this.label()} wants values of ${what}, got ${value.length}`);
     }
   }
@@ -257,7 +265,9 @@ export class BpfMap {
 
   private splitPerCpu(raw: Buffer): Buffer[] {
     const stride = roundUp8(this.valueSize);
-    return Array.from({ length: numPossibleCpus() }, (_, cpu) => Buffer.from(raw.subarray(cpu * stride, cpu * stride + this.valueSize)));
+    return Array.from({ length: numPossibleCpus() }, (_, cpu) =>
+      Buffer.from(raw.subarray(cpu * stride, cpu * stride + this.valueSize)),
+    );
   }
 
   private joinPerCpu(values: Uint8Array[] | Uint8Array, op: string): Buffer {
@@ -265,10 +275,12 @@ export class BpfMap {
     const cpus = numPossibleCpus();
     const stride = roundUp8(this.valueSize);
     const list = values instanceof Uint8Array ? Array.from({ length: cpus }, () => values) : values;
-    if (list.length !== cpus) throw invalidArgument(op, `${this.label()} needs ${cpus} per-CPU values, got ${list.length}`);
+    if (list.length !== cpus)
+      throw invalidArgument(op, `${this.label()} needs ${cpus} per-CPU values, got ${list.length}`);
     const raw = Buffer.alloc(stride * cpus);
     list.forEach((v, cpu) => {
-      if (v.length !== this.valueSize) throw invalidArgument(op, `${this.label()} wants ${this.valueSize}-byte values, got ${v.length}`);
+      if (v.length !== this.valueSize)
+        throw invalidArgument(op, `${this.label()} wants ${this.valueSize}-byte values, got ${v.length}`);
       raw.set(v, cpu * stride);
     });
     return raw;
@@ -309,7 +321,8 @@ export class BpfMap {
       const ret = native.bpf_map_lookup_batch(this.fd.fd, inBatch, outBatch, keys, values, countBuf, opts);
       const got = countBuf.readUInt32LE(0);
       if (ret < 0 && -ret !== ENOENT) {
-        if (inBatch === null && out.length === 0 && batchUnsupported(-ret)) return { raw: this.entriesOneByOne(), batched: false };
+        if (inBatch === null && out.length === 0 && batchUnsupported(-ret))
+          return { raw: this.entriesOneByOne(), batched: false };
         // A hash bucket larger than the chunk cannot be returned in part: grow the chunk and retry.
         if (-ret === ENOSPC && got === 0) {
           chunk *= 2;
@@ -343,12 +356,24 @@ export class BpfMap {
    */
   updateBatch(entries: { key: MapKey; value: Uint8Array }[], mode: UpdateMode = 'any'): BatchResult {
     this.notPerCpu('updateBatch');
-    return this.rawUpdateBatch(entries.map((e) => ({ key: this.keyBytes(e.key, 'updateBatch'), value: e.value })), mode);
+    return this.rawUpdateBatch(
+      entries.map((e) => ({ key: this.keyBytes(e.key, 'updateBatch'), value: e.value })),
+      mode,
+    );
   }
 
   /** updateBatch for per-CPU maps. */
-  updateBatchPerCpu(entries: { key: MapKey; values: Uint8Array[] | Uint8Array }[], mode: UpdateMode = 'any'): BatchResult {
-    return this.rawUpdateBatch(entries.map((e) => ({ key: this.keyBytes(e.key, 'updateBatch'), value: this.joinPerCpu(e.values, 'updateBatchPerCpu') })), mode);
+  updateBatchPerCpu(
+    entries: { key: MapKey; values: Uint8Array[] | Uint8Array }[],
+    mode: UpdateMode = 'any',
+  ): BatchResult {
+    return this.rawUpdateBatch(
+      entries.map((e) => ({
+        key: this.keyBytes(e.key, 'updateBatch'),
+        value: this.joinPerCpu(e.values, 'updateBatchPerCpu'),
+      })),
+      mode,
+    );
   }
 
   private rawUpdateBatch(entries: { key: Uint8Array; value: Uint8Array }[], mode: UpdateMode): BatchResult {
@@ -413,10 +438,17 @@ function batchUnsupported(errno: number): boolean {
 }
 
 function updateFailure(errno: number, mode: UpdateMode, subject: string, mark: number): BpfError {
-  if (errno === EEXIST && mode === 'noexist') return failure('bpf_map_update_elem', errno, { subject, hint: 'the key already exists (update mode noexist)', mark });
-  if (errno === ENOENT && mode === 'exist') return failure('bpf_map_update_elem', errno, { subject, hint: 'the key does not exist (update mode exist)', mark });
+  if (errno === EEXIST && mode === 'noexist')
+    return failure('bpf_map_update_elem', errno, {
+      subject,
+      hint: 'the key already exists (update mode noexist)',
+      mark,
+    });
+  if (errno === ENOENT && mode === 'exist')
+    return failure('bpf_map_update_elem', errno, { subject, hint: 'the key does not exist (update mode exist)', mark });
   // A full hash map answers E2BIG to a new key.
-  if (errno === E2BIG) return failure('bpf_map_update_elem', errno, { subject, hint: 'the map is full (max entries reached)', mark });
+  if (errno === E2BIG)
+    return failure('bpf_map_update_elem', errno, { subject, hint: 'the map is full (max entries reached)', mark });
   return failure('bpf_map_update_elem', errno, { subject, mark });
 }
 
@@ -428,7 +460,8 @@ function progFd(prog: BpfFd | { fd: BpfFd }): number {
 }
 
 function requireProgArray(map: BpfMap, op: string): void {
-  if (map.type !== MapType.PROG_ARRAY) throw invalidArgument(op, `map ${map.name} is not a PROG_ARRAY (type ${map.type})`);
+  if (map.type !== MapType.PROG_ARRAY)
+    throw invalidArgument(op, `map ${map.name} is not a PROG_ARRAY (type ${map.type})`);
 }
 
 /** Points slot `index` of a prog array at a program: one atomic update, the next tail call goes there. */

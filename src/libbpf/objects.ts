@@ -2,7 +2,18 @@
 import { ProgType, type ProgTypeName, progTypeName, mapTypeName } from '../abi/bpf-uapi.js';
 import { bpfFailure, ENOENT, invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
-import { addressOf, check, cString, copyFromPointer, lastErrno, libbpfOutputSince, native, optsStruct, outputMark, stableBytes } from './ffi.js';
+import {
+  addressOf,
+  check,
+  cString,
+  copyFromPointer,
+  lastErrno,
+  libbpfOutputSince,
+  native,
+  optsStruct,
+  outputMark,
+  stableBytes,
+} from './ffi.js';
 import { OFFSETS } from './struct-offsets.js';
 import { BpfMap } from './maps.js';
 import { BpfProgram, loadFailure } from './programs.js';
@@ -58,7 +69,10 @@ export class BpfObject {
       throw bpfFailure('bpf_object__open_file', errno, {
         subject: path,
         code: errno === ENOENT ? 'bpf-not-found' : 'bpf-object',
-        hint: errno === ENOENT ? 'the object file does not exist' : 'libbpf could not parse the ELF object (was it built with clang -target bpf -g?)',
+        hint:
+          errno === ENOENT
+            ? 'the object file does not exist'
+            : 'libbpf could not parse the ELF object (was it built with clang -target bpf -g?)',
         libbpfOutput: libbpfOutputSince(mark),
       });
     }
@@ -78,7 +92,11 @@ export class BpfObject {
   programs(): ObjectProgram[] {
     const obj = this.handle();
     const out: ObjectProgram[] = [];
-    for (let p = native.bpf_object__next_program(obj, null); p !== null && p !== 0n; p = native.bpf_object__next_program(obj, p)) {
+    for (
+      let p = native.bpf_object__next_program(obj, null);
+      p !== null && p !== 0n;
+      p = native.bpf_object__next_program(obj, p)
+    ) {
       out.push(new ObjectProgram(this, p));
     }
     return out;
@@ -87,7 +105,16 @@ export class BpfObject {
   /** The program named `name` (the C function name). */
   program(name: string): ObjectProgram {
     const found = this.programs().find((p) => p.name === name);
-    if (!found) throw bpfFailure('bpf_object__find_program_by_name', ENOENT, { subject: `${name} in ${this.path}`, code: 'bpf-not-found', hint: `no program named ${name}; the object has: ${this.programs().map((p) => p.name).join(', ') || 'none'}` });
+    if (!found)
+      throw bpfFailure('bpf_object__find_program_by_name', ENOENT, {
+        subject: `${name} in ${this.path}`,
+        code: 'bpf-not-found',
+        hint: `no program named ${name}; the object has: ${
+          this.programs()
+            .map((p) => p.name)
+            .join(', ') || 'none'
+        }`,
+      });
     return found;
   }
 
@@ -95,7 +122,11 @@ export class BpfObject {
   maps(): ObjectMap[] {
     const obj = this.handle();
     const out: ObjectMap[] = [];
-    for (let m = native.bpf_object__next_map(obj, null); m !== null && m !== 0n; m = native.bpf_object__next_map(obj, m)) {
+    for (
+      let m = native.bpf_object__next_map(obj, null);
+      m !== null && m !== 0n;
+      m = native.bpf_object__next_map(obj, m)
+    ) {
       out.push(new ObjectMap(this, m));
     }
     return out;
@@ -104,7 +135,16 @@ export class BpfObject {
   /** The map named `name`. */
   map(name: string): ObjectMap {
     const found = this.maps().find((m) => m.name === name);
-    if (!found) throw bpfFailure('bpf_object__find_map_by_name', ENOENT, { subject: `${name} in ${this.path}`, code: 'bpf-not-found', hint: `no map named ${name}; the object has: ${this.maps().map((m) => m.name).join(', ') || 'none'}` });
+    if (!found)
+      throw bpfFailure('bpf_object__find_map_by_name', ENOENT, {
+        subject: `${name} in ${this.path}`,
+        code: 'bpf-not-found',
+        hint: `no map named ${name}; the object has: ${
+          this.maps()
+            .map((m) => m.name)
+            .join(', ') || 'none'
+        }`,
+      });
     return found;
   }
 
@@ -125,7 +165,9 @@ export class BpfObject {
     for (const p of this.programs()) {
       const buf = stableBytes(this.logSize);
       logs.set(p.name, buf);
-      check('bpf_program__set_log_buf', native.bpf_program__set_log_buf(p.pointer(), buf, buf.length), { subject: p.name });
+      check('bpf_program__set_log_buf', native.bpf_program__set_log_buf(p.pointer(), buf, buf.length), {
+        subject: p.name,
+      });
     }
     const mark = outputMark();
     const ret = native.bpf_object__load(obj);
@@ -199,22 +241,34 @@ class ObjectProgram {
   /** Overrides the type libbpf guessed from the section name. Before load only. */
   setType(type: number | ProgTypeName): void {
     const t = typeof type === 'number' ? type : ProgType[type];
-    check('bpf_program__set_type', native.bpf_program__set_type(this.pointer(), t), { subject: this.name, hint: 'program type can only change before load' });
+    check('bpf_program__set_type', native.bpf_program__set_type(this.pointer(), t), {
+      subject: this.name,
+      hint: 'program type can only change before load',
+    });
   }
 
   setExpectedAttachType(type: number): void {
-    check('bpf_program__set_expected_attach_type', native.bpf_program__set_expected_attach_type(this.pointer(), type), { subject: this.name, hint: 'attach type can only change before load' });
+    check('bpf_program__set_expected_attach_type', native.bpf_program__set_expected_attach_type(this.pointer(), type), {
+      subject: this.name,
+      hint: 'attach type can only change before load',
+    });
   }
 
   /** Skips (false) or includes (true) this program when the object loads. */
   setAutoload(autoload: boolean): void {
-    check('bpf_program__set_autoload', native.bpf_program__set_autoload(this.pointer(), autoload), { subject: this.name });
+    check('bpf_program__set_autoload', native.bpf_program__set_autoload(this.pointer(), autoload), {
+      subject: this.name,
+    });
   }
 
   /** The loaded program; its fd belongs to the object (dup() it to keep it past the object). */
   program(): BpfProgram {
     const fd = native.bpf_program__fd(this.pointer());
-    if (fd < 0) throw invalidArgument('ObjectProgram.program', `program ${this.name} is not loaded (load the object first, and check autoload)`);
+    if (fd < 0)
+      throw invalidArgument(
+        'ObjectProgram.program',
+        `program ${this.name} is not loaded (load the object first, and check autoload)`,
+      );
     return new BpfProgram(BpfFd.borrow(fd, 'prog'));
   }
 }
@@ -259,7 +313,10 @@ class ObjectMap {
   }
 
   setMaxEntries(n: number): void {
-    check('bpf_map__set_max_entries', native.bpf_map__set_max_entries(this.pointer(), n), { subject: this.name, hint: 'max entries can only change before load' });
+    check('bpf_map__set_max_entries', native.bpf_map__set_max_entries(this.pointer(), n), {
+      subject: this.name,
+      hint: 'max entries can only change before load',
+    });
   }
 
   /** Where load pins this map (or reuses what is pinned there already). Before load only. */
@@ -274,7 +331,10 @@ class ObjectMap {
   /** Use an existing map (e.g. from getPinned) instead of creating one; libbpf dups the fd, the caller keeps `fd`. */
   reuseFd(fd: BpfFd | BpfMap): void {
     const raw = fd instanceof BpfMap ? fd.fd.fd : fd.fd;
-    check('bpf_map__reuse_fd', native.bpf_map__reuse_fd(this.pointer(), raw), { subject: this.name, hint: 'the map to reuse must match in type, sizes and flags' });
+    check('bpf_map__reuse_fd', native.bpf_map__reuse_fd(this.pointer(), raw), {
+      subject: this.name,
+      hint: 'the map to reuse must match in type, sizes and flags',
+    });
   }
 
   /** Sets the inner map template of a map-of-maps. */
@@ -287,14 +347,25 @@ class ObjectMap {
   initialValue(): Buffer {
     const size = [0];
     const p = native.bpf_map__initial_value(this.pointer(), size);
-    if (p === null || p === 0n) throw invalidArgument('ObjectMap.initialValue', `map ${this.name} has no initial value (only .rodata/.data/.bss do)`);
+    if (p === null || p === 0n)
+      throw invalidArgument(
+        'ObjectMap.initialValue',
+        `map ${this.name} has no initial value (only .rodata/.data/.bss do)`,
+      );
     return copyFromPointer(p, size[0]!);
   }
 
   /** Replaces the initial bytes; for .rodata this sets `const volatile` globals before load. Size must match. */
   setInitialValue(bytes: Uint8Array): void {
-    if (bytes.length !== this.valueSize) throw invalidArgument('ObjectMap.setInitialValue', `map ${this.name} holds ${this.valueSize} bytes, got ${bytes.length}`);
-    check('bpf_map__set_initial_value', native.bpf_map__set_initial_value(this.pointer(), bytes, bytes.length), { subject: this.name, hint: 'initial values can only change before load' });
+    if (bytes.length !== this.valueSize)
+      throw invalidArgument(
+        'ObjectMap.setInitialValue',
+        `map ${this.name} holds ${this.valueSize} bytes, got ${bytes.length}`,
+      );
+    check('bpf_map__set_initial_value', native.bpf_map__set_initial_value(this.pointer(), bytes, bytes.length), {
+      subject: this.name,
+      hint: 'initial values can only change before load',
+    });
   }
 
   /** The loaded map; its fd belongs to the object (dup() it to keep it past the object). */

@@ -10,13 +10,14 @@ export function pinObject(fd: BpfFd, path: string): void {
   const ret = native.bpf_obj_pin(fd.fd, path);
   if (ret >= 0) return;
   const errno = -ret;
-  const hint = errno === EPERM
-    ? 'the folder is not on a bpffs mount (or the process lacks CAP_BPF)'
-    : errno === EEXIST
-      ? 'something is already pinned at this path'
-      : errno === ENOENT
-        ? 'the folder does not exist'
-        : undefined;
+  const hint =
+    errno === EPERM
+      ? 'the folder is not on a bpffs mount (or the process lacks CAP_BPF)'
+      : errno === EEXIST
+        ? 'something is already pinned at this path'
+        : errno === ENOENT
+          ? 'the folder does not exist'
+          : undefined;
   throw failure('bpf_obj_pin', errno, { subject: `${fd.kind} at ${path}`, hint, mark });
 }
 

@@ -1,6 +1,16 @@
 // BPF programs: load raw instructions (with the verifier log on failure) and run them with BPF_PROG_TEST_RUN.
 import { ProgType, type ProgTypeName, progTypeName, TestRunFlag } from '../abi/bpf-uapi.js';
-import { bpfFailure, EACCES, EINVAL, E2BIG, ENOSPC, ENOTSUPP, EPERM, invalidArgument, type BpfError } from './errors.js';
+import {
+  bpfFailure,
+  EACCES,
+  EINVAL,
+  E2BIG,
+  ENOSPC,
+  ENOTSUPP,
+  EPERM,
+  invalidArgument,
+  type BpfError,
+} from './errors.js';
 import { BpfFd } from './fd.js';
 import { addressOf, check, libbpfOutputSince, native, optsStruct, outputMark, stableBytes, stableCopy } from './ffi.js';
 import { programInfo, type ProgramInfo } from './info.js';
@@ -54,7 +64,14 @@ function attemptLoad(type: number, spec: ProgramSpec, insns: Buffer, logLevel: n
     opts.writeUInt32LE(logSize, L.log_size);
     opts.writeBigUInt64LE(addressOf(logBuf), L.log_buf);
   }
-  const fd = native.bpf_prog_load(type, spec.name ?? null, spec.license ?? 'GPL', insns, insns.length / INSN_SIZE, opts);
+  const fd = native.bpf_prog_load(
+    type,
+    spec.name ?? null,
+    spec.license ?? 'GPL',
+    insns,
+    insns.length / INSN_SIZE,
+    opts,
+  );
   const log = logBuf === null ? '' : logBuf.subarray(0, Math.max(0, logBuf.indexOf(0))).toString('utf8');
   return { fd, log };
 }
@@ -63,10 +80,16 @@ function attemptLoad(type: number, spec: ProgramSpec, insns: Buffer, logLevel: n
 export function loadProgram(spec: ProgramSpec): BpfProgram {
   const type = resolveProgType(spec.type);
   if (spec.insns.length === 0 || spec.insns.length % INSN_SIZE !== 0) {
-    throw invalidArgument('loadProgram', `instructions must be a non-empty multiple of ${INSN_SIZE} bytes, got ${spec.insns.length}`);
+    throw invalidArgument(
+      'loadProgram',
+      `instructions must be a non-empty multiple of ${INSN_SIZE} bytes, got ${spec.insns.length}`,
+    );
   }
   if (spec.name !== undefined && !NAME_RE.test(spec.name)) {
-    throw invalidArgument('loadProgram', `program name ${JSON.stringify(spec.name)} must be at most 15 characters of [A-Za-z0-9_.]`);
+    throw invalidArgument(
+      'loadProgram',
+      `program name ${JSON.stringify(spec.name)} must be at most 15 characters of [A-Za-z0-9_.]`,
+    );
   }
   const insns = stableCopy(spec.insns);
   const subject = `${progTypeName(type)} program ${spec.name ?? '(unnamed)'}, ${spec.insns.length / INSN_SIZE} instructions`;
@@ -95,7 +118,10 @@ export function loadProgram(spec: ProgramSpec): BpfProgram {
 
 /** The error for a failed program load, with the verifier's reason in the message. */
 export function loadFailure(op: string, errno: number, subject: string, log: string, libbpfOutput: string[]): BpfError {
-  const byVerifier = log.trim().length > 0 && errno !== EPERM && (errno === EACCES || errno === EINVAL || errno === E2BIG || errno === ENOSPC || errno === ENOTSUPP);
+  const byVerifier =
+    log.trim().length > 0 &&
+    errno !== EPERM &&
+    (errno === EACCES || errno === EINVAL || errno === E2BIG || errno === ENOSPC || errno === ENOTSUPP);
   return bpfFailure(op, errno, {
     subject,
     code: byVerifier ? 'bpf-verifier' : undefined,
@@ -107,8 +133,13 @@ export function loadFailure(op: string, errno: number, subject: string, log: str
 
 /** The verifier's own reason: the last non-statistics line of its log. */
 export function verifierReason(log: string): string {
-  const lines = log.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
-  const reason = [...lines].reverse().find((l) => !/^(processed \d+ insns|verification time|stack depth|-- END|max_states_per_insn)/.test(l));
+  const lines = log
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  const reason = [...lines]
+    .reverse()
+    .find((l) => !/^(processed \d+ insns|verification time|stack depth|-- END|max_states_per_insn)/.test(l));
   return reason ?? 'no reason given';
 }
 
@@ -259,8 +290,10 @@ function decodeXdpMd(b: Buffer): XdpMd {
  */
 export function testRunXdp(prog: BpfFd | { fd: BpfFd }, opts: XdpTestRunOptions): XdpTestRunResult {
   const meta = opts.meta ?? new Uint8Array(0);
-  if (meta.length % 4 !== 0 || meta.length > 32) throw invalidArgument('testRunXdp', `metadata must be a multiple of 4 bytes up to 32, got ${meta.length}`);
-  if (opts.rxQueueIndex && !opts.ingressIfindex) throw invalidArgument('testRunXdp', 'rxQueueIndex needs ingressIfindex');
+  if (meta.length % 4 !== 0 || meta.length > 32)
+    throw invalidArgument('testRunXdp', `metadata must be a multiple of 4 bytes up to 32, got ${meta.length}`);
+  if (opts.rxQueueIndex && !opts.ingressIfindex)
+    throw invalidArgument('testRunXdp', 'rxQueueIndex needs ingressIfindex');
   const data = Buffer.concat([meta, opts.packet]);
   const ctx = encodeXdpMd({
     data: meta.length,

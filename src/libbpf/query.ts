@@ -30,10 +30,14 @@ export function xdpQuery(ifindex: number): XdpState {
   check('bpf_xdp_query', native.bpf_xdp_query(ifindex, 0, o), { subject: interfaceLabel(ifindex), mark });
   const attached = o.readUInt8(L.attach_mode);
   const mode: XdpAttachMode =
-    attached === XdpAttached.DRV ? 'native'
-      : attached === XdpAttached.SKB ? 'generic'
-        : attached === XdpAttached.HW ? 'offload'
-          : attached === XdpAttached.MULTI ? 'multi'
+    attached === XdpAttached.DRV
+      ? 'native'
+      : attached === XdpAttached.SKB
+        ? 'generic'
+        : attached === XdpAttached.HW
+          ? 'offload'
+          : attached === XdpAttached.MULTI
+            ? 'multi'
             : 'none';
   const nativeProgId = o.readUInt32LE(L.drv_prog_id);
   const genericProgId = o.readUInt32LE(L.skb_prog_id);
@@ -85,7 +89,8 @@ export function tcxQuery(ifindex: number, direction: TcDirection): TcxState {
       room = count + 4; // programs were added between the two calls: ask again with more room
       continue;
     }
-    if (ret < 0) throw failure('bpf(BPF_PROG_QUERY)', -ret, { subject: `tcx ${direction} on ${interfaceLabel(ifindex)}` });
+    if (ret < 0)
+      throw failure('bpf(BPF_PROG_QUERY)', -ret, { subject: `tcx ${direction} on ${interfaceLabel(ifindex)}` });
     const n = Math.min(count, room);
     return {
       direction,
@@ -95,11 +100,19 @@ export function tcxQuery(ifindex: number, direction: TcDirection): TcxState {
       revision: attr.readBigUInt64LE(L['query.revision']),
     };
   }
-  throw failure('bpf(BPF_PROG_QUERY)', ENOSPC, { subject: `tcx ${direction} on ${interfaceLabel(ifindex)}`, hint: 'the hook kept changing while it was read' });
+  throw failure('bpf(BPF_PROG_QUERY)', ENOSPC, {
+    subject: `tcx ${direction} on ${interfaceLabel(ifindex)}`,
+    hint: 'the hook kept changing while it was read',
+  });
 }
 
 /** The program id of the cls_bpf filter at (handle, priority), or undefined when there is none (bpf_tc_query). */
-export function clsBpfQuery(opts: { ifindex: number; direction: TcDirection; handle: number; priority: number }): number | undefined {
+export function clsBpfQuery(opts: {
+  ifindex: number;
+  direction: TcDirection;
+  handle: number;
+  priority: number;
+}): number | undefined {
   const H = OFFSETS.bpf_tc_hook;
   const hook = optsStruct(H.size);
   hook.writeInt32LE(opts.ifindex, H.ifindex);
@@ -112,7 +125,10 @@ export function clsBpfQuery(opts: { ifindex: number; direction: TcDirection; han
   const ret = native.bpf_tc_query(hook, o);
   // ENOENT: no such filter; EINVAL: no clsact qdisc on the interface at all.
   if (ret === -ENOENT || ret === -EINVAL) return undefined;
-  check('bpf_tc_query', ret, { subject: `cls_bpf ${opts.direction} handle ${opts.handle} priority ${opts.priority} on ${interfaceLabel(opts.ifindex)}`, mark });
+  check('bpf_tc_query', ret, {
+    subject: `cls_bpf ${opts.direction} handle ${opts.handle} priority ${opts.priority} on ${interfaceLabel(opts.ifindex)}`,
+    mark,
+  });
   return o.readUInt32LE(T.prog_id);
 }
 

@@ -30,7 +30,9 @@ function ring(): RingNative {
   const lib = libbpfLibrary();
   koffi.proto(`int ${SAMPLE_FN}(void *ctx, void *data, size_t size)`);
   ringNative = {
-    ring_buffer__new: lib.func(`void *ring_buffer__new(int map_fd, ${SAMPLE_FN} *sample_cb, void *ctx, void *opts)`) as RingNative['ring_buffer__new'],
+    ring_buffer__new: lib.func(
+      `void *ring_buffer__new(int map_fd, ${SAMPLE_FN} *sample_cb, void *ctx, void *opts)`,
+    ) as RingNative['ring_buffer__new'],
     ring_buffer__poll: lib.func('int ring_buffer__poll(void *rb, int timeout_ms)') as RingNative['ring_buffer__poll'],
     ring_buffer__consume: lib.func('int ring_buffer__consume(void *rb)') as RingNative['ring_buffer__consume'],
     ring_buffer__free: lib.func('void ring_buffer__free(void *rb)') as RingNative['ring_buffer__free'],
@@ -84,7 +86,8 @@ export class RingBuffer {
    * the map's fd, so `map` may be closed independently.
    */
   static open(map: BpfMap, handler: RingSampleHandler): RingBuffer {
-    if (map.type !== MapType.RINGBUF) throw invalidArgument('ring_buffer__new', `map ${map.name} is not a ring buffer (type ${map.type})`);
+    if (map.type !== MapType.RINGBUF)
+      throw invalidArgument('ring_buffer__new', `map ${map.name} is not a ring buffer (type ${map.type})`);
     return new RingBuffer(map.fd.dup(), handler);
   }
 
@@ -94,7 +97,11 @@ export class RingBuffer {
 
   /** Waits up to `timeoutMs` (0: not at all) for records and hands each to the handler; returns how many. */
   poll(timeoutMs: number): number {
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw invalidArgument('ring_buffer__poll', `timeout must be a whole number of milliseconds >= 0, got ${timeoutMs}`);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0)
+      throw invalidArgument(
+        'ring_buffer__poll',
+        `timeout must be a whole number of milliseconds >= 0, got ${timeoutMs}`,
+      );
     return this.settle('ring_buffer__poll', ring().ring_buffer__poll(this.handle(), timeoutMs));
   }
 

@@ -33,7 +33,8 @@ export function configurationSettings(spec: NotrackConfiguration['spec']): Parti
   if (spec.logBurst !== undefined) out.logBurst = spec.logBurst;
   if (spec.limits) {
     out.limits = { ...DEFAULT_CONFIGURATION.limits };
-    if (spec.limits.maxRulesPerInterface !== undefined) out.limits.maxRulesPerInterface = spec.limits.maxRulesPerInterface;
+    if (spec.limits.maxRulesPerInterface !== undefined)
+      out.limits.maxRulesPerInterface = spec.limits.maxRulesPerInterface;
     if (spec.limits.maxSetPrefixes !== undefined) out.limits.maxSetPrefixes = spec.limits.maxSetPrefixes;
   }
   return out;

@@ -35,10 +35,15 @@ const severityRank: Record<Severity, number> = { error: 0, warning: 1, notice: 2
 
 /** Sorts by file, line, column, then severity and code, so output is stable run to run. */
 export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
-  return [...list].sort((a, b) =>
-    a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col ||
-    severityRank[a.severity] - severityRank[b.severity] || a.code.localeCompare(b.code) ||
-    a.message.localeCompare(b.message));
+  return [...list].sort(
+    (a, b) =>
+      a.file.localeCompare(b.file) ||
+      a.line - b.line ||
+      a.col - b.col ||
+      severityRank[a.severity] - severityRank[b.severity] ||
+      a.code.localeCompare(b.code) ||
+      a.message.localeCompare(b.message),
+  );
 }
 
 /** The one-line text form: `file:line:col: severity[code]: message (at path)`. */

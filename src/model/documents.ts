@@ -1,5 +1,15 @@
 // Policy files -> YAML documents with source positions, refusing input that is not safe or sane to read.
-import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, isAlias, type Document, type Node } from 'yaml';
+import {
+  LineCounter,
+  parseAllDocuments,
+  isMap,
+  isSeq,
+  isScalar,
+  isPair,
+  isAlias,
+  type Document,
+  type Node,
+} from 'yaml';
 import jsyaml from 'js-yaml';
 import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
 
@@ -27,7 +37,10 @@ export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = {
 };
 
 interface Position {
-  line: number; col: number; endLine: number; endCol: number;
+  line: number;
+  col: number;
+  endLine: number;
+  endCol: number;
   /** The node is a quoted scalar: its text starts one column after `col`. */
   quoted: boolean;
   /** The node's source text as written (quotes and escapes included). */
@@ -49,7 +62,10 @@ interface ParsedDocuments {
 }
 
 /** Parses every file into documents; files that cannot be read safely give errors and no documents. */
-export function parseDocuments(files: readonly PolicyFile[], limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS): ParsedDocuments {
+export function parseDocuments(
+  files: readonly PolicyFile[],
+  limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS,
+): ParsedDocuments {
   const documents: SourceDocument[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const f of files) parseFile(f, limits, documents, diagnostics);
@@ -65,12 +81,22 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i]!;
-    let n = 0, min = 0;
-    if (b < 0x80) { i++; continue; }
-    if (b >= 0xc2 && b <= 0xdf) { n = 1; min = 0x80; }
-    else if (b >= 0xe0 && b <= 0xef) { n = 2; min = 0x800; }
-    else if (b >= 0xf0 && b <= 0xf4) { n = 3; min = 0x10000; }
-    else return i;
+    let n = 0,
+      min = 0;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    if (b >= 0xc2 && b <= 0xdf) {
+      n = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      n = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3;
+      min = 0x10000;
+    } else return i;
     let cp = b & (0x3f >> n);
     for (let k = 1; k <= n; k++) {
       const c = bytes[i + k];
@@ -84,9 +110,13 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 }
 
 function lineColOfByte(bytes: Uint8Array, offset: number): { line: number; col: number } {
-  let line = 1, col = 1;
+  let line = 1,
+    col = 1;
   for (let i = 0; i < offset; i++) {
-    if (bytes[i] === 0x0a) { line++; col = 1; } else if ((bytes[i]! & 0xc0) !== 0x80) col++;
+    if (bytes[i] === 0x0a) {
+      line++;
+      col = 1;
+    } else if ((bytes[i]! & 0xc0) !== 0x80) col++;
   }
   return { line, col };
 }
@@ -100,16 +130,27 @@ const ANCHOR = /(^|[\s[{,:-])&[^\s&]/m;
 
 function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[], diags: Diagnostic[]): void {
   if (f.tooLarge || f.size > limits.maxFileBytes) {
-    diags.push(fileError(f.path, 'file-too-large',
-      `file is ${f.size} bytes, over the limit of ${limits.maxFileBytes}; split it into smaller files`));
+    diags.push(
+      fileError(
+        f.path,
+        'file-too-large',
+        `file is ${f.size} bytes, over the limit of ${limits.maxFileBytes}; split it into smaller files`,
+      ),
+    );
     return;
   }
   const bad = firstInvalidUtf8(f.content);
   if (bad >= 0) {
     const at = lineColOfByte(f.content, bad);
-    diags.push(fileError(f.path, 'not-utf8',
-      `file is not valid UTF-8 (byte 0x${f.content[bad]!.toString(16).padStart(2, '0')} at offset ${bad}); save it as UTF-8`,
-      at.line, at.col));
+    diags.push(
+      fileError(
+        f.path,
+        'not-utf8',
+        `file is not valid UTF-8 (byte 0x${f.content[bad]!.toString(16).padStart(2, '0')} at offset ${bad}); save it as UTF-8`,
+        at.line,
+        at.col,
+      ),
+    );
     return;
   }
   let text = new TextDecoder('utf-8').decode(f.content);
@@ -124,10 +165,14 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
         tooManyDocuments(f.path, positions(), fast.length, limits, diags);
         return;
       }
-      fast.forEach((value, index) => out.push({
-        file: f.path, index, value,
-        locate: (path, opts) => positions().locate(index, path, opts?.key ?? false),
-      }));
+      fast.forEach((value, index) =>
+        out.push({
+          file: f.path,
+          index,
+          value,
+          locate: (path, opts) => positions().locate(index, path, opts?.key ?? false),
+        }),
+      );
       return;
     }
   }
@@ -140,7 +185,12 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
   for (const e of p.errors) diags.push({ ...e, file: f.path });
   p.documents.forEach((d, index) => {
     if (d.value === undefined) return;
-    out.push({ file: f.path, index, value: d.value, locate: (path, opts) => p.locate(index, path, opts?.key ?? false) });
+    out.push({
+      file: f.path,
+      index,
+      value: d.value,
+      locate: (path, opts) => p.locate(index, path, opts?.key ?? false),
+    });
   });
 }
 
@@ -148,18 +198,37 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
 function parseFast(text: string): unknown[] | null {
   try {
     const out: unknown[] = [];
-    jsyaml.loadAll(text, (doc) => { if (doc !== null && doc !== undefined) out.push(doc); }, { schema: jsyaml.CORE_SCHEMA });
+    jsyaml.loadAll(
+      text,
+      (doc) => {
+        if (doc !== null && doc !== undefined) out.push(doc);
+      },
+      { schema: jsyaml.CORE_SCHEMA },
+    );
     return out;
   } catch {
     return null;
   }
 }
 
-function tooManyDocuments(file: string, p: PositionedFile, count: number, limits: DocumentLimits, diags: Diagnostic[]): void {
+function tooManyDocuments(
+  file: string,
+  p: PositionedFile,
+  count: number,
+  limits: DocumentLimits,
+  diags: Diagnostic[],
+): void {
   const first = p.documents[limits.maxDocumentsPerFile];
   const at = first ? p.lineCounter.linePos(first.doc.range?.[0] ?? 0) : { line: 1, col: 1 };
-  diags.push(fileError(file, 'too-many-documents',
-    `file has ${count} YAML documents, over the limit of ${limits.maxDocumentsPerFile}; split it`, at.line, at.col));
+  diags.push(
+    fileError(
+      file,
+      'too-many-documents',
+      `file has ${count} YAML documents, over the limit of ${limits.maxDocumentsPerFile}; split it`,
+      at.line,
+      at.col,
+    ),
+  );
 }
 
 interface PositionedFile {
@@ -186,9 +255,13 @@ function parseWithPositions(text: string, limits: DocumentLimits): PositionedFil
       const p = pos(e.pos[0]);
       const duplicate = e.code === 'DUPLICATE_KEY';
       errors.push({
-        severity: 'error', code: duplicate ? 'duplicate-key' : 'yaml-syntax',
+        severity: 'error',
+        code: duplicate ? 'duplicate-key' : 'yaml-syntax',
         message: duplicate ? duplicateKeyMessage(keyTextAt(text, e.pos[0])) : `YAML: ${firstLine(e.message)}`,
-        line: p.line, col: p.col, document: index, path: '',
+        line: p.line,
+        col: p.col,
+        document: index,
+        path: '',
       });
     }
     if (doc.errors.length === 0) {
@@ -199,21 +272,29 @@ function parseWithPositions(text: string, limits: DocumentLimits): PositionedFil
         const msg = String((e as Error).message);
         const alias = /alias/i.test(msg);
         errors.push({
-          severity: 'error', code: alias ? 'yaml-alias-limit' : 'yaml-syntax',
+          severity: 'error',
+          code: alias ? 'yaml-alias-limit' : 'yaml-syntax',
           message: alias
             ? `YAML aliases expand to too many nodes (limit ${limits.maxAliasCount}); this looks like an alias bomb`
             : `YAML: ${firstLine(msg)}`,
-          line: p.line, col: p.col, document: index, path: '',
+          line: p.line,
+          col: p.col,
+          document: index,
+          path: '',
         });
       }
     }
     documents.push({ doc, value });
   }
   return {
-    lineCounter, documents, errors,
+    lineCounter,
+    documents,
+    errors,
     locate: (index, path, key) => {
       const d = documents[index];
-      return d ? locate(d.doc, text, lineCounter, path, key) : { line: 1, col: 1, endLine: 1, endCol: 1, quoted: false, raw: '' };
+      return d
+        ? locate(d.doc, text, lineCounter, path, key)
+        : { line: 1, col: 1, endLine: 1, endCol: 1, quoted: false, raw: '' };
     },
   };
 }
@@ -246,28 +327,48 @@ function locate(doc: Document, text: string, lc: LineCounter, path: readonly Pat
     keyNode = null;
     if (isMap(node)) {
       const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      if (pair) { next = pair.value as Node | null; keyNode = pair.key as Node; if (!next) next = keyNode; }
+      if (pair) {
+        next = pair.value as Node | null;
+        keyNode = pair.key as Node;
+        if (!next) next = keyNode;
+      }
     } else if (isSeq(node) && typeof seg === 'number') {
       next = (node.items[seg] as Node | undefined) ?? null;
     }
-    if (!next) { keyNode = null; break; }
+    if (!next) {
+      keyNode = null;
+      break;
+    }
     node = next;
   }
   const target = key && keyNode ? keyNode : node;
   const range = target?.range ?? doc.range ?? [0, 0, 0];
-  const a = lc.linePos(range[0]), b = lc.linePos(range[1]);
+  const a = lc.linePos(range[0]),
+    b = lc.linePos(range[1]);
   const quoted = isScalar(target) && (target.type === 'QUOTE_DOUBLE' || target.type === 'QUOTE_SINGLE');
   return { line: a.line, col: a.col, endLine: b.line, endCol: b.col, quoted, raw: text.slice(range[0], range[1]) };
 }
 
 /** A diagnostic positioned at `path` in a document. */
 export function diagnosticAt(
-  doc: SourceDocument, path: readonly PathSegment[], severity: Diagnostic['severity'], code: string, message: string,
+  doc: SourceDocument,
+  path: readonly PathSegment[],
+  severity: Diagnostic['severity'],
+  code: string,
+  message: string,
   opts: { key?: boolean } = {},
 ): Diagnostic {
   const p = doc.locate(path, opts);
   return {
-    severity, code, message, file: doc.file, line: p.line, col: p.col, endLine: p.endLine, endCol: p.endCol,
-    document: doc.index, path: formatPath(path),
+    severity,
+    code,
+    message,
+    file: doc.file,
+    line: p.line,
+    col: p.col,
+    endLine: p.endLine,
+    endCol: p.endCol,
+    document: doc.index,
+    path: formatPath(path),
   };
 }

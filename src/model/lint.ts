@@ -7,9 +7,11 @@ import { formatPort, type PortSpec } from './ports.js';
 import type { Direction, EntityMatch, IcmpMatch, Policy, PolicyRule, ResourceSet } from './resources.js';
 
 function portWithin(inner: PortSpec, outer: readonly PortSpec[]): boolean {
-  return outer.some((o) => (o.kind === 'named' || inner.kind === 'named')
-    ? o.kind === inner.kind && formatPort(o) === formatPort(inner)
-    : o.from <= inner.from && inner.to <= o.to);
+  return outer.some((o) =>
+    o.kind === 'named' || inner.kind === 'named'
+      ? o.kind === inner.kind && formatPort(o) === formatPort(inner)
+      : o.from <= inner.from && inner.to <= o.to,
+  );
 }
 
 function sameText<T>(a: readonly T[], b: readonly T[], key: (x: T) => string): boolean {
@@ -24,8 +26,12 @@ function icmpEqual(a: IcmpMatch | null, b: IcmpMatch | null): boolean {
 /** True when every packet `b` matches on this side is also matched by `a` (conservative: false when unsure). */
 function entityCovers(a: EntityMatch, b: EntityMatch): boolean {
   if (a.nets.length && !(b.nets.length && b.nets.every((n) => a.nets.some((o) => cidrContains(o, n))))) return false;
-  if (a.notNets.length && !sameText(a.notNets, b.notNets, formatCidr) &&
-      !(b.nets.length && a.notNets.every((x) => b.nets.every((n) => !cidrOverlaps(x, n))))) return false;
+  if (
+    a.notNets.length &&
+    !sameText(a.notNets, b.notNets, formatCidr) &&
+    !(b.nets.length && a.notNets.every((x) => b.nets.every((n) => !cidrOverlaps(x, n))))
+  )
+    return false;
   if (a.selector && String(a.selector) !== String(b.selector ?? '')) return false;
   if (a.notSelector && String(a.notSelector) !== String(b.notSelector ?? '')) return false;
   if (a.ports.length && !(b.ports.length && b.ports.every((p) => portWithin(p, a.ports)))) return false;
@@ -37,8 +43,14 @@ function entityCovers(a: EntityMatch, b: EntityMatch): boolean {
 function ruleCovers(a: PolicyRule, b: PolicyRule): boolean {
   if (a.ipVersion !== null && a.ipVersion !== b.ipVersion) return false;
   if (a.protocol !== null && a.protocol !== b.protocol) return false;
-  if (a.notProtocol !== null && a.notProtocol !== b.notProtocol && (b.protocol === null || b.protocol === a.notProtocol)) return false;
-  if (a.icmp && !(b.icmp && a.icmp.type === b.icmp.type && (a.icmp.code === undefined || a.icmp.code === b.icmp.code))) return false;
+  if (
+    a.notProtocol !== null &&
+    a.notProtocol !== b.notProtocol &&
+    (b.protocol === null || b.protocol === a.notProtocol)
+  )
+    return false;
+  if (a.icmp && !(b.icmp && a.icmp.type === b.icmp.type && (a.icmp.code === undefined || a.icmp.code === b.icmp.code)))
+    return false;
   if (a.notICMP && !icmpEqual(a.notICMP, b.notICMP)) return false;
   return entityCovers(a.source, b.source) && entityCovers(a.destination, b.destination);
 }
@@ -49,9 +61,13 @@ function netsMeet(a: readonly Cidr[], b: readonly Cidr[]): boolean {
 
 function portsMeet(a: readonly PortSpec[], b: readonly PortSpec[]): boolean {
   if (a.length === 0 || b.length === 0) return true;
-  return a.some((x) => b.some((y) => (x.kind === 'named' || y.kind === 'named')
-    ? formatPort(x) === formatPort(y) || x.kind !== y.kind
-    : x.from <= y.to && y.from <= x.to));
+  return a.some((x) =>
+    b.some((y) =>
+      x.kind === 'named' || y.kind === 'named'
+        ? formatPort(x) === formatPort(y) || x.kind !== y.kind
+        : x.from <= y.to && y.from <= x.to,
+    ),
+  );
 }
 
 /** Could `reply` (a rule of the other direction) allow the return packets of what `rule` allows? */
@@ -60,15 +76,22 @@ function allowsReturn(rule: PolicyRule, reply: PolicyRule): boolean {
   if (reply.protocol !== null && rule.protocol !== null && reply.protocol !== rule.protocol) return false;
   if (reply.ipVersion !== null && rule.ipVersion !== null && reply.ipVersion !== rule.ipVersion) return false;
   // A reply swaps the two sides: its source is the original destination and vice versa.
-  return netsMeet(reply.destination.nets, rule.source.nets) && netsMeet(reply.source.nets, rule.destination.nets) &&
-    portsMeet(reply.source.ports, rule.destination.ports) && portsMeet(reply.destination.ports, rule.source.ports);
+  return (
+    netsMeet(reply.destination.nets, rule.source.nets) &&
+    netsMeet(reply.source.nets, rule.destination.nets) &&
+    portsMeet(reply.source.ports, rule.destination.ports) &&
+    portsMeet(reply.destination.ports, rule.source.ports)
+  );
 }
 
 function describeReturn(rule: PolicyRule, dir: Direction): string {
   const other = dir === 'ingress' ? 'egress' : 'ingress';
   const bits: string[] = [];
   if (rule.destination.ports.length) bits.push(`source ports ${rule.destination.ports.map(formatPort).join(', ')}`);
-  if (rule.source.nets.length) bits.push(`destination ${rule.source.nets.slice(0, 3).map(formatCidr).join(', ')}${rule.source.nets.length > 3 ? ' …' : ''}`);
+  if (rule.source.nets.length)
+    bits.push(
+      `destination ${rule.source.nets.slice(0, 3).map(formatCidr).join(', ')}${rule.source.nets.length > 3 ? ' …' : ''}`,
+    );
   return `an ${other} Allow${bits.length ? ` with ${bits.join(' and ')}` : ''}`;
 }
 
@@ -88,21 +111,30 @@ export function selectEndpoints(resources: Pick<ResourceSet, 'policies' | 'hostE
   for (const h of resources.hostEndpoints) {
     const key = JSON.stringify(Object.entries(h.labels).sort());
     let i = index.get(key);
-    if (i === undefined) { i = groups.length; index.set(key, i); groups.push({ labels: h.labels, endpoints: [] }); }
+    if (i === undefined) {
+      i = groups.length;
+      index.set(key, i);
+      groups.push({ labels: h.labels, endpoints: [] });
+    }
     groups[i]!.endpoints.push(h.name);
   }
   const byPolicy = new Map<string, number[]>();
   for (const p of resources.policies) {
-    byPolicy.set(p.name, groups.flatMap((g, i) => (p.selector.matches(g.labels) ? [i] : [])));
+    byPolicy.set(
+      p.name,
+      groups.flatMap((g, i) => (p.selector.matches(g.labels) ? [i] : [])),
+    );
   }
   return { groups, byPolicy };
 }
 
 function intersects(a: readonly number[], b: readonly number[]): boolean {
-  let i = 0, j = 0;
+  let i = 0,
+    j = 0;
   while (i < a.length && j < b.length) {
     if (a[i] === b[j]) return true;
-    if (a[i]! < b[j]!) i++; else j++;
+    if (a[i]! < b[j]!) i++;
+    else j++;
   }
   return false;
 }
@@ -128,8 +160,15 @@ export function lintResources(resources: ResourceSet, docs: ReadonlyMap<string, 
     if (!doc) continue;
     const mine = selected.get(policy.name)!;
     if (mine.length === 0) {
-      out.push(diagnosticAt(doc, ['spec', 'selector'], 'warning', 'selects-nothing',
-        `policy "${policy.name}" selects no host endpoint, so it has no effect`));
+      out.push(
+        diagnosticAt(
+          doc,
+          ['spec', 'selector'],
+          'warning',
+          'selects-nothing',
+          `policy "${policy.name}" selects no host endpoint, so it has no effect`,
+        ),
+      );
     }
     for (const dir of ['ingress', 'egress'] as const) {
       if (!policy.types.includes(dir)) continue;
@@ -138,16 +177,32 @@ export function lintResources(resources: ResourceSet, docs: ReadonlyMap<string, 
       rules.forEach((rule, j) => {
         const shadow = rules.slice(0, j).find((a) => a.action !== 'Log' && ruleCovers(a, rule));
         if (shadow) {
-          out.push(diagnosticAt(doc, ['spec', dir, j], 'warning', 'shadowed-rule',
-            `${dir}[${j}] can never decide a packet: ${dir}[${shadow.index}] (${shadow.action}) matches everything it matches`));
+          out.push(
+            diagnosticAt(
+              doc,
+              ['spec', dir, j],
+              'warning',
+              'shadowed-rule',
+              `${dir}[${j}] can never decide a packet: ${dir}[${shadow.index}] (${shadow.action}) matches everything it matches`,
+            ),
+          );
         }
         if (rule.action !== 'Allow' || mine.length === 0) return;
         // The return rule usually sits in the same policy: look there first.
         const candidates = [policy, ...sharingFor(policy)];
-        const hasReturn = candidates.some((p) => p.types.includes(other) && p[other].some((r) => allowsReturn(rule, r)));
+        const hasReturn = candidates.some(
+          (p) => p.types.includes(other) && p[other].some((r) => allowsReturn(rule, r)),
+        );
         if (!hasReturn) {
-          out.push(diagnosticAt(doc, ['spec', dir, j], 'warning', 'no-return-rule',
-            `untracked Allow without a rule for its return traffic: stateless policy does not allow replies by itself; add ${describeReturn(rule, dir)}`));
+          out.push(
+            diagnosticAt(
+              doc,
+              ['spec', dir, j],
+              'warning',
+              'no-return-rule',
+              `untracked Allow without a rule for its return traffic: stateless policy does not allow replies by itself; add ${describeReturn(rule, dir)}`,
+            ),
+          );
         }
       });
     }

@@ -1,12 +1,24 @@
 // The model stage's entry: policy files -> positioned diagnostics and the typed resource set.
-import { parseDocuments, diagnosticAt, DEFAULT_DOCUMENT_LIMITS, type DocumentLimits, type PolicyFile, type SourceDocument } from './documents.js';
+import {
+  parseDocuments,
+  diagnosticAt,
+  DEFAULT_DOCUMENT_LIMITS,
+  type DocumentLimits,
+  type PolicyFile,
+  type SourceDocument,
+} from './documents.js';
 import { sortDiagnostics, type Diagnostic, type PathSegment } from './diagnostics.js';
 import { validateDocument, type Kind } from './schemas.js';
 import { checkConfiguration, checkHostEndpoint, checkNetworkSet, checkPolicy } from './semantic.js';
 import { lintResources } from './lint.js';
 import { didYouMean } from './suggest.js';
 import type { ResourceSet } from './resources.js';
-import type { GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint as HostEndpointYaml, NotrackConfiguration } from './schema-types.gen.js';
+import type {
+  GlobalNetworkPolicy,
+  GlobalNetworkSet,
+  HostEndpoint as HostEndpointYaml,
+  NotrackConfiguration,
+} from './schema-types.gen.js';
 
 export interface LoadResult {
   /** Valid resources (those with errors are left out). Use only when `valid`. */
@@ -17,10 +29,19 @@ export interface LoadResult {
 }
 
 /** Parses, validates and lints one revision's policy files. Pure: no I/O. */
-export function loadResources(files: readonly PolicyFile[], limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS): LoadResult {
+export function loadResources(
+  files: readonly PolicyFile[],
+  limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS,
+): LoadResult {
   const parsed = parseDocuments(files, limits);
   const diagnostics = [...parsed.diagnostics];
-  const resources: ResourceSet = { policies: [], ignoredPolicies: [], hostEndpoints: [], networkSets: [], configurations: [] };
+  const resources: ResourceSet = {
+    policies: [],
+    ignoredPolicies: [],
+    hostEndpoints: [],
+    networkSets: [],
+    configurations: [],
+  };
   const kinds: Record<string, number> = {};
   const firstByName = new Map<string, SourceDocument>();
   const policyDocs = new Map<string, SourceDocument>();
@@ -38,8 +59,15 @@ export function loadResources(files: readonly PolicyFile[], limits: DocumentLimi
     const first = firstByName.get(key);
     if (first) {
       const at = first.locate(['metadata', 'name']);
-      diagnostics.push(diagnosticAt(doc, ['metadata', 'name'], 'error', 'duplicate-name',
-        `${kind} "${name}" is already defined at ${first.file}:${at.line}:${at.col}`));
+      diagnostics.push(
+        diagnosticAt(
+          doc,
+          ['metadata', 'name'],
+          'error',
+          'duplicate-name',
+          `${kind} "${name}" is already defined at ${first.file}:${at.line}:${at.col}`,
+        ),
+      );
       continue;
     }
     firstByName.set(key, doc);
@@ -48,7 +76,10 @@ export function loadResources(files: readonly PolicyFile[], limits: DocumentLimi
         const r = checkPolicy(doc, doc.value as GlobalNetworkPolicy);
         diagnostics.push(...r.diagnostics);
         if (!r.policy) break;
-        if (!r.policy.doNotTrack) { resources.ignoredPolicies.push(name); break; }
+        if (!r.policy.doNotTrack) {
+          resources.ignoredPolicies.push(name);
+          break;
+        }
         resources.policies.push(r.policy);
         policyDocs.set(name, doc);
         for (const dir of ['ingress', 'egress'] as const) {
@@ -56,7 +87,8 @@ export function loadResources(files: readonly PolicyFile[], limits: DocumentLimi
             for (const side of ['source', 'destination'] as const) {
               for (const field of ['ports', 'notPorts'] as const) {
                 rule[side][field].forEach((p, k) => {
-                  if (p.kind === 'named') namedPortUses.push({ doc, path: ['spec', dir, i, side, field, k], name: p.name });
+                  if (p.kind === 'named')
+                    namedPortUses.push({ doc, path: ['spec', dir, i, side, field, k], name: p.name });
                 });
               }
             }
@@ -89,8 +121,15 @@ export function loadResources(files: readonly PolicyFile[], limits: DocumentLimi
   const defined = new Set(resources.hostEndpoints.flatMap((h) => h.ports.map((p) => p.name)));
   for (const use of namedPortUses) {
     if (!defined.has(use.name)) {
-      diagnostics.push(diagnosticAt(use.doc, use.path, 'error', 'unknown-named-port',
-        `no HostEndpoint defines a port named "${use.name}"${didYouMean(use.name, defined)}`));
+      diagnostics.push(
+        diagnosticAt(
+          use.doc,
+          use.path,
+          'error',
+          'unknown-named-port',
+          `no HostEndpoint defines a port named "${use.name}"${didYouMean(use.name, defined)}`,
+        ),
+      );
     }
   }
 

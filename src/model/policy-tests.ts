@@ -33,16 +33,39 @@ export function loadPolicyTests(files: readonly PolicyFile[]): PolicyTestLoad {
   for (const doc of parsed.documents) {
     const v = doc.value as Record<string, unknown> | null;
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-      diagnostics.push(diagnosticAt(doc, [], 'error', 'not-a-policy-test', `a test document must be a mapping with apiVersion ${API_VERSION} and kind ${KIND}`));
+      diagnostics.push(
+        diagnosticAt(
+          doc,
+          [],
+          'error',
+          'not-a-policy-test',
+          `a test document must be a mapping with apiVersion ${API_VERSION} and kind ${KIND}`,
+        ),
+      );
       continue;
     }
     if (v['kind'] !== KIND) {
-      diagnostics.push(diagnosticAt(doc, v['kind'] === undefined ? [] : ['kind'], 'error', 'not-a-policy-test',
-        `the tests folder holds ${KIND} documents only${v['kind'] === undefined ? '; this one has no kind' : `, not ${String(v['kind'])}`} (policy belongs outside it)`));
+      diagnostics.push(
+        diagnosticAt(
+          doc,
+          v['kind'] === undefined ? [] : ['kind'],
+          'error',
+          'not-a-policy-test',
+          `the tests folder holds ${KIND} documents only${v['kind'] === undefined ? '; this one has no kind' : `, not ${String(v['kind'])}`} (policy belongs outside it)`,
+        ),
+      );
       continue;
     }
     if (v['apiVersion'] !== API_VERSION) {
-      diagnostics.push(diagnosticAt(doc, v['apiVersion'] === undefined ? [] : ['apiVersion'], 'error', 'api-version', `${KIND} needs apiVersion: ${API_VERSION}`));
+      diagnostics.push(
+        diagnosticAt(
+          doc,
+          v['apiVersion'] === undefined ? [] : ['apiVersion'],
+          'error',
+          'api-version',
+          `${KIND} needs apiVersion: ${API_VERSION}`,
+        ),
+      );
       continue;
     }
     const problems = schemaDiagnostics(doc, SCHEMA);

@@ -1,8 +1,6 @@
 // Rule ports: numbers, "from:to" ranges and named ports, parsed from the forms Calico accepts.
 
-export type PortSpec =
-  | { kind: 'range'; from: number; to: number }
-  | { kind: 'named'; name: string };
+export type PortSpec = { kind: 'range'; from: number; to: number } | { kind: 'named'; name: string };
 
 type PortParse = { ok: true; port: PortSpec } | { ok: false; message: string };
 
@@ -19,7 +17,8 @@ export function parsePort(value: number | string): PortParse {
   const text = value.trim();
   const range = text.match(/^(\d+)\s*:\s*(\d+)$/);
   if (range) {
-    const from = Number(range[1]), to = Number(range[2]);
+    const from = Number(range[1]),
+      to = Number(range[2]);
     if (from > 65535 || to > 65535) return { ok: false, message: `port range "${value}" goes beyond 65535` };
     if (from > to) return { ok: false, message: `port range "${value}" starts after it ends; write "${to}:${from}"` };
     return { ok: true, port: { kind: 'range', from, to } };
@@ -30,10 +29,16 @@ export function parsePort(value: number | string): PortParse {
     return { ok: true, port: { kind: 'range', from: n, to: n } };
   }
   if (/^\d+\s*-\s*\d+$/.test(text)) {
-    return { ok: false, message: `port range "${value}" uses "-"; Calico ranges use ":", e.g. "${text.replace(/\s*-\s*/, ':')}"` };
+    return {
+      ok: false,
+      message: `port range "${value}" uses "-"; Calico ranges use ":", e.g. "${text.replace(/\s*-\s*/, ':')}"`,
+    };
   }
   if (!NAMED.test(text)) {
-    return { ok: false, message: `"${value}" is neither a port number, a "from:to" range nor a port name (lower-case letters, digits and '-')` };
+    return {
+      ok: false,
+      message: `"${value}" is neither a port number, a "from:to" range nor a port name (lower-case letters, digits and '-')`,
+    };
   }
   return { ok: true, port: { kind: 'named', name: text } };
 }

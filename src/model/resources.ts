@@ -2,14 +2,15 @@
 import type { Cidr, IpFamily } from '../net/cidr.js';
 import type { PortSpec } from './ports.js';
 import type { Selector } from './selector/index.js';
-import type {
-  GlobalNetworkPolicy, GlobalNetworkSet, NotrackConfiguration,
-} from './schema-types.gen.js';
+import type { GlobalNetworkPolicy, GlobalNetworkSet, NotrackConfiguration } from './schema-types.gen.js';
 
 export type { GlobalNetworkPolicy, GlobalNetworkSet, NotrackConfiguration };
 
 /** Where a resource was written: the file and the index of its YAML document among the file's non-empty ones. */
-export interface SourceRef { file: string; document: number }
+export interface SourceRef {
+  file: string;
+  document: number;
+}
 
 export type RuleAction = 'Allow' | 'Deny' | 'Log' | 'Pass';
 export type Direction = 'ingress' | 'egress';
@@ -22,7 +23,10 @@ export function protocolNumber(p: ProtocolName | number): number {
   return typeof p === 'number' ? p : PROTOCOL_NUMBERS[p];
 }
 
-export interface IcmpMatch { type?: number; code?: number }
+export interface IcmpMatch {
+  type?: number;
+  code?: number;
+}
 
 /** One side (source or destination) of a rule. Empty lists mean "no constraint". */
 export interface EntityMatch {
@@ -59,7 +63,11 @@ export interface Policy {
   source: SourceRef;
 }
 
-interface NamedPort { name: string; protocol: number; port: number }
+interface NamedPort {
+  name: string;
+  protocol: number;
+  port: number;
+}
 
 export interface HostEndpoint {
   name: string;
@@ -79,7 +87,11 @@ export interface NetworkSet {
   source: SourceRef;
 }
 
-export interface FailsafePort { protocol: number; port: number; net: Cidr | null }
+export interface FailsafePort {
+  protocol: number;
+  port: number;
+  net: Cidr | null;
+}
 
 export type XdpMode = 'native' | 'generic' | 'auto';
 

@@ -76,42 +76,100 @@ export function schemaDiagnostics(doc: SourceDocument, schemaFile: string): Diag
   return validate(doc.value) ? [] : explain(doc, validate.errors ?? []);
 }
 
-type KindCheck =
-  | { kind: Kind; diagnostics: Diagnostic[] }
-  | { kind: null; diagnostics: Diagnostic[] };
+type KindCheck = { kind: Kind; diagnostics: Diagnostic[] } | { kind: null; diagnostics: Diagnostic[] };
 
 /** Checks one document's kind and apiVersion, then its structure against the kind's schema. */
 export function validateDocument(doc: SourceDocument): KindCheck {
   const v = doc.value;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    return { kind: null, diagnostics: [diagnosticAt(doc, [], 'error', 'not-a-resource',
-      'a policy document must be a mapping with apiVersion, kind, metadata and spec')] };
+    return {
+      kind: null,
+      diagnostics: [
+        diagnosticAt(
+          doc,
+          [],
+          'error',
+          'not-a-resource',
+          'a policy document must be a mapping with apiVersion, kind, metadata and spec',
+        ),
+      ],
+    };
   }
   const obj = v as Record<string, unknown>;
   const kindValue = obj['kind'];
   if (kindValue === undefined) {
-    return { kind: null, diagnostics: [diagnosticAt(doc, [], 'error', 'missing-kind',
-      `missing "kind": expected one of ${Object.keys(KINDS).join(', ')}`)] };
+    return {
+      kind: null,
+      diagnostics: [
+        diagnosticAt(
+          doc,
+          [],
+          'error',
+          'missing-kind',
+          `missing "kind": expected one of ${Object.keys(KINDS).join(', ')}`,
+        ),
+      ],
+    };
   }
   if (typeof kindValue !== 'string') {
-    return { kind: null, diagnostics: [diagnosticAt(doc, ['kind'], 'error', 'wrong-type',
-      `kind must be a string, not ${describe(kindValue)} (notrack reads ${Object.keys(KINDS).join(', ')})`)] };
+    return {
+      kind: null,
+      diagnostics: [
+        diagnosticAt(
+          doc,
+          ['kind'],
+          'error',
+          'wrong-type',
+          `kind must be a string, not ${describe(kindValue)} (notrack reads ${Object.keys(KINDS).join(', ')})`,
+        ),
+      ],
+    };
   }
   if (!(kindValue in KINDS)) {
     const name = String(kindValue);
     if (name in OTHER_CALICO_KINDS) {
-      return { kind: null, diagnostics: [diagnosticAt(doc, ['kind'], 'notice', 'kind-ignored',
-        `${name} is not read by notrack: ${OTHER_CALICO_KINDS[name]}`)] };
+      return {
+        kind: null,
+        diagnostics: [
+          diagnosticAt(
+            doc,
+            ['kind'],
+            'notice',
+            'kind-ignored',
+            `${name} is not read by notrack: ${OTHER_CALICO_KINDS[name]}`,
+          ),
+        ],
+      };
     }
-    return { kind: null, diagnostics: [diagnosticAt(doc, ['kind'], 'error', 'unknown-kind',
-      `unknown kind "${name}"${didYouMean(name, Object.keys(KINDS))} (notrack reads ${Object.keys(KINDS).join(', ')})`)] };
+    return {
+      kind: null,
+      diagnostics: [
+        diagnosticAt(
+          doc,
+          ['kind'],
+          'error',
+          'unknown-kind',
+          `unknown kind "${name}"${didYouMean(name, Object.keys(KINDS))} (notrack reads ${Object.keys(KINDS).join(', ')})`,
+        ),
+      ],
+    };
   }
   const kind = kindValue as Kind;
   const expected = KINDS[kind].apiVersion;
   if (obj['apiVersion'] !== expected) {
     const got = obj['apiVersion'] === undefined ? 'missing' : `"${String(obj['apiVersion'])}"`;
-    return { kind: null, diagnostics: [diagnosticAt(doc, obj['apiVersion'] === undefined ? [] : ['apiVersion'], 'error',
-      'api-version', `apiVersion is ${got}; ${kind} needs apiVersion: ${expected}`)] };
+    return {
+      kind: null,
+      diagnostics: [
+        diagnosticAt(
+          doc,
+          obj['apiVersion'] === undefined ? [] : ['apiVersion'],
+          'error',
+          'api-version',
+          `apiVersion is ${got}; ${kind} needs apiVersion: ${expected}`,
+        ),
+      ],
+    };
   }
   return { kind, diagnostics: schemaDiagnostics(doc, KINDS[kind].schema) };
 }
@@ -134,7 +192,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
   return `${typeof value} ${String(value)}`;
 }
 
@@ -151,8 +210,10 @@ function fieldName(path: PathSegment[]): string {
 
 /** What the schema's patterns mean, in words (keyed by the pattern: one field name can carry different rules). */
 const FRIENDLY_PATTERNS: Record<string, string> = {
-  '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$': 'must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit',
-  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$': 'must be lower-case letters, digits and "-", starting and ending with a letter or digit',
+  '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$':
+    'must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit',
+  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$':
+    'must be lower-case letters, digits and "-", starting and ending with a letter or digit',
 };
 
 function knownFields(e: ErrorObject): string[] {
@@ -181,22 +242,33 @@ function rangeFailure(oneOf: ErrorObject, errors: ErrorObject[]): ErrorObject | 
 function explain(doc: SourceDocument, errors: ErrorObject[]): Diagnostic[] {
   const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
   // "specs" for "spec" is one mistake: the unknown field with its suggestion says it all, not also "missing spec".
-  const suggested = new Set(errors.filter((e) => e.keyword === 'additionalProperties').flatMap((e) => {
-    const c = closest(String((e.params as Record<string, unknown>)['additionalProperty']), knownFields(e));
-    return c ? [`${e.instancePath}/${c}`] : [];
-  }));
+  const suggested = new Set(
+    errors
+      .filter((e) => e.keyword === 'additionalProperties')
+      .flatMap((e) => {
+        const c = closest(String((e.params as Record<string, unknown>)['additionalProperty']), knownFields(e));
+        return c ? [`${e.instancePath}/${c}`] : [];
+      }),
+  );
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (let e of errors) {
     if (e.keyword !== 'oneOf' && oneOfPaths.has(e.instancePath) && e.schemaPath.includes('/oneOf/')) continue;
     // The propertyNames error itself names the bad key; its inner pattern/length errors would repeat it without the key.
     if (e.schemaPath.includes('/propertyNames/')) continue;
-    if (e.keyword === 'required' && suggested.has(`${e.instancePath}/${String((e.params as Record<string, unknown>)['missingProperty'])}`)) continue;
+    if (
+      e.keyword === 'required' &&
+      suggested.has(`${e.instancePath}/${String((e.params as Record<string, unknown>)['missingProperty'])}`)
+    )
+      continue;
     if (e.keyword === 'oneOf') e = rangeFailure(e, errors) ?? e;
     const path = pointerToPath(e.instancePath, doc.value);
     const d = explainOne(doc, e, path);
     const id = `${d.path}|${d.message}`;
-    if (!seen.has(id)) { seen.add(id); out.push(d); }
+    if (!seen.has(id)) {
+      seen.add(id);
+      out.push(d);
+    }
   }
   return out;
 }
@@ -209,31 +281,69 @@ function explainOne(doc: SourceDocument, e: ErrorObject, path: PathSegment[]): D
       const name = String(params['additionalProperty']);
       const known = knownFields(e);
       const where = path.length ? `in ${field}` : 'at the top level';
-      return diagnosticAt(doc, [...path, name], 'error', 'unknown-field',
-        `unknown field "${name}" ${where}${didYouMean(name, known)}`, { key: true });
+      return diagnosticAt(
+        doc,
+        [...path, name],
+        'error',
+        'unknown-field',
+        `unknown field "${name}" ${where}${didYouMean(name, known)}`,
+        { key: true },
+      );
     }
     case 'required':
-      return diagnosticAt(doc, path, 'error', 'missing-field',
-        `missing required field "${String(params['missingProperty'])}"${path.length ? ` in ${field}` : ''}`);
+      return diagnosticAt(
+        doc,
+        path,
+        'error',
+        'missing-field',
+        `missing required field "${String(params['missingProperty'])}"${path.length ? ` in ${field}` : ''}`,
+      );
     case 'x-notrack-unsupported':
-      return diagnosticAt(doc, path, 'error', 'unsupported-field',
-        `${field} is not supported on host endpoints: ${String(e.schema)}`, { key: true });
+      return diagnosticAt(
+        doc,
+        path,
+        'error',
+        'unsupported-field',
+        `${field} is not supported on host endpoints: ${String(e.schema)}`,
+        { key: true },
+      );
     case 'type':
       if (path.length >= 2 && path[path.length - 2] === 'labels' && typeof e.data !== 'object') {
         // YAML reads true, 1.0 or 2024 as non-strings; Calico label values are always strings.
-        return diagnosticAt(doc, path, 'error', 'wrong-type',
-          `label "${field}" must be a string, not ${describe(e.data)}; quote it: ${field}: '${String(e.data)}'`);
+        return diagnosticAt(
+          doc,
+          path,
+          'error',
+          'wrong-type',
+          `label "${field}" must be a string, not ${describe(e.data)}; quote it: ${field}: '${String(e.data)}'`,
+        );
       }
-      return diagnosticAt(doc, path, 'error', 'wrong-type',
-        `${field} must be ${article(String(params['type']))}, not ${describe(e.data)}`);
+      return diagnosticAt(
+        doc,
+        path,
+        'error',
+        'wrong-type',
+        `${field} must be ${article(String(params['type']))}, not ${describe(e.data)}`,
+      );
     case 'enum': {
       const allowed = (params['allowedValues'] as unknown[]).map(String);
       const expected = allowed.length === 1 ? allowed[0]! : `one of ${allowed.join(', ')}`;
-      return diagnosticAt(doc, path, 'error', 'invalid-value',
-        `${field} is ${describe(e.data)}; expected ${expected}${didYouMean(String(e.data), allowed)}`);
+      return diagnosticAt(
+        doc,
+        path,
+        'error',
+        'invalid-value',
+        `${field} is ${describe(e.data)}; expected ${expected}${didYouMean(String(e.data), allowed)}`,
+      );
     }
     case 'const':
-      return diagnosticAt(doc, path, 'error', 'invalid-value', `${field} must be ${JSON.stringify(params['allowedValue'])}`);
+      return diagnosticAt(
+        doc,
+        path,
+        'error',
+        'invalid-value',
+        `${field} must be ${JSON.stringify(params['allowedValue'])}`,
+      );
     case 'oneOf':
       return diagnosticAt(doc, path, 'error', 'invalid-value', oneOfMessage(field, e));
     case 'format':
@@ -242,35 +352,76 @@ function explainOne(doc: SourceDocument, e: ErrorObject, path: PathSegment[]): D
         : diagnosticAt(doc, path, 'error', 'invalid-ip', ipProblem(String(e.data)));
     case 'pattern':
       if (path.length >= 2 && path[path.length - 2] === 'labels') {
-        return diagnosticAt(doc, path, 'error', 'invalid-label',
-          `label value ${quote(e.data)} must be at most 63 characters of letters, digits, "-", "_" and ".", starting and ending with a letter or digit`);
+        return diagnosticAt(
+          doc,
+          path,
+          'error',
+          'invalid-label',
+          `label value ${quote(e.data)} must be at most 63 characters of letters, digits, "-", "_" and ".", starting and ending with a letter or digit`,
+        );
       }
-      return diagnosticAt(doc, path, 'error', 'invalid-value',
-        `${field} ${quote(e.data)} ${FRIENDLY_PATTERNS[String(params['pattern'])] ?? `does not match ${String(params['pattern'])}`}`);
+      return diagnosticAt(
+        doc,
+        path,
+        'error',
+        'invalid-value',
+        `${field} ${quote(e.data)} ${FRIENDLY_PATTERNS[String(params['pattern'])] ?? `does not match ${String(params['pattern'])}`}`,
+      );
     case 'propertyNames': {
       const key = String(params['propertyName']);
-      return diagnosticAt(doc, [...path, key], 'error', 'invalid-label',
+      return diagnosticAt(
+        doc,
+        [...path, key],
+        'error',
+        'invalid-label',
         `label key ${quote(key)} is not valid: a name of at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit, optionally after a DNS prefix and "/" (example.com/role)`,
-        { key: true });
+        { key: true },
+      );
     }
-    case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
-      return diagnosticAt(doc, path, 'error', 'out-of-range',
-        `${field} is ${String(e.data)}; it must be ${String(params['comparison'])} ${String(params['limit'])}`);
-    case 'maxItems': case 'minItems': case 'maxLength': case 'minLength':
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return diagnosticAt(
+        doc,
+        path,
+        'error',
+        'out-of-range',
+        `${field} is ${String(e.data)}; it must be ${String(params['comparison'])} ${String(params['limit'])}`,
+      );
+    case 'maxItems':
+    case 'minItems':
+    case 'maxLength':
+    case 'minLength':
       if (e.keyword === 'minLength' && params['limit'] === 1) {
         return diagnosticAt(doc, path, 'error', 'out-of-range', `${field} must not be empty`);
       }
       if (e.keyword === 'maxLength' && path.length >= 2 && path[path.length - 2] === 'labels') {
-        return diagnosticAt(doc, path, 'error', 'out-of-range',
-          `label "${field}" has a value of ${String(e.data).length} characters; label values are at most ${String(params['limit'])}`);
+        return diagnosticAt(
+          doc,
+          path,
+          'error',
+          'out-of-range',
+          `label "${field}" has a value of ${String(e.data).length} characters; label values are at most ${String(params['limit'])}`,
+        );
       }
-      return diagnosticAt(doc, path, 'error', 'out-of-range',
-        `${field} ${e.keyword.startsWith('max') ? 'has more than' : 'has fewer than'} ${String(params['limit'])} ${e.keyword.endsWith('Items') ? 'items' : 'characters'}`);
+      return diagnosticAt(
+        doc,
+        path,
+        'error',
+        'out-of-range',
+        `${field} ${e.keyword.startsWith('max') ? 'has more than' : 'has fewer than'} ${String(params['limit'])} ${e.keyword.endsWith('Items') ? 'items' : 'characters'}`,
+      );
     case 'uniqueItems': {
       const [first, again] = [Number(params['i']), Number(params['j'])].sort((a, b) => a - b) as [number, number];
       const item = Array.isArray(e.data) ? e.data[again] : undefined;
-      return diagnosticAt(doc, [...path, again], 'error', 'duplicate-item',
-        `${field} lists ${quote(item)} twice (items ${first} and ${again}); remove one`);
+      return diagnosticAt(
+        doc,
+        [...path, again],
+        'error',
+        'duplicate-item',
+        `${field} lists ${quote(item)} twice (items ${first} and ${again}); remove one`,
+      );
     }
     default:
       return diagnosticAt(doc, path, 'error', 'schema', `${field} ${e.message ?? 'is invalid'}`);
@@ -279,7 +430,9 @@ function explainOne(doc: SourceDocument, e: ErrorObject, path: PathSegment[]): D
 
 /** A value as written in a message: strings in double quotes, the rest as text. */
 function quote(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value) : String(value);
+  return typeof value === 'string'
+    ? JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value)
+    : String(value);
 }
 
 /** Why `text` is not a CIDR, as precisely as can be told. */
@@ -303,7 +456,10 @@ function ipProblem(text: string): string {
 
 /** JSON Schema type names in the words of YAML: list and mapping. */
 function article(type: string): string {
-  const t = type.replace(/,/g, ' or ').replace(/\barray\b/g, 'list').replace(/\bobject\b/g, 'mapping');
+  const t = type
+    .replace(/,/g, ' or ')
+    .replace(/\barray\b/g, 'list')
+    .replace(/\bobject\b/g, 'mapping');
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
@@ -312,7 +468,9 @@ function oneOfMessage(field: string, e: ErrorObject): string {
   const names = (schema?.oneOf ?? []).flatMap((s) => (s.enum ?? []).map(String));
   const hint = typeof e.data === 'string' && names.length ? didYouMean(e.data, names) : '';
   // The first sentence of the schema's description says what is expected; the rest is for editors (defaults …).
-  const want = schema?.description ? `; expected ${lowerFirst(schema.description.split(/\.(\s|$)/)[0]!)}` : ' and is not valid';
+  const want = schema?.description
+    ? `; expected ${lowerFirst(schema.description.split(/\.(\s|$)/)[0]!)}`
+    : ' and is not valid';
   return `${field} is ${describe(e.data)}${want}${hint}`;
 }
 

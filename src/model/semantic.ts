@@ -6,15 +6,28 @@ import { parsePort, type PortSpec } from './ports.js';
 import { configurationSettings, markValue } from './configuration.js';
 import { parseSelector, SelectorSyntaxError, type Selector, type SelectorNode } from './selector/index.js';
 import {
-  protocolNumber, type ConfigurationOverride, type Direction, type EntityMatch, type HostEndpoint, type NetworkSet,
-  type Policy, type PolicyRule, type SourceRef,
+  protocolNumber,
+  type ConfigurationOverride,
+  type Direction,
+  type EntityMatch,
+  type HostEndpoint,
+  type NetworkSet,
+  type Policy,
+  type PolicyRule,
+  type SourceRef,
 } from './resources.js';
 import type {
-  EntityRule, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint as HostEndpointYaml, NotrackConfiguration, Rule,
+  EntityRule,
+  GlobalNetworkPolicy,
+  GlobalNetworkSet,
+  HostEndpoint as HostEndpointYaml,
+  NotrackConfiguration,
+  Rule,
 } from './schema-types.gen.js';
 
 const PORT_PROTOCOLS = new Set([6, 17, 132]);
-const ICMP4 = 1, ICMP6 = 58;
+const ICMP4 = 1,
+  ICMP6 = 58;
 /** Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
 const MAX_INTERFACE_NAME = 15;
 
@@ -47,7 +60,11 @@ function selectorAt(f: Findings, path: PathSegment[], text: string | undefined):
     const selector = parseSelector(text);
     if (usesGlobal(selector.ast)) {
       // Calico allows global() only in a namespaceSelector, which host endpoint policy has no use for.
-      f.error(path, 'selector-global', 'global() is only allowed in a namespaceSelector, which host endpoint policy does not have; remove it (all() selects everything)');
+      f.error(
+        path,
+        'selector-global',
+        'global() is only allowed in a namespaceSelector, which host endpoint policy does not have; remove it (all() selects everything)',
+      );
       return null;
     }
     return selector;
@@ -64,10 +81,15 @@ function selectorAt(f: Findings, path: PathSegment[], text: string | undefined):
 
 function usesGlobal(node: SelectorNode): boolean {
   switch (node.kind) {
-    case 'global': return true;
-    case 'not': return usesGlobal(node.operand);
-    case 'and': case 'or': return node.operands.some(usesGlobal);
-    default: return false;
+    case 'global':
+      return true;
+    case 'not':
+      return usesGlobal(node.operand);
+    case 'and':
+    case 'or':
+      return node.operands.some(usesGlobal);
+    default:
+      return false;
   }
 }
 
@@ -115,12 +137,16 @@ function entity(f: Findings, path: PathSegment[], e: EntityRule | undefined): En
   const notNets = cidrs(f, [...path, 'notNets'], e?.notNets);
   notNets.forEach((c, i) => {
     if (isCatchAll(c)) {
-      f.error([...path, 'notNets', i], 'catch-all-notnets',
-        `notNets ${formatCidr(c)} excludes every IPv${c.family} address, so the rule can never match IPv${c.family}; remove it or use a narrower CIDR`);
+      f.error(
+        [...path, 'notNets', i],
+        'catch-all-notnets',
+        `notNets ${formatCidr(c)} excludes every IPv${c.family} address, so the rule can never match IPv${c.family}; remove it or use a narrower CIDR`,
+      );
     }
   });
   return {
-    nets, notNets,
+    nets,
+    notNets,
     selector: selectorAt(f, [...path, 'selector'], e?.selector),
     notSelector: selectorAt(f, [...path, 'notSelector'], e?.notSelector),
     ports: ports(f, [...path, 'ports'], e?.ports),
@@ -137,14 +163,22 @@ function checkRule(f: Findings, path: PathSegment[], rule: Rule, index: number):
 
   // One rule, one address family: CIDRs of both families together can never all match one packet.
   const families = new Map<IpFamily, PathSegment[]>();
-  for (const [side, m] of [['source', source], ['destination', destination]] as const) {
+  for (const [side, m] of [
+    ['source', source],
+    ['destination', destination],
+  ] as const) {
     for (const field of ['nets', 'notNets'] as const) {
-      m[field].forEach((c, i) => { if (!families.has(c.family)) families.set(c.family, [...path, side, field, i]); });
+      m[field].forEach((c, i) => {
+        if (!families.has(c.family)) families.set(c.family, [...path, side, field, i]);
+      });
     }
   }
   if (families.size > 1) {
-    f.error(families.get(6)!, 'mixed-ip-families',
-      'this rule mixes IPv4 and IPv6 CIDRs; split it into one rule per address family');
+    f.error(
+      families.get(6)!,
+      'mixed-ip-families',
+      'this rule mixes IPv4 and IPv6 CIDRs; split it into one rule per address family',
+    );
   } else if (ipVersion !== null && families.size === 1 && !families.has(ipVersion)) {
     const [fam, at] = [...families][0]!;
     f.error(at, 'ip-version-mismatch', `ipVersion is ${ipVersion} but this CIDR is IPv${fam}`);
@@ -152,49 +186,75 @@ function checkRule(f: Findings, path: PathSegment[], rule: Rule, index: number):
 
   // Numeric ports need a protocol with ports; named ports carry their own protocol.
   const numeric = [
-    ...['source', 'destination'].flatMap((side) => (['ports', 'notPorts'] as const).flatMap((field) => {
-      const m = side === 'source' ? source : destination;
-      return m[field].some((p) => p.kind === 'range') ? [[...path, side, field] as PathSegment[]] : [];
-    })),
+    ...['source', 'destination'].flatMap((side) =>
+      (['ports', 'notPorts'] as const).flatMap((field) => {
+        const m = side === 'source' ? source : destination;
+        return m[field].some((p) => p.kind === 'range') ? [[...path, side, field] as PathSegment[]] : [];
+      }),
+    ),
   ];
   if (numeric.length > 0 && (protocol === null || !PORT_PROTOCOLS.has(protocol))) {
     const what = protocol === null ? 'no protocol' : `protocol ${String(rule.protocol)}`;
-    f.error(numeric[0]!, 'ports-need-protocol',
-      `port numbers need protocol TCP, UDP or SCTP, but this rule has ${what}; add e.g. "protocol: TCP"`);
+    f.error(
+      numeric[0]!,
+      'ports-need-protocol',
+      `port numbers need protocol TCP, UDP or SCTP, but this rule has ${what}; add e.g. "protocol: TCP"`,
+    );
   }
 
   for (const field of ['icmp', 'notICMP'] as const) {
     const icmp = rule[field];
     if (!icmp) continue;
     if (protocol !== ICMP4 && protocol !== ICMP6) {
-      f.error([...path, field], 'icmp-needs-protocol',
-        `${field} needs protocol ICMP or ICMPv6${protocol === null ? '' : `, not ${String(rule.protocol)}`}`, true);
+      f.error(
+        [...path, field],
+        'icmp-needs-protocol',
+        `${field} needs protocol ICMP or ICMPv6${protocol === null ? '' : `, not ${String(rule.protocol)}`}`,
+        true,
+      );
     }
     if (icmp.code !== undefined && icmp.type === undefined) {
       f.error([...path, field, 'code'], 'icmp-code-without-type', `${field}.code needs ${field}.type`, true);
     }
   }
-  if (ipVersion === 4 && protocol === ICMP6) f.error([...path, 'protocol'], 'ip-version-mismatch', 'ICMPv6 needs ipVersion 6 (or no ipVersion)');
-  if (ipVersion === 6 && protocol === ICMP4) f.error([...path, 'protocol'], 'ip-version-mismatch', 'ICMP is IPv4 only; use ICMPv6 with ipVersion 6');
+  if (ipVersion === 4 && protocol === ICMP6)
+    f.error([...path, 'protocol'], 'ip-version-mismatch', 'ICMPv6 needs ipVersion 6 (or no ipVersion)');
+  if (ipVersion === 6 && protocol === ICMP4)
+    f.error([...path, 'protocol'], 'ip-version-mismatch', 'ICMP is IPv4 only; use ICMPv6 with ipVersion 6');
   if (protocol !== null && notProtocol !== null && protocol === notProtocol) {
-    f.error([...path, 'notProtocol'], 'contradiction', 'protocol and notProtocol are the same, so the rule can never match');
+    f.error(
+      [...path, 'notProtocol'],
+      'contradiction',
+      'protocol and notProtocol are the same, so the rule can never match',
+    );
   }
 
   return {
-    index, action: rule.action, ipVersion, protocol, notProtocol,
-    icmp: rule.icmp ?? null, notICMP: rule.notICMP ?? null, source, destination,
+    index,
+    action: rule.action,
+    ipVersion,
+    protocol,
+    notProtocol,
+    icmp: rule.icmp ?? null,
+    notICMP: rule.notICMP ?? null,
+    source,
+    destination,
   };
 }
 
 /** Calico's default for `types` when it is not given. */
 function defaultTypes(spec: GlobalNetworkPolicy['spec']): Direction[] {
-  const hasIn = (spec.ingress?.length ?? 0) > 0, hasOut = (spec.egress?.length ?? 0) > 0;
+  const hasIn = (spec.ingress?.length ?? 0) > 0,
+    hasOut = (spec.egress?.length ?? 0) > 0;
   if (hasOut && !hasIn) return ['egress'];
   if (hasOut && hasIn) return ['ingress', 'egress'];
   return ['ingress'];
 }
 
-export function checkPolicy(doc: SourceDocument, res: GlobalNetworkPolicy): { policy: Policy | null; diagnostics: Diagnostic[] } {
+export function checkPolicy(
+  doc: SourceDocument,
+  res: GlobalNetworkPolicy,
+): { policy: Policy | null; diagnostics: Diagnostic[] } {
   const f = new Findings(doc);
   const spec = res.spec;
   const name = res.metadata.name;
@@ -203,23 +263,34 @@ export function checkPolicy(doc: SourceDocument, res: GlobalNetworkPolicy): { po
     f.error(['spec', 'preDNAT'], 'dnt-with-prednat', 'doNotTrack and preDNAT cannot both be true', true);
   }
   if (doNotTrack && spec.applyOnForward !== true) {
-    f.error(spec.applyOnForward === undefined ? ['spec', 'doNotTrack'] : ['spec', 'applyOnForward'], 'dnt-needs-apply-on-forward',
+    f.error(
+      spec.applyOnForward === undefined ? ['spec', 'doNotTrack'] : ['spec', 'applyOnForward'],
+      'dnt-needs-apply-on-forward',
       'doNotTrack policies must also set applyOnForward: true (Calico requires it: untracked rules see forwarded traffic too)',
-      spec.applyOnForward === undefined);
+      spec.applyOnForward === undefined,
+    );
   }
   const selector = selectorAt(f, ['spec', 'selector'], spec.selector ?? 'all()');
-  const types: Direction[] = spec.types ? spec.types.map((t) => (t === 'Ingress' ? 'ingress' : 'egress')) : defaultTypes(spec);
+  const types: Direction[] = spec.types
+    ? spec.types.map((t) => (t === 'Ingress' ? 'ingress' : 'egress'))
+    : defaultTypes(spec);
   for (const dir of ['ingress', 'egress'] as const) {
     if ((spec[dir]?.length ?? 0) > 0 && !types.includes(dir)) {
-      f.warning(['spec', dir], 'rules-ignored-by-types',
-        `${dir} rules are ignored because types does not include ${dir === 'ingress' ? 'Ingress' : 'Egress'}`);
+      f.warning(
+        ['spec', dir],
+        'rules-ignored-by-types',
+        `${dir} rules are ignored because types does not include ${dir === 'ingress' ? 'Ingress' : 'Egress'}`,
+      );
     }
   }
   const ingress = (spec.ingress ?? []).map((r, i) => checkRule(f, ['spec', 'ingress', i], r, i));
   const egress = (spec.egress ?? []).map((r, i) => checkRule(f, ['spec', 'egress', i], r, i));
   if (!doNotTrack) {
-    f.notice(['metadata', 'name'], 'not-enforced',
-      `policy "${name}" has no doNotTrack: true, so notrack does not enforce it (it is tracked policy, Calico's job)`);
+    f.notice(
+      ['metadata', 'name'],
+      'not-enforced',
+      `policy "${name}" has no doNotTrack: true, so notrack does not enforce it (it is tracked policy, Calico's job)`,
+    );
   }
   if (f.hasErrors || !selector) return { policy: null, diagnostics: f.list };
   return {
@@ -228,17 +299,26 @@ export function checkPolicy(doc: SourceDocument, res: GlobalNetworkPolicy): { po
   };
 }
 
-export function checkHostEndpoint(doc: SourceDocument, res: HostEndpointYaml): { endpoint: HostEndpoint | null; diagnostics: Diagnostic[] } {
+export function checkHostEndpoint(
+  doc: SourceDocument,
+  res: HostEndpointYaml,
+): { endpoint: HostEndpoint | null; diagnostics: Diagnostic[] } {
   const f = new Findings(doc);
   const spec = res.spec;
   const iface = spec.interfaceName ?? null;
   if (iface !== null && iface !== '*') {
     if (iface.length > MAX_INTERFACE_NAME) {
-      f.error(['spec', 'interfaceName'], 'interface-name-too-long',
-        `interface name "${iface}" is ${iface.length} characters; Linux allows at most ${MAX_INTERFACE_NAME}`);
+      f.error(
+        ['spec', 'interfaceName'],
+        'interface-name-too-long',
+        `interface name "${iface}" is ${iface.length} characters; Linux allows at most ${MAX_INTERFACE_NAME}`,
+      );
     } else if (!/^[^\s/:]+$/.test(iface) || iface === '.' || iface === '..') {
-      f.error(['spec', 'interfaceName'], 'invalid-interface-name',
-        `interface name "${iface}" is not a valid Linux interface name (no spaces, "/" or ":")`);
+      f.error(
+        ['spec', 'interfaceName'],
+        'invalid-interface-name',
+        `interface name "${iface}" is not a valid Linux interface name (no spaces, "/" or ":")`,
+      );
     }
   }
   if (iface === null && (spec.expectedIPs?.length ?? 0) === 0) {
@@ -252,46 +332,71 @@ export function checkHostEndpoint(doc: SourceDocument, res: HostEndpointYaml): {
   const seen = new Map<string, number>();
   (spec.ports ?? []).forEach((p, i) => {
     if (seen.has(p.name)) {
-      f.error(['spec', 'ports', i, 'name'], 'duplicate-port-name', `port name "${p.name}" is already defined at ports[${seen.get(p.name)}]`);
+      f.error(
+        ['spec', 'ports', i, 'name'],
+        'duplicate-port-name',
+        `port name "${p.name}" is already defined at ports[${seen.get(p.name)}]`,
+      );
     }
     seen.set(p.name, i);
   });
   if (f.hasErrors) return { endpoint: null, diagnostics: f.list };
   return {
     endpoint: {
-      name: res.metadata.name, node: spec.node, interfaceName: iface, expectedIPs,
+      name: res.metadata.name,
+      node: spec.node,
+      interfaceName: iface,
+      expectedIPs,
       ports: (spec.ports ?? []).map((p) => ({ name: p.name, protocol: protocolNumber(p.protocol), port: p.port })),
-      labels: cleanLabels(res.metadata.labels), source: sourceRef(doc),
+      labels: cleanLabels(res.metadata.labels),
+      source: sourceRef(doc),
     },
     diagnostics: f.list,
   };
 }
 
-export function checkNetworkSet(doc: SourceDocument, res: GlobalNetworkSet): { set: NetworkSet | null; diagnostics: Diagnostic[] } {
+export function checkNetworkSet(
+  doc: SourceDocument,
+  res: GlobalNetworkSet,
+): { set: NetworkSet | null; diagnostics: Diagnostic[] } {
   const f = new Findings(doc);
   const nets = cidrs(f, ['spec', 'nets'], res.spec.nets);
   if (f.hasErrors) return { set: null, diagnostics: f.list };
-  return { set: { name: res.metadata.name, labels: cleanLabels(res.metadata.labels), nets, source: sourceRef(doc) }, diagnostics: f.list };
+  return {
+    set: { name: res.metadata.name, labels: cleanLabels(res.metadata.labels), nets, source: sourceRef(doc) },
+    diagnostics: f.list,
+  };
 }
 
-export function checkConfiguration(doc: SourceDocument, res: NotrackConfiguration): { config: ConfigurationOverride | null; diagnostics: Diagnostic[] } {
+export function checkConfiguration(
+  doc: SourceDocument,
+  res: NotrackConfiguration,
+): { config: ConfigurationOverride | null; diagnostics: Diagnostic[] } {
   const f = new Findings(doc);
   const name = res.metadata.name;
   if (name !== 'default' && !name.startsWith('node.')) {
-    f.error(['metadata', 'name'], 'config-name',
-      `NotrackConfiguration must be named "default" (every host) or "node.<host name>" (one host), not "${name}"`);
+    f.error(
+      ['metadata', 'name'],
+      'config-name',
+      `NotrackConfiguration must be named "default" (every host) or "node.<host name>" (one host), not "${name}"`,
+    );
   }
   const accept = res.spec.acceptMark === undefined ? undefined : markValue(res.spec.acceptMark);
   const pass = res.spec.passMark === undefined ? undefined : markValue(res.spec.passMark);
   if (accept === 0) f.error(['spec', 'acceptMark'], 'invalid-mark', 'acceptMark must have at least one bit set');
   if (pass === 0) f.error(['spec', 'passMark'], 'invalid-mark', 'passMark must have at least one bit set');
   if (accept !== undefined && pass !== undefined && (accept & pass) !== 0) {
-    f.error(['spec', 'passMark'], 'invalid-mark', `passMark 0x${pass.toString(16)} overlaps acceptMark 0x${accept.toString(16)}; use separate bits`);
+    f.error(
+      ['spec', 'passMark'],
+      'invalid-mark',
+      `passMark 0x${pass.toString(16)} overlaps acceptMark 0x${accept.toString(16)}; use separate bits`,
+    );
   }
   for (const field of ['failsafeInboundHostPorts', 'failsafeOutboundHostPorts'] as const) {
     (res.spec[field] ?? []).forEach((p, i) => {
       const c = p.net ? parseCidr(p.net) : null;
-      if (c?.hostBitsSet) f.warning(['spec', field, i, 'net'], 'cidr-host-bits', `${p.net} has host bits set; it means ${formatCidr(c)}`);
+      if (c?.hostBitsSet)
+        f.warning(['spec', field, i, 'net'], 'cidr-host-bits', `${p.net} has host bits set; it means ${formatCidr(c)}`);
     });
   }
   if (f.hasErrors) return { config: null, diagnostics: f.list };

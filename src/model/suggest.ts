@@ -27,7 +27,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
     if (c.toLowerCase() === lower) return c;
     const d = distance(lower, c.toLowerCase());
     const limit = Math.max(1, Math.min(3, Math.floor(c.length / 3)));
-    if (d <= limit && d < bestScore) { best = c; bestScore = d; }
+    if (d <= limit && d < bestScore) {
+      best = c;
+      bestScore = d;
+    }
   }
   return best;
 }

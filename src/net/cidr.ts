@@ -53,7 +53,10 @@ function parseIpv6(text: string): Uint8Array | null {
   if (halves.length === 1 ? total !== 8 : total > 7) return null;
   const all = [...left, ...new Array<number>(8 - total).fill(0), ...right];
   const out = new Uint8Array(16);
-  all.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 0xff; });
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
   if (tailV4) out.set(tailV4, 12);
   return out;
 }
@@ -105,12 +108,19 @@ export function formatIp(family: IpFamily, addr: Uint8Array): string {
   if (family === 4) return Array.from(addr).join('.');
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((addr[i]! << 8) | addr[i + 1]!);
-  let bestStart = -1, bestLen = 0;
+  let bestStart = -1,
+    bestLen = 0;
   for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i > 1) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = groups.map((g) => g.toString(16));

@@ -52,7 +52,11 @@ function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, text);
   const fd = openSync(tmp, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
 }
 
@@ -67,7 +71,10 @@ function readJson<T>(file: string): T | null {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new RecordError(`${file} is not valid JSON (${(e as Error).message}); remove it and run notrack apply to rebuild it`, e);
+    throw new RecordError(
+      `${file} is not valid JSON (${(e as Error).message}); remove it and run notrack apply to rebuild it`,
+      e,
+    );
   }
 }
 
@@ -75,7 +82,9 @@ function readJson<T>(file: string): T | null {
 export function readRecord(stateDir: string): AppliedRecord | null {
   const record = readJson<AppliedRecord>(recordPaths(stateDir).record);
   if (record && record.formatVersion !== RECORD_VERSION) {
-    throw new RecordError(`${recordPaths(stateDir).record} has format version ${String(record.formatVersion)}; this notrack reads ${RECORD_VERSION}`);
+    throw new RecordError(
+      `${recordPaths(stateDir).record} has format version ${String(record.formatVersion)}; this notrack reads ${RECORD_VERSION}`,
+    );
   }
   return record;
 }
@@ -92,4 +101,3 @@ export function readAppliedState(stateDir: string): DesiredState | null {
 export function writeAppliedState(stateDir: string, state: DesiredState): void {
   writeAtomic(recordPaths(stateDir).desired, JSON.stringify(state));
 }
-

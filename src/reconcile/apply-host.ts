@@ -4,8 +4,16 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DesiredState } from '../compile/desired-state.js';
 import {
-  attachInterface, checkPinDir, detachInterface, loadInterfaceGeneration, observeInterface, pinnedInterfaces,
-  removeGeneration, setPolicyProgram, switchGeneration, type InterfaceObservation,
+  attachInterface,
+  checkPinDir,
+  detachInterface,
+  loadInterfaceGeneration,
+  observeInterface,
+  pinnedInterfaces,
+  removeGeneration,
+  setPolicyProgram,
+  switchGeneration,
+  type InterfaceObservation,
 } from '../dataplane/xdp/index.js';
 import { loadPolicyProgram } from '../dataplane/policy-program.js';
 import { applyIptables, spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
@@ -13,10 +21,20 @@ import { applyIpsets, pruneIpsets } from '../dataplane/ipset/index.js';
 import { NotrackError } from '../errors.js';
 import { BpfError } from '../libbpf/index.js';
 import {
-  readRecord, writeAppliedState, writeRecord, type AppliedRecord, type AppliedRevision, type InterfaceRecord,
+  readRecord,
+  writeAppliedState,
+  writeRecord,
+  type AppliedRecord,
+  type AppliedRevision,
+  type InterfaceRecord,
 } from './applied-record.js';
 import {
-  dataplaneConfig, hostInterfaces, interfaceFingerprint, ipsetsDesired, iptablesDesired, plannedInterfaces,
+  dataplaneConfig,
+  hostInterfaces,
+  interfaceFingerprint,
+  ipsetsDesired,
+  iptablesDesired,
+  plannedInterfaces,
 } from './host-dataplane.js';
 import { interfaceItems } from './host-drift.js';
 
@@ -33,7 +51,10 @@ interface ApplyHostOptions {
 }
 
 /** One thing this apply changed, in plain words. */
-interface AppliedChange { object: string; action: string }
+interface AppliedChange {
+  object: string;
+  action: string;
+}
 
 export interface ApplyHostResult {
   changes: AppliedChange[];
@@ -45,7 +66,10 @@ export interface ApplyHostResult {
 }
 
 export class ApplyError extends NotrackError {
-  constructor(message: string, readonly result: ApplyHostResult) {
+  constructor(
+    message: string,
+    readonly result: ApplyHostResult,
+  ) {
     super('apply-failed', message);
   }
 }
@@ -61,12 +85,19 @@ function emptyRecord(host: string, revision: AppliedRevision): AppliedRecord {
 
 /** Makes the bpffs folder (on a bpffs mount) and checks it. */
 function preparePinRoot(bpffs: string): void {
-  try { mkdirSync(bpffs, { recursive: true }); } catch { /* checkPinDir says why */ }
+  try {
+    mkdirSync(bpffs, { recursive: true });
+  } catch {
+    /* checkPinDir says why */
+  }
   checkPinDir(bpffs);
 }
 
 function convergeInterface(
-  ifname: string, opts: ApplyHostOptions, record: AppliedRecord, changes: AppliedChange[],
+  ifname: string,
+  opts: ApplyHostOptions,
+  record: AppliedRecord,
+  changes: AppliedChange[],
 ): void {
   const { state } = opts;
   const iface = plannedInterfaces(state, [ifname]).apply.get(ifname)!;
@@ -76,9 +107,16 @@ function convergeInterface(
     const others = before.xdp.programs.filter((p) => !p.ours);
     const foreign = others.map((p) => `${p.name || 'unnamed'} (id ${p.id})`).join(', ');
     // The binding's code for the same conflict, so that every layer reports it alike.
-    throw new BpfError('bpf-xdp-conflict',
+    throw new BpfError(
+      'bpf-xdp-conflict',
       `another XDP program is attached to ${ifname}: ${foreign}; notrack never replaces it (detach it yourself to let notrack in)`,
-      { op: 'attach XDP', errno: 16 /* EBUSY, as the kernel says it */, ifname, attachedProgramIds: others.map((p) => p.id) });
+      {
+        op: 'attach XDP',
+        errno: 16 /* EBUSY, as the kernel says it */,
+        ifname,
+        attachedProgramIds: others.map((p) => p.id),
+      },
+    );
   }
   const prev = record.interfaces[ifname];
   const running = before.activeGeneration;
@@ -91,15 +129,20 @@ function convergeInterface(
   if (running !== null && runningFingerprint === fingerprint && settled && !(opts.repair && drifted())) return;
 
   const gen = loadInterfaceGeneration({
-    ifname, pinDir: opts.bpffs, config: dataplaneConfig(state), failsafes: state.failsafes,
+    ifname,
+    pinDir: opts.bpffs,
+    config: dataplaneConfig(state),
+    failsafes: state.failsafes,
     ruleCounters: Math.max(1, iface.counters.length),
   });
   try {
     const entry: InterfaceRecord = {
       generation: running ?? gen.number,
       generations: { ...(prev?.generations ?? {}), [String(gen.number)]: fingerprint },
-      policyProgramId: prev?.policyProgramId ?? null, policyMapEntries: prev?.policyMapEntries ?? {},
-      xdpMode: prev?.xdpMode ?? null, tcMechanism: prev?.tcMechanism ?? null,
+      policyProgramId: prev?.policyProgramId ?? null,
+      policyMapEntries: prev?.policyMapEntries ?? {},
+      xdpMode: prev?.xdpMode ?? null,
+      tcMechanism: prev?.tcMechanism ?? null,
     };
     // Recorded before the switch: whichever generation runs after a crash, its fingerprint is known.
     record.interfaces[ifname] = entry;
@@ -107,7 +150,9 @@ function convergeInterface(
     const policyPins = join(gen.path, 'policy');
     mkdirSync(policyPins, { recursive: true });
     const policy = loadPolicyProgram({
-      state, iface, pinDir: policyPins,
+      state,
+      iface,
+      pinDir: policyPins,
       staticMaps: { nt_state: gen.maps.state, nt_jump: gen.maps.jump, nt_counters: gen.maps.counters },
     });
     try {
@@ -117,7 +162,8 @@ function convergeInterface(
     } finally {
       policy.close();
     }
-    const live = running !== null && !before.findings.some((f) => f.code === 'xdp-not-attached' || f.code === 'xdp-link-defunct');
+    const live =
+      running !== null && !before.findings.some((f) => f.code === 'xdp-not-attached' || f.code === 'xdp-link-defunct');
     if (live) {
       const sw = switchGeneration({ ifname, pinDir: opts.bpffs, to: gen, removeOld: true });
       entry.tcMechanism = sw.tcMechanism;
@@ -125,18 +171,26 @@ function convergeInterface(
     } else {
       // Nothing of ours is live (first apply, or someone detached it): attach clears a half-left TC hook itself.
       const att = attachInterface({ ifname, generation: gen, xdpMode: state.config.xdpMode });
-      for (const old of before.generations) if (old.number !== gen.number) removeGeneration({ ifname, pinDir: opts.bpffs, generation: old.number });
+      for (const old of before.generations)
+        if (old.number !== gen.number) removeGeneration({ ifname, pinDir: opts.bpffs, generation: old.number });
       entry.xdpMode = att.xdp.mode;
       entry.tcMechanism = att.tc.mechanism;
       const why = att.xdp.fallbackReason ? ` (native refused: ${att.xdp.fallbackReason})` : '';
-      changes.push({ object: `XDP on ${ifname}`, action: `attached generation ${gen.number} in ${att.xdp.mode} mode with TC via ${att.tc.mechanism}${why}` });
+      changes.push({
+        object: `XDP on ${ifname}`,
+        action: `attached generation ${gen.number} in ${att.xdp.mode} mode with TC via ${att.tc.mechanism}${why}`,
+      });
     }
     entry.generation = gen.number;
     entry.generations = { [String(gen.number)]: fingerprint };
     writeRecord(opts.stateDir, record);
   } catch (e) {
     // The new generation never ran: remove it so it cannot be mistaken for anything later.
-    try { removeGeneration({ ifname, pinDir: opts.bpffs, generation: gen.number }); } catch { /* attached after all, or already gone */ }
+    try {
+      removeGeneration({ ifname, pinDir: opts.bpffs, generation: gen.number });
+    } catch {
+      /* attached after all, or already gone */
+    }
     throw e;
   } finally {
     gen.close();
@@ -157,7 +211,8 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
   // Sets first: egress rules that name a set need it to exist.
   const ipsets = ipsetsDesired(state);
   const sets = applyIpsets(runner, ipsets);
-  for (const name of [...sets.created, ...sets.replaced]) changes.push({ object: `ipset ${name}`, action: 'filled and swapped in' });
+  for (const name of [...sets.created, ...sets.replaced])
+    changes.push({ object: `ipset ${name}`, action: 'filled and swapped in' });
 
   for (const ifname of apply.keys()) {
     try {
@@ -182,7 +237,10 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
     try {
       const r = applyIptables(runner, desired, family);
       if (r.fixed.length) {
-        changes.push({ object: `${family === 4 ? 'iptables' : 'ip6tables'} chains`, action: `${r.fixed.length} difference${r.fixed.length === 1 ? '' : 's'} fixed` });
+        changes.push({
+          object: `${family === 4 ? 'iptables' : 'ip6tables'} chains`,
+          action: `${r.fixed.length} difference${r.fixed.length === 1 ? '' : 's'} fixed`,
+        });
         step(`${family === 4 ? 'iptables' : 'ip6tables'}: ${r.fixed.length} change(s) applied`);
       }
     } catch (e) {
@@ -204,8 +262,11 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
   writeRecord(opts.stateDir, record);
   const result: ApplyHostResult = { changes, missingInterfaces: missing, failed, record };
   if (failed.length) {
-    throw new ApplyError(`${failed.length} part${failed.length === 1 ? '' : 's'} could not be applied: ` +
-      failed.map((f) => `${f.object}: ${f.error.message}`).join('; '), result);
+    throw new ApplyError(
+      `${failed.length} part${failed.length === 1 ? '' : 's'} could not be applied: ` +
+        failed.map((f) => `${f.object}: ${f.error.message}`).join('; '),
+      result,
+    );
   }
   return result;
 }

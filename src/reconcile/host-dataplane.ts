@@ -9,7 +9,9 @@ import type { DataplaneConfig } from '../abi/notrack.js';
 /** Interfaces of this network namespace, from sysfs (loopback excluded: notrack never attaches there). */
 export function hostInterfaces(): string[] {
   try {
-    return readdirSync('/sys/class/net').filter((n) => n !== 'lo').sort();
+    return readdirSync('/sys/class/net')
+      .filter((n) => n !== 'lo')
+      .sort();
   } catch {
     return [];
   }
@@ -19,7 +21,10 @@ export function hostInterfaces(): string[] {
  * The XDP interfaces the state asks for on this host: each endpoint interface that exists, and for a `*` endpoint
  * every other interface. Interfaces the state names but the host lacks are returned apart, to be reported.
  */
-export function plannedInterfaces(state: DesiredState, present: readonly string[]): { apply: Map<string, InterfaceState>; missing: string[] } {
+export function plannedInterfaces(
+  state: DesiredState,
+  present: readonly string[],
+): { apply: Map<string, InterfaceState>; missing: string[] } {
   const apply = new Map<string, InterfaceState>();
   const missing: string[] = [];
   const wildcard = state.interfaces.find((i) => i.name === '*');
@@ -34,7 +39,12 @@ export function plannedInterfaces(state: DesiredState, present: readonly string[
 
 /** What the static programs are loaded with. The accept mark bits double as the mask notrack owns. */
 export function dataplaneConfig(state: DesiredState): DataplaneConfig {
-  return { acceptMark: state.config.acceptMark, acceptMask: state.config.acceptMark, logRate: state.config.logRate, logBurst: state.config.logBurst };
+  return {
+    acceptMark: state.config.acceptMark,
+    acceptMask: state.config.acceptMark,
+    logRate: state.config.logRate,
+    logBurst: state.config.logBurst,
+  };
 }
 
 /**
@@ -47,7 +57,14 @@ export function interfaceFingerprint(state: DesiredState, iface: InterfaceState)
     for (const side of [e.source, e.destination]) for (const id of [...side.inSets, ...side.notInSets]) setIds.add(id);
   }
   const h = createHash('sha256');
-  h.update(JSON.stringify({ ingress: iface.ingress, counters: iface.counters, failsafes: state.failsafes, config: dataplaneConfig(state) }));
+  h.update(
+    JSON.stringify({
+      ingress: iface.ingress,
+      counters: iface.counters,
+      failsafes: state.failsafes,
+      config: dataplaneConfig(state),
+    }),
+  );
   // Set ids are content hashes already.
   h.update([...setIds].sort().join(','));
   return h.digest('hex');
@@ -77,5 +94,9 @@ export function iptablesDesired(state: DesiredState): IptablesDesired {
 }
 
 export function ipsetsDesired(state: DesiredState): IpsetDesired[] {
-  return state.egress.ipsets.map((s) => ({ name: s.name, family: s.family, members: state.sets[s.set]?.prefixes ?? [] }));
+  return state.egress.ipsets.map((s) => ({
+    name: s.name,
+    family: s.family,
+    members: state.sets[s.set]?.prefixes ?? [],
+  }));
 }

@@ -1,7 +1,12 @@
 // Drift: how the live host differs from what notrack last applied on it, object by object, in plain words.
 import { join } from 'node:path';
 import type { DesiredState } from '../compile/desired-state.js';
-import { observeInterface, pinnedInterfaces, sortFailsafes, type InterfaceObservation } from '../dataplane/xdp/index.js';
+import {
+  observeInterface,
+  pinnedInterfaces,
+  sortFailsafes,
+  type InterfaceObservation,
+} from '../dataplane/xdp/index.js';
 import { diffIptables, observeIptables, type CommandRunner, type IptablesChange } from '../dataplane/iptables/index.js';
 import { diffIpsets, observeIpsets, type IpsetChange } from '../dataplane/ipset/index.js';
 import { MapType, openPinnedMap } from '../libbpf/index.js';
@@ -9,34 +14,64 @@ import type { AppliedRecord } from './applied-record.js';
 import { hostInterfaces, ipsetsDesired, iptablesDesired, plannedInterfaces } from './host-dataplane.js';
 
 /** One drifted object: what it is and what is wrong with it, for people and for JSON. */
-export interface DriftItem { object: string; description: string }
+export interface DriftItem {
+  object: string;
+  description: string;
+}
 
 function iptablesItem(c: IptablesChange): DriftItem {
   const tool = c.family === 4 ? 'iptables' : 'ip6tables';
   switch (c.kind) {
-    case 'missing-chain': return { object: `${tool} chain ${c.table}/${c.chain}`, description: 'deleted' };
-    case 'extra-chain': return { object: `${tool} chain ${c.table}/${c.chain}`, description: 'not notrack\'s to have (left over or added by hand)' };
-    case 'rule-mismatch': return { object: `${tool} chain ${c.table}/${c.chain}`, description: `rules changed (${c.expected.length} expected, ${c.actual.length} found)` };
-    case 'foreign-rule': return { object: `${tool} chain ${c.table}/${c.chain}`, description: `foreign rule at position ${c.position}: ${c.rule}` };
-    case 'missing-jump': return { object: `${tool} jump ${c.table}/${c.from} -> ${c.to}`, description: 'deleted' };
-    case 'duplicate-jump': return { object: `${tool} jump ${c.table}/${c.from} -> ${c.to}`, description: `present ${c.count} times` };
-    case 'misplaced-jump': return { object: `${tool} jump ${c.table}/${c.from} -> ${c.to}`, description: `moved to position ${c.position}` };
-    case 'extra-jump': return { object: `${tool} jump ${c.table}/${c.from} -> ${c.to}`, description: `unexpected: ${c.rule}` };
+    case 'missing-chain':
+      return { object: `${tool} chain ${c.table}/${c.chain}`, description: 'deleted' };
+    case 'extra-chain':
+      return {
+        object: `${tool} chain ${c.table}/${c.chain}`,
+        description: "not notrack's to have (left over or added by hand)",
+      };
+    case 'rule-mismatch':
+      return {
+        object: `${tool} chain ${c.table}/${c.chain}`,
+        description: `rules changed (${c.expected.length} expected, ${c.actual.length} found)`,
+      };
+    case 'foreign-rule':
+      return {
+        object: `${tool} chain ${c.table}/${c.chain}`,
+        description: `foreign rule at position ${c.position}: ${c.rule}`,
+      };
+    case 'missing-jump':
+      return { object: `${tool} jump ${c.table}/${c.from} -> ${c.to}`, description: 'deleted' };
+    case 'duplicate-jump':
+      return { object: `${tool} jump ${c.table}/${c.from} -> ${c.to}`, description: `present ${c.count} times` };
+    case 'misplaced-jump':
+      return { object: `${tool} jump ${c.table}/${c.from} -> ${c.to}`, description: `moved to position ${c.position}` };
+    case 'extra-jump':
+      return { object: `${tool} jump ${c.table}/${c.from} -> ${c.to}`, description: `unexpected: ${c.rule}` };
   }
 }
 
 function ipsetItem(c: IpsetChange): DriftItem {
   switch (c.kind) {
-    case 'missing-set': return { object: `ipset ${c.name}`, description: 'deleted' };
-    case 'extra-set': return { object: `ipset ${c.name}`, description: 'not wanted by the applied policy' };
-    case 'set-type-mismatch': return { object: `ipset ${c.name}`, description: `type ${c.actual}, expected ${c.expected}` };
+    case 'missing-set':
+      return { object: `ipset ${c.name}`, description: 'deleted' };
+    case 'extra-set':
+      return { object: `ipset ${c.name}`, description: 'not wanted by the applied policy' };
+    case 'set-type-mismatch':
+      return { object: `ipset ${c.name}`, description: `type ${c.actual}, expected ${c.expected}` };
     case 'members-differ': {
       const bits = [];
-      if (c.missing.length) bits.push(`${c.missing.length} entr${c.missing.length === 1 ? 'y' : 'ies'} deleted (${c.missing.slice(0, 3).join(', ')}${c.missing.length > 3 ? ', …' : ''})`);
-      if (c.unexpected.length) bits.push(`${c.unexpected.length} added (${c.unexpected.slice(0, 3).join(', ')}${c.unexpected.length > 3 ? ', …' : ''})`);
+      if (c.missing.length)
+        bits.push(
+          `${c.missing.length} entr${c.missing.length === 1 ? 'y' : 'ies'} deleted (${c.missing.slice(0, 3).join(', ')}${c.missing.length > 3 ? ', …' : ''})`,
+        );
+      if (c.unexpected.length)
+        bits.push(
+          `${c.unexpected.length} added (${c.unexpected.slice(0, 3).join(', ')}${c.unexpected.length > 3 ? ', …' : ''})`,
+        );
       return { object: `ipset ${c.name}`, description: bits.join(', ') };
     }
-    case 'leftover-temporary-set': return { object: `ipset ${c.name}`, description: 'temporary set left by an interrupted apply' };
+    case 'leftover-temporary-set':
+      return { object: `ipset ${c.name}`, description: 'temporary set left by an interrupted apply' };
   }
 }
 
@@ -50,14 +85,21 @@ function mapEntryCount(path: string, applied: number): number | null {
     try {
       if (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) return applied;
       return map.lookupBatch({ chunk: 65_536 }).entries.length;
-    } finally { map.close(); }
+    } finally {
+      map.close();
+    }
   } catch {
     return null;
   }
 }
 
 /** How one interface differs from what the record says notrack applied (apply's repair uses it too). */
-export function interfaceItems(ifname: string, obs: InterfaceObservation, applied: DesiredState, record: AppliedRecord): DriftItem[] {
+export function interfaceItems(
+  ifname: string,
+  obs: InterfaceObservation,
+  applied: DesiredState,
+  record: AppliedRecord,
+): DriftItem[] {
   const out: DriftItem[] = [];
   const object = `XDP on ${ifname}`;
   for (const f of obs.findings) {
@@ -68,25 +110,42 @@ export function interfaceItems(ifname: string, obs: InterfaceObservation, applie
   const rec = record.interfaces[ifname];
   const active = obs.generations.find((g) => g.number === obs.activeGeneration);
   if (!rec || !active) return out;
-  if (active.number !== rec.generation) out.push({ object, description: `runs generation ${active.number}, notrack applied ${rec.generation}` });
-  const want = JSON.stringify(sortFailsafes(applied.failsafes)), have = JSON.stringify(active.failsafes);
-  if (want !== have) out.push({ object: `failsafe map on ${ifname}`, description: `${active.failsafes.length} entries, ${applied.failsafes.length} applied` });
+  if (active.number !== rec.generation)
+    out.push({ object, description: `runs generation ${active.number}, notrack applied ${rec.generation}` });
+  const want = JSON.stringify(sortFailsafes(applied.failsafes)),
+    have = JSON.stringify(active.failsafes);
+  if (want !== have)
+    out.push({
+      object: `failsafe map on ${ifname}`,
+      description: `${active.failsafes.length} entries, ${applied.failsafes.length} applied`,
+    });
   if (rec.policyProgramId !== null && active.policy.program && active.policy.program.id !== rec.policyProgramId) {
-    out.push({ object: `policy program on ${ifname}`, description: `replaced (id ${active.policy.program.id}, notrack loaded ${rec.policyProgramId})` });
+    out.push({
+      object: `policy program on ${ifname}`,
+      description: `replaced (id ${active.policy.program.id}, notrack loaded ${rec.policyProgramId})`,
+    });
   }
   for (const [name, count] of Object.entries(rec.policyMapEntries)) {
     const found = mapEntryCount(join(active.path, 'policy', name), count);
     if (found === null) out.push({ object: `policy map ${name} on ${ifname}`, description: 'unpinned' });
     else if (found !== count) {
       const n = Math.abs(count - found);
-      out.push({ object: `policy map ${name} on ${ifname}`, description: `${n} entr${n === 1 ? 'y' : 'ies'} ${found < count ? 'deleted' : 'added'} (${found} found, ${count} applied)` });
+      out.push({
+        object: `policy map ${name} on ${ifname}`,
+        description: `${n} entr${n === 1 ? 'y' : 'ies'} ${found < count ? 'deleted' : 'added'} (${found} found, ${count} applied)`,
+      });
     }
   }
   return out;
 }
 
 /** Everything on the host that differs from the applied state (empty: in sync). */
-export function hostDrift(opts: { applied: DesiredState; record: AppliedRecord; bpffs: string; runner: CommandRunner }): DriftItem[] {
+export function hostDrift(opts: {
+  applied: DesiredState;
+  record: AppliedRecord;
+  bpffs: string;
+  runner: CommandRunner;
+}): DriftItem[] {
   const { applied, record } = opts;
   const out: DriftItem[] = [];
   const { apply, missing } = plannedInterfaces(applied, hostInterfaces());
@@ -97,10 +156,12 @@ export function hostDrift(opts: { applied: DesiredState; record: AppliedRecord; 
     out.push(...interfaceItems(ifname, observeInterface({ ifname, pinDir: opts.bpffs }), applied, record));
   }
   for (const ifname of pinnedInterfaces(opts.bpffs)) {
-    if (!apply.has(ifname) && !missing.includes(ifname)) out.push({ object: `XDP pins of ${ifname}`, description: 'left over: no endpoint wants this interface' });
+    if (!apply.has(ifname) && !missing.includes(ifname))
+      out.push({ object: `XDP pins of ${ifname}`, description: 'left over: no endpoint wants this interface' });
   }
   const desired = iptablesDesired(applied);
-  for (const family of [4, 6] as const) out.push(...diffIptables(desired, observeIptables(opts.runner, family)).map(iptablesItem));
+  for (const family of [4, 6] as const)
+    out.push(...diffIptables(desired, observeIptables(opts.runner, family)).map(iptablesItem));
   out.push(...diffIpsets(ipsetsDesired(applied), observeIpsets(opts.runner)).map(ipsetItem));
   return out;
 }

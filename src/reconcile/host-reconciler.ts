@@ -8,7 +8,14 @@ import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
-import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileReason, ReconcileTrigger, Reconciler } from '../agent/reconciler.js';
+import type {
+  Counters,
+  DriftOutcome,
+  ReconcileOutcome,
+  ReconcileReason,
+  ReconcileTrigger,
+  Reconciler,
+} from '../agent/reconciler.js';
 import { readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
@@ -26,7 +33,13 @@ interface HostReconcilerOptions {
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
 type DesiredResult =
   | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[] }
-  | { ok: false; status: 'Stalled' | 'Failed'; reason: ReconcileReason; message: string; snapshot: SourceSnapshot | null };
+  | {
+      ok: false;
+      status: 'Stalled' | 'Failed';
+      reason: ReconcileReason;
+      message: string;
+      snapshot: SourceSnapshot | null;
+    };
 
 export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 'host'>): Promise<DesiredResult> {
   let snapshot: SourceSnapshot;
@@ -39,13 +52,19 @@ export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     return {
-      ok: false, status: 'Stalled', reason: 'ValidationFailed', snapshot,
+      ok: false,
+      status: 'Stalled',
+      reason: 'ValidationFailed',
+      snapshot,
       message: `${errors.length} validation error${errors.length === 1 ? '' : 's'} at ${snapshotName(snapshot)}; the host keeps its last good state. First: ${formatDiagnostic(errors[0]!)}`,
     };
   }
   if (!loaded.resources.hostEndpoints.some((h) => h.node === opts.host)) {
     return {
-      ok: false, status: 'Stalled', reason: 'HostNotFound', snapshot,
+      ok: false,
+      status: 'Stalled',
+      reason: 'HostNotFound',
+      snapshot,
       message: `no HostEndpoint in the repository has node "${opts.host}"; nothing is changed (check --host)`,
     };
   }
@@ -74,7 +93,11 @@ function appliedOf(record: AppliedRecord | null): ReconcileOutcome['appliedRevis
 }
 
 function safeRecord(stateDir: string): AppliedRecord | null {
-  try { return readRecord(stateDir); } catch { return null; }
+  try {
+    return readRecord(stateDir);
+  } catch {
+    return null;
+  }
 }
 
 export class HostReconciler implements Reconciler {
@@ -85,14 +108,32 @@ export class HostReconciler implements Reconciler {
   }
 
   /** Converges to the configured revision. `repair` also rebuilds what drifted (the `apply` command does). */
-  async apply(repair: boolean): Promise<{ outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] }> {
+  async apply(
+    repair: boolean,
+  ): Promise<{ outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] }> {
     const t0 = performance.now();
-    const done = (o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>, result: ApplyHostResult | null = null, warnings: string[] = []) => ({
-      outcome: { ...o, appliedRevision: appliedOf(safeRecord(this.opts.stateDir)), durationMs: Math.round(performance.now() - t0) },
-      result, warnings,
+    const done = (
+      o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>,
+      result: ApplyHostResult | null = null,
+      warnings: string[] = [],
+    ) => ({
+      outcome: {
+        ...o,
+        appliedRevision: appliedOf(safeRecord(this.opts.stateDir)),
+        durationMs: Math.round(performance.now() - t0),
+      },
+      result,
+      warnings,
     });
     const desired = await fetchDesired(this.opts);
-    if (!desired.ok) return done({ status: desired.status, reason: desired.reason, message: desired.message, revision: revisionOf(desired.snapshot), changes: 0 });
+    if (!desired.ok)
+      return done({
+        status: desired.status,
+        reason: desired.reason,
+        message: desired.message,
+        revision: revisionOf(desired.snapshot),
+        changes: 0,
+      });
     const record = safeRecord(this.opts.stateDir);
     if (!repair && record?.desiredHash === desired.state.hash) {
       // A new commit that compiles to the same dataplane: nothing to change, but the host now runs that commit.
@@ -100,22 +141,55 @@ export class HostReconciler implements Reconciler {
         record.revision = { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit };
         writeRecord(this.opts.stateDir, record);
       }
-      return done({ status: 'Ready', reason: 'UpToDate', message: `already at ${snapshotName(desired.snapshot)}`, revision: revisionOf(desired.snapshot), changes: 0 }, null, desired.warnings);
+      return done(
+        {
+          status: 'Ready',
+          reason: 'UpToDate',
+          message: `already at ${snapshotName(desired.snapshot)}`,
+          revision: revisionOf(desired.snapshot),
+          changes: 0,
+        },
+        null,
+        desired.warnings,
+      );
     }
     try {
       const result = applyHost({
-        state: desired.state, bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, repair, runner: this.runner,
+        state: desired.state,
+        bpffs: this.opts.bpffs,
+        stateDir: this.opts.stateDir,
+        repair,
+        runner: this.runner,
         revision: { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit },
         ...(this.opts.onStep ? { onStep: this.opts.onStep } : {}),
       });
-      const missing = result.missingInterfaces.length ? ` (interfaces not on this host: ${result.missingInterfaces.join(', ')})` : '';
-      return done({
-        status: 'Ready', reason: 'ReconciliationSucceeded', revision: revisionOf(desired.snapshot), changes: result.changes.length,
-        message: `applied ${snapshotName(desired.snapshot)}: ${result.changes.length} change${result.changes.length === 1 ? '' : 's'}${missing}`,
-      }, result, desired.warnings);
+      const missing = result.missingInterfaces.length
+        ? ` (interfaces not on this host: ${result.missingInterfaces.join(', ')})`
+        : '';
+      return done(
+        {
+          status: 'Ready',
+          reason: 'ReconciliationSucceeded',
+          revision: revisionOf(desired.snapshot),
+          changes: result.changes.length,
+          message: `applied ${snapshotName(desired.snapshot)}: ${result.changes.length} change${result.changes.length === 1 ? '' : 's'}${missing}`,
+        },
+        result,
+        desired.warnings,
+      );
     } catch (e) {
       const result = e instanceof ApplyError ? e.result : null;
-      return done({ status: 'Failed', reason: 'ApplyFailed', message: (e as Error).message, revision: revisionOf(desired.snapshot), changes: result?.changes.length ?? 0 }, result, desired.warnings);
+      return done(
+        {
+          status: 'Failed',
+          reason: 'ApplyFailed',
+          message: (e as Error).message,
+          revision: revisionOf(desired.snapshot),
+          changes: result?.changes.length ?? 0,
+        },
+        result,
+        desired.warnings,
+      );
     }
   }
 
@@ -136,16 +210,49 @@ export class HostReconciler implements Reconciler {
     const ms = () => Math.round(performance.now() - t0);
     try {
       const items = this.drift();
-      if (items === null) return { status: 'InSync', message: 'nothing applied on this host yet', drifted: [], corrected: false, durationMs: ms() };
-      if (!items.length) return { status: 'InSync', message: 'the host matches what notrack applied', drifted: [], corrected: false, durationMs: ms() };
-      if (mode === 'warn') return { status: 'Drifted', message: `${items.length} object(s) drifted; warn mode leaves them`, drifted: items, corrected: false, durationMs: ms() };
+      if (items === null)
+        return {
+          status: 'InSync',
+          message: 'nothing applied on this host yet',
+          drifted: [],
+          corrected: false,
+          durationMs: ms(),
+        };
+      if (!items.length)
+        return {
+          status: 'InSync',
+          message: 'the host matches what notrack applied',
+          drifted: [],
+          corrected: false,
+          durationMs: ms(),
+        };
+      if (mode === 'warn')
+        return {
+          status: 'Drifted',
+          message: `${items.length} object(s) drifted; warn mode leaves them`,
+          drifted: items,
+          corrected: false,
+          durationMs: ms(),
+        };
       const applied = readAppliedState(this.opts.stateDir)!;
       const record = readRecord(this.opts.stateDir)!;
-      applyHost({ state: applied, revision: record.revision, bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, repair: true, runner: this.runner });
+      applyHost({
+        state: applied,
+        revision: record.revision,
+        bpffs: this.opts.bpffs,
+        stateDir: this.opts.stateDir,
+        repair: true,
+        runner: this.runner,
+      });
       const left = this.drift() ?? [];
       return {
-        status: 'Drifted', drifted: items, corrected: left.length === 0, durationMs: ms(),
-        message: left.length ? `${items.length} object(s) drifted; ${left.length} still differ after repair` : `${items.length} object(s) drifted and were repaired`,
+        status: 'Drifted',
+        drifted: items,
+        corrected: left.length === 0,
+        durationMs: ms(),
+        message: left.length
+          ? `${items.length} object(s) drifted; ${left.length} still differ after repair`
+          : `${items.length} object(s) drifted and were repaired`,
       };
     } catch (e) {
       return { status: 'Failed', message: (e as Error).message, drifted: [], corrected: false, durationMs: ms() };
@@ -158,14 +265,28 @@ export class HostReconciler implements Reconciler {
     if (!applied) return out;
     for (const [ifname, iface] of plannedInterfaces(applied, hostInterfaces()).apply) {
       let obs;
-      try { obs = observeInterface({ ifname, pinDir: this.opts.bpffs }); } catch { continue; }
+      try {
+        obs = observeInterface({ ifname, pinDir: this.opts.bpffs });
+      } catch {
+        continue;
+      }
       const active = obs.generations.find((g) => g.number === obs.activeGeneration);
       if (!active) continue;
-      for (const [reason, v] of Object.entries(active.counters)) out.reasons.push({ iface: ifname, reason, packets: v.packets, bytes: v.bytes });
+      for (const [reason, v] of Object.entries(active.counters))
+        out.reasons.push({ iface: ifname, reason, packets: v.packets, bytes: v.bytes });
       iface.counters.forEach((ref, i) => {
         const v = active.ruleCounters[i];
         const entry = [...iface.ingress.v4, ...iface.ingress.v6].find((e) => e.counter === i);
-        if (v) out.rules.push({ iface: ifname, policy: ref.policy, direction: ref.direction, index: ref.index, action: entry?.action ?? 'none', packets: v.packets, bytes: v.bytes });
+        if (v)
+          out.rules.push({
+            iface: ifname,
+            policy: ref.policy,
+            direction: ref.direction,
+            index: ref.index,
+            action: entry?.action ?? 'none',
+            packets: v.packets,
+            bytes: v.bytes,
+          });
       });
     }
     return out;
@@ -174,6 +295,9 @@ export class HostReconciler implements Reconciler {
 
 export class NothingAppliedError extends NotrackError {
   constructor(stateDir: string) {
-    super('nothing-applied', `notrack has not applied anything on this host yet (no record in ${stateDir}); run notrack apply first`);
+    super(
+      'nothing-applied',
+      `notrack has not applied anything on this host yet (no record in ${stateDir}); run notrack apply first`,
+    );
   }
 }

@@ -6,7 +6,14 @@ import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
 import { NothingAppliedError } from './host-reconciler.js';
 
 /** One rule's counters on one interface. */
-interface RuleRow { iface: string; policy: string; rule: string; action: string; packets: bigint; bytes: bigint }
+interface RuleRow {
+  iface: string;
+  policy: string;
+  rule: string;
+  action: string;
+  packets: bigint;
+  bytes: bigint;
+}
 
 export interface HostStatus {
   record: AppliedRecord;
@@ -29,7 +36,14 @@ export function hostStatus(place: { stateDir: string; bpffs: string }): HostStat
     iface.counters.forEach((ref, i) => {
       const v = active?.ruleCounters[i];
       const action = [...iface.ingress.v4, ...iface.ingress.v6].find((e) => e.counter === i)?.action ?? '-';
-      rules.push({ iface: name, policy: ref.policy, rule: `${ref.direction}[${ref.index}]`, action, packets: v?.packets ?? 0n, bytes: v?.bytes ?? 0n });
+      rules.push({
+        iface: name,
+        policy: ref.policy,
+        rule: `${ref.direction}[${ref.index}]`,
+        action,
+        packets: v?.packets ?? 0n,
+        bytes: v?.bytes ?? 0n,
+      });
     });
   }
   return { record, interfaces, rules };

@@ -29,11 +29,17 @@ export function plural(n: number, word: string): string {
 
 function summaryLine(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
   const s = summarize(diags);
-  const kinds = Object.entries(subject.counts.kinds).sort().map(([k, n]) => `${n} ${k}`).join(', ') || 'no resources';
+  const kinds =
+    Object.entries(subject.counts.kinds)
+      .sort()
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ') || 'no resources';
   const at = subject.commit ? ` at ${subject.commit.slice(0, 12)}` : '';
   const verdict = s.errors ? 'invalid' : 'valid';
-  return `${verdict}: ${plural(subject.counts.files, 'file')}, ${plural(subject.counts.documents, 'document')} (${kinds})${at}: ` +
-    `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}, ${plural(s.notices, 'notice')}`;
+  return (
+    `${verdict}: ${plural(subject.counts.files, 'file')}, ${plural(subject.counts.documents, 'document')} (${kinds})${at}: ` +
+    `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}, ${plural(s.notices, 'notice')}`
+  );
 }
 
 export function renderText(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
@@ -42,15 +48,21 @@ export function renderText(subject: ValidationSubject, diags: readonly Diagnosti
 
 export function renderJson(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
   const summary = summarize(diags);
-  return JSON.stringify({
-    formatVersion: VALIDATE_JSON_VERSION,
-    kind: 'notrack.validate',
-    valid: summary.errors === 0,
-    source: { repo: subject.repo, ref: subject.ref, commit: subject.commit, path: subject.path },
-    counts: subject.counts,
-    summary,
-    diagnostics: diags,
-  }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        formatVersion: VALIDATE_JSON_VERSION,
+        kind: 'notrack.validate',
+        valid: summary.errors === 0,
+        source: { repo: subject.repo, ref: subject.ref, commit: subject.commit, path: subject.path },
+        counts: subject.counts,
+        summary,
+        diagnostics: diags,
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 export function renderGithub(subject: ValidationSubject, diags: readonly Diagnostic[]): string {
@@ -63,9 +75,14 @@ export function renderMarkdown(subject: ValidationSubject, diags: readonly Diagn
   const icon = s.errors ? '❌' : s.warnings ? '⚠️' : '✅';
   let out = `### ${icon} notrack validate\n\n${summaryLine(subject, diags)}\n`;
   if (diags.length) {
-    const rows = diags.map((d) => `| ${d.severity} | \`${d.file}:${d.line}:${d.col}\` | ${d.code} | ${d.message.replace(/\|/g, '\\|')} |`);
+    const rows = diags.map(
+      (d) => `| ${d.severity} | \`${d.file}:${d.line}:${d.col}\` | ${d.code} | ${d.message.replace(/\|/g, '\\|')} |`,
+    );
     const table = ['| severity | where | check | message |', '|---|---|---|---|', ...rows].join('\n');
-    out += diags.length > 12 ? `\n<details><summary>${diags.length} findings</summary>\n\n${table}\n\n</details>\n` : `\n${table}\n`;
+    out +=
+      diags.length > 12
+        ? `\n<details><summary>${diags.length} findings</summary>\n\n${table}\n\n</details>\n`
+        : `\n${table}\n`;
   }
   return out;
 }

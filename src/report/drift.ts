@@ -15,10 +15,14 @@ export interface DriftReport {
 
 export function renderDriftText(r: DriftReport): string {
   const lines: string[] = [];
-  const at = r.applied ? `${r.applied.commit?.slice(0, 12) ?? 'a directory'} (applied ${r.applied.appliedAt})` : 'nothing';
+  const at = r.applied
+    ? `${r.applied.commit?.slice(0, 12) ?? 'a directory'} (applied ${r.applied.appliedAt})`
+    : 'nothing';
   lines.push(`host ${r.host} runs ${at}`);
   if (r.drift.length) {
-    lines.push(`drift: ${r.drift.length} object${r.drift.length === 1 ? ' no longer matches' : 's no longer match'} what notrack applied:`);
+    lines.push(
+      `drift: ${r.drift.length} object${r.drift.length === 1 ? ' no longer matches' : 's no longer match'} what notrack applied:`,
+    );
     for (const d of r.drift) lines.push(`  ${d.object}: ${d.description}`);
   } else if (r.applied) lines.push('drift: none, the host matches what notrack applied');
   if (r.pending && r.pending.action !== 'no-op') {
@@ -35,7 +39,8 @@ export function renderDriftMarkdown(r: DriftReport): string {
   if (r.drift.length) {
     out += `| drifted object | what changed |\n|---|---|\n${r.drift.map((d) => `| ${d.object} | ${d.description.replace(/\|/g, '\\|')} |`).join('\n')}\n\n`;
   }
-  if (r.pending && r.pending.action !== 'no-op') out += `<details><summary>pending changes</summary>\n\n\`\`\`diff\n${hostLines(r.pending).join('\n')}\n\`\`\`\n\n</details>\n`;
+  if (r.pending && r.pending.action !== 'no-op')
+    out += `<details><summary>pending changes</summary>\n\n\`\`\`diff\n${hostLines(r.pending).join('\n')}\n\`\`\`\n\n</details>\n`;
   if (inSync) out += 'In sync.\n';
   return out;
 }
@@ -48,5 +53,11 @@ export function driftInSync(r: DriftReport): boolean {
 }
 
 export function renderDriftJson(r: DriftReport): string {
-  return JSON.stringify({ formatVersion: DRIFT_JSON_VERSION, kind: 'notrack.drift', inSync: driftInSync(r), ...r }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      { formatVersion: DRIFT_JSON_VERSION, kind: 'notrack.drift', inSync: driftInSync(r), ...r },
+      null,
+      2,
+    ) + '\n'
+  );
 }

@@ -22,13 +22,19 @@ function formatFailsafe(f: Failsafe): string {
 /** One line saying what happens to the packet and why. */
 function describeVerdict(v: Verdict, failsafe: Failsafe | null): string {
   switch (v.reason) {
-    case 'failsafe': return `pass: ${failsafe ? formatFailsafe(failsafe) : 'failsafe'}: passed tracked`;
-    case 'no-match': return 'pass: no rule matched: passed to tracked processing';
-    case 'no-policy': return 'pass: no notrack program on this interface: passed to tracked processing';
-    case 'non-ip': return 'pass: not an IP packet: passed untouched';
+    case 'failsafe':
+      return `pass: ${failsafe ? formatFailsafe(failsafe) : 'failsafe'}: passed tracked`;
+    case 'no-match':
+      return 'pass: no rule matched: passed to tracked processing';
+    case 'no-policy':
+      return 'pass: no notrack program on this interface: passed to tracked processing';
+    case 'non-ip':
+      return 'pass: not an IP packet: passed untouched';
     case 'rule':
-      return v.outcome === 'allow' ? 'allow: accepted untracked at XDP'
-        : v.outcome === 'deny' ? 'deny: dropped at XDP'
+      return v.outcome === 'allow'
+        ? 'allow: accepted untracked at XDP'
+        : v.outcome === 'deny'
+          ? 'deny: dropped at XDP'
           : 'pass: a Pass rule sent it to tracked processing';
   }
 }
@@ -45,7 +51,12 @@ const REASON_TEXT: Record<KernelVerdict['reason'], string> = {
   unknown: 'no counter said why',
 };
 
-function decider(reason: KernelVerdict['reason'], rule: RuleRef | null, counter: number | null, failsafe?: Failsafe | null): string {
+function decider(
+  reason: KernelVerdict['reason'],
+  rule: RuleRef | null,
+  counter: number | null,
+  failsafe?: Failsafe | null,
+): string {
   if (rule) return ` by ${formatRuleRef(rule)}`;
   if (counter !== null) return ` by rule index ${counter}`;
   if (reason === 'failsafe' && failsafe) return `: ${formatFailsafe(failsafe)}`;
@@ -67,7 +78,10 @@ function referenceSummary(e: Explanation): string {
 /** The kernel's verdict in one line, with the XDP action and the metadata flag it is read from. */
 function kernelSummary(k: KernelVerdict, iface: InterfaceState): string {
   const flag = k.untrackedFlag ? ', untracked flag set' : k.actionName === 'XDP_PASS' ? ', no flag' : '';
-  const logged = loggedText(k.logged.map((c) => iface.counters[c]), k.logCount);
+  const logged = loggedText(
+    k.logged.map((c) => iface.counters[c]),
+    k.logCount,
+  );
   return `${k.outcome} (${k.actionName}${flag})${decider(k.reason, k.rule, k.counter)}${logged}`;
 }
 
@@ -82,7 +96,8 @@ export function renderKernelText(e: Explanation, k: KernelComparison, iface: Int
 }
 
 export function renderExplanationText(e: Explanation): string {
-  const via = e.appliedInterface !== e.interface ? `, under the "*" HostEndpoint ${e.endpoint}` : ` (HostEndpoint ${e.endpoint})`;
+  const via =
+    e.appliedInterface !== e.interface ? `, under the "*" HostEndpoint ${e.endpoint}` : ` (HostEndpoint ${e.endpoint})`;
   const lines = [
     `host ${e.host}, interface ${e.interface}${via}: ${e.packet.text}`,
     `verdict: ${describeVerdict(e.verdict, e.failsafe)}`,
@@ -93,14 +108,29 @@ export function renderExplanationText(e: Explanation): string {
 }
 
 /** What the explanation was computed from, for the JSON output. */
-interface ExplainSubject { repo: string; ref: string | null; commit: string | null; path: string }
+interface ExplainSubject {
+  repo: string;
+  ref: string | null;
+  commit: string | null;
+  path: string;
+}
 
-export function renderExplanationJson(subject: ExplainSubject, e: Explanation, kernel: KernelComparison | undefined): string {
-  return JSON.stringify({
-    formatVersion: EXPLAIN_JSON_VERSION,
-    kind: 'notrack.explain',
-    source: subject,
-    ...e,
-    ...(kernel ? { kernel } : {}),
-  }, null, 2) + '\n';
+export function renderExplanationJson(
+  subject: ExplainSubject,
+  e: Explanation,
+  kernel: KernelComparison | undefined,
+): string {
+  return (
+    JSON.stringify(
+      {
+        formatVersion: EXPLAIN_JSON_VERSION,
+        kind: 'notrack.explain',
+        source: subject,
+        ...e,
+        ...(kernel ? { kernel } : {}),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }

@@ -17,7 +17,8 @@ function escapeProperty(s: string): string {
  */
 export function githubAnnotation(d: Diagnostic, options: { detailed: boolean }): string {
   const props = [`file=${escapeProperty(d.file)}`, `line=${d.line}`, `col=${d.col}`];
-  if (options.detailed && d.endLine !== undefined && d.endLine === d.line && d.endCol !== undefined) props.push(`endColumn=${d.endCol}`);
+  if (options.detailed && d.endLine !== undefined && d.endLine === d.line && d.endCol !== undefined)
+    props.push(`endColumn=${d.endCol}`);
   props.push(`title=${escapeProperty(`notrack ${d.code}`)}`);
   const at = options.detailed && d.path ? ` (at ${d.path})` : '';
   return `::${d.severity} ${props.join(',')}::${escapeData(d.message + at)}`;

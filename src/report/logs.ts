@@ -41,8 +41,15 @@ export function logJson(e: NamedLogEvent): Record<string, unknown> {
     decidedBy: e.decidedBy ? rule(e.decidedBy) : null,
     verdict: e.event.verdict,
     packet: {
-      family: p.family, protocol: p.ipProto, source: p.saddr, destination: p.daddr,
-      sourcePort: p.sport, destinationPort: p.dport, icmpType: p.icmpType, icmpCode: p.icmpCode, length: e.event.pktLen,
+      family: p.family,
+      protocol: p.ipProto,
+      source: p.saddr,
+      destination: p.daddr,
+      sourcePort: p.sport,
+      destinationPort: p.dport,
+      icmpType: p.icmpType,
+      icmpCode: p.icmpCode,
+      length: e.event.pktLen,
     },
   };
 }

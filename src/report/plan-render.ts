@@ -38,7 +38,9 @@ function interfaceLines(i: InterfacePlan): string[] {
   for (const r of i.rules) out.push(...ruleLines(r, '    '));
   for (const s of i.sets) out.push(...setLines(s));
   for (const p of i.programs) {
-    out.push(`    ~ policy program IPv${p.family}: ${p.entriesBefore} -> ${p.entriesAfter} classifier entries (new generation)`);
+    out.push(
+      `    ~ policy program IPv${p.family}: ${p.entriesBefore} -> ${p.entriesAfter} classifier entries (new generation)`,
+    );
   }
   for (const r of i.egress) out.push(...ruleLines({ ...r }, '    ').map((l) => l.replace('rule ', 'egress rule ')));
   return out;
@@ -81,11 +83,19 @@ export function renderPlanMarkdown(subject: PlanSubject, plan: Plan, warnings: s
   const changed = plan.hosts.filter((h) => h.action !== 'no-op');
   for (const h of changed) {
     // GitHub colours a diff line by its first character: move each line's marker there (~ becomes !).
-    const body = hostLines(h).map((l) => l.replace(/^(\s*)([+\-~])/, (_, sp: string, sign: string) => `${sign === '~' ? '!' : sign}${sp}`)).join('\n');
-    const count = h.interfaces.reduce((n, i) => n + i.rules.length + i.sets.length + i.egress.length + i.policies.length, 0);
+    const body = hostLines(h)
+      .map((l) => l.replace(/^(\s*)([+\-~])/, (_, sp: string, sign: string) => `${sign === '~' ? '!' : sign}${sp}`))
+      .join('\n');
+    const count = h.interfaces.reduce(
+      (n, i) => n + i.rules.length + i.sets.length + i.egress.length + i.policies.length,
+      0,
+    );
     const title = `${h.host}: ${h.action}${count ? `, ${count} change${count === 1 ? '' : 's'}` : ''}`;
     const block = `\`\`\`diff\n${body}\n\`\`\``;
-    out += body.split('\n').length > 12 ? `\n<details><summary>${title}</summary>\n\n${block}\n\n</details>\n` : `\n**${title}**\n\n${block}\n`;
+    out +=
+      body.split('\n').length > 12
+        ? `\n<details><summary>${title}</summary>\n\n${block}\n\n</details>\n`
+        : `\n**${title}**\n\n${block}\n`;
   }
   const unchanged = plan.hosts.length - changed.length;
   if (unchanged) out += `\n${unchanged} host${unchanged === 1 ? '' : 's'} unchanged.\n`;
@@ -97,14 +107,20 @@ export function renderPlanMarkdown(subject: PlanSubject, plan: Plan, warnings: s
 }
 
 export function renderPlanJson(subject: PlanSubject, plan: Plan, warnings: string[] = []): string {
-  return JSON.stringify({
-    formatVersion: PLAN_JSON_VERSION,
-    kind: 'notrack.plan',
-    repo: subject.repo,
-    base: subject.base,
-    head: subject.head,
-    summary: plan.summary,
-    hosts: plan.hosts,
-    warnings,
-  }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        formatVersion: PLAN_JSON_VERSION,
+        kind: 'notrack.plan',
+        repo: subject.repo,
+        base: subject.base,
+        head: subject.head,
+        summary: plan.summary,
+        hosts: plan.hosts,
+        warnings,
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }

@@ -1,7 +1,14 @@
 // What would change between two revisions, host by host: policies, rules, set contents, programs, egress, failsafes.
 import type { IpFamily } from '../net/cidr.js';
 import type {
-  DesiredState, Failsafe, IngressEntry, InterfaceState, PortRange, PrefixSet, RuleRef, SideMatch,
+  DesiredState,
+  Failsafe,
+  IngressEntry,
+  InterfaceState,
+  PortRange,
+  PrefixSet,
+  RuleRef,
+  SideMatch,
 } from '../compile/desired-state.js';
 
 type PlanAction = 'add' | 'remove' | 'update';
@@ -60,13 +67,15 @@ function ports(list: readonly PortRange[]): string {
 
 /** A set in words: literal nets are listed when short; selector sets by their selector (sizes show in set changes). */
 function setWords(ids: readonly string[], sets: Record<string, PrefixSet>): string {
-  return ids.map((id) => {
-    const s = sets[id];
-    if (!s) return id;
-    const literal = /^(nets|notNets) of /.test(s.origin);
-    if (literal) return s.prefixes.length <= 3 ? s.prefixes.join(',') : `${s.prefixes.length} prefixes`;
-    return s.origin;
-  }).join(' and ');
+  return ids
+    .map((id) => {
+      const s = sets[id];
+      if (!s) return id;
+      const literal = /^(nets|notNets) of /.test(s.origin);
+      if (literal) return s.prefixes.length <= 3 ? s.prefixes.join(',') : `${s.prefixes.length} prefixes`;
+      return s.origin;
+    })
+    .join(' and ');
 }
 
 function side(name: 'from' | 'to', m: SideMatch, sets: Record<string, PrefixSet>): string[] {
@@ -86,7 +95,8 @@ function describeEntries(entries: readonly IngressEntry[], sets: Record<string, 
     if (e.protocol !== null) bits.push(PROTOCOLS[e.protocol] ?? `proto ${e.protocol}`);
     if (e.notProtocol !== null) bits.push(`not ${PROTOCOLS[e.notProtocol] ?? `proto ${e.notProtocol}`}`);
     if (e.icmp) bits.push(`type ${e.icmp.type ?? 'any'}${e.icmp.code !== undefined ? ` code ${e.icmp.code}` : ''}`);
-    if (e.notICMP) bits.push(`not type ${e.notICMP.type ?? 'any'}${e.notICMP.code !== undefined ? ` code ${e.notICMP.code}` : ''}`);
+    if (e.notICMP)
+      bits.push(`not type ${e.notICMP.type ?? 'any'}${e.notICMP.code !== undefined ? ` code ${e.notICMP.code}` : ''}`);
     bits.push(...side('from', e.source, sets), ...side('to', e.destination, sets));
     return bits.join(' ') || 'any packet';
   });
@@ -98,7 +108,10 @@ function refKey(r: RuleRef): string {
 }
 
 /** Per rule of an interface: its one-line text (both families) and the sets each side uses. */
-function rulesOf(iface: InterfaceState, state: DesiredState): Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }> {
+function rulesOf(
+  iface: InterfaceState,
+  state: DesiredState,
+): Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }> {
   const out = new Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }>();
   iface.counters.forEach((ref, counter) => {
     const texts: string[] = [];
@@ -108,7 +121,10 @@ function rulesOf(iface: InterfaceState, state: DesiredState): Map<string, { ref:
       if (!entries.length) continue;
       texts.push(`${FAMILY_NAME[family]}: ${describeEntries(entries, state.sets)}`);
       entries.forEach((e) => {
-        for (const [sideName, m] of [['source', e.source], ['destination', e.destination]] as const) {
+        for (const [sideName, m] of [
+          ['source', e.source],
+          ['destination', e.destination],
+        ] as const) {
           m.inSets.forEach((id, i) => sets.set(`${sideName} ${FAMILY_NAME[family]} in ${i}`, id));
           m.notInSets.forEach((id, i) => sets.set(`${sideName} ${FAMILY_NAME[family]} not ${i}`, id));
         }
@@ -133,14 +149,18 @@ function egressOf(state: DesiredState | null, name: string): Map<string, { ref: 
   return out;
 }
 
-function diffKeyed<T extends { ref: RuleRef; text: string }>(before: Map<string, T>, after: Map<string, T>): RuleChange[] {
+function diffKeyed<T extends { ref: RuleRef; text: string }>(
+  before: Map<string, T>,
+  after: Map<string, T>,
+): RuleChange[] {
   const out: RuleChange[] = [];
   for (const [k, a] of after) {
     const b = before.get(k);
     if (!b) out.push({ rule: a.ref, action: 'add', before: null, after: a.text });
     else if (b.text !== a.text) out.push({ rule: a.ref, action: 'update', before: b.text, after: a.text });
   }
-  for (const [k, b] of before) if (!after.has(k)) out.push({ rule: b.ref, action: 'remove', before: b.text, after: null });
+  for (const [k, b] of before)
+    if (!after.has(k)) out.push({ rule: b.ref, action: 'remove', before: b.text, after: null });
   return out;
 }
 
@@ -160,7 +180,8 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
   const rules = diffKeyed(bRules, hRules);
   const egress = diffKeyed(egressOf(base, name), egressOf(head, name));
 
-  const bPol = policiesOf(b ?? { ...empty }, base), hPol = policiesOf(h ?? { ...empty }, head);
+  const bPol = policiesOf(b ?? { ...empty }, base),
+    hPol = policiesOf(h ?? { ...empty }, head);
   const policies: InterfacePlan['policies'] = [];
   for (const p of hPol) if (!bPol.has(p)) policies.push({ policy: p, action: 'add' });
   for (const p of bPol) if (!hPol.has(p)) policies.push({ policy: p, action: 'remove' });
@@ -175,26 +196,37 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
     for (const [slot, hid] of hr.sets) {
       const bid = br.sets.get(slot);
       if (!bid || bid === hid) continue;
-      const bs = base!.sets[bid], hs = head!.sets[hid];
+      const bs = base!.sets[bid],
+        hs = head!.sets[hid];
       if (!bs || !hs) continue;
-      const before = new Set(bs.prefixes), after = new Set(hs.prefixes);
+      const before = new Set(bs.prefixes),
+        after = new Set(hs.prefixes);
       const [sideName, fam] = slot.split(' ');
       sets.push({
         usedBy: `${hr.ref.policy} ${hr.ref.direction}[${hr.ref.index}] ${sideName} (${fam})`,
-        origin: hs.origin, family: hs.family, sizeBefore: bs.prefixes.length, sizeAfter: hs.prefixes.length,
-        added: hs.prefixes.filter((p) => !before.has(p)), removed: bs.prefixes.filter((p) => !after.has(p)),
+        origin: hs.origin,
+        family: hs.family,
+        sizeBefore: bs.prefixes.length,
+        sizeAfter: hs.prefixes.length,
+        added: hs.prefixes.filter((p) => !before.has(p)),
+        removed: bs.prefixes.filter((p) => !after.has(p)),
       });
     }
   }
   const programs: InterfacePlan['programs'] = [];
-  for (const [family, key] of [[4, 'v4'], [6, 'v6']] as const) {
-    const eb = b?.ingress[key] ?? [], eh = h?.ingress[key] ?? [];
+  for (const [family, key] of [
+    [4, 'v4'],
+    [6, 'v6'],
+  ] as const) {
+    const eb = b?.ingress[key] ?? [],
+      eh = h?.ingress[key] ?? [];
     if (JSON.stringify(eb) !== JSON.stringify(eh) || (b && h && sets.some((s) => s.family === family))) {
       programs.push({ family, entriesBefore: eb.length, entriesAfter: eh.length });
     }
   }
   const action: PlanAction = !b ? 'add' : !h ? 'remove' : 'update';
-  if (action === 'update' && !rules.length && !egress.length && !sets.length && !programs.length && !policies.length) return null;
+  if (action === 'update' && !rules.length && !egress.length && !sets.length && !programs.length && !policies.length)
+    return null;
   return { name, action, policies, rules, sets, programs, egress };
 }
 
@@ -209,8 +241,12 @@ export function planHost(host: string, base: DesiredState | null, head: DesiredS
     for (const i of s?.interfaces ?? []) names.add(i.name);
     for (const i of s?.egress.interfaces ?? []) names.add(i.name);
   }
-  const interfaces = [...names].sort().map((n) => planInterface(n, base, head)).filter((p): p is InterfacePlan => p !== null);
-  const bf = new Set((base?.failsafes ?? []).map(failsafeText)), hf = new Set((head?.failsafes ?? []).map(failsafeText));
+  const interfaces = [...names]
+    .sort()
+    .map((n) => planInterface(n, base, head))
+    .filter((p): p is InterfacePlan => p !== null);
+  const bf = new Set((base?.failsafes ?? []).map(failsafeText)),
+    hf = new Set((head?.failsafes ?? []).map(failsafeText));
   const failsafes: HostPlan['failsafes'] = [
     ...[...hf].filter((f) => !bf.has(f)).map((failsafe) => ({ action: 'add' as const, failsafe })),
     ...[...bf].filter((f) => !hf.has(f)).map((failsafe) => ({ action: 'remove' as const, failsafe })),
@@ -218,7 +254,8 @@ export function planHost(host: string, base: DesiredState | null, head: DesiredS
   const config: HostPlan['config'] = [];
   if (base && head) {
     for (const field of Object.keys(head.config) as (keyof DesiredState['config'])[]) {
-      const b = String(base.config[field]), h = String(head.config[field]);
+      const b = String(base.config[field]),
+        h = String(head.config[field]);
       if (b !== h) config.push({ field, before: b, after: h });
     }
   }
@@ -229,7 +266,8 @@ export function planHost(host: string, base: DesiredState | null, head: DesiredS
 
 /** Plans every host that exists in either revision. */
 export function planAll(base: ReadonlyMap<string, DesiredState>, head: ReadonlyMap<string, DesiredState>): Plan {
-  const hosts = [...new Set([...base.keys(), ...head.keys()])].sort()
+  const hosts = [...new Set([...base.keys(), ...head.keys()])]
+    .sort()
     .map((h) => planHost(h, base.get(h) ?? null, head.get(h) ?? null));
   return {
     hosts,

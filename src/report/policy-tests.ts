@@ -33,34 +33,48 @@ function testSummary(run: TestRun): string {
   const failed = run.results.length - passed;
   const invalid = run.diagnostics.filter((d) => d.severity === 'error' && d.code !== 'test-failed').length;
   const ok = failed === 0 && invalid === 0;
-  return `${ok ? 'passed' : 'failed'}: ${plural(run.files, 'file')}, ${plural(run.tests, 'test')}, ${plural(run.results.length, 'case')}: ` +
-    `${passed} passed, ${failed} failed${invalid ? `, ${plural(invalid, 'error')} in the test files` : ''}`;
+  return (
+    `${ok ? 'passed' : 'failed'}: ${plural(run.files, 'file')}, ${plural(run.tests, 'test')}, ${plural(run.results.length, 'case')}: ` +
+    `${passed} passed, ${failed} failed${invalid ? `, ${plural(invalid, 'error')} in the test files` : ''}`
+  );
 }
 
 /** Findings, then (with `verbose`) the cases that passed, then the summary line. */
 export function renderTestText(run: TestRun, options: { verbose: boolean }): string {
   const lines = run.diagnostics.map(formatDiagnostic);
   if (options.verbose) {
-    for (const r of run.results.filter((x) => x.passed)) lines.push(`${r.file}:${r.line}:${r.col}: ok: ${r.test} case ${r.index}: ${r.packet}: ${describeActual(r.actual)}`);
+    for (const r of run.results.filter((x) => x.passed))
+      lines.push(
+        `${r.file}:${r.line}:${r.col}: ok: ${r.test} case ${r.index}: ${r.packet}: ${describeActual(r.actual)}`,
+      );
   }
   return [...lines, testSummary(run)].join('\n') + '\n';
 }
 
 export function renderTestJson(subject: TestSubject, run: TestRun): string {
-  return JSON.stringify({
-    formatVersion: TEST_JSON_VERSION,
-    kind: 'notrack.test',
-    passed: !testRunFailed(run),
-    policyValid: !run.policyInvalid,
-    source: subject,
-    summary: {
-      files: run.files, tests: run.tests, cases: run.results.length,
-      passed: run.results.filter((r) => r.passed).length, failed: run.results.filter((r) => !r.passed).length,
-      errors: run.diagnostics.filter((d) => d.severity === 'error' && d.code !== 'test-failed').length,
-    },
-    results: run.results,
-    diagnostics: run.diagnostics,
-  }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        formatVersion: TEST_JSON_VERSION,
+        kind: 'notrack.test',
+        passed: !testRunFailed(run),
+        policyValid: !run.policyInvalid,
+        source: subject,
+        summary: {
+          files: run.files,
+          tests: run.tests,
+          cases: run.results.length,
+          passed: run.results.filter((r) => r.passed).length,
+          failed: run.results.filter((r) => !r.passed).length,
+          errors: run.diagnostics.filter((d) => d.severity === 'error' && d.code !== 'test-failed').length,
+        },
+        results: run.results,
+        diagnostics: run.diagnostics,
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 export function renderTestGithub(run: TestRun): string {
@@ -73,7 +87,10 @@ export function renderTestMarkdown(run: TestRun): string {
   let out = `### ${failures.length ? '❌' : '✅'} notrack test\n\n${testSummary(run)}\n`;
   if (failures.length) {
     out += '\n| where | check | message |\n|---|---|---|\n';
-    out += failures.map((d) => `| \`${d.file}:${d.line}:${d.col}\` | ${d.code} | ${d.message.replace(/\|/g, '\\|')} |`).join('\n') + '\n';
+    out +=
+      failures
+        .map((d) => `| \`${d.file}:${d.line}:${d.col}\` | ${d.code} | ${d.message.replace(/\|/g, '\\|')} |`)
+        .join('\n') + '\n';
   }
   return out;
 }

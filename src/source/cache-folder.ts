@@ -20,13 +20,21 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 export function cacheFolderFor(cacheDir: string, url: string): string {
   const hash = createHash('sha256').update(url).digest('hex').slice(0, 16);
   const { host, pathname } = new URL(url);
-  const slug = `${host}${pathname}`.replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  const slug = `${host}${pathname}`
+    .replace(/\.git$/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
   return join(cacheDir, `${slug}-${hash}`);
 }
 
 const FS_FAILURES: Record<string, string> = {
-  EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', ENOTDIR: 'a file is in the way of a folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOTDIR: 'a file is in the way of a folder',
   EEXIST: 'a file is in the way',
 };
 
@@ -34,12 +42,16 @@ const FS_FAILURES: Record<string, string> = {
 export function cacheFsFailure(err: unknown, gitdir: string): SourceError | undefined {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === undefined || !(code in FS_FAILURES)) return undefined;
-  return new SourceError('source-cache-unusable',
+  return new SourceError(
+    'source-cache-unusable',
     `cannot write the cache folder ${gitdir}: ${FS_FAILURES[code]} (${code}); fix it or choose another cache folder ` +
-    '(the cache-dir option, or $XDG_CACHE_HOME)', { cause: err });
+      '(the cache-dir option, or $XDG_CACHE_HOME)',
+    { cause: err },
+  );
 }
 
-type CacheState = { state: 'missing' } | { state: 'healthy' } | { state: 'crowded' } | { state: 'damaged'; problem: string };
+type CacheState =
+  { state: 'missing' } | { state: 'healthy' } | { state: 'crowded' } | { state: 'damaged'; problem: string };
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -168,16 +180,21 @@ async function withFileLock<T>(gitdir: string, waitMs: number, fn: () => Promise
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cacheFsFailure(err, gitdir) ?? err;
     }
     const pid = parseInt(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''), 10);
-    const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(lock).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     // No pid yet means the owner is between mkdir and writing it; only a long-silent lock is abandoned.
     if ((Number.isFinite(pid) && !processAlive(pid)) || (!Number.isFinite(pid) && age > 10_000)) {
       await rm(lock, { recursive: true, force: true });
       continue;
     }
     if (Date.now() > deadline) {
-      throw new SourceError('source-cache-locked',
+      throw new SourceError(
+        'source-cache-locked',
         `the cache folder ${gitdir} is in use by process ${Number.isFinite(pid) ? pid : '(unknown)'}; wait for it to ` +
-        `finish, or remove ${lock} if that process is gone`);
+          `finish, or remove ${lock} if that process is gone`,
+      );
     }
     await sleep(100);
   }

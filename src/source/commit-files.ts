@@ -61,9 +61,11 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<{ files:
 
   async function readFile(oid: string, path: string): Promise<void> {
     const { blob } = await git.readBlob({ fs, gitdir, oid, cache });
-    files.push(blob.byteLength > input.maxFileBytes
-      ? { path, content: new Uint8Array(0), tooLarge: true, size: blob.byteLength }
-      : { path, content: blob, size: blob.byteLength });
+    files.push(
+      blob.byteLength > input.maxFileBytes
+        ? { path, content: new Uint8Array(0), tooLarge: true, size: blob.byteLength }
+        : { path, content: blob, size: blob.byteLength },
+    );
   }
 
   async function walk(treeOid: string, prefix: string): Promise<void> {
@@ -92,9 +94,12 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<{ files:
     const walked = segments.slice(0, i).join('/');
     const where = walked === '' ? 'the top level' : `${walked}/`;
     if (entry === undefined) {
-      throw new SourceError('source-path-not-found',
+      throw new SourceError(
+        'source-path-not-found',
         `path "${input.subPath}" is not in commit ${input.commit.slice(0, 12)} (${input.label}) of ${input.repo}: ` +
-        `${where} holds ${entryNames(tree)}`, { repo: input.repo });
+          `${where} holds ${entryNames(tree)}`,
+        { repo: input.repo },
+      );
     }
     const last = i === segments.length - 1;
     if (entry.type === 'blob' && last && entry.mode !== SYMLINK) {
@@ -103,10 +108,12 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<{ files:
       return { files, warnings };
     }
     if (entry.type !== 'tree') {
-      throw new SourceError('source-path-not-found',
+      throw new SourceError(
+        'source-path-not-found',
         `path "${input.subPath}" in commit ${input.commit.slice(0, 12)} (${input.label}) of ${input.repo} is not a ` +
-        `folder: ${segments.slice(0, i + 1).join('/')} is a ${entry.type === 'commit' ? 'submodule' : entry.mode === SYMLINK ? 'symbolic link' : 'file'}`,
-        { repo: input.repo });
+          `folder: ${segments.slice(0, i + 1).join('/')} is a ${entry.type === 'commit' ? 'submodule' : entry.mode === SYMLINK ? 'symbolic link' : 'file'}`,
+        { repo: input.repo },
+      );
     }
     treeOid = entry.oid;
   }

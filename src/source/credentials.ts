@@ -30,7 +30,12 @@ export function remoteAuth(inputs: AuthInputs): RemoteAuth {
   } else {
     const token = env[inputs.tokenEnv];
     if (token === undefined || token === '') {
-      return { header: undefined, description: `no token ($${inputs.tokenEnv} is not set)`, provided: false, secrets: [] };
+      return {
+        header: undefined,
+        description: `no token ($${inputs.tokenEnv} is not set)`,
+        provided: false,
+        secrets: [],
+      };
     }
     username = inputs.username;
     password = token;

@@ -23,9 +23,11 @@ export async function readDirectory(settings: SourceSettings): Promise<SourceSna
 
   async function readOne(full: string, size: number): Promise<void> {
     const path = toPosix(relative(root, full));
-    files.push(size > settings.maxFileBytes
-      ? { path, content: new Uint8Array(0), tooLarge: true, size }
-      : { path, content: new Uint8Array(await readFile(full)), size });
+    files.push(
+      size > settings.maxFileBytes
+        ? { path, content: new Uint8Array(0), tooLarge: true, size }
+        : { path, content: new Uint8Array(await readFile(full)), size },
+    );
   }
 
   async function walk(folder: string): Promise<void> {

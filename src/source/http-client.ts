@@ -22,7 +22,9 @@ export function silenceLimitedHttp(timeoutMs: number): HttpClient {
       const controller = new AbortController();
       let timer: NodeJS.Timeout | undefined;
       let rejectAbort: (e: Error) => void = () => {};
-      const aborted = new Promise<never>((_, reject) => { rejectAbort = reject; });
+      const aborted = new Promise<never>((_, reject) => {
+        rejectAbort = reject;
+      });
       aborted.catch(() => {});
       const arm = () => {
         clearTimeout(timer);

@@ -39,11 +39,15 @@ async function findGitdir(path: string): Promise<string> {
     gitdir = path;
   }
   if (gitdir === undefined) {
-    throw notRepo('is not a Git repository (no .git folder, and not a bare repository); to read the files of a plain ' +
-      'folder, leave the repository option out and give the folder as the path');
+    throw notRepo(
+      'is not a Git repository (no .git folder, and not a bare repository); to read the files of a plain ' +
+        'folder, leave the repository option out and give the folder as the path',
+    );
   }
   if ((await kindOf(join(gitdir, 'commondir'))) === 'file') {
-    throw notRepo('is a linked worktree (git worktree add), which notrack cannot read; give the main repository instead');
+    throw notRepo(
+      'is a linked worktree (git worktree add), which notrack cannot read; give the main repository instead',
+    );
   }
   if ((await kindOf(join(gitdir, 'objects'))) !== 'dir') throw notRepo(`has a git directory ${gitdir} without objects`);
   return gitdir;
@@ -81,9 +85,13 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
   const { choice, warnings } = chooseRef(base, table, repo);
   const cache = {};
 
-  const damaged = (err: unknown, what: string) => new SourceError('source-corrupt-repo',
-    `cannot read ${what} from ${repo}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; ` +
-    `the repository looks damaged (try git fsck)`, { repo, cause: err });
+  const damaged = (err: unknown, what: string) =>
+    new SourceError(
+      'source-corrupt-repo',
+      `cannot read ${what} from ${repo}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; ` +
+        `the repository looks damaged (try git fsck)`,
+      { repo, cause: err },
+    );
 
   let oid: string;
   if (choice.kind === 'abbreviated') {
@@ -91,11 +99,16 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
       oid = await git.expandOid({ fs, gitdir, oid: choice.prefix, cache });
     } catch (err) {
       if (err instanceof Errors.AmbiguousError) {
-        throw new SourceError('source-ref-not-found',
-          `the abbreviated commit id ${choice.prefix} matches several objects in ${repo}: give more digits`, { repo });
+        throw new SourceError(
+          'source-ref-not-found',
+          `the abbreviated commit id ${choice.prefix} matches several objects in ${repo}: give more digits`,
+          { repo },
+        );
       }
       if (err instanceof Errors.NotFoundError) {
-        throw new SourceError('source-ref-not-found', `no commit whose id starts with ${choice.prefix} in ${repo}`, { repo });
+        throw new SourceError('source-ref-not-found', `no commit whose id starts with ${choice.prefix} in ${repo}`, {
+          repo,
+        });
       }
       throw damaged(err, `commit ${choice.prefix}`);
     }
@@ -109,9 +122,23 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
   let commit: string;
   let read: Awaited<ReturnType<typeof readCommitFiles>>;
   try {
-    commit = await firstParentAncestor(gitdir, await peelToCommit(gitdir, oid, cache, repo), back, cache, repo, settings.ref);
+    commit = await firstParentAncestor(
+      gitdir,
+      await peelToCommit(gitdir, oid, cache, repo),
+      back,
+      cache,
+      repo,
+      settings.ref,
+    );
     read = await readCommitFiles({
-      gitdir, commit, subPath, include: settings.include, maxFileBytes: settings.maxFileBytes, cache, repo, label,
+      gitdir,
+      commit,
+      subPath,
+      include: settings.include,
+      maxFileBytes: settings.maxFileBytes,
+      cache,
+      repo,
+      label,
     });
   } catch (err) {
     if (err instanceof SourceError) throw err;
@@ -142,13 +169,24 @@ function splitAncestry(ref: string | undefined): { base: string | undefined; bac
   return { base: m[1]!, back };
 }
 
-async function firstParentAncestor(gitdir: string, commit: string, back: number, cache: object, repo: string, ref: string | undefined): Promise<string> {
+async function firstParentAncestor(
+  gitdir: string,
+  commit: string,
+  back: number,
+  cache: object,
+  repo: string,
+  ref: string | undefined,
+): Promise<string> {
   let oid = commit;
   for (let i = 0; i < back; i++) {
     const { commit: c } = await git.readCommit({ fs, gitdir, oid, cache });
     const parent = c.parent[0];
     if (parent === undefined) {
-      throw new SourceError('source-ref-not-found', `${ref} goes back ${back} commits, but ${repo} has only ${i} before that one`, { repo });
+      throw new SourceError(
+        'source-ref-not-found',
+        `${ref} goes back ${back} commits, but ${repo} has only ${i} before that one`,
+        { repo },
+      );
     }
     oid = parent;
   }

@@ -40,7 +40,8 @@ function describeRefs(table: RefTable): string {
 
 function named(fullRef: string, oid: string): RefChoice {
   if (fullRef.startsWith('refs/tags/')) return { kind: 'tag', name: fullRef.slice('refs/tags/'.length), fullRef, oid };
-  if (fullRef.startsWith('refs/heads/')) return { kind: 'branch', name: fullRef.slice('refs/heads/'.length), fullRef, oid };
+  if (fullRef.startsWith('refs/heads/'))
+    return { kind: 'branch', name: fullRef.slice('refs/heads/'.length), fullRef, oid };
   if (fullRef.startsWith('refs/remotes/')) {
     return { kind: 'branch', name: fullRef.slice('refs/remotes/'.length), fullRef, oid };
   }
@@ -51,10 +52,16 @@ function named(fullRef: string, oid: string): RefChoice {
  * The commit `requested` names in `table` (undefined or 'HEAD' = the default branch). Names are looked up in
  * git's order (exact, tags, branches, remote-tracking), so an ambiguous name resolves as git would, with a warning.
  */
-export function chooseRef(requested: string | undefined, table: RefTable, repo: string): { choice: RefChoice; warnings: string[] } {
+export function chooseRef(
+  requested: string | undefined,
+  table: RefTable,
+  repo: string,
+): { choice: RefChoice; warnings: string[] } {
   const warnings: string[] = [];
   if (table.refs.size === 0 && table.head?.oid === undefined) {
-    throw new SourceError('source-empty-repo', `${repo} has no commits yet: push a commit with the policies first`, { repo });
+    throw new SourceError('source-empty-repo', `${repo} has no commits yet: push a commit with the policies first`, {
+      repo,
+    });
   }
   if (requested === undefined || requested === 'HEAD') {
     const head = table.head;
@@ -64,21 +71,34 @@ export function chooseRef(requested: string | undefined, table: RefTable, repo: 
     } else if (head?.oid !== undefined) {
       return { choice: { kind: 'commit', oid: head.oid }, warnings };
     }
-    const points = head?.target !== undefined ? `points at ${head.target}, which does not exist` : 'names a branch that does not exist';
-    throw new SourceError('source-dangling-head',
+    const points =
+      head?.target !== undefined
+        ? `points at ${head.target}, which does not exist`
+        : 'names a branch that does not exist';
+    throw new SourceError(
+      'source-dangling-head',
       `the HEAD of ${repo} ${points}, so there is no default branch to read: choose a ref explicitly ` +
-      `(${describeRefs(table)}) or fix HEAD in the repository (git symbolic-ref HEAD refs/heads/<branch>)`, { repo });
+        `(${describeRefs(table)}) or fix HEAD in the repository (git symbolic-ref HEAD refs/heads/<branch>)`,
+      { repo },
+    );
   }
 
   const candidates = requested.startsWith('refs/')
     ? [requested]
-    : [`refs/tags/${requested}`, `refs/heads/${requested}`, `refs/remotes/${requested}`, `refs/remotes/${requested}/HEAD`];
+    : [
+        `refs/tags/${requested}`,
+        `refs/heads/${requested}`,
+        `refs/remotes/${requested}`,
+        `refs/remotes/${requested}/HEAD`,
+      ];
   const found = candidates.filter((r) => table.refs.has(r));
   const first = found[0];
   if (first !== undefined) {
     if (found.includes(`refs/tags/${requested}`) && found.includes(`refs/heads/${requested}`)) {
-      warnings.push(`"${requested}" is both a tag and a branch in ${repo}; using the tag, as git does ` +
-        `(write refs/heads/${requested} for the branch)`);
+      warnings.push(
+        `"${requested}" is both a tag and a branch in ${repo}; using the tag, as git does ` +
+          `(write refs/heads/${requested} for the branch)`,
+      );
     }
     return { choice: named(first, table.refs.get(first)!), warnings };
   }
@@ -93,13 +113,17 @@ export function chooseRef(requested: string | undefined, table: RefTable, repo: 
     }
     if (table.head?.oid?.startsWith(prefix)) tips.add(table.head.oid);
     if (tips.size > 1) {
-      throw new SourceError('source-ref-not-found',
+      throw new SourceError(
+        'source-ref-not-found',
         `the abbreviated commit id ${prefix} matches several commits in ${repo} (${[...tips].join(', ')}): give more digits`,
-        { repo });
+        { repo },
+      );
     }
     const only = [...tips][0];
     return { choice: only !== undefined ? { kind: 'commit', oid: only } : { kind: 'abbreviated', prefix }, warnings };
   }
 
-  throw new SourceError('source-ref-not-found', `ref "${requested}" not found in ${repo} (${describeRefs(table)})`, { repo });
+  throw new SourceError('source-ref-not-found', `ref "${requested}" not found in ${repo} (${describeRefs(table)})`, {
+    repo,
+  });
 }

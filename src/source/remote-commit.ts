@@ -37,9 +37,17 @@ export function describeFailure(err: unknown, secrets: readonly string[]): strin
 
 async function fetchInto(f: RemoteFetch, remoteRef: string, depth: number, haveRef: string | undefined) {
   return git.fetch({
-    fs, http: f.http, gitdir: f.gitdir, url: f.remote.url, cache: f.cache, remoteRef, depth,
+    fs,
+    http: f.http,
+    gitdir: f.gitdir,
+    url: f.remote.url,
+    cache: f.cache,
+    remoteRef,
+    depth,
     ...(haveRef !== undefined ? { ref: haveRef } : {}),
-    singleBranch: true, tags: false, headers: f.headers(),
+    singleBranch: true,
+    tags: false,
+    headers: f.headers(),
     ...(f.onProgress !== undefined ? { onProgress: f.onProgress } : {}),
   });
 }
@@ -81,10 +89,13 @@ async function byId(f: RemoteFetch, oid: string): Promise<string> {
   if (await hasObject(gitdir, oid, cache)) return peelToCommit(gitdir, oid, cache, url);
   await deepenDefault(f);
   if (await hasObject(gitdir, oid, cache)) return peelToCommit(gitdir, oid, cache, url);
-  throw new SourceError('source-ref-not-found',
+  throw new SourceError(
+    'source-ref-not-found',
     `commit ${oid} not found in ${url}: the server did not send it when asked by id${refusal}, and it is not among ` +
-    `the last ${FALLBACK_DEPTH} commits of ${defaultName(f)}. Servers send only commits that a branch or tag reaches ` +
-    'unless uploadpack.allowAnySHA1InWant is set; check the id, or name a branch or tag', { repo: url });
+      `the last ${FALLBACK_DEPTH} commits of ${defaultName(f)}. Servers send only commits that a branch or tag reaches ` +
+      'unless uploadpack.allowAnySHA1InWant is set; check the id, or name a branch or tag',
+    { repo: url },
+  );
 }
 
 async function expandInCache(f: RemoteFetch, prefix: string): Promise<string | undefined> {
@@ -93,9 +104,11 @@ async function expandInCache(f: RemoteFetch, prefix: string): Promise<string | u
   } catch (err) {
     if (err instanceof Errors.NotFoundError) return undefined;
     if (err instanceof Errors.AmbiguousError) {
-      throw new SourceError('source-ref-not-found',
+      throw new SourceError(
+        'source-ref-not-found',
         `the abbreviated commit id ${prefix} matches several objects in ${f.remote.url}: give more digits`,
-        { repo: f.remote.url });
+        { repo: f.remote.url },
+      );
     }
     throw err;
   }
@@ -108,10 +121,13 @@ async function byPrefix(f: RemoteFetch, prefix: string): Promise<string> {
   await deepenDefault(f);
   const found = await expandInCache(f, prefix);
   if (found !== undefined) return peelToCommit(f.gitdir, found, f.cache, f.remote.url);
-  throw new SourceError('source-ref-not-found',
+  throw new SourceError(
+    'source-ref-not-found',
     `no commit whose id starts with ${prefix} among the last ${FALLBACK_DEPTH} commits of ${defaultName(f)} in ` +
-    `${f.remote.url}: an abbreviated id can only be looked up in fetched history; give the full 40-digit id, or a ` +
-    'branch or tag', { repo: f.remote.url });
+      `${f.remote.url}: an abbreviated id can only be looked up in fetched history; give the full 40-digit id, or a ` +
+      'branch or tag',
+    { repo: f.remote.url },
+  );
 }
 
 /** Makes sure the cache folder holds the commit `choice` names (fetching only what is missing) and returns its id. */

@@ -40,32 +40,51 @@ export function remoteFailure(err: unknown, ctx: RemoteContext): SourceError | u
   const repo = ctx.url;
   const silent = silentServer(err);
   if (silent !== undefined) {
-    return new SourceError('source-unreachable',
-      `cannot reach ${ctx.hostPort} for ${repo}: no answer within ${silent.timeoutMs} ms`, { repo });
+    return new SourceError(
+      'source-unreachable',
+      `cannot reach ${ctx.hostPort} for ${repo}: no answer within ${silent.timeoutMs} ms`,
+      { repo },
+    );
   }
   const code = errorCode(err);
   if (code !== undefined && code in NETWORK_CODES) {
-    return new SourceError('source-unreachable',
-      `cannot reach ${ctx.hostPort} for ${repo}: ${NETWORK_CODES[code]} (${code})`, { repo });
+    return new SourceError(
+      'source-unreachable',
+      `cannot reach ${ctx.hostPort} for ${repo}: ${NETWORK_CODES[code]} (${code})`,
+      { repo },
+    );
   }
   if (code !== undefined && /CERT|SSL|TLS|SELF_SIGNED/.test(code)) {
-    return new SourceError('source-unreachable',
+    return new SourceError(
+      'source-unreachable',
       `cannot reach ${ctx.hostPort} for ${repo}: TLS failure (${code}); check the server certificate or the ` +
-      'system CA store (NODE_EXTRA_CA_CERTS)', { repo });
+        'system CA store (NODE_EXTRA_CA_CERTS)',
+      { repo },
+    );
   }
   if (err instanceof Errors.HttpError) {
     const data = err.data ?? {};
     return httpFailure(data.statusCode ?? 0, data.statusMessage ?? '', data.response ?? '', ctx);
   }
   if (err instanceof Errors.SmartHttpError) {
-    return new SourceError('source-not-a-repo',
+    return new SourceError(
+      'source-not-a-repo',
       `${repo} did not answer as a Git smart-HTTP server: check the URL (plain "dumb" HTTP Git hosting is not ` +
-      'supported)', { repo });
+        'supported)',
+      { repo },
+    );
   }
-  if (err instanceof Errors.EmptyServerResponseError || err instanceof Errors.ParseError || err instanceof Errors.RemoteCapabilityError) {
+  if (
+    err instanceof Errors.EmptyServerResponseError ||
+    err instanceof Errors.ParseError ||
+    err instanceof Errors.RemoteCapabilityError
+  ) {
     const message = redact(String((err as Error).message), ctx.auth.secrets);
-    return new SourceError('source-remote-error', `the Git server at ${repo} sent an answer notrack cannot use: ${message}`,
-      { repo });
+    return new SourceError(
+      'source-remote-error',
+      `the Git server at ${repo} sent an answer notrack cannot use: ${message}`,
+      { repo },
+    );
   }
   return undefined;
 }
@@ -75,22 +94,36 @@ function httpFailure(status: number, statusText: string, body: string, ctx: Remo
   const setToken = `set $${ctx.tokenEnv} (or name another variable with the token-env option)`;
   const answered = `HTTP ${status}${statusText ? ` ${statusText}` : ''}`;
   if (status === 401) {
-    return new SourceError('source-auth', ctx.auth.provided
-      ? `${repo} rejected ${ctx.auth.description} (${answered}): check that the token is right and has not expired`
-      : `${repo} requires authentication (${answered}) and ${ctx.auth.description}: ${setToken}`, { repo });
+    return new SourceError(
+      'source-auth',
+      ctx.auth.provided
+        ? `${repo} rejected ${ctx.auth.description} (${answered}): check that the token is right and has not expired`
+        : `${repo} requires authentication (${answered}) and ${ctx.auth.description}: ${setToken}`,
+      { repo },
+    );
   }
   if (status === 403) {
-    return new SourceError('source-auth', ctx.auth.provided
-      ? `${repo} refused access with ${ctx.auth.description} (${answered}): the token lacks permission to read this ` +
-        'repository, or the server is limiting requests'
-      : `${repo} refused access (${answered}) and ${ctx.auth.description}: ${setToken}`, { repo });
+    return new SourceError(
+      'source-auth',
+      ctx.auth.provided
+        ? `${repo} refused access with ${ctx.auth.description} (${answered}): the token lacks permission to read this ` +
+            'repository, or the server is limiting requests'
+        : `${repo} refused access (${answered}) and ${ctx.auth.description}: ${setToken}`,
+      { repo },
+    );
   }
   if (status === 404) {
-    return new SourceError('source-not-a-repo', `no Git repository at ${repo} (${answered})` +
-      (ctx.auth.provided ? '' : `; if it is private, ${setToken}, since some servers answer 404 without credentials`),
-    { repo });
+    return new SourceError(
+      'source-not-a-repo',
+      `no Git repository at ${repo} (${answered})` +
+        (ctx.auth.provided ? '' : `; if it is private, ${setToken}, since some servers answer 404 without credentials`),
+      { repo },
+    );
   }
   const detail = redact(body.trim().slice(0, 200), ctx.auth.secrets);
-  return new SourceError('source-remote-error',
-    `the Git server at ${repo} answered ${answered}${detail ? `: ${detail}` : ''}`, { repo });
+  return new SourceError(
+    'source-remote-error',
+    `the Git server at ${repo} answered ${answered}${detail ? `: ${detail}` : ''}`,
+    { repo },
+  );
 }

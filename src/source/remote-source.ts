@@ -30,7 +30,11 @@ async function advertisedRefs(http: HttpClient, url: string, headers: Record<str
 
 export async function readRemote(loc: RemoteLocation, settings: SourceSettings): Promise<SourceSnapshot> {
   const { url } = loc;
-  const auth = remoteAuth({ urlCredentials: loc.urlCredentials, tokenEnv: settings.tokenEnv, username: settings.username });
+  const auth = remoteAuth({
+    urlCredentials: loc.urlCredentials,
+    tokenEnv: settings.tokenEnv,
+    username: settings.username,
+  });
   const ctx: RemoteContext = { url, hostPort: loc.hostPort, auth, tokenEnv: settings.tokenEnv };
   const http = silenceLimitedHttp(settings.timeoutMs);
   // isomorphic-git adds headers to the object it is given, so each call gets its own.
@@ -38,31 +42,56 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   const subPath = normalizeSubPath(settings.path, url);
   const gitdir = cacheFolderFor(settings.cacheDir, url);
   const known = (err: unknown): SourceError | undefined =>
-    (err instanceof SourceError ? err : remoteFailure(err, ctx) ?? cacheFsFailure(err, gitdir));
+    err instanceof SourceError ? err : (remoteFailure(err, ctx) ?? cacheFsFailure(err, gitdir));
 
   let table: RefTable;
   try {
     table = await advertisedRefs(http, url, headers());
   } catch (err) {
-    throw known(err) ?? new SourceError('source-remote-error',
-      `listing the refs of ${url} failed: ${describeFailure(err, auth.secrets)}`, { repo: url });
+    throw (
+      known(err) ??
+      new SourceError(
+        'source-remote-error',
+        `listing the refs of ${url} failed: ${describeFailure(err, auth.secrets)}`,
+        { repo: url },
+      )
+    );
   }
   const { choice, warnings } = chooseRef(settings.ref, table, url);
   if (table.head === null) {
-    throw new SourceError('source-dangling-head',
+    throw new SourceError(
+      'source-dangling-head',
       `the HEAD of ${url} names a branch that does not exist; isomorphic-git, which notrack fetches with, cannot ` +
-      `fetch from a repository in that state even for ref "${settings.ref}": fix HEAD on the server ` +
-      '(git symbolic-ref HEAD refs/heads/<branch>)', { repo: url });
+        `fetch from a repository in that state even for ref "${settings.ref}": fix HEAD on the server ` +
+        '(git symbolic-ref HEAD refs/heads/<branch>)',
+      { repo: url },
+    );
   }
 
   const label = choice.kind === 'branch' || choice.kind === 'tag' ? `${choice.kind} ${choice.name}` : 'commit';
   async function attempt(): Promise<{ commit: string; files: SourceSnapshot['files']; warnings: string[] }> {
     const cache = {};
-    const commit = await fetchCommit({
-      gitdir, http, headers, defaultRef: table.head?.target, remote: ctx, onProgress: settings.onProgress, cache,
-    }, choice);
+    const commit = await fetchCommit(
+      {
+        gitdir,
+        http,
+        headers,
+        defaultRef: table.head?.target,
+        remote: ctx,
+        onProgress: settings.onProgress,
+        cache,
+      },
+      choice,
+    );
     const read = await readCommitFiles({
-      gitdir, commit, subPath, include: settings.include, maxFileBytes: settings.maxFileBytes, cache, repo: url, label,
+      gitdir,
+      commit,
+      subPath,
+      include: settings.include,
+      maxFileBytes: settings.maxFileBytes,
+      cache,
+      repo: url,
+      label,
     });
     return { commit, ...read };
   }
@@ -80,14 +109,22 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       const failure = known(err);
       if (failure !== undefined) throw failure;
       // Anything else came out of the object store: start the cache afresh once rather than fail.
-      warnings.push(`the cache folder ${gitdir} could not be read (${describeFailure(err, auth.secrets)}) and was rebuilt`);
+      warnings.push(
+        `the cache folder ${gitdir} could not be read (${describeFailure(err, auth.secrets)}) and was rebuilt`,
+      );
       await createCache(gitdir, url);
       try {
         result = await attempt();
       } catch (again) {
-        throw known(again) ?? new SourceError('source-remote-error',
-          `reading ${label} of ${url} failed even after rebuilding the cache folder ${gitdir}: ` +
-          describeFailure(again, auth.secrets), { repo: url });
+        throw (
+          known(again) ??
+          new SourceError(
+            'source-remote-error',
+            `reading ${label} of ${url} failed even after rebuilding the cache folder ${gitdir}: ` +
+              describeFailure(again, auth.secrets),
+            { repo: url },
+          )
+        );
       }
     }
     return {

@@ -25,17 +25,23 @@ export function locateRepo(repo: string): RemoteLocation | LocalLocation {
   if (scheme === undefined) {
     // user@host:path is Git's short form for SSH; a Windows drive letter does not apply on Linux.
     if (/^[^/\s]+@[^/\s:]+:/.test(repo)) {
-      throw new SourceError('source-bad-url',
+      throw new SourceError(
+        'source-bad-url',
         `"${withoutUserInfo(repo)}" is an SSH location; notrack reads Git over HTTP(S) only: use the https:// URL ` +
-        'of the repository and put a token in the token environment variable', { repo: withoutUserInfo(repo) });
+          'of the repository and put a token in the token environment variable',
+        { repo: withoutUserInfo(repo) },
+      );
     }
     return { kind: 'local', path: resolve(repo) };
   }
   if (scheme === 'file') return { kind: 'local', path: fileURLToPath(repo) };
   if (scheme !== 'http' && scheme !== 'https') {
     const shown = withoutUserInfo(repo);
-    throw new SourceError('source-bad-url',
-      `"${shown}" uses ${scheme}://, which notrack cannot fetch; use an http(s):// URL or a local path`, { repo: shown });
+    throw new SourceError(
+      'source-bad-url',
+      `"${shown}" uses ${scheme}://, which notrack cannot fetch; use an http(s):// URL or a local path`,
+      { repo: shown },
+    );
   }
   let parsed: URL;
   try {
@@ -44,14 +50,20 @@ export function locateRepo(repo: string): RemoteLocation | LocalLocation {
     const shown = withoutUserInfo(repo);
     throw new SourceError('source-bad-url', `"${shown}" is not a valid URL`, { repo: shown });
   }
-  const urlCredentials = parsed.username !== '' || parsed.password !== ''
-    ? { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) }
-    : null;
+  const urlCredentials =
+    parsed.username !== '' || parsed.password !== ''
+      ? { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) }
+      : null;
   parsed.username = '';
   parsed.password = '';
   parsed.hash = '';
   const port = parsed.port !== '' ? parsed.port : scheme === 'https' ? '443' : '80';
-  return { kind: 'remote', url: parsed.href.replace(/\/+$/, ''), hostPort: `${parsed.hostname}:${port}`, urlCredentials };
+  return {
+    kind: 'remote',
+    url: parsed.href.replace(/\/+$/, ''),
+    hostPort: `${parsed.hostname}:${port}`,
+    urlCredentials,
+  };
 }
 
 /** Removes `user:password@` from anything URL-shaped, for messages about locations that did not parse. */

@@ -1,8 +1,13 @@
 // The source options with every default filled in, checked once so the readers can trust them.
 import { defaultCacheDir } from './cache-folder.js';
 import {
-  DEFAULT_MAX_FILE_BYTES, DEFAULT_TIMEOUT_MS, DEFAULT_TOKEN_ENV, DEFAULT_USERNAME, isYamlFile,
-  type SourceOptions, type SourceProgress,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_TOKEN_ENV,
+  DEFAULT_USERNAME,
+  isYamlFile,
+  type SourceOptions,
+  type SourceProgress,
 } from './snapshot.js';
 
 export interface SourceSettings {

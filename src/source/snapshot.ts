@@ -1,6 +1,10 @@
 // The source stage's typed input and output: which files of which commit, and what was read.
 
-export interface SourceProgress { phase: string; loaded: number; total?: number }
+export interface SourceProgress {
+  phase: string;
+  loaded: number;
+  total?: number;
+}
 
 export interface SourceOptions {
   /** An http(s) URL or a local repository path; undefined = plain directory mode rooted at `path`. */

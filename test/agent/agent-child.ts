@@ -6,10 +6,21 @@ import { runAgent } from '../../src/agent/run-agent.js';
 import type { Reconciler } from '../../src/agent/reconciler.js';
 import { ScriptedReconciler, ready } from './scripted-reconciler.js';
 
-const config = JSON.parse(process.env['NOTRACK_TEST_AGENT'] ?? '{}') as { signalDelayMs?: number; hang?: boolean; shutdownTimeoutMs?: number };
+const config = JSON.parse(process.env['NOTRACK_TEST_AGENT'] ?? '{}') as {
+  signalDelayMs?: number;
+  hang?: boolean;
+  shutdownTimeoutMs?: number;
+};
 
 const scripted = new ScriptedReconciler({
-  reconcile: [ready('c0ffee0000000000000000000000000000000001', 1), { ...ready('c0ffee0000000000000000000000000000000002', 2), delayMs: config.signalDelayMs ?? 0, hang: config.hang ?? false }],
+  reconcile: [
+    ready('c0ffee0000000000000000000000000000000001', 1),
+    {
+      ...ready('c0ffee0000000000000000000000000000000002', 2),
+      delayMs: config.signalDelayMs ?? 0,
+      hang: config.hang ?? false,
+    },
+  ],
 });
 const touched = new Set<string>();
 const reconciler = new Proxy(scripted, {
@@ -25,8 +36,15 @@ process.on('exit', (code) => {
   writeSync(1, `${JSON.stringify({ msg: 'test: reconciler members used', members: [...touched].sort(), code })}\n`);
 });
 
-await runAgent({
-  ...DEFAULT_AGENT_OPTIONS,
-  schedule: '0 0 1 1 *', driftSchedule: '0 0 1 1 *', jitterMs: 0, listen: '127.0.0.1:0', logLevel: 'debug',
-  shutdownTimeoutMs: config.shutdownTimeoutMs ?? 10_000,
-}, reconciler);
+await runAgent(
+  {
+    ...DEFAULT_AGENT_OPTIONS,
+    schedule: '0 0 1 1 *',
+    driftSchedule: '0 0 1 1 *',
+    jitterMs: 0,
+    listen: '127.0.0.1:0',
+    logLevel: 'debug',
+    shutdownTimeoutMs: config.shutdownTimeoutMs ?? 10_000,
+  },
+  reconciler,
+);

@@ -11,7 +11,11 @@ export class ManualTicker implements Ticker {
   readonly stopped = new Set<JobKind>();
   start(spec: TickSpec) {
     this.specs.set(spec.job, spec);
-    return { stop: () => { this.stopped.add(spec.job); } };
+    return {
+      stop: () => {
+        this.stopped.add(spec.job);
+      },
+    };
   }
   fire(job: JobKind): Promise<void> {
     const spec = this.specs.get(job);
@@ -25,25 +29,39 @@ export type LogEntry = Record<string, unknown> & { ts: string; level: string; ms
 
 export class LogCapture {
   readonly lines: string[] = [];
-  readonly write = (line: string): void => { this.lines.push(line); };
-  entries(): LogEntry[] { return this.lines.map((l) => JSON.parse(l) as LogEntry); }
-  find(pred: (e: LogEntry) => boolean): LogEntry[] { return this.entries().filter(pred); }
+  readonly write = (line: string): void => {
+    this.lines.push(line);
+  };
+  entries(): LogEntry[] {
+    return this.lines.map((l) => JSON.parse(l) as LogEntry);
+  }
+  find(pred: (e: LogEntry) => boolean): LogEntry[] {
+    return this.entries().filter(pred);
+  }
   /** Waits until `count` entries match. */
   async waitFor(pred: (e: LogEntry) => boolean, count = 1, timeoutMs = 3000): Promise<LogEntry[]> {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const found = this.find(pred);
       if (found.length >= count) return found;
-      if (Date.now() > until) throw new Error(`timed out waiting for ${count} log entries; have:\n${this.lines.join('')}`);
+      if (Date.now() > until)
+        throw new Error(`timed out waiting for ${count} log entries; have:\n${this.lines.join('')}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }
 }
 
-export const finished = (trigger?: string) => (e: LogEntry): boolean =>
-  e.msg === 'reconcile finished' && (trigger === undefined || e['trigger'] === trigger);
+export const finished =
+  (trigger?: string) =>
+  (e: LogEntry): boolean =>
+    e.msg === 'reconcile finished' && (trigger === undefined || e['trigger'] === trigger);
 
-export interface TestAgent { handle: AgentHandle; ticker: ManualTicker; log: LogCapture; url: (path: string) => string }
+export interface TestAgent {
+  handle: AgentHandle;
+  ticker: ManualTicker;
+  log: LogCapture;
+  url: (path: string) => string;
+}
 
 export async function startAgent(
   reconciler: Reconciler,

@@ -12,8 +12,11 @@ const DETACHED = [
 /** A host where someone detached the program: enforce repairs it, warn leaves it. */
 function tamperedHost(mode: 'enforce' | 'warn'): DriftOutcome {
   return {
-    status: 'Drifted', message: `2 objects differ from generation 3${mode === 'enforce' ? '; repaired' : ''}`,
-    drifted: DETACHED, corrected: mode === 'enforce', durationMs: 9,
+    status: 'Drifted',
+    message: `2 objects differ from generation 3${mode === 'enforce' ? '; repaired' : ''}`,
+    drifted: DETACHED,
+    corrected: mode === 'enforce',
+    durationMs: 9,
   };
 }
 
@@ -26,12 +29,17 @@ async function driftRun(mode: 'enforce' | 'warn') {
     await a.ticker.fire('drift');
     const metricsAfter = await (await fetch(a.url('/metrics'))).text();
     return { r, a, metrics, metricsAfter };
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 }
 
 test('warn mode asks for a report only, logs the drifted objects and counts them', async () => {
   const { r, a, metrics, metricsAfter } = await driftRun('warn');
-  assert.equal(r.driftChecks().map((c) => c.arg), ['warn', 'warn']);
+  assert.equal(
+    r.driftChecks().map((c) => c.arg),
+    ['warn', 'warn'],
+  );
   const [line] = a.log.find((e) => e.msg === 'drift check finished' && e['status'] === 'Drifted');
   assert.is(line!.level, 'warn');
   assert.is(line!['mode'], 'warn');
@@ -47,7 +55,10 @@ test('warn mode asks for a report only, logs the drifted objects and counts them
 
 test('enforce mode asks for repair and reports what was corrected', async () => {
   const { r, a } = await driftRun('enforce');
-  assert.equal(r.driftChecks().map((c) => c.arg), ['enforce', 'enforce']);
+  assert.equal(
+    r.driftChecks().map((c) => c.arg),
+    ['enforce', 'enforce'],
+  );
   const [line] = a.log.find((e) => e.msg === 'drift check finished' && e['status'] === 'Drifted');
   assert.is(line!['mode'], 'enforce');
   assert.is(line!['corrected'], true);
@@ -71,7 +82,9 @@ test('a failed drift check is logged as an error and counted, and does not distu
     assert.match(metrics, /^notrack_errors_total\{stage="drift"\} 1$/m);
     assert.match(metrics, /^notrack_drift_checks_total\{status="Failed"\} 1$/m);
     assert.is((await fetch(a.url('/healthz'))).status, 200);
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test.run();

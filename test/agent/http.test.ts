@@ -26,7 +26,15 @@ function sample(text: string, series: string): number | undefined {
 test('/metrics exposes every listed series, with the kernel counters read from counters() at scrape time', async () => {
   const r = new ScriptedReconciler({
     reconcile: [ready('c0ffee0000000000000000000000000000000001', 7, 4)],
-    drift: [() => ({ status: 'Drifted', message: '1 object', drifted: [{ object: 'XDP program on eth0', description: 'detached' }], corrected: true, durationMs: 4 })],
+    drift: [
+      () => ({
+        status: 'Drifted',
+        message: '1 object',
+        drifted: [{ object: 'XDP program on eth0', description: 'detached' }],
+        corrected: true,
+        durationMs: 4,
+      }),
+    ],
   });
   const a = await startAgent(r);
   try {
@@ -36,9 +44,24 @@ test('/metrics exposes every listed series, with the kernel counters read from c
     assert.is(m.code, 200);
     assert.match(m.type, 'text/plain');
     const t = m.body;
-    assert.is(sample(t, 'notrack_rule_packets_total{iface="eth0",policy="edge-deny",direction="ingress",rule="0",action="Deny"}'), 12345);
-    assert.is(sample(t, 'notrack_rule_bytes_total{iface="eth0",policy="edge-deny",direction="ingress",rule="0",action="Deny"}'), 5_000_000_123);
-    assert.is(sample(t, 'notrack_rule_packets_total{iface="eth0",policy="db-untracked",direction="egress",rule="2",action="Allow"}'), 7);
+    assert.is(
+      sample(
+        t,
+        'notrack_rule_packets_total{iface="eth0",policy="edge-deny",direction="ingress",rule="0",action="Deny"}',
+      ),
+      12345,
+    );
+    assert.is(
+      sample(t, 'notrack_rule_bytes_total{iface="eth0",policy="edge-deny",direction="ingress",rule="0",action="Deny"}'),
+      5_000_000_123,
+    );
+    assert.is(
+      sample(
+        t,
+        'notrack_rule_packets_total{iface="eth0",policy="db-untracked",direction="egress",rule="2",action="Allow"}',
+      ),
+      7,
+    );
     assert.is(sample(t, 'notrack_packets_total{iface="eth0",reason="dropped"}'), 12345);
     assert.is(sample(t, 'notrack_packets_total{iface="eth0",reason="failsafe"}'), 42);
     assert.is(sample(t, 'notrack_reconcile_total{status="Ready",reason="ReconciliationSucceeded"}'), 1);
@@ -56,7 +79,9 @@ test('/metrics exposes every listed series, with the kernel counters read from c
     const before = r.calls.length;
     await get(a, '/metrics');
     assert.is(r.calls.length, before + 1, 'each scrape reads fresh counters');
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('a failed counters read is counted and logged, and the scrape still answers', async () => {
@@ -71,7 +96,9 @@ test('a failed counters read is counted and logged, and the scrape still answers
     assert.is(sample(second.body, 'notrack_errors_total{stage="counters"}'), 2);
     const [warn] = a.log.find((e) => e.msg === 'reading counters failed');
     assert.is(warn!['error'], 'bpf_map_lookup_elem: permission denied');
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('failed reconciles count under their stage in notrack_errors_total', async () => {
@@ -85,7 +112,9 @@ test('failed reconciles count under their stage in notrack_errors_total', async 
     assert.is(sample(t, 'notrack_errors_total{stage="validation"}'), 1);
     assert.is(sample(t, 'notrack_reconcile_total{status="Failed",reason="FetchFailed"}'), 1);
     assert.is(sample(t, 'notrack_reconcile_condition{status="Stalled"}'), 1);
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('/healthz: 503 before the first reconcile, 200 when Ready', async () => {
@@ -94,12 +123,18 @@ test('/healthz: 503 before the first reconcile, 200 when Ready', async () => {
   try {
     const before = await get(a, '/healthz');
     assert.is(before.code, 503);
-    assert.equal(JSON.parse(before.body), { ok: false, reason: 'NotReconciledYet', message: 'no reconcile has finished yet' });
+    assert.equal(JSON.parse(before.body), {
+      ok: false,
+      reason: 'NotReconciledYet',
+      message: 'no reconcile has finished yet',
+    });
     await a.ticker.fire('reconcile');
     const after = await get(a, '/healthz');
     assert.is(after.code, 200);
     assert.is(JSON.parse(after.body).reason, 'Ready');
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('/healthz: Failed stays 200 while the host keeps a last good state, 503 when it never had one', async () => {
@@ -113,7 +148,9 @@ test('/healthz: Failed stays 200 while the host keeps a last good state, 503 whe
     const body = JSON.parse(h.body);
     assert.is(body.reason, 'Retrying');
     assert.match(body.message, 'the host keeps a11ce0000000 generation 3; retry 1 in ');
-  } finally { await withState.handle.stop(); }
+  } finally {
+    await withState.handle.stop();
+  }
 
   const without = await startAgent(new ScriptedReconciler({ reconcile: [failed('FetchFailed', null)] }), {
     retry: { initialMs: 60_000, maxMs: 60_000, factor: 1, jitter: 0 },
@@ -123,7 +160,9 @@ test('/healthz: Failed stays 200 while the host keeps a last good state, 503 whe
     const h = await get(without, '/healthz');
     assert.is(h.code, 503);
     assert.is(JSON.parse(h.body).reason, 'NoLastGoodState');
-  } finally { await without.handle.stop(); }
+  } finally {
+    await without.handle.stop();
+  }
 });
 
 test('/healthz: Stalled is 200 for a while, then 503 once it lasts longer than the threshold', async () => {
@@ -143,7 +182,9 @@ test('/healthz: Stalled is 200 for a while, then 503 once it lasts longer than t
     const body = JSON.parse(h.body);
     assert.is(body.reason, 'StalledTooLong');
     assert.match(body.message, 'Stalled (ValidationFailed) for 16m, longer than 15m');
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('/livez fails when one run takes longer than hung-after; HEAD works; other methods and paths are refused', async () => {
@@ -161,7 +202,9 @@ test('/livez fails when one run takes longer than hung-after; HEAD works; other 
     assert.equal([head.code, head.body], [200, '']);
     assert.is((await get(a, '/healthz', 'POST')).code, 405);
     assert.is((await get(a, '/reconcile')).code, 404);
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('/status is the latest outcomes as versioned JSON', async () => {
@@ -184,8 +227,10 @@ test('/status is the latest outcomes as versioned JSON', async () => {
     assert.is(doc.lastDrift.outcome.status, 'InSync');
     assert.is(doc.health.readiness.ok, true);
     assert.is(doc.settings.driftMode, 'warn');
-    assert.equal({ ...a.handle.status(), now: doc.now }, doc, "handle.status() is the same document");
-  } finally { await a.handle.stop(); }
+    assert.equal({ ...a.handle.status(), now: doc.now }, doc, 'handle.status() is the same document');
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('the agent refuses a public address without --listen-public, and says so when the port is taken', async () => {

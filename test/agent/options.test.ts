@@ -12,7 +12,9 @@ import { parseListen } from '../../src/agent/listen.js';
 import { retryDelay } from '../../src/agent/backoff.js';
 
 function usageError(fn: () => unknown): string {
-  try { fn(); } catch (e) {
+  try {
+    fn();
+  } catch (e) {
     assert.instance(e, UsageError);
     return (e as Error).message;
   }
@@ -40,9 +42,19 @@ test('an interval that cannot run evenly is refused with the ones that can', () 
 });
 
 test('cron expressions pass through; a bad one is refused naming the flag and the field', () => {
-  assert.equal(parseSchedule('*/2 * * * *', 'schedule'), { expression: '*/2 * * * *', periodMs: null, text: 'cron */2 * * * *' });
-  assert.match(usageError(() => parseSchedule('*/1 * * *', 'schedule')), /--schedule must be a cron expression .*expected 5 or 6 fields but got 4/);
-  assert.match(usageError(() => parseSchedule('61 * * * *', 'drift-schedule')), /--drift-schedule .*61 is a invalid expression for minute/);
+  assert.equal(parseSchedule('*/2 * * * *', 'schedule'), {
+    expression: '*/2 * * * *',
+    periodMs: null,
+    text: 'cron */2 * * * *',
+  });
+  assert.match(
+    usageError(() => parseSchedule('*/1 * * *', 'schedule')),
+    /--schedule must be a cron expression .*expected 5 or 6 fields but got 4/,
+  );
+  assert.match(
+    usageError(() => parseSchedule('61 * * * *', 'drift-schedule')),
+    /--drift-schedule .*61 is a invalid expression for minute/,
+  );
 });
 
 test('durations need a unit; parts add up', () => {
@@ -50,16 +62,43 @@ test('durations need a unit; parts add up', () => {
   assert.is(parseDuration('250ms', 'jitter'), 250);
   assert.is(parseDuration('1.5s', 'jitter'), 1500);
   assert.is(parseDuration('0', 'jitter'), 0);
-  assert.match(usageError(() => parseDuration('30', 'jitter')), '--jitter takes a duration such as 500ms, 30s, 5m, 1h or 1m30s, not "30"');
-  assert.match(usageError(() => parseDuration('5 minutes', 'retry-max')), '--retry-max takes a duration');
+  assert.match(
+    usageError(() => parseDuration('30', 'jitter')),
+    '--jitter takes a duration such as 500ms, 30s, 5m, 1h or 1m30s, not "30"',
+  );
+  assert.match(
+    usageError(() => parseDuration('5 minutes', 'retry-max')),
+    '--retry-max takes a duration',
+  );
 });
 
 test('the agent flags combine with the source flags in one parse, and absent flags keep the defaults', () => {
-  const { values } = parseCommandArgs([
-    '--repo', 'https://git.example/policy.git', '--schedule', '30s', '--drift-schedule', '0 */10 * * * *',
-    '--drift-mode', 'warn', '--jitter', '2s', '--retry-initial', '5s', '--retry-max', '1m', '--retry-factor', '3',
-    '--no-run-on-start', '--log-format', 'text', '--shutdown-timeout', '45s',
-  ], { ...SOURCE_OPTIONS, ...AGENT_ARGS });
+  const { values } = parseCommandArgs(
+    [
+      '--repo',
+      'https://git.example/policy.git',
+      '--schedule',
+      '30s',
+      '--drift-schedule',
+      '0 */10 * * * *',
+      '--drift-mode',
+      'warn',
+      '--jitter',
+      '2s',
+      '--retry-initial',
+      '5s',
+      '--retry-max',
+      '1m',
+      '--retry-factor',
+      '3',
+      '--no-run-on-start',
+      '--log-format',
+      'text',
+      '--shutdown-timeout',
+      '45s',
+    ],
+    { ...SOURCE_OPTIONS, ...AGENT_ARGS },
+  );
   const o = agentOptionsFromArgs(values);
   assert.is(o.schedule, '30s');
   assert.is(o.driftSchedule, '0 */10 * * * *');
@@ -79,11 +118,26 @@ test('the agent flags combine with the source flags in one parse, and absent fla
 });
 
 test('bad flag values name the flag and what it takes', () => {
-  assert.match(usageError(() => agentOptionsFromArgs({ 'drift-mode': 'fix' })), '--drift-mode must be one of enforce, warn, not "fix"');
-  assert.match(usageError(() => agentOptionsFromArgs({ 'retry-factor': '0.5' })), '--retry-factor takes a number of at least 1');
-  assert.match(usageError(() => agentOptionsFromArgs({ 'retry-initial': '2m', 'retry-max': '1m' })), '--retry-max 1m is shorter than --retry-initial 2m');
-  assert.match(usageError(() => agentOptionsFromArgs({ schedule: '10s', jitter: '10s' })), '--jitter 10s is not shorter than --schedule every 10s');
-  assert.match(usageError(() => agentOptionsFromArgs({ 'log-level': 'loud' })), '--log-level must be one of debug, info, warn, error');
+  assert.match(
+    usageError(() => agentOptionsFromArgs({ 'drift-mode': 'fix' })),
+    '--drift-mode must be one of enforce, warn, not "fix"',
+  );
+  assert.match(
+    usageError(() => agentOptionsFromArgs({ 'retry-factor': '0.5' })),
+    '--retry-factor takes a number of at least 1',
+  );
+  assert.match(
+    usageError(() => agentOptionsFromArgs({ 'retry-initial': '2m', 'retry-max': '1m' })),
+    '--retry-max 1m is shorter than --retry-initial 2m',
+  );
+  assert.match(
+    usageError(() => agentOptionsFromArgs({ schedule: '10s', jitter: '10s' })),
+    '--jitter 10s is not shorter than --schedule every 10s',
+  );
+  assert.match(
+    usageError(() => agentOptionsFromArgs({ 'log-level': 'loud' })),
+    '--log-level must be one of debug, info, warn, error',
+  );
 });
 
 test('metrics listen on loopback only, unless --listen-public says otherwise', () => {
@@ -92,22 +146,38 @@ test('metrics listen on loopback only, unless --listen-public says otherwise', (
   assert.equal(parseListen('localhost:0', { allowPublic: false }), { host: 'localhost', port: 0 });
   assert.is(parseListen('off', { allowPublic: false }), null);
   for (const pub of ['0.0.0.0:9808', ':9808', '10.1.2.3:9808', '[::]:9808', 'node1.example:9808']) {
-    assert.match(usageError(() => parseListen(pub, { allowPublic: false })), /reachable from other machines.*--listen-public/);
+    assert.match(
+      usageError(() => parseListen(pub, { allowPublic: false })),
+      /reachable from other machines.*--listen-public/,
+    );
   }
   assert.equal(parseListen(':9808', { allowPublic: true }), { host: '::', port: 9808 });
-  assert.match(usageError(() => parseListen('9808', { allowPublic: false })), '--listen takes HOST:PORT');
-  assert.match(usageError(() => parseListen('127.0.0.1:70000', { allowPublic: false })), 'port 70000 is out of range');
-  assert.match(usageError(() => agentOptionsFromArgs({ listen: '0.0.0.0:9808' })), '--listen-public');
+  assert.match(
+    usageError(() => parseListen('9808', { allowPublic: false })),
+    '--listen takes HOST:PORT',
+  );
+  assert.match(
+    usageError(() => parseListen('127.0.0.1:70000', { allowPublic: false })),
+    'port 70000 is out of range',
+  );
+  assert.match(
+    usageError(() => agentOptionsFromArgs({ listen: '0.0.0.0:9808' })),
+    '--listen-public',
+  );
   assert.is(agentOptionsFromArgs({ listen: '0.0.0.0:9808', 'listen-public': true }).listen, '0.0.0.0:9808');
   assert.not.throws(() => checkAgentOptions({ ...DEFAULT_AGENT_OPTIONS, listen: null }));
 });
 
 test('retry delays grow by the factor up to the cap, and jitter only shortens them', () => {
   const policy = { initialMs: 1000, maxMs: 10_000, factor: 2, jitter: 0.2 };
-  assert.equal([1, 2, 3, 4, 5, 6].map((n) => retryDelay(policy, n, () => 0)), [1000, 2000, 4000, 8000, 10_000, 10_000]);
+  assert.equal(
+    [1, 2, 3, 4, 5, 6].map((n) => retryDelay(policy, n, () => 0)),
+    [1000, 2000, 4000, 8000, 10_000, 10_000],
+  );
   const jittered = [1, 2, 3, 4, 5].map((n) => retryDelay(policy, n, () => 0.999));
   assert.equal(jittered, [800, 1600, 3201, 6402, 8002]);
-  for (let i = 1; i < jittered.length; i++) assert.ok(jittered[i]! > jittered[i - 1]!, `retry ${i + 1} waits longer than retry ${i}`);
+  for (let i = 1; i < jittered.length; i++)
+    assert.ok(jittered[i]! > jittered[i - 1]!, `retry ${i + 1} waits longer than retry ${i}`);
 });
 
 test('the help text covers every flag the parser takes', () => {

@@ -8,15 +8,34 @@ const GOOD = { commit: 'a11ce00000000000000000000000000000000001', generation: 3
 
 test('Failed reconciles are retried with growing jittered delays until one succeeds, then the schedule resumes', async () => {
   const r = new ScriptedReconciler({
-    reconcile: [failed('FetchFailed', GOOD), failed('FetchFailed', GOOD), failed('FetchFailed', GOOD), failed('FetchFailed', GOOD), ready()],
+    reconcile: [
+      failed('FetchFailed', GOOD),
+      failed('FetchFailed', GOOD),
+      failed('FetchFailed', GOOD),
+      failed('FetchFailed', GOOD),
+      ready(),
+    ],
   });
   // random() = 0.5 and jitter 0.5 take a quarter off each delay: 40 80 160 200(cap) become 30 60 120 150.
-  const a = await startAgent(r, { retry: { initialMs: 40, maxMs: 200, factor: 2, jitter: 0.5 } }, { random: () => 0.5 });
+  const a = await startAgent(
+    r,
+    { retry: { initialMs: 40, maxMs: 200, factor: 2, jitter: 0.5 } },
+    { random: () => 0.5 },
+  );
   try {
     const failures = await a.log.waitFor((e) => e.msg === 'reconcile finished' && e['status'] === 'Failed', 4, 4000);
-    assert.equal(failures.map((e) => e['retryInMs']), [30, 60, 120, 150]);
-    assert.equal(failures.map((e) => e['attempt']), [1, 2, 3, 4]);
-    assert.equal(failures.map((e) => e['trigger']), ['startup', 'retry', 'retry', 'retry']);
+    assert.equal(
+      failures.map((e) => e['retryInMs']),
+      [30, 60, 120, 150],
+    );
+    assert.equal(
+      failures.map((e) => e['attempt']),
+      [1, 2, 3, 4],
+    );
+    assert.equal(
+      failures.map((e) => e['trigger']),
+      ['startup', 'retry', 'retry', 'retry'],
+    );
     assert.ok(failures.every((e) => e.level === 'error' && e['reason'] === 'FetchFailed'));
     const [recovered] = await a.log.waitFor((e) => e.msg === 'reconcile finished' && e['status'] === 'Ready', 1, 2000);
     assert.is(recovered!['trigger'], 'retry');
@@ -24,13 +43,17 @@ test('Failed reconciles are retried with growing jittered delays until one succe
 
     const starts = r.reconciles().map((c) => c.startedAt);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
-    [30, 60, 120, 150].forEach((delay, i) => assert.ok(gaps[i]! >= delay - 2, `retry ${i + 1} waited ${gaps[i]}ms, at least ${delay}ms`));
+    [30, 60, 120, 150].forEach((delay, i) =>
+      assert.ok(gaps[i]! >= delay - 2, `retry ${i + 1} waited ${gaps[i]}ms, at least ${delay}ms`),
+    );
 
     await sleep(250);
     assert.is(r.reconciles().length, 5, 'no retry after the recovery');
     await a.ticker.fire('reconcile');
     assert.is(r.reconciles().at(-1)!.arg, 'schedule', 'back on the schedule');
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('while a retry is pending, scheduled ticks leave the next attempt to it', async () => {
@@ -44,8 +67,13 @@ test('while a retry is pending, scheduled ticks leave the next attempt to it', a
     assert.is(skip!['reason'], 'retry-pending');
     assert.type(skip!['retryAt'], 'string');
     await a.log.waitFor(finished('retry'));
-    assert.equal(r.reconciles().map((c) => c.arg), ['startup', 'retry']);
-  } finally { await a.handle.stop(); }
+    assert.equal(
+      r.reconciles().map((c) => c.arg),
+      ['startup', 'retry'],
+    );
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('Stalled is not retried fast: the next attempt is the next scheduled tick', async () => {
@@ -59,9 +87,14 @@ test('Stalled is not retried fast: the next attempt is the next scheduled tick',
     await sleep(120);
     assert.is(r.reconciles().length, 1, 'no retry within 12 retry periods');
     await a.ticker.fire('reconcile');
-    assert.equal(r.reconciles().map((c) => c.arg), ['startup', 'schedule']);
+    assert.equal(
+      r.reconciles().map((c) => c.arg),
+      ['startup', 'schedule'],
+    );
     assert.is(a.log.find(finished('schedule'))[0]!['status'], 'Ready');
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('a request (SIGHUP) during backoff runs now; its success cancels the pending retry', async () => {
@@ -71,8 +104,14 @@ test('a request (SIGHUP) during backoff runs now; its success cancels the pendin
     await a.log.waitFor(finished('startup'));
     await a.handle.reconcileNow();
     await sleep(300);
-    assert.equal(r.reconciles().map((c) => c.arg), ['startup', 'signal'], 'the cancelled retry never ran');
-  } finally { await a.handle.stop(); }
+    assert.equal(
+      r.reconciles().map((c) => c.arg),
+      ['startup', 'signal'],
+      'the cancelled retry never ran',
+    );
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test.run();

@@ -14,9 +14,14 @@ test('the agent reconciles once at start, then on each scheduled tick', async ()
     await a.log.waitFor(finished('startup'));
     await a.ticker.fire('reconcile');
     await a.ticker.fire('reconcile');
-    assert.equal(r.reconciles().map((c) => c.arg), ['startup', 'schedule', 'schedule']);
+    assert.equal(
+      r.reconciles().map((c) => c.arg),
+      ['startup', 'schedule', 'schedule'],
+    );
     assert.is(a.log.find(finished('schedule')).length, 2);
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('with runOnStart false nothing runs before the first tick', async () => {
@@ -26,8 +31,13 @@ test('with runOnStart false nothing runs before the first tick', async () => {
     await sleep(50);
     assert.is(r.reconciles().length, 0);
     await a.ticker.fire('reconcile');
-    assert.equal(r.reconciles().map((c) => c.arg), ['schedule']);
-  } finally { await a.handle.stop(); }
+    assert.equal(
+      r.reconciles().map((c) => c.arg),
+      ['schedule'],
+    );
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('a tick that overlaps its own running job is skipped and logged; the other job waits its turn', async () => {
@@ -47,26 +57,42 @@ test('a tick that overlaps its own running job is skipped and logged; the other 
     const [dr] = r.driftChecks();
     assert.ok(dr!.startedAt >= rec!.endedAt!, 'the drift check started after the reconcile ended');
     const skips = a.log.find((e) => e.msg === 'scheduled tick skipped');
-    assert.equal(skips.map((e) => [e['job'], e['reason'], e['running']]), [['reconcile', 'busy', 'reconcile'], ['drift', 'queued', 'reconcile']]);
+    assert.equal(
+      skips.map((e) => [e['job'], e['reason'], e['running']]),
+      [
+        ['reconcile', 'busy', 'reconcile'],
+        ['drift', 'queued', 'reconcile'],
+      ],
+    );
     assert.is(skips[0]!.level, 'warn');
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('node-cron drives the schedules: a slow reconcile skips ticks and never overlaps a drift check', async () => {
-  const r = new ScriptedReconciler({ reconcile: [{ ...ready(), delayMs: 1300 }], drift: [() => ({ ...inSync(), delayMs: 100 })] });
+  const r = new ScriptedReconciler({
+    reconcile: [{ ...ready(), delayMs: 1300 }],
+    drift: [() => ({ ...inSync(), delayMs: 100 })],
+  });
   const log = new LogCapture();
   const handle = await runAgent(
     { ...DEFAULT_AGENT_OPTIONS, schedule: '1s', driftSchedule: '1s', jitterMs: 0, runOnStart: false, listen: null },
-    r, { write: log.write, signals: false },
+    r,
+    { write: log.write, signals: false },
   );
   try {
     await sleep(3600);
-  } finally { await handle.stop(); }
+  } finally {
+    await handle.stop();
+  }
   assert.ok(r.reconciles().length >= 2, `reconciled on schedule (${r.reconciles().length} times)`);
   assert.ok(r.reconciles().every((c) => c.arg === 'schedule'));
   assert.ok(r.driftChecks().length >= 1, 'drift checks ran between reconciles');
   assert.is(r.maxInFlight, 1);
-  const skipped = log.find((e) => e.msg === 'scheduled tick skipped' && e['job'] === 'reconcile' && e['reason'] === 'busy');
+  const skipped = log.find(
+    (e) => e.msg === 'scheduled tick skipped' && e['job'] === 'reconcile' && e['reason'] === 'busy',
+  );
   assert.ok(skipped.length >= 1, 'overlapping reconcile ticks were skipped and logged');
 });
 
@@ -79,11 +105,16 @@ test('a request (SIGHUP) during a reconcile queues one more after it; further re
     const queued = a.handle.reconcileNow();
     await a.handle.reconcileNow();
     await Promise.all([tick, queued]);
-    assert.equal(r.reconciles().map((c) => c.arg), ['schedule', 'signal']);
+    assert.equal(
+      r.reconciles().map((c) => c.arg),
+      ['schedule', 'signal'],
+    );
     assert.ok(r.reconciles()[1]!.startedAt >= r.reconciles()[0]!.endedAt!);
     const how = a.log.find((e) => e.msg === 'reconcile requested').map((e) => e['how']);
     assert.equal(how, ['queued', 'coalesced']);
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('a reconciler that throws is reported as Failed (ReconcilerError) and the agent carries on', async () => {
@@ -96,7 +127,9 @@ test('a reconciler that throws is reported as Failed (ReconcilerError) and the a
     assert.match(String(failedLine!['message']), 'the reconciler threw: boom');
     const [retried] = await a.log.waitFor(finished('retry'));
     assert.is(retried!['status'], 'Ready');
-  } finally { await a.handle.stop(); }
+  } finally {
+    await a.handle.stop();
+  }
 });
 
 test('stop() lets the running reconcile finish, drops waiting jobs and stops the schedules', async () => {

@@ -1,39 +1,90 @@
 // A scripted, in-memory Reconciler for the agent runtime's tests: outcomes in order, delays, throws, and a record
 // of every call with the number of calls in flight (to catch overlaps).
-import type { Counters, DriftOutcome, ReconcileOutcome, ReconcileReason, ReconcileTrigger, Reconciler } from '../../src/agent/reconciler.js';
+import type {
+  Counters,
+  DriftOutcome,
+  ReconcileOutcome,
+  ReconcileReason,
+  ReconcileTrigger,
+  Reconciler,
+} from '../../src/agent/reconciler.js';
 
 export type Step<T> = T & { delayMs?: number; throws?: string; hang?: boolean };
 
-export interface Call { method: 'reconcile' | 'checkDrift' | 'counters'; arg: string | null; startedAt: number; endedAt: number | null }
+export interface Call {
+  method: 'reconcile' | 'checkDrift' | 'counters';
+  arg: string | null;
+  startedAt: number;
+  endedAt: number | null;
+}
 
-export function ready(commit = 'c0ffee0000000000000000000000000000000001', generation = 1, changes = 0): ReconcileOutcome {
+export function ready(
+  commit = 'c0ffee0000000000000000000000000000000001',
+  generation = 1,
+  changes = 0,
+): ReconcileOutcome {
   return {
-    status: 'Ready', reason: 'ReconciliationSucceeded', message: `applied ${commit.slice(0, 7)}`,
-    revision: { ref: 'main', commit }, appliedRevision: { commit, generation }, changes, durationMs: 12,
+    status: 'Ready',
+    reason: 'ReconciliationSucceeded',
+    message: `applied ${commit.slice(0, 7)}`,
+    revision: { ref: 'main', commit },
+    appliedRevision: { commit, generation },
+    changes,
+    durationMs: 12,
   };
 }
 
-export function failed(reason: ReconcileReason = 'FetchFailed', applied: { commit: string; generation: number } | null = null): ReconcileOutcome {
+export function failed(
+  reason: ReconcileReason = 'FetchFailed',
+  applied: { commit: string; generation: number } | null = null,
+): ReconcileOutcome {
   return {
-    status: 'Failed', reason, message: 'git.example: connection refused', revision: null,
-    appliedRevision: applied, changes: 0, durationMs: 5,
+    status: 'Failed',
+    reason,
+    message: 'git.example: connection refused',
+    revision: null,
+    appliedRevision: applied,
+    changes: 0,
+    durationMs: 5,
   };
 }
 
-export function stalled(reason: ReconcileReason = 'ValidationFailed', applied: { commit: string; generation: number } | null = null): ReconcileOutcome {
+export function stalled(
+  reason: ReconcileReason = 'ValidationFailed',
+  applied: { commit: string; generation: number } | null = null,
+): ReconcileOutcome {
   return {
-    status: 'Stalled', reason, message: 'policies/db.yaml:10:7: unknown field "protocl"',
-    revision: { ref: 'main', commit: 'bad0000000000000000000000000000000000002' }, appliedRevision: applied, changes: 0, durationMs: 7,
+    status: 'Stalled',
+    reason,
+    message: 'policies/db.yaml:10:7: unknown field "protocl"',
+    revision: { ref: 'main', commit: 'bad0000000000000000000000000000000000002' },
+    appliedRevision: applied,
+    changes: 0,
+    durationMs: 7,
   };
 }
 
 export function inSync(): DriftOutcome {
-  return { status: 'InSync', message: 'the host matches the applied state', drifted: [], corrected: false, durationMs: 3 };
+  return {
+    status: 'InSync',
+    message: 'the host matches the applied state',
+    drifted: [],
+    corrected: false,
+    durationMs: 3,
+  };
 }
 
 export const SAMPLE_COUNTERS: Counters = {
   rules: [
-    { iface: 'eth0', policy: 'edge-deny', direction: 'ingress', index: 0, action: 'Deny', packets: 12345n, bytes: 5_000_000_123n },
+    {
+      iface: 'eth0',
+      policy: 'edge-deny',
+      direction: 'ingress',
+      index: 0,
+      action: 'Deny',
+      packets: 12345n,
+      bytes: 5_000_000_123n,
+    },
     { iface: 'eth0', policy: 'db-untracked', direction: 'egress', index: 2, action: 'Allow', packets: 7n, bytes: 700n },
   ],
   reasons: [
@@ -54,18 +105,24 @@ export class ScriptedReconciler implements Reconciler {
   private readonly reconcileSteps: Step<ReconcileOutcome>[];
   private readonly driftSteps: ((mode: 'enforce' | 'warn') => Step<DriftOutcome>)[];
 
-  constructor(script: {
-    reconcile?: Step<ReconcileOutcome>[];
-    drift?: ((mode: 'enforce' | 'warn') => Step<DriftOutcome>)[];
-    counters?: Counters;
-  } = {}) {
+  constructor(
+    script: {
+      reconcile?: Step<ReconcileOutcome>[];
+      drift?: ((mode: 'enforce' | 'warn') => Step<DriftOutcome>)[];
+      counters?: Counters;
+    } = {},
+  ) {
     this.reconcileSteps = script.reconcile ?? [ready()];
     this.driftSteps = script.drift ?? [() => inSync()];
     this.countersValue = script.counters ?? SAMPLE_COUNTERS;
   }
 
-  reconciles(): Call[] { return this.calls.filter((c) => c.method === 'reconcile'); }
-  driftChecks(): Call[] { return this.calls.filter((c) => c.method === 'checkDrift'); }
+  reconciles(): Call[] {
+    return this.calls.filter((c) => c.method === 'reconcile');
+  }
+  driftChecks(): Call[] {
+    return this.calls.filter((c) => c.method === 'checkDrift');
+  }
 
   async reconcile(trigger: ReconcileTrigger): Promise<ReconcileOutcome> {
     const n = this.reconciles().length;

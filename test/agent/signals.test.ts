@@ -18,7 +18,9 @@ class AgentProcess {
 
   constructor(config: Record<string, unknown>) {
     this.child = spawn(process.execPath, ['--import', TSX_LOADER, CHILD], {
-      cwd: ROOT, env: { ...process.env, NOTRACK_TEST_AGENT: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: { ...process.env, NOTRACK_TEST_AGENT: JSON.stringify(config) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       this.buffer += chunk;
@@ -29,11 +31,15 @@ class AgentProcess {
         this.entries.push(JSON.parse(line) as Entry); // every line must be JSON
       }
     });
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk; });
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  signal(name: NodeJS.Signals): void { this.child.kill(name); }
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
+  }
 
   async waitFor(pred: (e: Entry) => boolean, timeoutMs = 8000): Promise<Entry> {
     const until = Date.now() + timeoutMs;
@@ -41,15 +47,21 @@ class AgentProcess {
       const found = this.entries.find(pred);
       if (found) return found;
       if (Date.now() > until || this.child.exitCode !== null) {
-        throw new Error(`no such log line; got:\n${this.entries.map((e) => JSON.stringify(e)).join('\n')}\n${this.stderr}`);
+        throw new Error(
+          `no such log line; got:\n${this.entries.map((e) => JSON.stringify(e)).join('\n')}\n${this.stderr}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 10));
     }
   }
 
-  index(pred: (e: Entry) => boolean): number { return this.entries.findIndex(pred); }
+  index(pred: (e: Entry) => boolean): number {
+    return this.entries.findIndex(pred);
+  }
 
-  kill(): void { if (this.child.exitCode === null) this.child.kill('SIGKILL'); }
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
 }
 
 const ALLOWED = new Set(['reconcile', 'checkDrift', 'counters']);
@@ -76,7 +88,9 @@ test('SIGHUP reconciles now; SIGTERM waits for that reconcile, exits 0, and touc
     const methods = (used['members'] as string[]).filter((m) => !['then', 'constructor'].includes(m));
     assert.ok(methods.length > 0);
     for (const m of methods) assert.ok(ALLOWED.has(m), `the agent used reconciler.${m}`);
-  } finally { agent.kill(); }
+  } finally {
+    agent.kill();
+  }
 });
 
 test('SIGTERM does not wait past --shutdown-timeout for a hung reconcile, and still exits 0', async () => {
@@ -93,7 +107,9 @@ test('SIGTERM does not wait past --shutdown-timeout for a hung reconcile, and st
     const gaveUp = agent.entries.find((e) => e.msg === 'stopped waiting for the running job')!;
     assert.ok((gaveUp['waitedMs'] as number) >= 290);
     assert.ok(agent.entries.some((e) => e.msg === 'agent stopped'));
-  } finally { agent.kill(); }
+  } finally {
+    agent.kill();
+  }
 });
 
 test.run();

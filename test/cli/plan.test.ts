@@ -9,7 +9,10 @@ import { ROOT, runCli } from '../support/cli.js';
 let repo = '';
 
 function git(args: string[]): string {
-  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], { cwd: repo, encoding: 'utf8' });
+  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -36,8 +39,15 @@ test('a pull request that moves a port and adds a deny-list entry shows the rule
   const r = runCli(['plan', '--repo', repo, '--base', 'HEAD~1', '--head', 'HEAD']);
   assert.is(r.status, 2, r.stderr);
   assert.ok(r.stdout.includes('~ host db-1'), r.stdout);
-  assert.ok(r.stdout.includes('- IPv4: Allow tcp from 10.0.1.0/24 dport 5432') && r.stdout.includes('+ IPv4: Allow tcp from 10.0.1.0/24 dport 5433'), r.stdout);
-  assert.match(r.stdout, /~ set selector dos-deny-list == "true", used by ddos-deny ingress\[0\] source \(IPv4\): 660 -> 661 prefixes \(\+1 -0\)\n\s+\+ 192\.0\.2\.77\/32/);
+  assert.ok(
+    r.stdout.includes('- IPv4: Allow tcp from 10.0.1.0/24 dport 5432') &&
+      r.stdout.includes('+ IPv4: Allow tcp from 10.0.1.0/24 dport 5433'),
+    r.stdout,
+  );
+  assert.match(
+    r.stdout,
+    /~ set selector dos-deny-list == "true", used by ddos-deny ingress\[0\] source \(IPv4\): 660 -> 661 prefixes \(\+1 -0\)\n\s+\+ 192\.0\.2\.77\/32/,
+  );
   assert.ok(!r.stdout.includes('host cache-1'), 'unchanged hosts are left out');
   assert.match(r.stdout, /Plan: 2 of 3 hosts change \(0 new, 0 removed, 2 updated\)\./);
 });
@@ -54,7 +64,9 @@ test('markdown puts each changed host in a diff block with the marker first; jso
   assert.match(md.stdout, /^### 📝 notrack plan/);
   assert.match(md.stdout, /```diff\n! host db-1\n/);
   assert.match(md.stdout, /^\+ +IPv4: Allow tcp from 10\.0\.1\.0\/24 dport 5433$/m);
-  const js = JSON.parse(runCli(['plan', '--repo', repo, '--base', 'HEAD~1', '--head', 'HEAD', '--format', 'json']).stdout);
+  const js = JSON.parse(
+    runCli(['plan', '--repo', repo, '--base', 'HEAD~1', '--head', 'HEAD', '--format', 'json']).stdout,
+  );
   assert.equal([js.formatVersion, js.kind, js.summary.changed], [1, 'notrack.plan', 2]);
   const edge = js.hosts.find((h: { host: string }) => h.host === 'edge-1');
   assert.equal(edge.interfaces[0].sets[0].added, ['192.0.2.77/32']);

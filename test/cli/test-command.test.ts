@@ -36,25 +36,36 @@ spec:
       rule: db-postgres/ingress/1
 `;
 
-test('the example repository\'s own tests all pass (exit 0), and --verbose lists each case', async () => {
+test("the example repository's own tests all pass (exit 0), and --verbose lists each case", async () => {
   const r = await cliInProcess('test', '--path', 'policies-example', '--verbose');
   assert.is(r.code, 0, r.out + r.err);
   const lines = r.out.trimEnd().split('\n');
   assert.is(lines[lines.length - 1], 'passed: 2 files, 4 tests, 25 cases: 25 passed, 0 failed');
-  assert.ok(lines.includes('policies-example/tests/edge.yaml:37:7: ok: edge-public case 6: udp 192.0.2.10:11211 > 10.0.0.10:40000: deny by edge-reflection-deny/ingress/1'));
-  assert.ok(lines.includes('policies-example/tests/edge.yaml:42:7: ok: edge-public case 7: tcp 10.0.255.7:50000 > 10.0.0.10:22: pass (failsafe tcp 22 from 10.0.255.0/24)'));
+  assert.ok(
+    lines.includes(
+      'policies-example/tests/edge.yaml:37:7: ok: edge-public case 6: udp 192.0.2.10:11211 > 10.0.0.10:40000: deny by edge-reflection-deny/ingress/1',
+    ),
+  );
+  assert.ok(
+    lines.includes(
+      'policies-example/tests/edge.yaml:42:7: ok: edge-public case 7: tcp 10.0.255.7:50000 > 10.0.0.10:22: pass (failsafe tcp 22 from 10.0.255.0/24)',
+    ),
+  );
 });
 
 test('a failing case is an error at its line with expected and actual, and exit 1', async () => {
   const dir = repoWith({ 'tests/wrong.yaml': WRONG });
   const r = await cliInProcess('test', '--path', dir);
   assert.is(r.code, 1);
-  assert.is(r.out, [
-    'tests/wrong.yaml:11:7: error[test-failed]: wrong-expectations case 1 (the author thought the app subnet was denied): ' +
-    'tcp 10.0.1.7:40000 > 10.0.2.10:5432: expected deny by db-postgres/ingress/1, got allow by db-postgres/ingress/0 (at spec.cases[1])',
-    'failed: 3 files, 5 tests, 27 cases: 26 passed, 1 failed',
-    '',
-  ].join('\n'));
+  assert.is(
+    r.out,
+    [
+      'tests/wrong.yaml:11:7: error[test-failed]: wrong-expectations case 1 (the author thought the app subnet was denied): ' +
+        'tcp 10.0.1.7:40000 > 10.0.2.10:5432: expected deny by db-postgres/ingress/1, got allow by db-postgres/ingress/0 (at spec.cases[1])',
+      'failed: 3 files, 5 tests, 27 cases: 26 passed, 1 failed',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('--format json lists every case with what was expected and what happened; github prints annotations', async () => {
@@ -65,11 +76,31 @@ test('--format json lists every case with what was expected and what happened; g
   assert.equal([j.kind, j.formatVersion, j.passed], ['notrack.test', 1, false]);
   assert.equal(j.summary, { files: 3, tests: 5, cases: 27, passed: 26, failed: 1, errors: 0 });
   const failed = j.results.filter((r: { passed: boolean }) => !r.passed);
-  assert.equal(failed.map((r: Record<string, unknown>) => [r['file'], r['line'], r['test'], r['index'], r['expected'], (r['actual'] as { rule: string }).rule]), [
-    ['tests/wrong.yaml', 11, 'wrong-expectations', 1, { outcome: 'deny', rule: 'db-postgres/ingress/1' }, 'db-postgres/ingress/0'],
-  ]);
+  assert.equal(
+    failed.map((r: Record<string, unknown>) => [
+      r['file'],
+      r['line'],
+      r['test'],
+      r['index'],
+      r['expected'],
+      (r['actual'] as { rule: string }).rule,
+    ]),
+    [
+      [
+        'tests/wrong.yaml',
+        11,
+        'wrong-expectations',
+        1,
+        { outcome: 'deny', rule: 'db-postgres/ingress/1' },
+        'db-postgres/ingress/0',
+      ],
+    ],
+  );
   const gh = await cliInProcess('test', '--path', dir, '--format', 'github');
-  assert.match(gh.out, /^::error file=tests\/wrong\.yaml,line=11,col=7,title=notrack test-failed::wrong-expectations case 1 /m);
+  assert.match(
+    gh.out,
+    /^::error file=tests\/wrong\.yaml,line=11,col=7,title=notrack test-failed::wrong-expectations case 1 /m,
+  );
 });
 
 test('invalid test files are errors at the field: schema, packet, unknown host and interface, other kinds', async () => {
@@ -112,27 +143,35 @@ spec: { nets: [10.0.0.0/8] }
   });
   const r = await cliInProcess('test', '--path', dir);
   assert.is(r.code, 1);
-  assert.is(r.out, [
-    'tests/broken.yaml:9:15: error[invalid-value]: expect is the string "alow"; expected one of allow, deny, pass; did you mean "allow"? (at spec.cases[0].expect)',
-    'tests/broken.yaml:18:15: error[invalid-packet]: invalid packet "tcp 10.0.1.7 > 10.0.2.10:5432": tcp needs both ports, e.g. "tcp 10.0.0.1:40000 > 10.0.0.2:80" (or "frag" for a later fragment) (at spec.cases[0].packet)',
-    'tests/broken.yaml:24:15: error[unknown-host]: no HostEndpoint has node "db-2"; did you mean "db-1"? (hosts: cache-1, db-1, edge-1) (at spec.host)',
-    'tests/broken.yaml:29:32: error[unknown-interface]: host db-1 has no HostEndpoint on interface eth1; did you mean "eth0"? (interfaces: eth0) (at spec.interface)',
-    'tests/broken.yaml:32:7: error[not-a-policy-test]: the tests folder holds PolicyTest documents only, not GlobalNetworkSet (policy belongs outside it) (at kind)',
-    'failed: 3 files, 7 tests, 25 cases: 25 passed, 0 failed, 5 errors in the test files',
-    '',
-  ].join('\n'));
+  assert.is(
+    r.out,
+    [
+      'tests/broken.yaml:9:15: error[invalid-value]: expect is the string "alow"; expected one of allow, deny, pass; did you mean "allow"? (at spec.cases[0].expect)',
+      'tests/broken.yaml:18:15: error[invalid-packet]: invalid packet "tcp 10.0.1.7 > 10.0.2.10:5432": tcp needs both ports, e.g. "tcp 10.0.0.1:40000 > 10.0.0.2:80" (or "frag" for a later fragment) (at spec.cases[0].packet)',
+      'tests/broken.yaml:24:15: error[unknown-host]: no HostEndpoint has node "db-2"; did you mean "db-1"? (hosts: cache-1, db-1, edge-1) (at spec.host)',
+      'tests/broken.yaml:29:32: error[unknown-interface]: host db-1 has no HostEndpoint on interface eth1; did you mean "eth0"? (interfaces: eth0) (at spec.interface)',
+      'tests/broken.yaml:32:7: error[not-a-policy-test]: the tests folder holds PolicyTest documents only, not GlobalNetworkSet (policy belongs outside it) (at kind)',
+      'failed: 3 files, 7 tests, 25 cases: 25 passed, 0 failed, 5 errors in the test files',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('policy that does not validate runs no case: its errors are printed and the run fails', async () => {
-  const dir = repoWith({ 'policies/broken.yaml': `apiVersion: projectcalico.org/v3
+  const dir = repoWith({
+    'policies/broken.yaml': `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata: { name: broken }
 spec: { doNotTrack: true, applyOnForward: true, ingress: [{ action: Alow }] }
-` });
+`,
+  });
   const r = await cliInProcess('test', '--path', dir);
   assert.is(r.code, 1);
   assert.match(r.out, /^policies\/broken\.yaml:4:\d+: error\[invalid-value\]: action is the string "Alow"/m);
-  assert.match(r.out, /\nfailed: the policy has 1 error \(see "notrack validate"\), so none of the cases in 2 test files ran\n$/);
+  assert.match(
+    r.out,
+    /\nfailed: the policy has 1 error \(see "notrack validate"\), so none of the cases in 2 test files ran\n$/,
+  );
 });
 
 test('every command leaves the tests folder out of the policy: validate stays clean next to PolicyTest files', async () => {
@@ -149,7 +188,11 @@ test('--tests points at a folder outside the policy path; from a Git repository 
   mkdirSync(path.join(dir, 'checks'));
   writeFileSync(path.join(dir, 'checks', 'wrong.yaml'), WRONG);
   const git = (...args: string[]) => {
-    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(
+      'git',
+      ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args],
+      { cwd: dir, encoding: 'utf8' },
+    );
     assert.is(r.status, 0, r.stderr);
   };
   git('init', '-q');

@@ -37,9 +37,16 @@ test('an invalid file prints file:line:col, the check and the JSON path, and exi
   try {
     const r = runCli(['validate', '--path', 'policies'], { cwd: repo.dir });
     assert.is(r.status, 1);
-    assert.ok(r.stdout.includes('policies/db.yaml:10:7: error[unknown-field]: unknown field "protocl" in ingress[0]; did you mean "protocol"? (at spec.ingress[0].protocl)'), r.stdout);
+    assert.ok(
+      r.stdout.includes(
+        'policies/db.yaml:10:7: error[unknown-field]: unknown field "protocl" in ingress[0]; did you mean "protocol"? (at spec.ingress[0].protocl)',
+      ),
+      r.stdout,
+    );
     assert.match(r.stdout, /^invalid: 1 file, 1 document .*: 1 error/m);
-  } finally { repo.done(); }
+  } finally {
+    repo.done();
+  }
 });
 
 test('json output is versioned and carries every diagnostic field', () => {
@@ -53,8 +60,13 @@ test('json output is versioned and carries every diagnostic field', () => {
     assert.is(out.valid, false);
     assert.equal(out.summary, { errors: 1, warnings: 0, notices: 0 });
     const d = out.diagnostics[0];
-    assert.equal([d.severity, d.code, d.file, d.line, d.col, d.path], ['error', 'unknown-field', 'p.yaml', 10, 7, 'spec.ingress[0].protocl']);
-  } finally { repo.done(); }
+    assert.equal(
+      [d.severity, d.code, d.file, d.line, d.col, d.path],
+      ['error', 'unknown-field', 'p.yaml', 10, 7, 'spec.ingress[0].protocl'],
+    );
+  } finally {
+    repo.done();
+  }
 });
 
 test('github format prints workflow annotations and appends a Markdown summary to $GITHUB_STEP_SUMMARY', () => {
@@ -63,9 +75,16 @@ test('github format prints workflow annotations and appends a Markdown summary t
   try {
     const r = runCli(['validate', '--format', 'github'], { cwd: repo.dir, env: { GITHUB_STEP_SUMMARY: summary } });
     assert.is(r.status, 1);
-    assert.ok(r.stdout.startsWith('::error file=p.yaml,line=10,col=7,endColumn=14,title=notrack unknown-field::unknown field "protocl"'), r.stdout);
+    assert.ok(
+      r.stdout.startsWith(
+        '::error file=p.yaml,line=10,col=7,endColumn=14,title=notrack unknown-field::unknown field "protocl"',
+      ),
+      r.stdout,
+    );
     assert.match(readFileSync(summary, 'utf8'), /### ❌ notrack validate/);
-  } finally { repo.done(); }
+  } finally {
+    repo.done();
+  }
 });
 
 test('warnings pass unless --warnings-as-errors', () => {
@@ -85,7 +104,9 @@ spec:
     assert.is(ok.status, 0, ok.stdout);
     assert.match(ok.stdout, /warning\[selects-nothing\]/);
     assert.is(runCli(['validate', '--warnings-as-errors'], { cwd: repo.dir }).status, 1);
-  } finally { repo.done(); }
+  } finally {
+    repo.done();
+  }
 });
 
 test('usage errors exit 64 and name the problem; --help documents the options', () => {

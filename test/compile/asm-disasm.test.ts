@@ -5,7 +5,12 @@ import * as assert from 'uvu/assert';
 import {
   AsmError,
   ProgramBuilder,
-  R0, R1, R2, R6, R9, R10,
+  R0,
+  R1,
+  R2,
+  R6,
+  R9,
+  R10,
   disassemble,
   disassembleEntries,
 } from '../../src/asm/index.js';
@@ -76,7 +81,12 @@ test('entries give each instruction its slot index, size and jump target', () =>
 
 /** Bytes from hex, e.g. '95 00 00 00 00 00 00 00'. */
 function bytes(hex: string): Uint8Array {
-  return new Uint8Array(hex.trim().split(/\s+/).map((b) => parseInt(b, 16)));
+  return new Uint8Array(
+    hex
+      .trim()
+      .split(/\s+/)
+      .map((b) => parseInt(b, 16)),
+  );
 }
 
 test('instructions the assembler never emits are listed as unknown, and the listing goes on', () => {
@@ -112,9 +122,10 @@ test('calls by other means than a known helper id are still readable', () => {
 });
 
 test('a cut-off or malformed ld_imm64 is flagged, not misread', () => {
-  assert.equal(disassembleEntries(bytes('18 01 00 00 01 00 00 00')).map((e) => e.text), [
-    '<truncated ld_imm64: r1, second slot missing>',
-  ]);
+  assert.equal(
+    disassembleEntries(bytes('18 01 00 00 01 00 00 00')).map((e) => e.text),
+    ['<truncated ld_imm64: r1, second slot missing>'],
+  );
   const bad = disassembleEntries(bytes('18 01 00 00 01 00 00 00 95 00 00 00 00 00 00 00'));
   assert.match(bad[0]!.text, /^<bad ld_imm64: second slot <unknown: code=0x95/);
 });

@@ -9,10 +9,37 @@ import { bpfBuildDir } from '../support/bpf-objects.js';
 import {
   HELPER_IDS,
   PSEUDO_MAP_FD,
-  R0, R1, R2, R3, R4, R7, R9, R10,
-  alu, atomic, call, decodeInsns, disassembleEntries, encodeInsns, endian, exit, gotol, ja, jmp, ldImm64, ldx, neg,
-  regByIndex, st, stx,
-  type AluOp, type AtomicOp, type JmpOp, type MemSize, type RawInsn, type WritableReg,
+  R0,
+  R1,
+  R2,
+  R3,
+  R4,
+  R7,
+  R9,
+  R10,
+  alu,
+  atomic,
+  call,
+  decodeInsns,
+  disassembleEntries,
+  encodeInsns,
+  endian,
+  exit,
+  gotol,
+  ja,
+  jmp,
+  ldImm64,
+  ldx,
+  neg,
+  regByIndex,
+  st,
+  stx,
+  type AluOp,
+  type AtomicOp,
+  type JmpOp,
+  type MemSize,
+  type RawInsn,
+  type WritableReg,
 } from '../../src/asm/index.js';
 
 /** How a case's bytes are checked: against clang assembling this inline asm, or against literal spec bytes. */
@@ -38,8 +65,18 @@ function viaSpec(name: string, insns: readonly RawInsn[], text: readonly string[
 
 // --- ALU, 64 and 32 bits, immediate and register sources ---
 const ALU: readonly [AluOp, string][] = [
-  ['add', '+='], ['sub', '-='], ['mul', '*='], ['div', '/='], ['or', '|='], ['and', '&='], ['lsh', '<<='],
-  ['rsh', '>>='], ['mod', '%='], ['xor', '^='], ['mov', '='], ['arsh', 's>>='],
+  ['add', '+='],
+  ['sub', '-='],
+  ['mul', '*='],
+  ['div', '/='],
+  ['or', '|='],
+  ['and', '&='],
+  ['lsh', '<<='],
+  ['rsh', '>>='],
+  ['mod', '%='],
+  ['xor', '^='],
+  ['mov', '='],
+  ['arsh', 's>>='],
 ];
 // clang 14 cannot assemble mod; these are the divmul32/divmul64 rows 0x94, 0x97, 0x9c, 0x9f.
 const MOD_SPEC: Record<string, string> = {
@@ -97,25 +134,47 @@ viaSpec('st u32', [st('u32', R10, -8, 0xffffffff)], ['*(u32 *)(r10 - 8) = -1'], 
 viaSpec('st u64', [st('u64', R10, -16, -3)], ['*(u64 *)(r10 - 16) = -3'], '7a 0a f0 ff fd ff ff ff');
 
 // --- atomics without fetch (clang's inline asm knows these; the fetch forms are checked against C below) ---
-const ATOMIC: readonly [AtomicOp, string][] = [['add', '+='], ['or', '|='], ['and', '&='], ['xor', '^=']];
+const ATOMIC: readonly [AtomicOp, string][] = [
+  ['add', '+='],
+  ['or', '|='],
+  ['and', '&='],
+  ['xor', '^='],
+];
 for (const [op, symbol] of ATOMIC) {
   viaClang(`atomic ${op} u64`, [atomic(op, 'u64', R1, 8, R2)], [`lock *(u64 *)(r1 + 8) ${symbol} r2`]);
   viaClang(`atomic ${op} u32`, [atomic(op, 'u32', R1, -8, R2)], [`lock *(u32 *)(r1 - 8) ${symbol} w2`]);
 }
 // The text of the fetch forms (their bytes are compared with clang's code generation in the next section).
 for (const [op] of ATOMIC) {
-  for (const [size, r] of [['u64', 'r'], ['u32', 'w']] as const) {
+  for (const [size, r] of [
+    ['u64', 'r'],
+    ['u32', 'w'],
+  ] as const) {
     const text = `${r}2 = atomic_fetch_${op}((${size} *)(r1 + 8), ${r}2)`;
     const opcode = size === 'u64' ? 'db' : 'c3';
     const imm = { add: '01', or: '41', and: '51', xor: 'a1' }[op];
-    viaSpec(`atomic fetch_${op} ${size}`, [atomic(op, size, R1, 8, R2, true)], [text], `${opcode} 21 08 00 ${imm} 00 00 00`);
+    viaSpec(
+      `atomic fetch_${op} ${size}`,
+      [atomic(op, size, R1, 8, R2, true)],
+      [text],
+      `${opcode} 21 08 00 ${imm} 00 00 00`,
+    );
   }
 }
 
 // --- jumps, 64 and 32 bits, immediate and register operands ---
 const JMP: readonly [JmpOp, string][] = [
-  ['jeq', '=='], ['jgt', '>'], ['jge', '>='], ['jset', '&'], ['jne', '!='], ['jsgt', 's>'], ['jsge', 's>='],
-  ['jlt', '<'], ['jle', '<='], ['jslt', 's<'], ['jsle', 's<='],
+  ['jeq', '=='],
+  ['jgt', '>'],
+  ['jge', '>='],
+  ['jset', '&'],
+  ['jne', '!='],
+  ['jsgt', 's>'],
+  ['jsge', 's>='],
+  ['jlt', '<'],
+  ['jle', '<='],
+  ['jslt', 's<'],
+  ['jsle', 's<='],
 ];
 // clang 14 cannot assemble jset; rows 0x45, 0x4d, 0x46, 0x4e.
 const JSET_SPEC: Record<string, string> = {
@@ -128,8 +187,16 @@ for (const width of [64, 32] as const) {
   const r = width === 64 ? 'r' : 'w';
   const j = width === 64 ? 'jmp' : 'jmp32';
   for (const [op, symbol] of JMP) {
-    const k = { name: `${j} ${op} imm`, insns: [jmp(width, op, R3, 0x16, 3)], text: [`if ${r}3 ${symbol} 0x16 goto +3`] };
-    const x = { name: `${j} ${op} reg`, insns: [jmp(width, op, R3, R7, -2)], text: [`if ${r}3 ${symbol} ${r}7 goto -2`] };
+    const k = {
+      name: `${j} ${op} imm`,
+      insns: [jmp(width, op, R3, 0x16, 3)],
+      text: [`if ${r}3 ${symbol} 0x16 goto +3`],
+    };
+    const x = {
+      name: `${j} ${op} reg`,
+      insns: [jmp(width, op, R3, R7, -2)],
+      text: [`if ${r}3 ${symbol} ${r}7 goto -2`],
+    };
     if (op === 'jset') {
       viaSpec(k.name, k.insns, k.text, JSET_SPEC[`${width}K`]!);
       viaSpec(x.name, x.insns, x.text, JSET_SPEC[`${width}X`]!);
@@ -141,8 +208,17 @@ for (const width of [64, 32] as const) {
 }
 viaClang('jmp signed compare with a negative imm', [jmp(64, 'jslt', R1, -5, 1)], ['if r1 s< -5 goto +1']);
 viaClang('jmp32 signed compare with a negative imm', [jmp(32, 'jsle', R3, -5, 3)], ['if w3 s<= -5 goto +3']);
-viaClang('jmp32 unsigned compare with a u32 above 2^31', [jmp(32, 'jeq', R1, 0xffffffff, 1)], ['if w1 == 0xffffffff goto +1']);
-viaSpec('jmp32 bit test of the top bit', [jmp(32, 'jset', R1, 0x80000000, 0)], ['if w1 & 0x80000000 goto +0'], '46 01 00 00 00 00 00 80');
+viaClang(
+  'jmp32 unsigned compare with a u32 above 2^31',
+  [jmp(32, 'jeq', R1, 0xffffffff, 1)],
+  ['if w1 == 0xffffffff goto +1'],
+);
+viaSpec(
+  'jmp32 bit test of the top bit',
+  [jmp(32, 'jset', R1, 0x80000000, 0)],
+  ['if w1 & 0x80000000 goto +0'],
+  '46 01 00 00 00 00 00 80',
+);
 viaClang('ja forward', [ja(1)], ['goto +1']);
 viaClang('ja backward', [ja(-1)], ['goto -1']);
 viaClang('ja to the farthest forward offset', [ja(32767)], ['goto +32767']);
@@ -157,7 +233,12 @@ viaClang('ld_imm64 constant', ldImm64(R1, 0x0123456789abcdefn), ['r1 = 0x1234567
 viaClang('ld_imm64 all ones', ldImm64(R2, -1n), ['r2 = 0xffffffffffffffff ll']);
 viaClang('ld_imm64 small number', ldImm64(R0, 7), ['r0 = 0x7 ll']);
 // A map load: src_reg BPF_PSEUDO_MAP_FD (row 0x18 src 0x1, "dst = map_by_fd(imm)"); clang leaves that to libbpf.
-viaSpec('ld_imm64 map fd', ldImm64(R3, 7, PSEUDO_MAP_FD), ['r3 = map[fd:7]'], '18 13 00 00 07 00 00 00 00 00 00 00 00 00 00 00');
+viaSpec(
+  'ld_imm64 map fd',
+  ldImm64(R3, 7, PSEUDO_MAP_FD),
+  ['r3 = map[fd:7]'],
+  '18 13 00 00 07 00 00 00 00 00 00 00 00 00 00 00',
+);
 
 // --- helper calls: one per helper in the table, compiled with the id taken from linux/bpf.h ---
 const helperCases = (Object.entries(HELPER_IDS) as [string, number][]).map(([name, id]) => ({
@@ -171,7 +252,8 @@ const fetchCases = ATOMIC.flatMap(([op]) =>
   (['u64', 'u32'] as const).map((size) => ({
     op,
     size,
-    c: `${size === 'u64' ? 'unsigned long long' : 'unsigned'} f(${size === 'u64' ? 'unsigned long long' : 'unsigned'} v)` +
+    c:
+      `${size === 'u64' ? 'unsigned long long' : 'unsigned'} f(${size === 'u64' ? 'unsigned long long' : 'unsigned'} v)` +
       ` { return __sync_fetch_and_${op}(&g_${size}, v); }`,
   })),
 );
@@ -181,7 +263,9 @@ function hex(bytes: Uint8Array): string {
 }
 
 function listing(bytes: Uint8Array): string {
-  return disassembleEntries(bytes).map((e) => e.text).join('; ');
+  return disassembleEntries(bytes)
+    .map((e) => e.text)
+    .join('; ');
 }
 
 /** Compiles every clang case into its own section of one object and returns each section's bytes. */
@@ -205,7 +289,9 @@ function compileWithClang(): { sections: Map<string, Uint8Array> } {
     const dumps = names.flatMap((n) => ['--dump-section', `${n}=${path.join(build.path, `${n}.bin`)}`]);
     const oc = spawnSync('llvm-objcopy', [...dumps, obj, path.join(build.path, 'out.o')], { encoding: 'utf8' });
     if (oc.status !== 0) throw new Error(`llvm-objcopy failed:\n${oc.stderr ?? oc.error?.message}`);
-    return { sections: new Map(names.map((n) => [n, new Uint8Array(readFileSync(path.join(build.path, `${n}.bin`)))])) };
+    return {
+      sections: new Map(names.map((n) => [n, new Uint8Array(readFileSync(path.join(build.path, `${n}.bin`)))])),
+    };
   } finally {
     build.cleanup();
   }
@@ -215,7 +301,6 @@ const EXIT = '95 00 00 00 00 00 00 00';
 // Compiled on first use, so a broken toolchain fails the tests that need it instead of the whole file's import.
 let compiledOnce: { sections: Map<string, Uint8Array> } | undefined;
 const compiled = (): { sections: Map<string, Uint8Array> } => (compiledOnce ??= compileWithClang());
-
 
 /** A function whose body is only inline asm compiles to that asm followed by `exit`: strip the exit. */
 function asmBody(name: string): Uint8Array {
@@ -240,7 +325,10 @@ cases.forEach((c, i) => {
     });
   }
   test(`${c.name}: disassembles as "${c.text.join('; ')}"`, () => {
-    assert.equal(disassembleEntries(encodeInsns(c.insns)).map((e) => e.text), c.text);
+    assert.equal(
+      disassembleEntries(encodeInsns(c.insns)).map((e) => e.text),
+      c.text,
+    );
   });
 });
 
@@ -249,7 +337,10 @@ helperCases.forEach((h, i) => {
     assert.is(hex(encodeInsns([h.insn])), hex(asmBody(`nt_h_${i}`)));
   });
   test(`call ${h.name}: disassembles as "${h.text}"`, () => {
-    assert.equal(disassembleEntries(encodeInsns([h.insn])).map((e) => e.text), [h.text]);
+    assert.equal(
+      disassembleEntries(encodeInsns([h.insn])).map((e) => e.text),
+      [h.text],
+    );
   });
 });
 

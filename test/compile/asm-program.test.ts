@@ -6,7 +6,14 @@ import {
   MAX_PROGRAM_INSNS,
   PSEUDO_MAP_FD,
   ProgramBuilder,
-  R0, R1, R2, R3, R6, R9, R10, FP,
+  R0,
+  R1,
+  R2,
+  R3,
+  R6,
+  R9,
+  R10,
+  FP,
   decodeInsns,
   disassembleEntries,
   patchMapFds,
@@ -219,8 +226,14 @@ test('registers can be named by role, and something that only looks like a regis
   p.mov64(R_CTX, R1).ldx('u16', R2, R_STATE, 4).exit();
   assert.equal(texts(p), ['r6 = r1', 'r2 = *(u16 *)(r9 + 4)', 'exit']);
   const fake = { index: 1, name: 'r1', name32: 'w1', writable: true } as unknown as WritableReg;
-  assert.match(asmError(() => p.mov64(fake, 0), 'asm-operand'), 'must be a register');
-  assert.match(asmError(() => p.mov64(3 as unknown as WritableReg, 0), 'asm-operand'), 'got the number 3');
+  assert.match(
+    asmError(() => p.mov64(fake, 0), 'asm-operand'),
+    'must be a register',
+  );
+  assert.match(
+    asmError(() => p.mov64(3 as unknown as WritableReg, 0), 'asm-operand'),
+    'got the number 3',
+  );
 });
 
 test('map loads are LD_IMM64 with src_reg BPF_PSEUDO_MAP_FD, listed as relocations for the loader', () => {
@@ -259,7 +272,9 @@ test('assemble({ maps }) writes each fd, and patchMapFds does the same to bytes 
   assert.is(insns[0]!.imm, 7);
   assert.is(insns[2]!.imm, 12);
   assert.equal(
-    disassembleEntries(resolved.bytes).map((e) => e.text).slice(0, 2),
+    disassembleEntries(resolved.bytes)
+      .map((e) => e.text)
+      .slice(0, 2),
     ['r1 = map[fd:7]', 'r2 = map[fd:12]'],
   );
   const later = build().assemble();
@@ -274,8 +289,14 @@ test('a map missing from the map table is an error naming it', () => {
   assert.match(message, "'nt_evnets'");
   assert.not.match(message, "'nt_rule_counters'");
   const later = p.assemble();
-  assert.match(asmError(() => patchMapFds(later, { nt_rule_counters: 3 }), 'asm-map-unresolved'), "'nt_evnets'");
-  assert.match(asmError(() => p.assemble({ maps: { nt_rule_counters: -1, nt_evnets: 4 } }), 'asm-operand'), 'fd -1');
+  assert.match(
+    asmError(() => patchMapFds(later, { nt_rule_counters: 3 }), 'asm-map-unresolved'),
+    "'nt_evnets'",
+  );
+  assert.match(
+    asmError(() => p.assemble({ maps: { nt_rule_counters: -1, nt_evnets: 4 } }), 'asm-operand'),
+    'fd -1',
+  );
 });
 
 test('insnCount reports slots as the kernel counts them, and maxInsns refuses larger programs', () => {
@@ -310,19 +331,58 @@ test('immediates that 64-bit instructions would sign-extend are refused; the 32-
 
 test('operands the verifier would reject, or the fields cannot hold, are refused when emitted', () => {
   const p = new ProgramBuilder();
-  assert.match(asmError(() => p.alu64('lsh', R1, 64), 'asm-operand'), 'shift by 64');
-  assert.match(asmError(() => p.alu32('arsh', R1, 32), 'asm-operand'), 'shift by 32');
-  assert.match(asmError(() => p.alu64('rsh', R1, -1), 'asm-operand'), 'shift by -1');
-  assert.match(asmError(() => p.alu64('div', R1, 0), 'asm-operand'), 'division by the constant 0');
-  assert.match(asmError(() => p.alu32('mod', R1, 0), 'asm-operand'), 'division by the constant 0');
-  assert.match(asmError(() => p.alu64('add', R1, 1.5), 'asm-operand'), 'not an integer');
-  assert.match(asmError(() => p.ldx('u32', R1, R9, 40000), 'asm-operand'), 'offset 40000');
-  assert.match(asmError(() => p.stx('u8', R10, -32769, R1), 'asm-operand'), 'offset -32769');
-  assert.match(asmError(() => p.st('u8', R10, -1, 256), 'asm-operand'), 'does not fit 8 bits');
-  assert.match(asmError(() => p.st('u16', R10, -2, -32769), 'asm-operand'), 'does not fit 16 bits');
-  assert.match(asmError(() => p.ldImm64(R1, 1n << 64n), 'asm-operand'), 'does not fit 64 bits');
-  assert.match(asmError(() => p.ldImm64(R1, 2 ** 60), 'asm-operand'), 'bigint');
-  assert.match(asmError(() => p.call('map_lookup' as 'map_lookup_elem'), 'asm-operand'), "unknown helper 'map_lookup'");
+  assert.match(
+    asmError(() => p.alu64('lsh', R1, 64), 'asm-operand'),
+    'shift by 64',
+  );
+  assert.match(
+    asmError(() => p.alu32('arsh', R1, 32), 'asm-operand'),
+    'shift by 32',
+  );
+  assert.match(
+    asmError(() => p.alu64('rsh', R1, -1), 'asm-operand'),
+    'shift by -1',
+  );
+  assert.match(
+    asmError(() => p.alu64('div', R1, 0), 'asm-operand'),
+    'division by the constant 0',
+  );
+  assert.match(
+    asmError(() => p.alu32('mod', R1, 0), 'asm-operand'),
+    'division by the constant 0',
+  );
+  assert.match(
+    asmError(() => p.alu64('add', R1, 1.5), 'asm-operand'),
+    'not an integer',
+  );
+  assert.match(
+    asmError(() => p.ldx('u32', R1, R9, 40000), 'asm-operand'),
+    'offset 40000',
+  );
+  assert.match(
+    asmError(() => p.stx('u8', R10, -32769, R1), 'asm-operand'),
+    'offset -32769',
+  );
+  assert.match(
+    asmError(() => p.st('u8', R10, -1, 256), 'asm-operand'),
+    'does not fit 8 bits',
+  );
+  assert.match(
+    asmError(() => p.st('u16', R10, -2, -32769), 'asm-operand'),
+    'does not fit 16 bits',
+  );
+  assert.match(
+    asmError(() => p.ldImm64(R1, 1n << 64n), 'asm-operand'),
+    'does not fit 64 bits',
+  );
+  assert.match(
+    asmError(() => p.ldImm64(R1, 2 ** 60), 'asm-operand'),
+    'bigint',
+  );
+  assert.match(
+    asmError(() => p.call('map_lookup' as 'map_lookup_elem'), 'asm-operand'),
+    "unknown helper 'map_lookup'",
+  );
   asmError(() => p.atomic('add', 'u16' as 'u32', R1, 0, R2), 'asm-operand');
   asmError(() => p.alu64('nand' as 'and', R1, R2), 'asm-operand');
   asmError(() => p.ja(''), 'asm-operand');

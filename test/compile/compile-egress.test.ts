@@ -9,13 +9,17 @@ import { validDocuments } from '../support/policy-files.js';
 import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
 
 const egressPolicy = (name: string, spec: object) => untrackedPolicy(name, { types: ['Egress'], ...spec });
-const HOST = hostEndpoint('h-eth0', 'h', { interfaceName: 'eth0', ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }] });
+const HOST = hostEndpoint('h-eth0', 'h', {
+  interfaceName: 'eth0',
+  ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }],
+});
 
 function compileEgress(rules: object[], ...extra: object[]): DesiredState {
   return compileHost(validDocuments(HOST, egressPolicy('out', { order: 1, egress: rules }), ...extra), 'h');
 }
 /** Each lowered rule as `family: tokens`. */
-const lines = (s: DesiredState) => s.egress.interfaces[0]!.policies[0]!.rules.map((r) => `${r.family}: ${r.match.join(' ')}`);
+const lines = (s: DesiredState) =>
+  s.egress.interfaces[0]!.policies[0]!.rules.map((r) => `${r.family}: ${r.match.join(' ')}`);
 
 test('one prefix is a plain -s/-d, one port the protocol match; a rule without family constraint is one per family', () => {
   const s = compileEgress([
@@ -33,18 +37,29 @@ test('one prefix is a plain -s/-d, one port the protocol match; a rule without f
 });
 
 test('sets of several prefixes (or none) are ipsets named notrack-<set id>, listed once with their family', () => {
-  const s = compileEgress([
-    { action: 'Deny', destination: { selector: "list == 'bad'" } },
-    { action: 'Allow', protocol: 'TCP', destination: { nets: ['192.0.2.0/24', '198.51.100.0/24'], ports: [443] } },
-  ], networkSet('bad', { list: 'bad' }, ['203.0.113.0/24', '192.0.2.0/24', '198.51.100.0/24']));
+  const s = compileEgress(
+    [
+      { action: 'Deny', destination: { selector: "list == 'bad'" } },
+      { action: 'Allow', protocol: 'TCP', destination: { nets: ['192.0.2.0/24', '198.51.100.0/24'], ports: [443] } },
+    ],
+    networkSet('bad', { list: 'bad' }, ['203.0.113.0/24', '192.0.2.0/24', '198.51.100.0/24']),
+  );
   const rules = s.egress.interfaces[0]!.policies[0]!.rules;
   const setOf = (i: number) => rules[i]!.match[rules[i]!.match.indexOf('--match-set') + 1]!;
-  assert.equal(rules.map((r) => r.family), [4, 6, 4]);
+  assert.equal(
+    rules.map((r) => r.family),
+    [4, 6, 4],
+  );
   assert.equal(rules[0]!.match, ['-m', 'set', '--match-set', setOf(0), 'dst']);
   assert.match(setOf(0), /^notrack-[0-9a-f]{16}$/);
-  assert.equal(s.egress.ipsets.map((i) => [i.name, i.family, s.sets[i.set]!.prefixes.length]).sort(), [
-    [setOf(0), 4, 3], [setOf(1), 6, 0], [setOf(2), 4, 2],
-  ].sort());
+  assert.equal(
+    s.egress.ipsets.map((i) => [i.name, i.family, s.sets[i.set]!.prefixes.length]).sort(),
+    [
+      [setOf(0), 4, 3],
+      [setOf(1), 6, 0],
+      [setOf(2), 4, 2],
+    ].sort(),
+  );
   assert.is(setOf(0), `notrack-${s.egress.ipsets.find((i) => i.name === setOf(0))!.set}`);
 });
 
@@ -56,7 +71,8 @@ test('several ports use multiport, 15 slots a match: more positive ports become 
     { action: 'Deny', protocol: 'TCP', ipVersion: 4, destination: { notPorts: many } },
     { action: 'Allow', protocol: 'TCP', ipVersion: 4, destination: { ports: ['1000:2000'], notPorts: [1500] } },
   ]);
-  const first = many.slice(0, 15).join(','), rest = many.slice(15).join(',');
+  const first = many.slice(0, 15).join(','),
+    rest = many.slice(15).join(',');
   assert.equal(lines(s), [
     '4: -p tcp -m multiport --dports 80,443,8000:8080',
     `4: -p udp -m multiport --sports ${first}`,
@@ -65,7 +81,11 @@ test('several ports use multiport, 15 slots a match: more positive ports become 
     '4: -p tcp -m tcp --dport 1000:2000 -m multiport ! --dports 1500',
   ]);
   const udp = s.egress.interfaces[0]!.policies[0]!.rules.filter((r) => r.match.includes('udp'));
-  assert.equal(udp.map((r) => r.rule.index), [1, 1], 'both halves count for the same rule');
+  assert.equal(
+    udp.map((r) => r.rule.index),
+    [1, 1],
+    'both halves count for the same rule',
+  );
 });
 
 test('protocols, negated protocols and ICMP types as iptables-save prints them', () => {
@@ -84,23 +104,43 @@ test('protocols, negated protocols and ICMP types as iptables-save prints them',
 });
 
 test('every policy applying to the interface is listed in order; the iptables renderer takes the rules as they are', () => {
-  const s = compileHost(validDocuments(
-    HOST,
-    egressPolicy('second', { order: 20, egress: [{ action: 'Pass', protocol: 'TCP', destination: { ports: [25] } }] }),
-    egressPolicy('first', { order: 10, egress: [
-      { action: 'Allow', protocol: 'TCP', source: { ports: ['pg'] }, destination: { nets: ['10.0.1.0/24', '10.0.3.0/24'] } },
-      { action: 'Log', protocol: 'UDP', destination: { ports: [53, 853] } },
-    ] }),
-    egressPolicy('ingress-only', { order: 5, types: ['Ingress'], ingress: [{ action: 'Deny' }] }),
-  ), 'h');
-  assert.equal(s.egress.interfaces[0]!.policies.map((p) => p.policy), ['first', 'second']);
+  const s = compileHost(
+    validDocuments(
+      HOST,
+      egressPolicy('second', {
+        order: 20,
+        egress: [{ action: 'Pass', protocol: 'TCP', destination: { ports: [25] } }],
+      }),
+      egressPolicy('first', {
+        order: 10,
+        egress: [
+          {
+            action: 'Allow',
+            protocol: 'TCP',
+            source: { ports: ['pg'] },
+            destination: { nets: ['10.0.1.0/24', '10.0.3.0/24'] },
+          },
+          { action: 'Log', protocol: 'UDP', destination: { ports: [53, 853] } },
+        ],
+      }),
+      egressPolicy('ingress-only', { order: 5, types: ['Ingress'], ingress: [{ action: 'Deny' }] }),
+    ),
+    'h',
+  );
+  assert.equal(
+    s.egress.interfaces[0]!.policies.map((p) => p.policy),
+    ['first', 'second'],
+  );
   const raw = desiredTables(iptablesDesired(s), 4).raw;
   const chain = raw.chains.find((c) => c.name === 'NOTRACK-PO-first')!;
   const set = s.egress.ipsets[0]!.name;
-  assert.equal(chain.rules.map((r) => canonicalRule(r).join(' ')), [
-    `-p 6 -m tcp --sport 5432 -m set --match-set ${set} dst -m comment --comment notrack:first:0 -j NOTRACK-ALLOW`,
-    '-p 17 -m multiport --dports 53,853 -m comment --comment notrack:first:1 -m limit --limit 100/sec --limit-burst 200 -j LOG --log-prefix notrack:first:1 ',
-  ]);
+  assert.equal(
+    chain.rules.map((r) => canonicalRule(r).join(' ')),
+    [
+      `-p 6 -m tcp --sport 5432 -m set --match-set ${set} dst -m comment --comment notrack:first:0 -j NOTRACK-ALLOW`,
+      '-p 17 -m multiport --dports 53,853 -m comment --comment notrack:first:1 -m limit --limit 100/sec --limit-burst 200 -j LOG --log-prefix notrack:first:1 ',
+    ],
+  );
   assert.ok(desiredTables(iptablesDesired(s), 6).raw.chains.some((c) => c.name === 'NOTRACK-PO-second'));
 });
 

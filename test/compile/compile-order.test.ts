@@ -21,10 +21,17 @@ test('policies apply by order ascending, policies without order last, ties by na
   );
   const [eth0] = compileHost(r, 'h').interfaces;
   assert.equal(refs(eth0!), [
-    'first/ingress/0', 'a-tie/ingress/0', 'c-tie/ingress/0', 'b-late/ingress/0',
-    'alpha-unordered/ingress/0', 'zeta-unordered/ingress/0',
+    'first/ingress/0',
+    'a-tie/ingress/0',
+    'c-tie/ingress/0',
+    'b-late/ingress/0',
+    'alpha-unordered/ingress/0',
+    'zeta-unordered/ingress/0',
   ]);
-  assert.equal(eth0!.ingress.v4.map((e) => e.counter), [0, 1, 2, 3, 4, 5]);
+  assert.equal(
+    eth0!.ingress.v4.map((e) => e.counter),
+    [0, 1, 2, 3, 4, 5],
+  );
 });
 
 test('rules keep their written order; every rule gets a counter, Log and Pass included, with its action', () => {
@@ -42,8 +49,23 @@ test('rules keep their written order; every rule gets a counter, Log and Pass in
   );
   const [eth0] = compileHost(r, 'h').interfaces;
   assert.equal(refs(eth0!), ['p/ingress/0', 'p/ingress/1', 'p/ingress/2', 'p/ingress/3']);
-  assert.equal(eth0!.ingress.v4.map((e) => [e.counter, e.action, e.protocol]), [[0, 'Log', 17], [1, 'Pass', 6], [2, 'Allow', 6], [3, 'Deny', null]]);
-  assert.equal(eth0!.ingress.v4[2]!.destination.ports, [{ from: 443, to: 443 }, { from: 8000, to: 8080 }], 'ports sorted');
+  assert.equal(
+    eth0!.ingress.v4.map((e) => [e.counter, e.action, e.protocol]),
+    [
+      [0, 'Log', 17],
+      [1, 'Pass', 6],
+      [2, 'Allow', 6],
+      [3, 'Deny', null],
+    ],
+  );
+  assert.equal(
+    eth0!.ingress.v4[2]!.destination.ports,
+    [
+      { from: 443, to: 443 },
+      { from: 8000, to: 8080 },
+    ],
+    'ports sorted',
+  );
   assert.equal(eth0!.ingress.v6, eth0!.ingress.v4, 'rules without a family constraint go to both lists');
 });
 
@@ -52,16 +74,27 @@ test('a policy applies only to the endpoints its selector picks, and only in the
     hostEndpoint('web-eth0', 'web', { interfaceName: 'eth0' }, { role: 'web' }),
     hostEndpoint('web-eth1', 'web', { interfaceName: 'eth1' }, { role: 'mgmt' }),
     untrackedPolicy('web-only', { order: 1, selector: "role == 'web'", ingress: [deny('10.0.0.1/32')] }),
-    untrackedPolicy('egress-only', { order: 2, types: ['Egress'], egress: [{ action: 'Deny', destination: { nets: ['10.9.0.0/16'] } }] }),
+    untrackedPolicy('egress-only', {
+      order: 2,
+      types: ['Egress'],
+      egress: [{ action: 'Deny', destination: { nets: ['10.9.0.0/16'] } }],
+    }),
   );
   const state = compileHost(r, 'web');
-  assert.equal(state.interfaces.map((i) => [i.name, i.endpoint, refs(i)]), [
-    ['eth0', 'web-eth0', ['web-only/ingress/0']],
-    ['eth1', 'web-eth1', []],
-  ]);
-  assert.equal(state.egress.interfaces.map((i) => [i.name, i.policies.map((p) => p.policy)]), [
-    ['eth0', ['egress-only']], ['eth1', ['egress-only']],
-  ]);
+  assert.equal(
+    state.interfaces.map((i) => [i.name, i.endpoint, refs(i)]),
+    [
+      ['eth0', 'web-eth0', ['web-only/ingress/0']],
+      ['eth1', 'web-eth1', []],
+    ],
+  );
+  assert.equal(
+    state.egress.interfaces.map((i) => [i.name, i.policies.map((p) => p.policy)]),
+    [
+      ['eth0', ['egress-only']],
+      ['eth1', ['egress-only']],
+    ],
+  );
 });
 
 test('interfaces: one per endpoint of the host that names one, "*" kept as written; others feed selectors only', () => {
@@ -73,9 +106,19 @@ test('interfaces: one per endpoint of the host that names one, "*" kept as writt
     untrackedPolicy('from-peers', { order: 1, ingress: [{ action: 'Allow', source: { selector: "peer == 'yes'" } }] }),
   );
   const state = compileHost(r, 'a');
-  assert.equal(state.interfaces.map((i) => [i.name, i.endpoint]), [['*', 'a-any'], ['eth0', 'a-eth0']]);
+  assert.equal(
+    state.interfaces.map((i) => [i.name, i.endpoint]),
+    [
+      ['*', 'a-any'],
+      ['eth0', 'a-eth0'],
+    ],
+  );
   const set = state.sets[state.interfaces[1]!.ingress.v4[0]!.source.inSets[0]!]!;
-  assert.equal(set.prefixes, ['192.0.2.9/32', '192.0.2.10/32'], 'expectedIPs of every node, with or without an interface');
+  assert.equal(
+    set.prefixes,
+    ['192.0.2.9/32', '192.0.2.10/32'],
+    'expectedIPs of every node, with or without an interface',
+  );
   assert.equal(compileHost(r, 'nobody').interfaces, [], 'a host without endpoints gets no interfaces');
 });
 
@@ -89,7 +132,10 @@ test('compileAll compiles every host a HostEndpoint names, each as compileHost w
   const all = compileAll(r);
   assert.equal([...all.keys()], ['alpha', 'zulu']);
   assert.equal(all.get('alpha'), compileHost(r, 'alpha'));
-  assert.equal(all.get('zulu')!.interfaces.map((i) => i.name), ['eth0']);
+  assert.equal(
+    all.get('zulu')!.interfaces.map((i) => i.name),
+    ['eth0'],
+  );
 });
 
 test.run();

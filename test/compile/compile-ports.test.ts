@@ -10,25 +10,52 @@ import { hostEndpoint, untrackedPolicy } from '../support/resource-documents.js'
 
 /** cache-1 defines memcache on TCP and UDP 11211 and stats on TCP 22122; db-1 defines stats on TCP 9187. */
 const ENDPOINTS = [
-  hostEndpoint('cache-1-eth0', 'cache-1', {
-    interfaceName: 'eth0', expectedIPs: ['10.0.2.20'],
-    ports: [{ name: 'memcache', protocol: 'TCP', port: 11211 }, { name: 'memcache-udp', protocol: 'UDP', port: 11211 },
-      { name: 'stats', protocol: 'TCP', port: 22122 }, { name: 'dns', protocol: 'UDP', port: 53 }],
-  }, { role: 'cache' }),
-  hostEndpoint('db-1-eth0', 'db-1', { interfaceName: 'eth0', ports: [{ name: 'stats', protocol: 'TCP', port: 9187 }, { name: 'dns', protocol: 'TCP', port: 53 }] }, { role: 'db' }),
+  hostEndpoint(
+    'cache-1-eth0',
+    'cache-1',
+    {
+      interfaceName: 'eth0',
+      expectedIPs: ['10.0.2.20'],
+      ports: [
+        { name: 'memcache', protocol: 'TCP', port: 11211 },
+        { name: 'memcache-udp', protocol: 'UDP', port: 11211 },
+        { name: 'stats', protocol: 'TCP', port: 22122 },
+        { name: 'dns', protocol: 'UDP', port: 53 },
+      ],
+    },
+    { role: 'cache' },
+  ),
+  hostEndpoint(
+    'db-1-eth0',
+    'db-1',
+    {
+      interfaceName: 'eth0',
+      ports: [
+        { name: 'stats', protocol: 'TCP', port: 9187 },
+        { name: 'dns', protocol: 'TCP', port: 53 },
+      ],
+    },
+    { role: 'db' },
+  ),
 ];
 function compileRules(rules: object[]): DesiredState {
   return compileHost(validDocuments(...ENDPOINTS, untrackedPolicy('p', { order: 1, ingress: rules })), 'cache-1');
 }
-const shape = (entries: IngressEntry[]) => entries.map((e) => ({
-  counter: e.counter, protocol: e.protocol,
-  ports: e.destination.ports.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}:${r.to}`)),
-  notPorts: e.destination.notPorts.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}:${r.to}`)),
-}));
+const shape = (entries: IngressEntry[]) =>
+  entries.map((e) => ({
+    counter: e.counter,
+    protocol: e.protocol,
+    ports: e.destination.ports.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}:${r.to}`)),
+    notPorts: e.destination.notPorts.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}:${r.to}`)),
+  }));
 
 test('a named port becomes the port its endpoints define, with the rule protocol; numbers stay as written', () => {
-  const s = compileRules([{ action: 'Allow', protocol: 'TCP', destination: { ports: ['memcache', 8080, '1000:1999'] } }]);
-  assert.equal(shape(s.interfaces[0]!.ingress.v4), [{ counter: 0, protocol: 6, ports: ['1000:1999', '8080', '11211'], notPorts: [] }]);
+  const s = compileRules([
+    { action: 'Allow', protocol: 'TCP', destination: { ports: ['memcache', 8080, '1000:1999'] } },
+  ]);
+  assert.equal(shape(s.interfaces[0]!.ingress.v4), [
+    { counter: 0, protocol: 6, ports: ['1000:1999', '8080', '11211'], notPorts: [] },
+  ]);
 });
 
 test('without a selector every endpoint that defines the name counts; with one, only those it selects', () => {
@@ -36,7 +63,10 @@ test('without a selector every endpoint that defines the name counts; with one, 
     { action: 'Allow', protocol: 'TCP', destination: { ports: ['stats'] } },
     { action: 'Allow', protocol: 'TCP', destination: { selector: "role == 'db'", ports: ['stats'] } },
   ]);
-  assert.equal(shape(s.interfaces[0]!.ingress.v4).map((e) => e.ports), [['9187', '22122'], ['9187']]);
+  assert.equal(
+    shape(s.interfaces[0]!.ingress.v4).map((e) => e.ports),
+    [['9187', '22122'], ['9187']],
+  );
 });
 
 test('named ports of several protocols split the rule into adjacent entries, one per protocol, sharing the counter', () => {
@@ -54,7 +84,10 @@ test('named ports of several protocols split the rule into adjacent entries, one
   const udp = evaluatePacket(s, 'eth0', parsePacket('udp 10.0.1.1:4000 > 10.0.2.20:11211'));
   const tcp = evaluatePacket(s, 'eth0', parsePacket('tcp 10.0.1.1:4000 > 10.0.2.20:53'));
   const sctp = evaluatePacket(s, 'eth0', parsePacket('sctp 10.0.1.1:4000 > 10.0.2.20:11211'));
-  assert.equal([udp.outcome, udp.counter, tcp.outcome, tcp.counter, sctp.outcome, sctp.counter], ['allow', 0, 'allow', 0, 'deny', 1]);
+  assert.equal(
+    [udp.outcome, udp.counter, tcp.outcome, tcp.counter, sctp.outcome, sctp.counter],
+    ['allow', 0, 'allow', 0, 'deny', 1],
+  );
 });
 
 test('a named port of another protocol than the rule leaves a rule that never matches: no entries, counter kept', () => {
@@ -63,8 +96,14 @@ test('a named port of another protocol than the rule leaves a rule that never ma
     { action: 'Deny', protocol: 'UDP' },
   ]);
   const [eth0] = s.interfaces;
-  assert.equal(eth0!.counters.map((c) => c.index), [0, 1]);
-  assert.equal(eth0!.ingress.v4.map((e) => e.counter), [1]);
+  assert.equal(
+    eth0!.counters.map((c) => c.index),
+    [0, 1],
+  );
+  assert.equal(
+    eth0!.ingress.v4.map((e) => e.counter),
+    [1],
+  );
 });
 
 test('named notPorts exclude the port for its own protocol only, and the rule still needs a packet with ports', () => {
@@ -86,7 +125,10 @@ test('named notPorts exclude the port for its own protocol only, and the rule st
 test('overlapping and adjacent port ranges are merged', () => {
   const s = compileRules([{ action: 'Allow', protocol: 'UDP', source: { ports: ['100:200', '150:300', 301, 5, 4] } }]);
   const e = s.interfaces[0]!.ingress.v4[0]!;
-  assert.equal(e.source.ports, [{ from: 4, to: 5 }, { from: 100, to: 301 }]);
+  assert.equal(e.source.ports, [
+    { from: 4, to: 5 },
+    { from: 100, to: 301 },
+  ]);
 });
 
 test.run();

@@ -33,10 +33,12 @@ test('a rule goes to the family of its ipVersion, its ICMP protocol or its CIDRs
 });
 
 test('nets are one canonical set: sorted by address, duplicates and prefixes inside others dropped', () => {
-  const s = compileRules([{
-    action: 'Deny',
-    source: { nets: ['10.1.0.0/16', '192.0.2.0/24', '10.0.0.0/8', '10.1.2.3', '192.0.2.0/24', '9.255.255.255/32'] },
-  }]);
+  const s = compileRules([
+    {
+      action: 'Deny',
+      source: { nets: ['10.1.0.0/16', '192.0.2.0/24', '10.0.0.0/8', '10.1.2.3', '192.0.2.0/24', '9.255.255.255/32'] },
+    },
+  ]);
   const entry = s.interfaces[0]!.ingress.v4[0]!;
   assert.is(entry.source.inSets.length, 1);
   const set = s.sets[entry.source.inSets[0]!]!;
@@ -46,19 +48,23 @@ test('nets are one canonical set: sorted by address, duplicates and prefixes ins
 });
 
 test('IPv6 prefixes are written canonically (RFC 5952) and normalised the same way', () => {
-  const cidrs = ['2001:DB8:0:0:1::/80', '2001:db8::/32', 'fd00:0:0:1::/64', 'fd00::1:0:0:0:1/128', '::/0']
-    .map((t) => parseCidr(t)!) as Cidr[];
+  const cidrs = ['2001:DB8:0:0:1::/80', '2001:db8::/32', 'fd00:0:0:1::/64', 'fd00::1:0:0:0:1/128', '::/0'].map((t) =>
+    parseCidr(t)!,
+  ) as Cidr[];
   assert.equal(canonicalPrefixes(cidrs, 6), ['::/0']);
   assert.equal(canonicalPrefixes(cidrs.slice(0, 4), 6), ['2001:db8::/32', 'fd00:0:0:1::/64']);
   assert.equal(canonicalPrefixes(cidrs, 4), [], 'only the asked family');
 });
 
 test('identical sets are one set, shared by id whatever they came from', () => {
-  const s = compileRules([
-    { action: 'Deny', source: { nets: ['192.0.2.0/24', '198.51.100.0/24'] } },
-    { action: 'Deny', destination: { nets: ['198.51.100.0/24', '192.0.2.0/24'] } },
-    { action: 'Allow', source: { selector: "list == 'x'" } },
-  ], networkSet('x', { list: 'x' }, ['198.51.100.0/24', '192.0.2.0/24']));
+  const s = compileRules(
+    [
+      { action: 'Deny', source: { nets: ['192.0.2.0/24', '198.51.100.0/24'] } },
+      { action: 'Deny', destination: { nets: ['198.51.100.0/24', '192.0.2.0/24'] } },
+      { action: 'Allow', source: { selector: "list == 'x'" } },
+    ],
+    networkSet('x', { list: 'x' }, ['198.51.100.0/24', '192.0.2.0/24']),
+  );
   const [a, b, c] = s.interfaces[0]!.ingress.v4;
   assert.is(a!.source.inSets[0], b!.destination.inSets[0]);
   assert.is(a!.source.inSets[0], c!.source.inSets[0]);
@@ -68,7 +74,10 @@ test('identical sets are one set, shared by id whatever they came from', () => {
 
 test('a selector stands for the nets of matching GlobalNetworkSets and the expectedIPs of matching HostEndpoints', () => {
   const s = compileRules(
-    [{ action: 'Allow', source: { selector: "tier == 'app'" } }, { action: 'Deny', source: { notSelector: "tier == 'app'" } }],
+    [
+      { action: 'Allow', source: { selector: "tier == 'app'" } },
+      { action: 'Deny', source: { notSelector: "tier == 'app'" } },
+    ],
     networkSet('app-nets', { tier: 'app' }, ['10.0.1.0/24', 'fd00:1::/64']),
     networkSet('other', { tier: 'db' }, ['10.0.2.0/24']),
     hostEndpoint('app-1', 'app-1', { expectedIPs: ['10.0.9.1', 'fd00:9::1'] }, { tier: 'app' }),
@@ -78,13 +87,19 @@ test('a selector stands for the nets of matching GlobalNetworkSets and the expec
   assert.equal(prefixes(s, eth0!.ingress.v4[0]!.source.inSets[0]!), ['10.0.1.0/24', '10.0.9.1/32']);
   assert.equal(prefixes(s, eth0!.ingress.v6[0]!.source.inSets[0]!), ['fd00:1::/64', 'fd00:9::1/128']);
   assert.is(s.sets[eth0!.ingress.v4[0]!.source.inSets[0]!]!.origin, 'selector tier == "app"');
-  assert.equal(eth0!.ingress.v4[1]!.source.notInSets, eth0!.ingress.v4[0]!.source.inSets, 'notSelector: the same set, negated');
+  assert.equal(
+    eth0!.ingress.v4[1]!.source.notInSets,
+    eth0!.ingress.v4[0]!.source.inSets,
+    'notSelector: the same set, negated',
+  );
   assert.equal(eth0!.ingress.v4[1]!.source.inSets, []);
 });
 
 test('a selector with no addresses of a family keeps its entry there with an empty set, so it never matches', () => {
-  const s = compileRules([{ action: 'Deny', source: { selector: "list == 'v4-only'" } }],
-    networkSet('v4-only', { list: 'v4-only' }, ['203.0.113.0/24']));
+  const s = compileRules(
+    [{ action: 'Deny', source: { selector: "list == 'v4-only'" } }],
+    networkSet('v4-only', { list: 'v4-only' }, ['203.0.113.0/24']),
+  );
   const v6 = s.interfaces[0]!.ingress.v6;
   assert.is(v6.length, 1);
   assert.equal(prefixes(s, v6[0]!.source.inSets[0]!), []);
@@ -92,13 +107,24 @@ test('a selector with no addresses of a family keeps its entry there with an emp
 });
 
 test('nets and a selector on one side are two sets the address must both be in; notNets go to notInSets', () => {
-  const s = compileRules([{
-    action: 'Allow',
-    source: { nets: ['10.0.0.0/8'], selector: "list == 'a'", notNets: ['10.0.0.0/24'] },
-  }], networkSet('a', { list: 'a' }, ['10.0.0.0/16', '172.16.0.0/12']));
+  const s = compileRules(
+    [
+      {
+        action: 'Allow',
+        source: { nets: ['10.0.0.0/8'], selector: "list == 'a'", notNets: ['10.0.0.0/24'] },
+      },
+    ],
+    networkSet('a', { list: 'a' }, ['10.0.0.0/16', '172.16.0.0/12']),
+  );
   const e = s.interfaces[0]!.ingress.v4[0]!;
-  assert.equal(e.source.inSets.map((id) => prefixes(s, id)), [['10.0.0.0/8'], ['10.0.0.0/16', '172.16.0.0/12']]);
-  assert.equal(e.source.notInSets.map((id) => prefixes(s, id)), [['10.0.0.0/24']]);
+  assert.equal(
+    e.source.inSets.map((id) => prefixes(s, id)),
+    [['10.0.0.0/8'], ['10.0.0.0/16', '172.16.0.0/12']],
+  );
+  assert.equal(
+    e.source.notInSets.map((id) => prefixes(s, id)),
+    [['10.0.0.0/24']],
+  );
   assert.equal(s.interfaces[0]!.ingress.v6, [], 'IPv4 CIDRs keep the rule out of the IPv6 list');
 });
 

@@ -61,7 +61,11 @@ test('DoS deny list: everyone else goes on to tracked processing, and failsafes 
   assert.is(verdict(s, 'eth0', 'tcp 1.2.3.5:40000 > 10.0.0.1:443'), 'pass no-match');
   assert.is(verdict(s, 'eth0', 'tcp 13.14.16.1:40000 > 10.0.0.1:443'), 'pass no-match');
   assert.is(verdict(s, 'eth0', 'tcp [2001:db8:bae::1]:1 > [2001:db8::1]:80'), 'pass no-match');
-  assert.is(verdict(s, 'eth0', 'tcp 1.2.3.4:40000 > 10.0.0.1:22'), 'pass failsafe', 'SSH is a default inbound failsafe');
+  assert.is(
+    verdict(s, 'eth0', 'tcp 1.2.3.4:40000 > 10.0.0.1:22'),
+    'pass failsafe',
+    'SSH is a default inbound failsafe',
+  );
 });
 
 // "Enable extreme high-connection workloads": memcached, allowed untracked in both directions.
@@ -122,10 +126,13 @@ test('memcached: clients reach the server untracked; anyone else, or another por
 test('memcached: the replies are allowed untracked by the egress rule, from port 12211 to the clients only', () => {
   const s = compileHost(validYaml('recipe.yaml', MEMCACHED), 'memcached-server');
   const rules = s.egress.interfaces[0]!.policies[0]!.rules;
-  assert.equal(rules.map((r) => [r.action, r.family, r.match.join(' ')]), [
-    ['Allow', 4, '-d 10.0.0.21/32 -p tcp -m tcp --sport 12211'],
-    ['Allow', 6, '-d fd00::21/128 -p tcp -m tcp --sport 12211'],
-  ]);
+  assert.equal(
+    rules.map((r) => [r.action, r.family, r.match.join(' ')]),
+    [
+      ['Allow', 4, '-d 10.0.0.21/32 -p tcp -m tcp --sport 12211'],
+      ['Allow', 6, '-d fd00::21/128 -p tcp -m tcp --sport 12211'],
+    ],
+  );
 });
 
 test.run();

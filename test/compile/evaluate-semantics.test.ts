@@ -2,37 +2,71 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type {
-  DesiredState, Failsafe, IngressEntry, PacketDescription, PortRange, SideMatch,
+  DesiredState,
+  Failsafe,
+  IngressEntry,
+  PacketDescription,
+  PortRange,
+  SideMatch,
 } from '../../src/compile/desired-state.js';
 import { evaluatePacket, PacketError } from '../../src/compile/evaluate.js';
 import { parsePacket } from '../../src/compile/packet-text.js';
 import { desiredStateHash } from '../../src/compile/hash.js';
 import { prefixMatcher, parseAddressValue } from '../../src/compile/prefix-match.js';
 
-type EntrySpec = Partial<Omit<IngressEntry, 'source' | 'destination'>> & { source?: Partial<SideMatch>; destination?: Partial<SideMatch> };
+type EntrySpec = Partial<Omit<IngressEntry, 'source' | 'destination'>> & {
+  source?: Partial<SideMatch>;
+  destination?: Partial<SideMatch>;
+};
 const side = (s: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...s });
 const ports = (...list: (number | [number, number])[]): PortRange[] =>
   list.map((p) => (typeof p === 'number' ? { from: p, to: p } : { from: p[0], to: p[1] }));
 
 /** A state with one interface eth0 whose entries (both families unless `v6` is given) count into rules r0, r1, … */
-function state(opts: { v4: EntrySpec[]; v6?: EntrySpec[]; sets?: Record<string, string[]>; failsafes?: Failsafe[] }): DesiredState {
+function state(opts: {
+  v4: EntrySpec[];
+  v6?: EntrySpec[];
+  sets?: Record<string, string[]>;
+  failsafes?: Failsafe[];
+}): DesiredState {
   const entry = (e: EntrySpec, i: number): IngressEntry => ({
-    counter: i, action: 'Allow', protocol: null, notProtocol: null, icmp: null, notICMP: null,
-    ...e, source: side(e.source), destination: side(e.destination),
+    counter: i,
+    action: 'Allow',
+    protocol: null,
+    notProtocol: null,
+    icmp: null,
+    notICMP: null,
+    ...e,
+    source: side(e.source),
+    destination: side(e.destination),
   });
   const v4 = opts.v4.map(entry);
   const v6 = (opts.v6 ?? opts.v4).map(entry);
   const rules = Math.max(0, ...[...v4, ...v6].map((e) => e.counter + 1));
   const s: DesiredState = {
-    formatVersion: 1, host: 'h', hash: '',
+    formatVersion: 1,
+    host: 'h',
+    hash: '',
     config: { acceptMark: 0x40000000, passMark: 0x20000000, xdpMode: 'auto', logRate: 1, logBurst: 1 },
     failsafes: opts.failsafes ?? [],
-    sets: Object.fromEntries(Object.entries(opts.sets ?? {}).map(([id, prefixes]) =>
-      [id, { id, family: prefixes.some((p) => p.includes(':')) ? 6 : 4, prefixes, origin: id }])),
-    interfaces: [{
-      name: 'eth0', endpoint: 'h-eth0', ingress: { v4, v6 },
-      counters: Array.from({ length: rules }, (_, i) => ({ policy: `r${i}`, direction: 'ingress' as const, index: 0 })),
-    }],
+    sets: Object.fromEntries(
+      Object.entries(opts.sets ?? {}).map(([id, prefixes]) => [
+        id,
+        { id, family: prefixes.some((p) => p.includes(':')) ? 6 : 4, prefixes, origin: id },
+      ]),
+    ),
+    interfaces: [
+      {
+        name: 'eth0',
+        endpoint: 'h-eth0',
+        ingress: { v4, v6 },
+        counters: Array.from({ length: rules }, (_, i) => ({
+          policy: `r${i}`,
+          direction: 'ingress' as const,
+          index: 0,
+        })),
+      },
+    ],
     egress: { interfaces: [], ipsets: [] },
   };
   s.hash = desiredStateHash(s);
@@ -45,11 +79,13 @@ function run(s: DesiredState, packet: string | PacketDescription, iface = 'eth0'
 }
 
 test('entries decide in order: the first Allow, Deny or Pass that matches wins; no match passes', () => {
-  const s = state({ v4: [
-    { action: 'Deny', protocol: 17 },
-    { action: 'Allow', protocol: 6, destination: { ports: ports(80) } },
-    { action: 'Deny', protocol: 6 },
-  ] });
+  const s = state({
+    v4: [
+      { action: 'Deny', protocol: 17 },
+      { action: 'Allow', protocol: 6, destination: { ports: ports(80) } },
+      { action: 'Deny', protocol: 6 },
+    ],
+  });
   assert.is(run(s, 'udp 192.0.2.1:1 > 10.0.0.1:80'), 'deny r0');
   assert.is(run(s, 'tcp 192.0.2.1:1 > 10.0.0.1:80'), 'allow r1');
   assert.is(run(s, 'tcp 192.0.2.1:1 > 10.0.0.1:81'), 'deny r2');
@@ -57,30 +93,37 @@ test('entries decide in order: the first Allow, Deny or Pass that matches wins; 
 });
 
 test('Pass ends evaluation with the packet left to tracked processing; later rules do not run', () => {
-  const s = state({ v4: [{ action: 'Pass', source: { inSets: ['office'] } }, { action: 'Deny' }], sets: { office: ['192.0.2.0/24'] } });
+  const s = state({
+    v4: [{ action: 'Pass', source: { inSets: ['office'] } }, { action: 'Deny' }],
+    sets: { office: ['192.0.2.0/24'] },
+  });
   assert.is(run(s, 'tcp 192.0.2.9:1 > 10.0.0.1:22'), 'pass r0');
   assert.is(run(s, 'tcp 198.51.100.9:1 > 10.0.0.1:22'), 'deny r1');
 });
 
 test('Log rules record the packet and evaluation goes on, also when nothing decides', () => {
-  const s = state({ v4: [
-    { action: 'Log', protocol: 17 },
-    { action: 'Log' },
-    { action: 'Deny', protocol: 17, source: { ports: ports(11211) } },
-  ] });
+  const s = state({
+    v4: [
+      { action: 'Log', protocol: 17 },
+      { action: 'Log' },
+      { action: 'Deny', protocol: 17, source: { ports: ports(11211) } },
+    ],
+  });
   assert.is(run(s, 'udp 192.0.2.1:11211 > 10.0.0.1:4000'), 'deny r2 +r0,r1');
   assert.is(run(s, 'udp 192.0.2.1:11212 > 10.0.0.1:4000'), 'pass no-match +r0,r1');
   assert.is(run(s, 'tcp 192.0.2.1:11211 > 10.0.0.1:4000'), 'pass no-match +r1');
 });
 
 test('later fragments carry no ports and no ICMP header: port and ICMP rules skip them, others still match', () => {
-  const s = state({ v4: [
-    { action: 'Allow', protocol: 17, destination: { ports: ports(53) } },
-    { action: 'Allow', protocol: 17, destination: { notPorts: ports(53) } },
-    { action: 'Allow', protocol: 1, icmp: { type: 8 } },
-    { action: 'Deny', protocol: 1, notICMP: { type: 0 } },
-    { action: 'Pass', protocol: 17 },
-  ] });
+  const s = state({
+    v4: [
+      { action: 'Allow', protocol: 17, destination: { ports: ports(53) } },
+      { action: 'Allow', protocol: 17, destination: { notPorts: ports(53) } },
+      { action: 'Allow', protocol: 1, icmp: { type: 8 } },
+      { action: 'Deny', protocol: 1, notICMP: { type: 0 } },
+      { action: 'Pass', protocol: 17 },
+    ],
+  });
   assert.is(run(s, 'udp 192.0.2.1:1 > 10.0.0.1:53'), 'allow r0');
   assert.is(run(s, 'udp 192.0.2.1 > 10.0.0.1 frag'), 'pass r4');
   assert.is(run(s, 'icmp 192.0.2.1 > 10.0.0.1 frag'), 'pass no-match');
@@ -108,7 +151,11 @@ test('inbound failsafes: the destination port, from anywhere or from their net o
   assert.is(run(s, 'tcp 10.0.254.7:50000 > 10.0.0.1:22'), 'deny r0', 'outside the net');
   assert.is(run(s, 'udp 10.0.254.7:22 > 10.0.0.1:22'), 'deny r0', 'another protocol');
   assert.is(run(s, 'udp 192.0.2.1:67 > 10.0.0.1:68'), 'pass failsafe');
-  assert.is(run(s, 'udp [2001:db8::1]:67 > [fd00::1]:68'), 'pass failsafe', 'a failsafe without a net is for both families');
+  assert.is(
+    run(s, 'udp [2001:db8::1]:67 > [fd00::1]:68'),
+    'pass failsafe',
+    'a failsafe without a net is for both families',
+  );
   assert.is(run(s, 'tcp [fd00:ff::9]:1 > [fd00::1]:22'), 'pass failsafe');
   assert.is(run(s, 'tcp 10.0.255.7 > 10.0.0.1 frag'), 'deny r0', 'a later fragment has no port to look up');
 });
@@ -116,7 +163,10 @@ test('inbound failsafes: the destination port, from anywhere or from their net o
 test('outbound failsafes pass the replies: the source port and the source address', () => {
   const s = state({
     v4: [{ action: 'Deny' }],
-    failsafes: [{ direction: 'outbound', protocol: 17, port: 53, net: null }, { direction: 'outbound', protocol: 6, port: 443, net: '192.0.2.0/24' }],
+    failsafes: [
+      { direction: 'outbound', protocol: 17, port: 53, net: null },
+      { direction: 'outbound', protocol: 6, port: 443, net: '192.0.2.0/24' },
+    ],
   });
   assert.is(run(s, 'udp 9.9.9.9:53 > 10.0.0.1:40000'), 'pass failsafe');
   assert.is(run(s, 'udp 10.0.0.9:40000 > 10.0.0.1:53'), 'deny r0', 'a query to the host is not a reply');
@@ -141,12 +191,14 @@ test('notPorts, notNets and notProtocol exclude what they list', () => {
 });
 
 test('icmp and notICMP: a type alone matches every code; type and code match the pair', () => {
-  const s = state({ v4: [
-    { action: 'Allow', protocol: 1, icmp: { type: 3, code: 4 } },
-    { action: 'Deny', protocol: 1, icmp: { type: 3 } },
-    { action: 'Pass', protocol: 1, notICMP: { type: 8, code: 0 } },
-    { action: 'Allow', protocol: 1 },
-  ] });
+  const s = state({
+    v4: [
+      { action: 'Allow', protocol: 1, icmp: { type: 3, code: 4 } },
+      { action: 'Deny', protocol: 1, icmp: { type: 3 } },
+      { action: 'Pass', protocol: 1, notICMP: { type: 8, code: 0 } },
+      { action: 'Allow', protocol: 1 },
+    ],
+  });
   assert.is(run(s, 'icmp 192.0.2.1 > 10.0.0.1 type 3 code 4'), 'allow r0');
   assert.is(run(s, 'icmp 192.0.2.1 > 10.0.0.1 type 3 code 1'), 'deny r1');
   assert.is(run(s, 'icmp 192.0.2.1 > 10.0.0.1 type 8 code 1'), 'pass r2');
@@ -178,8 +230,10 @@ test('an interface without its own endpoint runs the "*" endpoint\'s state; with
 
 test('a packet whose addresses do not fit its family is refused, not guessed at', () => {
   const s = state({ v4: [] });
-  assert.throws(() => evaluatePacket(s, 'eth0', { family: 6, protocol: 6, src: '192.0.2.1', dst: '10.0.0.1', sport: 1, dport: 2 }),
-    (e: unknown) => e instanceof PacketError && e.code === 'invalid-packet');
+  assert.throws(
+    () => evaluatePacket(s, 'eth0', { family: 6, protocol: 6, src: '192.0.2.1', dst: '10.0.0.1', sport: 1, dport: 2 }),
+    (e: unknown) => e instanceof PacketError && e.code === 'invalid-packet',
+  );
 });
 
 test('set matching is one bisection over merged ranges: 2^20 prefixes, 20,000 lookups, well under the budget', () => {
@@ -189,7 +243,8 @@ test('set matching is one bisection over merged ranges: 2^20 prefixes, 20,000 lo
   const started = Date.now();
   const m = prefixMatcher(4, prefixes);
   let hits = 0;
-  for (let i = 0; i < 20_000; i++) if (m.has(parseAddressValue(`${16 + (i % 20)}.${i % 256}.${(i * 7) % 256}.9`)!)) hits++;
+  for (let i = 0; i < 20_000; i++)
+    if (m.has(parseAddressValue(`${16 + (i % 20)}.${i % 256}.${(i * 7) % 256}.9`)!)) hits++;
   const ms = Date.now() - started;
   assert.is(hits, 16_000, 'first octets 16..31 are in the list, 32..35 are not');
   assert.ok(m.has(parseAddressValue('203.0.113.7')!) && !m.has(parseAddressValue('203.0.113.8')!));

@@ -4,8 +4,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DesiredState, IngressEntry, SideMatch } from '../../src/compile/desired-state.js';
 import {
-  buildClassifier, entriesOfRecord, NO_VALUE_INDEX, summaryOfRecord,
-  type AddressTable, type Classifier, type FieldName, type ScalarTable,
+  buildClassifier,
+  entriesOfRecord,
+  NO_VALUE_INDEX,
+  summaryOfRecord,
+  type AddressTable,
+  type Classifier,
+  type FieldName,
+  type ScalarTable,
 } from '../../src/compile/program/index.js';
 import { JumpSlot } from '../../src/abi/notrack.js';
 
@@ -13,25 +19,47 @@ const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets
 
 function entry(counter: number, m: Partial<IngressEntry> = {}): IngressEntry {
   return {
-    counter, action: 'Allow', protocol: null, notProtocol: null, icmp: null, notICMP: null,
-    source: side(), destination: side(), ...m,
+    counter,
+    action: 'Allow',
+    protocol: null,
+    notProtocol: null,
+    icmp: null,
+    notICMP: null,
+    source: side(),
+    destination: side(),
+    ...m,
   };
 }
 
 function state(v4: IngressEntry[], sets: Record<string, string[]> = {}, v6: IngressEntry[] = []): DesiredState {
   return {
-    formatVersion: 1, host: 'h', hash: '',
-    config: { acceptMark: 0, passMark: 0, xdpMode: 'native' as DesiredState['config']['xdpMode'], logRate: 0, logBurst: 0 },
+    formatVersion: 1,
+    host: 'h',
+    hash: '',
+    config: {
+      acceptMark: 0,
+      passMark: 0,
+      xdpMode: 'native' as DesiredState['config']['xdpMode'],
+      logRate: 0,
+      logBurst: 0,
+    },
     failsafes: [],
-    sets: Object.fromEntries(Object.entries(sets).map(([id, prefixes]) => [
-      id, { id, family: prefixes[0]?.includes(':') ? 6 : 4, prefixes, origin: id } as const,
-    ])),
+    sets: Object.fromEntries(
+      Object.entries(sets).map(([id, prefixes]) => [
+        id,
+        { id, family: prefixes[0]?.includes(':') ? 6 : 4, prefixes, origin: id } as const,
+      ]),
+    ),
     interfaces: [{ name: 'eth0', endpoint: 'ep', ingress: { v4, v6 }, counters: [] }],
     egress: { interfaces: [], ipsets: [] },
   };
 }
 
-function field<K extends 'address' | 'scalar'>(c: Classifier, name: FieldName, kind: K): K extends 'address' ? AddressTable : ScalarTable {
+function field<K extends 'address' | 'scalar'>(
+  c: Classifier,
+  name: FieldName,
+  kind: K,
+): K extends 'address' ? AddressTable : ScalarTable {
   const f = c.fields.find((x) => x.name === name);
   assert.ok(f, `field ${name} is used`);
   assert.is(f.table.kind, kind);
@@ -50,12 +78,19 @@ function trie(c: Classifier, t: AddressTable): Record<string, number[]> {
 }
 
 test('address classes: an address is classed by the sets that contain it, nested prefixes of other sets included', () => {
-  const c = buildClassifier(state([
-    entry(0, { source: side({ inSets: ['A'] }) }),
-    entry(1, { source: side({ inSets: ['A', 'B'] }) }),
-    entry(2, { source: side({ notInSets: ['B'] }) }),
-    entry(3),
-  ], { A: ['10.0.0.0/8'], B: ['10.1.0.0/16', '192.168.0.0/24'] }), 'eth0', 4);
+  const c = buildClassifier(
+    state(
+      [
+        entry(0, { source: side({ inSets: ['A'] }) }),
+        entry(1, { source: side({ inSets: ['A', 'B'] }) }),
+        entry(2, { source: side({ notInSets: ['B'] }) }),
+        entry(3),
+      ],
+      { A: ['10.0.0.0/8'], B: ['10.1.0.0/16', '192.168.0.0/24'] },
+    ),
+    'eth0',
+    4,
+  );
   const t = field(c, 'saddr', 'address');
   assert.equal(trie(c, t), {
     '10.0.0.0/8': [0, 2, 3],
@@ -63,12 +98,20 @@ test('address classes: an address is classed by the sets that contain it, nested
     '192.168.0.0/24': [3], // in B only: entry 2 excludes it, entries 0 and 1 need A
   });
   assert.equal(entriesOfRecord(c, t.defaultRecord), [2, 3], 'outside every set: only entries without an inSet');
-  assert.is(c.fields.some((f) => f.name === 'daddr'), false, 'no entry constrains the destination: no table, no lookup');
+  assert.is(
+    c.fields.some((f) => f.name === 'daddr'),
+    false,
+    'no entry constrains the destination: no table, no lookup',
+  );
 });
 
 test('address classes: a set with 100,000 prefixes is 100,000 trie entries but a single record', () => {
   const big = Array.from({ length: 100_000 }, (_, i) => `100.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`);
-  const c = buildClassifier(state([entry(0, { action: 'Deny', source: side({ inSets: ['big'] }) }), entry(1)], { big }), 'eth0', 4);
+  const c = buildClassifier(
+    state([entry(0, { action: 'Deny', source: side({ inSets: ['big'] }) }), entry(1)], { big }),
+    'eth0',
+    4,
+  );
   const t = field(c, 'saddr', 'address');
   assert.is(t.count, 100_000);
   assert.is(new Set(t.values).size, 1);
@@ -77,7 +120,11 @@ test('address classes: a set with 100,000 prefixes is 100,000 trie entries but a
 });
 
 test('address classes: a prefix that changes nothing below its parent is left out of the trie', () => {
-  const c = buildClassifier(state([entry(0, { source: side({ inSets: ['A'] }) })], { A: ['10.0.0.0/8', '10.1.0.0/16'] }), 'eth0', 4);
+  const c = buildClassifier(
+    state([entry(0, { source: side({ inSets: ['A'] }) })], { A: ['10.0.0.0/8', '10.1.0.0/16'] }),
+    'eth0',
+    4,
+  );
   assert.equal(Object.keys(trie(c, field(c, 'saddr', 'address'))), ['10.0.0.0/8']);
 });
 
@@ -94,12 +141,16 @@ test('address classes: IPv6 keys are 20 bytes and a set of the other family matc
 });
 
 test('port classes: ranges, excluded ranges, and the index of packets without ports', () => {
-  const c = buildClassifier(state([
-    entry(0, { protocol: 6, destination: side({ ports: [{ from: 80, to: 90 }] }) }),
-    entry(1, { protocol: 6, destination: side({ ports: [{ from: 80, to: 90 }], notPorts: [{ from: 85, to: 85 }] }) }),
-    entry(2, { protocol: 6, destination: side({ notPorts: [{ from: 0, to: 1023 }] }) }),
-    entry(3, { protocol: 6 }),
-  ]), 'eth0', 4);
+  const c = buildClassifier(
+    state([
+      entry(0, { protocol: 6, destination: side({ ports: [{ from: 80, to: 90 }] }) }),
+      entry(1, { protocol: 6, destination: side({ ports: [{ from: 80, to: 90 }], notPorts: [{ from: 85, to: 85 }] }) }),
+      entry(2, { protocol: 6, destination: side({ notPorts: [{ from: 0, to: 1023 }] }) }),
+      entry(3, { protocol: 6 }),
+    ]),
+    'eth0',
+    4,
+  );
   const t = field(c, 'dport', 'scalar');
   assert.is(t.values.length, 65537);
   const at = (port: number): number[] => entriesOfRecord(c, t.values[port]!);
@@ -111,7 +162,10 @@ test('port classes: ranges, excluded ranges, and the index of packets without po
   assert.equal(at(1024), [2, 3]);
   assert.equal(at(65535), [2, 3]);
   assert.equal(at(NO_VALUE_INDEX), [3], 'without ports, only the entry that asks nothing of them');
-  assert.is(c.fields.some((f) => f.name === 'sport'), false);
+  assert.is(
+    c.fields.some((f) => f.name === 'sport'),
+    false,
+  );
 });
 
 test('protocol classes: protocol and notProtocol', () => {
@@ -124,24 +178,35 @@ test('protocol classes: protocol and notProtocol', () => {
 });
 
 test('ICMP classes are indexed by code << 8 | type, as the program reads the two bytes', () => {
-  const c = buildClassifier(state([
-    entry(0, { protocol: 1, icmp: { type: 8 } }),
-    entry(1, { protocol: 1, icmp: { type: 3, code: 1 } }),
-    entry(2, { protocol: 1, notICMP: { type: 8 } }),
-  ]), 'eth0', 4);
+  const c = buildClassifier(
+    state([
+      entry(0, { protocol: 1, icmp: { type: 8 } }),
+      entry(1, { protocol: 1, icmp: { type: 3, code: 1 } }),
+      entry(2, { protocol: 1, notICMP: { type: 8 } }),
+    ]),
+    'eth0',
+    4,
+  );
   const t = field(c, 'icmp', 'scalar');
   const at = (type: number, code: number): number[] => entriesOfRecord(c, t.values[(code << 8) | type]!);
   assert.equal(at(8, 0), [0]);
   assert.equal(at(8, 5), [0]);
   assert.equal(at(3, 1), [1, 2]);
   assert.equal(at(3, 2), [2]);
-  assert.equal(entriesOfRecord(c, t.values[NO_VALUE_INDEX]!), [], 'a later fragment has no ICMP header: no ICMP entry matches it');
+  assert.equal(
+    entriesOfRecord(c, t.values[NO_VALUE_INDEX]!),
+    [],
+    'a later fragment has no ICMP header: no ICMP entry matches it',
+  );
 });
 
 test('summaries: bit j is set exactly when vector word j holds an accepting entry', () => {
   // 300 entries of one shape: words 0..4; only entries 70 and 250 accept port 7000.
-  const port = (i: number) => (i === 250 ? { from: 7000, to: 7000 } : i === 70 ? { from: 1070, to: 7000 } : { from: 1000 + i, to: 1000 + i });
-  const list = Array.from({ length: 300 }, (_, i) => entry(i, { protocol: 6, destination: side({ ports: [port(i)] }) }));
+  const port = (i: number) =>
+    i === 250 ? { from: 7000, to: 7000 } : i === 70 ? { from: 1070, to: 7000 } : { from: 1000 + i, to: 1000 + i };
+  const list = Array.from({ length: 300 }, (_, i) =>
+    entry(i, { protocol: 6, destination: side({ ports: [port(i)] }) }),
+  );
   const c = buildClassifier(state(list), 'eth0', 4);
   assert.is(c.shape.words, 5);
   assert.is(c.shape.summaryWords, 1);
@@ -151,7 +216,9 @@ test('summaries: bit j is set exactly when vector word j holds an accepting entr
 });
 
 test('summaries: more than 4096 entries take several summary words', () => {
-  const list = Array.from({ length: 5000 }, (_, i) => entry(i, { protocol: 6, destination: side({ ports: [{ from: i, to: i }] }) }));
+  const list = Array.from({ length: 5000 }, (_, i) =>
+    entry(i, { protocol: 6, destination: side({ ports: [{ from: i, to: i }] }) }),
+  );
   const c = buildClassifier(state(list), 'eth0', 4);
   assert.is(c.shape.words, 79);
   assert.is(c.shape.summaryWords, 2);
@@ -167,7 +234,14 @@ test('placement: deciding entries grouped by the fields they constrain, each gro
   }
   const c = buildClassifier(state(list, { A: ['10.0.0.0/8'] }), 'eth0', 4);
   const { groups, bitOf, table, logStart } = c.placement;
-  assert.equal(groups.map((g) => [g.start, g.count, g.log]), [[0, 100, false], [128, 50, false], [192, 50, true]]);
+  assert.equal(
+    groups.map((g) => [g.start, g.count, g.log]),
+    [
+      [0, 100, false],
+      [128, 50, false],
+      [192, 50, true],
+    ],
+  );
   assert.is(logStart, 192);
   // Evaluation order within each group; the group of entry 0 first.
   assert.is(bitOf[0], 0);
@@ -189,7 +263,10 @@ test('placement: deciding entries grouped by the fields they constrain, each gro
 test('placement: small groups share one mixed group, in evaluation order', () => {
   const list = [entry(0, { protocol: 6 }), entry(1, { source: side({ inSets: ['A'] }) }), entry(2, { protocol: 17 })];
   const c = buildClassifier(state(list, { A: ['10.0.0.0/8'] }), 'eth0', 4);
-  assert.equal(c.placement.groups.map((g) => [g.start, g.count]), [[0, 3]]);
+  assert.equal(
+    c.placement.groups.map((g) => [g.start, g.count]),
+    [[0, 3]],
+  );
   assert.equal(Array.from(c.placement.bitOf), [0, 1, 2]);
 });
 

@@ -4,7 +4,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DesiredState, IngressEntry, SideMatch } from '../../src/compile/desired-state.js';
 import {
-  compilePolicyProgram, DEFAULT_STEP_BUDGET, MAX_PARTS_PER_PACKET, PolicyProgramError, stepBudget, worstCaseSteps,
+  compilePolicyProgram,
+  DEFAULT_STEP_BUDGET,
+  MAX_PARTS_PER_PACKET,
+  PolicyProgramError,
+  stepBudget,
+  worstCaseSteps,
 } from '../../src/compile/program/index.js';
 import { disassemble } from '../../src/asm/index.js';
 import { JumpSlot } from '../../src/abi/notrack.js';
@@ -13,8 +18,14 @@ const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets
 
 function rules(n: number, log = false): IngressEntry[] {
   return Array.from({ length: n }, (_, i) => ({
-    counter: i, action: log && i % 10 === 9 ? 'Log' : 'Allow', protocol: 6, notProtocol: null, icmp: null, notICMP: null,
-    source: side({ inSets: [`net${i % 50}`] }), destination: side({ ports: [{ from: 1000 + i, to: 1000 + i }] }),
+    counter: i,
+    action: log && i % 10 === 9 ? 'Log' : 'Allow',
+    protocol: 6,
+    notProtocol: null,
+    icmp: null,
+    notICMP: null,
+    source: side({ inSets: [`net${i % 50}`] }),
+    destination: side({ ports: [{ from: 1000 + i, to: 1000 + i }] }),
   }));
 }
 
@@ -22,9 +33,18 @@ function state(v4: IngressEntry[], hash = ''): DesiredState {
   const sets: DesiredState['sets'] = {};
   for (let i = 0; i < 50; i++) sets[`net${i}`] = { id: `net${i}`, family: 4, prefixes: [`10.${i}.0.0/16`], origin: '' };
   return {
-    formatVersion: 1, host: 'h', hash,
-    config: { acceptMark: 0, passMark: 0, xdpMode: 'native' as DesiredState['config']['xdpMode'], logRate: 0, logBurst: 0 },
-    failsafes: [], sets,
+    formatVersion: 1,
+    host: 'h',
+    hash,
+    config: {
+      acceptMark: 0,
+      passMark: 0,
+      xdpMode: 'native' as DesiredState['config']['xdpMode'],
+      logRate: 0,
+      logBurst: 0,
+    },
+    failsafes: [],
+    sets,
     interfaces: [
       { name: 'eth0', endpoint: 'a', ingress: { v4, v6: [] }, counters: [] },
       { name: 'eth1', endpoint: 'b', ingress: { v4, v6: [] }, counters: [] },
@@ -66,7 +86,8 @@ test('the program refers to nt_state, nt_jump, nt_counters and its own maps, and
   const { program } = compilePolicyProgram(state(rules(100)), 'eth0');
   const used = new Set(program.program.relocations.map((r) => r.mapName));
   const own = new Set(program.maps.map((m) => m.name));
-  for (const name of used) assert.ok(['nt_state', 'nt_jump', 'nt_counters'].includes(name) || own.has(name), `unexpected map ${name}`);
+  for (const name of used)
+    assert.ok(['nt_state', 'nt_jump', 'nt_counters'].includes(name) || own.has(name), `unexpected map ${name}`);
   for (const name of own) assert.ok(used.has(name), `map ${name} is created but never used`);
   assert.equal([...own].sort(), ['ntp4_dport', 'ntp4_ent', 'ntp4_proto', 'ntp4_rec', 'ntp4_src', 'ntp_scan']);
   assert.equal(program.slots, [JumpSlot.policy, JumpSlot.splitFirst]);

@@ -6,7 +6,10 @@ import { sameRule, tokenizeRule, ruleText } from '../../src/dataplane/iptables/i
 // Pairs observed on iptables 1.8.9 (nf_tables): what was loaded, what iptables-save printed.
 const SAME: [string, string][] = [
   ['-p tcp --dport 5432 -s 10.0.0.1 -j DROP', '-s 10.0.0.1/32 -p tcp -m tcp --dport 5432 -j DROP'],
-  ['-p tcp -o o1 -i i1 -d 1.2.3.4 ! -s 5.6.7.8 -j RETURN', '! -s 5.6.7.8/32 -d 1.2.3.4/32 -i i1 -o o1 -p tcp -j RETURN'],
+  [
+    '-p tcp -o o1 -i i1 -d 1.2.3.4 ! -s 5.6.7.8 -j RETURN',
+    '! -s 5.6.7.8/32 -d 1.2.3.4/32 -i i1 -o o1 -p tcp -j RETURN',
+  ],
   ['-p 6 ! -d 10.1.0.0/16 -j RETURN', '! -d 10.1.0.0/16 -p tcp -j RETURN'],
   ['-p UDPLITE -j RETURN', '-p udplite -j RETURN'],
   ['-p 47 -j RETURN', '-p gre -j RETURN'],
@@ -15,17 +18,24 @@ const SAME: [string, string][] = [
   ['-p icmp --icmp-type 8/0 -j RETURN', '-p icmp -m icmp --icmp-type 8/0 -j RETURN'],
   ['-p icmpv6 --icmpv6-type 128/0 -j RETURN', '-p ipv6-icmp -m icmp6 --icmpv6-type 128/0 -j RETURN'],
   ['-s 10.0.0.5/8 -j RETURN', '-s 10.0.0.0/8 -j RETURN'],
-  ['-s ::ffff:1.2.3.4 -d 2001:DB8:0:0:1:0:0:1/128 -j RETURN', '-s ::ffff:1.2.3.4/128 -d 2001:db8::1:0:0:1/128 -j RETURN'],
+  [
+    '-s ::ffff:1.2.3.4 -d 2001:DB8:0:0:1:0:0:1/128 -j RETURN',
+    '-s ::ffff:1.2.3.4/128 -d 2001:db8::1:0:0:1/128 -j RETURN',
+  ],
   ['-m mark --mark 0x40000000/0xffffffff -j ACCEPT', '-m mark --mark 0x40000000 -j ACCEPT'],
   ['-j MARK --set-xmark 0x40000000', '-j MARK --set-xmark 0x40000000/0xffffffff'],
   ['-m limit --limit 5/s -j RETURN', '-m limit --limit 5/sec -j RETURN'],
   ['-m limit --limit 100/minute --limit-burst 5 -j RETURN', '-m limit --limit 100/min -j RETURN'],
-  ['-p udp -m comment --comment x -m multiport --dports 53,54:60 -j DROP', '-p udp -m comment --comment "x" -m multiport --dports 53,54:60 -j DROP'],
+  [
+    '-p udp -m comment --comment x -m multiport --dports 53,54:60 -j DROP',
+    '-p udp -m comment --comment "x" -m multiport --dports 53,54:60 -j DROP',
+  ],
   ['--protocol tcp --destination 10.0.0.0/8 --jump DROP', '-d 10.0.0.0/8 -p tcp -j DROP'],
 ];
 
 test('rules iptables stores identically compare equal', () => {
-  for (const [loaded, printed] of SAME) assert.ok(sameRule(tokenizeRule(loaded), tokenizeRule(printed)), `${loaded}  vs  ${printed}`);
+  for (const [loaded, printed] of SAME)
+    assert.ok(sameRule(tokenizeRule(loaded), tokenizeRule(printed)), `${loaded}  vs  ${printed}`);
 });
 
 const DIFFERENT: [string, string][] = [

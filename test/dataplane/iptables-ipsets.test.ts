@@ -2,25 +2,46 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  canonicalSet, diffIpsets, formatAddress, parseIpsetHeaders, parseIpsetSave, renderIpsetRestore, setOptions,
-  IpsetDesiredError, type IpsetActual,
+  canonicalSet,
+  diffIpsets,
+  formatAddress,
+  parseIpsetHeaders,
+  parseIpsetSave,
+  renderIpsetRestore,
+  setOptions,
+  IpsetDesiredError,
+  type IpsetActual,
 } from '../../src/dataplane/ipset/index.js';
 import { parseIp } from '../../src/net/cidr.js';
 
 test('members are written the way ipset save prints them, sorted, duplicates dropped', () => {
-  const s = canonicalSet({ name: 'notrack-peers', family: 4, members: ['10.0.0.5/32', '192.168.1.7/24', '10.0.0.0/8', '10.0.0.5'] });
+  const s = canonicalSet({
+    name: 'notrack-peers',
+    family: 4,
+    members: ['10.0.0.5/32', '192.168.1.7/24', '10.0.0.0/8', '10.0.0.5'],
+  });
   assert.equal(s.members, ['10.0.0.0/8', '10.0.0.5', '192.168.1.0/24']);
-  const v6 = canonicalSet({ name: 'notrack-peers6', family: 6, members: ['FD00:1::/48', 'fd00:0:0:0::1/128', '2001:db8:0:0:1:0:0:1'] });
+  const v6 = canonicalSet({
+    name: 'notrack-peers6',
+    family: 6,
+    members: ['FD00:1::/48', 'fd00:0:0:0::1/128', '2001:db8:0:0:1:0:0:1'],
+  });
   assert.equal(v6.members, ['2001:db8::1:0:0:1', 'fd00:1::/48', 'fd00::1']);
 });
 
 test('a whole family becomes its two halves, since hash:net refuses a zero prefix', () => {
-  assert.equal(canonicalSet({ name: 'notrack-all', family: 4, members: ['0.0.0.0/0'] }).members, ['0.0.0.0/1', '128.0.0.0/1']);
+  assert.equal(canonicalSet({ name: 'notrack-all', family: 4, members: ['0.0.0.0/0'] }).members, [
+    '0.0.0.0/1',
+    '128.0.0.0/1',
+  ]);
   assert.equal(canonicalSet({ name: 'notrack-all6', family: 6, members: ['::/0'] }).members, ['8000::/1', '::/1']);
 });
 
 test('addresses print as inet_ntop does, dotted tails for mapped and compatible IPv4', () => {
-  const fmt = (t: string): string => { const p = parseIp(t)!; return formatAddress(p.family, p.addr); };
+  const fmt = (t: string): string => {
+    const p = parseIp(t)!;
+    return formatAddress(p.family, p.addr);
+  };
   assert.is(fmt('::ffff:1.2.3.4'), '::ffff:1.2.3.4');
   assert.is(fmt('::1.2.3.4'), '::1.2.3.4');
   assert.is(fmt('::1'), '::1');
@@ -38,20 +59,31 @@ test('bad sets are refused naming the set and the member', () => {
     [{ name: 'notrack-x', family: 4, members: ['db.example.com'] }, /notrack-x: "db.example.com" is not an address/],
   ];
   for (const [set, message] of bad) {
-    assert.throws(() => canonicalSet(set), (e: unknown) => e instanceof IpsetDesiredError && e.code === 'ipset-invalid-desired' && message.test(e.message), set.name);
+    assert.throws(
+      () => canonicalSet(set),
+      (e: unknown) => e instanceof IpsetDesiredError && e.code === 'ipset-invalid-desired' && message.test(e.message),
+      set.name,
+    );
   }
 });
 
 test('the restore input fills the temporary set, then swaps it in and destroys the old generation', () => {
   const s = canonicalSet({ name: 'notrack-peers', family: 4, members: ['10.0.0.1', '10.1.0.0/16'] });
-  assert.is(renderIpsetRestore(s, 'swap'), `create notrack-peers-tmp hash:net family inet hashsize 1024 maxelem 65536
+  assert.is(
+    renderIpsetRestore(s, 'swap'),
+    `create notrack-peers-tmp hash:net family inet hashsize 1024 maxelem 65536
 add notrack-peers-tmp 10.0.0.1
 add notrack-peers-tmp 10.1.0.0/16
 swap notrack-peers-tmp notrack-peers
 destroy notrack-peers-tmp
-`);
+`,
+  );
   assert.ok(renderIpsetRestore(s, 'rename').endsWith('rename notrack-peers-tmp notrack-peers\n'));
-  assert.ok(renderIpsetRestore(s, 'replace-incompatible').endsWith('destroy notrack-peers\nrename notrack-peers-tmp notrack-peers\n'));
+  assert.ok(
+    renderIpsetRestore(s, 'replace-incompatible').endsWith(
+      'destroy notrack-peers\nrename notrack-peers-tmp notrack-peers\n',
+    ),
+  );
   const v6 = canonicalSet({ name: 'notrack-p6', family: 6, members: [] });
   assert.ok(renderIpsetRestore(v6, 'rename').startsWith('create notrack-p6-tmp hash:net family inet6 '));
 });
@@ -95,11 +127,14 @@ add notrack-peers 10.0.0.5 nomatch
 
 test('ipset list -t headers and ipset save members parse into typed sets', () => {
   const sets = parseIpsetHeaders(LIST);
-  assert.equal(sets.map((s) => [s.name, s.type, s.family, s.hashsize, s.maxelem, s.references]), [
-    ['notrack-peers', 'hash:net', 4, 1024, 65536, 1],
-    ['notrack-peers6', 'hash:net', 6, 1024, 65536, 0],
-    ['other', 'hash:ip', 6, 1024, 65536, 0],
-  ]);
+  assert.equal(
+    sets.map((s) => [s.name, s.type, s.family, s.hashsize, s.maxelem, s.references]),
+    [
+      ['notrack-peers', 'hash:net', 4, 1024, 65536, 1],
+      ['notrack-peers6', 'hash:net', 6, 1024, 65536, 0],
+      ['other', 'hash:ip', 6, 1024, 65536, 0],
+    ],
+  );
   assert.equal(parseIpsetSave(SAVE, 'notrack-peers'), ['192.168.1.0/24', '10.0.0.0/8', '10.0.0.5 nomatch']);
 });
 

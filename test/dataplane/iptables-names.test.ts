@@ -2,7 +2,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  interfaceChainName, policyChainName, policyRuleComment, parsePolicyRuleComment, logPrefix, MAX_CHAIN_NAME,
+  interfaceChainName,
+  policyChainName,
+  policyRuleComment,
+  parsePolicyRuleComment,
+  logPrefix,
+  MAX_CHAIN_NAME,
 } from '../../src/dataplane/iptables/index.js';
 import { ipsetName, tmpSetName, isTmpSetName, MAX_SET_NAME } from '../../src/dataplane/ipset/index.js';
 
@@ -30,7 +35,7 @@ test('long policy names are shortened to 28 characters, deterministically and wi
   assert.match(policyChainName('a'.repeat(18)), /_/);
 });
 
-test('set names fit ipset\'s 31 characters, and so do their temporary names', () => {
+test("set names fit ipset's 31 characters, and so do their temporary names", () => {
   const long = ipsetName('global-network-set-of-every-customer-subnet');
   assert.is(long.length, MAX_SET_NAME);
   assert.ok(long.startsWith('notrack-'));
@@ -53,7 +58,7 @@ test('rule comments name the policy and the rule index, and parse back', () => {
   assert.is(parsePolicyRuleComment(long)?.index, 12);
 });
 
-test('log prefixes fit the kernel\'s 29 characters and end with a space', () => {
+test("log prefixes fit the kernel's 29 characters and end with a space", () => {
   assert.is(logPrefix('db', 1), 'notrack:db:1 ');
   const long = logPrefix('default.log-everything-leaving-the-host', 41);
   assert.ok(long.length <= 29);

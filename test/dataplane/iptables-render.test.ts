@@ -2,7 +2,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  renderRuleset, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, IptablesDesiredError, type IptablesDesired,
+  renderRuleset,
+  DEFAULT_ACCEPT_MARK,
+  DEFAULT_PASS_MARK,
+  IptablesDesiredError,
+  type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';
 
 const desired = (): IptablesDesired => ({
@@ -11,18 +15,32 @@ const desired = (): IptablesDesired => ({
   log: { rate: 10, burst: 20 },
   egress: {
     interfaces: [
-      { iface: '*', policies: [{ name: 'smtp-block', rules: [{ index: 0, action: 'Deny', match: ['-p', 'tcp', '-m', 'tcp', '--dport', '25'] }] }] },
+      {
+        iface: '*',
+        policies: [
+          {
+            name: 'smtp-block',
+            rules: [{ index: 0, action: 'Deny', match: ['-p', 'tcp', '-m', 'tcp', '--dport', '25'] }],
+          },
+        ],
+      },
       {
         iface: 'eth0',
-        policies: [{
-          name: 'db-egress',
-          rules: [
-            { index: 0, action: 'Allow', match: ['-p', 'tcp', '-m', 'tcp', '--dport', '5432', '-m', 'set', '--match-set', 'notrack-db', 'dst'] },
-            { index: 1, action: 'Log', match: ['-p', 'udp'] },
-            { index: 2, action: 'Pass', match: ['-d', '10.9.0.0/16'], ipVersion: 4 },
-            { index: 3, action: 'Deny', match: ['-d', 'fd00:9::/32'], ipVersion: 6 },
-          ],
-        }],
+        policies: [
+          {
+            name: 'db-egress',
+            rules: [
+              {
+                index: 0,
+                action: 'Allow',
+                match: ['-p', 'tcp', '-m', 'tcp', '--dport', '5432', '-m', 'set', '--match-set', 'notrack-db', 'dst'],
+              },
+              { index: 1, action: 'Log', match: ['-p', 'udp'] },
+              { index: 2, action: 'Pass', match: ['-d', '10.9.0.0/16'], ipVersion: 4 },
+              { index: 3, action: 'Deny', match: ['-d', 'fd00:9::/32'], ipVersion: 6 },
+            ],
+          },
+        ],
       },
     ],
   },
@@ -30,7 +48,9 @@ const desired = (): IptablesDesired => ({
 
 test('the IPv4 ruleset declares every chain, fills it and inserts one jump per built-in chain at the top', () => {
   const out = renderRuleset(desired(), 4);
-  assert.is(out.raw, `*raw
+  assert.is(
+    out.raw,
+    `*raw
 :NOTRACK-PREROUTING - [0:0]
 :NOTRACK-OUTPUT - [0:0]
 :NOTRACK-TH-eth0 - [0:0]
@@ -62,8 +82,11 @@ test('the IPv4 ruleset declares every chain, fills it and inserts one jump per b
 -I OUTPUT 1 -j NOTRACK-OUTPUT
 -I PREROUTING 1 -j NOTRACK-PREROUTING
 COMMIT
-`);
-  assert.is(out.filter, `*filter
+`,
+  );
+  assert.is(
+    out.filter,
+    `*filter
 :NOTRACK-INPUT - [0:0]
 :NOTRACK-FORWARD - [0:0]
 :NOTRACK-OUTPUT - [0:0]
@@ -77,7 +100,8 @@ COMMIT
 -I FORWARD 1 -j NOTRACK-FORWARD
 -I INPUT 1 -j NOTRACK-INPUT
 COMMIT
-`);
+`,
+  );
 });
 
 test('the IPv6 ruleset keeps only rules for IPv6 (or both) and leaves out the IPv4 failsafe net', () => {
@@ -94,7 +118,13 @@ test('without egress policies only the ingress chains, the mark clearing and the
   const d = desired();
   d.egress.interfaces = [];
   const raw = renderRuleset(d, 4).raw;
-  assert.is(raw.split('\n').filter((l) => l.startsWith(':')).join(' '), ':NOTRACK-PREROUTING - [0:0] :NOTRACK-OUTPUT - [0:0]');
+  assert.is(
+    raw
+      .split('\n')
+      .filter((l) => l.startsWith(':'))
+      .join(' '),
+    ':NOTRACK-PREROUTING - [0:0] :NOTRACK-OUTPUT - [0:0]',
+  );
   assert.not.ok(raw.includes('failsafe'), 'failsafe rules are only needed with egress policies');
 });
 
@@ -109,17 +139,58 @@ test('marks come from the desired state: a custom accept mark appears in raw and
 
 test('invalid desired states are refused with a message that says what to fix', () => {
   const cases: [string, (d: IptablesDesired) => void, RegExp][] = [
-    ['overlapping marks', (d) => { d.marks.pass = { value: 0x40000000, mask: 0x40000000 }; }, /overlap/],
-    ['a target inside the match', (d) => { d.egress.interfaces[0]!.policies[0]!.rules[0]!.match.push('-j', 'ACCEPT'); }, /may not contain -j/],
-    ['an IPv4 address in a rule for both families', (d) => { d.egress.interfaces[0]!.policies[0]!.rules[0]!.match.push('-d', '10.1.1.1'); }, /set ipVersion: 4/],
-    ['a host name instead of an address', (d) => { d.egress.interfaces[0]!.policies[0]!.rules[0]!.match.push('-d', 'db.example.com'); }, /is not one CIDR/],
-    ['an interface name with a slash', (d) => { d.egress.interfaces[0]!.iface = 'a/b'; }, /not an interface name/],
-    ['a value outside the mask', (d) => { d.marks.accept = { value: 0x3, mask: 0x1 }; }, /inside a 32-bit mask/],
+    [
+      'overlapping marks',
+      (d) => {
+        d.marks.pass = { value: 0x40000000, mask: 0x40000000 };
+      },
+      /overlap/,
+    ],
+    [
+      'a target inside the match',
+      (d) => {
+        d.egress.interfaces[0]!.policies[0]!.rules[0]!.match.push('-j', 'ACCEPT');
+      },
+      /may not contain -j/,
+    ],
+    [
+      'an IPv4 address in a rule for both families',
+      (d) => {
+        d.egress.interfaces[0]!.policies[0]!.rules[0]!.match.push('-d', '10.1.1.1');
+      },
+      /set ipVersion: 4/,
+    ],
+    [
+      'a host name instead of an address',
+      (d) => {
+        d.egress.interfaces[0]!.policies[0]!.rules[0]!.match.push('-d', 'db.example.com');
+      },
+      /is not one CIDR/,
+    ],
+    [
+      'an interface name with a slash',
+      (d) => {
+        d.egress.interfaces[0]!.iface = 'a/b';
+      },
+      /not an interface name/,
+    ],
+    [
+      'a value outside the mask',
+      (d) => {
+        d.marks.accept = { value: 0x3, mask: 0x1 };
+      },
+      /inside a 32-bit mask/,
+    ],
   ];
   for (const [what, mutate, message] of cases) {
     const d = desired();
     mutate(d);
-    assert.throws(() => renderRuleset(d, 4), (e: unknown) => e instanceof IptablesDesiredError && e.code === 'iptables-invalid-desired' && message.test(e.message), what);
+    assert.throws(
+      () => renderRuleset(d, 4),
+      (e: unknown) =>
+        e instanceof IptablesDesiredError && e.code === 'iptables-invalid-desired' && message.test(e.message),
+      what,
+    );
   }
 });
 

@@ -3,8 +3,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  actualTable, diffIptables, parseIptablesSave, readRuleCounters, renderChanges, tokenizeRule, IptablesParseError,
-  DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, type IptablesActual, type IptablesChange, type IptablesDesired,
+  actualTable,
+  diffIptables,
+  parseIptablesSave,
+  readRuleCounters,
+  renderChanges,
+  tokenizeRule,
+  IptablesParseError,
+  DEFAULT_ACCEPT_MARK,
+  DEFAULT_PASS_MARK,
+  type IptablesActual,
+  type IptablesChange,
+  type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';
 
 const desired = (): IptablesDesired => ({
@@ -12,17 +22,21 @@ const desired = (): IptablesDesired => ({
   failsafe: { inbound: [{ protocol: 6, port: 22 }], outbound: [] },
   log: { rate: 10, burst: 20 },
   egress: {
-    interfaces: [{
-      iface: 'eth0',
-      policies: [{
-        name: 'db-egress',
-        rules: [
-          // Shorthand on purpose: iptables prints it as `-d 10.1.2.3/32 -p tcp -m tcp --dport 5432`.
-          { index: 0, action: 'Allow', match: ['-p', 'tcp', '--dport', '5432', '-d', '10.1.2.3'], ipVersion: 4 },
-          { index: 1, action: 'Deny', match: [] },
+    interfaces: [
+      {
+        iface: 'eth0',
+        policies: [
+          {
+            name: 'db-egress',
+            rules: [
+              // Shorthand on purpose: iptables prints it as `-d 10.1.2.3/32 -p tcp -m tcp --dport 5432`.
+              { index: 0, action: 'Allow', match: ['-p', 'tcp', '--dport', '5432', '-d', '10.1.2.3'], ipVersion: 4 },
+              { index: 1, action: 'Deny', match: [] },
+            ],
+          },
         ],
-      }],
-    }],
+      },
+    ],
   },
 });
 
@@ -93,15 +107,30 @@ function actual(raw = RAW, filter = FILTER): IptablesActual {
 
 test('chains keep their declaration order, built-in policies and rule counters', () => {
   const filter = parseIptablesSave(FILTER).get('filter')!;
-  assert.equal(filter.map((c) => c.name), ['INPUT', 'FORWARD', 'OUTPUT', 'DOCKER-USER', 'NOTRACK-ACCEPT', 'NOTRACK-FORWARD', 'NOTRACK-INPUT', 'NOTRACK-OUTPUT']);
+  assert.equal(
+    filter.map((c) => c.name),
+    [
+      'INPUT',
+      'FORWARD',
+      'OUTPUT',
+      'DOCKER-USER',
+      'NOTRACK-ACCEPT',
+      'NOTRACK-FORWARD',
+      'NOTRACK-INPUT',
+      'NOTRACK-OUTPUT',
+    ],
+  );
   const input = filter[0]!;
   assert.is(input.builtin, true);
   assert.is(input.policy, 'DROP');
-  assert.equal(input.rules.map((r) => [r.position, r.text, r.packets, r.bytes]), [
-    [1, '-j NOTRACK-INPUT', 4, 336],
-    [2, '-i lo -j ACCEPT', 4, 336],
-    [3, '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', 0, 0],
-  ]);
+  assert.equal(
+    input.rules.map((r) => [r.position, r.text, r.packets, r.bytes]),
+    [
+      [1, '-j NOTRACK-INPUT', 4, 336],
+      [2, '-i lo -j ACCEPT', 4, 336],
+      [3, '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', 0, 0],
+    ],
+  );
   assert.is(filter[3]!.builtin, false);
   assert.is(filter[3]!.policy, undefined);
 });
@@ -113,18 +142,39 @@ test('rules carry their comment and target; a goto is told apart from a jump', (
   assert.is(dispatch.target, 'NOTRACK-TH-eth0');
   assert.is(dispatch.goto, true);
   const allow = raw.find((c) => c.name === 'NOTRACK-PO-db-egress')!.rules[0]!;
-  assert.equal(allow.tokens, ['-d', '10.1.2.3/32', '-p', 'tcp', '-m', 'tcp', '--dport', '5432', '-m', 'comment', '--comment', 'notrack:db-egress:0', '-j', 'NOTRACK-ALLOW']);
+  assert.equal(allow.tokens, [
+    '-d',
+    '10.1.2.3/32',
+    '-p',
+    'tcp',
+    '-m',
+    'tcp',
+    '--dport',
+    '5432',
+    '-m',
+    'comment',
+    '--comment',
+    'notrack:db-egress:0',
+    '-j',
+    'NOTRACK-ALLOW',
+  ]);
   assert.is(allow.goto, false);
 });
 
 test('jumps from built-in chains to NOTRACK- chains are listed with their position; host jumps are not', () => {
   const a = actual();
-  assert.equal(a.tables.filter.jumps.map((j) => [j.from, j.to, j.position, j.plain]), [
-    ['INPUT', 'NOTRACK-INPUT', 1, true],
-    ['FORWARD', 'NOTRACK-FORWARD', 1, true],
-    ['OUTPUT', 'NOTRACK-OUTPUT', 1, true],
-  ]);
-  assert.equal(a.tables.raw.jumps.map((j) => `${j.from}>${j.to}`), ['PREROUTING>NOTRACK-PREROUTING', 'OUTPUT>NOTRACK-OUTPUT']);
+  assert.equal(
+    a.tables.filter.jumps.map((j) => [j.from, j.to, j.position, j.plain]),
+    [
+      ['INPUT', 'NOTRACK-INPUT', 1, true],
+      ['FORWARD', 'NOTRACK-FORWARD', 1, true],
+      ['OUTPUT', 'NOTRACK-OUTPUT', 1, true],
+    ],
+  );
+  assert.equal(
+    a.tables.raw.jumps.map((j) => `${j.from}>${j.to}`),
+    ['PREROUTING>NOTRACK-PREROUTING', 'OUTPUT>NOTRACK-OUTPUT'],
+  );
   assert.equal(a.tables.raw.foreign, []);
 });
 
@@ -134,27 +184,48 @@ test('a rule without a notrack comment inside a NOTRACK- chain is foreign', () =
     '[9:540] -A NOTRACK-PREROUTING -s 192.0.2.1/32 -j DROP\n[0:0] -A NOTRACK-PREROUTING -m mark --mark 0x40000000/0x40000000 -m comment --comment "notrack:skip-raw-accepted" -j ACCEPT',
   );
   const foreign = actual(tampered).tables.raw.foreign;
-  assert.equal(foreign.map((r) => [r.chain, r.position, r.text, r.packets]), [['NOTRACK-PREROUTING', 2, '-s 192.0.2.1/32 -j DROP', 9]]);
+  assert.equal(
+    foreign.map((r) => [r.chain, r.position, r.text, r.packets]),
+    [['NOTRACK-PREROUTING', 2, '-s 192.0.2.1/32 -j DROP', 9]],
+  );
 });
 
-test('per-rule counters are read by policy and rule index; notrack\'s own rules by purpose', () => {
+test("per-rule counters are read by policy and rule index; notrack's own rules by purpose", () => {
   const counters = readRuleCounters(actual());
   const policy = counters.filter((c) => c.policy !== undefined);
-  assert.equal(policy.map((c) => [c.chain, c.policy, c.index, c.packets, c.bytes]), [
-    ['NOTRACK-PO-db-egress', 'db-egress', 0, 17, 1020],
-    ['NOTRACK-PO-db-egress', 'db-egress', 1, 3, 180],
-  ]);
+  assert.equal(
+    policy.map((c) => [c.chain, c.policy, c.index, c.packets, c.bytes]),
+    [
+      ['NOTRACK-PO-db-egress', 'db-egress', 0, 17, 1020],
+      ['NOTRACK-PO-db-egress', 'db-egress', 1, 3, 180],
+    ],
+  );
   const clear = counters.find((c) => c.comment === 'notrack:clear-marks')!;
   assert.equal([clear.table, clear.chain, clear.packets], ['raw', 'NOTRACK-OUTPUT', 4]);
-  assert.ok(counters.every((c) => c.comment.startsWith('notrack:')), 'host rules are not notrack counters');
+  assert.ok(
+    counters.every((c) => c.comment.startsWith('notrack:')),
+    'host rules are not notrack counters',
+  );
 });
 
 test('quoted tokens keep their spaces and escaped quotes', () => {
-  assert.equal(tokenizeRule('-m comment --comment "a \\"b\\" c" -j LOG --log-prefix "x: "'), ['-m', 'comment', '--comment', 'a "b" c', '-j', 'LOG', '--log-prefix', 'x: ']);
+  assert.equal(tokenizeRule('-m comment --comment "a \\"b\\" c" -j LOG --log-prefix "x: "'), [
+    '-m',
+    'comment',
+    '--comment',
+    'a "b" c',
+    '-j',
+    'LOG',
+    '--log-prefix',
+    'x: ',
+  ]);
 });
 
 test('malformed output is refused with the line number', () => {
-  assert.throws(() => parseIptablesSave('*raw\n:PREROUTING ACCEPT [0:0]\n-A NOPE -j ACCEPT\nCOMMIT\n'), (e: unknown) => e instanceof IptablesParseError && /line 3/.test(e.message));
+  assert.throws(
+    () => parseIptablesSave('*raw\n:PREROUTING ACCEPT [0:0]\n-A NOPE -j ACCEPT\nCOMMIT\n'),
+    (e: unknown) => e instanceof IptablesParseError && /line 3/.test(e.message),
+  );
   assert.throws(() => parseIptablesSave('*raw\n:PREROUTING ACCEPT [0:0]\n'), /no COMMIT/);
 });
 
@@ -166,7 +237,9 @@ test('the tables applied for a desired state are in sync with it, shorthand matc
 });
 
 test('a deleted chain is a missing chain (with its jump); a chain notrack no longer wants is an extra chain', () => {
-  const noForward = FILTER.split('\n').filter((l) => !l.includes('NOTRACK-FORWARD')).join('\n');
+  const noForward = FILTER.split('\n')
+    .filter((l) => !l.includes('NOTRACK-FORWARD'))
+    .join('\n');
   assert.equal(change(RAW, noForward), [
     { family: 4, table: 'filter', kind: 'missing-chain', chain: 'NOTRACK-FORWARD' },
     { family: 4, table: 'filter', kind: 'missing-jump', from: 'FORWARD', to: 'NOTRACK-FORWARD' },
@@ -190,42 +263,103 @@ test('a rule someone slipped into a notrack chain is reported as foreign, with i
     '[0:0] -A NOTRACK-PREROUTING -m mark --mark 0x40000000/0x40000000 -m comment --comment "notrack:skip-raw-accepted"',
     '[0:0] -A NOTRACK-PREROUTING -s 192.0.2.1/32 -j DROP\n[0:0] -A NOTRACK-PREROUTING -m mark --mark 0x40000000/0x40000000 -m comment --comment "notrack:skip-raw-accepted"',
   );
-  assert.equal(change(tampered), [{ family: 4, table: 'raw', kind: 'foreign-rule', chain: 'NOTRACK-PREROUTING', position: 2, rule: '-s 192.0.2.1/32 -j DROP' }]);
+  assert.equal(change(tampered), [
+    {
+      family: 4,
+      table: 'raw',
+      kind: 'foreign-rule',
+      chain: 'NOTRACK-PREROUTING',
+      position: 2,
+      rule: '-s 192.0.2.1/32 -j DROP',
+    },
+  ]);
 });
 
 test('jumps: missing, duplicated, not first, and to a chain that does not belong there', () => {
   assert.equal(change(RAW.replace('[4:336] -A PREROUTING -j NOTRACK-PREROUTING\n', '')), [
     { family: 4, table: 'raw', kind: 'missing-jump', from: 'PREROUTING', to: 'NOTRACK-PREROUTING' },
   ]);
-  assert.equal(change(RAW, FILTER.replace('[0:0] -A FORWARD -j DOCKER-USER', '[0:0] -A FORWARD -j DOCKER-USER\n[0:0] -A INPUT -j NOTRACK-INPUT')), [
-    { family: 4, table: 'filter', kind: 'duplicate-jump', from: 'INPUT', to: 'NOTRACK-INPUT', count: 2 },
-  ]);
-  assert.equal(change(RAW, FILTER.replace('[4:336] -A OUTPUT -j NOTRACK-OUTPUT', '[0:0] -A OUTPUT -o lo -j ACCEPT\n[4:336] -A OUTPUT -j NOTRACK-OUTPUT')), [
-    { family: 4, table: 'filter', kind: 'misplaced-jump', from: 'OUTPUT', to: 'NOTRACK-OUTPUT', position: 2, rule: '-j NOTRACK-OUTPUT' },
-  ]);
-  assert.equal(change(RAW, FILTER.replace('[0:0] -A FORWARD -j DOCKER-USER', '[0:0] -A FORWARD -j DOCKER-USER\n[0:0] -A FORWARD -i eth1 -j NOTRACK-INPUT')), [
-    { family: 4, table: 'filter', kind: 'extra-jump', from: 'FORWARD', to: 'NOTRACK-INPUT', rule: '-i eth1 -j NOTRACK-INPUT' },
-  ]);
+  assert.equal(
+    change(
+      RAW,
+      FILTER.replace(
+        '[0:0] -A FORWARD -j DOCKER-USER',
+        '[0:0] -A FORWARD -j DOCKER-USER\n[0:0] -A INPUT -j NOTRACK-INPUT',
+      ),
+    ),
+    [{ family: 4, table: 'filter', kind: 'duplicate-jump', from: 'INPUT', to: 'NOTRACK-INPUT', count: 2 }],
+  );
+  assert.equal(
+    change(
+      RAW,
+      FILTER.replace(
+        '[4:336] -A OUTPUT -j NOTRACK-OUTPUT',
+        '[0:0] -A OUTPUT -o lo -j ACCEPT\n[4:336] -A OUTPUT -j NOTRACK-OUTPUT',
+      ),
+    ),
+    [
+      {
+        family: 4,
+        table: 'filter',
+        kind: 'misplaced-jump',
+        from: 'OUTPUT',
+        to: 'NOTRACK-OUTPUT',
+        position: 2,
+        rule: '-j NOTRACK-OUTPUT',
+      },
+    ],
+  );
+  assert.equal(
+    change(
+      RAW,
+      FILTER.replace(
+        '[0:0] -A FORWARD -j DOCKER-USER',
+        '[0:0] -A FORWARD -j DOCKER-USER\n[0:0] -A FORWARD -i eth1 -j NOTRACK-INPUT',
+      ),
+    ),
+    [
+      {
+        family: 4,
+        table: 'filter',
+        kind: 'extra-jump',
+        from: 'FORWARD',
+        to: 'NOTRACK-INPUT',
+        rule: '-i eth1 -j NOTRACK-INPUT',
+      },
+    ],
+  );
 });
 
 test('the fix rewrites only the chains that differ and re-inserts jumps only where they are wrong', () => {
-  const raw = RAW.replace('--dport 5432', '--dport 5433').replace(':NOTRACK-TH-eth0 - [0:0]', ':NOTRACK-TH-eth0 - [0:0]\n:NOTRACK-PO-old - [0:0]');
-  const filter = FILTER.replace('[0:0] -A FORWARD -j DOCKER-USER', '[0:0] -A FORWARD -j DOCKER-USER\n[0:0] -A INPUT -j NOTRACK-INPUT');
+  const raw = RAW.replace('--dport 5432', '--dport 5433').replace(
+    ':NOTRACK-TH-eth0 - [0:0]',
+    ':NOTRACK-TH-eth0 - [0:0]\n:NOTRACK-PO-old - [0:0]',
+  );
+  const filter = FILTER.replace(
+    '[0:0] -A FORWARD -j DOCKER-USER',
+    '[0:0] -A FORWARD -j DOCKER-USER\n[0:0] -A INPUT -j NOTRACK-INPUT',
+  );
   const fix = renderChanges(desired(), actual(raw, filter));
-  assert.is(fix.raw, `*raw
+  assert.is(
+    fix.raw,
+    `*raw
 :NOTRACK-PO-db-egress - [0:0]
 :NOTRACK-PO-old - [0:0]
 -A NOTRACK-PO-db-egress -p tcp --dport 5432 -d 10.1.2.3 -m comment --comment "notrack:db-egress:0" -j NOTRACK-ALLOW
 -A NOTRACK-PO-db-egress -m comment --comment "notrack:db-egress:1" -j DROP
 -X NOTRACK-PO-old
 COMMIT
-`);
-  assert.is(fix.filter, `*filter
+`,
+  );
+  assert.is(
+    fix.filter,
+    `*filter
 -D INPUT -j NOTRACK-INPUT
 -D INPUT -j NOTRACK-INPUT
 -I INPUT 1 -j NOTRACK-INPUT
 COMMIT
-`);
+`,
+  );
 });
 
 test.run();

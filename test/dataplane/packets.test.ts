@@ -3,15 +3,35 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  buildArpFrame, buildEthernetFrame, buildFrame, crc32c, internetChecksum, layoutFrame, type PacketSpec,
+  buildArpFrame,
+  buildEthernetFrame,
+  buildFrame,
+  crc32c,
+  internetChecksum,
+  layoutFrame,
+  type PacketSpec,
 } from '../support/packets.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 
-const v4 = (s: Partial<PacketSpec> = {}): PacketSpec =>
-  ({ family: 4, proto: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', sport: 1234, dport: 80, ...s });
-const v6 = (s: Partial<PacketSpec> = {}): PacketSpec =>
-  ({ family: 6, proto: 'tcp', src: 'fd00::1', dst: 'fd00::2', sport: 1234, dport: 80, ...s });
+const v4 = (s: Partial<PacketSpec> = {}): PacketSpec => ({
+  family: 4,
+  proto: 'tcp',
+  src: '10.0.0.1',
+  dst: '10.0.0.2',
+  sport: 1234,
+  dport: 80,
+  ...s,
+});
+const v6 = (s: Partial<PacketSpec> = {}): PacketSpec => ({
+  family: 6,
+  proto: 'tcp',
+  src: 'fd00::1',
+  dst: 'fd00::2',
+  sport: 1234,
+  dport: 80,
+  ...s,
+});
 
 /** The IPv4/IPv6 pseudo-header of an L4 checksum. */
 function pseudo(frame: Buffer, l3: number, family: 4 | 6, proto: number, length: number): Buffer {
@@ -32,8 +52,16 @@ function pseudo(frame: Buffer, l3: number, family: 4 | 6, proto: number, length:
 test('an IPv4 header matches the well-known example header byte for byte, checksum b861 included', () => {
   // 4500 0073 0000 4000 4011 b861 c0a8 0001 c0a8 00c7: UDP, 115 bytes, DF, TTL 64.
   const f = layoutFrame({
-    family: 4, proto: 'udp', src: '192.168.0.1', dst: '192.168.0.199', sport: 1, dport: 2, ipId: 0,
-    dontFragment: true, ttl: 64, payload: Buffer.alloc(115 - 20 - 8),
+    family: 4,
+    proto: 'udp',
+    src: '192.168.0.1',
+    dst: '192.168.0.199',
+    sport: 1,
+    dport: 2,
+    ipId: 0,
+    dontFragment: true,
+    ttl: 64,
+    payload: Buffer.alloc(115 - 20 - 8),
   });
   assert.is(hex(f.frame.subarray(14, 34)), '45000073000040004011b861c0a80001c0a800c7');
   assert.is(f.l3Off, 14);
@@ -43,10 +71,14 @@ test('an IPv4 header matches the well-known example header byte for byte, checks
 
 test('a whole IPv4 UDP frame is exactly the expected bytes, with UDP checksum e6b9', () => {
   const frame = buildFrame(v4({ proto: 'udp' }));
-  assert.is(hex(frame),
-    '020000000002' + '020000000001' + '0800' +
-    '4500001c00000000401166cf0a0000010a000002' +
-    '04d2005000 08e6b9'.replace(/ /g, ''));
+  assert.is(
+    hex(frame),
+    '020000000002' +
+      '020000000001' +
+      '0800' +
+      '4500001c00000000401166cf0a0000010a000002' +
+      '04d2005000 08e6b9'.replace(/ /g, ''),
+  );
   assert.is(internetChecksum(frame.subarray(14, 34)), 0, 'the IPv4 header sums to zero');
 });
 
@@ -72,12 +104,21 @@ test('CRC-32C has the standard check value and SCTP stores it little-endian over
 });
 
 test('TCP and UDP checksums over IPv4 and IPv6 verify against the pseudo-header', () => {
-  for (const spec of [v4(), v4({ proto: 'udp', payload: Buffer.from('hello') }), v6({ payload: Buffer.from('x') }),
-    v6({ proto: 'udp' }), v6({ proto: 'udplite', payload: Buffer.alloc(3) }), v6({ proto: 'icmpv6', icmpType: 128 })]) {
+  for (const spec of [
+    v4(),
+    v4({ proto: 'udp', payload: Buffer.from('hello') }),
+    v6({ payload: Buffer.from('x') }),
+    v6({ proto: 'udp' }),
+    v6({ proto: 'udplite', payload: Buffer.alloc(3) }),
+    v6({ proto: 'icmpv6', icmpType: 128 }),
+  ]) {
     const f = layoutFrame(spec);
     const seg = f.frame.subarray(f.l4Off!);
-    assert.is(internetChecksum(pseudo(f.frame, f.l3Off, spec.family, f.ipProto, seg.length), seg), 0,
-      `checksum of ${spec.proto} over IPv${spec.family}`);
+    assert.is(
+      internetChecksum(pseudo(f.frame, f.l3Off, spec.family, f.ipProto, seg.length), seg),
+      0,
+      `checksum of ${spec.proto} over IPv${spec.family}`,
+    );
   }
   const tcp = layoutFrame(v4({ tcpFlags: 0x12 }));
   assert.is(tcp.frame[tcp.l4Off! + 13], 0x12, 'TCP flags');
@@ -120,10 +161,17 @@ test('IPv4 fragments: a first fragment has MF and the TCP header, a later one on
 });
 
 test('an IPv6 extension header chain links each next-header code and puts the transport header after it', () => {
-  const f = layoutFrame(v6({
-    proto: 'udp',
-    extHeaders: [{ type: 'hop-by-hop' }, { type: 'routing' }, { type: 'destination', options: Buffer.alloc(10) }, { type: 'ah' }],
-  }));
+  const f = layoutFrame(
+    v6({
+      proto: 'udp',
+      extHeaders: [
+        { type: 'hop-by-hop' },
+        { type: 'routing' },
+        { type: 'destination', options: Buffer.alloc(10) },
+        { type: 'ah' },
+      ],
+    }),
+  );
   const l3 = f.l3Off;
   assert.is(f.frame[l3 + 6], 0, 'IPv6 -> hop-by-hop');
   assert.is(f.frame[l3 + 40], 43, 'hop-by-hop -> routing');
@@ -139,11 +187,17 @@ test('an IPv6 extension header chain links each next-header code and puts the tr
 });
 
 test('an IPv6 fragment gets a fragment header at the end of the chain with offset and M flag', () => {
-  const later = layoutFrame(v6({ extHeaders: [{ type: 'hop-by-hop' }], fragment: { offset: 1232, more: true, id: 7 }, payload: Buffer.alloc(8) }));
+  const later = layoutFrame(
+    v6({
+      extHeaders: [{ type: 'hop-by-hop' }],
+      fragment: { offset: 1232, more: true, id: 7 },
+      payload: Buffer.alloc(8),
+    }),
+  );
   const fh = later.l3Off + 48;
   assert.is(later.frame[later.l3Off + 40], 44, 'hop-by-hop -> fragment');
   assert.is(later.frame[fh], 6, 'fragment -> TCP');
-  assert.is(later.frame.readUInt16BE(fh + 2), (1232 / 8) << 3 | 1);
+  assert.is(later.frame.readUInt16BE(fh + 2), ((1232 / 8) << 3) | 1);
   assert.is(later.frame.readUInt32BE(fh + 4), 7);
   assert.is(later.l4Off, null);
   assert.is(later.frame.length, later.l3Off + 40 + 8 + 8 + 8);

@@ -17,7 +17,11 @@ const dt = gate.test;
 // labs, say of a second test suite running beside this one, belong to live processes and are not counted.)
 test.after.each(() => {
   if (!gate.runs) return;
-  assert.equal(namespacesStartingWith(LAB_NAME_PREFIX).filter(abandoned), [], 'no namespace of an ended demo is left in ip netns list');
+  assert.equal(
+    namespacesStartingWith(LAB_NAME_PREFIX).filter(abandoned),
+    [],
+    'no namespace of an ended demo is left in ip netns list',
+  );
 });
 
 dt('runs every step against policies-example and exits 0', () => {
@@ -44,10 +48,20 @@ dt('names the step that failed, exits 1 and still removes the lab', () => {
   const folder = mkdtempSync(join(tmpdir(), 'notrack-demo-test-'));
   try {
     mkdirSync(join(folder, 'hosts'));
-    writeFileSync(join(folder, 'hosts', 'web-1.yaml'), [
-      'apiVersion: projectcalico.org/v3', 'kind: HostEndpoint', 'metadata:', '  name: web-1-all', 'spec:',
-      '  node: web-1', "  interfaceName: '*'", '  expectedIPs: [10.0.3.10]', '',
-    ].join('\n'));
+    writeFileSync(
+      join(folder, 'hosts', 'web-1.yaml'),
+      [
+        'apiVersion: projectcalico.org/v3',
+        'kind: HostEndpoint',
+        'metadata:',
+        '  name: web-1-all',
+        'spec:',
+        '  node: web-1',
+        "  interfaceName: '*'",
+        '  expectedIPs: [10.0.3.10]',
+        '',
+      ].join('\n'),
+    );
     const r = runCli(['demo', '--policies', folder]);
     assert.is(r.status, 1, r.stdout);
     assert.match(r.stdout, /✘ unexpected error: HostEndpoint web-1-all has interfaceName "\*"/);
@@ -61,7 +75,8 @@ dt('names the step that failed, exits 1 and still removes the lab', () => {
 dt('Ctrl-C removes everything the demo made and exits 130', async () => {
   const [cmd, ...argv] = cliCommand(['demo']);
   const child = spawn(cmd!, argv, {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let interrupted = 0;
@@ -75,7 +90,10 @@ dt('Ctrl-C removes everything the demo made and exits 130', async () => {
   });
   const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   assert.is(status, 130, out);
-  assert.match(out, /Interrupted during step 4 \(Apply the policy on every host\); everything the demo made was removed/);
+  assert.match(
+    out,
+    /Interrupted during step 4 \(Apply the policy on every host\); everything the demo made was removed/,
+  );
   assert.match(out, /✔ removed lab ntd/);
 });
 

@@ -22,18 +22,32 @@ export function namespacesStartingWith(prefix: string): string[] {
 
 /** True while some mount point lies under `folder`. */
 export function mountedUnder(folder: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => (l.split(' ')[4] ?? '').startsWith(`${folder}/`));
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => (l.split(' ')[4] ?? '').startsWith(`${folder}/`));
 }
 
 export function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Runs git (argv) inside a namespace; returns status and output. */
 export function gitIn(ns: string, args: string[], cwd?: string): { status: number; stdout: string; stderr: string } {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'git', ...args], {
-    encoding: 'utf8', timeout: 30_000, cwd,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' },
+    encoding: 'utf8',
+    timeout: 30_000,
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: '/nonexistent',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_TERMINAL_PROMPT: '0',
+    },
   });
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

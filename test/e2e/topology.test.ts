@@ -12,23 +12,37 @@ import { POLICIES_EXAMPLE } from './lab-fixture.js';
 
 function endpoint(name: string, node: string, interfaceName: string | null, ips: string[]): HostEndpoint {
   return {
-    name, node, interfaceName, expectedIPs: ips.map((ip) => parseCidr(ip)!), ports: [], labels: {},
+    name,
+    node,
+    interfaceName,
+    expectedIPs: ips.map((ip) => parseCidr(ip)!),
+    ports: [],
+    labels: {},
     source: { file: 'hosts.yaml', document: 0 },
   };
 }
 
 test('policies-example gives three hosts; edge-1 has eth0 and eth1 with their expected addresses', async () => {
   const plan = planTopology('ntdx-1', await readHostEndpoints(POLICIES_EXAMPLE));
-  assert.equal(plan.hosts.map((h) => h.namespace), ['ntdx-1-cache-1', 'ntdx-1-db-1', 'ntdx-1-edge-1']);
+  assert.equal(
+    plan.hosts.map((h) => h.namespace),
+    ['ntdx-1-cache-1', 'ntdx-1-db-1', 'ntdx-1-edge-1'],
+  );
   const edge = plan.hosts.find((h) => h.node === 'edge-1')!;
-  assert.equal(edge.interfaces.map((i) => [i.name, i.addresses]), [
-    ['eth0', ['10.0.0.10/24', 'fd00::10/64']],
-    ['eth1', ['10.0.1.10/24', 'fd00:0:0:1::10/64']],
-  ]);
+  assert.equal(
+    edge.interfaces.map((i) => [i.name, i.addresses]),
+    [
+      ['eth0', ['10.0.0.10/24', 'fd00::10/64']],
+      ['eth1', ['10.0.1.10/24', 'fd00:0:0:1::10/64']],
+    ],
+  );
   assert.equal(edge.endpoints, { eth0: 'edge-1-eth0', eth1: 'edge-1-eth1' });
   assert.ok(edge.strictArp, 'two interfaces on one segment answer ARP only for their own address');
   assert.equal(plan.lan, 'ntdx-1-lan');
-  assert.equal(plan.client.interfaces[0]!.addresses.filter((a) => a.endsWith('/32')), ['192.0.2.80/32', '203.0.113.66/32']);
+  assert.equal(
+    plan.client.interfaces[0]!.addresses.filter((a) => a.endsWith('/32')),
+    ['192.0.2.80/32', '203.0.113.66/32'],
+  );
 });
 
 test('the lab-wide routes go out of the last interface, the default route out of the first', async () => {
@@ -51,7 +65,10 @@ test('bridge ports are named after host and interface, and stay unique', () => {
   ]);
   const ports = plan.hosts.flatMap((h) => h.interfaces.map((i) => i.bridgePort));
   assert.ok(ports.includes('web-1-eth0'));
-  assert.ok(ports.every((p) => p.length <= 15), ports.join(', '));
+  assert.ok(
+    ports.every((p) => p.length <= 15),
+    ports.join(', '),
+  );
   assert.is(new Set(ports).size, ports.length);
 });
 
@@ -68,12 +85,21 @@ function refusal(endpoints: HostEndpoint[]): string {
 }
 
 test('refuses what the lab cannot build, saying why', () => {
-  assert.match(refusal([endpoint('all', 'web-1', '*', ['10.0.3.1'])]), /HostEndpoint all has interfaceName "\*": the lab needs a concrete interface name/);
-  assert.match(refusal([endpoint('far', 'web-1', 'eth0', ['192.168.1.1'])]), /192\.168\.1\.1 is outside the lab's IPv4 range 10\.0\.0\.0\/16/);
+  assert.match(
+    refusal([endpoint('all', 'web-1', '*', ['10.0.3.1'])]),
+    /HostEndpoint all has interfaceName "\*": the lab needs a concrete interface name/,
+  );
+  assert.match(
+    refusal([endpoint('far', 'web-1', 'eth0', ['192.168.1.1'])]),
+    /192\.168\.1\.1 is outside the lab's IPv4 range 10\.0\.0\.0\/16/,
+  );
   assert.match(refusal([endpoint('v6', 'web-1', 'eth0', ['fd00:0:0:3::1'])]), /has no IPv4 address/);
   assert.match(refusal([endpoint('c', 'client', 'eth0', ['10.0.3.1'])]), /lab's own namespaces/);
   assert.match(refusal([]), /no HostEndpoints/);
-  assert.match(refusal([endpoint('x', 'h', 'eth0', ['10.0.3.1']), endpoint('y', 'h', 'eth0', ['10.0.3.2'])]), /two HostEndpoints for interface eth0/);
+  assert.match(
+    refusal([endpoint('x', 'h', 'eth0', ['10.0.3.1']), endpoint('y', 'h', 'eth0', ['10.0.3.2'])]),
+    /two HostEndpoints for interface eth0/,
+  );
 });
 
 test.run();

@@ -5,7 +5,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   ProgramBuilder,
-  R0, R1, R2, R3, R10,
+  R0,
+  R1,
+  R2,
+  R3,
+  R10,
   disassemble,
   patchMapFds,
   type AssembleOptions,
@@ -51,10 +55,22 @@ function run(build: (p: ProgramBuilder) => void, options: AssembleOptions = {}):
 }
 
 kernelTest('mod, on 64 and 32 bits, with immediate and register divisors', () => {
-  assert.is(run((p) => p.mov64(R0, 1000).alu64('mod', R0, 7)), 6);
-  assert.is(run((p) => p.mov32(R0, 1000).mov32(R2, 7).alu32('mod', R0, R2)), 6);
-  assert.is(run((p) => p.mov64(R0, 1000).mov64(R2, 7).alu64('mod', R0, R2)), 6);
-  assert.is(run((p) => p.mov32(R0, 0xffffffff).alu32('mod', R0, 10)), 0xffffffff % 10);
+  assert.is(
+    run((p) => p.mov64(R0, 1000).alu64('mod', R0, 7)),
+    6,
+  );
+  assert.is(
+    run((p) => p.mov32(R0, 1000).mov32(R2, 7).alu32('mod', R0, R2)),
+    6,
+  );
+  assert.is(
+    run((p) => p.mov64(R0, 1000).mov64(R2, 7).alu64('mod', R0, R2)),
+    6,
+  );
+  assert.is(
+    run((p) => p.mov32(R0, 0xffffffff).alu32('mod', R0, 10)),
+    0xffffffff % 10,
+  );
 });
 
 kernelTest('jset jumps when any tested bit is set, on 64 and 32 bits', () => {
@@ -73,12 +89,27 @@ kernelTest('jset jumps when any tested bit is set, on 64 and 32 bits', () => {
 
 kernelTest('st writes immediates of every size to the stack, and ldx reads them back', () => {
   const stored = (build: (p: ProgramBuilder) => void): number => run(build);
-  assert.is(stored((p) => p.st('u8', R10, -1, 0xab).ldx('u8', R0, R10, -1)), 0xab);
-  assert.is(stored((p) => p.st('u16', R10, -2, 0xbeef).ldx('u16', R0, R10, -2)), 0xbeef);
-  assert.is(stored((p) => p.st('u32', R10, -4, 0xdeadbeef).ldx('u32', R0, R10, -4)), 0xdeadbeef);
+  assert.is(
+    stored((p) => p.st('u8', R10, -1, 0xab).ldx('u8', R0, R10, -1)),
+    0xab,
+  );
+  assert.is(
+    stored((p) => p.st('u16', R10, -2, 0xbeef).ldx('u16', R0, R10, -2)),
+    0xbeef,
+  );
+  assert.is(
+    stored((p) => p.st('u32', R10, -4, 0xdeadbeef).ldx('u32', R0, R10, -4)),
+    0xdeadbeef,
+  );
   // u64 sign-extends its s32: the upper half of -3 is all ones.
-  assert.is(stored((p) => p.st('u64', R10, -8, -3).ldx('u64', R0, R10, -8).alu64('rsh', R0, 32)), 0xffffffff);
-  assert.is(stored((p) => p.mov64(R1, 0x5a).stx('u8', R10, -1, R1).ldx('u8', R0, R10, -1)), 0x5a);
+  assert.is(
+    stored((p) => p.st('u64', R10, -8, -3).ldx('u64', R0, R10, -8).alu64('rsh', R0, 32)),
+    0xffffffff,
+  );
+  assert.is(
+    stored((p) => p.mov64(R1, 0x5a).stx('u8', R10, -1, R1).ldx('u8', R0, R10, -1)),
+    0x5a,
+  );
 });
 
 kernelTest('atomics add, or, and, xor on the stack; fetch returns the old value in the source register', () => {
@@ -109,14 +140,38 @@ kernelTest('gotol jumps over more than 32767 instructions', () => {
 });
 
 kernelTest('byte swaps, negation, arithmetic shift and 32-bit zero extension', () => {
-  assert.is(run((p) => p.mov64(R0, 0x1234).endian('be', 16, R0)), 0x3412);
-  assert.is(run((p) => p.mov64(R0, 0x11223344).endian('be', 32, R0)), 0x44332211);
-  assert.is(run((p) => p.ldImm64(R0, 0x1122334455667788n).endian('be', 64, R0)), 0x44332211);
-  assert.is(run((p) => p.mov64(R0, 0x12345678).endian('le', 16, R0)), 0x5678);
-  assert.is(run((p) => p.mov64(R0, 5).neg64(R0)), 0xfffffffb);
-  assert.is(run((p) => p.ldImm64(R0, -16n).alu64('arsh', R0, 2)), 0xfffffffc);
-  assert.is(run((p) => p.ldImm64(R0, -1n).alu32('add', R0, 0).alu64('rsh', R0, 32)), 0);
-  assert.is(run((p) => p.ldImm64(R0, 0x1122334455667788n).alu64('rsh', R0, 32)), 0x11223344);
+  assert.is(
+    run((p) => p.mov64(R0, 0x1234).endian('be', 16, R0)),
+    0x3412,
+  );
+  assert.is(
+    run((p) => p.mov64(R0, 0x11223344).endian('be', 32, R0)),
+    0x44332211,
+  );
+  assert.is(
+    run((p) => p.ldImm64(R0, 0x1122334455667788n).endian('be', 64, R0)),
+    0x44332211,
+  );
+  assert.is(
+    run((p) => p.mov64(R0, 0x12345678).endian('le', 16, R0)),
+    0x5678,
+  );
+  assert.is(
+    run((p) => p.mov64(R0, 5).neg64(R0)),
+    0xfffffffb,
+  );
+  assert.is(
+    run((p) => p.ldImm64(R0, -16n).alu64('arsh', R0, 2)),
+    0xfffffffc,
+  );
+  assert.is(
+    run((p) => p.ldImm64(R0, -1n).alu32('add', R0, 0).alu64('rsh', R0, 32)),
+    0,
+  );
+  assert.is(
+    run((p) => p.ldImm64(R0, 0x1122334455667788n).alu64('rsh', R0, 32)),
+    0x11223344,
+  );
 });
 
 kernelTest('signed and unsigned comparisons with negative immediates', () => {
@@ -126,11 +181,28 @@ kernelTest('signed and unsigned comparisons with negative immediates', () => {
       build(p);
       p.mov64(R0, 0).label('yes');
     });
-  assert.is(taken((p) => p.mov64(R2, -5).jmp('jslt', R2, -3, 'yes')), 1);
-  assert.is(taken((p) => p.mov64(R2, -5).jmp('jlt', R2, -3, 'yes')), 1, '0xff..fb < 0xff..fd unsigned');
-  assert.is(taken((p) => p.mov32(R2, -5).jmp32('jsgt', R2, -3, 'yes')), 0);
-  assert.is(taken((p) => p.mov32(R2, 0xfffffffb).jmp32('jeq', R2, 0xfffffffb, 'yes')), 1);
-  assert.is(taken((p) => p.mov32(R2, 0xfffffffb).jmp('jeq', R2, -5, 'yes')), 0, 'w2 is zero-extended');
+  assert.is(
+    taken((p) => p.mov64(R2, -5).jmp('jslt', R2, -3, 'yes')),
+    1,
+  );
+  assert.is(
+    taken((p) => p.mov64(R2, -5).jmp('jlt', R2, -3, 'yes')),
+    1,
+    '0xff..fb < 0xff..fd unsigned',
+  );
+  assert.is(
+    taken((p) => p.mov32(R2, -5).jmp32('jsgt', R2, -3, 'yes')),
+    0,
+  );
+  assert.is(
+    taken((p) => p.mov32(R2, 0xfffffffb).jmp32('jeq', R2, 0xfffffffb, 'yes')),
+    1,
+  );
+  assert.is(
+    taken((p) => p.mov32(R2, 0xfffffffb).jmp('jeq', R2, -5, 'yes')),
+    0,
+    'w2 is zero-extended',
+  );
 });
 
 kernelTest('map loads get their fd from assemble({ maps }) or patchMapFds, and helpers are called by id', () => {

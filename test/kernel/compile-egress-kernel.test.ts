@@ -4,7 +4,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetNs, run } from '../support/netns.js';
 import { compileHost } from '../../src/compile/compile-host.js';
-import { applyIptables, diffIptables, observeIptables, removeAll, type CommandRunner } from '../../src/dataplane/iptables/index.js';
+import {
+  applyIptables,
+  diffIptables,
+  observeIptables,
+  removeAll,
+  type CommandRunner,
+} from '../../src/dataplane/iptables/index.js';
 import { applyIpsets, removeAllIpsets } from '../../src/dataplane/ipset/index.js';
 import { iptablesDesired, ipsetsDesired } from '../../src/reconcile/host-dataplane.js';
 import { validYaml } from '../support/policy-files.js';
@@ -48,28 +54,44 @@ spec:
     - { action: Deny, protocol: SCTP, destination: { ports: [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33] } }
 `;
 
-kt('iptables and ipset accept every lowered shape and read it back unchanged; the rules act on the host\'s packets', () => {
-  const s = compileHost(validYaml('egress.yaml', POLICY), 't');
-  const iptables = iptablesDesired(s), ipsets = ipsetsDesired(s);
-  assert.ok(iptables.egress.interfaces[0]!.policies[0]!.rules.length >= 12);
-  const ns = NetNs.create('egr');
-  const runner: CommandRunner = (argv, input) => ns.exec(argv, { input, allowFail: true });
-  try {
-    applyIpsets(runner, ipsets);
-    for (const family of [4, 6] as const) {
-      applyIptables(runner, iptables, family);
-      assert.equal(diffIptables(iptables, observeIptables(runner, family)), [], `IPv${family}: read back exactly as lowered`);
+kt(
+  "iptables and ipset accept every lowered shape and read it back unchanged; the rules act on the host's packets",
+  () => {
+    const s = compileHost(validYaml('egress.yaml', POLICY), 't');
+    const iptables = iptablesDesired(s),
+      ipsets = ipsetsDesired(s);
+    assert.ok(iptables.egress.interfaces[0]!.policies[0]!.rules.length >= 12);
+    const ns = NetNs.create('egr');
+    const runner: CommandRunner = (argv, input) => ns.exec(argv, { input, allowFail: true });
+    try {
+      applyIpsets(runner, ipsets);
+      for (const family of [4, 6] as const) {
+        applyIptables(runner, iptables, family);
+        assert.equal(
+          diffIptables(iptables, observeIptables(runner, family)),
+          [],
+          `IPv${family}: read back exactly as lowered`,
+        );
+      }
+      assert.is(
+        ns.exec(['ping', '-c', '1', '-W', '1', '127.0.0.1'], { allowFail: true }).status,
+        0,
+        'not in the set: ping works',
+      );
+      assert.not.equal(
+        ns.exec(['ping', '-c', '1', '-W', '1', '127.0.0.2'], { allowFail: true }).status,
+        0,
+        'in the set: the echo request is denied',
+      );
+      const saved = ns.exec(['iptables-save', '-c', '-t', 'raw']).stdout;
+      const denied = saved.split('\n').find((l) => l.includes('"notrack:egress-shapes:1"'))!;
+      assert.match(denied, /^\[1:\d+\]/, 'the Deny rule counted the one echo request');
+    } finally {
+      removeAll(runner);
+      removeAllIpsets(runner);
+      ns.delete();
     }
-    assert.is(ns.exec(['ping', '-c', '1', '-W', '1', '127.0.0.1'], { allowFail: true }).status, 0, 'not in the set: ping works');
-    assert.not.equal(ns.exec(['ping', '-c', '1', '-W', '1', '127.0.0.2'], { allowFail: true }).status, 0, 'in the set: the echo request is denied');
-    const saved = ns.exec(['iptables-save', '-c', '-t', 'raw']).stdout;
-    const denied = saved.split('\n').find((l) => l.includes('"notrack:egress-shapes:1"'))!;
-    assert.match(denied, /^\[1:\d+\]/, 'the Deny rule counted the one echo request');
-  } finally {
-    removeAll(runner);
-    removeAllIpsets(runner);
-    ns.delete();
-  }
-});
+  },
+);
 
 test.run();

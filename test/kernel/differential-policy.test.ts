@@ -9,7 +9,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
 import type {
-  DesiredState, Failsafe, IngressEntry, PacketDescription, PortRange, PrefixSet, SideMatch, Verdict,
+  DesiredState,
+  Failsafe,
+  IngressEntry,
+  PacketDescription,
+  PortRange,
+  PrefixSet,
+  SideMatch,
+  Verdict,
 } from '../../src/compile/desired-state.js';
 import { Limits } from '../../src/abi/notrack.js';
 import { formatIp, type IpFamily } from '../../src/net/cidr.js';
@@ -21,13 +28,13 @@ import { kernelGate } from '../support/kernel-gate.js';
 const gate = kernelGate('differential-policy');
 const kernelTest = gate.test;
 
-const BASE_SEED = process.env.NOTRACK_SEED !== undefined ? Number(process.env.NOTRACK_SEED) : (Date.now() % 1_000_000_007);
+const BASE_SEED =
+  process.env.NOTRACK_SEED !== undefined ? Number(process.env.NOTRACK_SEED) : Date.now() % 1_000_000_007;
 const TOTAL_CASES = Number(process.env.NOTRACK_CASES ?? 24_000);
 const IFACE = 'eth0';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Randomness
-
 
 const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -36,14 +43,21 @@ const chance = (r: Rng, p: number): boolean => r() < p;
 // ---------------------------------------------------------------------------------------------------------------
 // Prefixes as big integers (IPv4 in the low 32 bits)
 
-interface Prefix { family: IpFamily; value: bigint; len: number }
+interface Prefix {
+  family: IpFamily;
+  value: bigint;
+  len: number;
+}
 
 const bits = (f: IpFamily): number => (f === 4 ? 32 : 128);
 
 function toBytes(f: IpFamily, v: bigint): Uint8Array {
   const n = bits(f) / 8;
   const out = new Uint8Array(n);
-  for (let i = n - 1; i >= 0; i--) { out[i] = Number(v & 0xffn); v >>= 8n; }
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
   return out;
 }
 
@@ -81,7 +95,9 @@ function subPrefix(r: Rng, outer: Prefix, len: number): Prefix {
 function randomPrefix(r: Rng, f: IpFamily): Prefix {
   const anchor = pick(r, ANCHORS[f]);
   const max = bits(f);
-  const len = chance(r, 0.05) ? int(r, 1, anchor.len) : int(r, anchor.len, f === 4 ? max : Math.min(max, anchor.len + 64));
+  const len = chance(r, 0.05)
+    ? int(r, 1, anchor.len)
+    : int(r, anchor.len, f === 4 ? max : Math.min(max, anchor.len + 64));
   if (len <= anchor.len) return { family: f, value: anchor.value & ~((1n << BigInt(max - len)) - 1n), len };
   return subPrefix(r, anchor, len);
 }
@@ -92,7 +108,10 @@ function randomPrefix(r: Rng, f: IpFamily): Prefix {
 const PORTS = [0, 1, 22, 53, 79, 80, 81, 443, 1023, 1024, 8080, 32768, 65534, 65535];
 
 function randomRange(r: Rng): PortRange {
-  if (chance(r, 0.5)) { const p = pick(r, PORTS); return { from: p, to: p }; }
+  if (chance(r, 0.5)) {
+    const p = pick(r, PORTS);
+    return { from: p, to: p };
+  }
   const a = chance(r, 0.5) ? pick(r, PORTS) : int(r, 0, 65535);
   const b = chance(r, 0.3) ? a : Math.min(65535, a + int(r, 0, chance(r, 0.5) ? 100 : 30000));
   return { from: Math.min(a, b), to: Math.max(a, b) };
@@ -101,7 +120,8 @@ function randomRange(r: Rng): PortRange {
 const ranges = (r: Rng, max: number): PortRange[] => Array.from({ length: int(r, 1, max) }, () => randomRange(r));
 
 function randomSide(r: Rng, setIds: string[], protocolHasPorts: boolean): SideMatch {
-  const some = (p: number): string[] => (setIds.length && chance(r, p) ? Array.from({ length: int(r, 1, 2) }, () => pick(r, setIds)) : []);
+  const some = (p: number): string[] =>
+    setIds.length && chance(r, p) ? Array.from({ length: int(r, 1, 2) }, () => pick(r, setIds)) : [];
   return {
     inSets: some(0.35),
     notInSets: some(0.15),
@@ -119,7 +139,14 @@ function randomIcmp(r: Rng): { type?: number; code?: number } {
  * Which fields a "shaped" entry constrains (every one of them, no other): policies made of a few shapes put their
  * entries in separate groups of the program's layout, as real rule sets do.
  */
-interface Shape { proto: boolean; sport: boolean; dport: boolean; saddr: boolean; daddr: boolean; icmp: boolean }
+interface Shape {
+  proto: boolean;
+  sport: boolean;
+  dport: boolean;
+  saddr: boolean;
+  daddr: boolean;
+  icmp: boolean;
+}
 
 function randomShape(r: Rng): Shape {
   const icmp = chance(r, 0.15);
@@ -140,14 +167,25 @@ function randomEntry(r: Rng, f: IpFamily, counter: number, setIds: string[], sha
   if (shape) {
     const sides = (m: boolean, ports: boolean): SideMatch => {
       const side = randomSide(r, setIds, ports);
-      if (m && side.inSets.length === 0 && side.notInSets.length === 0 && setIds.length) side.inSets = [pick(r, setIds)];
-      if (!m) { side.inSets = []; side.notInSets = []; }
+      if (m && side.inSets.length === 0 && side.notInSets.length === 0 && setIds.length)
+        side.inSets = [pick(r, setIds)];
+      if (!m) {
+        side.inSets = [];
+        side.notInSets = [];
+      }
       if (ports && side.ports.length === 0 && side.notPorts.length === 0) side.ports = ranges(r, 2);
-      if (!ports) { side.ports = []; side.notPorts = []; }
+      if (!ports) {
+        side.ports = [];
+        side.notPorts = [];
+      }
       return side;
     };
     const anyPorts = shape.sport || shape.dport;
-    const protocol = shape.icmp ? icmpProto : shape.proto ? pick(r, anyPorts ? [6, 17, 132, 136] : [6, 17, icmpProto, 47]) : null;
+    const protocol = shape.icmp
+      ? icmpProto
+      : shape.proto
+        ? pick(r, anyPorts ? [6, 17, 132, 136] : [6, 17, icmpProto, 47])
+        : null;
     return {
       counter,
       action,
@@ -181,7 +219,10 @@ function randomSet(r: Rng, f: IpFamily, id: string, size: number): PrefixSet {
   // A few sets are fragments of another (nested prefixes across sets) or wide.
   for (let i = 0; i < size * 3 && prefixes.length < size; i++) {
     const t = prefixText(randomPrefix(r, f));
-    if (!seen.has(t)) { seen.add(t); prefixes.push(t); }
+    if (!seen.has(t)) {
+      seen.add(t);
+      prefixes.push(t);
+    }
   }
   return { id, family: f, prefixes: prefixes.sort(), origin: `random set ${id}` };
 }
@@ -194,7 +235,10 @@ function largeSet(r: Rng, f: IpFamily, id: string, size: number): PrefixSet {
   const prefixes: string[] = [];
   while (prefixes.length < size) {
     const t = prefixText(subPrefix(r, anchor, chance(r, 0.05) ? len - int(r, 1, 8) : len));
-    if (!seen.has(t)) { seen.add(t); prefixes.push(t); }
+    if (!seen.has(t)) {
+      seen.add(t);
+      prefixes.push(t);
+    }
   }
   return { id, family: f, prefixes, origin: `large set ${id}` };
 }
@@ -240,7 +284,8 @@ function randomScenario(seed: number, entries: { v4: number; v6: number }, large
     }
   }
   // Now and then an entry names a set of the other family: it can never match an address of this one.
-  const crossIds = (f: IpFamily): string[] => (chance(r, 0.1) ? [...ids[f], ...ids[f === 4 ? 6 : 4].slice(0, 1)] : ids[f]);
+  const crossIds = (f: IpFamily): string[] =>
+    chance(r, 0.1) ? [...ids[f], ...ids[f === 4 ? 6 : 4].slice(0, 1)] : ids[f];
   let counter = 0;
   // Half the policies are made of a few shapes (most entries) plus some free-form ones.
   const shapes = chance(r, 0.5) ? Array.from({ length: int(r, 1, 4) }, () => randomShape(r)) : [];
@@ -260,21 +305,40 @@ function randomScenario(seed: number, entries: { v4: number; v6: number }, large
   const v6 = list(6, entries.v6);
   const failsafes: Failsafe[] = [];
   if (chance(r, 0.6)) failsafes.push({ direction: 'inbound', protocol: 6, port: 22, net: null });
-  if (chance(r, 0.4)) failsafes.push({ direction: 'outbound', protocol: 17, port: 53, net: chance(r, 0.5) ? '10.0.0.0/9' : null });
-  if (chance(r, 0.3)) failsafes.push({ direction: 'inbound', protocol: 6, port: 443, net: chance(r, 0.5) ? '2001:db8::/33' : '192.168.0.0/17' });
+  if (chance(r, 0.4))
+    failsafes.push({ direction: 'outbound', protocol: 17, port: 53, net: chance(r, 0.5) ? '10.0.0.0/9' : null });
+  if (chance(r, 0.3))
+    failsafes.push({
+      direction: 'inbound',
+      protocol: 6,
+      port: 443,
+      net: chance(r, 0.5) ? '2001:db8::/33' : '192.168.0.0/17',
+    });
   const state: DesiredState = {
     formatVersion: 1,
     host: 'diff',
     hash: '',
-    config: { acceptMark: 0, passMark: 0, xdpMode: 'native' as DesiredState['config']['xdpMode'], logRate: 0, logBurst: 0 },
+    config: {
+      acceptMark: 0,
+      passMark: 0,
+      xdpMode: 'native' as DesiredState['config']['xdpMode'],
+      logRate: 0,
+      logBurst: 0,
+    },
     failsafes,
     sets,
-    interfaces: [{
-      name: IFACE,
-      endpoint: 'diff-hep',
-      ingress: { v4, v6 },
-      counters: Array.from({ length: counter }, (_, i) => ({ policy: `p${i}`, direction: 'ingress' as const, index: 0 })),
-    }],
+    interfaces: [
+      {
+        name: IFACE,
+        endpoint: 'diff-hep',
+        ingress: { v4, v6 },
+        counters: Array.from({ length: counter }, (_, i) => ({
+          policy: `p${i}`,
+          direction: 'ingress' as const,
+          index: 0,
+        })),
+      },
+    ],
     egress: { interfaces: [], ipsets: [] },
   };
   const prefixes: Record<IpFamily, Prefix[]> = { 4: [], 6: [] };
@@ -296,7 +360,16 @@ function aimAddress(r: Rng, f: IpFamily, prefixes: Prefix[]): string {
   }
   const p = pick(r, prefixes);
   const edge = int(r, 0, 5);
-  let v = edge === 0 ? first(p) : edge === 1 ? last(p) : edge === 2 ? first(p) - 1n : edge === 3 ? last(p) + 1n : first(p) + randomBig(r, bits(f) - p.len);
+  let v =
+    edge === 0
+      ? first(p)
+      : edge === 1
+        ? last(p)
+        : edge === 2
+          ? first(p) - 1n
+          : edge === 3
+            ? last(p) + 1n
+            : first(p) + randomBig(r, bits(f) - p.len);
   if (v < 0n) v = 0n;
   if (v > max) v = max;
   return addressText(f, v);
@@ -335,7 +408,10 @@ function randomPacket(r: Rng, s: Scenario): { packet: PacketDescription; vlan: b
   }
   if (chance(r, 0.08)) {
     packet.laterFragment = true;
-    delete packet.sport; delete packet.dport; delete packet.icmpType; delete packet.icmpCode;
+    delete packet.sport;
+    delete packet.dport;
+    delete packet.icmpType;
+    delete packet.icmpCode;
   }
   return { packet, vlan: chance(r, 0.05) };
 }
@@ -343,7 +419,10 @@ function randomPacket(r: Rng, s: Scenario): { packet: PacketDescription; vlan: b
 // ---------------------------------------------------------------------------------------------------------------
 // The comparison
 
-interface Expected { packets: bigint; bytes: bigint }
+interface Expected {
+  packets: bigint;
+  bytes: bigint;
+}
 
 function describe(s: Scenario, p: PacketDescription, want: Verdict): string {
   const list = p.family === 4 ? s.state.interfaces[0]!.ingress.v4 : s.state.interfaces[0]!.ingress.v6;
@@ -366,7 +445,9 @@ interface BatchOptions {
 
 /** What the cases covered, printed at the end so a run shows it exercised every outcome. */
 const tally = new Map<string, number>();
-const count = (key: string): void => { tally.set(key, (tally.get(key) ?? 0) + 1); };
+const count = (key: string): void => {
+  tally.set(key, (tally.get(key) ?? 0) + 1);
+};
 
 function runBatch(pl: Pipeline, o: BatchOptions): number {
   const s = randomScenario(o.seed, o.entries, o.large);
@@ -382,7 +463,9 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
   }
   const groups = { 4: 0, 6: 0 };
   for (const f of [4, 6] as const) {
-    groups[f] = buildClassifier(s.state, IFACE, f, { minGroupEntries: o.minGroupEntries }).placement.groups.filter((g) => !g.log).length;
+    groups[f] = buildClassifier(s.state, IFACE, f, { minGroupEntries: o.minGroupEntries }).placement.groups.filter(
+      (g) => !g.log,
+    ).length;
   }
   const counters = s.state.interfaces[0]!.counters.map((_, i) => i);
   const before = pl.ruleCounters(counters);
@@ -397,7 +480,9 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
     const got = pl.run(frame);
     const exp = expectedAction(want.outcome);
     if (got.action !== exp.action || got.accepted !== exp.accepted) {
-      assert.unreachable(`case ${i} of ${where}\n${describe(s, packet, want)}\nkernel: action ${got.action}, accepted ${got.accepted}`);
+      assert.unreachable(
+        `case ${i} of ${where}\n${describe(s, packet, want)}\nkernel: action ${got.action}, accepted ${got.accepted}`,
+      );
     }
     count(`${want.outcome}/${want.reason}`);
     count(`IPv${packet.family}`);
@@ -407,8 +492,14 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
     if (steps !== undefined) count('small step budget');
     if (groups[packet.family] > 1) count('several groups');
     const len = BigInt(frame.length);
-    if (want.counter !== null) { expected[want.counter]!.packets += 1n; expected[want.counter]!.bytes += len; }
-    for (const c of want.logged.slice(0, Limits.logMax)) { expected[c]!.packets += 1n; expected[c]!.bytes += len; }
+    if (want.counter !== null) {
+      expected[want.counter]!.packets += 1n;
+      expected[want.counter]!.bytes += len;
+    }
+    for (const c of want.logged.slice(0, Limits.logMax)) {
+      expected[c]!.packets += 1n;
+      expected[c]!.bytes += len;
+    }
     overflow += BigInt(Math.max(0, want.logged.length - Limits.logMax));
   }
   const after = pl.ruleCounters(counters);
@@ -435,7 +526,9 @@ function smallSteps(s: DesiredState, from: number, minGroupEntries: number | und
     try {
       for (const c of shapes) stepBudget(c.shape.summaryWords, c.shape.words, c.placement.groups.length, steps);
       return steps;
-    } catch { /* too small for this policy: one more */ }
+    } catch {
+      /* too small for this policy: one more */
+    }
   }
 }
 
@@ -453,16 +546,31 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
   ];
   while (cases < TOTAL_CASES) {
     const fixed = plan[batches];
-    const entries = fixed?.entries ?? { v4: int(r, 0, chance(r, 0.3) ? 400 : 40), v6: int(r, 0, chance(r, 0.2) ? 200 : 25) };
+    const entries = fixed?.entries ?? {
+      v4: int(r, 0, chance(r, 0.3) ? 400 : 40),
+      v6: int(r, 0, chance(r, 0.2) ? 200 : 25),
+    };
     const small = !fixed && chance(r, 0.3) ? int(r, 1, 3) : undefined;
     const packets = Math.min(TOTAL_CASES - cases, fixed ? 1500 : 400);
     // Often small groups, so that small policies too are scanned group by group.
     const minGroupEntries = !fixed && chance(r, 0.5) ? int(r, 1, 8) : undefined;
-    cases += runBatch(pipeline!, { seed: int(r, 1, 2 ** 31), entries, large: fixed?.large ?? 0, packets, smallSteps: small, minGroupEntries });
+    cases += runBatch(pipeline!, {
+      seed: int(r, 1, 2 ** 31),
+      entries,
+      large: fixed?.large ?? 0,
+      packets,
+      smallSteps: small,
+      minGroupEntries,
+    });
     batches++;
   }
   console.log(`differential: ${cases} cases in ${batches} policies agreed with the reference evaluator`);
-  console.log(`differential: ${[...tally].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `differential: ${[...tally]
+      .sort()
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   assert.ok(cases >= 20_000 || TOTAL_CASES < 20_000);
 });
 
@@ -472,7 +580,13 @@ kernelTest('the naive baseline of the benchmark gives the same verdicts and coun
   for (let i = 0; i < 6; i++) {
     // One policy past the naive program's entries per part, so that its parts are chained too.
     const entries = i === 1 ? { v4: 1500, v6: 40 } : { v4: int(r, 0, 60), v6: int(r, 0, 30) };
-    cases += runBatch(pipeline!, { seed: int(r, 1, 2 ** 31), entries, large: i === 0 ? 2000 : 0, packets: 500, naive: true });
+    cases += runBatch(pipeline!, {
+      seed: int(r, 1, 2 ** 31),
+      entries,
+      large: i === 0 ? 2000 : 0,
+      packets: 500,
+      naive: true,
+    });
   }
   console.log(`differential: naive baseline agreed on ${cases} cases`);
 });

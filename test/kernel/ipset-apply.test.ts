@@ -4,18 +4,33 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { run, vethPair, NetNs, type VethPair } from '../support/netns.js';
 import {
-  applyIpsets, observeIpsets, diffIpsets, pruneIpsets, removeAllIpsets, type CommandRunner, type IpsetDesired,
+  applyIpsets,
+  observeIpsets,
+  diffIpsets,
+  pruneIpsets,
+  removeAllIpsets,
+  type CommandRunner,
+  type IpsetDesired,
 } from '../../src/dataplane/ipset/index.js';
 import { spawnRunner } from '../../src/dataplane/command-runner.js';
 import {
-  applyIptables, removeAll, readRuleCounters, observeIptables, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK, type IptablesDesired,
+  applyIptables,
+  removeAll,
+  readRuleCounters,
+  observeIptables,
+  DEFAULT_ACCEPT_MARK,
+  DEFAULT_PASS_MARK,
+  type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';
 import { kernelGate } from '../support/kernel-gate.js';
 
 const gate = kernelGate('ipset-apply', { tools: ['ipset', 'iptables-restore'] });
 const kt = gate.test;
 
-const runnerIn = (ns: NetNs): CommandRunner => (argv, input) => ns.exec(argv, { input, allowFail: true });
+const runnerIn =
+  (ns: NetNs): CommandRunner =>
+  (argv, input) =>
+    ns.exec(argv, { input, allowFail: true });
 const setNames = (ns: NetNs): string[] => ns.exec(['ipset', 'list', '-n']).stdout.split('\n').filter(Boolean).sort();
 
 kt('v4 and v6 sets are filled, read back in canonical form, and a second apply leaves them alone', () => {
@@ -29,10 +44,13 @@ kt('v4 and v6 sets are filled, read back in canonical form, and a second apply l
     const first = applyIpsets(runner, want);
     assert.equal(first.created, ['notrack-peers', 'notrack-peers6']);
     const seen = observeIpsets(runner);
-    assert.equal(seen.sets.map((s) => [s.name, s.type, s.family, [...s.members].sort()]), [
-      ['notrack-peers', 'hash:net', 4, ['10.0.0.5', '10.8.0.0/16', '192.168.7.0/24']],
-      ['notrack-peers6', 'hash:net', 6, ['::ffff:10.1.1.1', 'fd00:1::/48', 'fd00::1']],
-    ]);
+    assert.equal(
+      seen.sets.map((s) => [s.name, s.type, s.family, [...s.members].sort()]),
+      [
+        ['notrack-peers', 'hash:net', 4, ['10.0.0.5', '10.8.0.0/16', '192.168.7.0/24']],
+        ['notrack-peers6', 'hash:net', 6, ['::ffff:10.1.1.1', 'fd00:1::/48', 'fd00::1']],
+      ],
+    );
     assert.equal(diffIpsets(want, seen), []);
     const second = applyIpsets(runner, want);
     assert.equal([second.created, second.replaced, second.unchanged], [[], [], ['notrack-peers', 'notrack-peers6']]);
@@ -42,40 +60,67 @@ kt('v4 and v6 sets are filled, read back in canonical form, and a second apply l
   }
 });
 
-kt('a new generation is swapped in while an iptables rule uses the set, and the rule sees the new members at once', () => {
-  let pair: VethPair | undefined;
-  try {
-    pair = vethPair(33);
-    const { a, aDev, bAddr4 } = pair;
-    const runner = runnerIn(a);
-    const ping = (): boolean => a.exec(['ping', '-c', '1', '-W', '1', bAddr4], { allowFail: true }).status === 0;
-    const iptables: IptablesDesired = {
-      marks: { accept: DEFAULT_ACCEPT_MARK, pass: DEFAULT_PASS_MARK },
-      failsafe: { inbound: [], outbound: [] },
-      log: { rate: 10, burst: 20 },
-      egress: { interfaces: [{ iface: aDev, policies: [{ name: 'blocklist', rules: [{ index: 0, action: 'Deny', match: ['-m', 'set', '--match-set', 'notrack-blocked', 'dst'], ipVersion: 4 }] }] }] },
-    };
-    // Order for the reconciler: sets first, then the rules that use them.
-    applyIpsets(runner, [{ name: 'notrack-blocked', family: 4, members: ['192.0.2.0/24'] }]);
-    applyIptables(runner, iptables, 4);
-    assert.ok(ping(), 'the peer is not in the set yet');
+kt(
+  'a new generation is swapped in while an iptables rule uses the set, and the rule sees the new members at once',
+  () => {
+    let pair: VethPair | undefined;
+    try {
+      pair = vethPair(33);
+      const { a, aDev, bAddr4 } = pair;
+      const runner = runnerIn(a);
+      const ping = (): boolean => a.exec(['ping', '-c', '1', '-W', '1', bAddr4], { allowFail: true }).status === 0;
+      const iptables: IptablesDesired = {
+        marks: { accept: DEFAULT_ACCEPT_MARK, pass: DEFAULT_PASS_MARK },
+        failsafe: { inbound: [], outbound: [] },
+        log: { rate: 10, burst: 20 },
+        egress: {
+          interfaces: [
+            {
+              iface: aDev,
+              policies: [
+                {
+                  name: 'blocklist',
+                  rules: [
+                    {
+                      index: 0,
+                      action: 'Deny',
+                      match: ['-m', 'set', '--match-set', 'notrack-blocked', 'dst'],
+                      ipVersion: 4,
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      };
+      // Order for the reconciler: sets first, then the rules that use them.
+      applyIpsets(runner, [{ name: 'notrack-blocked', family: 4, members: ['192.0.2.0/24'] }]);
+      applyIptables(runner, iptables, 4);
+      assert.ok(ping(), 'the peer is not in the set yet');
 
-    const swapped = applyIpsets(runner, [{ name: 'notrack-blocked', family: 4, members: ['192.0.2.0/24', bAddr4] }]);
-    assert.equal(swapped.replaced, ['notrack-blocked']);
-    assert.not.ok(ping(), 'the new member is live: the peer is blocked');
-    assert.ok(readRuleCounters(observeIptables(runner, 4)).find((c) => c.comment === 'notrack:blocklist:0')!.packets >= 1);
-    assert.equal(observeIpsets(runner, { members: false }).sets.map((s) => [s.name, s.references]), [['notrack-blocked', 1]]);
+      const swapped = applyIpsets(runner, [{ name: 'notrack-blocked', family: 4, members: ['192.0.2.0/24', bAddr4] }]);
+      assert.equal(swapped.replaced, ['notrack-blocked']);
+      assert.not.ok(ping(), 'the new member is live: the peer is blocked');
+      assert.ok(
+        readRuleCounters(observeIptables(runner, 4)).find((c) => c.comment === 'notrack:blocklist:0')!.packets >= 1,
+      );
+      assert.equal(
+        observeIpsets(runner, { members: false }).sets.map((s) => [s.name, s.references]),
+        [['notrack-blocked', 1]],
+      );
 
-    // A set still used by a rule is not pruned; once the rules are gone it is.
-    assert.equal(pruneIpsets(runner, []), { destroyed: [], inUse: ['notrack-blocked'] });
-    removeAll(runner);
-    assert.equal(removeAllIpsets(runner), { destroyed: ['notrack-blocked'], inUse: [] });
-    assert.equal(setNames(a), []);
-  } finally {
-    pair?.a.delete();
-    pair?.b.delete();
-  }
-});
+      // A set still used by a rule is not pruned; once the rules are gone it is.
+      assert.equal(pruneIpsets(runner, []), { destroyed: [], inUse: ['notrack-blocked'] });
+      removeAll(runner);
+      assert.equal(removeAllIpsets(runner), { destroyed: ['notrack-blocked'], inUse: [] });
+      assert.equal(setNames(a), []);
+    } finally {
+      pair?.a.delete();
+      pair?.b.delete();
+    }
+  },
+);
 
 kt('100k members apply in a few seconds, read back equal, and one changed member swaps a new generation', () => {
   const ns = NetNs.create('ib');
@@ -83,7 +128,8 @@ kt('100k members apply in a few seconds, read back equal, and one changed member
     // `ipset save` of 100k members is megabytes: ns.exec buffers only 1 MiB, the product's runner much more.
     const runner: CommandRunner = (argv, input) => spawnRunner(['ip', 'netns', 'exec', ns.name, ...argv], input);
     const members: string[] = [];
-    for (let i = 0; i < 100_000; i++) members.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}${i % 3 === 0 ? '' : '/32'}`);
+    for (let i = 0; i < 100_000; i++)
+      members.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}${i % 3 === 0 ? '' : '/32'}`);
     const want: IpsetDesired[] = [{ name: 'notrack-big', family: 4, members }];
     let t = Date.now();
     applyIpsets(runner, want);
@@ -93,13 +139,25 @@ kt('100k members apply in a few seconds, read back equal, and one changed member
     assert.equal(diffIpsets(want, seen), []);
     const observeMs = Date.now() - t;
     t = Date.now();
-    const again = applyIpsets(runner, [{ name: 'notrack-big', family: 4, members: [...members.slice(1), '172.16.0.0/12'] }], { actual: seen });
+    const again = applyIpsets(
+      runner,
+      [{ name: 'notrack-big', family: 4, members: [...members.slice(1), '172.16.0.0/12'] }],
+      { actual: seen },
+    );
     const swapMs = Date.now() - t;
     assert.equal(again.replaced, ['notrack-big']);
     const after = observeIpsets(runner, { members: false }).sets[0]!;
-    console.log(`ipset: 100k members applied in ${applyMs} ms, observed+diffed in ${observeMs} ms, swapped in ${swapMs} ms (hashsize ${after.hashsize}, maxelem ${after.maxelem})`);
+    console.log(
+      `ipset: 100k members applied in ${applyMs} ms, observed+diffed in ${observeMs} ms, swapped in ${swapMs} ms (hashsize ${after.hashsize}, maxelem ${after.maxelem})`,
+    );
     assert.ok(applyMs < 5000, `apply took ${applyMs} ms`);
-    assert.equal(diffIpsets([{ name: 'notrack-big', family: 4, members: [...members.slice(1), '172.16.0.0/12'] }], observeIpsets(runner)), []);
+    assert.equal(
+      diffIpsets(
+        [{ name: 'notrack-big', family: 4, members: [...members.slice(1), '172.16.0.0/12'] }],
+        observeIpsets(runner),
+      ),
+      [],
+    );
   } finally {
     ns.delete();
   }
@@ -115,14 +173,15 @@ kt('a leftover temporary set and a set of the wrong type are repaired; extra set
     ns.exec(['ipset', 'create', 'notrack-retired', 'hash:net']);
     ns.exec(['ipset', 'create', 'host-own-set', 'hash:net']);
     const want: IpsetDesired[] = [{ name: 'notrack-peers', family: 4, members: ['10.0.0.0/8'] }];
-    assert.equal(diffIpsets(want, observeIpsets(runner)).map((c) => `${c.kind} ${c.name}`), [
-      'set-type-mismatch notrack-peers', 'extra-set notrack-retired', 'leftover-temporary-set notrack-peers-tmp',
-    ]);
+    assert.equal(
+      diffIpsets(want, observeIpsets(runner)).map((c) => `${c.kind} ${c.name}`),
+      ['set-type-mismatch notrack-peers', 'extra-set notrack-retired', 'leftover-temporary-set notrack-peers-tmp'],
+    );
     const r = applyIpsets(runner, want);
     assert.equal([r.leftoversRemoved, r.replaced], [['notrack-peers-tmp'], ['notrack-peers']]);
     assert.equal(pruneIpsets(runner, want), { destroyed: ['notrack-retired'], inUse: [] });
     assert.equal(diffIpsets(want, observeIpsets(runner)), []);
-    assert.equal(setNames(ns), ['host-own-set', 'notrack-peers'], 'the host\'s own set is never touched');
+    assert.equal(setNames(ns), ['host-own-set', 'notrack-peers'], "the host's own set is never touched");
   } finally {
     ns.delete();
   }

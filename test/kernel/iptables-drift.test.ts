@@ -4,8 +4,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetNs, run } from '../support/netns.js';
 import {
-  applyIptables, observeIptables, diffIptables, removeAll, DEFAULT_ACCEPT_MARK, DEFAULT_PASS_MARK,
-  type CommandRunner, type IptablesChange, type IptablesDesired,
+  applyIptables,
+  observeIptables,
+  diffIptables,
+  removeAll,
+  DEFAULT_ACCEPT_MARK,
+  DEFAULT_PASS_MARK,
+  type CommandRunner,
+  type IptablesChange,
+  type IptablesDesired,
 } from '../../src/dataplane/iptables/index.js';
 import { kernelGate } from '../support/kernel-gate.js';
 
@@ -16,23 +23,35 @@ const desired: IptablesDesired = {
   marks: { accept: DEFAULT_ACCEPT_MARK, pass: DEFAULT_PASS_MARK },
   failsafe: { inbound: [], outbound: [] },
   log: { rate: 10, burst: 20 },
-  egress: { interfaces: [{ iface: 'lo', policies: [{ name: 'deny-smtp', rules: [{ index: 0, action: 'Deny', match: ['-p', 'tcp', '--dport', '25'] }] }] }] },
+  egress: {
+    interfaces: [
+      {
+        iface: 'lo',
+        policies: [{ name: 'deny-smtp', rules: [{ index: 0, action: 'Deny', match: ['-p', 'tcp', '--dport', '25'] }] }],
+      },
+    ],
+  },
 };
 
 /** One line per change, without the detail that varies (rule text), sorted. */
-const summary = (changes: IptablesChange[]): string[] => changes.map((c) => {
-  const where = 'chain' in c ? c.chain : `${c.from}>${c.to}`;
-  return `${c.table} ${c.kind} ${where}`;
-}).sort();
+const summary = (changes: IptablesChange[]): string[] =>
+  changes
+    .map((c) => {
+      const where = 'chain' in c ? c.chain : `${c.from}>${c.to}`;
+      return `${c.table} ${c.kind} ${where}`;
+    })
+    .sort();
 
-kt('every kind of drift is reported, and one apply repairs it all without removing the host\'s rule', () => {
+kt("every kind of drift is reported, and one apply repairs it all without removing the host's rule", () => {
   const ns = NetNs.create('dr');
   try {
     const runner: CommandRunner = (argv, input) => ns.exec(argv, { input, allowFail: true });
     applyIptables(runner, desired, 4);
     assert.equal(diffIptables(desired, observeIptables(runner, 4)), []);
 
-    const ipt = (...args: string[]): void => { ns.exec(['iptables', ...args]); };
+    const ipt = (...args: string[]): void => {
+      ns.exec(['iptables', ...args]);
+    };
     // A deleted chain (its jump has to go first).
     ipt('-D', 'FORWARD', '-j', 'NOTRACK-FORWARD');
     ipt('-F', 'NOTRACK-FORWARD');
@@ -43,7 +62,23 @@ kt('every kind of drift is reported, and one apply repairs it all without removi
     ipt('-I', 'OUTPUT', '1', '-o', 'lo', '-j', 'ACCEPT');
     // A foreign rule inside a notrack chain, and a notrack rule altered in place (its comment kept).
     ipt('-t', 'raw', '-I', 'NOTRACK-PREROUTING', '1', '-s', '192.0.2.1', '-j', 'ACCEPT');
-    ipt('-t', 'raw', '-R', 'NOTRACK-PO-deny-smtp', '1', '-p', 'tcp', '--dport', '26', '-m', 'comment', '--comment', 'notrack:deny-smtp:0', '-j', 'DROP');
+    ipt(
+      '-t',
+      'raw',
+      '-R',
+      'NOTRACK-PO-deny-smtp',
+      '1',
+      '-p',
+      'tcp',
+      '--dport',
+      '26',
+      '-m',
+      'comment',
+      '--comment',
+      'notrack:deny-smtp:0',
+      '-j',
+      'DROP',
+    );
     // A chain of notrack's that is no longer wanted.
     ipt('-t', 'raw', '-N', 'NOTRACK-PO-retired');
 
@@ -59,13 +94,20 @@ kt('every kind of drift is reported, and one apply repairs it all without removi
       'raw rule-mismatch NOTRACK-PO-deny-smtp',
     ]);
     const foreign = drift.find((c) => c.kind === 'foreign-rule');
-    assert.equal(foreign && 'rule' in foreign ? [foreign.position, foreign.rule] : [], [1, '-s 192.0.2.1/32 -j ACCEPT']);
+    assert.equal(foreign && 'rule' in foreign ? [foreign.position, foreign.rule] : [], [
+      1,
+      '-s 192.0.2.1/32 -j ACCEPT',
+    ]);
 
     const fixed = applyIptables(runner, desired, 4);
     assert.equal(summary(fixed.fixed), summary(drift));
     assert.equal(diffIptables(desired, observeIptables(runner, 4)), [], 'in sync after one apply');
     const output = observeIptables(runner, 4).tables.filter.chains.find((c) => c.name === 'OUTPUT')!;
-    assert.equal(output.rules.map((r) => r.text), ['-j NOTRACK-OUTPUT', '-o lo -j ACCEPT'], 'the host rule stays, below the jump');
+    assert.equal(
+      output.rules.map((r) => r.text),
+      ['-j NOTRACK-OUTPUT', '-o lo -j ACCEPT'],
+      'the host rule stays, below the jump',
+    );
     removeAll(runner);
   } finally {
     ns.delete();

@@ -10,8 +10,23 @@ import { catchBpf } from '../support/bpf-error.js';
 import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
 import { pinDir } from '../support/netns.js';
 import {
-  BpfMap, MapFlag, clearProgramSlot, createMap, getPinned, loadProgram, numPossibleCpus, openMapById,
-  openPinnedMap, openPinnedProgram, programSlotId, readU32, readU64, setProgramSlot, u32, u64, unpin,
+  BpfMap,
+  MapFlag,
+  clearProgramSlot,
+  createMap,
+  getPinned,
+  loadProgram,
+  numPossibleCpus,
+  openMapById,
+  openPinnedMap,
+  openPinnedProgram,
+  programSlotId,
+  readU32,
+  readU64,
+  setProgramSlot,
+  u32,
+  u64,
+  unpin,
 } from '../../src/libbpf/index.js';
 import { kernelGate } from '../support/kernel-gate.js';
 
@@ -42,10 +57,26 @@ if (gate.runs) {
       assert.is(full.errnoName, 'E2BIG');
       assert.match(full.message, /full/);
 
-      assert.equal(m.keys().map((k) => readU32(k)).sort(), [1, 2, 3, 4]);
+      assert.equal(
+        m
+          .keys()
+          .map((k) => readU32(k))
+          .sort(),
+        [1, 2, 3, 4],
+      );
       assert.is(m.delete(3), true);
       assert.is(m.delete(3), false);
-      assert.equal(m.entries().map((e) => [readU32(e.key), readU64(e.value)]).sort(), [[1, 10n], [2, 22n], [4, 40n]]);
+      assert.equal(
+        m
+          .entries()
+          .map((e) => [readU32(e.key), readU64(e.value)])
+          .sort(),
+        [
+          [1, 10n],
+          [2, 22n],
+          [4, 40n],
+        ],
+      );
 
       const badKey = catchBpf(() => m.lookup(Buffer.alloc(3)));
       assert.is(badKey.code, 'bpf-invalid-argument');
@@ -77,12 +108,21 @@ if (gate.runs) {
     const m = createMap({ type: 'ARRAY', name: 'ntt_array', keySize: 4, valueSize: 8, maxEntries: 8 });
     try {
       assert.equal(m.lookup(5), Buffer.alloc(8));
-      assert.equal(m.updateBatch([{ key: 0, value: u64(7) }, { key: 7, value: u64(9) }]), { count: 2, batched: true });
+      assert.equal(
+        m.updateBatch([
+          { key: 0, value: u64(7) },
+          { key: 7, value: u64(9) },
+        ]),
+        { count: 2, batched: true },
+      );
       const all = m.lookupBatch();
       assert.is(all.batched, true);
       assert.is(all.entries.length, 8);
       assert.is(readU64(all.entries[7]!.value), 9n);
-      assert.equal(m.keys().map((k) => readU32(k)), [0, 1, 2, 3, 4, 5, 6, 7]);
+      assert.equal(
+        m.keys().map((k) => readU32(k)),
+        [0, 1, 2, 3, 4, 5, 6, 7],
+      );
       const err = catchBpf(() => m.delete(0));
       assert.is(err.errnoName, 'EINVAL');
       assert.is(err.code, 'bpf-syscall');
@@ -101,10 +141,16 @@ if (gate.runs) {
       assert.is(r.retval, XDP_PASS);
       const values = m.lookupPerCpu(0)!;
       assert.is(values.length, cpus);
-      assert.is(values.reduce((s, v) => s + readU64(v), 0n), 50n);
+      assert.is(
+        values.reduce((s, v) => s + readU64(v), 0n),
+        50n,
+      );
 
       m.updatePerCpu(0, u64(1)); // one value for every CPU
-      assert.equal(m.lookupPerCpu(0)!.map((v) => readU64(v)), Array(cpus).fill(1n));
+      assert.equal(
+        m.lookupPerCpu(0)!.map((v) => readU64(v)),
+        Array(cpus).fill(1n),
+      );
       const batch = m.lookupBatchPerCpu();
       assert.is(batch.batched, true);
       assert.is(batch.entries[0]!.values.length, cpus);
@@ -116,11 +162,21 @@ if (gate.runs) {
   });
 
   test('LPM trie: the longest prefix wins, and batch ops read and delete prefixes', () => {
-    const m = createMap({ type: 'LPM_TRIE', name: 'ntt_lpm', keySize: 8, valueSize: 4, maxEntries: 16, flags: MapFlag.NO_PREALLOC });
+    const m = createMap({
+      type: 'LPM_TRIE',
+      name: 'ntt_lpm',
+      keySize: 8,
+      valueSize: 4,
+      maxEntries: 16,
+      flags: MapFlag.NO_PREALLOC,
+    });
     const key = (prefix: number, ip: string) => Buffer.concat([u32(prefix), Buffer.from(ip.split('.').map(Number))]);
     try {
       m.update(key(8, '10.0.0.0'), u32(1));
-      const up = m.updateBatch([{ key: key(16, '10.1.0.0'), value: u32(2) }, { key: key(24, '192.168.1.0'), value: u32(3) }]);
+      const up = m.updateBatch([
+        { key: key(16, '10.1.0.0'), value: u32(2) },
+        { key: key(24, '192.168.1.0'), value: u32(3) },
+      ]);
       assert.is(up.count, 2); // 6.x kernels batch tries through the generic get_next_key path
       assert.is(readU32(m.lookup(key(32, '10.1.2.3'))!), 2);
       assert.is(readU32(m.lookup(key(32, '10.2.0.1'))!), 1);
@@ -129,7 +185,10 @@ if (gate.runs) {
       assert.equal(all.entries.map((e) => readU32(e.value)).sort(), [1, 2, 3]);
       assert.is(m.deleteBatch([key(16, '10.1.0.0'), key(16, '172.16.0.0')]).count, 1);
       assert.is(readU32(m.lookup(key(32, '10.1.2.3'))!), 1);
-      assert.is(catchBpf(() => createMap({ type: 'LPM_TRIE', keySize: 8, valueSize: 4, maxEntries: 4 })).code, 'bpf-invalid-argument');
+      assert.is(
+        catchBpf(() => createMap({ type: 'LPM_TRIE', keySize: 8, valueSize: 4, maxEntries: 4 })).code,
+        'bpf-invalid-argument',
+      );
     } finally {
       m.close();
     }
@@ -142,7 +201,12 @@ if (gate.runs) {
       type: 'XDP',
       name: 'ntt_entry',
       // r1 still holds the context; r2 = prog array; r3 = slot 0; tail call; when the slot is empty: XDP_DROP.
-      insns: new ProgramBuilder().ldMap(R2, 'jmp').mov64(R3, 0).call('tail_call').mov64(R0, XDP_DROP).exit()
+      insns: new ProgramBuilder()
+        .ldMap(R2, 'jmp')
+        .mov64(R3, 0)
+        .call('tail_call')
+        .mov64(R0, XDP_DROP)
+        .exit()
         .assemble({ maps: { jmp: jmp.fd.fd } }).bytes,
     });
     try {
@@ -159,7 +223,10 @@ if (gate.runs) {
       setProgramSlot(jmp, 2, pass);
       const slots = jmp.lookupBatch();
       assert.is(slots.batched, false);
-      assert.equal(slots.entries.map((e) => [readU32(e.key), readU32(e.value)]), [[2, pass.id]]);
+      assert.equal(
+        slots.entries.map((e) => [readU32(e.key), readU32(e.value)]),
+        [[2, pass.id]],
+      );
     } finally {
       entry.close();
       pass.close();
@@ -169,7 +236,14 @@ if (gate.runs) {
 
   test('array of maps: slots hold inner maps, read back as map ids', () => {
     const inner = createMap({ type: 'ARRAY', name: 'ntt_inner', keySize: 4, valueSize: 4, maxEntries: 2 });
-    const outer = createMap({ type: 'ARRAY_OF_MAPS', name: 'ntt_outer', keySize: 4, valueSize: 4, maxEntries: 2, innerMap: inner });
+    const outer = createMap({
+      type: 'ARRAY_OF_MAPS',
+      name: 'ntt_outer',
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 2,
+      innerMap: inner,
+    });
     try {
       outer.update(1, u32(inner.fd.fd));
       assert.is(readU32(outer.lookup(1)!), inner.id);
@@ -214,7 +288,11 @@ if (gate.runs) {
         p.close();
       }
       assert.is(catchBpf(() => openPinnedMap(progPath)).code, 'bpf-invalid-argument');
-      assert.is(catchBpf(() => m.pin(join(bpffs.path, 'x'))).code, 'bpf-invalid-argument', 'a closed map cannot be pinned');
+      assert.is(
+        catchBpf(() => m.pin(join(bpffs.path, 'x'))).code,
+        'bpf-invalid-argument',
+        'a closed map cannot be pinned',
+      );
 
       assert.is(unpin(mapPath), true);
       assert.is(unpin(mapPath), false);

@@ -85,7 +85,11 @@ if (gate.runs) {
     try {
       assert.is(obj.name, 'sample');
       const progs = obj.programs().map((p) => [p.name, p.sectionName, p.typeName]);
-      assert.equal(progs, [['xdp_verdict', 'xdp', 'XDP'], ['tc_ok', 'tc', 'SCHED_CLS'], ['untyped', 'notrack/custom', 'type0']]);
+      assert.equal(progs, [
+        ['xdp_verdict', 'xdp', 'XDP'],
+        ['tc_ok', 'tc', 'SCHED_CLS'],
+        ['untyped', 'notrack/custom', 'type0'],
+      ]);
       const maps = obj.maps().map((m) => m.name);
       assert.ok(maps.includes('hits') && maps.includes('shared'), maps.join(','));
       assert.is(obj.map('hits').typeName, 'ARRAY');
@@ -114,7 +118,11 @@ if (gate.runs) {
       assert.is(prog.testRun({ data: packet, repeat: 3 }).retval, XDP_DROP);
       assert.is(readU64(obj.map('hits').map().lookup(0)!), 3n);
       assert.is(obj.program('untyped').program().info().typeName, 'XDP');
-      assert.is(catchBpf(() => rodata.setInitialValue(u32(XDP_PASS))).code, 'bpf-syscall', 'initial values are fixed after load');
+      assert.is(
+        catchBpf(() => rodata.setInitialValue(u32(XDP_PASS))).code,
+        'bpf-syscall',
+        'initial values are fixed after load',
+      );
     } finally {
       obj.close();
       bpffs.cleanup();
@@ -131,7 +139,11 @@ if (gate.runs) {
       first.map('hits').setPinPath(join(bpffs.path, 'hits'));
       first.load();
       assert.ok(existsSync(join(bpffs.path, 'shared')), 'LIBBPF_PIN_BY_NAME pinned under pinRoot');
-      assert.is(catchBpf(() => first.program('untyped').program()).code, 'bpf-invalid-argument', 'autoload false: not loaded');
+      assert.is(
+        catchBpf(() => first.program('untyped').program()).code,
+        'bpf-invalid-argument',
+        'autoload false: not loaded',
+      );
       const shared1 = first.map('shared').map();
       shared1.update(1, u32(111));
 
@@ -151,7 +163,7 @@ if (gate.runs) {
         third.map('hits').reuseFd(pinnedHits);
         third.load();
         third.program('xdp_verdict').program().testRun({ data: packet, repeat: 5 });
-        assert.is(readU64(pinnedHits.lookup(0)!), 5n, 'the third object counted into the first object\'s map');
+        assert.is(readU64(pinnedHits.lookup(0)!), 5n, "the third object counted into the first object's map");
       } finally {
         pinnedHits.close();
       }

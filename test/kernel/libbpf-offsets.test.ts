@@ -14,7 +14,10 @@ function measure(body: string): Map<string, number> {
   try {
     const src = join(dir, 'offsets.c');
     const bin = join(dir, 'offsets');
-    writeFileSync(src, `#include <stdio.h>\n#include <stddef.h>\n#include <bpf/bpf.h>\n#include <bpf/libbpf.h>\n#include <linux/if_link.h>\nint main(void) {\n${body}\nreturn 0;\n}\n`);
+    writeFileSync(
+      src,
+      `#include <stdio.h>\n#include <stddef.h>\n#include <bpf/bpf.h>\n#include <bpf/libbpf.h>\n#include <linux/if_link.h>\nint main(void) {\n${body}\nreturn 0;\n}\n`,
+    );
     const cc = spawnSync('clang', ['-O0', '-w', '-o', bin, src], { encoding: 'utf8' });
     assert.is(cc.status, 0, `clang failed: ${cc.stderr}`);
     const run = spawnSync(bin, [], { encoding: 'utf8' });
@@ -39,13 +42,17 @@ test('every struct offset and size the binding writes matches the installed head
       const key = `${struct}.${field}`;
       if (KERNEL_ONLY_FIELDS.has(key)) continue;
       expected.set(key, value);
-      lines.push(field === 'size'
-        ? `printf("%s %zu\\n", "${key}", sizeof(${cType}));`
-        : `printf("%s %zu\\n", "${key}", offsetof(${cType}, ${field}));`);
+      lines.push(
+        field === 'size'
+          ? `printf("%s %zu\\n", "${key}", sizeof(${cType}));`
+          : `printf("%s %zu\\n", "${key}", offsetof(${cType}, ${field}));`,
+      );
     }
   }
   const got = measure(lines.join('\n'));
-  const wrong = [...expected].filter(([k, v]) => got.get(k) !== v).map(([k, v]) => `${k}: binding ${v}, header ${got.get(k)}`);
+  const wrong = [...expected]
+    .filter(([k, v]) => got.get(k) !== v)
+    .map(([k, v]) => `${k}: binding ${v}, header ${got.get(k)}`);
   assert.equal(wrong, [], wrong.join('\n'));
   assert.ok(expected.size > 100, `checked ${expected.size} fields`);
 });
@@ -55,16 +62,24 @@ test('map, program, attach and link type numbers match the uapi enums', () => {
     ...Object.entries(MapType).map(([k, v]) => [`BPF_MAP_TYPE_${k}`, v] as [string, number]),
     ...Object.entries(ProgType).map(([k, v]) => [`BPF_PROG_TYPE_${k}`, v] as [string, number]),
     ...Object.entries(XdpFlag).map(([k, v]) => [`XDP_FLAGS_${k}`, v] as [string, number]),
-    ...Object.entries(TestRunFlag).map(([k, v]) => [k === 'RUN_ON_CPU' ? 'BPF_F_TEST_RUN_ON_CPU' : 'BPF_F_TEST_XDP_LIVE_FRAMES', v] as [string, number]),
+    ...Object.entries(TestRunFlag).map(
+      ([k, v]) => [k === 'RUN_ON_CPU' ? 'BPF_F_TEST_RUN_ON_CPU' : 'BPF_F_TEST_XDP_LIVE_FRAMES', v] as [string, number],
+    ),
     ...Object.entries(MapFlag).map(([k, v]) => [`BPF_F_${k}`, v] as [string, number]),
     // Attach and link types newer than the host's 6.1 header are checked against its last entry below.
-    ...Object.entries(AttachType).filter(([, v]) => v < 44).map(([k, v]) => [`BPF_${k}`, v] as [string, number]),
-    ...Object.entries(LinkType).filter(([, v]) => v <= 9).map(([k, v]) => [`BPF_LINK_TYPE_${k}`, v] as [string, number]),
+    ...Object.entries(AttachType)
+      .filter(([, v]) => v < 44)
+      .map(([k, v]) => [`BPF_${k}`, v] as [string, number]),
+    ...Object.entries(LinkType)
+      .filter(([, v]) => v <= 9)
+      .map(([k, v]) => [`BPF_LINK_TYPE_${k}`, v] as [string, number]),
     ['MAX_BPF_LINK_TYPE', 10],
     ['__MAX_BPF_ATTACH_TYPE', 44],
   ];
   const got = measure(checks.map(([name]) => `printf("%s %ld\\n", "${name}", (long)${name});`).join('\n'));
-  const wrong = checks.filter(([name, v]) => got.get(name) !== v).map(([name, v]) => `${name}: binding ${v}, header ${got.get(name)}`);
+  const wrong = checks
+    .filter(([name, v]) => got.get(name) !== v)
+    .map(([name, v]) => `${name}: binding ${v}, header ${got.get(name)}`);
   assert.equal(wrong, [], wrong.join('\n'));
   // The host's 6.1 header stops before BPF_STRUCT_OPS (44); BPF_NETFILTER (45) came in 6.4, then tcx in 6.6.
   assert.is(AttachType.TCX_INGRESS, got.get('__MAX_BPF_ATTACH_TYPE')! + 2);

@@ -11,7 +11,13 @@ import { catchBpf } from '../support/bpf-error.js';
 import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
 import { NetNs } from '../support/netns.js';
 import {
-  createMap, loadProgram, openProgramById, programInfo, readU64, testRunXdp, verifierReason,
+  createMap,
+  loadProgram,
+  openProgramById,
+  programInfo,
+  readU64,
+  testRunXdp,
+  verifierReason,
 } from '../../src/libbpf/index.js';
 import { kernelGate } from '../support/kernel-gate.js';
 import { readableCopy } from '../support/readable-copy.js';
@@ -41,7 +47,8 @@ if (gate.runs) {
     const prog = loadProgram({
       type: 'XDP',
       name: 'ntt_strip',
-      insns: new ProgramBuilder().mov64(R2, 14).call(HELPER_XDP_ADJUST_HEAD).mov64(R0, XDP_PASS).exit().assemble().bytes,
+      insns: new ProgramBuilder().mov64(R2, 14).call(HELPER_XDP_ADJUST_HEAD).mov64(R0, XDP_PASS).exit().assemble()
+        .bytes,
     });
     try {
       const r = prog.testRunXdp({ packet });
@@ -122,7 +129,13 @@ if (gate.runs) {
   });
 
   test('a program the verifier rejects gives bpf-verifier with errno and a log that names the problem', () => {
-    const e = catchBpf(() => loadProgram({ type: 'XDP', name: 'ntt_uninit', insns: new ProgramBuilder().mov64(R0, R2).exit().assemble().bytes }));
+    const e = catchBpf(() =>
+      loadProgram({
+        type: 'XDP',
+        name: 'ntt_uninit',
+        insns: new ProgramBuilder().mov64(R0, R2).exit().assemble().bytes,
+      }),
+    );
     assert.is(e.code, 'bpf-verifier');
     assert.is(e.errno, 13);
     assert.is(e.errnoName, 'EACCES');
@@ -134,19 +147,21 @@ if (gate.runs) {
   test('a map value used without a null check is rejected, and the log says why', () => {
     const m = createMap({ type: 'HASH', name: 'ntt_nullchk', keySize: 4, valueSize: 8, maxEntries: 1 });
     try {
-      const e = catchBpf(() => loadProgram({
-        type: 'XDP',
-        name: 'ntt_nonull',
-        insns: new ProgramBuilder()
-          .st('u32', R10, -4, 0)
-          .mov64(R2, R10)
-          .alu64('add', R2, -4)
-          .ldMap(R1, 'm')
-          .call('map_lookup_elem')
-          .ldx('u64', R0, R0, 0) // r0 = *(u64 *)(r0 + 0) without checking r0
-          .exit()
-          .assemble({ maps: { m: m.fd.fd } }).bytes,
-      }));
+      const e = catchBpf(() =>
+        loadProgram({
+          type: 'XDP',
+          name: 'ntt_nonull',
+          insns: new ProgramBuilder()
+            .st('u32', R10, -4, 0)
+            .mov64(R2, R10)
+            .alu64('add', R2, -4)
+            .ldMap(R1, 'm')
+            .call('map_lookup_elem')
+            .ldx('u64', R0, R0, 0) // r0 = *(u64 *)(r0 + 0) without checking r0
+            .exit()
+            .assemble({ maps: { m: m.fd.fd } }).bytes,
+        }),
+      );
       assert.is(e.code, 'bpf-verifier');
       assert.match(e.verifierLog, /map_value_or_null/);
     } finally {
@@ -186,8 +201,22 @@ if (gate.runs) {
       const script = `import { createMap } from ${JSON.stringify(join(copy.root, 'src/libbpf/index.ts'))};
 try { createMap({ type: 'HASH', keySize: 4, valueSize: 4, maxEntries: 1 }); console.log('{}'); }
 catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, errnoName: e.errnoName, message: e.message })); }`;
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
-        process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: copy.root, encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 60_000 });
+      const r = spawnSync(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          '--inh-caps=-all',
+          process.execPath,
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          script,
+        ],
+        { cwd: copy.root, encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 60_000 },
+      );
       assert.is(r.status, 0, r.stderr);
       const e = JSON.parse(r.stdout.trim()) as { code: string; errno: number; errnoName: string; message: string };
       assert.is(e.code, 'bpf-permission');
@@ -201,7 +230,10 @@ catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, errnoName
 
   test('malformed input is refused before the kernel sees it', () => {
     assert.is(catchBpf(() => loadProgram({ type: 'XDP', insns: Buffer.alloc(12) })).code, 'bpf-invalid-argument');
-    assert.is(catchBpf(() => loadProgram({ type: 'XDP', name: 'has space', insns: xdpReturning(XDP_PASS) })).code, 'bpf-invalid-argument');
+    assert.is(
+      catchBpf(() => loadProgram({ type: 'XDP', name: 'has space', insns: xdpReturning(XDP_PASS) })).code,
+      'bpf-invalid-argument',
+    );
     const e = catchBpf(() => openProgramById(0x7ffffff0));
     assert.is(e.code, 'bpf-not-found');
     assert.is(e.errnoName, 'ENOENT');

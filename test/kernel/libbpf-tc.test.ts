@@ -6,7 +6,12 @@ import * as assert from 'uvu/assert';
 import { catchBpf } from '../support/bpf-error.js';
 import { openAttachFixture, SEEN_COUNTER_C, type AttachFixture } from '../support/attach-fixture.js';
 import {
-  attachTc, clsBpfQuery, interfaceIndex, tcxQuery, type BpfProgram, type TcAttachment,
+  attachTc,
+  clsBpfQuery,
+  interfaceIndex,
+  tcxQuery,
+  type BpfProgram,
+  type TcAttachment,
 } from '../../src/libbpf/index.js';
 import { kernelGate } from '../support/kernel-gate.js';
 import { clsBpfFilters, detachTc, foreignTcPrograms, interfaceAttachments } from '../../src/dataplane/tc-filters.js';
@@ -123,7 +128,9 @@ if (gate.runs) {
       }));
       assert.is(q.id, count.id);
       assert.is(q.none, undefined);
-      assert.equal(q.filters, [{ direction: 'ingress', priority: 1, handle: 1, progId: count.id, progName: 'tc_count', directAction: true }]);
+      assert.equal(q.filters, [
+        { direction: 'ingress', priority: 1, handle: 1, progId: count.id, progName: 'tc_count', directAction: true },
+      ]);
       assert.equal(q.tcx.programIds, [], 'cls_bpf is not tcx');
 
       const seen = fixture!.seenDuringPing();
@@ -131,7 +138,10 @@ if (gate.runs) {
     } finally {
       if (att) a.enter(() => detachTc(att!));
     }
-    assert.equal(a.enter(() => clsBpfFilters(interfaceIndex(aDev), 'ingress')), []);
+    assert.equal(
+      a.enter(() => clsBpfFilters(interfaceIndex(aDev), 'ingress')),
+      [],
+    );
     assert.not.match(qdiscs(), /clsact/, 'the qdisc we created is gone');
   });
 
@@ -142,15 +152,38 @@ if (gate.runs) {
       a.enter(() => {
         att = attachTc({ ifindex: interfaceIndex(aDev), program: count, mechanism: 'cls_bpf' });
       });
-      const e = catchBpf(() => a.enter(() => attachTc({ ifindex: interfaceIndex(aDev), program: other, mechanism: 'cls_bpf' })));
+      const e = catchBpf(() =>
+        a.enter(() => attachTc({ ifindex: interfaceIndex(aDev), program: other, mechanism: 'cls_bpf' })),
+      );
       assert.is(e.code, 'bpf-tc-conflict');
       assert.match(e.message, /handle 1 priority 1 .*tc_count/);
       // Someone else adds a filter of their own after us.
-      a.exec(['tc', 'filter', 'add', 'dev', aDev, 'ingress', 'pref', '5', 'handle', '0x5', 'bpf', 'da', 'obj', fixture!.objPath, 'sec', 'tc']);
+      a.exec([
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        aDev,
+        'ingress',
+        'pref',
+        '5',
+        'handle',
+        '0x5',
+        'bpf',
+        'da',
+        'obj',
+        fixture!.objPath,
+        'sec',
+        'tc',
+      ]);
       a.enter(() => detachTc(att!));
       att = undefined;
       const left = a.enter(() => clsBpfFilters(interfaceIndex(aDev), 'ingress'));
-      assert.equal(left.map((f) => [f.priority, f.handle]), [[5, 5]], 'their filter stays');
+      assert.equal(
+        left.map((f) => [f.priority, f.handle]),
+        [[5, 5]],
+        'their filter stays',
+      );
       assert.match(qdiscs(), /clsact/, 'the qdisc stays while their filter uses it');
     } finally {
       if (att) a.enter(() => detachTc(att!));

@@ -9,8 +9,15 @@ import { catchBpf } from '../support/bpf-error.js';
 import { openAttachFixture, SEEN_COUNTER_C, type AttachFixture } from '../support/attach-fixture.js';
 import { NetNs, pinDir } from '../support/netns.js';
 import {
-  attachXdp, foreignXdpPrograms, interfaceIndex, openLinkById, openPinnedLink, unpin, xdpQuery,
-  type BpfProgram, type XdpAttachment,
+  attachXdp,
+  foreignXdpPrograms,
+  interfaceIndex,
+  openLinkById,
+  openPinnedLink,
+  unpin,
+  xdpQuery,
+  type BpfProgram,
+  type XdpAttachment,
 } from '../../src/libbpf/index.js';
 import { kernelGate } from '../support/kernel-gate.js';
 
@@ -159,7 +166,10 @@ if (gate.runs) {
       assert.is(reopened.info().progId, pass.id);
       reopened.close();
       assert.is(unpin(path), true);
-      assert.ok(eventually(() => a.enter(() => xdpQuery(ifindex)).mode === 'none'), 'detached once the last reference went');
+      assert.ok(
+        eventually(() => a.enter(() => xdpQuery(ifindex)).mode === 'none'),
+        'detached once the last reference went',
+      );
     } finally {
       unpin(path);
       bpffs.cleanup();

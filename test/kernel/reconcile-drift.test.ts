@@ -7,7 +7,14 @@ import * as assert from 'uvu/assert';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../support/netns.js';
-import { IFNAME, dbPolicy, postgresConnection, RECONCILE_TOOLS, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
+import {
+  IFNAME,
+  dbPolicy,
+  postgresConnection,
+  RECONCILE_TOOLS,
+  withLab,
+  type ReconcileLab,
+} from '../support/reconcile-fixture.js';
 import { stopTraffic } from '../support/traffic.js';
 import { kernelGate } from '../support/kernel-gate.js';
 
@@ -31,7 +38,11 @@ function detectAndRepair(lab: ReconcileLab, what: string, expected: RegExp[]): v
   const drift = lab.cli('drift');
   assert.is(drift.status, 2, `${what}: drift exits 2\n${drift.stdout}${drift.stderr}`);
   const lines = driftLines(drift.stdout);
-  for (const re of expected) assert.ok(lines.some((l) => re.test(l)), `${what}: drift names ${re} in:\n${lines.join('\n')}`);
+  for (const re of expected)
+    assert.ok(
+      lines.some((l) => re.test(l)),
+      `${what}: drift names ${re} in:\n${lines.join('\n')}`,
+    );
   assert.match(drift.stdout, /pending: none/, `${what}: drift is not mistaken for a pending change`);
   const apply = lab.cli('apply');
   assert.is(apply.status, 0, `${what}: apply exits 0\n${apply.stdout}${apply.stderr}`);
@@ -65,13 +76,18 @@ kt('each tamper is named by drift and repaired by apply', async () => {
 
       // A notrack chain flushed.
       lab.a.exec(['iptables', '-t', 'raw', '-F', 'NOTRACK-PO-db-untracked']);
-      detectAndRepair(lab, 'chain flushed', [/^iptables chain raw\/NOTRACK-PO-db-untracked: rules changed \(2 expected, 0 found\)$/]);
+      detectAndRepair(lab, 'chain flushed', [
+        /^iptables chain raw\/NOTRACK-PO-db-untracked: rules changed \(2 expected, 0 found\)$/,
+      ]);
 
       // A notrack chain deleted (the rule that used it had to go first).
       lab.a.exec(['ip6tables', '-t', 'raw', '-F', 'NOTRACK-OUTPUT']);
       lab.a.exec(['ip6tables', '-t', 'raw', '-F', 'NOTRACK-TH-eth0']);
       lab.a.exec(['ip6tables', '-t', 'raw', '-X', 'NOTRACK-TH-eth0']);
-      detectAndRepair(lab, 'chain deleted', [/^ip6tables chain raw\/NOTRACK-TH-eth0: deleted$/, /^ip6tables chain raw\/NOTRACK-OUTPUT: rules changed/]);
+      detectAndRepair(lab, 'chain deleted', [
+        /^ip6tables chain raw\/NOTRACK-TH-eth0: deleted$/,
+        /^ip6tables chain raw\/NOTRACK-OUTPUT: rules changed/,
+      ]);
 
       // An LPM entry of the policy program's source-address class map deleted: postgres from the app subnet no
       // longer matches its Allow, goes tracked and meets the host's INPUT DROP, until apply rebuilds the program.
@@ -80,19 +96,25 @@ kt('each tamper is named by drift and repaired by apply', async () => {
       assert.is(dump.length, 1, 'one source prefix: 10.0.1.0/24');
       run(['bpftool', 'map', 'delete', 'pinned', src, 'key', 'hex', ...dump[0]!.key.map((b) => b.replace(/^0x/, ''))]);
       assert.not.ok((await postgresConnection(lab, 4)).arrived, 'without the entry postgres is cut off');
-      detectAndRepair(lab, 'class map entry deleted', [/^policy map ntp4_src on eth0: 1 entry deleted \(0 found, 1 applied\)$/]);
+      detectAndRepair(lab, 'class map entry deleted', [
+        /^policy map ntp4_src on eth0: 1 entry deleted \(0 found, 1 applied\)$/,
+      ]);
       const pg = await postgresConnection(lab, 4);
       assert.ok(pg.arrived && pg.tracked.length === 0, 'postgres flows untracked again');
 
       // An ipset member deleted.
       const [set] = lab.ipsets();
       lab.a.exec(['ipset', 'del', set!, '10.0.3.0/24']);
-      detectAndRepair(lab, 'ipset member deleted', [new RegExp(`^ipset ${set!}: 1 entry deleted \\(10\\.0\\.3\\.0/24\\)$`)]);
+      detectAndRepair(lab, 'ipset member deleted', [
+        new RegExp(`^ipset ${set!}: 1 entry deleted \\(10\\.0\\.3\\.0/24\\)$`),
+      ]);
       assert.match(lab.a.exec(['ipset', 'list', set!]).stdout, /10\.0\.3\.0\/24/, 'the member is back');
 
       // A foreign rule inside a notrack chain.
       lab.a.exec(['iptables', '-t', 'raw', '-I', 'NOTRACK-PREROUTING', '1', '-s', '192.0.2.1', '-j', 'ACCEPT']);
-      detectAndRepair(lab, 'foreign rule', [/^iptables chain raw\/NOTRACK-PREROUTING: foreign rule at position 1: .*192\.0\.2\.1.*ACCEPT/]);
+      detectAndRepair(lab, 'foreign rule', [
+        /^iptables chain raw\/NOTRACK-PREROUTING: foreign rule at position 1: .*192\.0\.2\.1.*ACCEPT/,
+      ]);
       assert.not.match(lab.iptablesSave(4), /192\.0\.2\.1/, 'the foreign rule is gone');
     } finally {
       stopTraffic();
@@ -100,55 +122,77 @@ kt('each tamper is named by drift and repaired by apply', async () => {
   });
 });
 
-interface Outcome { status: string; drifted: { object: string; description: string }[]; corrected: boolean; message: string }
+interface Outcome {
+  status: string;
+  drifted: { object: string; description: string }[];
+  corrected: boolean;
+  message: string;
+}
 
 const checkDrift = (lab: ReconcileLab, mode: 'warn' | 'enforce'): Outcome => {
-  const r = lab.reconcilerScript(`process.stdout.write(JSON.stringify(await new HostReconciler(opts).checkDrift(${JSON.stringify(mode)})));`);
+  const r = lab.reconcilerScript(
+    `process.stdout.write(JSON.stringify(await new HostReconciler(opts).checkDrift(${JSON.stringify(mode)})));`,
+  );
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Outcome;
 };
 
-kt('checkDrift: warn reports and changes nothing, enforce repairs; a new revision is pending, not drift, until applied', async () => {
-  await withLab(async (lab) => {
-    const first = lab.commit(dbPolicy());
-    assert.is(lab.cli('apply').status, 0);
-    assert.is(checkDrift(lab, 'warn').status, 'InSync');
+kt(
+  'checkDrift: warn reports and changes nothing, enforce repairs; a new revision is pending, not drift, until applied',
+  async () => {
+    await withLab(async (lab) => {
+      const first = lab.commit(dbPolicy());
+      assert.is(lab.cli('apply').status, 0);
+      assert.is(checkDrift(lab, 'warn').status, 'InSync');
 
-    lab.a.exec(['iptables', '-t', 'raw', '-F', 'NOTRACK-PREROUTING']);
-    const warned = checkDrift(lab, 'warn');
-    assert.is(warned.status, 'Drifted');
-    assert.is(warned.corrected, false);
-    assert.equal(warned.drifted.map((d) => d.object), ['iptables chain raw/NOTRACK-PREROUTING']);
-    assert.match(warned.message, /warn mode leaves them/);
-    assert.not.match(lab.iptablesSave(4), /-A NOTRACK-PREROUTING/, 'warn left the chain empty');
-    assert.is(lab.cli('drift').status, 2, 'still drifted');
+      lab.a.exec(['iptables', '-t', 'raw', '-F', 'NOTRACK-PREROUTING']);
+      const warned = checkDrift(lab, 'warn');
+      assert.is(warned.status, 'Drifted');
+      assert.is(warned.corrected, false);
+      assert.equal(
+        warned.drifted.map((d) => d.object),
+        ['iptables chain raw/NOTRACK-PREROUTING'],
+      );
+      assert.match(warned.message, /warn mode leaves them/);
+      assert.not.match(lab.iptablesSave(4), /-A NOTRACK-PREROUTING/, 'warn left the chain empty');
+      assert.is(lab.cli('drift').status, 2, 'still drifted');
 
-    const enforced = checkDrift(lab, 'enforce');
-    assert.is(enforced.status, 'Drifted');
-    assert.is(enforced.corrected, true, enforced.message);
-    assert.equal(enforced.drifted.map((d) => d.object), ['iptables chain raw/NOTRACK-PREROUTING']);
-    assert.match(lab.iptablesSave(4), /-A NOTRACK-PREROUTING .*-j NOTRACK/, 'enforce refilled the chain');
-    assert.is(lab.cli('drift').status, 0);
+      const enforced = checkDrift(lab, 'enforce');
+      assert.is(enforced.status, 'Drifted');
+      assert.is(enforced.corrected, true, enforced.message);
+      assert.equal(
+        enforced.drifted.map((d) => d.object),
+        ['iptables chain raw/NOTRACK-PREROUTING'],
+      );
+      assert.match(lab.iptablesSave(4), /-A NOTRACK-PREROUTING .*-j NOTRACK/, 'enforce refilled the chain');
+      assert.is(lab.cli('drift').status, 0);
 
-    // A new revision: pending (exit 2), while the host itself has not drifted.
-    const second = lab.commit(dbPolicy({ denyUdpPorts: [9000] }), 'deny udp 9000');
-    const pending = lab.cli('drift');
-    assert.is(pending.status, 2, pending.stdout);
-    assert.match(pending.stdout, /drift: none, the host matches what notrack applied/);
-    assert.match(pending.stdout, new RegExp(`pending: ${second.slice(0, 12)} would change:`));
-    const json = JSON.parse(lab.cli('drift', '--format', 'json').stdout) as { inSync: boolean; drift: unknown[]; pending: { action: string }; applied: { commit: string }; head: { commit: string } };
-    assert.is(json.inSync, false);
-    assert.equal(json.drift, []);
-    assert.is(json.pending.action, 'update');
-    assert.is(json.applied.commit, first);
-    assert.is(json.head.commit, second);
-    assert.is(checkDrift(lab, 'warn').status, 'InSync', 'a pending revision is not drift to the agent either');
+      // A new revision: pending (exit 2), while the host itself has not drifted.
+      const second = lab.commit(dbPolicy({ denyUdpPorts: [9000] }), 'deny udp 9000');
+      const pending = lab.cli('drift');
+      assert.is(pending.status, 2, pending.stdout);
+      assert.match(pending.stdout, /drift: none, the host matches what notrack applied/);
+      assert.match(pending.stdout, new RegExp(`pending: ${second.slice(0, 12)} would change:`));
+      const json = JSON.parse(lab.cli('drift', '--format', 'json').stdout) as {
+        inSync: boolean;
+        drift: unknown[];
+        pending: { action: string };
+        applied: { commit: string };
+        head: { commit: string };
+      };
+      assert.is(json.inSync, false);
+      assert.equal(json.drift, []);
+      assert.is(json.pending.action, 'update');
+      assert.is(json.applied.commit, first);
+      assert.is(json.head.commit, second);
+      assert.is(checkDrift(lab, 'warn').status, 'InSync', 'a pending revision is not drift to the agent either');
 
-    assert.is(lab.cli('apply').status, 0);
-    const applied = lab.cli('drift');
-    assert.is(applied.status, 0, applied.stdout);
-    assert.match(applied.stdout, new RegExp(`pending: none, the host runs ${second.slice(0, 12)}`));
-  });
-});
+      assert.is(lab.cli('apply').status, 0);
+      const applied = lab.cli('drift');
+      assert.is(applied.status, 0, applied.stdout);
+      assert.match(applied.stdout, new RegExp(`pending: none, the host runs ${second.slice(0, 12)}`));
+    });
+  },
+);
 
 test.run();

@@ -1,7 +1,16 @@
 // Addresses and CIDRs as policies write them: every IPv6 form, the canonical text, containment and overlap.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cidrContains, cidrOverlaps, formatCidr, formatIp, isCatchAll, parseCidr, parseIp, type Cidr } from '../../src/net/cidr.js';
+import {
+  cidrContains,
+  cidrOverlaps,
+  formatCidr,
+  formatIp,
+  isCatchAll,
+  parseCidr,
+  parseIp,
+  type Cidr,
+} from '../../src/net/cidr.js';
 
 function cidr(text: string): Cidr {
   const c = parseCidr(text);
@@ -24,7 +33,18 @@ test('IPv4 addresses: dotted quads only, no leading zeros, no octet over 255', (
   assert.equal(parseIp('192.0.2.1'), { family: 4, addr: new Uint8Array([192, 0, 2, 1]) });
   assert.equal(bytes('0.0.0.0'), [0, 0, 0, 0]);
   assert.equal(bytes('255.255.255.255'), [255, 255, 255, 255]);
-  for (const bad of ['192.0.2', '192.0.2.1.5', '192.0.2.256', '192.0.02.1', '192.0.2.-1', '192.0.2.', ' 192.0.2.1', '192.0.2.1 ', '0x7f.0.0.1', '']) {
+  for (const bad of [
+    '192.0.2',
+    '192.0.2.1.5',
+    '192.0.2.256',
+    '192.0.02.1',
+    '192.0.2.-1',
+    '192.0.2.',
+    ' 192.0.2.1',
+    '192.0.2.1 ',
+    '0x7f.0.0.1',
+    '',
+  ]) {
     assert.is(parseIp(bad), null, bad);
   }
 });
@@ -47,8 +67,20 @@ test('IPv6 addresses in every form: full, compressed, leading, trailing, upper c
 
 test('malformed IPv6 is refused: too many groups, two "::", bad digits, zone ids, stray colons', () => {
   for (const bad of [
-    ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '1:2:3:4:5:6:7', '12345::', 'g::1', ':1::', '1::2:',
-    'fe80::1%eth0', '::ffff:256.0.0.1', '1:2:3:4:5:6:7:1.2.3.4', '[::1]', '2001:db8:::/48',
+    ':::',
+    '1::2::3',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7:8::',
+    '1:2:3:4:5:6:7',
+    '12345::',
+    'g::1',
+    ':1::',
+    '1::2:',
+    'fe80::1%eth0',
+    '::ffff:256.0.0.1',
+    '1:2:3:4:5:6:7:1.2.3.4',
+    '[::1]',
+    '2001:db8:::/48',
   ]) {
     assert.is(parseIp(bad), null, bad);
   }
@@ -58,7 +90,16 @@ test('a bare address is a host route; a prefix must be a plain number within the
   assert.equal(canonical('192.0.2.7'), '192.0.2.7/32');
   assert.equal(canonical('2001:db8::7'), '2001:db8::7/128');
   assert.equal(canonical('10.0.0.0/0'), '0.0.0.0/0');
-  for (const bad of ['10.0.0.0/33', '10.0.0.0/', '10.0.0.0/08', '10.0.0.0/-1', '10.0.0.0/8/8', '::/129', 'fd00::/64x', '/8']) {
+  for (const bad of [
+    '10.0.0.0/33',
+    '10.0.0.0/',
+    '10.0.0.0/08',
+    '10.0.0.0/-1',
+    '10.0.0.0/8/8',
+    '::/129',
+    'fd00::/64x',
+    '/8',
+  ]) {
     assert.is(parseCidr(bad), null, bad);
   }
 });

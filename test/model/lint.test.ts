@@ -58,7 +58,7 @@ const POSTGRES_OUT = `  egress:
 test('an untracked ingress Allow without a return rule is warned about, with the rule to add', () => {
   assert.equal(warnings(ENDPOINTS + policy('db', "role == 'db'", POSTGRES_IN)), [
     'lint.yaml:20:7: warning[no-return-rule]: untracked Allow without a rule for its return traffic: stateless policy ' +
-    'does not allow replies by itself; add an egress Allow with source ports 5432 and destination 10.0.1.0/24 (at spec.ingress[0])',
+      'does not allow replies by itself; add an egress Allow with source ports 5432 and destination 10.0.1.0/24 (at spec.ingress[0])',
   ]);
 });
 
@@ -70,7 +70,7 @@ test('an untracked egress Allow without a return rule asks for the ingress mirro
 `;
   assert.equal(warnings(ENDPOINTS + policy('dns', "role == 'db'", body)), [
     'lint.yaml:20:7: warning[no-return-rule]: untracked Allow without a rule for its return traffic: stateless policy ' +
-    'does not allow replies by itself; add an ingress Allow with source ports 53 (at spec.egress[0])',
+      'does not allow replies by itself; add an ingress Allow with source ports 53 (at spec.egress[0])',
   ]);
 });
 
@@ -79,17 +79,22 @@ test('an Allow with its mirror-image rule in the same policy gets no warning', (
 });
 
 test('the return rule may live in another policy that selects the same endpoint', () => {
-  const text = ENDPOINTS + policy('db-in', "role == 'db'", POSTGRES_IN) + '---\n' + policy('db-out', 'has(role)', POSTGRES_OUT);
+  const text =
+    ENDPOINTS + policy('db-in', "role == 'db'", POSTGRES_IN) + '---\n' + policy('db-out', 'has(role)', POSTGRES_OUT);
   assert.equal(warnings(text), []);
 });
 
 test('a return rule in a policy for other endpoints does not count', () => {
-  const text = ENDPOINTS + policy('db-in', "role == 'db'", POSTGRES_IN) + '---\n' + policy('cache-out', "role == 'cache'", POSTGRES_OUT);
+  const text =
+    ENDPOINTS +
+    policy('db-in', "role == 'db'", POSTGRES_IN) +
+    '---\n' +
+    policy('cache-out', "role == 'cache'", POSTGRES_OUT);
   // Both are now one-way: db's ingress has no reply on db, cache's egress has no ingress mirror on cache.
-  assert.equal(warnings(text).map((w) => w.replace(/^lint.yaml:(\d+):\d+: warning\[([a-z-]+)\].*\(at (.*)\)$/, '$1 $2 $3')), [
-    '20 no-return-rule spec.ingress[0]',
-    '34 no-return-rule spec.egress[0]',
-  ]);
+  assert.equal(
+    warnings(text).map((w) => w.replace(/^lint.yaml:(\d+):\d+: warning\[([a-z-]+)\].*\(at (.*)\)$/, '$1 $2 $3')),
+    ['20 no-return-rule spec.ingress[0]', '34 no-return-rule spec.egress[0]'],
+  );
 });
 
 test('a return rule for another port, another subnet or another protocol does not count', () => {
@@ -100,12 +105,18 @@ test('a return rule for another port, another subnet or another protocol does no
   ];
   for (const out of variants) {
     const found = warnings(ENDPOINTS + policy('db', "role == 'db'", POSTGRES_IN + out));
-    assert.equal(found.filter((w) => w.includes('[no-return-rule]') && w.endsWith('(at spec.ingress[0])')).length, 1, out);
+    assert.equal(
+      found.filter((w) => w.includes('[no-return-rule]') && w.endsWith('(at spec.ingress[0])')).length,
+      1,
+      out,
+    );
   }
 });
 
 test('a return rule through a named port matches the numeric port it names only by name', () => {
-  const body = POSTGRES_IN.replace('ports: [5432]', 'ports: [postgres]') + POSTGRES_OUT.replace('ports: [5432]', 'ports: [postgres]');
+  const body =
+    POSTGRES_IN.replace('ports: [5432]', 'ports: [postgres]') +
+    POSTGRES_OUT.replace('ports: [5432]', 'ports: [postgres]');
   assert.equal(warnings(ENDPOINTS + policy('db', "role == 'db'", body)), []);
 });
 
@@ -147,7 +158,10 @@ test('with no host endpoints at all, every policy selects nothing', () => {
     - action: Deny
       source: { nets: [198.18.0.0/15] }
 `;
-  assert.equal(warnings(policy('all', 'all()', body)).map((w) => w.replace(/^.*warning\[([a-z-]+)\].*$/, '$1')), ['selects-nothing']);
+  assert.equal(
+    warnings(policy('all', 'all()', body)).map((w) => w.replace(/^.*warning\[([a-z-]+)\].*$/, '$1')),
+    ['selects-nothing'],
+  );
 });
 
 // ---- shadowed rules ----------------------------------------------------------------------------------------
@@ -181,7 +195,10 @@ test('a port range covers the ports inside it, and a protocol-only rule covers e
       destination: { ports: [8080] }
 `;
   const found = warnings(ENDPOINTS + policy('db', "role == 'db'", body));
-  assert.equal(found.map((w) => w.replace(/^.*: (ingress\[\d\]) can never.*?: (ingress\[\d\]).*$/, '$1<$2')), ['ingress[1]<ingress[0]', 'ingress[3]<ingress[2]']);
+  assert.equal(
+    found.map((w) => w.replace(/^.*: (ingress\[\d\]) can never.*?: (ingress\[\d\]).*$/, '$1<$2')),
+    ['ingress[1]<ingress[0]', 'ingress[3]<ingress[2]'],
+  );
 });
 
 test('a Log rule shadows nothing: logging then denying the same traffic is the normal pattern', () => {
@@ -235,9 +252,14 @@ test('rules of a direction the policy does not apply are not linted, only report
 });
 
 test('lint does not run while there are errors: the errors come first', () => {
-  const content = encoder.encode(ENDPOINTS + policy('db', "role == 'db'", POSTGRES_IN) + '---\nmetadata: { name: x }\n');
+  const content = encoder.encode(
+    ENDPOINTS + policy('db', "role == 'db'", POSTGRES_IN) + '---\nmetadata: { name: x }\n',
+  );
   const result = loadResources([{ path: 'lint.yaml', content, size: content.length }]);
-  assert.equal(result.diagnostics.map((d) => `${d.severity}[${d.code}]`), ['error[missing-kind]']);
+  assert.equal(
+    result.diagnostics.map((d) => `${d.severity}[${d.code}]`),
+    ['error[missing-kind]'],
+  );
 });
 
 test.run();

@@ -45,7 +45,11 @@ function rejects(text: string, message: string, offset: number): void {
 // ---- operators -------------------------------------------------------------------------------------------
 
 test('== selects only the exact value and never an absent label', () => {
-  selects(`role == 'db'`, [{ role: 'db' }, { role: 'db', zone: 'a' }], [{ role: 'web' }, { role: 'db2' }, {}, { zone: 'db' }]);
+  selects(
+    `role == 'db'`,
+    [{ role: 'db' }, { role: 'db', zone: 'a' }],
+    [{ role: 'web' }, { role: 'db2' }, {}, { zone: 'db' }],
+  );
 });
 
 test('!= selects a different value and an absent label', () => {
@@ -117,7 +121,14 @@ test('&& binds tighter than ||', () => {
 
 test('parentheses override precedence', () => {
   const text = `(a == 'x' || b == 'y') && c == 'z'`;
-  selects(text, [{ a: 'x', c: 'z' }, { b: 'y', c: 'z' }], [{ a: 'x' }, { c: 'z' }]);
+  selects(
+    text,
+    [
+      { a: 'x', c: 'z' },
+      { b: 'y', c: 'z' },
+    ],
+    [{ a: 'x' }, { c: 'z' }],
+  );
   assert.is(parseSelector(text).toString(), '((a == "x" || b == "y") && c == "z")');
 });
 
@@ -153,9 +164,11 @@ test('strings have no escapes: a backslash is an ordinary character', () => {
 
 test('label keys may carry a DNS prefix and use digits, ".", "_", "-" and "/"', () => {
   selects(`projectcalico.org/name == 'host-1'`, [{ 'projectcalico.org/name': 'host-1' }], [{ name: 'host-1' }]);
-  selects(`has(kubernetes.io/hostname) && app.kubernetes.io/part-of in {'edge'}`, [
-    { 'kubernetes.io/hostname': 'n1', 'app.kubernetes.io/part-of': 'edge' },
-  ], [{ 'kubernetes.io/hostname': 'n1' }]);
+  selects(
+    `has(kubernetes.io/hostname) && app.kubernetes.io/part-of in {'edge'}`,
+    [{ 'kubernetes.io/hostname': 'n1', 'app.kubernetes.io/part-of': 'edge' }],
+    [{ 'kubernetes.io/hostname': 'n1' }],
+  );
   selects(`my_label-2.x == '1'`, [{ 'my_label-2.x': '1' }], []);
 });
 
@@ -197,7 +210,7 @@ test('set members are sorted and de-duplicated, a trailing comma allowed', () =>
 
 // ---- canonical text ----------------------------------------------------------------------------------------
 
-test('toString gives Calico\'s canonical form', () => {
+test("toString gives Calico's canonical form", () => {
   const cases: [string, string][] = [
     ['', 'all()'],
     [' ( all() ) ', 'all()'],
@@ -237,7 +250,11 @@ test('toString re-parses to an equal tree and is a fixed point', () => {
 });
 
 test('different spellings of one selector share one canonical text', () => {
-  const spellings = [`a=="x"&&b in{'q','p'}`, ` a == 'x' && b in { "p" , "q" , "p" } `, `(a == "x" && b in {'p', 'q',})`];
+  const spellings = [
+    `a=="x"&&b in{'q','p'}`,
+    ` a == 'x' && b in { "p" , "q" , "p" } `,
+    `(a == "x" && b in {'p', 'q',})`,
+  ];
   const canonical = spellings.map((text) => parseSelector(text).toString());
   assert.equal(canonical, Array(3).fill('(a == "x" && b in {"p", "q"})'));
 });
@@ -270,16 +287,26 @@ test('generated selectors keep their meaning through the canonical text', () => 
     }
     const label = pick(labels);
     switch (pick(['eq', 'ne', 'in', 'notin', 'has', 'contains', 'starts', 'ends', 'all', 'global'])) {
-      case 'eq': return `${bang}${label} == ${quoted(pick(values))}`;
-      case 'ne': return `${bang}${label}!=${quoted(pick(values))}`;
-      case 'in': return `${bang}${label} in {${[pick(values), pick(values)].map(quoted).join(', ')}}`;
-      case 'notin': return `${bang}${label} not in {${quoted(pick(values))},}`;
-      case 'has': return `${bang}has( ${label})`;
-      case 'contains': return `${bang}${label} contains ${quoted(pick(values))}`;
-      case 'starts': return `${bang}${label} startswith ${quoted(pick(values))}`;
-      case 'ends': return `${bang}${label} ends  with ${quoted(pick(values))}`;
-      case 'all': return `${bang}all()`;
-      default: return `${bang}global()`;
+      case 'eq':
+        return `${bang}${label} == ${quoted(pick(values))}`;
+      case 'ne':
+        return `${bang}${label}!=${quoted(pick(values))}`;
+      case 'in':
+        return `${bang}${label} in {${[pick(values), pick(values)].map(quoted).join(', ')}}`;
+      case 'notin':
+        return `${bang}${label} not in {${quoted(pick(values))},}`;
+      case 'has':
+        return `${bang}has( ${label})`;
+      case 'contains':
+        return `${bang}${label} contains ${quoted(pick(values))}`;
+      case 'starts':
+        return `${bang}${label} startswith ${quoted(pick(values))}`;
+      case 'ends':
+        return `${bang}${label} ends  with ${quoted(pick(values))}`;
+      case 'all':
+        return `${bang}all()`;
+      default:
+        return `${bang}global()`;
     }
   };
   const labelSets: Labels[] = [];
@@ -293,13 +320,39 @@ test('generated selectors keep their meaning through the canonical text', () => 
     const selector = parseSelector(text);
     const again = parseSelector(selector.toString());
     assert.equal(again.ast, selector.ast, text);
-    for (const set of labelSets) assert.is(again.matches(set), selector.matches(set), `${text} on ${JSON.stringify(set)}`);
+    for (const set of labelSets)
+      assert.is(again.matches(set), selector.matches(set), `${text} on ${JSON.stringify(set)}`);
   }
 });
 
 test('arbitrary text either parses or fails with a SelectorSyntaxError inside the text', () => {
   const next = mulberry32(11);
-  const alphabet = ['a', 'b', ' ', '\t', '(', ')', '{', '}', ',', "'", '"', '=', '!', '&', '|', 'in', 'not', 'has(', 'all(', 'starts', 'with', '\n', 'é', '%'];
+  const alphabet = [
+    'a',
+    'b',
+    ' ',
+    '\t',
+    '(',
+    ')',
+    '{',
+    '}',
+    ',',
+    "'",
+    '"',
+    '=',
+    '!',
+    '&',
+    '|',
+    'in',
+    'not',
+    'has(',
+    'all(',
+    'starts',
+    'with',
+    '\n',
+    'é',
+    '%',
+  ];
   let parsed = 0;
   for (let i = 0; i < 3000; i++) {
     const length = Math.floor(next() * 14);
@@ -338,7 +391,10 @@ test('long flat selectors and long runs of ! parse without recursion trouble', (
   const chain = parseSelector(terms.join(' && '));
   assert.ok(chain.matches(Object.fromEntries(terms.map((_, i) => [`l${i}`, `v${i}`]))));
   assert.not.ok(chain.matches({ l0: 'v0' }));
-  assert.equal(parseSelector(`${'!'.repeat(100_001)}has(a)`).ast, { kind: 'not', operand: { kind: 'has', label: 'a' } });
+  assert.equal(parseSelector(`${'!'.repeat(100_001)}has(a)`).ast, {
+    kind: 'not',
+    operand: { kind: 'has', label: 'a' },
+  });
 });
 
 test('parsing time grows linearly with the input', () => {
@@ -392,13 +448,25 @@ test('errors name the problem and point at the offending token', () => {
     [`has(a) && || has(b)`, `expected an expression after "&&" but found "||"`, 10],
     [`&& has(a)`, `expected an expression at the start of the selector but found "&&"`, 0],
     [`!`, `expected an expression after "!" but found end of selector`, 1],
-    [`'role' == 'db'`, `expected an expression at the start of the selector but found string 'role'; a label name is written without quotes`, 0],
+    [
+      `'role' == 'db'`,
+      `expected an expression at the start of the selector but found string 'role'; a label name is written without quotes`,
+      0,
+    ],
     [`)`, 'unexpected ")" without a matching "("', 0],
     [`has(a))`, 'unexpected ")" without a matching "("', 6],
     [`()`, `expected an expression after "(" but found ")"`, 1],
     [`(has(a) && (has(b))`, '"(" at offset 0 is never closed', 0],
-    [`a b`, `expected "==", "!=", "in", "not in", "contains", "starts with" or "ends with" after label "a" but found "b"`, 2],
-    [`role`, `expected "==", "!=", "in", "not in", "contains", "starts with" or "ends with" after label "role" but found end of selector`, 4],
+    [
+      `a b`,
+      `expected "==", "!=", "in", "not in", "contains", "starts with" or "ends with" after label "a" but found "b"`,
+      2,
+    ],
+    [
+      `role`,
+      `expected "==", "!=", "in", "not in", "contains", "starts with" or "ends with" after label "role" but found end of selector`,
+      4,
+    ],
     [`not has(a)`, '"not" is not an operator here; write "!" to negate', 0],
     [`has (a)`, 'no space is allowed between "has" and "("', 4],
     [`all(x)`, `expected ")" after "all(" but found "x"`, 4],
@@ -411,14 +479,22 @@ test('errors name the problem and point at the offending token', () => {
     [`a in {'x',,}`, `expected a quoted string or "}" in the set but found ","`, 10],
     [`a in {'x', 'y'`, '"{" at offset 5 is never closed', 5],
     [`a == 'x' % b`, 'unexpected character "%"', 9],
-    [`café == 'x'`, `unexpected character "é": label names may use only ASCII letters, digits, "_", ".", "/" and "-"`, 3],
+    [
+      `café == 'x'`,
+      `unexpected character "é": label names may use only ASCII letters, digits, "_", ".", "/" and "-"`,
+      3,
+    ],
     [
       `a == 'x'\n`,
       'unexpected line break: a selector must be on one line, with only spaces and tabs between its parts (in YAML, use ">-" rather than ">" or "|")',
       8,
     ],
     [`a ==\u00a0'x'`, 'unexpected whitespace U+00A0: only spaces and tabs may separate the parts of a selector', 4],
-    [`has(${'k'.repeat(MAX_LABEL_LENGTH + 1)})`, `label name is ${MAX_LABEL_LENGTH + 1} characters long; the limit is ${MAX_LABEL_LENGTH}`, 4],
+    [
+      `has(${'k'.repeat(MAX_LABEL_LENGTH + 1)})`,
+      `label name is ${MAX_LABEL_LENGTH + 1} characters long; the limit is ${MAX_LABEL_LENGTH}`,
+      4,
+    ],
     [`a == 'x' && ${'k'.repeat(600)} == 'y'`, 'label name is 600 characters long; the limit is 512', 12],
   ];
   for (const [text, message, offset] of cases) rejects(text, message, offset);

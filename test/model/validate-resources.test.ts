@@ -95,8 +95,12 @@ const policy = (name: string) => web.resources.policies.find((p) => p.name === n
 
 function showRule(r: PolicyRule): unknown {
   const side = (e: PolicyRule['source']) => ({
-    nets: e.nets.map(formatCidr), notNets: e.notNets.map(formatCidr),
-    selector: e.selector?.toString() ?? null, notSelector: e.notSelector?.toString() ?? null, ports: e.ports, notPorts: e.notPorts,
+    nets: e.nets.map(formatCidr),
+    notNets: e.notNets.map(formatCidr),
+    selector: e.selector?.toString() ?? null,
+    notSelector: e.notSelector?.toString() ?? null,
+    ports: e.ports,
+    notPorts: e.notPorts,
   });
   return { ...r, source: side(r.source), destination: side(r.destination) };
 }
@@ -116,30 +120,63 @@ test('rules come out typed: canonical CIDRs, port ranges and named ports, protoc
   assert.equal(p.types, ['ingress', 'egress'], 'types default to both when there are rules of both');
   assert.equal(p.ingress.map(showRule), [
     {
-      index: 0, action: 'Allow', ipVersion: null, protocol: 6, notProtocol: null, icmp: null, notICMP: null,
+      index: 0,
+      action: 'Allow',
+      ipVersion: null,
+      protocol: 6,
+      notProtocol: null,
+      icmp: null,
+      notICMP: null,
       source: { ...NO_MATCH, nets: ['2001:db8::/32'], notNets: ['2001:db8:ffff::/48'] },
       destination: {
         ...NO_MATCH,
-        ports: [{ kind: 'range', from: 80, to: 80 }, { kind: 'range', from: 8000, to: 8999 }, { kind: 'named', name: 'http-alt' }],
+        ports: [
+          { kind: 'range', from: 80, to: 80 },
+          { kind: 'range', from: 8000, to: 8999 },
+          { kind: 'named', name: 'http-alt' },
+        ],
         notPorts: [{ kind: 'range', from: 8443, to: 8443 }],
       },
     },
     {
-      index: 1, action: 'Allow', ipVersion: null, protocol: 58, notProtocol: null, icmp: { type: 128, code: 0 }, notICMP: null,
-      source: NO_MATCH, destination: NO_MATCH,
+      index: 1,
+      action: 'Allow',
+      ipVersion: null,
+      protocol: 58,
+      notProtocol: null,
+      icmp: { type: 128, code: 0 },
+      notICMP: null,
+      source: NO_MATCH,
+      destination: NO_MATCH,
     },
   ]);
-  assert.equal(p.egress.map((r) => [r.index, r.protocol, r.icmp]), [[0, 6, null], [1, 58, { type: 129 }]], 'protocol 58 is ICMPv6 by number');
+  assert.equal(
+    p.egress.map((r) => [r.index, r.protocol, r.icmp]),
+    [
+      [0, 6, null],
+      [1, 58, { type: 129 }],
+    ],
+    'protocol 58 is ICMPv6 by number',
+  );
 });
 
 test('a policy with only egress rules and no types is an egress policy; no order means "last" (null)', () => {
   const p = policy('web-egress-only');
   assert.equal(p.types, ['egress']);
   assert.is(p.order, null);
-  assert.equal(p.egress.map(showRule), [{
-    index: 0, action: 'Deny', ipVersion: 4, protocol: 17, notProtocol: 6, icmp: null, notICMP: null,
-    source: NO_MATCH, destination: { ...NO_MATCH, nets: ['198.51.100.0/24'], selector: 'bad == "true"' },
-  }]);
+  assert.equal(p.egress.map(showRule), [
+    {
+      index: 0,
+      action: 'Deny',
+      ipVersion: 4,
+      protocol: 17,
+      notProtocol: 6,
+      icmp: null,
+      notICMP: null,
+      source: NO_MATCH,
+      destination: { ...NO_MATCH, nets: ['198.51.100.0/24'], selector: 'bad == "true"' },
+    },
+  ]);
 });
 
 test('a policy with no rules defaults to Ingress, as in Calico; explicit types keep their order', () => {
@@ -158,12 +195,21 @@ test('a policy without a selector selects every endpoint, like all()', () => {
 
 test('a host endpoint keeps its labels, canonical expected IPs as host routes, and its named ports', () => {
   const [h] = web.resources.hostEndpoints;
-  assert.equal({ ...h!, expectedIPs: h!.expectedIPs.map(formatCidr), source: undefined }, {
-    name: 'web-1-eth0', node: 'web-1', interfaceName: 'eth0',
-    expectedIPs: ['192.0.2.10/32', '2001:db8::10/128'],
-    ports: [{ name: 'http-alt', protocol: 6, port: 8080 }, { name: 'stats', protocol: 17, port: 8125 }],
-    labels: { role: 'web', zone: 'a' }, source: undefined,
-  });
+  assert.equal(
+    { ...h!, expectedIPs: h!.expectedIPs.map(formatCidr), source: undefined },
+    {
+      name: 'web-1-eth0',
+      node: 'web-1',
+      interfaceName: 'eth0',
+      expectedIPs: ['192.0.2.10/32', '2001:db8::10/128'],
+      ports: [
+        { name: 'http-alt', protocol: 6, port: 8080 },
+        { name: 'stats', protocol: 17, port: 8125 },
+      ],
+      labels: { role: 'web', zone: 'a' },
+      source: undefined,
+    },
+  );
   assert.equal(h!.source, { file: 'web.yaml', document: 0 });
   assert.equal(policy('web-no-rules').source, { file: 'web.yaml', document: 3 });
 });
@@ -182,7 +228,10 @@ spec: { node: db-1, interfaceName: '*' }
 `,
   });
   assert.equal(lines(r), []);
-  assert.equal(r.resources.hostEndpoints.map((h) => h.interfaceName), [null, '*']);
+  assert.equal(
+    r.resources.hostEndpoints.map((h) => h.interfaceName),
+    [null, '*'],
+  );
 });
 
 test('configuration: hex or integer marks, and the node override wins over default field by field', () => {
@@ -206,9 +255,16 @@ spec:
   assert.equal(lines(r), []);
   const db = resolveConfiguration(r.resources, 'db-1');
   const edge = resolveConfiguration(r.resources, 'edge-1');
-  assert.equal([db.acceptMark, db.xdpMode, db.failsafeInbound], [0x100000, 'native', []], 'an empty list disables the failsafes');
+  assert.equal(
+    [db.acceptMark, db.xdpMode, db.failsafeInbound],
+    [0x100000, 'native', []],
+    'an empty list disables the failsafes',
+  );
   assert.equal(db.failsafeOutbound, DEFAULT_CONFIGURATION.failsafeOutbound);
-  assert.equal([edge.acceptMark, edge.xdpMode, edge.limits], [0x200000, 'native', { maxRulesPerInterface: 1000, maxSetPrefixes: 2_097_152 }]);
+  assert.equal(
+    [edge.acceptMark, edge.xdpMode, edge.limits],
+    [0x200000, 'native', { maxRulesPerInterface: 1000, maxSetPrefixes: 2_097_152 }],
+  );
   assert.equal(resolveConfiguration({ configurations: [] }, 'any'), DEFAULT_CONFIGURATION);
 });
 
@@ -232,7 +288,7 @@ spec:
   });
   assert.equal(lines(r), [
     'tracked.yaml:4:9: notice[not-enforced]: policy "allow-ssh" has no doNotTrack: true, so notrack does not enforce it ' +
-    "(it is tracked policy, Calico's job) (at metadata.name)",
+      "(it is tracked policy, Calico's job) (at metadata.name)",
   ]);
   assert.ok(r.valid);
   assert.equal(r.resources.policies, []);
@@ -247,10 +303,13 @@ metadata: { name: tracked }
 spec: { doNotTrack: false, selector: all() }
 `,
   });
-  assert.equal(r.diagnostics.map((d) => `${d.severity}[${d.code}]`), ['notice[not-enforced]']);
+  assert.equal(
+    r.diagnostics.map((d) => `${d.severity}[${d.code}]`),
+    ['notice[not-enforced]'],
+  );
 });
 
-test('Calico kinds that are not notrack\'s job are read past with a notice that says why', () => {
+test("Calico kinds that are not notrack's job are read past with a notice that says why", () => {
   const r = load({
     'calico.yaml': `apiVersion: projectcalico.org/v3
 kind: NetworkPolicy
@@ -271,19 +330,29 @@ spec: { bpfEnabled: true }
 });
 
 test('the same name in different kinds is fine; the same name twice in one kind is an error naming the first', () => {
-  const doc = (kind: string, spec: string) => `apiVersion: projectcalico.org/v3\nkind: ${kind}\nmetadata: { name: edge-1 }\nspec: ${spec}\n`;
+  const doc = (kind: string, spec: string) =>
+    `apiVersion: projectcalico.org/v3\nkind: ${kind}\nmetadata: { name: edge-1 }\nspec: ${spec}\n`;
   const fine = load({
     'a.yaml': doc('HostEndpoint', '{ node: edge-1, interfaceName: eth0 }'),
     'b.yaml': doc('GlobalNetworkSet', '{ nets: [198.18.0.0/15] }'),
     'c.yaml': doc('GlobalNetworkPolicy', '{ doNotTrack: true, applyOnForward: true, ingress: [{ action: Deny }] }'),
   });
-  assert.equal(fine.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.equal(
+    fine.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
   const twice = load({
     'a.yaml': doc('GlobalNetworkSet', '{ nets: [198.18.0.0/15] }'),
     'z/b.yaml': doc('GlobalNetworkSet', '{ nets: [203.0.113.0/24] }'),
   });
-  assert.equal(lines(twice), ['z/b.yaml:3:19: error[duplicate-name]: GlobalNetworkSet "edge-1" is already defined at a.yaml:3:19 (at metadata.name)']);
-  assert.equal(twice.resources.networkSets.map((s) => s.nets.map(formatCidr)), [['198.18.0.0/15']], 'the first definition is kept');
+  assert.equal(lines(twice), [
+    'z/b.yaml:3:19: error[duplicate-name]: GlobalNetworkSet "edge-1" is already defined at a.yaml:3:19 (at metadata.name)',
+  ]);
+  assert.equal(
+    twice.resources.networkSets.map((s) => s.nets.map(formatCidr)),
+    [['198.18.0.0/15']],
+    'the first definition is kept',
+  );
 });
 
 test('a CIDR with host bits set is accepted with a warning that says what it means', () => {
@@ -303,7 +372,11 @@ spec:
 });
 
 test('a byte-order mark, comment-only documents and a trailing --- are accepted', () => {
-  const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...encoder.encode(`# only a comment
+  const bom = new Uint8Array([
+    0xef,
+    0xbb,
+    0xbf,
+    ...encoder.encode(`# only a comment
 ---
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkSet
@@ -312,10 +385,14 @@ spec: { nets: [192.0.2.0/24] }
 ---
 # nothing here either
 ---
-`)]);
+`),
+  ]);
   const r = load({ 'bom.yaml': bom, 'empty.yaml': '' });
   assert.equal(lines(r), []);
-  assert.equal(r.resources.networkSets.map((s) => s.name), ['s']);
+  assert.equal(
+    r.resources.networkSets.map((s) => s.name),
+    ['s'],
+  );
 });
 
 test('YAML anchors and aliases within the limit are read as written', () => {
@@ -335,8 +412,14 @@ spec:
       destination: { nets: *office }
 `,
   });
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error'), []);
-  assert.equal(r.resources.policies[0]!.egress[0]!.destination.nets.map(formatCidr), ['192.0.2.0/24', '198.51.100.0/24']);
+  assert.equal(
+    r.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
+  assert.equal(r.resources.policies[0]!.egress[0]!.destination.nets.map(formatCidr), [
+    '192.0.2.0/24',
+    '198.51.100.0/24',
+  ]);
 });
 
 test('an invalid document does not hide the others: every error of every file is reported, in file order', () => {
@@ -362,7 +445,10 @@ spec: { nets: [10.0.0.0/8], nets6: [] }
     'a.yaml:4:29: error[unknown-field]: unknown field "nets6" in spec; did you mean "nets"? (at spec.nets6)',
     'b.yaml:9:39: error[unknown-field]: unknown field "expectedIP" in spec; did you mean "expectedIPs"? (at spec.expectedIP)',
   ]);
-  assert.equal(r.resources.hostEndpoints.map((h) => h.name), ['ok']);
+  assert.equal(
+    r.resources.hostEndpoints.map((h) => h.name),
+    ['ok'],
+  );
 });
 
 test.run();

@@ -21,19 +21,24 @@ async function tree(files: Record<string, string>): Promise<string> {
 
 test('reads the YAML files of a folder, sorted, relative to the root, with no commit', async () => {
   const root = await tree({
-    'policies/b.yaml': 'b\n', 'policies/a/x.yml': 'x\n', 'policies/notes.md': 'n\n', 'policies/.git/config.yaml': 'no\n',
+    'policies/b.yaml': 'b\n',
+    'policies/a/x.yml': 'x\n',
+    'policies/notes.md': 'n\n',
+    'policies/.git/config.yaml': 'no\n',
     'elsewhere.yaml': 'e\n',
   });
   const snap = await fetchSource({ path: 'policies', root });
-  assert.equal([snap.kind, snap.repo, snap.ref, snap.refKind, snap.commit, snap.subPath], [
-    'directory', root, null, null, null, 'policies']);
+  assert.equal(
+    [snap.kind, snap.repo, snap.ref, snap.refKind, snap.commit, snap.subPath],
+    ['directory', root, null, null, null, 'policies'],
+  );
   assert.equal(paths(snap), ['policies/a/x.yml', 'policies/b.yaml']);
   assert.is(text(snap, 'policies/b.yaml'), 'b\n');
   assert.equal(snap.warnings, []);
 });
 
 test('without a root, paths are relative to the current directory', async () => {
-  const snap = await fetchSource({ path: 'test/source' , include: (p) => p.endsWith('directory.test.ts') });
+  const snap = await fetchSource({ path: 'test/source', include: (p) => p.endsWith('directory.test.ts') });
   assert.is(snap.repo, resolve('.'));
   assert.equal(paths(snap), ['test/source/directory.test.ts']);
 });

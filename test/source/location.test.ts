@@ -15,8 +15,11 @@ test('a URL with credentials is shown and cached without them, with the port mes
     urlCredentials: { username: 'x-access-token', password: 'ghp_secretvalue' },
   });
   const plain = locateRepo('http://10.0.0.5:8080/p.git/');
-  assert.equal(plain.kind === 'remote' && [plain.url, plain.hostPort, plain.urlCredentials],
-    ['http://10.0.0.5:8080/p.git', '10.0.0.5:8080', null]);
+  assert.equal(plain.kind === 'remote' && [plain.url, plain.hostPort, plain.urlCredentials], [
+    'http://10.0.0.5:8080/p.git',
+    '10.0.0.5:8080',
+    null,
+  ]);
 });
 
 test('paths and file: URLs are local repositories, resolved to absolute paths', () => {

@@ -50,7 +50,8 @@ async function cacheText(url: string): Promise<string[]> {
   const folder = cacheFolderFor(cacheDir, url);
   const out: string[] = [];
   for (const name of await readdir(folder)) {
-    if (['config', 'HEAD', 'shallow', 'FETCH_HEAD'].includes(name)) out.push(await readFile(join(folder, name), 'latin1'));
+    if (['config', 'HEAD', 'shallow', 'FETCH_HEAD'].includes(name))
+      out.push(await readFile(join(folder, name), 'latin1'));
   }
   return out;
 }
@@ -93,7 +94,10 @@ test('a wrong token fails with source-auth naming its variable, never its value'
 
 test('the username option changes the Basic-auth user name', async () => {
   const tokenEnv = tokenVar(TOKEN);
-  const err = await sourceError(fetchSource({ repo: server.url('private'), cacheDir, tokenEnv, username: 'oauth2' }), 'source-auth');
+  const err = await sourceError(
+    fetchSource({ repo: server.url('private'), cacheDir, tokenEnv, username: 'oauth2' }),
+    'source-auth',
+  );
   assertAbsent(renderings(err), TOKEN);
   const other = await startGitServer({ token: TOKEN, username: 'oauth2' });
   try {

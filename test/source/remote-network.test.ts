@@ -26,19 +26,26 @@ test('a closed port fails with source-unreachable naming host:port', async () =>
   const probe = createNetServer();
   const port = await listen(probe);
   await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const err = await sourceError(fetchSource({ repo: `http://127.0.0.1:${port}/policies.git`, cacheDir }), 'source-unreachable');
+  const err = await sourceError(
+    fetchSource({ repo: `http://127.0.0.1:${port}/policies.git`, cacheDir }),
+    'source-unreachable',
+  );
   assert.match(err.message, `127.0.0.1:${port}`);
   assert.match(err.message, 'connection refused');
 });
 
 test('a server that accepts but never answers fails with source-unreachable after the timeout', async () => {
   const sockets: Socket[] = [];
-  const silent = createNetServer((s) => { sockets.push(s); });
+  const silent = createNetServer((s) => {
+    sockets.push(s);
+  });
   const port = await listen(silent);
   try {
     const started = Date.now();
     const err = await sourceError(
-      fetchSource({ repo: `http://127.0.0.1:${port}/policies.git`, cacheDir, timeoutMs: 300 }), 'source-unreachable');
+      fetchSource({ repo: `http://127.0.0.1:${port}/policies.git`, cacheDir, timeoutMs: 300 }),
+      'source-unreachable',
+    );
     assert.ok(Date.now() - started < 5000, 'gave up near the timeout');
     assert.match(err.message, `127.0.0.1:${port}`);
     assert.match(err.message, 'no answer within 300 ms');
@@ -51,7 +58,9 @@ test('a server that accepts but never answers fails with source-unreachable afte
 test('a host name that does not resolve fails with source-unreachable naming host:port', async () => {
   // .invalid never resolves (RFC 2606); the timeout bounds a resolver that does not answer at all.
   const err = await sourceError(
-    fetchSource({ repo: 'https://policies.notrack.invalid/p.git', cacheDir, timeoutMs: 3000 }), 'source-unreachable');
+    fetchSource({ repo: 'https://policies.notrack.invalid/p.git', cacheDir, timeoutMs: 3000 }),
+    'source-unreachable',
+  );
   assert.match(err.message, 'policies.notrack.invalid:443');
 });
 
@@ -67,9 +76,15 @@ test('a web server that does not speak Git fails with source-not-a-repo; a serve
   });
   const port = await listen(web);
   try {
-    const html = await sourceError(fetchSource({ repo: `http://127.0.0.1:${port}/site`, cacheDir }), 'source-not-a-repo');
+    const html = await sourceError(
+      fetchSource({ repo: `http://127.0.0.1:${port}/site`, cacheDir }),
+      'source-not-a-repo',
+    );
     assert.match(html.message, 'smart-HTTP');
-    const broken = await sourceError(fetchSource({ repo: `http://127.0.0.1:${port}/broken.git`, cacheDir }), 'source-remote-error');
+    const broken = await sourceError(
+      fetchSource({ repo: `http://127.0.0.1:${port}/broken.git`, cacheDir }),
+      'source-remote-error',
+    );
     assert.match(broken.message, 'HTTP 500');
     assert.match(broken.message, 'database is down');
   } finally {
@@ -82,7 +97,10 @@ test('SSH and other schemes fail with source-bad-url and an http(s) suggestion, 
   const ssh = await sourceError(fetchSource({ repo: 'git@github.com:acme/policies.git', cacheDir }), 'source-bad-url');
   assert.match(ssh.message, 'SSH');
   assert.match(ssh.message, 'https://');
-  const scheme = await sourceError(fetchSource({ repo: 'ssh://deploy:s3cr3t-pass@git.example/p.git', cacheDir }), 'source-bad-url');
+  const scheme = await sourceError(
+    fetchSource({ repo: 'ssh://deploy:s3cr3t-pass@git.example/p.git', cacheDir }),
+    'source-bad-url',
+  );
   assert.match(scheme.message, 'ssh://');
   assert.not.ok(scheme.message.includes('s3cr3t-pass'));
   assert.is(scheme.repo, 'ssh://git.example/p.git');

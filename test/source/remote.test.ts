@@ -26,7 +26,8 @@ const read = (name: string, opts: Omit<SourceOptions, 'repo' | 'cacheDir'> = {})
 
 /** POST bodies sent to git-upload-pack for one repository since request number `from`. */
 function uploadPacks(name: string, from = 0): string[] {
-  return server.requests.slice(from)
+  return server.requests
+    .slice(from)
     .filter((r) => r.method === 'POST' && r.path === `/${name}.git/git-upload-pack`)
     .map((r) => r.body?.toString('latin1') ?? '');
 }
@@ -138,7 +139,10 @@ test('an abbreviated id of an older commit is found by fetching more of the defa
 
 test('a sub-path returns only the files below it, with paths relative to the repository root', async () => {
   await server.createRepo('subpath', {
-    'policies/edge/a.yaml': 'a\n', 'policies/db.yaml': 'db\n', 'other/x.yaml': 'x\n', 'top.yaml': 't\n',
+    'policies/edge/a.yaml': 'a\n',
+    'policies/db.yaml': 'db\n',
+    'other/x.yaml': 'x\n',
+    'top.yaml': 't\n',
   });
   for (const given of ['policies', './policies/', '/policies']) {
     const snap = await read('subpath', { path: given });
@@ -212,7 +216,12 @@ test('a HEAD pointing at a missing branch fails with source-dangling-head, namin
 
 test('include chooses the files, sorted by path; files over maxFileBytes come back marked, without content', async () => {
   await server.createRepo('filter', {
-    'b/z.yaml': 'z\n', 'a.yaml': 'a\n', 'B.yaml': 'B\n', 'big.yaml': 'x'.repeat(2000), 'notes.txt': 'n\n', 'c.json': '{}',
+    'b/z.yaml': 'z\n',
+    'a.yaml': 'a\n',
+    'B.yaml': 'B\n',
+    'big.yaml': 'x'.repeat(2000),
+    'notes.txt': 'n\n',
+    'c.json': '{}',
   });
   const snap = await read('filter', { maxFileBytes: 1000 });
   assert.equal(paths(snap), ['B.yaml', 'a.yaml', 'b/z.yaml', 'big.yaml']);
@@ -251,27 +260,39 @@ async function onlyPack(folder: string): Promise<string> {
 }
 
 test('a cache with a broken HEAD is rebuilt, with a warning instead of a failure', async () => {
-  await corruptionCase('broken-head', (folder) => writeFile(join(folder, 'HEAD'), 'garbage\n'), /HEAD is not a valid ref/);
+  await corruptionCase(
+    'broken-head',
+    (folder) => writeFile(join(folder, 'HEAD'), 'garbage\n'),
+    /HEAD is not a valid ref/,
+  );
 });
 
 test('a cache with a truncated pack is rebuilt, with a warning instead of a failure', async () => {
-  await corruptionCase('truncated', async (folder) => {
-    const pack = await onlyPack(folder);
-    await truncate(pack, Math.floor((await stat(pack)).size / 2));
-  }, /truncated/);
+  await corruptionCase(
+    'truncated',
+    async (folder) => {
+      const pack = await onlyPack(folder);
+      await truncate(pack, Math.floor((await stat(pack)).size / 2));
+    },
+    /truncated/,
+  );
 });
 
 test('a cache whose objects are overwritten (checksums intact) is rebuilt when reading fails', async () => {
-  await corruptionCase('scrambled', async (folder) => {
-    const pack = await onlyPack(folder);
-    const size = (await stat(pack)).size;
-    const handle = await open(pack, 'r+');
-    try {
-      await handle.write(Buffer.alloc(size - 32, 0x5a), 0, size - 32, 12);
-    } finally {
-      await handle.close();
-    }
-  }, /could not be read/);
+  await corruptionCase(
+    'scrambled',
+    async (folder) => {
+      const pack = await onlyPack(folder);
+      const size = (await stat(pack)).size;
+      const handle = await open(pack, 'r+');
+      try {
+        await handle.write(Buffer.alloc(size - 32, 0x5a), 0, size - 32, 12);
+      } finally {
+        await handle.close();
+      }
+    },
+    /could not be read/,
+  );
 });
 
 test('two reads of the same remote at once share the cache folder one after the other', async () => {
@@ -311,8 +332,10 @@ test('a cache folder that cannot be written fails with source-cache-unusable', a
   await server.createRepo('unwritable', { 'a.yaml': 'a\n' });
   const file = join(await tempDir('blocked'), 'a-file');
   await writeFile(file, 'not a folder\n');
-  const err = await sourceError(fetchSource({ repo: server.url('unwritable'), cacheDir: join(file, 'cache') }),
-    'source-cache-unusable');
+  const err = await sourceError(
+    fetchSource({ repo: server.url('unwritable'), cacheDir: join(file, 'cache') }),
+    'source-cache-unusable',
+  );
   assert.match(err.message, 'cache');
   assert.match(err.message, 'ENOTDIR');
 });

@@ -44,10 +44,16 @@ export async function sourceError(p: Promise<unknown>, code: SourceErrorCode): P
 /** Runs git synchronously (argv, no shell) with a fixed identity, for tests that build local repositories. */
 export function gitSync(args: string[], cwd: string): string {
   const r = spawnSync('git', args, {
-    cwd, encoding: 'utf8',
+    cwd,
+    encoding: 'utf8',
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@notrack.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@notrack.invalid',
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: cwd,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@notrack.invalid',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@notrack.invalid',
     },
   });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);

@@ -5,7 +5,8 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** tsx by absolute URL, so TypeScript entry points run with any working directory. */
-const tsxLoader = (root: string): string => pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const tsxLoader = (root: string): string =>
+  pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 export const TSX_LOADER = tsxLoader(ROOT);
 
 /**
@@ -16,12 +17,23 @@ export function cliCommand(args: readonly string[], root = ROOT): string[] {
   return [process.execPath, '--import', tsxLoader(root), path.join(root, 'test', 'support', 'cli-entry.ts'), ...args];
 }
 
-export interface CliResult { status: number; stdout: string; stderr: string }
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): CliResult {
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+): CliResult {
   const [cmd, ...argv] = cliCommand(args);
   const r = spawnSync(cmd!, argv, {
-    cwd: opts.cwd ?? ROOT, encoding: 'utf8', input: opts.input, timeout: 120_000, maxBuffer: 64 * 1024 * 1024,
+    cwd: opts.cwd ?? ROOT,
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: 120_000,
+    maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, ...opts.env },
   });
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };

@@ -66,7 +66,11 @@ export interface GitServer {
   stop(): Promise<void>;
 }
 
-interface RunOutput { status: number; stdout: string; stderr: string }
+interface RunOutput {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs git (argv, no shell); rejects with its stderr when it fails, unless `allowFail`. */
 function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv, allowFail = false): Promise<RunOutput> {
@@ -78,7 +82,11 @@ function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv, allowFail =
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (status) => {
-      const result = { status: status ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      const result = {
+        status: status ?? -1,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      };
       if (status === 0 || allowFail) resolve(result);
       else reject(new Error(`git ${args.join(' ')} failed (${status}) in ${cwd}: ${result.stderr.trim()}`));
     });
@@ -101,8 +109,12 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: home,
       GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'notrack test', GIT_AUTHOR_EMAIL: 'test@notrack.invalid', GIT_AUTHOR_DATE: date,
-      GIT_COMMITTER_NAME: 'notrack test', GIT_COMMITTER_EMAIL: 'test@notrack.invalid', GIT_COMMITTER_DATE: date,
+      GIT_AUTHOR_NAME: 'notrack test',
+      GIT_AUTHOR_EMAIL: 'test@notrack.invalid',
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_NAME: 'notrack test',
+      GIT_COMMITTER_EMAIL: 'test@notrack.invalid',
+      GIT_COMMITTER_DATE: date,
     };
   };
   const git = (args: string[], cwd: string, allowFail = false) => runGit(args, cwd, gitEnv(), allowFail);
@@ -112,7 +124,10 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
   const cloned = new Set<string>();
 
   const served = await serveGitHttp({
-    projectRoot: root, home, host: '127.0.0.1', port: 0,
+    projectRoot: root,
+    home,
+    host: '127.0.0.1',
+    port: 0,
     onRequest: (record) => requests.push(record),
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     ...(opts.username !== undefined ? { username: opts.username } : {}),
@@ -156,7 +171,11 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
     }
   }
 
-  async function commit(name: string, files: Record<string, string | null>, copts: CommitOptions = {}): Promise<string> {
+  async function commit(
+    name: string,
+    files: Record<string, string | null>,
+    copts: CommitOptions = {},
+  ): Promise<string> {
     const dir = await workClone(name);
     const main = defaultBranches.get(name) ?? 'main';
     const branch = copts.branch ?? main;
@@ -171,7 +190,10 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
     }
     await writeFiles(dir, files);
     await git(['add', '--all'], dir);
-    await git(['commit', '--quiet', '--allow-empty', '-m', copts.message ?? `change ${Object.keys(files).join(', ')}`], dir);
+    await git(
+      ['commit', '--quiet', '--allow-empty', '-m', copts.message ?? `change ${Object.keys(files).join(', ')}`],
+      dir,
+    );
     const pushes = [`HEAD:refs/heads/${branch}`];
     if (copts.tag !== undefined) {
       await git(['tag', '-a', copts.tag, '-m', `tag ${copts.tag}`], dir);

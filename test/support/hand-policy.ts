@@ -52,7 +52,8 @@ export function buildHandPolicy(rules: readonly HandRule[]): ProgramBuilder {
   b.ldx('u8', R5, R7, STATE_FIELDS.family.offset);
 
   for (const [index, r] of rules.entries()) {
-    const catchAll = r.proto === undefined && r.family === undefined && r.dport === undefined && r.icmpType === undefined;
+    const catchAll =
+      r.proto === undefined && r.family === undefined && r.dport === undefined && r.icmpType === undefined;
     const next = b.newLabel(`after_rule_${index}`);
     b.comment(`rule ${index}: ${r.action} ${JSON.stringify({ ...r, action: undefined })}`);
     if (r.proto !== undefined) b.jmp('jne', R3, r.proto, next);
@@ -77,7 +78,11 @@ export function buildHandPolicy(rules: readonly HandRule[]): ProgramBuilder {
 }
 
 /** Assembles and loads the rules as a policy program for `gen` (its nt_state and nt_jump). */
-export function loadHandPolicy(gen: InterfaceGeneration, rules: readonly HandRule[], name = 'nt_hand_policy'): BpfProgram {
+export function loadHandPolicy(
+  gen: InterfaceGeneration,
+  rules: readonly HandRule[],
+  name = 'nt_hand_policy',
+): BpfProgram {
   const program = buildHandPolicy(rules).assemble({
     maps: { [MAPS.state.name]: gen.maps.state.fd.fd, [MAPS.jump.name]: gen.maps.jump.fd.fd },
   });

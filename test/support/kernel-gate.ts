@@ -24,7 +24,8 @@ export interface KernelGate {
 /** Why kernel tests cannot run on this machine at all (not root, no bpffs, no ip), or null. */
 export function kernelSkipReason(): string | null {
   if (process.getuid?.() !== 0) return 'kernel tests need root (run as root or in CI)';
-  if (!existsSync('/proc/filesystems') || !readFileSync('/proc/filesystems', 'utf8').includes('bpf')) return 'the kernel has no bpffs';
+  if (!existsSync('/proc/filesystems') || !readFileSync('/proc/filesystems', 'utf8').includes('bpf'))
+    return 'the kernel has no bpffs';
   return null;
 }
 

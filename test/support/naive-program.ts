@@ -47,7 +47,10 @@ export function partSlot(k: number): number {
   return k === 0 ? JumpSlot.policy : JumpSlot.splitFirst + k - 1;
 }
 
-interface ParsedPrefix { addr: Uint8Array; prefix: number }
+interface ParsedPrefix {
+  addr: Uint8Array;
+  prefix: number;
+}
 
 function verdictSlot(action: IngressEntry['action']): number {
   return action === 'Allow' ? JumpSlot.accept : action === 'Deny' ? JumpSlot.drop : JumpSlot.pass;
@@ -56,7 +59,8 @@ function verdictSlot(action: IngressEntry['action']): number {
 /** The u32 words a little-endian load of the address bytes gives, for the address and for the prefix mask. */
 function loadWords(bytes: Uint8Array): number[] {
   const out: number[] = [];
-  for (let i = 0; i < bytes.length; i += 4) out.push((bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) >>> 0);
+  for (let i = 0; i < bytes.length; i += 4)
+    out.push((bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) >>> 0);
   return out;
 }
 
@@ -82,12 +86,19 @@ export function emitNaiveProgram(
     let list = parsed.get(key);
     if (!list) {
       const set = state.sets[id];
-      if (!set) throw new PolicyProgramError('policy-program-bad-input', `an entry refers to set ${id}, which the desired state does not hold`);
-      list = set.family !== family ? [] : set.prefixes.map((t) => {
-        const c = parseCidr(t);
-        if (!c) throw new PolicyProgramError('policy-program-bad-input', `set ${id}: ${t} is not a CIDR`);
-        return { addr: c.addr, prefix: c.prefix };
-      });
+      if (!set)
+        throw new PolicyProgramError(
+          'policy-program-bad-input',
+          `an entry refers to set ${id}, which the desired state does not hold`,
+        );
+      list =
+        set.family !== family
+          ? []
+          : set.prefixes.map((t) => {
+              const c = parseCidr(t);
+              if (!c) throw new PolicyProgramError('policy-program-bad-input', `set ${id}: ${t} is not a CIDR`);
+              return { addr: c.addr, prefix: c.prefix };
+            });
       parsed.set(key, list);
     }
     return list;
@@ -97,10 +108,21 @@ export function emitNaiveProgram(
     if (!m) {
       const keySize = family === 4 ? 8 : 20;
       const keys = Buffer.alloc(list.length * keySize);
-      list.forEach((p, i) => { keys.writeUInt32LE(p.prefix, i * keySize); keys.set(p.addr, i * keySize + 4); });
+      list.forEach((p, i) => {
+        keys.writeUInt32LE(p.prefix, i * keySize);
+        keys.set(p.addr, i * keySize + 4);
+      });
       m = {
-        name: `ntn_s${maps.size}`, setId: id, family, type: MapType.LPM_TRIE, keySize, valueSize: 1,
-        maxEntries: Math.max(1, list.length), flags: MapFlag.NO_PREALLOC, keys, count: list.length,
+        name: `ntn_s${maps.size}`,
+        setId: id,
+        family,
+        type: MapType.LPM_TRIE,
+        keySize,
+        valueSize: 1,
+        maxEntries: Math.max(1, list.length),
+        flags: MapFlag.NO_PREALLOC,
+        keys,
+        count: list.length,
       };
       maps.set(`${family}/${id}`, m);
     }
@@ -189,17 +211,26 @@ export function emitNaiveProgram(
 
   /** True when the entry has no check at all: if it decides, nothing after it in its family is reachable. */
   const unconditional = (e: IngressEntry, family: IpFamily): boolean =>
-    e.protocol === null && e.notProtocol === null && e.icmp === null && e.notICMP === null &&
-    [e.source, e.destination].every((m) => m.ports.length === 0 && m.notPorts.length === 0 &&
-      m.inSets.every((id) => prefixesOf(id, family).some((x) => x.prefix === 0)) &&
-      m.notInSets.every((id) => prefixesOf(id, family).length === 0));
+    e.protocol === null &&
+    e.notProtocol === null &&
+    e.icmp === null &&
+    e.notICMP === null &&
+    [e.source, e.destination].every(
+      (m) =>
+        m.ports.length === 0 &&
+        m.notPorts.length === 0 &&
+        m.inSets.every((id) => prefixesOf(id, family).some((x) => x.prefix === 0)) &&
+        m.notInSets.every((id) => prefixesOf(id, family).length === 0),
+    );
 
   const emitEntry = (e: IngressEntry, family: IpFamily): void => {
     // An entry that can never match (a set of the other family, a notICMP that names every message) emits
     // nothing: the verifier refuses code it cannot reach.
     const everything = (id: string): boolean => prefixesOf(id, family).some((x) => x.prefix === 0);
-    const never = [e.source, e.destination].some((m) =>
-      m.inSets.some((id) => prefixesOf(id, family).length === 0) || m.notInSets.some(everything)) ||
+    const never =
+      [e.source, e.destination].some(
+        (m) => m.inSets.some((id) => prefixesOf(id, family).length === 0) || m.notInSets.some(everything),
+      ) ||
       (e.notICMP !== null && e.notICMP.type === undefined && e.notICMP.code === undefined);
     if (never) return;
     const next = p.newLabel('next_entry');
@@ -262,7 +293,8 @@ export function emitNaiveProgram(
     partEnd(endSlot);
   };
   const per = options.entriesPerPart ?? 1000;
-  const v4 = ifc.ingress.v4, v6 = ifc.ingress.v6;
+  const v4 = ifc.ingress.v4,
+    v6 = ifc.ingress.v6;
   const count = Math.max(1, Math.ceil(v4.length / per), Math.ceil(v6.length / per));
   const parts: AssembledProgram[] = [];
   for (let k = 0; k < count; k++) {

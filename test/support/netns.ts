@@ -99,8 +99,14 @@ export class NetNs {
 }
 
 export interface VethPair {
-  a: NetNs; aDev: string; aAddr4: string; aAddr6: string;
-  b: NetNs; bDev: string; bAddr4: string; bAddr6: string;
+  a: NetNs;
+  aDev: string;
+  aAddr4: string;
+  aAddr6: string;
+  b: NetNs;
+  bDev: string;
+  bAddr4: string;
+  bAddr6: string;
 }
 
 /**
@@ -114,8 +120,10 @@ export function vethPair(subnet = 1): VethPair {
     const aDev = uniqueName('v');
     const bDev = uniqueName('v');
     run(['ip', 'link', 'add', 'name', aDev, 'netns', a.name, 'type', 'veth', 'peer', 'name', bDev, 'netns', b.name]);
-    const aAddr4 = `10.200.${subnet}.1`, bAddr4 = `10.200.${subnet}.2`;
-    const aAddr6 = `fd00:200:${subnet}::1`, bAddr6 = `fd00:200:${subnet}::2`;
+    const aAddr4 = `10.200.${subnet}.1`,
+      bAddr4 = `10.200.${subnet}.2`;
+    const aAddr6 = `fd00:200:${subnet}::1`,
+      bAddr6 = `fd00:200:${subnet}::2`;
     a.exec(['ip', 'addr', 'add', `${aAddr4}/24`, 'dev', aDev]);
     b.exec(['ip', 'addr', 'add', `${bAddr4}/24`, 'dev', bDev]);
     a.exec(['ip', '-6', 'addr', 'add', `${aAddr6}/64`, 'dev', aDev, 'nodad']);

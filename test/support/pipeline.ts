@@ -6,7 +6,15 @@ import type { DesiredState, PacketDescription } from '../../src/compile/desired-
 import { JumpSlot, MAPS, POLICY_PROGRAM_LOAD } from '../../src/abi/notrack.js';
 import { packetFrame, type PacketSpec } from '../../src/dataplane/frames.js';
 import { XdpAction, XdpTestRun, type FrameResult } from '../../src/dataplane/test-run.js';
-import { clearProgramSlot, createMap, loadProgram, setProgramSlot, testRunXdp, type BpfMap, type BpfProgram } from '../../src/libbpf/index.js';
+import {
+  clearProgramSlot,
+  createMap,
+  loadProgram,
+  setProgramSlot,
+  testRunXdp,
+  type BpfMap,
+  type BpfProgram,
+} from '../../src/libbpf/index.js';
 import { patchMapFds } from '../../src/asm/index.js';
 import { emitNaiveProgram, partSlot } from './naive-program.js';
 
@@ -26,32 +34,49 @@ export class Pipeline extends XdpTestRun {
    * Loads the naive baseline (one entry after another, test/support/naive-program.ts) for the same state
    * and puts it in the policy slot instead. Returns its instruction count and load time.
    */
-  installNaive(state: DesiredState, iface: string): { insns: number; verifiedInsns: number; parts: number; ms: number } {
+  installNaive(
+    state: DesiredState,
+    iface: string,
+  ): { insns: number; verifiedInsns: number; parts: number; ms: number } {
     const t0 = performance.now();
     const naive = emitNaiveProgram(state, iface);
     const maps: BpfMap[] = [];
     const programs: BpfProgram[] = [];
     try {
       const fds: Record<string, number> = {
-        [MAPS.state.name]: this.maps.state.fd.fd, [MAPS.jump.name]: this.maps.jump.fd.fd, [MAPS.counters.name]: this.maps.counters.fd.fd,
+        [MAPS.state.name]: this.maps.state.fd.fd,
+        [MAPS.jump.name]: this.maps.jump.fd.fd,
+        [MAPS.counters.name]: this.maps.counters.fd.fd,
       };
       const one = Buffer.from([1]);
       for (const m of naive.maps) {
-        const map = createMap({ type: m.type, name: m.name, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags });
+        const map = createMap({
+          type: m.type,
+          name: m.name,
+          keySize: m.keySize,
+          valueSize: m.valueSize,
+          maxEntries: m.maxEntries,
+          flags: m.flags,
+        });
         maps.push(map);
         fds[m.name] = map.fd.fd;
         for (let at = 0; at < m.count; at += 65536) {
           const end = Math.min(m.count, at + 65536);
           const batch = [];
-          for (let i = at; i < end; i++) batch.push({ key: m.keys.subarray(i * m.keySize, (i + 1) * m.keySize), value: one });
+          for (let i = at; i < end; i++)
+            batch.push({ key: m.keys.subarray(i * m.keySize, (i + 1) * m.keySize), value: one });
           map.updateBatch(batch);
         }
       }
       for (const part of naive.parts) {
-        programs.push(loadProgram({
-          type: POLICY_PROGRAM_LOAD.progType, expectedAttachType: POLICY_PROGRAM_LOAD.expectedAttachType,
-          name: 'nt_naive', insns: patchMapFds(part, fds),
-        }));
+        programs.push(
+          loadProgram({
+            type: POLICY_PROGRAM_LOAD.progType,
+            expectedAttachType: POLICY_PROGRAM_LOAD.expectedAttachType,
+            name: 'nt_naive',
+            insns: patchMapFds(part, fds),
+          }),
+        );
       }
       for (let k = programs.length - 1; k >= 0; k--) setProgramSlot(this.maps.jump, partSlot(k), programs[k]!);
       if (programs.length === 1) clearProgramSlot(this.maps.jump, JumpSlot.splitFirst);

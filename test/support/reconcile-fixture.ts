@@ -27,9 +27,17 @@ export const POSTGRES = 5432;
 /** The UDP port the app tier may send to untracked (a metrics feed): what the numbered-datagram tests use. */
 export const FEED = 7000;
 
-
 /** The programs these tests need beside root and BPF (for kernelGate). */
-export const RECONCILE_TOOLS = ['iptables-restore', 'ip6tables-restore', 'ipset', 'conntrack', 'socat', 'ss', 'bpftool', 'git'];
+export const RECONCILE_TOOLS = [
+  'iptables-restore',
+  'ip6tables-restore',
+  'ipset',
+  'conntrack',
+  'socat',
+  'ss',
+  'bpftool',
+  'git',
+];
 
 export interface PolicyOptions {
   /** Ingress Deny rules for these UDP ports, ahead of the Allows: each list gives the interface another program. */
@@ -40,11 +48,15 @@ export interface PolicyOptions {
 
 /** db-1's policy repository: its HostEndpoint, postgres and the feed untracked both ways, an egress ipset. */
 export function dbPolicy(opts: PolicyOptions = {}): Record<string, string> {
-  const deny = (opts.denyUdpPorts ?? []).map((p) => `
+  const deny = (opts.denyUdpPorts ?? [])
+    .map(
+      (p) => `
     - action: Deny
       protocol: UDP
       destination:
-        ports: [${p}]`).join('');
+        ports: [${p}]`,
+    )
+    .join('');
   const replyNets = opts.replyNets ?? ['10.0.1.0/24', '10.0.3.0/24'];
   return {
     'hosts/db-1.yaml': `apiVersion: projectcalico.org/v3
@@ -127,11 +139,16 @@ COMMIT
 
 /** Compiles policy files as the source stage would hand them over (paths relative to the repository). */
 export function compileFiles(files: Record<string, string>, host = HOST): DesiredState {
-  const loaded = loadResources(Object.entries(files).map(([p, text]) => {
-    const content = Buffer.from(text);
-    return { path: p, content, size: content.length };
-  }));
-  if (!loaded.valid) throw new Error(`test policy is invalid: ${JSON.stringify(loaded.diagnostics.filter((d) => d.severity === 'error'))}`);
+  const loaded = loadResources(
+    Object.entries(files).map(([p, text]) => {
+      const content = Buffer.from(text);
+      return { path: p, content, size: content.length };
+    }),
+  );
+  if (!loaded.valid)
+    throw new Error(
+      `test policy is invalid: ${JSON.stringify(loaded.diagnostics.filter((d) => d.severity === 'error'))}`,
+    );
   return compileHost(loaded.resources, host);
 }
 
@@ -167,15 +184,36 @@ export class ReconcileLab {
     try {
       a = NetNs.create('a');
       b = NetNs.create('b');
-      run(['ip', 'link', 'add', 'name', IFNAME, 'netns', a.name, 'type', 'veth', 'peer', 'name', IFNAME, 'netns', b.name]);
+      run([
+        'ip',
+        'link',
+        'add',
+        'name',
+        IFNAME,
+        'netns',
+        a.name,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        IFNAME,
+        'netns',
+        b.name,
+      ]);
       a.exec(['ip', 'addr', 'add', `${HOST_ADDR4}/16`, 'dev', IFNAME]);
       b.exec(['ip', 'addr', 'add', `${PEER_ADDR4}/16`, 'dev', IFNAME]);
       a.exec(['ip', '-6', 'addr', 'add', `${HOST_ADDR6}/48`, 'dev', IFNAME, 'nodad']);
       b.exec(['ip', '-6', 'addr', 'add', `${PEER_ADDR6}/48`, 'dev', IFNAME, 'nodad']);
       for (const ns of [a, b]) ns.exec(['ip', 'link', 'set', IFNAME, 'up']);
       const mac = (ns: NetNs): string => ns.exec(['cat', `/sys/class/net/${IFNAME}/address`]).stdout.trim();
-      const aMac = mac(a), bMac = mac(b);
-      for (const [ns, addr, lladdr] of [[a, PEER_ADDR4, bMac], [a, PEER_ADDR6, bMac], [b, HOST_ADDR4, aMac], [b, HOST_ADDR6, aMac]] as const) {
+      const aMac = mac(a),
+        bMac = mac(b);
+      for (const [ns, addr, lladdr] of [
+        [a, PEER_ADDR4, bMac],
+        [a, PEER_ADDR6, bMac],
+        [b, HOST_ADDR4, aMac],
+        [b, HOST_ADDR6, aMac],
+      ] as const) {
         ns.exec(['ip', 'neigh', 'replace', addr, 'lladdr', lladdr, 'dev', IFNAME, 'nud', 'permanent']);
       }
       a.exec(['iptables-restore', '--noflush'], { input: HOST_RULES });
@@ -195,7 +233,16 @@ export class ReconcileLab {
   }
 
   private git(...args: string[]): string {
-    return run(['git', '-C', this.repo, '-c', 'user.name=notrack test', '-c', 'user.email=test@notrack.invalid', ...args]).stdout.trim();
+    return run([
+      'git',
+      '-C',
+      this.repo,
+      '-c',
+      'user.name=notrack test',
+      '-c',
+      'user.email=test@notrack.invalid',
+      ...args,
+    ]).stdout.trim();
   }
 
   /** Replaces the repository's files with `files` and commits them; returns the commit id. */
@@ -218,7 +265,8 @@ export class ReconcileLab {
 
   private cliArgv(command: string, extra: string[]): string[] {
     // status and logs read what was applied here; the others also name the repository and the host.
-    const source = command === 'status' || command === 'logs' ? this.hostArgs().slice(2) : ['--repo', this.repo, ...this.hostArgs()];
+    const source =
+      command === 'status' || command === 'logs' ? this.hostArgs().slice(2) : ['--repo', this.repo, ...this.hostArgs()];
     return ['ip', 'netns', 'exec', this.a.name, ...cliCommand([command, ...source, ...extra])];
   }
 
@@ -245,15 +293,24 @@ export class ReconcileLab {
     const code = `import { HostReconciler } from ${JSON.stringify(module)};
 const opts = ${JSON.stringify({ source: { repo: this.repo }, host: HOST, bpffs: this.bpffs, stateDir: this.stateDir })};
 ${body}`;
-    return this.a.exec([process.execPath, '--import', TSX_LOADER, '--input-type=module', '--eval', code], { allowFail: true, timeoutMs: 120_000 });
+    return this.a.exec([process.execPath, '--import', TSX_LOADER, '--input-type=module', '--eval', code], {
+      allowFail: true,
+      timeoutMs: 120_000,
+    });
   }
 
   /** applyHost in this process, on this thread switched into `a` (applyHost is synchronous). */
   applyInProcess(state: DesiredState, opts: { repair?: boolean } = {}): ApplyHostResult {
-    return this.a.enter(() => applyHost({
-      state, revision: { repo: 'test', ref: null, commit: null }, bpffs: this.bpffs, stateDir: this.stateDir,
-      repair: opts.repair ?? false, runner: this.runner,
-    }));
+    return this.a.enter(() =>
+      applyHost({
+        state,
+        revision: { repo: 'test', ref: null, commit: null },
+        bpffs: this.bpffs,
+        stateDir: this.stateDir,
+        repair: opts.repair ?? false,
+        runner: this.runner,
+      }),
+    );
   }
 
   observe(): InterfaceObservation {
@@ -263,24 +320,41 @@ ${body}`;
   /** The generation folders pinned for eth0. */
   pinnedGenerations(): number[] {
     let names: string[];
-    try { names = readdirSync(path.join(this.bpffs, IFNAME)); } catch { return []; }
-    return names.map((n) => /^gen-(\d+)$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1])).sort((x, y) => x - y);
+    try {
+      names = readdirSync(path.join(this.bpffs, IFNAME));
+    } catch {
+      return [];
+    }
+    return names
+      .map((n) => /^gen-(\d+)$/.exec(n))
+      .filter((m) => m !== null)
+      .map((m) => Number(m![1]))
+      .sort((x, y) => x - y);
   }
 
   /** iptables-save (or ip6tables-save) of `a` without counters, for comparing rule sets. */
   iptablesSave(family: 4 | 6 = 4): string {
-    return this.a.exec([family === 4 ? 'iptables-save' : 'ip6tables-save']).stdout
-      .split('\n').filter((l) => !l.startsWith('#')).join('\n');
+    return this.a
+      .exec([family === 4 ? 'iptables-save' : 'ip6tables-save'])
+      .stdout.split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
   }
 
   /** The ipsets of `a`, by name. */
   ipsets(): string[] {
-    return this.a.exec(['ipset', 'list', '-n']).stdout.split('\n').filter((l) => l !== '').sort();
+    return this.a
+      .exec(['ipset', 'list', '-n'])
+      .stdout.split('\n')
+      .filter((l) => l !== '')
+      .sort();
   }
 
   /** The applied record as written in the state folder. */
   record(): { revision: { commit: string | null }; interfaces: Record<string, { generation: number }> } {
-    return JSON.parse(readFileSync(path.join(this.stateDir, 'applied.json'), 'utf8')) as ReturnType<ReconcileLab['record']>;
+    return JSON.parse(readFileSync(path.join(this.stateDir, 'applied.json'), 'utf8')) as ReturnType<
+      ReconcileLab['record']
+    >;
   }
 
   /** A background child process that close() will kill if it is still running. */
@@ -373,8 +447,12 @@ export interface FeedResult {
 
 /** UDP RcvbufErrors of a namespace, from its /proc/net/snmp. */
 function udpRcvbufErrors(ns: NetNs): number {
-  const lines = ns.exec(['cat', '/proc/net/snmp']).stdout.split('\n').filter((l) => l.startsWith('Udp: '));
-  const names = lines[0]!.split(/\s+/), values = lines[1]!.split(/\s+/);
+  const lines = ns
+    .exec(['cat', '/proc/net/snmp'])
+    .stdout.split('\n')
+    .filter((l) => l.startsWith('Udp: '));
+  const names = lines[0]!.split(/\s+/),
+    values = lines[1]!.split(/\s+/);
   return Number(values[names.indexOf('RcvbufErrors')]);
 }
 
@@ -390,9 +468,18 @@ function lineFrom(child: ChildProcess, what: string, timeoutMs: number): Promise
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const nl = out.indexOf('\n');
-      if (nl >= 0) { clearTimeout(timer); const line = out.slice(0, nl); out = out.slice(nl + 1); child.stdout!.removeAllListeners('data'); resolve(line); }
+      if (nl >= 0) {
+        clearTimeout(timer);
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        child.stdout!.removeAllListeners('data');
+        resolve(line);
+      }
     });
-    child.on('close', (code) => { clearTimeout(timer); reject(new Error(`${what} ended (${code}) before printing: ${out}`)); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} ended (${code}) before printing: ${out}`));
+    });
   });
 }
 
@@ -401,13 +488,17 @@ function lineFrom(child: ChildProcess, what: string, timeoutMs: number): Promise
  * receiver in `a`: stop() tells which numbers never arrived.
  */
 export async function startFeed(lab: ReconcileLab, opts: { everyMs?: number; burst?: number } = {}): Promise<Feed> {
-  const node = (ns: NetNs, code: string, args: string[]): ChildProcess => lab.track(spawn('ip',
-    ['netns', 'exec', ns.name, process.execPath, '--input-type=module', '--eval', code, '--', ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const node = (ns: NetNs, code: string, args: string[]): ChildProcess =>
+    lab.track(
+      spawn('ip', ['netns', 'exec', ns.name, process.execPath, '--input-type=module', '--eval', code, '--', ...args], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      }),
+    );
   const overflowsBefore = udpRcvbufErrors(lab.a);
   const receiver = node(lab.a, RECEIVER, [HOST_ADDR4, String(FEED)]);
-  if (await lineFrom(receiver, 'feed receiver', 10_000) !== 'ready') throw new Error('feed receiver did not start');
+  if ((await lineFrom(receiver, 'feed receiver', 10_000)) !== 'ready') throw new Error('feed receiver did not start');
   const sender = node(lab.b, SENDER, [HOST_ADDR4, String(FEED), String(opts.everyMs ?? 1), String(opts.burst ?? 1)]);
-  if (await lineFrom(sender, 'feed sender', 10_000) !== 'ready') throw new Error('feed sender did not start');
+  if ((await lineFrom(sender, 'feed sender', 10_000)) !== 'ready') throw new Error('feed sender did not start');
   return {
     async stop(): Promise<FeedResult> {
       const received = lineFrom(receiver, 'feed receiver', 10_000);
@@ -421,7 +512,11 @@ export async function startFeed(lab: ReconcileLab, opts: { everyMs?: number; bur
       const missing = [...r.missing];
       for (let i = r.max + 1; i <= s.sent && missing.length < 50; i++) missing.push(i);
       return {
-        sent: s.sent, sendErrors: s.errors, received: r.received, duplicates: r.duplicates, missing,
+        sent: s.sent,
+        sendErrors: s.errors,
+        received: r.received,
+        duplicates: r.duplicates,
+        missing,
         receiverOverflows: udpRcvbufErrors(lab.a) - overflowsBefore,
       };
     },
@@ -433,7 +528,10 @@ export async function startFeed(lab: ReconcileLab, opts: { everyMs?: number; bur
  * anything tracked that is not established, so only the untracked path gets it through) and the conntrack
  * entries of port 5432 afterwards (none when the flow went untracked).
  */
-export async function postgresConnection(lab: ReconcileLab, family: Family = 4): Promise<{ arrived: boolean; tracked: string[] }> {
+export async function postgresConnection(
+  lab: ReconcileLab,
+  family: Family = 4,
+): Promise<{ arrived: boolean; tracked: string[] }> {
   const to = family === 4 ? HOST_ADDR4 : HOST_ADDR6;
   const text = `hello postgres over IPv${family}`;
   const rx = await receiveTcp(lab.a, family, POSTGRES, 3);

@@ -13,7 +13,9 @@ export function networkSet(name: string, labels: Record<string, string>, nets: s
 /** A policy notrack enforces: doNotTrack with the applyOnForward Calico requires, selecting every endpoint unless `spec` says. */
 export function untrackedPolicy(name: string, spec: object): object {
   return {
-    apiVersion: CALICO, kind: 'GlobalNetworkPolicy', metadata: { name },
+    apiVersion: CALICO,
+    kind: 'GlobalNetworkPolicy',
+    metadata: { name },
     spec: { selector: 'all()', doNotTrack: true, applyOnForward: true, ...spec },
   };
 }

@@ -34,14 +34,24 @@ export function ping(from: NetNs, to: string, family: Family): boolean {
 }
 
 /** `count` echo requests `intervalS` apart, in the background; resolves with how many were sent and answered. */
-export function pingFlood(from: NetNs, to: string, family: Family, count: number, intervalS: number): Promise<{ sent: number; received: number }> {
+export function pingFlood(
+  from: NetNs,
+  to: string,
+  family: Family,
+  count: number,
+  intervalS: number,
+): Promise<{ sent: number; received: number }> {
   const child = start(from, pingArgv(to, { family, count, intervalS }));
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  return new Promise((resolve) => child.on('close', () => {
-    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
-    resolve({ sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0) });
-  }));
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  return new Promise((resolve) =>
+    child.on('close', () => {
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+      resolve({ sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0) });
+    }),
+  );
 }
 
 export interface Receiver {
@@ -49,11 +59,19 @@ export interface Receiver {
   received(): Promise<string>;
 }
 
-async function listen(ns: NetNs, kind: 'udp' | 'tcp', family: Family, port: number, seconds: number): Promise<Receiver> {
+async function listen(
+  ns: NetNs,
+  kind: 'udp' | 'tcp',
+  family: Family,
+  port: number,
+  seconds: number,
+): Promise<Receiver> {
   const address = kind === 'udp' ? `UDP${family}-RECVFROM:${port}` : `TCP${family}-LISTEN:${port},reuseaddr`;
   const child = start(ns, ['timeout', String(seconds), 'socat', '-u', address, 'STDOUT']);
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const closed = new Promise<string>((resolve) => child.on('close', () => resolve(out)));
   const ssKind = kind === 'udp' ? '-Hlun' : '-Hltn';
   for (let i = 0; i < 100; i++) {
@@ -75,13 +93,18 @@ export function receiveTcp(ns: NetNs, family: Family, port: number, seconds: num
 }
 
 export function sendUdp(from: NetNs, family: Family, to: string, port: number, text: string): void {
-  from.exec(['socat', '-u', 'STDIN', `UDP${family}-SENDTO:${host(family, to)}:${port}`], { input: text, timeoutMs: 5_000 });
+  from.exec(['socat', '-u', 'STDIN', `UDP${family}-SENDTO:${host(family, to)}:${port}`], {
+    input: text,
+    timeoutMs: 5_000,
+  });
 }
 
 /** Connects, sends `text` and closes; false when the connection could not be made within `timeoutS`. */
 export function sendTcp(from: NetNs, family: Family, to: string, port: number, text: string, timeoutS = 1): boolean {
-  const r = from.exec(['socat', '-u', 'STDIN', `TCP${family}:${host(family, to)}:${port},connect-timeout=${timeoutS}`],
-    { input: text, allowFail: true, timeoutMs: (timeoutS + 4) * 1000 });
+  const r = from.exec(
+    ['socat', '-u', 'STDIN', `TCP${family}:${host(family, to)}:${port},connect-timeout=${timeoutS}`],
+    { input: text, allowFail: true, timeoutMs: (timeoutS + 4) * 1000 },
+  );
   return r.status === 0;
 }
 
@@ -99,8 +122,10 @@ export function staticNeighbours(pair: VethPair): void {
   const aMac = mac(pair.a, pair.aDev);
   const bMac = mac(pair.b, pair.bDev);
   for (const [ns, dev, addr, lladdr] of [
-    [pair.a, pair.aDev, pair.bAddr4, bMac], [pair.a, pair.aDev, pair.bAddr6, bMac],
-    [pair.b, pair.bDev, pair.aAddr4, aMac], [pair.b, pair.bDev, pair.aAddr6, aMac],
+    [pair.a, pair.aDev, pair.bAddr4, bMac],
+    [pair.a, pair.aDev, pair.bAddr6, bMac],
+    [pair.b, pair.bDev, pair.aAddr4, aMac],
+    [pair.b, pair.bDev, pair.aAddr6, aMac],
   ] as const) {
     ns.exec(['ip', 'neigh', 'replace', addr, 'lladdr', lladdr, 'dev', dev, 'nud', 'permanent']);
   }

@@ -49,7 +49,10 @@ interface ParsedPrefixes {
  * false when the text is not that form. Host bits are cleared.
  */
 function parseV4Into(text: string, words: Uint32Array, lens: Uint8Array, k: number): boolean {
-  let value = 0, octet = -1, dots = 0, i = 0;
+  let value = 0,
+    octet = -1,
+    dots = 0,
+    i = 0;
   const n = text.length;
   for (; i < n; i++) {
     const c = text.charCodeAt(i) - 48;
@@ -107,7 +110,10 @@ function parseAll(family: IpFamily, sets: readonly { id: string; prefixes: reado
 }
 
 function bad(setId: string, text: string, family: IpFamily): PolicyProgramError {
-  return new PolicyProgramError('policy-program-bad-input', `set ${setId}: ${JSON.stringify(text)} is not an IPv${family} CIDR`);
+  return new PolicyProgramError(
+    'policy-program-bad-input',
+    `set ${setId}: ${JSON.stringify(text)} is not an IPv${family} CIDR`,
+  );
 }
 
 /** Indexes of the prefixes in sweep order: by address, then shorter first (an ancestor before what it covers). */
@@ -178,11 +184,22 @@ function sameAddress(words: Uint32Array, per: number, a: number, b: number): boo
 
 function unionSorted(a: readonly number[], b: readonly number[]): number[] {
   const out: number[] = [];
-  let i = 0, j = 0;
+  let i = 0,
+    j = 0;
   while (i < a.length || j < b.length) {
     const x = i < a.length ? a[i]! : Infinity;
     const y = j < b.length ? b[j]! : Infinity;
-    if (x === y) { out.push(x); i++; j++; } else if (x < y) { out.push(x); i++; } else { out.push(y); j++; }
+    if (x === y) {
+      out.push(x);
+      i++;
+      j++;
+    } else if (x < y) {
+      out.push(x);
+      i++;
+    } else {
+      out.push(y);
+      j++;
+    }
   }
   return out;
 }
@@ -217,7 +234,12 @@ export function buildAddressTable(input: AddressClassInput): AddressTable {
 
   // Signatures are interned objects, and the signature of "parent + one set" is memoized, so the sweep of a set
   // with a million prefixes allocates nothing per prefix.
-  interface Signature { key: string; sets: number[]; record: number; extended: Map<number, Signature> }
+  interface Signature {
+    key: string;
+    sets: number[];
+    record: number;
+    extended: Map<number, Signature>;
+  }
   const bySignature = new Map<string, Signature>();
   const work = newVector(records.shape);
   const signatureOf = (sig: number[]): Signature => {
@@ -268,7 +290,7 @@ export function buildAddressTable(input: AddressClassInput): AddressTable {
       while (depth > 0) {
         const top = stackIdx[depth - 1]!;
         const tl = lenOf[top]!;
-        if (tl === 0 || ((words[top]! ^ a) >>> (32 - tl)) === 0) break;
+        if (tl === 0 || (words[top]! ^ a) >>> (32 - tl) === 0) break;
         depth--;
       }
     } else {

@@ -11,7 +11,13 @@ import { buildAddressTable, type AddressConstraint, type AddressTable } from './
 import { placeEntries, type EntryPlacement } from './entry-placement.js';
 import { PolicyProgramError } from './limits.js';
 import { newVector, RecordTable, setBit, vectorShape, type VectorShape } from './records.js';
-import { buildIcmpTable, buildScalarTable, icmpRange, type ScalarConstraint, type ScalarTable } from './scalar-classes.js';
+import {
+  buildIcmpTable,
+  buildScalarTable,
+  icmpRange,
+  type ScalarConstraint,
+  type ScalarTable,
+} from './scalar-classes.js';
 
 /** The fields a policy can match, in the order the program looks them up. */
 export type FieldName = 'proto' | 'dport' | 'sport' | 'icmp' | 'daddr' | 'saddr';
@@ -62,7 +68,10 @@ function findInterface(state: DesiredState, iface: string | InterfaceState): Int
 function checkRanges(what: string, ranges: readonly PortRange[], max: number): void {
   for (const r of ranges) {
     if (!Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 0 || r.to > max || r.from > r.to) {
-      throw new PolicyProgramError('policy-program-bad-input', `${what} range ${r.from}-${r.to} is not within 0..${max}`);
+      throw new PolicyProgramError(
+        'policy-program-bad-input',
+        `${what} range ${r.from}-${r.to} is not within 0..${max}`,
+      );
     }
   }
 }
@@ -77,7 +86,8 @@ function portConstraint(side: SideMatch, what: string): ScalarConstraint | null 
 function protoConstraint(e: IngressEntry): ScalarConstraint | null {
   if (e.protocol === null && e.notProtocol === null) return null;
   const one = (p: number) => {
-    if (!Number.isInteger(p) || p < 0 || p > 255) throw new PolicyProgramError('policy-program-bad-input', `protocol ${p} is not 0..255`);
+    if (!Number.isInteger(p) || p < 0 || p > 255)
+      throw new PolicyProgramError('policy-program-bad-input', `protocol ${p} is not 0..255`);
     return [{ from: p, to: p }];
   };
   return { pos: e.protocol === null ? null : one(e.protocol), neg: e.notProtocol === null ? [] : one(e.notProtocol) };
@@ -94,14 +104,21 @@ function addressSide(
   family: IpFamily,
   perBit: <T>(f: (e: IngressEntry) => T) => (T | undefined)[],
   side: 'source' | 'destination',
-): { sets: { id: string; prefixes: readonly string[] }[]; constraints: (AddressConstraint | null | undefined)[] } | null {
+): {
+  sets: { id: string; prefixes: readonly string[] }[];
+  constraints: (AddressConstraint | null | undefined)[];
+} | null {
   const index = new Map<string, number>();
   const sets: { id: string; prefixes: readonly string[] }[] = [];
   const indexOf = (id: string): number => {
     let i = index.get(id);
     if (i === undefined) {
       const set = state.sets[id];
-      if (!set) throw new PolicyProgramError('policy-program-bad-input', `an entry refers to set ${id}, which the desired state does not hold`);
+      if (!set)
+        throw new PolicyProgramError(
+          'policy-program-bad-input',
+          `an entry refers to set ${id}, which the desired state does not hold`,
+        );
       i = sets.length;
       index.set(id, i);
       // A set of the other family holds no address of this one: it is an empty set here.

@@ -70,7 +70,10 @@ export function placeEntries(
   const bySignature = new Map<number, number[]>();
   const logs: number[] = [];
   list.forEach((e, i) => {
-    if (e.action === 'Log') { logs.push(i); return; }
+    if (e.action === 'Log') {
+      logs.push(i);
+      return;
+    }
     const sig = signature(e);
     const g = bySignature.get(sig);
     if (g) g.push(i);

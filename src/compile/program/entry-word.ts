@@ -11,9 +11,13 @@ export const ENTRY_LOG = 0;
 
 export function entryWord(entry: Pick<IngressEntry, 'action' | 'counter'>): number {
   if (!Number.isInteger(entry.counter) || entry.counter < 0 || entry.counter > ENTRY_COUNTER_MASK) {
-    throw new PolicyProgramError('policy-program-bad-input', `rule counter ${entry.counter} is out of range 0..${ENTRY_COUNTER_MASK}`);
+    throw new PolicyProgramError(
+      'policy-program-bad-input',
+      `rule counter ${entry.counter} is out of range 0..${ENTRY_COUNTER_MASK}`,
+    );
   }
   const slot = { Allow: JumpSlot.accept, Deny: JumpSlot.drop, Pass: JumpSlot.pass, Log: ENTRY_LOG }[entry.action];
-  if (slot === undefined) throw new PolicyProgramError('policy-program-bad-input', `unknown action ${String(entry.action)}`);
+  if (slot === undefined)
+    throw new PolicyProgramError('policy-program-bad-input', `unknown action ${String(entry.action)}`);
   return ((slot << ENTRY_SLOT_SHIFT) | entry.counter) >>> 0;
 }

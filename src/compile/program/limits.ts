@@ -56,7 +56,10 @@ export function stepBudget(summaryWords: number, words: number, groups: number, 
   const worst = worstCaseSteps(summaryWords, words, groups);
   if (forced !== undefined) {
     if (!Number.isInteger(forced) || forced < 1) {
-      throw new PolicyProgramError('policy-program-bad-input', `a step budget must be a positive integer, not ${forced}`);
+      throw new PolicyProgramError(
+        'policy-program-bad-input',
+        `a step budget must be a positive integer, not ${forced}`,
+      );
     }
     if (Math.ceil(worst / forced) > MAX_PARTS_PER_PACKET) {
       throw new PolicyProgramError(

@@ -25,10 +25,24 @@ export interface PolicyMapSpec {
 /** Contents of an array map (keys 0..count-1) or of an LPM trie. */
 export type PolicyMapContents =
   | { readonly kind: 'array'; readonly count: number; readonly valueSize: number; readonly values: Buffer }
-  | { readonly kind: 'lpm'; readonly count: number; readonly keySize: number; readonly keys: Buffer; readonly values: Buffer };
+  | {
+      readonly kind: 'lpm';
+      readonly count: number;
+      readonly keySize: number;
+      readonly keys: Buffer;
+      readonly values: Buffer;
+    };
 
 const ROLE_SUFFIX: Record<PolicyMapRole, string> = {
-  records: 'rec', entries: 'ent', scan: 'scan', proto: 'proto', dport: 'dport', sport: 'sport', icmp: 'icmp', daddr: 'dst', saddr: 'src',
+  records: 'rec',
+  entries: 'ent',
+  scan: 'scan',
+  proto: 'proto',
+  dport: 'dport',
+  sport: 'sport',
+  icmp: 'icmp',
+  daddr: 'dst',
+  saddr: 'src',
 };
 
 export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
@@ -63,14 +77,26 @@ function debruijnTable(): Buffer {
 function entryTableBytes(c: Classifier): number {
   const bytes = ENTRY_TABLE_HEADER + ENTRY_TABLE_SLOT_BYTES * c.placement.bits;
   if (bytes > ENTRY_TABLE_MAX_BYTES) {
-    throw new PolicyProgramError('policy-program-too-large', `IPv${c.family}: ${c.entryCount} entries need an entry table of ${bytes} bytes; at most ${ENTRY_TABLE_MAX_BYTES} fit one map value`);
+    throw new PolicyProgramError(
+      'policy-program-too-large',
+      `IPv${c.family}: ${c.entryCount} entries need an entry table of ${bytes} bytes; at most ${ENTRY_TABLE_MAX_BYTES} fit one map value`,
+    );
   }
   return bytes;
 }
 
 /** The per-CPU scan state every policy program has (frame.ts). */
 export function scanMapSpec(): PolicyMapSpec {
-  return { name: SCAN_MAP_NAME, family: 4, role: 'scan', type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: SCAN_BYTES, maxEntries: 1, flags: 0 };
+  return {
+    name: SCAN_MAP_NAME,
+    family: 4,
+    role: 'scan',
+    type: MapType.PERCPU_ARRAY,
+    keySize: 4,
+    valueSize: SCAN_BYTES,
+    maxEntries: 1,
+    flags: 0,
+  };
 }
 
 /** The maps of one family's classifier (none when the family has no entries). */
@@ -79,23 +105,50 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
   const family = c.family;
   const specs: PolicyMapSpec[] = [
     {
-      name: policyMapName(family, 'records'), family, role: 'records', type: MapType.ARRAY, keySize: 4,
-      valueSize: c.shape.recordBytes, maxEntries: c.records.count, flags: 0,
+      name: policyMapName(family, 'records'),
+      family,
+      role: 'records',
+      type: MapType.ARRAY,
+      keySize: 4,
+      valueSize: c.shape.recordBytes,
+      maxEntries: c.records.count,
+      flags: 0,
     },
     {
-      name: policyMapName(family, 'entries'), family, role: 'entries', type: MapType.ARRAY, keySize: 4,
-      valueSize: entryTableBytes(c), maxEntries: 1, flags: 0,
+      name: policyMapName(family, 'entries'),
+      family,
+      role: 'entries',
+      type: MapType.ARRAY,
+      keySize: 4,
+      valueSize: entryTableBytes(c),
+      maxEntries: 1,
+      flags: 0,
     },
   ];
   for (const f of c.fields) {
     const name = policyMapName(family, f.name);
     if (f.table.kind === 'address') {
       specs.push({
-        name, family, role: f.name, type: MapType.LPM_TRIE, keySize: f.table.keySize, valueSize: 4,
-        maxEntries: Math.max(1, f.table.count), flags: MapFlag.NO_PREALLOC,
+        name,
+        family,
+        role: f.name,
+        type: MapType.LPM_TRIE,
+        keySize: f.table.keySize,
+        valueSize: 4,
+        maxEntries: Math.max(1, f.table.count),
+        flags: MapFlag.NO_PREALLOC,
       });
     } else {
-      specs.push({ name, family, role: f.name, type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: f.table.values.length, flags: 0 });
+      specs.push({
+        name,
+        family,
+        role: f.name,
+        type: MapType.ARRAY,
+        keySize: 4,
+        valueSize: 4,
+        maxEntries: f.table.values.length,
+        flags: 0,
+      });
     }
   }
   return specs;
@@ -112,7 +165,10 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
     const value = Buffer.alloc(size);
     debruijnTable().copy(value, 0);
     const t = c.placement.table;
-    Buffer.from(t.buffer, t.byteOffset, Math.min(t.byteLength, size - ENTRY_TABLE_HEADER)).copy(value, ENTRY_TABLE_HEADER);
+    Buffer.from(t.buffer, t.byteOffset, Math.min(t.byteLength, size - ENTRY_TABLE_HEADER)).copy(
+      value,
+      ENTRY_TABLE_HEADER,
+    );
     return { kind: 'array', count: 1, valueSize: size, values: value };
   }
   const f = c.fields.find((x) => x.name === role);

@@ -76,7 +76,8 @@ export class RecordTable {
 
   /** The record id of this vector, adding a record when no equal vector is there yet. */
   intern(v: Uint32Array): number {
-    if (v.length !== this.shape.words * 2) throw new Error(`records: vector of ${v.length} u32, expected ${this.shape.words * 2}`);
+    if (v.length !== this.shape.words * 2)
+      throw new Error(`records: vector of ${v.length} u32, expected ${this.shape.words * 2}`);
     const h = hashWords(v);
     const seen = this.#byHash.get(h);
     if (seen !== undefined) {

@@ -9,7 +9,10 @@ import { PolicyProgramError } from './limits.js';
 import { newVector, putBit, setBit, type RecordTable } from './records.js';
 
 /** An inclusive range of field values. */
-interface ValueRange { from: number; to: number }
+interface ValueRange {
+  from: number;
+  to: number;
+}
 
 /** What one entry asks of the field. */
 export interface ScalarConstraint {
@@ -46,12 +49,18 @@ function sweepScalar(input: ScalarClassInput): { values: Uint32Array; intervals:
   const unconstrained = newVector(records.shape);
 
   // Events as parallel arrays: at value x, entry e, kind 0 pos+1, 1 pos-1, 2 neg+1, 3 neg-1.
-  const xs: number[] = [], es: number[] = [], ks: number[] = [];
+  const xs: number[] = [],
+    es: number[] = [],
+    ks: number[] = [];
   const posCount = new Int32Array(constraints.length);
   const negCount = new Int32Array(constraints.length);
   const hasPos = new Uint8Array(constraints.length);
   const event = (x: number, e: number, k: number): void => {
-    if (x < domain) { xs.push(x); es.push(e); ks.push(k); }
+    if (x < domain) {
+      xs.push(x);
+      es.push(e);
+      ks.push(k);
+    }
   };
   constraints.forEach((c, e) => {
     if (c === undefined) return;
@@ -62,9 +71,15 @@ function sweepScalar(input: ScalarClassInput): { values: Uint32Array; intervals:
     }
     if (c.pos !== null) {
       hasPos[e] = 1;
-      for (const r of c.pos) { event(clamp(r.from, domain), e, 0); event(clamp(r.to, domain) + 1, e, 1); }
+      for (const r of c.pos) {
+        event(clamp(r.from, domain), e, 0);
+        event(clamp(r.to, domain) + 1, e, 1);
+      }
     }
-    for (const r of c.neg) { event(clamp(r.from, domain), e, 2); event(clamp(r.to, domain) + 1, e, 3); }
+    for (const r of c.neg) {
+      event(clamp(r.from, domain), e, 2);
+      event(clamp(r.to, domain) + 1, e, 3);
+    }
     // Before any event: accepted only without a positive list.
     if (c.pos === null) setBit(current, e);
   });
@@ -109,7 +124,10 @@ export function buildScalarTable(input: ScalarClassInput): ScalarTable {
  * The ICMP table. The sweep runs over type << 8 | code, where "type T, any code" is one interval; the program
  * reads the two bytes as one u16, code << 8 | type, so the result is re-indexed to that order.
  */
-export function buildIcmpTable(constraints: readonly (ScalarConstraint | null | undefined)[], records: RecordTable): ScalarTable {
+export function buildIcmpTable(
+  constraints: readonly (ScalarConstraint | null | undefined)[],
+  records: RecordTable,
+): ScalarTable {
   const { values: byType, intervals } = sweepScalar({ domain: 65536, none: true, constraints, records });
   const values = new Uint32Array(65537);
   for (let t = 0; t < 256; t++) for (let c = 0; c < 256; c++) values[(c << 8) | t] = byType[(t << 8) | c]!;

@@ -23,7 +23,11 @@ interface IpsetApplyResult {
  * This never destroys a live set that is no longer desired: rules may still use it. The reconciler's order is
  * applyIpsets -> applyIptables (each family) -> pruneIpsets; for a full removal, iptables removeAll -> removeAllIpsets.
  */
-export function applyIpsets(runner: CommandRunner, desired: readonly IpsetDesired[], opts: { actual?: IpsetActual } = {}): IpsetApplyResult {
+export function applyIpsets(
+  runner: CommandRunner,
+  desired: readonly IpsetDesired[],
+  opts: { actual?: IpsetActual } = {},
+): IpsetApplyResult {
   const sets = desired.map(canonicalSet);
   const names = new Set<string>();
   for (const s of sets) {
@@ -36,17 +40,33 @@ export function applyIpsets(runner: CommandRunner, desired: readonly IpsetDesire
     runChecked(runner, 'ipset-destroy-failed', ['ipset', 'destroy', l.name]);
     result.leftoversRemoved.push(l.name);
   }
-  const changed = new Set(diffCanonicalSets(sets, { sets: actual.sets, leftovers: [] }).flatMap((c) => (c.kind === 'extra-set' ? [] : [c.name])));
+  const changed = new Set(
+    diffCanonicalSets(sets, { sets: actual.sets, leftovers: [] }).flatMap((c) =>
+      c.kind === 'extra-set' ? [] : [c.name],
+    ),
+  );
   const live = new Map(actual.sets.map((s) => [s.name, s]));
   for (const set of sets) {
-    if (!changed.has(set.name)) { result.unchanged.push(set.name); continue; }
+    if (!changed.has(set.name)) {
+      result.unchanged.push(set.name);
+      continue;
+    }
     const old = live.get(set.name);
-    const switchIn: SwitchIn = !old ? 'rename' : old.type === 'hash:net' && old.family === set.family ? 'swap' : 'replace-incompatible';
+    const switchIn: SwitchIn = !old
+      ? 'rename'
+      : old.type === 'hash:net' && old.family === set.family
+        ? 'swap'
+        : 'replace-incompatible';
     const r = runner(['ipset', 'restore'], renderIpsetRestore(set, switchIn));
     if (r.status !== 0) {
       // restore stops at the first failing line: the live set is untouched, but the temporary one may exist.
       runner(['ipset', 'destroy', tmpSetName(set.name)]);
-      throw new DataplaneCommandError('ipset-restore-failed', ['ipset', 'restore', `(${set.name})`], r.status, r.stderr);
+      throw new DataplaneCommandError(
+        'ipset-restore-failed',
+        ['ipset', 'restore', `(${set.name})`],
+        r.status,
+        r.stderr,
+      );
     }
     (old ? result.replaced : result.created).push(set.name);
   }
@@ -66,7 +86,10 @@ export function pruneIpsets(runner: CommandRunner, desired: readonly Pick<IpsetD
   const result: IpsetPruneResult = { destroyed: [], inUse: [] };
   for (const s of [...actual.sets, ...actual.leftovers]) {
     if (keep.has(s.name)) continue;
-    if (s.references > 0) { result.inUse.push(s.name); continue; }
+    if (s.references > 0) {
+      result.inUse.push(s.name);
+      continue;
+    }
     const r = runner(['ipset', 'destroy', s.name]);
     if (r.status === 0) result.destroyed.push(s.name);
     else if (/in use/i.test(r.stderr)) result.inUse.push(s.name);

@@ -33,7 +33,7 @@ function ipv4Member(text: string): string | undefined {
   const m = IPV4.exec(text);
   if (!m) return undefined;
   const octets = [m[1], m[2], m[3], m[4]].map((o) => (o!.length > 1 && o![0] === '0' ? NaN : Number(o)));
-  const prefix = m[5] === undefined ? 32 : (m[5].length > 1 && m[5][0] === '0' ? NaN : Number(m[5]));
+  const prefix = m[5] === undefined ? 32 : m[5].length > 1 && m[5][0] === '0' ? NaN : Number(m[5]);
   if (octets.some((o) => !(o <= 255)) || !(prefix >= 1 && prefix <= 32)) return undefined;
   const addr = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
   const net = prefix === 32 ? addr : (addr & (~0 << (32 - prefix))) >>> 0;
@@ -54,7 +54,10 @@ export function setMembersFor(text: string): { family: Family; members: string[]
   if (c.prefix === 0) {
     const high = new Uint8Array(c.addr.length);
     high[0] = 0x80;
-    return { family: c.family, members: [`${formatAddress(c.family, c.addr)}/1`, `${formatAddress(c.family, high)}/1`] };
+    return {
+      family: c.family,
+      members: [`${formatAddress(c.family, c.addr)}/1`, `${formatAddress(c.family, high)}/1`],
+    };
   }
   const addr = formatAddress(c.family, c.addr);
   return { family: c.family, members: [c.prefix === max ? addr : `${addr}/${c.prefix}`] };

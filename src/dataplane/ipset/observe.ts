@@ -19,7 +19,15 @@ export function parseIpsetHeaders(text: string): IpsetActualSet[] {
     if (!m) continue;
     const [, field, value] = m as unknown as [string, string, string];
     if (field === 'Name') {
-      cur = { name: value, type: '', family: undefined, hashsize: undefined, maxelem: undefined, references: 0, members: [] };
+      cur = {
+        name: value,
+        type: '',
+        family: undefined,
+        hashsize: undefined,
+        maxelem: undefined,
+        references: 0,
+        members: [],
+      };
       sets.push(cur);
     } else if (!cur) {
       throw new IpsetParseError(`ipset list: "${line}" before any Name:`);
@@ -29,7 +37,10 @@ export function parseIpsetHeaders(text: string): IpsetActualSet[] {
       cur.references = Number(value);
     } else if (field === 'Header') {
       const words = value.split(/\s+/);
-      const opt = (k: string): string | undefined => { const i = words.indexOf(k); return i >= 0 ? words[i + 1] : undefined; };
+      const opt = (k: string): string | undefined => {
+        const i = words.indexOf(k);
+        return i >= 0 ? words[i + 1] : undefined;
+      };
       const family = opt('family');
       cur.family = family === 'inet' ? 4 : family === 'inet6' ? 6 : undefined;
       cur.hashsize = opt('hashsize') === undefined ? undefined : Number(opt('hashsize'));

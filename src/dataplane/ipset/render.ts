@@ -11,20 +11,29 @@ export class IpsetDesiredError extends NotrackError {
 }
 
 /** A desired set checked and reduced to the members `ipset save` will print, sorted and without duplicates. */
-export interface CanonicalSet { name: string; family: Family; members: string[] }
+export interface CanonicalSet {
+  name: string;
+  family: Family;
+  members: string[];
+}
 
 /** Checks a desired set and canonicalises its members; throws IpsetDesiredError naming the set and the member. */
 export function canonicalSet(set: IpsetDesired): CanonicalSet {
   if (!set.name.startsWith(SET_PREFIX) || set.name.length > MAX_SET_NAME || !/^[A-Za-z0-9_.:-]+$/.test(set.name)) {
-    throw new IpsetDesiredError(`"${set.name}" is not a notrack set name (${SET_PREFIX}..., at most ${MAX_SET_NAME} characters)`);
+    throw new IpsetDesiredError(
+      `"${set.name}" is not a notrack set name (${SET_PREFIX}..., at most ${MAX_SET_NAME} characters)`,
+    );
   }
-  if (set.name.endsWith(TMP_SUFFIX)) throw new IpsetDesiredError(`set name ${set.name} ends with ${TMP_SUFFIX}, which notrack keeps for temporary sets`);
-  if (set.family !== 4 && set.family !== 6) throw new IpsetDesiredError(`set ${set.name}: family ${String(set.family)} is not 4 or 6`);
+  if (set.name.endsWith(TMP_SUFFIX))
+    throw new IpsetDesiredError(`set name ${set.name} ends with ${TMP_SUFFIX}, which notrack keeps for temporary sets`);
+  if (set.family !== 4 && set.family !== 6)
+    throw new IpsetDesiredError(`set ${set.name}: family ${String(set.family)} is not 4 or 6`);
   const members = new Set<string>();
   for (const m of set.members) {
     const c = setMembersFor(m);
     if (!c) throw new IpsetDesiredError(`set ${set.name}: "${m}" is not an address or CIDR`);
-    if (c.family !== set.family) throw new IpsetDesiredError(`set ${set.name} is IPv${set.family} but ${m} is IPv${c.family}`);
+    if (c.family !== set.family)
+      throw new IpsetDesiredError(`set ${set.name} is IPv${set.family} but ${m} is IPv${c.family}`);
     for (const x of c.members) members.add(x);
   }
   return { name: set.name, family: set.family, members: [...members].sort() };
@@ -51,7 +60,9 @@ export type SwitchIn = 'swap' | 'rename' | 'replace-incompatible';
 export function renderIpsetRestore(set: CanonicalSet, switchIn: SwitchIn): string {
   const tmp = tmpSetName(set.name);
   const { hashsize, maxelem } = setOptions(set.members.length);
-  const lines = [`create ${tmp} hash:net family ${set.family === 4 ? 'inet' : 'inet6'} hashsize ${hashsize} maxelem ${maxelem}`];
+  const lines = [
+    `create ${tmp} hash:net family ${set.family === 4 ? 'inet' : 'inet6'} hashsize ${hashsize} maxelem ${maxelem}`,
+  ];
   for (const m of set.members) lines.push(`add ${tmp} ${m}`);
   if (switchIn === 'swap') lines.push(`swap ${tmp} ${set.name}`, `destroy ${tmp}`);
   else if (switchIn === 'rename') lines.push(`rename ${tmp} ${set.name}`);

@@ -4,7 +4,11 @@ import type { Family } from './members.js';
 export type { Family };
 
 /** One hash:net set notrack wants: its name (`notrack-...`), family and members (addresses or CIDRs). */
-export interface IpsetDesired { name: string; family: Family; members: string[] }
+export interface IpsetDesired {
+  name: string;
+  family: Family;
+  members: string[];
+}
 
 /** One set as the kernel holds it. */
 export interface IpsetActualSet {

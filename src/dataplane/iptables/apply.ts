@@ -11,9 +11,10 @@ class IptablesNotConvergedError extends NotrackError {
   readonly changes: IptablesChange[];
   constructor(changes: IptablesChange[]) {
     const first = changes[0]!;
-    const detail = first.kind === 'rule-mismatch'
-      ? `chain ${first.chain} reads back as [${first.actual.join(' | ')}], rendered as [${first.expected.join(' | ')}]; write matches the way iptables-save prints them`
-      : JSON.stringify(first);
+    const detail =
+      first.kind === 'rule-mismatch'
+        ? `chain ${first.chain} reads back as [${first.actual.join(' | ')}], rendered as [${first.expected.join(' | ')}]; write matches the way iptables-save prints them`
+        : JSON.stringify(first);
     super('iptables-not-converged', `iptables still differs after apply (${changes.length} change(s)): ${detail}`);
     this.changes = changes;
   }

@@ -26,7 +26,13 @@ export function readRuleCounters(actual: IptablesActual): RuleCounter[] {
         if (!ownedRule(r)) continue;
         const id = parsePolicyRuleComment(r.comment!);
         out.push({
-          family: actual.family, table, chain: c.name, comment: r.comment!, ...(id ?? {}), packets: r.packets, bytes: r.bytes,
+          family: actual.family,
+          table,
+          chain: c.name,
+          comment: r.comment!,
+          ...(id ?? {}),
+          packets: r.packets,
+          bytes: r.bytes,
         });
       }
     }

@@ -3,7 +3,16 @@ import { CHAIN_PREFIX } from './names.js';
 import { canonicalRule, ruleText } from './rule-text.js';
 import { desiredTables } from './ruleset.js';
 import { ownedRule } from './save-parse.js';
-import { TABLES, type ActualTable, type DesiredTable, type Family, type IptablesActual, type IptablesChange, type IptablesDesired, type TableName } from './types.js';
+import {
+  TABLES,
+  type ActualTable,
+  type DesiredTable,
+  type Family,
+  type IptablesActual,
+  type IptablesChange,
+  type IptablesDesired,
+  type TableName,
+} from './types.js';
 
 const key = (tokens: readonly string[]): string => JSON.stringify(canonicalRule(tokens));
 
@@ -26,11 +35,18 @@ export function diffTable(family: Family, table: TableName, want: DesiredTable, 
     const own = actual.rules.filter(ownedRule);
     const same = own.length === c.rules.length && own.every((r, i) => key(r.tokens) === key(c.rules[i]!));
     if (!same) {
-      out.push({ ...at, kind: 'rule-mismatch', chain: c.name, expected: c.rules.map(ruleText), actual: own.map((r) => r.text) });
+      out.push({
+        ...at,
+        kind: 'rule-mismatch',
+        chain: c.name,
+        expected: c.rules.map(ruleText),
+        actual: own.map((r) => r.text),
+      });
     }
   }
   for (const c of have.chains) {
-    if (!c.builtin && c.name.startsWith(CHAIN_PREFIX) && !wanted.has(c.name)) out.push({ ...at, kind: 'extra-chain', chain: c.name });
+    if (!c.builtin && c.name.startsWith(CHAIN_PREFIX) && !wanted.has(c.name))
+      out.push({ ...at, kind: 'extra-chain', chain: c.name });
   }
 
   const wantedJump = new Map(want.jumps.map((j) => [`${j.from}\0${j.to}`, j]));
@@ -39,11 +55,19 @@ export function diffTable(family: Family, table: TableName, want: DesiredTable, 
     if (found.length === 0) out.push({ ...at, kind: 'missing-jump', from: j.from, to: j.to });
     else if (found.length > 1) out.push({ ...at, kind: 'duplicate-jump', from: j.from, to: j.to, count: found.length });
     else if (found[0]!.position !== 1 || !found[0]!.plain || found[0]!.rule.goto) {
-      out.push({ ...at, kind: 'misplaced-jump', from: j.from, to: j.to, position: found[0]!.position, rule: found[0]!.rule.text });
+      out.push({
+        ...at,
+        kind: 'misplaced-jump',
+        from: j.from,
+        to: j.to,
+        position: found[0]!.position,
+        rule: found[0]!.rule.text,
+      });
     }
   }
   for (const h of have.jumps) {
-    if (!wantedJump.has(`${h.from}\0${h.to}`)) out.push({ ...at, kind: 'extra-jump', from: h.from, to: h.to, rule: h.rule.text });
+    if (!wantedJump.has(`${h.from}\0${h.to}`))
+      out.push({ ...at, kind: 'extra-jump', from: h.from, to: h.to, rule: h.rule.text });
   }
   return out;
 }

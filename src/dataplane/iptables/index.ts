@@ -2,8 +2,16 @@
 export { type CommandRunner, spawnRunner, DataplaneCommandError } from '../command-runner.js';
 export * from './types.js';
 export {
-  chains, CHAIN_PREFIX, COMMENT_PREFIX, MAX_CHAIN_NAME, fitName, interfaceChainName, policyChainName,
-  policyRuleComment, parsePolicyRuleComment, logPrefix,
+  chains,
+  CHAIN_PREFIX,
+  COMMENT_PREFIX,
+  MAX_CHAIN_NAME,
+  fitName,
+  interfaceChainName,
+  policyChainName,
+  policyRuleComment,
+  parsePolicyRuleComment,
+  logPrefix,
 } from './names.js';
 export { canonicalRule, sameRule, tokenizeRule, ruleText } from './rule-text.js';
 export { desiredTables, IptablesDesiredError } from './ruleset.js';

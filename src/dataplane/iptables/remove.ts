@@ -4,7 +4,12 @@ import { observeIptables, restoreTable } from './observe.js';
 import { CHAIN_PREFIX } from './names.js';
 import type { ActualTable, Family, TableName } from './types.js';
 
-interface IptablesRemoval { family: Family; table: TableName; chains: string[]; jumps: number }
+interface IptablesRemoval {
+  family: Family;
+  table: TableName;
+  chains: string[];
+  jumps: number;
+}
 
 /** iptables-restore input that removes notrack from one observed table, or null when there is nothing of it. */
 function renderRemoval(table: ActualTable): string | null {
@@ -32,7 +37,9 @@ export function removeAll(runner: CommandRunner, families: readonly Family[] = [
       const input = renderRemoval(actual.tables[t]);
       if (input === null) continue;
       restoreTable(runner, family, input);
-      const chains = actual.tables[t].chains.filter((c) => !c.builtin && c.name.startsWith(CHAIN_PREFIX)).map((c) => c.name);
+      const chains = actual.tables[t].chains
+        .filter((c) => !c.builtin && c.name.startsWith(CHAIN_PREFIX))
+        .map((c) => c.name);
       done.push({ family, table: t, chains, jumps: actual.tables[t].jumps.length });
     }
   }

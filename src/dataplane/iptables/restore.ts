@@ -2,7 +2,16 @@
 import { ruleText } from './rule-text.js';
 import { desiredTables } from './ruleset.js';
 import { diffTable } from './diff.js';
-import { TABLES, type ActualTable, type DesiredTable, type Family, type IptablesActual, type IptablesChange, type IptablesDesired, type TableName } from './types.js';
+import {
+  TABLES,
+  type ActualTable,
+  type DesiredTable,
+  type Family,
+  type IptablesActual,
+  type IptablesChange,
+  type IptablesDesired,
+  type TableName,
+} from './types.js';
 
 /**
  * Input for `iptables-restore --noflush` that turns `have` into `want`, or null when nothing differs.
@@ -11,16 +20,28 @@ import { TABLES, type ActualTable, type DesiredTable, type Family, type Iptables
  * NOTRACK- chain where the jumps are not exactly right, refill, insert the jumps at position 1, delete stale chains
  * last, once nothing refers to them.
  */
-function renderTableChanges(name: TableName, want: DesiredTable, have: ActualTable, changes: IptablesChange[]): string | null {
+function renderTableChanges(
+  name: TableName,
+  want: DesiredTable,
+  have: ActualTable,
+  changes: IptablesChange[],
+): string | null {
   if (changes.length === 0) return null;
   const rewrite = new Set<string>();
   const stale: string[] = [];
   const fixJumps = new Set<string>();
   for (const c of changes) {
     switch (c.kind) {
-      case 'missing-chain': case 'rule-mismatch': case 'foreign-rule': rewrite.add(c.chain); break;
-      case 'extra-chain': stale.push(c.chain); break;
-      default: fixJumps.add(c.from);
+      case 'missing-chain':
+      case 'rule-mismatch':
+      case 'foreign-rule':
+        rewrite.add(c.chain);
+        break;
+      case 'extra-chain':
+        stale.push(c.chain);
+        break;
+      default:
+        fixJumps.add(c.from);
     }
   }
   const lines = [`*${name}`];

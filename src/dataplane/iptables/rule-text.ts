@@ -11,14 +11,29 @@ export function tokenizeRule(text: string): string[] {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (quoted) {
-      if (ch === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) { cur += text[i + 1]; i++; continue; }
-      if (ch === '"') { quoted = false; continue; }
+      if (ch === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) {
+        cur += text[i + 1];
+        i++;
+        continue;
+      }
+      if (ch === '"') {
+        quoted = false;
+        continue;
+      }
       cur += ch;
       continue;
     }
-    if (ch === '"') { quoted = true; inToken = true; continue; }
+    if (ch === '"') {
+      quoted = true;
+      inToken = true;
+      continue;
+    }
     if (ch === ' ' || ch === '\t') {
-      if (inToken) { out.push(cur); cur = ''; inToken = false; }
+      if (inToken) {
+        out.push(cur);
+        cur = '';
+        inToken = false;
+      }
       continue;
     }
     cur += ch;
@@ -34,23 +49,46 @@ const QUOTED_VALUES = new Set(['--comment', '--log-prefix']);
 
 /** Joins argv tokens into one restore line, quoting what needs it. */
 export function ruleText(tokens: readonly string[]): string {
-  return tokens.map((t, i) => {
-    const needs = t === '' || /[\s"\\']/.test(t) || QUOTED_VALUES.has(tokens[i - 1] ?? '');
-    return needs ? `"${t.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : t;
-  }).join(' ');
+  return tokens
+    .map((t, i) => {
+      const needs = t === '' || /[\s"\\']/.test(t) || QUOTED_VALUES.has(tokens[i - 1] ?? '');
+      return needs ? `"${t.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : t;
+    })
+    .join(' ');
 }
 
 const LONG: Record<string, string> = {
-  '--source': '-s', '--src': '-s', '--destination': '-d', '--dst': '-d', '--in-interface': '-i',
-  '--out-interface': '-o', '--protocol': '-p', '--fragment': '-f', '--match': '-m', '--jump': '-j', '--goto': '-g',
+  '--source': '-s',
+  '--src': '-s',
+  '--destination': '-d',
+  '--dst': '-d',
+  '--in-interface': '-i',
+  '--out-interface': '-o',
+  '--protocol': '-p',
+  '--fragment': '-f',
+  '--match': '-m',
+  '--jump': '-j',
+  '--goto': '-g',
 };
 const BASIC = ['-s', '-d', '-i', '-o', '-p', '-f'] as const;
 type Basic = (typeof BASIC)[number];
 
 /** Protocol names iptables prints, by number; the canonical form compares numbers. */
 const PROTOCOLS: Record<string, number> = {
-  all: 0, icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58,
-  sctp: 132, udplite: 136, 'ipv6-mh': 135, mh: 135,
+  all: 0,
+  icmp: 1,
+  igmp: 2,
+  tcp: 6,
+  udp: 17,
+  gre: 47,
+  esp: 50,
+  ah: 51,
+  icmpv6: 58,
+  'ipv6-icmp': 58,
+  sctp: 132,
+  udplite: 136,
+  'ipv6-mh': 135,
+  mh: 135,
 };
 /** The match module iptables loads implicitly for options after `-p <proto>`. */
 const IMPLICIT_MATCH: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmp6', 132: 'sctp' };
@@ -62,11 +100,17 @@ function protocolNumber(p: string): string {
   return n === undefined ? lower : String(n);
 }
 
-interface Match { name: string; args: string[] }
+interface Match {
+  name: string;
+  args: string[];
+}
 
 /** Port options of tcp/udp/sctp: iptables-save prints source before destination whatever order they came in. */
 const PORT_ALIASES: Record<string, string> = {
-  '--source-port': '--sport', '--destination-port': '--dport', '--sport': '--sport', '--dport': '--dport',
+  '--source-port': '--sport',
+  '--destination-port': '--dport',
+  '--sport': '--sport',
+  '--dport': '--dport',
 };
 
 /** A mark or mark/mask as iptables prints it: lower-case hex without leading zeros. */
@@ -152,7 +196,10 @@ export function canonicalRule(tokens: readonly string[]): string[] {
     if ((BASIC as readonly string[]).includes(t)) {
       const b = t as Basic;
       let value: string | undefined;
-      if (b !== '-f') { value = tokens[i + 1]; i++; }
+      if (b !== '-f') {
+        value = tokens[i + 1];
+        i++;
+      }
       if (value !== undefined && (b === '-s' || b === '-d')) value = canonicalCidr(value)?.text ?? value;
       if (value !== undefined && b === '-p') value = protocolNumber(value);
       basics.set(b, { neg, value });
@@ -171,7 +218,10 @@ export function canonicalRule(tokens: readonly string[]): string[] {
       i++;
       continue;
     }
-    if (inTarget) { target.push(t); continue; }
+    if (inTarget) {
+      target.push(t);
+      continue;
+    }
     if (!current) {
       // An option before any -m belongs to the protocol's match, which iptables loads without being asked.
       const proto = Number(basics.get('-p')?.value);

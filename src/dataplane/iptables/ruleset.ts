@@ -19,12 +19,28 @@
 // Every rule carries a `notrack:` comment: `notrack:<policy>:<index>` for policy rules, so counters read per rule.
 import { NotrackError } from '../../errors.js';
 import {
-  chains, COMMENT_PREFIX, CHAIN_PREFIX, MAX_CHAIN_NAME, MAX_COMMENT, fitName, hex, interfaceChainName, logPrefix, policyChainName,
+  chains,
+  COMMENT_PREFIX,
+  CHAIN_PREFIX,
+  MAX_CHAIN_NAME,
+  MAX_COMMENT,
+  fitName,
+  hex,
+  interfaceChainName,
+  logPrefix,
+  policyChainName,
   policyRuleComment,
 } from './names.js';
 import { canonicalCidr } from '../ipset/members.js';
 import type {
-  DesiredChain, DesiredTable, EgressPolicy, EgressRule, Family, IptablesDesired, MarkBits, TableName,
+  DesiredChain,
+  DesiredTable,
+  EgressPolicy,
+  EgressRule,
+  Family,
+  IptablesDesired,
+  MarkBits,
+  TableName,
 } from './types.js';
 
 /** The desired state handed to the iptables renderer cannot be rendered as it is. */
@@ -35,17 +51,45 @@ export class IptablesDesiredError extends NotrackError {
 }
 
 const comment = (what: string): string[] => ['-m', 'comment', '--comment', fitName(COMMENT_PREFIX, what, MAX_COMMENT)];
-const markMatch = (m: MarkBits): string[] =>
-  ['-m', 'mark', '--mark', m.mask === 0xffffffff ? hex(m.value) : `${hex(m.value)}/${hex(m.mask)}`];
+const markMatch = (m: MarkBits): string[] => [
+  '-m',
+  'mark',
+  '--mark',
+  m.mask === 0xffffffff ? hex(m.value) : `${hex(m.value)}/${hex(m.mask)}`,
+];
 const setMark = (value: number, mask: number): string[] => ['-j', 'MARK', '--set-xmark', `${hex(value)}/${hex(mask)}`];
 
 function checkMark(name: string, m: MarkBits): void {
-  const ok = Number.isInteger(m.value) && Number.isInteger(m.mask) && m.value >= 0 && m.mask > 0 &&
-    m.value <= 0xffffffff && m.mask <= 0xffffffff && ((m.value & ~m.mask) >>> 0) === 0 && m.value !== 0;
-  if (!ok) throw new IptablesDesiredError(`${name} mark ${hex(m.value)}/${hex(m.mask)} must be a non-zero value inside a 32-bit mask`);
+  const ok =
+    Number.isInteger(m.value) &&
+    Number.isInteger(m.mask) &&
+    m.value >= 0 &&
+    m.mask > 0 &&
+    m.value <= 0xffffffff &&
+    m.mask <= 0xffffffff &&
+    (m.value & ~m.mask) >>> 0 === 0 &&
+    m.value !== 0;
+  if (!ok)
+    throw new IptablesDesiredError(
+      `${name} mark ${hex(m.value)}/${hex(m.mask)} must be a non-zero value inside a 32-bit mask`,
+    );
 }
 
-const FORBIDDEN_IN_MATCH = new Set(['-j', '--jump', '-g', '--goto', '-A', '-I', '-D', '-R', '-N', '-X', '-F', '-P', '--comment']);
+const FORBIDDEN_IN_MATCH = new Set([
+  '-j',
+  '--jump',
+  '-g',
+  '--goto',
+  '-A',
+  '-I',
+  '-D',
+  '-R',
+  '-N',
+  '-X',
+  '-F',
+  '-P',
+  '--comment',
+]);
 
 function checkRule(policy: string, rule: EgressRule): void {
   const where = `policy ${policy} rule ${rule.index}`;
@@ -61,11 +105,16 @@ function checkRule(policy: string, rule: EgressRule): void {
     if (!['-s', '-d', '--source', '--destination', '--src', '--dst'].includes(rule.match[i - 1] ?? '')) return;
     const c = canonicalCidr(t);
     if (!c || t.includes(',')) throw new IptablesDesiredError(`${where}: "${t}" is not one CIDR`);
-    if (c.family !== rule.ipVersion) throw new IptablesDesiredError(`${where}: ${t} is an IPv${c.family} address; set ipVersion: ${c.family} on the rule`);
+    if (c.family !== rule.ipVersion)
+      throw new IptablesDesiredError(
+        `${where}: ${t} is an IPv${c.family} address; set ipVersion: ${c.family} on the rule`,
+      );
   });
   for (const t of rule.match) {
     if (FORBIDDEN_IN_MATCH.has(t)) {
-      throw new IptablesDesiredError(`${where}: match arguments may not contain ${t} (notrack adds the comment and target)`);
+      throw new IptablesDesiredError(
+        `${where}: match arguments may not contain ${t} (notrack adds the comment and target)`,
+      );
     }
     if (t.includes('\n')) throw new IptablesDesiredError(`${where}: a match argument contains a newline`);
   }
@@ -77,24 +126,30 @@ function checkDesired(d: IptablesDesired): void {
   checkMark('accept', d.marks.accept);
   checkMark('pass', d.marks.pass);
   if ((d.marks.accept.mask & d.marks.pass.mask) !== 0) {
-    throw new IptablesDesiredError(`the accept mask ${hex(d.marks.accept.mask)} and pass mask ${hex(d.marks.pass.mask)} overlap`);
+    throw new IptablesDesiredError(
+      `the accept mask ${hex(d.marks.accept.mask)} and pass mask ${hex(d.marks.pass.mask)} overlap`,
+    );
   }
   if (!(d.log.rate > 0 && Number.isInteger(d.log.rate) && d.log.burst > 0 && Number.isInteger(d.log.burst))) {
     throw new IptablesDesiredError(`log rate ${d.log.rate}/s and burst ${d.log.burst} must be positive integers`);
   }
   const seen = new Set<string>();
   for (const i of d.egress.interfaces) {
-    if (i.iface !== '*' && !/^[^\s/:]{1,15}$/.test(i.iface)) throw new IptablesDesiredError(`"${i.iface}" is not an interface name`);
+    if (i.iface !== '*' && !/^[^\s/:]{1,15}$/.test(i.iface))
+      throw new IptablesDesiredError(`"${i.iface}" is not an interface name`);
     if (seen.has(i.iface)) throw new IptablesDesiredError(`interface ${i.iface} is listed twice`);
     seen.add(i.iface);
     for (const p of i.policies) {
-      if (!VALID_NAME.test(p.name)) throw new IptablesDesiredError(`"${p.name}" is not a policy name notrack can use in a chain name`);
+      if (!VALID_NAME.test(p.name))
+        throw new IptablesDesiredError(`"${p.name}" is not a policy name notrack can use in a chain name`);
       for (const r of p.rules) checkRule(p.name, r);
     }
   }
   for (const f of [...d.failsafe.inbound, ...d.failsafe.outbound]) {
-    if (f.protocol !== 6 && f.protocol !== 17) throw new IptablesDesiredError(`failsafe protocol ${f.protocol} is not tcp (6) or udp (17)`);
-    if (!(Number.isInteger(f.port) && f.port > 0 && f.port < 65536)) throw new IptablesDesiredError(`failsafe port ${f.port} is out of range`);
+    if (f.protocol !== 6 && f.protocol !== 17)
+      throw new IptablesDesiredError(`failsafe protocol ${f.protocol} is not tcp (6) or udp (17)`);
+    if (!(Number.isInteger(f.port) && f.port > 0 && f.port < 65536))
+      throw new IptablesDesiredError(`failsafe port ${f.port} is out of range`);
     if (f.net && !canonicalCidr(f.net)) throw new IptablesDesiredError(`failsafe net ${f.net} is not a CIDR`);
   }
 }
@@ -106,21 +161,51 @@ function policyRules(p: EgressPolicy, family: Family): EgressRule[] {
 function renderPolicyRule(policy: string, r: EgressRule, d: IptablesDesired): string[] {
   const head = [...r.match, '-m', 'comment', '--comment', policyRuleComment(policy, r.index)];
   switch (r.action) {
-    case 'Allow': return [...head, '-j', chains.allow];
-    case 'Deny': return [...head, '-j', 'DROP'];
-    case 'Pass': return [...head, '-g', chains.passSet];
-    case 'Log': return [...head, '-m', 'limit', '--limit', `${d.log.rate}/sec`, '--limit-burst', String(d.log.burst),
-      '-j', 'LOG', '--log-prefix', logPrefix(policy, r.index)];
+    case 'Allow':
+      return [...head, '-j', chains.allow];
+    case 'Deny':
+      return [...head, '-j', 'DROP'];
+    case 'Pass':
+      return [...head, '-g', chains.passSet];
+    case 'Log':
+      return [
+        ...head,
+        '-m',
+        'limit',
+        '--limit',
+        `${d.log.rate}/sec`,
+        '--limit-burst',
+        String(d.log.burst),
+        '-j',
+        'LOG',
+        '--log-prefix',
+        logPrefix(policy, r.index),
+      ];
   }
 }
 
 function failsafeRules(d: IptablesDesired, family: Family): string[][] {
   const rules: string[][] = [];
-  const add = (f: { protocol: number; port: number; net?: string | null }, portOpt: '--sport' | '--dport', what: string): void => {
+  const add = (
+    f: { protocol: number; port: number; net?: string | null },
+    portOpt: '--sport' | '--dport',
+    what: string,
+  ): void => {
     const net = f.net ? canonicalCidr(f.net) : null;
     if (net && net.family !== family) return;
     const proto = f.protocol === 6 ? 'tcp' : 'udp';
-    rules.push([...(net ? ['-d', net.text] : []), '-p', proto, '-m', proto, portOpt, String(f.port), ...comment(what), '-j', 'RETURN']);
+    rules.push([
+      ...(net ? ['-d', net.text] : []),
+      '-p',
+      proto,
+      '-m',
+      proto,
+      portOpt,
+      String(f.port),
+      ...comment(what),
+      '-j',
+      'RETURN',
+    ]);
   };
   // Replies to inbound failsafe connections leave from the failsafe port; outbound ones go to it.
   for (const f of d.failsafe.inbound) add(f, '--sport', 'failsafe-in-reply');
@@ -149,9 +234,11 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
       if (!prior) {
         policyChains.set(name, { name, policy: p.name, rules });
       } else if (prior.policy !== p.name || JSON.stringify(prior.rules) !== JSON.stringify(rules)) {
-        throw new IptablesDesiredError(prior.policy !== p.name
-          ? `policies ${prior.policy} and ${p.name} both map to chain ${name}`
-          : `policy ${p.name} has different egress rules on different interfaces`);
+        throw new IptablesDesiredError(
+          prior.policy !== p.name
+            ? `policies ${prior.policy} and ${p.name} both map to chain ${name}`
+            : `policy ${p.name} has different egress rules on different interfaces`,
+        );
       }
     }
   }
@@ -185,7 +272,10 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
       ...ifaceChains,
       ...[...policyChains.values()].map(({ name, rules }) => ({ name, rules })),
     ],
-    jumps: [{ from: 'PREROUTING', to: chains.prerouting }, { from: 'OUTPUT', to: chains.rawOutput }],
+    jumps: [
+      { from: 'PREROUTING', to: chains.prerouting },
+      { from: 'OUTPUT', to: chains.rawOutput },
+    ],
   };
   if (ifaces.length > 0) {
     raw.chains.push({
@@ -210,7 +300,13 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
       { name: chains.input, rules: acceptMarked },
       { name: chains.forward, rules: acceptMarked },
       { name: chains.filterOutput, rules: acceptMarked },
-      { name: chains.accept, rules: [[...comment('clear-accept-mark'), ...setMark(0, accept.mask)], [...comment('accept'), '-j', 'ACCEPT']] },
+      {
+        name: chains.accept,
+        rules: [
+          [...comment('clear-accept-mark'), ...setMark(0, accept.mask)],
+          [...comment('accept'), '-j', 'ACCEPT'],
+        ],
+      },
     ],
     jumps: [
       { from: 'INPUT', to: chains.input },
@@ -221,7 +317,8 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
 
   for (const t of [raw, filter]) {
     for (const c of t.chains) {
-      if (!c.name.startsWith(CHAIN_PREFIX) || c.name.length > MAX_CHAIN_NAME) throw new Error(`bad chain name ${c.name}`);
+      if (!c.name.startsWith(CHAIN_PREFIX) || c.name.length > MAX_CHAIN_NAME)
+        throw new Error(`bad chain name ${c.name}`);
     }
   }
   return { raw, filter };

@@ -35,7 +35,12 @@ export function parseIptablesSave(text: string): Map<string, ActualChain[]> {
       const m = /^:(\S+)\s+(\S+)/.exec(line);
       if (!m) throw new IptablesParseError(n + 1, `bad chain line "${line}"`);
       const policy = m[2]!;
-      chains.set(m[1]!, { name: m[1]!, builtin: policy !== '-', policy: policy === '-' ? undefined : policy, rules: [] });
+      chains.set(m[1]!, {
+        name: m[1]!,
+        builtin: policy !== '-',
+        policy: policy === '-' ? undefined : policy,
+        rules: [],
+      });
       continue;
     }
     const m = /^(?:\[(\d+):(\d+)\]\s+)?-A\s+(\S+)\s*(.*)$/.exec(line);

@@ -5,7 +5,10 @@ export type TableName = 'raw' | 'filter';
 export const TABLES: readonly TableName[] = ['raw', 'filter'];
 
 /** Bits of the skb mark: a packet carries the meaning when `(mark & mask) === value`. */
-export interface MarkBits { value: number; mask: number }
+export interface MarkBits {
+  value: number;
+  mask: number;
+}
 
 /** Set by the TC hook (ingress) or an egress Allow rule: "accepted, untracked". Calico-compatible default bit. */
 export const DEFAULT_ACCEPT_MARK: MarkBits = { value: 0x40000000, mask: 0x40000000 };
@@ -13,7 +16,11 @@ export const DEFAULT_ACCEPT_MARK: MarkBits = { value: 0x40000000, mask: 0x400000
 export const DEFAULT_PASS_MARK: MarkBits = { value: 0x20000000, mask: 0x20000000 };
 
 /** One failsafe port (protocol number 6 or 17), optionally limited to a remote network. */
-interface FailsafePort { protocol: number; port: number; net?: string | null }
+interface FailsafePort {
+  protocol: number;
+  port: number;
+  net?: string | null;
+}
 
 type EgressAction = 'Allow' | 'Deny' | 'Pass' | 'Log';
 
@@ -33,12 +40,20 @@ export interface EgressRule {
 }
 
 /** One doNotTrack policy's egress rules, in order. Its chain is `NOTRACK-PO-<name>` (shortened when needed). */
-export interface EgressPolicy { name: string; rules: EgressRule[] }
+export interface EgressPolicy {
+  name: string;
+  rules: EgressRule[];
+}
 
 /** The policies that apply to one host-endpoint interface (`*` for all), in evaluation order. */
-interface EgressInterface { iface: string; policies: EgressPolicy[] }
+interface EgressInterface {
+  iface: string;
+  policies: EgressPolicy[];
+}
 
-interface EgressChains { interfaces: EgressInterface[] }
+interface EgressChains {
+  interfaces: EgressInterface[];
+}
 
 /** Everything notrack wants in iptables on one host (both families; rules say which family they need). */
 export interface IptablesDesired {
@@ -51,10 +66,16 @@ export interface IptablesDesired {
 }
 
 /** A chain notrack wants, with its rules as argv tokens (matches, comment, target). */
-export interface DesiredChain { name: string; rules: string[][] }
+export interface DesiredChain {
+  name: string;
+  rules: string[][];
+}
 
 /** One table's worth of desired state: chains in creation order and the jumps from built-in chains. */
-export interface DesiredTable { chains: DesiredChain[]; jumps: { from: string; to: string }[] }
+export interface DesiredTable {
+  chains: DesiredChain[];
+  jumps: { from: string; to: string }[];
+}
 
 /** One rule as iptables-save printed it. */
 export interface ActualRule {
@@ -99,9 +120,15 @@ export interface ActualTable {
   foreign: ActualRule[];
 }
 
-export interface IptablesActual { family: Family; tables: Record<TableName, ActualTable> }
+export interface IptablesActual {
+  family: Family;
+  tables: Record<TableName, ActualTable>;
+}
 
-interface Where { family: Family; table: TableName }
+interface Where {
+  family: Family;
+  table: TableName;
+}
 
 /** One way the kernel differs from what notrack wants; the reconciler reports these as drift. */
 export type IptablesChange =

@@ -1,6 +1,13 @@
 // Attaches a generation to its interface: TC ingress (tcx, else cls_bpf) then XDP through a link; pins both.
 import {
-  attachTc, attachXdp, interfaceIndex, unpin, type TcAttachment, type TcMechanism, type XdpAttachment, type XdpMode,
+  attachTc,
+  attachXdp,
+  interfaceIndex,
+  unpin,
+  type TcAttachment,
+  type TcMechanism,
+  type XdpAttachment,
+  type XdpMode,
 } from '../../libbpf/index.js';
 import { NotrackError } from '../../errors.js';
 import { detachTc } from '../tc-filters.js';
@@ -35,9 +42,11 @@ interface InterfaceAttachment {
 function clearStaleOrRefuse(pins: InterfacePins, ifindex: number): void {
   const { xdp, tc } = readPinnedLinks(pins);
   if (xdp && xdp.ifindex !== 0) {
-    throw new XdpDataplaneError('xdp-already-attached',
+    throw new XdpDataplaneError(
+      'xdp-already-attached',
       `notrack is already attached to ${pins.ifname} (XDP link ${xdp.linkId} pinned at ${xdp.path}): use switchGeneration to change generations, or detachInterface first`,
-      { ifname: pins.ifname });
+      { ifname: pins.ifname },
+    );
   }
   if (xdp) unpin(xdp.path);
   removeTcAttachment(pins, ifindex, tc);
@@ -53,10 +62,18 @@ function clearStaleOrRefuse(pins: InterfacePins, ifindex: number): void {
 export function attachInterface(opts: AttachInterfaceOptions): InterfaceAttachment {
   const gen = opts.generation;
   if (opts.ifname !== gen.ifname) {
-    throw new XdpDataplaneError('xdp-bad-option', `generation ${gen.number} was loaded for ${gen.ifname}, not ${opts.ifname}: load one for ${opts.ifname}`, { ifname: opts.ifname });
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `generation ${gen.number} was loaded for ${gen.ifname}, not ${opts.ifname}: load one for ${opts.ifname}`,
+      { ifname: opts.ifname },
+    );
   }
   if (!['native', 'generic', 'auto'].includes(opts.xdpMode)) {
-    throw new XdpDataplaneError('xdp-bad-option', `xdpMode must be native, generic or auto, not ${String(opts.xdpMode)}`, { ifname: opts.ifname });
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `xdpMode must be native, generic or auto, not ${String(opts.xdpMode)}`,
+      { ifname: opts.ifname },
+    );
   }
   const pins = new InterfacePins(gen.pinDir, opts.ifname);
   const ifindex = interfaceIndex(opts.ifname);
@@ -64,8 +81,12 @@ export function attachInterface(opts: AttachInterfaceOptions): InterfaceAttachme
   makePinFolder(pins.links);
 
   const tc: TcAttachment = attachTc({
-    ifindex, program: gen.programs.tcIngress, direction: 'ingress', mechanism: opts.tcMechanism ?? 'auto',
-    handle: NOTRACK_CLS_BPF.handle, priority: NOTRACK_CLS_BPF.priority,
+    ifindex,
+    program: gen.programs.tcIngress,
+    direction: 'ingress',
+    mechanism: opts.tcMechanism ?? 'auto',
+    handle: NOTRACK_CLS_BPF.handle,
+    priority: NOTRACK_CLS_BPF.priority,
   });
   let xdp: XdpAttachment | undefined;
   try {
@@ -89,15 +110,25 @@ export function attachInterface(opts: AttachInterfaceOptions): InterfaceAttachme
     removePinFolder(pins.clsactCreated);
     // The binding's errors (bpf-xdp-conflict, bpf-not-supported for a forced native mode ...) say it best.
     if (e instanceof NotrackError) throw e;
-    throw new XdpDataplaneError('xdp-attach-failed', `attaching notrack to ${opts.ifname} failed and was undone: ${(e as Error).message}`, { ifname: opts.ifname, cause: e });
+    throw new XdpDataplaneError(
+      'xdp-attach-failed',
+      `attaching notrack to ${opts.ifname} failed and was undone: ${(e as Error).message}`,
+      { ifname: opts.ifname, cause: e },
+    );
   }
   const result: InterfaceAttachment = {
     ifname: opts.ifname,
     ifindex,
     generation: gen.number,
-    xdp: { mode: xdp.mode, linkId: xdp.link.id, progId: gen.ids.programs.xdpEntry, ...(xdp.fallbackReason ? { fallbackReason: xdp.fallbackReason } : {}) },
+    xdp: {
+      mode: xdp.mode,
+      linkId: xdp.link.id,
+      progId: gen.ids.programs.xdpEntry,
+      ...(xdp.fallbackReason ? { fallbackReason: xdp.fallbackReason } : {}),
+    },
     tc: {
-      mechanism: tc.mechanism, progId: tc.progId,
+      mechanism: tc.mechanism,
+      progId: tc.progId,
       ...(tc.link ? { linkId: tc.link.id } : {}),
       ...(tc.fallbackReason ? { fallbackReason: tc.fallbackReason } : {}),
     },

@@ -18,9 +18,13 @@ export const NOTRACK_CLS_BPF = { handle: 0x4e54, priority: 1 } as const;
  */
 export function findNotrackClsBpf(ifindex: number, ownedIds: Iterable<number> = []): ClsBpfFilter | undefined {
   const owned = new Set(ownedIds);
-  return clsBpfFilters(ifindex, 'ingress').find((f) =>
-    owned.has(f.progId) ||
-    (f.handle === NOTRACK_CLS_BPF.handle && f.priority === NOTRACK_CLS_BPF.priority && f.progName === PROGRAMS.tcIngress));
+  return clsBpfFilters(ifindex, 'ingress').find(
+    (f) =>
+      owned.has(f.progId) ||
+      (f.handle === NOTRACK_CLS_BPF.handle &&
+        f.priority === NOTRACK_CLS_BPF.priority &&
+        f.progName === PROGRAMS.tcIngress),
+  );
 }
 
 /**
@@ -31,13 +35,28 @@ export function findNotrackClsBpf(ifindex: number, ownedIds: Iterable<number> = 
 export function replaceClsBpfProgram(ifname: string, programPin: string): void {
   interfaceIndex(ifname);
   const argv = [
-    'filter', 'replace', 'dev', ifname, 'ingress', 'protocol', 'all', 'pref', String(NOTRACK_CLS_BPF.priority),
-    'handle', `0x${NOTRACK_CLS_BPF.handle.toString(16)}`, 'bpf', 'direct-action', 'object-pinned', programPin,
+    'filter',
+    'replace',
+    'dev',
+    ifname,
+    'ingress',
+    'protocol',
+    'all',
+    'pref',
+    String(NOTRACK_CLS_BPF.priority),
+    'handle',
+    `0x${NOTRACK_CLS_BPF.handle.toString(16)}`,
+    'bpf',
+    'direct-action',
+    'object-pinned',
+    programPin,
   ];
   const r = runProgram(['tc', ...argv], { timeoutMs: 10_000 });
   if (r.error || r.status !== 0) {
-    throw new XdpDataplaneError('xdp-switch-failed',
+    throw new XdpDataplaneError(
+      'xdp-switch-failed',
       `tc ${argv.join(' ')} failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr ?? '').trim() || 'no error output'}`,
-      { ifname });
+      { ifname },
+    );
   }
 }

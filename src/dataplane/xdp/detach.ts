@@ -1,6 +1,13 @@
 // Detaches notrack from an interface and removes every pin of it, from the pins alone (safe twice, after a crash).
 import {
-  isBpfError, interfaceIndex, openPinnedLink, openPinnedProgram, TcAttachment, unpin, xdpQuery, type TcMechanism,
+  isBpfError,
+  interfaceIndex,
+  openPinnedLink,
+  openPinnedProgram,
+  TcAttachment,
+  unpin,
+  xdpQuery,
+  type TcMechanism,
 } from '../../libbpf/index.js';
 import { detachTc } from '../tc-filters.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
@@ -72,7 +79,11 @@ function pinnedProgramIds(pins: InterfacePins, name: GenerationProgramName): num
  * notrack made it and nothing else uses it. Returns the mechanism of the attachment removed, or null when none was
  * live (a filter or link goes with its interface).
  */
-export function removeTcAttachment(pins: InterfacePins, ifindex: number | null, tc: PinnedTc | undefined): TcMechanism | null {
+export function removeTcAttachment(
+  pins: InterfacePins,
+  ifindex: number | null,
+  tc: PinnedTc | undefined,
+): TcMechanism | null {
   let removed: TcMechanism | null = null;
   if (tc?.mechanism === 'tcx') {
     detachPinnedLink(tc.path);
@@ -82,10 +93,18 @@ export function removeTcAttachment(pins: InterfacePins, ifindex: number | null, 
     const owned = [...pinnedProgramIds(pins, 'tcIngress'), ...(tc ? [tc.progId] : [])];
     const filter = findNotrackClsBpf(ifindex, owned);
     if (filter) {
-      detachTc(new TcAttachment({
-        mechanism: 'cls_bpf', ifindex, ifname: pins.ifname, direction: 'ingress', handle: filter.handle, priority: filter.priority,
-        progId: filter.progId, createdQdisc: isDirectory(pins.clsactCreated),
-      }));
+      detachTc(
+        new TcAttachment({
+          mechanism: 'cls_bpf',
+          ifindex,
+          ifname: pins.ifname,
+          direction: 'ingress',
+          handle: filter.handle,
+          priority: filter.priority,
+          progId: filter.progId,
+          createdQdisc: isDirectory(pins.clsactCreated),
+        }),
+      );
       removed = 'cls_bpf';
     }
   }
@@ -119,5 +138,12 @@ export function detachInterface(opts: DetachInterfaceOptions): InterfaceDetach {
   removePinFolder(pins.root);
 
   const otherXdpPrograms = ifindex === null ? [] : xdpQuery(ifindex).programIds;
-  return { ifname: opts.ifname, interfacePresent: ifindex !== null, xdpDetached, tcDetached, otherXdpPrograms, unpinned };
+  return {
+    ifname: opts.ifname,
+    interfacePresent: ifindex !== null,
+    xdpDetached,
+    tcDetached,
+    otherXdpPrograms,
+    unpinned,
+  };
 }

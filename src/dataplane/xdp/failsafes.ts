@@ -18,21 +18,30 @@ export function failsafeEntries(failsafes: readonly Failsafe[]): FailsafeEntry[]
       throw new XdpDataplaneError('xdp-bad-option', `${what}: direction must be inbound or outbound`);
     }
     if (!Number.isInteger(f.protocol) || f.protocol < 0 || f.protocol > 255) {
-      throw new XdpDataplaneError('xdp-bad-option', `${what}: protocol must be an IP protocol number (6 tcp, 17 udp ...)`);
+      throw new XdpDataplaneError(
+        'xdp-bad-option',
+        `${what}: protocol must be an IP protocol number (6 tcp, 17 udp ...)`,
+      );
     }
     if (!Number.isInteger(f.port) || f.port < 0 || f.port > 65535) {
       throw new XdpDataplaneError('xdp-bad-option', `${what}: port must be 0-65535`);
     }
     const direction = f.direction === 'inbound' ? 'in' : 'out';
     if (f.net === null) {
-      out.push({ direction, proto: f.protocol, port: f.port, family: 4 }, { direction, proto: f.protocol, port: f.port, family: 6 });
+      out.push(
+        { direction, proto: f.protocol, port: f.port, family: 4 },
+        { direction, proto: f.protocol, port: f.port, family: 6 },
+      );
       continue;
     }
     if (!parseCidr(f.net)) throw new XdpDataplaneError('xdp-bad-option', `${what}: "${f.net}" is not a CIDR`);
     out.push({ direction, proto: f.protocol, port: f.port, net: f.net });
   }
   if (out.length > Limits.failsafeMax) {
-    throw new XdpDataplaneError('xdp-bad-option', `${out.length} failsafe entries (a failsafe without a net counts twice), but nt_failsafe holds ${Limits.failsafeMax}: use fewer ports or nets`);
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `${out.length} failsafe entries (a failsafe without a net counts twice), but nt_failsafe holds ${Limits.failsafeMax}: use fewer ports or nets`,
+    );
   }
   return out;
 }

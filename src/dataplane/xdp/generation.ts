@@ -1,6 +1,13 @@
 // One generation of an interface's dataplane: its pinned programs and maps, reopened as a typed handle, and removed.
 import { statfsSync } from 'node:fs';
-import { isBpfError, openPinnedLink, openPinnedMap, openPinnedProgram, type BpfMap, type BpfProgram } from '../../libbpf/index.js';
+import {
+  isBpfError,
+  openPinnedLink,
+  openPinnedMap,
+  openPinnedProgram,
+  type BpfMap,
+  type BpfProgram,
+} from '../../libbpf/index.js';
 import { decodeConfig, MAPS, PROGRAMS, type DataplaneConfig } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { InterfacePins, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-paths.js';
@@ -14,10 +21,17 @@ export function checkPinDir(pinDir: string): void {
   try {
     type = Number(statfsSync(pinDir).type);
   } catch (e) {
-    throw new XdpDataplaneError('xdp-bad-option', `pin folder ${pinDir} cannot be read (${(e as Error).message}): create it on a bpffs mount`, { cause: e });
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `pin folder ${pinDir} cannot be read (${(e as Error).message}): create it on a bpffs mount`,
+      { cause: e },
+    );
   }
   if (type !== BPF_FS_MAGIC) {
-    throw new XdpDataplaneError('xdp-bad-option', `pin folder ${pinDir} is not on a bpffs mount: mount one there (mount -t bpf bpf ${pinDir}) or use a folder under one`);
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `pin folder ${pinDir} is not on a bpffs mount: mount one there (mount -t bpf bpf ${pinDir}) or use a folder under one`,
+    );
   }
 }
 
@@ -37,12 +51,17 @@ export class InterfaceGeneration {
   readonly programs: Readonly<Record<GenerationProgramName, BpfProgram>>;
   readonly maps: Readonly<Record<GenerationMapName, BpfMap>>;
   /** Kernel ids, for reports and for telling notrack's attachments from others'. */
-  readonly ids: { readonly programs: Readonly<Record<GenerationProgramName, number>>; readonly maps: Readonly<Record<GenerationMapName, number>> };
+  readonly ids: {
+    readonly programs: Readonly<Record<GenerationProgramName, number>>;
+    readonly maps: Readonly<Record<GenerationMapName, number>>;
+  };
   private closed = false;
 
   constructor(init: {
-    pins: InterfacePins; number: number;
-    programs: Record<GenerationProgramName, BpfProgram>; maps: Record<GenerationMapName, BpfMap>;
+    pins: InterfacePins;
+    number: number;
+    programs: Record<GenerationProgramName, BpfProgram>;
+    maps: Record<GenerationMapName, BpfMap>;
   }) {
     this.ifname = init.pins.ifname;
     this.pinDir = init.pins.pinDir;
@@ -51,7 +70,10 @@ export class InterfaceGeneration {
     this.programs = init.programs;
     this.maps = init.maps;
     this.ids = {
-      programs: Object.fromEntries(PROGRAM_NAMES.map((n) => [n, init.programs[n].id])) as Record<GenerationProgramName, number>,
+      programs: Object.fromEntries(PROGRAM_NAMES.map((n) => [n, init.programs[n].id])) as Record<
+        GenerationProgramName,
+        number
+      >,
       maps: Object.fromEntries(MAP_NAMES.map((n) => [n, init.maps[n].id])) as Record<GenerationMapName, number>,
     };
   }
@@ -59,7 +81,12 @@ export class InterfaceGeneration {
   /** The configuration the programs were loaded with (read back from the frozen .rodata.config map). */
   get config(): DataplaneConfig {
     const raw = this.maps.config.lookup(0);
-    if (!raw) throw new XdpDataplaneError('xdp-generation-missing', `generation ${this.number} of ${this.ifname} has an empty configuration map`, { ifname: this.ifname });
+    if (!raw)
+      throw new XdpDataplaneError(
+        'xdp-generation-missing',
+        `generation ${this.number} of ${this.ifname} has an empty configuration map`,
+        { ifname: this.ifname },
+      );
     return decodeConfig(raw);
   }
 
@@ -90,15 +117,19 @@ export function openGeneration(ref: GenerationRef): InterfaceGeneration {
     for (const p of Object.values(programs)) p.fd.close();
     for (const m of Object.values(maps)) m.close();
     if (isBpfError(e, 'bpf-not-found')) {
-      throw new XdpDataplaneError('xdp-generation-missing',
+      throw new XdpDataplaneError(
+        'xdp-generation-missing',
         `generation ${ref.generation} of ${ref.ifname} is not (fully) pinned under ${pins.root}: ${e.message}; load a new generation`,
-        { ifname: ref.ifname, cause: e });
+        { ifname: ref.ifname, cause: e },
+      );
     }
     throw e;
   }
   return new InterfaceGeneration({
-    pins, number: ref.generation,
-    programs: programs as Record<GenerationProgramName, BpfProgram>, maps: maps as Record<GenerationMapName, BpfMap>,
+    pins,
+    number: ref.generation,
+    programs: programs as Record<GenerationProgramName, BpfProgram>,
+    maps: maps as Record<GenerationMapName, BpfMap>,
   });
 }
 
@@ -141,12 +172,14 @@ export function removeGeneration(ref: GenerationRef): boolean {
   const entry = pinnedEntryProgram(pins, ref.generation);
   const attached = pinnedXdpLinkProgram(pins);
   if (entry !== undefined && attached === entry) {
-    throw new XdpDataplaneError('xdp-bad-option',
-      `generation ${ref.generation} is attached to ${ref.ifname}: switch to another generation or detach the interface first`, { ifname: ref.ifname });
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `generation ${ref.generation} is attached to ${ref.ifname}: switch to another generation or detach the interface first`,
+      { ifname: ref.ifname },
+    );
   }
   const path = pins.generation(ref.generation);
   const existed = pins.generations().includes(ref.generation);
   removePinFolder(path);
   return existed;
 }
-

@@ -5,13 +5,26 @@ import { fileURLToPath } from 'node:url';
 import type { Failsafe } from '../../compile/desired-state.js';
 import { BpfObject } from '../../libbpf/index.js';
 import {
-  BPF_OBJECTS, CONFIG_MAP, encodeConfig, encodeFailsafeKey, encodeFailsafePorts, FAILSAFE_VALUE, MAPS, PROGRAMS,
+  BPF_OBJECTS,
+  CONFIG_MAP,
+  encodeConfig,
+  encodeFailsafeKey,
+  encodeFailsafePorts,
+  FAILSAFE_VALUE,
+  MAPS,
+  PROGRAMS,
   type DataplaneConfig,
 } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import { failsafeEntries } from './failsafes.js';
 import { checkPinDir, openGeneration, type InterfaceGeneration } from './generation.js';
-import { InterfacePins, makePinFolder, removePinFolder, type GenerationMapName, type GenerationProgramName } from './pin-paths.js';
+import {
+  InterfacePins,
+  makePinFolder,
+  removePinFolder,
+  type GenerationMapName,
+  type GenerationProgramName,
+} from './pin-paths.js';
 
 /** The repository root as seen from src/dataplane/xdp/ and from dist/dataplane/xdp/ alike. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -34,18 +47,33 @@ interface LoadGenerationOptions {
 
 function objectPath(opts: LoadGenerationOptions, name: keyof typeof BPF_OBJECTS): string {
   const file = opts.objectDir === undefined ? join(REPO_ROOT, BPF_OBJECTS[name]) : join(opts.objectDir, `${name}.o`);
-  if (!existsSync(file)) throw new XdpDataplaneError('xdp-object-missing', `${file} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``);
+  if (!existsSync(file))
+    throw new XdpDataplaneError(
+      'xdp-object-missing',
+      `${file} does not exist: build the BPF objects with \`node scripts/build-bpf.mjs\``,
+    );
   return file;
 }
 
 function checkOptions(opts: LoadGenerationOptions): void {
   const { acceptMark, acceptMask } = opts.config;
   // A zero mask turns marking off whatever the mark says; otherwise a mark bit outside the mask is a mistake.
-  if (Number.isInteger(acceptMark) && Number.isInteger(acceptMask) && acceptMask !== 0 && ((acceptMark & ~acceptMask) >>> 0) !== 0) {
-    throw new XdpDataplaneError('xdp-bad-option', `accept mark 0x${acceptMark.toString(16)} has bits outside its mask 0x${acceptMask.toString(16)}: the TC program would not set them`);
+  if (
+    Number.isInteger(acceptMark) &&
+    Number.isInteger(acceptMask) &&
+    acceptMask !== 0 &&
+    (acceptMark & ~acceptMask) >>> 0 !== 0
+  ) {
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `accept mark 0x${acceptMark.toString(16)} has bits outside its mask 0x${acceptMask.toString(16)}: the TC program would not set them`,
+    );
   }
   if (!Number.isInteger(opts.ruleCounters) || opts.ruleCounters < 0 || opts.ruleCounters > RULE_COUNTERS_CEILING) {
-    throw new XdpDataplaneError('xdp-bad-option', `ruleCounters must be an integer from 0 to ${RULE_COUNTERS_CEILING}, not ${opts.ruleCounters}`);
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `ruleCounters must be an integer from 0 to ${RULE_COUNTERS_CEILING}, not ${opts.ruleCounters}`,
+    );
   }
 }
 
@@ -87,7 +115,10 @@ export function loadInterfaceGeneration(opts: LoadGenerationOptions): InterfaceG
     for (const [name, spec] of Object.entries(MAPS) as [keyof typeof MAPS, (typeof MAPS)[keyof typeof MAPS]][]) {
       (spec.object === 'xdp' ? xdp : tc).map(spec.name).map().pin(pins.map(number, name));
     }
-    const configPins: [GenerationMapName, BpfObject][] = [['config', xdp], ['tcConfig', tc]];
+    const configPins: [GenerationMapName, BpfObject][] = [
+      ['config', xdp],
+      ['tcConfig', tc],
+    ];
     for (const [name, obj] of configPins) obj.map(CONFIG_MAP).map().pin(pins.map(number, name));
     for (const [name, prog] of Object.entries(PROGRAMS) as [GenerationProgramName, string][]) {
       (name === 'tcIngress' ? tc : xdp).program(prog).program().pin(pins.program(number, name));

@@ -37,7 +37,10 @@ interface OpenLogEventsOptions {
 }
 
 /** An interface that could not be read, and why (e.g. nothing attached). */
-interface SkippedInterface { ifname: string; reason: string }
+interface SkippedInterface {
+  ifname: string;
+  reason: string;
+}
 
 /** The rule behind counter `index` of `iface`, with its action from the ingress entries that count into it. */
 function nameRule(iface: InterfaceState, index: number): NamedRule {
@@ -79,20 +82,28 @@ export class LogEventReader {
           map = openPinnedMap(path);
         } catch (e) {
           if (isBpfError(e, 'bpf-not-found')) {
-            throw new XdpDataplaneError('xdp-generation-missing', `generation ${generation} of ${ifname} has no log ring at ${path}`, { ifname, cause: e });
+            throw new XdpDataplaneError(
+              'xdp-generation-missing',
+              `generation ${generation} of ${ifname} has no log ring at ${path}`,
+              { ifname, cause: e },
+            );
           }
           throw e;
         }
         try {
-          reader.rings.push(RingBuffer.open(map, (record) => {
-            const event = decodeLogEvent(record);
-            handler({
-              ifname, generation, event,
-              time: new Date(Number((event.tsNs + offset) / 1_000_000n)),
-              rule: nameRule(iface, event.ruleId),
-              decidedBy: event.decidedBy === null ? null : nameRule(iface, event.decidedBy),
-            });
-          }));
+          reader.rings.push(
+            RingBuffer.open(map, (record) => {
+              const event = decodeLogEvent(record);
+              handler({
+                ifname,
+                generation,
+                event,
+                time: new Date(Number((event.tsNs + offset) / 1_000_000n)),
+                rule: nameRule(iface, event.ruleId),
+                decidedBy: event.decidedBy === null ? null : nameRule(iface, event.decidedBy),
+              });
+            }),
+          );
         } finally {
           map.fd.close();
         }

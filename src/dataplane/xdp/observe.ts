@@ -1,12 +1,29 @@
 // What is on an interface and in its pins: attachments (ours or not), generations, failsafes, policy slots, counters.
 import {
-  isBpfError, interfaceIndex, programRef, programSlotId, tcxQuery, xdpQuery, readU32,
-  type BpfMap, type ProgramRef, type XdpAttachMode,
+  isBpfError,
+  interfaceIndex,
+  programRef,
+  programSlotId,
+  tcxQuery,
+  xdpQuery,
+  readU32,
+  type BpfMap,
+  type ProgramRef,
+  type XdpAttachMode,
 } from '../../libbpf/index.js';
 import type { Failsafe } from '../../compile/desired-state.js';
 import {
-  Counter, decodeFailsafeKey, encodeFailsafePorts, JumpSlot, Limits, sumPerCpuCounter, TcCounter,
-  type CounterName, type CounterValue, type DataplaneConfig, type TcCounterName,
+  Counter,
+  decodeFailsafeKey,
+  encodeFailsafePorts,
+  JumpSlot,
+  Limits,
+  sumPerCpuCounter,
+  TcCounter,
+  type CounterName,
+  type CounterValue,
+  type DataplaneConfig,
+  type TcCounterName,
 } from '../../abi/notrack.js';
 import { clsBpfFilters } from '../tc-filters.js';
 import { findNotrackClsBpf } from './cls-bpf.js';
@@ -74,11 +91,23 @@ export interface ObservedGeneration {
 }
 
 type FindingCode =
-  | 'interface-missing' | 'xdp-not-attached' | 'xdp-foreign' | 'xdp-link-defunct' | 'tc-missing' | 'tc-generation-differs'
-  | 'policy-empty' | 'epilogues-missing' | 'generation-incomplete' | 'extra-generations' | 'failsafe-ports-differ';
+  | 'interface-missing'
+  | 'xdp-not-attached'
+  | 'xdp-foreign'
+  | 'xdp-link-defunct'
+  | 'tc-missing'
+  | 'tc-generation-differs'
+  | 'policy-empty'
+  | 'epilogues-missing'
+  | 'generation-incomplete'
+  | 'extra-generations'
+  | 'failsafe-ports-differ';
 
 /** Something that differs from a healthy, converged interface, for drift reports. */
-interface Finding { code: FindingCode; message: string }
+interface Finding {
+  code: FindingCode;
+  message: string;
+}
 
 export interface InterfaceObservation {
   ifname: string;
@@ -104,7 +133,10 @@ function readCounters(map: BpfMap): CounterValue[] {
 }
 
 function named<K extends string>(names: Record<K, number>, values: CounterValue[]): Record<K, CounterValue> {
-  return Object.fromEntries(Object.entries(names).map(([k, i]) => [k, values[i as number] ?? ZERO])) as Record<K, CounterValue>;
+  return Object.fromEntries(Object.entries(names).map(([k, i]) => [k, values[i as number] ?? ZERO])) as Record<
+    K,
+    CounterValue
+  >;
 }
 
 function observeGeneration(gen: InterfaceGeneration, attachedProgId: number | undefined): ObservedGeneration {
@@ -113,7 +145,10 @@ function observeGeneration(gen: InterfaceGeneration, attachedProgId: number | un
   const ports = gen.maps.failsafePorts.lookup(0);
   const slots: number[] = [];
   const programIds: number[] = [];
-  for (const slot of [JumpSlot.policy, ...Array.from({ length: Limits.jumpSlots - JumpSlot.splitFirst }, (_, i) => JumpSlot.splitFirst + i)]) {
+  for (const slot of [
+    JumpSlot.policy,
+    ...Array.from({ length: Limits.jumpSlots - JumpSlot.splitFirst }, (_, i) => JumpSlot.splitFirst + i),
+  ]) {
     const id = programSlotId(jump, slot);
     if (id !== undefined) {
       slots.push(slot);
@@ -132,7 +167,9 @@ function observeGeneration(gen: InterfaceGeneration, attachedProgId: number | un
     failsafes: failsafesFromEntries(trie),
     failsafePortsConsistent: ports !== undefined && ports.equals(encodeFailsafePorts(trie)),
     policy: { program: policyId === undefined ? null : programRef(policyId), slots, programIds },
-    epiloguesIntact: programSlotId(jump, JumpSlot.accept) === ids.accept && programSlotId(jump, JumpSlot.drop) === ids.drop &&
+    epiloguesIntact:
+      programSlotId(jump, JumpSlot.accept) === ids.accept &&
+      programSlotId(jump, JumpSlot.drop) === ids.drop &&
       programSlotId(jump, JumpSlot.pass) === ids.pass,
     counters: named(Counter, readCounters(gen.maps.counters)),
     tcCounters: named(TcCounter, readCounters(gen.maps.tcCounters)),
@@ -142,9 +179,19 @@ function observeGeneration(gen: InterfaceGeneration, attachedProgId: number | un
 
 function incompleteGeneration(pins: InterfacePins, n: number): ObservedGeneration {
   return {
-    number: n, path: pins.generation(n), complete: false, attached: false, programIds: null, config: null, failsafes: [],
-    failsafePortsConsistent: false, policy: { program: null, slots: [], programIds: [] }, epiloguesIntact: false,
-    counters: named(Counter, []), tcCounters: named(TcCounter, []), ruleCounters: [],
+    number: n,
+    path: pins.generation(n),
+    complete: false,
+    attached: false,
+    programIds: null,
+    config: null,
+    failsafes: [],
+    failsafePortsConsistent: false,
+    policy: { program: null, slots: [], programIds: [] },
+    epiloguesIntact: false,
+    counters: named(Counter, []),
+    tcCounters: named(TcCounter, []),
+    ruleCounters: [],
   };
 }
 
@@ -173,7 +220,10 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
     } catch (e) {
       if (!(e instanceof XdpDataplaneError && e.code === 'xdp-generation-missing')) throw e;
       generations.push(incompleteGeneration(pins, n));
-      findings.push({ code: 'generation-incomplete', message: `generation ${n} of ${opts.ifname} is missing pins under ${pins.generation(n)}` });
+      findings.push({
+        code: 'generation-incomplete',
+        message: `generation ${n} of ${opts.ifname} is missing pins under ${pins.generation(n)}`,
+      });
       continue;
     }
     try {
@@ -201,26 +251,47 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
   if (ifindex !== null) {
     const tcx = tcxQuery(ifindex, 'ingress');
     for (const id of tcx.programIds) tcPrograms.push({ ...observed(id, 'tcIngress'), via: 'tcx' });
-    for (const f of clsBpfFilters(ifindex, 'ingress')) tcPrograms.push({ ...observed(f.progId, 'tcIngress'), via: 'cls_bpf' });
-    if (links.tc?.mechanism === 'tcx' && links.tc.ifindex !== 0 && tcx.programIds.includes(links.tc.progId)) tcMechanism = 'tcx';
-    else if (findNotrackClsBpf(ifindex, generations.map((g) => g.programIds?.tcIngress ?? 0))) tcMechanism = 'cls_bpf';
+    for (const f of clsBpfFilters(ifindex, 'ingress'))
+      tcPrograms.push({ ...observed(f.progId, 'tcIngress'), via: 'cls_bpf' });
+    if (links.tc?.mechanism === 'tcx' && links.tc.ifindex !== 0 && tcx.programIds.includes(links.tc.progId))
+      tcMechanism = 'tcx';
+    else if (
+      findNotrackClsBpf(
+        ifindex,
+        generations.map((g) => g.programIds?.tcIngress ?? 0),
+      )
+    )
+      tcMechanism = 'cls_bpf';
   }
   const tc: ObservedTc = {
     mechanism: tcMechanism,
     programs: tcPrograms,
-    link: links.tc?.mechanism === 'tcx' ? { id: links.tc.linkId, progId: links.tc.progId, live: links.tc.ifindex !== 0 } : null,
+    link:
+      links.tc?.mechanism === 'tcx'
+        ? { id: links.tc.linkId, progId: links.tc.progId, live: links.tc.ifindex !== 0 }
+        : null,
   };
 
-  const active = generations.find((g) => g.attached && xdp.programs.some((p) => p.id === g.programIds?.xdpEntry)) ?? null;
+  const active =
+    generations.find((g) => g.attached && xdp.programs.some((p) => p.id === g.programIds?.xdpEntry)) ?? null;
   const anything = generations.length > 0 || links.xdp !== undefined;
   if (ifindex === null && anything) {
-    findings.push({ code: 'interface-missing', message: `${opts.ifname} does not exist here, but notrack has pins for it under ${pins.root}` });
+    findings.push({
+      code: 'interface-missing',
+      message: `${opts.ifname} does not exist here, but notrack has pins for it under ${pins.root}`,
+    });
   }
   if (links.xdp && !xdp.link!.live) {
-    findings.push({ code: 'xdp-link-defunct', message: `the XDP link pinned at ${links.xdp.path} no longer has an interface` });
+    findings.push({
+      code: 'xdp-link-defunct',
+      message: `the XDP link pinned at ${links.xdp.path} no longer has an interface`,
+    });
   }
   for (const p of xdp.programs.filter((x) => !x.ours)) {
-    findings.push({ code: 'xdp-foreign', message: `another XDP program is attached to ${opts.ifname} in ${xdp.mode} mode: id ${p.id}${p.name ? ` (${p.name})` : ''}; notrack does not replace it` });
+    findings.push({
+      code: 'xdp-foreign',
+      message: `another XDP program is attached to ${opts.ifname} in ${xdp.mode} mode: id ${p.id}${p.name ? ` (${p.name})` : ''}; notrack does not replace it`,
+    });
   }
   if (ifindex !== null && generations.length > 0 && !active) {
     findings.push({ code: 'xdp-not-attached', message: `notrack's XDP program is not attached to ${opts.ifname}` });
@@ -228,22 +299,40 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
   if (active) {
     const tcOurs = tcPrograms.find((p) => p.ours);
     if (tcMechanism === 'none' || !tcOurs) {
-      findings.push({ code: 'tc-missing', message: `notrack's TC ingress program is not attached to ${opts.ifname}: accepted packets are not marked (they stay tracked)` });
+      findings.push({
+        code: 'tc-missing',
+        message: `notrack's TC ingress program is not attached to ${opts.ifname}: accepted packets are not marked (they stay tracked)`,
+      });
     } else if (tcOurs.generation !== active.number) {
-      findings.push({ code: 'tc-generation-differs', message: `TC on ${opts.ifname} runs generation ${tcOurs.generation}, XDP runs ${active.number}` });
+      findings.push({
+        code: 'tc-generation-differs',
+        message: `TC on ${opts.ifname} runs generation ${tcOurs.generation}, XDP runs ${active.number}`,
+      });
     }
     if (!active.policy.program) {
-      findings.push({ code: 'policy-empty', message: `generation ${active.number} on ${opts.ifname} has no policy program: every packet passes, tracked` });
+      findings.push({
+        code: 'policy-empty',
+        message: `generation ${active.number} on ${opts.ifname} has no policy program: every packet passes, tracked`,
+      });
     }
     if (!active.epiloguesIntact) {
-      findings.push({ code: 'epilogues-missing', message: `nt_jump of generation ${active.number} on ${opts.ifname} lacks its accept/drop/pass programs` });
+      findings.push({
+        code: 'epilogues-missing',
+        message: `nt_jump of generation ${active.number} on ${opts.ifname} lacks its accept/drop/pass programs`,
+      });
     }
     if (!active.failsafePortsConsistent) {
-      findings.push({ code: 'failsafe-ports-differ', message: `nt_failsafe_ports of generation ${active.number} does not match nt_failsafe: some failsafes may not apply` });
+      findings.push({
+        code: 'failsafe-ports-differ',
+        message: `nt_failsafe_ports of generation ${active.number} does not match nt_failsafe: some failsafes may not apply`,
+      });
     }
   }
   if (generations.length > 1) {
-    findings.push({ code: 'extra-generations', message: `${generations.length} generations are pinned for ${opts.ifname} (${generations.map((g) => g.number).join(', ')}): an interrupted switch left some behind` });
+    findings.push({
+      code: 'extra-generations',
+      message: `${generations.length} generations are pinned for ${opts.ifname} (${generations.map((g) => g.number).join(', ')}): an interrupted switch left some behind`,
+    });
   }
   return { ifname: opts.ifname, ifindex, xdp, tc, generations, activeGeneration: active?.number ?? null, findings };
 }

@@ -22,7 +22,7 @@ export type GenerationProgramName = keyof typeof PROGRAMS;
 
 /** Pin file names of the maps: the maps' own names, and the two configuration maps (internal, so renamed). */
 const MAP_PIN_NAMES: Record<GenerationMapName, string> = {
-  ...Object.fromEntries(Object.entries(MAPS).map(([k, m]) => [k, m.name])) as Record<keyof typeof MAPS, string>,
+  ...(Object.fromEntries(Object.entries(MAPS).map(([k, m]) => [k, m.name])) as Record<keyof typeof MAPS, string>),
   config: 'nt_config',
   tcConfig: 'nt_tc_config',
 };
@@ -33,7 +33,10 @@ const IFNAME = /^[^\s/:]{1,15}$/;
 /** Throws xdp-bad-option unless `ifname` can be an interface name and a folder name. */
 function checkInterfaceName(ifname: string): void {
   if (typeof ifname !== 'string' || !IFNAME.test(ifname) || ifname === '.' || ifname === '..') {
-    throw new XdpDataplaneError('xdp-bad-option', `"${String(ifname)}" is not an interface name (1-15 characters, no spaces, "/" or ":")`);
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `"${String(ifname)}" is not an interface name (1-15 characters, no spaces, "/" or ":")`,
+    );
   }
 }
 
@@ -46,7 +49,8 @@ export class InterfacePins {
 
   constructor(pinDir: string, ifname: string) {
     checkInterfaceName(ifname);
-    if (typeof pinDir !== 'string' || pinDir === '') throw new XdpDataplaneError('xdp-bad-option', 'pinDir must be a folder on a bpffs mount');
+    if (typeof pinDir !== 'string' || pinDir === '')
+      throw new XdpDataplaneError('xdp-bad-option', 'pinDir must be a folder on a bpffs mount');
     this.ifname = ifname;
     this.pinDir = pinDir;
     this.root = join(pinDir, ifname);
@@ -125,7 +129,9 @@ export function isDirectory(path: string): boolean {
 
 /** The interfaces that have anything pinned under `pinDir`. */
 export function pinnedInterfaces(pinDir: string): string[] {
-  return listDir(pinDir).filter((name) => IFNAME.test(name) && isDirectory(join(pinDir, name))).sort();
+  return listDir(pinDir)
+    .filter((name) => IFNAME.test(name) && isDirectory(join(pinDir, name)))
+    .sort();
 }
 
 /** Makes a pin folder (and its parents unless `exclusive`: then it must not exist yet). Throws xdp-pins. */
@@ -134,9 +140,13 @@ export function makePinFolder(path: string, opts: { exclusive?: boolean } = {}):
     mkdirSync(path, { recursive: !opts.exclusive });
   } catch (e) {
     const exists = (e as NodeJS.ErrnoException).code === 'EEXIST';
-    throw new XdpDataplaneError('xdp-pins', exists
-      ? `${path} exists already: is another notrack loading this interface at the same time?`
-      : `cannot create pin folder ${path}: ${(e as Error).message}`, { cause: e });
+    throw new XdpDataplaneError(
+      'xdp-pins',
+      exists
+        ? `${path} exists already: is another notrack loading this interface at the same time?`
+        : `cannot create pin folder ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }
 

@@ -44,11 +44,20 @@ export function readPinnedLinks(pins: InterfacePins): PinnedLinks {
   });
   let tc: PinnedTc | undefined = pinnedInfo(pins.tcxLink, (fd) => {
     const info = linkInfo(fd);
-    return { mechanism: 'tcx' as const, path: pins.tcxLink, linkId: info.id, progId: info.progId, ifindex: info.tcx?.ifindex ?? 0 };
+    return {
+      mechanism: 'tcx' as const,
+      path: pins.tcxLink,
+      linkId: info.id,
+      progId: info.progId,
+      ifindex: info.tcx?.ifindex ?? 0,
+    };
   });
   if (!tc) {
     tc = pinnedInfo(pins.clsBpfProgram, (fd) => ({
-      mechanism: 'cls_bpf' as const, path: pins.clsBpfProgram, progId: programInfo(fd).id, clsactCreated: isDirectory(pins.clsactCreated),
+      mechanism: 'cls_bpf' as const,
+      path: pins.clsBpfProgram,
+      progId: programInfo(fd).id,
+      clsactCreated: isDirectory(pins.clsactCreated),
     }));
   }
   return { xdp, tc };

@@ -1,5 +1,14 @@
 // Puts a generation's policy program (and the parts of a split one) into its nt_jump slots, and pins them.
-import { BpfFd, clearProgramSlot, pinObject, programInfo, ProgType, setProgramSlot, unpin, type ProgramHandle } from '../../libbpf/index.js';
+import {
+  BpfFd,
+  clearProgramSlot,
+  pinObject,
+  programInfo,
+  ProgType,
+  setProgramSlot,
+  unpin,
+  type ProgramHandle,
+} from '../../libbpf/index.js';
 import { JumpSlot, Limits } from '../../abi/notrack.js';
 import { XdpDataplaneError } from './errors.js';
 import type { InterfaceGeneration } from './generation.js';
@@ -28,16 +37,25 @@ const fdOf = (p: ProgramHandle): BpfFd => (p instanceof BpfFd ? p : p.fd);
  * complete before any packet runs it; on an attached one only the slot-0 replacement is atomic, so a changed split
  * program belongs in a new generation. Split slots the new program does not use are emptied afterwards.
  */
-export function setPolicyProgram(gen: InterfaceGeneration, program: ProgramHandle | readonly ProgramHandle[]): PolicySlots {
+export function setPolicyProgram(
+  gen: InterfaceGeneration,
+  program: ProgramHandle | readonly ProgramHandle[],
+): PolicySlots {
   const parts = Array.isArray(program) ? (program as readonly ProgramHandle[]) : [program as ProgramHandle];
   if (parts.length === 0) throw new XdpDataplaneError('xdp-bad-option', 'setPolicyProgram needs at least one program');
   if (parts.length > MAX_POLICY_PARTS) {
-    throw new XdpDataplaneError('xdp-bad-option', `a policy program split in ${parts.length} parts does not fit nt_jump (at most ${MAX_POLICY_PARTS} parts): split it into fewer, larger parts`);
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `a policy program split in ${parts.length} parts does not fit nt_jump (at most ${MAX_POLICY_PARTS} parts): split it into fewer, larger parts`,
+    );
   }
   const ids = parts.map((p, k) => {
     const info = programInfo(fdOf(p));
     if (info.type !== ProgType.XDP) {
-      throw new XdpDataplaneError('xdp-bad-option', `policy part ${k} (program id ${info.id} ${info.name}) is a ${info.typeName} program; nt_jump takes XDP programs loaded with POLICY_PROGRAM_LOAD`);
+      throw new XdpDataplaneError(
+        'xdp-bad-option',
+        `policy part ${k} (program id ${info.id} ${info.name}) is a ${info.typeName} program; nt_jump takes XDP programs loaded with POLICY_PROGRAM_LOAD`,
+      );
     }
     return info.id;
   });

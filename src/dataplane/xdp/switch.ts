@@ -1,6 +1,12 @@
 // Moves an attached interface to another generation: XDP link update, then TC, each atomic; old generations go after.
 import {
-  isBpfError, openPinnedLink, openProgramById, pinObject, unpin, type BpfProgram, type TcMechanism,
+  isBpfError,
+  openPinnedLink,
+  openProgramById,
+  pinObject,
+  unpin,
+  type BpfProgram,
+  type TcMechanism,
 } from '../../libbpf/index.js';
 import { replaceClsBpfProgram } from './cls-bpf.js';
 import { XdpDataplaneError } from './errors.js';
@@ -53,16 +59,28 @@ function updateLink(linkPin: string, fromId: number, to: BpfProgram): void {
 export function switchGeneration(opts: SwitchGenerationOptions): GenerationSwitch {
   const to = opts.to;
   if (to.ifname !== opts.ifname || to.pinDir !== opts.pinDir) {
-    throw new XdpDataplaneError('xdp-bad-option', `generation ${to.number} belongs to ${to.ifname} under ${to.pinDir}, not ${opts.ifname} under ${opts.pinDir}`, { ifname: opts.ifname });
+    throw new XdpDataplaneError(
+      'xdp-bad-option',
+      `generation ${to.number} belongs to ${to.ifname} under ${to.pinDir}, not ${opts.ifname} under ${opts.pinDir}`,
+      { ifname: opts.ifname },
+    );
   }
   const pins = new InterfacePins(opts.pinDir, opts.ifname);
   const links = readPinnedLinks(pins);
   if (!links.xdp || links.xdp.ifindex === 0) {
-    throw new XdpDataplaneError('xdp-not-attached', `notrack is not attached to ${opts.ifname} (no live XDP link pinned at ${pins.xdpLink}): use attachInterface`, { ifname: opts.ifname });
+    throw new XdpDataplaneError(
+      'xdp-not-attached',
+      `notrack is not attached to ${opts.ifname} (no live XDP link pinned at ${pins.xdpLink}): use attachInterface`,
+      { ifname: opts.ifname },
+    );
   }
   const tc = links.tc;
   if (!tc || (tc.mechanism === 'tcx' && tc.ifindex === 0)) {
-    throw new XdpDataplaneError('xdp-not-attached', `notrack's TC hook on ${opts.ifname} is missing (an interrupted attach?): run detachInterface, then attachInterface`, { ifname: opts.ifname });
+    throw new XdpDataplaneError(
+      'xdp-not-attached',
+      `notrack's TC hook on ${opts.ifname} is missing (an interrupted attach?): run detachInterface, then attachInterface`,
+      { ifname: opts.ifname },
+    );
   }
   const xdpFrom = links.xdp.progId;
   const from = pins.generations().find((n) => pinnedEntryProgram(pins, n) === xdpFrom) ?? null;
@@ -71,10 +89,15 @@ export function switchGeneration(opts: SwitchGenerationOptions): GenerationSwitc
 
   let switched = false;
   if (xdpFrom !== newXdp || tc.progId !== newTc) {
-    const fail = (step: string, e: unknown): XdpDataplaneError => new XdpDataplaneError('xdp-switch-failed',
-      `switching ${opts.ifname} to generation ${to.number} failed at ${step}${step === 'TC' ? ' (XDP was put back)' : ''}: ${(e as Error).message}` +
-      (isBpfError(e, 'bpf-link-replaced') ? '; another process changed the attachment meanwhile: observe the interface and retry' : ''),
-      { ifname: opts.ifname, cause: e });
+    const fail = (step: string, e: unknown): XdpDataplaneError =>
+      new XdpDataplaneError(
+        'xdp-switch-failed',
+        `switching ${opts.ifname} to generation ${to.number} failed at ${step}${step === 'TC' ? ' (XDP was put back)' : ''}: ${(e as Error).message}` +
+          (isBpfError(e, 'bpf-link-replaced')
+            ? '; another process changed the attachment meanwhile: observe the interface and retry'
+            : ''),
+        { ifname: opts.ifname, cause: e },
+      );
     if (xdpFrom !== newXdp) {
       try {
         updateLink(pins.xdpLink, xdpFrom, to.programs.xdpEntry);
@@ -109,7 +132,8 @@ export function switchGeneration(opts: SwitchGenerationOptions): GenerationSwitc
   const removed: number[] = [];
   if (opts.removeOld !== false) {
     for (const n of pins.generations()) {
-      if (n !== to.number && removeGeneration({ ifname: opts.ifname, pinDir: opts.pinDir, generation: n })) removed.push(n);
+      if (n !== to.number && removeGeneration({ ifname: opts.ifname, pinDir: opts.pinDir, generation: n }))
+        removed.push(n);
     }
   }
   return { ifname: opts.ifname, from, to: to.number, switched, tcMechanism: tc.mechanism, removed };

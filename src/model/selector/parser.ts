@@ -28,7 +28,7 @@ function compareCodePoints(a: string, b: string): number {
     i += ca > 0xffff ? 2 : 1;
     j += cb > 0xffff ? 2 : 1;
   }
-  return (a.length - i) - (b.length - j);
+  return a.length - i - (b.length - j);
 }
 
 /** A note on a word that is a common slip for an operator. */
@@ -195,14 +195,22 @@ class SelectorParser {
       if (item.kind === 'rbrace') break;
       if (item.kind !== 'string') {
         const hint = item.kind === 'label' ? quoteHint(item.value) : '';
-        this.failInSet(item, lbrace, `expected a quoted string or "}" in the set but found ${describeToken(item)}${hint}`);
+        this.failInSet(
+          item,
+          lbrace,
+          `expected a quoted string or "}" in the set but found ${describeToken(item)}${hint}`,
+        );
       }
       this.take();
       values.push(item.value);
       const separator = this.peek();
       if (separator.kind === 'rbrace') break;
       if (separator.kind !== 'comma') {
-        this.failInSet(separator, lbrace, `expected "," or "}" after ${describeToken(item)} in the set but found ${describeToken(separator)}`);
+        this.failInSet(
+          separator,
+          lbrace,
+          `expected "," or "}" after ${describeToken(item)} in the set but found ${describeToken(separator)}`,
+        );
       }
       this.take();
     }
@@ -244,7 +252,10 @@ class SelectorParser {
     const innermost = this.open[this.open.length - 1];
     if (innermost === undefined) {
       if (found.kind === 'rparen') this.fail('unexpected ")" without a matching "("', found.offset);
-      this.fail(`expected "&&", "||" or end of selector but found ${describeToken(found)}${wordHint(found)}`, found.offset);
+      this.fail(
+        `expected "&&", "||" or end of selector but found ${describeToken(found)}${wordHint(found)}`,
+        found.offset,
+      );
     }
     if (found.kind === 'eof') this.fail(`"(" at offset ${innermost} is never closed`, innermost);
     this.fail(`expected "&&", "||" or ")" but found ${describeToken(found)}${wordHint(found)}`, found.offset);

@@ -261,7 +261,10 @@ export class SelectorTokenizer {
       );
     }
     if (/\s/u.test(char)) {
-      this.fail(`unexpected whitespace ${showChar(char)}: only spaces and tabs may separate the parts of a selector`, offset);
+      this.fail(
+        `unexpected whitespace ${showChar(char)}: only spaces and tabs may separate the parts of a selector`,
+        offset,
+      );
     }
     if (/[\p{L}\p{N}]/u.test(char)) {
       this.fail(
