@@ -84,6 +84,35 @@ export interface Counters {
   reasons: { iface: string; reason: string; packets: bigint; bytes: bigint }[];
 }
 
+/** One interface the applied policy expects notrack on, as observed in the kernel. */
+export interface InterfaceProtection {
+  name: string;
+  /** The interface exists on the host (a missing one cannot be attacked through, and counts as protected). */
+  present: boolean;
+  protected: boolean;
+  /** The generation notrack's XDP link runs there, or null. */
+  generation: number | null;
+  /** Why it is not protected, in plain words (null when it is). */
+  problem: string | null;
+}
+
+/** Protection observed from the live kernel: never remembered from the last apply. */
+export interface HostProtection {
+  checked: boolean;
+  interfaces: InterfaceProtection[];
+  /** Names of the present interfaces that lack notrack's expected program. */
+  unprotected: string[];
+}
+
+/** What one protect() call attached. */
+export interface ProtectOutcome {
+  attached: { iface: string; generation: number }[];
+  failed: { iface: string; message: string }[];
+  /** Left alone in warn mode (detached by hand on an interface notrack had attached). */
+  leftInWarnMode: string[];
+  durationMs: number;
+}
+
 export interface Reconciler {
   /** Fetch, validate, compile, observe, diff, apply, record: converge the host to the policy at the configured ref.
    *  Changes the dataplane only when the desired state differs from what was last applied; correcting drift of the
@@ -93,4 +122,11 @@ export interface Reconciler {
   checkDrift(mode: 'enforce' | 'warn'): Promise<DriftOutcome>;
   /** Read the counters; read-only, callable at any time. */
   counters(): Promise<Counters>;
+  /** Protection observed from the live host (read-only, callable at any time, like counters()). */
+  protection?(): Promise<HostProtection>;
+  /** Attach the applied state to expected interfaces that run nothing of notrack's (new, re-created, after boot).
+   *  Called outside the single-flight lock, so a slow fetch never delays it: it must change nothing else. */
+  protect?(mode: 'enforce' | 'warn'): Promise<ProtectOutcome>;
+  /** Calls `onChange` whenever the host's links change (rtnetlink); returns a function that stops watching. */
+  watchLinks?(onChange: (what: string) => void, onFailure: (why: string) => void): () => void;
 }

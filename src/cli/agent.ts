@@ -13,7 +13,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const options = agentOptionsFromArgs(values);
-  const reconciler = new HostReconciler({ source: sourceOptions(values), ...hostSettings(values) });
+  const reconciler = new HostReconciler({
+    source: sourceOptions(values),
+    ...hostSettings(values),
+    protectMode: options.driftMode,
+  });
   const handle = await runAgent(options, reconciler);
   return handle.done;
 }

@@ -24,6 +24,8 @@ export interface InterfaceRecord {
   policyMapEntries: Record<string, number>;
   xdpMode: string | null;
   tcMechanism: string | null;
+  /** The interface index notrack attached to: another index means the interface was re-created since. */
+  ifindex?: number;
 }
 
 export interface AppliedRecord {

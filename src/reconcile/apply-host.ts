@@ -38,7 +38,7 @@ import {
 } from './host-dataplane.js';
 import { interfaceItems } from './host-drift.js';
 
-interface ApplyHostOptions {
+export interface ApplyHostOptions {
   state: DesiredState;
   revision: AppliedRevision;
   bpffs: string;
@@ -93,7 +93,8 @@ function preparePinRoot(bpffs: string): void {
   checkPinDir(bpffs);
 }
 
-function convergeInterface(
+/** Converges one interface (a new generation, switched in or attached); the record is updated as it goes. */
+export function convergeInterface(
   ifname: string,
   opts: ApplyHostOptions,
   record: AppliedRecord,
@@ -143,6 +144,7 @@ function convergeInterface(
       policyMapEntries: prev?.policyMapEntries ?? {},
       xdpMode: prev?.xdpMode ?? null,
       tcMechanism: prev?.tcMechanism ?? null,
+      ...(prev?.ifindex !== undefined ? { ifindex: prev.ifindex } : {}),
     };
     // Recorded before the switch: whichever generation runs after a crash, its fingerprint is known.
     record.interfaces[ifname] = entry;
@@ -175,6 +177,7 @@ function convergeInterface(
         if (old.number !== gen.number) removeGeneration({ ifname, pinDir: opts.bpffs, generation: old.number });
       entry.xdpMode = att.xdp.mode;
       entry.tcMechanism = att.tc.mechanism;
+      entry.ifindex = att.ifindex;
       const why = att.xdp.fallbackReason ? ` (native refused: ${att.xdp.fallbackReason})` : '';
       changes.push({
         object: `XDP on ${ifname}`,

@@ -103,7 +103,11 @@ export function interfaceItems(
   const out: DriftItem[] = [];
   const object = `XDP on ${ifname}`;
   for (const f of obs.findings) {
-    if (f.code === 'xdp-not-attached') out.push({ object: `XDP program on ${ifname}`, description: 'detached' });
+    if (f.code === 'xdp-not-attached')
+      out.push({
+        object: `XDP program on ${ifname}`,
+        description: obs.generations.length ? 'detached' : "interface is up without notrack's XDP program",
+      });
     else if (f.code === 'tc-missing') out.push({ object: `TC program on ${ifname}`, description: 'detached' });
     else out.push({ object, description: f.message });
   }
@@ -153,7 +157,11 @@ export function hostDrift(opts: {
     if (record.interfaces[ifname]) out.push({ object: `interface ${ifname}`, description: 'gone from the host' });
   }
   for (const ifname of apply.keys()) {
-    out.push(...interfaceItems(ifname, observeInterface({ ifname, pinDir: opts.bpffs }), applied, record));
+    // Expected: an interface that came up after the apply (or was re-created) with nothing of notrack on it is
+    // drift too, not only one whose pins say notrack was there.
+    out.push(
+      ...interfaceItems(ifname, observeInterface({ ifname, pinDir: opts.bpffs, expected: true }), applied, record),
+    );
   }
   for (const ifname of pinnedInterfaces(opts.bpffs)) {
     if (!apply.has(ifname) && !missing.includes(ifname))

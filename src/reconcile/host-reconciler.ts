@@ -8,9 +8,13 @@ import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
+import { watchLinks } from '../dataplane/link-watch.js';
+import { observeProtection, protectHost } from './host-protection.js';
 import type {
   Counters,
   DriftOutcome,
+  HostProtection,
+  ProtectOutcome,
   ReconcileOutcome,
   ReconcileReason,
   ReconcileTrigger,
@@ -28,6 +32,8 @@ interface HostReconcilerOptions {
   stateDir: string;
   runner?: CommandRunner;
   onStep?: (line: string) => void;
+  /** How a reconcile treats an interface notrack attached that someone detached by hand (the agent's drift mode). */
+  protectMode?: 'enforce' | 'warn';
 }
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
@@ -136,18 +142,29 @@ export class HostReconciler implements Reconciler {
       });
     const record = safeRecord(this.opts.stateDir);
     if (!repair && record?.desiredHash === desired.state.hash) {
+      // The same policy is no proof the host runs it: an interface that appeared or was re-created since the last
+      // apply has nothing of notrack on it. Attach there (XDP only: the rest is drift, the drift check's job).
+      const attached = protectHost({
+        applied: desired.state,
+        bpffs: this.opts.bpffs,
+        stateDir: this.opts.stateDir,
+        runner: this.runner,
+        mode: this.opts.protectMode ?? 'enforce',
+      }).attached;
       // A new commit that compiles to the same dataplane: nothing to change, but the host now runs that commit.
-      if (record.revision.commit !== desired.snapshot.commit) {
-        record.revision = { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit };
-        writeRecord(this.opts.stateDir, record);
+      const current = safeRecord(this.opts.stateDir) ?? record;
+      if (current.revision.commit !== desired.snapshot.commit) {
+        current.revision = { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit };
+        writeRecord(this.opts.stateDir, current);
       }
+      const also = attached.length ? `; attached to ${attached.map((a) => a.iface).join(', ')}` : '';
       return done(
         {
           status: 'Ready',
-          reason: 'UpToDate',
-          message: `already at ${snapshotName(desired.snapshot)}`,
+          reason: attached.length ? 'ReconciliationSucceeded' : 'UpToDate',
+          message: `already at ${snapshotName(desired.snapshot)}${also}`,
           revision: revisionOf(desired.snapshot),
-          changes: 0,
+          changes: attached.length,
         },
         null,
         desired.warnings,
@@ -257,6 +274,34 @@ export class HostReconciler implements Reconciler {
     } catch (e) {
       return { status: 'Failed', message: (e as Error).message, drifted: [], corrected: false, durationMs: ms() };
     }
+  }
+
+  async protection(): Promise<HostProtection> {
+    const applied = readAppliedState(this.opts.stateDir);
+    if (!applied) return { checked: true, interfaces: [], unprotected: [] };
+    return observeProtection({ applied, record: safeRecord(this.opts.stateDir), bpffs: this.opts.bpffs });
+  }
+
+  async protect(mode: 'enforce' | 'warn'): Promise<ProtectOutcome> {
+    const t0 = performance.now();
+    const applied = readAppliedState(this.opts.stateDir);
+    if (!applied) return { attached: [], failed: [], leftInWarnMode: [], durationMs: 0 };
+    const r = protectHost({
+      applied,
+      bpffs: this.opts.bpffs,
+      stateDir: this.opts.stateDir,
+      runner: this.runner,
+      mode,
+    });
+    return { ...r, durationMs: Math.round(performance.now() - t0) };
+  }
+
+  watchLinks(onChange: (what: string) => void, onFailure: (why: string) => void): () => void {
+    const w = watchLinks({
+      onEvent: (e) => onChange(`${e.deleted ? 'deleted' : 'changed'} ${e.ifname}`),
+      onFailure,
+    });
+    return () => w.stop();
   }
 
   async counters(): Promise<Counters> {
