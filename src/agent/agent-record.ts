@@ -12,7 +12,14 @@ import { liveness, readiness, type Health } from './health.js';
 import type { Log, LogFields } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ProtectionMetrics } from './protection-metrics.js';
-import type { DriftOutcome, HostProtection, ProtectOutcome, ReconcileOutcome, ReconcileTrigger } from './reconciler.js';
+import type {
+  DriftOutcome,
+  HostProtection,
+  ProtectOutcome,
+  ReconcileOutcome,
+  ReconcileTrigger,
+  RestoreOutcome,
+} from './reconciler.js';
 
 /** Why a scheduled tick did not run: its job runs or waits already, a retry owns the next attempt, or shutdown. */
 type SkipReason = 'busy' | 'queued' | 'retry-pending' | 'stopping';
@@ -137,6 +144,14 @@ export class AgentRecord {
         interfaces: p.interfaces.filter((i) => !i.protected).map((i) => ({ iface: i.name, problem: i.problem })),
       });
     else this.log.info('host protected', { interfaces: p.interfaces.filter((i) => i.present).map((i) => i.name) });
+  }
+
+  /** What the start-up restore put back from the state folder. */
+  restored(r: RestoreOutcome): void {
+    const fields = { commit: r.commit, changes: r.changes, durationMs: r.durationMs };
+    if (r.failed.length)
+      this.log.error('restored the last applied state, with failures', { ...fields, failed: r.failed });
+    else this.log.info('restored the last applied state', fields);
   }
 
   /** What a protect() call did, after `trigger` (a link event, the start). */

@@ -39,6 +39,14 @@ export class ProtectionGuard {
     }
     this.timer = setInterval(() => void this.pass('period', this.now(), false), this.options.intervalMs);
     this.timer.unref();
+    if (this.reconciler.restore && this.options.acting()) {
+      try {
+        const r = await this.reconciler.restore(this.options.mode);
+        if (r) this.record.restored(r);
+      } catch (e) {
+        this.log.error('restoring the last applied state failed', { error: (e as Error)?.message ?? String(e) });
+      }
+    }
     await this.pass('startup', this.now(), true);
   }
 

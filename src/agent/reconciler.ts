@@ -113,6 +113,15 @@ export interface ProtectOutcome {
   durationMs: number;
 }
 
+/** What the start-up restore put back from the state folder (no fetch). */
+export interface RestoreOutcome {
+  /** Null when nothing was ever applied here. */
+  commit: string | null;
+  changes: { object: string; action: string }[];
+  failed: { object: string; message: string }[];
+  durationMs: number;
+}
+
 export interface Reconciler {
   /** Fetch, validate, compile, observe, diff, apply, record: converge the host to the policy at the configured ref.
    *  Changes the dataplane only when the desired state differs from what was last applied; correcting drift of the
@@ -127,6 +136,9 @@ export interface Reconciler {
   /** Attach the applied state to expected interfaces that run nothing of notrack's (new, re-created, after boot).
    *  Called outside the single-flight lock, so a slow fetch never delays it: it must change nothing else. */
   protect?(mode: 'enforce' | 'warn'): Promise<ProtectOutcome>;
+  /** At start, before any fetch: put the last applied state back from the host's own record (a boot wiped the
+   *  dataplane). enforce rebuilds what is missing everywhere; warn only attaches interfaces that run nothing. */
+  restore?(mode: 'enforce' | 'warn'): Promise<RestoreOutcome | null>;
   /** Calls `onChange` whenever the host's links change (rtnetlink); returns a function that stops watching. */
   watchLinks?(onChange: (what: string) => void, onFailure: (why: string) => void): () => void;
 }

@@ -10,11 +10,13 @@ import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
 import { watchLinks } from '../dataplane/link-watch.js';
 import { observeProtection, protectHost } from './host-protection.js';
+import { NothingToRestoreError, restoreHost } from './host-restore.js';
 import type {
   Counters,
   DriftOutcome,
   HostProtection,
   ProtectOutcome,
+  RestoreOutcome,
   ReconcileOutcome,
   ReconcileReason,
   ReconcileTrigger,
@@ -294,6 +296,48 @@ export class HostReconciler implements Reconciler {
       mode,
     });
     return { ...r, durationMs: Math.round(performance.now() - t0) };
+  }
+
+  async restore(mode: 'enforce' | 'warn'): Promise<RestoreOutcome | null> {
+    const t0 = performance.now();
+    if (mode === 'warn') {
+      const p = await this.protect('warn');
+      const commit = safeRecord(this.opts.stateDir)?.revision.commit ?? null;
+      return {
+        commit,
+        changes: p.attached.map((a) => ({
+          object: `XDP on ${a.iface}`,
+          action: `attached generation ${a.generation}`,
+        })),
+        failed: p.failed.map((f) => ({ object: `XDP on ${f.iface}`, message: f.message })),
+        durationMs: p.durationMs,
+      };
+    }
+    try {
+      const r = restoreHost({
+        bpffs: this.opts.bpffs,
+        stateDir: this.opts.stateDir,
+        runner: this.runner,
+        repair: false,
+      });
+      return {
+        commit: r.revision.commit,
+        changes: r.changes,
+        failed: [],
+        durationMs: Math.round(performance.now() - t0),
+      };
+    } catch (e) {
+      if (e instanceof NothingToRestoreError) return null;
+      const result = e instanceof ApplyError ? e.result : null;
+      return {
+        commit: result?.record.revision.commit ?? null,
+        changes: result?.changes ?? [],
+        failed: result?.failed.map((f) => ({ object: f.object, message: f.error.message })) ?? [
+          { object: 'restore', message: (e as Error).message },
+        ],
+        durationMs: Math.round(performance.now() - t0),
+      };
+    }
   }
 
   watchLinks(onChange: (what: string) => void, onFailure: (why: string) => void): () => void {
