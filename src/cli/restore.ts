@@ -1,5 +1,6 @@
 // `notrack restore`: the last applied state back onto this host from the state folder, without Git or network.
 import { restoreHost } from '../reconcile/host-restore.js';
+import { withHostLock } from '../reconcile/host-lock.js';
 import { parseCommandArgs } from './args.js';
 import { PLACE_HELP, PLACE_OPTIONS, hostSettings } from './host-options.js';
 
@@ -24,12 +25,14 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   }
   const place = hostSettings(values);
   const t0 = Date.now();
-  const result = restoreHost({
-    bpffs: place.bpffs,
-    stateDir: place.stateDir,
-    repair: true,
-    onStep: (line) => process.stdout.write(`  ${line}\n`),
-  });
+  const result = await withHostLock(place.stateDir, { waitMs: 60_000, command: 'restore' }, () =>
+    restoreHost({
+      bpffs: place.bpffs,
+      stateDir: place.stateDir,
+      repair: true,
+      onStep: (line) => process.stdout.write(`  ${line}\n`),
+    }),
+  );
   const commit = result.revision.commit ? result.revision.commit.slice(0, 12) : 'the applied files';
   process.stdout.write(
     `restored ${commit}: ${result.changes.length} change${result.changes.length === 1 ? '' : 's'}` +

@@ -11,6 +11,7 @@ import { NotrackError } from '../errors.js';
 import { watchLinks } from '../dataplane/link-watch.js';
 import { observeProtection, protectHost } from './host-protection.js';
 import { NothingToRestoreError, restoreHost } from './host-restore.js';
+import { withHostLock } from './host-lock.js';
 import type {
   Counters,
   DriftOutcome,
@@ -22,7 +23,9 @@ import type {
   ReconcileTrigger,
   Reconciler,
 } from '../agent/reconciler.js';
-import { readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
+import { inspectRecord, readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
+import { existsSync } from 'node:fs';
+import { pinnedInterfaces } from '../dataplane/xdp/index.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
@@ -36,6 +39,8 @@ interface HostReconcilerOptions {
   onStep?: (line: string) => void;
   /** How a reconcile treats an interface notrack attached that someone detached by hand (the agent's drift mode). */
   protectMode?: 'enforce' | 'warn';
+  /** How long a change waits for another notrack process that holds the host lock (default 60 s). */
+  lockWaitMs?: number;
 }
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
@@ -95,9 +100,11 @@ function revisionOf(s: SourceSnapshot | null): ReconcileOutcome['revision'] {
 }
 
 function appliedOf(record: AppliedRecord | null): ReconcileOutcome['appliedRevision'] {
-  if (!record?.desiredHash) return null;
+  if (!record?.desiredHash && !record?.pending) return null;
   const gens = Object.values(record.interfaces).map((i) => i.generation);
-  return { commit: record.revision.commit, generation: gens.length ? Math.max(...gens) : 0 };
+  // While an apply is pending the kernel may run much of the new revision: never name the old one alone.
+  const commit = record.pending ? record.pending.revision.commit : record.revision.commit;
+  return { commit, generation: gens.length ? Math.max(...gens) : 0 };
 }
 
 function safeRecord(stateDir: string): AppliedRecord | null {
@@ -142,8 +149,35 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    try {
+      return await this.locked('apply', () => this.converge(desired, repair, done));
+    } catch (e) {
+      return done({
+        status: 'Failed',
+        reason: 'ApplyFailed',
+        message: (e as Error).message,
+        revision: revisionOf(desired.snapshot),
+        changes: 0,
+      });
+    }
+  }
+
+  /** Runs host work under the host lock (one writer per host, across processes). */
+  private locked<T>(command: string, fn: () => T | Promise<T>): Promise<T> {
+    return withHostLock(this.opts.stateDir, { waitMs: this.opts.lockWaitMs ?? 60_000, command }, fn);
+  }
+
+  private converge(
+    desired: Extract<DesiredResult, { ok: true }>,
+    repair: boolean,
+    done: (
+      o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>,
+      result?: ApplyHostResult | null,
+      warnings?: string[],
+    ) => { outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] },
+  ) {
     const record = safeRecord(this.opts.stateDir);
-    if (!repair && record?.desiredHash === desired.state.hash) {
+    if (!repair && record?.desiredHash === desired.state.hash && !record.pending) {
       // The same policy is no proof the host runs it: an interface that appeared or was re-created since the last
       // apply has nothing of notrack on it. Attach there (XDP only: the rest is drift, the drift check's job).
       const attached = protectHost({
@@ -218,9 +252,17 @@ export class HostReconciler implements Reconciler {
 
   /** The live host against the last applied state; null when nothing was ever applied here. */
   drift(): DriftItem[] | null {
-    const record = readRecord(this.opts.stateDir);
+    const { record, problem } = inspectRecord(this.opts.stateDir);
     const applied = readAppliedState(this.opts.stateDir);
-    if (!record || !applied) return null;
+    // A record that cannot be trusted is never read as "in sync": what runs here is vouched for by nothing.
+    const unvouched = (why: string): DriftItem[] => [
+      { object: 'notrack record', description: `${why}; notrack apply rebuilds it from the host` },
+    ];
+    if (problem) return unvouched(problem);
+    if (!record || !applied) {
+      const pinned = existsSync(this.opts.bpffs) ? pinnedInterfaces(this.opts.bpffs) : [];
+      return pinned.length ? unvouched(`missing while notrack has pins for ${pinned.join(', ')}`) : null;
+    }
     return hostDrift({ applied, record, bpffs: this.opts.bpffs, runner: this.runner });
   }
 
@@ -253,15 +295,18 @@ export class HostReconciler implements Reconciler {
           corrected: false,
           durationMs: ms(),
         };
-      const applied = readAppliedState(this.opts.stateDir)!;
-      const record = readRecord(this.opts.stateDir)!;
-      applyHost({
-        state: applied,
-        revision: record.revision,
-        bpffs: this.opts.bpffs,
-        stateDir: this.opts.stateDir,
-        repair: true,
-        runner: this.runner,
+      await this.locked('drift repair', () => {
+        const applied = readAppliedState(this.opts.stateDir);
+        const record = readRecord(this.opts.stateDir);
+        if (!applied || !record) throw new NothingAppliedError(this.opts.stateDir);
+        applyHost({
+          state: applied,
+          revision: record.pending?.revision ?? record.revision,
+          bpffs: this.opts.bpffs,
+          stateDir: this.opts.stateDir,
+          repair: true,
+          runner: this.runner,
+        });
       });
       const left = this.drift() ?? [];
       return {
@@ -288,13 +333,9 @@ export class HostReconciler implements Reconciler {
     const t0 = performance.now();
     const applied = readAppliedState(this.opts.stateDir);
     if (!applied) return { attached: [], failed: [], leftInWarnMode: [], durationMs: 0 };
-    const r = protectHost({
-      applied,
-      bpffs: this.opts.bpffs,
-      stateDir: this.opts.stateDir,
-      runner: this.runner,
-      mode,
-    });
+    const r = await this.locked('protect', () =>
+      protectHost({ applied, bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, runner: this.runner, mode }),
+    );
     return { ...r, durationMs: Math.round(performance.now() - t0) };
   }
 
@@ -314,12 +355,9 @@ export class HostReconciler implements Reconciler {
       };
     }
     try {
-      const r = restoreHost({
-        bpffs: this.opts.bpffs,
-        stateDir: this.opts.stateDir,
-        runner: this.runner,
-        repair: false,
-      });
+      const r = await this.locked('restore', () =>
+        restoreHost({ bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, runner: this.runner, repair: false }),
+      );
       return {
         commit: r.revision.commit,
         changes: r.changes,
