@@ -29,6 +29,10 @@ export const RECONCILE_REASONS = {
   ReconciliationSucceeded: { status: 'Ready', stage: null },
   UpToDate: { status: 'Ready', stage: null },
   FetchFailed: { status: 'Failed', stage: 'fetch' },
+  /** The ref is gone from the repository (a deleted branch): retrying fast cannot bring it back. */
+  RefNotFound: { status: 'Stalled', stage: 'fetch' },
+  /** The source is refused as configured (a token over plain http). */
+  SourceRefused: { status: 'Stalled', stage: 'fetch' },
   ValidationFailed: { status: 'Stalled', stage: 'validation' },
   HostNotFound: { status: 'Stalled', stage: 'host-not-found' },
   CompileFailed: { status: 'Stalled', stage: 'compile' },

@@ -59,6 +59,12 @@ export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 
   try {
     snapshot = await fetchSource(opts.source);
   } catch (e) {
+    const code = (e as { code?: string }).code;
+    // A deleted branch or a refused source is Stalled (a person must act), not retried with backoff forever.
+    if (code === 'source-ref-not-found' || code === 'source-dangling-head')
+      return { ok: false, status: 'Stalled', reason: 'RefNotFound', message: (e as Error).message, snapshot: null };
+    if (code === 'source-insecure-http')
+      return { ok: false, status: 'Stalled', reason: 'SourceRefused', message: (e as Error).message, snapshot: null };
     return { ok: false, status: 'Failed', reason: 'FetchFailed', message: (e as Error).message, snapshot: null };
   }
   const loaded = loadResources(snapshot.files);

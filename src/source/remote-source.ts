@@ -36,6 +36,14 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
     username: settings.username,
   });
   const ctx: RemoteContext = { url, hostPort: loc.hostPort, auth, tokenEnv: settings.tokenEnv };
+  if (auth.provided && url.startsWith('http://') && !settings.allowInsecureHttp) {
+    throw new SourceError(
+      'source-insecure-http',
+      `refusing to send ${auth.description} to ${url} over plain http: anyone on the path can read it and push ` +
+        'policy in your name. Use https://, or pass --allow-insecure-http if the path is trusted',
+      { repo: url },
+    );
+  }
   const http = silenceLimitedHttp(settings.timeoutMs);
   // isomorphic-git adds headers to the object it is given, so each call gets its own.
   const headers = (): Record<string, string> => (auth.header === undefined ? {} : { Authorization: auth.header });

@@ -22,6 +22,7 @@ export interface SourceSettings {
   include: (relPath: string) => boolean;
   maxFileBytes: number;
   onProgress: ((e: SourceProgress) => void) | undefined;
+  allowInsecureHttp: boolean;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -43,5 +44,6 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     include: opts.include ?? isYamlFile,
     maxFileBytes: positive('maxFileBytes', opts.maxFileBytes, DEFAULT_MAX_FILE_BYTES),
     onProgress: opts.onProgress,
+    allowInsecureHttp: opts.allowInsecureHttp ?? false,
   };
 }
