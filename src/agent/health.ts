@@ -23,6 +23,7 @@ type HealthReason =
   | 'NoLastGoodState'
   | 'StalledTooLong'
   | 'Unprotected'
+  | 'Suspended'
   | 'Live'
   | 'Hung';
 
@@ -66,6 +67,7 @@ export function readiness(state: AgentState, now: number, stalledUnhealthyAfterM
       : '';
     return { ok: true, reason: 'Retrying', message: `latest reconcile Failed (${o.reason}); ${keeps}${next}` };
   }
+  if (o.reason === 'Suspended') return { ok: true, reason: 'Suspended', message: `${o.message}; ${keeps}` };
   const stalledFor = now - (state.statusSince ?? last.at);
   if (stalledFor > stalledUnhealthyAfterMs) {
     return {

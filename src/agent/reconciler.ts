@@ -31,6 +31,10 @@ export const RECONCILE_REASONS = {
   FetchFailed: { status: 'Failed', stage: 'fetch' },
   /** The ref is gone from the repository (a deleted branch): retrying fast cannot bring it back. */
   RefNotFound: { status: 'Stalled', stage: 'fetch' },
+  /** The head does not descend from the applied commit (a force-push back): refused unless --allow-rewind. */
+  Rewind: { status: 'Stalled', stage: 'provenance' },
+  /** A person suspended notrack on this host (notrack suspend): nothing is changed until resume. */
+  Suspended: { status: 'Stalled', stage: 'suspended' },
   /** The source is refused as configured (a token over plain http). */
   SourceRefused: { status: 'Stalled', stage: 'fetch' },
   ValidationFailed: { status: 'Stalled', stage: 'validation' },

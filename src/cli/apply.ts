@@ -15,6 +15,7 @@ Exit status: 0 converged, 1 error (invalid policy, fetch or apply failure: the h
 Options:
 ${SOURCE_HELP}
 ${HOST_HELP}
+  --allow-rewind      apply a head that does not descend from the applied commit (refused by default)
   --lock-timeout DURATION  how long to wait for another notrack changing this host (default 60s; 0 fails at once)
   --format FORMAT     text (default) or json
   -h, --help          show this help
@@ -26,6 +27,7 @@ export async function applyCommand(argv: string[]): Promise<number> {
     ...HOST_OPTIONS,
     format: { type: 'string' },
     'lock-timeout': { type: 'string' },
+    'allow-rewind': { type: 'boolean' },
   });
   if (values.help) {
     process.stdout.write(APPLY_HELP);
@@ -36,6 +38,7 @@ export async function applyCommand(argv: string[]): Promise<number> {
   const reconciler = new HostReconciler({
     source: sourceOptions(values),
     ...host,
+    ...(values['allow-rewind'] ? { allowRewind: true } : {}),
     ...(values['lock-timeout'] !== undefined
       ? { lockWaitMs: parseDuration(values['lock-timeout'], 'lock-timeout') }
       : {}),

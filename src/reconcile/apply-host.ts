@@ -266,7 +266,9 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
     }
   }
   for (const ifname of pinnedInterfaces(opts.bpffs)) {
-    if (apply.has(ifname)) continue;
+    // Wanted but absent (deleted, not yet back): its pins stay, so that the link watch re-attaches the generation
+    // in milliseconds when it returns (its dead link pin is cleared then).
+    if (apply.has(ifname) || missing.includes(ifname)) continue;
     detachInterface({ ifname, pinDir: opts.bpffs });
     delete record.interfaces[ifname];
     changes.push({ object: `XDP on ${ifname}`, action: 'detached (no endpoint wants it any more)' });

@@ -153,9 +153,8 @@ export function hostDrift(opts: {
   const { applied, record } = opts;
   const out: DriftItem[] = [];
   const { apply, missing } = plannedInterfaces(applied, hostInterfaces());
-  for (const ifname of missing) {
-    if (record.interfaces[ifname]) out.push({ object: `interface ${ifname}`, description: 'gone from the host' });
-  }
+  // An expected interface that is absent is not drift: nothing can reach the host through it, and /status and
+  // the protection report show it as not present. Its pins wait for it to come back.
   for (const ifname of apply.keys()) {
     // Expected: an interface that came up after the apply (or was re-created) with nothing of notrack on it is
     // drift too, not only one whose pins say notrack was there.

@@ -12,6 +12,7 @@ import { watchLinks } from '../dataplane/link-watch.js';
 import { observeProtection, protectHost } from './host-protection.js';
 import { NothingToRestoreError, restoreHost } from './host-restore.js';
 import { withHostLock } from './host-lock.js';
+import { readSuspension, suspensionText } from './suspension.js';
 import type {
   Counters,
   DriftOutcome,
@@ -39,6 +40,8 @@ interface HostReconcilerOptions {
   onStep?: (line: string) => void;
   /** How a reconcile treats an interface notrack attached that someone detached by hand (the agent's drift mode). */
   protectMode?: 'enforce' | 'warn';
+  /** Apply a head that does not descend from the applied commit (a force-push back); refused by default. */
+  allowRewind?: boolean;
   /** How long a change waits for another notrack process that holds the host lock (default 60 s). */
   lockWaitMs?: number;
 }
@@ -54,7 +57,9 @@ type DesiredResult =
       snapshot: SourceSnapshot | null;
     };
 
-export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 'host'>): Promise<DesiredResult> {
+export async function fetchDesired(
+  opts: Pick<HostReconcilerOptions, 'source' | 'host' | 'allowRewind'>,
+): Promise<DesiredResult> {
   let snapshot: SourceSnapshot;
   try {
     snapshot = await fetchSource(opts.source);
@@ -67,6 +72,15 @@ export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 
       return { ok: false, status: 'Stalled', reason: 'SourceRefused', message: (e as Error).message, snapshot: null };
     return { ok: false, status: 'Failed', reason: 'FetchFailed', message: (e as Error).message, snapshot: null };
   }
+  const rewind = provenanceProblem(snapshot);
+  if (rewind && !opts.allowRewind)
+    return {
+      ok: false,
+      status: 'Stalled',
+      reason: 'Rewind',
+      message: `${rewind}; refused (--allow-rewind applies it)`,
+      snapshot,
+    };
   const loaded = loadResources(snapshot.files);
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
@@ -90,10 +104,19 @@ export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 
   try {
     const state = compileHost(loaded.resources, opts.host);
     const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+    if (rewind) warnings.unshift(`${rewind}; applied anyway (--allow-rewind)`);
     return { ok: true, snapshot, state, warnings };
   } catch (e) {
     return { ok: false, status: 'Stalled', reason: 'CompileFailed', message: (e as Error).message, snapshot };
   }
+}
+
+/** Why the fetched commit may not follow the applied one (a rewind, or history notrack could not walk), or null. */
+function provenanceProblem(s: SourceSnapshot): string | null {
+  if (s.commit === null || s.ancestry === undefined || s.ancestry === 'descends' || s.ancestry === 'same') return null;
+  return s.ancestry === 'not'
+    ? `${s.commit!.slice(0, 12)} does not descend from the commit this host runs: the branch was rewound (a force-push back)`
+    : `${s.commit!.slice(0, 12)} cannot be shown to descend from the commit this host runs (not within the history fetched)`;
 }
 
 /** How a snapshot is named in messages: its short commit, or the folder it was read from. */
@@ -146,7 +169,20 @@ export class HostReconciler implements Reconciler {
       result,
       warnings,
     });
-    const desired = await fetchDesired(this.opts);
+    const suspended = repair ? null : readSuspension(this.opts.stateDir);
+    if (suspended)
+      return done({
+        status: 'Stalled',
+        reason: 'Suspended',
+        message: suspensionText(suspended),
+        revision: null,
+        changes: 0,
+      });
+    const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
+    const desired = await fetchDesired({
+      ...this.opts,
+      source: appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source,
+    });
     if (!desired.ok)
       return done({
         status: desired.status,
@@ -272,7 +308,9 @@ export class HostReconciler implements Reconciler {
     return hostDrift({ applied, record, bpffs: this.opts.bpffs, runner: this.runner });
   }
 
-  async checkDrift(mode: 'enforce' | 'warn'): Promise<DriftOutcome> {
+  async checkDrift(requested: 'enforce' | 'warn'): Promise<DriftOutcome> {
+    // Suspended: drift is still reported, never repaired.
+    const mode = readSuspension(this.opts.stateDir) ? 'warn' : requested;
     const t0 = performance.now();
     const ms = () => Math.round(performance.now() - t0);
     try {
@@ -338,7 +376,8 @@ export class HostReconciler implements Reconciler {
   async protect(mode: 'enforce' | 'warn'): Promise<ProtectOutcome> {
     const t0 = performance.now();
     const applied = readAppliedState(this.opts.stateDir);
-    if (!applied) return { attached: [], failed: [], leftInWarnMode: [], durationMs: 0 };
+    if (!applied || readSuspension(this.opts.stateDir))
+      return { attached: [], failed: [], leftInWarnMode: [], durationMs: 0 };
     const r = await this.locked('protect', () =>
       protectHost({ applied, bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, runner: this.runner, mode }),
     );
@@ -347,6 +386,7 @@ export class HostReconciler implements Reconciler {
 
   async restore(mode: 'enforce' | 'warn'): Promise<RestoreOutcome | null> {
     const t0 = performance.now();
+    if (readSuspension(this.opts.stateDir)) return null;
     if (mode === 'warn') {
       const p = await this.protect('warn');
       const commit = safeRecord(this.opts.stateDir)?.revision.commit ?? null;

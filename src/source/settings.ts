@@ -23,6 +23,7 @@ export interface SourceSettings {
   maxFileBytes: number;
   onProgress: ((e: SourceProgress) => void) | undefined;
   allowInsecureHttp: boolean;
+  ancestor: string | undefined;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -45,5 +46,6 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     maxFileBytes: positive('maxFileBytes', opts.maxFileBytes, DEFAULT_MAX_FILE_BYTES),
     onProgress: opts.onProgress,
     allowInsecureHttp: opts.allowInsecureHttp ?? false,
+    ancestor: opts.ancestor,
   };
 }

@@ -31,6 +31,8 @@ export interface SourceOptions {
   /** Files larger than this are returned with `tooLarge: true` and no content; default 4 MiB. */
   maxFileBytes?: number;
   onProgress?: (e: SourceProgress) => void;
+  /** The commit this host runs: the snapshot then says whether the new commit descends from it (`ancestry`). */
+  ancestor?: string;
   /** Send a token over plain http:// (default: refused, source-insecure-http: anyone on the path reads it). */
   allowInsecureHttp?: boolean;
 }
@@ -59,6 +61,8 @@ export interface SourceSnapshot {
   subPath: string;
   /** Sorted by path. */
   files: SourceFile[];
+  /** Whether `commit` descends from the `ancestor` option (absent when none was given, or in directory mode). */
+  ancestry?: import('./ancestry.js').Ancestry;
   /** Things the reader recovered from or skipped (a rebuilt cache, a skipped symlink), for the operator to see. */
   warnings: string[];
 }
