@@ -62,7 +62,7 @@ interface ProtectOptions {
 export interface ProtectResult {
   attached: { iface: string; generation: number }[];
   failed: { iface: string; message: string }[];
-  /** Left alone in warn mode: detached by hand on an interface notrack had attached. */
+  /** Left to the drift check: detached on the same interface notrack had attached (a change made on the host). */
   leftInWarnMode: string[];
 }
 
@@ -82,8 +82,10 @@ export function protectHost(opts: ProtectOptions): ProtectResult {
       result.failed.push({ iface: ifname, message: 'another XDP program is attached; notrack never replaces it' });
       continue;
     }
+    // The same interface that notrack attached, detached since: a change made on the host, so drift, which the
+    // drift check repairs (enforce) or reports (warn). Only a new or re-created interface is attached here.
     const known = record.interfaces[ifname]?.ifindex;
-    if (opts.mode === 'warn' && known === obs.ifindex) {
+    if (known === obs.ifindex) {
       result.leftInWarnMode.push(ifname);
       continue;
     }
