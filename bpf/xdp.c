@@ -21,6 +21,9 @@
  *       16 KiB into the frame: the firewall cannot tell what is inside, and passing such packets unparsed would
  *       let anyone walk around the policy.
  *   failsafe hit (nt_failsafe_ports, then nt_failsafe)        XDP_PASS without metadata     NT_CNT_FAILSAFE
+ *     - inbound: the destination port is an inbound failsafe (from its configured source CIDR);
+ *     - outbound: the source port is an outbound failsafe AND conntrack has the connection the host opened, with
+ *       this packet as its reply (bpf_xdp_ct_lookup). Anything else is decided by the policy.
  *   policy slot empty                                         XDP_PASS without metadata     NT_CNT_NO_POLICY
  * Checksums are not verified: the stack verifies them after XDP_PASS and drops bad ones itself.
  */
@@ -33,7 +36,8 @@
 #include <bpf/bpf_endian.h>
 #include "notrack.h"
 
-char LICENSE[] SEC("license") = "Apache-2.0";
+/* The kernel lets only GPL-compatible programs call kfuncs (bpf_xdp_ct_lookup, for the precise failsafes). */
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct nt_config nt_config SEC(".rodata.config") = {
 	.accept_mark = 0,
@@ -366,7 +370,73 @@ static __always_inline int parse_frame(struct xdp_md *ctx, __u32 frame_len, stru
 	return PARSED_NON_IP;
 }
 
-static __always_inline int failsafe_hit(const struct nt_packet *pkt)
+/*
+ * Conntrack from XDP (kernel 6.0+ kfuncs, conntrack built in or loaded). nf_conn stays opaque: notrack only asks
+ * whether an entry exists and in which direction the packet's tuple matched it.
+ */
+struct nf_conn {
+	/* Defined (not only declared) because libbpf matches a kfunc's pointer types by kind and name; never read. */
+	__u64 opaque;
+};
+struct bpf_ct_opts___nt {
+	__s32 netns_id;	/* BPF_F_CURRENT_NETNS: the namespace of the receiving device */
+	__s32 error;	/* out: why the lookup failed (-ENOENT: no entry) */
+	__u8 l4proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 dir;	/* out: IP_CT_DIR_ORIGINAL (0) or IP_CT_DIR_REPLY (1) for the tuple looked up */
+	__u16 ct_zone_id;
+	__u8 ct_zone_dir;
+	__u8 reserved[3];
+};
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx, struct bpf_sock_tuple *bpf_tuple, __u32 tuple__sz,
+					 struct bpf_ct_opts___nt *opts, __u32 opts__sz) __ksym;
+extern void bpf_ct_release(struct nf_conn *ct) __ksym;
+
+#define NT_CT_DIR_REPLY 1
+#define NT_CURRENT_NETNS (-1)
+
+/*
+ * True when the packet answers a connection this host opened: conntrack holds an entry whose REPLY direction is
+ * exactly this packet's tuple (the host sent the original direction). A spoofed packet from a failsafe source port
+ * (a DNS reflection flood from port 53) matches no entry, or matches one in the ORIGINAL direction (a peer that
+ * opened the connection itself), and is left to the policy. Only packets that already hit an outbound failsafe get
+ * here, so every other packet pays nothing for the lookup.
+ */
+static __always_inline int answers_own_connection(struct xdp_md *ctx, const struct nt_packet *pkt)
+{
+	struct bpf_sock_tuple tuple;
+	struct bpf_ct_opts___nt opts;
+	struct nf_conn *ct;
+	__u32 size;
+
+	if (pkt->ip_proto != IPPROTO_TCP && pkt->ip_proto != IPPROTO_UDP)
+		return 0;
+	__builtin_memset(&tuple, 0, sizeof(tuple));
+	__builtin_memset(&opts, 0, sizeof(opts));
+	if (pkt->family == 4) {
+		tuple.ipv4.saddr = pkt->saddr[0];
+		tuple.ipv4.daddr = pkt->daddr[0];
+		tuple.ipv4.sport = bpf_htons(pkt->sport);
+		tuple.ipv4.dport = bpf_htons(pkt->dport);
+		size = sizeof(tuple.ipv4);
+	} else {
+		__builtin_memcpy(tuple.ipv6.saddr, pkt->saddr, 16);
+		__builtin_memcpy(tuple.ipv6.daddr, pkt->daddr, 16);
+		tuple.ipv6.sport = bpf_htons(pkt->sport);
+		tuple.ipv6.dport = bpf_htons(pkt->dport);
+		size = sizeof(tuple.ipv6);
+	}
+	opts.netns_id = NT_CURRENT_NETNS;
+	opts.l4proto = pkt->ip_proto;
+	ct = bpf_xdp_ct_lookup(ctx, &tuple, size, &opts, sizeof(opts));
+	if (!ct)
+		return 0;
+	int reply = opts.dir == NT_CT_DIR_REPLY;
+
+	bpf_ct_release(ct);
+	return reply;
+}
+
+static __always_inline int failsafe_hit(struct xdp_md *ctx, const struct nt_packet *pkt)
 {
 	__u32 zero = 0;
 	struct nt_failsafe_ports *ports = bpf_map_lookup_elem(&nt_failsafe_ports, &zero);
@@ -393,7 +463,8 @@ static __always_inline int failsafe_hit(const struct nt_packet *pkt)
 	if (out) {
 		key.direction = NT_FAILSAFE_OUT;
 		key.port = bpf_htons(sport);
-		if (bpf_map_lookup_elem(&nt_failsafe, &key))
+		/* A source port alone proves nothing (anyone can send from port 53): conntrack must know the flow. */
+		if (bpf_map_lookup_elem(&nt_failsafe, &key) && answers_own_connection(ctx, pkt))
 			return 1;
 	}
 	return 0;
@@ -427,7 +498,7 @@ int nt_xdp_entry(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	if ((st->pkt.flags & NT_PKT_F_PORTS) && failsafe_hit(&st->pkt)) {
+	if ((st->pkt.flags & NT_PKT_F_PORTS) && failsafe_hit(ctx, &st->pkt)) {
 		count(NT_CNT_FAILSAFE, 1, frame_len);
 		return XDP_PASS;
 	}

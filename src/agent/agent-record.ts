@@ -11,7 +11,15 @@ import {
 import { liveness, readiness, type Health } from './health.js';
 import type { Log, LogFields } from './log.js';
 import type { AgentMetrics } from './metrics.js';
-import type { DriftOutcome, ReconcileOutcome, ReconcileTrigger } from './reconciler.js';
+import type { ProtectionMetrics } from './protection-metrics.js';
+import type {
+  DriftOutcome,
+  HostProtection,
+  ProtectOutcome,
+  ReconcileOutcome,
+  ReconcileTrigger,
+  RestoreOutcome,
+} from './reconciler.js';
 
 /** Why a scheduled tick did not run: its job runs or waits already, a retry owns the next attempt, or shutdown. */
 type SkipReason = 'busy' | 'queued' | 'retry-pending' | 'stopping';
@@ -21,6 +29,8 @@ interface RecordOptions {
   hungAfterMs: number;
   /** Shown in /status. */
   settings: Record<string, unknown>;
+  /** Protection gauges (absent in runtimes whose reconciler cannot observe protection). */
+  protectionMetrics?: ProtectionMetrics;
 }
 
 export class AgentRecord {
@@ -121,6 +131,39 @@ export class AgentRecord {
     this.log.info('reconcile requested', { trigger, how });
   }
 
+  /** A fresh observation of protection; a change of the unprotected set is logged (error while unprotected). */
+  protectionObserved(p: HostProtection): void {
+    const before = this.state.protection?.unprotected.join(',') ?? '';
+    this.state.protection = p;
+    this.state.protectionAt = this.now();
+    this.options.protectionMetrics?.observed(p);
+    const after = p.unprotected.join(',');
+    if (after === before) return;
+    if (p.unprotected.length)
+      this.log.error('host unprotected', {
+        interfaces: p.interfaces.filter((i) => !i.protected).map((i) => ({ iface: i.name, problem: i.problem })),
+      });
+    else this.log.info('host protected', { interfaces: p.interfaces.filter((i) => i.present).map((i) => i.name) });
+  }
+
+  /** What the start-up restore put back from the state folder. */
+  restored(r: RestoreOutcome): void {
+    const fields = { commit: r.commit, changes: r.changes, durationMs: r.durationMs };
+    if (r.failed.length)
+      this.log.error('restored the last applied state, with failures', { ...fields, failed: r.failed });
+    else this.log.info('restored the last applied state', fields);
+  }
+
+  /** What a protect() call did, after `trigger` (a link event, the start). */
+  protectedInterfaces(trigger: string, o: ProtectOutcome, latencyMs: number): void {
+    this.options.protectionMetrics?.protected(o);
+    if (o.attached.length)
+      this.log.info('interfaces attached', { trigger, attached: o.attached, latencyMs, durationMs: o.durationMs });
+    if (o.failed.length) this.log.error('attaching interfaces failed', { trigger, failed: o.failed });
+    if (o.leftInWarnMode.length)
+      this.log.warn('interfaces left detached (warn mode: detached by hand)', { interfaces: o.leftInWarnMode });
+  }
+
   readiness(): Health {
     return readiness(this.state, this.now(), this.options.stalledUnhealthyAfterMs);
   }
@@ -165,6 +208,7 @@ export class AgentRecord {
       lastDrift: s.lastDrift ? { mode: s.lastDrift.mode, at: iso(s.lastDrift.at), outcome: s.lastDrift.outcome } : null,
       retry: s.retry ? { attempt: s.retry.attempt, delayMs: s.retry.delayMs, nextAt: iso(s.retry.nextAt) } : null,
       consecutiveFailures: s.consecutiveFailures,
+      protection: s.protection ? { ...s.protection, observedAt: iso(s.protectionAt) } : null,
       settings: this.options.settings,
     };
   }

@@ -1,6 +1,6 @@
 // What the agent knows at a moment: the latest outcomes, what the host runs, what is running and what waits.
 // Logs, metrics, /status and /healthz all render from this record; none of them keeps its own copy.
-import type { DriftOutcome, ReconcileOutcome, ReconcileTrigger } from './reconciler.js';
+import type { DriftOutcome, HostProtection, ReconcileOutcome, ReconcileTrigger } from './reconciler.js';
 
 export type JobKind = 'reconcile' | 'drift';
 export type DriftMode = 'enforce' | 'warn';
@@ -52,6 +52,9 @@ export interface AgentState {
   retry: PendingRetry | null;
   /** Failed reconciles since the last one that was not Failed. */
   consecutiveFailures: number;
+  /** The latest observation of protection from the kernel, and when it was made (null: never observed). */
+  protection: HostProtection | null;
+  protectionAt: number | null;
 }
 
 export function initialState(now: number): AgentState {
@@ -65,6 +68,8 @@ export function initialState(now: number): AgentState {
     statusSince: null,
     retry: null,
     consecutiveFailures: 0,
+    protection: null,
+    protectionAt: null,
   };
 }
 

@@ -1,6 +1,8 @@
 // The health rules behind /healthz (readiness) and /livez (liveness), as pure functions of the agent's state.
 //
 // Readiness answers "is this host's firewall under control?":
+//   an expected interface lacks notrack's program      -> 503 Unprotected (observed in the kernel, checked first:
+//                                                         the last applied commit alone never counts as protection)
 //   no reconcile finished yet                          -> 503 NotReconciledYet
 //   latest reconcile Ready                             -> 200 Ready
 //   not Ready and the host never got a good state      -> 503 NoLastGoodState
@@ -14,7 +16,16 @@ import { formatDuration } from './duration.js';
 import { revisionText, type AgentState } from './agent-state.js';
 
 type HealthReason =
-  'Ready' | 'Retrying' | 'Stalled' | 'NotReconciledYet' | 'NoLastGoodState' | 'StalledTooLong' | 'Live' | 'Hung';
+  | 'Ready'
+  | 'Retrying'
+  | 'Stalled'
+  | 'NotReconciledYet'
+  | 'NoLastGoodState'
+  | 'StalledTooLong'
+  | 'Unprotected'
+  | 'Suspended'
+  | 'Live'
+  | 'Hung';
 
 export interface Health {
   ok: boolean;
@@ -23,6 +34,14 @@ export interface Health {
 }
 
 export function readiness(state: AgentState, now: number, stalledUnhealthyAfterMs: number): Health {
+  const p = state.protection;
+  if (p && p.unprotected.length > 0) {
+    const why = p.interfaces
+      .filter((i) => !i.protected)
+      .map((i) => `${i.name}: ${i.problem ?? 'unprotected'}`)
+      .join('; ');
+    return { ok: false, reason: 'Unprotected', message: `the host is unprotected: ${why}` };
+  }
   const last = state.lastReconcile;
   if (!last) {
     const running = state.running?.job === 'reconcile' ? ' (one is running)' : '';
@@ -48,6 +67,7 @@ export function readiness(state: AgentState, now: number, stalledUnhealthyAfterM
       : '';
     return { ok: true, reason: 'Retrying', message: `latest reconcile Failed (${o.reason}); ${keeps}${next}` };
   }
+  if (o.reason === 'Suspended') return { ok: true, reason: 'Suspended', message: `${o.message}; ${keeps}` };
   const stalledFor = now - (state.statusSince ?? last.at);
   if (stalledFor > stalledUnhealthyAfterMs) {
     return {

@@ -33,6 +33,8 @@ export interface AgentOptions {
   shutdownTimeoutMs: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
+  /** How often protection is observed in the kernel between link events (default 5 s). */
+  protectionIntervalMs?: number;
 }
 
 export const DEFAULT_AGENT_OPTIONS: AgentOptions = {

@@ -34,6 +34,8 @@ export class ReconcileLoop {
     private readonly record: AgentRecord,
     private readonly options: { driftMode: DriftMode; retry: RetryPolicy },
     private readonly clock: LoopClock,
+    /** Called after every reconcile and drift check: they may have changed what protects the host. */
+    private readonly afterJob: () => Promise<void> = async () => {},
   ) {
     this.lock = new SingleFlight<JobKind>(clock.now);
   }
@@ -112,6 +114,7 @@ export class ReconcileLoop {
       this.attempt = 0;
     }
     this.record.reconciled(trigger, outcome, retry);
+    await this.afterJob();
   }
 
   private retryDue(): void {
@@ -149,5 +152,6 @@ export class ReconcileLoop {
       };
     }
     this.record.driftChecked(mode, outcome);
+    await this.afterJob();
   }
 }

@@ -29,6 +29,14 @@ export const RECONCILE_REASONS = {
   ReconciliationSucceeded: { status: 'Ready', stage: null },
   UpToDate: { status: 'Ready', stage: null },
   FetchFailed: { status: 'Failed', stage: 'fetch' },
+  /** The ref is gone from the repository (a deleted branch): retrying fast cannot bring it back. */
+  RefNotFound: { status: 'Stalled', stage: 'fetch' },
+  /** The head does not descend from the applied commit (a force-push back): refused unless --allow-rewind. */
+  Rewind: { status: 'Stalled', stage: 'provenance' },
+  /** A person suspended notrack on this host (notrack suspend): nothing is changed until resume. */
+  Suspended: { status: 'Stalled', stage: 'suspended' },
+  /** The source is refused as configured (a token over plain http). */
+  SourceRefused: { status: 'Stalled', stage: 'fetch' },
   ValidationFailed: { status: 'Stalled', stage: 'validation' },
   HostNotFound: { status: 'Stalled', stage: 'host-not-found' },
   CompileFailed: { status: 'Stalled', stage: 'compile' },
@@ -84,6 +92,44 @@ export interface Counters {
   reasons: { iface: string; reason: string; packets: bigint; bytes: bigint }[];
 }
 
+/** One interface the applied policy expects notrack on, as observed in the kernel. */
+export interface InterfaceProtection {
+  name: string;
+  /** The interface exists on the host (a missing one cannot be attacked through, and counts as protected). */
+  present: boolean;
+  protected: boolean;
+  /** The generation notrack's XDP link runs there, or null. */
+  generation: number | null;
+  /** Why it is not protected, in plain words (null when it is). */
+  problem: string | null;
+}
+
+/** Protection observed from the live kernel: never remembered from the last apply. */
+export interface HostProtection {
+  checked: boolean;
+  interfaces: InterfaceProtection[];
+  /** Names of the present interfaces that lack notrack's expected program. */
+  unprotected: string[];
+}
+
+/** What one protect() call attached. */
+export interface ProtectOutcome {
+  attached: { iface: string; generation: number }[];
+  failed: { iface: string; message: string }[];
+  /** Left alone in warn mode (detached by hand on an interface notrack had attached). */
+  leftInWarnMode: string[];
+  durationMs: number;
+}
+
+/** What the start-up restore put back from the state folder (no fetch). */
+export interface RestoreOutcome {
+  /** Null when nothing was ever applied here. */
+  commit: string | null;
+  changes: { object: string; action: string }[];
+  failed: { object: string; message: string }[];
+  durationMs: number;
+}
+
 export interface Reconciler {
   /** Fetch, validate, compile, observe, diff, apply, record: converge the host to the policy at the configured ref.
    *  Changes the dataplane only when the desired state differs from what was last applied; correcting drift of the
@@ -93,4 +139,14 @@ export interface Reconciler {
   checkDrift(mode: 'enforce' | 'warn'): Promise<DriftOutcome>;
   /** Read the counters; read-only, callable at any time. */
   counters(): Promise<Counters>;
+  /** Protection observed from the live host (read-only, callable at any time, like counters()). */
+  protection?(): Promise<HostProtection>;
+  /** Attach the applied state to expected interfaces that run nothing of notrack's (new, re-created, after boot).
+   *  Called outside the single-flight lock, so a slow fetch never delays it: it must change nothing else. */
+  protect?(mode: 'enforce' | 'warn'): Promise<ProtectOutcome>;
+  /** At start, before any fetch: put the last applied state back from the host's own record (a boot wiped the
+   *  dataplane). enforce rebuilds what is missing everywhere; warn only attaches interfaces that run nothing. */
+  restore?(mode: 'enforce' | 'warn'): Promise<RestoreOutcome | null>;
+  /** Calls `onChange` whenever the host's links change (rtnetlink); returns a function that stops watching. */
+  watchLinks?(onChange: (what: string) => void, onFailure: (why: string) => void): () => void;
 }

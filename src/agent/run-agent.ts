@@ -5,6 +5,8 @@ import { serveAgentEndpoints, type AgentServer } from './http.js';
 import { formatListen, type ListenAddress } from './listen.js';
 import { createLog } from './log.js';
 import { AgentMetrics } from './metrics.js';
+import { ProtectionGuard } from './protection-guard.js';
+import { ProtectionMetrics } from './protection-metrics.js';
 import { checkAgentOptions, type AgentOptions } from './options.js';
 import { ReconcileLoop } from './reconcile-loop.js';
 import type { Reconciler } from './reconciler.js';
@@ -81,12 +83,19 @@ export async function runAgent(
     stalledUnhealthyAfterMs: options.stalledUnhealthyAfterMs,
     hungAfterMs: options.hungAfterMs,
     settings,
+    protectionMetrics: new ProtectionMetrics(metrics.registry),
+  });
+  const guard = new ProtectionGuard(reconciler, record, log, now, {
+    mode: options.driftMode,
+    intervalMs: options.protectionIntervalMs ?? 5_000,
+    acting: () => true,
   });
   const loop = new ReconcileLoop(
     reconciler,
     record,
     { driftMode: options.driftMode, retry: options.retry },
     { now, random },
+    () => guard.observe(),
   );
 
   // The server first: a bad address or a taken port fails the start before anything runs.
@@ -133,6 +142,7 @@ export async function runAgent(
   const stop = (reason = 'requested'): Promise<number> => {
     stopping ??= (async () => {
       for (const t of tasks) t.stop();
+      guard.stop();
       const { running, dropped } = loop.stopScheduling();
       log.info('agent stopping', { reason, running, droppedWaiting: dropped });
       if (running) {
@@ -190,6 +200,9 @@ export async function runAgent(
     listen: server ? formatListen(server.address) : 'off',
     pid: process.pid,
   });
+  // Protection first: the last applied state goes back onto every expected interface before any fetch, so a host
+  // that boots while Git is unreachable is protected all the same.
+  await guard.start();
   if (options.runOnStart) void loop.request('startup');
 
   return {

@@ -7,13 +7,27 @@ import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
 
 export async function agentCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SOURCE_OPTIONS, ...HOST_OPTIONS, ...AGENT_ARGS });
+  const { values } = parseCommandArgs(argv, {
+    ...SOURCE_OPTIONS,
+    ...HOST_OPTIONS,
+    ...AGENT_ARGS,
+    'allow-rewind': { type: 'boolean' },
+  });
   if (values.help) {
-    process.stdout.write(agentHelp(`${SOURCE_HELP}\n${HOST_HELP}`));
+    process.stdout.write(
+      agentHelp(
+        `${SOURCE_HELP}\n${HOST_HELP}\n  --allow-rewind      apply a head that does not descend from the applied commit`,
+      ),
+    );
     return 0;
   }
   const options = agentOptionsFromArgs(values);
-  const reconciler = new HostReconciler({ source: sourceOptions(values), ...hostSettings(values) });
+  const reconciler = new HostReconciler({
+    source: sourceOptions(values),
+    ...hostSettings(values),
+    protectMode: options.driftMode,
+    ...(values['allow-rewind'] ? { allowRewind: true } : {}),
+  });
   const handle = await runAgent(options, reconciler);
   return handle.done;
 }

@@ -3,6 +3,7 @@ import { HostReconciler } from '../reconcile/host-reconciler.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
+import { parseDuration } from '../agent/duration.js';
 
 const APPLY_HELP = `Usage: notrack apply [--repo URL|PATH] [--ref REF] [--path DIR] [--host NAME] [--bpffs DIR] [--state-dir DIR]
 
@@ -14,12 +15,20 @@ Exit status: 0 converged, 1 error (invalid policy, fetch or apply failure: the h
 Options:
 ${SOURCE_HELP}
 ${HOST_HELP}
+  --allow-rewind      apply a head that does not descend from the applied commit (refused by default)
+  --lock-timeout DURATION  how long to wait for another notrack changing this host (default 60s; 0 fails at once)
   --format FORMAT     text (default) or json
   -h, --help          show this help
 `;
 
 export async function applyCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { ...SOURCE_OPTIONS, ...HOST_OPTIONS, format: { type: 'string' } });
+  const { values } = parseCommandArgs(argv, {
+    ...SOURCE_OPTIONS,
+    ...HOST_OPTIONS,
+    format: { type: 'string' },
+    'lock-timeout': { type: 'string' },
+    'allow-rewind': { type: 'boolean' },
+  });
   if (values.help) {
     process.stdout.write(APPLY_HELP);
     return 0;
@@ -29,6 +38,10 @@ export async function applyCommand(argv: string[]): Promise<number> {
   const reconciler = new HostReconciler({
     source: sourceOptions(values),
     ...host,
+    ...(values['allow-rewind'] ? { allowRewind: true } : {}),
+    ...(values['lock-timeout'] !== undefined
+      ? { lockWaitMs: parseDuration(values['lock-timeout'], 'lock-timeout') }
+      : {}),
     ...(format === 'text' ? { onStep: (line: string) => process.stdout.write(`  ${line}\n`) } : {}),
   });
   if (format === 'text') process.stdout.write(`applying to host ${host.host}\n`);

@@ -11,6 +11,7 @@ export const SOURCE_OPTIONS = {
   path: { type: 'string' },
   'token-env': { type: 'string' },
   'cache-dir': { type: 'string' },
+  'allow-insecure-http': { type: 'boolean' },
 } as const satisfies OptionSpec;
 
 /** Help lines for the source options; `plan` has no --ref and defaults --repo to the current directory. */
@@ -25,6 +26,7 @@ export function sourceHelp(opts: { ref?: boolean; repoDefault?: string } = {}): 
     '  --path DIR          folder of policy files inside the repository (default: .)',
     '  --token-env NAME    environment variable holding the HTTP token (default: NOTRACK_GIT_TOKEN)',
     '  --cache-dir DIR     where remote repositories are cached (default: ~/.cache/notrack/git)',
+    '  --allow-insecure-http  send the token over plain http:// (refused by default)',
   );
   return lines.join('\n');
 }

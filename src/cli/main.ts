@@ -12,6 +12,9 @@ import { driftCommand } from './drift.js';
 import { statusCommand } from './status.js';
 import { logsCommand } from './logs.js';
 import { agentCommand } from './agent.js';
+import { restoreCommand } from './restore.js';
+import { removeCommand } from './remove.js';
+import { resumeCommand, suspendCommand } from './suspend.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
 
@@ -31,6 +34,19 @@ const COMMANDS: Record<string, Command> = {
     summary: 'packets that matched Log rules and what then decided them (--follow to keep watching)',
   },
   agent: { run: agentCommand, summary: 'run on a schedule: fetch, reconcile, check drift; metrics and health' },
+  suspend: {
+    run: suspendCommand,
+    summary: 'keep the dataplane as it is and stop every change notrack makes here, until resume',
+  },
+  resume: { run: resumeCommand, summary: 'end a suspension: notrack changes this host again' },
+  remove: {
+    run: removeCommand,
+    summary: 'detach and delete everything notrack made on this host: links, pins, chains, ipsets, record',
+  },
+  restore: {
+    run: restoreCommand,
+    summary: 'the last applied state back onto this host from the state folder, without network (at boot)',
+  },
   demo: {
     run: async (argv) => (await import('./demo.js')).demoCommand(argv),
     summary: 'the whole loop against policies-example, in network namespaces it creates and removes (root)',

@@ -9,6 +9,7 @@ interface SourceValues {
   path?: string | undefined;
   'token-env'?: string | undefined;
   'cache-dir'?: string | undefined;
+  'allow-insecure-http'?: boolean | undefined;
 }
 
 /** The folder of `notrack test` cases inside the policy path: test cases, not policy, so no command reads it as policy. */
@@ -49,6 +50,7 @@ export function sourceOptions(values: SourceValues, maxFileBytes?: number): Sour
   if (values['token-env'] !== undefined) opts.tokenEnv = values['token-env'];
   if (values['cache-dir'] !== undefined) opts.cacheDir = values['cache-dir'];
   if (maxFileBytes !== undefined) opts.maxFileBytes = maxFileBytes;
+  if (values['allow-insecure-http']) opts.allowInsecureHttp = true;
   if (process.stderr.isTTY) {
     let last = '';
     opts.onProgress = (e) => {

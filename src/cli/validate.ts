@@ -1,4 +1,5 @@
 // `notrack validate`: schema, semantic and lint checks of a policy repository, for people and for CI.
+import { UsageError } from '../errors.js';
 import { appendFileSync } from 'node:fs';
 import { fetchSource } from '../source/index.js';
 import { loadResources } from '../model/load-resources.js';
@@ -34,7 +35,12 @@ export async function validateCommand(argv: string[]): Promise<number> {
   }
   const format = oneOf('format', values.format, ['text', 'json', 'github'] as const, 'text');
   const limits = { ...DEFAULT_DOCUMENT_LIMITS };
-  if (values['max-file-bytes'] !== undefined) limits.maxFileBytes = Number(values['max-file-bytes']);
+  const max = values['max-file-bytes'];
+  if (max !== undefined) {
+    if (!/^[1-9]\d{0,9}$/.test(max.trim()))
+      throw new UsageError(`--max-file-bytes takes a whole number of bytes (e.g. 4194304), not "${max}"`);
+    limits.maxFileBytes = Number(max.trim());
+  }
 
   const snapshot = await readPolicyFiles(values, limits.maxFileBytes, fetchSource);
   const result = loadResources(snapshot.files, limits);

@@ -140,4 +140,6 @@ export interface PacketDescription {
   icmpCode?: number;
   /** A fragment with a non-zero offset: no ports and no ICMP header. */
   laterFragment?: boolean;
+  /** The packet answers a connection this host opened (conntrack has it): what an outbound failsafe needs. */
+  reply?: boolean;
 }

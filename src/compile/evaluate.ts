@@ -96,7 +96,9 @@ function findFailsafe(state: DesiredState, p: PacketDescription, src: AddressVal
   const c = compiled(state);
   for (const f of state.failsafes) {
     if (f.protocol !== p.protocol) continue;
-    // Inbound: a peer opens a failsafe service here. Outbound: the reply to this host's own connection to one.
+    // Inbound: a peer opens a failsafe service here. Outbound: the reply to this host's own connection to one,
+    // which the entry program confirms with conntrack: a source port alone never passes.
+    if (f.direction === 'outbound' && p.reply !== true) continue;
     const port = f.direction === 'inbound' ? p.dport : p.sport;
     if (port !== f.port) continue;
     if (f.net !== null) {

@@ -1,11 +1,12 @@
 // The packet notation of `explain` and policy tests: `tcp 203.0.113.5:4000 > 10.0.0.5:5432`, parsed and printed.
 //
-//   packet   := ["frag"] protocol address ">" address [icmp] ["frag"]
+//   packet   := ["frag"] protocol address ">" address [icmp] ["frag"] ["reply"]
 //   protocol := tcp | udp | sctp | udplite | icmp | icmpv6 | proto <0-255>
 //   address  := IPv4 [":" port] | "[" IPv6 "]" [":" port] | IPv6
 //   icmp     := type <0-255> [code <0-255>]        (code 0 when left out)
 // Protocols with ports (tcp, udp, sctp, udplite) need both ports, except for `frag`: a later fragment carries no
-// ports (and no ICMP header), so it is written without them.
+// ports (and no ICMP header), so it is written without them. `reply` says the packet answers a connection this host
+// opened (conntrack knows it): only such a packet passes by an outbound failsafe.
 import { formatIp, parseIp, type IpFamily } from '../net/cidr.js';
 import { NotrackError } from '../errors.js';
 import type { PacketDescription } from './desired-state.js';
@@ -70,6 +71,11 @@ export function parsePacket(text: string): PacketDescription {
     .trim()
     .split(/\s+|(>)/)
     .filter((t): t is string => t !== undefined && t !== '');
+  let reply = false;
+  if (tokens[tokens.length - 1] === 'reply') {
+    reply = true;
+    tokens = tokens.slice(0, -1);
+  }
   let laterFragment = false;
   if (tokens[0] === 'frag') {
     laterFragment = true;
@@ -107,6 +113,7 @@ export function parsePacket(text: string): PacketDescription {
   const family = src.family;
   const packet: PacketDescription = { family, protocol, src: src.address, dst: dst.address };
   if (laterFragment) packet.laterFragment = true;
+  if (reply) packet.reply = true;
 
   const rest = tokens.slice(i + 3);
   const isIcmp = (family === 4 && protocol === 1) || (family === 6 && protocol === 58);
@@ -166,5 +173,6 @@ export function formatPacket(p: PacketDescription): string {
   let text = `${name} ${at(p.src, p.sport)} > ${at(p.dst, p.dport)}`;
   if (isIcmp && p.icmpType !== undefined && !p.laterFragment) text += ` type ${p.icmpType} code ${p.icmpCode ?? 0}`;
   if (p.laterFragment) text += ' frag';
+  if (p.reply) text += ' reply';
   return text;
 }

@@ -1,6 +1,6 @@
 // How the dataplane runs programs (tc, iptables, ipset): the one place that spawns them, from argv arrays with checked
 // exit status, and the injectable runner iptables and ipset code takes (tests run it inside a namespace).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { NotrackError } from '../errors.js';
 
 /** What a program said: its exit status (-1 when it could not run or was killed) and its output. */
@@ -65,4 +65,53 @@ export function runChecked(runner: CommandRunner, code: string, argv: string[], 
   const r = runner(argv, input);
   if (r.status !== 0) throw new DataplaneCommandError(code, argv, r.status, r.stderr);
   return r.stdout;
+}
+
+/** A long-running program whose output is read line by line (a monitor), until stop() or its own end. */
+export interface WatchedProgram {
+  stop(): void;
+}
+
+/**
+ * Starts `argv` (no shell) in this thread's network namespace and calls `onLine` for each line it prints;
+ * `onExit` hears when it ends by itself (not after stop()), with its status and last error output.
+ */
+export function watchProgram(
+  argv: string[],
+  onLine: (line: string) => void,
+  onExit: (status: number | null, stderr: string) => void,
+): WatchedProgram {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new Error('watchProgram needs a program to run');
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stopped = false;
+  let pending = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    pending += chunk;
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line !== '') onLine(line);
+    }
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-2000);
+  });
+  child.on('error', (e) => {
+    stderr += String(e.message);
+  });
+  child.on('close', (code) => {
+    if (!stopped) onExit(code, stderr);
+  });
+  // The watcher must never keep the process alive by itself.
+  child.unref();
+  return {
+    stop() {
+      stopped = true;
+      child.kill('SIGTERM');
+    },
+  };
 }

@@ -49,5 +49,19 @@ export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
 /** The one-line text form: `file:line:col: severity[code]: message (at path)`. */
 export function formatDiagnostic(d: Diagnostic): string {
   const at = d.path ? ` (at ${d.path})` : '';
-  return `${d.file}:${d.line}:${d.col}: ${d.severity}[${d.code}]: ${d.message}${at}`;
+  return printable(`${d.file}:${d.line}:${d.col}: ${d.severity}[${d.code}]: ${d.message}${at}`);
+}
+
+/**
+ * Control characters shown as escapes (\n, \x1b ...): a file name is text an attacker chooses, and raw, a newline
+ * starts a new line that CI runners read as a workflow command ("::warning::") and an ESC drives the terminal.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
 }

@@ -1,4 +1,6 @@
 // Policy files -> YAML documents with source positions, refusing input that is not safe or sane to read.
+import { DEFAULT_MAX_FILE_BYTES } from '../source/snapshot.js';
+import { deepestNesting, MAX_YAML_DEPTH } from './yaml-depth.js';
 import {
   LineCounter,
   parseAllDocuments,
@@ -31,7 +33,8 @@ export interface DocumentLimits {
 }
 
 export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = {
-  maxFileBytes: 4 * 1024 * 1024,
+  // One limit for every command: the source stage marks larger files, and this names the same number.
+  maxFileBytes: DEFAULT_MAX_FILE_BYTES,
   maxDocumentsPerFile: 10_000,
   maxAliasCount: 100,
 };
@@ -155,6 +158,38 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
   }
   let text = new TextDecoder('utf-8').decode(f.content);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  // YAML 1.2 breaks lines only at LF and CR; the two parsers here disagree about U+2028, U+2029 and NEL, so what
+  // one sees as two documents the other sees as one. Refused, not guessed.
+  const separator = text.search(/[\u2028\u2029\u0085]/);
+  if (separator >= 0) {
+    const before = text.slice(0, separator);
+    const line = before.split('\n').length;
+    const col = separator - before.lastIndexOf('\n');
+    const name = `U+${text.charCodeAt(separator).toString(16).toUpperCase().padStart(4, '0')}`;
+    diags.push(
+      fileError(
+        f.path,
+        'line-separator',
+        `file contains the line separator ${name}, which YAML does not break lines at; save the file with plain line feeds`,
+        line,
+        col,
+      ),
+    );
+    return;
+  }
+  const deep = deepestNesting(text);
+  if (deep) {
+    diags.push(
+      fileError(
+        f.path,
+        'nesting-too-deep',
+        `YAML nests deeper than ${MAX_YAML_DEPTH} levels here; no policy needs that (a parser would run out of stack)`,
+        deep.line,
+        deep.col,
+      ),
+    );
+    return;
+  }
   // Positions come from the `yaml` library, parsed only when a diagnostic needs one (most files never do).
   let positioned: PositionedFile | null = null;
   const positions = () => (positioned ??= parseWithPositions(text, limits));

@@ -1,11 +1,17 @@
 // The host's own record of what notrack applied: commit, generation per interface and the applied DesiredState.
-// Written atomically (temporary file + rename), so a kill -9 leaves either the old record or the new one.
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+// Written atomically (temporary file + rename, 0600 in a 0700 folder) with a checksum, before and after every switch:
+// before, the record names the revision being switched in (`pending`) and its state is kept beside the applied one,
+// so a failure half-way never leaves a record that names the old commit while the kernel runs the new one. A record
+// that cannot be read, is not JSON, has the wrong shape or a wrong checksum is never trusted and never blocks: it
+// reads as absent (with the problem said) and the next apply rebuilds it from the host.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { NotrackError } from '../errors.js';
 import type { DesiredState } from '../compile/desired-state.js';
+import { NotrackError } from '../errors.js';
 
 const RECORD_VERSION = 1;
+const STATE_VERSION = 2;
 
 export interface AppliedRevision {
   repo: string;
@@ -24,6 +30,8 @@ export interface InterfaceRecord {
   policyMapEntries: Record<string, number>;
   xdpMode: string | null;
   tcMechanism: string | null;
+  /** The interface index notrack attached to: another index means the interface was re-created since. */
+  ifindex?: number;
 }
 
 export interface AppliedRecord {
@@ -34,70 +42,156 @@ export interface AppliedRecord {
   desiredHash: string;
   appliedAt: string;
   interfaces: Record<string, InterfaceRecord>;
+  /** Set from before the first change of an apply until it completed: what the host is being switched to. */
+  pending?: { revision: AppliedRevision; desiredHash: string; since: string };
 }
 
-class RecordError extends NotrackError {
-  constructor(message: string, cause?: unknown) {
-    super('record-unreadable', message, { cause });
+/** The state folder could not be written (a full disk, a read-only mount): says what the host runs meanwhile. */
+export class StateWriteError extends NotrackError {
+  constructor(stateDir: string, cause: unknown, meanwhile: string) {
+    super(
+      'state-write-failed',
+      `cannot write notrack's record in ${stateDir} (${(cause as NodeJS.ErrnoException)?.code ?? (cause as Error)?.message}): ${meanwhile}`,
+      { cause },
+    );
   }
 }
 
-/** Paths of the record and of the applied DesiredState inside the state folder. */
-function recordPaths(stateDir: string): { record: string; desired: string } {
-  return { record: path.join(stateDir, 'applied.json'), desired: path.join(stateDir, 'applied-state.json') };
+/** Paths of the record, the applied DesiredState and the one being switched in, inside the state folder. */
+function recordPaths(stateDir: string): { record: string; desired: string; next: string } {
+  return {
+    record: path.join(stateDir, 'applied.json'),
+    desired: path.join(stateDir, 'applied-state.json'),
+    next: path.join(stateDir, 'applied-state.next.json'),
+  };
+}
+
+/** The state folder, private to root: it says which rules run here. */
+export function makeStateDir(stateDir: string): void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
 }
 
 function writeAtomic(file: string, text: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
+  makeStateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  const fd = openSync(tmp, 'r');
   try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    writeFileSync(tmp, text, { mode: 0o600 });
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    // A full disk must not leave a half-written temporary file behind (they would pile up at every attempt).
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  renameSync(tmp, file);
 }
 
-function readJson<T>(file: string): T | null {
+function checksum(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+type Read<T> = { value: T | null; problem: string | null };
+
+/** A checksummed JSON file: `{ ..., checksum }` where the checksum covers everything else. */
+function readChecked<T>(file: string, check: (v: unknown) => string | null): Read<T> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new RecordError(`cannot read ${file}: ${(e as Error).message}`, e);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { value: null, problem: null };
+    return { value: null, problem: `${file} cannot be read (${(e as Error).message})` };
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as T;
+    parsed = JSON.parse(text);
   } catch (e) {
-    throw new RecordError(
-      `${file} is not valid JSON (${(e as Error).message}); remove it and run notrack apply to rebuild it`,
-      e,
-    );
+    return { value: null, problem: `${file} is not JSON (${(e as Error).message})` };
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { value: null, problem: `${file} holds ${JSON.stringify(parsed)?.slice(0, 40)}, not a record` };
+  const { checksum: sum, ...rest } = parsed as Record<string, unknown>;
+  if (sum !== checksum(rest)) return { value: null, problem: `${file} fails its checksum (edited or torn)` };
+  const shape = check(rest);
+  if (shape) return { value: null, problem: `${file} ${shape}` };
+  return { value: rest as T, problem: null };
 }
 
-/** The record, or null when notrack has never applied on this host. */
-export function readRecord(stateDir: string): AppliedRecord | null {
-  const record = readJson<AppliedRecord>(recordPaths(stateDir).record);
-  if (record && record.formatVersion !== RECORD_VERSION) {
-    throw new RecordError(
-      `${recordPaths(stateDir).record} has format version ${String(record.formatVersion)}; this notrack reads ${RECORD_VERSION}`,
-    );
+function writeChecked(file: string, value: object): void {
+  writeAtomic(file, JSON.stringify({ ...value, checksum: checksum(value) }) + '\n');
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function recordShape(v: unknown): string | null {
+  if (!isObject(v)) return 'is not an object';
+  if (v['formatVersion'] !== RECORD_VERSION)
+    return `has format version ${String(v['formatVersion'])}, not ${RECORD_VERSION}`;
+  if (typeof v['host'] !== 'string' || typeof v['desiredHash'] !== 'string' || typeof v['appliedAt'] !== 'string')
+    return 'lacks host, desiredHash or appliedAt';
+  if (!isObject(v['revision'])) return 'lacks its revision';
+  if (!isObject(v['interfaces'])) return 'lacks its interfaces';
+  for (const [name, i] of Object.entries(v['interfaces'])) {
+    if (!isObject(i) || typeof i['generation'] !== 'number' || !isObject(i['generations']))
+      return `has a malformed entry for ${name}`;
   }
-  return record;
+  return null;
+}
+
+function stateShape(v: unknown): string | null {
+  if (!isObject(v) || v['formatVersion'] !== STATE_VERSION) return `is not a version ${STATE_VERSION} state file`;
+  const s = v['state'];
+  if (!isObject(s) || typeof s['hash'] !== 'string' || !Array.isArray(s['interfaces'])) return 'holds no state';
+  return null;
+}
+
+/** The record and, when it cannot be trusted, why (a missing record is no problem: nothing was applied). */
+export function inspectRecord(stateDir: string): { record: AppliedRecord | null; problem: string | null } {
+  const r = readChecked<AppliedRecord>(recordPaths(stateDir).record, recordShape);
+  return { record: r.value, problem: r.problem };
+}
+
+/** The record, or null when there is none or it cannot be trusted (inspectRecord says why). */
+export function readRecord(stateDir: string): AppliedRecord | null {
+  return inspectRecord(stateDir).record;
 }
 
 export function writeRecord(stateDir: string, record: AppliedRecord): void {
-  writeAtomic(recordPaths(stateDir).record, JSON.stringify(record, null, 2) + '\n');
+  writeChecked(recordPaths(stateDir).record, record);
 }
 
-/** The DesiredState of the last complete apply: what drift is measured against. */
+function readState(file: string): DesiredState | null {
+  return readChecked<{ state: DesiredState }>(file, stateShape).value?.state ?? null;
+}
+
+/**
+ * The DesiredState drift is measured against: the one being switched in while an apply is pending (the kernel may
+ * already run much of it; measuring against the old one would revert it), else the last completely applied one.
+ */
 export function readAppliedState(stateDir: string): DesiredState | null {
-  return readJson<DesiredState>(recordPaths(stateDir).desired);
+  const paths = recordPaths(stateDir);
+  if (readRecord(stateDir)?.pending) {
+    const next = readState(paths.next);
+    if (next) return next;
+  }
+  return readState(paths.desired);
 }
 
+/** Keeps the state of an apply about to start (before anything changes). */
+export function writePendingState(stateDir: string, state: DesiredState): void {
+  writeChecked(recordPaths(stateDir).next, { formatVersion: STATE_VERSION, state });
+}
+
+/** The state of a completed apply becomes the applied one. */
 export function writeAppliedState(stateDir: string, state: DesiredState): void {
-  writeAtomic(recordPaths(stateDir).desired, JSON.stringify(state));
+  writeChecked(recordPaths(stateDir).desired, { formatVersion: STATE_VERSION, state });
+  rmSync(recordPaths(stateDir).next, { force: true });
+}
+
+/** Removes the record and the states (notrack remove). */
+export function removeRecord(stateDir: string): void {
+  for (const f of Object.values(recordPaths(stateDir))) rmSync(f, { force: true });
 }

@@ -1,7 +1,7 @@
 // Converges this host's dataplane to a DesiredState: per interface a new generation beside the running one, switched
 // in atomically; iptables one restore per table; ipsets swapped in. Records what it did as it goes.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { DesiredState } from '../compile/desired-state.js';
 import {
   attachInterface,
@@ -22,7 +22,9 @@ import { NotrackError } from '../errors.js';
 import { BpfError } from '../libbpf/index.js';
 import {
   readRecord,
+  StateWriteError,
   writeAppliedState,
+  writePendingState,
   writeRecord,
   type AppliedRecord,
   type AppliedRevision,
@@ -38,7 +40,7 @@ import {
 } from './host-dataplane.js';
 import { interfaceItems } from './host-drift.js';
 
-interface ApplyHostOptions {
+export interface ApplyHostOptions {
   state: DesiredState;
   revision: AppliedRevision;
   bpffs: string;
@@ -79,12 +81,38 @@ function unhealthy(obs: InterfaceObservation): boolean {
   return obs.findings.some((f) => f.code !== 'extra-generations');
 }
 
-function emptyRecord(host: string, revision: AppliedRevision): AppliedRecord {
-  return { formatVersion: 1, host, revision, desiredHash: '', appliedAt: '', interfaces: {} };
+/**
+ * A record rebuilt from the host when there is none to trust: one entry per pinned interface naming the generation
+ * its XDP link runs, with no fingerprint, so every interface is rebuilt and switched (never trusted as it is).
+ */
+function recordFromHost(host: string, revision: AppliedRevision, bpffs: string): AppliedRecord {
+  const interfaces: Record<string, InterfaceRecord> = {};
+  for (const ifname of pinnedInterfaces(bpffs)) {
+    const obs = observeInterface({ ifname, pinDir: bpffs });
+    const running = obs.activeGeneration ?? obs.generations.at(-1)?.number;
+    if (running === undefined) continue;
+    interfaces[ifname] = {
+      generation: running,
+      generations: {},
+      policyProgramId: null,
+      policyMapEntries: {},
+      xdpMode: null,
+      tcMechanism: null,
+      ...(obs.ifindex !== null ? { ifindex: obs.ifindex } : {}),
+    };
+  }
+  return { formatVersion: 1, host, revision, desiredHash: '', appliedAt: '', interfaces };
 }
 
-/** Makes the bpffs folder (on a bpffs mount) and checks it. */
+/**
+ * Makes the bpffs folder (on a bpffs mount) and checks it. The nearest folder that exists is checked first: a
+ * recursive mkdir under /proc or /sys never ends (the kernel answers ENOENT and EEXIST in turn), and a folder that
+ * is not on bpffs is refused before anything is made in it.
+ */
 function preparePinRoot(bpffs: string): void {
+  let existing = resolve(bpffs);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  if (existing !== resolve(bpffs)) checkPinDir(existing);
   try {
     mkdirSync(bpffs, { recursive: true });
   } catch {
@@ -93,7 +121,8 @@ function preparePinRoot(bpffs: string): void {
   checkPinDir(bpffs);
 }
 
-function convergeInterface(
+/** Converges one interface (a new generation, switched in or attached); the record is updated as it goes. */
+export function convergeInterface(
   ifname: string,
   opts: ApplyHostOptions,
   record: AppliedRecord,
@@ -143,6 +172,7 @@ function convergeInterface(
       policyMapEntries: prev?.policyMapEntries ?? {},
       xdpMode: prev?.xdpMode ?? null,
       tcMechanism: prev?.tcMechanism ?? null,
+      ...(prev?.ifindex !== undefined ? { ifindex: prev.ifindex } : {}),
     };
     // Recorded before the switch: whichever generation runs after a crash, its fingerprint is known.
     record.interfaces[ifname] = entry;
@@ -175,6 +205,7 @@ function convergeInterface(
         if (old.number !== gen.number) removeGeneration({ ifname, pinDir: opts.bpffs, generation: old.number });
       entry.xdpMode = att.xdp.mode;
       entry.tcMechanism = att.tc.mechanism;
+      entry.ifindex = att.ifindex;
       const why = att.xdp.fallbackReason ? ` (native refused: ${att.xdp.fallbackReason})` : '';
       changes.push({
         object: `XDP on ${ifname}`,
@@ -203,10 +234,20 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
   const step = opts.onStep ?? (() => {});
   const { state } = opts;
   preparePinRoot(opts.bpffs);
-  const record = readRecord(opts.stateDir) ?? emptyRecord(state.host, opts.revision);
+  const record = readRecord(opts.stateDir) ?? recordFromHost(state.host, opts.revision, opts.bpffs);
   const changes: AppliedChange[] = [];
   const failed: ApplyHostResult['failed'] = [];
   const { apply, missing } = plannedInterfaces(state, hostInterfaces());
+
+  // Before the first change: the record names what is being switched in, and its state is kept. If this cannot be
+  // written (a full disk), nothing has changed yet and nothing will.
+  record.pending = { revision: opts.revision, desiredHash: state.hash, since: new Date().toISOString() };
+  try {
+    writePendingState(opts.stateDir, state);
+    writeRecord(opts.stateDir, record);
+  } catch (e) {
+    throw new StateWriteError(opts.stateDir, e, 'nothing was changed on the host');
+  }
 
   // Sets first: egress rules that name a set need it to exist.
   const ipsets = ipsetsDesired(state);
@@ -225,7 +266,9 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
     }
   }
   for (const ifname of pinnedInterfaces(opts.bpffs)) {
-    if (apply.has(ifname)) continue;
+    // Wanted but absent (deleted, not yet back): its pins stay, so that the link watch re-attaches the generation
+    // in milliseconds when it returns (its dead link pin is cleared then).
+    if (apply.has(ifname) || missing.includes(ifname)) continue;
     detachInterface({ ifname, pinDir: opts.bpffs });
     delete record.interfaces[ifname];
     changes.push({ object: `XDP on ${ifname}`, action: 'detached (no endpoint wants it any more)' });
@@ -257,9 +300,23 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
     record.revision = opts.revision;
     record.desiredHash = state.hash;
     record.appliedAt = new Date().toISOString();
-    writeAppliedState(opts.stateDir, state);
+    try {
+      writeAppliedState(opts.stateDir, state);
+      delete record.pending;
+    } catch (e) {
+      throw new StateWriteError(
+        opts.stateDir,
+        e,
+        `the host runs ${opts.revision.commit?.slice(0, 12) ?? 'the new policy'}; the record says it is pending`,
+      );
+    }
   }
-  writeRecord(opts.stateDir, record);
+  // A part that failed leaves `pending` set: the record says the host is between two revisions, which it is.
+  try {
+    writeRecord(opts.stateDir, record);
+  } catch (e) {
+    throw new StateWriteError(opts.stateDir, e, 'the record still names the revision as pending');
+  }
   const result: ApplyHostResult = { changes, missingInterfaces: missing, failed, record };
   if (failed.length) {
     throw new ApplyError(

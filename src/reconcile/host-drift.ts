@@ -103,7 +103,11 @@ export function interfaceItems(
   const out: DriftItem[] = [];
   const object = `XDP on ${ifname}`;
   for (const f of obs.findings) {
-    if (f.code === 'xdp-not-attached') out.push({ object: `XDP program on ${ifname}`, description: 'detached' });
+    if (f.code === 'xdp-not-attached')
+      out.push({
+        object: `XDP program on ${ifname}`,
+        description: obs.generations.length ? 'detached' : "interface is up without notrack's XDP program",
+      });
     else if (f.code === 'tc-missing') out.push({ object: `TC program on ${ifname}`, description: 'detached' });
     else out.push({ object, description: f.message });
   }
@@ -149,11 +153,14 @@ export function hostDrift(opts: {
   const { applied, record } = opts;
   const out: DriftItem[] = [];
   const { apply, missing } = plannedInterfaces(applied, hostInterfaces());
-  for (const ifname of missing) {
-    if (record.interfaces[ifname]) out.push({ object: `interface ${ifname}`, description: 'gone from the host' });
-  }
+  // An expected interface that is absent is not drift: nothing can reach the host through it, and /status and
+  // the protection report show it as not present. Its pins wait for it to come back.
   for (const ifname of apply.keys()) {
-    out.push(...interfaceItems(ifname, observeInterface({ ifname, pinDir: opts.bpffs }), applied, record));
+    // Expected: an interface that came up after the apply (or was re-created) with nothing of notrack on it is
+    // drift too, not only one whose pins say notrack was there.
+    out.push(
+      ...interfaceItems(ifname, observeInterface({ ifname, pinDir: opts.bpffs, expected: true }), applied, record),
+    );
   }
   for (const ifname of pinnedInterfaces(opts.bpffs)) {
     if (!apply.has(ifname) && !missing.includes(ifname))

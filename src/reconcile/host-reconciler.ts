@@ -8,15 +8,25 @@ import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
+import { watchLinks } from '../dataplane/link-watch.js';
+import { observeProtection, protectHost } from './host-protection.js';
+import { NothingToRestoreError, restoreHost } from './host-restore.js';
+import { withHostLock } from './host-lock.js';
+import { readSuspension, suspensionText } from './suspension.js';
 import type {
   Counters,
   DriftOutcome,
+  HostProtection,
+  ProtectOutcome,
+  RestoreOutcome,
   ReconcileOutcome,
   ReconcileReason,
   ReconcileTrigger,
   Reconciler,
 } from '../agent/reconciler.js';
-import { readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
+import { inspectRecord, readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
+import { existsSync } from 'node:fs';
+import { pinnedInterfaces } from '../dataplane/xdp/index.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
@@ -28,6 +38,12 @@ interface HostReconcilerOptions {
   stateDir: string;
   runner?: CommandRunner;
   onStep?: (line: string) => void;
+  /** How a reconcile treats an interface notrack attached that someone detached by hand (the agent's drift mode). */
+  protectMode?: 'enforce' | 'warn';
+  /** Apply a head that does not descend from the applied commit (a force-push back); refused by default. */
+  allowRewind?: boolean;
+  /** How long a change waits for another notrack process that holds the host lock (default 60 s). */
+  lockWaitMs?: number;
 }
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
@@ -41,13 +57,30 @@ type DesiredResult =
       snapshot: SourceSnapshot | null;
     };
 
-export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 'host'>): Promise<DesiredResult> {
+export async function fetchDesired(
+  opts: Pick<HostReconcilerOptions, 'source' | 'host' | 'allowRewind'>,
+): Promise<DesiredResult> {
   let snapshot: SourceSnapshot;
   try {
     snapshot = await fetchSource(opts.source);
   } catch (e) {
+    const code = (e as { code?: string }).code;
+    // A deleted branch or a refused source is Stalled (a person must act), not retried with backoff forever.
+    if (code === 'source-ref-not-found' || code === 'source-dangling-head')
+      return { ok: false, status: 'Stalled', reason: 'RefNotFound', message: (e as Error).message, snapshot: null };
+    if (code === 'source-insecure-http')
+      return { ok: false, status: 'Stalled', reason: 'SourceRefused', message: (e as Error).message, snapshot: null };
     return { ok: false, status: 'Failed', reason: 'FetchFailed', message: (e as Error).message, snapshot: null };
   }
+  const rewind = provenanceProblem(snapshot);
+  if (rewind && !opts.allowRewind)
+    return {
+      ok: false,
+      status: 'Stalled',
+      reason: 'Rewind',
+      message: `${rewind}; refused (--allow-rewind applies it)`,
+      snapshot,
+    };
   const loaded = loadResources(snapshot.files);
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
@@ -71,10 +104,19 @@ export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 
   try {
     const state = compileHost(loaded.resources, opts.host);
     const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+    if (rewind) warnings.unshift(`${rewind}; applied anyway (--allow-rewind)`);
     return { ok: true, snapshot, state, warnings };
   } catch (e) {
     return { ok: false, status: 'Stalled', reason: 'CompileFailed', message: (e as Error).message, snapshot };
   }
+}
+
+/** Why the fetched commit may not follow the applied one (a rewind, or history notrack could not walk), or null. */
+function provenanceProblem(s: SourceSnapshot): string | null {
+  if (s.commit === null || s.ancestry === undefined || s.ancestry === 'descends' || s.ancestry === 'same') return null;
+  return s.ancestry === 'not'
+    ? `${s.commit!.slice(0, 12)} does not descend from the commit this host runs: the branch was rewound (a force-push back)`
+    : `${s.commit!.slice(0, 12)} cannot be shown to descend from the commit this host runs (not within the history fetched)`;
 }
 
 /** How a snapshot is named in messages: its short commit, or the folder it was read from. */
@@ -87,9 +129,11 @@ function revisionOf(s: SourceSnapshot | null): ReconcileOutcome['revision'] {
 }
 
 function appliedOf(record: AppliedRecord | null): ReconcileOutcome['appliedRevision'] {
-  if (!record?.desiredHash) return null;
+  if (!record?.desiredHash && !record?.pending) return null;
   const gens = Object.values(record.interfaces).map((i) => i.generation);
-  return { commit: record.revision.commit, generation: gens.length ? Math.max(...gens) : 0 };
+  // While an apply is pending the kernel may run much of the new revision: never name the old one alone.
+  const commit = record.pending ? record.pending.revision.commit : record.revision.commit;
+  return { commit, generation: gens.length ? Math.max(...gens) : 0 };
 }
 
 function safeRecord(stateDir: string): AppliedRecord | null {
@@ -125,7 +169,20 @@ export class HostReconciler implements Reconciler {
       result,
       warnings,
     });
-    const desired = await fetchDesired(this.opts);
+    const suspended = repair ? null : readSuspension(this.opts.stateDir);
+    if (suspended)
+      return done({
+        status: 'Stalled',
+        reason: 'Suspended',
+        message: suspensionText(suspended),
+        revision: null,
+        changes: 0,
+      });
+    const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
+    const desired = await fetchDesired({
+      ...this.opts,
+      source: appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source,
+    });
     if (!desired.ok)
       return done({
         status: desired.status,
@@ -134,20 +191,58 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    try {
+      return await this.locked('apply', () => this.converge(desired, repair, done));
+    } catch (e) {
+      return done({
+        status: 'Failed',
+        reason: 'ApplyFailed',
+        message: (e as Error).message,
+        revision: revisionOf(desired.snapshot),
+        changes: 0,
+      });
+    }
+  }
+
+  /** Runs host work under the host lock (one writer per host, across processes). */
+  private locked<T>(command: string, fn: () => T | Promise<T>): Promise<T> {
+    return withHostLock(this.opts.stateDir, { waitMs: this.opts.lockWaitMs ?? 60_000, command }, fn);
+  }
+
+  private converge(
+    desired: Extract<DesiredResult, { ok: true }>,
+    repair: boolean,
+    done: (
+      o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>,
+      result?: ApplyHostResult | null,
+      warnings?: string[],
+    ) => { outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] },
+  ) {
     const record = safeRecord(this.opts.stateDir);
-    if (!repair && record?.desiredHash === desired.state.hash) {
+    if (!repair && record?.desiredHash === desired.state.hash && !record.pending) {
+      // The same policy is no proof the host runs it: an interface that appeared or was re-created since the last
+      // apply has nothing of notrack on it. Attach there (XDP only: the rest is drift, the drift check's job).
+      const attached = protectHost({
+        applied: desired.state,
+        bpffs: this.opts.bpffs,
+        stateDir: this.opts.stateDir,
+        runner: this.runner,
+        mode: this.opts.protectMode ?? 'enforce',
+      }).attached;
       // A new commit that compiles to the same dataplane: nothing to change, but the host now runs that commit.
-      if (record.revision.commit !== desired.snapshot.commit) {
-        record.revision = { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit };
-        writeRecord(this.opts.stateDir, record);
+      const current = safeRecord(this.opts.stateDir) ?? record;
+      if (current.revision.commit !== desired.snapshot.commit) {
+        current.revision = { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit };
+        writeRecord(this.opts.stateDir, current);
       }
+      const also = attached.length ? `; attached to ${attached.map((a) => a.iface).join(', ')}` : '';
       return done(
         {
           status: 'Ready',
-          reason: 'UpToDate',
-          message: `already at ${snapshotName(desired.snapshot)}`,
+          reason: attached.length ? 'ReconciliationSucceeded' : 'UpToDate',
+          message: `already at ${snapshotName(desired.snapshot)}${also}`,
           revision: revisionOf(desired.snapshot),
-          changes: 0,
+          changes: attached.length,
         },
         null,
         desired.warnings,
@@ -199,13 +294,23 @@ export class HostReconciler implements Reconciler {
 
   /** The live host against the last applied state; null when nothing was ever applied here. */
   drift(): DriftItem[] | null {
-    const record = readRecord(this.opts.stateDir);
+    const { record, problem } = inspectRecord(this.opts.stateDir);
     const applied = readAppliedState(this.opts.stateDir);
-    if (!record || !applied) return null;
+    // A record that cannot be trusted is never read as "in sync": what runs here is vouched for by nothing.
+    const unvouched = (why: string): DriftItem[] => [
+      { object: 'notrack record', description: `${why}; notrack apply rebuilds it from the host` },
+    ];
+    if (problem) return unvouched(problem);
+    if (!record || !applied) {
+      const pinned = existsSync(this.opts.bpffs) ? pinnedInterfaces(this.opts.bpffs) : [];
+      return pinned.length ? unvouched(`missing while notrack has pins for ${pinned.join(', ')}`) : null;
+    }
     return hostDrift({ applied, record, bpffs: this.opts.bpffs, runner: this.runner });
   }
 
-  async checkDrift(mode: 'enforce' | 'warn'): Promise<DriftOutcome> {
+  async checkDrift(requested: 'enforce' | 'warn'): Promise<DriftOutcome> {
+    // Suspended: drift is still reported, never repaired.
+    const mode = readSuspension(this.opts.stateDir) ? 'warn' : requested;
     const t0 = performance.now();
     const ms = () => Math.round(performance.now() - t0);
     try {
@@ -234,15 +339,18 @@ export class HostReconciler implements Reconciler {
           corrected: false,
           durationMs: ms(),
         };
-      const applied = readAppliedState(this.opts.stateDir)!;
-      const record = readRecord(this.opts.stateDir)!;
-      applyHost({
-        state: applied,
-        revision: record.revision,
-        bpffs: this.opts.bpffs,
-        stateDir: this.opts.stateDir,
-        repair: true,
-        runner: this.runner,
+      await this.locked('drift repair', () => {
+        const applied = readAppliedState(this.opts.stateDir);
+        const record = readRecord(this.opts.stateDir);
+        if (!applied || !record) throw new NothingAppliedError(this.opts.stateDir);
+        applyHost({
+          state: applied,
+          revision: record.pending?.revision ?? record.revision,
+          bpffs: this.opts.bpffs,
+          stateDir: this.opts.stateDir,
+          repair: true,
+          runner: this.runner,
+        });
       });
       const left = this.drift() ?? [];
       return {
@@ -257,6 +365,71 @@ export class HostReconciler implements Reconciler {
     } catch (e) {
       return { status: 'Failed', message: (e as Error).message, drifted: [], corrected: false, durationMs: ms() };
     }
+  }
+
+  async protection(): Promise<HostProtection> {
+    const applied = readAppliedState(this.opts.stateDir);
+    if (!applied) return { checked: true, interfaces: [], unprotected: [] };
+    return observeProtection({ applied, record: safeRecord(this.opts.stateDir), bpffs: this.opts.bpffs });
+  }
+
+  async protect(mode: 'enforce' | 'warn'): Promise<ProtectOutcome> {
+    const t0 = performance.now();
+    const applied = readAppliedState(this.opts.stateDir);
+    if (!applied || readSuspension(this.opts.stateDir))
+      return { attached: [], failed: [], leftInWarnMode: [], durationMs: 0 };
+    const r = await this.locked('protect', () =>
+      protectHost({ applied, bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, runner: this.runner, mode }),
+    );
+    return { ...r, durationMs: Math.round(performance.now() - t0) };
+  }
+
+  async restore(mode: 'enforce' | 'warn'): Promise<RestoreOutcome | null> {
+    const t0 = performance.now();
+    if (readSuspension(this.opts.stateDir)) return null;
+    if (mode === 'warn') {
+      const p = await this.protect('warn');
+      const commit = safeRecord(this.opts.stateDir)?.revision.commit ?? null;
+      return {
+        commit,
+        changes: p.attached.map((a) => ({
+          object: `XDP on ${a.iface}`,
+          action: `attached generation ${a.generation}`,
+        })),
+        failed: p.failed.map((f) => ({ object: `XDP on ${f.iface}`, message: f.message })),
+        durationMs: p.durationMs,
+      };
+    }
+    try {
+      const r = await this.locked('restore', () =>
+        restoreHost({ bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, runner: this.runner, repair: false }),
+      );
+      return {
+        commit: r.revision.commit,
+        changes: r.changes,
+        failed: [],
+        durationMs: Math.round(performance.now() - t0),
+      };
+    } catch (e) {
+      if (e instanceof NothingToRestoreError) return null;
+      const result = e instanceof ApplyError ? e.result : null;
+      return {
+        commit: result?.record.revision.commit ?? null,
+        changes: result?.changes ?? [],
+        failed: result?.failed.map((f) => ({ object: f.object, message: f.error.message })) ?? [
+          { object: 'restore', message: (e as Error).message },
+        ],
+        durationMs: Math.round(performance.now() - t0),
+      };
+    }
+  }
+
+  watchLinks(onChange: (what: string) => void, onFailure: (why: string) => void): () => void {
+    const w = watchLinks({
+      onEvent: (e) => onChange(`${e.deleted ? 'deleted' : 'changed'} ${e.ifname}`),
+      onFailure,
+    });
+    return () => w.stop();
   }
 
   async counters(): Promise<Counters> {

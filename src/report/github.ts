@@ -1,9 +1,11 @@
 // GitHub workflow commands: the one escaping of annotation data and properties, and an annotation per diagnostic.
-import type { Diagnostic } from '../model/diagnostics.js';
+import { printable, type Diagnostic } from '../model/diagnostics.js';
 
 /** GitHub's escaping of a workflow command's data (the message). */
 function escapeData(s: string): string {
-  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  // %0D and %0A are how GitHub spells a line break; other control characters (ESC ...) are shown as escapes.
+  const lines = s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return printable(lines);
 }
 
 /** GitHub's escaping of a workflow command's property values (file, title). */

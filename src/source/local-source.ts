@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import git, { Errors } from 'isomorphic-git';
+import { commitAncestry } from './ancestry.js';
 import { hasObject, peelToCommit, readCommitFiles } from './commit-files.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
 import type { LocalLocation } from './repo-location.js';
@@ -144,7 +145,10 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
     if (err instanceof SourceError) throw err;
     throw damaged(err, label);
   }
+  const ancestry =
+    settings.ancestor === undefined ? undefined : await commitAncestry(gitdir, commit, settings.ancestor, cache);
   return {
+    ...(ancestry !== undefined ? { ancestry } : {}),
     repo,
     kind: 'local',
     ref: back === 0 && (choice.kind === 'branch' || choice.kind === 'tag') ? choice.name : null,

@@ -11,7 +11,7 @@ import { SourceError } from './source-error.js';
 /** How far back the default branch is fetched when a commit cannot be fetched by its id. */
 export const FALLBACK_DEPTH = 100;
 
-interface RemoteFetch {
+export interface RemoteFetch {
   gitdir: string;
   http: HttpClient;
   /** A fresh headers object per call: isomorphic-git adds to the one it is given. */
@@ -128,6 +128,19 @@ async function byPrefix(f: RemoteFetch, prefix: string): Promise<string> {
       'branch or tag',
     { repo: f.remote.url },
   );
+}
+
+/**
+ * Fetches `depth` commits of history behind what `choice` names (the default branch for a commit id), so that an
+ * ancestry walk can reach further back than the shallow fetch did.
+ */
+export async function deepen(f: RemoteFetch, choice: RefChoice, depth: number): Promise<void> {
+  if (choice.kind === 'branch' || choice.kind === 'tag') {
+    const tracking = choice.kind === 'branch' ? trackingRef(choice.fullRef) : trackingRef(f.defaultRef);
+    await fetchInto(f, choice.fullRef, depth, tracking);
+  } else if (f.defaultRef !== undefined) {
+    await fetchInto(f, f.defaultRef, depth, trackingRef(f.defaultRef));
+  }
 }
 
 /** Makes sure the cache folder holds the commit `choice` names (fetching only what is missing) and returns its id. */

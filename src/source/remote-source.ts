@@ -5,7 +5,11 @@ import { readCommitFiles } from './commit-files.js';
 import { remoteAuth } from './credentials.js';
 import { silenceLimitedHttp } from './http-client.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
-import { describeFailure, fetchCommit } from './remote-commit.js';
+import { commitAncestry, type Ancestry } from './ancestry.js';
+import { deepen, describeFailure, fetchCommit, type RemoteFetch } from './remote-commit.js';
+
+/** How far back the history is fetched, in turn, to prove that a new commit descends from the applied one. */
+const ANCESTRY_DEPTHS = [64, 1024, 16384];
 import { remoteFailure, type RemoteContext } from './remote-failure.js';
 import type { RemoteLocation } from './repo-location.js';
 import type { SourceSettings } from './settings.js';
@@ -36,6 +40,14 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
     username: settings.username,
   });
   const ctx: RemoteContext = { url, hostPort: loc.hostPort, auth, tokenEnv: settings.tokenEnv };
+  if (auth.provided && url.startsWith('http://') && !settings.allowInsecureHttp) {
+    throw new SourceError(
+      'source-insecure-http',
+      `refusing to send ${auth.description} to ${url} over plain http: anyone on the path can read it and push ` +
+        'policy in your name. Use https://, or pass --allow-insecure-http if the path is trusted',
+      { repo: url },
+    );
+  }
   const http = silenceLimitedHttp(settings.timeoutMs);
   // isomorphic-git adds headers to the object it is given, so each call gets its own.
   const headers = (): Record<string, string> => (auth.header === undefined ? {} : { Authorization: auth.header });
@@ -69,20 +81,33 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   }
 
   const label = choice.kind === 'branch' || choice.kind === 'tag' ? `${choice.kind} ${choice.name}` : 'commit';
-  async function attempt(): Promise<{ commit: string; files: SourceSnapshot['files']; warnings: string[] }> {
+  async function attempt(): Promise<{
+    commit: string;
+    files: SourceSnapshot['files'];
+    warnings: string[];
+    ancestry?: Ancestry;
+  }> {
     const cache = {};
-    const commit = await fetchCommit(
-      {
-        gitdir,
-        http,
-        headers,
-        defaultRef: table.head?.target,
-        remote: ctx,
-        onProgress: settings.onProgress,
-        cache,
-      },
-      choice,
-    );
+    const f: RemoteFetch = {
+      gitdir,
+      http,
+      headers,
+      defaultRef: table.head?.target,
+      remote: ctx,
+      onProgress: settings.onProgress,
+      cache,
+    };
+    const commit = await fetchCommit(f, choice);
+    let ancestry: Ancestry | undefined;
+    if (settings.ancestor !== undefined) {
+      // A shallow fetch holds only the tip: fetch further back until the walk meets the applied commit or the root.
+      ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
+      for (const depth of ANCESTRY_DEPTHS) {
+        if (ancestry !== 'unknown') break;
+        await deepen(f, choice, depth);
+        ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
+      }
+    }
     const read = await readCommitFiles({
       gitdir,
       commit,
@@ -93,7 +118,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       repo: url,
       label,
     });
-    return { commit, ...read };
+    return { commit, ...read, ...(ancestry !== undefined ? { ancestry } : {}) };
   }
 
   return withCacheLock(gitdir, settings.timeoutMs * 2, async () => {
@@ -128,6 +153,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       }
     }
     return {
+      ...(result.ancestry !== undefined ? { ancestry: result.ancestry } : {}),
       repo: url,
       kind: 'remote',
       ref: choice.kind === 'branch' || choice.kind === 'tag' ? choice.name : null,

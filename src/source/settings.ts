@@ -22,6 +22,8 @@ export interface SourceSettings {
   include: (relPath: string) => boolean;
   maxFileBytes: number;
   onProgress: ((e: SourceProgress) => void) | undefined;
+  allowInsecureHttp: boolean;
+  ancestor: string | undefined;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -43,5 +45,7 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     include: opts.include ?? isYamlFile,
     maxFileBytes: positive('maxFileBytes', opts.maxFileBytes, DEFAULT_MAX_FILE_BYTES),
     onProgress: opts.onProgress,
+    allowInsecureHttp: opts.allowInsecureHttp ?? false,
+    ancestor: opts.ancestor,
   };
 }

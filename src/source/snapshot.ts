@@ -28,9 +28,13 @@ export interface SourceOptions {
   timeoutMs?: number;
   /** Which files to return, by path relative to the repository root; default: *.yaml / *.yml. */
   include?: (relPath: string) => boolean;
-  /** Files larger than this are returned with `tooLarge: true` and no content; default 1 MiB. */
+  /** Files larger than this are returned with `tooLarge: true` and no content; default 4 MiB. */
   maxFileBytes?: number;
   onProgress?: (e: SourceProgress) => void;
+  /** The commit this host runs: the snapshot then says whether the new commit descends from it (`ancestry`). */
+  ancestor?: string;
+  /** Send a token over plain http:// (default: refused, source-insecure-http: anyone on the path reads it). */
+  allowInsecureHttp?: boolean;
 }
 
 export interface SourceFile {
@@ -57,6 +61,8 @@ export interface SourceSnapshot {
   subPath: string;
   /** Sorted by path. */
   files: SourceFile[];
+  /** Whether `commit` descends from the `ancestor` option (absent when none was given, or in directory mode). */
+  ancestry?: import('./ancestry.js').Ancestry;
   /** Things the reader recovered from or skipped (a rebuilt cache, a skipped symlink), for the operator to see. */
   warnings: string[];
 }
@@ -64,7 +70,9 @@ export interface SourceSnapshot {
 export const DEFAULT_TOKEN_ENV = 'NOTRACK_GIT_TOKEN';
 export const DEFAULT_USERNAME = 'x-access-token';
 export const DEFAULT_TIMEOUT_MS = 30_000;
-export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+/** The one file-size limit of every command (validate included): large deny lists fit, a parse stays well inside
+ *  the agent's memory limit. */
+export const DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024;
 
 /** Policy files are YAML; everything else in the repository (README, CI config) is not ours to read. */
 export function isYamlFile(relPath: string): boolean {

@@ -6,6 +6,8 @@ export type SourceErrorCode =
   | 'source-unreachable'
   /** The server answered 401 or 403; the message says whether a token was sent and from where. */
   | 'source-auth'
+  /** A token would go over plain http:// without --allow-insecure-http. */
+  | 'source-insecure-http'
   /** The branch, tag or commit does not exist; the message lists some that do. */
   | 'source-ref-not-found'
   /** The repository has no commits at all. */

@@ -65,7 +65,8 @@ class AgentProcess {
   }
 }
 
-const ALLOWED = new Set(['reconcile', 'checkDrift', 'counters']);
+// The contract of src/agent/reconciler.ts: the three calls, and the optional protection members the agent looks for.
+const ALLOWED = new Set(['reconcile', 'checkDrift', 'counters', 'protection', 'protect', 'restore', 'watchLinks']);
 
 test('SIGHUP reconciles now; SIGTERM waits for that reconcile, exits 0, and touches nothing but the reconciler contract', async () => {
   const agent = new AgentProcess({ signalDelayMs: 600 });

@@ -160,7 +160,7 @@ test('inbound failsafes: the destination port, from anywhere or from their net o
   assert.is(run(s, 'tcp 10.0.255.7 > 10.0.0.1 frag'), 'deny r0', 'a later fragment has no port to look up');
 });
 
-test('outbound failsafes pass the replies: the source port and the source address', () => {
+test("outbound failsafes pass only replies to this host's connections: the source port and the source address", () => {
   const s = state({
     v4: [{ action: 'Deny' }],
     failsafes: [
@@ -168,10 +168,15 @@ test('outbound failsafes pass the replies: the source port and the source addres
       { direction: 'outbound', protocol: 6, port: 443, net: '192.0.2.0/24' },
     ],
   });
-  assert.is(run(s, 'udp 9.9.9.9:53 > 10.0.0.1:40000'), 'pass failsafe');
+  assert.is(run(s, 'udp 9.9.9.9:53 > 10.0.0.1:40000 reply'), 'pass failsafe');
+  assert.is(
+    run(s, 'udp 9.9.9.9:53 > 10.0.0.1:40000'),
+    'deny r0',
+    'a packet from port 53 that answers no connection of the host is policy',
+  );
   assert.is(run(s, 'udp 10.0.0.9:40000 > 10.0.0.1:53'), 'deny r0', 'a query to the host is not a reply');
-  assert.is(run(s, 'tcp 192.0.2.5:443 > 10.0.0.1:40000'), 'pass failsafe');
-  assert.is(run(s, 'tcp 198.51.100.5:443 > 10.0.0.1:40000'), 'deny r0');
+  assert.is(run(s, 'tcp 192.0.2.5:443 > 10.0.0.1:40000 reply'), 'pass failsafe');
+  assert.is(run(s, 'tcp 198.51.100.5:443 > 10.0.0.1:40000 reply'), 'deny r0');
 });
 
 test('notPorts, notNets and notProtocol exclude what they list', () => {

@@ -1,4 +1,5 @@
 // Token authentication against a Git server that demands it, and proof that the token never shows up anywhere.
+// The test server speaks plain http on loopback, so these reads pass allowInsecureHttp (as --allow-insecure-http).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
@@ -58,7 +59,7 @@ async function cacheText(url: string): Promise<string[]> {
 
 test('a token from the environment variable is sent as Basic auth with the default user name', async () => {
   const tokenEnv = tokenVar(TOKEN);
-  const snap = await fetchSource({ repo: server.url('private'), cacheDir, tokenEnv });
+  const snap = await fetchSource({ repo: server.url('private'), allowInsecureHttp: true, cacheDir, tokenEnv });
   assert.equal(paths(snap), ['policy.yaml']);
   assertAbsent([JSON.stringify(snap), inspect(snap, { depth: 5 }), ...(await cacheText(server.url('private')))], TOKEN);
 });
@@ -67,7 +68,7 @@ test('NOTRACK_GIT_TOKEN is the variable read when none is named', async () => {
   const saved = process.env.NOTRACK_GIT_TOKEN;
   process.env.NOTRACK_GIT_TOKEN = TOKEN;
   try {
-    const snap = await fetchSource({ repo: server.url('private'), cacheDir });
+    const snap = await fetchSource({ repo: server.url('private'), allowInsecureHttp: true, cacheDir });
     assert.equal(paths(snap), ['policy.yaml']);
   } finally {
     if (saved === undefined) delete process.env.NOTRACK_GIT_TOKEN;
@@ -77,7 +78,10 @@ test('NOTRACK_GIT_TOKEN is the variable read when none is named', async () => {
 
 test('without a token, source-auth says that none was sent and which variable to set', async () => {
   const tokenEnv = tokenVar(undefined);
-  const err = await sourceError(fetchSource({ repo: server.url('private'), cacheDir, tokenEnv }), 'source-auth');
+  const err = await sourceError(
+    fetchSource({ repo: server.url('private'), allowInsecureHttp: true, cacheDir, tokenEnv }),
+    'source-auth',
+  );
   assert.match(err.message, 'HTTP 401');
   assert.match(err.message, `no token ($${tokenEnv} is not set)`);
   assert.match(err.message, server.url('private'));
@@ -85,7 +89,10 @@ test('without a token, source-auth says that none was sent and which variable to
 
 test('a wrong token fails with source-auth naming its variable, never its value', async () => {
   const tokenEnv = tokenVar(WRONG);
-  const err = await sourceError(fetchSource({ repo: server.url('private'), cacheDir, tokenEnv }), 'source-auth');
+  const err = await sourceError(
+    fetchSource({ repo: server.url('private'), allowInsecureHttp: true, cacheDir, tokenEnv }),
+    'source-auth',
+  );
   assert.match(err.message, `rejected a token from $${tokenEnv}`);
   assert.match(err.message, 'HTTP 401');
   assertAbsent(renderings(err), WRONG);
@@ -95,14 +102,20 @@ test('a wrong token fails with source-auth naming its variable, never its value'
 test('the username option changes the Basic-auth user name', async () => {
   const tokenEnv = tokenVar(TOKEN);
   const err = await sourceError(
-    fetchSource({ repo: server.url('private'), cacheDir, tokenEnv, username: 'oauth2' }),
+    fetchSource({ repo: server.url('private'), allowInsecureHttp: true, cacheDir, tokenEnv, username: 'oauth2' }),
     'source-auth',
   );
   assertAbsent(renderings(err), TOKEN);
   const other = await startGitServer({ token: TOKEN, username: 'oauth2' });
   try {
     await other.createRepo('gl', { 'a.yaml': 'a\n' });
-    const snap = await fetchSource({ repo: other.url('gl'), cacheDir, tokenEnv, username: 'oauth2' });
+    const snap = await fetchSource({
+      repo: other.url('gl'),
+      allowInsecureHttp: true,
+      cacheDir,
+      tokenEnv,
+      username: 'oauth2',
+    });
     assert.equal(paths(snap), ['a.yaml']);
   } finally {
     await other.stop();
@@ -113,13 +126,16 @@ test('the username option changes the Basic-auth user name', async () => {
 test('credentials written in the URL are used but never shown, and share the cache folder of the plain URL', async () => {
   const tokenEnv = tokenVar(undefined);
   const withCreds = server.url('private', { username: 'x-access-token', password: TOKEN });
-  const snap = await fetchSource({ repo: withCreds, cacheDir, tokenEnv });
+  const snap = await fetchSource({ repo: withCreds, allowInsecureHttp: true, cacheDir, tokenEnv });
   assert.is(snap.repo, server.url('private'));
   assertAbsent([JSON.stringify(snap), ...(await cacheText(server.url('private')))], TOKEN);
   assert.is(cacheFolderFor(cacheDir, snap.repo), cacheFolderFor(cacheDir, server.url('private')));
 
   const wrongUrl = server.url('private', { username: 'x-access-token', password: WRONG });
-  const err = await sourceError(fetchSource({ repo: wrongUrl, cacheDir, tokenEnv }), 'source-auth');
+  const err = await sourceError(
+    fetchSource({ repo: wrongUrl, allowInsecureHttp: true, cacheDir, tokenEnv }),
+    'source-auth',
+  );
   assert.match(err.message, 'the credentials written in the URL');
   assert.is(err.repo, server.url('private'));
   assertAbsent(renderings(err), WRONG);
@@ -127,7 +143,10 @@ test('credentials written in the URL are used but never shown, and share the cac
 
 test('a token that reaches a missing repository reports that no repository is there', async () => {
   const tokenEnv = tokenVar(TOKEN);
-  const err = await sourceError(fetchSource({ repo: server.url('absent'), cacheDir, tokenEnv }), 'source-not-a-repo');
+  const err = await sourceError(
+    fetchSource({ repo: server.url('absent'), allowInsecureHttp: true, cacheDir, tokenEnv }),
+    'source-not-a-repo',
+  );
   assert.match(err.message, 'HTTP 404');
   assert.ok(err instanceof SourceError);
   assertAbsent(renderings(err), TOKEN);

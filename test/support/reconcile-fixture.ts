@@ -133,6 +133,7 @@ spec:
  */
 const HOST_RULES = `*filter
 :INPUT DROP [0:0]
+-A INPUT -i lo -j ACCEPT
 -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 COMMIT
 `;
@@ -153,7 +154,28 @@ export function compileFiles(files: Record<string, string>, host = HOST): Desire
 }
 
 /** The notrack commands a lab runs inside its host namespace. */
-export type LabCommand = 'apply' | 'drift' | 'status' | 'logs';
+export type LabCommand = 'apply' | 'drift' | 'status' | 'logs' | 'agent' | 'restore' | 'remove' | 'suspend' | 'resume';
+
+/** eth0 <-> eth0 between `a` and `b`, addresses, up, static neighbours (created inside the namespaces). */
+function linkPair(a: NetNs, b: NetNs): void {
+  run(['ip', 'link', 'add', 'name', IFNAME, 'netns', a.name, 'type', 'veth', 'peer', 'name', IFNAME, 'netns', b.name]);
+  a.exec(['ip', 'addr', 'add', `${HOST_ADDR4}/16`, 'dev', IFNAME]);
+  b.exec(['ip', 'addr', 'add', `${PEER_ADDR4}/16`, 'dev', IFNAME]);
+  a.exec(['ip', '-6', 'addr', 'add', `${HOST_ADDR6}/48`, 'dev', IFNAME, 'nodad']);
+  b.exec(['ip', '-6', 'addr', 'add', `${PEER_ADDR6}/48`, 'dev', IFNAME, 'nodad']);
+  for (const ns of [a, b]) ns.exec(['ip', 'link', 'set', IFNAME, 'up']);
+  const mac = (ns: NetNs): string => ns.exec(['cat', `/sys/class/net/${IFNAME}/address`]).stdout.trim();
+  const aMac = mac(a),
+    bMac = mac(b);
+  for (const [ns, addr, lladdr] of [
+    [a, PEER_ADDR4, bMac],
+    [a, PEER_ADDR6, bMac],
+    [b, HOST_ADDR4, aMac],
+    [b, HOST_ADDR6, aMac],
+  ] as const) {
+    ns.exec(['ip', 'neigh', 'replace', addr, 'lladdr', lladdr, 'dev', IFNAME, 'nud', 'permanent']);
+  }
+}
 
 export class ReconcileLab {
   readonly a: NetNs;
@@ -184,38 +206,7 @@ export class ReconcileLab {
     try {
       a = NetNs.create('a');
       b = NetNs.create('b');
-      run([
-        'ip',
-        'link',
-        'add',
-        'name',
-        IFNAME,
-        'netns',
-        a.name,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        IFNAME,
-        'netns',
-        b.name,
-      ]);
-      a.exec(['ip', 'addr', 'add', `${HOST_ADDR4}/16`, 'dev', IFNAME]);
-      b.exec(['ip', 'addr', 'add', `${PEER_ADDR4}/16`, 'dev', IFNAME]);
-      a.exec(['ip', '-6', 'addr', 'add', `${HOST_ADDR6}/48`, 'dev', IFNAME, 'nodad']);
-      b.exec(['ip', '-6', 'addr', 'add', `${PEER_ADDR6}/48`, 'dev', IFNAME, 'nodad']);
-      for (const ns of [a, b]) ns.exec(['ip', 'link', 'set', IFNAME, 'up']);
-      const mac = (ns: NetNs): string => ns.exec(['cat', `/sys/class/net/${IFNAME}/address`]).stdout.trim();
-      const aMac = mac(a),
-        bMac = mac(b);
-      for (const [ns, addr, lladdr] of [
-        [a, PEER_ADDR4, bMac],
-        [a, PEER_ADDR6, bMac],
-        [b, HOST_ADDR4, aMac],
-        [b, HOST_ADDR6, aMac],
-      ] as const) {
-        ns.exec(['ip', 'neigh', 'replace', addr, 'lladdr', lladdr, 'dev', IFNAME, 'nud', 'permanent']);
-      }
+      linkPair(a, b);
       a.exec(['iptables-restore', '--noflush'], { input: HOST_RULES });
       a.exec(['ip6tables-restore', '--noflush'], { input: HOST_RULES });
       pins = pinDir();
@@ -258,6 +249,29 @@ export class ReconcileLab {
     return this.git('rev-parse', 'HEAD');
   }
 
+  /** Deletes eth0 (both ends go with it). */
+  deleteLink(): void {
+    this.a.exec(['ip', 'link', 'del', IFNAME]);
+  }
+
+  /** Creates eth0 <-> eth0 again, as after deleteLink(): a new interface with a new index. */
+  createLink(): void {
+    linkPair(this.a, this.b);
+  }
+
+  /** Whether an XDP program is attached to eth0 in `a` (as `ip link` shows it). */
+  xdpAttached(): boolean {
+    return /\bxdp|prog\/xdp/.test(this.a.exec(['ip', 'link', 'show', IFNAME], { allowFail: true }).stdout);
+  }
+
+  /** GET http://127.0.0.1:<port><path> inside `a` (where the agent listens): status and body. */
+  httpGet(port: number, path: string): { status: number; body: string } {
+    const code = `const r = await fetch('http://127.0.0.1:${port}${path}'); process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));`;
+    const r = this.a.exec([process.execPath, '--input-type=module', '--eval', code], { allowFail: true });
+    if (r.status !== 0) return { status: 0, body: r.stderr };
+    return JSON.parse(r.stdout) as { status: number; body: string };
+  }
+
   /** The options every host command takes, for this lab. */
   hostArgs(): string[] {
     return ['--host', HOST, '--bpffs', this.bpffs, '--state-dir', this.stateDir];
@@ -265,8 +279,8 @@ export class ReconcileLab {
 
   private cliArgv(command: string, extra: string[]): string[] {
     // status and logs read what was applied here; the others also name the repository and the host.
-    const source =
-      command === 'status' || command === 'logs' ? this.hostArgs().slice(2) : ['--repo', this.repo, ...this.hostArgs()];
+    const placeOnly = ['status', 'logs', 'restore', 'remove', 'suspend', 'resume'];
+    const source = placeOnly.includes(command) ? this.hostArgs().slice(2) : ['--repo', this.repo, ...this.hostArgs()];
     return ['ip', 'netns', 'exec', this.a.name, ...cliCommand([command, ...source, ...extra])];
   }
 

@@ -36,6 +36,9 @@ import { readPinnedLinks } from './pinned-links.js';
 interface ObserveInterfaceOptions {
   ifname: string;
   pinDir: string;
+  /** The applied policy wants notrack on this interface: it is reported unprotected even when nothing is pinned
+   *  for it (a re-created interface, one that appeared after the apply, a boot without restore). */
+  expected?: boolean;
 }
 
 /** An attached program, and whether it is one of this interface's pinned generations (and which). */
@@ -293,7 +296,7 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
       message: `another XDP program is attached to ${opts.ifname} in ${xdp.mode} mode: id ${p.id}${p.name ? ` (${p.name})` : ''}; notrack does not replace it`,
     });
   }
-  if (ifindex !== null && generations.length > 0 && !active) {
+  if (ifindex !== null && !active && (generations.length > 0 || opts.expected === true)) {
     findings.push({ code: 'xdp-not-attached', message: `notrack's XDP program is not attached to ${opts.ifname}` });
   }
   if (active) {
