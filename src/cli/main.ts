@@ -1,8 +1,6 @@
 // The notrack CLI: dispatches to one file per command and maps error codes to exit codes in one place.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { NotrackError, UsageError } from '../errors.js';
+import { didYouMean } from '../model/suggest.js';
 import { validateCommand } from './validate.js';
 import { explainCommand } from './explain.js';
 import { testCommand } from './test-policies.js';
@@ -12,6 +10,8 @@ import { driftCommand } from './drift.js';
 import { statusCommand } from './status.js';
 import { logsCommand } from './logs.js';
 import { agentCommand } from './agent.js';
+import { versionCommand, versionLine } from './version.js';
+import { completionCommand } from './completion.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
 
@@ -35,15 +35,15 @@ const COMMANDS: Record<string, Command> = {
     run: async (argv) => (await import('./demo.js')).demoCommand(argv),
     summary: 'the whole loop against policies-example, in network namespaces it creates and removes (root)',
   },
+  version: { run: versionCommand, summary: 'the package version and the commit it was built from' },
+  completion: {
+    run: (argv) => completionCommand(argv, COMMANDS),
+    summary: 'print a bash or zsh completion script (notrack completion bash)',
+  },
 };
 
 /** Exit status for usage errors, as sysexits' EX_USAGE. */
 const EXIT_USAGE = 64;
-
-function version(): string {
-  const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-}
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -68,12 +68,12 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? EXIT_USAGE : 0;
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${versionLine()}\n`);
     return 0;
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`notrack: unknown command "${name}"\n\n${usage()}`);
+    process.stderr.write(`notrack: unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))}\n\n${usage()}`);
     return EXIT_USAGE;
   }
   try {
