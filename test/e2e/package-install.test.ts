@@ -2,7 +2,19 @@
 // tarball into a fresh prefix as an unprivileged user, and validate, test, explain, plan and version run from there
 // with no compiler on PATH.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
@@ -92,6 +104,13 @@ test('npm i -g of the tarball into a fresh prefix as an unprivileged user instal
   assert.ok(tarball, 'the tarball was packed');
   const globalconfig = run(['npm', 'config', 'get', 'globalconfig']).stdout.trim();
   const home = path.join(scratch, 'home');
+  // A copy of this machine's npm cache, so the install reads what it can locally (--prefer-offline) and asks the
+  // registry only for what is missing: the same packages, fewer round trips.
+  const rootCache = run(['npm', 'config', 'get', 'cache']).stdout.trim();
+  if (rootCache && existsSync(path.join(rootCache, '_cacache'))) {
+    cpSync(path.join(rootCache, '_cacache'), path.join(home, 'cache', '_cacache'), { recursive: true });
+    run(['chown', '-R', `${NOBODY.uid}:${NOBODY.gid}`, path.join(home, 'cache')]);
+  }
   const r = asNobody(
     [
       'npm',
@@ -103,6 +122,7 @@ test('npm i -g of the tarball into a fresh prefix as an unprivileged user instal
       path.join(home, 'cache'),
       '--no-audit',
       '--no-fund',
+      '--prefer-offline',
       tarball,
     ],
     // The machine's npm settings (registry, CA) live in its global npmrc, which --prefix would otherwise move.
@@ -178,6 +198,21 @@ test('plan compares two commits of a policy repository from the installed packag
   );
   assert.ok(r.status === 0 || r.status === 2, `plan exit ${r.status}: ${r.stderr}`);
   assert.match(r.stdout, '10.0.9.0/24');
+});
+
+test('deploy/systemd/install.sh puts the notrack command where the unit runs it, with the unit and a private env file', () => {
+  const root = path.join(scratch, 'root');
+  const r = run(['bash', path.join(ROOT, 'deploy', 'systemd', 'install.sh'), '--root', root, tarball]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const unit = readFileSync(path.join(root, 'etc', 'systemd', 'system', 'notrack-agent.service'), 'utf8');
+  const exec = /^ExecStart=(\S+)/m.exec(unit)?.[1];
+  assert.is(exec, '/usr/local/bin/notrack');
+  const installed = run([path.join(root, exec!), 'version']);
+  assert.is(installed.status, 0, installed.stderr);
+  assert.match(installed.stdout, /^notrack \d+\.\d+\.\d+ \(commit [0-9a-f]{12}/);
+  assert.is(statSync(path.join(root, 'etc', 'notrack', 'notrack-agent.env')).mode & 0o777, 0o600);
+  assert.match(unit, /^MemoryMax=/m);
+  assert.match(unit, /^TasksMax=/m);
 });
 
 test.run();
