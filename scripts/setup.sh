@@ -11,6 +11,7 @@ packages=(
   iputils-ping socat nftables                              # real traffic and rule oracles in the kernel tests, the demo
   procps util-linux mount                                  # sysctl, setpriv (unprivileged tests), mount/umount (bpffs)
   zsh                                                      # the zsh completion script is checked with zsh -n
+  prometheus                                               # promtool checks /metrics; the fleet report's tests scrape agents
 )
 missing=()
 for p in "${packages[@]}"; do

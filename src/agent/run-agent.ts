@@ -4,7 +4,7 @@ import { AgentRecord } from './agent-record.js';
 import { serveAgentEndpoints, type AgentServer } from './http.js';
 import { formatListen, type ListenAddress } from './listen.js';
 import { createLog } from './log.js';
-import { AgentMetrics } from './metrics.js';
+import { AgentMetrics, type BuildLabels } from './metrics.js';
 import { checkAgentOptions, type AgentOptions } from './options.js';
 import { ReconcileLoop } from './reconcile-loop.js';
 import type { Reconciler } from './reconciler.js';
@@ -25,6 +25,8 @@ interface AgentRuntime {
   /** Called with the exit code once a signal has stopped the agent (default process.exit: a reconcile abandoned
    *  after --shutdown-timeout would otherwise keep the process alive). Not called for handle.stop(). */
   exit?: (code: number) => void;
+  /** What notrack_build_info says (default: unknown). */
+  build?: BuildLabels;
 }
 
 export interface AgentHandle {
@@ -64,6 +66,7 @@ export async function runAgent(
     (e) => {
       log.warn('reading counters failed', { error: (e as Error)?.message ?? String(e) });
     },
+    runtime.build,
   );
   const settings = {
     schedule: checked.schedule.text,

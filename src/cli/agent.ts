@@ -6,6 +6,7 @@ import { AGENT_ARGS, agentHelp, agentOptionsFromArgs } from './agent-flags.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, parseCommandArgs } from './args.js';
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
+import { buildInfo } from './version.js';
 
 export async function agentCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { ...SOURCE_OPTIONS, ...HOST_OPTIONS, ...AGENT_ARGS });
@@ -21,6 +22,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
     );
   const options = agentOptionsFromArgs(values);
   const reconciler = new HostReconciler({ source: sourceOptions(values), ...hostSettings(values) });
-  const handle = await runAgent(options, reconciler);
+  const build = buildInfo();
+  const handle = await runAgent(options, reconciler, {
+    build: { version: build.version, commit: build.commit ?? 'unknown' },
+  });
   return handle.done;
 }
