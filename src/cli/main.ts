@@ -12,6 +12,7 @@ import { logsCommand } from './logs.js';
 import { agentCommand } from './agent.js';
 import { versionCommand, versionLine } from './version.js';
 import { completionCommand } from './completion.js';
+import { fleetCommand } from './fleet.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
 
@@ -31,6 +32,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'packets that matched Log rules and what then decided them (--follow to keep watching)',
   },
   agent: { run: agentCommand, summary: 'run on a schedule: fetch, reconcile, check drift; metrics and health' },
+  fleet: {
+    run: fleetCommand,
+    summary: 'every host: commit, lag, protection, drift, condition, from Prometheus (exit 2 unless in sync)',
+  },
   demo: {
     run: async (argv) => (await import('./demo.js')).demoCommand(argv),
     summary: 'the whole loop against policies-example, in network namespaces it creates and removes (root)',
