@@ -13,6 +13,7 @@ import { agentCommand } from './agent.js';
 import { versionCommand, versionLine } from './version.js';
 import { completionCommand } from './completion.js';
 import { fleetCommand } from './fleet.js';
+import { commentCommand } from './comment.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
 
@@ -32,6 +33,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'packets that matched Log rules and what then decided them (--follow to keep watching)',
   },
   agent: { run: agentCommand, summary: 'run on a schedule: fetch, reconcile, check drift; metrics and health' },
+  comment: {
+    run: commentCommand,
+    summary: 'post a report as one pull-request comment, edited in place on later runs (GitHub, GitLab)',
+  },
   fleet: {
     run: fleetCommand,
     summary: 'every host: commit, lag, protection, drift, condition, from Prometheus (exit 2 unless in sync)',

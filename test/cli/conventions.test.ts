@@ -23,6 +23,7 @@ const COMMANDS = [
   'status',
   'logs',
   'agent',
+  'comment',
   'fleet',
   'demo',
   'version',
