@@ -36,7 +36,19 @@ const LAYERS = {
   publish: [],
   report: ['fleet', 'reconcile', 'dataplane', 'compile', 'model', 'source'],
   demo: ['model', 'source'],
-  cli: ['report', 'publish', 'fleet', 'reconcile', 'agent', 'dataplane', 'libbpf', 'compile', 'model', 'source', 'demo'],
+  cli: [
+    'report',
+    'publish',
+    'fleet',
+    'reconcile',
+    'agent',
+    'dataplane',
+    'libbpf',
+    'compile',
+    'model',
+    'source',
+    'demo',
+  ],
 };
 
 function layerRule(name, mayImport, leaves) {

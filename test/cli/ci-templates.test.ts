@@ -1,5 +1,5 @@
 // The GitHub composite action and the GitLab CI templates call notrack only with commands and flags it has, and
-// carry the steps the workflow needs: fetch the base, validate --strict, test, plan, comment.
+// carry the steps the workflow needs: fetch the base, validate (warnings as errors), test, plan, comment.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -53,7 +53,7 @@ test('every notrack command and flag in the CI templates exists', async () => {
   assert.ok(checked >= 10, `${checked} invocations checked`);
 });
 
-test('the action is composite and runs validate --strict, test, plan, then the comment, after fetching the base', () => {
+test('the action is composite and runs validate (warnings fail), test, plan, then the comment, after fetching the base', () => {
   const action = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as {
     runs: { using: string; steps: { name?: string; run?: string; if?: string }[] };
   };
@@ -62,7 +62,7 @@ test('the action is composite and runs validate --strict, test, plan, then the c
   const at = (re: RegExp) => runs.findIndex((r) => re.test(r));
   const order = [
     /git fetch --no-tags --depth=1 origin/,
-    /notrack validate .*--strict/,
+    /notrack validate .*--warnings-as-errors/,
     /notrack test /,
     /notrack plan /,
     /notrack comment /,
