@@ -22,9 +22,16 @@ let head = '';
 const agents: LabProcess[] = [];
 let prometheus: LabProcess | null = null;
 
-/** The address an agent listens on: its host's first IPv4 address (Prometheus scrapes it over the lab bridge). */
+/**
+ * The address an agent listens on: the IPv4 address of its host's last interface, the one its on-link routes to the
+ * rest of the lab leave by, so Prometheus's scrapes come and go over one interface (on edge-1 that is the internal
+ * one, as a real edge host serves metrics on its internal network, not its public one).
+ */
 function agentAddress(node: string): string {
-  const a = lab.host(node).plan.interfaces[0]!.addresses.find((x) => !x.includes(':'))!;
+  const a = lab
+    .host(node)
+    .plan.interfaces.at(-1)!
+    .addresses.find((x) => !x.includes(':'))!;
   return a.split('/')[0]!;
 }
 
