@@ -10,7 +10,9 @@
 //   dataplane  the host: BPF objects and links, tc, iptables, ipsets (libbpf, compile, model)
 //   agent      the long-running runtime: knows no Git, no kernel    (leaves only)
 //   reconcile  one host's reconcile: the agent's Reconciler          (agent, dataplane, libbpf, compile, model, source)
-//   report     plans, diagnostics, runs, status as text, JSON ...   (reconcile, dataplane, compile, model, source)
+//   fleet      the fleet's state from the agents' metrics in Prometheus (source)
+//   publish    posting reports where people review: pull-request comments (leaves only)
+//   report     plans, diagnostics, runs, status as text, JSON ...   (fleet, reconcile, dataplane, compile, model, source)
 //   demo       the lab of network namespaces                        (model, source)
 //   cli        one file per command                                 (everything above)
 // bench/ and test/ may import src/; src/ imports neither.
@@ -30,9 +32,23 @@ const LAYERS = {
   dataplane: ['libbpf', 'compile', 'model'],
   agent: [],
   reconcile: ['agent', 'dataplane', 'libbpf', 'compile', 'model', 'source'],
-  report: ['reconcile', 'dataplane', 'compile', 'model', 'source'],
+  fleet: ['source'],
+  publish: [],
+  report: ['fleet', 'reconcile', 'dataplane', 'compile', 'model', 'source'],
   demo: ['model', 'source'],
-  cli: ['report', 'reconcile', 'agent', 'dataplane', 'libbpf', 'compile', 'model', 'source', 'demo'],
+  cli: [
+    'report',
+    'publish',
+    'fleet',
+    'reconcile',
+    'agent',
+    'dataplane',
+    'libbpf',
+    'compile',
+    'model',
+    'source',
+    'demo',
+  ],
 };
 
 function layerRule(name, mayImport, leaves) {

@@ -10,6 +10,9 @@ packages=(
   git                                                      # the test Git server (git http-backend)
   iputils-ping socat nftables                              # real traffic and rule oracles in the kernel tests, the demo
   procps util-linux mount                                  # sysctl, setpriv (unprivileged tests), mount/umount (bpffs)
+  zsh                                                      # the zsh completion script is checked with zsh -n
+  prometheus                                               # promtool checks /metrics; the fleet report's tests scrape agents
+  podman runc mmdebstrap                                   # the container image test: a Debian base, the image, a run
 )
 missing=()
 for p in "${packages[@]}"; do

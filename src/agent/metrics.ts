@@ -1,10 +1,12 @@
-// Prometheus metrics of the agent, in a registry of its own: reconcile and drift outcomes, and the kernel's
-// per-rule and per-verdict counters, read from the host at scrape time.
+// Prometheus metrics of the agent, in a registry of its own: reconcile and drift outcomes, the kernel's per-rule
+// and per-verdict counters (read from the host at scrape time), build info and the process's own metrics.
+// Each family measures one thing (verdicts, Log events and datapath errors apart), no label carries an aggregate,
+// and rules are labelled by a stable id, so that inserting a rule renames no other series.
 //
 // Kernel counters are absolute and only grow while a program generation runs, so they are exposed as counters
 // whose value is set at each scrape (a replaced generation shows as a counter reset, which rate() handles). One
 // scrape reads the host once: the three collect callbacks share the read in flight.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppliedRevision } from './agent-state.js';
 import {
   RECONCILE_REASONS,
@@ -14,7 +16,15 @@ import {
   type ReconcileReason,
 } from './reconciler.js';
 
-const RULE_LABELS = ['iface', 'policy', 'direction', 'rule', 'action'] as const;
+const RULE_LABELS = ['iface', 'policy', 'direction', 'rule_id', 'action'] as const;
+
+/** What the agent is: `notrack_build_info{version, commit}`. */
+export interface BuildLabels {
+  version: string;
+  commit: string;
+}
+
+type DatapathKind = Counters['reasons'][number]['kind'];
 
 /** The stage a failure belongs to, for notrack_errors_total: 'FetchFailed' -> 'fetch' (RECONCILE_REASONS). */
 function failureStage(reason: ReconcileReason): string {
@@ -32,11 +42,28 @@ export class AgentMetrics {
   private readonly driftObjects;
   private readonly driftChecks;
   private readonly errors;
+  private readonly driftDuration;
   private inflight: Promise<Counters | null> | null = null;
 
   /** `readCounters` is called at most once per scrape; `onReadError` hears why a read failed. */
-  constructor(readCounters: () => Promise<Counters>, onReadError: (e: unknown) => void) {
+  constructor(
+    readCounters: () => Promise<Counters>,
+    onReadError: (e: unknown) => void,
+    build: BuildLabels = { version: 'unknown', commit: 'unknown' },
+  ) {
     const registers = [this.registry];
+    // process_* (CPU, memory, open fds, start time) and nodejs_* (heap, event loop lag, GC) of this process.
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client names three gauges with a _total suffix, which Prometheus reserves for counters (promtool flags
+    // them); nodejs_active_handles and nodejs_active_requests carry the same values without it.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
+    new Gauge({
+      name: 'notrack_build_info',
+      help: 'The notrack build this agent runs: version and Git commit; always 1.',
+      labelNames: ['version', 'commit'],
+      registers,
+    }).set({ version: build.version, commit: build.commit }, 1);
     const shared = (): Promise<Counters | null> => {
       this.inflight ??= readCounters()
         .then(
@@ -75,15 +102,48 @@ export class AgentMetrics {
         for (const r of c?.rules ?? []) this.inc(ruleLabels(r), Number(r.bytes));
       },
     });
-    new Counter({
-      name: 'notrack_packets_total',
-      help: 'Packets per interface and verdict reason: accepted, dropped, failsafe, ... (kernel counter).',
-      labelNames: ['iface', 'reason'],
+    const datapath = (name: string, help: string, kind: DatapathKind, label: string | null) =>
+      new Counter({
+        name,
+        help,
+        labelNames: label ? ['iface', label] : ['iface'],
+        registers,
+        async collect() {
+          const c = await shared();
+          this.reset();
+          for (const r of c?.reasons ?? [])
+            if (r.kind === kind)
+              this.inc(label ? { iface: r.iface, [label]: r.reason } : { iface: r.iface }, Number(r.packets));
+        },
+      });
+    datapath('notrack_xdp_packets_total', 'Packets the XDP program saw, per interface (kernel counter).', 'seen', null);
+    datapath(
+      'notrack_packets_total',
+      'Packets per interface by the one verdict each got: accepted, dropped, failsafe, no_match, ... (kernel counter).',
+      'verdict',
+      'verdict',
+    );
+    datapath(
+      'notrack_log_events_total',
+      'Log rule events per interface: emitted, rate_limited, lost, overflow (kernel counter).',
+      'log',
+      'event',
+    );
+    datapath(
+      'notrack_datapath_errors_total',
+      'Datapath faults per interface: meta_failed, tail_call_failed (kernel counter).',
+      'error',
+      'error',
+    );
+    new Gauge({
+      name: 'notrack_interface_protected',
+      help: "1 when notrack's programs are attached and live on an interface the applied policy protects, else 0.",
+      labelNames: ['iface'],
       registers,
       async collect() {
         const c = await shared();
         this.reset();
-        for (const r of c?.reasons ?? []) this.inc({ iface: r.iface, reason: r.reason }, Number(r.packets));
+        for (const i of c?.interfaces ?? []) this.set({ iface: i.iface }, i.protected ? 1 : 0);
       },
     });
     this.reconcileTotal = new Counter({
@@ -131,6 +191,12 @@ export class AgentMetrics {
       labelNames: ['status'],
       registers,
     });
+    this.driftDuration = new Histogram({
+      name: 'notrack_drift_check_duration_seconds',
+      help: 'How long drift checks took (repairs included in enforce mode).',
+      registers,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    });
     this.errors = new Counter({
       name: 'notrack_errors_total',
       help: 'Failures by stage: fetch, validation, apply, ... from reconcile reasons; drift; counters.',
@@ -155,6 +221,7 @@ export class AgentMetrics {
 
   driftChecked(outcome: DriftOutcome): void {
     this.driftChecks.inc({ status: outcome.status });
+    this.driftDuration.observe(outcome.durationMs / 1000);
     if (outcome.status === 'Failed') this.errors.inc({ stage: 'drift' });
     else this.driftObjects.set(outcome.drifted.length);
   }
@@ -166,5 +233,5 @@ export class AgentMetrics {
 }
 
 function ruleLabels(r: Counters['rules'][number]): Record<(typeof RULE_LABELS)[number], string> {
-  return { iface: r.iface, policy: r.policy, direction: r.direction, rule: String(r.index), action: r.action };
+  return { iface: r.iface, policy: r.policy, direction: r.direction, rule_id: r.id, action: r.action };
 }

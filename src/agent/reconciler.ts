@@ -83,13 +83,27 @@ export interface Counters {
     iface: string;
     policy: string;
     direction: string;
+    /** Position in the policy's rule list (for people; it moves when rules are inserted). */
     index: number;
+    /** Stable id of the rule (a hash of what it matches and does): what metrics label the rule by. */
+    id: string;
     action: string;
     packets: bigint;
     bytes: bigint;
   }[];
-  /** accepted, dropped, failsafe, ... */
-  reasons: { iface: string; reason: string; packets: bigint; bytes: bigint }[];
+  /** The datapath's own counters per interface, each of one kind: `seen` (every packet), `verdict` (the one outcome
+   *  of each packet: accepted, dropped, failsafe, ...), `log` (Log rule events) or `error` (datapath faults).
+   *  `reason` is a stable snake_case name. */
+  reasons: {
+    iface: string;
+    kind: 'seen' | 'verdict' | 'log' | 'error';
+    reason: string;
+    packets: bigint;
+    bytes: bigint;
+  }[];
+  /** Every interface the applied state protects, and whether it is protected now (notrack's programs attached and
+   *  live). Absent when the reconciler cannot tell. */
+  interfaces?: { iface: string; protected: boolean }[];
 }
 
 /** One interface the applied policy expects notrack on, as observed in the kernel. */

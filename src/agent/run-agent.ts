@@ -4,7 +4,7 @@ import { AgentRecord } from './agent-record.js';
 import { serveAgentEndpoints, type AgentServer } from './http.js';
 import { formatListen, type ListenAddress } from './listen.js';
 import { createLog } from './log.js';
-import { AgentMetrics } from './metrics.js';
+import { AgentMetrics, type BuildLabels } from './metrics.js';
 import { ProtectionGuard } from './protection-guard.js';
 import { ProtectionMetrics } from './protection-metrics.js';
 import { checkAgentOptions, type AgentOptions } from './options.js';
@@ -27,6 +27,8 @@ interface AgentRuntime {
   /** Called with the exit code once a signal has stopped the agent (default process.exit: a reconcile abandoned
    *  after --shutdown-timeout would otherwise keep the process alive). Not called for handle.stop(). */
   exit?: (code: number) => void;
+  /** What notrack_build_info says (default: unknown). */
+  build?: BuildLabels;
 }
 
 export interface AgentHandle {
@@ -66,6 +68,7 @@ export async function runAgent(
     (e) => {
       log.warn('reading counters failed', { error: (e as Error)?.message ?? String(e) });
     },
+    runtime.build,
   );
   const settings = {
     schedule: checked.schedule.text,

@@ -35,7 +35,7 @@ export const AGENT_HELP = `  --schedule CRON|INTERVAL   when to fetch and reconc
                              expression (6 fields: seconds first) or an interval that divides a minute, hour
                              or day evenly (30s, 5m, 2h)
   --drift-schedule CRON|INTERVAL  when to check the host for drift (default "${d.driftSchedule}")
-  --drift-mode MODE          enforce (repair drift; default) or warn (report it only)
+  --drift-mode enforce|warn  enforce (repair drift; default) or warn (report it only)
   --jitter DURATION          random delay before each scheduled run, up to DURATION (default ${formatDuration(d.jitterMs)}; 0 for none)
   --retry-initial DURATION   first retry after a Failed reconcile (default ${formatDuration(d.retry.initialMs)})
   --retry-max DURATION       longest retry delay (default ${formatDuration(d.retry.maxMs)})

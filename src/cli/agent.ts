@@ -1,10 +1,12 @@
 // `notrack agent`: the long-running reconciler of one host (the runtime is src/agent/, the reconciler src/reconcile/).
 import { runAgent } from '../agent/index.js';
+import { UsageError } from '../errors.js';
 import { HostReconciler } from '../reconcile/host-reconciler.js';
 import { AGENT_ARGS, agentHelp, agentOptionsFromArgs } from './agent-flags.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, parseCommandArgs } from './args.js';
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
+import { buildInfo } from './version.js';
 
 export async function agentCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -21,6 +23,12 @@ export async function agentCommand(argv: string[]): Promise<number> {
     );
     return 0;
   }
+  // Without --repo the source stage reads the files under the current directory: a service started from / would
+  // try to read every YAML file on the machine as policy. The agent follows a repository, so it must name one.
+  if (values.repo === undefined || values.repo === '')
+    throw new UsageError(
+      'the agent needs --repo: the policy repository to follow (an http(s) URL, or a local Git repository path)',
+    );
   const options = agentOptionsFromArgs(values);
   const reconciler = new HostReconciler({
     source: sourceOptions(values),
@@ -28,6 +36,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
     protectMode: options.driftMode,
     ...(values['allow-rewind'] ? { allowRewind: true } : {}),
   });
-  const handle = await runAgent(options, reconciler);
+  const build = buildInfo();
+  const handle = await runAgent(options, reconciler, {
+    build: { version: build.version, commit: build.commit ?? 'unknown' },
+  });
   return handle.done;
 }

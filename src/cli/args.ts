@@ -1,6 +1,7 @@
 // Command-line option parsing shared by every command: node:util parseArgs with errors a person can act on.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
+import { didYouMean } from '../model/suggest.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -42,8 +43,17 @@ export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: 
       strict: true,
     });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    const message = (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '');
+    throw new UsageError(message + unknownOptionHint(message, Object.keys(options)));
   }
+}
+
+/** `; did you mean "--format"?` for parseArgs' "Unknown option '--formt'", else the empty string. */
+function unknownOptionHint(message: string, names: readonly string[]): string {
+  const m = /^Unknown option '--?([^'=]+)'/.exec(message);
+  if (!m) return '';
+  const hint = didYouMean(m[1]!, [...names, 'help']);
+  return hint.replace(/"([^"]+)"/, '"--$1"');
 }
 
 export function oneOf<T extends string>(

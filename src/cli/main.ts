@@ -1,8 +1,6 @@
 // The notrack CLI: dispatches to one file per command and maps error codes to exit codes in one place.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { NotrackError, UsageError } from '../errors.js';
+import { didYouMean } from '../model/suggest.js';
 import { validateCommand } from './validate.js';
 import { explainCommand } from './explain.js';
 import { testCommand } from './test-policies.js';
@@ -15,6 +13,10 @@ import { agentCommand } from './agent.js';
 import { restoreCommand } from './restore.js';
 import { removeCommand } from './remove.js';
 import { resumeCommand, suspendCommand } from './suspend.js';
+import { versionCommand, versionLine } from './version.js';
+import { completionCommand } from './completion.js';
+import { fleetCommand } from './fleet.js';
+import { commentCommand } from './comment.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string };
 
@@ -47,19 +49,27 @@ const COMMANDS: Record<string, Command> = {
     run: restoreCommand,
     summary: 'the last applied state back onto this host from the state folder, without network (at boot)',
   },
+  comment: {
+    run: commentCommand,
+    summary: 'post a report as one pull-request comment, edited in place on later runs (GitHub, GitLab)',
+  },
+  fleet: {
+    run: fleetCommand,
+    summary: 'every host: commit, lag, protection, drift, condition, from Prometheus (exit 2 unless in sync)',
+  },
   demo: {
     run: async (argv) => (await import('./demo.js')).demoCommand(argv),
     summary: 'the whole loop against policies-example, in network namespaces it creates and removes (root)',
+  },
+  version: { run: versionCommand, summary: 'the package version and the commit it was built from' },
+  completion: {
+    run: (argv) => completionCommand(argv, COMMANDS),
+    summary: 'print a bash or zsh completion script (notrack completion bash)',
   },
 };
 
 /** Exit status for usage errors, as sysexits' EX_USAGE. */
 const EXIT_USAGE = 64;
-
-function version(): string {
-  const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-}
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -84,12 +94,12 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? EXIT_USAGE : 0;
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${versionLine()}\n`);
     return 0;
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`notrack: unknown command "${name}"\n\n${usage()}`);
+    process.stderr.write(`notrack: unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))}\n\n${usage()}`);
     return EXIT_USAGE;
   }
   try {

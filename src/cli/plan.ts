@@ -10,6 +10,7 @@ import { NotrackError } from '../errors.js';
 import { UsageError } from '../errors.js';
 import { SOURCE_OPTIONS, oneOf, parseCommandArgs, sourceHelp } from './args.js';
 import { sourceOptions } from './read-policy.js';
+import { withShallowHint } from './shallow-hint.js';
 
 const PLAN_HELP = `Usage: notrack plan --base REF --head REF [--repo URL|PATH] [--path DIR] [--format text|markdown|json]
 
@@ -61,7 +62,8 @@ export async function planCommand(argv: string[]): Promise<number> {
   const format = oneOf('format', values.format, ['text', 'markdown', 'json'] as const, 'text');
   const common = { ...values, repo: values.repo ?? '.' };
 
-  const read = async (ref: string): Promise<SourceSnapshot> => fetchSource(sourceOptions({ ...common, ref }));
+  const read = async (ref: string): Promise<SourceSnapshot> =>
+    withShallowHint(common.repo, ref, () => fetchSource(sourceOptions({ ...common, ref })));
   const [base, head] = [await read(values.base), await read(values.head)];
   const headResult = loadResources(head.files);
   if (!headResult.valid) throw new InvalidRevisionError('head', headResult);

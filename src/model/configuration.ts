@@ -40,13 +40,20 @@ export function configurationSettings(spec: NotrackConfiguration['spec']): Parti
   return out;
 }
 
-/** The configuration in force on `host`. */
+/**
+ * The configuration in force on `host`, field by field: NotrackConfiguration `node.<host>`, then its `default`, then
+ * FelixConfiguration `node.<host>` and `default` (failsafe ports only), then Calico's defaults.
+ */
 export function resolveConfiguration(resources: Pick<ResourceSet, 'configurations'>, host: string): Configuration {
-  const byName = new Map<string, ConfigurationOverride>(resources.configurations.map((c) => [c.name, c]));
+  const felix = resources.configurations.filter((c) => c.kind === 'FelixConfiguration');
+  const notrack = resources.configurations.filter((c) => c.kind !== 'FelixConfiguration');
+  const named = (list: ConfigurationOverride[], name: string) => list.find((c) => c.name === name)?.settings ?? {};
   return {
     ...DEFAULT_CONFIGURATION,
-    ...(byName.get('default')?.settings ?? {}),
-    ...(byName.get(`node.${host}`)?.settings ?? {}),
+    ...named(felix, 'default'),
+    ...named(felix, `node.${host}`),
+    ...named(notrack, 'default'),
+    ...named(notrack, `node.${host}`),
   };
 }
 

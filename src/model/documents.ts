@@ -57,6 +57,8 @@ export interface SourceDocument {
   value: unknown;
   /** Position of the node at `path`, or of its nearest existing ancestor. `key` points at the map key instead. */
   locate(path: readonly PathSegment[], opts?: { key?: boolean }): Position;
+  /** Where this document sits inside the YAML document, for an item of a `…List` (['items', 3]); shown in JSON paths. */
+  pathPrefix?: readonly PathSegment[];
 }
 
 interface ParsedDocuments {
@@ -404,6 +406,6 @@ export function diagnosticAt(
     endLine: p.endLine,
     endCol: p.endCol,
     document: doc.index,
-    path: formatPath(path),
+    path: formatPath([...(doc.pathPrefix ?? []), ...path]),
   };
 }

@@ -11,9 +11,12 @@ import { sortDiagnostics, type Diagnostic, type PathSegment } from './diagnostic
 import { validateDocument, type Kind } from './schemas.js';
 import { checkConfiguration, checkHostEndpoint, checkNetworkSet, checkPolicy } from './semantic.js';
 import { lintResources } from './lint.js';
+import { expandLists } from './list-documents.js';
+import { checkFelixConfiguration, failsafeSourceNotices } from './felix-configuration.js';
 import { didYouMean } from './suggest.js';
-import type { ResourceSet } from './resources.js';
+import type { ConfigurationOverride, ResourceSet } from './resources.js';
 import type {
+  FelixConfiguration,
   GlobalNetworkPolicy,
   GlobalNetworkSet,
   HostEndpoint as HostEndpointYaml,
@@ -34,7 +37,8 @@ export function loadResources(
   limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS,
 ): LoadResult {
   const parsed = parseDocuments(files, limits);
-  const diagnostics = [...parsed.diagnostics];
+  const lists = expandLists(parsed.documents);
+  const diagnostics = [...parsed.diagnostics, ...lists.diagnostics];
   const resources: ResourceSet = {
     policies: [],
     ignoredPolicies: [],
@@ -46,8 +50,9 @@ export function loadResources(
   const firstByName = new Map<string, SourceDocument>();
   const policyDocs = new Map<string, SourceDocument>();
   const namedPortUses: { doc: SourceDocument; path: PathSegment[]; name: string }[] = [];
+  const configDocs = new Map<ConfigurationOverride, SourceDocument>();
 
-  for (const doc of parsed.documents) {
+  for (const doc of lists.documents) {
     const check = validateDocument(doc);
     diagnostics.push(...check.diagnostics);
     if (!check.kind) continue;
@@ -114,8 +119,18 @@ export function loadResources(
         if (r.config) resources.configurations.push(r.config);
         break;
       }
+      case 'FelixConfiguration': {
+        const r = checkFelixConfiguration(doc, doc.value as FelixConfiguration);
+        diagnostics.push(...r.diagnostics);
+        if (r.config) {
+          resources.configurations.push(r.config);
+          configDocs.set(r.config, doc);
+        }
+        break;
+      }
     }
   }
+  diagnostics.push(...failsafeSourceNotices(resources.configurations, configDocs));
 
   // Named ports resolve against the ports every HostEndpoint defines.
   const defined = new Set(resources.hostEndpoints.flatMap((h) => h.ports.map((p) => p.name)));
@@ -139,6 +154,6 @@ export function loadResources(
     resources,
     diagnostics: sortDiagnostics(diagnostics),
     valid,
-    counts: { files: files.length, documents: parsed.documents.length, kinds },
+    counts: { files: files.length, documents: lists.documents.length, kinds },
   };
 }

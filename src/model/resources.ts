@@ -112,6 +112,8 @@ export interface ConfigurationOverride {
   name: string;
   settings: Partial<Configuration>;
   source: SourceRef;
+  /** Absent for NotrackConfiguration; a FelixConfiguration lends only its failsafe ports and yields to it. */
+  kind?: 'FelixConfiguration';
 }
 
 /** Everything validation produced from one revision of the policy repository. */

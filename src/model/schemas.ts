@@ -14,6 +14,7 @@ const KINDS = {
   HostEndpoint: { apiVersion: 'projectcalico.org/v3', schema: 'hostendpoint.schema.json' },
   GlobalNetworkSet: { apiVersion: 'projectcalico.org/v3', schema: 'globalnetworkset.schema.json' },
   NotrackConfiguration: { apiVersion: 'notrack.dev/v1alpha1', schema: 'notrackconfiguration.schema.json' },
+  FelixConfiguration: { apiVersion: 'projectcalico.org/v3', schema: 'felixconfiguration.schema.json' },
 } as const;
 export type Kind = keyof typeof KINDS;
 
@@ -25,7 +26,6 @@ const OTHER_CALICO_KINDS: Record<string, string> = {
   NetworkSet: 'namespaced NetworkSets are only used by workload policy',
   Profile: 'profiles are tracked policy',
   Tier: 'notrack has only the default tier',
-  FelixConfiguration: 'Felix settings do not apply to notrack; use NotrackConfiguration',
   BGPConfiguration: 'not a firewall resource',
   BGPPeer: 'not a firewall resource',
   IPPool: 'not a firewall resource',

@@ -6,7 +6,7 @@ import { loadResources } from '../model/load-resources.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/index.js';
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
-import { observeInterface } from '../dataplane/xdp/index.js';
+import { observeInterface, type InterfaceObservation } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
 import { watchLinks } from '../dataplane/link-watch.js';
 import { observeProtection, protectHost } from './host-protection.js';
@@ -30,6 +30,8 @@ import { pinnedInterfaces } from '../dataplane/xdp/index.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
+import { COUNTER_KINDS } from './counter-kinds.js';
+import { ruleIds } from '../compile/rule-id.js';
 
 interface HostReconcilerOptions {
   source: SourceOptions;
@@ -433,7 +435,7 @@ export class HostReconciler implements Reconciler {
   }
 
   async counters(): Promise<Counters> {
-    const out: Counters = { rules: [], reasons: [] };
+    const out: Counters = { rules: [], reasons: [], interfaces: [] };
     const applied = readAppliedState(this.opts.stateDir);
     if (!applied) return out;
     for (const [ifname, iface] of plannedInterfaces(applied, hostInterfaces()).apply) {
@@ -441,12 +443,17 @@ export class HostReconciler implements Reconciler {
       try {
         obs = observeInterface({ ifname, pinDir: this.opts.bpffs });
       } catch {
+        out.interfaces!.push({ iface: ifname, protected: false });
         continue;
       }
       const active = obs.generations.find((g) => g.number === obs.activeGeneration);
+      out.interfaces!.push({ iface: ifname, protected: interfaceProtected(obs) });
       if (!active) continue;
-      for (const [reason, v] of Object.entries(active.counters))
-        out.reasons.push({ iface: ifname, reason, packets: v.packets, bytes: v.bytes });
+      for (const [name, v] of Object.entries(active.counters)) {
+        const { kind, name: reason } = COUNTER_KINDS[name as keyof typeof COUNTER_KINDS];
+        out.reasons.push({ iface: ifname, kind, reason, packets: v.packets, bytes: v.bytes });
+      }
+      const ids = ruleIds(iface);
       iface.counters.forEach((ref, i) => {
         const v = active.ruleCounters[i];
         const entry = [...iface.ingress.v4, ...iface.ingress.v6].find((e) => e.counter === i);
@@ -456,6 +463,7 @@ export class HostReconciler implements Reconciler {
             policy: ref.policy,
             direction: ref.direction,
             index: ref.index,
+            id: ids[i]!,
             action: entry?.action ?? 'none',
             packets: v.packets,
             bytes: v.bytes,
@@ -464,6 +472,12 @@ export class HostReconciler implements Reconciler {
     }
     return out;
   }
+}
+
+/** Protected: the active generation's XDP program is attached and notrack's TC program is on ingress. */
+function interfaceProtected(obs: InterfaceObservation): boolean {
+  const active = obs.generations.find((g) => g.number === obs.activeGeneration);
+  return active !== undefined && active.attached && obs.tc.mechanism !== 'none';
 }
 
 export class NothingAppliedError extends NotrackError {

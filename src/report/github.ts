@@ -25,3 +25,8 @@ export function githubAnnotation(d: Diagnostic, options: { detailed: boolean }):
   const at = options.detailed && d.path ? ` (at ${d.path})` : '';
   return `::${d.severity} ${props.join(',')}::${escapeData(d.message + at)}`;
 }
+
+/** A workflow command without a file: `::warning title=…::message` (shown in the run's annotations). */
+export function githubMessage(severity: 'error' | 'warning' | 'notice', title: string, message: string): string {
+  return `::${severity} title=${escapeProperty(title)}::${escapeData(message)}`;
+}

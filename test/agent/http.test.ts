@@ -47,23 +47,38 @@ test('/metrics exposes every listed series, with the kernel counters read from c
     assert.is(
       sample(
         t,
-        'notrack_rule_packets_total{iface="eth0",policy="edge-deny",direction="ingress",rule="0",action="Deny"}',
+        'notrack_rule_packets_total{iface="eth0",policy="edge-deny",direction="ingress",rule_id="3f2a1b2c4d5e",action="Deny"}',
       ),
       12345,
     );
     assert.is(
-      sample(t, 'notrack_rule_bytes_total{iface="eth0",policy="edge-deny",direction="ingress",rule="0",action="Deny"}'),
+      sample(
+        t,
+        'notrack_rule_bytes_total{iface="eth0",policy="edge-deny",direction="ingress",rule_id="3f2a1b2c4d5e",action="Deny"}',
+      ),
       5_000_000_123,
     );
     assert.is(
       sample(
         t,
-        'notrack_rule_packets_total{iface="eth0",policy="db-untracked",direction="egress",rule="2",action="Allow"}',
+        'notrack_rule_packets_total{iface="eth0",policy="db-untracked",direction="egress",rule_id="9c8b7a6f5e4d",action="Allow"}',
       ),
       7,
     );
-    assert.is(sample(t, 'notrack_packets_total{iface="eth0",reason="dropped"}'), 12345);
-    assert.is(sample(t, 'notrack_packets_total{iface="eth0",reason="failsafe"}'), 42);
+    assert.is(sample(t, 'notrack_packets_total{iface="eth0",verdict="dropped"}'), 12345);
+    assert.is(sample(t, 'notrack_packets_total{iface="eth0",verdict="failsafe"}'), 42);
+    // Verdicts, Log events and datapath errors are separate families; no series carries an aggregate label.
+    assert.is(sample(t, 'notrack_xdp_packets_total{iface="eth0"}'), 12400);
+    assert.is(sample(t, 'notrack_log_events_total{iface="eth0",event="rate_limited"}'), 3);
+    assert.is(sample(t, 'notrack_datapath_errors_total{iface="eth0",error="tail_call_failed"}'), 0);
+    assert.not.match(t, 'reason="total"');
+    assert.not.match(t, /notrack_packets_total\{[^}]*verdict="(seen|rate_limited|tail_call_failed)"/);
+    assert.is(sample(t, 'notrack_interface_protected{iface="eth0"}'), 1);
+    assert.is(sample(t, 'notrack_interface_protected{iface="eth1"}'), 0);
+    assert.is(sample(t, 'notrack_drift_check_duration_seconds_count'), 1);
+    assert.match(t, /^notrack_build_info\{version="[^"]+",commit="[^"]+"\} 1$/m);
+    assert.match(t, /^process_cpu_user_seconds_total /m);
+    assert.match(t, /^nodejs_eventloop_lag_seconds /m);
     assert.is(sample(t, 'notrack_reconcile_total{status="Ready",reason="ReconciliationSucceeded"}'), 1);
     assert.is(sample(t, 'notrack_reconcile_duration_seconds_count'), 1);
     assert.is(sample(t, 'notrack_last_applied_info{commit="c0ffee0000000000000000000000000000000001",ref="main"}'), 1);

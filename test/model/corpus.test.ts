@@ -350,7 +350,7 @@ const CASES: Case[] = [
     at: '2:7',
     code: 'wrong-type',
     message:
-      'kind must be a string, not a list (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration)',
+      'kind must be a string, not a list (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration, FelixConfiguration)',
     path: 'kind',
   },
   {
@@ -393,7 +393,7 @@ const CASES: Case[] = [
     at: '1:1',
     code: 'missing-kind',
     message:
-      'missing "kind": expected one of GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration',
+      'missing "kind": expected one of GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration, FelixConfiguration',
   },
   {
     file: 'missing-name.yaml',
@@ -651,7 +651,7 @@ const CASES: Case[] = [
     at: '2:7',
     code: 'unknown-kind',
     message:
-      'unknown kind "GlobalNetworkPolcy"; did you mean "GlobalNetworkPolicy"? (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration)',
+      'unknown kind "GlobalNetworkPolcy"; did you mean "GlobalNetworkPolicy"? (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration, FelixConfiguration)',
     path: 'kind',
   },
   {
@@ -659,7 +659,7 @@ const CASES: Case[] = [
     at: '2:7',
     code: 'unknown-kind',
     message:
-      'unknown kind "ConfigMap" (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration)',
+      'unknown kind "ConfigMap" (notrack reads GlobalNetworkPolicy, HostEndpoint, GlobalNetworkSet, NotrackConfiguration, FelixConfiguration)',
     path: 'kind',
   },
   {
