@@ -41,7 +41,7 @@ export class SelectorAddresses {
 const idCache = new WeakMap<readonly string[], Map<IpFamily, string>>();
 
 /** The id of a set: 16 hex digits (64 bits) of the sha256 of its family and prefixes, so equal sets share one id. */
-function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
+export function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
   let byFamily = idCache.get(prefixes);
   const known = byFamily?.get(family);
   if (known) return known;

@@ -1,0 +1,121 @@
+// Regions: unions of disjoint boxes, merged into few readable ones, with their size and a concrete example packet.
+import type { IpFamily } from '../net/cidr.js';
+import { formatIp } from '../net/cidr.js';
+import type { PacketDescription } from '../compile/desired-state.js';
+import { IntervalSet } from './interval-set.js';
+import { addressBits, boxKey, F, FIELD_COUNT, NO_ICMP, NO_PORT, type Box } from './space.js';
+
+/**
+ * Merges disjoint boxes: two boxes equal in every field but one become one box holding the union of that field.
+ * Repeated over every field until nothing merges, so a region ends as few boxes as this rule allows. Exact: the
+ * union of the result is the union of the input.
+ */
+export function mergeBoxes(input: readonly Box[]): Box[] {
+  let boxes = [...input];
+  for (let changed = true; changed && boxes.length > 1;) {
+    changed = false;
+    for (let f = 0; f < FIELD_COUNT; f++) {
+      const groups = new Map<string, Box[]>();
+      for (const b of boxes) {
+        const key = b.map((s, i) => (i === f ? '' : s.key)).join('|');
+        const g = groups.get(key);
+        if (g) g.push(b);
+        else groups.set(key, [b]);
+      }
+      if (groups.size === boxes.length) continue;
+      changed = true;
+      boxes = [...groups.values()].map((g) => {
+        if (g.length === 1) return g[0]!;
+        const merged = [...g[0]!];
+        merged[f] = IntervalSet.of(g.flatMap((b) => b[f]!.ranges()));
+        return merged;
+      });
+    }
+  }
+  return boxes.sort((a, b) => compareBoxes(a, b));
+}
+
+function compareBoxes(a: Box, b: Box): number {
+  for (let f = 0; f < FIELD_COUNT; f++) {
+    const x = a[f]!.min,
+      y = b[f]!.min;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  const ka = boxKey(a),
+    kb = boxKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** How many packets a region holds, field by field (a box's count is the product of its fields' sizes). */
+export interface RegionSize {
+  sources: bigint;
+  destinations: bigint;
+  /** Source and destination port pairs, 0 when the region's packets carry no ports. */
+  portPairs: bigint;
+}
+
+export function regionSize(boxes: readonly Box[]): RegionSize {
+  let sources = 0n,
+    destinations = 0n,
+    portPairs = 0n;
+  // Addresses of different boxes may overlap (the boxes differ elsewhere): count the union.
+  let src = IntervalSet.empty(),
+    dst = IntervalSet.empty();
+  for (const b of boxes) {
+    src = src.union(b[F.src]!);
+    dst = dst.union(b[F.dst]!);
+    const real = (s: IntervalSet, none: bigint) => s.subtract(IntervalSet.single(none)).size();
+    portPairs += real(b[F.sport]!, NO_PORT) * real(b[F.dport]!, NO_PORT);
+  }
+  sources = src.size();
+  destinations = dst.size();
+  return { sources, destinations, portPairs };
+}
+
+/** Values a person recognises first, tried in order before falling back to the set's least value. */
+const NICE_PORTS = [40000n, 50000n, 1024n, 0n];
+const NICE_SERVICE_PORTS = [443n, 80n, 53n, 8080n, 1024n];
+const NICE_PROTOCOLS = [6n, 17n, 1n, 58n, 132n, 136n];
+
+function pick(set: IntervalSet, preferred: readonly bigint[]): bigint {
+  for (const v of preferred) if (set.has(v)) return v;
+  return set.min;
+}
+
+/** An address of the set that is not the first of a range of more than one (network addresses look odd). */
+function pickAddress(set: IntervalSet): bigint {
+  const [lo, hi] = set.ranges()[0]!;
+  return hi > lo ? lo + 1n : lo;
+}
+
+function addressText(family: IpFamily, v: bigint): string {
+  const bytes = new Uint8Array(addressBits(family) / 8);
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return formatIp(family, bytes);
+}
+
+/** One packet of the box, in the form explain and the evaluators take. */
+export function examplePacket(family: IpFamily, box: Box): PacketDescription {
+  const protocol = Number(pick(box[F.proto]!, NICE_PROTOCOLS));
+  const p: PacketDescription = {
+    family,
+    protocol,
+    src: addressText(family, pickAddress(box[F.src]!)),
+    dst: addressText(family, pickAddress(box[F.dst]!)),
+  };
+  if (box[F.frag]!.min === 1n) p.laterFragment = true;
+  // A box never mixes packets with and without ports (the shapes differ in more than one field), so the least
+  // value says which kind it holds.
+  if (box[F.sport]!.min !== NO_PORT) {
+    p.sport = Number(pick(box[F.sport]!, NICE_PORTS));
+    p.dport = Number(pick(box[F.dport]!, NICE_SERVICE_PORTS));
+  }
+  if (box[F.icmpType]!.min !== NO_ICMP) {
+    p.icmpType = Number(pick(box[F.icmpType]!, [8n, 128n]));
+    p.icmpCode = Number(box[F.icmpCode]!.min);
+  }
+  return p;
+}
