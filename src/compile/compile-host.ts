@@ -88,10 +88,12 @@ class FleetCompiler {
             const l = lower(p, 'egress', i);
             for (const f of FAMILIES) {
               rules.push(...egressRules(l, f, sets, ipsets));
-              const s = l.sets[f];
-              if (s)
-                for (const side of [s.source, s.destination])
-                  for (const id of [...side.inSets, ...side.notInSets]) egressSets.add(id);
+              for (const piece of l.pieces) {
+                const s = piece.sets[f];
+                if (s)
+                  for (const side of [s.source, s.destination])
+                    for (const id of [...side.inSets, ...side.notInSets]) egressSets.add(id);
+              }
             }
           });
           return { policy: p.name, rules };

@@ -18,23 +18,26 @@ export interface LocatedRule extends RuleRef {
 
 /** Finds where policy rules are written: the policy's document in the snapshot, parsed again for positions. */
 export class RuleLocator {
-  private readonly docs = new Map<string, SourceDocument[]>();
+  private readonly docs = new Map<string, Map<number, SourceDocument>>();
+  private readonly policies: Map<string, ResourceSet['policies'][number]>;
   constructor(
     private readonly files: readonly PolicyFile[],
-    private readonly resources: ResourceSet,
-  ) {}
+    resources: ResourceSet,
+  ) {
+    this.policies = new Map(resources.policies.map((p) => [p.name, p]));
+  }
 
   locate(ref: RuleRef): LocatedRule {
-    const policy = this.resources.policies.find((p) => p.name === ref.policy);
+    const policy = this.policies.get(ref.policy);
     const action = policy?.[ref.direction][ref.index]?.action ?? 'Pass';
     if (!policy) return { ...ref, action, file: '', line: 0, col: 0 };
     let docs = this.docs.get(policy.source.file);
     if (!docs) {
       const file = this.files.find((f) => f.path === policy.source.file);
-      docs = file ? parseDocuments([file]).documents : [];
+      docs = new Map((file ? parseDocuments([file]).documents : []).map((d) => [d.index, d]));
       this.docs.set(policy.source.file, docs);
     }
-    const doc = docs.find((d) => d.index === policy.source.document);
+    const doc = docs.get(policy.source.document);
     const at = doc?.locate(['spec', ref.direction, ref.index]) ?? { line: 0, col: 0 };
     return { ...ref, action, file: policy.source.file, line: at.line, col: at.col };
   }

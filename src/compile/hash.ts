@@ -12,15 +12,24 @@ function canonicalJson(value: unknown): string {
   return parts.join('');
 }
 
+/** The JSON text of frozen string arrays already written, by identity. */
+const stringLists = new WeakMap<readonly unknown[], string>();
+
 function write(value: unknown, out: string[]): void {
   if (value === null || typeof value !== 'object') {
     out.push(JSON.stringify(value) ?? 'null');
     return;
   }
   if (Array.isArray(value)) {
-    // Lists of strings (a set's prefixes) are the bulk of a state: one stringify each is much faster.
-    if (value.every((v) => typeof v === 'string')) {
-      out.push(JSON.stringify(value));
+    // Lists of strings (a set's prefixes) are the bulk of a state: one stringify each is much faster, and a set's
+    // (frozen) list is one array shared by every host of a fleet compilation, so its text is made once.
+    let text = stringLists.get(value);
+    if (text === undefined && value.every((v) => typeof v === 'string')) {
+      text = JSON.stringify(value);
+      if (Object.isFrozen(value)) stringLists.set(value, text);
+    }
+    if (text !== undefined) {
+      out.push(text);
       return;
     }
     out.push('[');

@@ -62,6 +62,8 @@ export class SetTable {
   private readonly sets = new Map<string, PrefixSet>();
 
   add(family: IpFamily, prefixes: string[], origin: string): string {
+    // Shared by every host that uses the set (and cached by identity when hashing): never changed after this.
+    Object.freeze(prefixes);
     const id = prefixSetId(family, prefixes);
     if (!this.sets.has(id)) this.sets.set(id, { id, family, prefixes, origin });
     return id;

@@ -1,7 +1,8 @@
-// Regions: unions of disjoint boxes, merged into few readable ones, with their size and a concrete example packet.
+// Regions: unions of disjoint boxes, merged into few readable ones, and a concrete example packet of a box.
 import type { IpFamily } from '../net/cidr.js';
 import { formatIp } from '../net/cidr.js';
 import type { PacketDescription } from '../compile/desired-state.js';
+import { parseAddressValue } from '../compile/prefix-match.js';
 import { IntervalSet } from './interval-set.js';
 import { addressBits, boxKey, F, FIELD_COUNT, NO_ICMP, NO_PORT, type Box } from './space.js';
 
@@ -46,46 +47,42 @@ function compareBoxes(a: Box, b: Box): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-/** How many packets a region holds, field by field (a box's count is the product of its fields' sizes). */
-export interface RegionSize {
-  sources: bigint;
-  destinations: bigint;
-  /** Source and destination port pairs, 0 when the region's packets carry no ports. */
-  portPairs: bigint;
-}
-
-export function regionSize(boxes: readonly Box[]): RegionSize {
-  let sources = 0n,
-    destinations = 0n,
-    portPairs = 0n;
-  // Addresses of different boxes may overlap (the boxes differ elsewhere): count the union.
-  let src = IntervalSet.empty(),
-    dst = IntervalSet.empty();
-  for (const b of boxes) {
-    src = src.union(b[F.src]!);
-    dst = dst.union(b[F.dst]!);
-    const real = (s: IntervalSet, none: bigint) => s.subtract(IntervalSet.single(none)).size();
-    portPairs += real(b[F.sport]!, NO_PORT) * real(b[F.dport]!, NO_PORT);
-  }
-  sources = src.size();
-  destinations = dst.size();
-  return { sources, destinations, portPairs };
-}
-
 /** Values a person recognises first, tried in order before falling back to the set's least value. */
 const NICE_PORTS = [40000n, 50000n, 1024n, 0n];
 const NICE_SERVICE_PORTS = [443n, 80n, 53n, 8080n, 1024n];
-const NICE_PROTOCOLS = [6n, 17n, 1n, 58n, 132n, 136n];
+const NICE_PROTOCOLS = [6n, 17n, 47n, 50n, 1n, 58n, 132n, 136n];
 
 function pick(set: IntervalSet, preferred: readonly bigint[]): bigint {
   for (const v of preferred) if (set.has(v)) return v;
   return set.min;
 }
 
-/** An address of the set that is not the first of a range of more than one (network addresses look odd). */
-function pickAddress(set: IntervalSet): bigint {
+/** Documentation addresses (RFC 5737, RFC 3849), tried when no hint lies in the set. */
+const NICE_ADDRESSES: Record<IpFamily, bigint[]> = {
+  4: ['192.0.2.10', '198.51.100.10', '203.0.113.10'].map((a) => parseAddress(a)),
+  6: ['2001:db8::10', '2001:db8:ffff::10'].map((a) => parseAddress(a)),
+};
+
+function parseAddress(text: string): bigint {
+  const v = parseAddressValue(text);
+  if (!v) throw new Error(`bad address ${text}`);
+  return BigInt(v.value);
+}
+
+/**
+ * An address of the set: a hint (the interface's own address) or a documentation address when one lies in it, else
+ * one that is not the first of a range of more than one (network addresses look odd).
+ */
+function pickAddress(family: IpFamily, set: IntervalSet, hints: readonly bigint[]): bigint {
+  for (const v of [...hints, ...NICE_ADDRESSES[family]]) if (set.has(v)) return v;
   const [lo, hi] = set.ranges()[0]!;
   return hi > lo ? lo + 1n : lo;
+}
+
+/** Addresses to prefer in examples: the interface's own on the host's side. */
+export interface ExampleHints {
+  src?: readonly bigint[];
+  dst?: readonly bigint[];
 }
 
 function addressText(family: IpFamily, v: bigint): string {
@@ -98,13 +95,13 @@ function addressText(family: IpFamily, v: bigint): string {
 }
 
 /** One packet of the box, in the form explain and the evaluators take. */
-export function examplePacket(family: IpFamily, box: Box): PacketDescription {
+export function examplePacket(family: IpFamily, box: Box, hints: ExampleHints = {}): PacketDescription {
   const protocol = Number(pick(box[F.proto]!, NICE_PROTOCOLS));
   const p: PacketDescription = {
     family,
     protocol,
-    src: addressText(family, pickAddress(box[F.src]!)),
-    dst: addressText(family, pickAddress(box[F.dst]!)),
+    src: addressText(family, pickAddress(family, box[F.src]!, hints.src ?? [])),
+    dst: addressText(family, pickAddress(family, box[F.dst]!, hints.dst ?? [])),
   };
   if (box[F.frag]!.min === 1n) p.laterFragment = true;
   // A box never mixes packets with and without ports (the shapes differ in more than one field), so the least
