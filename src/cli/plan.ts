@@ -1,9 +1,10 @@
 // `notrack plan`: for every host in the repository, what would change between two revisions (a pull request's review).
 import { appendFileSync } from 'node:fs';
-import { fetchSource, type SourceSnapshot } from '../source/index.js';
+import { fetchSource, SourceError, type SourceSnapshot } from '../source/index.js';
 import { loadResources, type LoadResult } from '../model/load-resources.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { compileAll } from '../compile/compile-host.js';
+import { validatePolicy } from '../traffic/validate-policy.js';
 import { buildPlan, planHasChanges } from '../report/plan-report.js';
 import { renderPlanJson, renderPlanMarkdown, renderPlanText, type PlanSubject } from '../report/plan-render.js';
 import { NotrackError } from '../errors.js';
@@ -72,8 +73,17 @@ export async function planCommand(argv: string[]): Promise<number> {
   const common = { ...values, repo: values.repo ?? '.' };
 
   const read = async (ref: string): Promise<SourceSnapshot> => fetchSource(sourceOptions({ ...common, ref }));
-  const [base, head] = [await read(values.base), await read(values.head)];
-  const headResult = loadResources(head.files);
+  const head = await read(values.head);
+  let base: SourceSnapshot;
+  try {
+    base = await read(values.base);
+  } catch (e) {
+    // The pull request that adds the first policy files: the base holds none.
+    if (!(e instanceof SourceError && e.code === 'source-no-policy-files')) throw e;
+    process.stderr.write(`warning: ${e.message}; planning against nothing, so every host shows as new\n`);
+    base = { ...head, commit: null, files: [] };
+  }
+  const headResult = validatePolicy(head.files);
   if (!headResult.valid) throw new InvalidRevisionError('head', headResult);
   const baseResult = loadResources(base.files);
   if (!baseResult.valid) {

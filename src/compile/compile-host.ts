@@ -153,6 +153,12 @@ export function compileHost(resources: ResourceSet, host: string): DesiredState 
   return new FleetCompiler(resources).host(host);
 }
 
+/** The DesiredStates of the named hosts, sharing the fleet's resolvers. */
+export function compileHosts(resources: ResourceSet, hosts: readonly string[]): Map<string, DesiredState> {
+  const fleet = new FleetCompiler(resources);
+  return new Map(hosts.map((h) => [h, fleet.host(h)]));
+}
+
 /** The DesiredState of every host a HostEndpoint names, by host name (sorted). */
 export function compileAll(resources: ResourceSet): Map<string, DesiredState> {
   const fleet = new FleetCompiler(resources);

@@ -23,6 +23,8 @@ import type {
 export interface LoadResult {
   /** Valid resources (those with errors are left out). Use only when `valid`. */
   resources: ResourceSet;
+  /** The document each enforced policy was read from, by policy name (for positions). */
+  policyDocuments: ReadonlyMap<string, SourceDocument>;
   diagnostics: Diagnostic[];
   valid: boolean;
   counts: { files: number; documents: number; kinds: Record<string, number> };
@@ -137,6 +139,7 @@ export function loadResources(
   if (valid) diagnostics.push(...lintResources(resources, policyDocs));
   return {
     resources,
+    policyDocuments: policyDocs,
     diagnostics: sortDiagnostics(diagnostics),
     valid,
     counts: { files: files.length, documents: parsed.documents.length, kinds },

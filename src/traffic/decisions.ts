@@ -125,8 +125,22 @@ function icmpPairs(m: { type?: number; code?: number }, realIcmp: IntervalSet): 
   ];
 }
 
-/** The packets an entry matches, as boxes (two when a notICMP with a code leaves an L-shaped rest). */
-export function entryBoxes(sets: Record<string, PrefixSet>, family: IpFamily, e: Omit<IngressEntry, 'counter'>): Box[] {
+/** An entry's constraint on each field, before they are combined into boxes (any field may be empty). */
+export interface EntryFields {
+  proto: IntervalSet;
+  src: IntervalSet;
+  dst: IntervalSet;
+  sport: IntervalSet;
+  dport: IntervalSet;
+  /** ICMP (type, code) pairs: one, or two when a notICMP with a code leaves an L-shaped rest. */
+  icmp: [IntervalSet, IntervalSet][];
+}
+
+export function entryFields(
+  sets: Record<string, PrefixSet>,
+  family: IpFamily,
+  e: Omit<IngressEntry, 'counter'>,
+): EntryFields {
   const d = domains(family);
   let proto = e.protocol !== null ? IntervalSet.single(BigInt(e.protocol)) : d.any[F.proto]!;
   if (e.notProtocol !== null) proto = proto.subtract(IntervalSet.single(BigInt(e.notProtocol)));
@@ -139,17 +153,24 @@ export function entryBoxes(sets: Record<string, PrefixSet>, family: IpFamily, e:
       // Not (type t and code c): another type, or type t with another code.
       const rest: [IntervalSet, IntervalSet][] = [[d.realIcmp.subtract(t), d.realIcmp]];
       if (e.notICMP.code !== undefined) rest.push([t, d.realIcmp.subtract(c)]);
-      icmp = icmp.flatMap(([a, b]) =>
-        rest.map(([x, y]): [IntervalSet, IntervalSet] => [a.intersect(x), b.intersect(y)]),
-      );
+      icmp = icmp
+        .flatMap(([a, b]) => rest.map(([x, y]): [IntervalSet, IntervalSet] => [a.intersect(x), b.intersect(y)]))
+        .filter(([a, b]) => !a.isEmpty && !b.isEmpty);
     }
   }
   const [src, sport] = sideSets(sets, family, e.source);
   const [dst, dport] = sideSets(sets, family, e.destination);
+  return { proto, src, dst, sport, dport, icmp };
+}
+
+/** The packets an entry matches, as boxes (two when a notICMP with a code leaves an L-shaped rest). */
+export function entryBoxes(sets: Record<string, PrefixSet>, family: IpFamily, e: Omit<IngressEntry, 'counter'>): Box[] {
+  const f = entryFields(sets, family, e);
+  const frag = domains(family).any[F.frag]!;
   const boxes: Box[] = [];
-  for (const [type, code] of icmp) {
-    const box = [proto, d.any[F.frag]!, sport, dport, type, code, src, dst];
-    if (box.every((s) => !s.isEmpty)) boxes.push(box);
+  for (const [type, code] of f.icmp) {
+    const box = [f.proto, frag, f.sport, f.dport, type, code, f.src, f.dst];
+    if (box.every((x) => !x.isEmpty)) boxes.push(box);
   }
   return boxes;
 }

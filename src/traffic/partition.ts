@@ -192,18 +192,45 @@ function mergeSorted(a: number[], b: number[]): number[] {
 }
 
 /**
- * Walks the whole space of one list's family: every cell with the index of the item that decides it (null: the
- * fallback decides).
+ * Walks the packets of `within` (default: the whole space of the lists' family), calling `leaf` for every cell with
+ * the index of the item of each list that decides it (null: that list's fallback decides). `sameBelow` cuts subtrees
+ * where both of two lists hold the same boxes in the same order (only when their fallbacks are alike).
  */
-export function partition(list: DecisionList, cell: (box: Box, item: number | null) => void): WalkStats {
+export function walkLists(
+  lists: readonly DecisionList[],
+  leaf: (box: Box, first: (number | null)[]) => void,
+  options: { within?: readonly Box[]; sameBelow?: boolean } = {},
+): WalkStats {
+  const family = lists[0]!.family;
+  if (lists.some((l) => l.family !== family)) throw new Error('a walk compares lists of one family');
   const stats: WalkStats = { nodes: 0, cells: 0 };
-  for (const shape of universe(list.family)) {
-    const w = new Walker(shape.box, [list], (box, first) => cell(box, first[0]!), new Map(), false);
+  const sigs = new Map<string, number>();
+  const starts: Box[] = [];
+  for (const shape of universe(family)) {
+    for (const w of options.within ?? [shape.box]) {
+      const b = intersectBoxes(shape.box, w);
+      if (b) starts.push(b);
+    }
+  }
+  for (const start of starts) {
+    const w = new Walker(start, lists, leaf, sigs, options.sameBelow ?? false);
     w.walk(0, w.load());
     stats.nodes += w.stats.nodes;
     stats.cells += w.stats.cells;
   }
   return stats;
+}
+
+/**
+ * Walks the whole space of one list's family (or the packets of `within`): every cell with the index of the item
+ * that decides it (null: the fallback decides).
+ */
+export function partition(
+  list: DecisionList,
+  cell: (box: Box, item: number | null) => void,
+  within?: readonly Box[],
+): WalkStats {
+  return walkLists([list], (box, first) => cell(box, first[0] ?? null), within ? { within } : {});
 }
 
 /**
@@ -215,25 +242,14 @@ export function diffPartition(
   after: DecisionList,
   changed: (box: Box, before: Decider, after: Decider) => void,
 ): WalkStats {
-  if (before.family !== after.family) throw new Error('a diff compares lists of one family');
-  const stats: WalkStats = { nodes: 0, cells: 0 };
-  const sigs = new Map<string, number>();
-  for (const shape of universe(before.family)) {
-    const w = new Walker(
-      shape.box,
-      [before, after],
-      (box, [b, a]) => {
-        const db = b === null || b === undefined ? before.fallback : before.items[b]!.decider;
-        const da = a === null || a === undefined ? after.fallback : after.items[a]!.decider;
-        if (db.key !== da.key) changed(box, db, da);
-      },
-      sigs,
-      // Equal boxes in equal order decide alike only when what decides the rest is alike too.
-      before.fallback.key === after.fallback.key,
-    );
-    w.walk(0, w.load());
-    stats.nodes += w.stats.nodes;
-    stats.cells += w.stats.cells;
-  }
-  return stats;
+  return walkLists(
+    [before, after],
+    (box, [b, a]) => {
+      const db = b === null || b === undefined ? before.fallback : before.items[b]!.decider;
+      const da = a === null || a === undefined ? after.fallback : after.items[a]!.decider;
+      if (db.key !== da.key) changed(box, db, da);
+    },
+    // Equal boxes in equal order decide alike only when what decides the rest is alike too.
+    { sameBelow: before.fallback.key === after.fallback.key },
+  );
 }
