@@ -16,6 +16,7 @@ import {
   type IngressEntry,
   type InterfaceState,
   type IpsetState,
+  type PrefixSet,
   type RuleRef,
 } from './desired-state.js';
 import { egressRules } from './egress.js';
@@ -45,19 +46,40 @@ class FleetCompiler {
     return [...new Set(this.resources.hostEndpoints.map((h) => h.node))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /**
+   * A rule lowered once for the whole fleet, with the sets it made: lowering depends on the resources only (sets are
+   * named by their content), never on the host.
+   */
+  private lowerings = new Map<string, { lowered: LoweredRule; sets: PrefixSet[] }>();
+
+  private lowerOnce(policy: Policy, direction: Direction, index: number): { lowered: LoweredRule; sets: PrefixSet[] } {
+    const key = `${policy.name}\u0000${direction}\u0000${index}`;
+    let l = this.lowerings.get(key);
+    if (!l) {
+      const scratch = new SetTable();
+      const ctx = { sets: scratch, selectors: this.selectors, namedPorts: this.namedPorts };
+      const lowered = lowerRule({ policy: policy.name, direction, index }, policy[direction][index]!, ctx);
+      l = { lowered, sets: scratch.inOrder() };
+      this.lowerings.set(key, l);
+    }
+    return l;
+  }
+
   host(host: string): DesiredState {
     const config = resolveConfiguration(this.resources, host);
     const endpoints = this.endpointsOf(host);
     const selection = selectEndpoints({ policies: this.policies, hostEndpoints: endpoints });
     const sets = new SetTable();
-    const ctx = { sets, selectors: this.selectors, namedPorts: this.namedPorts };
-    // A rule lowers the same way on every interface of the host: once, in evaluation order of first use.
+    // A rule lowers the same way on every interface of the host: its sets join the host's table in evaluation order
+    // of first use, so each set is described by its first user on this host.
     const lowered = new Map<string, LoweredRule>();
     const lower = (policy: Policy, direction: Direction, index: number): LoweredRule => {
       const key = `${policy.name}\u0000${direction}\u0000${index}`;
       let l = lowered.get(key);
       if (!l) {
-        l = lowerRule({ policy: policy.name, direction, index }, policy[direction][index]!, ctx);
+        const once = this.lowerOnce(policy, direction, index);
+        for (const s of once.sets) sets.adopt(s);
+        l = once.lowered;
         lowered.set(key, l);
       }
       return l;

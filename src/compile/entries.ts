@@ -103,23 +103,44 @@ export function lowerRule(ref: RuleRef, rule: PolicyRule, ctx: LoweringContext):
   return { ref, rule, families, pieces };
 }
 
+const entryTemplates = new WeakMap<LoweredRule, Map<IpFamily, Omit<IngressEntry, 'counter'>[]>>();
+
+/**
+ * The entries of a lowered rule for one family without their counter, made once per rule: the parts are frozen and
+ * shared by every host that uses the rule (nothing changes an entry once built).
+ */
+function templates(lowered: LoweredRule, family: IpFamily): Omit<IngressEntry, 'counter'>[] {
+  let byFamily = entryTemplates.get(lowered);
+  if (!byFamily) {
+    byFamily = new Map();
+    entryTemplates.set(lowered, byFamily);
+  }
+  let list = byFamily.get(family);
+  if (!list) {
+    const { rule } = lowered;
+    list = lowered.pieces.flatMap((piece) => {
+      const sets = piece.sets[family];
+      if (!sets) return [];
+      const side = (s: SideSets, p: SidePorts) =>
+        Object.freeze({ inSets: s.inSets, notInSets: s.notInSets, ports: p.ports, notPorts: p.notPorts });
+      return [
+        {
+          action: rule.action,
+          protocol: piece.protocol,
+          notProtocol: piece.notProtocol,
+          icmp: rule.icmp ? Object.freeze({ ...rule.icmp }) : null,
+          notICMP: rule.notICMP ? Object.freeze({ ...rule.notICMP }) : null,
+          source: side(sets.source, piece.source),
+          destination: side(sets.destination, piece.destination),
+        },
+      ];
+    });
+    byFamily.set(family, list);
+  }
+  return list;
+}
+
 /** The classifier entries of a lowered rule for one family, all counting into `counter`. */
 export function ingressEntries(lowered: LoweredRule, family: IpFamily, counter: number): IngressEntry[] {
-  const { rule } = lowered;
-  return lowered.pieces.flatMap((piece) => {
-    const sets = piece.sets[family];
-    if (!sets) return [];
-    return [
-      {
-        counter,
-        action: rule.action,
-        protocol: piece.protocol,
-        notProtocol: piece.notProtocol,
-        icmp: rule.icmp ? { ...rule.icmp } : null,
-        notICMP: rule.notICMP ? { ...rule.notICMP } : null,
-        source: { ...sets.source, ports: piece.source.ports, notPorts: piece.source.notPorts },
-        destination: { ...sets.destination, ports: piece.destination.ports, notPorts: piece.destination.notPorts },
-      },
-    ];
-  });
+  return templates(lowered, family).map((t) => ({ counter, ...t }));
 }

@@ -30,6 +30,12 @@ export class PacketError extends NotrackError {
   }
 }
 
+/**
+ * IPv6 extension headers the entry program walks past (hop-by-hop, routing, fragment, AH, destination options): never
+ * the protocol of a packet it parses whole.
+ */
+export const IPV6_EXTENSION_HEADERS: readonly number[] = [0, 43, 44, 51, 60];
+
 /** TCP, UDP, UDPLite or SCTP, and not a later fragment: the packet's header carries ports. */
 function packetHasPorts(p: PacketDescription): boolean {
   return !p.laterFragment && PORT_PROTOCOLS.includes(p.protocol);
@@ -84,6 +90,11 @@ function addresses(p: PacketDescription): Addresses {
   if (!src || !dst) throw new PacketError(`"${src ? p.dst : p.src}" is not an IP address`);
   if (src.family !== p.family || dst.family !== p.family) {
     throw new PacketError(`an IPv${p.family} packet needs IPv${p.family} addresses, not ${p.src} > ${p.dst}`);
+  }
+  if (p.family === 6 && !p.laterFragment && IPV6_EXTENSION_HEADERS.includes(p.protocol)) {
+    throw new PacketError(
+      `IPv6 next header ${p.protocol} is an extension header, which the dataplane walks past: a packet's protocol is the header after it`,
+    );
   }
   for (const port of [p.sport, p.dport]) {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))

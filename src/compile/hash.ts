@@ -14,6 +14,8 @@ function canonicalJson(value: unknown): string {
 
 /** The JSON text of frozen string arrays already written, by identity. */
 const stringLists = new WeakMap<readonly unknown[], string>();
+/** The canonical JSON text of frozen objects already written, by identity. */
+const frozenObjects = new WeakMap<object, string>();
 
 function write(value: unknown, out: string[]): void {
   if (value === null || typeof value !== 'object') {
@@ -40,7 +42,17 @@ function write(value: unknown, out: string[]): void {
     out.push(']');
     return;
   }
+  // Frozen objects (prefix sets, entry sides) are shared by every host of a fleet compilation: written once.
+  const frozen = Object.isFrozen(value);
+  if (frozen) {
+    const known = frozenObjects.get(value);
+    if (known !== undefined) {
+      out.push(known);
+      return;
+    }
+  }
   const obj = value as Record<string, unknown>;
+  const start = out.length;
   const keys = Object.keys(obj)
     .filter((k) => obj[k] !== undefined)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -51,6 +63,7 @@ function write(value: unknown, out: string[]): void {
     write(obj[k], out);
   });
   out.push('}');
+  if (frozen) frozenObjects.set(value, out.slice(start).join(''));
 }
 
 /** sha256 (hex) of the canonical JSON of everything in the state but `hash`. */

@@ -65,8 +65,18 @@ export class SetTable {
     // Shared by every host that uses the set (and cached by identity when hashing): never changed after this.
     Object.freeze(prefixes);
     const id = prefixSetId(family, prefixes);
-    if (!this.sets.has(id)) this.sets.set(id, { id, family, prefixes, origin });
+    if (!this.sets.has(id)) this.sets.set(id, Object.freeze({ id, family, prefixes, origin }));
     return id;
+  }
+
+  /** Takes a set another table made (the fleet's lowering cache), unless one with its content is here already. */
+  adopt(set: PrefixSet): void {
+    if (!this.sets.has(set.id)) this.sets.set(set.id, set);
+  }
+
+  /** The sets in the order they were first added. */
+  inOrder(): PrefixSet[] {
+    return [...this.sets.values()];
   }
 
   get(id: string): PrefixSet {

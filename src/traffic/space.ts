@@ -7,12 +7,13 @@
 // (the union of the four shapes below) says exactly which combinations exist:
 //   ports      tcp, udp, sctp, udplite, not a later fragment: both ports, no ICMP fields
 //   icmp       ICMP (IPv4) or ICMPv6 (IPv6), not a later fragment: type and code, no ports
-//   plain      any other protocol, not a later fragment: neither
+//   plain      any other protocol, not a later fragment: neither (in IPv6 never an extension header's number)
 //   fragment   a later fragment of any protocol: neither (its header is in the first fragment)
 import type { IpFamily } from '../net/cidr.js';
 import type { PacketDescription } from '../compile/desired-state.js';
 import { parseAddressValue } from '../compile/prefix-match.js';
 import { PORT_PROTOCOLS } from '../compile/named-ports.js';
+import { IPV6_EXTENSION_HEADERS } from '../compile/evaluate.js';
 import { IntervalSet } from './interval-set.js';
 
 /** Field indexes of a box. */
@@ -32,6 +33,8 @@ export const icmpProtocol = (family: IpFamily): number => (family === 4 ? 1 : 58
 export const addressBits = (family: IpFamily): number => (family === 4 ? 32 : 128);
 
 const PORT_PROTOCOL_SET = IntervalSet.of(PORT_PROTOCOLS.map((p) => [BigInt(p), BigInt(p)] as const));
+// Never a whole packet's protocol in IPv6 (only a later fragment's next header, whose chain cannot be read).
+const EXTENSION_SET = IntervalSet.of(IPV6_EXTENSION_HEADERS.map((p) => [BigInt(p), BigInt(p)] as const));
 const REAL_PORTS = IntervalSet.range(0n, 65535n);
 const REAL_ICMP = IntervalSet.range(0n, 255n);
 
@@ -92,7 +95,9 @@ export function universe(family: IpFamily): readonly UniverseShape[] {
       {
         name: 'plain',
         box: [
-          d.any[F.proto]!.subtract(PORT_PROTOCOL_SET).subtract(IntervalSet.single(icmp)),
+          d.any[F.proto]!.subtract(PORT_PROTOCOL_SET)
+            .subtract(IntervalSet.single(icmp))
+            .subtract(family === 6 ? EXTENSION_SET : IntervalSet.empty()),
           first,
           noPorts,
           noPorts,
