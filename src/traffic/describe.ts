@@ -1,9 +1,8 @@
 // Regions for people and for JSON: a box in words (`tcp to port 53 from 192.0.2.128/25 (set dos-deny-list)`), its
 // addresses as CIDRs, its size, and the box as the plan's JSON writes it (absent fields mean any).
 import type { IpFamily } from '../net/cidr.js';
-import { formatIp } from '../net/cidr.js';
 import { IntervalSet } from './interval-set.js';
-import { addressBits, domains, F, NO_ICMP, NO_PORT, type Box } from './space.js';
+import { addressBits, addressText, domains, F, NO_ICMP, NO_PORT, type Box } from './space.js';
 
 /** Names a set of addresses when it is (or lies inside) something the policy names: `set dos-deny-list`. */
 export type AddressNamer = (family: IpFamily, addresses: IntervalSet) => string | null;
@@ -16,15 +15,6 @@ const PROTOCOL_NAMES: Record<number, string> = {
   132: 'sctp',
   136: 'udplite',
 };
-
-function addressText(family: IpFamily, v: bigint): string {
-  const bytes = new Uint8Array(addressBits(family) / 8);
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    bytes[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return formatIp(family, bytes);
-}
 
 /** The fewest CIDRs covering exactly the set. */
 export function cidrsOf(family: IpFamily, set: IntervalSet): string[] {

@@ -1,10 +1,9 @@
 // Regions: unions of disjoint boxes, merged into few readable ones, and a concrete example packet of a box.
 import type { IpFamily } from '../net/cidr.js';
-import { formatIp } from '../net/cidr.js';
 import type { PacketDescription } from '../compile/desired-state.js';
 import { parseAddressValue } from '../compile/prefix-match.js';
 import { IntervalSet } from './interval-set.js';
-import { addressBits, boxKey, F, FIELD_COUNT, NO_ICMP, NO_PORT, type Box } from './space.js';
+import { addressText, boxKey, F, FIELD_COUNT, NO_ICMP, NO_PORT, type Box } from './space.js';
 
 /**
  * Merges disjoint boxes: two boxes equal in every field but one become one box holding the union of that field.
@@ -83,15 +82,6 @@ function pickAddress(family: IpFamily, set: IntervalSet, hints: readonly bigint[
 export interface ExampleHints {
   src?: readonly bigint[];
   dst?: readonly bigint[];
-}
-
-function addressText(family: IpFamily, v: bigint): string {
-  const bytes = new Uint8Array(addressBits(family) / 8);
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    bytes[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return formatIp(family, bytes);
 }
 
 /** One packet of the box, in the form explain and the evaluators take. */

@@ -9,7 +9,7 @@
 //   icmp       ICMP (IPv4) or ICMPv6 (IPv6), not a later fragment: type and code, no ports
 //   plain      any other protocol, not a later fragment: neither (in IPv6 never an extension header's number)
 //   fragment   a later fragment of any protocol: neither (its header is in the first fragment)
-import type { IpFamily } from '../net/cidr.js';
+import { formatIp, type IpFamily } from '../net/cidr.js';
 import type { PacketDescription } from '../compile/desired-state.js';
 import { parseAddressValue } from '../compile/prefix-match.js';
 import { PORT_PROTOCOLS } from '../compile/named-ports.js';
@@ -154,6 +154,16 @@ export function packetPoint(p: PacketDescription): bigint[] {
     BigInt(src.value),
     BigInt(dst.value),
   ];
+}
+
+/** An address of the family, as a number, in its canonical text. */
+export function addressText(family: IpFamily, v: bigint): string {
+  const bytes = new Uint8Array(addressBits(family) / 8);
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return formatIp(family, bytes);
 }
 
 export function boxHasPoint(b: Box, point: readonly bigint[]): boolean {

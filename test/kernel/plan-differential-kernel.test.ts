@@ -19,8 +19,8 @@ import type { Decider } from '../../src/traffic/decisions.js';
 import { ruleKey } from '../../src/traffic/decisions.js';
 import { TrafficDiffer } from '../../src/traffic/diff.js';
 import { examplePacket } from '../../src/traffic/regions.js';
-import { F, NO_ICMP, NO_PORT, type Box } from '../../src/traffic/space.js';
-import { formatIp, type IpFamily } from '../../src/net/cidr.js';
+import { addressText, F, NO_ICMP, NO_PORT, type Box } from '../../src/traffic/space.js';
+import type { IpFamily } from '../../src/net/cidr.js';
 import { randomPolicyPair } from '../support/random-policies.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
 import { kernelGate } from '../support/kernel-gate.js';
@@ -30,15 +30,6 @@ const SEED = process.env.NOTRACK_SEED !== undefined ? Number(process.env.NOTRACK
 const TOTAL = Number(process.env.NOTRACK_CASES ?? 1_000);
 /** Packets per box besides its example. */
 const PER_BOX = 3;
-
-function addressText(family: IpFamily, v: bigint): string {
-  const bytes = new Uint8Array(family === 4 ? 4 : 16);
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    bytes[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return formatIp(family, bytes);
-}
 
 /** A random packet of the box (boxes of a change region lie inside one packet shape). */
 function packetIn(r: Rng, family: IpFamily, box: Box): PacketDescription {

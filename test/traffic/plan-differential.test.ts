@@ -24,6 +24,7 @@ import { decisionList, failsafeKey, ruleKey } from '../../src/traffic/decisions.
 import { examplePacket } from '../../src/traffic/regions.js';
 import { IntervalSet } from '../../src/traffic/interval-set.js';
 import {
+  addressText,
   boxHasPoint,
   F,
   intersectBoxes,
@@ -35,7 +36,6 @@ import {
 } from '../../src/traffic/space.js';
 import { randomPolicyPair } from '../support/random-policies.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
-import { formatIp } from '../../src/net/cidr.js';
 
 const SEED = process.env.NOTRACK_SEED !== undefined ? Number(process.env.NOTRACK_SEED) : Date.now() % 1_000_000_007;
 const TOTAL = Number(process.env.NOTRACK_CASES ?? 24_000);
@@ -57,15 +57,6 @@ function randomValue(r: Rng, s: IntervalSet): bigint {
   if (roll < 0.2) return lo;
   if (roll < 0.4) return hi;
   return lo + randomBelow(r, hi - lo + 1n);
-}
-
-function addressText(family: IpFamily, v: bigint): string {
-  const bytes = new Uint8Array(family === 4 ? 4 : 16);
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    bytes[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return formatIp(family, bytes);
 }
 
 function packetOf(family: IpFamily, point: bigint[]): PacketDescription {
