@@ -6,13 +6,14 @@
 //   source     Git: the files of one commit
 //   model      YAML, schemas, semantic checks, selectors          (source)
 //   compile    DesiredState, reference evaluator, policy program  (model, source)
+//   traffic    the packet-space engine: traffic diffs, exact lint    (compile, model, source)
 //   libbpf     the FFI binding over libbpf.so.1, nothing else      (leaves only)
 //   dataplane  the host: BPF objects and links, tc, iptables, ipsets (libbpf, compile, model)
 //   agent      the long-running runtime: knows no Git, no kernel    (leaves only)
 //   reconcile  one host's reconcile: the agent's Reconciler          (agent, dataplane, libbpf, compile, model, source)
 //   fleet      the fleet's state from the agents' metrics in Prometheus (source)
 //   publish    posting reports where people review: pull-request comments (leaves only)
-//   report     plans, diagnostics, runs, status as text, JSON ...   (fleet, reconcile, dataplane, compile, model, source)
+//   report     plans, diagnostics, runs, status as text, JSON ...   (fleet, reconcile, dataplane, traffic, compile, model, source)
 //   demo       the lab of network namespaces                        (model, source)
 //   cli        one file per command                                 (everything above)
 // bench/ and test/ may import src/; src/ imports neither.
@@ -28,13 +29,14 @@ const LAYERS = {
   source: [],
   model: ['source'],
   compile: ['model', 'source'],
+  traffic: ['compile', 'model', 'source'],
   libbpf: [],
   dataplane: ['libbpf', 'compile', 'model'],
   agent: [],
   reconcile: ['agent', 'dataplane', 'libbpf', 'compile', 'model', 'source'],
   fleet: ['source'],
   publish: [],
-  report: ['fleet', 'reconcile', 'dataplane', 'compile', 'model', 'source'],
+  report: ['fleet', 'reconcile', 'dataplane', 'traffic', 'compile', 'model', 'source'],
   demo: ['model', 'source'],
   cli: [
     'report',
@@ -44,6 +46,7 @@ const LAYERS = {
     'agent',
     'dataplane',
     'libbpf',
+    'traffic',
     'compile',
     'model',
     'source',

@@ -16,9 +16,18 @@ export function generateRepository(total: number): PolicyFile[] {
 /**
  * A fleet: `hosts` HostEndpoints (one per host), `sets` GlobalNetworkSets of 20 prefixes, `policies` doNotTrack
  * policies selecting hosts by role (20 roles). `variant` changes a few policies and one set, as a pull request would.
+ * `denyList` adds a deny list of that many prefixes (60% IPv4) that a first policy denies on every host; the variant
+ * then also moves one policy before it, the change that breaks firewalls most often.
  */
-export function generateFleet(n: { hosts: number; sets: number; policies: number; variant?: number }): PolicyFile[] {
+export function generateFleet(n: {
+  hosts: number;
+  sets: number;
+  policies: number;
+  variant?: number;
+  denyList?: number;
+}): PolicyFile[] {
   const files: PolicyFile[] = [];
+  if (n.denyList) files.push(denyListFile(n.denyList));
   const { hosts, sets, policies } = n;
   const v = n.variant ?? 0;
   const chunk = <T>(n: number, make: (i: number) => string, name: (k: number) => string) => {
@@ -63,7 +72,7 @@ kind: GlobalNetworkPolicy
 metadata:
   name: policy-${i}
 spec:
-  order: ${i % 1000}
+  order: ${n.denyList && v && i === 7 ? 0 : i % 1000}
   selector: role == 'r${i % 20}' && zone in {'z0', 'z1', 'z2', 'z3'}
   doNotTrack: true
   applyOnForward: true
@@ -84,4 +93,35 @@ spec:
     (k) => `policies/policies-${k}.yaml`,
   );
   return files;
+}
+
+/** A deny list of `size` prefixes (60% IPv4 /24s in 198.18.0.0/15, the rest IPv6 /48s) and the policy denying it. */
+function denyListFile(size: number): PolicyFile {
+  const v4 = Math.round(size * 0.6);
+  const nets = Array.from({ length: size }, (_, i) =>
+    i < v4 ? `"198.${18 + (i >> 8)}.${i & 255}.0/24"` : `"2001:db8:${(i - v4).toString(16)}::/48"`,
+  );
+  return file('sets/deny-list.yaml', [
+    `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata:
+  name: deny-list
+  labels: { deny: 'true' }
+spec:
+  nets: [${nets.join(', ')}]
+`,
+    `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: deny-list
+spec:
+  order: 1
+  selector: all()
+  doNotTrack: true
+  applyOnForward: true
+  ingress:
+    - action: Deny
+      source: { selector: "deny == 'true'" }
+`,
+  ]);
 }

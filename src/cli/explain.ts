@@ -11,6 +11,7 @@ import {
   explainPacket,
   interfaceOf,
   RuleLocator,
+  verdictCounters,
   type KernelComparison,
 } from '../compile/explain.js';
 import { PACKET_EXAMPLE, PacketSyntaxError, parsePacket } from '../compile/packet-text.js';
@@ -18,14 +19,17 @@ import { renderExplanationJson, renderExplanationText, renderKernelText } from '
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { readPolicyFiles } from './read-policy.js';
 
-const EXPLAIN_HELP = `Usage: notrack explain --host HOST --iface IFACE --packet PACKET [--repo URL|PATH] [--ref REF] [--path DIR]
-                       [--kernel] [--format text|json]
+const EXPLAIN_HELP = `Usage: notrack explain --host HOST --iface IFACE --packet PACKET [--direction ingress|egress]
+                       [--repo URL|PATH] [--ref REF] [--path DIR] [--kernel] [--format text|json]
 
-Evaluates one packet arriving on an interface of a host against the policy, as the XDP pipeline would:
-failsafes first, then the doNotTrack ingress rules in order. Prints the verdict, the rule that decided it (with
-its file and line), the Log rules that matched, or why nothing decided.
-With --kernel it also runs the packet through the compiled XDP pipeline in the kernel (BPF_PROG_TEST_RUN: nothing
-is attached or pinned; needs root) and shows both verdicts, and whether they agree.
+Evaluates one packet against the policy of an interface of a host, as the dataplane would: arriving on it
+(ingress, the XDP pipeline: failsafes, then the doNotTrack ingress rules in order) or leaving by it (egress,
+notrack's raw OUTPUT chains: failsafes, then the egress rules in order). Prints the verdict, the rule that decided
+it (with its file and line), the Log rules that matched, or why nothing decided.
+With --kernel it also asks the kernel (root): for ingress it runs the packet through the compiled XDP pipeline
+(BPF_PROG_TEST_RUN: nothing is attached or pinned); for egress it sends the packet out of a dummy interface of
+that name in a private network namespace loaded with the host's chains and ipsets, and reads which notrack rule
+counters rose (needs ip, iptables, ipset and socat). It shows both verdicts, and whether they agree.
 Exit status: 0 the packet was evaluated (and with --kernel, both agree), 1 error (invalid policy, unknown host or
 interface, no BPF permission) or the kernel DISAGREES with the reference (a bug), 64 bad usage.
 
@@ -38,7 +42,8 @@ Packets:
 
 Options:
   --host HOST         the node of the HostEndpoints to use
-  --iface IFACE       the interface the packet arrives on
+  --iface IFACE       the interface the packet arrives on (or, with --direction egress, leaves by)
+  --direction DIR     ingress (default) or egress
   --packet PACKET     the packet, as above
   --kernel            also run it through the compiled program in the kernel and compare (root)
 ${SOURCE_HELP}
@@ -54,12 +59,14 @@ export async function explainCommand(argv: string[]): Promise<number> {
     packet: { type: 'string' },
     format: { type: 'string' },
     kernel: { type: 'boolean' },
+    direction: { type: 'string' },
   });
   if (values.help) {
     process.stdout.write(EXPLAIN_HELP);
     return 0;
   }
   const format = oneOf('format', values.format, ['text', 'json'] as const, 'text');
+  const direction = oneOf('direction', values.direction, ['ingress', 'egress'] as const, 'ingress');
   for (const name of ['host', 'iface', 'packet'] as const) {
     if (values[name] === undefined || values[name] === '') {
       throw new UsageError(`--${name} is required${name === 'packet' ? `, e.g. --packet '${PACKET_EXAMPLE}'` : ''}`);
@@ -93,19 +100,32 @@ export async function explainCommand(argv: string[]): Promise<number> {
     values.iface!,
     packet,
     new RuleLocator(snapshot.files, loaded.resources),
+    direction,
   );
+  const counters = verdictCounters(state, iface, values.iface!, packet, direction);
   let kernel: KernelComparison | undefined;
-  if (values.kernel) {
+  if (values.kernel && direction === 'ingress') {
     // Loaded only here: plain explain never loads the kernel binding.
     const { kernelVerdict } = await import('../dataplane/test-run.js');
     kernel = compareWithKernel(explanation, kernelVerdict(state, iface, packet));
+  } else if (values.kernel) {
+    const { egressKernelVerdict } = await import('../dataplane/egress-test-run.js');
+    const { iptablesDesired, ipsetsDesired } = await import('../reconcile/host-dataplane.js');
+    const verdict = egressKernelVerdict({
+      iptables: iptablesDesired(state),
+      ipsets: ipsetsDesired(state),
+      iface: values.iface!,
+      packet,
+      counters,
+    });
+    kernel = compareWithKernel(explanation, verdict);
   }
   if (format === 'json') {
     const subject = { repo: snapshot.repo, ref: snapshot.ref, commit: snapshot.commit, path: snapshot.subPath };
     process.stdout.write(renderExplanationJson(subject, explanation, kernel));
   } else {
     process.stdout.write(renderExplanationText(explanation));
-    if (kernel) process.stdout.write(renderKernelText(explanation, kernel, iface));
+    if (kernel) process.stdout.write(renderKernelText(explanation, kernel, counters));
   }
   if (kernel && !kernel.agree) {
     process.stderr.write('notrack explain: the kernel disagrees with the reference evaluator (a bug in notrack)\n');

@@ -16,6 +16,7 @@ import {
   type IngressEntry,
   type InterfaceState,
   type IpsetState,
+  type PrefixSet,
   type RuleRef,
 } from './desired-state.js';
 import { egressRules } from './egress.js';
@@ -45,19 +46,40 @@ class FleetCompiler {
     return [...new Set(this.resources.hostEndpoints.map((h) => h.node))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /**
+   * A rule lowered once for the whole fleet, with the sets it made: lowering depends on the resources only (sets are
+   * named by their content), never on the host.
+   */
+  private lowerings = new Map<string, { lowered: LoweredRule; sets: PrefixSet[] }>();
+
+  private lowerOnce(policy: Policy, direction: Direction, index: number): { lowered: LoweredRule; sets: PrefixSet[] } {
+    const key = `${policy.name}\u0000${direction}\u0000${index}`;
+    let l = this.lowerings.get(key);
+    if (!l) {
+      const scratch = new SetTable();
+      const ctx = { sets: scratch, selectors: this.selectors, namedPorts: this.namedPorts };
+      const lowered = lowerRule({ policy: policy.name, direction, index }, policy[direction][index]!, ctx);
+      l = { lowered, sets: scratch.inOrder() };
+      this.lowerings.set(key, l);
+    }
+    return l;
+  }
+
   host(host: string): DesiredState {
     const config = resolveConfiguration(this.resources, host);
     const endpoints = this.endpointsOf(host);
     const selection = selectEndpoints({ policies: this.policies, hostEndpoints: endpoints });
     const sets = new SetTable();
-    const ctx = { sets, selectors: this.selectors, namedPorts: this.namedPorts };
-    // A rule lowers the same way on every interface of the host: once, in evaluation order of first use.
+    // A rule lowers the same way on every interface of the host: its sets join the host's table in evaluation order
+    // of first use, so each set is described by its first user on this host.
     const lowered = new Map<string, LoweredRule>();
     const lower = (policy: Policy, direction: Direction, index: number): LoweredRule => {
       const key = `${policy.name}\u0000${direction}\u0000${index}`;
       let l = lowered.get(key);
       if (!l) {
-        l = lowerRule({ policy: policy.name, direction, index }, policy[direction][index]!, ctx);
+        const once = this.lowerOnce(policy, direction, index);
+        for (const s of once.sets) sets.adopt(s);
+        l = once.lowered;
         lowered.set(key, l);
       }
       return l;
@@ -88,10 +110,12 @@ class FleetCompiler {
             const l = lower(p, 'egress', i);
             for (const f of FAMILIES) {
               rules.push(...egressRules(l, f, sets, ipsets));
-              const s = l.sets[f];
-              if (s)
-                for (const side of [s.source, s.destination])
-                  for (const id of [...side.inSets, ...side.notInSets]) egressSets.add(id);
+              for (const piece of l.pieces) {
+                const s = piece.sets[f];
+                if (s)
+                  for (const side of [s.source, s.destination])
+                    for (const id of [...side.inSets, ...side.notInSets]) egressSets.add(id);
+              }
             }
           });
           return { policy: p.name, rules };
@@ -149,6 +173,12 @@ class FleetCompiler {
 /** The DesiredState of one host. A host with no endpoint gets a state with no interfaces. */
 export function compileHost(resources: ResourceSet, host: string): DesiredState {
   return new FleetCompiler(resources).host(host);
+}
+
+/** The DesiredStates of the named hosts, sharing the fleet's resolvers. */
+export function compileHosts(resources: ResourceSet, hosts: readonly string[]): Map<string, DesiredState> {
+  const fleet = new FleetCompiler(resources);
+  return new Map(hosts.map((h) => [h, fleet.host(h)]));
 }
 
 /** The DesiredState of every host a HostEndpoint names, by host name (sorted). */

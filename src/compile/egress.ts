@@ -160,10 +160,10 @@ export function egressRules(
   table: SetTable,
   ipsets: Map<string, IpsetState>,
 ): EgressRule[] {
-  const sides = lowered.sets[family];
-  if (!sides) return [];
   const out: EgressRule[] = [];
   for (const piece of lowered.pieces) {
+    const sides = piece.sets[family];
+    if (!sides) continue;
     const ports = portAlternatives(piece);
     if (!ports) continue;
     const addresses = addressTokens(sides, family, table, { ipsets });

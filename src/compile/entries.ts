@@ -1,9 +1,9 @@
-// One policy rule lowered for the dataplane: its families, its protocol pieces and its address sets per family.
+// One policy rule lowered for the dataplane: its families, its pieces (named-ports.ts) and their address sets per family.
 import type { IpFamily } from '../net/cidr.js';
 import type { EntityMatch, PolicyRule } from '../model/resources.js';
 import type { IngressEntry, RuleRef } from './desired-state.js';
 import { ruleFamilies } from './families.js';
-import { rulePieces, type NamedPorts, type RulePiece } from './named-ports.js';
+import { rulePieces, type NamedPorts, type RulePiece, type SidePorts } from './named-ports.js';
 import { canonicalPrefixes } from './prefixes.js';
 import type { SelectorAddresses, SetTable } from './sets.js';
 
@@ -13,12 +13,16 @@ export interface SideSets {
   notInSets: string[];
 }
 
+/** A piece of a rule with the address sets of each side, per family it exists in. */
+export interface LoweredPiece extends RulePiece {
+  sets: Partial<Record<IpFamily, { source: SideSets; destination: SideSets }>>;
+}
+
 export interface LoweredRule {
   ref: RuleRef;
   rule: PolicyRule;
   families: IpFamily[];
-  pieces: RulePiece[];
-  sets: Partial<Record<IpFamily, { source: SideSets; destination: SideSets }>>;
+  pieces: LoweredPiece[];
 }
 
 /** What lowering needs besides the rule: the host's set table and the resolvers shared by every host. */
@@ -49,35 +53,94 @@ function sideSets(side: EntityMatch, family: IpFamily, where: string, ctx: Lower
   return { inSets: unique(inSets), notInSets: unique(notInSets) };
 }
 
-export function lowerRule(ref: RuleRef, rule: PolicyRule, ctx: LoweringContext): LoweredRule {
-  const families = ruleFamilies(rule);
-  const pieces = families.length ? rulePieces(rule, ctx.namedPorts) : [];
-  const sets: LoweredRule['sets'] = {};
-  if (pieces.length) {
-    const where = `${ref.policy} ${ref.direction}[${ref.index}]`;
-    for (const f of families) {
-      sets[f] = {
-        source: sideSets(rule.source, f, `${where} source`, ctx),
-        destination: sideSets(rule.destination, f, `${where} destination`, ctx),
-      };
+/**
+ * A side's sets for one piece: the rule's own, plus the addresses of the named ports the piece stands for. Null when
+ * a named port's endpoints have no address of the family: the piece matches nothing there.
+ */
+function pieceSide(rule: SideSets, piece: SidePorts, family: IpFamily, ctx: LoweringContext): SideSets | null {
+  const inSets = [...rule.inSets];
+  const notInSets = [...rule.notInSets];
+  for (const [list, out] of [
+    [piece.inAddresses, inSets],
+    [piece.notInAddresses, notInSets],
+  ] as const) {
+    for (const a of list) {
+      const prefixes = canonicalPrefixes(a.addresses, family);
+      if (prefixes.length === 0 && out === inSets) return null;
+      if (prefixes.length === 0) continue;
+      out.push(ctx.sets.add(family, prefixes, `named port ${a.name}`));
     }
   }
-  return { ref, rule, families, pieces, sets };
+  return { inSets: unique(inSets), notInSets: unique(notInSets) };
+}
+
+export function lowerRule(ref: RuleRef, rule: PolicyRule, ctx: LoweringContext): LoweredRule {
+  const families = ruleFamilies(rule);
+  const pieces: LoweredPiece[] = [];
+  const split = families.length ? rulePieces(rule, ctx.namedPorts) : [];
+  if (split.length) {
+    const where = `${ref.policy} ${ref.direction}[${ref.index}]`;
+    const ruleSets = new Map(
+      families.map((f) => [
+        f,
+        {
+          source: sideSets(rule.source, f, `${where} source`, ctx),
+          destination: sideSets(rule.destination, f, `${where} destination`, ctx),
+        },
+      ]),
+    );
+    for (const piece of split) {
+      const sets: LoweredPiece['sets'] = {};
+      for (const f of families) {
+        const r = ruleSets.get(f)!;
+        const source = pieceSide(r.source, piece.source, f, ctx);
+        const destination = pieceSide(r.destination, piece.destination, f, ctx);
+        if (source && destination) sets[f] = { source, destination };
+      }
+      pieces.push({ ...piece, sets });
+    }
+  }
+  return { ref, rule, families, pieces };
+}
+
+const entryTemplates = new WeakMap<LoweredRule, Map<IpFamily, Omit<IngressEntry, 'counter'>[]>>();
+
+/**
+ * The entries of a lowered rule for one family without their counter, made once per rule: the parts are frozen and
+ * shared by every host that uses the rule (nothing changes an entry once built).
+ */
+function templates(lowered: LoweredRule, family: IpFamily): Omit<IngressEntry, 'counter'>[] {
+  let byFamily = entryTemplates.get(lowered);
+  if (!byFamily) {
+    byFamily = new Map();
+    entryTemplates.set(lowered, byFamily);
+  }
+  let list = byFamily.get(family);
+  if (!list) {
+    const { rule } = lowered;
+    list = lowered.pieces.flatMap((piece) => {
+      const sets = piece.sets[family];
+      if (!sets) return [];
+      const side = (s: SideSets, p: SidePorts) =>
+        Object.freeze({ inSets: s.inSets, notInSets: s.notInSets, ports: p.ports, notPorts: p.notPorts });
+      return [
+        {
+          action: rule.action,
+          protocol: piece.protocol,
+          notProtocol: piece.notProtocol,
+          icmp: rule.icmp ? Object.freeze({ ...rule.icmp }) : null,
+          notICMP: rule.notICMP ? Object.freeze({ ...rule.notICMP }) : null,
+          source: side(sets.source, piece.source),
+          destination: side(sets.destination, piece.destination),
+        },
+      ];
+    });
+    byFamily.set(family, list);
+  }
+  return list;
 }
 
 /** The classifier entries of a lowered rule for one family, all counting into `counter`. */
 export function ingressEntries(lowered: LoweredRule, family: IpFamily, counter: number): IngressEntry[] {
-  const sets = lowered.sets[family];
-  if (!sets) return [];
-  const { rule } = lowered;
-  return lowered.pieces.map((piece) => ({
-    counter,
-    action: rule.action,
-    protocol: piece.protocol,
-    notProtocol: piece.notProtocol,
-    icmp: rule.icmp ? { ...rule.icmp } : null,
-    notICMP: rule.notICMP ? { ...rule.notICMP } : null,
-    source: { ...sets.source, ports: piece.source.ports, notPorts: piece.source.notPorts },
-    destination: { ...sets.destination, ports: piece.destination.ports, notPorts: piece.destination.notPorts },
-  }));
+  return templates(lowered, family).map((t) => ({ counter, ...t }));
 }

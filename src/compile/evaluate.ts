@@ -1,9 +1,13 @@
-// The reference evaluator: the verdict the kernel pipeline must give a packet on an interface, computed in plain code.
+// The reference evaluator: the verdict the dataplane must give a packet on an interface, computed in plain code.
 //
-// The same steps as the entry program and the policy program: failsafes first (only for packets with ports), then
-// the interface's entries for the packet's family in order (Log records and goes on; Allow, Deny and Pass decide),
-// and no match passes to tracked processing. Matchers for sets are built once per state and kept.
+// Ingress takes the same steps as the entry program and the policy program: failsafes first (only for packets with
+// ports), then the interface's entries for the packet's family in order (Log records and goes on; Allow, Deny and
+// Pass decide), and no match passes to tracked processing. Egress takes raw OUTPUT's steps: nothing when no egress
+// rule of the family exists; else failsafe traffic returns tracked (replies from inbound failsafe ports, connections
+// to outbound ones), then the interface's (or `*`'s) rules in order, read back from the iptables tokens
+// (egress-entries.ts), with the same meaning of Allow, Deny, Pass and Log. Matchers for sets are built once per state.
 import { NotrackError } from '../errors.js';
+import type { Direction } from '../model/resources.js';
 import type {
   DesiredState,
   Failsafe,
@@ -11,9 +15,11 @@ import type {
   InterfaceState,
   PacketDescription,
   PortRange,
+  RuleRef,
   SideMatch,
   Verdict,
 } from './desired-state.js';
+import { egressView } from './egress-entries.js';
 import { PORT_PROTOCOLS } from './named-ports.js';
 import { parseAddressValue, prefixMatcher, type AddressValue, type PrefixMatcher } from './prefix-match.js';
 
@@ -23,6 +29,12 @@ export class PacketError extends NotrackError {
     super('invalid-packet', message);
   }
 }
+
+/**
+ * IPv6 extension headers the entry program walks past (hop-by-hop, routing, fragment, AH, destination options): never
+ * the protocol of a packet it parses whole.
+ */
+export const IPV6_EXTENSION_HEADERS: readonly number[] = [0, 43, 44, 51, 60];
 
 /** TCP, UDP, UDPLite or SCTP, and not a later fragment: the packet's header carries ports. */
 function packetHasPorts(p: PacketDescription): boolean {
@@ -79,6 +91,11 @@ function addresses(p: PacketDescription): Addresses {
   if (src.family !== p.family || dst.family !== p.family) {
     throw new PacketError(`an IPv${p.family} packet needs IPv${p.family} addresses, not ${p.src} > ${p.dst}`);
   }
+  if (p.family === 6 && !p.laterFragment && IPV6_EXTENSION_HEADERS.includes(p.protocol)) {
+    throw new PacketError(
+      `IPv6 next header ${p.protocol} is an extension header, which the dataplane walks past: a packet's protocol is the header after it`,
+    );
+  }
   for (const port of [p.sport, p.dport]) {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
       throw new PacketError(`port ${port} is out of range 0-65535`);
@@ -86,20 +103,36 @@ function addresses(p: PacketDescription): Addresses {
   return { src, dst };
 }
 
-/** The failsafe the entry program would pass this packet by, if any. */
-export function matchingFailsafe(state: DesiredState, packet: PacketDescription): Failsafe | null {
+/** The failsafe the dataplane passes this packet by (tracked, before any policy), if any. */
+export function matchingFailsafe(
+  state: DesiredState,
+  packet: PacketDescription,
+  direction: Direction = 'ingress',
+): Failsafe | null {
   if (!packetHasPorts(packet)) return null;
-  return findFailsafe(state, packet, addresses(packet).src);
+  const a = addresses(packet);
+  return findFailsafe(state, packet, direction === 'ingress' ? a.src : a.dst, direction);
 }
 
-function findFailsafe(state: DesiredState, p: PacketDescription, src: AddressValue): Failsafe | null {
+/**
+ * The failsafe matching a packet with ports, `peer` being the far end's address. Ingress: a peer opens an inbound
+ * failsafe service here (its destination port), or answers this host's connection to an outbound one (its source
+ * port). Egress mirrors it: the reply of an inbound failsafe service leaves from its port, a connection to an
+ * outbound one goes to it.
+ */
+function findFailsafe(
+  state: DesiredState,
+  p: PacketDescription,
+  peer: AddressValue,
+  direction: Direction,
+): Failsafe | null {
   const c = compiled(state);
   for (const f of state.failsafes) {
     if (f.protocol !== p.protocol) continue;
-    // Inbound: a peer opens a failsafe service here. Outbound: the reply to this host's own connection to one,
-    // which the entry program confirms with conntrack: a source port alone never passes.
-    if (f.direction === 'outbound' && p.reply !== true) continue;
-    const port = f.direction === 'inbound' ? p.dport : p.sport;
+    // Ingress: a peer opens an inbound failsafe service here, or answers this host's own connection to an outbound
+    // one, which the entry program confirms with conntrack: a source port alone never passes.
+    if (direction === 'ingress' && f.direction === 'outbound' && p.reply !== true) continue;
+    const port = (f.direction === 'inbound') === (direction === 'ingress') ? p.dport : p.sport;
     if (port !== f.port) continue;
     if (f.net !== null) {
       let m = c.nets.get(f.net);
@@ -108,7 +141,7 @@ function findFailsafe(state: DesiredState, p: PacketDescription, src: AddressVal
         m = prefixMatcher(family, [f.net]);
         c.nets.set(f.net, m);
       }
-      if (!m.has(src)) continue;
+      if (!m.has(peer)) continue;
     }
     return f;
   }
@@ -166,24 +199,49 @@ function entryMatches(
   );
 }
 
-/** The verdict of the XDP pipeline for `packet` arriving on interface `iface` of the state's host. */
-export function evaluatePacket(state: DesiredState, iface: string, packet: PacketDescription): Verdict {
+const NO_POLICY: Verdict = { outcome: 'pass', reason: 'no-policy', counter: null, rule: null, logged: [] };
+
+/**
+ * The verdict of the dataplane for `packet` arriving on (ingress: the XDP pipeline) or leaving by (egress: raw
+ * OUTPUT) interface `iface` of the state's host. Counters index the interface's ingress counters, or for egress
+ * the `counters` of its egressView.
+ */
+export function evaluatePacket(
+  state: DesiredState,
+  iface: string,
+  packet: PacketDescription,
+  direction: Direction = 'ingress',
+): Verdict {
   const a = addresses(packet);
-  const ifc = interfaceState(state, iface);
-  // Nothing attached: the packet never meets notrack.
-  if (!ifc) return { outcome: 'pass', reason: 'no-policy', counter: null, rule: null, logged: [] };
-  if (packetHasPorts(packet) && findFailsafe(state, packet, a.src)) {
+  let entries: readonly IngressEntry[];
+  let counters: readonly RuleRef[];
+  if (direction === 'ingress') {
+    const ifc = interfaceState(state, iface);
+    // Nothing attached: the packet never meets notrack.
+    if (!ifc) return { ...NO_POLICY, logged: [] };
+    entries = packet.family === 4 ? ifc.ingress.v4 : ifc.ingress.v6;
+    counters = ifc.counters;
+  } else {
+    const view = egressView(state, iface, packet.family);
+    // No egress chain for the family: notrack's raw OUTPUT rules do not look at the packet.
+    if (!view.active) return { ...NO_POLICY, logged: [] };
+    entries = view.entries;
+    counters = view.counters;
+  }
+  if (packetHasPorts(packet) && findFailsafe(state, packet, direction === 'ingress' ? a.src : a.dst, direction)) {
     return { outcome: 'pass', reason: 'failsafe', counter: null, rule: null, logged: [] };
   }
+  if (direction === 'egress' && egressView(state, iface, packet.family).chain === null)
+    return { ...NO_POLICY, logged: [] };
   const logged: number[] = [];
-  for (const e of packet.family === 4 ? ifc.ingress.v4 : ifc.ingress.v6) {
+  for (const e of entries) {
     if (!entryMatches(state, e, packet, a)) continue;
     if (e.action === 'Log') {
       logged.push(e.counter);
       continue;
     }
     const outcome = e.action === 'Allow' ? 'allow' : e.action === 'Deny' ? 'deny' : 'pass';
-    return { outcome, reason: 'rule', counter: e.counter, rule: { ...ifc.counters[e.counter]! }, logged };
+    return { outcome, reason: 'rule', counter: e.counter, rule: { ...counters[e.counter]! }, logged };
   }
   return { outcome: 'pass', reason: 'no-match', counter: null, rule: null, logged };
 }

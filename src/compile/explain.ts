@@ -3,7 +3,8 @@
 import { NotrackError } from '../errors.js';
 import { Limits } from '../abi/notrack.js';
 import { parseDocuments, type PolicyFile, type SourceDocument } from '../model/documents.js';
-import type { ResourceSet, RuleAction } from '../model/resources.js';
+import type { Direction, ResourceSet, RuleAction } from '../model/resources.js';
+import { egressView } from './egress-entries.js';
 import type { DesiredState, Failsafe, InterfaceState, PacketDescription, RuleRef, Verdict } from './desired-state.js';
 import { evaluatePacket, interfaceState, matchingFailsafe } from './evaluate.js';
 import { formatPacket } from './packet-text.js';
@@ -18,23 +19,26 @@ export interface LocatedRule extends RuleRef {
 
 /** Finds where policy rules are written: the policy's document in the snapshot, parsed again for positions. */
 export class RuleLocator {
-  private readonly docs = new Map<string, SourceDocument[]>();
+  private readonly docs = new Map<string, Map<number, SourceDocument>>();
+  private readonly policies: Map<string, ResourceSet['policies'][number]>;
   constructor(
     private readonly files: readonly PolicyFile[],
-    private readonly resources: ResourceSet,
-  ) {}
+    resources: ResourceSet,
+  ) {
+    this.policies = new Map(resources.policies.map((p) => [p.name, p]));
+  }
 
   locate(ref: RuleRef): LocatedRule {
-    const policy = this.resources.policies.find((p) => p.name === ref.policy);
+    const policy = this.policies.get(ref.policy);
     const action = policy?.[ref.direction][ref.index]?.action ?? 'Pass';
     if (!policy) return { ...ref, action, file: '', line: 0, col: 0 };
     let docs = this.docs.get(policy.source.file);
     if (!docs) {
       const file = this.files.find((f) => f.path === policy.source.file);
-      docs = file ? parseDocuments([file]).documents : [];
+      docs = new Map((file ? parseDocuments([file]).documents : []).map((d) => [d.index, d]));
       this.docs.set(policy.source.file, docs);
     }
-    const doc = docs.find((d) => d.index === policy.source.document);
+    const doc = docs.get(policy.source.document);
     const at = doc?.locate(['spec', ref.direction, ref.index]) ?? { line: 0, col: 0 };
     return { ...ref, action, file: policy.source.file, line: at.line, col: at.col };
   }
@@ -44,6 +48,8 @@ export class RuleLocator {
 export interface Explanation {
   host: string;
   interface: string;
+  /** ingress: arriving on the interface (XDP); egress: leaving by it (raw OUTPUT). */
+  direction: Direction;
   /** The interface whose state was used: the same, or `*`. */
   appliedInterface: string;
   endpoint: string;
@@ -62,20 +68,34 @@ export function explainPacket(
   requested: string,
   packet: PacketDescription,
   locator: RuleLocator,
+  direction: Direction = 'ingress',
 ): Explanation {
-  const verdict = evaluatePacket(state, requested, packet);
+  const verdict = evaluatePacket(state, requested, packet, direction);
+  const counters = verdictCounters(state, iface, requested, packet, direction);
   return {
     host: state.host,
     interface: requested,
+    direction,
     appliedInterface: iface.name,
     endpoint: iface.endpoint,
     packet: { text: formatPacket(packet), ...packet },
     verdict,
     decidedBy: verdict.rule ? locator.locate(verdict.rule) : null,
-    failsafe: verdict.reason === 'failsafe' ? matchingFailsafe(state, packet) : null,
-    logged: verdict.logged.map((c) => locator.locate(iface.counters[c]!)),
+    failsafe: verdict.reason === 'failsafe' ? matchingFailsafe(state, packet, direction) : null,
+    logged: verdict.logged.map((c) => locator.locate(counters[c]!)),
     stateHash: state.hash,
   };
+}
+
+/** The rules a verdict's counter indexes number, for a direction: the interface's, or its egress chain's. */
+export function verdictCounters(
+  state: DesiredState,
+  iface: InterfaceState,
+  requested: string,
+  packet: Pick<PacketDescription, 'family'>,
+  direction: Direction,
+): readonly RuleRef[] {
+  return direction === 'ingress' ? iface.counters : egressView(state, requested, packet.family).counters;
 }
 
 /** The host's interface state, or an error that lists what there is. */
@@ -133,7 +153,11 @@ export interface KernelComparison extends KernelVerdict {
  * Where the kernel's verdict differs from the reference evaluator's, one line each; empty when they agree. Log rules
  * past NT_LOG_MAX are compared by number only, since the state keeps the first NT_LOG_MAX.
  */
-export function verdictDifferences(reference: Verdict, kernel: KernelVerdict): string[] {
+export function verdictDifferences(
+  reference: Verdict,
+  kernel: KernelVerdict,
+  logMax: number = Limits.logMax,
+): string[] {
   const out: string[] = [];
   if (kernel.outcome !== reference.outcome)
     out.push(`outcome: reference ${reference.outcome}, kernel ${kernel.outcome} (${kernel.actionName})`);
@@ -142,7 +166,7 @@ export function verdictDifferences(reference: Verdict, kernel: KernelVerdict): s
     out.push(
       `deciding rule: reference ${ruleText(reference.rule, reference.counter)}, kernel ${ruleText(kernel.rule, kernel.counter)}`,
     );
-  const refLogged = reference.logged.slice(0, Limits.logMax);
+  const refLogged = reference.logged.slice(0, logMax);
   if (kernel.logCount !== reference.logged.length || kernel.logged.join(',') !== refLogged.join(',')) {
     out.push(
       `Log rules: reference ${reference.logged.length} [${refLogged.join(', ')}], kernel ${kernel.logCount} [${kernel.logged.join(', ')}]`,
@@ -158,6 +182,7 @@ function ruleText(rule: RuleRef | null, counter: number | null): string {
 
 /** The kernel's verdict beside the reference's explanation of the same packet. */
 export function compareWithKernel(e: Explanation, kernel: KernelVerdict): KernelComparison {
-  const differences = verdictDifferences(e.verdict, kernel);
+  // The XDP state keeps the first NT_LOG_MAX Log rules; iptables counts every one.
+  const differences = verdictDifferences(e.verdict, kernel, e.direction === 'ingress' ? Limits.logMax : Infinity);
   return { ...kernel, agree: differences.length === 0, differences };
 }

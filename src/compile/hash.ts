@@ -12,15 +12,26 @@ function canonicalJson(value: unknown): string {
   return parts.join('');
 }
 
+/** The JSON text of frozen string arrays already written, by identity. */
+const stringLists = new WeakMap<readonly unknown[], string>();
+/** The canonical JSON text of frozen objects already written, by identity. */
+const frozenObjects = new WeakMap<object, string>();
+
 function write(value: unknown, out: string[]): void {
   if (value === null || typeof value !== 'object') {
     out.push(JSON.stringify(value) ?? 'null');
     return;
   }
   if (Array.isArray(value)) {
-    // Lists of strings (a set's prefixes) are the bulk of a state: one stringify each is much faster.
-    if (value.every((v) => typeof v === 'string')) {
-      out.push(JSON.stringify(value));
+    // Lists of strings (a set's prefixes) are the bulk of a state: one stringify each is much faster, and a set's
+    // (frozen) list is one array shared by every host of a fleet compilation, so its text is made once.
+    let text = stringLists.get(value);
+    if (text === undefined && value.every((v) => typeof v === 'string')) {
+      text = JSON.stringify(value);
+      if (Object.isFrozen(value)) stringLists.set(value, text);
+    }
+    if (text !== undefined) {
+      out.push(text);
       return;
     }
     out.push('[');
@@ -31,7 +42,17 @@ function write(value: unknown, out: string[]): void {
     out.push(']');
     return;
   }
+  // Frozen objects (prefix sets, entry sides) are shared by every host of a fleet compilation: written once.
+  const frozen = Object.isFrozen(value);
+  if (frozen) {
+    const known = frozenObjects.get(value);
+    if (known !== undefined) {
+      out.push(known);
+      return;
+    }
+  }
   const obj = value as Record<string, unknown>;
+  const start = out.length;
   const keys = Object.keys(obj)
     .filter((k) => obj[k] !== undefined)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -42,6 +63,7 @@ function write(value: unknown, out: string[]): void {
     write(obj[k], out);
   });
   out.push('}');
+  if (frozen) frozenObjects.set(value, out.slice(start).join(''));
 }
 
 /** sha256 (hex) of the canonical JSON of everything in the state but `hash`. */

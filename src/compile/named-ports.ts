@@ -1,11 +1,19 @@
-// Named ports resolved to (protocol, port), and a rule split into pieces of one protocol each when its ports need it.
+// Named ports with Calico's meaning, and a rule split into pieces that each fit one classifier entry.
 //
-// Calico turns a named port into an IP-port set: the address, protocol and port of every endpoint that defines the
-// name. notrack matches the protocol and port only and leaves addresses to the rule's nets and selectors: the
-// XDP classifier keys ports by protocol, not by address, and the deny and allow lists people write name
-// addresses anyway. So `ports: [postgres]` with no selector means "TCP 5432 on any address", where Calico would
-// mean "TCP 5432 to the addresses of the endpoints that define postgres". With a selector on the same side,
-// both use only the endpoints that selector picks.
+// Calico turns a named port into an IP-port set: the (address, protocol, port) of every endpoint that defines the
+// name (only those the same side's selector picks, when it has one). So `destination: {ports: [postgres]}` matches
+// TCP 5432 to the addresses of the endpoints that define postgres, not TCP 5432 to any address, and a named port
+// defined only on endpoints without expectedIPs matches nothing. notPorts is the negation of the same membership.
+//
+// An entry is a conjunction (addresses in every listed set, port in the ranges), while a side's ports are an
+// alternative (a number, or this address with that port, or …), so a rule becomes pieces:
+//   - one per protocol when it has no protocol of its own and names ports (a named port carries its protocol);
+//   - per side, one alternative for the numeric ports and one per port number a named port stands for (with the
+//     addresses defining it); a negated named port splits into "another port" and "that port, another address";
+//   - the product of the two sides' alternatives.
+// Pieces of one rule are adjacent in the entry lists and share its counter, so first match over entries is first
+// match over rules; two pieces of a rule may match the same packet, which changes nothing.
+import type { Cidr } from '../net/cidr.js';
 import type { HostEndpoint, PolicyRule, EntityMatch } from '../model/resources.js';
 import type { Selector } from '../model/selector/index.js';
 import type { PortRange } from './desired-state.js';
@@ -16,12 +24,23 @@ export const PORT_PROTOCOLS: readonly number[] = [6, 17, 132, 136];
 /** Every port: a rule side that needs a packet with ports, whatever the port. */
 const ANY_PORT: PortRange = { from: 0, to: 65535 };
 
+/** One side of a piece: ports, and the address sets named ports add (each listed set is one more condition). */
 export interface SidePorts {
   ports: PortRange[];
   notPorts: PortRange[];
+  /** The address must be in each of these (the endpoints defining a named port). */
+  inAddresses: NamedAddresses[];
+  /** The address must be in none of these (the endpoints defining a negated named port). */
+  notInAddresses: NamedAddresses[];
 }
 
-/** A rule, or the part of it for one protocol; pieces of one rule never match the same packet. */
+/** The addresses of the endpoints that define a named port with one protocol and port. */
+export interface NamedAddresses {
+  name: string;
+  addresses: Cidr[];
+}
+
+/** A rule, or a part of it; see the top of this file. */
 export interface RulePiece {
   protocol: number | null;
   notProtocol: number | null;
@@ -29,8 +48,15 @@ export interface RulePiece {
   destination: SidePorts;
 }
 
+/** What a named port stands for on the endpoints that define it: a protocol, a port and their addresses. */
+export interface NamedPortDefinition {
+  protocol: number;
+  port: number;
+  addresses: Cidr[];
+}
+
 /** Sorted, with overlapping and adjacent ranges merged: the same ports, written one way. */
-function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
+export function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
   const sorted = [...ranges].sort((a, b) => a.from - b.from || a.to - b.to);
   const out: PortRange[] = [];
   for (const r of sorted) {
@@ -41,21 +67,39 @@ function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
   return out;
 }
 
+/** The ports in both lists (an empty list meaning "no constraint"); null when none are. */
+function intersectRanges(a: readonly PortRange[], b: readonly PortRange[]): PortRange[] | null {
+  if (a.length === 0) return [...b];
+  if (b.length === 0) return [...a];
+  const out: PortRange[] = [];
+  for (const x of a)
+    for (const y of b) {
+      const from = Math.max(x.from, y.from),
+        to = Math.min(x.to, y.to);
+      if (from <= to) out.push({ from, to });
+    }
+  return out.length ? mergeRanges(out) : null;
+}
+
 /** Named ports as the HostEndpoints define them; lookups cached per name and selector. */
 export class NamedPorts {
-  private readonly cache = new Map<string, { protocol: number; port: number }[]>();
+  private readonly cache = new Map<string, NamedPortDefinition[]>();
   constructor(private readonly endpoints: readonly HostEndpoint[]) {}
 
-  /** Every (protocol, port) the name stands for on the endpoints `selector` picks (all endpoints without one). */
-  resolve(name: string, selector: Selector | null): { protocol: number; port: number }[] {
+  /** Every (protocol, port) the name stands for on the endpoints `selector` picks (all without one), with their addresses. */
+  resolve(name: string, selector: Selector | null): NamedPortDefinition[] {
     const key = `${name}\u0000${selector?.toString() ?? ''}`;
     let found = this.cache.get(key);
     if (!found) {
-      const seen = new Map<string, { protocol: number; port: number }>();
+      const seen = new Map<string, NamedPortDefinition>();
       for (const h of this.endpoints) {
         if (selector && !selector.matches(h.labels)) continue;
         for (const p of h.ports) {
-          if (p.name === name) seen.set(`${p.protocol}/${p.port}`, { protocol: p.protocol, port: p.port });
+          if (p.name !== name) continue;
+          const k = `${p.protocol}/${p.port}`;
+          const d = seen.get(k) ?? { protocol: p.protocol, port: p.port, addresses: [] };
+          d.addresses.push(...h.expectedIPs);
+          seen.set(k, d);
         }
       }
       found = [...seen.values()].sort((a, b) => a.protocol - b.protocol || a.port - b.port);
@@ -69,23 +113,6 @@ function hasNamed(side: EntityMatch): boolean {
   return side.ports.some((p) => p.kind === 'named') || side.notPorts.some((p) => p.kind === 'named');
 }
 
-/** The ranges of `list` that apply to `protocol`: numeric ones always, named ones when their protocol is it. */
-function rangesFor(
-  list: EntityMatch['ports'],
-  side: EntityMatch,
-  protocol: number | null,
-  named: NamedPorts,
-): PortRange[] {
-  const out: PortRange[] = [];
-  for (const p of list) {
-    if (p.kind === 'range') out.push({ from: p.from, to: p.to });
-    else
-      for (const r of named.resolve(p.name, side.selector))
-        if (r.protocol === protocol) out.push({ from: r.port, to: r.port });
-  }
-  return mergeRanges(out);
-}
-
 /** The protocols a side's `ports` allow: those of its named ports, or every port protocol once a number is listed. */
 function sideProtocols(side: EntityMatch, named: NamedPorts): Set<number> | null {
   if (side.ports.length === 0) return null;
@@ -95,20 +122,75 @@ function sideProtocols(side: EntityMatch, named: NamedPorts): Set<number> | null
   );
 }
 
-function sidePorts(side: EntityMatch, protocol: number | null, named: NamedPorts): SidePorts | null {
-  const ports = rangesFor(side.ports, side, protocol, named);
-  const notPorts = rangesFor(side.notPorts, side, protocol, named);
-  // Listed ports that all resolve to other protocols leave nothing this piece could match.
-  if (side.ports.length > 0 && ports.length === 0) return null;
-  // The rule needs a packet with ports even when none of its notPorts apply to this protocol.
-  if (ports.length === 0 && notPorts.length === 0 && side.notPorts.length > 0) return { ports: [ANY_PORT], notPorts };
-  return { ports, notPorts };
+/** The named ports of a list that apply to `protocol`, by port number, with the addresses defining each. */
+function namedByPort(
+  list: EntityMatch['ports'],
+  side: EntityMatch,
+  protocol: number | null,
+  named: NamedPorts,
+): Map<number, NamedAddresses> {
+  const out = new Map<number, NamedAddresses>();
+  for (const p of list) {
+    if (p.kind !== 'named') continue;
+    for (const d of named.resolve(p.name, side.selector)) {
+      if (d.protocol !== protocol) continue;
+      const a = out.get(d.port);
+      if (a) {
+        if (!a.name.split(', ').includes(p.name)) a.name = [...a.name.split(', '), p.name].sort().join(', ');
+        a.addresses.push(...d.addresses);
+      } else out.set(d.port, { name: p.name, addresses: [...d.addresses] });
+    }
+  }
+  // By port (and names sorted), so that the order the names are written in changes nothing compiled.
+  return new Map([...out].sort((a, b) => a[0] - b[0]));
+}
+
+const rangesOf = (list: EntityMatch['ports']): PortRange[] =>
+  mergeRanges(list.flatMap((p) => (p.kind === 'range' ? [{ from: p.from, to: p.to }] : [])));
+
+/** The alternatives of one side for a piece of `protocol`: none when the side can never match. */
+function sideAlternatives(side: EntityMatch, protocol: number | null, named: NamedPorts): SidePorts[] {
+  const numeric = rangesOf(side.ports);
+  const positives: { ports: PortRange[]; inAddresses: NamedAddresses[] }[] = [];
+  if (side.ports.length === 0) positives.push({ ports: [], inAddresses: [] });
+  else {
+    if (numeric.length) positives.push({ ports: numeric, inAddresses: [] });
+    for (const [port, a] of namedByPort(side.ports, side, protocol, named)) {
+      positives.push({ ports: [{ from: port, to: port }], inAddresses: [a] });
+    }
+  }
+  const numericNot = rangesOf(side.notPorts);
+  const negated = namedByPort(side.notPorts, side, protocol, named);
+  const negatives: { ports: PortRange[]; notPorts: PortRange[]; notInAddresses: NamedAddresses[] }[] = [
+    // Another port than any negated one: the address does not matter.
+    {
+      ports: [],
+      notPorts: mergeRanges([...numericNot, ...[...negated.keys()].map((p) => ({ from: p, to: p }))]),
+      notInAddresses: [],
+    },
+  ];
+  for (const [port, a] of negated) {
+    // That port, from an address that does not define it.
+    if (!numericNot.some((r) => r.from <= port && port <= r.to))
+      negatives.push({ ports: [{ from: port, to: port }], notPorts: [], notInAddresses: [a] });
+  }
+  const needsPorts = side.ports.length > 0 || side.notPorts.length > 0;
+  const out: SidePorts[] = [];
+  for (const pos of positives) {
+    for (const neg of negatives) {
+      let ports = intersectRanges(pos.ports, neg.ports);
+      if (ports === null) continue;
+      // The rule needs a packet with ports even when none of its notPorts apply to this protocol.
+      if (needsPorts && ports.length === 0 && neg.notPorts.length === 0) ports = [ANY_PORT];
+      out.push({ ports, notPorts: neg.notPorts, inAddresses: pos.inAddresses, notInAddresses: neg.notInAddresses });
+    }
+  }
+  return out;
 }
 
 /**
- * The pieces of a rule: one, unless it has named ports and no protocol, in which case one per protocol its ports
- * can have (ascending), each with that protocol's ports. Pieces that can never match are left out, so a rule may
- * have none (its counter stays, at zero).
+ * The pieces of a rule (see the top of this file), in a fixed order: by protocol, then source and destination
+ * alternatives. Pieces that can never match are left out, so a rule may have none (its counter stays, at zero).
  */
 export function rulePieces(rule: PolicyRule, named: NamedPorts): RulePiece[] {
   const split = rule.protocol === null && (hasNamed(rule.source) || hasNamed(rule.destination));
@@ -123,10 +205,12 @@ export function rulePieces(rule: PolicyRule, named: NamedPorts): RulePiece[] {
   }
   const pieces: RulePiece[] = [];
   for (const protocol of protocols) {
-    const source = sidePorts(rule.source, protocol, named);
-    const destination = sidePorts(rule.destination, protocol, named);
-    if (!source || !destination) continue;
-    pieces.push({ protocol, notProtocol: split ? null : rule.notProtocol, source, destination });
+    const notProtocol = split ? null : rule.notProtocol;
+    for (const source of sideAlternatives(rule.source, protocol, named)) {
+      for (const destination of sideAlternatives(rule.destination, protocol, named)) {
+        pieces.push({ protocol, notProtocol, source, destination });
+      }
+    }
   }
   return pieces;
 }

@@ -4,11 +4,12 @@ import { NotrackError } from '../errors.js';
 import { diagnosticAt } from '../model/documents.js';
 import { sortDiagnostics, type Diagnostic, type PathSegment } from '../model/diagnostics.js';
 import type { PolicyTestLoad } from '../model/policy-tests.js';
-import type { ResourceSet } from '../model/resources.js';
+import type { Direction, ResourceSet } from '../model/resources.js';
 import { didYouMean } from '../model/suggest.js';
 import { compileHost } from './compile-host.js';
 import type { DesiredState, Failsafe, InterfaceState, PacketDescription, RuleRef, Verdict } from './desired-state.js';
 import { evaluatePacket, interfaceState, matchingFailsafe } from './evaluate.js';
+import { verdictCounters } from './explain.js';
 import { parsePacket, PacketSyntaxError } from './packet-text.js';
 
 /** What a case asks for; a field left out is not checked. Rules are written `policy/direction/index`. */
@@ -36,21 +37,40 @@ function ruleKey(ref: RuleRef): string {
 
 const PROTOCOLS: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp', 136: 'udplite' };
 
-/** A failsafe as people read it: `tcp 22 from 10.0.255.0/24`, `udp 53 (reply to an outbound connection)`. */
-export function failsafeText(f: Failsafe): string {
-  const outbound = f.direction === 'outbound' ? ' (reply to an outbound connection)' : '';
-  return `${PROTOCOLS[f.protocol] ?? `protocol ${f.protocol}`} ${f.port}${outbound}${f.net ? ` from ${f.net}` : ''}`;
+/**
+ * A failsafe as people read it, for the direction of the packet it passed: `tcp 22 from 10.0.255.0/24`, `udp 53
+ * (reply to an outbound connection)`; leaving the host, `tcp 22 (reply of an inbound failsafe) to 10.0.255.0/24`,
+ * `udp 53 (an outbound failsafe connection)`.
+ */
+export function failsafeText(f: Failsafe, direction: Direction = 'ingress'): string {
+  const what =
+    direction === 'ingress'
+      ? f.direction === 'outbound'
+        ? ' (reply to an outbound connection)'
+        : ''
+      : f.direction === 'inbound'
+        ? ' (reply of an inbound failsafe)'
+        : ' (an outbound failsafe connection)';
+  const net = f.net ? ` ${direction === 'ingress' ? 'from' : 'to'} ${f.net}` : '';
+  return `${PROTOCOLS[f.protocol] ?? `protocol ${f.protocol}`} ${f.port}${what}${net}`;
 }
 
-function runCase(state: DesiredState, iface: InterfaceState, requested: string, packet: PacketDescription): CaseActual {
-  const v = evaluatePacket(state, requested, packet);
-  const f = v.reason === 'failsafe' ? matchingFailsafe(state, packet) : null;
+function runCase(
+  state: DesiredState,
+  iface: InterfaceState,
+  requested: string,
+  packet: PacketDescription,
+  direction: Direction,
+): CaseActual {
+  const v = evaluatePacket(state, requested, packet, direction);
+  const f = v.reason === 'failsafe' ? matchingFailsafe(state, packet, direction) : null;
+  const counters = verdictCounters(state, iface, requested, packet, direction);
   return {
     outcome: v.outcome,
     reason: v.reason,
     rule: v.rule ? ruleKey(v.rule) : null,
-    logged: v.logged.map((c) => ruleKey(iface.counters[c]!)),
-    failsafe: f ? failsafeText(f) : null,
+    logged: v.logged.map((c) => ruleKey(counters[c]!)),
+    failsafe: f ? failsafeText(f, direction) : null,
   };
 }
 
@@ -61,6 +81,7 @@ function describe(
   if (a.rule && a.rule !== 'none') return `${a.outcome} by ${a.rule}`;
   if (a.reason === 'failsafe') return `${a.outcome} (failsafe${failsafe ? ` ${failsafe}` : ''})`;
   if (a.reason === 'no-match') return `${a.outcome} (no rule matched)`;
+  if (a.reason === 'no-policy') return `${a.outcome} (no notrack policy sees it)`;
   if (a.rule === 'none') return `${a.outcome} with no deciding rule`;
   return a.outcome;
 }
@@ -98,6 +119,7 @@ interface CaseResult {
   test: string;
   host: string;
   interface: string;
+  direction: Direction;
   index: number;
   name?: string;
   packet: string;
@@ -171,15 +193,18 @@ export function runPolicyTests(loaded: PolicyTestLoad, resources: ResourceSet): 
         ...(c.rule !== undefined ? [{ ref: c.rule, at: [...where, 'rule'] }] : []),
         ...(c.logged ?? []).map((ref, k) => ({ ref, at: [...where, 'logged', k] })),
       ];
-      const egress = refs.find((r) => r.ref.includes('/egress/'));
-      if (egress) {
+      const direction: Direction = c.direction ?? t.spec.direction ?? 'ingress';
+      const other = direction === 'ingress' ? 'egress' : 'ingress';
+      const wrong = refs.find((r) => r.ref.includes(`/${other}/`));
+      if (wrong) {
         diagnostics.push(
           diagnosticAt(
             doc,
-            egress.at,
+            wrong.at,
             'error',
             'invalid-value',
-            `${egress.ref}: test cases check ingress (XDP); egress rules are iptables rules on packets the host sends and never decide a case`,
+            `${wrong.ref} is an ${other} rule, and this case checks ${direction} (packets ${direction === 'ingress' ? 'arriving on' : 'leaving by'} the interface); ` +
+              `an ${other} rule never decides it${direction === 'ingress' ? '; set direction: egress for packets the host sends' : ''}`,
           ),
         );
         return;
@@ -196,7 +221,7 @@ export function runPolicyTests(loaded: PolicyTestLoad, resources: ResourceSet): 
       if (c.reason !== undefined) expected.reason = c.reason;
       if (c.rule !== undefined) expected.rule = c.rule;
       if (c.logged !== undefined) expected.logged = c.logged;
-      const actual = runCase(state as DesiredState, ifc, iface, packet);
+      const actual = runCase(state as DesiredState, ifc, iface, packet, direction);
       const problem = caseProblem(expected, actual);
       const at = doc.locate(where);
       const label = `${t.metadata.name} case ${i}${c.name ? ` (${c.name})` : ''}`;
@@ -207,6 +232,7 @@ export function runPolicyTests(loaded: PolicyTestLoad, resources: ResourceSet): 
         test: t.metadata.name,
         host,
         interface: iface,
+        direction,
         index: i,
         packet: c.packet,
         expected,

@@ -41,7 +41,7 @@ export class SelectorAddresses {
 const idCache = new WeakMap<readonly string[], Map<IpFamily, string>>();
 
 /** The id of a set: 16 hex digits (64 bits) of the sha256 of its family and prefixes, so equal sets share one id. */
-function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
+export function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
   let byFamily = idCache.get(prefixes);
   const known = byFamily?.get(family);
   if (known) return known;
@@ -62,9 +62,21 @@ export class SetTable {
   private readonly sets = new Map<string, PrefixSet>();
 
   add(family: IpFamily, prefixes: string[], origin: string): string {
+    // Shared by every host that uses the set (and cached by identity when hashing): never changed after this.
+    Object.freeze(prefixes);
     const id = prefixSetId(family, prefixes);
-    if (!this.sets.has(id)) this.sets.set(id, { id, family, prefixes, origin });
+    if (!this.sets.has(id)) this.sets.set(id, Object.freeze({ id, family, prefixes, origin }));
     return id;
+  }
+
+  /** Takes a set another table made (the fleet's lowering cache), unless one with its content is here already. */
+  adopt(set: PrefixSet): void {
+    if (!this.sets.has(set.id)) this.sets.set(set.id, set);
+  }
+
+  /** The sets in the order they were first added. */
+  inOrder(): PrefixSet[] {
+    return [...this.sets.values()];
   }
 
   get(id: string): PrefixSet {

@@ -1,99 +1,13 @@
-// Lint warnings over the whole resource set: policies that select nothing, shadowed rules, missing return rules.
-import { cidrContains, cidrOverlaps, formatCidr, type Cidr } from '../net/cidr.js';
-import type { Diagnostic } from './diagnostics.js';
+// Lint warnings the resources alone can tell: policies that select nothing, rule selectors that match nothing (with
+// a did-you-mean over the labels in use), named ports whose protocol or addresses leave them matching nothing.
+// Lints that need the compiled packet space (shadowed rules, rules that match no packet, missing return paths) are
+// the traffic engine's (src/traffic/lint.ts).
+import type { Diagnostic, PathSegment } from './diagnostics.js';
 import type { SourceDocument } from './documents.js';
 import { diagnosticAt } from './documents.js';
-import { formatPort, type PortSpec } from './ports.js';
-import type { Direction, EntityMatch, IcmpMatch, Policy, PolicyRule, ResourceSet } from './resources.js';
-
-function portWithin(inner: PortSpec, outer: readonly PortSpec[]): boolean {
-  return outer.some((o) =>
-    o.kind === 'named' || inner.kind === 'named'
-      ? o.kind === inner.kind && formatPort(o) === formatPort(inner)
-      : o.from <= inner.from && inner.to <= o.to,
-  );
-}
-
-function sameText<T>(a: readonly T[], b: readonly T[], key: (x: T) => string): boolean {
-  const bs = new Set(b.map(key));
-  return a.every((x) => bs.has(key(x)));
-}
-
-function icmpEqual(a: IcmpMatch | null, b: IcmpMatch | null): boolean {
-  return a?.type === b?.type && a?.code === b?.code;
-}
-
-/** True when every packet `b` matches on this side is also matched by `a` (conservative: false when unsure). */
-function entityCovers(a: EntityMatch, b: EntityMatch): boolean {
-  if (a.nets.length && !(b.nets.length && b.nets.every((n) => a.nets.some((o) => cidrContains(o, n))))) return false;
-  if (
-    a.notNets.length &&
-    !sameText(a.notNets, b.notNets, formatCidr) &&
-    !(b.nets.length && a.notNets.every((x) => b.nets.every((n) => !cidrOverlaps(x, n))))
-  )
-    return false;
-  if (a.selector && String(a.selector) !== String(b.selector ?? '')) return false;
-  if (a.notSelector && String(a.notSelector) !== String(b.notSelector ?? '')) return false;
-  if (a.ports.length && !(b.ports.length && b.ports.every((p) => portWithin(p, a.ports)))) return false;
-  if (a.notPorts.length && !sameText(a.notPorts, b.notPorts, formatPort)) return false;
-  return true;
-}
-
-/** True when rule `a` matches every packet rule `b` matches. */
-function ruleCovers(a: PolicyRule, b: PolicyRule): boolean {
-  if (a.ipVersion !== null && a.ipVersion !== b.ipVersion) return false;
-  if (a.protocol !== null && a.protocol !== b.protocol) return false;
-  if (
-    a.notProtocol !== null &&
-    a.notProtocol !== b.notProtocol &&
-    (b.protocol === null || b.protocol === a.notProtocol)
-  )
-    return false;
-  if (a.icmp && !(b.icmp && a.icmp.type === b.icmp.type && (a.icmp.code === undefined || a.icmp.code === b.icmp.code)))
-    return false;
-  if (a.notICMP && !icmpEqual(a.notICMP, b.notICMP)) return false;
-  return entityCovers(a.source, b.source) && entityCovers(a.destination, b.destination);
-}
-
-function netsMeet(a: readonly Cidr[], b: readonly Cidr[]): boolean {
-  return a.length === 0 || b.length === 0 || a.some((x) => b.some((y) => cidrOverlaps(x, y)));
-}
-
-function portsMeet(a: readonly PortSpec[], b: readonly PortSpec[]): boolean {
-  if (a.length === 0 || b.length === 0) return true;
-  return a.some((x) =>
-    b.some((y) =>
-      x.kind === 'named' || y.kind === 'named'
-        ? formatPort(x) === formatPort(y) || x.kind !== y.kind
-        : x.from <= y.to && y.from <= x.to,
-    ),
-  );
-}
-
-/** Could `reply` (a rule of the other direction) allow the return packets of what `rule` allows? */
-function allowsReturn(rule: PolicyRule, reply: PolicyRule): boolean {
-  if (reply.action !== 'Allow') return false;
-  if (reply.protocol !== null && rule.protocol !== null && reply.protocol !== rule.protocol) return false;
-  if (reply.ipVersion !== null && rule.ipVersion !== null && reply.ipVersion !== rule.ipVersion) return false;
-  // A reply swaps the two sides: its source is the original destination and vice versa.
-  return (
-    netsMeet(reply.destination.nets, rule.source.nets) &&
-    netsMeet(reply.source.nets, rule.destination.nets) &&
-    portsMeet(reply.source.ports, rule.destination.ports) &&
-    portsMeet(reply.destination.ports, rule.source.ports)
-  );
-}
-
-function describeReturn(rule: PolicyRule, dir: Direction): string {
-  const other = dir === 'ingress' ? 'egress' : 'ingress';
-  const bits: string[] = [];
-  if (rule.destination.ports.length) bits.push(`source ports ${rule.destination.ports.map(formatPort).join(', ')}`);
-  if (rule.source.nets.length)
-    bits.push(
-      `destination ${rule.source.nets.slice(0, 3).map(formatCidr).join(', ')}${rule.source.nets.length > 3 ? ' …' : ''}`,
-    );
-  return `an ${other} Allow${bits.length ? ` with ${bits.join(' and ')}` : ''}`;
-}
+import type { EntityMatch, HostEndpoint, ResourceSet } from './resources.js';
+import type { Selector, SelectorNode } from './selector/index.js';
+import { closest } from './suggest.js';
 
 /**
  * Which host endpoints each policy selects, as indexes of label groups: endpoints with the same labels form one
@@ -128,38 +42,143 @@ export function selectEndpoints(resources: Pick<ResourceSet, 'policies' | 'hostE
   return { groups, byPolicy };
 }
 
-function intersects(a: readonly number[], b: readonly number[]): boolean {
-  let i = 0,
-    j = 0;
-  while (i < a.length && j < b.length) {
-    if (a[i] === b[j]) return true;
-    if (a[i]! < b[j]!) i++;
-    else j++;
+const PROTOCOL_NAMES: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP', 136: 'UDPLite' };
+
+/** The labels that sets and endpoints carry: keys, and the values each key takes. */
+class KnownLabels {
+  readonly values = new Map<string, Set<string>>();
+  readonly groups: Record<string, string>[] = [];
+
+  constructor(resources: Pick<ResourceSet, 'networkSets' | 'hostEndpoints'>) {
+    const seen = new Set<string>();
+    for (const labels of [
+      ...resources.networkSets.map((s) => s.labels),
+      ...resources.hostEndpoints.map((h) => h.labels),
+    ]) {
+      for (const [k, v] of Object.entries(labels)) {
+        const vs = this.values.get(k) ?? new Set<string>();
+        vs.add(v);
+        this.values.set(k, vs);
+      }
+      const key = JSON.stringify(Object.entries(labels).sort());
+      if (!seen.has(key)) {
+        seen.add(key);
+        this.groups.push(labels);
+      }
+    }
   }
-  return false;
+
+  matchesAny(selector: Selector): boolean {
+    return this.groups.some((labels) => selector.matches(labels));
+  }
+
+  /** Likely typos in a selector: a label no set or endpoint has, a value its label never takes. */
+  hints(node: SelectorNode): string[] {
+    switch (node.kind) {
+      case 'not':
+        return this.hints(node.operand);
+      case 'and':
+      case 'or':
+        return node.operands.flatMap((n) => this.hints(n));
+      case 'all':
+      case 'global':
+        return [];
+      default: {
+        const known = this.values.get(node.label);
+        if (!known) {
+          const key = closest(node.label, this.values.keys());
+          return [`no set or endpoint has a label "${node.label}"${key ? `; did you mean "${key}"?` : ''}`];
+        }
+        const written = node.kind === 'in' || node.kind === 'notIn' ? node.values : 'value' in node ? [node.value] : [];
+        if (node.kind !== 'eq' && node.kind !== 'in') return [];
+        return written
+          .filter((v) => !known.has(v))
+          .map((v) => {
+            const value = closest(v, known);
+            return `no set or endpoint has ${node.label} == "${v}"${value ? `; did you mean "${value}"?` : ''}`;
+          });
+      }
+    }
+  }
 }
 
-/** Runs every lint over valid resources; `docs` finds each policy's document for positions. */
+/** Warnings for one side of a rule: selectors that match nothing, named ports that cannot match. */
+function sideLint(
+  doc: SourceDocument,
+  path: PathSegment[],
+  side: EntityMatch,
+  protocol: number | null,
+  labels: KnownLabels,
+  endpoints: readonly HostEndpoint[],
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const field of ['selector', 'notSelector'] as const) {
+    const selector = side[field];
+    if (!selector || labels.matchesAny(selector)) continue;
+    const effect =
+      field === 'selector'
+        ? 'so this rule matches no packet'
+        : 'so it excludes nothing and the rule matches as if it were not there';
+    const hints = labels.hints(selector.ast);
+    out.push(
+      diagnosticAt(
+        doc,
+        [...path, field],
+        'warning',
+        'selector-matches-nothing',
+        `${field} "${selector.source}" matches no GlobalNetworkSet and no HostEndpoint, ${effect}${hints.length ? `: ${hints.join('; ')}` : ''}`,
+      ),
+    );
+  }
+  for (const field of ['ports', 'notPorts'] as const) {
+    side[field].forEach((p, i) => {
+      if (p.kind !== 'named') return;
+      // As Calico builds the IP-port set: the endpoints the side's selector picks that define the name.
+      const defining = endpoints.filter(
+        (h) => h.ports.some((d) => d.name === p.name) && (!side.selector || side.selector.matches(h.labels)),
+      );
+      const protocols = new Set(
+        defining.flatMap((h) => h.ports.filter((d) => d.name === p.name).map((d) => d.protocol)),
+      );
+      const at = [...path, field, i];
+      const effect = field === 'ports' ? 'it never matches here' : 'excluding it excludes nothing here';
+      if (protocol !== null && protocols.size > 0 && !protocols.has(protocol)) {
+        const names = [...protocols].map((x) => PROTOCOL_NAMES[x] ?? String(x)).join(' and ');
+        out.push(
+          diagnosticAt(
+            doc,
+            at,
+            'warning',
+            'named-port-protocol',
+            `port "${p.name}" is ${names} on every endpoint that defines it, but this rule is ${PROTOCOL_NAMES[protocol] ?? protocol}: ${effect}`,
+          ),
+        );
+      } else if (defining.length > 0 && defining.every((h) => h.expectedIPs.length === 0)) {
+        out.push(
+          diagnosticAt(
+            doc,
+            at,
+            'warning',
+            'named-port-no-address',
+            `port "${p.name}" is defined only on endpoints without expectedIPs (${defining.map((h) => h.name).join(', ')}); ` +
+              `a named port matches at its endpoints' addresses, so ${effect}`,
+          ),
+        );
+      }
+    });
+  }
+  return out;
+}
+
+/** Runs every resource-level lint over valid resources; `docs` finds each policy's document for positions. */
 export function lintResources(resources: ResourceSet, docs: ReadonlyMap<string, SourceDocument>): Diagnostic[] {
   const out: Diagnostic[] = [];
   const selected = selectEndpoints(resources).byPolicy;
-  // Policies that share an endpoint with each policy, computed once per distinct selection.
-  const sharing = new Map<string, Policy[]>();
-  const sharingFor = (policy: Policy): Policy[] => {
-    const mine = selected.get(policy.name)!;
-    const key = mine.join(',');
-    let list = sharing.get(key);
-    if (!list) {
-      list = resources.policies.filter((p) => intersects(mine, selected.get(p.name)!));
-      sharing.set(key, list);
-    }
-    return list;
-  };
+  const labels = new KnownLabels(resources);
   for (const policy of resources.policies) {
     const doc = docs.get(policy.name);
     if (!doc) continue;
-    const mine = selected.get(policy.name)!;
-    if (mine.length === 0) {
+    if (selected.get(policy.name)!.length === 0) {
       out.push(
         diagnosticAt(
           doc,
@@ -172,40 +191,25 @@ export function lintResources(resources: ResourceSet, docs: ReadonlyMap<string, 
     }
     for (const dir of ['ingress', 'egress'] as const) {
       if (!policy.types.includes(dir)) continue;
-      const rules = policy[dir];
-      const other: Direction = dir === 'ingress' ? 'egress' : 'ingress';
-      rules.forEach((rule, j) => {
-        const shadow = rules.slice(0, j).find((a) => a.action !== 'Log' && ruleCovers(a, rule));
-        if (shadow) {
+      policy[dir].forEach((rule, j) => {
+        for (const side of ['source', 'destination'] as const) {
           out.push(
-            diagnosticAt(
-              doc,
-              ['spec', dir, j],
-              'warning',
-              'shadowed-rule',
-              `${dir}[${j}] can never decide a packet: ${dir}[${shadow.index}] (${shadow.action}) matches everything it matches`,
-            ),
-          );
-        }
-        if (rule.action !== 'Allow' || mine.length === 0) return;
-        // The return rule usually sits in the same policy: look there first.
-        const candidates = [policy, ...sharingFor(policy)];
-        const hasReturn = candidates.some(
-          (p) => p.types.includes(other) && p[other].some((r) => allowsReturn(rule, r)),
-        );
-        if (!hasReturn) {
-          out.push(
-            diagnosticAt(
-              doc,
-              ['spec', dir, j],
-              'warning',
-              'no-return-rule',
-              `untracked Allow without a rule for its return traffic: stateless policy does not allow replies by itself; add ${describeReturn(rule, dir)}`,
-            ),
+            ...sideLint(doc, ['spec', dir, j, side], rule[side], rule.protocol, labels, resources.hostEndpoints),
           );
         }
       });
     }
   }
   return out;
+}
+
+/**
+ * The rule (`spec.ingress[0]`) a resource-level warning says matches nothing (a selector that matches nothing, a named
+ * port that cannot match), or null: the traffic engine need not say it again.
+ */
+export function ruleExplainedEmpty(d: Diagnostic): string | null {
+  const explains =
+    (d.code === 'selector-matches-nothing' && !d.path.includes('notSelector')) ||
+    ((d.code === 'named-port-protocol' || d.code === 'named-port-no-address') && !d.path.includes('notPorts'));
+  return explains ? (d.path.match(/^spec\.(ingress|egress)\[\d+\]/)?.[0] ?? null) : null;
 }

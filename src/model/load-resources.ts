@@ -26,6 +26,8 @@ import type {
 export interface LoadResult {
   /** Valid resources (those with errors are left out). Use only when `valid`. */
   resources: ResourceSet;
+  /** The document each enforced policy was read from, by policy name (for positions). */
+  policyDocuments: ReadonlyMap<string, SourceDocument>;
   diagnostics: Diagnostic[];
   valid: boolean;
   counts: { files: number; documents: number; kinds: Record<string, number> };
@@ -152,6 +154,7 @@ export function loadResources(
   if (valid) diagnostics.push(...lintResources(resources, policyDocs));
   return {
     resources,
+    policyDocuments: policyDocs,
     diagnostics: sortDiagnostics(diagnostics),
     valid,
     counts: { files: files.length, documents: lists.documents.length, kinds },

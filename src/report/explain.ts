@@ -1,7 +1,8 @@
 // Renders `notrack explain`: the verdict and the rules that decide and log the packet, with where they are written,
 // and beside it the kernel's verdict and where the two differ; text and versioned JSON.
 import type { Explanation, KernelComparison, KernelVerdict, LocatedRule } from '../compile/explain.js';
-import type { Failsafe, InterfaceState, RuleRef, Verdict } from '../compile/desired-state.js';
+import type { Failsafe, RuleRef, Verdict } from '../compile/desired-state.js';
+import type { Direction } from '../model/resources.js';
 import { failsafeText } from '../compile/policy-test.js';
 
 /** Version of the JSON output (kind `notrack.explain`). */
@@ -15,26 +16,29 @@ function formatLocated(r: LocatedRule): string {
   return `${formatRuleRef(r)} ${r.action}${r.file ? ` (${r.file}:${r.line}:${r.col})` : ''}`;
 }
 
-function formatFailsafe(f: Failsafe): string {
-  return `failsafe ${failsafeText(f)}`;
+function formatFailsafe(f: Failsafe, direction: Direction = 'ingress'): string {
+  return `failsafe ${failsafeText(f, direction)}`;
 }
 
 /** One line saying what happens to the packet and why. */
-function describeVerdict(v: Verdict, failsafe: Failsafe | null): string {
+function describeVerdict(v: Verdict, failsafe: Failsafe | null, direction: Direction): string {
+  const where = direction === 'ingress' ? 'at XDP' : 'in raw OUTPUT';
+  const program =
+    direction === 'ingress' ? 'no notrack program on this interface' : 'no notrack egress rule for this family';
   switch (v.reason) {
     case 'failsafe':
-      return `pass: ${failsafe ? formatFailsafe(failsafe) : 'failsafe'}: passed tracked`;
+      return `pass: ${failsafe ? formatFailsafe(failsafe, direction) : 'failsafe'}: passed tracked`;
     case 'no-match':
       return 'pass: no rule matched: passed to tracked processing';
     case 'no-policy':
-      return 'pass: no notrack program on this interface: passed to tracked processing';
+      return `pass: ${program}: passed to tracked processing`;
     case 'non-ip':
       return 'pass: not an IP packet: passed untouched';
     case 'rule':
       return v.outcome === 'allow'
-        ? 'allow: accepted untracked at XDP'
+        ? `allow: accepted untracked ${where}`
         : v.outcome === 'deny'
-          ? 'deny: dropped at XDP'
+          ? `deny: dropped ${where}`
           : 'pass: a Pass rule sent it to tracked processing';
   }
 }
@@ -56,10 +60,11 @@ function decider(
   rule: RuleRef | null,
   counter: number | null,
   failsafe?: Failsafe | null,
+  direction: Direction = 'ingress',
 ): string {
   if (rule) return ` by ${formatRuleRef(rule)}`;
   if (counter !== null) return ` by rule index ${counter}`;
-  if (reason === 'failsafe' && failsafe) return `: ${formatFailsafe(failsafe)}`;
+  if (reason === 'failsafe' && failsafe) return `: ${formatFailsafe(failsafe, direction)}`;
   return `: ${REASON_TEXT[reason]}`;
 }
 
@@ -72,21 +77,22 @@ function loggedText(refs: (RuleRef | undefined)[], total: number): string {
 /** The reference evaluator's verdict in one line: `allow by db-postgres ingress[0]`, `pass: no rule matched`. */
 function referenceSummary(e: Explanation): string {
   const v = e.verdict;
-  return `${v.outcome}${decider(v.reason, v.rule, v.counter, e.failsafe)}${loggedText(e.logged, e.logged.length)}`;
+  return `${v.outcome}${decider(v.reason, v.rule, v.counter, e.failsafe, e.direction)}${loggedText(e.logged, e.logged.length)}`;
 }
 
-/** The kernel's verdict in one line, with the XDP action and the metadata flag it is read from. */
-function kernelSummary(k: KernelVerdict, iface: InterfaceState): string {
+/** The kernel's verdict in one line, with the XDP action and metadata flag, or the iptables target, it is read from. */
+function kernelSummary(k: KernelVerdict, counters: readonly RuleRef[]): string {
   const flag = k.untrackedFlag ? ', untracked flag set' : k.actionName === 'XDP_PASS' ? ', no flag' : '';
   const logged = loggedText(
-    k.logged.map((c) => iface.counters[c]),
+    k.logged.map((c) => counters[c]),
     k.logCount,
   );
   return `${k.outcome} (${k.actionName}${flag})${decider(k.reason, k.rule, k.counter)}${logged}`;
 }
 
-export function renderKernelText(e: Explanation, k: KernelComparison, iface: InterfaceState): string {
-  const lines = [`reference: ${referenceSummary(e)}`, `kernel:    ${kernelSummary(k, iface)}`];
+/** Both verdicts side by side; `counters` names the rules the kernel's indexes number. */
+export function renderKernelText(e: Explanation, k: KernelComparison, counters: readonly RuleRef[]): string {
+  const lines = [`reference: ${referenceSummary(e)}`, `kernel:    ${kernelSummary(k, counters)}`];
   if (k.agree) lines.push('agree');
   else {
     lines.push('DISAGREE: the kernel and the reference evaluator differ; this is a bug in notrack, please report it:');
@@ -98,9 +104,10 @@ export function renderKernelText(e: Explanation, k: KernelComparison, iface: Int
 export function renderExplanationText(e: Explanation): string {
   const via =
     e.appliedInterface !== e.interface ? `, under the "*" HostEndpoint ${e.endpoint}` : ` (HostEndpoint ${e.endpoint})`;
+  const way = e.direction === 'ingress' ? `arriving on ${e.interface}` : `leaving by ${e.interface}`;
   const lines = [
-    `host ${e.host}, interface ${e.interface}${via}: ${e.packet.text}`,
-    `verdict: ${describeVerdict(e.verdict, e.failsafe)}`,
+    `host ${e.host}, ${way}${via}: ${e.packet.text}`,
+    `verdict: ${describeVerdict(e.verdict, e.failsafe, e.direction)}`,
   ];
   if (e.decidedBy) lines.push(`decided by: ${formatLocated(e.decidedBy)}`);
   for (const l of e.logged) lines.push(`logged by: ${formatLocated(l)}`);

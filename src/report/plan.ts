@@ -1,5 +1,7 @@
 // What would change between two revisions, host by host: policies, rules, set contents, programs, egress, failsafes.
 import type { IpFamily } from '../net/cidr.js';
+import { egressView } from '../compile/egress-entries.js';
+import { naturalCompare } from './natural-sort.js';
 import type {
   DesiredState,
   Failsafe,
@@ -107,46 +109,68 @@ function refKey(r: RuleRef): string {
   return `${r.policy}\0${r.direction}\0${r.index}`;
 }
 
-/** Per rule of an interface: its one-line text (both families) and the sets each side uses. */
-function rulesOf(
-  iface: InterfaceState,
+type RuleTexts = Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }>;
+
+/** Per rule: its one-line text (both families) and the sets each side uses, from entries numbered by `counters`. */
+function rulesFrom(
+  entries: Record<IpFamily, readonly IngressEntry[]>,
+  counters: readonly RuleRef[],
   state: DesiredState,
-): Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }> {
-  const out = new Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }>();
-  iface.counters.forEach((ref, counter) => {
-    const texts: string[] = [];
-    const sets = new Map<string, string>();
-    for (const family of [4, 6] as const) {
-      const entries = iface.ingress[family === 4 ? 'v4' : 'v6'].filter((e) => e.counter === counter);
-      if (!entries.length) continue;
-      texts.push(`${FAMILY_NAME[family]}: ${describeEntries(entries, state.sets)}`);
-      entries.forEach((e) => {
-        for (const [sideName, m] of [
-          ['source', e.source],
-          ['destination', e.destination],
-        ] as const) {
-          m.inSets.forEach((id, i) => sets.set(`${sideName} ${FAMILY_NAME[family]} in ${i}`, id));
-          m.notInSets.forEach((id, i) => sets.set(`${sideName} ${FAMILY_NAME[family]} not ${i}`, id));
-        }
-      });
-    }
-    out.set(refKey(ref), { ref, text: texts.join('; ') || 'matches nothing on this interface', sets });
-  });
+  fallback: string,
+): RuleTexts {
+  const out: RuleTexts = new Map();
+  const add = (ref: RuleRef, family: IpFamily, list: IngressEntry[]): void => {
+    const key = refKey(ref);
+    const r = out.get(key) ?? { ref, text: '', sets: new Map<string, string>() };
+    r.text = `${r.text ? `${r.text}; ` : ''}${FAMILY_NAME[family]}: ${describeEntries(list, state.sets)}`;
+    list.forEach((e) => {
+      for (const [sideName, m] of [
+        ['source', e.source],
+        ['destination', e.destination],
+      ] as const) {
+        m.inSets.forEach((id, i) => r.sets.set(`${sideName} ${FAMILY_NAME[family]} in ${i}`, id));
+        m.notInSets.forEach((id, i) => r.sets.set(`${sideName} ${FAMILY_NAME[family]} not ${i}`, id));
+      }
+    });
+    out.set(key, r);
+  };
+  counters.forEach((ref) => out.set(refKey(ref), { ref, text: '', sets: new Map() }));
+  for (const family of [4, 6] as const) {
+    counters.forEach((ref, counter) => {
+      const list = entries[family].filter((e) => e.counter === counter);
+      if (list.length) add(ref, family, list);
+    });
+  }
+  for (const r of out.values()) if (!r.text) r.text = fallback;
   return out;
 }
 
-function egressOf(state: DesiredState | null, name: string): Map<string, { ref: RuleRef; text: string }> {
-  const out = new Map<string, { ref: RuleRef; text: string }>();
-  const iface = state?.egress.interfaces.find((i) => i.name === name);
-  for (const p of iface?.policies ?? []) {
-    for (const r of p.rules) {
-      const key = refKey(r.rule);
-      const text = `${r.action} ${r.match.join(' ')}`.trim();
-      const prev = out.get(key);
-      out.set(key, { ref: r.rule, text: prev ? `${prev.text}; IPv${r.family}: ${text}` : `IPv${r.family}: ${text}` });
+/** Per ingress rule of an interface. */
+function rulesOf(iface: InterfaceState, state: DesiredState): RuleTexts {
+  return rulesFrom(
+    { 4: iface.ingress.v4, 6: iface.ingress.v6 },
+    iface.counters,
+    state,
+    'matches nothing on this interface',
+  );
+}
+
+/** Per egress rule of an interface's own chain, read back from its iptables rules: in the same words as ingress. */
+function egressOf(state: DesiredState | null, name: string): RuleTexts {
+  if (!state) return new Map();
+  const entries: Record<IpFamily, IngressEntry[]> = { 4: [], 6: [] };
+  const counters: RuleRef[] = [];
+  for (const family of [4, 6] as const) {
+    const view = egressView(state, name, family);
+    if (view.chain !== name) continue;
+    for (const e of view.entries) {
+      const ref = view.counters[e.counter]!;
+      let c = counters.findIndex((r) => refKey(r) === refKey(ref));
+      if (c < 0) c = counters.push(ref) - 1;
+      entries[family].push({ ...e, counter: c });
     }
   }
-  return out;
+  return rulesFrom(entries, counters, state, 'matches nothing on this interface');
 }
 
 function diffKeyed<T extends { ref: RuleRef; text: string }>(
@@ -178,7 +202,9 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
   const bRules = rulesOf(b ?? empty, base ?? head!);
   const hRules = rulesOf(h ?? empty, head ?? base!);
   const rules = diffKeyed(bRules, hRules);
-  const egress = diffKeyed(egressOf(base, name), egressOf(head, name));
+  const bEgress = egressOf(base, name),
+    hEgress = egressOf(head, name);
+  const egress = diffKeyed(bEgress, hEgress);
 
   const bPol = policiesOf(b ?? { ...empty }, base),
     hPol = policiesOf(h ?? { ...empty }, head);
@@ -190,8 +216,10 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
 
   // Set contents, compared for each rule side that exists in both revisions.
   const sets: SetChange[] = [];
-  for (const [k, hr] of hRules) {
-    const br = bRules.get(k);
+  for (const [k, hr, br] of [
+    ...[...hRules].map(([k, v]) => [k, v, bRules.get(k)] as const),
+    ...[...hEgress].map(([k, v]) => [k, v, bEgress.get(k)] as const),
+  ]) {
     if (!br) continue;
     for (const [slot, hid] of hr.sets) {
       const bid = br.sets.get(slot);
@@ -230,12 +258,24 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
   return { name, action, policies, rules, sets, programs, egress };
 }
 
-function failsafeText(f: Failsafe): string {
+/** A failsafe in a plan's words: `inbound tcp 22 10.0.255.0/24`. */
+export function failsafeText(f: Failsafe): string {
   return `${f.direction} ${PROTOCOLS[f.protocol] ?? f.protocol} ${f.port}${f.net ? ` ${f.net}` : ''}`;
 }
 
 /** The plan for one host between two compiled revisions (null = the host does not exist in that revision). */
 export function planHost(host: string, base: DesiredState | null, head: DesiredState | null): HostPlan {
+  if (base && head && base.hash === head.hash) {
+    return {
+      host,
+      action: 'no-op',
+      baseHash: base.hash,
+      headHash: head.hash,
+      interfaces: [],
+      failsafes: [],
+      config: [],
+    };
+  }
   const names = new Set<string>();
   for (const s of [base, head]) {
     for (const i of s?.interfaces ?? []) names.add(i.name);
@@ -267,7 +307,7 @@ export function planHost(host: string, base: DesiredState | null, head: DesiredS
 /** Plans every host that exists in either revision. */
 export function planAll(base: ReadonlyMap<string, DesiredState>, head: ReadonlyMap<string, DesiredState>): Plan {
   const hosts = [...new Set([...base.keys(), ...head.keys()])]
-    .sort()
+    .sort(naturalCompare)
     .map((h) => planHost(h, base.get(h) ?? null, head.get(h) ?? null));
   return {
     hosts,

@@ -14,8 +14,10 @@ export type SourceErrorCode =
   | 'source-empty-repo'
   /** HEAD names a branch that does not exist, so there is no default branch to read. */
   | 'source-dangling-head'
-  /** The sub-path is not in that commit (or the directory does not exist). */
+  /** The sub-path is not in that commit (or the directory does not exist), or it is empty. */
   | 'source-path-not-found'
+  /** The sub-path holds no policy file (none at all, or only hidden or ignored ones). */
+  | 'source-no-policy-files'
   /** The location is not a Git repository (no repository at the URL, or a folder without .git). */
   | 'source-not-a-repo'
   /** The repository location is not something notrack can read (bad URL, SSH, git://). */

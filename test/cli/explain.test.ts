@@ -12,7 +12,7 @@ test('a source on the DDoS deny list: denied by ddos-deny ingress[0], with the f
   assert.is(
     r.out,
     [
-      'host edge-1, interface eth0 (HostEndpoint edge-1-eth0): tcp 203.0.113.66:4000 > 10.0.0.10:80',
+      'host edge-1, arriving on eth0 (HostEndpoint edge-1-eth0): tcp 203.0.113.66:4000 > 10.0.0.10:80',
       'verdict: deny: dropped at XDP',
       'decided by: ddos-deny ingress[0] Deny (policies-example/policies/edge/ddos.yaml:17:7)',
       '',
@@ -48,6 +48,36 @@ test('SSH from the management network is a failsafe; from elsewhere no rule matc
   const other = await explain('edge-1', 'eth0', 'tcp 192.0.2.10:50000 > 10.0.0.10:22');
   assert.match(other.out, 'verdict: pass: no rule matched: passed to tracked processing\n');
   assert.is(other.code, 0);
+});
+
+test('--direction egress: the reply db-1 sends leaves untracked by db-postgres egress[0]; another source stays tracked', async () => {
+  const r = await explain('db-1', 'eth0', 'tcp 10.0.2.10:5432 > 10.0.1.7:40000', '--direction', 'egress');
+  assert.is(r.code, 0, r.err);
+  assert.is(
+    r.out,
+    [
+      'host db-1, leaving by eth0 (HostEndpoint db-1-eth0): tcp 10.0.2.10:5432 > 10.0.1.7:40000',
+      'verdict: allow: accepted untracked in raw OUTPUT',
+      'decided by: db-postgres egress[0] Allow (policies-example/policies/data/postgres.yaml:29:7)',
+      '',
+    ].join('\n'),
+  );
+  const dns = await explain(
+    'db-1',
+    'eth0',
+    'udp 10.0.2.10:33333 > 10.0.2.1:53',
+    '--direction',
+    'egress',
+    '--format',
+    'json',
+  );
+  const j = JSON.parse(dns.out);
+  assert.equal(
+    [j.direction, j.verdict.reason, j.failsafe],
+    ['egress', 'failsafe', { direction: 'outbound', protocol: 17, port: 53, net: null }],
+  );
+  const bad = await explain('db-1', 'eth0', 'tcp 10.0.2.10:5432 > 10.0.1.7:40000', '--direction', 'out');
+  assert.is(bad.code, 64);
 });
 
 test('--format json gives the verdict, the rule with its position, the packet and the state hash', async () => {

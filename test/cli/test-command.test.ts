@@ -40,7 +40,7 @@ test("the example repository's own tests all pass (exit 0), and --verbose lists 
   const r = await cliInProcess('test', '--path', 'policies-example', '--verbose');
   assert.is(r.code, 0, r.out + r.err);
   const lines = r.out.trimEnd().split('\n');
-  assert.is(lines[lines.length - 1], 'passed: 2 files, 4 tests, 25 cases: 25 passed, 0 failed');
+  assert.is(lines[lines.length - 1], 'passed: 2 files, 5 tests, 30 cases: 30 passed, 0 failed');
   assert.ok(
     lines.includes(
       'policies-example/tests/edge.yaml:37:7: ok: edge-public case 6: udp 192.0.2.10:11211 > 10.0.0.10:40000: deny by edge-reflection-deny/ingress/1',
@@ -62,7 +62,7 @@ test('a failing case is an error at its line with expected and actual, and exit 
     [
       'tests/wrong.yaml:11:7: error[test-failed]: wrong-expectations case 1 (the author thought the app subnet was denied): ' +
         'tcp 10.0.1.7:40000 > 10.0.2.10:5432: expected deny by db-postgres/ingress/1, got allow by db-postgres/ingress/0 (at spec.cases[1])',
-      'failed: 3 files, 5 tests, 27 cases: 26 passed, 1 failed',
+      'failed: 3 files, 6 tests, 32 cases: 31 passed, 1 failed',
       '',
     ].join('\n'),
   );
@@ -74,7 +74,7 @@ test('--format json lists every case with what was expected and what happened; g
   assert.is(json.code, 1);
   const j = JSON.parse(json.out);
   assert.equal([j.kind, j.formatVersion, j.passed], ['notrack.test', 1, false]);
-  assert.equal(j.summary, { files: 3, tests: 5, cases: 27, passed: 26, failed: 1, errors: 0 });
+  assert.equal(j.summary, { files: 3, tests: 6, cases: 32, passed: 31, failed: 1, errors: 0 });
   const failed = j.results.filter((r: { passed: boolean }) => !r.passed);
   assert.equal(
     failed.map((r: Record<string, unknown>) => [
@@ -100,6 +100,47 @@ test('--format json lists every case with what was expected and what happened; g
   assert.match(
     gh.out,
     /^::error file=tests\/wrong\.yaml,line=11,col=7,title=notrack test-failed::wrong-expectations case 1 /m,
+  );
+});
+
+test('cases take direction: egress (packets the host sends), and a rule of the other direction is an error at the field', async () => {
+  const egress = `apiVersion: notrack.dev/v1alpha1
+kind: PolicyTest
+metadata:
+  name: replies
+spec:
+  host: db-1
+  interface: eth0
+  direction: egress
+  cases:
+    - name: the author forgot the reply leaves from the named port's address only
+      packet: tcp 10.0.2.99:5432 > 10.0.1.7:40000
+      expect: allow
+    - packet: tcp 10.0.2.10:5432 > 10.0.1.7:40000
+      expect: allow
+      rule: db-postgres/ingress/0
+`;
+  const r = await cliInProcess('test', '--path', repoWith({ 'tests/replies.yaml': egress }), '--format', 'json');
+  assert.is(r.code, 1);
+  const run = JSON.parse(r.out);
+  assert.equal(
+    run.results
+      .filter((c: { test: string }) => c.test === 'replies')
+      .map((c: { direction: string; passed: boolean; actual: { reason: string } }) => [
+        c.direction,
+        c.passed,
+        c.actual.reason,
+      ]),
+    [['egress', false, 'no-match']],
+  );
+  assert.ok(
+    run.diagnostics.some(
+      (d: { code: string; message: string; path: string }) =>
+        d.code === 'invalid-value' &&
+        d.path === 'spec.cases[1].rule' &&
+        d.message.startsWith('db-postgres/ingress/0 is an ingress rule, and this case checks egress'),
+    ),
+    JSON.stringify(run.diagnostics),
   );
 });
 
@@ -151,7 +192,7 @@ spec: { nets: [10.0.0.0/8] }
       'tests/broken.yaml:24:15: error[unknown-host]: no HostEndpoint has node "db-2"; did you mean "db-1"? (hosts: cache-1, db-1, edge-1) (at spec.host)',
       'tests/broken.yaml:29:32: error[unknown-interface]: host db-1 has no HostEndpoint on interface eth1; did you mean "eth0"? (interfaces: eth0) (at spec.interface)',
       'tests/broken.yaml:32:7: error[not-a-policy-test]: the tests folder holds PolicyTest documents only, not GlobalNetworkSet (policy belongs outside it) (at kind)',
-      'failed: 3 files, 7 tests, 25 cases: 25 passed, 0 failed, 5 errors in the test files',
+      'failed: 3 files, 8 tests, 30 cases: 30 passed, 0 failed, 5 errors in the test files',
       '',
     ].join('\n'),
   );
@@ -200,7 +241,7 @@ test('--tests points at a folder outside the policy path; from a Git repository 
   git('commit', '-q', '-m', 'policy and checks');
   const own = await cliInProcess('test', '--repo', dir, '--path', 'policy');
   assert.is(own.code, 0, own.out + own.err);
-  assert.match(own.out, 'passed: 2 files, 4 tests, 25 cases: 25 passed, 0 failed');
+  assert.match(own.out, 'passed: 2 files, 5 tests, 30 cases: 30 passed, 0 failed');
   const elsewhere = await cliInProcess('test', '--repo', dir, '--path', 'policy', '--tests', 'checks');
   assert.is(elsewhere.code, 1);
   assert.match(elsewhere.out, /^checks\/wrong\.yaml:11:7: error\[test-failed\]/m);

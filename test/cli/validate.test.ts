@@ -88,7 +88,7 @@ test('github format prints workflow annotations and appends a Markdown summary t
   }
 });
 
-test('warnings pass unless --warnings-as-errors', () => {
+test('warnings pass unless --strict (or its older name --warnings-as-errors)', () => {
   const repo = repoWith({
     'p.yaml': `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -104,6 +104,9 @@ spec:
     const ok = runCli(['validate'], { cwd: repo.dir });
     assert.is(ok.status, 0, ok.stdout);
     assert.match(ok.stdout, /warning\[selects-nothing\]/);
+    const strict = runCli(['validate', '--strict'], { cwd: repo.dir });
+    assert.is(strict.status, 1);
+    assert.match(strict.stdout, /warning\[selects-nothing\]/);
     assert.is(runCli(['validate', '--warnings-as-errors'], { cwd: repo.dir }).status, 1);
   } finally {
     repo.done();
@@ -127,6 +130,20 @@ test('a missing policy path is an error with its own code, not a crash', () => {
   const r = runCli(['validate', '--path', 'does-not-exist']);
   assert.is(r.status, 1);
   assert.match(r.stderr, /error\[source-[a-z-]+\]: .*does-not-exist/);
+});
+
+test('an empty --path, or one with no policy file outside hidden folders, is an error and not "valid: 0 files"', () => {
+  const repo = repoWith({ 'policy/.github/workflows/ci.yml': 'on: push\n', 'policy/README.md': '# policy\n' });
+  try {
+    const empty = runCli(['validate', '--path', ''], { cwd: repo.dir });
+    assert.is(empty.status, 1);
+    assert.match(empty.stderr, /error\[source-path-not-found\]: the policy path is empty/);
+    const none = runCli(['validate', '--path', 'policy'], { cwd: repo.dir });
+    assert.is(none.status, 1);
+    assert.match(none.stderr, /error\[source-no-policy-files\]: no policy files .* \(skipped: 1 in hidden folders\)/);
+  } finally {
+    repo.done();
+  }
 });
 
 test.run();

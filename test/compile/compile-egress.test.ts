@@ -11,6 +11,7 @@ import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-d
 const egressPolicy = (name: string, spec: object) => untrackedPolicy(name, { types: ['Egress'], ...spec });
 const HOST = hostEndpoint('h-eth0', 'h', {
   interfaceName: 'eth0',
+  expectedIPs: ['10.0.0.5'],
   ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }],
 });
 
@@ -21,14 +22,14 @@ function compileEgress(rules: object[], ...extra: object[]): DesiredState {
 const lines = (s: DesiredState) =>
   s.egress.interfaces[0]!.policies[0]!.rules.map((r) => `${r.family}: ${r.match.join(' ')}`);
 
-test('one prefix is a plain -s/-d, one port the protocol match; a rule without family constraint is one per family', () => {
+test("one prefix is a plain -s/-d, one port the protocol match; a rule without family constraint is one per family; a named port is its endpoints' addresses with its port", () => {
   const s = compileEgress([
     { action: 'Allow', protocol: 'TCP', source: { ports: ['pg'] }, destination: { nets: ['10.0.1.0/24'] } },
     { action: 'Deny', protocol: 'UDP', destination: { ports: [53], notNets: ['fd00::/8'] } },
     { action: 'Log', protocol: 'TCP', destination: { notPorts: ['1000:2000'] } },
   ]);
   assert.equal(lines(s), [
-    '4: -d 10.0.1.0/24 -p tcp -m tcp --sport 5432',
+    '4: -s 10.0.0.5/32 -d 10.0.1.0/24 -p tcp -m tcp --sport 5432',
     '6: ! -d fd00::/8 -p udp -m udp --dport 53',
     '4: -p tcp -m tcp ! --dport 1000:2000',
     '6: -p tcp -m tcp ! --dport 1000:2000',
@@ -137,7 +138,7 @@ test('every policy applying to the interface is listed in order; the iptables re
   assert.equal(
     chain.rules.map((r) => canonicalRule(r).join(' ')),
     [
-      `-p 6 -m tcp --sport 5432 -m set --match-set ${set} dst -m comment --comment notrack:first:0 -j NOTRACK-ALLOW`,
+      `-s 10.0.0.5/32 -p 6 -m tcp --sport 5432 -m set --match-set ${set} dst -m comment --comment notrack:first:0 -j NOTRACK-ALLOW`,
       '-p 17 -m multiport --dports 53,853 -m comment --comment notrack:first:1 -m limit --limit 100/sec --limit-burst 200 -j LOG --log-prefix notrack:first:1 ',
     ],
   );

@@ -1,4 +1,4 @@
-// Ports in the compiled state: named ports resolved by the endpoints that define them, rules split by protocol.
+// Ports in the compiled state: named ports as Calico's IP-port sets of the endpoints that define them, rules split into pieces.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileHost } from '../../src/compile/compile-host.js';
@@ -49,24 +49,33 @@ const shape = (entries: IngressEntry[]) =>
     notPorts: e.destination.notPorts.map((r) => (r.from === r.to ? `${r.from}` : `${r.from}:${r.to}`)),
   }));
 
-test('a named port becomes the port its endpoints define, with the rule protocol; numbers stay as written', () => {
+const verdict = (s: DesiredState, packet: string) => {
+  const v = evaluatePacket(s, 'eth0', parsePacket(packet));
+  return `${v.outcome} ${v.counter ?? '-'}`;
+};
+
+test("a named port matches its port at the addresses of the endpoints that define it (Calico's IP-port set); numbers match any address", () => {
   const s = compileRules([
     { action: 'Allow', protocol: 'TCP', destination: { ports: ['memcache', 8080, '1000:1999'] } },
   ]);
   assert.equal(shape(s.interfaces[0]!.ingress.v4), [
-    { counter: 0, protocol: 6, ports: ['1000:1999', '8080', '11211'], notPorts: [] },
+    { counter: 0, protocol: 6, ports: ['1000:1999', '8080'], notPorts: [] },
+    { counter: 0, protocol: 6, ports: ['11211'], notPorts: [] },
   ]);
+  assert.is(verdict(s, 'tcp 10.0.1.1:4000 > 10.0.2.20:11211'), 'allow 0', 'cache-1 defines memcache');
+  assert.is(verdict(s, 'tcp 10.0.1.1:4000 > 10.0.2.99:11211'), 'pass -', 'no endpoint with this address defines it');
+  assert.is(verdict(s, 'tcp 10.0.1.1:4000 > 10.0.2.99:8080'), 'allow 0', 'a number names no endpoint');
 });
 
-test('without a selector every endpoint that defines the name counts; with one, only those it selects', () => {
+test('without a selector every endpoint that defines the name counts; with one, only those it selects; an endpoint without expectedIPs gives no address', () => {
   const s = compileRules([
     { action: 'Allow', protocol: 'TCP', destination: { ports: ['stats'] } },
-    { action: 'Allow', protocol: 'TCP', destination: { selector: "role == 'db'", ports: ['stats'] } },
+    { action: 'Deny', protocol: 'TCP', destination: { selector: "role == 'db'", ports: ['stats'] } },
   ]);
-  assert.equal(
-    shape(s.interfaces[0]!.ingress.v4).map((e) => e.ports),
-    [['9187', '22122'], ['9187']],
-  );
+  // db-1 defines stats on 9187 but has no expectedIPs: only cache-1's 22122 is left, and the db rule matches nothing.
+  assert.equal(shape(s.interfaces[0]!.ingress.v4), [{ counter: 0, protocol: 6, ports: ['22122'], notPorts: [] }]);
+  assert.is(verdict(s, 'tcp 10.0.1.1:4000 > 10.0.2.20:22122'), 'allow 0');
+  assert.is(verdict(s, 'tcp 10.0.1.1:4000 > 10.0.2.20:9187'), 'pass -');
 });
 
 test('named ports of several protocols split the rule into adjacent entries, one per protocol, sharing the counter', () => {
@@ -76,18 +85,16 @@ test('named ports of several protocols split the rule into adjacent entries, one
   ]);
   const [eth0] = s.interfaces;
   assert.equal(shape(eth0!.ingress.v4), [
-    { counter: 0, protocol: 6, ports: ['53', '11211'], notPorts: [] },
-    { counter: 0, protocol: 17, ports: ['53', '11211'], notPorts: [] },
+    { counter: 0, protocol: 6, ports: ['11211'], notPorts: [] },
+    { counter: 0, protocol: 17, ports: ['53'], notPorts: [] },
+    { counter: 0, protocol: 17, ports: ['11211'], notPorts: [] },
     { counter: 1, protocol: null, ports: [], notPorts: [] },
   ]);
   assert.equal(eth0!.counters.length, 2, 'one counter per rule, however many pieces');
-  const udp = evaluatePacket(s, 'eth0', parsePacket('udp 10.0.1.1:4000 > 10.0.2.20:11211'));
-  const tcp = evaluatePacket(s, 'eth0', parsePacket('tcp 10.0.1.1:4000 > 10.0.2.20:53'));
-  const sctp = evaluatePacket(s, 'eth0', parsePacket('sctp 10.0.1.1:4000 > 10.0.2.20:11211'));
-  assert.equal(
-    [udp.outcome, udp.counter, tcp.outcome, tcp.counter, sctp.outcome, sctp.counter],
-    ['allow', 0, 'allow', 0, 'deny', 1],
-  );
+  assert.is(verdict(s, 'udp 10.0.1.1:4000 > 10.0.2.20:11211'), 'allow 0');
+  assert.is(verdict(s, 'udp 10.0.1.1:4000 > 10.0.2.20:53'), 'allow 0', 'cache-1 defines dns on UDP');
+  assert.is(verdict(s, 'tcp 10.0.1.1:4000 > 10.0.2.20:53'), 'deny 1', 'dns is TCP only on db-1, which has no address');
+  assert.is(verdict(s, 'sctp 10.0.1.1:4000 > 10.0.2.20:11211'), 'deny 1');
 });
 
 test('a named port of another protocol than the rule leaves a rule that never matches: no entries, counter kept', () => {
@@ -106,20 +113,22 @@ test('a named port of another protocol than the rule leaves a rule that never ma
   );
 });
 
-test('named notPorts exclude the port for its own protocol only, and the rule still needs a packet with ports', () => {
+test('named notPorts exclude the port at the defining addresses only, and the rule still needs a packet with ports', () => {
   const s = compileRules([{ action: 'Deny', destination: { notPorts: ['memcache'] } }]);
   assert.equal(shape(s.interfaces[0]!.ingress.v4), [
     { counter: 0, protocol: 6, ports: [], notPorts: ['11211'] },
+    { counter: 0, protocol: 6, ports: ['11211'], notPorts: [] },
     { counter: 0, protocol: 17, ports: ['0:65535'], notPorts: [] },
     { counter: 0, protocol: 132, ports: ['0:65535'], notPorts: [] },
     { counter: 0, protocol: 136, ports: ['0:65535'], notPorts: [] },
   ]);
-  const verdict = (p: string) => evaluatePacket(s, 'eth0', parsePacket(p)).outcome;
-  assert.is(verdict('tcp 10.0.1.1:4000 > 10.0.2.20:11211'), 'pass');
-  assert.is(verdict('tcp 10.0.1.1:4000 > 10.0.2.20:11212'), 'deny');
-  assert.is(verdict('udp 10.0.1.1:4000 > 10.0.2.20:11211'), 'deny');
-  assert.is(verdict('udp 10.0.1.1 > 10.0.2.20 frag'), 'pass', 'a later fragment has no ports');
-  assert.is(verdict('icmp 10.0.1.1 > 10.0.2.20 type 8'), 'pass');
+  const outcome = (p: string) => evaluatePacket(s, 'eth0', parsePacket(p)).outcome;
+  assert.is(outcome('tcp 10.0.1.1:4000 > 10.0.2.20:11211'), 'pass', 'memcache at the endpoint that defines it');
+  assert.is(outcome('tcp 10.0.1.1:4000 > 10.0.2.21:11211'), 'deny', 'the same port elsewhere is not memcache');
+  assert.is(outcome('tcp 10.0.1.1:4000 > 10.0.2.20:11212'), 'deny');
+  assert.is(outcome('udp 10.0.1.1:4000 > 10.0.2.20:11211'), 'deny');
+  assert.is(outcome('udp 10.0.1.1 > 10.0.2.20 frag'), 'pass', 'a later fragment has no ports');
+  assert.is(outcome('icmp 10.0.1.1 > 10.0.2.20 type 8'), 'pass');
 });
 
 test('overlapping and adjacent port ranges are merged', () => {

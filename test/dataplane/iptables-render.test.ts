@@ -203,4 +203,20 @@ test('one policy on two interfaces gets one chain that both interface chains jum
   assert.is(raw.split('\n').filter((l) => l.endsWith('-j NOTRACK-PO-smtp-block')).length, 2);
 });
 
+test("an endpoint without egress rules of a family returns its packets: the `*` endpoint's chain never sees them", () => {
+  const d = desired();
+  d.egress.interfaces.push({ iface: 'eth1', policies: [] });
+  const raw = renderRuleset(d, 6).raw.split('\n');
+  // IPv6: eth0 has a rule (index 3), eth1 has none, `*` has smtp-block: eth1 must not fall through to `*`.
+  const dispatch = raw.filter((l) => l.startsWith('-A NOTRACK-OUTPUT') && l.includes('to-'));
+  assert.equal(dispatch, [
+    '-A NOTRACK-OUTPUT -o eth0 -m comment --comment "notrack:to-eth0" -g NOTRACK-TH-eth0',
+    '-A NOTRACK-OUTPUT -o eth1 -m comment --comment "notrack:to-eth1" -j RETURN',
+    '-A NOTRACK-OUTPUT -m comment --comment "notrack:to-*" -g NOTRACK-TH-*',
+  ]);
+  // With no egress rule of the family anywhere there is nothing to dispatch.
+  d.egress.interfaces = [{ iface: 'eth1', policies: [] }];
+  assert.not.ok(renderRuleset(d, 4).raw.includes('to-eth1'));
+});
+
 test.run();

@@ -26,6 +26,8 @@ metadata: { name: t-lo, labels: { role: t } }
 spec:
   node: t
   interfaceName: lo
+  # Named ports match at their endpoints' addresses (Calico's IP-port sets).
+  expectedIPs: [127.0.0.1, '::1']
   ports: [{ name: pg, protocol: TCP, port: 5432 }, { name: dns, protocol: UDP, port: 53 }]
 ---
 apiVersion: projectcalico.org/v3

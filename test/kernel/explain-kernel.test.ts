@@ -215,10 +215,9 @@ test('a disagreement is printed as DISAGREE with each difference named', () => {
     'deciding rule: reference ddos-deny ingress[0], kernel none',
   ]);
   const explanation = { verdict: reference, failsafe: null, logged: [] } as unknown as Explanation;
-  const iface = { name: 'eth0', endpoint: 'edge-1-eth0', ingress: { v4: [], v6: [] }, counters: [reference.rule!] };
   const comparison: KernelComparison = { ...kernel, agree: false, differences };
   assert.is(
-    renderKernelText(explanation, comparison, iface),
+    renderKernelText(explanation, comparison, [reference.rule!]),
     [
       'reference: deny by ddos-deny ingress[0]',
       'kernel:    pass (XDP_PASS, no flag): no rule matched',

@@ -88,6 +88,12 @@ spec:
   ingress:
     - action: Pass
       source: { notSelector: "trusted == 'yes'" }
+---
+# The sets the rule selectors above pick: a selector that matches nothing is a lint warning.
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: { name: lists, labels: { bad: 'true', trusted: 'yes' } }
+spec: { nets: [203.0.113.0/24] }
 `;
 
 const web = load({ 'web.yaml': WEB });
@@ -110,7 +116,11 @@ const NO_MATCH = { nets: [], notNets: [], selector: null, notSelector: null, por
 test('a small valid file loads clean', () => {
   assert.equal(lines(web), []);
   assert.ok(web.valid);
-  assert.equal(web.counts, { files: 1, documents: 5, kinds: { HostEndpoint: 1, GlobalNetworkPolicy: 4 } });
+  assert.equal(web.counts, {
+    files: 1,
+    documents: 6,
+    kinds: { HostEndpoint: 1, GlobalNetworkPolicy: 4, GlobalNetworkSet: 1 },
+  });
 });
 
 test('rules come out typed: canonical CIDRs, port ranges and named ports, protocol numbers, ICMP', () => {

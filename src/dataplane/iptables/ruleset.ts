@@ -10,7 +10,8 @@
 //     mark never leaves the host's netfilter.
 // Egress (packets the host sends; XDP has no egress hook):
 //   raw OUTPUT -> NOTRACK-OUTPUT: clear notrack's mark bits (only notrack's rules may set them), RETURN failsafe
-//     traffic (stays tracked), then `-o <iface> -g NOTRACK-TH-<iface>` per host endpoint (`*` last, no -o).
+//     traffic (stays tracked), then `-o <iface> -g NOTRACK-TH-<iface>` per host endpoint (`*` last, no -o); an
+//     endpoint without rules of the family gets `-o <iface> -j RETURN`, so `*` never decides another endpoint's packets.
 //   NOTRACK-TH-<iface>: `-j NOTRACK-PO-<policy>` per policy in order; after a policy with Pass rules,
 //     `pass bit -> -g NOTRACK-PASS-END`, which clears the bit and, being reached by goto, returns straight to
 //     raw OUTPUT: Pass ends evaluation for the interface. Falling off the end (no match) also returns there.
@@ -218,11 +219,13 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
   checkDesired(d);
   const { accept, pass } = d.marks;
 
-  // Egress: only interfaces and policies with rules for this family get chains.
-  const ifaces = d.egress.interfaces
+  // Egress: only interfaces and policies with rules for this family get chains. An endpoint interface without such
+  // rules still gets its dispatch rule (a RETURN) once there are chains: its own endpoint decides its packets, as on
+  // ingress, so the host's `*` endpoint must not catch them.
+  const endpoints = d.egress.interfaces
     .map((i) => ({ iface: i.iface, policies: i.policies.filter((p) => policyRules(p, family).length > 0) }))
-    .filter((i) => i.policies.length > 0)
     .sort((a, b) => Number(a.iface === '*') - Number(b.iface === '*'));
+  const ifaces = endpoints.filter((i) => i.policies.length > 0);
   const policyChains = new Map<string, DesiredChain & { policy: string }>();
   let anyPass = false;
   for (const i of ifaces) {
@@ -246,9 +249,14 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
   const rawOutputRules: string[][] = [[...comment('clear-marks'), ...setMark(0, (accept.mask | pass.mask) >>> 0)]];
   if (ifaces.length > 0) rawOutputRules.push(...failsafeRules(d, family));
   const ifaceChains: DesiredChain[] = [];
-  for (const i of ifaces) {
+  for (const i of ifaces.length > 0 ? endpoints : []) {
+    const out = i.iface === '*' ? [] : ['-o', i.iface];
+    if (i.policies.length === 0) {
+      rawOutputRules.push([...out, ...comment(`to-${i.iface}`), '-j', 'RETURN']);
+      continue;
+    }
     const chain = interfaceChainName(i.iface);
-    rawOutputRules.push([...(i.iface === '*' ? [] : ['-o', i.iface]), ...comment(`to-${i.iface}`), '-g', chain]);
+    rawOutputRules.push([...out, ...comment(`to-${i.iface}`), '-g', chain]);
     const rules: string[][] = [];
     for (const p of i.policies) {
       rules.push([...comment(`run-${p.name}`), '-j', policyChainName(p.name)]);

@@ -1,0 +1,207 @@
+// The resource part of a plan, as Terraform shows attribute diffs: which policies, sets, endpoints and settings a
+// change adds, removes or edits, and each edited field before and after (`order: 200 -> 150`). Lists of addresses
+// show the entries added and removed. Where a resource is written (its file) is not an attribute: moving or
+// splitting files changes nothing here.
+import { formatCidr } from '../net/cidr.js';
+import { formatPort } from '../model/ports.js';
+import type {
+  ConfigurationOverride,
+  EntityMatch,
+  HostEndpoint,
+  NetworkSet,
+  Policy,
+  PolicyRule,
+  ResourceSet,
+} from '../model/resources.js';
+import { naturalCompare } from './natural-sort.js';
+
+export interface AttributeChange {
+  /** `order`, `ingress[0].source.nets`, `labels.role` … */
+  field: string;
+  before: string | null;
+  after: string | null;
+  /** For lists of addresses: the entries added and removed (before and after then give the counts). */
+  added?: string[];
+  removed?: string[];
+}
+
+export interface ResourceChange {
+  kind: string;
+  name: string;
+  action: 'add' | 'remove' | 'update';
+  /** Where the head revision writes it (the base's for a removed resource). */
+  file: string;
+  changes: AttributeChange[];
+}
+
+const PROTOCOL_NAMES: Record<number, string> = {
+  1: 'ICMP',
+  6: 'TCP',
+  17: 'UDP',
+  58: 'ICMPv6',
+  132: 'SCTP',
+  136: 'UDPLite',
+};
+
+const list = (xs: readonly string[]): string => `[${xs.join(', ')}]`;
+const protocol = (p: number | null): string | null => (p === null ? null : (PROTOCOL_NAMES[p] ?? String(p)));
+const icmp = (m: PolicyRule['icmp']): string | null =>
+  m
+    ? `{${[m.type !== undefined ? `type: ${m.type}` : '', m.code !== undefined ? `code: ${m.code}` : ''].filter(Boolean).join(', ')}}`
+    : null;
+
+function entityFields(prefix: string, e: EntityMatch): [string, string | null][] {
+  const some = (xs: string[]): string | null => (xs.length ? list(xs) : null);
+  return [
+    [`${prefix}.nets`, some(e.nets.map(formatCidr))],
+    [`${prefix}.notNets`, some(e.notNets.map(formatCidr))],
+    [`${prefix}.selector`, e.selector ? e.selector.source : null],
+    [`${prefix}.notSelector`, e.notSelector ? e.notSelector.source : null],
+    [`${prefix}.ports`, some(e.ports.map(formatPort))],
+    [`${prefix}.notPorts`, some(e.notPorts.map(formatPort))],
+  ];
+}
+
+/** A rule's fields as written, the ones set only. */
+function ruleFields(r: PolicyRule): [string, string | null][] {
+  return [
+    ['action', r.action],
+    ['ipVersion', r.ipVersion === null ? null : String(r.ipVersion)],
+    ['protocol', protocol(r.protocol)],
+    ['notProtocol', protocol(r.notProtocol)],
+    ['icmp', icmp(r.icmp)],
+    ['notICMP', icmp(r.notICMP)],
+    ...entityFields('source', r.source),
+    ...entityFields('destination', r.destination),
+  ];
+}
+
+/** A rule in one line, as YAML would write it in flow style. */
+export function ruleText(r: PolicyRule): string {
+  return `{${ruleFields(r)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')}}`;
+}
+
+function fieldChanges(before: [string, string | null][], after: [string, string | null][]): AttributeChange[] {
+  const b = new Map(before),
+    a = new Map(after);
+  const out: AttributeChange[] = [];
+  for (const field of new Set([...b.keys(), ...a.keys()])) {
+    const x = b.get(field) ?? null,
+      y = a.get(field) ?? null;
+    if (x !== y) out.push({ field, before: x, after: y });
+  }
+  return out;
+}
+
+function listChange(field: string, before: readonly string[], after: readonly string[]): AttributeChange[] {
+  const b = new Set(before),
+    a = new Set(after);
+  const added = after.filter((x) => !b.has(x)),
+    removed = before.filter((x) => !a.has(x));
+  if (!added.length && !removed.length) return [];
+  return [{ field, before: `${before.length}`, after: `${after.length}`, added, removed }];
+}
+
+function labelChanges(before: Record<string, string>, after: Record<string, string>): AttributeChange[] {
+  return fieldChanges(
+    Object.entries(before).map(([k, v]) => [`labels.${k}`, v]),
+    Object.entries(after).map(([k, v]) => [`labels.${k}`, v]),
+  );
+}
+
+function policyChanges(b: Policy, h: Policy): AttributeChange[] {
+  const out = fieldChanges(
+    [
+      ['order', b.order === null ? null : String(b.order)],
+      ['selector', b.selector.toString() === h.selector.toString() ? h.selector.source : b.selector.source],
+      ['types', list(b.types)],
+    ],
+    [
+      ['order', h.order === null ? null : String(h.order)],
+      ['selector', h.selector.source],
+      ['types', list(h.types)],
+    ],
+  );
+  for (const dir of ['ingress', 'egress'] as const) {
+    for (let i = 0; i < Math.max(b[dir].length, h[dir].length); i++) {
+      const x = b[dir][i],
+        y = h[dir][i];
+      const at = `${dir}[${i}]`;
+      if (!x || !y) out.push({ field: at, before: x ? ruleText(x) : null, after: y ? ruleText(y) : null });
+      else out.push(...fieldChanges(ruleFields(x), ruleFields(y)).map((c) => ({ ...c, field: `${at}.${c.field}` })));
+    }
+  }
+  return out;
+}
+
+function setChanges(b: NetworkSet, h: NetworkSet): AttributeChange[] {
+  return [...labelChanges(b.labels, h.labels), ...listChange('nets', b.nets.map(formatCidr), h.nets.map(formatCidr))];
+}
+
+function endpointChanges(b: HostEndpoint, h: HostEndpoint): AttributeChange[] {
+  const ports = (e: HostEndpoint) => e.ports.map((p) => `${p.name} ${protocol(p.protocol)} ${p.port}`);
+  return [
+    ...fieldChanges(
+      [
+        ['node', b.node],
+        ['interfaceName', b.interfaceName],
+      ],
+      [
+        ['node', h.node],
+        ['interfaceName', h.interfaceName],
+      ],
+    ),
+    ...labelChanges(b.labels, h.labels),
+    ...listChange('expectedIPs', b.expectedIPs.map(formatCidr), h.expectedIPs.map(formatCidr)),
+    ...listChange('ports', ports(b), ports(h)),
+  ];
+}
+
+function configChanges(b: ConfigurationOverride, h: ConfigurationOverride): AttributeChange[] {
+  const fields = (c: ConfigurationOverride): [string, string | null][] =>
+    Object.entries(c.settings).map(([k, v]) => [k, JSON.stringify(v)]);
+  return fieldChanges(fields(b), fields(h));
+}
+
+function diffKind<T extends { name: string; source: { file: string } }>(
+  kind: string,
+  base: readonly T[],
+  head: readonly T[],
+  changes: (b: T, h: T) => AttributeChange[],
+): ResourceChange[] {
+  const b = new Map(base.map((x) => [x.name, x])),
+    h = new Map(head.map((x) => [x.name, x]));
+  const out: ResourceChange[] = [];
+  for (const name of [...new Set([...b.keys(), ...h.keys()])].sort(naturalCompare)) {
+    const x = b.get(name),
+      y = h.get(name);
+    if (!x) out.push({ kind, name, action: 'add', file: y!.source.file, changes: [] });
+    else if (!y) out.push({ kind, name, action: 'remove', file: x.source.file, changes: [] });
+    else {
+      const c = changes(x, y);
+      if (c.length) out.push({ kind, name, action: 'update', file: y.source.file, changes: c });
+    }
+  }
+  return out;
+}
+
+/** What a change does to the resources, kind by kind; a null base is an empty repository. */
+export function planResources(base: ResourceSet | null, head: ResourceSet): ResourceChange[] {
+  const empty: ResourceSet = {
+    policies: [],
+    ignoredPolicies: [],
+    hostEndpoints: [],
+    networkSets: [],
+    configurations: [],
+  };
+  const b = base ?? empty;
+  return [
+    ...diffKind('GlobalNetworkPolicy', b.policies, head.policies, policyChanges),
+    ...diffKind('GlobalNetworkSet', b.networkSets, head.networkSets, setChanges),
+    ...diffKind('HostEndpoint', b.hostEndpoints, head.hostEndpoints, endpointChanges),
+    ...diffKind('NotrackConfiguration', b.configurations, head.configurations, configChanges),
+  ];
+}

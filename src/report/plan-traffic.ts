@@ -1,0 +1,198 @@
+// The traffic part of a plan: every host's traffic changes, grouped across hosts that change alike, with the deciding
+// rules located in each revision's files, the region in words, its size and an example packet.
+import { formatCidr, type IpFamily } from '../net/cidr.js';
+import type { DesiredState } from '../compile/desired-state.js';
+import type { RuleLocator } from '../compile/explain.js';
+import { formatPacket } from '../compile/packet-text.js';
+import type { Direction, ResourceSet } from '../model/resources.js';
+import type { Decider } from '../traffic/decisions.js';
+import { prefixRanges } from '../traffic/decisions.js';
+import { describeBox, matchBox, regionSize, type AddressNamer, type MatchBox } from '../traffic/describe.js';
+import { TrafficDiffer, type TrafficChange } from '../traffic/diff.js';
+import type { IntervalSet } from '../traffic/interval-set.js';
+import { examplePacket, type ExampleHints } from '../traffic/regions.js';
+import { boxKey } from '../traffic/space.js';
+import { naturalCompare } from './natural-sort.js';
+import { failsafeText } from './plan.js';
+
+/** A rule where one revision writes it. */
+export interface LocatedRuleRef {
+  policy: string;
+  direction: Direction;
+  index: number;
+  file: string;
+  line: number;
+}
+
+/** What decides a region in one revision. */
+export interface TrafficSide {
+  outcome: Decider['outcome'];
+  reason: Decider['reason'];
+  rule: LocatedRuleRef | null;
+  /** The failsafe, when one decides: `inbound tcp 22 10.0.255.0/24`. */
+  failsafe?: string;
+}
+
+export interface TrafficChangeEntry {
+  /** The hosts where exactly this region changes exactly so, in natural order. */
+  hosts: string[];
+  interface: string;
+  direction: Direction;
+  family: IpFamily;
+  before: TrafficSide;
+  after: TrafficSide;
+  /** One packet of the region, in explain's notation. */
+  example: string;
+  /** The region in words, one line per box. */
+  region: string[];
+  /** Exact counts, as decimal text (IPv6 counts exceed JSON's numbers). */
+  size: { sources: string; destinations: string; portPairs: string };
+  match: MatchBox[];
+}
+
+export interface TrafficSummary {
+  /** Change entries (a region changing alike on several hosts counts once). */
+  regions: number;
+  allowed: number;
+  denied: number;
+  tracked: number;
+  /** Same outcome, another deciding rule or failsafe. */
+  ruleChanged: number;
+}
+
+export interface RevisionContext {
+  states: ReadonlyMap<string, DesiredState>;
+  resources: ResourceSet | null;
+  locator: RuleLocator | null;
+}
+
+function side(d: Decider, locator: RuleLocator | null): TrafficSide {
+  let rule: LocatedRuleRef | null = null;
+  if (d.rule) {
+    const at = locator?.locate(d.rule);
+    rule = { ...d.rule, file: at?.file ?? '', line: at?.line ?? 0 };
+  }
+  const out: TrafficSide = { outcome: d.outcome, reason: d.reason, rule };
+  if (d.failsafe) out.failsafe = failsafeText(d.failsafe);
+  return out;
+}
+
+/**
+ * Names addresses after what the two revisions call them: GlobalNetworkSets (`set ddos-deny-list`) and host
+ * endpoints' expected addresses (`endpoint db-1-eth0`); an exact match first, else the smallest that holds them.
+ */
+export function addressNamer(resources: (ResourceSet | null)[]): AddressNamer {
+  const named: { label: string; family: IpFamily; set: IntervalSet }[] = [];
+  const seen = new Set<string>();
+  for (const r of resources) {
+    if (!r) continue;
+    const add = (label: string, nets: readonly { family: IpFamily }[], texts: string[]) => {
+      for (const family of [4, 6] as const) {
+        if (seen.has(`${label}/${family}`) || !nets.some((n) => n.family === family)) continue;
+        seen.add(`${label}/${family}`);
+        named.push({ label, family, set: prefixRanges(family, texts) });
+      }
+    };
+    for (const s of r.networkSets) add(`set ${s.name}`, s.nets, s.nets.map(formatCidr));
+    for (const h of r.hostEndpoints) add(`endpoint ${h.name}`, h.expectedIPs, h.expectedIPs.map(formatCidr));
+  }
+  // Smallest first: the first that holds the addresses is the best name for them.
+  const byFamily = new Map<IpFamily, { label: string; set: IntervalSet; size: bigint }[]>();
+  for (const n of named) {
+    const list = byFamily.get(n.family) ?? [];
+    list.push({ label: n.label, set: n.set, size: n.set.size() });
+    byFamily.set(n.family, list);
+  }
+  for (const list of byFamily.values()) list.sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));
+  return (family, addresses) => {
+    if (addresses.isEmpty) return null;
+    const size = addresses.size();
+    for (const n of byFamily.get(family) ?? []) {
+      if (n.size < size || n.set.min > addresses.min || n.set.max < addresses.max) continue;
+      if (n.size === size) {
+        if (n.set.equals(addresses)) return n.label;
+      } else if (n.set.contains(addresses)) return `in ${n.label}`;
+    }
+    return null;
+  };
+}
+
+/** The interface's own addresses (its endpoint's expectedIPs), on the host's side of the example packet. */
+function exampleHints(c: TrafficChange, host: string, revisions: (ResourceSet | null)[]): ExampleHints {
+  for (const r of revisions) {
+    const eps = (r?.hostEndpoints ?? []).filter((h) => h.node === host);
+    const ep = eps.find((h) => h.interfaceName === c.interface) ?? eps.find((h) => h.interfaceName === '*');
+    if (!ep) continue;
+    const own = ep.expectedIPs
+      .filter((a) => a.family === c.family)
+      .map((a) => a.addr.reduce((v, b) => (v << 8n) | BigInt(b), 0n));
+    return c.direction === 'ingress' ? { dst: own } : { src: own };
+  }
+  return {};
+}
+
+/** Every host's traffic changes between the two revisions, grouped where hosts change alike. */
+export function planTraffic(
+  base: RevisionContext,
+  head: RevisionContext,
+  differ: TrafficDiffer = new TrafficDiffer(),
+): { entries: TrafficChangeEntry[]; byHost: Map<string, number[]>; summary: TrafficSummary } {
+  const hosts = [...new Set([...base.states.keys(), ...head.states.keys()])].sort(naturalCompare);
+  const namer = addressNamer([head.resources, base.resources]);
+  const groups = new Map<string, { change: TrafficChange; hosts: string[] }>();
+  const keysByHost = new Map<string, string[]>();
+  for (const host of hosts) {
+    const changes = differ.host(base.states.get(host) ?? null, head.states.get(host) ?? null);
+    const keys: string[] = [];
+    for (const c of changes) {
+      const key = [c.interface, c.direction, c.family, c.before.key, c.after.key, ...c.boxes.map(boxKey)].join('\n');
+      const g = groups.get(key);
+      if (g) g.hosts.push(host);
+      else groups.set(key, { change: c, hosts: [host] });
+      keys.push(key);
+    }
+    keysByHost.set(host, keys);
+  }
+  const entries: TrafficChangeEntry[] = [];
+  const index = new Map<string, number>();
+  for (const [key, { change: c, hosts: hs }] of groups) {
+    const size = regionSize(c.boxes);
+    index.set(key, entries.length);
+    entries.push({
+      hosts: hs,
+      interface: c.interface,
+      direction: c.direction,
+      family: c.family,
+      before: side(c.before, base.locator),
+      after: side(c.after, head.locator),
+      example: formatPacket(
+        examplePacket(c.family, c.boxes[0]!, exampleHints(c, hs[0]!, [head.resources, base.resources])),
+      ),
+      region: c.boxes.map((b) => describeBox(c.family, b, namer)),
+      size: {
+        sources: size.sources.toString(),
+        destinations: size.destinations.toString(),
+        portPairs: size.portPairs.toString(),
+      },
+      match: c.boxes.map((b) => matchBox(c.family, b)),
+    });
+  }
+  const byHost = new Map<string, number[]>();
+  for (const [host, keys] of keysByHost)
+    byHost.set(
+      host,
+      keys.map((k) => index.get(k)!),
+    );
+  return { entries, byHost, summary: summarizeTraffic(entries) };
+}
+
+export function summarizeTraffic(entries: readonly TrafficChangeEntry[]): TrafficSummary {
+  const s: TrafficSummary = { regions: entries.length, allowed: 0, denied: 0, tracked: 0, ruleChanged: 0 };
+  for (const e of entries) {
+    if (e.before.outcome === e.after.outcome) s.ruleChanged++;
+    else if (e.after.outcome === 'allow') s.allowed++;
+    else if (e.after.outcome === 'deny') s.denied++;
+    else s.tracked++;
+  }
+  return s;
+}

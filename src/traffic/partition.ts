@@ -1,0 +1,255 @@
+// The packet space partitioned by what decides each packet: a walk down one field at a time, splitting the values of
+// that field into classes (values that the same remaining boxes accept), as a multi-valued decision diagram does.
+//
+// A class is a union of ranges, not one range: the 1,100 prefixes of a deny list that only the deny rule names are
+// one class, so the walk branches by how many distinct rule sets a field has, never by how many prefixes. Three
+// cuts keep the walk small, and none of them loses exactness:
+//   - a box that covers every field not yet split decides all that is left: boxes after it never decide there;
+//   - when the first remaining box of each list covers the rest, one cell holds everything below;
+//   - in a diff, when both lists hold the same boxes with the same deciders in the same order, nothing below differs.
+// Every cell the walk reports is a box (one set per field); the cells are disjoint and together cover the space.
+import type { Decider, DecisionList } from './decisions.js';
+import { IntervalSet } from './interval-set.js';
+import { F, intersectBoxes, universe, type Box, type FieldIndex } from './space.js';
+
+/**
+ * The order fields are split in: protocol and fragment first (they fix which other fields a packet has), then ports
+ * and ICMP (few values, many rules), addresses last (big sets, by then few boxes remain).
+ */
+const ORDER: readonly FieldIndex[] = [F.proto, F.frag, F.dport, F.sport, F.icmpType, F.icmpCode, F.dst, F.src];
+
+interface Candidate {
+  box: Box;
+  /** Index of the decision item in its list. */
+  item: number;
+  /** The first depth from which the box holds every value of every field still to split. */
+  coverFrom: number;
+  /** Equal signatures: the same box deciding the same way (compared across the two lists of a diff). */
+  sig: number;
+}
+
+/** Statistics of a walk, for the benchmark and the docs. */
+export interface WalkStats {
+  nodes: number;
+  cells: number;
+}
+
+class Walker {
+  readonly stats: WalkStats = { nodes: 0, cells: 0 };
+  private readonly cands: Candidate[] = [];
+  private readonly cell: IntervalSet[];
+  private nBase = 0;
+
+  constructor(
+    private readonly ubox: Box,
+    private readonly lists: readonly DecisionList[],
+    private readonly leaf: (cell: Box, first: (number | null)[]) => void,
+    private readonly sigs: Map<string, number>,
+    private readonly sameBelow: boolean,
+  ) {
+    this.cell = [...ubox];
+  }
+
+  /** Candidate ids of each list, in evaluation order; the lists' ids are consecutive. */
+  load(): number[][] {
+    const out: number[][] = [];
+    this.lists.forEach((list, li) => {
+      const ids: number[] = [];
+      list.items.forEach((it, item) => {
+        for (const b of it.boxes) {
+          const box = intersectBoxes(b, this.ubox);
+          if (!box) continue;
+          let coverFrom = ORDER.length;
+          while (coverFrom > 0 && box[ORDER[coverFrom - 1]!]!.equals(this.ubox[ORDER[coverFrom - 1]!]!)) coverFrom--;
+          const sigKey = `${it.decider.key}#${box.map((s) => s.key).join('|')}`;
+          let sig = this.sigs.get(sigKey);
+          if (sig === undefined) {
+            sig = this.sigs.size;
+            this.sigs.set(sigKey, sig);
+          }
+          ids.push(this.cands.push({ box, item, coverFrom, sig }) - 1);
+        }
+      });
+      if (li === 0) this.nBase = this.cands.length;
+      out.push(ids);
+    });
+    return out;
+  }
+
+  /** Drops the ids after the first box that covers everything left at `depth`: they never decide below. */
+  private truncate(ids: number[], depth: number): number[] {
+    for (let i = 0; i < ids.length; i++) if (this.cands[ids[i]!]!.coverFrom <= depth) return ids.slice(0, i + 1);
+    return ids;
+  }
+
+  walk(depth: number, lists: number[][]): void {
+    this.stats.nodes++;
+    const cut = lists.map((ids) => this.truncate(ids, depth));
+    if (this.sameBelow && cut.length === 2) {
+      const [a, b] = cut as [number[], number[]];
+      if (a.length === b.length && a.every((id, i) => this.cands[id]!.sig === this.cands[b[i]!]!.sig)) return;
+    }
+    const settled = cut.every((ids) => ids.length === 0 || this.cands[ids[0]!]!.coverFrom <= depth);
+    if (settled || depth === ORDER.length) {
+      this.stats.cells++;
+      this.leaf(
+        [...this.cell],
+        cut.map((ids) => (ids.length ? this.cands[ids[0]!]!.item : null)),
+      );
+      return;
+    }
+    const field = ORDER[depth]!;
+    for (const cls of this.classes(field, cut)) {
+      this.cell[field] = cls.set;
+      this.walk(depth + 1, cls.lists);
+    }
+    this.cell[field] = this.ubox[field]!;
+  }
+
+  /**
+   * The values of `field` split into classes: sets of values accepted by the same boxes. Boxes accepting every
+   * value go to every class; the others are swept over their ranges' ends.
+   */
+  private classes(field: FieldIndex, lists: number[][]): { set: IntervalSet; lists: number[][] }[] {
+    const dom = this.ubox[field]!;
+    const always: number[] = [];
+    const splitting: number[] = [];
+    for (const ids of lists)
+      for (const id of ids) (this.cands[id]!.box[field]!.equals(dom) ? always : splitting).push(id);
+    const regroup = (members: number[]): number[][] => {
+      const merged = mergeSorted(members, always);
+      return lists.length === 1
+        ? [merged]
+        : [merged.filter((id) => id < this.nBase), merged.filter((id) => id >= this.nBase)];
+    };
+    if (splitting.length === 0) return [{ set: dom, lists }];
+
+    const events: { pos: bigint; id: number; start: boolean }[] = [];
+    for (const id of splitting) {
+      const b = this.cands[id]!.box[field]!.bounds;
+      for (let i = 0; i < b.length; i += 2) {
+        events.push({ pos: b[i]!, id, start: true }, { pos: b[i + 1]! + 1n, id, start: false });
+      }
+    }
+    events.sort((x, y) => (x.pos < y.pos ? -1 : x.pos > y.pos ? 1 : 0));
+    const groups = new Map<string, { bounds: bigint[]; members: number[] }>();
+    const active: number[] = [];
+    for (let i = 0; i < events.length;) {
+      const pos = events[i]!.pos;
+      for (; i < events.length && events[i]!.pos === pos; i++) {
+        const e = events[i]!;
+        const at = lowerBound(active, e.id);
+        if (e.start) active.splice(at, 0, e.id);
+        else active.splice(at, 1);
+      }
+      if (active.length === 0 || i >= events.length) continue;
+      const hi = events[i]!.pos - 1n;
+      const key = active.join(',');
+      let g = groups.get(key);
+      if (!g) {
+        g = { bounds: [], members: [...active] };
+        groups.set(key, g);
+      }
+      const n = g.bounds.length;
+      if (n > 0 && g.bounds[n - 1]! + 1n === pos) g.bounds[n - 1] = hi;
+      else g.bounds.push(pos, hi);
+    }
+    const out: { set: IntervalSet; lists: number[][] }[] = [];
+    let covered = IntervalSet.empty();
+    for (const g of groups.values()) {
+      const set = IntervalSet.fromSortedBounds(g.bounds);
+      covered = covered.union(set);
+      out.push({ set, lists: regroup(g.members) });
+    }
+    const rest = dom.subtract(covered);
+    if (!rest.isEmpty) out.push({ set: rest, lists: regroup([]) });
+    return out;
+  }
+}
+
+function lowerBound(list: number[], v: number): number {
+  let lo = 0,
+    hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function mergeSorted(a: number[], b: number[]): number[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out: number[] = [];
+  let i = 0,
+    j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]! < b[j]!)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
+/**
+ * Walks the packets of `within` (default: the whole space of the lists' family), calling `leaf` for every cell with
+ * the index of the item of each list that decides it (null: that list's fallback decides). `sameBelow` cuts subtrees
+ * where both of two lists hold the same boxes in the same order (only when their fallbacks are alike).
+ */
+export function walkLists(
+  lists: readonly DecisionList[],
+  leaf: (box: Box, first: (number | null)[]) => void,
+  options: { within?: readonly Box[]; sameBelow?: boolean } = {},
+): WalkStats {
+  const family = lists[0]!.family;
+  if (lists.some((l) => l.family !== family)) throw new Error('a walk compares lists of one family');
+  const stats: WalkStats = { nodes: 0, cells: 0 };
+  const sigs = new Map<string, number>();
+  const starts: Box[] = [];
+  for (const shape of universe(family)) {
+    for (const w of options.within ?? [shape.box]) {
+      const b = intersectBoxes(shape.box, w);
+      if (b) starts.push(b);
+    }
+  }
+  for (const start of starts) {
+    const w = new Walker(start, lists, leaf, sigs, options.sameBelow ?? false);
+    w.walk(0, w.load());
+    stats.nodes += w.stats.nodes;
+    stats.cells += w.stats.cells;
+  }
+  return stats;
+}
+
+/**
+ * Walks the whole space of one list's family (or the packets of `within`): every cell with the index of the item
+ * that decides it (null: the fallback decides).
+ */
+export function partition(
+  list: DecisionList,
+  cell: (box: Box, item: number | null) => void,
+  within?: readonly Box[],
+): WalkStats {
+  return walkLists([list], (box, first) => cell(box, first[0] ?? null), within ? { within } : {});
+}
+
+/**
+ * Walks the space where two lists of one family may decide differently, and reports every cell where they do, with
+ * what decides it before and after. Cells not reported are decided alike (by the same rule, the same way).
+ */
+export function diffPartition(
+  before: DecisionList,
+  after: DecisionList,
+  changed: (box: Box, before: Decider, after: Decider) => void,
+): WalkStats {
+  return walkLists(
+    [before, after],
+    (box, [b, a]) => {
+      const db = b === null || b === undefined ? before.fallback : before.items[b]!.decider;
+      const da = a === null || a === undefined ? after.fallback : after.items[a]!.decider;
+      if (db.key !== da.key) changed(box, db, da);
+    },
+    // Equal boxes in equal order decide alike only when what decides the rest is alike too.
+    { sameBelow: before.fallback.key === after.fallback.key },
+  );
+}
