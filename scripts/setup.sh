@@ -10,6 +10,7 @@ packages=(
   git                                                      # the test Git server (git http-backend)
   iputils-ping socat nftables                              # real traffic and rule oracles in the kernel tests, the demo
   procps util-linux mount                                  # sysctl, setpriv (unprivileged tests), mount/umount (bpffs)
+  ethtool xdp-tools                                        # the wire benchmark: veth GRO and counters, xdp-filter
 )
 missing=()
 for p in "${packages[@]}"; do
