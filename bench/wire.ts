@@ -97,26 +97,22 @@ const dropVariants = (linear: boolean) => (pool: number[]) => [
 ];
 
 const ROWS: Row[] = [
-  ...[10, 1_000, 10_000].map(
-    (n): Row => ({
-      name: `deny-${n}`,
-      label: `${n.toLocaleString('en')} deny rules`,
-      deny: () => denyRules(n),
-      pool: poolOverRules,
-      variants: dropVariants(true),
-      kind: 'drop',
-    }),
-  ),
-  ...[100_000, 1_000_000].map(
-    (n): Row => ({
-      name: `set-${n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`}`,
-      label: `one set of ${n.toLocaleString('en')} prefixes`,
-      deny: () => denySet(n),
-      pool: poolInSet,
-      variants: dropVariants(false),
-      kind: 'drop',
-    }),
-  ),
+  ...[10, 1_000, 10_000].map((n): Row => ({
+    name: `deny-${n}`,
+    label: `${n.toLocaleString('en')} deny rules`,
+    deny: () => denyRules(n),
+    pool: poolOverRules,
+    variants: dropVariants(true),
+    kind: 'drop',
+  })),
+  ...[100_000, 1_000_000].map((n): Row => ({
+    name: `set-${n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`}`,
+    label: `one set of ${n.toLocaleString('en')} prefixes`,
+    deny: () => denySet(n),
+    pool: poolInSet,
+    variants: dropVariants(false),
+    kind: 'drop',
+  })),
   {
     name: 'allow',
     label: 'short allowed flows (10,000 deny rules in front)',
@@ -166,7 +162,8 @@ function runRow(row: Row, work: string): RowResult {
       const order = variants.map((_, i) => i).sort(() => rng() - 0.5);
       for (const i of order) {
         const s = lab.measure(receivers[i]!, FRAMES);
-        if (s.packets < FRAMES / 100) throw new Error(`${row.name}/${variants[i]!.name}: only ${s.packets} frames arrived`);
+        if (s.packets < FRAMES / 100)
+          throw new Error(`${row.name}/${variants[i]!.name}: only ${s.packets} frames arrived`);
         ns[i]!.push(s.cpuNs / s.packets);
         packets[i]! += s.packets;
       }
@@ -207,7 +204,12 @@ export async function benchWire(): Promise<Record<string, number | string>> {
   }
   const endLoad = loadavg();
 
-  const out: Record<string, number | string> = { rounds: ROUNDS, frames: FRAMES, load_start: startLoad, load_end: endLoad };
+  const out: Record<string, number | string> = {
+    rounds: ROUNDS,
+    frames: FRAMES,
+    load_start: startLoad,
+    load_end: endLoad,
+  };
   const columns = [
     'no filter',
     'bare XDP_DROP',
@@ -221,8 +223,12 @@ export async function benchWire(): Promise<Record<string, number | string>> {
   ];
   const used = columns.filter((c) => results.some((r) => r.names.includes(c)));
   console.log('');
-  console.log(`Receiver NAPI CPU ns per packet (median of ${ROUNDS} rounds); ratios: median of per-round ratios (min-max)`);
-  console.log(`| row | ${used.join(' | ')} | ipset / notrack | nft / notrack | notrack / xdp-filter | notrack / pass | notrack / raw NOTRACK |`);
+  console.log(
+    `Receiver NAPI CPU ns per packet (median of ${ROUNDS} rounds); ratios: median of per-round ratios (min-max)`,
+  );
+  console.log(
+    `| row | ${used.join(' | ')} | ipset / notrack | nft / notrack | notrack / xdp-filter | notrack / pass | notrack / raw NOTRACK |`,
+  );
   console.log(`|---|${used.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`);
   for (const res of results) {
     const cells = used.map((c) => {

@@ -128,7 +128,22 @@ export class WireLab {
     const dev = `w${this.tag}${index}`;
     const txDev = `t${index}`;
     try {
-      run(['ip', 'link', 'add', 'name', txDev, 'netns', this.sender.name, 'type', 'veth', 'peer', 'name', dev, 'netns', ns.name]);
+      run([
+        'ip',
+        'link',
+        'add',
+        'name',
+        txDev,
+        'netns',
+        this.sender.name,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        dev,
+        'netns',
+        ns.name,
+      ]);
       const addr = `198.18.${index}.1`;
       ns.exec(['ip', 'addr', 'add', `${addr}/24`, 'dev', dev]);
       this.sender.exec(['ip', 'addr', 'add', `198.18.${index}.2/24`, 'dev', txDev]);
@@ -161,7 +176,9 @@ export class WireLab {
 
   /** Attaches the bare XDP_DROP program to a receiver (native mode). */
   attachDrop(r: Receiver): void {
-    this.attachments.push(r.ns.enter(() => attachXdp({ ifindex: interfaceIndex(r.dev), program: this.dropProgram, mode: 'native' })));
+    this.attachments.push(
+      r.ns.enter(() => attachXdp({ ifindex: interfaceIndex(r.dev), program: this.dropProgram, mode: 'native' })),
+    );
   }
 
   /** Fills xdp-filter's IPv4 map (pinned in this lab's bpffs) with source addresses to drop. */

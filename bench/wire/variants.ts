@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WIRE_PORT, quad, type Receiver, type WireLab } from './lab.js';
 
+const ISOLATED_BPFFS = fileURLToPath(new URL('./isolated-bpffs.mjs', import.meta.url));
 const NOTRACK_BIN = fileURLToPath(new URL('../../bin/notrack.js', import.meta.url));
 
 /** What one row of the benchmark denies (or, for the allowed-flows row, denies in front of its Allow rule). */
@@ -20,6 +21,9 @@ export interface Variant {
   /** Sets the variant up in the receiver's namespace. */
   setup(lab: WireLab, r: Receiver, deny: DenyList, work: string): void;
 }
+
+/** Nets per GlobalNetworkSet file. */
+const SET_CHUNK = 40_000;
 
 const cidr = ([net, len]: readonly [number, number]): string => `${quad(net)}/${len}`;
 
@@ -59,13 +63,17 @@ export const iptablesLinear: Variant = {
 export const iptablesIpset: Variant = {
   name: 'iptables + ipset',
   setup(_lab, r, deny) {
-    const lines = [`create wire-deny hash:net family inet hashsize 65536 maxelem ${Math.max(65536, deny.prefixes.length * 2)}`];
+    const lines = [
+      `create wire-deny hash:net family inet hashsize 65536 maxelem ${Math.max(65536, deny.prefixes.length * 2)}`,
+    ];
     for (const p of deny.prefixes) lines.push(`add wire-deny ${cidr(p)}`);
     restore(r, ['ipset', 'restore'], lines.join('\n') + '\n');
     restore(
       r,
       ['iptables-restore'],
-      ['*raw', ':PREROUTING ACCEPT [0:0]', '-A PREROUTING -m set --match-set wire-deny src -j DROP', 'COMMIT', ''].join('\n'),
+      ['*raw', ':PREROUTING ACCEPT [0:0]', '-A PREROUTING -m set --match-set wire-deny src -j DROP', 'COMMIT', ''].join(
+        '\n',
+      ),
     );
   },
 };
@@ -80,7 +88,12 @@ export const nftSet: Variant = {
       '}',
     ];
     for (let at = 0; at < deny.prefixes.length; at += 10_000) {
-      lines.push(`add element ip wire deny { ${deny.prefixes.slice(at, at + 10_000).map(cidr).join(', ')} }`);
+      lines.push(
+        `add element ip wire deny { ${deny.prefixes
+          .slice(at, at + 10_000)
+          .map(cidr)
+          .join(', ')} }`,
+      );
     }
     restore(r, ['nft', '-f', '-'], lines.join('\n') + '\n');
   },
@@ -94,9 +107,21 @@ export function xdpFilter(pool: readonly number[]): Variant {
   return {
     name: 'xdp-filter',
     setup(lab, r) {
-      const env = { ...process.env, LIBXDP_BPFFS: lab.bpffs.path };
-      r.ns.exec(['xdp-filter', 'load', '-m', 'native', '-f', 'ipv4', r.dev], { env });
-      r.ns.exec(['xdp-filter', 'ip', '-m', 'src', quad(pool[0]!)], { env });
+      // In a mount namespace of its own where only the lab's bpffs is mounted (see isolated-bpffs.mjs).
+      const xdpFilterArgs = (...args: string[]): string[] => [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        process.execPath,
+        ISOLATED_BPFFS,
+        lab.bpffs.path,
+        'xdp-filter',
+        ...args,
+      ];
+      r.ns.exec(xdpFilterArgs('load', '-m', 'native', '-f', 'ipv4', r.dev));
+      r.ns.exec(xdpFilterArgs('ip', '-m', 'src', quad(pool[0]!)));
       lab.fillXdpFilter(pool);
     },
   };
@@ -119,30 +144,40 @@ spec:
   );
   const rules: string[] = [];
   if (deny.shape === 'set') {
-    const nets = deny.prefixes.map((p) => `    - ${cidr(p)}\n`).join('');
-    writeFileSync(
-      join(dir, 'set.yaml'),
-      `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata:\n  name: deny-list\n  labels: { list: deny }\nspec:\n  nets:\n${nets}`,
-    );
+    // Files stay under the source's 1 MiB file limit: 40,000 nets per GlobalNetworkSet, all with one label.
+    for (let k = 0; k * SET_CHUNK < deny.prefixes.length; k++) {
+      const nets = deny.prefixes
+        .slice(k * SET_CHUNK, (k + 1) * SET_CHUNK)
+        .map((p) => `    - ${cidr(p)}\n`)
+        .join('');
+      writeFileSync(
+        join(dir, `set-${String(k).padStart(3, '0')}.yaml`),
+        `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata:\n  name: deny-list-${k}\n  labels: { list: deny }\nspec:\n  nets:\n${nets}`,
+      );
+    }
     rules.push(`    - action: Deny\n      source:\n        selector: list == 'deny'\n`);
   } else {
     for (const p of deny.prefixes) rules.push(`    - action: Deny\n      source:\n        nets: [${cidr(p)}]\n`);
   }
-  if (allow) rules.push(`    - action: Allow\n      protocol: UDP\n      destination:\n        ports: [${WIRE_PORT}]\n`);
-  writeFileSync(
-    join(dir, 'policy.yaml'),
-    `apiVersion: projectcalico.org/v3
+  if (allow)
+    rules.push(`    - action: Allow\n      protocol: UDP\n      destination:\n        ports: [${WIRE_PORT}]\n`);
+  // A policy holds at most 1,024 rules (schema): 1,000 per policy, ordered one after another.
+  const docs: string[] = [];
+  for (let k = 0; k * 1000 < rules.length; k++) {
+    docs.push(`apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata:
-  name: wire
+  name: wire-${String(k).padStart(3, '0')}
 spec:
+  order: ${k}
   selector: role == 'bench'
   doNotTrack: true
   applyOnForward: true
   types: [Ingress]
   ingress:
-${rules.join('')}`,
-  );
+${rules.slice(k * 1000, (k + 1) * 1000).join('')}`);
+  }
+  writeFileSync(join(dir, 'policy.yaml'), docs.join('---\n'));
   return dir;
 }
 
@@ -189,9 +224,13 @@ export const rawNotrack: Variant = {
     restore(
       r,
       ['iptables-restore', '--noflush'],
-      ['*raw', ':PREROUTING ACCEPT [0:0]', `-A PREROUTING -p udp --dport ${WIRE_PORT} -j CT --notrack`, 'COMMIT', ''].join(
-        '\n',
-      ),
+      [
+        '*raw',
+        ':PREROUTING ACCEPT [0:0]',
+        `-A PREROUTING -p udp --dport ${WIRE_PORT} -j CT --notrack`,
+        'COMMIT',
+        '',
+      ].join('\n'),
     );
   },
 };

@@ -159,6 +159,7 @@ function convergeInterface(
       setPolicyProgram(gen, policy.parts);
       entry.policyProgramId = policy.program.id;
       entry.policyMapEntries = { ...policy.stats.mapEntries };
+      entry.policyMapDigests = { ...policy.stats.mapDigests };
     } finally {
       policy.close();
     }

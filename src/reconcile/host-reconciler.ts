@@ -20,6 +20,8 @@ import { readAppliedState, readRecord, writeRecord, type AppliedRecord } from '.
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
 import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
+import { runsRecordedGenerations } from './recorded-generations.js';
+import { sourceDigest, sourceUnchanged, writeSourceDigest } from './source-digest.js';
 
 interface HostReconcilerOptions {
   source: SourceOptions;
@@ -32,7 +34,7 @@ interface HostReconcilerOptions {
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
 type DesiredResult =
-  | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[] }
+  | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[]; reused?: boolean }
   | {
       ok: false;
       status: 'Stalled' | 'Failed';
@@ -41,13 +43,19 @@ type DesiredResult =
       snapshot: SourceSnapshot | null;
     };
 
-export async function fetchDesired(opts: Pick<HostReconcilerOptions, 'source' | 'host'>): Promise<DesiredResult> {
+export async function fetchDesired(
+  opts: Pick<HostReconcilerOptions, 'source' | 'host'>,
+  reuse?: (snapshot: SourceSnapshot) => DesiredState | null,
+): Promise<DesiredResult> {
   let snapshot: SourceSnapshot;
   try {
     snapshot = await fetchSource(opts.source);
   } catch (e) {
     return { ok: false, status: 'Failed', reason: 'FetchFailed', message: (e as Error).message, snapshot: null };
   }
+  // Content that already compiled to the applied state: no parse, no compile (source-digest.ts).
+  const known = reuse?.(snapshot);
+  if (known) return { ok: true, snapshot, state: known, warnings: [], reused: true };
   const loaded = loadResources(snapshot.files);
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
@@ -125,7 +133,16 @@ export class HostReconciler implements Reconciler {
       result,
       warnings,
     });
-    const desired = await fetchDesired(this.opts);
+    let digest = '';
+    const desired = await fetchDesired(this.opts, (snapshot) => {
+      digest = sourceDigest(snapshot, this.opts.host);
+      const record = safeRecord(this.opts.stateDir);
+      if (!sourceUnchanged(this.opts.stateDir, record, digest, hostInterfaces())) return null;
+      // Unchanged content; the host must still carry it: without repair, every interface runs its recorded
+      // generation (else compile and converge as usual); with repair, applyHost below checks and repairs.
+      if (!repair && !runsRecordedGenerations(record!, this.opts.bpffs)) return null;
+      return readAppliedState(this.opts.stateDir);
+    });
     if (!desired.ok)
       return done({
         status: desired.status,
@@ -136,6 +153,7 @@ export class HostReconciler implements Reconciler {
       });
     const record = safeRecord(this.opts.stateDir);
     if (!repair && record?.desiredHash === desired.state.hash) {
+      if (!desired.reused) writeSourceDigest(this.opts.stateDir, digest, desired.state);
       // A new commit that compiles to the same dataplane: nothing to change, but the host now runs that commit.
       if (record.revision.commit !== desired.snapshot.commit) {
         record.revision = { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit };
@@ -163,6 +181,7 @@ export class HostReconciler implements Reconciler {
         revision: { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit },
         ...(this.opts.onStep ? { onStep: this.opts.onStep } : {}),
       });
+      writeSourceDigest(this.opts.stateDir, digest, desired.state);
       const missing = result.missingInterfaces.length
         ? ` (interfaces not on this host: ${result.missingInterfaces.join(', ')})`
         : '';
