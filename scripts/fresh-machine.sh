@@ -44,6 +44,8 @@ fi
 (cd "$work" && dpkg-repack nodejs >/dev/null 2>&1)
 cp "$work"/nodejs_*.deb "$root/tmp/nodejs.deb"
 
+# The root must be a mount point of its own, as / is on a machine: `ip netns exec` remounts / as a slave.
+mount --bind "$root" "$root" && mounted+=("$root")
 mount -t proc proc "$root/proc" && mounted+=("$root/proc")
 bind --rbind /sys "$root/sys"
 bind --rbind /dev "$root/dev"

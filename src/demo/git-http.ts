@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
+const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 
 /** One HTTP request the server answered; `status` and `body` are filled in as the answer goes out. */
 export interface GitHttpRequest {
@@ -78,7 +78,7 @@ function basicAuth(req: IncomingMessage): { username: string; password: string }
 }
 
 /** The request handler: each request runs one `git http-backend` whose CGI answer is streamed back. */
-export function gitHttpHandler(opts: GitHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+function gitHttpHandler(opts: GitHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const record: GitHttpRequest = {

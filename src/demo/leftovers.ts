@@ -22,7 +22,7 @@ export function ownedName(prefix: string, rest: string): string {
 export const LAB_MARKER = '.notrack-lab';
 
 /** The pid an owned name (`ntd<pid>-<serial>[-<role>]`, `ntt<pid>-<tag><serial>[-bpffs]`) carries, or null. */
-export function ownerPid(name: string): number | null {
+function ownerPid(name: string): number | null {
   const m = new RegExp(`^(?:${OWNED_PREFIXES.join('|')})([0-9a-z]+)-[0-9a-z]+(-|$)`).exec(name);
   return m ? parseInt(m[1]!, 36) : null;
 }

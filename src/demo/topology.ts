@@ -15,12 +15,12 @@ import type { HostEndpoint } from '../model/resources.js';
 import { LabError } from './lab-error.js';
 
 /** The lab's IPv4 range: every host, client and server address lies in it. */
-export const LAB_NET4 = '10.0.0.0/16';
+const LAB_NET4 = '10.0.0.0/16';
 /** The lab's IPv6 range. */
-export const LAB_NET6 = 'fd00::/48';
+const LAB_NET6 = 'fd00::/48';
 /** The client's address in the example's app subnet (allowed to reach postgres and memcached). */
 export const CLIENT_APP_ADDRESS = '10.0.1.50';
-export const CLIENT_APP_ADDRESS6 = 'fd00:0:0:1::50';
+const CLIENT_APP_ADDRESS6 = 'fd00:0:0:1::50';
 /** A public address outside every deny list (TEST-NET-1), to show what an ordinary visitor gets. */
 export const VISITOR_ADDRESS = '192.0.2.80';
 /** An address the example's DDoS deny list always holds. */

@@ -1,3 +1,4 @@
+// The agent's drift checks: warn reports, enforce repairs, a failing check is logged and counted.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DriftOutcome } from '../../src/agent/reconciler.js';

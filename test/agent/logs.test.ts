@@ -1,3 +1,4 @@
+// The agent's log lines: one JSON object (or key=value text) per record, with its fields intact.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createLog } from '../../src/agent/log.js';

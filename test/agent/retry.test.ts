@@ -1,3 +1,4 @@
+// The agent's retries: jittered backoff after Failed, none for Stalled, and how requests and ticks meet it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { finished, startAgent } from './agent-harness.js';

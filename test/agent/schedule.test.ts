@@ -1,3 +1,4 @@
+// The agent's schedules: a reconcile at start and on each tick, never two jobs at once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_AGENT_OPTIONS } from '../../src/agent/options.js';

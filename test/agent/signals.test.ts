@@ -1,3 +1,4 @@
+// The agent and its signals: SIGHUP reconciles now, SIGTERM waits (within a bound) and leaves the dataplane.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';

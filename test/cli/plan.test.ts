@@ -1,3 +1,4 @@
+// notrack plan from the command line: per-host changes between two revisions in text, Markdown and JSON.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';

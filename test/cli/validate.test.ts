@@ -1,3 +1,4 @@
+// notrack validate from the command line: formats, exit codes and usage errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
