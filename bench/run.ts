@@ -3,12 +3,14 @@ import { benchValidate } from './validate.js';
 import { benchPolicyProgram } from './policy-program.js';
 import { benchPlan } from './plan.js';
 import { benchTrafficEngine } from './traffic-engine.js';
+import { benchWire } from './wire.js';
 
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   validate: () => benchValidate(),
   'policy-program': () => benchPolicyProgram(),
   plan: () => benchPlan(),
   'traffic-engine': () => benchTrafficEngine(),
+  wire: () => benchWire(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -13,6 +13,7 @@ packages=(
   zsh                                                      # the zsh completion script is checked with zsh -n
   prometheus                                               # promtool checks /metrics; the fleet report's tests scrape agents
   podman runc mmdebstrap                                   # the container image test: a Debian base, the image, a run
+  ethtool xdp-tools                                        # the wire benchmark: veth GRO and counters, xdp-filter
 )
 missing=()
 for p in "${packages[@]}"; do

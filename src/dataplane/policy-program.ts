@@ -1,5 +1,6 @@
 // Loads one interface's generated policy program: compiles its tables, creates and fills the class maps with batch
 // updates, resolves the map relocations and loads the program for nt_jump (the loader then calls `install`).
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { patchMapFds } from '../asm/index.js';
 import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
@@ -54,6 +55,9 @@ export interface PolicyProgramStats {
   records: { v4: number; v6: number };
   /** Entries written per map. */
   mapEntries: Record<string, number>;
+  /** sha256 of the contents of each array map (class tables, records, entry table), to notice tampering: an array
+   *  map's entries cannot be deleted, only overwritten, so counting them says nothing. */
+  mapDigests: Record<string, string>;
   /** Milliseconds: compile (tables + program), fill (maps), load (verifier). */
   ms: { compile: number; fill: number; load: number };
 }
@@ -117,6 +121,11 @@ function fill(map: BpfMap, contents: PolicyMapContents, progress: (done: number)
   return count;
 }
 
+/** The digest of an array map's values in key order (what policyMapArrayDigest reads back from the kernel). */
+export function arrayDigest(values: Uint8Array): string {
+  return createHash('sha256').update(values).digest('hex');
+}
+
 function classifierFor(spec: PolicyMapSpec, v4: Classifier, v6: Classifier): Classifier {
   return spec.family === 4 ? v4 : v6;
 }
@@ -136,6 +145,7 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
   let program: BpfProgram | undefined;
   try {
     const mapEntries: Record<string, number> = {};
+    const mapDigests: Record<string, string> = {};
     for (const spec of compiled.program.maps) {
       const map = createMap({
         type: spec.type,
@@ -150,6 +160,7 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
       mapEntries[spec.name] = fill(map, contents, (done) =>
         progress({ phase: 'fill', map: spec.name, done, total: contents.count }),
       );
+      if (contents.kind === 'array' && spec.role !== 'scan') mapDigests[spec.name] = arrayDigest(contents.values);
       if (options.pinDir !== undefined) map.pin(join(options.pinDir, spec.name));
     }
     const t2 = performance.now();
@@ -182,6 +193,7 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
       entries: { v4: compiled.v4.entryCount, v6: compiled.v6.entryCount },
       records: { v4: compiled.v4.records.count, v6: compiled.v6.records.count },
       mapEntries,
+      mapDigests,
       ms: { compile: t1 - t0, fill: t2 - t1, load: t3 - t2 },
     };
     return {

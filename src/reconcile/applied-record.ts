@@ -28,6 +28,8 @@ export interface InterfaceRecord {
   /** The running generation's policy program id and its class maps' entry counts, to notice tampering. */
   policyProgramId: number | null;
   policyMapEntries: Record<string, number>;
+  /** sha256 of each array class map's contents (absent in records of older notrack versions). */
+  policyMapDigests?: Record<string, string>;
   xdpMode: string | null;
   tcMechanism: string | null;
   /** The interface index notrack attached to: another index means the interface was re-created since. */

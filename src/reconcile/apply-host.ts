@@ -189,6 +189,7 @@ export function convergeInterface(
       setPolicyProgram(gen, policy.parts);
       entry.policyProgramId = policy.program.id;
       entry.policyMapEntries = { ...policy.stats.mapEntries };
+      entry.policyMapDigests = { ...policy.stats.mapDigests };
     } finally {
       policy.close();
     }

@@ -1,4 +1,5 @@
 // Drift: how the live host differs from what notrack last applied on it, object by object, in plain words.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { DesiredState } from '../compile/desired-state.js';
 import {
@@ -140,7 +141,31 @@ export function interfaceItems(
       });
     }
   }
+  for (const [name, digest] of Object.entries(rec.policyMapDigests ?? {})) {
+    const found = arrayMapDigest(join(active.path, 'policy', name));
+    if (found !== null && found !== digest)
+      out.push({ object: `policy map ${name} on ${ifname}`, description: 'contents changed' });
+  }
   return out;
+}
+
+/** The digest of a pinned array map's values in key order, or null when it is not pinned. */
+function arrayMapDigest(path: string): string | null {
+  let map;
+  try {
+    map = openPinnedMap(path);
+  } catch {
+    return null;
+  }
+  try {
+    const { entries } = map.lookupBatch({ chunk: 4096 });
+    entries.sort((a, b) => a.key.readUInt32LE(0) - b.key.readUInt32LE(0));
+    const h = createHash('sha256');
+    for (const e of entries) h.update(e.value);
+    return h.digest('hex');
+  } finally {
+    map.close();
+  }
 }
 
 /** Everything on the host that differs from the applied state (empty: in sync). */

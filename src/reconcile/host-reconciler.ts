@@ -32,6 +32,8 @@ import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
 import { COUNTER_KINDS } from './counter-kinds.js';
 import { ruleIds } from '../compile/rule-id.js';
+import { runsRecordedGenerations } from './recorded-generations.js';
+import { sourceDigest, sourceUnchanged, writeSourceDigest } from './source-digest.js';
 
 interface HostReconcilerOptions {
   source: SourceOptions;
@@ -50,7 +52,7 @@ interface HostReconcilerOptions {
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
 type DesiredResult =
-  | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[] }
+  | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[]; reused?: boolean }
   | {
       ok: false;
       status: 'Stalled' | 'Failed';
@@ -61,6 +63,7 @@ type DesiredResult =
 
 export async function fetchDesired(
   opts: Pick<HostReconcilerOptions, 'source' | 'host' | 'allowRewind'>,
+  reuse?: (snapshot: SourceSnapshot) => DesiredState | null,
 ): Promise<DesiredResult> {
   let snapshot: SourceSnapshot;
   try {
@@ -83,6 +86,9 @@ export async function fetchDesired(
       message: `${rewind}; refused (--allow-rewind applies it)`,
       snapshot,
     };
+  // Content that already compiled to the applied state: no parse, no compile (source-digest.ts).
+  const known = reuse?.(snapshot);
+  if (known) return { ok: true, snapshot, state: known, warnings: [], reused: true };
   const loaded = loadResources(snapshot.files);
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
@@ -181,9 +187,16 @@ export class HostReconciler implements Reconciler {
         changes: 0,
       });
     const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
-    const desired = await fetchDesired({
-      ...this.opts,
-      source: appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source,
+    let digest = '';
+    const source = appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source;
+    const desired = await fetchDesired({ ...this.opts, source }, (snapshot) => {
+      digest = sourceDigest(snapshot, this.opts.host);
+      const record = safeRecord(this.opts.stateDir);
+      if (!sourceUnchanged(this.opts.stateDir, record, digest, hostInterfaces())) return null;
+      // Unchanged content; the host must still carry it: without repair, every interface runs its recorded
+      // generation (else compile and converge as usual); with repair, applyHost below checks and repairs.
+      if (!repair && !runsRecordedGenerations(record!, this.opts.bpffs)) return null;
+      return readAppliedState(this.opts.stateDir);
     });
     if (!desired.ok)
       return done({
@@ -194,7 +207,7 @@ export class HostReconciler implements Reconciler {
         changes: 0,
       });
     try {
-      return await this.locked('apply', () => this.converge(desired, repair, done));
+      return await this.locked('apply', () => this.converge(desired, repair, digest, done));
     } catch (e) {
       return done({
         status: 'Failed',
@@ -214,6 +227,7 @@ export class HostReconciler implements Reconciler {
   private converge(
     desired: Extract<DesiredResult, { ok: true }>,
     repair: boolean,
+    digest: string,
     done: (
       o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>,
       result?: ApplyHostResult | null,
@@ -231,6 +245,7 @@ export class HostReconciler implements Reconciler {
         runner: this.runner,
         mode: this.opts.protectMode ?? 'enforce',
       }).attached;
+      if (!desired.reused) writeSourceDigest(this.opts.stateDir, digest, desired.state);
       // A new commit that compiles to the same dataplane: nothing to change, but the host now runs that commit.
       const current = safeRecord(this.opts.stateDir) ?? record;
       if (current.revision.commit !== desired.snapshot.commit) {
@@ -260,6 +275,7 @@ export class HostReconciler implements Reconciler {
         revision: { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit },
         ...(this.opts.onStep ? { onStep: this.opts.onStep } : {}),
       });
+      writeSourceDigest(this.opts.stateDir, digest, desired.state);
       const missing = result.missingInterfaces.length
         ? ` (interfaces not on this host: ${result.missingInterfaces.join(', ')})`
         : '';

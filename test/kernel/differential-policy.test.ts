@@ -266,7 +266,45 @@ function expand6(text: string): string {
   return groups.map((g) => g.padStart(4, '0')).join('');
 }
 
-function randomScenario(seed: number, entries: { v4: number; v6: number }, large: number): Scenario {
+/**
+ * Deny-list style entries that constrain exactly one field, each address entry over a set of its own (random
+ * prefixes of every length, nested and overlapping within and across the sets): the classes such entries make are
+ * decided by one lookup (TERMINAL values in the class maps), and IPv4 ones fill the DIR-16-8-8 table's groups.
+ */
+function singleFieldEntries(
+  r: Rng,
+  f: IpFamily,
+  n: number,
+  next: () => number,
+  sets: Record<string, PrefixSet>,
+): IngressEntry[] {
+  const out: IngressEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `one${f}-${Object.keys(sets).length}`;
+    const field = pick(r, ['saddr', 'saddr', 'saddr', 'daddr', 'dport', 'proto'] as const);
+    const side = (inSets: string[] = [], ports: PortRange[] = []): SideMatch => ({
+      inSets,
+      notInSets: [],
+      ports,
+      notPorts: [],
+    });
+    if (field === 'saddr' || field === 'daddr') sets[id] = randomSet(r, f, id, int(r, 1, 8));
+    const notSet = field === 'saddr' && chance(r, 0.1);
+    out.push({
+      counter: next(),
+      action: pick(r, ['Deny', 'Deny', 'Allow', 'Pass', 'Log'] as const),
+      protocol: field === 'proto' ? pick(r, [6, 17, 47]) : null,
+      notProtocol: null,
+      icmp: null,
+      notICMP: null,
+      source: field === 'saddr' ? (notSet ? { ...side(), notInSets: [id] } : side([id])) : side(),
+      destination: field === 'daddr' ? side([id]) : field === 'dport' ? side([], ranges(r, 2)) : side(),
+    });
+  }
+  return out;
+}
+
+function randomScenario(seed: number, entries: { v4: number; v6: number }, large: number, singleField = 0): Scenario {
   const r = mulberry32(seed);
   const sets: Record<string, PrefixSet> = {};
   const ids: Record<IpFamily, string[]> = { 4: [], 6: [] };
@@ -301,8 +339,9 @@ function randomScenario(seed: number, entries: { v4: number; v6: number }, large
     }
     return out;
   };
-  const v4 = list(4, entries.v4);
-  const v6 = list(6, entries.v6);
+  const next = (): number => counter++;
+  const v4 = [...singleFieldEntries(r, 4, singleField, next, sets), ...list(4, entries.v4)];
+  const v6 = [...singleFieldEntries(r, 6, Math.ceil(singleField / 4), next, sets), ...list(6, entries.v6)];
   const failsafes: Failsafe[] = [];
   if (chance(r, 0.6)) failsafes.push({ direction: 'inbound', protocol: 6, port: 22, net: null });
   if (chance(r, 0.4))
@@ -435,6 +474,8 @@ interface BatchOptions {
   entries: { v4: number; v6: number };
   large: number;
   packets: number;
+  /** Deny-list style one-field entries in front (see singleFieldEntries). */
+  singleField?: number;
   /** Force a tiny step budget, starting from this many steps per part. */
   smallSteps?: number;
   /** Smallest group in the layout (small values make many groups of small policies). */
@@ -450,7 +491,7 @@ const count = (key: string): void => {
 };
 
 function runBatch(pl: Pipeline, o: BatchOptions): number {
-  const s = randomScenario(o.seed, o.entries, o.large);
+  const s = randomScenario(o.seed, o.entries, o.large, o.singleField ?? 0);
   const steps = o.smallSteps === undefined ? undefined : smallSteps(s.state, o.smallSteps, o.minGroupEntries);
   const replay = `NOTRACK_SEED=${BASE_SEED} node --import tsx node_modules/uvu/bin.js test/kernel differential`;
   const what = o.naive ? 'naive program' : `steps ${steps ?? 'default'}, groups of ${o.minGroupEntries ?? 'default'}`;
@@ -463,9 +504,13 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
   }
   const groups = { 4: 0, 6: 0 };
   for (const f of [4, 6] as const) {
-    groups[f] = buildClassifier(s.state, IFACE, f, { minGroupEntries: o.minGroupEntries }).placement.groups.filter(
-      (g) => !g.log,
-    ).length;
+    const c = buildClassifier(s.state, IFACE, f, { minGroupEntries: o.minGroupEntries });
+    groups[f] = c.placement.groups.filter((g) => !g.log).length;
+    for (const field of c.fields) {
+      tally.set('terminal classes', (tally.get('terminal classes') ?? 0) + field.terminalClasses);
+      if (field.map.kind === 'stride')
+        tally.set('IPv4 table groups', (tally.get('IPv4 table groups') ?? 0) + field.map.elements - 256);
+    }
   }
   const counters = s.state.interfaces[0]!.counters.map((_, i) => i);
   const before = pl.ruleCounters(counters);
@@ -543,6 +588,8 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
     { entries: { v4: 5000, v6: 300 }, large: 0 },
     { entries: { v4: 40, v6: 20 }, large: 50_000 },
     { entries: { v4: 700, v6: 200 }, large: 0 },
+    { entries: { v4: 30, v6: 10 }, large: 0, singleField: 400 },
+    { entries: { v4: 0, v6: 0 }, large: 20_000, singleField: 60 },
   ];
   while (cases < TOTAL_CASES) {
     const fixed = plan[batches];
@@ -552,6 +599,7 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
     };
     const small = !fixed && chance(r, 0.3) ? int(r, 1, 3) : undefined;
     const packets = Math.min(TOTAL_CASES - cases, fixed ? 1500 : 400);
+    const singleField = fixed ? fixed.singleField : chance(r, 0.3) ? int(r, 1, 120) : 0;
     // Often small groups, so that small policies too are scanned group by group.
     const minGroupEntries = !fixed && chance(r, 0.5) ? int(r, 1, 8) : undefined;
     cases += runBatch(pipeline!, {
@@ -561,6 +609,7 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
       packets,
       smallSteps: small,
       minGroupEntries,
+      singleField,
     });
     batches++;
   }
@@ -572,6 +621,8 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
       .join(', ')}`,
   );
   assert.ok(cases >= 20_000 || TOTAL_CASES < 20_000);
+  assert.ok((tally.get('terminal classes') ?? 0) > 0, 'some classes were decided by one lookup');
+  assert.ok((tally.get('IPv4 table groups') ?? 0) > 0, 'the IPv4 tables had groups past the first table');
 });
 
 kernelTest('the naive baseline of the benchmark gives the same verdicts and counters', () => {

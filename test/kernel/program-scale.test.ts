@@ -145,9 +145,10 @@ kernelTest('a set of 1,000,000 prefixes loads and classifies: members are denied
   const t0 = performance.now();
   const stats = pl.install(s, 'eth0');
   console.log(
-    `1M-prefix set: loaded in ${Math.round(performance.now() - t0)} ms (${JSON.stringify(stats.ms)}), ${stats.mapEntries.ntp4_src} trie entries, ${stats.records.v4} records`,
+    `1M-prefix set: loaded in ${Math.round(performance.now() - t0)} ms (${JSON.stringify(stats.ms)}), ${stats.mapEntries.ntp4_src} groups of the IPv4 table, ${stats.records.v4} records`,
   );
-  assert.is(stats.mapEntries.ntp4_src, 1_000_000);
+  // The DIR-16-8-8 table: the 256 elements of the first table plus one group per /16 and per /24 holding members.
+  assert.ok(stats.mapEntries.ntp4_src! > 256 && stats.mapEntries.ntp4_src! < 1_000_000);
   assert.ok(stats.records.v4 <= 4);
   const tcp = (src: string): PacketDescription => ({
     family: 4,

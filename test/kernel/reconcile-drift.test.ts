@@ -1,5 +1,5 @@
 // Drift on a real host in a namespace: each kind of tampering (a detached XDP program, a flushed or deleted
-// notrack chain, a deleted class-map entry, a deleted ipset member, a foreign rule in a notrack chain) is named by
+// notrack chain, an overwritten class table, a deleted ipset member, a foreign rule in a notrack chain) is named by
 // `notrack drift` (exit 2) and repaired by `notrack apply` (then drift exits 0); checkDrift warns or enforces;
 // a new policy revision is pending, not drift, until it is applied.
 import { test } from 'uvu';
@@ -89,16 +89,23 @@ kt('each tamper is named by drift and repaired by apply', async () => {
         /^ip6tables chain raw\/NOTRACK-OUTPUT: rules changed/,
       ]);
 
-      // An LPM entry of the policy program's source-address class map deleted: postgres from the app subnet no
-      // longer matches its Allow, goes tracked and meets the host's INPUT DROP, until apply rebuilds the program.
+      // The policy program's IPv4 source table tampered with: the slots of 10.0.0.0/8 overwritten with those of
+      // 11.0.0.0/8 (under no prefix), so postgres from the app subnet no longer matches its Allow, goes tracked and
+      // meets the host's INPUT DROP, until apply rebuilds the program.
       const src = policyMap(lab, 'ntp4_src');
-      const dump = JSON.parse(run(['bpftool', '-j', 'map', 'dump', 'pinned', src]).stdout) as { key: string[] }[];
-      assert.is(dump.length, 1, 'one source prefix: 10.0.1.0/24');
-      run(['bpftool', 'map', 'delete', 'pinned', src, 'key', 'hex', ...dump[0]!.key.map((b) => b.replace(/^0x/, ''))]);
-      assert.not.ok((await postgresConnection(lab, 4)).arrived, 'without the entry postgres is cut off');
-      detectAndRepair(lab, 'class map entry deleted', [
-        /^policy map ntp4_src on eth0: 1 entry deleted \(0 found, 1 applied\)$/,
-      ]);
+      const lookup = (first: number): string[] =>
+        (
+          JSON.parse(
+            run(['bpftool', '-j', 'map', 'lookup', 'pinned', src, 'key', String(first), '0', '0', '0']).stdout,
+          ) as {
+            value: string[];
+          }
+        ).value.map((b) => b.replace(/^0x/, ''));
+      const outside = lookup(11);
+      assert.not.equal(lookup(10), outside, 'the app subnet has slots of its own');
+      run(['bpftool', 'map', 'update', 'pinned', src, 'key', '10', '0', '0', '0', 'value', 'hex', ...outside]);
+      assert.not.ok((await postgresConnection(lab, 4)).arrived, 'without its slots postgres is cut off');
+      detectAndRepair(lab, 'class table overwritten', [/^policy map ntp4_src on eth0: contents changed$/]);
       const pg = await postgresConnection(lab, 4);
       assert.ok(pg.arrived && pg.tracked.length === 0, 'postgres flows untracked again');
 

@@ -1,11 +1,13 @@
 // One matcher per field: read the packet's value from nt_state, look up its class (LPM trie for addresses, array
 // for protocol, ports and ICMP) and then its record, and keep the record pointer on the stack for the scan.
-// Registers: R1 the value, then its class and record id; R2 the key pointer or a flag test; R0 what a lookup found.
+// Registers: R1 the value, then its class and record id; R2 the key pointer or a flag test; R0 what a lookup found;
+// R4 the deciding entry's word when the field's value alone decides (TERMINAL, classifier.ts).
 // One emitted instruction per line, with its effect.
 import type { ProgramBuilder } from '../../asm/index.js';
-import { FP, R0, R1, R2 } from '../../asm/index.js';
+import { FP, R0, R1, R2, R4 } from '../../asm/index.js';
 import { PacketFlag, STATE_FIELDS } from '../../abi/notrack.js';
-import { NO_VALUE_INDEX, type ClassifierField } from './classifier.js';
+import { NO_VALUE_INDEX, TERMINAL, type ClassifierField } from './classifier.js';
+import { STRIDE_GROUP } from './ipv4-stride.js';
 import { R_STATE, STACK_INDEX, STACK_KEY } from './frame.js';
 
 /** Looks up `map` with the key at fp+keyOffset; R0 = value pointer or 0. */
@@ -44,7 +46,62 @@ export function emitEntryTable(p: ProgramBuilder, entriesMap: string, slot: numb
   p.stx('u64', FP, slot, R0); // keep the table pointer
 }
 
-/** The field's record pointer -> fp+slot. */
+/**
+ * The IPv4 DIR-16-8-8 lookup (ipv4-stride.ts): R1 = the slot value the address finds. The address stays on the
+ * stack (fp+STACK_KEY) between levels; each level is one array-map element (a 256-slot group) and one load.
+ */
+function emitStrideLookup(p: ProgramBuilder, name: string, at: number, classMap: string, fail: string): void {
+  const leaf = p.newLabel(`${name}_leaf`);
+  p.ldx('u32', R1, R_STATE, at); // R1 = the address (first octet in the low byte)
+  p.stx('u32', FP, STACK_KEY, R1); // kept for the next levels
+  p.alu64('and', R1, 255); // R1 = first octet: the element of the first table
+  p.stx('u32', FP, STACK_INDEX, R1); // key = it
+  emitLookup(p, classMap, STACK_INDEX);
+  p.jmp('jeq', R0, 0, fail); // (cannot miss: the first 256 elements exist)
+  for (const shift of [8, 16, 24]) {
+    p.ldx('u32', R1, FP, STACK_KEY); // R1 = the address
+    p.alu64('rsh', R1, shift); // R1 = ... its octet at this level in the low byte
+    p.alu64('and', R1, 255); // R1 = the octet: the slot in the group
+    p.alu64('lsh', R1, 2); // R1 = the slot's byte offset
+    p.alu64('add', R0, R1); // R0 = the slot
+    p.ldx('u32', R1, R0, 0); // R1 = the slot's value
+    if (shift === 24) break;
+    p.mov64(R2, R1); // R2 = the value
+    p.alu64('and', R2, STRIDE_GROUP); // R2 = does it point to a group?
+    p.jmp('jeq', R2, 0, leaf); // no: a leaf
+    p.alu64('and', R1, STRIDE_GROUP - 1); // R1 = the group's element
+    p.stx('u32', FP, STACK_INDEX, R1); // key = it
+    emitLookup(p, classMap, STACK_INDEX);
+    p.jmp('jeq', R0, 0, fail); // no such group (cannot happen)
+  }
+  p.label(leaf);
+}
+
+/**
+ * What the field's map gave, in R1: TERMINAL | entry word goes straight to the verdict with R4 = the entry word;
+ * a record id becomes the record pointer at fp+slot.
+ */
+function emitFieldValue(
+  p: ProgramBuilder,
+  name: string,
+  recordsMap: string,
+  slot: number,
+  fail: string,
+  terminal: string,
+): void {
+  const decided = p.newLabel(`${name}_decides`);
+  const done = p.newLabel(`${name}_record`);
+  p.jmp32('jset', R1, TERMINAL | 0, decided); // this value alone decides the packet
+  emitRecordLookup(p, recordsMap, slot, fail);
+  p.ja(done);
+  p.label(decided);
+  p.mov32(R4, R1); // R4 = the value
+  p.alu32('and', R4, ~TERMINAL); // R4 = the deciding entry's word
+  p.ja(terminal); // to its verdict
+  p.label(done);
+}
+
+/** The field's record pointer -> fp+slot, or the verdict (`terminal`, R4 = entry word) when its value decides. */
 export function emitFieldLookup(
   p: ProgramBuilder,
   field: ClassifierField,
@@ -52,13 +109,17 @@ export function emitFieldLookup(
   recordsMap: string,
   slot: number,
   fail: string,
+  terminal: string,
 ): void {
-  p.comment(`field ${field.name}: value -> class -> record`);
-  const t = field.table;
-  if (t.kind === 'address') {
-    // The LPM key: prefix length = the full address, then the address as on the wire (the state keeps it so).
+  p.comment(`field ${field.name}: value -> class -> record (or the verdict)`);
+  const m = field.map;
+  if (m.kind === 'stride') {
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;
-    const words = (t.keySize - 4) / 4;
+    emitStrideLookup(p, field.name, at, classMap, fail);
+  } else if (m.kind === 'lpm') {
+    // The LPM key: prefix length = the whole address, then the address as on the wire (the state keeps it so).
+    const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;
+    const words = (m.keySize - 4) / 4;
     p.st('u32', FP, STACK_KEY, words * 32); // key.prefixlen = the whole address
     for (let w = 0; w < words; w++) {
       p.ldx('u32', R1, R_STATE, at + 4 * w); // R1 = address word w
@@ -68,36 +129,35 @@ export function emitFieldLookup(
     const found = p.newLabel(`${field.name}_found`);
     const done = p.newLabel(`${field.name}_class`);
     p.jmp('jne', R0, 0, found); // a class holds the address
-    p.mov32(R1, t.defaultRecord); // else R1 = the default record
+    p.mov32(R1, m.missValue | 0); // else R1 = the value of addresses under no prefix
     p.ja(done);
     p.label(found);
-    p.ldx('u32', R1, R0, 0); // R1 = the class's record
+    p.ldx('u32', R1, R0, 0); // R1 = the class's value
     p.label(done);
-    emitRecordLookup(p, recordsMap, slot, fail);
-    return;
-  }
-  if (field.name === 'proto') {
-    p.ldx('u8', R1, R_STATE, STATE_FIELDS.ipProto.offset); // R1 = the IP protocol
   } else {
-    // Ports and ICMP: the value when the parser found one, else the "no value" index.
-    const flag = field.name === 'icmp' ? PacketFlag.icmp : PacketFlag.ports;
-    const at =
-      field.name === 'icmp'
-        ? STATE_FIELDS.icmpType.offset
-        : field.name === 'sport'
-          ? STATE_FIELDS.sport.offset
-          : STATE_FIELDS.dport.offset;
-    const absent = p.newLabel(`${field.name}_absent`);
-    p.mov32(R1, NO_VALUE_INDEX); // R1 = "no value"
-    p.ldx('u32', R2, R_STATE, STATE_FIELDS.flags.offset); // R2 = the parser's flags
-    p.alu64('and', R2, flag); // R2 = did it find the field?
-    p.jmp('jeq', R2, 0, absent); // no: keep "no value"
-    p.ldx('u16', R1, R_STATE, at); // R1 = the port, or ICMP type and code
-    p.label(absent);
+    if (field.name === 'proto') {
+      p.ldx('u8', R1, R_STATE, STATE_FIELDS.ipProto.offset); // R1 = the IP protocol
+    } else {
+      // Ports and ICMP: the value when the parser found one, else the "no value" index.
+      const flag = field.name === 'icmp' ? PacketFlag.icmp : PacketFlag.ports;
+      const at =
+        field.name === 'icmp'
+          ? STATE_FIELDS.icmpType.offset
+          : field.name === 'sport'
+            ? STATE_FIELDS.sport.offset
+            : STATE_FIELDS.dport.offset;
+      const absent = p.newLabel(`${field.name}_absent`);
+      p.mov32(R1, NO_VALUE_INDEX); // R1 = "no value"
+      p.ldx('u32', R2, R_STATE, STATE_FIELDS.flags.offset); // R2 = the parser's flags
+      p.alu64('and', R2, flag); // R2 = did it find the field?
+      p.jmp('jeq', R2, 0, absent); // no: keep "no value"
+      p.ldx('u16', R1, R_STATE, at); // R1 = the port, or ICMP type and code
+      p.label(absent);
+    }
+    p.stx('u32', FP, STACK_INDEX, R1); // key = the value
+    emitLookup(p, classMap, STACK_INDEX);
+    p.jmp('jeq', R0, 0, fail); // out of the array
+    p.ldx('u32', R1, R0, 0); // R1 = the value's class
   }
-  p.stx('u32', FP, STACK_INDEX, R1); // key = the value
-  emitLookup(p, classMap, STACK_INDEX);
-  p.jmp('jeq', R0, 0, fail); // out of the array
-  p.ldx('u32', R1, R0, 0); // R1 = the value's record
-  emitRecordLookup(p, recordsMap, slot, fail);
+  emitFieldValue(p, field.name, recordsMap, slot, fail, terminal);
 }

@@ -4,6 +4,7 @@ import type { IpFamily } from '../../net/cidr.js';
 import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
 import { TABLE_WORDS } from './entry-placement.js';
+import { STRIDE_GROUP_BYTES } from './ipv4-stride.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
@@ -127,16 +128,28 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
   ];
   for (const f of c.fields) {
     const name = policyMapName(family, f.name);
-    if (f.table.kind === 'address') {
+    const m = f.map;
+    if (m.kind === 'lpm') {
       specs.push({
         name,
         family,
         role: f.name,
         type: MapType.LPM_TRIE,
-        keySize: f.table.keySize,
+        keySize: m.keySize,
         valueSize: 4,
-        maxEntries: Math.max(1, f.table.count),
+        maxEntries: Math.max(1, m.count),
         flags: MapFlag.NO_PREALLOC,
+      });
+    } else if (m.kind === 'stride') {
+      specs.push({
+        name,
+        family,
+        role: f.name,
+        type: MapType.ARRAY,
+        keySize: 4,
+        valueSize: STRIDE_GROUP_BYTES,
+        maxEntries: m.elements,
+        flags: 0,
       });
     } else {
       specs.push({
@@ -146,7 +159,7 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
         type: MapType.ARRAY,
         keySize: 4,
         valueSize: 4,
-        maxEntries: f.table.values.length,
+        maxEntries: m.values.length,
         flags: 0,
       });
     }
@@ -173,9 +186,12 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
   }
   const f = c.fields.find((x) => x.name === role);
   if (!f) throw new Error(`policy maps: family ${c.family} does not use field ${role}`);
-  const values = Buffer.from(f.table.values.buffer, f.table.values.byteOffset, f.table.values.byteLength);
-  if (f.table.kind === 'address') {
-    return { kind: 'lpm', count: f.table.count, keySize: f.table.keySize, keys: f.table.keys, values };
+  const m = f.map;
+  if (m.kind === 'stride') {
+    const values = Buffer.from(m.slots.buffer, m.slots.byteOffset, m.elements * STRIDE_GROUP_BYTES);
+    return { kind: 'array', count: m.elements, valueSize: STRIDE_GROUP_BYTES, values };
   }
-  return { kind: 'array', count: f.table.values.length, valueSize: 4, values };
+  const values = Buffer.from(m.values.buffer, m.values.byteOffset, m.values.byteLength);
+  if (m.kind === 'lpm') return { kind: 'lpm', count: m.count, keySize: m.keySize, keys: m.keys, values };
+  return { kind: 'array', count: m.values.length, valueSize: 4, values };
 }

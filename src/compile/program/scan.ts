@@ -122,7 +122,7 @@ export function emitFamilyScan(p: ProgramBuilder, o: FamilyScanOptions): void {
     throw new Error(`policy program: ${c.fields.length} fields, at most ${MAX_RECORD_SLOTS}`);
   const slots: number[] = [];
   c.fields.forEach((f, i) => {
-    emitFieldLookup(p, f, policyMapName(family, f.name), records, stackRecord(i), o.noMatch);
+    emitFieldLookup(p, f, policyMapName(family, f.name), records, stackRecord(i), o.noMatch, o.terminal);
     slots.push(stackRecord(i));
   });
   if (slots.length === 0) {

@@ -1,0 +1,262 @@
+// Wire benchmark: real frames over veth from ≥10,000 source addresses, the receiver's NAPI CPU time per packet for
+// notrack and for what admins use instead, side by side in interleaved rounds, as one table with the ratios.
+//
+// Usage (root; namespaces only; everything is removed afterwards):
+//   npm run bench -- wire
+//   NOTRACK_WIRE_ROWS=deny-10,deny-10000,allow   the rows to run (default: all, see ROWS)
+//   NOTRACK_WIRE_ROUNDS=5  NOTRACK_WIRE_FRAMES=300000   rounds, and frames fired per variant per round
+//
+// Rows: UDP floods from deny-listed sources (10, 1,000, 10,000 Deny rules of one source /22 each, so that even 10
+// rules hold 10,000 distinct sources; one set of 100,000 and of 1,000,000 prefixes behind one Deny rule), and short
+// allowed flows (every packet a new flow: new source port, 10,000 sources) through a stateful host firewall, with
+// notrack's Allow after its 10,000 Deny rules. Per row, every variant has its own receiver namespace and stays set up
+// while the rounds interleave them in a shuffled order; each figure is the median over rounds, each ratio the median
+// of the per-round ratios, with the spread (min-max) beside it.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mulberry32 } from '../test/support/seeded-random.js';
+import { WireLab, type Receiver } from './wire/lab.js';
+import {
+  bareDrop,
+  iptablesIpset,
+  iptablesLinear,
+  nftSet,
+  noFilter,
+  notrack,
+  rawNotrack,
+  trackedAccept,
+  xdpFilter,
+  type DenyList,
+  type Variant,
+} from './wire/variants.js';
+
+const ROUNDS = Number(process.env.NOTRACK_WIRE_ROUNDS ?? 5);
+const FRAMES = Number(process.env.NOTRACK_WIRE_FRAMES ?? 300_000);
+const POOL = 10_000;
+
+interface Row {
+  name: string;
+  label: string;
+  deny: () => DenyList;
+  pool: (deny: DenyList) => number[];
+  variants: (pool: number[]) => Variant[];
+  /** The flood (drop) rows compare against the pass; the allowed-flows row against the raw NOTRACK rule. */
+  kind: 'drop' | 'allow';
+}
+
+/** Rule i denies 16.0.0.0 + i * 1024, a /22. */
+const ruleNet = (i: number): number => (16 << 24) + i * 1024;
+
+function denyRules(n: number): DenyList {
+  return { shape: 'rules', prefixes: Array.from({ length: n }, (_, i) => [ruleNet(i), 22] as const) };
+}
+
+/** 10,000 distinct sources spread over the rules: source j in rule j mod n, at host offset 1 + floor(j / n) mod 1022. */
+function poolOverRules(deny: DenyList): number[] {
+  const n = deny.prefixes.length;
+  return Array.from({ length: POOL }, (_, j) => deny.prefixes[j % n]![0] + 1 + (Math.floor(j / n) % 1022));
+}
+
+/** `size` disjoint prefixes: /32 hosts in 32.0.0.0/8 (90%) and /24 nets in 33.0.0.0/8 and 34.0.0.0/8 (10%). */
+function denySet(size: number): DenyList {
+  const r = mulberry32(size);
+  const hosts = new Set<number>();
+  const nets = new Set<number>();
+  const wantNets = Math.floor(size * 0.1);
+  while (nets.size < wantNets) nets.add(Math.floor(r() * 131072));
+  while (hosts.size < size - wantNets) hosts.add(Math.floor(r() * 16777216));
+  const prefixes: [number, number][] = [];
+  for (const h of hosts) prefixes.push([(32 << 24) + h, 32]);
+  for (const n of nets) prefixes.push([(33 << 24) + n * 256, 24]);
+  return { shape: 'set', prefixes };
+}
+
+/** 10,000 distinct sources inside random members of the set. */
+function poolInSet(deny: DenyList): number[] {
+  const r = mulberry32(7);
+  const out = new Set<number>();
+  while (out.size < POOL) {
+    const [net, len] = deny.prefixes[Math.floor(r() * deny.prefixes.length)]!;
+    out.add(len === 32 ? net : net + 1 + Math.floor(r() * 254));
+  }
+  return [...out];
+}
+
+/** Allowed flows come from 100.100.0.0/16, outside every deny list. */
+const allowPool = (): number[] => Array.from({ length: POOL }, (_, j) => ((100 << 24) + (100 << 16) + 1 + j) >>> 0);
+
+const dropVariants = (linear: boolean) => (pool: number[]) => [
+  noFilter,
+  bareDrop,
+  ...(linear ? [iptablesLinear] : []),
+  iptablesIpset,
+  nftSet,
+  xdpFilter(pool),
+  notrack(false, false),
+];
+
+const ROWS: Row[] = [
+  ...[10, 1_000, 10_000].map((n): Row => ({
+    name: `deny-${n}`,
+    label: `${n.toLocaleString('en')} deny rules`,
+    deny: () => denyRules(n),
+    pool: poolOverRules,
+    variants: dropVariants(true),
+    kind: 'drop',
+  })),
+  ...[100_000, 1_000_000].map((n): Row => ({
+    name: `set-${n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`}`,
+    label: `one set of ${n.toLocaleString('en')} prefixes`,
+    deny: () => denySet(n),
+    pool: poolInSet,
+    variants: dropVariants(false),
+    kind: 'drop',
+  })),
+  {
+    name: 'allow',
+    label: 'short allowed flows (10,000 deny rules in front)',
+    deny: () => denyRules(10_000),
+    pool: () => allowPool(),
+    variants: () => [noFilter, trackedAccept, rawNotrack, notrack(true, true)],
+    kind: 'allow',
+  },
+];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+interface RowResult {
+  row: Row;
+  names: string[];
+  /** ns per packet, per variant, per round. */
+  ns: number[][];
+  packets: number[];
+}
+
+function runRow(row: Row, work: string): RowResult {
+  const deny = row.deny();
+  const pool = row.pool(deny);
+  const variants = row.variants(pool);
+  const lab = WireLab.open();
+  try {
+    lab.setPool(pool);
+    const receivers: Receiver[] = [];
+    for (const v of variants) {
+      const r = lab.addReceiver();
+      const t0 = performance.now();
+      v.setup(lab, r, deny, work);
+      console.log(`  ${row.name}: ${v.name} set up in ${Math.round(performance.now() - t0)} ms`);
+      receivers.push(r);
+    }
+    // Warm-up: caches, page pools and conntrack reach their steady state.
+    for (const r of receivers) lab.measure(r, FRAMES);
+    const ns: number[][] = variants.map(() => []);
+    const packets = variants.map(() => 0);
+    const rng = mulberry32(row.name.length * 7919);
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = variants.map((_, i) => i).sort(() => rng() - 0.5);
+      for (const i of order) {
+        const s = lab.measure(receivers[i]!, FRAMES);
+        if (s.packets < FRAMES / 100)
+          throw new Error(`${row.name}/${variants[i]!.name}: only ${s.packets} frames arrived`);
+        ns[i]!.push(s.cpuNs / s.packets);
+        packets[i]! += s.packets;
+      }
+      console.log(
+        `  ${row.name} round ${round + 1}: ${variants.map((v, i) => `${v.name} ${Math.round(ns[i]!.at(-1)!)}`).join(', ')} ns/pkt (load ${loadavg()})`,
+      );
+    }
+    return { row, names: variants.map((v) => v.name), ns, packets };
+  } finally {
+    lab.close();
+  }
+}
+
+/** Median and spread of the per-round ratio a/b. */
+function ratio(res: RowResult, a: string, b: string): { median: number; min: number; max: number } | null {
+  const ia = res.names.indexOf(a);
+  const ib = res.names.indexOf(b);
+  if (ia < 0 || ib < 0) return null;
+  const rs = res.ns[ia]!.map((x, k) => x / res.ns[ib]![k]!);
+  return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
+}
+
+const fmtRatio = (r: ReturnType<typeof ratio>): string =>
+  r ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}-${r.max.toFixed(2)})` : '—';
+
+export async function benchWire(): Promise<Record<string, number | string>> {
+  if (process.getuid?.() !== 0) throw new Error('the wire benchmark needs root (it makes network namespaces)');
+  const wanted = process.env.NOTRACK_WIRE_ROWS?.split(',').map((s) => s.trim());
+  const rows = wanted ? ROWS.filter((r) => wanted.includes(r.name)) : ROWS;
+  const work = mkdtempSync(join(tmpdir(), 'notrack-wire-'));
+  const startLoad = loadavg();
+  console.log(`  ${ROUNDS} rounds x ${FRAMES} frames per variant; load average at start ${startLoad}`);
+  const results: RowResult[] = [];
+  try {
+    for (const row of rows) results.push(runRow(row, work));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const endLoad = loadavg();
+
+  const out: Record<string, number | string> = {
+    rounds: ROUNDS,
+    frames: FRAMES,
+    load_start: startLoad,
+    load_end: endLoad,
+  };
+  const columns = [
+    'no filter',
+    'bare XDP_DROP',
+    'iptables linear',
+    'iptables + ipset',
+    'nft set',
+    'xdp-filter',
+    'tracked accept',
+    'raw NOTRACK rule',
+    'notrack',
+  ];
+  const used = columns.filter((c) => results.some((r) => r.names.includes(c)));
+  console.log('');
+  console.log(
+    `Receiver NAPI CPU ns per packet (median of ${ROUNDS} rounds); ratios: median of per-round ratios (min-max)`,
+  );
+  console.log(
+    `| row | ${used.join(' | ')} | ipset / notrack | nft / notrack | notrack / xdp-filter | notrack / pass | notrack / raw NOTRACK |`,
+  );
+  console.log(`|---|${used.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`);
+  for (const res of results) {
+    const cells = used.map((c) => {
+      const i = res.names.indexOf(c);
+      return i < 0 ? '—' : Math.round(median(res.ns[i]!)).toLocaleString('en');
+    });
+    const drop = res.row.kind === 'drop';
+    const r = {
+      ipset: drop ? ratio(res, 'iptables + ipset', 'notrack') : null,
+      nft: drop ? ratio(res, 'nft set', 'notrack') : null,
+      xdpf: drop ? ratio(res, 'notrack', 'xdp-filter') : null,
+      pass: drop ? ratio(res, 'notrack', 'no filter') : null,
+      raw: drop ? null : ratio(res, 'notrack', 'raw NOTRACK rule'),
+    };
+    console.log(
+      `| ${res.row.label} | ${cells.join(' | ')} | ${fmtRatio(r.ipset)} | ${fmtRatio(r.nft)} | ${fmtRatio(r.xdpf)} | ${fmtRatio(r.pass)} | ${fmtRatio(r.raw)} |`,
+    );
+    for (const [k, v] of Object.entries(r)) if (v) out[`${res.row.name}_${k}`] = Number(v.median.toFixed(3));
+    const nt = res.names.indexOf('notrack');
+    out[`${res.row.name}_notrack_ns`] = Math.round(median(res.ns[nt]!));
+  }
+  const small = results.find((r) => r.row.name === 'deny-10');
+  const large = results.find((r) => r.row.name === 'deny-10000');
+  if (small && large) {
+    const nt = (r: RowResult) => median(r.ns[r.names.indexOf('notrack')]!);
+    out.growth_10_to_10000 = Number((nt(large) / nt(small)).toFixed(2));
+    console.log(`\nnotrack 10 -> 10,000 rules: x${out.growth_10_to_10000} (goal <= x1.3)`);
+  }
+  console.log(`load average at start ${startLoad}, at end ${endLoad}`);
+  return out;
+}

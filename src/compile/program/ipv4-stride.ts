@@ -1,0 +1,110 @@
+// The IPv4 address table the policy program reads: a DIR-16-8-8 multibit trie in one array map of 256-slot groups.
+//
+// Why not the kernel's LPM trie: it walks one node per prefix bit level, a cache miss each once the table is larger
+// than the cache (10,000 /24s, 100,000 prefixes); with packets from many sources that is most of a drop's cost. Here
+// a lookup reads one slot per level, at most three: the first 16 bits index a flat table of 65,536 slots (elements
+// 0..255 of the map: element = first octet, slot = second octet), a slot either holds a leaf or points to a group of
+// 256 slots for the third octet, whose slots may point to a group for the fourth. Prefixes up to /16 are one read,
+// up to /24 two, longer three (DPDK's rte_lpm does the same with a 2^24 first table: one read up to /24, but 64 MiB
+// per table; with 2^16 it is 256 KiB, and the groups hold what is longer).
+//
+// Slot values (u32):
+//   STRIDE_GROUP | g      the map element g (>= 256) is the group for the next octet
+//   TERMINAL | entry word this field alone decides: the entry word of the deciding entry (classifier.ts)
+//   otherwise             a record id
+// Memory: 1 KiB per group. Prefixes are expanded (controlled prefix expansion): a /20 fills 16 slots of its group,
+// a /8 256 slots of the first table; a set of N /32 hosts costs up to one group per distinct /24 and /16.
+import { PolicyProgramError } from './limits.js';
+
+/** Slots per group, and bytes per group (the array map's value size). */
+export const STRIDE_SLOTS = 256;
+export const STRIDE_GROUP_BYTES = STRIDE_SLOTS * 4;
+/** Elements of the first table (65,536 slots). */
+export const STRIDE_ROOT_ELEMENTS = 256;
+/** A slot that points to a group. Record ids stay below it; terminal values (bit 31) never set it. */
+export const STRIDE_GROUP = 0x4000_0000;
+/** The most groups a table may have: 2 GiB of kernel memory would be far past any sane deny list. */
+const MAX_ELEMENTS = 1 << 20;
+
+export interface StrideTable {
+  readonly kind: 'stride';
+  /** `elements` groups of STRIDE_SLOTS u32, back to back: the array map's values in key order. */
+  readonly slots: Uint32Array;
+  readonly elements: number;
+}
+
+/**
+ * Builds the table from LPM entries (8-byte keys: u32 prefix length, then the address in network order) and their
+ * slot values; addresses under no prefix get `defaultValue`. Entries are inserted shortest first, so a longer prefix
+ * overwrites the slots of the shorter one it lies in, which is longest-prefix match.
+ */
+export function buildStrideTable(input: {
+  keys: Buffer;
+  values: ArrayLike<number>;
+  count: number;
+  defaultValue: number;
+}): StrideTable {
+  const { keys, values, count, defaultValue } = input;
+  // Counting sort by prefix length.
+  const byLen = new Uint32Array(34);
+  for (let i = 0; i < count; i++) byLen[keys[i * 8]! + 1]!++;
+  for (let l = 0; l < 33; l++) byLen[l + 1]! += byLen[l]!;
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[byLen[keys[i * 8]!]!++] = i;
+
+  let slots = new Uint32Array(STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS * 2);
+  slots.fill(defaultValue, 0, STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS);
+  let elements = STRIDE_ROOT_ELEMENTS;
+
+  /** The group the slot at `at` points to, made (filled with the slot's leaf) when it holds a leaf. */
+  const groupAt = (at: number): number => {
+    const v = slots[at]!;
+    if (v >= STRIDE_GROUP && v < 0x8000_0000) return (v - STRIDE_GROUP) * STRIDE_SLOTS;
+    if (elements >= MAX_ELEMENTS) {
+      throw new PolicyProgramError(
+        'policy-program-too-large',
+        `the IPv4 address table needs more than ${MAX_ELEMENTS} groups of ${STRIDE_GROUP_BYTES} bytes`,
+      );
+    }
+    if ((elements + 1) * STRIDE_SLOTS > slots.length) {
+      const grown = new Uint32Array(slots.length * 2);
+      grown.set(slots);
+      slots = grown;
+    }
+    const g = elements++;
+    slots.fill(v, g * STRIDE_SLOTS, (g + 1) * STRIDE_SLOTS);
+    slots[at] = (STRIDE_GROUP + g) >>> 0;
+    return g * STRIDE_SLOTS;
+  };
+
+  for (let k = 0; k < count; k++) {
+    const i = order[k]!;
+    const at = i * 8;
+    const len = keys[at]!;
+    const addr = ((keys[at + 4]! << 24) | (keys[at + 5]! << 16) | (keys[at + 6]! << 8) | keys[at + 7]!) >>> 0;
+    const value = values[i]! >>> 0;
+    if (len <= 16) {
+      const start = addr >>> 16;
+      slots.fill(value, start, start + (1 << (16 - len)));
+      continue;
+    }
+    const g1 = groupAt(addr >>> 16);
+    const third = (addr >>> 8) & 255;
+    if (len <= 24) {
+      slots.fill(value, g1 + third, g1 + third + (1 << (24 - len)));
+      continue;
+    }
+    const g2 = groupAt(g1 + third);
+    const fourth = addr & 255;
+    slots.fill(value, g2 + fourth, g2 + fourth + (1 << (32 - len)));
+  }
+  return { kind: 'stride', slots: slots.subarray(0, elements * STRIDE_SLOTS), elements };
+}
+
+/** The slot value an address (host-order number) finds: the reference for tests of the table and the program. */
+export function strideLookup(t: StrideTable, addr: number): number {
+  let v = t.slots[addr >>> 16]!;
+  if (v >= STRIDE_GROUP && v < 0x8000_0000) v = t.slots[(v - STRIDE_GROUP) * STRIDE_SLOTS + ((addr >>> 8) & 255)]!;
+  if (v >= STRIDE_GROUP && v < 0x8000_0000) v = t.slots[(v - STRIDE_GROUP) * STRIDE_SLOTS + (addr & 255)]!;
+  return v;
+}

@@ -1,0 +1,227 @@
+// The IPv4 DIR-16-8-8 table and the one-lookup decisions (TERMINAL) against brute force and the reference evaluator.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { DesiredState, IngressEntry, PrefixSet, SideMatch } from '../../src/compile/desired-state.js';
+import { evaluatePacket } from '../../src/compile/evaluate.js';
+import { buildClassifier, TERMINAL, type Classifier } from '../../src/compile/program/classifier.js';
+import { buildStrideTable, strideLookup, STRIDE_GROUP } from '../../src/compile/program/ipv4-stride.js';
+import { ENTRY_COUNTER_MASK } from '../../src/compile/program/entry-word.js';
+import { mulberry32, type Rng } from '../support/seeded-random.js';
+
+const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+const mask = (len: number): number => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
+
+/** Random prefixes of every length 0..32, many nested in or overlapping a few anchors. */
+function randomPrefixes(r: Rng, n: number): [number, number][] {
+  const anchors = [0x0a000000, 0xc0a80000, 0xc6120000, 0x64400000];
+  const seen = new Set<string>();
+  const out: [number, number][] = [];
+  while (out.length < n) {
+    const len = Math.floor(r() * 33);
+    const base = r() < 0.8 ? anchors[Math.floor(r() * anchors.length)]! : Math.floor(r() * 2 ** 32);
+    const noise = Math.floor(r() * 2 ** 32) & ~mask(Math.min(len, 12));
+    const net = ((base | noise) & mask(len)) >>> 0;
+    const key = `${net}/${len}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push([net, len]);
+    }
+  }
+  return out;
+}
+
+function lpmKeys(prefixes: [number, number][]): Buffer {
+  const keys = Buffer.alloc(prefixes.length * 8);
+  prefixes.forEach(([net, len], i) => {
+    keys.writeUInt32LE(len, i * 8);
+    keys.writeUInt32BE(net, i * 8 + 4);
+  });
+  return keys;
+}
+
+/** Longest-prefix match by brute force: the value of the longest prefix holding `addr`, else `miss`. */
+function bruteLpm(prefixes: [number, number][], values: number[], addr: number, miss: number): number {
+  let best = -1;
+  let value = miss;
+  prefixes.forEach(([net, len], i) => {
+    if (len > best && (addr & mask(len)) >>> 0 === net) {
+      best = len;
+      value = values[i]!;
+    }
+  });
+  return value;
+}
+
+test('IPv4 table: every address finds the value of its longest prefix (random prefixes of every length, nested)', () => {
+  for (let seed = 1; seed <= 6; seed++) {
+    const r = mulberry32(seed);
+    const prefixes = randomPrefixes(r, 40 + seed * 30);
+    const values = prefixes.map((_, i) => i + 1);
+    const t = buildStrideTable({ keys: lpmKeys(prefixes), values, count: prefixes.length, defaultValue: 0 });
+    assert.ok(t.elements > 256, 'prefixes past /16 made groups');
+    for (let k = 0; k < 4000; k++) {
+      // Aim at prefix edges and inside, and anywhere.
+      const [net, len] = prefixes[Math.floor(r() * prefixes.length)]!;
+      const size = 2 ** (32 - len);
+      const pickOne = [
+        net,
+        net + size - 1,
+        net - 1,
+        net + size,
+        net + Math.floor(r() * size),
+        Math.floor(r() * 2 ** 32),
+      ];
+      const addr = pickOne[Math.floor(r() * pickOne.length)]! >>> 0;
+      const want = bruteLpm(prefixes, values, addr, 0);
+      assert.is(strideLookup(t, addr), want, `seed ${seed}: ${quad(addr)}`);
+    }
+  }
+});
+
+test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a group, a /32 one slot of a second group', () => {
+  const prefixes: [number, number][] = [
+    [0x0a000000, 8],
+    [0x0a010000, 20],
+    [0x0a010203, 32],
+  ];
+  const t = buildStrideTable({ keys: lpmKeys(prefixes), values: [1, 2, 3], count: 3, defaultValue: 7 });
+  assert.is(t.elements, 256 + 2, 'one group for 10.1.0.0/16 (third octet), one for 10.1.2.0/24 (fourth)');
+  assert.is(strideLookup(t, 0x0a020304), 1);
+  assert.is(strideLookup(t, 0x0a010f01), 2);
+  assert.is(strideLookup(t, 0x0a011001), 1, 'just past the /20');
+  assert.is(strideLookup(t, 0x0a010203), 3);
+  assert.is(strideLookup(t, 0x0a010204), 2);
+  assert.is(strideLookup(t, 0x0b000000), 7, 'under no prefix: the default');
+  assert.ok(t.slots[0x0a01]! >= STRIDE_GROUP, 'the /16 slot points to a group');
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// One-lookup decisions
+
+const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });
+
+function entry(counter: number, e: Partial<IngressEntry>): IngressEntry {
+  return {
+    counter,
+    action: 'Deny',
+    protocol: null,
+    notProtocol: null,
+    icmp: null,
+    notICMP: null,
+    source: side(),
+    destination: side(),
+    ...e,
+  };
+}
+
+function stateOf(v4: IngressEntry[], sets: Record<string, string[]>): DesiredState {
+  const prefixSets: Record<string, PrefixSet> = {};
+  for (const [id, prefixes] of Object.entries(sets)) prefixSets[id] = { id, family: 4, prefixes, origin: id };
+  const counters = Math.max(0, ...v4.map((e) => e.counter + 1));
+  return {
+    formatVersion: 1,
+    host: 'h',
+    hash: '',
+    config: {
+      acceptMark: 0,
+      passMark: 0,
+      xdpMode: 'native' as DesiredState['config']['xdpMode'],
+      logRate: 0,
+      logBurst: 0,
+    },
+    failsafes: [],
+    sets: prefixSets,
+    interfaces: [
+      {
+        name: 'eth0',
+        endpoint: 'h',
+        ingress: { v4, v6: [] },
+        counters: Array.from({ length: counters }, (_, i) => ({
+          policy: `p${i}`,
+          direction: 'ingress' as const,
+          index: 0,
+        })),
+      },
+    ],
+    egress: { interfaces: [], ipsets: [] },
+  };
+}
+
+/** What the program would find for a packet: the first field (in lookup order) whose value is TERMINAL, if any. */
+function oneLookupDecision(
+  c: Classifier,
+  p: { src: number; dst: number; proto: number; dport: number },
+): number | null {
+  for (const f of c.fields) {
+    const m = f.map;
+    let v: number;
+    if (m.kind === 'stride') v = strideLookup(m, f.name === 'saddr' ? p.src : p.dst);
+    else if (m.kind === 'array') v = m.values[f.name === 'proto' ? p.proto : f.name === 'dport' ? p.dport : 65536]!;
+    else throw new Error('IPv6 is not in this test');
+    if (v & TERMINAL) return (v & ~TERMINAL & ENTRY_COUNTER_MASK) >>> 0;
+  }
+  return null;
+}
+
+test('one-lookup decisions: 10,000 deny-listed nets are decided by the source lookup, with each rule its own counter', () => {
+  const v4: IngressEntry[] = [];
+  const sets: Record<string, string[]> = {};
+  for (let i = 0; i < 10_000; i++) {
+    sets[`n${i}`] = [`${quad((16 << 24) + i * 1024)}/22`];
+    v4.push(entry(i, { source: side({ inSets: [`n${i}`] }) }));
+  }
+  v4.push(entry(10_000, { action: 'Allow', protocol: 17, destination: side({ ports: [{ from: 7777, to: 7777 }] }) }));
+  const c = buildClassifier(stateOf(v4, sets), 'eth0', 4);
+  assert.is(c.fields[0]!.name, 'saddr', 'the source is looked up first');
+  assert.is(c.fields[0]!.terminalClasses, 10_000);
+  const p = { src: (16 << 24) + 1234 * 1024 + 9, dst: 0xc6120001, proto: 17, dport: 7777 };
+  assert.is(oneLookupDecision(c, p), 1234);
+  assert.is(oneLookupDecision(c, { ...p, src: 0x64640001 }), null, 'an allowed source needs the other fields');
+});
+
+test('one-lookup decisions agree with the reference evaluator on random one-field and mixed rules', () => {
+  let decided = 0;
+  for (let seed = 1; seed <= 8; seed++) {
+    const r = mulberry32(seed * 31);
+    const prefixes = randomPrefixes(r, 60);
+    const sets: Record<string, string[]> = {};
+    const v4: IngressEntry[] = [];
+    const n = 30 + Math.floor(r() * 60);
+    for (let i = 0; i < n; i++) {
+      const kind = Math.floor(r() * 5);
+      const id = `s${i}`;
+      const own = Array.from({ length: 1 + Math.floor(r() * 4) }, () => prefixes[Math.floor(r() * prefixes.length)]!);
+      sets[id] = [...new Set(own.map(([net, len]) => `${quad(net)}/${len}`))];
+      const action = (['Allow', 'Deny', 'Pass', 'Log'] as const)[Math.floor(r() * 4)]!;
+      if (kind === 0) v4.push(entry(i, { action, source: side({ inSets: [id] }) }));
+      else if (kind === 1) v4.push(entry(i, { action, destination: side({ inSets: [id] }) }));
+      else if (kind === 2) v4.push(entry(i, { action, protocol: [6, 17, 47][Math.floor(r() * 3)]! }));
+      else if (kind === 3) v4.push(entry(i, { action, protocol: 6, source: side({ inSets: [id] }) }));
+      else v4.push(entry(i, { action, source: side({ notInSets: [id] }) }));
+    }
+    const state = stateOf(v4, sets);
+    const c = buildClassifier(state, 'eth0', 4);
+    for (let k = 0; k < 3000; k++) {
+      const aim = (): number => {
+        const [net, len] = prefixes[Math.floor(r() * prefixes.length)]!;
+        return (net + Math.floor(r() * 2 ** (32 - len))) >>> 0;
+      };
+      const p = { src: aim(), dst: aim(), proto: [6, 17, 47, 1][Math.floor(r() * 4)]!, dport: 80 };
+      const got = oneLookupDecision(c, p);
+      if (got === null) continue;
+      decided++;
+      const want = evaluatePacket(state, 'eth0', {
+        family: 4,
+        protocol: p.proto,
+        src: quad(p.src),
+        dst: quad(p.dst),
+        ...(p.proto === 6 || p.proto === 17 ? { sport: 1000, dport: p.dport } : {}),
+      });
+      assert.is(got, want.counter, `seed ${seed}: ${quad(p.src)} -> ${quad(p.dst)} proto ${p.proto}`);
+      assert.equal(want.logged, [], 'no Log rule comes before a one-lookup decision');
+    }
+  }
+  assert.ok(decided > 1000, `packets decided by one lookup: ${decided}`);
+});
+
+test.run();
