@@ -102,7 +102,7 @@ lt('a packet for edge-1 eth0 arrives on eth0 even though eth1 shares the segment
     '--icmp-type',
     'echo-request',
   ];
-  const requests = async (): Promise<Record<string, number>> => {
+  const requests = async (): Promise<{ eth0: number; eth1: number }> => {
     const rules = (await edge.exec(['iptables', '-t', 'raw', '-S', 'PREROUTING', '-v'])).stdout.split('\n');
     const count = (dev: string) => Number(/ -c (\d+) /.exec(rules.find((r) => r.includes(` -i ${dev} `)) ?? '')?.[1]);
     return { eth0: count('eth0'), eth1: count('eth1') };
