@@ -73,7 +73,7 @@ export async function planCommand(argv: string[]): Promise<number> {
   const format = oneOf('format', values.format, ['text', 'markdown', 'json'] as const, 'text');
   const common = { ...values, repo: values.repo ?? '.' };
 
-  const read = async (ref: string): Promise<SourceSnapshot> => 
+  const read = async (ref: string): Promise<SourceSnapshot> =>
     withShallowHint(common.repo, ref, () => fetchSource(sourceOptions({ ...common, ref })));
   const head = await read(values.head);
   let base: SourceSnapshot;
