@@ -1,21 +1,14 @@
-// Metrics of protection as observed in the kernel, beside the agent's own registry: which expected interfaces run
-// notrack's program, and what the link watch attached.
+// Metrics of protection as observed in the kernel, beside the agent's own registry: how many expected interfaces run
+// without notrack's program, and what the link watch attached (notrack_interface_protected is read at scrape).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { HostProtection, ProtectOutcome } from './reconciler.js';
 
 export class ProtectionMetrics {
-  private readonly perInterface;
   private readonly unprotected;
   private readonly attaches;
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.perInterface = new Gauge({
-      name: 'notrack_interface_protected',
-      help: "1 when an interface the applied policy names runs notrack's expected program, 0 when it does not (observed in the kernel).",
-      labelNames: ['iface'],
-      registers,
-    });
     this.unprotected = new Gauge({
       name: 'notrack_unprotected_interfaces',
       help: "Expected interfaces present on the host without notrack's program (observed in the kernel).",
@@ -30,8 +23,6 @@ export class ProtectionMetrics {
   }
 
   observed(p: HostProtection): void {
-    this.perInterface.reset();
-    for (const i of p.interfaces) if (i.present) this.perInterface.set({ iface: i.name }, i.protected ? 1 : 0);
     this.unprotected.set(p.unprotected.length);
   }
 

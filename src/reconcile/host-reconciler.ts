@@ -6,7 +6,7 @@ import { loadResources } from '../model/load-resources.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/index.js';
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
-import { observeInterface, type InterfaceObservation } from '../dataplane/xdp/index.js';
+import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
 import { watchLinks } from '../dataplane/link-watch.js';
 import { observeProtection, protectHost } from './host-protection.js';
@@ -454,16 +454,19 @@ export class HostReconciler implements Reconciler {
     const out: Counters = { rules: [], reasons: [], interfaces: [] };
     const applied = readAppliedState(this.opts.stateDir);
     if (!applied) return out;
+    // The same observation as /healthz and the link watch (host-protection.ts), read again at every scrape.
+    const protection = observeProtection({ applied, record: safeRecord(this.opts.stateDir), bpffs: this.opts.bpffs });
+    out.interfaces = protection.interfaces
+      .filter((i) => i.present)
+      .map((i) => ({ iface: i.name, protected: i.protected }));
     for (const [ifname, iface] of plannedInterfaces(applied, hostInterfaces()).apply) {
       let obs;
       try {
         obs = observeInterface({ ifname, pinDir: this.opts.bpffs });
       } catch {
-        out.interfaces!.push({ iface: ifname, protected: false });
         continue;
       }
       const active = obs.generations.find((g) => g.number === obs.activeGeneration);
-      out.interfaces!.push({ iface: ifname, protected: interfaceProtected(obs) });
       if (!active) continue;
       for (const [name, v] of Object.entries(active.counters)) {
         const { kind, name: reason } = COUNTER_KINDS[name as keyof typeof COUNTER_KINDS];
@@ -488,12 +491,6 @@ export class HostReconciler implements Reconciler {
     }
     return out;
   }
-}
-
-/** Protected: the active generation's XDP program is attached and notrack's TC program is on ingress. */
-function interfaceProtected(obs: InterfaceObservation): boolean {
-  const active = obs.generations.find((g) => g.number === obs.activeGeneration);
-  return active !== undefined && active.attached && obs.tc.mechanism !== 'none';
 }
 
 export class NothingAppliedError extends NotrackError {

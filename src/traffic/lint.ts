@@ -224,6 +224,9 @@ class InterfaceLint {
           // Untracked both ways is the point; a Deny the other way is a decision (a deny list blocks both ways on
           // purpose). What is left goes through conntrack one way only: half-tracked, dropped as invalid.
           if (d.outcome !== 'pass') return;
+          // Failsafes come first both ways and no policy can move them: a reply that meets one (a peer that chose
+          // source port 179 or 53) is the failsafe's design, and a warning about it could not be acted on.
+          if (d.reason === 'failsafe') return;
           const g = uncovered.get(d.key) ?? { decider: d, cells: [] };
           g.cells.push(box);
           uncovered.set(d.key, g);

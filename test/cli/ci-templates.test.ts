@@ -62,7 +62,7 @@ test('the action is composite and runs validate (warnings fail), test, plan, the
   const at = (re: RegExp) => runs.findIndex((r) => re.test(r));
   const order = [
     /git fetch --no-tags --depth=1 origin/,
-    /notrack validate .*--warnings-as-errors/,
+    /notrack validate .*--strict/,
     /notrack test /,
     /notrack plan /,
     /notrack comment /,

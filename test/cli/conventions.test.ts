@@ -23,6 +23,10 @@ const COMMANDS = [
   'status',
   'logs',
   'agent',
+  'suspend',
+  'resume',
+  'remove',
+  'restore',
   'comment',
   'fleet',
   'demo',
@@ -78,7 +82,7 @@ test('each command help lists its flags, and the completion parser reads them wi
   const format = flags.find((f) => f.name === 'format');
   assert.equal(format?.choices, ['text', 'json', 'github']);
   assert.is(flags.find((f) => f.name === 'path')?.valueKind, 'dir');
-  assert.is(flags.find((f) => f.name === 'warnings-as-errors')?.takesValue, false);
+  assert.is(flags.find((f) => f.name === 'strict')?.takesValue, false);
 });
 
 /** Runs the bash completion function for the words typed so far and returns what it offers. */
