@@ -97,10 +97,7 @@ test('moving a policy before the deny list shows the deny-listed sources it now 
     file: 'policies/edge/dns.yaml',
     line: 12,
   });
-  assert.match(
-    fromDenyList.region[0]!,
-    /^udp to port 53 from 198\.18\.0\.0\/20, .* \(set ddos-deny-list\)$/,
-  );
+  assert.match(fromDenyList.region[0]!, /^udp to port 53 from 198\.18\.0\.0\/20, .* \(set ddos-deny-list\)$/);
   assert.match(fromDenyList.example, /^udp 198\.18\.0\.1:40000 > 10\.0\.0\.10:53$/);
   assert.is(fromDenyList.size.destinations, String(2 ** 32));
   assert.equal(fromDenyList.match, [
