@@ -10,7 +10,7 @@ import { prefixRanges } from '../traffic/decisions.js';
 import { describeBox, matchBox, regionSize, type AddressNamer, type MatchBox } from '../traffic/describe.js';
 import { TrafficDiffer, type TrafficChange } from '../traffic/diff.js';
 import type { IntervalSet } from '../traffic/interval-set.js';
-import { examplePacket, type ExampleHints } from '../traffic/regions.js';
+import { examplePacket, ownAddressHints } from '../traffic/regions.js';
 import { boxKey } from '../traffic/space.js';
 import { naturalCompare } from './natural-sort.js';
 import { failsafeText } from './plan.js';
@@ -117,20 +117,6 @@ export function addressNamer(resources: (ResourceSet | null)[]): AddressNamer {
   };
 }
 
-/** The interface's own addresses (its endpoint's expectedIPs), on the host's side of the example packet. */
-function exampleHints(c: TrafficChange, host: string, revisions: (ResourceSet | null)[]): ExampleHints {
-  for (const r of revisions) {
-    const eps = (r?.hostEndpoints ?? []).filter((h) => h.node === host);
-    const ep = eps.find((h) => h.interfaceName === c.interface) ?? eps.find((h) => h.interfaceName === '*');
-    if (!ep) continue;
-    const own = ep.expectedIPs
-      .filter((a) => a.family === c.family)
-      .map((a) => a.addr.reduce((v, b) => (v << 8n) | BigInt(b), 0n));
-    return c.direction === 'ingress' ? { dst: own } : { src: own };
-  }
-  return {};
-}
-
 /** Every host's traffic changes between the two revisions, grouped where hosts change alike. */
 export function planTraffic(
   base: RevisionContext,
@@ -166,7 +152,11 @@ export function planTraffic(
       before: side(c.before, base.locator),
       after: side(c.after, head.locator),
       example: formatPacket(
-        examplePacket(c.family, c.boxes[0]!, exampleHints(c, hs[0]!, [head.resources, base.resources])),
+        examplePacket(
+          c.family,
+          c.boxes[0]!,
+          ownAddressHints([head.resources, base.resources], hs[0]!, c.interface, c.family, c.direction),
+        ),
       ),
       region: c.boxes.map((b) => describeBox(c.family, b, namer)),
       size: {

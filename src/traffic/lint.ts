@@ -30,7 +30,7 @@ import {
 import { describeBox } from './describe.js';
 import { IntervalSet } from './interval-set.js';
 import { partition, walkLists } from './partition.js';
-import { examplePacket, mergeBoxes } from './regions.js';
+import { examplePacket, mergeBoxes, ownAddressHints } from './regions.js';
 import { F, intersectBoxes, NO_ICMP, universe, type Box } from './space.js';
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
@@ -369,10 +369,13 @@ export function lintTraffic(
     const at = where({ policy, direction, index: Number(index) });
     if (!at) continue;
     const region = gap.region[0]!;
-    const example = formatPacket(examplePacket(gap.family, region));
+    const hints = ownAddressHints([resources], gap.host, gap.iface, gap.family, OTHER[direction]);
+    const example = formatPacket(examplePacket(gap.family, region, hints));
     const more = gap.region.length > 1 ? ` (and ${gap.region.length - 1} more boxes)` : '';
     const others =
-      gap.count > 1 ? ` (and on ${gap.count - 1} more interface${gap.count === 2 ? '' : 's'} or families)` : '';
+      gap.count > 1
+        ? ` (and on ${gap.count - 1} more ${gap.count === 2 ? 'interface or address family' : 'interfaces or address families'})`
+        : '';
     out.push(
       diagnosticAt(
         at.doc,

@@ -1,6 +1,7 @@
 // Regions: unions of disjoint boxes, merged into few readable ones, and a concrete example packet of a box.
 import type { IpFamily } from '../net/cidr.js';
 import type { PacketDescription } from '../compile/desired-state.js';
+import type { Direction, ResourceSet } from '../model/resources.js';
 import { parseAddressValue } from '../compile/prefix-match.js';
 import { IntervalSet } from './interval-set.js';
 import { addressText, boxKey, F, FIELD_COUNT, NO_ICMP, NO_PORT, type Box } from './space.js';
@@ -82,6 +83,29 @@ function pickAddress(family: IpFamily, set: IntervalSet, hints: readonly bigint[
 export interface ExampleHints {
   src?: readonly bigint[];
   dst?: readonly bigint[];
+}
+
+/**
+ * The interface's own addresses (its endpoint's `expectedIPs`, else the `*` endpoint's) on the host's side of a packet
+ * of the direction: the destination of what arrives, the source of what leaves.
+ */
+export function ownAddressHints(
+  revisions: readonly (ResourceSet | null)[],
+  host: string,
+  iface: string,
+  family: IpFamily,
+  direction: Direction,
+): ExampleHints {
+  for (const r of revisions) {
+    const eps = (r?.hostEndpoints ?? []).filter((h) => h.node === host);
+    const ep = eps.find((h) => h.interfaceName === iface) ?? eps.find((h) => h.interfaceName === '*');
+    if (!ep) continue;
+    const own = ep.expectedIPs
+      .filter((a) => a.family === family)
+      .map((a) => a.addr.reduce((v, b) => (v << 8n) | BigInt(b), 0n));
+    return direction === 'ingress' ? { dst: own } : { src: own };
+  }
+  return {};
 }
 
 /** One packet of the box, in the form explain and the evaluators take. */

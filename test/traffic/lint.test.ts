@@ -71,10 +71,11 @@ const POSTGRES_OUT = `  egress:
 // ---- missing return path ------------------------------------------------------------------------------------------
 
 test('an untracked ingress Allow without a return path: the exact reply region that stays tracked, with an example', () => {
+  // The example reply leaves from db-1's own address (its expectedIPs), as a real reply would.
   assert.equal(warnings(ENDPOINTS + policy('db', "role == 'db'", POSTGRES_IN) + NO_FAILSAFES), [
     'lint.yaml:20:7: warning[no-return-rule]: untracked Allow without a return path on db-1 eth0: the replies to what it ' +
       'allows meet no notrack policy, so they are tracked on egress: tcp to 10.0.1.0/24 from port 5432, e.g. tcp ' +
-      '192.0.2.10:5432 > 10.0.1.1:443 (at spec.ingress[0])',
+      '10.0.2.10:5432 > 10.0.1.1:443 (at spec.ingress[0])',
   ]);
 });
 
@@ -85,7 +86,7 @@ test('a return path that covers only part of the replies: the uncovered part is 
   assert.equal(warnings(ENDPOINTS + policy('db', "role == 'db'", POSTGRES_IN + out) + NO_FAILSAFES), [
     'lint.yaml:20:7: warning[no-return-rule]: untracked Allow without a return path on db-1 eth0: the replies to what it ' +
       'allows match no rule, so they are tracked on egress: tcp to 10.0.1.128/25 from port 5432, e.g. tcp ' +
-      '192.0.2.10:5432 > 10.0.1.129:443 (at spec.ingress[0])',
+      '10.0.2.10:5432 > 10.0.1.129:443 (at spec.ingress[0])',
   ]);
 });
 
