@@ -28,6 +28,8 @@
 export const RECONCILE_REASONS = {
   ReconciliationSucceeded: { status: 'Ready', stage: null },
   UpToDate: { status: 'Ready', stage: null },
+  /** The host's HostEndpoints left the repository and `prune: true` took notrack off it. */
+  Pruned: { status: 'Ready', stage: null },
   FetchFailed: { status: 'Failed', stage: 'fetch' },
   /** The ref is gone from the repository (a deleted branch): retrying fast cannot bring it back. */
   RefNotFound: { status: 'Stalled', stage: 'fetch' },

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { DesiredState } from '../compile/desired-state.js';
 import { compileHost } from '../compile/compile-host.js';
 import { loadResources } from '../model/load-resources.js';
+import { resolveConfiguration } from '../model/configuration.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/index.js';
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
@@ -11,6 +12,7 @@ import { NotrackError } from '../errors.js';
 import { watchLinks } from '../dataplane/link-watch.js';
 import { observeProtection, protectHost } from './host-protection.js';
 import { NothingToRestoreError, restoreHost } from './host-restore.js';
+import { removeHost } from './host-remove.js';
 import { withHostLock } from './host-lock.js';
 import { readSuspension, suspensionText } from './suspension.js';
 import type {
@@ -48,13 +50,22 @@ interface HostReconcilerOptions {
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
 type DesiredResult =
-  | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[] }
+  | {
+      ok: true;
+      snapshot: SourceSnapshot;
+      state: DesiredState;
+      warnings: string[];
+      /** NotrackConfiguration `suspend: true` for this host: keep the dataplane, change nothing. */
+      suspend: boolean;
+    }
   | {
       ok: false;
       status: 'Stalled' | 'Failed';
       reason: ReconcileReason;
       message: string;
       snapshot: SourceSnapshot | null;
+      /** HostNotFound with NotrackConfiguration `prune: true`: the host's dataplane is to be removed. */
+      prune?: boolean;
     };
 
 export async function fetchDesired(
@@ -92,20 +103,22 @@ export async function fetchDesired(
       message: `${errors.length} validation error${errors.length === 1 ? '' : 's'} at ${snapshotName(snapshot)}; the host keeps its last good state. First: ${formatDiagnostic(errors[0]!)}`,
     };
   }
+  const config = resolveConfiguration(loaded.resources, opts.host);
   if (!loaded.resources.hostEndpoints.some((h) => h.node === opts.host)) {
     return {
       ok: false,
       status: 'Stalled',
       reason: 'HostNotFound',
       snapshot,
-      message: `no HostEndpoint in the repository has node "${opts.host}"; nothing is changed (check --host)`,
+      message: `no HostEndpoint in the repository has node "${opts.host}"; ${config.prune ? 'prune: true removes notrack from this host' : 'nothing is changed (check --host; prune: true in NotrackConfiguration removes it)'}`,
+      prune: config.prune,
     };
   }
   try {
     const state = compileHost(loaded.resources, opts.host);
     const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     if (rewind) warnings.unshift(`${rewind}; applied anyway (--allow-rewind)`);
-    return { ok: true, snapshot, state, warnings };
+    return { ok: true, snapshot, state, warnings, suspend: config.suspend };
   } catch (e) {
     return { ok: false, status: 'Stalled', reason: 'CompileFailed', message: (e as Error).message, snapshot };
   }
@@ -145,6 +158,9 @@ function safeRecord(stateDir: string): AppliedRecord | null {
 }
 
 export class HostReconciler implements Reconciler {
+  /** The last fetched revision says `suspend: true` for this host: drift is reported, never repaired. */
+  private suspendedInGit = false;
+
   constructor(private readonly opts: HostReconcilerOptions) {}
 
   private get runner(): CommandRunner {
@@ -183,6 +199,16 @@ export class HostReconciler implements Reconciler {
       ...this.opts,
       source: appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source,
     });
+    if (desired.ok) this.suspendedInGit = desired.suspend;
+    if (desired.ok && desired.suspend)
+      return done({
+        status: 'Stalled',
+        reason: 'Suspended',
+        message: `suspended by NotrackConfiguration (suspend: true) at ${snapshotName(desired.snapshot)}; the host keeps what it runs`,
+        revision: revisionOf(desired.snapshot),
+        changes: 0,
+      });
+    if (!desired.ok && desired.prune) return this.prune(desired, done);
     if (!desired.ok)
       return done({
         status: desired.status,
@@ -201,6 +227,43 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    }
+  }
+
+  /** The host's HostEndpoints left the repository and its configuration says `prune: true`: take notrack off. */
+  private async prune(
+    desired: Extract<DesiredResult, { ok: false }>,
+    done: (o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>) => {
+      outcome: ReconcileOutcome;
+      result: ApplyHostResult | null;
+      warnings: string[];
+    },
+  ) {
+    const revision = revisionOf(desired.snapshot);
+    try {
+      const removed = await this.locked('prune', () => {
+        const pinned = existsSync(this.opts.bpffs) ? pinnedInterfaces(this.opts.bpffs) : [];
+        if (!pinned.length && !inspectRecord(this.opts.stateDir).record) return null;
+        return removeHost({ bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, runner: this.runner });
+      });
+      if (!removed)
+        return done({
+          status: 'Ready',
+          reason: 'UpToDate',
+          message: `no HostEndpoint names "${this.opts.host}" and nothing of notrack's is on it (prune: true)`,
+          revision,
+          changes: 0,
+        });
+      const changes = removed.interfaces.length + removed.chains + removed.ipsets.length;
+      return done({
+        status: 'Ready',
+        reason: 'Pruned',
+        message: `no HostEndpoint names "${this.opts.host}" any more: removed notrack from it (prune: true): ${removed.interfaces.length} interface(s), ${removed.chains} chain(s), ${removed.ipsets.length} ipset(s)`,
+        revision,
+        changes,
+      });
+    } catch (e) {
+      return done({ status: 'Failed', reason: 'ApplyFailed', message: (e as Error).message, revision, changes: 0 });
     }
   }
 
@@ -310,7 +373,7 @@ export class HostReconciler implements Reconciler {
 
   async checkDrift(requested: 'enforce' | 'warn'): Promise<DriftOutcome> {
     // Suspended: drift is still reported, never repaired.
-    const mode = readSuspension(this.opts.stateDir) ? 'warn' : requested;
+    const mode = readSuspension(this.opts.stateDir) || this.suspendedInGit ? 'warn' : requested;
     const t0 = performance.now();
     const ms = () => Math.round(performance.now() - t0);
     try {
