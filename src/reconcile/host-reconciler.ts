@@ -25,6 +25,7 @@ import type {
   ReconcileReason,
   ReconcileTrigger,
   Reconciler,
+  Unlocked,
 } from '../agent/reconciler.js';
 import { inspectRecord, readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
 import { existsSync } from 'node:fs';
@@ -170,6 +171,7 @@ export class HostReconciler implements Reconciler {
   /** Converges to the configured revision. `repair` also rebuilds what drifted (the `apply` command does). */
   async apply(
     repair: boolean,
+    unlocked: Unlocked = (work) => work(),
   ): Promise<{ outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] }> {
     const t0 = performance.now();
     const done = (
@@ -195,10 +197,12 @@ export class HostReconciler implements Reconciler {
         changes: 0,
       });
     const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
-    const desired = await fetchDesired({
-      ...this.opts,
-      source: appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source,
-    });
+    const desired = await unlocked(() =>
+      fetchDesired({
+        ...this.opts,
+        source: appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source,
+      }),
+    );
     if (desired.ok) this.suspendedInGit = desired.suspend;
     if (desired.ok && desired.suspend)
       return done({
@@ -351,8 +355,8 @@ export class HostReconciler implements Reconciler {
     }
   }
 
-  async reconcile(_trigger: ReconcileTrigger): Promise<ReconcileOutcome> {
-    return (await this.apply(false)).outcome;
+  async reconcile(_trigger: ReconcileTrigger, unlocked?: Unlocked): Promise<ReconcileOutcome> {
+    return (await this.apply(false, unlocked)).outcome;
   }
 
   /** The live host against the last applied state; null when nothing was ever applied here. */
