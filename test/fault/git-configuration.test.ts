@@ -3,6 +3,7 @@
 // and nothing is removed without it.
 import * as assert from 'uvu/assert';
 import { kernelGate } from '../support/kernel-gate.js';
+import { notrackChains } from './lab-agent.js';
 import { RECONCILE_TOOLS, dbPolicy, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
 
 const gate = kernelGate('git-configuration', { tools: RECONCILE_TOOLS });
@@ -25,13 +26,6 @@ function applyJson(lab: ReconcileLab): {
 } {
   const r = lab.cli('apply', '--format', 'json');
   return { status: r.status, outcome: (JSON.parse(r.stdout) as { outcome: never }).outcome };
-}
-
-function notrackChains(lab: ReconcileLab): number {
-  return lab
-    .iptablesSave(4)
-    .split('\n')
-    .filter((l) => /^:NOTRACK-/.test(l)).length;
 }
 
 gate.test('suspend: true in Git keeps the dataplane, applies nothing and repairs no drift until it is lifted', () =>

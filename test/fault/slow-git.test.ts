@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { LabProcess } from '../../src/demo/lab-process.js';
 import { kernelGate } from '../support/kernel-gate.js';
+import { startLabAgent } from './lab-agent.js';
 import { RECONCILE_TOOLS, dbPolicy, withLab } from '../support/reconcile-fixture.js';
 
 const gate = kernelGate('slow-git', { tools: RECONCILE_TOOLS });
@@ -32,23 +33,11 @@ gate.test('a trickling Git server fails the fetch within one rate window; drift 
       ),
     );
     await server.waitFor(/ready/);
-    const agent = new LabProcess(
-      lab.spawnCli(
-        'agent',
-        '--repo',
-        `http://127.0.0.1:${GIT_PORT}/policy.git`,
-        '--schedule',
-        '30m',
-        '--drift-schedule',
-        '2s',
-        '--jitter',
-        '0',
-        '--listen',
-        `127.0.0.1:${PORT}`,
-        '--log-format',
-        'json',
-      ),
-    );
+    const agent = startLabAgent(lab, {
+      port: PORT,
+      driftSchedule: '2s',
+      extra: ['--repo', `http://127.0.0.1:${GIT_PORT}/policy.git`],
+    });
     try {
       const started = Date.now();
       const failed = await agent.waitForLine(
