@@ -3,7 +3,8 @@
 //
 // The rules, in one place:
 // - A scheduled tick is skipped (and logged) when its own kind already runs or waits; a tick of the other kind
-//   waits its turn, so a drift check that falls on the reconcile's minute runs right after it.
+//   waits its turn, so a drift check that falls on the reconcile's minute runs right after it. While a reconcile
+//   fetches (outside the lock), a drift check goes ahead, so a slow Git server never holds drift checks back.
 // - Failed arms a backoff timer; until it fires, scheduled reconcile ticks are skipped (the retry owns the next
 //   attempt). Ready clears it. Stalled clears it too and waits for the next tick: a new commit may fix the policy,
 //   and retrying a broken commit fast cannot.
@@ -43,7 +44,7 @@ export class ReconcileLoop {
   /** A scheduled tick of `job`; resolves when its run finished or was skipped. */
   tick(job: JobKind): Promise<void> {
     if (this.stopping) return this.skip(job, 'stopping');
-    if (this.lock.running()?.key === job) return this.skip(job, 'busy');
+    if (this.lock.isRunning(job)) return this.skip(job, 'busy');
     if (this.lock.isWaiting(job)) return this.skip(job, 'queued');
     if (job === 'reconcile' && this.retryTimer) return this.skip(job, 'retry-pending');
     return this.lock.submit(job, job === 'reconcile' ? () => this.runReconcile('schedule') : () => this.runDrift());
@@ -87,7 +88,7 @@ export class ReconcileLoop {
     this.record.reconcileStarted(trigger);
     let outcome: ReconcileOutcome;
     try {
-      outcome = await this.reconciler.reconcile(trigger);
+      outcome = await this.reconciler.reconcile(trigger, (fetch) => this.lock.outside(fetch));
       if (!outcome || !STATUSES.has(outcome.status))
         throw new Error(`reconcile() returned no outcome (${JSON.stringify(outcome)})`);
     } catch (e) {

@@ -7,7 +7,9 @@
 //
 // What the runtime promises the reconciler:
 // - It never runs reconcile() and checkDrift() at the same time, nor two of either (a single-flight lock): the
-//   reconciler needs no lock of its own against the agent.
+//   reconciler needs no lock of its own against the agent. The one exception is the work reconcile() passes to
+//   `unlocked` (its fetch): a drift check may run meanwhile, so a slow Git server never holds drift checks back.
+//   What runs there must touch nothing of the host.
 // - counters() may run at any moment, also while reconcile() or checkDrift() runs (it backs a metrics scrape,
 //   which must not wait for a long apply); it must only read.
 // - On shutdown it waits (bounded) for a running call to return, then stops calling. It calls nothing that
@@ -28,6 +30,8 @@
 export const RECONCILE_REASONS = {
   ReconciliationSucceeded: { status: 'Ready', stage: null },
   UpToDate: { status: 'Ready', stage: null },
+  /** The host's HostEndpoints left the repository and `prune: true` took notrack off it. */
+  Pruned: { status: 'Ready', stage: null },
   FetchFailed: { status: 'Failed', stage: 'fetch' },
   /** The ref is gone from the repository (a deleted branch): retrying fast cannot bring it back. */
   RefNotFound: { status: 'Stalled', stage: 'fetch' },
@@ -144,11 +148,14 @@ export interface RestoreOutcome {
   durationMs: number;
 }
 
+/** Runs network-only work of a reconcile outside the single-flight lock (drift checks may run meanwhile). */
+export type Unlocked = <T>(work: () => Promise<T>) => Promise<T>;
+
 export interface Reconciler {
   /** Fetch, validate, compile, observe, diff, apply, record: converge the host to the policy at the configured ref.
    *  Changes the dataplane only when the desired state differs from what was last applied; correcting drift of the
    *  live host against the applied state is checkDrift's job, so that `warn` mode stays a promise. */
-  reconcile(trigger: ReconcileTrigger): Promise<ReconcileOutcome>;
+  reconcile(trigger: ReconcileTrigger, unlocked?: Unlocked): Promise<ReconcileOutcome>;
   /** Compare the live host with the last applied state; in 'enforce' mode repair what differs, in 'warn' only report. */
   checkDrift(mode: 'enforce' | 'warn'): Promise<DriftOutcome>;
   /** Read the counters; read-only, callable at any time. */

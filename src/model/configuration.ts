@@ -17,6 +17,8 @@ export const DEFAULT_CONFIGURATION: Configuration = {
   logRate: 100,
   logBurst: 200,
   limits: { maxRulesPerInterface: 65536, maxSetPrefixes: 2_097_152 },
+  suspend: false,
+  prune: false,
 };
 
 /** The settings a configuration resource sets (schema-valid input). */
@@ -31,6 +33,8 @@ export function configurationSettings(spec: NotrackConfiguration['spec']): Parti
   if (spec.xdpMode) out.xdpMode = spec.xdpMode;
   if (spec.logRate !== undefined) out.logRate = spec.logRate;
   if (spec.logBurst !== undefined) out.logBurst = spec.logBurst;
+  if (spec.suspend !== undefined) out.suspend = spec.suspend;
+  if (spec.prune !== undefined) out.prune = spec.prune;
   if (spec.limits) {
     out.limits = { ...DEFAULT_CONFIGURATION.limits };
     if (spec.limits.maxRulesPerInterface !== undefined)

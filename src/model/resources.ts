@@ -105,6 +105,10 @@ export interface Configuration {
   logRate: number;
   logBurst: number;
   limits: { maxRulesPerInterface: number; maxSetPrefixes: number };
+  /** Keep the dataplane and stop reconciling (NotrackConfiguration `suspend: true`). */
+  suspend: boolean;
+  /** Remove the host's dataplane when its HostEndpoints leave the repository (`prune: true`). */
+  prune: boolean;
 }
 
 /** A configuration resource as written: only the fields it sets. */

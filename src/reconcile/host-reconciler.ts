@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { DesiredState } from '../compile/desired-state.js';
 import { compileHost } from '../compile/compile-host.js';
 import { loadResources } from '../model/load-resources.js';
+import { resolveConfiguration } from '../model/configuration.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/index.js';
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
@@ -11,6 +12,7 @@ import { NotrackError } from '../errors.js';
 import { watchLinks } from '../dataplane/link-watch.js';
 import { observeProtection, protectHost } from './host-protection.js';
 import { NothingToRestoreError, restoreHost } from './host-restore.js';
+import { removeHost } from './host-remove.js';
 import { withHostLock } from './host-lock.js';
 import { readSuspension, suspensionText } from './suspension.js';
 import type {
@@ -23,6 +25,7 @@ import type {
   ReconcileReason,
   ReconcileTrigger,
   Reconciler,
+  Unlocked,
 } from '../agent/reconciler.js';
 import { inspectRecord, readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
 import { existsSync } from 'node:fs';
@@ -52,13 +55,24 @@ interface HostReconcilerOptions {
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
 type DesiredResult =
-  | { ok: true; snapshot: SourceSnapshot; state: DesiredState; warnings: string[]; reused?: boolean }
+  | {
+      ok: true;
+      snapshot: SourceSnapshot;
+      state: DesiredState;
+      warnings: string[];
+      /** NotrackConfiguration `suspend: true` for this host: keep the dataplane, change nothing. */
+      suspend: boolean;
+      /** The applied state, reused: the policy files' content digest produced it (source-digest.ts). */
+      reused?: boolean;
+    }
   | {
       ok: false;
       status: 'Stalled' | 'Failed';
       reason: ReconcileReason;
       message: string;
       snapshot: SourceSnapshot | null;
+      /** HostNotFound with NotrackConfiguration `prune: true`: the host's dataplane is to be removed. */
+      prune?: boolean;
     };
 
 export async function fetchDesired(
@@ -88,7 +102,8 @@ export async function fetchDesired(
     };
   // Content that already compiled to the applied state: no parse, no compile (source-digest.ts).
   const known = reuse?.(snapshot);
-  if (known) return { ok: true, snapshot, state: known, warnings: [], reused: true };
+  // A suspended configuration is never recorded as applied content, so reused content is never suspended.
+  if (known) return { ok: true, snapshot, state: known, warnings: [], suspend: false, reused: true };
   const loaded = loadResources(snapshot.files);
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
@@ -100,20 +115,22 @@ export async function fetchDesired(
       message: `${errors.length} validation error${errors.length === 1 ? '' : 's'} at ${snapshotName(snapshot)}; the host keeps its last good state. First: ${formatDiagnostic(errors[0]!)}`,
     };
   }
+  const config = resolveConfiguration(loaded.resources, opts.host);
   if (!loaded.resources.hostEndpoints.some((h) => h.node === opts.host)) {
     return {
       ok: false,
       status: 'Stalled',
       reason: 'HostNotFound',
       snapshot,
-      message: `no HostEndpoint in the repository has node "${opts.host}"; nothing is changed (check --host)`,
+      message: `no HostEndpoint in the repository has node "${opts.host}"; ${config.prune ? 'prune: true removes notrack from this host' : 'nothing is changed (check --host; prune: true in NotrackConfiguration removes it)'}`,
+      prune: config.prune,
     };
   }
   try {
     const state = compileHost(loaded.resources, opts.host);
     const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     if (rewind) warnings.unshift(`${rewind}; applied anyway (--allow-rewind)`);
-    return { ok: true, snapshot, state, warnings };
+    return { ok: true, snapshot, state, warnings, suspend: config.suspend };
   } catch (e) {
     return { ok: false, status: 'Stalled', reason: 'CompileFailed', message: (e as Error).message, snapshot };
   }
@@ -153,6 +170,9 @@ function safeRecord(stateDir: string): AppliedRecord | null {
 }
 
 export class HostReconciler implements Reconciler {
+  /** The last fetched revision says `suspend: true` for this host: drift is reported, never repaired. */
+  private suspendedInGit = false;
+
   constructor(private readonly opts: HostReconcilerOptions) {}
 
   private get runner(): CommandRunner {
@@ -162,6 +182,7 @@ export class HostReconciler implements Reconciler {
   /** Converges to the configured revision. `repair` also rebuilds what drifted (the `apply` command does). */
   async apply(
     repair: boolean,
+    unlocked: Unlocked = (work) => work(),
   ): Promise<{ outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] }> {
     const t0 = performance.now();
     const done = (
@@ -189,15 +210,27 @@ export class HostReconciler implements Reconciler {
     const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
     let digest = '';
     const source = appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source;
-    const desired = await fetchDesired({ ...this.opts, source }, (snapshot) => {
-      digest = sourceDigest(snapshot, this.opts.host);
-      const record = safeRecord(this.opts.stateDir);
-      if (!sourceUnchanged(this.opts.stateDir, record, digest, hostInterfaces())) return null;
-      // Unchanged content; the host must still carry it: without repair, every interface runs its recorded
-      // generation (else compile and converge as usual); with repair, applyHost below checks and repairs.
-      if (!repair && !runsRecordedGenerations(record!, this.opts.bpffs)) return null;
-      return readAppliedState(this.opts.stateDir);
-    });
+    const desired = await unlocked(() =>
+      fetchDesired({ ...this.opts, source }, (snapshot) => {
+        digest = sourceDigest(snapshot, this.opts.host);
+        const record = safeRecord(this.opts.stateDir);
+        if (!sourceUnchanged(this.opts.stateDir, record, digest, hostInterfaces())) return null;
+        // Unchanged content; the host must still carry it: without repair, every interface runs its recorded
+        // generation (else compile and converge as usual); with repair, applyHost below checks and repairs.
+        if (!repair && !runsRecordedGenerations(record!, this.opts.bpffs)) return null;
+        return readAppliedState(this.opts.stateDir);
+      }),
+    );
+    if (desired.ok) this.suspendedInGit = desired.suspend;
+    if (desired.ok && desired.suspend)
+      return done({
+        status: 'Stalled',
+        reason: 'Suspended',
+        message: `suspended by NotrackConfiguration (suspend: true) at ${snapshotName(desired.snapshot)}; the host keeps what it runs`,
+        revision: revisionOf(desired.snapshot),
+        changes: 0,
+      });
+    if (!desired.ok && desired.prune) return this.prune(desired, done);
     if (!desired.ok)
       return done({
         status: desired.status,
@@ -216,6 +249,43 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    }
+  }
+
+  /** The host's HostEndpoints left the repository and its configuration says `prune: true`: take notrack off. */
+  private async prune(
+    desired: Extract<DesiredResult, { ok: false }>,
+    done: (o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>) => {
+      outcome: ReconcileOutcome;
+      result: ApplyHostResult | null;
+      warnings: string[];
+    },
+  ) {
+    const revision = revisionOf(desired.snapshot);
+    try {
+      const removed = await this.locked('prune', () => {
+        const pinned = existsSync(this.opts.bpffs) ? pinnedInterfaces(this.opts.bpffs) : [];
+        if (!pinned.length && !inspectRecord(this.opts.stateDir).record) return null;
+        return removeHost({ bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, runner: this.runner });
+      });
+      if (!removed)
+        return done({
+          status: 'Ready',
+          reason: 'UpToDate',
+          message: `no HostEndpoint names "${this.opts.host}" and nothing of notrack's is on it (prune: true)`,
+          revision,
+          changes: 0,
+        });
+      const changes = removed.interfaces.length + removed.chains + removed.ipsets.length;
+      return done({
+        status: 'Ready',
+        reason: 'Pruned',
+        message: `no HostEndpoint names "${this.opts.host}" any more: removed notrack from it (prune: true): ${removed.interfaces.length} interface(s), ${removed.chains} chain(s), ${removed.ipsets.length} ipset(s)`,
+        revision,
+        changes,
+      });
+    } catch (e) {
+      return done({ status: 'Failed', reason: 'ApplyFailed', message: (e as Error).message, revision, changes: 0 });
     }
   }
 
@@ -306,8 +376,8 @@ export class HostReconciler implements Reconciler {
     }
   }
 
-  async reconcile(_trigger: ReconcileTrigger): Promise<ReconcileOutcome> {
-    return (await this.apply(false)).outcome;
+  async reconcile(_trigger: ReconcileTrigger, unlocked?: Unlocked): Promise<ReconcileOutcome> {
+    return (await this.apply(false, unlocked)).outcome;
   }
 
   /** The live host against the last applied state; null when nothing was ever applied here. */
@@ -328,7 +398,7 @@ export class HostReconciler implements Reconciler {
 
   async checkDrift(requested: 'enforce' | 'warn'): Promise<DriftOutcome> {
     // Suspended: drift is still reported, never repaired.
-    const mode = readSuspension(this.opts.stateDir) ? 'warn' : requested;
+    const mode = readSuspension(this.opts.stateDir) || this.suspendedInGit ? 'warn' : requested;
     const t0 = performance.now();
     const ms = () => Math.round(performance.now() - t0);
     try {

@@ -1,4 +1,4 @@
-// isomorphic-git's Node HTTP client with an idle timeout: a request that stays silent too long is abandoned.
+// isomorphic-git's Node HTTP client with bounds: an idle timeout, a minimum rate and a total deadline per fetch.
 import nodeHttp from 'isomorphic-git/http/node';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 
@@ -12,12 +12,38 @@ export class SilentServerError extends Error {
   }
 }
 
+/** Raised (through isomorphic-git) when a server talks, but too slowly (a trickle), or the fetch outlives its deadline. */
+export class SlowServerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SlowServerError';
+  }
+}
+
+export interface HttpLimits {
+  /** How long a request may stay silent, in ms. */
+  idleMs: number;
+  /** How long all requests of one fetch may take together, in ms. */
+  deadlineMs: number;
+  /** Fewer bytes than this per second over a whole window aborts the body. */
+  minBytesPerSecond: number;
+  /** The window the rate is measured over, in ms (a body that ends sooner is never judged). */
+  rateWindowMs: number;
+}
+
 /**
  * isomorphic-git has no timeout of its own, and a body stream that fails while nobody is reading it can leave
- * its reader waiting forever; so every read here races the abort as well.
+ * its reader waiting forever; so every read here races the abort as well. An idle timeout alone lets a server
+ * that sends one byte now and then hold a reconcile (and everything queued behind it) for ever, so a body must
+ * also keep a minimum rate, and one client (one fetch) has a deadline for all its requests.
  */
-export function silenceLimitedHttp(timeoutMs: number): HttpClient {
+export function limitedHttp(limits: HttpLimits): HttpClient & { failure(): Error | undefined } {
+  const deadlineAt = Date.now() + limits.deadlineMs;
+  // isomorphic-git's packet reader turns a failed body into an early end ("empty response"), so the reason a
+  // request was cut off is kept here for the caller to report.
+  let failure: Error | undefined;
   return {
+    failure: () => failure,
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       const controller = new AbortController();
       let timer: NodeJS.Timeout | undefined;
@@ -26,13 +52,26 @@ export function silenceLimitedHttp(timeoutMs: number): HttpClient {
         rejectAbort = reject;
       });
       aborted.catch(() => {});
+      const abort = (err: Error) => {
+        failure ??= err;
+        rejectAbort(err);
+        controller.abort(err);
+      };
+      const remaining = deadlineAt - Date.now();
+      if (remaining <= 0)
+        throw (failure ??= new SlowServerError(`the fetch passed its ${limits.deadlineMs} ms deadline`));
+      const deadline = setTimeout(
+        () => abort(new SlowServerError(`the fetch passed its ${limits.deadlineMs} ms deadline`)),
+        remaining,
+      );
+      deadline.unref();
+      const stop = () => {
+        clearTimeout(timer);
+        clearTimeout(deadline);
+      };
       const arm = () => {
         clearTimeout(timer);
-        timer = setTimeout(() => {
-          const err = new SilentServerError(timeoutMs);
-          rejectAbort(err);
-          controller.abort(err);
-        }, timeoutMs);
+        timer = setTimeout(() => abort(new SilentServerError(limits.idleMs)), limits.idleMs);
         // An unread error body must not keep the process alive until the timer fires.
         timer.unref();
       };
@@ -41,15 +80,28 @@ export function silenceLimitedHttp(timeoutMs: number): HttpClient {
       try {
         res = await Promise.race([nodeHttp.request({ ...req, signal: controller.signal }), aborted]);
       } catch (err) {
-        clearTimeout(timer);
+        stop();
         throw controller.signal.aborted ? controller.signal.reason : err;
       }
       const source = res.body;
       if (source === undefined) {
-        clearTimeout(timer);
+        stop();
         return res;
       }
       arm();
+      const minBytes = (limits.minBytesPerSecond * limits.rateWindowMs) / 1000;
+      let windowBytes = 0;
+      const rate = setInterval(() => {
+        if (windowBytes < minBytes)
+          abort(
+            new SlowServerError(
+              `the server sent ${windowBytes} bytes in ${limits.rateWindowMs} ms, below the minimum of ` +
+                `${limits.minBytesPerSecond} bytes/s`,
+            ),
+          );
+        windowBytes = 0;
+      }, limits.rateWindowMs);
+      rate.unref();
       async function* guarded(): AsyncGenerator<Uint8Array> {
         const it = source![Symbol.asyncIterator]();
         try {
@@ -57,10 +109,14 @@ export function silenceLimitedHttp(timeoutMs: number): HttpClient {
             const step = await Promise.race([it.next(), aborted]);
             if (step.done) return;
             arm();
-            if (step.value) yield step.value;
+            if (step.value) {
+              windowBytes += step.value.byteLength;
+              yield step.value;
+            }
           }
         } finally {
-          clearTimeout(timer);
+          stop();
+          clearInterval(rate);
           await it.return?.();
         }
       }

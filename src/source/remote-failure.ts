@@ -1,6 +1,6 @@
 // Turns what isomorphic-git and Node throw while talking to a server into SourceErrors a person can act on.
 import { Errors } from 'isomorphic-git';
-import { SilentServerError } from './http-client.js';
+import { SilentServerError, SlowServerError } from './http-client.js';
 import { redact, type RemoteAuth } from './credentials.js';
 import { SourceError } from './source-error.js';
 
@@ -29,22 +29,29 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function silentServer(err: unknown): SilentServerError | undefined {
-  if (err instanceof SilentServerError) return err;
+/** `err` itself or its cause when it is of the given class (isomorphic-git wraps what the client throws). */
+function raisedAs<T extends Error>(err: unknown, cls: new (...args: never[]) => T): T | undefined {
+  if (err instanceof cls) return err;
   const cause = (err as { cause?: unknown } | null)?.cause;
-  return cause instanceof SilentServerError ? cause : undefined;
+  return cause instanceof cls ? cause : undefined;
 }
 
 /** The SourceError for a network, HTTP or protocol failure; undefined for anything else (e.g. a damaged cache). */
 export function remoteFailure(err: unknown, ctx: RemoteContext): SourceError | undefined {
   const repo = ctx.url;
-  const silent = silentServer(err);
+  const silent = raisedAs(err, SilentServerError);
   if (silent !== undefined) {
     return new SourceError(
       'source-unreachable',
       `cannot reach ${ctx.hostPort} for ${repo}: no answer within ${silent.timeoutMs} ms`,
       { repo },
     );
+  }
+  const slow = raisedAs(err, SlowServerError);
+  if (slow !== undefined) {
+    return new SourceError('source-too-slow', `fetching ${repo} from ${ctx.hostPort} gave up: ${slow.message}`, {
+      repo,
+    });
   }
   const code = errorCode(err);
   if (code !== undefined && code in NETWORK_CODES) {

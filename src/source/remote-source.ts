@@ -3,7 +3,7 @@ import git, { type HttpClient } from 'isomorphic-git';
 import { cacheFolderFor, cacheFsFailure, cacheState, createCache, withCacheLock } from './cache-folder.js';
 import { readCommitFiles } from './commit-files.js';
 import { remoteAuth } from './credentials.js';
-import { silenceLimitedHttp } from './http-client.js';
+import { limitedHttp } from './http-client.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
 import { commitAncestry, type Ancestry } from './ancestry.js';
 import { deepen, describeFailure, fetchCommit, type RemoteFetch } from './remote-commit.js';
@@ -48,13 +48,22 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       { repo: url },
     );
   }
-  const http = silenceLimitedHttp(settings.timeoutMs);
+  const http = limitedHttp({
+    idleMs: settings.timeoutMs,
+    deadlineMs: settings.deadlineMs,
+    minBytesPerSecond: settings.minBytesPerSecond,
+    rateWindowMs: settings.rateWindowMs,
+  });
   // isomorphic-git adds headers to the object it is given, so each call gets its own.
   const headers = (): Record<string, string> => (auth.header === undefined ? {} : { Authorization: auth.header });
   const subPath = normalizeSubPath(settings.path, url);
   const gitdir = cacheFolderFor(settings.cacheDir, url);
-  const known = (err: unknown): SourceError | undefined =>
-    err instanceof SourceError ? err : (remoteFailure(err, ctx) ?? cacheFsFailure(err, gitdir));
+  // A request cut off by the client's limits explains whatever isomorphic-git made of it (often "empty response").
+  const known = (err: unknown): SourceError | undefined => {
+    const cut = http.failure();
+    if (cut !== undefined) return remoteFailure(cut, ctx);
+    return err instanceof SourceError ? err : (remoteFailure(err, ctx) ?? cacheFsFailure(err, gitdir));
+  };
 
   let table: RefTable;
   try {

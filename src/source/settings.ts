@@ -1,7 +1,10 @@
 // The source options with every default filled in, checked once so the readers can trust them.
 import { defaultCacheDir } from './cache-folder.js';
 import {
+  DEFAULT_DEADLINE_MS,
   DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MIN_BYTES_PER_SECOND,
+  DEFAULT_RATE_WINDOW_MS,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_TOKEN_ENV,
   DEFAULT_USERNAME,
@@ -19,6 +22,9 @@ export interface SourceSettings {
   tokenEnv: string;
   username: string;
   timeoutMs: number;
+  deadlineMs: number;
+  minBytesPerSecond: number;
+  rateWindowMs: number;
   include: (relPath: string) => boolean;
   maxFileBytes: number;
   onProgress: ((e: SourceProgress) => void) | undefined;
@@ -42,6 +48,9 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     tokenEnv: opts.tokenEnv ?? DEFAULT_TOKEN_ENV,
     username: opts.username ?? DEFAULT_USERNAME,
     timeoutMs: positive('timeoutMs', opts.timeoutMs, DEFAULT_TIMEOUT_MS),
+    deadlineMs: positive('deadlineMs', opts.deadlineMs, DEFAULT_DEADLINE_MS),
+    minBytesPerSecond: positive('minBytesPerSecond', opts.minBytesPerSecond, DEFAULT_MIN_BYTES_PER_SECOND),
+    rateWindowMs: positive('rateWindowMs', opts.rateWindowMs, DEFAULT_RATE_WINDOW_MS),
     include: opts.include ?? isYamlFile,
     maxFileBytes: positive('maxFileBytes', opts.maxFileBytes, DEFAULT_MAX_FILE_BYTES),
     onProgress: opts.onProgress,

@@ -26,6 +26,12 @@ export interface SourceOptions {
   username?: string;
   /** How long a network request may stay silent before it is abandoned, in ms; default 30000. */
   timeoutMs?: number;
+  /** How long one fetch (every request to the server together) may take, in ms; default 120000. */
+  deadlineMs?: number;
+  /** The slowest a server may send a response body, in bytes per second over `rateWindowMs`; default 1024. */
+  minBytesPerSecond?: number;
+  /** The window the minimum rate is measured over, in ms; default 10000. */
+  rateWindowMs?: number;
   /** Which files to return, by path relative to the repository root; default: *.yaml / *.yml. */
   include?: (relPath: string) => boolean;
   /** Files larger than this are returned with `tooLarge: true` and no content; default 4 MiB. */
@@ -70,6 +76,10 @@ export interface SourceSnapshot {
 export const DEFAULT_TOKEN_ENV = 'NOTRACK_GIT_TOKEN';
 export const DEFAULT_USERNAME = 'x-access-token';
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** A stuck fetch must not hold a reconcile (and the drift checks queued behind it) for long. */
+export const DEFAULT_DEADLINE_MS = 120_000;
+export const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
+export const DEFAULT_RATE_WINDOW_MS = 10_000;
 /** The one file-size limit of every command (validate included): large deny lists fit, a parse stays well inside
  *  the agent's memory limit. */
 export const DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024;

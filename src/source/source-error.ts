@@ -4,6 +4,8 @@ import { NotrackError } from '../errors.js';
 export type SourceErrorCode =
   /** Connection refused, name not resolved, TLS failure or no answer in time; the message names host:port. */
   | 'source-unreachable'
+  /** The server sent below the minimum rate (a trickle), or the fetch passed its total deadline. */
+  | 'source-too-slow'
   /** The server answered 401 or 403; the message says whether a token was sent and from where. */
   | 'source-auth'
   /** A token would go over plain http:// without --allow-insecure-http. */

@@ -4,8 +4,8 @@
 import * as assert from 'uvu/assert';
 import { rmSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { LabProcess } from '../../src/demo/lab-process.js';
 import { kernelGate } from '../support/kernel-gate.js';
+import { notrackChains, startLabAgent } from './lab-agent.js';
 import {
   IFNAME,
   PEER_ADDR4,
@@ -31,13 +31,6 @@ function reboot(lab: ReconcileLab): void {
   lab.a.exec(['ipset', 'destroy']);
   lab.deleteLink();
   lab.createLink();
-}
-
-function notrackChains(lab: ReconcileLab): number {
-  return lab
-    .iptablesSave(4)
-    .split('\n')
-    .filter((l) => /^:NOTRACK-/.test(l)).length;
 }
 
 gate.test('notrack restore: the applied state comes back from the state folder without Git', () =>
@@ -66,23 +59,7 @@ gate.test('the agent restores first on start: Git unreachable at boot, the host 
     lab.commit(dbPolicy());
     assert.is(lab.cli('apply').status, 0);
     reboot(lab);
-    const agent = new LabProcess(
-      lab.spawnCli(
-        'agent',
-        '--repo',
-        UNREACHABLE,
-        '--schedule',
-        '30m',
-        '--drift-schedule',
-        '30m',
-        '--jitter',
-        '0',
-        '--listen',
-        `127.0.0.1:${PORT}`,
-        '--log-format',
-        'json',
-      ),
-    );
+    const agent = startLabAgent(lab, { port: PORT, extra: ['--repo', UNREACHABLE] });
     try {
       await agent.waitForLine((l) => (l.includes('"reconcile finished"') && l.includes('"Failed"') ? l : null), {
         timeoutMs: 60_000,

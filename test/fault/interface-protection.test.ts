@@ -4,6 +4,7 @@
 import * as assert from 'uvu/assert';
 import { LabProcess } from '../../src/demo/lab-process.js';
 import { kernelGate } from '../support/kernel-gate.js';
+import { startLabAgent } from './lab-agent.js';
 import {
   RECONCILE_TOOLS,
   dbPolicy,
@@ -23,23 +24,7 @@ interface LogLine {
 }
 
 function startAgent(lab: ReconcileLab, mode: 'enforce' | 'warn' = 'enforce'): LabProcess {
-  return new LabProcess(
-    lab.spawnCli(
-      'agent',
-      '--schedule',
-      '30m',
-      '--drift-schedule',
-      '30m',
-      '--drift-mode',
-      mode,
-      '--jitter',
-      '0',
-      '--listen',
-      `127.0.0.1:${PORT}`,
-      '--log-format',
-      'json',
-    ),
-  );
+  return startLabAgent(lab, { port: PORT, driftMode: mode });
 }
 
 function logged(agent: LabProcess, from: number, accept: (l: LogLine) => boolean, what: string): Promise<LogLine> {

@@ -2,8 +2,8 @@
 // (reconciles are Stalled with reason Suspended, /healthz says Suspended, /status shows it) and `resume` lets the
 // next reconcile converge again.
 import * as assert from 'uvu/assert';
-import { LabProcess } from '../../src/demo/lab-process.js';
 import { kernelGate } from '../support/kernel-gate.js';
+import { startLabAgent } from './lab-agent.js';
 import { RECONCILE_TOOLS, dbPolicy, withLab } from '../support/reconcile-fixture.js';
 
 const gate = kernelGate('suspend', { tools: RECONCILE_TOOLS });
@@ -12,19 +12,7 @@ const PORT = 9819;
 gate.test('suspend keeps the dataplane and stops reconciling; /healthz and /status say so; resume converges', () =>
   withLab(async (lab) => {
     const first = lab.commit(dbPolicy());
-    const agent = new LabProcess(
-      lab.spawnCli(
-        'agent',
-        '--schedule',
-        '30m',
-        '--drift-schedule',
-        '30m',
-        '--jitter',
-        '0',
-        '--listen',
-        `127.0.0.1:${PORT}`,
-      ),
-    );
+    const agent = startLabAgent(lab, { port: PORT });
     const finished = (from: number, reason: string) =>
       agent.waitForLine((l) => (l.includes('"reconcile finished"') && l.includes(`"${reason}"`) ? l : null), {
         from,

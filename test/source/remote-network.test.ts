@@ -55,6 +55,62 @@ test('a server that accepts but never answers fails with source-unreachable afte
   }
 });
 
+/** An HTTP server that answers every request with a body it never ends: `bytes` every `everyMs`. */
+async function streamingServer(bytes: number, everyMs: number): Promise<{ port: number; close: () => Promise<void> }> {
+  const timers = new Set<NodeJS.Timeout>();
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-advertisement' });
+    const timer = setInterval(() => res.write(Buffer.alloc(bytes, 0x30)), everyMs);
+    timers.add(timer);
+    res.on('close', () => clearInterval(timer));
+  });
+  const port = await listen(server);
+  return {
+    port,
+    close: async () => {
+      for (const t of timers) clearInterval(t);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test('a server that trickles (1 byte every 200 ms) fails with source-too-slow after one rate window', async () => {
+  const trickle = await streamingServer(1, 200);
+  try {
+    const started = Date.now();
+    const err = await sourceError(
+      fetchSource({
+        repo: `http://127.0.0.1:${trickle.port}/p.git`,
+        cacheDir,
+        minBytesPerSecond: 1024,
+        rateWindowMs: 1000,
+      }),
+      'source-too-slow',
+    );
+    assert.ok(Date.now() - started < 10_000, 'gave up near the window, not after the idle timeout');
+    assert.match(err.message, `127.0.0.1:${trickle.port}`);
+    assert.match(err.message, /sent \d+ bytes in 1000 ms, below the minimum of 1024 bytes\/s/);
+  } finally {
+    await trickle.close();
+  }
+});
+
+test('a fetch that keeps receiving fast but never ends fails with source-too-slow at its deadline', async () => {
+  const endless = await streamingServer(4096, 20);
+  try {
+    const started = Date.now();
+    const err = await sourceError(
+      fetchSource({ repo: `http://127.0.0.1:${endless.port}/p.git`, cacheDir, deadlineMs: 1500, rateWindowMs: 1000 }),
+      'source-too-slow',
+    );
+    assert.ok(Date.now() - started < 10_000, 'gave up near the deadline');
+    assert.match(err.message, 'passed its 1500 ms deadline');
+  } finally {
+    await endless.close();
+  }
+});
+
 test('a host name that does not resolve fails with source-unreachable naming host:port', async () => {
   // .invalid never resolves (RFC 2606); the timeout bounds a resolver that does not answer at all.
   const err = await sourceError(
