@@ -163,7 +163,8 @@ export class HostReconciler implements Reconciler {
         {
           status: 'Ready',
           reason: 'UpToDate',
-          message: `already at ${snapshotName(desired.snapshot)}`,
+          // Saying so tells an operator why this reconcile took milliseconds (and what to suspect if it should not).
+          message: `already at ${snapshotName(desired.snapshot)}${desired.reused ? ' (policy files unchanged: not compiled again)' : ''}`,
           revision: revisionOf(desired.snapshot),
           changes: 0,
         },
