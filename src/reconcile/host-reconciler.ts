@@ -254,6 +254,11 @@ export class HostReconciler implements Reconciler {
           corrected: false,
           durationMs: ms(),
         };
+      // Look again just before repairing: a change by hand still under way when the first look ran (a chain
+      // emptied but not yet deleted, a rule added after the program was detached) is then named whole in the
+      // report, not mended unseen by the repair.
+      const seen = new Set(items.map((d) => `${d.object}\0${d.description}`));
+      for (const d of this.drift() ?? []) if (!seen.has(`${d.object}\0${d.description}`)) items.push(d);
       const applied = readAppliedState(this.opts.stateDir)!;
       const record = readRecord(this.opts.stateDir)!;
       applyHost({

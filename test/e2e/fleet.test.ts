@@ -191,10 +191,11 @@ ft('hand tampering of four kinds is found and repaired by the agents (enforce mo
   const edge = lab.host('edge-1').namespace,
     db = lab.host('db-1'),
     cache = lab.host('cache-1');
-  // edge-1: a notrack chain deleted (its jump first, as iptables requires).
-  await edge.exec(['iptables', '-t', 'raw', '-D', 'PREROUTING', '-j', 'NOTRACK-PREROUTING']);
-  await edge.exec(['iptables', '-t', 'raw', '-F', 'NOTRACK-PREROUTING']);
-  await edge.exec(['iptables', '-t', 'raw', '-X', 'NOTRACK-PREROUTING']);
+  // edge-1: a notrack chain deleted (its jump first, as iptables requires), in one transaction: three commands
+  // would let the agent's drift check see and repair the chain half deleted.
+  await edge.exec(['iptables-restore', '--noflush'], {
+    input: '*raw\n-D PREROUTING -j NOTRACK-PREROUTING\n-F NOTRACK-PREROUTING\n-X NOTRACK-PREROUTING\nCOMMIT\n',
+  });
   // db-1: the XDP program detached (the pinned link is its last reference) and a foreign rule inside a notrack chain.
   await db.namespace.exec(['rm', join(db.bpffs, 'eth0', 'links', 'xdp')]);
   await db.namespace.exec([
