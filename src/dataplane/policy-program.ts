@@ -121,7 +121,7 @@ function fill(map: BpfMap, contents: PolicyMapContents, progress: (done: number)
   return count;
 }
 
-/** The digest of an array map's values in key order (what policyMapArrayDigest reads back from the kernel). */
+/** The digest of an array map's values in key order (what drift's arrayMapDigest reads back from the kernel). */
 export function arrayDigest(values: Uint8Array): string {
   return createHash('sha256').update(values).digest('hex');
 }

@@ -149,7 +149,11 @@ export function interfaceItems(
   return out;
 }
 
-/** The digest of a pinned array map's values in key order, or null when it is not pinned. */
+/**
+ * The digest of a pinned array map's values in key order (as policy-program.ts's arrayDigest of what it wrote), or
+ * null when it is not pinned. The values are read in a few large batches and hashed as they come: a drift check
+ * runs every few minutes on the agent's event loop, and a table of 65,536 slots must cost milliseconds there.
+ */
 function arrayMapDigest(path: string): string | null {
   let map;
   try {
@@ -158,10 +162,8 @@ function arrayMapDigest(path: string): string | null {
     return null;
   }
   try {
-    const { entries } = map.lookupBatch({ chunk: 4096 });
-    entries.sort((a, b) => a.key.readUInt32LE(0) - b.key.readUInt32LE(0));
     const h = createHash('sha256');
-    for (const e of entries) h.update(e.value);
+    map.arrayValues((values) => h.update(values));
     return h.digest('hex');
   } finally {
     map.close();
@@ -180,20 +182,24 @@ export function hostDrift(opts: {
   const { apply, missing } = plannedInterfaces(applied, hostInterfaces());
   // An expected interface that is absent is not drift: nothing can reach the host through it, and /status and
   // the protection report show it as not present. Its pins wait for it to come back.
-  for (const ifname of apply.keys()) {
+  // Everything is observed first and compared after (the map digests, which read whole tables, come last): the
+  // picture of the host is taken in as short a time as it can be, so that hand changes made while a check runs are
+  // rarely seen in part (a repair mends all it finds, also what the report missed).
+  const interfaces = [...apply.keys()].map((ifname) => ({
+    ifname,
     // Expected: an interface that came up after the apply (or was re-created) with nothing of notrack on it is
     // drift too, not only one whose pins say notrack was there.
-    out.push(
-      ...interfaceItems(ifname, observeInterface({ ifname, pinDir: opts.bpffs, expected: true }), applied, record),
-    );
-  }
+    obs: observeInterface({ ifname, pinDir: opts.bpffs, expected: true }),
+  }));
+  const tables = ([4, 6] as const).map((family) => observeIptables(opts.runner, family));
+  const sets = observeIpsets(opts.runner);
+  for (const { ifname, obs } of interfaces) out.push(...interfaceItems(ifname, obs, applied, record));
   for (const ifname of pinnedInterfaces(opts.bpffs)) {
     if (!apply.has(ifname) && !missing.includes(ifname))
       out.push({ object: `XDP pins of ${ifname}`, description: 'left over: no endpoint wants this interface' });
   }
   const desired = iptablesDesired(applied);
-  for (const family of [4, 6] as const)
-    out.push(...diffIptables(desired, observeIptables(opts.runner, family)).map(iptablesItem));
-  out.push(...diffIpsets(ipsetsDesired(applied), observeIpsets(opts.runner)).map(ipsetItem));
+  for (const live of tables) out.push(...diffIptables(desired, live).map(iptablesItem));
+  out.push(...diffIpsets(ipsetsDesired(applied), sets).map(ipsetItem));
   return out;
 }

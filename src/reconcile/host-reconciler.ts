@@ -327,7 +327,8 @@ export class HostReconciler implements Reconciler {
         {
           status: 'Ready',
           reason: attached.length ? 'ReconciliationSucceeded' : 'UpToDate',
-          message: `already at ${snapshotName(desired.snapshot)}${also}`,
+          // Saying so tells an operator why this reconcile took milliseconds (and what to suspect if it should not).
+          message: `already at ${snapshotName(desired.snapshot)}${desired.reused ? ' (policy files unchanged: not compiled again)' : ''}${also}`,
           revision: revisionOf(desired.snapshot),
           changes: attached.length,
         },
@@ -428,6 +429,11 @@ export class HostReconciler implements Reconciler {
           durationMs: ms(),
         };
       await this.locked('drift repair', () => {
+        // Look again just before repairing: a change by hand still under way when the first look ran (a chain
+        // emptied but not yet deleted, a rule added after the program was detached) is then named whole in the
+        // report, not mended unseen by the repair.
+        const seen = new Set(items.map((d) => `${d.object}\0${d.description}`));
+        for (const d of this.drift() ?? []) if (!seen.has(`${d.object}\0${d.description}`)) items.push(d);
         const applied = readAppliedState(this.opts.stateDir);
         const record = readRecord(this.opts.stateDir);
         if (!applied || !record) throw new NothingAppliedError(this.opts.stateDir);

@@ -191,10 +191,11 @@ ft('hand tampering of four kinds is found and repaired by the agents (enforce mo
   const edge = lab.host('edge-1').namespace,
     db = lab.host('db-1'),
     cache = lab.host('cache-1');
-  // edge-1: a notrack chain deleted (its jump first, as iptables requires).
-  await edge.exec(['iptables', '-t', 'raw', '-D', 'PREROUTING', '-j', 'NOTRACK-PREROUTING']);
-  await edge.exec(['iptables', '-t', 'raw', '-F', 'NOTRACK-PREROUTING']);
-  await edge.exec(['iptables', '-t', 'raw', '-X', 'NOTRACK-PREROUTING']);
+  // edge-1: a notrack chain deleted (its jump first, as iptables requires), in one transaction: three commands
+  // would let the agent's drift check see and repair the chain half deleted.
+  await edge.exec(['iptables-restore', '--noflush'], {
+    input: '*raw\n-D PREROUTING -j NOTRACK-PREROUTING\n-F NOTRACK-PREROUTING\n-X NOTRACK-PREROUTING\nCOMMIT\n',
+  });
   // db-1: the XDP program detached (the pinned link is its last reference) and a foreign rule inside a notrack chain.
   await db.namespace.exec(['rm', join(db.bpffs, 'eth0', 'links', 'xdp')]);
   await db.namespace.exec([
@@ -210,30 +211,37 @@ ft('hand tampering of four kinds is found and repaired by the agents (enforce mo
     '-j',
     'ACCEPT',
   ]);
-  // cache-1: a set entry deleted from the policy program's source-address map.
+  // cache-1: the policy program's IPv4 source table (an array map) tampered with: the first slot of its first-level
+  // table (0.0.0.0/16) changed by hand.
   const gen = (await cache.namespace.exec(['ls', join(cache.bpffs, 'eth0')])).stdout
     .split('\n')
     .find((n) => n.startsWith('gen-'))!;
   const map = join(cache.bpffs, 'eth0', gen, 'policy', 'ntp4_src');
-  const dump = JSON.parse((await cache.namespace.exec(['bpftool', '-j', 'map', 'dump', 'pinned', map])).stdout) as {
-    key: string[];
-  }[];
-  assert.ok(dump.length > 0, 'the source-address map has entries to delete');
+  const slot = JSON.parse(
+    (await cache.namespace.exec(['bpftool', '-j', 'map', 'lookup', 'pinned', map, 'key', '0', '0', '0', '0'])).stdout,
+  ) as { value: string[] };
+  const value = slot.value.map((b, i) => (parseInt(b, 16) ^ (i === 0 ? 1 : 0)).toString(16).padStart(2, '0'));
   await cache.namespace.exec([
     'bpftool',
     'map',
-    'delete',
+    'update',
     'pinned',
     map,
     'key',
-    ...dump[0]!.key.map((b) => String(parseInt(b, 16))),
+    '0',
+    '0',
+    '0',
+    '0',
+    'value',
+    'hex',
+    ...value,
   ]);
 
   await Promise.all([
     repaired('edge-1', at.get('edge-1')!, /iptables chain raw\/NOTRACK-PREROUTING: deleted/),
     repaired('db-1', at.get('db-1')!, /XDP program on eth0: detached/),
     repaired('db-1', at.get('db-1')!, /iptables chain filter\/NOTRACK-INPUT: foreign rule/),
-    repaired('cache-1', at.get('cache-1')!, /policy map ntp4_src on eth0: 1 entry deleted/),
+    repaired('cache-1', at.get('cache-1')!, /policy map ntp4_src on eth0: contents changed/),
   ]);
   assert.match(
     (await edge.exec(['iptables', '-t', 'raw', '-S', 'NOTRACK-PREROUTING'])).stdout,

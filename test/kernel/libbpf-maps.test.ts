@@ -131,6 +131,36 @@ if (gate.runs) {
     }
   });
 
+  test('array map: arrayValues reads every value in key order in runs of whole values, however the chunk falls', () => {
+    const m = createMap({ type: 'ARRAY', name: 'ntt_arrvals', keySize: 4, valueSize: 4, maxEntries: 1000 });
+    const h = createMap({ type: 'HASH', name: 'ntt_arrvals_h', keySize: 4, valueSize: 4, maxEntries: 4 });
+    try {
+      m.updateBatch(Array.from({ length: 1000 }, (_, i) => ({ key: i, value: u32(i * 7 + 1) })));
+      for (const chunkBytes of [4 << 20, 4 * 333, 3]) {
+        const firsts: number[] = [];
+        const seen: number[] = [];
+        m.arrayValues(
+          (values, first) => {
+            firsts.push(first);
+            assert.is(values.length % 4, 0, 'whole values only');
+            for (let o = 0; o < values.length; o += 4) seen.push(values.readUInt32LE(o));
+          },
+          { chunkBytes },
+        );
+        assert.equal(
+          seen,
+          Array.from({ length: 1000 }, (_, i) => i * 7 + 1),
+          `every value in key order (${chunkBytes}-byte chunks)`,
+        );
+        assert.is(firsts.length, chunkBytes === 4 << 20 ? 1 : chunkBytes === 4 * 333 ? 4 : 1000);
+      }
+      assert.is(catchBpf(() => h.arrayValues(() => {})).code, 'bpf-invalid-argument', 'only ARRAY maps');
+    } finally {
+      m.close();
+      h.close();
+    }
+  });
+
   test('per-CPU array: a program counts on the CPU it runs on, user space reads one value per possible CPU', () => {
     const m = createMap({ type: 'PERCPU_ARRAY', name: 'ntt_pcpu', keySize: 4, valueSize: 8, maxEntries: 1 });
     const prog = loadProgram({ type: 'XDP', name: 'ntt_pcpu_cnt', insns: xdpCounting(m.fd.fd) });
