@@ -1,7 +1,7 @@
 // Protection, observed from the live kernel: does every interface the applied policy names, and this host has,
 // run notrack's program of the expected content? And the narrow repair that keeps it so: attach where nothing of
 // notrack's runs (an interface that appeared, was re-created, or a boot without restore).
-import type { DesiredState } from '../compile/desired-state.js';
+import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
 import {
   attachInterface,
   observeInterface,
@@ -15,31 +15,41 @@ import { readRecord, writeRecord, type AppliedRecord } from './applied-record.js
 import { convergeInterface } from './apply-host.js';
 import { hostInterfaces, interfaceFingerprint, plannedInterfaces } from './host-dataplane.js';
 
-interface ProtectionPlace {
+export interface ProtectionPlace {
   applied: DesiredState;
   record: AppliedRecord | null;
   bpffs: string;
+}
+
+/** Whether notrack's program of the expected content protects one expected interface, from its observation. */
+export function interfaceProtection(
+  name: string,
+  iface: InterfaceState,
+  obs: InterfaceObservation,
+  place: ProtectionPlace,
+): InterfaceProtection {
+  const active = obs.activeGeneration;
+  let problem: string | null = null;
+  if (obs.ifindex === null) problem = 'gone from the host';
+  else if (obs.findings.some((f) => f.code === 'xdp-foreign'))
+    problem = "another XDP program is attached: notrack's is not";
+  else if (active === null) problem = "up without notrack's XDP program";
+  else {
+    const want = interfaceFingerprint(place.applied, iface);
+    const have = place.record?.interfaces[name]?.generations[String(active)];
+    if (have !== want) problem = `runs generation ${active}, not the one built from the applied policy`;
+  }
+  return { name, present: obs.ifindex !== null, protected: problem === null, generation: active, problem };
 }
 
 /** Every expected interface of the applied state, present or not, and whether notrack's program protects it. */
 export function observeProtection(place: ProtectionPlace): HostProtection {
   const { apply, missing } = plannedInterfaces(place.applied, hostInterfaces());
   const interfaces: InterfaceProtection[] = [];
-  for (const [name, iface] of apply) {
-    const obs = observeInterface({ ifname: name, pinDir: place.bpffs, expected: true });
-    const active = obs.activeGeneration;
-    let problem: string | null = null;
-    if (obs.ifindex === null) problem = 'gone from the host';
-    else if (obs.findings.some((f) => f.code === 'xdp-foreign'))
-      problem = "another XDP program is attached: notrack's is not";
-    else if (active === null) problem = "up without notrack's XDP program";
-    else {
-      const want = interfaceFingerprint(place.applied, iface);
-      const have = place.record?.interfaces[name]?.generations[String(active)];
-      if (have !== want) problem = `runs generation ${active}, not the one built from the applied policy`;
-    }
-    interfaces.push({ name, present: obs.ifindex !== null, protected: problem === null, generation: active, problem });
-  }
+  for (const [name, iface] of apply)
+    interfaces.push(
+      interfaceProtection(name, iface, observeInterface({ ifname: name, pinDir: place.bpffs, expected: true }), place),
+    );
   for (const name of missing)
     interfaces.push({ name, present: false, protected: true, generation: null, problem: null });
   return {

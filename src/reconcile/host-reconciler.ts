@@ -10,7 +10,7 @@ import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js'
 import { observeInterface } from '../dataplane/xdp/index.js';
 import { NotrackError } from '../errors.js';
 import { watchLinks } from '../dataplane/link-watch.js';
-import { observeProtection, protectHost } from './host-protection.js';
+import { interfaceProtection, observeProtection, protectHost } from './host-protection.js';
 import { NothingToRestoreError, restoreHost } from './host-restore.js';
 import { removeHost } from './host-remove.js';
 import { withHostLock } from './host-lock.js';
@@ -530,18 +530,18 @@ export class HostReconciler implements Reconciler {
     const out: Counters = { rules: [], reasons: [], interfaces: [] };
     const applied = readAppliedState(this.opts.stateDir);
     if (!applied) return out;
-    // The same observation as /healthz and the link watch (host-protection.ts), read again at every scrape.
-    const protection = observeProtection({ applied, record: safeRecord(this.opts.stateDir), bpffs: this.opts.bpffs });
-    out.interfaces = protection.interfaces
-      .filter((i) => i.present)
-      .map((i) => ({ iface: i.name, protected: i.protected }));
+    const place = { applied, record: safeRecord(this.opts.stateDir), bpffs: this.opts.bpffs };
     for (const [ifname, iface] of plannedInterfaces(applied, hostInterfaces()).apply) {
       let obs;
       try {
-        obs = observeInterface({ ifname, pinDir: this.opts.bpffs });
+        obs = observeInterface({ ifname, pinDir: this.opts.bpffs, expected: true });
       } catch {
+        out.interfaces!.push({ iface: ifname, protected: false });
         continue;
       }
+      // Judged as /healthz and the link watch judge it (host-protection.ts), from this scrape's observation.
+      const p = interfaceProtection(ifname, iface, obs, place);
+      if (p.present) out.interfaces!.push({ iface: ifname, protected: p.protected });
       const active = obs.generations.find((g) => g.number === obs.activeGeneration);
       if (!active) continue;
       for (const [name, v] of Object.entries(active.counters)) {

@@ -140,26 +140,17 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
         maxEntries: Math.max(1, m.count),
         flags: MapFlag.NO_PREALLOC,
       });
-    } else if (m.kind === 'stride') {
-      specs.push({
-        name,
-        family,
-        role: f.name,
-        type: MapType.ARRAY,
-        keySize: 4,
-        valueSize: STRIDE_GROUP_BYTES,
-        maxEntries: m.elements,
-        flags: 0,
-      });
     } else {
+      // An array indexed directly: the DIR-16-8-8 table's groups, or one class value per value of a scalar field.
+      const stride = m.kind === 'stride';
       specs.push({
         name,
         family,
         role: f.name,
         type: MapType.ARRAY,
         keySize: 4,
-        valueSize: 4,
-        maxEntries: m.values.length,
+        valueSize: stride ? STRIDE_GROUP_BYTES : 4,
+        maxEntries: stride ? m.elements : m.values.length,
         flags: 0,
       });
     }
