@@ -105,8 +105,8 @@ export interface Counters {
     packets: bigint;
     bytes: bigint;
   }[];
-  /** Every interface the applied state protects, and whether it is protected now (notrack's programs attached and
-   *  live). Absent when the reconciler cannot tell. */
+  /** Every interface the applied state expects that is on the host, and whether notrack's program of the expected
+   *  content protects it now (observed at the call). Absent when the reconciler cannot tell. */
   interfaces?: { iface: string; protected: boolean }[];
 }
 

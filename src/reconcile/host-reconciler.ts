@@ -161,6 +161,15 @@ function appliedOf(record: AppliedRecord | null): ReconcileOutcome['appliedRevis
   return { commit, generation: gens.length ? Math.max(...gens) : 0 };
 }
 
+/** What one apply ends with: the outcome, what applyHost did (if it ran) and the policy's warnings. */
+type ApplyOutcome = { outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] };
+/** Ends an apply: stamps the outcome with the applied revision and the time taken. */
+type Done = (
+  o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>,
+  result?: ApplyHostResult | null,
+  warnings?: string[],
+) => ApplyOutcome;
+
 function safeRecord(stateDir: string): AppliedRecord | null {
   try {
     return readRecord(stateDir);
@@ -180,16 +189,9 @@ export class HostReconciler implements Reconciler {
   }
 
   /** Converges to the configured revision. `repair` also rebuilds what drifted (the `apply` command does). */
-  async apply(
-    repair: boolean,
-    unlocked: Unlocked = (work) => work(),
-  ): Promise<{ outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] }> {
+  async apply(repair: boolean, unlocked: Unlocked = (work) => work()): Promise<ApplyOutcome> {
     const t0 = performance.now();
-    const done = (
-      o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>,
-      result: ApplyHostResult | null = null,
-      warnings: string[] = [],
-    ) => ({
+    const done: Done = (o, result = null, warnings = []) => ({
       outcome: {
         ...o,
         appliedRevision: appliedOf(safeRecord(this.opts.stateDir)),
@@ -253,14 +255,7 @@ export class HostReconciler implements Reconciler {
   }
 
   /** The host's HostEndpoints left the repository and its configuration says `prune: true`: take notrack off. */
-  private async prune(
-    desired: Extract<DesiredResult, { ok: false }>,
-    done: (o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>) => {
-      outcome: ReconcileOutcome;
-      result: ApplyHostResult | null;
-      warnings: string[];
-    },
-  ) {
+  private async prune(desired: Extract<DesiredResult, { ok: false }>, done: Done) {
     const revision = revisionOf(desired.snapshot);
     try {
       const removed = await this.locked('prune', () => {
@@ -294,16 +289,7 @@ export class HostReconciler implements Reconciler {
     return withHostLock(this.opts.stateDir, { waitMs: this.opts.lockWaitMs ?? 60_000, command }, fn);
   }
 
-  private converge(
-    desired: Extract<DesiredResult, { ok: true }>,
-    repair: boolean,
-    digest: string,
-    done: (
-      o: Omit<ReconcileOutcome, 'durationMs' | 'appliedRevision'>,
-      result?: ApplyHostResult | null,
-      warnings?: string[],
-    ) => { outcome: ReconcileOutcome; result: ApplyHostResult | null; warnings: string[] },
-  ) {
+  private converge(desired: Extract<DesiredResult, { ok: true }>, repair: boolean, digest: string, done: Done) {
     const record = safeRecord(this.opts.stateDir);
     if (!repair && record?.desiredHash === desired.state.hash && !record.pending) {
       // The same policy is no proof the host runs it: an interface that appeared or was re-created since the last
