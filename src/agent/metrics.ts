@@ -137,7 +137,7 @@ export class AgentMetrics {
     );
     new Gauge({
       name: 'notrack_interface_protected',
-      help: "1 when notrack's programs are attached and live on an interface the applied policy protects, else 0.",
+      help: "1 when an interface the applied policy names runs notrack's expected program, else 0 (observed in the kernel at scrape).",
       labelNames: ['iface'],
       registers,
       async collect() {
