@@ -1,10 +1,10 @@
 // One interface, direction and family of a DesiredState as an ordered list of decisions over boxes: what the
 // dataplane checks, in the order it checks it, exactly as the reference evaluator (compile/evaluate.ts) decides.
 //
-// Ingress: failsafes (packets with ports), then the interface's classifier entries; no interface state means
-// nothing of notrack's sees the packet. Egress: nothing when no egress rule of the family exists, else failsafes,
-// then the rules of the interface's (or `*`'s) chain read back from the iptables tokens. Log entries are kept
-// apart: they never decide.
+// Ingress: inbound failsafes (packets with ports; an outbound one passes only a conntrack-confirmed reply, which no
+// header shows), then the interface's classifier entries; no interface state means nothing of notrack's sees the
+// packet. Egress: nothing when no egress rule of the family exists, else failsafes, then the rules of the
+// interface's (or `*`'s) chain read back from the iptables tokens. Log entries are kept apart: they never decide.
 import { parseCidr, type IpFamily } from '../net/cidr.js';
 import type {
   DesiredState,
