@@ -41,6 +41,8 @@ export const RECONCILE_REASONS = {
   Suspended: { status: 'Stalled', stage: 'suspended' },
   /** The source is refused as configured (a token over plain http). */
   SourceRefused: { status: 'Stalled', stage: 'fetch' },
+  /** The commit brings an object or a pack over the memory bounds (--max-object-bytes, --max-pack-bytes). */
+  SourceTooLarge: { status: 'Stalled', stage: 'fetch' },
   ValidationFailed: { status: 'Stalled', stage: 'validation' },
   HostNotFound: { status: 'Stalled', stage: 'host-not-found' },
   CompileFailed: { status: 'Stalled', stage: 'compile' },

@@ -4,6 +4,7 @@ import { cacheFolderFor, cacheFsFailure, cacheState, createCache, withCacheLock 
 import { readCommitFiles } from './commit-files.js';
 import { remoteAuth } from './credentials.js';
 import { limitedHttp } from './http-client.js';
+import { OversizedPackError } from './pack-guard.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
 import { commitAncestry, type Ancestry } from './ancestry.js';
 import { deepen, describeFailure, fetchCommit, type RemoteFetch } from './remote-commit.js';
@@ -53,6 +54,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
     deadlineMs: settings.deadlineMs,
     minBytesPerSecond: settings.minBytesPerSecond,
     rateWindowMs: settings.rateWindowMs,
+    pack: { maxObjectBytes: settings.maxObjectBytes, maxPackBytes: settings.maxPackBytes },
   });
   // isomorphic-git adds headers to the object it is given, so each call gets its own.
   const headers = (): Record<string, string> => (auth.header === undefined ? {} : { Authorization: auth.header });
@@ -61,6 +63,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   // A request cut off by the client's limits explains whatever isomorphic-git made of it (often "empty response").
   const known = (err: unknown): SourceError | undefined => {
     const cut = http.failure();
+    if (cut instanceof OversizedPackError) return tooLarge(cut);
     if (cut !== undefined) return remoteFailure(cut, ctx);
     return err instanceof SourceError ? err : (remoteFailure(err, ctx) ?? cacheFsFailure(err, gitdir));
   };
@@ -90,6 +93,16 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   }
 
   const label = choice.kind === 'branch' || choice.kind === 'tag' ? `${choice.kind} ${choice.name}` : 'commit';
+  function tooLarge(cut: OversizedPackError): SourceError {
+    const wanted = choice.kind === 'abbreviated' ? choice.prefix : choice.oid;
+    return new SourceError(
+      'source-too-large',
+      `refused to fetch ${wanted.slice(0, 12)} (${label}) of ${url}: ${cut.message}. notrack fetches every ` +
+        'object of a commit, wherever it lies, and bounds each to keep its memory bounded: move large files out ' +
+        'of the policy repository, or raise the limit',
+      { repo: url, cause: cut },
+    );
+  }
   async function attempt(): Promise<{
     commit: string;
     files: SourceSnapshot['files'];

@@ -3,6 +3,8 @@ import { defaultCacheDir } from './cache-folder.js';
 import {
   DEFAULT_DEADLINE_MS,
   DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_OBJECT_BYTES,
+  DEFAULT_MAX_PACK_BYTES,
   DEFAULT_MIN_BYTES_PER_SECOND,
   DEFAULT_RATE_WINDOW_MS,
   DEFAULT_TIMEOUT_MS,
@@ -27,6 +29,8 @@ export interface SourceSettings {
   rateWindowMs: number;
   include: (relPath: string) => boolean;
   maxFileBytes: number;
+  maxObjectBytes: number;
+  maxPackBytes: number;
   onProgress: ((e: SourceProgress) => void) | undefined;
   allowInsecureHttp: boolean;
   ancestor: string | undefined;
@@ -53,6 +57,8 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     rateWindowMs: positive('rateWindowMs', opts.rateWindowMs, DEFAULT_RATE_WINDOW_MS),
     include: opts.include ?? isYamlFile,
     maxFileBytes: positive('maxFileBytes', opts.maxFileBytes, DEFAULT_MAX_FILE_BYTES),
+    maxObjectBytes: positive('maxObjectBytes', opts.maxObjectBytes, DEFAULT_MAX_OBJECT_BYTES),
+    maxPackBytes: positive('maxPackBytes', opts.maxPackBytes, DEFAULT_MAX_PACK_BYTES),
     onProgress: opts.onProgress,
     allowInsecureHttp: opts.allowInsecureHttp ?? false,
     ancestor: opts.ancestor,
