@@ -37,6 +37,8 @@ export const RECONCILE_REASONS = {
   RefNotFound: { status: 'Stalled', stage: 'fetch' },
   /** The head does not descend from the applied commit (a force-push back): refused unless --allow-rewind. */
   Rewind: { status: 'Stalled', stage: 'provenance' },
+  /** --verify-signatures: a commit between the applied one and the head is unsigned or signed by an unknown key. */
+  SignatureInvalid: { status: 'Stalled', stage: 'provenance' },
   /** A person suspended notrack on this host (notrack suspend): nothing is changed until resume. */
   Suspended: { status: 'Stalled', stage: 'suspended' },
   /** The source is refused as configured (a token over plain http). */

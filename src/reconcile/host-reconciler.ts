@@ -89,6 +89,8 @@ export async function fetchDesired(
       return { ok: false, status: 'Stalled', reason: 'RefNotFound', message: (e as Error).message, snapshot: null };
     if (code === 'source-insecure-http')
       return { ok: false, status: 'Stalled', reason: 'SourceRefused', message: (e as Error).message, snapshot: null };
+    if (code === 'source-signature-invalid')
+      return { ok: false, status: 'Stalled', reason: 'SignatureInvalid', message: (e as Error).message, snapshot: null };
     if (code === 'source-too-large')
       return { ok: false, status: 'Stalled', reason: 'SourceTooLarge', message: (e as Error).message, snapshot: null };
     return { ok: false, status: 'Failed', reason: 'FetchFailed', message: (e as Error).message, snapshot: null };

@@ -33,7 +33,7 @@ export function byteSize(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) (v /= 1024), (u += 1);
+  while (v >= 1024 && u < units.length - 1) ((v /= 1024), (u += 1));
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 

@@ -5,6 +5,7 @@ import { readCommitFiles } from './commit-files.js';
 import { remoteAuth } from './credentials.js';
 import { limitedHttp } from './http-client.js';
 import { OversizedPackError } from './pack-guard.js';
+import { verifyCommits } from './commit-signatures.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
 import { commitAncestry, type Ancestry } from './ancestry.js';
 import { deepen, describeFailure, fetchCommit, type RemoteFetch } from './remote-commit.js';
@@ -129,6 +130,11 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
         await deepen(f, choice, depth);
         ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
       }
+    }
+    if (settings.signatures !== undefined) {
+      // Only what descends from the applied commit has a range to verify; a rewind is refused on its own.
+      const applied = ancestry === 'descends' ? settings.ancestor : undefined;
+      await verifyCommits({ gitdir, head: commit, applied, cache, keys: settings.signatures, repo: url });
     }
     const read = await readCommitFiles({
       gitdir,

@@ -1,5 +1,6 @@
 // The source options with every default filled in, checked once so the readers can trust them.
 import { defaultCacheDir } from './cache-folder.js';
+import type { SignatureKeys } from './commit-signatures.js';
 import {
   DEFAULT_DEADLINE_MS,
   DEFAULT_MAX_FILE_BYTES,
@@ -34,6 +35,7 @@ export interface SourceSettings {
   onProgress: ((e: SourceProgress) => void) | undefined;
   allowInsecureHttp: boolean;
   ancestor: string | undefined;
+  signatures: SignatureKeys | undefined;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -62,5 +64,6 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     onProgress: opts.onProgress,
     allowInsecureHttp: opts.allowInsecureHttp ?? false,
     ancestor: opts.ancestor,
+    signatures: opts.signatures,
   };
 }

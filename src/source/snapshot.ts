@@ -1,4 +1,5 @@
 // The source stage's typed input and output: which files of which commit, and what was read.
+import type { SignatureKeys } from './commit-signatures.js';
 
 export interface SourceProgress {
   phase: string;
@@ -43,6 +44,8 @@ export interface SourceOptions {
   maxObjectBytes?: number;
   /** A fetch refuses a pack larger than this as sent (source-too-large); default 64 MiB. */
   maxPackBytes?: number;
+  /** Verify every commit from `ancestor` (or the head alone without it) against these keys (--verify-signatures). */
+  signatures?: SignatureKeys;
   /** Send a token over plain http:// (default: refused, source-insecure-http: anyone on the path reads it). */
   allowInsecureHttp?: boolean;
 }

@@ -32,7 +32,8 @@ async function deflatedZeros(size: number): Promise<Buffer> {
 function zeroBlobId(size: number): string {
   const hash = createHash('sha1').update(`blob ${size}\0`);
   const zeros = Buffer.alloc(1024 * 1024);
-  for (let left = size; left > 0; left -= zeros.length) hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+  for (let left = size; left > 0; left -= zeros.length)
+    hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
   return hash.digest('hex');
 }
 
