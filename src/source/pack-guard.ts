@@ -191,7 +191,7 @@ export class PackGuard {
     }
     const index = this.seen + 1;
     this.seen = index;
-    this.check(type, size, index, size);
+    this.check(type, size, index);
     const inflater = new pako.Inflate({ chunkSize: 64 * 1024 });
     const state = { declared: size, out: 0, head: Buffer.alloc(0) };
     inflater.onData = (chunk: Uint8Array) => {
@@ -210,7 +210,7 @@ export class PackGuard {
         state.head = Buffer.concat([state.head, chunk.subarray(0, DELTA_HEADER_BYTES)]);
         const base = deltaSize(state.head, 0);
         const result = base && deltaSize(state.head, base.next);
-        if (result) this.check(type, result.value, index, result.value, 'makes');
+        if (result) this.check(type, result.value, index, true);
       }
     };
     inflater.onEnd = () => {};
@@ -219,12 +219,12 @@ export class PackGuard {
     return true;
   }
 
-  private check(type: number, size: number, index: number, shown: number, verb = 'is'): void {
+  /** Refuses an object of `size` bytes over the bound; `made` says the size is what a delta makes. */
+  private check(type: number, size: number, index: number, made = false): void {
     if (size <= this.limits.maxObjectBytes) return;
-    const kind = TYPES[type] ?? `type-${type} object`;
+    const what = made ? 'a delta that makes an object' : `a ${TYPES[type] ?? `type-${type} object`}`;
     throw new OversizedPackError(
-      `object ${index} of ${this.objects} in the pack ${verb === 'is' ? 'is' : 'is a delta that makes'} a ` +
-        `${kind === 'delta' ? 'object' : kind} of ${byteSize(shown)} (${shown} bytes), over the ` +
+      `object ${index} of ${this.objects} in the pack is ${what} of ${byteSize(size)} (${size} bytes), over the ` +
         `${byteSize(this.limits.maxObjectBytes)} limit on one object (--max-object-bytes)`,
       'object',
       size,
