@@ -35,8 +35,9 @@ export function sourceHelp(opts: { ref?: boolean; repoDefault?: string } = {}): 
     '  --allow-insecure-http  send the token over plain http:// (refused by default)',
     '  --max-object-bytes N   refuse a fetch that brings an object inflating past N bytes (default 33554432)',
     '  --max-pack-bytes N     refuse a fetch whose pack is larger than N bytes (default 67108864)',
-    '  --verify-signatures    refuse unless every commit from the applied one to the head is signed by a key',
-    '                         in --allowed-signers FILE (SSH) or --trusted-keys FILE (OpenPGP keyring)',
+    '  --verify-signatures    refuse unless every commit from the applied one to the head is signed by a key given',
+    '  --allowed-signers FILE  SSH keys trusted to sign (an allowed-signers file, as git gpg.ssh.allowedSignersFile)',
+    '  --trusted-keys FILE    OpenPGP public keys trusted to sign (a keyring, binary or armored export)',
   );
   return lines.join('\n');
 }
