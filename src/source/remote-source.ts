@@ -94,13 +94,19 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   }
 
   const label = choice.kind === 'branch' || choice.kind === 'tag' ? `${choice.kind} ${choice.name}` : 'commit';
+  // Set while older history is fetched to show that the head descends from the applied commit.
+  let provingAncestry = false;
   function tooLarge(cut: OversizedPackError): SourceError {
     const wanted = choice.kind === 'abbreviated' ? choice.prefix : choice.oid;
+    const why = provingAncestry
+      ? `; the object is in the history between the applied commit and the head, which is fetched to show that ` +
+        'the head descends from it: a commit that deletes the file does not take it out of history, rewriting ' +
+        'the history does (or raise the limit)'
+      : '. notrack fetches every object of a commit, wherever it lies, and bounds each to keep its memory ' +
+        'bounded: take large files out of the policy repository, or raise the limit';
     return new SourceError(
       'source-too-large',
-      `refused to fetch ${wanted.slice(0, 12)} (${label}) of ${url}: ${cut.message}. notrack fetches every ` +
-        'object of a commit, wherever it lies, and bounds each to keep its memory bounded: move large files out ' +
-        'of the policy repository, or raise the limit',
+      `refused to fetch ${wanted.slice(0, 12)} (${label}) of ${url}: ${cut.message}${why}`,
       { repo: url, cause: cut },
     );
   }
@@ -127,6 +133,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
       for (const depth of ANCESTRY_DEPTHS) {
         if (ancestry !== 'unknown') break;
+        provingAncestry = true;
         await deepen(f, choice, depth);
         ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
       }

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startGitServer, type GitServer } from '../support/git-server.js';
-import { GIB, commitBlob, writeZeroBlobPack } from '../support/big-blob.js';
+import { GIB, commitBlob, commitRemoval, writeZeroBlobPack } from '../support/big-blob.js';
 import { cacheFolderFor, fetchSource, type SourceOptions } from '../../src/source/index.js';
 import { paths, removeTempDirs, sourceError, tempDir } from './source-fixture.js';
 
@@ -49,6 +49,20 @@ test('a 1 GiB blob outside the policy path is refused from its header: source-to
   const snap = await read('huge');
   assert.is(snap.commit, fixed);
   assert.equal(paths(snap), ['policies/db.yaml', 'policies/web.yaml']);
+});
+
+test('a fix on top of the bad commit: the history fetched to prove descent holds the blob, and the message says so', async () => {
+  const good = await server.createRepo('history', POLICY);
+  await read('history');
+  const gitdir = server.repoPath('history');
+  const blob = await writeZeroBlobPack(gitdir, GIB);
+  commitBlob(gitdir, 'main', 'assets/zeros.bin', blob, 'a 1 GiB blob');
+  const fix = commitRemoval(gitdir, 'main', 'assets/zeros.bin', 'delete it again');
+  // Without an applied commit only the head is fetched, and the head no longer holds the blob.
+  assert.is((await read('history')).commit, fix);
+  const err = await sourceError(read('history', { ancestor: good.commit }), 'source-too-large');
+  assert.match(err.message, /is a blob of 1\.0 GiB/);
+  assert.match(err.message, /in the history between the applied commit and the head.*rewriting the history does/);
 });
 
 test('the bounds are options: a lower object bound refuses a small blob, a pack bound refuses the whole pack', async () => {

@@ -107,26 +107,43 @@ function git(gitdir: string, args: string[], input?: string): string {
   return r.stdout.trim();
 }
 
-/**
- * Commits, on top of `branch`, the tree of its tip plus `file` holding the blob `blob` (written with
- * writeZeroBlobPack), with plumbing only, so git never reads the blob's content. Returns the commit id.
- */
-export function commitBlob(gitdir: string, branch: string, file: string, blob: string, message: string): string {
+/** Commits, on top of `branch`, its tip's tree changed by `git update-index <change>`, with plumbing only. */
+function commitChange(gitdir: string, branch: string, change: string[], message: string, input?: string): string {
   const parent = git(gitdir, ['rev-parse', `refs/heads/${branch}`]);
   const index = path.join(gitdir, `index-${process.pid}`);
-  const env = { GIT_INDEX_FILE: index };
-  const withIndex = (args: string[]) => {
-    const r = spawnSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const withIndex = (args: string[], stdin?: string) => {
+    const r = spawnSync('git', ['--git-dir', gitdir, ...args], {
+      encoding: 'utf8',
+      input: stdin,
+      env: { ...process.env, GIT_INDEX_FILE: index },
+    });
     if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
     return r.stdout.trim();
   };
-  withIndex(['read-tree', parent]);
-  withIndex(['update-index', '--add', '--cacheinfo', `100644,${blob},${file}`]);
-  const tree = withIndex(['write-tree']);
-  const commit = git(gitdir, ['commit-tree', tree, '-p', parent, '-m', message]);
-  git(gitdir, ['update-ref', `refs/heads/${branch}`, commit, parent]);
-  rmSync(index, { force: true });
-  return commit;
+  try {
+    withIndex(['read-tree', parent]);
+    withIndex(['update-index', ...change], input);
+    const tree = withIndex(['write-tree']);
+    const commit = git(gitdir, ['commit-tree', tree, '-p', parent, '-m', message]);
+    git(gitdir, ['update-ref', `refs/heads/${branch}`, commit, parent]);
+    return commit;
+  } finally {
+    rmSync(index, { force: true });
+  }
+}
+
+/**
+ * Commits, on top of `branch`, the tree of its tip plus `file` holding the blob `blob` (written with
+ * writeZeroBlobPack), so git never reads the blob's content. Returns the commit id.
+ */
+export function commitBlob(gitdir: string, branch: string, file: string, blob: string, message: string): string {
+  return commitChange(gitdir, branch, ['--add', '--cacheinfo', `100644,${blob},${file}`], message);
+}
+
+/** Commits, on top of `branch`, the tree of its tip without `file` (a fix that deletes what a commit added). */
+export function commitRemoval(gitdir: string, branch: string, file: string, message: string): string {
+  // Mode 0 removes the entry; --index-info needs no work tree.
+  return commitChange(gitdir, branch, ['--index-info'], message, `0 ${'0'.repeat(40)}\t${file}\n`);
 }
 
 /** A YAML document nested `depth` levels deep as flow sequences: 2 bytes a level (250k levels: 500 KB). */
