@@ -4,33 +4,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startGitServer, type GitServer } from '../support/git-server.js';
 import { GIB, commitBlob, commitRemoval, writeZeroBlobPack } from '../support/big-blob.js';
-import { cacheFolderFor, fetchSource, type SourceOptions } from '../../src/source/index.js';
-import { paths, removeTempDirs, sourceError, tempDir } from './source-fixture.js';
+import { cacheFolderFor } from '../../src/source/index.js';
+import { paths, remoteFixture, sourceError } from './source-fixture.js';
 
-let server: GitServer;
-let cacheDir: string;
-
-test.before(async () => {
-  server = await startGitServer();
-  cacheDir = await tempDir('cache');
-});
-
-test.after(async () => {
-  await server.stop();
-  await removeTempDirs();
-});
-
-const read = (name: string, opts: Omit<SourceOptions, 'repo' | 'cacheDir'> = {}) =>
-  fetchSource({ repo: server.url(name), cacheDir, ...opts });
+const remote = remoteFixture(test);
+const { read } = remote;
 
 const POLICY = { 'policies/web.yaml': 'kind: GlobalNetworkPolicy\n' };
 
 test('a 1 GiB blob outside the policy path is refused from its header: source-too-large names it and its size', async () => {
-  const good = await server.createRepo('huge', POLICY);
+  const good = await remote.server.createRepo('huge', POLICY);
   assert.is((await read('huge')).commit, good.commit);
-  const gitdir = server.repoPath('huge');
+  const gitdir = remote.server.repoPath('huge');
   const blob = await writeZeroBlobPack(gitdir, GIB);
   const bad = commitBlob(gitdir, 'main', 'assets/zeros.bin', blob, 'a 1 GiB blob');
   const rssBefore = process.memoryUsage().rss;
@@ -40,21 +26,21 @@ test('a 1 GiB blob outside the policy path is refused from its header: source-to
   assert.match(err.message, /is a blob of 1\.0 GiB \(1073741824 bytes\), over the 32\.0 MiB limit on one object/);
   // Refused from the header, not after inflating: the reader grew by far less than the blob.
   assert.ok(grown < 200 * 1024 * 1024, `RSS grew by ${grown} bytes`);
-  const packs = (await readdir(join(cacheFolderFor(cacheDir, server.url('huge')), 'objects', 'pack'))).filter((f) =>
-    f.endsWith('.pack'),
-  );
+  const packs = (
+    await readdir(join(cacheFolderFor(remote.cacheDir, remote.server.url('huge')), 'objects', 'pack'))
+  ).filter((f) => f.endsWith('.pack'));
   assert.is(packs.length, 1, 'the refused pack was never written to the cache');
   // A force-push that drops the blob is read as usual from the same cache.
-  const fixed = await server.forcePush('huge', { ...POLICY, 'policies/db.yaml': 'kind: GlobalNetworkPolicy\n' });
+  const fixed = await remote.server.forcePush('huge', { ...POLICY, 'policies/db.yaml': 'kind: GlobalNetworkPolicy\n' });
   const snap = await read('huge');
   assert.is(snap.commit, fixed);
   assert.equal(paths(snap), ['policies/db.yaml', 'policies/web.yaml']);
 });
 
 test('a fix on top of the bad commit: the history fetched to prove descent holds the blob, and the message says so', async () => {
-  const good = await server.createRepo('history', POLICY);
+  const good = await remote.server.createRepo('history', POLICY);
   await read('history');
-  const gitdir = server.repoPath('history');
+  const gitdir = remote.server.repoPath('history');
   const blob = await writeZeroBlobPack(gitdir, GIB);
   commitBlob(gitdir, 'main', 'assets/zeros.bin', blob, 'a 1 GiB blob');
   const fix = commitRemoval(gitdir, 'main', 'assets/zeros.bin', 'delete it again');
@@ -66,7 +52,7 @@ test('a fix on top of the bad commit: the history fetched to prove descent holds
 });
 
 test('the bounds are options: a lower object bound refuses a small blob, a pack bound refuses the whole pack', async () => {
-  await server.createRepo('bounds', { ...POLICY, 'data/blob.txt': 'x'.repeat(200_000) });
+  await remote.server.createRepo('bounds', { ...POLICY, 'data/blob.txt': 'x'.repeat(200_000) });
   const object = await sourceError(read('bounds', { maxObjectBytes: 100_000 }), 'source-too-large');
   assert.match(object.message, /is a blob of 195\.3 KiB \(200000 bytes\), over the 97\.7 KiB limit/);
   const pack = await sourceError(read('bounds', { maxPackBytes: 100 }), 'source-too-large');

@@ -5,14 +5,12 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startGitServer, type GitServer } from '../support/git-server.js';
 import { openpgpSigner, signedCommit, sshSigner, stage, type Signer } from '../support/signing.js';
-import { fetchSource, type SourceOptions } from '../../src/source/index.js';
+import type { SourceOptions } from '../../src/source/index.js';
 import { readCommitSignature, signatureKind, type SignatureKeys } from '../../src/source/commit-signatures.js';
-import { removeTempDirs, sourceError, tempDir } from './source-fixture.js';
+import { remoteFixture, sourceError, tempDir } from './source-fixture.js';
 
-let server: GitServer;
-let cacheDir: string;
+const remote = remoteFixture(test);
 let keys: string;
 let allowedSigners: string;
 let trustedKeys: string;
@@ -22,8 +20,6 @@ let carol: Signer;
 let eve: Signer;
 
 test.before(async () => {
-  server = await startGitServer();
-  cacheDir = await tempDir('cache');
   keys = await tempDir('keys');
   allowedSigners = path.join(keys, 'allowed_signers');
   trustedKeys = path.join(keys, 'trusted.asc');
@@ -31,11 +27,6 @@ test.before(async () => {
   mallory = sshSigner(keys, 'mallory', null);
   carol = openpgpSigner(keys, 'carol', trustedKeys);
   eve = openpgpSigner(keys, 'eve', null);
-});
-
-test.after(async () => {
-  await server.stop();
-  await removeTempDirs();
 });
 
 function git(args: string[], cwd: string): string {
@@ -46,7 +37,7 @@ function git(args: string[], cwd: string): string {
 
 /** A work repository whose main branch is pushed to the server repository `name` after each commit. */
 async function workRepo(name: string): Promise<{ dir: string; commit(s: Signer | null, files?: object): string }> {
-  await server.createEmptyRepo(name);
+  await remote.server.createEmptyRepo(name);
   const dir = await tempDir(`work-${name}`);
   git(['init', '-q', '-b', 'main'], dir);
   let n = 0;
@@ -56,14 +47,14 @@ async function workRepo(name: string): Promise<{ dir: string; commit(s: Signer |
       n += 1;
       stage(dir, { [`policies/p${n}.yaml`]: `kind: GlobalNetworkPolicy\n# ${n}\n`, ...(files as object) });
       const oid = signedCommit(dir, signer, `commit ${n}`);
-      git(['push', '-q', '--force', server.repoPath(name), 'HEAD:refs/heads/main'], dir);
+      git(['push', '-q', '--force', remote.server.repoPath(name), 'HEAD:refs/heads/main'], dir);
       return oid;
     },
   };
 }
 
 const read = (name: string, signatures: SignatureKeys, opts: Omit<SourceOptions, 'repo' | 'cacheDir'> = {}) =>
-  fetchSource({ repo: server.url(name), cacheDir, signatures, ...opts });
+  remote.read(name, { signatures, ...opts });
 const ssh = (): SignatureKeys => ({ allowedSigners });
 const both = (): SignatureKeys => ({ allowedSigners, trustedKeys });
 
@@ -149,7 +140,7 @@ test('a merged-in commit counts as much as a first-parent one: an unsigned side-
     ],
     repo.dir,
   );
-  git(['push', '-q', server.repoPath('merge'), 'HEAD:refs/heads/main'], repo.dir);
+  git(['push', '-q', remote.server.repoPath('merge'), 'HEAD:refs/heads/main'], repo.dir);
   const err = await sourceError(read('merge', ssh(), { ancestor: applied }), 'source-signature-invalid');
   assert.match(err.message, new RegExp(`commit ${side.slice(0, 12)} `));
   assert.match(err.message, /one of the 3 commits between/);
@@ -189,7 +180,7 @@ test('a commit whose content was changed after signing is refused', async () => 
     cwd: repo.dir,
     encoding: 'utf8',
   }).stdout.trim();
-  git(['push', '-q', '--force', server.repoPath('tampered'), `${oid}:refs/heads/main`], repo.dir);
+  git(['push', '-q', '--force', remote.server.repoPath('tampered'), `${oid}:refs/heads/main`], repo.dir);
   const err = await sourceError(read('tampered', ssh()), 'source-signature-invalid');
   assert.match(err.message, new RegExp(`commit ${oid.slice(0, 12)} `));
   assert.match(err.message, /its SSH signature by alice@notrack\.invalid does not verify/);

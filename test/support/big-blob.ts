@@ -6,6 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { crc32, createDeflate, constants } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
+import { gitSync } from '../source/source-fixture.js';
 
 export const GIB = 1024 * 1024 * 1024;
 
@@ -89,23 +90,7 @@ export async function writeZeroBlobPack(gitdir: string, size = GIB): Promise<str
   return oid;
 }
 
-function git(gitdir: string, args: string[], input?: string): string {
-  const r = spawnSync('git', ['--git-dir', gitdir, ...args], {
-    encoding: 'utf8',
-    input,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      GIT_CONFIG_NOSYSTEM: '1',
-      HOME: gitdir,
-      GIT_AUTHOR_NAME: 'notrack test',
-      GIT_AUTHOR_EMAIL: 'test@notrack.invalid',
-      GIT_COMMITTER_NAME: 'notrack test',
-      GIT_COMMITTER_EMAIL: 'test@notrack.invalid',
-    },
-  });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const git = (gitdir: string, args: string[]): string => gitSync(['--git-dir', gitdir, ...args], gitdir);
 
 /** Commits, on top of `branch`, its tip's tree changed by `git update-index <change>`, with plumbing only. */
 function commitChange(gitdir: string, branch: string, change: string[], message: string, input?: string): string {
