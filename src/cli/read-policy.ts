@@ -5,6 +5,7 @@ import { normalizeSubPath } from '../source/sub-path.js';
 import type { SignatureKeys } from '../source/commit-signatures.js';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { spawnRunner } from '../dataplane/command-runner.js';
 
 interface SourceValues {
   repo?: string | undefined;
@@ -48,6 +49,7 @@ function signatureKeys(values: SourceValues): SignatureKeys | undefined {
     if (file !== undefined && !existsSync(file)) throw new UsageError(`--${flag} ${file}: no such file`);
   }
   return {
+    run: spawnRunner,
     ...(allowedSigners !== undefined ? { allowedSigners: path.resolve(allowedSigners) } : {}),
     ...(trustedKeys !== undefined ? { trustedKeys: path.resolve(trustedKeys) } : {}),
   };

@@ -1,6 +1,5 @@
 // --verify-signatures: every commit the host would newly run (applied..head, merged-in commits too) must carry a
 // good signature by a key given out of band: SSH (ssh-keygen -Y verify, namespace "git") or OpenPGP (gpgv).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,8 +7,16 @@ import path from 'node:path';
 import git, { Errors } from 'isomorphic-git';
 import { SourceError } from './source-error.js';
 
+/**
+ * Runs a program from an argv array with optional stdin (the shape of the dataplane's CommandRunner, which the
+ * CLI passes in: programs are spawned in one place).
+ */
+export type ProgramRunner = (argv: string[], input?: string) => { status: number; stdout: string; stderr: string };
+
 /** The keys a signature must verify against, read from files the operator names, never from the repository. */
 export interface SignatureKeys {
+  /** How ssh-keygen and gpgv are run. */
+  run: ProgramRunner;
   /** An SSH allowed-signers file (ssh-keygen(1) ALLOWED SIGNERS). */
   allowedSigners?: string;
   /** A keyring of OpenPGP public keys (binary or ASCII-armored export). */
@@ -71,36 +78,6 @@ export async function readCommitSignature(gitdir: string, oid: string, cache: ob
   return splitSignedCommit(Buffer.from(object as Uint8Array));
 }
 
-interface ToolResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a verifier (argv, no shell) with `input` on stdin; a missing program is reported, not thrown. */
-function runTool(argv: string[], input: Buffer | undefined): Promise<ToolResult> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => resolve({ status: -1, stdout: '', stderr: `${argv[0]} could not be run: ${e.message}` }));
-    child.on('close', (status) =>
-      resolve({
-        status: status ?? -1,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
-  });
-}
-
 function firstLine(text: string): string {
   return (
     text
@@ -111,17 +88,23 @@ function firstLine(text: string): string {
 }
 
 /** Why the signature does not verify, or null when it does. */
-async function sshProblem(sig: CommitSignature, allowedSigners: string, dir: string): Promise<string | null> {
+async function sshProblem(
+  run: ProgramRunner,
+  sig: CommitSignature,
+  allowedSigners: string,
+  dir: string,
+): Promise<string | null> {
   const sigFile = path.join(dir, 'commit.sig');
   await writeFile(sigFile, sig.signature!);
   // As git does: find who the key belongs to, then verify as that principal in the "git" namespace.
-  const found = await runTool(['ssh-keygen', '-Y', 'find-principals', '-f', allowedSigners, '-s', sigFile], undefined);
+  const found = run(['ssh-keygen', '-Y', 'find-principals', '-f', allowedSigners, '-s', sigFile]);
   const principal = firstLine(found.stdout);
   if (found.status !== 0 || principal === '')
     return `it is signed with an SSH key that is not in the allowed-signers file ${allowedSigners}`;
-  const verified = await runTool(
+  // Commit objects are UTF-8 (git's default, and what notrack reads policy as); stdin is passed as such.
+  const verified = run(
     ['ssh-keygen', '-Y', 'verify', '-f', allowedSigners, '-I', principal, '-n', 'git', '-s', sigFile],
-    sig.payload,
+    sig.payload.toString('utf8'),
   );
   if (verified.status === 0) return null;
   return `its SSH signature by ${principal} does not verify (${firstLine(verified.stderr) || 'ssh-keygen failed'})`;
@@ -137,7 +120,12 @@ function dearmor(text: string): Buffer {
   return Buffer.from(body.join(''), 'base64');
 }
 
-async function openpgpProblem(sig: CommitSignature, keyring: string, dir: string): Promise<string | null> {
+async function openpgpProblem(
+  run: ProgramRunner,
+  sig: CommitSignature,
+  keyring: string,
+  dir: string,
+): Promise<string | null> {
   const sigFile = path.join(dir, 'commit.asc');
   const dataFile = path.join(dir, 'commit.txt');
   const keys = await readFile(keyring);
@@ -149,10 +137,7 @@ async function openpgpProblem(sig: CommitSignature, keyring: string, dir: string
   // gpgv trusts exactly the keyring it is given; its own home folder is a fresh one, so nothing else is read.
   const home = path.join(dir, 'gnupg');
   await fs.promises.mkdir(home, { mode: 0o700 });
-  const r = await runTool(
-    ['gpgv', '--homedir', home, '--keyring', ring, '--status-fd', '1', sigFile, dataFile],
-    undefined,
-  );
+  const r = run(['gpgv', '--homedir', home, '--keyring', ring, '--status-fd', '1', sigFile, dataFile]);
   const status = r.stdout.split('\n');
   const valid = status.find((l) => l.startsWith('[GNUPG:] VALIDSIG '));
   if (r.status === 0 && valid !== undefined) return null;
@@ -177,10 +162,10 @@ export async function signatureProblem(
   try {
     if (sig.kind === 'ssh') {
       if (keys.allowedSigners === undefined) return 'it is signed with SSH, and no --allowed-signers file is given';
-      return await sshProblem(sig, keys.allowedSigners, dir);
+      return await sshProblem(keys.run, sig, keys.allowedSigners, dir);
     }
     if (keys.trustedKeys === undefined) return 'it is signed with OpenPGP, and no --trusted-keys file is given';
-    return await openpgpProblem(sig, keys.trustedKeys, dir);
+    return await openpgpProblem(keys.run, sig, keys.trustedKeys, dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

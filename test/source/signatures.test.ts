@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openpgpSigner, signedCommit, sshSigner, stage, type Signer } from '../support/signing.js';
 import type { SourceOptions } from '../../src/source/index.js';
+import { spawnRunner } from '../../src/dataplane/command-runner.js';
 import { readCommitSignature, signatureKind, type SignatureKeys } from '../../src/source/commit-signatures.js';
 import { remoteFixture, sourceError, tempDir } from './source-fixture.js';
 
@@ -55,8 +56,8 @@ async function workRepo(name: string): Promise<{ dir: string; commit(s: Signer |
 
 const read = (name: string, signatures: SignatureKeys, opts: Omit<SourceOptions, 'repo' | 'cacheDir'> = {}) =>
   remote.read(name, { signatures, ...opts });
-const ssh = (): SignatureKeys => ({ allowedSigners });
-const both = (): SignatureKeys => ({ allowedSigners, trustedKeys });
+const ssh = (): SignatureKeys => ({ run: spawnRunner, allowedSigners });
+const both = (): SignatureKeys => ({ run: spawnRunner, allowedSigners, trustedKeys });
 
 test('the signature is read out of the commit object, and the payload is exactly what git signed', async () => {
   const repo = await workRepo('parse');
@@ -150,9 +151,12 @@ test('a merged-in commit counts as much as a first-parent one: an unsigned side-
 test('OpenPGP: a commit signed by a key in --trusted-keys passes; an unknown key names its key id', async () => {
   const repo = await workRepo('pgp');
   const good = repo.commit(carol);
-  assert.is((await read('pgp', { trustedKeys })).commit, good);
+  assert.is((await read('pgp', { run: spawnRunner, trustedKeys })).commit, good);
   const bad = repo.commit(eve);
-  const err = await sourceError(read('pgp', { trustedKeys }, { ancestor: good }), 'source-signature-invalid');
+  const err = await sourceError(
+    read('pgp', { run: spawnRunner, trustedKeys }, { ancestor: good }),
+    'source-signature-invalid',
+  );
   assert.match(err.message, new RegExp(`commit ${bad.slice(0, 12)} `));
   assert.match(err.message, /signed with OpenPGP key [0-9A-F]{16}, which is not in /);
 });
