@@ -6,6 +6,7 @@ import pako, { type Inflate } from 'pako';
 export class OversizedPackError extends Error {
   constructor(
     message: string,
+    /** What was over its bound: one object's size, the pack's size, or the pack's object count. */
     readonly what: 'object' | 'pack',
     readonly size: number,
     readonly limit: number,
@@ -21,6 +22,13 @@ export interface PackLimits {
   /** The largest a pack may be as sent (compressed), in bytes. */
   maxPackBytes: number;
 }
+
+/**
+ * The most objects one pack may hold. isomorphic-git keeps a few hundred bytes of bookkeeping per object while it
+ * indexes a pack, so a pack of millions of tiny objects (a few bytes each, well under the pack bound) would cost
+ * gigabytes; a policy repository's commit has thousands.
+ */
+export const MAX_PACK_OBJECTS = 100_000;
 
 const TYPES: Record<number, string> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag', 6: 'delta', 7: 'delta' };
 const OFS_DELTA = 6;
@@ -147,6 +155,14 @@ export class PackGuard {
         if (this.pack.subarray(0, 4).toString('latin1') !== 'PACK') return this.stop();
         this.objects = this.pack.readUInt32BE(8);
         this.pack = this.pack.subarray(12);
+        if (this.objects > MAX_PACK_OBJECTS) {
+          throw new OversizedPackError(
+            `the pack holds ${this.objects} objects, over the limit of ${MAX_PACK_OBJECTS} in one fetch`,
+            'pack',
+            this.objects,
+            MAX_PACK_OBJECTS,
+          );
+        }
         continue;
       }
       if (this.inflating === undefined) {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { OversizedPackError, PackGuard, byteSize } from '../../src/source/pack-guard.js';
+import { MAX_PACK_OBJECTS, OversizedPackError, PackGuard, byteSize } from '../../src/source/pack-guard.js';
 import { objectSize } from '../../src/source/object-size.js';
 import { GIB, writeZeroBlobPack } from '../support/big-blob.js';
 import { fetchSource } from '../../src/source/index.js';
@@ -145,6 +145,17 @@ test('a pack larger than the pack bound is refused as it arrives', () => {
     maxPackBytes: 20,
   });
   assert.match(err!.message, /^the pack is larger than the 20 B limit \(--max-pack-bytes\)/);
+});
+
+test('a pack declaring more objects than one fetch may hold is refused from its header', () => {
+  const head = Buffer.alloc(12);
+  head.write('PACK', 0, 'latin1');
+  head.writeUInt32BE(2, 4);
+  head.writeUInt32BE(MAX_PACK_OBJECTS + 1, 8);
+  const err = feed(sideband(head), 3);
+  assert.is(err!.message, `the pack holds ${MAX_PACK_OBJECTS + 1} objects, over the limit of 100000 in one fetch`);
+  head.writeUInt32BE(MAX_PACK_OBJECTS, 8);
+  assert.is(feed(sideband(head), 3), null);
 });
 
 test('sizes in messages', () => {
