@@ -1,4 +1,4 @@
-// isomorphic-git's Node HTTP client with bounds: an idle timeout, a minimum rate, a total deadline per fetch, and a pack guard.
+// isomorphic-git's Node HTTP client with bounds: an idle timeout, a minimum rate, a deadline per fetch, a pack guard.
 import nodeHttp from 'isomorphic-git/http/node';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { PackGuard, type PackLimits } from './pack-guard.js';
