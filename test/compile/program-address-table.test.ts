@@ -4,7 +4,14 @@ import * as assert from 'uvu/assert';
 import type { DesiredState, IngressEntry, PrefixSet, SideMatch } from '../../src/compile/desired-state.js';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
 import { buildClassifier, TERMINAL, type Classifier } from '../../src/compile/program/classifier.js';
-import { buildStrideTable, strideLookup, STRIDE_GROUP } from '../../src/compile/program/ipv4-stride.js';
+import {
+  buildStrideTable,
+  strideLookup,
+  STRIDE_BITMAP,
+  STRIDE_BITMAP_BYTES,
+  STRIDE_GROUP,
+  STRIDE_GROUP_BYTES,
+} from '../../src/compile/program/ipv4-stride.js';
 import { ENTRY_COUNTER_MASK } from '../../src/compile/program/entry-word.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
 
@@ -53,12 +60,35 @@ function bruteLpm(prefixes: [number, number][], values: number[], addr: number, 
 }
 
 test('IPv4 table: every address finds the value of its longest prefix (random prefixes of every length, nested)', () => {
+  let bitmapGroups = 0;
+  let fourthOctetGroups = 0;
   for (let seed = 1; seed <= 6; seed++) {
     const r = mulberry32(seed);
     const prefixes = randomPrefixes(r, 40 + seed * 30);
+    // And a few /24s crowded with longer prefixes (several values in one fourth-octet group).
+    const crowded = new Set(prefixes.map(([net, len]) => `${net}/${len}`));
+    for (let k = 0; k < 20; k++) {
+      const len = 25 + Math.floor(r() * 8);
+      const net = ((0x0a000100 + (k % 3) * 256 + Math.floor(r() * 256)) & mask(len)) >>> 0;
+      if (!crowded.has(`${net}/${len}`)) prefixes.push([net, len]);
+      crowded.add(`${net}/${len}`);
+    }
     const values = prefixes.map((_, i) => i + 1);
     const t = buildStrideTable({ keys: lpmKeys(prefixes), values, count: prefixes.length, defaultValue: 0 });
     assert.ok(t.elements > 256, 'prefixes past /16 made groups');
+    bitmapGroups += t.bitmapCount;
+    // A fourth-octet group (one a third-octet group points to) that stayed 1 KiB holds three values or more.
+    const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
+    for (const root of t.slots.subarray(0, 65536).filter(isGroup)) {
+      const third = (root - STRIDE_GROUP) * 256;
+      for (const v of t.slots.subarray(third, third + 256).filter(isGroup)) {
+        if (v & STRIDE_BITMAP) continue;
+        const g = v - STRIDE_GROUP;
+        const values = new Set(t.slots.subarray(g * 256, (g + 1) * 256));
+        fourthOctetGroups++;
+        assert.ok(values.size >= 3, `seed ${seed}: group ${g} has ${values.size} values but is not a bitmap`);
+      }
+    }
     for (let k = 0; k < 4000; k++) {
       // Aim at prefix edges and inside, and anywhere.
       const [net, len] = prefixes[Math.floor(r() * prefixes.length)]!;
@@ -76,6 +106,7 @@ test('IPv4 table: every address finds the value of its longest prefix (random pr
       assert.is(strideLookup(t, addr), want, `seed ${seed}: ${quad(addr)}`);
     }
   }
+  assert.ok(bitmapGroups > 0 && fourthOctetGroups > 0, `bitmap ${bitmapGroups}, 1 KiB ${fourthOctetGroups}`);
 });
 
 test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a group, a /32 one slot of a second group', () => {
@@ -83,9 +114,16 @@ test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a g
     [0x0a000000, 8],
     [0x0a010000, 20],
     [0x0a010203, 32],
+    [0x0a010380, 25],
+    [0x0a010381, 32],
   ];
-  const t = buildStrideTable({ keys: lpmKeys(prefixes), values: [1, 2, 3], count: 3, defaultValue: 7 });
-  assert.is(t.elements, 256 + 2, 'one group for 10.1.0.0/16 (third octet), one for 10.1.2.0/24 (fourth)');
+  const t = buildStrideTable({ keys: lpmKeys(prefixes), values: [1, 2, 3, 4, 5], count: 5, defaultValue: 7 });
+  assert.is(t.elements, 256 + 2, 'one group for 10.1.0.0/16 (third octet), one for 10.1.3.0/24 (three values)');
+  assert.is(t.bitmapCount, 1, '10.1.2.0/24 holds two values: a bitmap group');
+  assert.is(t.slots[(t.slots[0x0a01]! - STRIDE_GROUP) * 256 + 2]! & ~0x1fff_ffff, STRIDE_GROUP | STRIDE_BITMAP);
+  assert.is(strideLookup(t, 0x0a010380), 4);
+  assert.is(strideLookup(t, 0x0a010381), 5);
+  assert.is(strideLookup(t, 0x0a01037f), 2);
   assert.is(strideLookup(t, 0x0a020304), 1);
   assert.is(strideLookup(t, 0x0a010f01), 2);
   assert.is(strideLookup(t, 0x0a011001), 1, 'just past the /20');
@@ -93,6 +131,42 @@ test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a g
   assert.is(strideLookup(t, 0x0a010204), 2);
   assert.is(strideLookup(t, 0x0b000000), 7, 'under no prefix: the default');
   assert.ok(t.slots[0x0a01]! >= STRIDE_GROUP, 'the /16 slot points to a group');
+});
+
+test('IPv4 table: 100,000 deny-listed hosts in one /8 take 40-byte bitmap groups, not 1 KiB groups', () => {
+  const r = mulberry32(99);
+  const hosts = new Set<number>();
+  while (hosts.size < 100_000) hosts.add((0x20000000 + Math.floor(r() * 2 ** 24)) >>> 0);
+  const prefixes = [...hosts].map((h): [number, number] => [h, 32]);
+  const t = buildStrideTable({
+    keys: lpmKeys(prefixes),
+    values: prefixes.map(() => 0x8000_0001),
+    count: prefixes.length,
+    defaultValue: 3,
+  });
+  const slash24s = new Set([...hosts].map((h) => h >>> 8)).size;
+  assert.is(t.elements, 256 + 256, 'the first table and one third-octet group per /16 of 32.0.0.0/8');
+  assert.is(t.bitmapCount, slash24s, 'one bitmap group per /24 holding a host');
+  const bytes = t.elements * STRIDE_GROUP_BYTES + t.bitmapCount * STRIDE_BITMAP_BYTES;
+  const before = (t.elements + slash24s) * STRIDE_GROUP_BYTES;
+  assert.ok(bytes * 10 < before, `${bytes} bytes against ${before} with 1 KiB groups`);
+  for (const h of [...hosts].slice(0, 5000)) {
+    assert.is(strideLookup(t, h), 0x8000_0001, quad(h));
+    if (!hosts.has(h + 1)) assert.is(strideLookup(t, h + 1), 3, `${quad(h + 1)}: next to a host`);
+  }
+});
+
+test('IPv4 table: a fourth-octet group whose prefixes all find one value is no group, its slot holds the value', () => {
+  const prefixes: [number, number][] = [
+    [0x0a010200, 25],
+    [0x0a010280, 25],
+  ];
+  const t = buildStrideTable({ keys: lpmKeys(prefixes), values: [6, 6], count: 2, defaultValue: 0 });
+  assert.is(t.elements, 257);
+  assert.is(t.bitmapCount, 0);
+  assert.is(t.slots[(t.slots[0x0a01]! - STRIDE_GROUP) * 256 + 2], 6);
+  assert.is(strideLookup(t, 0x0a0102ff), 6);
+  assert.is(strideLookup(t, 0x0a010300), 0);
 });
 
 // ---------------------------------------------------------------------------------------------------------------

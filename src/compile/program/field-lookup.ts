@@ -7,7 +7,7 @@ import type { ProgramBuilder } from '../../asm/index.js';
 import { FP, R0, R1, R2, R4 } from '../../asm/index.js';
 import { PacketFlag, STATE_FIELDS } from '../../abi/notrack.js';
 import { NO_VALUE_INDEX, TERMINAL, type ClassifierField } from './classifier.js';
-import { STRIDE_GROUP } from './ipv4-stride.js';
+import { STRIDE_BITMAP, STRIDE_GROUP } from './ipv4-stride.js';
 import { R_STATE, STACK_INDEX, STACK_KEY } from './frame.js';
 
 /** Looks up `map` with the key at fp+keyOffset; R0 = value pointer or 0. */
@@ -48,10 +48,20 @@ export function emitEntryTable(p: ProgramBuilder, entriesMap: string, slot: numb
 
 /**
  * The IPv4 DIR-16-8-8 lookup (ipv4-stride.ts): R1 = the slot value the address finds. The address stays on the
- * stack (fp+STACK_KEY) between levels; each level is one array-map element (a 256-slot group) and one load.
+ * stack (fp+STACK_KEY) between levels; each level is one array-map element (a 256-slot group) and one load. With
+ * `bitmapMap`, a third-octet slot may point to a bitmap group instead: one element of that map, its bit for the
+ * fourth octet picks one of its two values.
  */
-function emitStrideLookup(p: ProgramBuilder, name: string, at: number, classMap: string, fail: string): void {
+function emitStrideLookup(
+  p: ProgramBuilder,
+  name: string,
+  at: number,
+  classMap: string,
+  bitmapMap: string | undefined,
+  fail: string,
+): void {
   const leaf = p.newLabel(`${name}_leaf`);
+  const bitmap = p.newLabel(`${name}_bitmap`);
   p.ldx('u32', R1, R_STATE, at); // R1 = the address (first octet in the low byte)
   p.stx('u32', FP, STACK_KEY, R1); // kept for the next levels
   p.alu64('and', R1, 255); // R1 = first octet: the element of the first table
@@ -69,10 +79,36 @@ function emitStrideLookup(p: ProgramBuilder, name: string, at: number, classMap:
     p.mov64(R2, R1); // R2 = the value
     p.alu64('and', R2, STRIDE_GROUP); // R2 = does it point to a group?
     p.jmp('jeq', R2, 0, leaf); // no: a leaf
+    if (shift === 16 && bitmapMap !== undefined) {
+      p.mov64(R2, R1); // R2 = the pointer
+      p.alu64('and', R2, STRIDE_BITMAP); // R2 = to a bitmap group?
+      p.jmp('jne', R2, 0, bitmap); // yes
+    }
     p.alu64('and', R1, STRIDE_GROUP - 1); // R1 = the group's element
     p.stx('u32', FP, STACK_INDEX, R1); // key = it
     emitLookup(p, classMap, STACK_INDEX);
     p.jmp('jeq', R0, 0, fail); // no such group (cannot happen)
+  }
+  if (bitmapMap !== undefined) {
+    p.ja(leaf);
+    p.label(bitmap);
+    p.alu64('and', R1, STRIDE_BITMAP - 1); // R1 = the bitmap group's element
+    p.stx('u32', FP, STACK_INDEX, R1); // key = it
+    emitLookup(p, bitmapMap, STACK_INDEX);
+    p.jmp('jeq', R0, 0, fail); // no such group (cannot happen)
+    p.ldx('u32', R1, FP, STACK_KEY); // R1 = the address
+    p.alu64('rsh', R1, 24); // R1 = the fourth octet
+    p.mov64(R2, R1); // R2 = the octet
+    p.alu64('rsh', R2, 5); // R2 = its bit word
+    p.alu64('lsh', R2, 2); // R2 = the word's byte offset in bits[]
+    p.alu64('add', R2, R0); // R2 = the word, less the 8 bytes of the two values
+    p.ldx('u32', R2, R2, 8); // R2 = the bit word
+    p.alu64('and', R1, 31); // R1 = the octet's bit in it
+    p.alu64('rsh', R2, R1); // R2 = the bit, lowest
+    p.alu64('and', R2, 1); // R2 = 0 or 1: which value
+    p.alu64('lsh', R2, 2); // R2 = its byte offset
+    p.alu64('add', R0, R2); // R0 = the value
+    p.ldx('u32', R1, R0, 0); // R1 = the slot value the address finds
   }
   p.label(leaf);
 }
@@ -105,17 +141,17 @@ function emitFieldValue(
 export function emitFieldLookup(
   p: ProgramBuilder,
   field: ClassifierField,
-  classMap: string,
-  recordsMap: string,
+  maps: { classMap: string; bitmapMap?: string; recordsMap: string },
   slot: number,
   fail: string,
   terminal: string,
 ): void {
+  const { classMap, bitmapMap, recordsMap } = maps;
   p.comment(`field ${field.name}: value -> class -> record (or the verdict)`);
   const m = field.map;
   if (m.kind === 'stride') {
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;
-    emitStrideLookup(p, field.name, at, classMap, fail);
+    emitStrideLookup(p, field.name, at, classMap, m.bitmapCount > 0 ? bitmapMap : undefined, fail);
   } else if (m.kind === 'lpm') {
     // The LPM key: prefix length = the whole address, then the address as on the wire (the state keeps it so).
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;

@@ -4,12 +4,18 @@ import type { IpFamily } from '../../net/cidr.js';
 import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
 import { TABLE_WORDS } from './entry-placement.js';
-import { STRIDE_GROUP_BYTES } from './ipv4-stride.js';
+import { STRIDE_BITMAP_BYTES, STRIDE_GROUP_BYTES } from './ipv4-stride.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
-/** What a map holds: the class records, the entry table, or one field's class table. */
-type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName;
+/** The bitmap groups of an IPv4 address field's table (ipv4-stride.ts), beside the field's map of 1 KiB groups. */
+export type BitmapRole = 'saddrBitmap' | 'daddrBitmap';
+
+/** What a map holds: the class records, the entry table, one field's class table, or its bitmap groups. */
+type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName | BitmapRole;
+
+/** The role of an address field's bitmap groups. */
+export const bitmapRole = (field: 'saddr' | 'daddr'): BitmapRole => `${field}Bitmap`;
 
 export interface PolicyMapSpec {
   /** The kernel name and the relocation name in the program (at most 15 characters). */
@@ -44,6 +50,8 @@ const ROLE_SUFFIX: Record<PolicyMapRole, string> = {
   icmp: 'icmp',
   daddr: 'dst',
   saddr: 'src',
+  daddrBitmap: 'dstb',
+  saddrBitmap: 'srcb',
 };
 
 export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
@@ -153,6 +161,19 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
         maxEntries: stride ? m.elements : m.values.length,
         flags: 0,
       });
+      if (m.kind === 'stride' && m.bitmapCount > 0 && (f.name === 'saddr' || f.name === 'daddr')) {
+        const role = bitmapRole(f.name);
+        specs.push({
+          name: policyMapName(family, role),
+          family,
+          role,
+          type: MapType.ARRAY,
+          keySize: 4,
+          valueSize: STRIDE_BITMAP_BYTES,
+          maxEntries: m.bitmapCount,
+          flags: 0,
+        });
+      }
     }
   }
   return specs;
@@ -174,6 +195,12 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
       ENTRY_TABLE_HEADER,
     );
     return { kind: 'array', count: 1, valueSize: size, values: value };
+  }
+  if (role === 'saddrBitmap' || role === 'daddrBitmap') {
+    const m = c.fields.find((x) => `${x.name}Bitmap` === role)?.map;
+    if (m?.kind !== 'stride') throw new Error(`policy maps: family ${c.family} has no ${role}`);
+    const values = Buffer.from(m.bitmaps.buffer, m.bitmaps.byteOffset, m.bitmapCount * STRIDE_BITMAP_BYTES);
+    return { kind: 'array', count: m.bitmapCount, valueSize: STRIDE_BITMAP_BYTES, values };
   }
   const f = c.fields.find((x) => x.name === role);
   if (!f) throw new Error(`policy maps: family ${c.family} does not use field ${role}`);
