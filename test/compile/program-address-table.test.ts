@@ -11,6 +11,7 @@ import {
   STRIDE_BITMAP_BYTES,
   STRIDE_GROUP,
   STRIDE_GROUP_BYTES,
+  STRIDE_WIDE_BYTES,
 } from '../../src/compile/program/ipv4-stride.js';
 import { ENTRY_COUNTER_MASK } from '../../src/compile/program/entry-word.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
@@ -74,8 +75,14 @@ test('IPv4 table: every address finds the value of its longest prefix (random pr
       crowded.add(`${net}/${len}`);
     }
     const values = prefixes.map((_, i) => i + 1);
+    // And a /16 crowded with hosts of one value (a wide bitmap), or, on odd seeds, also one other value in it.
+    for (let k = 0; k < 300; k++) {
+      prefixes.push([(0x2a2a0000 + k * 211) >>> 0, 32]);
+      values.push(seed % 2 === 1 && k === 7 ? 5 : 99);
+    }
     const t = buildStrideTable({ keys: lpmKeys(prefixes), values, count: prefixes.length, defaultValue: 0 });
     assert.ok(t.elements > 256, 'prefixes past /16 made groups');
+    assert.is(t.wideCount, seed % 2 === 1 ? 0 : 1, 'the crowded /16 with two values is a wide bitmap');
     bitmapGroups += t.bitmapCount;
     // A fourth-octet group (one a third-octet group points to) that stayed 1 KiB holds three values or more.
     const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
@@ -93,7 +100,7 @@ test('IPv4 table: every address finds the value of its longest prefix (random pr
       // Aim at prefix edges and inside, and anywhere.
       const [net, len] = prefixes[Math.floor(r() * prefixes.length)]!;
       const size = 2 ** (32 - len);
-      const pickOne = [
+      const pickOne: number[] = [
         net,
         net + size - 1,
         net - 1,
@@ -133,10 +140,10 @@ test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a g
   assert.ok(t.slots[0x0a01]! >= STRIDE_GROUP, 'the /16 slot points to a group');
 });
 
-test('IPv4 table: 100,000 deny-listed hosts in one /8 take 40-byte bitmap groups, not 1 KiB groups', () => {
-  const r = mulberry32(99);
+function hostTable(seed: number, n: number): { hosts: Set<number>; t: ReturnType<typeof buildStrideTable> } {
+  const r = mulberry32(seed);
   const hosts = new Set<number>();
-  while (hosts.size < 100_000) hosts.add((0x20000000 + Math.floor(r() * 2 ** 24)) >>> 0);
+  while (hosts.size < n) hosts.add((0x20000000 + Math.floor(r() * 2 ** 24)) >>> 0);
   const prefixes = [...hosts].map((h): [number, number] => [h, 32]);
   const t = buildStrideTable({
     keys: lpmKeys(prefixes),
@@ -144,16 +151,31 @@ test('IPv4 table: 100,000 deny-listed hosts in one /8 take 40-byte bitmap groups
     count: prefixes.length,
     defaultValue: 3,
   });
-  const slash24s = new Set([...hosts].map((h) => h >>> 8)).size;
-  assert.is(t.elements, 256 + 256, 'the first table and one third-octet group per /16 of 32.0.0.0/8');
-  assert.is(t.bitmapCount, slash24s, 'one bitmap group per /24 holding a host');
-  const bytes = t.elements * STRIDE_GROUP_BYTES + t.bitmapCount * STRIDE_BITMAP_BYTES;
-  const before = (t.elements + slash24s) * STRIDE_GROUP_BYTES;
-  assert.ok(bytes * 10 < before, `${bytes} bytes against ${before} with 1 KiB groups`);
   for (const h of [...hosts].slice(0, 5000)) {
     assert.is(strideLookup(t, h), 0x8000_0001, quad(h));
     if (!hosts.has(h + 1)) assert.is(strideLookup(t, h + 1), 3, `${quad(h + 1)}: next to a host`);
   }
+  return { hosts, t };
+}
+
+test('IPv4 table: 100,000 deny-listed hosts in one /8 take one 8 KiB wide bitmap per /16, not 1 KiB groups', () => {
+  const { hosts, t } = hostTable(99, 100_000);
+  assert.is(t.elements, 256, 'the first table only');
+  assert.is(t.wideCount, 256, 'one wide bitmap per /16 of 32.0.0.0/8');
+  assert.is(t.bitmapCount, 0);
+  const slash24s = new Set([...hosts].map((h) => h >>> 8)).size;
+  const bytes = t.elements * STRIDE_GROUP_BYTES + t.wideCount * STRIDE_WIDE_BYTES;
+  const before = (t.elements + 256 + slash24s) * STRIDE_GROUP_BYTES;
+  assert.ok(bytes * 20 < before, `${bytes} bytes against ${before} with 1 KiB groups`);
+});
+
+test('IPv4 table: 3,000 hosts spread over one /8 take 40-byte bitmap groups under 1 KiB third-octet groups', () => {
+  const { hosts, t } = hostTable(98, 3_000);
+  const slash24s = new Set([...hosts].map((h) => h >>> 8)).size;
+  assert.is(t.wideCount, 0, 'no /16 holds 64 of them');
+  assert.is(t.elements, 256 + 256, 'the first table and one third-octet group per /16');
+  assert.is(t.bitmapCount, slash24s, 'one bitmap group per /24 holding a host');
+  assert.is(STRIDE_BITMAP_BYTES, 40);
 });
 
 test('IPv4 table: a fourth-octet group whose prefixes all find one value is no group, its slot holds the value', () => {

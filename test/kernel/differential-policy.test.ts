@@ -511,6 +511,7 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
       if (field.map.kind === 'stride') {
         tally.set('IPv4 table groups', (tally.get('IPv4 table groups') ?? 0) + field.map.elements - 256);
         tally.set('IPv4 bitmap groups', (tally.get('IPv4 bitmap groups') ?? 0) + field.map.bitmapCount);
+        tally.set('IPv4 wide bitmaps', (tally.get('IPv4 wide bitmaps') ?? 0) + field.map.wideCount);
       }
     }
   }
@@ -626,6 +627,7 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
   assert.ok((tally.get('terminal classes') ?? 0) > 0, 'some classes were decided by one lookup');
   assert.ok((tally.get('IPv4 table groups') ?? 0) > 0, 'the IPv4 tables had groups past the first table');
   assert.ok((tally.get('IPv4 bitmap groups') ?? 0) > 0, 'the IPv4 tables had bitmap groups');
+  assert.ok((tally.get('IPv4 wide bitmaps') ?? 0) > 0, 'the IPv4 tables had wide bitmaps');
 });
 
 kernelTest('the naive baseline of the benchmark gives the same verdicts and counters', () => {

@@ -22,6 +22,11 @@
 // fourth-octet group with at most two values is stored as a 40-byte bitmap group in a second array map (value 0,
 // value 1, then 256 bits: bit o set means octet o finds value 1): the same hosts take 2.5 MiB, on 640 pages. A group
 // with one value is no group at all: its slot holds the value. Groups with three or more values stay 1 KiB groups.
+// Wide bitmaps. A /16 crowded with such hosts (at least WIDE_MIN_GROUPS fourth-octet groups, two values in all) takes
+// one 8 KiB bitmap of its 65,536 addresses in a third array map, which its first-table slot points to: a lookup is
+// then two reads (the first table, then one word of the bitmap) instead of three, and 1M hosts in a /8 take 2 MiB.
+// A first-table slot with STRIDE_GROUP | STRIDE_BITMAP | w points to wide bitmap w; a third-octet slot with the same
+// bits to bitmap group b.
 import { PolicyProgramError } from './limits.js';
 
 /** Slots per group, and bytes per group (the array map's value size). */
@@ -36,6 +41,12 @@ export const STRIDE_BITMAP = 0x2000_0000;
 /** A bitmap group: u32 value 0, u32 value 1, u32 bits[8] (bit o of the 256: octet o finds value 1). */
 export const STRIDE_BITMAP_WORDS = 10;
 export const STRIDE_BITMAP_BYTES = STRIDE_BITMAP_WORDS * 4;
+/** A wide bitmap: u32 value 0, u32 value 1, u32 bits[2048] (bit a of the 65,536: the /16's address a finds value 1). */
+export const STRIDE_WIDE_WORDS = 2 + 2048;
+export const STRIDE_WIDE_BYTES = STRIDE_WIDE_WORDS * 4;
+/** The fewest fourth-octet groups of a two-valued /16 that make it a wide bitmap: then 8 KiB is at most 2.3x its
+ * bitmap groups (1 KiB + 40 bytes each) and saves a read. */
+export const WIDE_MIN_GROUPS = 64;
 /** The most groups a table may have: 2 GiB of kernel memory would be far past any sane deny list. */
 const MAX_ELEMENTS = 1 << 20;
 
@@ -47,6 +58,28 @@ export interface StrideTable {
   /** `bitmapCount` bitmap groups of STRIDE_BITMAP_WORDS u32, back to back: the bitmap map's values in key order. */
   readonly bitmaps: Uint32Array;
   readonly bitmapCount: number;
+  /** `wideCount` wide bitmaps of STRIDE_WIDE_WORDS u32, back to back: the wide map's values in key order. */
+  readonly wide: Uint32Array;
+  readonly wideCount: number;
+}
+
+/** Up to two distinct values, and whether more were seen. */
+class TwoValues {
+  a = 0;
+  b = 0;
+  seen = 0;
+  more = false;
+  add(v: number): void {
+    if (this.seen === 0) {
+      this.a = this.b = v;
+      this.seen = 1;
+    } else if (v !== this.a && v !== this.b) {
+      if (this.seen === 1) {
+        this.b = v;
+        this.seen = 2;
+      } else this.more = true;
+    }
+  }
 }
 
 const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
@@ -120,17 +153,63 @@ export function buildStrideTable(input: {
 }
 
 /**
- * Replaces the fourth-octet groups that hold at most two values by bitmap groups (one value: by the value itself)
- * and closes the gaps they leave, in place: the kept groups move down in their order, so a group never overwrites
- * one not yet moved, and every pointer is rewritten through the renumbering.
+ * Replaces crowded two-valued /16s by wide bitmaps and the fourth-octet groups that hold at most two values by bitmap
+ * groups (one value: by the value itself), and closes the gaps they leave, in place: the kept groups move down in
+ * their order, so a group never overwrites one not yet moved, and every pointer is rewritten through the renumbering.
  */
 function compactFourthOctet(slots: Uint32Array, elements: number): StrideTable {
   const rootSlots = STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS;
+  const isPlainGroup = (v: number): boolean => isGroup(v) && (v & STRIDE_BITMAP) === 0;
+  // Groups a wide bitmap replaces, and the wide bitmaps.
+  const dropped = new Uint8Array(elements);
+  let wide = new Uint32Array(0);
+  let wideCount = 0;
+  for (let s = 0; s < rootSlots; s++) {
+    const v = slots[s]!;
+    if (!isGroup(v)) continue;
+    const base = (v - STRIDE_GROUP) * STRIDE_SLOTS;
+    const values = new TwoValues();
+    let groups = 0;
+    for (let j = base; j < base + STRIDE_SLOTS && !values.more; j++) {
+      const w = slots[j]!;
+      if (!isGroup(w)) {
+        values.add(w);
+        continue;
+      }
+      groups++;
+      const g = (w - STRIDE_GROUP) * STRIDE_SLOTS;
+      for (let k = g; k < g + STRIDE_SLOTS; k++) values.add(slots[k]!);
+    }
+    if (values.more || values.seen < 2 || groups < WIDE_MIN_GROUPS) continue;
+    if ((wideCount + 1) * STRIDE_WIDE_WORDS > wide.length) {
+      const grown = new Uint32Array(Math.max(16, wideCount * 2) * STRIDE_WIDE_WORDS);
+      grown.set(wide);
+      wide = grown;
+    }
+    const at = wideCount * STRIDE_WIDE_WORDS;
+    wide[at] = values.a;
+    wide[at + 1] = values.b;
+    const setBit = (a: number): void => {
+      wide[at + 2 + (a >>> 5)]! |= 1 << (a & 31);
+    };
+    dropped[v - STRIDE_GROUP] = 1;
+    for (let j = 0; j < STRIDE_SLOTS; j++) {
+      const w = slots[base + j]!;
+      if (!isGroup(w)) {
+        if (w === values.b) for (let k = 0; k < STRIDE_SLOTS; k++) setBit(j * STRIDE_SLOTS + k);
+        continue;
+      }
+      dropped[w - STRIDE_GROUP] = 1;
+      const g = (w - STRIDE_GROUP) * STRIDE_SLOTS;
+      for (let k = 0; k < STRIDE_SLOTS; k++) if (slots[g + k] === values.b) setBit(j * STRIDE_SLOTS + k);
+    }
+    slots[s] = (STRIDE_GROUP | STRIDE_BITMAP | wideCount++) >>> 0;
+  }
   // Fourth-octet groups are those a second-level group (one a first-table slot points to) points to.
   const fourth = new Uint8Array(elements);
   for (let s = 0; s < rootSlots; s++) {
     const v = slots[s]!;
-    if (!isGroup(v)) continue;
+    if (!isPlainGroup(v)) continue;
     const base = (v - STRIDE_GROUP) * STRIDE_SLOTS;
     for (let j = base; j < base + STRIDE_SLOTS; j++) {
       const w = slots[j]!;
@@ -143,6 +222,7 @@ function compactFourthOctet(slots: Uint32Array, elements: number): StrideTable {
   let bitmapCount = 0;
   let kept = STRIDE_ROOT_ELEMENTS;
   for (let g = STRIDE_ROOT_ELEMENTS; g < elements; g++) {
+    if (dropped[g]) continue;
     const base = g * STRIDE_SLOTS;
     const a = slots[base]!;
     let b = a;
@@ -175,13 +255,13 @@ function compactFourthOctet(slots: Uint32Array, elements: number): StrideTable {
   const rewrite = (from: number, to: number): void => {
     for (let j = from; j < to; j++) {
       const v = slots[j]!;
-      if (isGroup(v)) slots[j] = target[v - STRIDE_GROUP]!;
+      if (isPlainGroup(v)) slots[j] = target[v - STRIDE_GROUP]!;
     }
   };
   rewrite(0, rootSlots);
   for (let g = STRIDE_ROOT_ELEMENTS; g < elements; g++) {
     const t = target[g]!;
-    if (!isGroup(t) || t & STRIDE_BITMAP) continue;
+    if (dropped[g] || !isPlainGroup(t)) continue;
     const to = (t - STRIDE_GROUP) * STRIDE_SLOTS;
     if (to !== g * STRIDE_SLOTS) slots.copyWithin(to, g * STRIDE_SLOTS, (g + 1) * STRIDE_SLOTS);
     rewrite(to, to + STRIDE_SLOTS);
@@ -192,12 +272,19 @@ function compactFourthOctet(slots: Uint32Array, elements: number): StrideTable {
     elements: kept,
     bitmaps: bitmaps.subarray(0, bitmapCount * STRIDE_BITMAP_WORDS),
     bitmapCount,
+    wide: wide.subarray(0, wideCount * STRIDE_WIDE_WORDS),
+    wideCount,
   };
 }
 
 /** The slot value an address (host-order number) finds: the reference for tests of the table and the program. */
 export function strideLookup(t: StrideTable, addr: number): number {
   let v = t.slots[addr >>> 16]!;
+  if (isGroup(v) && v & STRIDE_BITMAP) {
+    const at = (v - STRIDE_GROUP - STRIDE_BITMAP) * STRIDE_WIDE_WORDS;
+    const a = addr & 0xffff;
+    return t.wide[at + ((t.wide[at + 2 + (a >>> 5)]! >>> (a & 31)) & 1)]!;
+  }
   if (isGroup(v)) v = t.slots[(v - STRIDE_GROUP) * STRIDE_SLOTS + ((addr >>> 8) & 255)]!;
   if (isGroup(v) && v & STRIDE_BITMAP) {
     const at = (v - STRIDE_GROUP - STRIDE_BITMAP) * STRIDE_BITMAP_WORDS;

@@ -4,18 +4,23 @@ import type { IpFamily } from '../../net/cidr.js';
 import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
 import { TABLE_WORDS } from './entry-placement.js';
-import { STRIDE_BITMAP_BYTES, STRIDE_GROUP_BYTES } from './ipv4-stride.js';
+import { STRIDE_BITMAP_BYTES, STRIDE_GROUP_BYTES, STRIDE_WIDE_BYTES } from './ipv4-stride.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
-/** The bitmap groups of an IPv4 address field's table (ipv4-stride.ts), beside the field's map of 1 KiB groups. */
-export type BitmapRole = 'saddrBitmap' | 'daddrBitmap';
+/** The bitmap groups and wide bitmaps of an IPv4 address field's table (ipv4-stride.ts), beside its 1 KiB groups. */
+export type BitmapRole = 'saddrBitmap' | 'daddrBitmap' | 'saddrWide' | 'daddrWide';
 
 /** What a map holds: the class records, the entry table, one field's class table, or its bitmap groups. */
 type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName | BitmapRole;
 
-/** The role of an address field's bitmap groups. */
-export const bitmapRole = (field: 'saddr' | 'daddr'): BitmapRole => `${field}Bitmap`;
+/** The role of an address field's bitmap groups or wide bitmaps. */
+export const bitmapRole = (field: 'saddr' | 'daddr', kind: 'Bitmap' | 'Wide'): BitmapRole => `${field}${kind}`;
+
+const BITMAP_MAPS = [
+  { kind: 'Bitmap', valueSize: STRIDE_BITMAP_BYTES, count: 'bitmapCount', values: 'bitmaps' },
+  { kind: 'Wide', valueSize: STRIDE_WIDE_BYTES, count: 'wideCount', values: 'wide' },
+] as const;
 
 export interface PolicyMapSpec {
   /** The kernel name and the relocation name in the program (at most 15 characters). */
@@ -52,6 +57,8 @@ const ROLE_SUFFIX: Record<PolicyMapRole, string> = {
   saddr: 'src',
   daddrBitmap: 'dstb',
   saddrBitmap: 'srcb',
+  daddrWide: 'dstw',
+  saddrWide: 'srcw',
 };
 
 export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
@@ -161,16 +168,17 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
         maxEntries: stride ? m.elements : m.values.length,
         flags: 0,
       });
-      if (m.kind === 'stride' && m.bitmapCount > 0 && (f.name === 'saddr' || f.name === 'daddr')) {
-        const role = bitmapRole(f.name);
+      for (const b of BITMAP_MAPS) {
+        if (m.kind !== 'stride' || m[b.count] === 0 || (f.name !== 'saddr' && f.name !== 'daddr')) continue;
+        const role = bitmapRole(f.name, b.kind);
         specs.push({
           name: policyMapName(family, role),
           family,
           role,
           type: MapType.ARRAY,
           keySize: 4,
-          valueSize: STRIDE_BITMAP_BYTES,
-          maxEntries: m.bitmapCount,
+          valueSize: b.valueSize,
+          maxEntries: m[b.count],
           flags: 0,
         });
       }
@@ -196,11 +204,12 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
     );
     return { kind: 'array', count: 1, valueSize: size, values: value };
   }
-  if (role === 'saddrBitmap' || role === 'daddrBitmap') {
-    const m = c.fields.find((x) => `${x.name}Bitmap` === role)?.map;
-    if (m?.kind !== 'stride') throw new Error(`policy maps: family ${c.family} has no ${role}`);
-    const values = Buffer.from(m.bitmaps.buffer, m.bitmaps.byteOffset, m.bitmapCount * STRIDE_BITMAP_BYTES);
-    return { kind: 'array', count: m.bitmapCount, valueSize: STRIDE_BITMAP_BYTES, values };
+  for (const b of BITMAP_MAPS) {
+    const m = c.fields.find((x) => `${x.name}${b.kind}` === role)?.map;
+    if (m?.kind !== 'stride') continue;
+    const words = m[b.values];
+    const values = Buffer.from(words.buffer, words.byteOffset, m[b.count] * b.valueSize);
+    return { kind: 'array', count: m[b.count], valueSize: b.valueSize, values };
   }
   const f = c.fields.find((x) => x.name === role);
   if (!f) throw new Error(`policy maps: family ${c.family} does not use field ${role}`);

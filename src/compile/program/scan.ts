@@ -122,11 +122,16 @@ export function emitFamilyScan(p: ProgramBuilder, o: FamilyScanOptions): void {
     throw new Error(`policy program: ${c.fields.length} fields, at most ${MAX_RECORD_SLOTS}`);
   const slots: number[] = [];
   c.fields.forEach((f, i) => {
-    const bitmapMap = f.name === 'saddr' || f.name === 'daddr' ? policyMapName(family, bitmapRole(f.name)) : undefined;
+    const address = f.name === 'saddr' || f.name === 'daddr' ? f.name : undefined;
     emitFieldLookup(
       p,
       f,
-      { classMap: policyMapName(family, f.name), bitmapMap, recordsMap: records },
+      {
+        classMap: policyMapName(family, f.name),
+        bitmapMap: address && policyMapName(family, bitmapRole(address, 'Bitmap')),
+        wideMap: address && policyMapName(family, bitmapRole(address, 'Wide')),
+        recordsMap: records,
+      },
       stackRecord(i),
       o.noMatch,
       o.terminal,
