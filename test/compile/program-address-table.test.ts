@@ -14,6 +14,7 @@ import {
   STRIDE_WIDE_BYTES,
 } from '../../src/compile/program/ipv4-stride.js';
 import { ENTRY_COUNTER_MASK } from '../../src/compile/program/entry-word.js';
+import { policyMapContents, policyMaps } from '../../src/compile/program/maps.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
 
 const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -318,6 +319,50 @@ test('one-lookup decisions agree with the reference evaluator on random one-fiel
     }
   }
   assert.ok(decided > 1000, `packets decided by one lookup: ${decided}`);
+});
+
+test('policy maps: a deny-listed set of hosts brings the wide-bitmap and bitmap-group maps beside the table', () => {
+  const r = mulberry32(5);
+  const hosts = new Set<string>();
+  // 20,000 hosts in 32.0.0.0/10 (crowded /16s: wide bitmaps) and 300 in 48.0.0.0/8 (sparse: bitmap groups).
+  while (hosts.size < 20_000) hosts.add(`${quad(0x20000000 + Math.floor(r() * 2 ** 22))}/32`);
+  while (hosts.size < 20_300) hosts.add(`${quad(0x30000000 + Math.floor(r() * 2 ** 24))}/32`);
+  const state = stateOf([entry(0, { source: side({ inSets: ['deny'] }) })], { deny: [...hosts] });
+  const c = buildClassifier(state, 'eth0', 4);
+  const specs = policyMaps(c);
+  const byName = new Map(specs.map((m) => [m.name, m]));
+  const table = c.fields[0]!.map;
+  if (table.kind !== 'stride') throw new Error('no IPv4 table');
+  assert.ok(byName.has('ntp4_src') && byName.has('ntp4_rec'), 'the maps there were stay, with their names');
+  assert.is(byName.get('ntp4_srcw')?.valueSize, STRIDE_WIDE_BYTES);
+  assert.is(byName.get('ntp4_srcw')?.maxEntries, 64, 'one wide bitmap per /16 of the /10');
+  assert.is(byName.get('ntp4_srcb')?.valueSize, STRIDE_BITMAP_BYTES);
+  assert.is(byName.get('ntp4_srcb')?.maxEntries, table.bitmapCount);
+  assert.ok(table.bitmapCount >= 290, `${table.bitmapCount} bitmap groups for 300 sparse hosts`);
+  for (const role of ['saddrWide', 'saddrBitmap'] as const) {
+    const spec = specs.find((m) => m.role === role)!;
+    const contents = policyMapContents(c, role);
+    if (contents.kind !== 'array') throw new Error(role);
+    assert.is(contents.count, spec.maxEntries, role);
+    assert.is(contents.values.length, spec.maxEntries * spec.valueSize, role);
+  }
+  for (const h of [...hosts].slice(0, 2000)) {
+    assert.is(
+      oneLookupDecision(c, {
+        src: Number(
+          h
+            .split('/')[0]!
+            .split('.')
+            .reduce((a, o) => a * 256 + Number(o), 0),
+        ),
+        dst: 1,
+        proto: 17,
+        dport: 1,
+      }),
+      0,
+      h,
+    );
+  }
 });
 
 test.run();
