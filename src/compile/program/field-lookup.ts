@@ -1,5 +1,6 @@
-// One matcher per field: read the packet's value from nt_state, look up its class (LPM trie for addresses, array
-// for protocol, ports and ICMP) and then its record, and keep the record pointer on the stack for the scan.
+// One matcher per field: read the packet's value from nt_state, look up its class (a DIR-16-8-8 table with bitmaps
+// for IPv4 addresses, an LPM trie for IPv6, arrays for protocol, ports and ICMP) and then its record, and keep the
+// record pointer on the stack for the scan.
 // Registers: R1 the value, then its class and record id; R2 the key pointer or a flag test; R0 what a lookup found;
 // R4 the deciding entry's word when the field's value alone decides (TERMINAL, classifier.ts).
 // One emitted instruction per line, with its effect.
@@ -49,8 +50,9 @@ export function emitEntryTable(p: ProgramBuilder, entriesMap: string, slot: numb
 /**
  * The IPv4 DIR-16-8-8 lookup (ipv4-stride.ts): R1 = the slot value the address finds. The address stays on the
  * stack (fp+STACK_KEY) between levels; each level is one array-map element (a 256-slot group) and one load. With
- * `bitmapMap`, a third-octet slot may point to a bitmap group instead: one element of that map, its bit for the
- * fourth octet picks one of its two values.
+ * `bitmapMap`, a third-octet slot may point to a bitmap group instead, and with `wideMap` a first-table slot to a
+ * wide bitmap: one element of that map, whose bit for the address (fourth octet; last 16 bits) picks one of its
+ * two values.
  */
 function emitStrideLookup(
   p: ProgramBuilder,

@@ -10,7 +10,7 @@
 //
 // Slot values (u32):
 //   STRIDE_GROUP | g                  the map element g (>= 256) is the group for the next octet
-//   STRIDE_GROUP | STRIDE_BITMAP | b  element b of the bitmap map is the fourth-octet group (below)
+//   STRIDE_GROUP | STRIDE_BITMAP | b  in the first table: wide bitmap b; in a third-octet group: bitmap group b
 //   TERMINAL | entry word             this field alone decides: the entry word of the deciding entry (classifier.ts)
 //   otherwise                         a record id
 // Memory: 1 KiB per group. Prefixes are expanded (controlled prefix expansion): a /20 fills 16 slots of its group,
@@ -25,8 +25,6 @@
 // Wide bitmaps. A /16 crowded with such hosts (at least WIDE_MIN_GROUPS fourth-octet groups, two values in all) takes
 // one 8 KiB bitmap of its 65,536 addresses in a third array map, which its first-table slot points to: a lookup is
 // then two reads (the first table, then one word of the bitmap) instead of three, and 1M hosts in a /8 take 2 MiB.
-// A first-table slot with STRIDE_GROUP | STRIDE_BITMAP | w points to wide bitmap w; a third-octet slot with the same
-// bits to bitmap group b.
 import { PolicyProgramError } from './limits.js';
 
 /** Slots per group, and bytes per group (the array map's value size). */
