@@ -37,6 +37,13 @@ import { COUNTER_KINDS } from './counter-kinds.js';
 import { ruleIds } from '../compile/rule-id.js';
 import { runsRecordedGenerations } from './recorded-generations.js';
 import { sourceDigest, sourceUnchanged, writeSourceDigest } from './source-digest.js';
+import type { CommitProbes } from '../model/resources.js';
+import type { ConfirmOutcome } from '../agent/reconciler.js';
+import { confirmSwitch, type PendingSwitch } from './commit-confirmation.js';
+import { commitProbes, probeBefore } from './commit-probes.js';
+import { clearRolledBack, readRolledBack, rolledBackText } from './rolled-back.js';
+import { readTcpSessions } from '../dataplane/tcp-sessions.js';
+import { SessionDisruptionError, sessionsCut } from './session-check.js';
 
 interface HostReconcilerOptions {
   source: SourceOptions;
@@ -51,6 +58,10 @@ interface HostReconcilerOptions {
   allowRewind?: boolean;
   /** How long a change waits for another notrack process that holds the host lock (default 60 s). */
   lockWaitMs?: number;
+  /** Confirm every switch to a new commit by probes within this deadline, else roll back; absent: no confirmation. */
+  confirmTimeoutMs?: number;
+  /** Apply a commit that would cut established TCP sessions on non-failsafe ports (refused by default). */
+  allowDisruption?: boolean;
 }
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
@@ -62,6 +73,8 @@ type DesiredResult =
       warnings: string[];
       /** NotrackConfiguration `suspend: true` for this host: keep the dataplane, change nothing. */
       suspend: boolean;
+      /** NotrackConfiguration `probes` for this host (absent for reused content: the same state, no switch). */
+      probes?: CommitProbes;
       /** The applied state, reused: the policy files' content digest produced it (source-digest.ts). */
       reused?: boolean;
     }
@@ -130,7 +143,7 @@ export async function fetchDesired(
     const state = compileHost(loaded.resources, opts.host);
     const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     if (rewind) warnings.unshift(`${rewind}; applied anyway (--allow-rewind)`);
-    return { ok: true, snapshot, state, warnings, suspend: config.suspend };
+    return { ok: true, snapshot, state, warnings, suspend: config.suspend, probes: config.probes };
   } catch (e) {
     return { ok: false, status: 'Stalled', reason: 'CompileFailed', message: (e as Error).message, snapshot };
   }
@@ -181,6 +194,10 @@ function safeRecord(stateDir: string): AppliedRecord | null {
 export class HostReconciler implements Reconciler {
   /** The last fetched revision says `suspend: true` for this host: drift is reported, never repaired. */
   private suspendedInGit = false;
+  /** The switch the last apply made, waiting for confirm(). */
+  private pendingSwitch: PendingSwitch | null = null;
+  /** What ran before the apply under way (set by converge for awaitConfirmation). */
+  private pendingPrevious: PendingSwitch['previous'] = null;
 
   constructor(private readonly opts: HostReconcilerOptions) {}
 
@@ -232,6 +249,17 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    const marked = readRolledBack(this.opts.stateDir);
+    if (desired.ok && marked && desired.snapshot.commit !== marked.commit) clearRolledBack(this.opts.stateDir);
+    // A commit rolled back is not applied again by the agent until the head moves; a person's apply tries it again.
+    if (desired.ok && marked && !repair && desired.snapshot.commit === marked.commit)
+      return done({
+        status: 'Stalled',
+        reason: 'RolledBack',
+        message: rolledBackText(marked),
+        revision: revisionOf(desired.snapshot),
+        changes: 0,
+      });
     if (!desired.ok && desired.prune) return this.prune(desired, done);
     if (!desired.ok)
       return done({
@@ -241,8 +269,17 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    // What the probes say before the switch: only one that passes now can count against the commit.
+    const probes =
+      this.opts.confirmTimeoutMs !== undefined &&
+      desired.probes &&
+      safeRecord(this.opts.stateDir)?.desiredHash !== desired.state.hash
+        ? commitProbes(this.opts.source, desired.probes)
+        : null;
+    const before = probes ? await unlocked(() => probeBefore(probes)) : null;
     try {
-      return await this.locked('apply', () => this.converge(desired, repair, digest, done));
+      const r = await this.locked('apply', () => this.converge(desired, repair, digest, done));
+      return probes && before ? this.awaitConfirmation(r, desired, probes, before) : r;
     } catch (e) {
       return done({
         status: 'Failed',
@@ -322,6 +359,19 @@ export class HostReconciler implements Reconciler {
         desired.warnings,
       );
     }
+    const previousState = record?.desiredHash ? readAppliedState(this.opts.stateDir) : null;
+    this.pendingPrevious = previousState && record ? { state: previousState, revision: record.revision } : null;
+    if (!this.opts.allowDisruption && record?.desiredHash !== desired.state.hash) {
+      const cut = sessionsCut(previousState, desired.state, readTcpSessions(this.runner));
+      if (cut.length)
+        return done({
+          status: 'Stalled',
+          reason: 'DisruptionRefused',
+          message: new SessionDisruptionError(cut, snapshotName(desired.snapshot)).message,
+          revision: revisionOf(desired.snapshot),
+          changes: 0,
+        });
+    }
     try {
       const result = applyHost({
         state: desired.state,
@@ -361,6 +411,42 @@ export class HostReconciler implements Reconciler {
         desired.warnings,
       );
     }
+  }
+
+  /** A Ready apply that switched to a new state waits for confirm(): the outcome says so at once. */
+  private awaitConfirmation(
+    r: ApplyOutcome,
+    desired: Extract<DesiredResult, { ok: true }>,
+    probes: PendingSwitch['probes'],
+    before: PendingSwitch['before'],
+  ): ApplyOutcome {
+    const record = safeRecord(this.opts.stateDir);
+    if (r.outcome.status !== 'Ready' || !r.result || record?.desiredHash !== desired.state.hash) return r;
+    this.pendingSwitch = {
+      revision: { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit },
+      desiredHash: desired.state.hash,
+      previous: this.pendingPrevious,
+      probes,
+      before,
+    };
+    const counted = before.filter((b) => b.before).length;
+    const message = `${r.outcome.message}; confirming: ${counted} probe${counted === 1 ? '' : 's'} within ${Math.round(this.opts.confirmTimeoutMs! / 1000)} s`;
+    return { ...r, outcome: { ...r.outcome, message, confirming: true } };
+  }
+
+  /** Probes the switch the last apply made and rolls it back when a probe it broke stays broken (commit-confirmation.ts). */
+  async confirm(): Promise<ConfirmOutcome | null> {
+    const pending = this.pendingSwitch;
+    this.pendingSwitch = null;
+    if (!pending) return null;
+    return confirmSwitch(pending, {
+      bpffs: this.opts.bpffs,
+      stateDir: this.opts.stateDir,
+      runner: this.runner,
+      deadlineMs: this.opts.confirmTimeoutMs ?? 30_000,
+      locked: (command, fn) => this.locked(command, fn),
+      appliedRevision: () => appliedOf(safeRecord(this.opts.stateDir)),
+    });
   }
 
   async reconcile(_trigger: ReconcileTrigger, unlocked?: Unlocked): Promise<ReconcileOutcome> {
