@@ -10,6 +10,8 @@ import { probeRemote, type SourceOptions } from '../source/index.js';
 export interface Probe {
   name: string;
   run(timeoutMs: number): Promise<void>;
+  /** Known to pass before the switch without running it (the Git remote: the fetch of the commit just reached it). */
+  passedBefore?: boolean;
 }
 
 /** How long one attempt may take (a connect to a host that drops SYN-ACKs waits this long). */
@@ -39,12 +41,17 @@ function target(text: string): { host: string; port: number } {
   return { host: text.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(text.slice(i + 1)) };
 }
 
-/** The probes of a switch: the Git remote of `source` (none for a plain folder) and the configured ones. */
-export function commitProbes(source: SourceOptions, configured: CommitProbes): Probe[] {
+/**
+ * The probes of a switch: the Git remote of `source` (none for a plain folder) and the configured ones. `fetched`:
+ * the commit was just fetched from the remote, so the Git probe counts as passed before the switch (a flaky ref
+ * listing at that moment must not leave the commit unguarded).
+ */
+export function commitProbes(source: SourceOptions, configured: CommitProbes, fetched = false): Probe[] {
   const probes: Probe[] = [];
   if (source.repo)
     probes.push({
       name: `git remote ${source.repo.replace(/\/\/[^/@]*@/, '//')}`,
+      passedBefore: fetched,
       run: async (timeoutMs) => {
         await probeRemote(source, timeoutMs);
       },
@@ -69,7 +76,7 @@ async function attempt(p: Probe, timeoutMs: number): Promise<string | null> {
 export async function probeBefore(probes: Probe[], timeoutMs = ATTEMPT_MS): Promise<ProbeResult[]> {
   return Promise.all(
     probes.map(async (p) => {
-      const error = await attempt(p, timeoutMs);
+      const error = p.passedBefore ? null : await attempt(p, timeoutMs);
       return { probe: p.name, before: error === null, after: null, error };
     }),
   );

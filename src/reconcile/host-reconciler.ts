@@ -27,7 +27,22 @@ import type {
   Reconciler,
   Unlocked,
 } from '../agent/reconciler.js';
-import { inspectRecord, readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
+import {
+  inspectRecord,
+  keepPreviousState,
+  readAppliedState,
+  readPreviousState,
+  readRecord,
+  removePreviousState,
+  writeRecord,
+  type AppliedRecord,
+} from './applied-record.js';
+import {
+  confirmerAlive,
+  readPendingConfirmation,
+  removePendingConfirmation,
+  writePendingConfirmation,
+} from './pending-confirmation.js';
 import { existsSync } from 'node:fs';
 import { pinnedInterfaces } from '../dataplane/xdp/index.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
@@ -226,6 +241,8 @@ export class HostReconciler implements Reconciler {
         revision: null,
         changes: 0,
       });
+    const unfinished = this.resumeConfirmation(done);
+    if (unfinished) return unfinished;
     const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
     let digest = '';
     const source = appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source;
@@ -274,12 +291,14 @@ export class HostReconciler implements Reconciler {
       this.opts.confirmTimeoutMs !== undefined &&
       desired.probes &&
       safeRecord(this.opts.stateDir)?.desiredHash !== desired.state.hash
-        ? commitProbes(this.opts.source, desired.probes)
+        ? commitProbes(this.opts.source, desired.probes, true)
         : null;
     const before = probes ? await unlocked(() => probeBefore(probes)) : null;
     try {
       const r = await this.locked('apply', () => this.converge(desired, repair, digest, done));
-      return probes && before ? this.awaitConfirmation(r, desired, probes, before) : r;
+      return probes && before && desired.probes
+        ? this.awaitConfirmation(r, desired, desired.probes, probes, before)
+        : r;
     } catch (e) {
       return done({
         status: 'Failed',
@@ -361,6 +380,9 @@ export class HostReconciler implements Reconciler {
     }
     const previousState = record?.desiredHash ? readAppliedState(this.opts.stateDir) : null;
     this.pendingPrevious = previousState && record ? { state: previousState, revision: record.revision } : null;
+    // The way back survives a restart of the agent during the confirmation (pending-confirmation.ts).
+    if (this.pendingPrevious && this.opts.confirmTimeoutMs !== undefined && record!.desiredHash !== desired.state.hash)
+      keepPreviousState(this.opts.stateDir);
     if (!this.opts.allowDisruption && record?.desiredHash !== desired.state.hash) {
       const cut = sessionsCut(previousState, desired.state, readTcpSessions(this.runner));
       if (cut.length)
@@ -417,6 +439,7 @@ export class HostReconciler implements Reconciler {
   private awaitConfirmation(
     r: ApplyOutcome,
     desired: Extract<DesiredResult, { ok: true }>,
+    configured: CommitProbes,
     probes: PendingSwitch['probes'],
     before: PendingSwitch['before'],
   ): ApplyOutcome {
@@ -429,9 +452,49 @@ export class HostReconciler implements Reconciler {
       probes,
       before,
     };
+    writePendingConfirmation(this.opts.stateDir, {
+      since: new Date().toISOString(),
+      pid: process.pid,
+      revision: this.pendingSwitch.revision,
+      desiredHash: desired.state.hash,
+      previous: this.pendingPrevious?.revision ?? null,
+      probes: configured,
+      before,
+    });
     const counted = before.filter((b) => b.before).length;
     const message = `${r.outcome.message}; confirming: ${counted} probe${counted === 1 ? '' : 's'} within ${Math.round(this.opts.confirmTimeoutMs! / 1000)} s`;
     return { ...r, outcome: { ...r.outcome, message, confirming: true } };
+  }
+
+  /**
+   * A confirmation left unfinished by a process that died during it (kill -9) is taken up first, before any fetch: a
+   * lock-out commit cuts the fetch too, and must still be rolled back.
+   */
+  private resumeConfirmation(done: Done): ApplyOutcome | null {
+    const left = this.opts.confirmTimeoutMs !== undefined ? readPendingConfirmation(this.opts.stateDir) : null;
+    if (!left || confirmerAlive(left)) return null;
+    const record = safeRecord(this.opts.stateDir);
+    if (record?.desiredHash !== left.desiredHash || record.pending) {
+      // The host moved on since (another apply): nothing of that switch is left to confirm.
+      removePendingConfirmation(this.opts.stateDir);
+      return null;
+    }
+    const state = left.previous ? readPreviousState(this.opts.stateDir) : null;
+    this.pendingSwitch = {
+      revision: left.revision,
+      desiredHash: left.desiredHash,
+      previous: left.previous && state ? { state, revision: left.previous } : null,
+      probes: commitProbes(this.opts.source, left.probes),
+      before: left.before,
+    };
+    const r = done({
+      status: 'Ready',
+      reason: 'UpToDate',
+      message: `the switch to ${left.revision.commit?.slice(0, 12) ?? 'the policy'} at ${left.since} was left unconfirmed (the process ended): confirming it now, before fetching`,
+      revision: { ref: left.revision.ref, commit: left.revision.commit },
+      changes: 0,
+    });
+    return { ...r, outcome: { ...r.outcome, confirming: true } };
   }
 
   /** Probes the switch the last apply made and rolls it back when a probe it broke stays broken (commit-confirmation.ts). */
@@ -439,7 +502,7 @@ export class HostReconciler implements Reconciler {
     const pending = this.pendingSwitch;
     this.pendingSwitch = null;
     if (!pending) return null;
-    return confirmSwitch(pending, {
+    const c = await confirmSwitch(pending, {
       bpffs: this.opts.bpffs,
       stateDir: this.opts.stateDir,
       runner: this.runner,
@@ -447,6 +510,9 @@ export class HostReconciler implements Reconciler {
       locked: (command, fn) => this.locked(command, fn),
       appliedRevision: () => appliedOf(safeRecord(this.opts.stateDir)),
     });
+    removePendingConfirmation(this.opts.stateDir);
+    removePreviousState(this.opts.stateDir);
+    return c;
   }
 
   async reconcile(_trigger: ReconcileTrigger, unlocked?: Unlocked): Promise<ReconcileOutcome> {

@@ -163,4 +163,36 @@ gate.test('a deny-all-outbound commit is rolled back; /status says RolledBack; n
   lockOutRolledBack('Egress'),
 );
 
+gate.test('an agent killed (-9) while it confirms a lock-out commit rolls it back when it starts again', () =>
+  withLab(async (lab) => {
+    const good = lab.commit(dbPolicy(), 'good');
+    const git = await gitServer(lab);
+    const extra = ['--repo', git.url, '--confirm-timeout', '8s'];
+    let agent = startLabAgent(lab, { port: PORT, extra });
+    try {
+      await agent.waitFor(/"commit confirmed"/, { timeoutMs: 90_000 });
+      const bad = lab.commit(lockOut('Ingress'), 'deny all inbound');
+      const mark = agent.output.length;
+      agent.child.kill('SIGHUP');
+      await agent.waitFor(/confirming: 1 probe within 8 s/, { from: mark, timeoutMs: 90_000 });
+      await agent.stop('SIGKILL', 10_000);
+      assert.is(lab.record().revision.commit, bad, 'the lock-out runs, unconfirmed');
+      agent = startLabAgent(lab, { port: PORT, extra });
+      const rolled = await agent.waitForLine((l) => (l.includes('"commit rolled back"') ? l : null), {
+        timeoutMs: 90_000,
+        what: 'the rollback after the restart',
+      });
+      assert.match(rolled, new RegExp(`"commit":"${bad}"`));
+      assert.match(agent.output, /left unconfirmed \(the process ended\): confirming it now, before fetching/);
+      assert.is(lab.record().revision.commit, good);
+      const status = JSON.parse(lab.httpGet(PORT, '/status').body) as { condition: { reason: string } };
+      assert.is(status.condition.reason, 'RolledBack');
+    } finally {
+      await agent.stop('SIGTERM', 20_000);
+      await git.server.stop('SIGTERM', 5_000);
+      rmSync(git.home, { recursive: true, force: true });
+    }
+  }),
+);
+
 gate.test.run();
