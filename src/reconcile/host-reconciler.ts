@@ -27,22 +27,7 @@ import type {
   Reconciler,
   Unlocked,
 } from '../agent/reconciler.js';
-import {
-  inspectRecord,
-  keepPreviousState,
-  readAppliedState,
-  readPreviousState,
-  readRecord,
-  removePreviousState,
-  writeRecord,
-  type AppliedRecord,
-} from './applied-record.js';
-import {
-  confirmerAlive,
-  readPendingConfirmation,
-  removePendingConfirmation,
-  writePendingConfirmation,
-} from './pending-confirmation.js';
+import { inspectRecord, readAppliedState, readRecord, writeRecord, type AppliedRecord } from './applied-record.js';
 import { existsSync } from 'node:fs';
 import { pinnedInterfaces } from '../dataplane/xdp/index.js';
 import { applyHost, ApplyError, type ApplyHostResult } from './apply-host.js';
@@ -54,8 +39,7 @@ import { runsRecordedGenerations } from './recorded-generations.js';
 import { sourceDigest, sourceUnchanged, writeSourceDigest } from './source-digest.js';
 import type { CommitProbes } from '../model/resources.js';
 import type { ConfirmOutcome } from '../agent/reconciler.js';
-import { confirmSwitch, type PendingSwitch } from './commit-confirmation.js';
-import { commitProbes, probeBefore } from './commit-probes.js';
+import { SwitchConfirmation } from './switch-confirmation.js';
 import { clearRolledBack, readRolledBack, rolledBackText } from './rolled-back.js';
 import { readTcpSessions } from '../dataplane/tcp-sessions.js';
 import { SessionDisruptionError, sessionsCut } from './session-check.js';
@@ -209,12 +193,20 @@ function safeRecord(stateDir: string): AppliedRecord | null {
 export class HostReconciler implements Reconciler {
   /** The last fetched revision says `suspend: true` for this host: drift is reported, never repaired. */
   private suspendedInGit = false;
-  /** The switch the last apply made, waiting for confirm(). */
-  private pendingSwitch: PendingSwitch | null = null;
-  /** What ran before the apply under way (set by converge for awaitConfirmation). */
-  private pendingPrevious: PendingSwitch['previous'] = null;
+  /** Probes before and after each switch, rollback (switch-confirmation.ts). */
+  private readonly confirmation: SwitchConfirmation;
 
-  constructor(private readonly opts: HostReconcilerOptions) {}
+  constructor(private readonly opts: HostReconcilerOptions) {
+    this.confirmation = new SwitchConfirmation({
+      source: opts.source,
+      bpffs: opts.bpffs,
+      stateDir: opts.stateDir,
+      timeoutMs: opts.confirmTimeoutMs,
+      runner: () => this.runner,
+      locked: (command, fn) => this.locked(command, fn),
+      appliedRevision: () => appliedOf(safeRecord(opts.stateDir)),
+    });
+  }
 
   private get runner(): CommandRunner {
     return this.opts.runner ?? spawnRunner;
@@ -241,8 +233,8 @@ export class HostReconciler implements Reconciler {
         revision: null,
         changes: 0,
       });
-    const unfinished = this.resumeConfirmation(done);
-    if (unfinished) return unfinished;
+    const unfinished = this.confirmation.resume();
+    if (unfinished) return done(unfinished);
     const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
     let digest = '';
     const source = appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source;
@@ -286,19 +278,11 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
-    // What the probes say before the switch: only one that passes now can count against the commit.
-    const probes =
-      this.opts.confirmTimeoutMs !== undefined &&
-      desired.probes &&
-      safeRecord(this.opts.stateDir)?.desiredHash !== desired.state.hash
-        ? commitProbes(this.opts.source, desired.probes, true)
-        : null;
-    const before = probes ? await unlocked(() => probeBefore(probes)) : null;
+    const probed = await this.confirmation.probeBefore(desired.probes, desired.state.hash, unlocked);
     try {
       const r = await this.locked('apply', () => this.converge(desired, repair, digest, done));
-      return probes && before && desired.probes
-        ? this.awaitConfirmation(r, desired, desired.probes, probes, before)
-        : r;
+      const { repo, ref, commit } = desired.snapshot;
+      return this.confirmation.switched(r, probed, { repo, ref, commit }, desired.state.hash);
     } catch (e) {
       return done({
         status: 'Failed',
@@ -378,13 +362,10 @@ export class HostReconciler implements Reconciler {
         desired.warnings,
       );
     }
-    const previousState = record?.desiredHash ? readAppliedState(this.opts.stateDir) : null;
-    this.pendingPrevious = previousState && record ? { state: previousState, revision: record.revision } : null;
-    // The way back survives a restart of the agent during the confirmation (pending-confirmation.ts).
-    if (this.pendingPrevious && this.opts.confirmTimeoutMs !== undefined && record!.desiredHash !== desired.state.hash)
-      keepPreviousState(this.opts.stateDir);
+    const current = record?.desiredHash ? readAppliedState(this.opts.stateDir) : null;
+    this.confirmation.rememberPrevious(record, current, desired.state.hash);
     if (!this.opts.allowDisruption && record?.desiredHash !== desired.state.hash) {
-      const cut = sessionsCut(previousState, desired.state, readTcpSessions(this.runner));
+      const cut = sessionsCut(current, desired.state, readTcpSessions(this.runner));
       if (cut.length)
         return done({
           status: 'Stalled',
@@ -435,84 +416,9 @@ export class HostReconciler implements Reconciler {
     }
   }
 
-  /** A Ready apply that switched to a new state waits for confirm(): the outcome says so at once. */
-  private awaitConfirmation(
-    r: ApplyOutcome,
-    desired: Extract<DesiredResult, { ok: true }>,
-    configured: CommitProbes,
-    probes: PendingSwitch['probes'],
-    before: PendingSwitch['before'],
-  ): ApplyOutcome {
-    const record = safeRecord(this.opts.stateDir);
-    if (r.outcome.status !== 'Ready' || !r.result || record?.desiredHash !== desired.state.hash) return r;
-    this.pendingSwitch = {
-      revision: { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit },
-      desiredHash: desired.state.hash,
-      previous: this.pendingPrevious,
-      probes,
-      before,
-    };
-    writePendingConfirmation(this.opts.stateDir, {
-      since: new Date().toISOString(),
-      pid: process.pid,
-      revision: this.pendingSwitch.revision,
-      desiredHash: desired.state.hash,
-      previous: this.pendingPrevious?.revision ?? null,
-      probes: configured,
-      before,
-    });
-    const counted = before.filter((b) => b.before).length;
-    const message = `${r.outcome.message}; confirming: ${counted} probe${counted === 1 ? '' : 's'} within ${Math.round(this.opts.confirmTimeoutMs! / 1000)} s`;
-    return { ...r, outcome: { ...r.outcome, message, confirming: true } };
-  }
-
-  /**
-   * A confirmation left unfinished by a process that died during it (kill -9) is taken up first, before any fetch: a
-   * lock-out commit cuts the fetch too, and must still be rolled back.
-   */
-  private resumeConfirmation(done: Done): ApplyOutcome | null {
-    const left = this.opts.confirmTimeoutMs !== undefined ? readPendingConfirmation(this.opts.stateDir) : null;
-    if (!left || confirmerAlive(left)) return null;
-    const record = safeRecord(this.opts.stateDir);
-    if (record?.desiredHash !== left.desiredHash || record.pending) {
-      // The host moved on since (another apply): nothing of that switch is left to confirm.
-      removePendingConfirmation(this.opts.stateDir);
-      return null;
-    }
-    const state = left.previous ? readPreviousState(this.opts.stateDir) : null;
-    this.pendingSwitch = {
-      revision: left.revision,
-      desiredHash: left.desiredHash,
-      previous: left.previous && state ? { state, revision: left.previous } : null,
-      probes: commitProbes(this.opts.source, left.probes),
-      before: left.before,
-    };
-    const r = done({
-      status: 'Ready',
-      reason: 'UpToDate',
-      message: `the switch to ${left.revision.commit?.slice(0, 12) ?? 'the policy'} at ${left.since} was left unconfirmed (the process ended): confirming it now, before fetching`,
-      revision: { ref: left.revision.ref, commit: left.revision.commit },
-      changes: 0,
-    });
-    return { ...r, outcome: { ...r.outcome, confirming: true } };
-  }
-
-  /** Probes the switch the last apply made and rolls it back when a probe it broke stays broken (commit-confirmation.ts). */
-  async confirm(): Promise<ConfirmOutcome | null> {
-    const pending = this.pendingSwitch;
-    this.pendingSwitch = null;
-    if (!pending) return null;
-    const c = await confirmSwitch(pending, {
-      bpffs: this.opts.bpffs,
-      stateDir: this.opts.stateDir,
-      runner: this.runner,
-      deadlineMs: this.opts.confirmTimeoutMs ?? 30_000,
-      locked: (command, fn) => this.locked(command, fn),
-      appliedRevision: () => appliedOf(safeRecord(this.opts.stateDir)),
-    });
-    removePendingConfirmation(this.opts.stateDir);
-    removePreviousState(this.opts.stateDir);
-    return c;
+  /** Probes the switch the last apply made; rolls it back when a probe it broke stays broken. */
+  confirm(): Promise<ConfirmOutcome | null> {
+    return this.confirmation.confirm();
   }
 
   async reconcile(_trigger: ReconcileTrigger, unlocked?: Unlocked): Promise<ReconcileOutcome> {

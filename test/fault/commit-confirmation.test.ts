@@ -12,32 +12,12 @@ import { LabProcess } from '../../src/demo/lab-process.js';
 import { gitServerArgv } from '../../src/demo/node-entry.js';
 import { kernelGate } from '../support/kernel-gate.js';
 import { startLabAgent } from './lab-agent.js';
+import { lockOutPolicy } from '../support/lock-out-policy.js';
 import { PEER_ADDR4, RECONCILE_TOOLS, dbPolicy, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
 
 const gate = kernelGate('commit-confirmation', { tools: RECONCILE_TOOLS });
 const PORT = 9833;
 const GIT_PORT = 9834;
-
-/** db-1's policy with one more policy ahead of it that denies every packet in one direction (a lock-out). */
-function lockOut(direction: 'Ingress' | 'Egress'): Record<string, string> {
-  const rules = `
-    - action: Deny`;
-  return {
-    ...dbPolicy(),
-    'policies/lock-out.yaml': `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-everything
-spec:
-  order: 1
-  selector: role == 'db'
-  doNotTrack: true
-  applyOnForward: true
-  types: [${direction}]
-  ${direction === 'Ingress' ? 'ingress' : 'egress'}:${rules}
-`,
-  };
-}
 
 /** The lab's policy repository served over smart HTTP from the peer namespace `b` (across eth0). */
 async function gitServer(lab: ReconcileLab): Promise<{ url: string; server: LabProcess; home: string }> {
@@ -92,7 +72,7 @@ async function lockOutRolledBack(direction: 'Ingress' | 'Egress'): Promise<void>
       const rules6 = notrackRules(lab, 6);
       const sets = lab.ipsets();
 
-      const bad = lab.commit(lockOut(direction), `deny all ${direction}`);
+      const bad = lab.commit(lockOutPolicy(direction), `deny all ${direction}`);
       let mark = agent.output.length;
       agent.child.kill('SIGHUP');
       // The switch is reported at once, the outcome follows.
@@ -171,7 +151,7 @@ gate.test('an agent killed (-9) while it confirms a lock-out commit rolls it bac
     let agent = startLabAgent(lab, { port: PORT, extra });
     try {
       await agent.waitFor(/"commit confirmed"/, { timeoutMs: 90_000 });
-      const bad = lab.commit(lockOut('Ingress'), 'deny all inbound');
+      const bad = lab.commit(lockOutPolicy('Ingress'), 'deny all inbound');
       const mark = agent.output.length;
       agent.child.kill('SIGHUP');
       await agent.waitFor(/confirming: 1 probe within 8 s/, { from: mark, timeoutMs: 90_000 });

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { kernelGate } from '../support/kernel-gate.js';
 import { PEER_ADDR4, RECONCILE_TOOLS, dbPolicy, withLab } from '../support/reconcile-fixture.js';
 import { holdConnections, listen } from './lab-sockets.js';
+import { lockOutPolicy } from '../support/lock-out-policy.js';
 
 const gate = kernelGate('confirm-probes', { tools: RECONCILE_TOOLS });
 /** Served by the peer (up), nothing behind it (down), a service of the host itself. */
@@ -26,23 +27,6 @@ spec:
 `,
   };
 }
-
-const denyAllInbound = (): Record<string, string> => ({
-  ...dbPolicy(),
-  'policies/lock-out.yaml': `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-everything
-spec:
-  order: 1
-  selector: role == 'db'
-  doNotTrack: true
-  applyOnForward: true
-  types: [Ingress]
-  ingress:
-    - action: Deny
-`,
-});
 
 interface ApplyJson {
   outcome: { status: string; reason: string; message: string; confirming?: boolean };
@@ -78,7 +62,7 @@ gate.test('a probe target down before the switch is not counted; a target the sw
     const generation = lab.observe().activeGeneration;
 
     // Deny-all inbound: the peer's SYN-ACKs are dropped at XDP, so the connection to the up target fails.
-    const bad = lab.commit(withProbes(denyAllInbound()), 'lock-out');
+    const bad = lab.commit(withProbes(lockOutPolicy('Ingress')), 'lock-out');
     const r = lab.cli('apply', '--confirm-timeout', '4s');
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /confirming: 3 probes within 4 s/, 'the switch is reported before its outcome');
@@ -98,7 +82,7 @@ gate.test('--no-confirm switches without probing and leaves the commit in place'
     await listen(lab, lab.b, PEER_ADDR4, UP, false);
     lab.commit(withProbes(dbPolicy()), 'first');
     assert.is(lab.cli('apply', '--no-confirm').status, 0);
-    const bad = lab.commit(withProbes(denyAllInbound()), 'lock-out');
+    const bad = lab.commit(withProbes(lockOutPolicy('Ingress')), 'lock-out');
     const r = lab.cli('apply', '--no-confirm', '--format', 'json');
     assert.is(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout) as ApplyJson;

@@ -5,27 +5,10 @@ import * as assert from 'uvu/assert';
 import { kernelGate } from '../support/kernel-gate.js';
 import { HOST_ADDR4, HOST_ADDR6, POSTGRES, RECONCILE_TOOLS, dbPolicy, withLab } from '../support/reconcile-fixture.js';
 import { holdConnections, listen } from './lab-sockets.js';
+import { lockOutPolicy } from '../support/lock-out-policy.js';
 
 const gate = kernelGate('established-sessions', { tools: RECONCILE_TOOLS });
 const SSH = 22;
-
-/** db-1's policy with a policy ahead of it that denies every inbound packet. */
-const denyAllInbound = (): Record<string, string> => ({
-  ...dbPolicy(),
-  'policies/lock-out.yaml': `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-everything
-spec:
-  order: 1
-  selector: role == 'db'
-  doNotTrack: true
-  applyOnForward: true
-  types: [Ingress]
-  ingress:
-    - action: Deny
-`,
-});
 
 interface ApplyJson {
   outcome: { status: string; reason: string; message: string };
@@ -47,7 +30,7 @@ gate.test(
         `${HOST_ADDR4}:${SSH}`,
       ]);
 
-      const bad = lab.commit(denyAllInbound(), 'deny all inbound');
+      const bad = lab.commit(lockOutPolicy('Ingress'), 'deny all inbound');
       const r = lab.cli('apply', '--format', 'json');
       assert.is(r.status, 1, r.stdout + r.stderr);
       const { outcome } = JSON.parse(r.stdout) as ApplyJson;

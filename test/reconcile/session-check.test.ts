@@ -5,23 +5,7 @@ import * as assert from 'uvu/assert';
 import { readTcpSessions, type TcpSession } from '../../src/dataplane/tcp-sessions.js';
 import { SessionDisruptionError, sessionsCut } from '../../src/reconcile/session-check.js';
 import { compileFiles, dbPolicy } from '../support/reconcile-fixture.js';
-
-const denyAll = (direction: 'Ingress' | 'Egress'): Record<string, string> => ({
-  ...dbPolicy(),
-  'policies/lock-out.yaml': `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-everything
-spec:
-  order: 1
-  selector: role == 'db'
-  doNotTrack: true
-  applyOnForward: true
-  types: [${direction}]
-  ${direction === 'Ingress' ? 'ingress' : 'egress'}:
-    - action: Deny
-`,
-});
+import { lockOutPolicy } from '../support/lock-out-policy.js';
 
 const session = (over: Partial<TcpSession>): TcpSession => ({
   family: 4,
@@ -35,8 +19,8 @@ const session = (over: Partial<TcpSession>): TcpSession => ({
 });
 
 const current = compileFiles(dbPolicy());
-const inboundDenied = compileFiles(denyAll('Ingress'));
-const outboundDenied = compileFiles(denyAll('Egress'));
+const inboundDenied = compileFiles(lockOutPolicy('Ingress'));
+const outboundDenied = compileFiles(lockOutPolicy('Egress'));
 
 test('a live postgres session (IPv4 and IPv6) is cut by deny-all inbound; ssh, a foreign interface and lo are not', () => {
   const sessions = [
