@@ -12,7 +12,7 @@
 // ipset/iptables and nft run in a third namespace. Each command runs under /usr/bin/time: the time is its wall
 // clock, the memory its maximum resident set.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GitService } from '../src/demo/git-service.js';
@@ -33,9 +33,11 @@ const SET = Number(process.env.NOTRACK_CP_SET ?? 1_000_000);
 const NOTRACK_BIN = fileURLToPath(new URL('../bin/notrack.js', import.meta.url));
 const GIT_PORT = 8080;
 
-/** One measured command (or the sum of a step's commands): seconds of wall clock, peak RSS in MB. */
+/** One measured command (or the sum of a step's commands): seconds of wall clock and of CPU, peak RSS in MB. */
 interface Measure {
   seconds: number;
+  /** User + system time: what the work itself cost, whatever else the machine ran meanwhile. */
+  cpuSeconds: number;
   rssMb: number;
 }
 
@@ -66,7 +68,7 @@ function timed(
   opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Measure & { stdout: string } {
   const out = join(tmpdir(), `notrack-cp-time-${process.pid}`);
-  const r = ns.exec(['/usr/bin/time', '-o', out, '-f', '%e %M', ...argv], {
+  const r = ns.exec(['/usr/bin/time', '-o', out, '-f', '%e %M %U %S', ...argv], {
     timeoutMs: 900_000,
     allowFail: true,
     ...(opts.input !== undefined ? { input: opts.input } : {}),
@@ -75,13 +77,14 @@ function timed(
   const line = readFileSync(out, 'utf8').trim().split('\n').at(-1)!;
   rmSync(out, { force: true });
   if (r.status !== 0) throw new Error(`${argv.join(' ').slice(0, 200)} failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  const [seconds, kb] = line.split(' ').map(Number);
-  return { seconds: seconds!, rssMb: kb! / 1024, stdout: r.stdout };
+  const [seconds, kb, user, system] = line.split(' ').map(Number);
+  return { seconds: seconds!, cpuSeconds: user! + system!, rssMb: kb! / 1024, stdout: r.stdout };
 }
 
 /** The sum of a step's commands' times and the largest of their peaks (they run one after another). */
 const both = (...ms: Measure[]): Measure => ({
   seconds: ms.reduce((s, m) => s + m.seconds, 0),
+  cpuSeconds: ms.reduce((s, m) => s + m.cpuSeconds, 0),
   rssMb: Math.max(...ms.map((m) => m.rssMb)),
 });
 
@@ -91,6 +94,8 @@ const median = (xs: number[]): number => {
 };
 
 export async function benchControlPlane(): Promise<Record<string, number | string>> {
+  // On a shared machine the wall clock waits for other processes: the load is printed with the table.
+  const startLoad = loadavg()[0]!.toFixed(1);
   const work = mkdtempSync(join(tmpdir(), 'notrack-cp-'));
   const bpffs = pinDir();
   const pair = vethPair(77);
@@ -104,11 +109,28 @@ export async function benchControlPlane(): Promise<Record<string, number | strin
     address: pair.bAddr4,
     port: GIT_PORT,
   });
+  let cleaned = false;
+  const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    cleaned = true;
+    await git.stop().catch(() => {});
+    pair.a.delete();
+    pair.b.delete();
+    other.delete();
+    bpffs.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  };
+  // Ctrl-C reaches the measured command too; what the bench made is removed before it exits.
+  const interrupted = (): void => void cleanup().then(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const results = new Map<string, Measure[]>();
   const note = (tool: Tool, step: Step, m: Measure): void => {
     const k = `${tool}/${step}`;
     results.set(k, [...(results.get(k) ?? []), m]);
-    console.log(`  ${tool.padEnd(8)} ${LABELS[step].padEnd(42)} ${m.seconds.toFixed(2)} s  ${Math.round(m.rssMb)} MB`);
+    console.log(
+      `  ${tool.padEnd(8)} ${LABELS[step].padEnd(42)} ${m.seconds.toFixed(2)} s (CPU ${m.cpuSeconds.toFixed(2)} s)  ${Math.round(m.rssMb)} MB`,
+    );
   };
   try {
     const repo = await PolicyRepository.create({
@@ -207,35 +229,40 @@ export async function benchControlPlane(): Promise<Record<string, number | strin
       other.exec(['nft', 'delete', 'table', 'ip', 'cp']);
     }
   } finally {
-    await git.stop().catch(() => {});
-    pair.a.delete();
-    pair.b.delete();
-    other.delete();
-    bpffs.cleanup();
-    rmSync(work, { recursive: true, force: true });
+    await cleanup();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
 
-  const cell = (tool: Tool, step: Step): string => {
+  const med = (tool: Tool, step: Step, f: (m: Measure) => number): number | null => {
     const ms = results.get(`${tool}/${step}`);
-    if (!ms) return '— | —';
-    return `${median(ms.map((m) => m.seconds)).toFixed(2)} s | ${Math.round(median(ms.map((m) => m.rssMb)))} MB`;
+    return ms ? median(ms.map(f)) : null;
+  };
+  const cell = (tool: Tool, step: Step): string => {
+    const wall = med(tool, step, (m) => m.seconds);
+    if (wall === null) return '— | —';
+    return `${wall.toFixed(2)} s | ${Math.round(med(tool, step, (m) => m.rssMb)!)} MB`;
   };
   console.log('');
   console.log(
-    `Control plane, ${RULES.toLocaleString('en')} rules + a ${SET.toLocaleString('en')}-prefix set (medians of ${RUNS} runs)`,
+    `Control plane, ${RULES.toLocaleString('en')} rules + a ${SET.toLocaleString('en')}-prefix set (medians of ${RUNS} runs; load average ${startLoad} at start, ${loadavg()[0]!.toFixed(1)} at the end)`,
   );
   console.log('');
   console.log(
-    '| step | notrack time | notrack peak RSS | ipset + iptables-restore | peak RSS | nft | peak RSS | goal |',
+    '| step | notrack time | notrack CPU | notrack peak RSS | ipset + iptables-restore | peak RSS | nft | peak RSS | goal |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---|');
-  for (const step of STEPS)
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const step of STEPS) {
+    const cpu = `${med('notrack', step, (m) => m.cpuSeconds)!.toFixed(2)} s`;
+    const [time, rss] = cell('notrack', step).split(' | ');
     console.log(
-      `| ${LABELS[step]} | ${cell('notrack', step)} | ${cell('ipset', step)} | ${cell('nft', step)} | ${GOALS[step]} |`,
+      `| ${LABELS[step]} | ${time} | ${cpu} | ${rss} | ${cell('ipset', step)} | ${cell('nft', step)} | ${GOALS[step]} |`,
     );
+  }
   const out: Record<string, number | string> = { rules: RULES, set_prefixes: SET, runs: RUNS };
   for (const [k, ms] of results) {
     out[`${k}_s`] = Number(median(ms.map((m) => m.seconds)).toFixed(2));
+    out[`${k}_cpu_s`] = Number(median(ms.map((m) => m.cpuSeconds)).toFixed(2));
     out[`${k}_rss_mb`] = Math.round(median(ms.map((m) => m.rssMb)));
   }
   return out;
