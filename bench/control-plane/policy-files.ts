@@ -59,19 +59,25 @@ spec:
   }
   const rules = [`    - action: Deny\n      source:\n        selector: list == 'deny'\n`];
   for (let i = 0; i < p.rules; i++) rules.push(`    - action: Deny\n      source:\n        nets: [${ruleCidr(i)}]\n`);
+  // Ten policies of 1,000 rules (the schema's limit is 1,024), one after another.
   for (let k = 0; k * RULES_PER_POLICY < rules.length; k++) {
-    files[`policies/deny-${String(k).padStart(3, '0')}.yaml`] = `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-${String(k).padStart(3, '0')}
-spec:
-  order: ${k}
-  selector: role == 'bench'
-  doNotTrack: true
-  applyOnForward: true
-  types: [Ingress]
-  ingress:
-${rules.slice(k * RULES_PER_POLICY, (k + 1) * RULES_PER_POLICY).join('')}`;
+    const name = `deny-${String(k).padStart(3, '0')}`;
+    const header = [
+      'apiVersion: projectcalico.org/v3',
+      'kind: GlobalNetworkPolicy',
+      'metadata:',
+      `  name: ${name}`,
+      'spec:',
+      `  order: ${k}`,
+      "  selector: role == 'bench'",
+      '  doNotTrack: true',
+      '  applyOnForward: true',
+      '  types: [Ingress]',
+      '  ingress:',
+    ];
+    files[`policies/${name}.yaml`] =
+      header.map((line) => `${line}\n`).join('') +
+      rules.slice(k * RULES_PER_POLICY, (k + 1) * RULES_PER_POLICY).join('');
   }
   return files;
 }
