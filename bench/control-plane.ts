@@ -76,7 +76,9 @@ function timed(
   });
   const line = readFileSync(out, 'utf8').trim().split('\n').at(-1)!;
   rmSync(out, { force: true });
-  if (r.status !== 0) throw new Error(`${argv.join(' ').slice(0, 200)} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  // notrack --format json says why on stdout; other tools on stderr.
+  const why = `${r.stderr.slice(-2000)}${r.stdout.slice(-2000)}`;
+  if (r.status !== 0) throw new Error(`${argv.join(' ').slice(0, 200)} failed (${r.status}): ${why}`);
   const [seconds, kb, user, system] = line.split(' ').map(Number);
   return { seconds: seconds!, cpuSeconds: user! + system!, rssMb: kb! / 1024, stdout: r.stdout };
 }
