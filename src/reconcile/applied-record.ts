@@ -208,8 +208,8 @@ export function writePendingState(stateDir: string, state: DesiredState): void {
 
 /**
  * The state of a completed apply becomes the applied one: the pending state this apply wrote (writePendingState) is
- * renamed over it, so a state of tens of MB
- * (a 1M-prefix set) is not serialised and written a second time. Only for the apply that wrote it, under the lock.
+ * renamed over it, so that a state of tens of MB (a 1M-prefix set) is not serialised and written a second time. Only
+ * for the apply that wrote it, under the host lock.
  */
 export function promotePendingState(stateDir: string): void {
   const paths = recordPaths(stateDir);
