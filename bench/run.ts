@@ -5,6 +5,7 @@ import { benchPlan } from './plan.js';
 import { benchTrafficEngine } from './traffic-engine.js';
 import { benchWire } from './wire.js';
 import { benchConfirmation } from './confirmation.js';
+import { benchControlPlane } from './control-plane.js';
 
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   validate: () => benchValidate(),
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   'traffic-engine': () => benchTrafficEngine(),
   wire: () => benchWire(),
   confirmation: () => benchConfirmation(),
+  'control-plane': () => benchControlPlane(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

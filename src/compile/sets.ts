@@ -60,18 +60,33 @@ export function prefixSetId(family: IpFamily, prefixes: readonly string[]): stri
 /** The sets one host's state uses. A set is described by its first user, in evaluation order. */
 export class SetTable {
   private readonly sets = new Map<string, PrefixSet>();
+  /** The same sets by id, kept in step: for lookups while sets are still being added (see byId). */
+  private readonly index: Record<string, PrefixSet> = {};
 
   add(family: IpFamily, prefixes: string[], origin: string): string {
     // Shared by every host that uses the set (and cached by identity when hashing): never changed after this.
     Object.freeze(prefixes);
     const id = prefixSetId(family, prefixes);
-    if (!this.sets.has(id)) this.sets.set(id, Object.freeze({ id, family, prefixes, origin }));
+    if (!this.sets.has(id)) this.remember(Object.freeze({ id, family, prefixes, origin }));
     return id;
   }
 
   /** Takes a set another table made (the fleet's lowering cache), unless one with its content is here already. */
   adopt(set: PrefixSet): void {
-    if (!this.sets.has(set.id)) this.sets.set(set.id, set);
+    if (!this.sets.has(set.id)) this.remember(set);
+  }
+
+  private remember(set: PrefixSet): void {
+    this.sets.set(set.id, set);
+    this.index[set.id] = set;
+  }
+
+  /**
+   * Every set so far by id, as a live view (not sorted, not a copy): for code that looks sets up between additions,
+   * such as the lint that lowers one rule at a time; record() there would copy and sort every set for every rule.
+   */
+  byId(): Readonly<Record<string, PrefixSet>> {
+    return this.index;
   }
 
   /** The sets in the order they were first added. */

@@ -11,18 +11,42 @@ export interface Cidr {
   hostBitsSet: boolean;
 }
 
+// A scanner, not split and a regular expression per part: a 1M-prefix set parses each address several times.
 function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
-    const n = Number(p);
+  let part = 0,
+    n = 0,
+    digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || part === 3) return null;
+      out[part++] = n;
+      n = 0;
+      digits = 0;
+      continue;
+    }
+    // Decimal digits only, no leading zero (010 is octal to some parsers), at most 255.
+    if (c < 48 || c > 57 || (digits === 1 && n === 0)) return null;
+    n = n * 10 + (c - 48);
+    digits++;
     if (n > 255) return null;
-    out[i] = n;
   }
+  if (part !== 3 || digits === 0) return null;
+  out[3] = n;
   return out;
+}
+
+/** A prefix length as written after the slash: decimal, no leading zero, at most `max`; null otherwise. */
+function parsePrefixLength(text: string, max: number): number | null {
+  let n = 0;
+  if (text.length === 0 || text.length > 3 || (text.length > 1 && text.charCodeAt(0) === 48)) return null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+    n = n * 10 + (c - 48);
+  }
+  return n > max ? null : n;
 }
 
 function parseIpv6(text: string): Uint8Array | null {
@@ -78,10 +102,9 @@ export function parseCidr(text: string): Cidr | null {
   const max = ip.family === 4 ? 32 : 128;
   let prefix = max;
   if (slash >= 0) {
-    const p = text.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
-    prefix = Number(p);
-    if (prefix > max) return null;
+    const p = parsePrefixLength(text.slice(slash + 1), max);
+    if (p === null) return null;
+    prefix = p;
   }
   const addr = maskBytes(ip.addr, prefix);
   const hostBitsSet = !bytesEqual(addr, ip.addr);

@@ -127,14 +127,33 @@ function readChecked<T>(file: string, check: (v: unknown) => string | null): Rea
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     return { value: null, problem: `${file} holds ${JSON.stringify(parsed)?.slice(0, 40)}, not a record` };
   const { checksum: sum, ...rest } = parsed as Record<string, unknown>;
-  if (sum !== checksum(rest)) return { value: null, problem: `${file} fails its checksum (edited or torn)` };
+  if (sum !== textChecksum(text) && sum !== checksum(rest))
+    return { value: null, problem: `${file} fails its checksum (edited or torn)` };
   const shape = check(rest);
   if (shape) return { value: null, problem: `${file} ${shape}` };
   return { value: rest as T, problem: null };
 }
 
+/** Where writeChecked puts the checksum: first, so that the rest of the line is the JSON it covers. */
+const CHECKSUM_HEAD = /^\{"checksum":"([0-9a-f]{64})",/;
+
+/**
+ * The checksum of a file writeChecked wrote, from its text alone: the bytes after the checksum are the value's JSON
+ * as written, so a state of tens of MB is not serialised again to be checked (null for files that put it elsewhere,
+ * written by older versions: those are checked by serialising what was read).
+ */
+function textChecksum(text: string): string | null {
+  const head = CHECKSUM_HEAD.exec(text);
+  if (!head) return null;
+  const body = text.endsWith('\n') ? text.slice(head[0].length, -1) : text.slice(head[0].length);
+  return createHash('sha256').update('{').update(body).digest('hex');
+}
+
 function writeChecked(file: string, value: object): void {
-  writeAtomic(file, JSON.stringify({ ...value, checksum: checksum(value) }) + '\n');
+  // Serialised once: the checksum covers exactly the text written after it (see textChecksum).
+  const json = JSON.stringify(value);
+  const sum = createHash('sha256').update(json).digest('hex');
+  writeAtomic(file, json === '{}' ? `{"checksum":"${sum}"}\n` : `{"checksum":"${sum}",${json.slice(1)}\n`);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -198,10 +217,14 @@ export function writePendingState(stateDir: string, state: DesiredState): void {
   writeChecked(recordPaths(stateDir).next, { formatVersion: STATE_VERSION, state });
 }
 
-/** The state of a completed apply becomes the applied one. */
-export function writeAppliedState(stateDir: string, state: DesiredState): void {
-  writeChecked(recordPaths(stateDir).desired, { formatVersion: STATE_VERSION, state });
-  rmSync(recordPaths(stateDir).next, { force: true });
+/**
+ * The state of a completed apply becomes the applied one: the pending state this apply wrote (writePendingState) is
+ * renamed over it, so that a state of tens of MB (a 1M-prefix set) is not serialised and written a second time. Only
+ * for the apply that wrote it, under the host lock.
+ */
+export function promotePendingState(stateDir: string): void {
+  const paths = recordPaths(stateDir);
+  renameSync(paths.next, paths.desired);
 }
 
 /** Keeps the applied state as the previous one before a switch that is to be confirmed (the way back): a byte copy,

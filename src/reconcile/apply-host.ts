@@ -23,7 +23,7 @@ import { BpfError } from '../libbpf/index.js';
 import {
   readRecord,
   StateWriteError,
-  writeAppliedState,
+  promotePendingState,
   writePendingState,
   writeRecord,
   type AppliedRecord,
@@ -48,6 +48,11 @@ export interface ApplyHostOptions {
   /** Rebuild interfaces whose running generation is unhealthy even when the policy did not change (drift repair). */
   repair: boolean;
   runner?: CommandRunner;
+  /**
+   * `state` was read from the applied state file (the source-digest path): when the record names it as applied and
+   * nothing is pending, the file is not written again (for a 1M-prefix set that write is most of a no-op apply).
+   */
+  stateKept?: boolean;
   /** One line per step, for people watching. */
   onStep?: (line: string) => void;
 }
@@ -242,9 +247,10 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
 
   // Before the first change: the record names what is being switched in, and its state is kept. If this cannot be
   // written (a full disk), nothing has changed yet and nothing will.
+  const kept = opts.stateKept === true && !record.pending && record.desiredHash === state.hash;
   record.pending = { revision: opts.revision, desiredHash: state.hash, since: new Date().toISOString() };
   try {
-    writePendingState(opts.stateDir, state);
+    if (!kept) writePendingState(opts.stateDir, state);
     writeRecord(opts.stateDir, record);
   } catch (e) {
     throw new StateWriteError(opts.stateDir, e, 'nothing was changed on the host');
@@ -302,7 +308,7 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
     record.desiredHash = state.hash;
     record.appliedAt = new Date().toISOString();
     try {
-      writeAppliedState(opts.stateDir, state);
+      if (!kept) promotePendingState(opts.stateDir);
       delete record.pending;
     } catch (e) {
       throw new StateWriteError(

@@ -395,6 +395,7 @@ export class HostReconciler implements Reconciler {
         repair,
         runner: this.runner,
         revision: { repo: desired.snapshot.repo, ref: desired.snapshot.ref, commit: desired.snapshot.commit },
+        ...(desired.reused ? { stateKept: true } : {}),
         ...(this.opts.onStep ? { onStep: this.opts.onStep } : {}),
       });
       writeSourceDigest(this.opts.stateDir, digest, desired.state);

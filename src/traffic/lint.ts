@@ -75,7 +75,7 @@ function emptyReason(
   const lowered = lowerRule({ policy: policy.name, direction: dir, index }, policy[dir][index]!, ctx);
   if (lowered.families.length === 0) return 'its ipVersion, protocol and nets leave no address family';
   if (lowered.pieces.length === 0) return 'none of the ports it names exists for its protocol';
-  const record = sets.record();
+  const record = sets.byId();
   const reasons = new Set<string>();
   for (const family of lowered.families) {
     const entries = ingressEntries(lowered, family, 0);

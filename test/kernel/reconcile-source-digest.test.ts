@@ -3,7 +3,7 @@
 // full path, and a repair still repairs.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { IFNAME, dbPolicy, RECONCILE_TOOLS, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
 import { kernelGate } from '../support/kernel-gate.js';
@@ -57,6 +57,19 @@ kt('unchanged policy files skip parse and compile; changed files, another path, 
     assert.match(same!.message, SKIPPED);
     assert.is(same!.revision?.commit, readme);
     assert.is(lab.record().revision.commit, readme, 'the record names the new commit');
+
+    // `notrack apply` (a repair) over unchanged files: the host is checked, the applied state file (tens of MB with
+    // a large set) is neither written again nor left pending, and it still reads back as the applied state.
+    const stateFile = path.join(lab.stateDir, 'applied-state.json');
+    const before = statSync(stateFile);
+    const [checked] = reconcile(lab, [{ path: 'a', repair: true }]);
+    assert.is(checked!.status, 'Ready', checked!.message);
+    assert.is(checked!.changes, 0, checked!.message);
+    const after = statSync(stateFile);
+    assert.equal([after.ino, after.mtimeMs], [before.ino, before.mtimeMs], 'the applied state was not rewritten');
+    assert.not.ok(existsSync(path.join(lab.stateDir, 'applied-state.next.json')), 'no pending state is left');
+    assert.is((lab.record() as { pending?: unknown }).pending, undefined, 'the record is not left pending');
+    assert.match(reconcile(lab, [{ path: 'a' }])[0]!.message, SKIPPED, 'the kept state still serves the fast path');
 
     // A changed policy file (a comment), then the same files read from another policy path: each is parsed and
     // compiled once, and known the next time.

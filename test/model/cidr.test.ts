@@ -44,6 +44,12 @@ test('IPv4 addresses: dotted quads only, no leading zeros, no octet over 255', (
     '192.0.2.1 ',
     '0x7f.0.0.1',
     '',
+    '.1.2.3',
+    '1..2.3',
+    '00.1.2.3',
+    '1.2.3.1000',
+    '1.2.3.4e0',
+    '\uff11.2.3.4',
   ]) {
     assert.is(parseIp(bad), null, bad);
   }
@@ -96,6 +102,9 @@ test('a bare address is a host route; a prefix must be a plain number within the
     '10.0.0.0/08',
     '10.0.0.0/-1',
     '10.0.0.0/8/8',
+    '10.0.0.0/+8',
+    '10.0.0.0/8 ',
+    '10.0.0.0/1000',
     '::/129',
     'fd00::/64x',
     '/8',
