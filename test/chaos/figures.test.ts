@@ -4,9 +4,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chaosFigures, type ChaosObservations, type LinkSample } from './figures.js';
 
-const ON: Omit<LinkSample, 't'> = { present: true, up: true, xdp: 'nt_xdp_entry#7' };
-const BARE: Omit<LinkSample, 't'> = { present: true, up: true, xdp: null };
-const GONE: Omit<LinkSample, 't'> = { present: false, up: false, xdp: null };
+const ON: Omit<LinkSample, 't'> = { present: true, up: true, xdp: 'nt_xdp_entry#7', ifindex: 2 };
+const BARE: Omit<LinkSample, 't'> = { present: true, up: true, xdp: null, ifindex: 2 };
+const GONE: Omit<LinkSample, 't'> = { present: false, up: false, xdp: null, ifindex: null };
+/** eth0 after it was re-created: a new ifindex. */
+const ON_NEW = { ...ON, ifindex: 5 };
+const BARE_NEW = { ...BARE, ifindex: 5 };
 
 function observations(over: Partial<ChaosObservations> = {}): ChaosObservations {
   return {
@@ -18,11 +21,14 @@ function observations(over: Partial<ChaosObservations> = {}): ChaosObservations 
       { t: 900, ...ON },
       // A re-created interface (fault 1), up without XDP for 400 ms.
       { t: 10_000, ...GONE },
-      { t: 11_000, ...BARE },
-      { t: 11_400, ...ON },
+      { t: 11_000, ...BARE_NEW },
+      { t: 11_400, ...ON_NEW },
       // After a kill -9 (fault 2): 1.5 s.
-      { t: 30_000, ...BARE },
-      { t: 31_500, ...ON },
+      { t: 30_000, ...BARE_NEW },
+      { t: 31_500, ...ON_NEW },
+      // Detached by hand with the agent running (no fault): 200 ms until the drift check repaired it.
+      { t: 50_000, ...BARE_NEW },
+      { t: 50_200, ...ON_NEW },
     ],
     maxSampleGapMs: 50,
     floodArrivals: [500, 11_100, 11_200, 40_000],
@@ -49,23 +55,28 @@ function observations(over: Partial<ChaosObservations> = {}): ChaosObservations 
 test('windows start at the first unprotected sample and name the fault they fell in; the lab start is not counted', () => {
   const f = chaosFigures(observations());
   assert.equal(
-    f.windows.map((w) => [w.start, w.durationMs, w.fault, w.agentKilled]),
+    f.windows.map((w) => [w.start, w.durationMs, w.fault, w.agentKilled, w.newInterface]),
     [
-      [11_000, 400, 'link-recreate (#1)', false],
-      [30_000, 1_500, 'kill-agent (#2)', true],
+      [11_000, 400, 'link-recreate (#1)', false, true],
+      [30_000, 1_500, 'kill-agent (#2)', true, false],
+      [50_000, 200, null, false, false],
     ],
   );
   assert.is(f.longestMs, 1_500);
-  assert.is(f.longestAgentRunningMs, 400);
   assert.ok(f.goals[0]!.met, 'at most 2 s');
-  assert.not.ok(f.goals[1]!.met, 'a window while the agent ran is a missed goal');
+  // A new interface's window is the link watch's (goal 2 s); one on an interface the running agent had protected
+  // is a missed goal.
+  assert.is(f.longestNewInterfaceMs, 400);
+  assert.ok(f.goals[2]!.met);
+  assert.is(f.longestAgentRunningMs, 200);
+  assert.not.ok(f.goals[1]!.met);
 });
 
 test('flood past XDP counts outside the windows only (arrivals before the first Ready are not counted)', () => {
   const f = chaosFigures(observations());
   assert.is(f.floodPastInside, 2);
   assert.is(f.floodPastOutside, 1);
-  assert.not.ok(f.goals[3]!.met);
+  assert.not.ok(f.goals[4]!.met);
 });
 
 test('allowed-flow losses: excused while the link is down, in lock-out and unprotected windows; counted otherwise', () => {
@@ -85,7 +96,7 @@ test('allowed-flow losses: excused while the link is down, in lock-out and unpro
   assert.equal(excused.feedLost, { linkDown: 1, lockout: 2, unprotected: 1 });
   assert.is(excused.feedLostOutside, 0);
   assert.is(excused.lockoutsNotRolledBack, 1);
-  assert.not.ok(excused.goals[2]!.met, 'a lock-out that did not roll back misses its goal');
+  assert.not.ok(excused.goals[3]!.met, 'a lock-out that did not roll back misses its goal');
   const counted = chaosFigures(observations());
   assert.is(counted.feedLostOutside, 2);
   assert.equal(

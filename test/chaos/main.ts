@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { removeLeftovers } from '../../src/demo/leftovers.js';
 import { kernelSkipReason } from '../support/kernel-gate.js';
+import { FAULT_KINDS, type FaultKind } from './faults.js';
 import { figuresTable } from './figures.js';
 import { runChaos } from './run-chaos.js';
 
@@ -19,6 +20,7 @@ flood packets past XDP outside unprotected windows, allowed packets lost outside
 
   --minutes N   how long the whole run takes, 2 to 10 (default 10)
   --seed S      the seed of the fault sequence and its parameters (default: random; printed at start)
+  --only K,...  only these kinds of fault: ${FAULT_KINDS.join(', ')}
   -h, --help    this text
 
 Needs root. Everything happens in namespaces it creates and is removed at the end, after Ctrl-C too; what a
@@ -30,10 +32,15 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-let values: { minutes?: string; seed?: string; help?: boolean };
+let values: { minutes?: string; seed?: string; only?: string; help?: boolean };
 try {
   ({ values } = parseArgs({
-    options: { minutes: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      minutes: { type: 'string' },
+      seed: { type: 'string' },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   }));
 } catch (e) {
@@ -49,12 +56,15 @@ if (!Number.isFinite(minutes) || minutes < 2 || minutes > 10)
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : Number(values.seed);
 if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
   usage(`--seed must be an integer from 0 to 4294967295, not ${values.seed}`);
+const kinds = values.only?.split(',').map((k) => k.trim()) as FaultKind[] | undefined;
+const unknown = (kinds ?? []).filter((k) => !FAULT_KINDS.includes(k));
+if (unknown.length) usage(`--only: no fault named ${unknown.join(', ')}`);
 const cannot = kernelSkipReason();
 if (cannot) usage(`cannot run here: ${cannot}`);
 
 for (const line of removeLeftovers()) console.log(`removed leftover ${line}`);
 console.log(
-  `chaos: seed ${seed}, ${minutes} minutes (repeat with: npm run chaos -- --seed ${seed} --minutes ${minutes})`,
+  `chaos: seed ${seed}, ${minutes} minutes (repeat with: npm run chaos -- --seed ${seed} --minutes ${minutes}${values.only ? ` --only ${values.only}` : ''})`,
 );
 
 const stop = new AbortController();
@@ -72,7 +82,13 @@ process.on('SIGINT', () => {
 });
 
 try {
-  const result = await runChaos({ minutes, seed, log: (l) => console.log(l), signal: stop.signal });
+  const result = await runChaos({
+    minutes,
+    seed,
+    log: (l) => console.log(l),
+    signal: stop.signal,
+    ...(kinds ? { kinds } : {}),
+  });
   const f = result.figures;
   console.log(
     `\n## Chaos run: seed ${seed}, ${minutes} minutes, ${result.faults.length} faults, ${(result.durationMs / 1000).toFixed(0)} s\n`,
@@ -92,7 +108,11 @@ try {
     );
   const agentLog = path.join(tmpdir(), `notrack-chaos-${seed}-agent.jsonl`);
   writeFileSync(agentLog, result.agentLog.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  console.log(`\nThe agent's log (every process, with the time each line was read as t): ${agentLog}`);
+  const observed = path.join(tmpdir(), `notrack-chaos-${seed}-observations.json`);
+  const { floodArrivals, feedMarks, ...rest } = result.observations;
+  writeFileSync(observed, JSON.stringify({ ...rest, floodArrivals, windows: f.windows }, null, 1));
+  console.log(`\nThe agent's log (every process; t is when the run read the line): ${agentLog}`);
+  console.log(`What the run observed (link samples, faults, lock-outs, flood arrivals): ${observed}`);
   const problems = result.faults.filter((x) => x.problem);
   if (problems.length) {
     console.log('\nFaults that showed a problem:');

@@ -15,6 +15,8 @@ export interface ChaosOptions {
   log: (line: string) => void;
   /** Set when the run should end early (Ctrl-C): no new fault starts, the lab is taken down. */
   signal?: AbortSignal;
+  /** Only these kinds of fault (default: all). */
+  kinds?: readonly FaultKind[];
 }
 
 export interface ChaosResult {
@@ -34,12 +36,12 @@ export interface ChaosResult {
 const CONVERGE_RESERVE_MS = 50_000;
 
 /** The fault sequence: a policy change, a lock-out, every other kind once in a seeded order, then at random. */
-function nextKind(rng: () => number, done: number, left: FaultKind[]): FaultKind {
-  if (done === 0) return 'policy-change';
+function nextKind(rng: () => number, done: number, left: FaultKind[], kinds: readonly FaultKind[]): FaultKind {
+  if (done === 0 && kinds.includes('policy-change')) return 'policy-change';
   // The lock-out second: it is the longest, and a short run must not end before it.
   if (done === 1 && left.includes('lockout')) return left.splice(left.indexOf('lockout'), 1)[0]!;
   if (left.length > 0) return left.splice(Math.floor(rng() * left.length), 1)[0]!;
-  return FAULT_KINDS[Math.floor(rng() * FAULT_KINDS.length)]!;
+  return kinds[Math.floor(rng() * kinds.length)]!;
 }
 
 export function hasRollback(): boolean {
@@ -62,14 +64,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     );
 
     const faults: FaultRecord[] = [];
-    const left: FaultKind[] = FAULT_KINDS.filter((k) => k !== 'policy-change');
+    const kinds = opts.kinds ?? FAULT_KINDS;
+    const left: FaultKind[] = kinds.filter((k) => k !== 'policy-change');
     for (;;) {
       if (opts.signal?.aborted) break;
       const remaining = deadline - CONVERGE_RESERVE_MS - Date.now();
-      let kind = nextKind(rng, faults.length, left);
+      let kind = nextKind(rng, faults.length, left, kinds);
       if (FAULT_BUDGET_MS[kind] > remaining) {
         // Put it back for a later run of this seed to see the same order; pick the shortest that still fits.
-        const fits = FAULT_KINDS.filter((k) => FAULT_BUDGET_MS[k] <= remaining);
+        const fits = kinds.filter((k) => FAULT_BUDGET_MS[k] <= remaining);
         if (fits.length === 0) break;
         if (left.length && !left.includes(kind)) left.push(kind);
         kind = fits[Math.floor(rng() * fits.length)]!;

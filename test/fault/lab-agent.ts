@@ -5,14 +5,14 @@ import type { ReconcileLab } from '../support/reconcile-fixture.js';
 
 export function startLabAgent(
   lab: ReconcileLab,
-  opts: { port: number; schedule?: string; driftSchedule?: string; driftMode?: 'enforce' | 'warn'; extra?: string[] },
+  opts: { port: number; driftSchedule?: string; driftMode?: 'enforce' | 'warn'; extra?: string[] },
 ): LabProcess {
   return new LabProcess(
     lab.spawnCli(
       'agent',
       ...(opts.extra ?? []),
       '--schedule',
-      opts.schedule ?? '30m',
+      '30m',
       '--drift-schedule',
       opts.driftSchedule ?? '30m',
       '--drift-mode',
