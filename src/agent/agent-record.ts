@@ -12,7 +12,9 @@ import { liveness, readiness, type Health } from './health.js';
 import type { Log, LogFields } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ProtectionMetrics } from './protection-metrics.js';
+import type { ConfirmationMetrics } from './confirmation-metrics.js';
 import type {
+  ConfirmOutcome,
   DriftOutcome,
   HostProtection,
   ProtectOutcome,
@@ -31,6 +33,8 @@ interface RecordOptions {
   settings: Record<string, unknown>;
   /** Protection gauges (absent in runtimes whose reconciler cannot observe protection). */
   protectionMetrics?: ProtectionMetrics;
+  /** Confirmation and rollback counters (absent in runtimes whose reconciler does not confirm). */
+  confirmationMetrics?: ConfirmationMetrics;
 }
 
 export class AgentRecord {
@@ -92,6 +96,31 @@ export class AgentRecord {
         next: 'waiting for the next scheduled tick',
       });
     }
+  }
+
+  /** A switch was reported; its probes run now (shown in /status `running.confirming`). */
+  confirming(trigger: ReconcileTrigger): void {
+    this.state.running = { job: 'reconcile', trigger, mode: null, since: this.now(), confirming: true };
+  }
+
+  /** confirm() threw: the switch stays (nothing was rolled back), and the log says so. */
+  confirmationThrew(e: unknown): void {
+    this.state.running = null;
+    this.log.error('confirmation failed', {
+      error: (e as Error)?.message ?? String(e),
+      result: 'the switch stays as applied',
+    });
+  }
+
+  /** How the confirmation of a switch ended; a rollback is logged at error and then recorded as the reconcile's end. */
+  confirmed(trigger: ReconcileTrigger, c: ConfirmOutcome): void {
+    this.state.running = null;
+    this.state.lastConfirmation = { at: this.now(), outcome: c };
+    this.options.confirmationMetrics?.confirmed(c);
+    const fields: LogFields = { commit: c.commit, message: c.message, probes: c.probes, durationMs: c.durationMs };
+    if (c.status === 'Confirmed') this.log.info('commit confirmed', fields);
+    else this.log.error(c.status === 'RolledBack' ? 'commit rolled back' : 'rollback failed', fields);
+    if (c.outcome) this.reconciled(trigger, c.outcome, null);
   }
 
   driftStarted(mode: DriftMode): void {
@@ -197,7 +226,13 @@ export class AgentRecord {
             since: iso(s.startedAt),
           },
       running: s.running
-        ? { job: s.running.job, trigger: s.running.trigger, mode: s.running.mode, since: iso(s.running.since) }
+        ? {
+            job: s.running.job,
+            trigger: s.running.trigger,
+            mode: s.running.mode,
+            since: iso(s.running.since),
+            ...(s.running.confirming ? { confirming: true } : {}),
+          }
         : null,
       health: { readiness: this.readiness(), liveness: this.liveness() },
       applied: s.applied,
@@ -208,6 +243,9 @@ export class AgentRecord {
       lastDrift: s.lastDrift ? { mode: s.lastDrift.mode, at: iso(s.lastDrift.at), outcome: s.lastDrift.outcome } : null,
       retry: s.retry ? { attempt: s.retry.attempt, delayMs: s.retry.delayMs, nextAt: iso(s.retry.nextAt) } : null,
       consecutiveFailures: s.consecutiveFailures,
+      lastConfirmation: s.lastConfirmation
+        ? { at: iso(s.lastConfirmation.at), outcome: s.lastConfirmation.outcome }
+        : null,
       protection: s.protection ? { ...s.protection, observedAt: iso(s.protectionAt) } : null,
       settings: this.options.settings,
     };

@@ -1,6 +1,6 @@
 // What the agent knows at a moment: the latest outcomes, what the host runs, what is running and what waits.
 // Logs, metrics, /status and /healthz all render from this record; none of them keeps its own copy.
-import type { DriftOutcome, HostProtection, ReconcileOutcome, ReconcileTrigger } from './reconciler.js';
+import type { ConfirmOutcome, DriftOutcome, HostProtection, ReconcileOutcome, ReconcileTrigger } from './reconciler.js';
 
 export type JobKind = 'reconcile' | 'drift';
 export type DriftMode = 'enforce' | 'warn';
@@ -12,6 +12,8 @@ interface RunningJob {
   /** For a drift check: enforce or warn. */
   mode: DriftMode | null;
   since: number;
+  /** A reconcile that switched the host and now waits for its probes. */
+  confirming?: boolean;
 }
 
 interface ReconcileRecord {
@@ -55,6 +57,8 @@ export interface AgentState {
   /** The latest observation of protection from the kernel, and when it was made (null: never observed). */
   protection: HostProtection | null;
   protectionAt: number | null;
+  /** How the latest switch's confirmation ended (null: none ended in this process). */
+  lastConfirmation: { at: number; outcome: ConfirmOutcome } | null;
 }
 
 export function initialState(now: number): AgentState {
@@ -70,6 +74,7 @@ export function initialState(now: number): AgentState {
     consecutiveFailures: 0,
     protection: null,
     protectionAt: null,
+    lastConfirmation: null,
   };
 }
 

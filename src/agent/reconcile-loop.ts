@@ -115,6 +115,17 @@ export class ReconcileLoop {
       this.attempt = 0;
     }
     this.record.reconciled(trigger, outcome, retry);
+    // The switch was reported at once; its confirmation follows in the same turn, so nothing else changes the host
+    // while the probes decide (a rollback is recorded as this reconcile's end).
+    if (outcome.status === 'Ready' && outcome.confirming && this.reconciler.confirm) {
+      this.record.confirming(trigger);
+      try {
+        const c = await this.reconciler.confirm();
+        if (c) this.record.confirmed(trigger, c);
+      } catch (e) {
+        this.record.confirmationThrew(e);
+      }
+    }
     await this.afterJob();
   }
 

@@ -44,6 +44,11 @@ export const RECONCILE_REASONS = {
   ValidationFailed: { status: 'Stalled', stage: 'validation' },
   HostNotFound: { status: 'Stalled', stage: 'host-not-found' },
   CompileFailed: { status: 'Stalled', stage: 'compile' },
+  /** A probe that passed before the switch failed after it: the previous state was put back and the commit is
+   *  marked bad, never retried until the head moves. */
+  RolledBack: { status: 'Stalled', stage: 'confirmation' },
+  /** The commit would cut established TCP sessions on non-failsafe ports: refused unless --allow-disruption. */
+  DisruptionRefused: { status: 'Stalled', stage: 'disruption' },
   ApplyFailed: { status: 'Failed', stage: 'apply' },
   /** The reconciler threw instead of returning an outcome (the runtime's own reason). */
   ReconcilerError: { status: 'Failed', stage: 'reconciler' },
@@ -68,6 +73,32 @@ export interface ReconcileOutcome {
   /** Objects changed by this run. */
   changes: number;
   durationMs: number;
+  /** The run switched the host to a new revision whose probes are still to be confirmed (Reconciler.confirm). */
+  confirming?: boolean;
+}
+
+/** How one probe fared before and after a switch. */
+export interface ProbeResult {
+  /** What was probed, e.g. 'git remote https://git.example.com/policy.git', 'tcp 10.0.0.1:443', 'local port 22'. */
+  probe: string;
+  /** Passed before the switch (a probe that was already failing never counts against the commit). */
+  before: boolean;
+  /** Passed within the deadline after the switch (null: not checked, it had failed before). */
+  after: boolean | null;
+  /** Why the last attempt failed, in plain words (null when it passed). */
+  error: string | null;
+}
+
+/** The end of a switch's confirmation: the probes passed, or the host was rolled back to what it ran before. */
+export interface ConfirmOutcome {
+  status: 'Confirmed' | 'RolledBack' | 'RollbackFailed';
+  /** The commit the switch brought in (the one marked bad after a rollback). */
+  commit: string | null;
+  message: string;
+  probes: ProbeResult[];
+  durationMs: number;
+  /** After a rollback: the reconcile outcome it ends in (Stalled, reason RolledBack; Failed when it could not). */
+  outcome?: ReconcileOutcome;
 }
 
 export interface DriftOutcome {
@@ -168,6 +199,9 @@ export interface Reconciler {
   /** At start, before any fetch: put the last applied state back from the host's own record (a boot wiped the
    *  dataplane). enforce rebuilds what is missing everywhere; warn only attaches interfaces that run nothing. */
   restore?(mode: 'enforce' | 'warn'): Promise<RestoreOutcome | null>;
+  /** After a reconcile whose outcome says `confirming`: probe until the deadline, roll back when a probe that passed
+   *  before the switch fails after it. Called in the same single-flight turn as that reconcile. */
+  confirm?(): Promise<ConfirmOutcome | null>;
   /** Calls `onChange` whenever the host's links change (rtnetlink); returns a function that stops watching. */
   watchLinks?(onChange: (what: string) => void, onFailure: (why: string) => void): () => void;
 }

@@ -7,6 +7,7 @@ import { createLog } from './log.js';
 import { AgentMetrics, type BuildLabels } from './metrics.js';
 import { ProtectionGuard } from './protection-guard.js';
 import { ProtectionMetrics } from './protection-metrics.js';
+import { ConfirmationMetrics } from './confirmation-metrics.js';
 import { checkAgentOptions, type AgentOptions } from './options.js';
 import { ReconcileLoop } from './reconcile-loop.js';
 import type { Reconciler } from './reconciler.js';
@@ -87,6 +88,7 @@ export async function runAgent(
     hungAfterMs: options.hungAfterMs,
     settings,
     protectionMetrics: new ProtectionMetrics(metrics.registry),
+    ...(reconciler.confirm ? { confirmationMetrics: new ConfirmationMetrics(metrics.registry) } : {}),
   });
   const guard = new ProtectionGuard(reconciler, record, log, now, {
     mode: options.driftMode,

@@ -7,6 +7,7 @@ import { SOURCE_HELP, SOURCE_OPTIONS, parseCommandArgs } from './args.js';
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
 import { buildInfo } from './version.js';
+import { CONFIRM_HELP, CONFIRM_OPTIONS, confirmSettings } from './confirm-options.js';
 
 export async function agentCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -14,11 +15,12 @@ export async function agentCommand(argv: string[]): Promise<number> {
     ...HOST_OPTIONS,
     ...AGENT_ARGS,
     'allow-rewind': { type: 'boolean' },
+    ...CONFIRM_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(
       agentHelp(
-        `${SOURCE_HELP}\n${HOST_HELP}\n  --allow-rewind      apply a head that does not descend from the applied commit`,
+        `${SOURCE_HELP}\n${HOST_HELP}\n  --allow-rewind      apply a head that does not descend from the applied commit\n${CONFIRM_HELP}`,
       ),
     );
     return 0;
@@ -35,6 +37,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     ...hostSettings(values),
     protectMode: options.driftMode,
     ...(values['allow-rewind'] ? { allowRewind: true } : {}),
+    ...confirmSettings(values),
   });
   const build = buildInfo();
   const handle = await runAgent(options, reconciler, {

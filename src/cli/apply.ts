@@ -4,18 +4,25 @@ import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js'
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
 import { parseDuration } from '../agent/duration.js';
+import { CONFIRM_HELP, CONFIRM_OPTIONS, confirmSettings } from './confirm-options.js';
+import type { ConfirmOutcome, ReconcileOutcome } from '../agent/reconciler.js';
 
 const APPLY_HELP = `Usage: notrack apply [--repo URL|PATH] [--ref REF] [--path DIR] [--host NAME] [--bpffs DIR] [--state-dir DIR]
 
 Fetches the policy, validates and compiles it for this host, and converges the host: per interface a new program
 generation is built beside the running one and switched in atomically; iptables changes go in one restore per table;
 ipsets are filled under a temporary name and swapped. A second run changes nothing. Whatever drifted is repaired.
-Exit status: 0 converged, 1 error (invalid policy, fetch or apply failure: the host keeps what it ran), 64 bad usage.
+A switch to a new commit is reported at once, then confirmed: the Git remote and the NotrackConfiguration probes that
+passed before it must pass again within --confirm-timeout, or the host is rolled back to what it ran before. A commit
+that would cut established TCP sessions on non-failsafe ports is refused unless --allow-disruption.
+Exit status: 0 converged (and confirmed), 1 error (invalid policy, fetch or apply failure, refused, or rolled back:
+the host keeps or is put back on what it ran), 64 bad usage.
 
 Options:
 ${SOURCE_HELP}
 ${HOST_HELP}
   --allow-rewind      apply a head that does not descend from the applied commit (refused by default)
+${CONFIRM_HELP}
   --lock-timeout DURATION  how long to wait for another notrack changing this host (default 60s; 0 fails at once)
   --format FORMAT     text (default) or json
   -h, --help          show this help
@@ -28,6 +35,7 @@ export async function applyCommand(argv: string[]): Promise<number> {
     format: { type: 'string' },
     'lock-timeout': { type: 'string' },
     'allow-rewind': { type: 'boolean' },
+    ...CONFIRM_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(APPLY_HELP);
@@ -39,6 +47,7 @@ export async function applyCommand(argv: string[]): Promise<number> {
     source: sourceOptions(values),
     ...host,
     ...(values['allow-rewind'] ? { allowRewind: true } : {}),
+    ...confirmSettings(values),
     ...(values['lock-timeout'] !== undefined
       ? { lockWaitMs: parseDuration(values['lock-timeout'], 'lock-timeout') }
       : {}),
@@ -46,6 +55,10 @@ export async function applyCommand(argv: string[]): Promise<number> {
   });
   if (format === 'text') process.stdout.write(`applying to host ${host.host}\n`);
   const { outcome, result, warnings } = await reconciler.apply(true);
+  if (format === 'text') reportOutcome(outcome, warnings);
+  const confirmation = outcome.confirming ? await reconciler.confirm() : null;
+  if (format === 'text' && confirmation) reportConfirmation(confirmation);
+  const final = confirmation?.outcome ?? outcome;
   if (format === 'json') {
     process.stdout.write(
       JSON.stringify(
@@ -53,7 +66,8 @@ export async function applyCommand(argv: string[]): Promise<number> {
           formatVersion: 1,
           kind: 'notrack.apply',
           host: host.host,
-          outcome,
+          outcome: final,
+          confirmation,
           changes: result?.changes ?? [],
           missingInterfaces: result?.missingInterfaces ?? [],
           failed: (result?.failed ?? []).map((f) => ({ object: f.object, message: f.error.message })),
@@ -63,11 +77,24 @@ export async function applyCommand(argv: string[]): Promise<number> {
         2,
       ) + '\n',
     );
-  } else {
-    for (const w of warnings) process.stderr.write(`${w}\n`);
-    const gen = outcome.appliedRevision ? `, generation ${outcome.appliedRevision.generation}` : '';
-    const line = outcome.status === 'Ready' ? `${outcome.message}${gen}` : `${outcome.reason}: ${outcome.message}`;
-    (outcome.status === 'Ready' ? process.stdout : process.stderr).write(`${line} (${outcome.durationMs} ms)\n`);
   }
-  return outcome.status === 'Ready' ? 0 : 1;
+  return final.status === 'Ready' && confirmation?.status !== 'RollbackFailed' ? 0 : 1;
+}
+
+function reportOutcome(outcome: ReconcileOutcome, warnings: string[]): void {
+  for (const w of warnings) process.stderr.write(`${w}\n`);
+  const gen = outcome.appliedRevision ? `, generation ${outcome.appliedRevision.generation}` : '';
+  const line = outcome.status === 'Ready' ? `${outcome.message}${gen}` : `${outcome.reason}: ${outcome.message}`;
+  (outcome.status === 'Ready' ? process.stdout : process.stderr).write(`${line} (${outcome.durationMs} ms)\n`);
+}
+
+function reportConfirmation(c: ConfirmOutcome): void {
+  for (const p of c.probes)
+    process.stdout.write(
+      `  probe ${p.probe}: before ${p.before ? 'passed' : `failed (${p.error}), not counted`}` +
+        (p.after === null ? '' : `, after ${p.after ? 'passed' : `failed (${p.error})`}`) +
+        '\n',
+    );
+  if (c.status === 'Confirmed') process.stdout.write(`${c.message} (${c.durationMs} ms)\n`);
+  else process.stderr.write(`${c.status}: ${c.message}\n`);
 }

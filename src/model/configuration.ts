@@ -19,6 +19,7 @@ export const DEFAULT_CONFIGURATION: Configuration = {
   limits: { maxRulesPerInterface: 65536, maxSetPrefixes: 2_097_152 },
   suspend: false,
   prune: false,
+  probes: { tcp: [], localPorts: [] },
 };
 
 /** The settings a configuration resource sets (schema-valid input). */
@@ -35,6 +36,7 @@ export function configurationSettings(spec: NotrackConfiguration['spec']): Parti
   if (spec.logBurst !== undefined) out.logBurst = spec.logBurst;
   if (spec.suspend !== undefined) out.suspend = spec.suspend;
   if (spec.prune !== undefined) out.prune = spec.prune;
+  if (spec.probes) out.probes = { tcp: [...(spec.probes.tcp ?? [])], localPorts: [...(spec.probes.localPorts ?? [])] };
   if (spec.limits) {
     out.limits = { ...DEFAULT_CONFIGURATION.limits };
     if (spec.limits.maxRulesPerInterface !== undefined)

@@ -96,6 +96,14 @@ export interface FailsafePort {
 export type XdpMode = 'native' | 'generic' | 'auto';
 
 /** notrack settings for one host: the `default` configuration, overridden by `node.<host>`. */
+/** What a switch must keep reachable, besides the Git remote (NotrackConfiguration `probes`). */
+export interface CommitProbes {
+  /** host:port targets this host connects to. */
+  tcp: string[];
+  /** TCP ports of this host that accept connections. */
+  localPorts: number[];
+}
+
 export interface Configuration {
   failsafeInbound: FailsafePort[];
   failsafeOutbound: FailsafePort[];
@@ -109,6 +117,8 @@ export interface Configuration {
   suspend: boolean;
   /** Remove the host's dataplane when its HostEndpoints leave the repository (`prune: true`). */
   prune: boolean;
+  /** Checked before and after every switch (NotrackConfiguration `probes`): TCP targets and local ports. */
+  probes: CommitProbes;
 }
 
 /** A configuration resource as written: only the fields it sets. */

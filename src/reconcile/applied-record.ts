@@ -5,7 +5,17 @@
 // that cannot be read, is not JSON, has the wrong shape or a wrong checksum is never trusted and never blocks: it
 // reads as absent (with the problem said) and the next apply rebuilds it from the host.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+  rmSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { DesiredState } from '../compile/desired-state.js';
 import { NotrackError } from '../errors.js';
@@ -60,11 +70,12 @@ export class StateWriteError extends NotrackError {
 }
 
 /** Paths of the record, the applied DesiredState and the one being switched in, inside the state folder. */
-function recordPaths(stateDir: string): { record: string; desired: string; next: string } {
+function recordPaths(stateDir: string): { record: string; desired: string; next: string; previous: string } {
   return {
     record: path.join(stateDir, 'applied.json'),
     desired: path.join(stateDir, 'applied-state.json'),
     next: path.join(stateDir, 'applied-state.next.json'),
+    previous: path.join(stateDir, 'applied-state.previous.json'),
   };
 }
 
@@ -191,6 +202,29 @@ export function writePendingState(stateDir: string, state: DesiredState): void {
 export function writeAppliedState(stateDir: string, state: DesiredState): void {
   writeChecked(recordPaths(stateDir).desired, { formatVersion: STATE_VERSION, state });
   rmSync(recordPaths(stateDir).next, { force: true });
+}
+
+/** Keeps the applied state as the previous one before a switch that is to be confirmed (the way back): a byte copy,
+ *  checksum included, so a large state is not serialised again. */
+export function keepPreviousState(stateDir: string): void {
+  const paths = recordPaths(stateDir);
+  const tmp = `${paths.previous}.${process.pid}.tmp`;
+  try {
+    copyFileSync(paths.desired, tmp);
+    renameSync(tmp, paths.previous);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** The state kept by keepPreviousState, or null. */
+export function readPreviousState(stateDir: string): DesiredState | null {
+  return readState(recordPaths(stateDir).previous);
+}
+
+export function removePreviousState(stateDir: string): void {
+  rmSync(recordPaths(stateDir).previous, { force: true });
 }
 
 /** Removes the record and the states (notrack remove). */

@@ -37,6 +37,12 @@ import { COUNTER_KINDS } from './counter-kinds.js';
 import { ruleIds } from '../compile/rule-id.js';
 import { runsRecordedGenerations } from './recorded-generations.js';
 import { sourceDigest, sourceUnchanged, writeSourceDigest } from './source-digest.js';
+import type { CommitProbes } from '../model/resources.js';
+import type { ConfirmOutcome } from '../agent/reconciler.js';
+import { SwitchConfirmation } from './switch-confirmation.js';
+import { clearRolledBack, readRolledBack, rolledBackText } from './rolled-back.js';
+import { readTcpSessions } from '../dataplane/tcp-sessions.js';
+import { SessionDisruptionError, sessionsCut } from './session-check.js';
 
 interface HostReconcilerOptions {
   source: SourceOptions;
@@ -51,6 +57,10 @@ interface HostReconcilerOptions {
   allowRewind?: boolean;
   /** How long a change waits for another notrack process that holds the host lock (default 60 s). */
   lockWaitMs?: number;
+  /** Confirm every switch to a new commit by probes within this deadline, else roll back; absent: no confirmation. */
+  confirmTimeoutMs?: number;
+  /** Apply a commit that would cut established TCP sessions on non-failsafe ports (refused by default). */
+  allowDisruption?: boolean;
 }
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
@@ -62,6 +72,8 @@ type DesiredResult =
       warnings: string[];
       /** NotrackConfiguration `suspend: true` for this host: keep the dataplane, change nothing. */
       suspend: boolean;
+      /** NotrackConfiguration `probes` for this host (absent for reused content: the same state, no switch). */
+      probes?: CommitProbes;
       /** The applied state, reused: the policy files' content digest produced it (source-digest.ts). */
       reused?: boolean;
     }
@@ -130,7 +142,7 @@ export async function fetchDesired(
     const state = compileHost(loaded.resources, opts.host);
     const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     if (rewind) warnings.unshift(`${rewind}; applied anyway (--allow-rewind)`);
-    return { ok: true, snapshot, state, warnings, suspend: config.suspend };
+    return { ok: true, snapshot, state, warnings, suspend: config.suspend, probes: config.probes };
   } catch (e) {
     return { ok: false, status: 'Stalled', reason: 'CompileFailed', message: (e as Error).message, snapshot };
   }
@@ -181,8 +193,20 @@ function safeRecord(stateDir: string): AppliedRecord | null {
 export class HostReconciler implements Reconciler {
   /** The last fetched revision says `suspend: true` for this host: drift is reported, never repaired. */
   private suspendedInGit = false;
+  /** Probes before and after each switch, rollback (switch-confirmation.ts). */
+  private readonly confirmation: SwitchConfirmation;
 
-  constructor(private readonly opts: HostReconcilerOptions) {}
+  constructor(private readonly opts: HostReconcilerOptions) {
+    this.confirmation = new SwitchConfirmation({
+      source: opts.source,
+      bpffs: opts.bpffs,
+      stateDir: opts.stateDir,
+      timeoutMs: opts.confirmTimeoutMs,
+      runner: () => this.runner,
+      locked: (command, fn) => this.locked(command, fn),
+      appliedRevision: () => appliedOf(safeRecord(opts.stateDir)),
+    });
+  }
 
   private get runner(): CommandRunner {
     return this.opts.runner ?? spawnRunner;
@@ -209,6 +233,8 @@ export class HostReconciler implements Reconciler {
         revision: null,
         changes: 0,
       });
+    const unfinished = this.confirmation.resume();
+    if (unfinished) return done(unfinished);
     const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
     let digest = '';
     const source = appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source;
@@ -232,6 +258,17 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    const marked = readRolledBack(this.opts.stateDir);
+    if (desired.ok && marked && desired.snapshot.commit !== marked.commit) clearRolledBack(this.opts.stateDir);
+    // A commit rolled back is not applied again by the agent until the head moves; a person's apply tries it again.
+    if (desired.ok && marked && !repair && desired.snapshot.commit === marked.commit)
+      return done({
+        status: 'Stalled',
+        reason: 'RolledBack',
+        message: rolledBackText(marked),
+        revision: revisionOf(desired.snapshot),
+        changes: 0,
+      });
     if (!desired.ok && desired.prune) return this.prune(desired, done);
     if (!desired.ok)
       return done({
@@ -241,8 +278,11 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    const probed = await this.confirmation.probeBefore(desired.probes, desired.state.hash, unlocked);
     try {
-      return await this.locked('apply', () => this.converge(desired, repair, digest, done));
+      const r = await this.locked('apply', () => this.converge(desired, repair, digest, done));
+      const { repo, ref, commit } = desired.snapshot;
+      return this.confirmation.switched(r, probed, { repo, ref, commit }, desired.state.hash);
     } catch (e) {
       return done({
         status: 'Failed',
@@ -322,6 +362,19 @@ export class HostReconciler implements Reconciler {
         desired.warnings,
       );
     }
+    const current = record?.desiredHash ? readAppliedState(this.opts.stateDir) : null;
+    this.confirmation.rememberPrevious(record, current, desired.state.hash);
+    if (!this.opts.allowDisruption && record?.desiredHash !== desired.state.hash) {
+      const cut = sessionsCut(current, desired.state, readTcpSessions(this.runner));
+      if (cut.length)
+        return done({
+          status: 'Stalled',
+          reason: 'DisruptionRefused',
+          message: new SessionDisruptionError(cut, snapshotName(desired.snapshot)).message,
+          revision: revisionOf(desired.snapshot),
+          changes: 0,
+        });
+    }
     try {
       const result = applyHost({
         state: desired.state,
@@ -361,6 +414,11 @@ export class HostReconciler implements Reconciler {
         desired.warnings,
       );
     }
+  }
+
+  /** Probes the switch the last apply made; rolls it back when a probe it broke stays broken. */
+  confirm(): Promise<ConfirmOutcome | null> {
+    return this.confirmation.confirm();
   }
 
   async reconcile(_trigger: ReconcileTrigger, unlocked?: Unlocked): Promise<ReconcileOutcome> {

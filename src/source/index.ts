@@ -14,3 +14,4 @@ export {
 } from './snapshot.js';
 export { cacheFolderFor, defaultCacheDir, MAX_PACKS } from './cache-folder.js';
 export { FALLBACK_DEPTH } from './remote-commit.js';
+export { probeRemote, type RemoteProbe } from './probe-remote.js';

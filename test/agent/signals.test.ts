@@ -66,7 +66,16 @@ class AgentProcess {
 }
 
 // The contract of src/agent/reconciler.ts: the three calls, and the optional protection members the agent looks for.
-const ALLOWED = new Set(['reconcile', 'checkDrift', 'counters', 'protection', 'protect', 'restore', 'watchLinks']);
+const ALLOWED = new Set([
+  'reconcile',
+  'checkDrift',
+  'counters',
+  'protection',
+  'protect',
+  'restore',
+  'watchLinks',
+  'confirm',
+]);
 
 test('SIGHUP reconciles now; SIGTERM waits for that reconcile, exits 0, and touches nothing but the reconciler contract', async () => {
   const agent = new AgentProcess({ signalDelayMs: 600 });
