@@ -235,22 +235,28 @@ const lockout: FaultBody = async (ctx) => {
   // Rolled back: /status says RolledBack and the host runs the previous commit again. Without a rollback in the
   // product the run still watches for a while, so that the figure says what happened rather than assuming it.
   let rolledBackAt: number | null = null;
+  let refused = false;
   await poll(
     async () => {
+      refused = ctx.chaos.agentLog.some((l) => l.t >= pushedAt && finished(l) && l.reason === 'DisruptionRefused');
       const s = await ctx.chaos.status();
       if (s?.condition?.reason === 'RolledBack' && s.applied?.commit === previous) rolledBackAt = Date.now();
-      return rolledBackAt !== null;
+      return rolledBackAt !== null || (refused && !switched);
     },
     ctx.rollbackBuilt ? 90_000 : 20_000,
     500,
   );
-  const record: LockoutRecord = { kind, commit, pushedAt, resolvedAt: rolledBackAt ?? 0, rolledBack: false };
+  const record: LockoutRecord = { kind, commit, pushedAt, resolvedAt: rolledBackAt ?? Date.now(), rolledBack: false };
   ctx.lockouts.push(record);
   const during = ctx.chaos.outcomesSince(pushedAt);
   // The fix: a revert pushed to Git (the head moves, so a rolled-back commit is behind it).
   const revert = await ctx.chaos.remote.push(chaosPolicy(ctx.chaos.variant), `revert the ${kind} lock-out`);
   let recovery: string;
-  if (rolledBackAt !== null) {
+  if (refused && !switched && rolledBackAt === null) {
+    record.refused = true;
+    const ms = await backTo(ctx, revert, Date.now());
+    recovery = `refused before the switch (DisruptionRefused); the revert ${short(revert)} ${ms === null ? 'was not applied within 60 s' : `applied after ${ms} ms`}`;
+  } else if (rolledBackAt !== null) {
     record.rolledBack = true;
     record.resolvedAt = rolledBackAt;
     const ms = await backTo(ctx, revert, Date.now());

@@ -70,6 +70,9 @@ function look(): LinkState {
 let last = '';
 let lastSample = 0;
 let maxGapMs = 0;
+let maxGapAt = 0;
+/** Gaps between samples longer than 100 ms (the bound the run promises), counted. */
+let lateSamples = 0;
 let samples = 0;
 let stopping = false;
 
@@ -78,7 +81,11 @@ function sample(): void {
   const state = look();
   const now = Date.now();
   samples += 1;
-  if (lastSample) maxGapMs = Math.max(maxGapMs, now - lastSample);
+  if (lastSample && now - lastSample > maxGapMs) {
+    maxGapMs = now - lastSample;
+    maxGapAt = now;
+  }
+  if (lastSample && now - lastSample > 100) lateSamples += 1;
   lastSample = now;
   const key = JSON.stringify(state);
   if (key !== last) {
@@ -132,7 +139,9 @@ function missingRanges(): [number, number][] {
 function finish(): void {
   if (stopping) return;
   stopping = true;
-  say({ final: { received, duplicates, max, missing: missingRanges(), flood, samples, maxGapMs } });
+  say({
+    final: { received, duplicates, max, missing: missingRanges(), flood, samples, maxGapMs, maxGapAt, lateSamples },
+  });
   process.stdout.write('', () => process.exit(0));
 }
 
