@@ -185,7 +185,10 @@ export class ChaosLab {
     await this.waitForLine((l) => l.msg === 'reconcile finished' && l.status === 'Ready', 120_000, 'the first Ready');
   }
 
-  /** `node --import tsx test/chaos/<file>` inside a namespace, with stdin open (closing it ends the program). */
+  /**
+   * `node --import tsx test/chaos/<file>` inside a namespace, with stdin open (closing it ends the program). Each
+   * child leads its own process group, so a Ctrl-C at the terminal reaches the run alone and it ends them in order.
+   */
   private node(ns: string, file: string, args: string[], nice = 0): LabProcess {
     const argv = [
       'netns',
@@ -200,12 +203,17 @@ export class ChaosLab {
       path.join(ROOT, 'test', 'chaos', file),
       ...args,
     ];
-    return new LabProcess(this.lab.track(spawn('ip', argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })));
+    return new LabProcess(
+      this.lab.track(spawn('ip', argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], detached: true })),
+    );
   }
 
-  /** The deny-listed source: an extra address on the peer's eth0 (it goes with the link, so it is added again). */
+  /**
+   * The deny-listed source: an address on the peer's loopback, so it outlives every re-creation of eth0 and the
+   * flood reaches a new interface the moment it is up (the host routes to it through eth0's /16).
+   */
   private addFloodAddress(): void {
-    this.lab.b.exec(['ip', 'addr', 'replace', `${DENIED_ADDR}/32`, 'dev', IFNAME]);
+    this.lab.b.exec(['ip', 'addr', 'replace', `${DENIED_ADDR}/32`, 'dev', 'lo']);
   }
 
   /** Starts the agent as systemd would (after a crash too): short schedules, so a run sees many reconciles. */
@@ -239,7 +247,7 @@ export class ChaosLab {
               'json',
             ]),
           ],
-          { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+          { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
         ),
       ),
     );
@@ -340,7 +348,6 @@ export class ChaosLab {
     this.lab.deleteLink();
     await sleep(holdMs);
     this.lab.createLink();
-    this.addFloodAddress();
   }
 
   /** Fills the state folder's tmpfs; returns the bytes written. */

@@ -36,6 +36,7 @@ function observations(over: Partial<ChaosObservations> = {}): ChaosObservations 
     lateSamples: 0,
     floodArrivals: [500, 11_100, 11_200, 40_000],
     floodSent: 1_000,
+    floodSendErrors: 0,
     feedSent: 2_000,
     feedReceived: 1_990,
     feedMissing: [

@@ -58,6 +58,8 @@ export interface ChaosObservations {
   /** Arrival times of flood datagrams that got past XDP. */
   floodArrivals: number[];
   floodSent: number;
+  /** Flood sends that failed (the peer's interface or the deny-listed address was gone). */
+  floodSendErrors: number;
   feedSent: number;
   feedReceived: number;
   /** Numbers of the allowed flow that never arrived, as inclusive ranges. */
@@ -260,7 +262,7 @@ export function chaosFigures(obs: ChaosObservations): ChaosFigures {
     },
     {
       figure: 'Flood packets past XDP outside unprotected windows',
-      value: `${floodPastOutside} (${floodPastInside} inside windows; ${obs.floodSent} sent)`,
+      value: `${floodPastOutside} (${floodPastInside} inside windows; ${obs.floodSent} sent, ${obs.floodSendErrors} of them failed at the sender)`,
       goal: '0',
       met: floodPastOutside === 0,
     },

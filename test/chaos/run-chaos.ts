@@ -87,8 +87,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       await new Promise((r) => setTimeout(r, 1_000 + Math.round(rng() * 2_000)));
     }
 
-    opts.log(`${t()} faults stopped; checking convergence`);
-    const converged = await converge(chaos, ctx);
+    opts.log(`${t()} faults stopped; ${opts.signal?.aborted ? 'interrupted' : 'checking convergence'}`);
+    const converged = opts.signal?.aborted
+      ? { ok: false, detail: 'not checked: the run was interrupted' }
+      : await converge(chaos, ctx);
     opts.log(`${t()} converged: ${converged.ok ? 'yes' : 'no'}: ${converged.detail}`);
     const { observer, traffic } = await chaos.stopTraffic();
     const endedAt = Date.now();
@@ -103,6 +105,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       lateSamples: Number(observer['lateSamples']),
       floodArrivals: chaos.floodArrivals,
       floodSent: Number(traffic['floodSent']),
+      floodSendErrors: Number(traffic['floodErrors']),
       feedSent: Number(traffic['feedSent']),
       feedReceived: Number(observer['received']),
       feedMissing: [

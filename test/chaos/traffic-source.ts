@@ -37,18 +37,44 @@ const feedTimer = setInterval(() => {
 }, Number(values['feed-every-ms']));
 const markTimer = setInterval(() => say({ feedSeq: feedSent }), 100);
 
-// The flood's socket is bound to the deny-listed address (an extra address of the peer's interface): while the
-// interface is being re-created that address is gone and sends fail, which is counted, not fatal.
-const flood = dgram.createSocket('udp4');
-await new Promise<void>((r) => flood.bind(0, values['flood-from'], r));
+// The flood's socket is bound to the deny-listed address. While the interface is being re-created sends fail: the
+// socket is then made again, so the flood resumes with the interface. Failed sends are counted, not fatal.
+let flood: dgram.Socket | null = null;
+let binding = false;
+function floodSocket(): dgram.Socket | null {
+  if (flood || binding) return flood;
+  binding = true;
+  const s = dgram.createSocket('udp4');
+  s.on('error', () => {
+    s.close();
+    binding = false;
+  });
+  s.bind(0, values['flood-from'], () => {
+    flood = s;
+    binding = false;
+  });
+  return null;
+}
+floodSocket();
+while (!flood) await new Promise((r) => setTimeout(r, 10));
 let floodSent = 0,
   floodErrors = 0;
 const burst = Number(values['flood-burst']);
 const floodTimer = setInterval(() => {
+  const s = floodSocket();
   for (let i = 0; i < burst; i++) {
     floodSent += 1;
-    flood.send(String(floodSent), floodPort, to, (e) => {
-      if (e) floodErrors += 1;
+    if (!s) {
+      floodErrors += 1;
+      continue;
+    }
+    s.send(String(floodSent), floodPort, to, (e) => {
+      if (!e) return;
+      floodErrors += 1;
+      if (flood === s) {
+        flood = null;
+        s.close();
+      }
     });
   }
 }, Number(values['flood-every-ms']));
