@@ -4,6 +4,7 @@ import { benchPolicyProgram } from './policy-program.js';
 import { benchPlan } from './plan.js';
 import { benchTrafficEngine } from './traffic-engine.js';
 import { benchWire } from './wire.js';
+import { benchConfirmation } from './confirmation.js';
 
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   validate: () => benchValidate(),
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   plan: () => benchPlan(),
   'traffic-engine': () => benchTrafficEngine(),
   wire: () => benchWire(),
+  confirmation: () => benchConfirmation(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

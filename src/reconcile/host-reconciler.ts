@@ -215,11 +215,13 @@ export class HostReconciler implements Reconciler {
   /** Converges to the configured revision. `repair` also rebuilds what drifted (the `apply` command does). */
   async apply(repair: boolean, unlocked: Unlocked = (work) => work()): Promise<ApplyOutcome> {
     const t0 = performance.now();
+    // The probes before a switch belong to its confirmation, not to the apply's time.
+    let probingMs = 0;
     const done: Done = (o, result = null, warnings = []) => ({
       outcome: {
         ...o,
         appliedRevision: appliedOf(safeRecord(this.opts.stateDir)),
-        durationMs: Math.round(performance.now() - t0),
+        durationMs: Math.round(performance.now() - t0 - probingMs),
       },
       result,
       warnings,
@@ -278,7 +280,9 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    const tp = performance.now();
     const probed = await this.confirmation.probeBefore(desired.probes, desired.state.hash, unlocked);
+    probingMs = performance.now() - tp;
     try {
       const r = await this.locked('apply', () => this.converge(desired, repair, digest, done));
       const { repo, ref, commit } = desired.snapshot;

@@ -4,7 +4,7 @@
 import * as assert from 'uvu/assert';
 import { kernelGate } from '../support/kernel-gate.js';
 import { PEER_ADDR4, RECONCILE_TOOLS, dbPolicy, withLab } from '../support/reconcile-fixture.js';
-import { holdConnections, listen } from './lab-sockets.js';
+import { holdConnections, listen } from '../support/lab-sockets.js';
 import { lockOutPolicy } from '../support/lock-out-policy.js';
 
 const gate = kernelGate('confirm-probes', { tools: RECONCILE_TOOLS });

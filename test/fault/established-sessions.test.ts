@@ -4,7 +4,7 @@
 import * as assert from 'uvu/assert';
 import { kernelGate } from '../support/kernel-gate.js';
 import { HOST_ADDR4, HOST_ADDR6, POSTGRES, RECONCILE_TOOLS, dbPolicy, withLab } from '../support/reconcile-fixture.js';
-import { holdConnections, listen } from './lab-sockets.js';
+import { holdConnections, listen } from '../support/lab-sockets.js';
 import { lockOutPolicy } from '../support/lock-out-policy.js';
 
 const gate = kernelGate('established-sessions', { tools: RECONCILE_TOOLS });

@@ -2,8 +2,8 @@
 // every connection open (or closes it at once), and a client that opens connections and holds them.
 import { spawn } from 'node:child_process';
 import { LabProcess } from '../../src/demo/lab-process.js';
-import type { NetNs } from '../support/netns.js';
-import type { ReconcileLab } from '../support/reconcile-fixture.js';
+import type { NetNs } from './netns.js';
+import type { ReconcileLab } from './reconcile-fixture.js';
 
 const LISTENER = `import net from 'node:net';
 const [host, port, hold] = process.argv.slice(-3);
