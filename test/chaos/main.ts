@@ -10,7 +10,7 @@ import { FAULT_KINDS, type FaultKind } from './faults.js';
 import { figuresTable } from './figures.js';
 import { runChaos } from './run-chaos.js';
 
-const HELP = `Usage: npm run chaos -- [--minutes N] [--seed S]
+const HELP = `Usage: npm run chaos -- [--minutes N] [--seed S] [--only KIND,...]
 
 Runs the real notrack agent on a lab host (network namespaces, a real Git server over HTTP) with a steady allowed
 UDP flow and a deny-listed flood, injects seeded random faults (interface flaps and re-creation, Git down, slow,

@@ -3,6 +3,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../../src/demo/command.js';
+import { lockOutPolicy } from '../support/lock-out-policy.js';
 import { FEED, HOST, HOST_ADDR4, IFNAME } from '../support/reconcile-fixture.js';
 
 /** The deny-listed network the flood comes from (inside the lab link's /16, so no route is needed). */
@@ -15,8 +16,8 @@ export type Lockout = 'deny-all-inbound' | 'deny-all-outbound';
 
 /**
  * db-1's policy: the deny list first, then the allowed flow (and its replies) untracked. `variant` adds a Deny of
- * one more UDP port, so each variant compiles to a new program; `lockout` adds a policy ahead of all that denies
- * every packet in one direction.
+ * one more UDP port, so each variant compiles to a new program; `lockout` adds the lock-out policy of the
+ * confirmation tests ahead of all (every packet denied in one direction).
  */
 export function chaosPolicy(variant: number, lockout?: Lockout): Record<string, string> {
   const files: Record<string, string> = {
@@ -85,23 +86,7 @@ spec:
         nets: [10.0.1.0/24]
 `,
   };
-  if (lockout) {
-    const dir = lockout === 'deny-all-inbound' ? 'Ingress' : 'Egress';
-    files['policies/lockout.yaml'] = `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: lockout
-spec:
-  order: 1
-  selector: role == 'db'
-  doNotTrack: true
-  applyOnForward: true
-  types: [${dir}]
-  ${dir.toLowerCase()}:
-    - action: Deny
-`;
-  }
-  return files;
+  return lockout ? lockOutPolicy(lockout === 'deny-all-inbound' ? 'Ingress' : 'Egress', files) : files;
 }
 
 export class PolicyRemote {
