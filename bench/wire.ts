@@ -171,10 +171,35 @@ function runRow(row: Row, work: string): RowResult {
         `  ${row.name} round ${round + 1}: ${variants.map((v, i) => `${v.name} ${Math.round(ns[i]!.at(-1)!)}`).join(', ')} ns/pkt (load ${loadavg()})`,
       );
     }
+    if (row.kind === 'allow') checkUntracked(variants, receivers);
     return { row, names: variants.map((v) => v.name), ns, packets };
   } finally {
     lab.close();
   }
+}
+
+/**
+ * The allowed-flows row measures what users meet only if notrack's allowed packets really skip conntrack after
+ * arriving by ndo_xdp_xmit (the sender's XDP_TX): its receiver must hold no conntrack entry while the tracked
+ * variant's fills, and its raw untrack rule must have counted the packets (the TC hook marked them from the XDP
+ * metadata).
+ */
+function checkUntracked(variants: Variant[], receivers: Receiver[]): void {
+  const entries = (r: Receiver): number =>
+    Number(r.ns.exec(['cat', '/proc/sys/net/netfilter/nf_conntrack_count']).stdout.trim());
+  const report: string[] = [];
+  variants.forEach((v, i) => {
+    const r = receivers[i]!;
+    report.push(`${v.name} ${entries(r)}`);
+    if (v.name !== 'notrack') return;
+    const raw = r.ns.exec(['iptables-save', '-c', '-t', 'raw']).stdout;
+    const untracked = /^\[(\d+):\d+\] .*"notrack:untrack-accepted"/m.exec(raw);
+    const counted = untracked ? Number(untracked[1]) : 0;
+    report.push(`(notrack's raw untrack rule counted ${counted.toLocaleString('en')} packets)`);
+    if (entries(r) !== 0 || counted === 0)
+      throw new Error(`notrack's allowed flows were tracked: ${entries(r)} conntrack entries, ${counted} untracked`);
+  });
+  console.log(`  allowed flows, conntrack entries after the rounds: ${report.join(', ')}`);
 }
 
 /** Median and spread of the per-round ratio a/b. */

@@ -14,6 +14,7 @@ packages=(
   prometheus                                               # promtool checks /metrics; the fleet report's tests scrape agents
   podman runc mmdebstrap                                   # the container image test: a Debian base, the image, a run
   ethtool xdp-tools                                        # the wire benchmark: veth GRO and counters, xdp-filter
+  openssh-client gpgv gnupg                                # --verify-signatures (ssh-keygen, gpgv); gpg makes test keys
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes a base image for the notrack image without a registry: a Debian 12 root file system from Debian's packages
-# (mmdebstrap: iptables, ipset, iproute2, libbpf1, ca-certificates) plus Node.js 20, imported into podman.
+# (mmdebstrap: iptables, ipset, iproute2, libbpf1, ca-certificates, and openssh-client and gpgv for --verify-signatures) plus Node.js 20, imported into podman.
 #   bash deploy/container/build-base.sh --tag localhost/notrack-base:bookworm [--node-deb nodejs_20.x.deb]
 # Debian 12 ships Node.js 18. Node.js 20 comes from --node-deb (NodeSource's .deb, installed with its
 # dependencies), or else this machine's own node binary (20 or later, built for glibc like Debian's) is copied in.
@@ -23,7 +23,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rootfs=${keep:-$work/rootfs.tar}
 
-packages=iptables,ipset,iproute2,libbpf1,ca-certificates,libstdc++6
+packages=iptables,ipset,iproute2,libbpf1,ca-certificates,libstdc++6,openssh-client,gpgv
 hooks=()
 if [ -n "$node_deb" ]; then
   packages="$packages,$node_deb"

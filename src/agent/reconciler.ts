@@ -37,10 +37,14 @@ export const RECONCILE_REASONS = {
   RefNotFound: { status: 'Stalled', stage: 'fetch' },
   /** The head does not descend from the applied commit (a force-push back): refused unless --allow-rewind. */
   Rewind: { status: 'Stalled', stage: 'provenance' },
+  /** --verify-signatures: a commit between the applied one and the head is unsigned or signed by an unknown key. */
+  SignatureInvalid: { status: 'Stalled', stage: 'provenance' },
   /** A person suspended notrack on this host (notrack suspend): nothing is changed until resume. */
   Suspended: { status: 'Stalled', stage: 'suspended' },
   /** The source is refused as configured (a token over plain http). */
   SourceRefused: { status: 'Stalled', stage: 'fetch' },
+  /** The commit brings an object or a pack over the memory bounds (--max-object-bytes, --max-pack-bytes). */
+  SourceTooLarge: { status: 'Stalled', stage: 'fetch' },
   ValidationFailed: { status: 'Stalled', stage: 'validation' },
   HostNotFound: { status: 'Stalled', stage: 'host-not-found' },
   CompileFailed: { status: 'Stalled', stage: 'compile' },

@@ -13,6 +13,11 @@ export const SOURCE_OPTIONS = {
   'token-env': { type: 'string' },
   'cache-dir': { type: 'string' },
   'allow-insecure-http': { type: 'boolean' },
+  'max-object-bytes': { type: 'string' },
+  'max-pack-bytes': { type: 'string' },
+  'verify-signatures': { type: 'boolean' },
+  'allowed-signers': { type: 'string' },
+  'trusted-keys': { type: 'string' },
 } as const satisfies OptionSpec;
 
 /** Help lines for the source options; `plan` has no --ref and defaults --repo to the current directory. */
@@ -28,6 +33,11 @@ export function sourceHelp(opts: { ref?: boolean; repoDefault?: string } = {}): 
     '  --token-env NAME    environment variable holding the HTTP token (default: NOTRACK_GIT_TOKEN)',
     '  --cache-dir DIR     where remote repositories are cached (default: ~/.cache/notrack/git)',
     '  --allow-insecure-http  send the token over plain http:// (refused by default)',
+    '  --max-object-bytes N   refuse a fetch that brings an object inflating past N bytes (default 33554432)',
+    '  --max-pack-bytes N     refuse a fetch whose pack is larger than N bytes (default 67108864)',
+    '  --verify-signatures    refuse unless every commit from the applied one to the head is signed by a key given',
+    '  --allowed-signers FILE  SSH keys trusted to sign (an allowed-signers file, as git gpg.ssh.allowedSignersFile)',
+    '  --trusted-keys FILE    OpenPGP public keys trusted to sign (a keyring, binary or armored export)',
   );
   return lines.join('\n');
 }

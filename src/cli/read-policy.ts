@@ -2,6 +2,10 @@
 import path from 'node:path';
 import { isYamlFile, type SourceOptions, type SourceSnapshot } from '../source/index.js';
 import { normalizeSubPath } from '../source/sub-path.js';
+import type { SignatureKeys } from '../source/commit-signatures.js';
+import { existsSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import { spawnRunner } from '../dataplane/command-runner.js';
 
 interface SourceValues {
   repo?: string | undefined;
@@ -10,6 +14,45 @@ interface SourceValues {
   'token-env'?: string | undefined;
   'cache-dir'?: string | undefined;
   'allow-insecure-http'?: boolean | undefined;
+  'max-object-bytes'?: string | undefined;
+  'max-pack-bytes'?: string | undefined;
+  'verify-signatures'?: boolean | undefined;
+  'allowed-signers'?: string | undefined;
+  'trusted-keys'?: string | undefined;
+}
+
+/** A whole, positive number of bytes from an option, or a usage error naming it. */
+function byteCount(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]*$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new UsageError(`--${name} takes a whole number of bytes (e.g. 33554432), not "${value}"`);
+  return Number(value);
+}
+
+/** The keys --verify-signatures checks against; either key file alone is a mistake worth stopping for. */
+function signatureKeys(values: SourceValues): SignatureKeys | undefined {
+  const allowedSigners = values['allowed-signers'];
+  const trustedKeys = values['trusted-keys'];
+  if (!values['verify-signatures']) {
+    if (allowedSigners !== undefined || trustedKeys !== undefined)
+      throw new UsageError('--allowed-signers and --trusted-keys take effect only with --verify-signatures');
+    return undefined;
+  }
+  if (allowedSigners === undefined && trustedKeys === undefined)
+    throw new UsageError(
+      '--verify-signatures needs the keys to trust: --allowed-signers FILE (SSH) and/or --trusted-keys FILE (OpenPGP)',
+    );
+  for (const [flag, file] of [
+    ['allowed-signers', allowedSigners],
+    ['trusted-keys', trustedKeys],
+  ] as const) {
+    if (file !== undefined && !existsSync(file)) throw new UsageError(`--${flag} ${file}: no such file`);
+  }
+  return {
+    run: spawnRunner,
+    ...(allowedSigners !== undefined ? { allowedSigners: path.resolve(allowedSigners) } : {}),
+    ...(trustedKeys !== undefined ? { trustedKeys: path.resolve(trustedKeys) } : {}),
+  };
 }
 
 /** The folder of `notrack test` cases inside the policy path: test cases, not policy, so no command reads it as policy. */
@@ -51,6 +94,12 @@ export function sourceOptions(values: SourceValues, maxFileBytes?: number): Sour
   if (values['cache-dir'] !== undefined) opts.cacheDir = values['cache-dir'];
   if (maxFileBytes !== undefined) opts.maxFileBytes = maxFileBytes;
   if (values['allow-insecure-http']) opts.allowInsecureHttp = true;
+  const maxObjectBytes = byteCount('max-object-bytes', values['max-object-bytes']);
+  if (maxObjectBytes !== undefined) opts.maxObjectBytes = maxObjectBytes;
+  const maxPackBytes = byteCount('max-pack-bytes', values['max-pack-bytes']);
+  if (maxPackBytes !== undefined) opts.maxPackBytes = maxPackBytes;
+  const signatures = signatureKeys(values);
+  if (signatures !== undefined) opts.signatures = signatures;
   if (process.stderr.isTTY) {
     let last = '';
     opts.onProgress = (e) => {

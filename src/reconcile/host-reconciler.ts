@@ -87,6 +87,15 @@ type DesiredResult =
       prune?: boolean;
     };
 
+/** The source failures a person must fix (Stalled), by error code, with the reason each is reported under. */
+const STALLED_SOURCE: Partial<Record<string, ReconcileReason>> = {
+  'source-ref-not-found': 'RefNotFound',
+  'source-dangling-head': 'RefNotFound',
+  'source-insecure-http': 'SourceRefused',
+  'source-signature-invalid': 'SignatureInvalid',
+  'source-too-large': 'SourceTooLarge',
+};
+
 export async function fetchDesired(
   opts: Pick<HostReconcilerOptions, 'source' | 'host' | 'allowRewind'>,
   reuse?: (snapshot: SourceSnapshot) => DesiredState | null,
@@ -97,10 +106,9 @@ export async function fetchDesired(
   } catch (e) {
     const code = (e as { code?: string }).code;
     // A deleted branch or a refused source is Stalled (a person must act), not retried with backoff forever.
-    if (code === 'source-ref-not-found' || code === 'source-dangling-head')
-      return { ok: false, status: 'Stalled', reason: 'RefNotFound', message: (e as Error).message, snapshot: null };
-    if (code === 'source-insecure-http')
-      return { ok: false, status: 'Stalled', reason: 'SourceRefused', message: (e as Error).message, snapshot: null };
+    const stalled = code === undefined ? undefined : STALLED_SOURCE[code];
+    if (stalled !== undefined)
+      return { ok: false, status: 'Stalled', reason: stalled, message: (e as Error).message, snapshot: null };
     return { ok: false, status: 'Failed', reason: 'FetchFailed', message: (e as Error).message, snapshot: null };
   }
   const rewind = provenanceProblem(snapshot);

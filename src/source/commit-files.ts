@@ -1,6 +1,7 @@
 // Reads the files under a sub-path of one commit straight from a Git object store: no checkout, no working tree.
 import fs from 'node:fs';
 import git, { Errors, type TagObject, type TreeEntry } from 'isomorphic-git';
+import { objectSize, type PackIndexes } from './object-size.js';
 import { byPath, type SourceFile } from './snapshot.js';
 import { SourceError } from './source-error.js';
 import { subPathSegments } from './sub-path.js';
@@ -59,7 +60,14 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<{ files:
   const warnings: string[] = [];
   const { commit } = await git.readCommit({ fs, gitdir, oid: input.commit, cache });
 
+  const indexes: PackIndexes = new Map();
   async function readFile(oid: string, path: string): Promise<void> {
+    // The size first, from the object's header: a blob over the limit is reported without being inflated.
+    const size = await objectSize(gitdir, oid, indexes);
+    if (size !== undefined && size > input.maxFileBytes) {
+      files.push({ path, content: new Uint8Array(0), tooLarge: true, size });
+      return;
+    }
     const { blob } = await git.readBlob({ fs, gitdir, oid, cache });
     files.push(
       blob.byteLength > input.maxFileBytes

@@ -1,6 +1,7 @@
-// isomorphic-git's Node HTTP client with bounds: an idle timeout, a minimum rate and a total deadline per fetch.
+// isomorphic-git's Node HTTP client with bounds: an idle timeout, a minimum rate, a deadline per fetch, a pack guard.
 import nodeHttp from 'isomorphic-git/http/node';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
+import { PackGuard, type PackLimits } from './pack-guard.js';
 
 /** Raised (through isomorphic-git) when the server stays silent longer than the timeout. */
 export class SilentServerError extends Error {
@@ -29,6 +30,8 @@ export interface HttpLimits {
   minBytesPerSecond: number;
   /** The window the rate is measured over, in ms (a body that ends sooner is never judged). */
   rateWindowMs: number;
+  /** Bounds on the pack a fetch receives, checked as it arrives (pack-guard.ts). */
+  pack: PackLimits;
 }
 
 /**
@@ -89,6 +92,8 @@ export function limitedHttp(limits: HttpLimits): HttpClient & { failure(): Error
         return res;
       }
       arm();
+      // The answer to a fetch carries the pack: refuse it while it arrives, before isomorphic-git inflates it.
+      const guard = req.method === 'POST' && req.url.endsWith('/git-upload-pack') ? new PackGuard(limits.pack) : null;
       const minBytes = (limits.minBytesPerSecond * limits.rateWindowMs) / 1000;
       let windowBytes = 0;
       const rate = setInterval(() => {
@@ -111,6 +116,12 @@ export function limitedHttp(limits: HttpLimits): HttpClient & { failure(): Error
             arm();
             if (step.value) {
               windowBytes += step.value.byteLength;
+              try {
+                guard?.push(step.value);
+              } catch (err) {
+                abort(err as Error);
+                throw err;
+              }
               yield step.value;
             }
           }

@@ -10,6 +10,7 @@ import type { LocalLocation } from './repo-location.js';
 import type { SourceSettings } from './settings.js';
 import type { SourceSnapshot } from './snapshot.js';
 import { SourceError } from './source-error.js';
+import { verifyCommits } from './commit-signatures.js';
 import { normalizeSubPath } from './sub-path.js';
 
 async function kindOf(path: string): Promise<'dir' | 'file' | null> {
@@ -147,6 +148,10 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
   }
   const ancestry =
     settings.ancestor === undefined ? undefined : await commitAncestry(gitdir, commit, settings.ancestor, cache);
+  if (settings.signatures !== undefined) {
+    const applied = ancestry === 'descends' ? settings.ancestor : undefined;
+    await verifyCommits({ gitdir, head: commit, applied, cache, keys: settings.signatures, repo });
+  }
   return {
     ...(ancestry !== undefined ? { ancestry } : {}),
     repo,

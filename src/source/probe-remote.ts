@@ -54,6 +54,8 @@ export async function probeRemote(opts: SourceOptions, timeoutMs: number): Promi
     deadlineMs: timeoutMs,
     minBytesPerSecond: settings.minBytesPerSecond,
     rateWindowMs: settings.rateWindowMs,
+    // A ref listing carries no pack; the fetch's bounds hold all the same.
+    pack: { maxObjectBytes: settings.maxObjectBytes, maxPackBytes: settings.maxPackBytes },
   });
   const headers: Record<string, string> = auth.header === undefined ? {} : { Authorization: auth.header };
   try {

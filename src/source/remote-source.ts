@@ -4,6 +4,8 @@ import { cacheFolderFor, cacheFsFailure, cacheState, createCache, withCacheLock 
 import { readCommitFiles } from './commit-files.js';
 import { remoteAuth } from './credentials.js';
 import { limitedHttp } from './http-client.js';
+import { OversizedPackError } from './pack-guard.js';
+import { verifyCommits } from './commit-signatures.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
 import { commitAncestry, type Ancestry } from './ancestry.js';
 import { deepen, describeFailure, fetchCommit, type RemoteFetch } from './remote-commit.js';
@@ -53,6 +55,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
     deadlineMs: settings.deadlineMs,
     minBytesPerSecond: settings.minBytesPerSecond,
     rateWindowMs: settings.rateWindowMs,
+    pack: { maxObjectBytes: settings.maxObjectBytes, maxPackBytes: settings.maxPackBytes },
   });
   // isomorphic-git adds headers to the object it is given, so each call gets its own.
   const headers = (): Record<string, string> => (auth.header === undefined ? {} : { Authorization: auth.header });
@@ -61,6 +64,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   // A request cut off by the client's limits explains whatever isomorphic-git made of it (often "empty response").
   const known = (err: unknown): SourceError | undefined => {
     const cut = http.failure();
+    if (cut instanceof OversizedPackError) return tooLarge(cut);
     if (cut !== undefined) return remoteFailure(cut, ctx);
     return err instanceof SourceError ? err : (remoteFailure(err, ctx) ?? cacheFsFailure(err, gitdir));
   };
@@ -90,6 +94,22 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   }
 
   const label = choice.kind === 'branch' || choice.kind === 'tag' ? `${choice.kind} ${choice.name}` : 'commit';
+  // Set while older history is fetched to show that the head descends from the applied commit.
+  let provingAncestry = false;
+  function tooLarge(cut: OversizedPackError): SourceError {
+    const wanted = choice.kind === 'abbreviated' ? choice.prefix : choice.oid;
+    const why = provingAncestry
+      ? `; the object is in the history between the applied commit and the head, which is fetched to show that ` +
+        'the head descends from it: a commit that deletes the file does not take it out of history, rewriting ' +
+        'the history does (or raise the limit)'
+      : '. notrack fetches every object of a commit, wherever it lies, and bounds each to keep its memory ' +
+        'bounded: take large files out of the policy repository, or raise the limit';
+    return new SourceError(
+      'source-too-large',
+      `refused to fetch ${wanted.slice(0, 12)} (${label}) of ${url}: ${cut.message}${why}`,
+      { repo: url, cause: cut },
+    );
+  }
   async function attempt(): Promise<{
     commit: string;
     files: SourceSnapshot['files'];
@@ -113,9 +133,15 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
       for (const depth of ANCESTRY_DEPTHS) {
         if (ancestry !== 'unknown') break;
+        provingAncestry = true;
         await deepen(f, choice, depth);
         ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
       }
+    }
+    if (settings.signatures !== undefined) {
+      // Only what descends from the applied commit has a range to verify; a rewind is refused on its own.
+      const applied = ancestry === 'descends' ? settings.ancestor : undefined;
+      await verifyCommits({ gitdir, head: commit, applied, cache, keys: settings.signatures, repo: url });
     }
     const read = await readCommitFiles({
       gitdir,

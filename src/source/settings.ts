@@ -1,8 +1,11 @@
 // The source options with every default filled in, checked once so the readers can trust them.
 import { defaultCacheDir } from './cache-folder.js';
+import type { SignatureKeys } from './commit-signatures.js';
 import {
   DEFAULT_DEADLINE_MS,
   DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_OBJECT_BYTES,
+  DEFAULT_MAX_PACK_BYTES,
   DEFAULT_MIN_BYTES_PER_SECOND,
   DEFAULT_RATE_WINDOW_MS,
   DEFAULT_TIMEOUT_MS,
@@ -27,9 +30,12 @@ export interface SourceSettings {
   rateWindowMs: number;
   include: (relPath: string) => boolean;
   maxFileBytes: number;
+  maxObjectBytes: number;
+  maxPackBytes: number;
   onProgress: ((e: SourceProgress) => void) | undefined;
   allowInsecureHttp: boolean;
   ancestor: string | undefined;
+  signatures: SignatureKeys | undefined;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -53,8 +59,11 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     rateWindowMs: positive('rateWindowMs', opts.rateWindowMs, DEFAULT_RATE_WINDOW_MS),
     include: opts.include ?? isYamlFile,
     maxFileBytes: positive('maxFileBytes', opts.maxFileBytes, DEFAULT_MAX_FILE_BYTES),
+    maxObjectBytes: positive('maxObjectBytes', opts.maxObjectBytes, DEFAULT_MAX_OBJECT_BYTES),
+    maxPackBytes: positive('maxPackBytes', opts.maxPackBytes, DEFAULT_MAX_PACK_BYTES),
     onProgress: opts.onProgress,
     allowInsecureHttp: opts.allowInsecureHttp ?? false,
     ancestor: opts.ancestor,
+    signatures: opts.signatures,
   };
 }

@@ -1,4 +1,5 @@
 // The source stage's typed input and output: which files of which commit, and what was read.
+import type { SignatureKeys } from './commit-signatures.js';
 
 export interface SourceProgress {
   phase: string;
@@ -39,6 +40,12 @@ export interface SourceOptions {
   onProgress?: (e: SourceProgress) => void;
   /** The commit this host runs: the snapshot then says whether the new commit descends from it (`ancestry`). */
   ancestor?: string;
+  /** A fetch refuses a pack with an object that inflates past this (source-too-large); default 32 MiB. */
+  maxObjectBytes?: number;
+  /** A fetch refuses a pack larger than this as sent (source-too-large); default 64 MiB. */
+  maxPackBytes?: number;
+  /** Verify every commit from `ancestor` (or the head alone without it) against these keys (--verify-signatures). */
+  signatures?: SignatureKeys;
   /** Send a token over plain http:// (default: refused, source-insecure-http: anyone on the path reads it). */
   allowInsecureHttp?: boolean;
 }
@@ -83,6 +90,14 @@ export const DEFAULT_RATE_WINDOW_MS = 10_000;
 /** The one file-size limit of every command (validate included): large deny lists fit, a parse stays well inside
  *  the agent's memory limit. */
 export const DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024;
+/**
+ * The largest object a fetch may bring, inflated. isomorphic-git holds an object whole while it indexes a pack
+ * (inflated, then copied to hash it; a delta also with its base), about four times its size at once: 32 MiB keeps
+ * that near 128 MiB, within the DaemonSet's 384 MiB beside Node itself and the pack.
+ */
+export const DEFAULT_MAX_OBJECT_BYTES = 32 * 1024 * 1024;
+/** The largest pack a fetch may bring, as sent: isomorphic-git reads the whole pack into memory (twice, briefly). */
+export const DEFAULT_MAX_PACK_BYTES = 64 * 1024 * 1024;
 
 /** Policy files are YAML; everything else in the repository (README, CI config) is not ours to read. */
 export function isYamlFile(relPath: string): boolean {

@@ -24,6 +24,10 @@ export type SourceErrorCode =
   | 'source-not-a-repo'
   /** The repository location is not something notrack can read (bad URL, SSH, git://). */
   | 'source-bad-url'
+  /** The commit brings an object (or a pack) larger than the bounds that keep a fetch's memory bounded. */
+  | 'source-too-large'
+  /** --verify-signatures: a commit the host would newly run is unsigned or not signed by a trusted key. */
+  | 'source-signature-invalid'
   /** The server broke the Git protocol or failed in a way that is not about access. */
   | 'source-remote-error'
   /** A local repository's object store is damaged (a missing or unreadable object). */

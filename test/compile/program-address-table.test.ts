@@ -4,8 +4,17 @@ import * as assert from 'uvu/assert';
 import type { DesiredState, IngressEntry, PrefixSet, SideMatch } from '../../src/compile/desired-state.js';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
 import { buildClassifier, TERMINAL, type Classifier } from '../../src/compile/program/classifier.js';
-import { buildStrideTable, strideLookup, STRIDE_GROUP } from '../../src/compile/program/ipv4-stride.js';
+import {
+  buildStrideTable,
+  strideLookup,
+  STRIDE_BITMAP,
+  STRIDE_BITMAP_BYTES,
+  STRIDE_GROUP,
+  STRIDE_GROUP_BYTES,
+  STRIDE_WIDE_BYTES,
+} from '../../src/compile/program/ipv4-stride.js';
 import { ENTRY_COUNTER_MASK } from '../../src/compile/program/entry-word.js';
+import { policyMapContents, policyMaps } from '../../src/compile/program/maps.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
 
 const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -53,17 +62,46 @@ function bruteLpm(prefixes: [number, number][], values: number[], addr: number, 
 }
 
 test('IPv4 table: every address finds the value of its longest prefix (random prefixes of every length, nested)', () => {
+  let bitmapGroups = 0;
+  let fourthOctetGroups = 0;
   for (let seed = 1; seed <= 6; seed++) {
     const r = mulberry32(seed);
     const prefixes = randomPrefixes(r, 40 + seed * 30);
+    // And a few /24s crowded with longer prefixes (several values in one fourth-octet group).
+    const crowded = new Set(prefixes.map(([net, len]) => `${net}/${len}`));
+    for (let k = 0; k < 20; k++) {
+      const len = 25 + Math.floor(r() * 8);
+      const net = ((0x0a000100 + (k % 3) * 256 + Math.floor(r() * 256)) & mask(len)) >>> 0;
+      if (!crowded.has(`${net}/${len}`)) prefixes.push([net, len]);
+      crowded.add(`${net}/${len}`);
+    }
     const values = prefixes.map((_, i) => i + 1);
+    // And a /16 crowded with hosts of one value (a wide bitmap), or, on odd seeds, also one other value in it.
+    for (let k = 0; k < 300; k++) {
+      prefixes.push([(0x2a2a0000 + k * 211) >>> 0, 32]);
+      values.push(seed % 2 === 1 && k === 7 ? 5 : 99);
+    }
     const t = buildStrideTable({ keys: lpmKeys(prefixes), values, count: prefixes.length, defaultValue: 0 });
     assert.ok(t.elements > 256, 'prefixes past /16 made groups');
+    assert.is(t.wideCount, seed % 2 === 1 ? 0 : 1, 'the crowded /16 with two values is a wide bitmap');
+    bitmapGroups += t.bitmapCount;
+    // A fourth-octet group (one a third-octet group points to) that stayed 1 KiB holds three values or more.
+    const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
+    for (const root of t.slots.subarray(0, 65536).filter(isGroup)) {
+      const third = (root - STRIDE_GROUP) * 256;
+      for (const v of t.slots.subarray(third, third + 256).filter(isGroup)) {
+        if (v & STRIDE_BITMAP) continue;
+        const g = v - STRIDE_GROUP;
+        const values = new Set(t.slots.subarray(g * 256, (g + 1) * 256));
+        fourthOctetGroups++;
+        assert.ok(values.size >= 3, `seed ${seed}: group ${g} has ${values.size} values but is not a bitmap`);
+      }
+    }
     for (let k = 0; k < 4000; k++) {
       // Aim at prefix edges and inside, and anywhere.
       const [net, len] = prefixes[Math.floor(r() * prefixes.length)]!;
       const size = 2 ** (32 - len);
-      const pickOne = [
+      const pickOne: number[] = [
         net,
         net + size - 1,
         net - 1,
@@ -76,6 +114,7 @@ test('IPv4 table: every address finds the value of its longest prefix (random pr
       assert.is(strideLookup(t, addr), want, `seed ${seed}: ${quad(addr)}`);
     }
   }
+  assert.ok(bitmapGroups > 0 && fourthOctetGroups > 0, `bitmap ${bitmapGroups}, 1 KiB ${fourthOctetGroups}`);
 });
 
 test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a group, a /32 one slot of a second group', () => {
@@ -83,9 +122,16 @@ test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a g
     [0x0a000000, 8],
     [0x0a010000, 20],
     [0x0a010203, 32],
+    [0x0a010380, 25],
+    [0x0a010381, 32],
   ];
-  const t = buildStrideTable({ keys: lpmKeys(prefixes), values: [1, 2, 3], count: 3, defaultValue: 7 });
-  assert.is(t.elements, 256 + 2, 'one group for 10.1.0.0/16 (third octet), one for 10.1.2.0/24 (fourth)');
+  const t = buildStrideTable({ keys: lpmKeys(prefixes), values: [1, 2, 3, 4, 5], count: 5, defaultValue: 7 });
+  assert.is(t.elements, 256 + 2, 'one group for 10.1.0.0/16 (third octet), one for 10.1.3.0/24 (three values)');
+  assert.is(t.bitmapCount, 1, '10.1.2.0/24 holds two values: a bitmap group');
+  assert.is(t.slots[(t.slots[0x0a01]! - STRIDE_GROUP) * 256 + 2]! & ~0x1fff_ffff, STRIDE_GROUP | STRIDE_BITMAP);
+  assert.is(strideLookup(t, 0x0a010380), 4);
+  assert.is(strideLookup(t, 0x0a010381), 5);
+  assert.is(strideLookup(t, 0x0a01037f), 2);
   assert.is(strideLookup(t, 0x0a020304), 1);
   assert.is(strideLookup(t, 0x0a010f01), 2);
   assert.is(strideLookup(t, 0x0a011001), 1, 'just past the /20');
@@ -93,6 +139,57 @@ test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a g
   assert.is(strideLookup(t, 0x0a010204), 2);
   assert.is(strideLookup(t, 0x0b000000), 7, 'under no prefix: the default');
   assert.ok(t.slots[0x0a01]! >= STRIDE_GROUP, 'the /16 slot points to a group');
+});
+
+function hostTable(seed: number, n: number): { hosts: Set<number>; t: ReturnType<typeof buildStrideTable> } {
+  const r = mulberry32(seed);
+  const hosts = new Set<number>();
+  while (hosts.size < n) hosts.add((0x20000000 + Math.floor(r() * 2 ** 24)) >>> 0);
+  const prefixes = [...hosts].map((h): [number, number] => [h, 32]);
+  const t = buildStrideTable({
+    keys: lpmKeys(prefixes),
+    values: prefixes.map(() => 0x8000_0001),
+    count: prefixes.length,
+    defaultValue: 3,
+  });
+  for (const h of [...hosts].slice(0, 5000)) {
+    assert.is(strideLookup(t, h), 0x8000_0001, quad(h));
+    if (!hosts.has(h + 1)) assert.is(strideLookup(t, h + 1), 3, `${quad(h + 1)}: next to a host`);
+  }
+  return { hosts, t };
+}
+
+test('IPv4 table: 100,000 deny-listed hosts in one /8 take one 8 KiB wide bitmap per /16, not 1 KiB groups', () => {
+  const { hosts, t } = hostTable(99, 100_000);
+  assert.is(t.elements, 256, 'the first table only');
+  assert.is(t.wideCount, 256, 'one wide bitmap per /16 of 32.0.0.0/8');
+  assert.is(t.bitmapCount, 0);
+  const slash24s = new Set([...hosts].map((h) => h >>> 8)).size;
+  const bytes = t.elements * STRIDE_GROUP_BYTES + t.wideCount * STRIDE_WIDE_BYTES;
+  const before = (t.elements + 256 + slash24s) * STRIDE_GROUP_BYTES;
+  assert.ok(bytes * 20 < before, `${bytes} bytes against ${before} with 1 KiB groups`);
+});
+
+test('IPv4 table: 3,000 hosts spread over one /8 take 40-byte bitmap groups under 1 KiB third-octet groups', () => {
+  const { hosts, t } = hostTable(98, 3_000);
+  const slash24s = new Set([...hosts].map((h) => h >>> 8)).size;
+  assert.is(t.wideCount, 0, 'no /16 holds 64 of them');
+  assert.is(t.elements, 256 + 256, 'the first table and one third-octet group per /16');
+  assert.is(t.bitmapCount, slash24s, 'one bitmap group per /24 holding a host');
+  assert.is(STRIDE_BITMAP_BYTES, 40);
+});
+
+test('IPv4 table: a fourth-octet group whose prefixes all find one value is no group, its slot holds the value', () => {
+  const prefixes: [number, number][] = [
+    [0x0a010200, 25],
+    [0x0a010280, 25],
+  ];
+  const t = buildStrideTable({ keys: lpmKeys(prefixes), values: [6, 6], count: 2, defaultValue: 0 });
+  assert.is(t.elements, 257);
+  assert.is(t.bitmapCount, 0);
+  assert.is(t.slots[(t.slots[0x0a01]! - STRIDE_GROUP) * 256 + 2], 6);
+  assert.is(strideLookup(t, 0x0a0102ff), 6);
+  assert.is(strideLookup(t, 0x0a010300), 0);
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -222,6 +319,50 @@ test('one-lookup decisions agree with the reference evaluator on random one-fiel
     }
   }
   assert.ok(decided > 1000, `packets decided by one lookup: ${decided}`);
+});
+
+test('policy maps: a deny-listed set of hosts brings the wide-bitmap and bitmap-group maps beside the table', () => {
+  const r = mulberry32(5);
+  const hosts = new Set<string>();
+  // 20,000 hosts in 32.0.0.0/10 (crowded /16s: wide bitmaps) and 300 in 48.0.0.0/8 (sparse: bitmap groups).
+  while (hosts.size < 20_000) hosts.add(`${quad(0x20000000 + Math.floor(r() * 2 ** 22))}/32`);
+  while (hosts.size < 20_300) hosts.add(`${quad(0x30000000 + Math.floor(r() * 2 ** 24))}/32`);
+  const state = stateOf([entry(0, { source: side({ inSets: ['deny'] }) })], { deny: [...hosts] });
+  const c = buildClassifier(state, 'eth0', 4);
+  const specs = policyMaps(c);
+  const byName = new Map(specs.map((m) => [m.name, m]));
+  const table = c.fields[0]!.map;
+  if (table.kind !== 'stride') throw new Error('no IPv4 table');
+  assert.ok(byName.has('ntp4_src') && byName.has('ntp4_rec'), 'the maps there were stay, with their names');
+  assert.is(byName.get('ntp4_srcw')?.valueSize, STRIDE_WIDE_BYTES);
+  assert.is(byName.get('ntp4_srcw')?.maxEntries, 64, 'one wide bitmap per /16 of the /10');
+  assert.is(byName.get('ntp4_srcb')?.valueSize, STRIDE_BITMAP_BYTES);
+  assert.is(byName.get('ntp4_srcb')?.maxEntries, table.bitmapCount);
+  assert.ok(table.bitmapCount >= 290, `${table.bitmapCount} bitmap groups for 300 sparse hosts`);
+  for (const role of ['saddrWide', 'saddrBitmap'] as const) {
+    const spec = specs.find((m) => m.role === role)!;
+    const contents = policyMapContents(c, role);
+    if (contents.kind !== 'array') throw new Error(role);
+    assert.is(contents.count, spec.maxEntries, role);
+    assert.is(contents.values.length, spec.maxEntries * spec.valueSize, role);
+  }
+  for (const h of [...hosts].slice(0, 2000)) {
+    assert.is(
+      oneLookupDecision(c, {
+        src: Number(
+          h
+            .split('/')[0]!
+            .split('.')
+            .reduce((a, o) => a * 256 + Number(o), 0),
+        ),
+        dst: 1,
+        proto: 17,
+        dport: 1,
+      }),
+      0,
+      h,
+    );
+  }
 });
 
 test.run();

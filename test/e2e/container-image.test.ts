@@ -84,6 +84,23 @@ test('the base (mmdebstrap, Node.js 20) and the image (from the tarball, without
   assert.match(version.stdout, /^notrack \d+\.\d+\.\d+ \(commit [0-9a-f]{12}/);
   const node = run(['podman', 'run', '--rm', '--network', 'none', '--entrypoint', 'node', tag, '--version']);
   assert.match(node.stdout, /^v2\d\./);
+  // --verify-signatures runs ssh-keygen (SSH allowed signers) and gpgv (OpenPGP keys) inside the image.
+  for (const tool of ['ssh-keygen', 'gpgv']) {
+    const found = run([
+      'podman',
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      'sh',
+      tag,
+      '-c',
+      'command -v "$0"',
+      tool,
+    ]);
+    assert.is(found.status, 0, `${tool} is in the image: ${found.stderr}`);
+  }
 });
 
 const POLICY = (ifname: string, addr: string) => `apiVersion: projectcalico.org/v3

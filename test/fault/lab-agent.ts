@@ -5,10 +5,11 @@ import type { ReconcileLab } from '../support/reconcile-fixture.js';
 
 export function startLabAgent(
   lab: ReconcileLab,
-  opts: { port: number; driftSchedule?: string; driftMode?: 'enforce' | 'warn'; extra?: string[] },
+  opts: { port: number; driftSchedule?: string; driftMode?: 'enforce' | 'warn'; extra?: string[]; prefix?: string[] },
 ): LabProcess {
   return new LabProcess(
-    lab.spawnCli(
+    lab.spawnCliWith(
+      opts.prefix ?? [],
       'agent',
       ...(opts.extra ?? []),
       '--schedule',

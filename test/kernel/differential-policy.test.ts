@@ -508,8 +508,11 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
     groups[f] = c.placement.groups.filter((g) => !g.log).length;
     for (const field of c.fields) {
       tally.set('terminal classes', (tally.get('terminal classes') ?? 0) + field.terminalClasses);
-      if (field.map.kind === 'stride')
+      if (field.map.kind === 'stride') {
         tally.set('IPv4 table groups', (tally.get('IPv4 table groups') ?? 0) + field.map.elements - 256);
+        tally.set('IPv4 bitmap groups', (tally.get('IPv4 bitmap groups') ?? 0) + field.map.bitmapCount);
+        tally.set('IPv4 wide bitmaps', (tally.get('IPv4 wide bitmaps') ?? 0) + field.map.wideCount);
+      }
     }
   }
   const counters = s.state.interfaces[0]!.counters.map((_, i) => i);
@@ -623,6 +626,8 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
   assert.ok(cases >= 20_000 || TOTAL_CASES < 20_000);
   assert.ok((tally.get('terminal classes') ?? 0) > 0, 'some classes were decided by one lookup');
   assert.ok((tally.get('IPv4 table groups') ?? 0) > 0, 'the IPv4 tables had groups past the first table');
+  assert.ok((tally.get('IPv4 bitmap groups') ?? 0) > 0, 'the IPv4 tables had bitmap groups');
+  assert.ok((tally.get('IPv4 wide bitmaps') ?? 0) > 0, 'the IPv4 tables had wide bitmaps');
 });
 
 kernelTest('the naive baseline of the benchmark gives the same verdicts and counters', () => {

@@ -4,7 +4,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { SourceError, type SourceErrorCode, type SourceSnapshot } from '../../src/source/index.js';
+import type { Test } from 'uvu';
+import {
+  fetchSource,
+  SourceError,
+  type SourceErrorCode,
+  type SourceOptions,
+  type SourceSnapshot,
+} from '../../src/source/index.js';
+import { startGitServer, type GitServer } from '../support/git-server.js';
 
 const made: string[] = [];
 
@@ -58,4 +66,27 @@ export function gitSync(args: string[], cwd: string): string {
   });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** A real Git server and a cache folder shared by the tests of one file, and a read of a repository on it. */
+export interface RemoteFixture {
+  server: GitServer;
+  cacheDir: string;
+  read(name: string, opts?: Omit<SourceOptions, 'repo' | 'cacheDir'>): Promise<SourceSnapshot>;
+}
+
+/** Starts the server before the suite's tests and stops it (and removes the temp folders) after them. */
+export function remoteFixture(suite: Test): RemoteFixture {
+  const fixture = {
+    read: (name, opts = {}) => fetchSource({ repo: fixture.server.url(name), cacheDir: fixture.cacheDir, ...opts }),
+  } as RemoteFixture;
+  suite.before(async () => {
+    fixture.server = await startGitServer();
+    fixture.cacheDir = await tempDir('cache');
+  });
+  suite.after(async () => {
+    await fixture.server.stop();
+    await removeTempDirs();
+  });
+  return fixture;
 }

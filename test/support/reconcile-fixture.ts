@@ -293,7 +293,12 @@ export class ReconcileLab {
 
   /** Starts `notrack <command>` inside `a` without waiting (the node process itself: ip netns exec execs it). */
   spawnCli(command: LabCommand, ...extra: string[]): ChildProcess {
-    const [cmd, ...args] = this.cliArgv(command, extra);
+    return this.spawnCliWith([], command, ...extra);
+  }
+
+  /** spawnCli behind `prefix`, a program that execs the rest of its argv (e.g. one that joins a cgroup first). */
+  spawnCliWith(prefix: string[], command: LabCommand, ...extra: string[]): ChildProcess {
+    const [cmd, ...args] = [...prefix, ...this.cliArgv(command, extra)];
     return this.track(spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 

@@ -1,5 +1,6 @@
-// One matcher per field: read the packet's value from nt_state, look up its class (LPM trie for addresses, array
-// for protocol, ports and ICMP) and then its record, and keep the record pointer on the stack for the scan.
+// One matcher per field: read the packet's value from nt_state, look up its class (a DIR-16-8-8 table with bitmaps
+// for IPv4 addresses, an LPM trie for IPv6, arrays for protocol, ports and ICMP) and then its record, and keep the
+// record pointer on the stack for the scan.
 // Registers: R1 the value, then its class and record id; R2 the key pointer or a flag test; R0 what a lookup found;
 // R4 the deciding entry's word when the field's value alone decides (TERMINAL, classifier.ts).
 // One emitted instruction per line, with its effect.
@@ -7,7 +8,7 @@ import type { ProgramBuilder } from '../../asm/index.js';
 import { FP, R0, R1, R2, R4 } from '../../asm/index.js';
 import { PacketFlag, STATE_FIELDS } from '../../abi/notrack.js';
 import { NO_VALUE_INDEX, TERMINAL, type ClassifierField } from './classifier.js';
-import { STRIDE_GROUP } from './ipv4-stride.js';
+import { STRIDE_BITMAP, STRIDE_GROUP } from './ipv4-stride.js';
 import { R_STATE, STACK_INDEX, STACK_KEY } from './frame.js';
 
 /** Looks up `map` with the key at fp+keyOffset; R0 = value pointer or 0. */
@@ -48,10 +49,22 @@ export function emitEntryTable(p: ProgramBuilder, entriesMap: string, slot: numb
 
 /**
  * The IPv4 DIR-16-8-8 lookup (ipv4-stride.ts): R1 = the slot value the address finds. The address stays on the
- * stack (fp+STACK_KEY) between levels; each level is one array-map element (a 256-slot group) and one load.
+ * stack (fp+STACK_KEY) between levels; each level is one array-map element (a 256-slot group) and one load. With
+ * `bitmapMap`, a third-octet slot may point to a bitmap group instead, and with `wideMap` a first-table slot to a
+ * wide bitmap: one element of that map, whose bit for the address (fourth octet; last 16 bits) picks one of its
+ * two values.
  */
-function emitStrideLookup(p: ProgramBuilder, name: string, at: number, classMap: string, fail: string): void {
+function emitStrideLookup(
+  p: ProgramBuilder,
+  name: string,
+  at: number,
+  maps: { classMap: string; bitmapMap?: string; wideMap?: string },
+  fail: string,
+): void {
+  const { classMap, bitmapMap, wideMap } = maps;
   const leaf = p.newLabel(`${name}_leaf`);
+  const bitmap = p.newLabel(`${name}_bitmap`);
+  const wide = p.newLabel(`${name}_wide`);
   p.ldx('u32', R1, R_STATE, at); // R1 = the address (first octet in the low byte)
   p.stx('u32', FP, STACK_KEY, R1); // kept for the next levels
   p.alu64('and', R1, 255); // R1 = first octet: the element of the first table
@@ -69,12 +82,62 @@ function emitStrideLookup(p: ProgramBuilder, name: string, at: number, classMap:
     p.mov64(R2, R1); // R2 = the value
     p.alu64('and', R2, STRIDE_GROUP); // R2 = does it point to a group?
     p.jmp('jeq', R2, 0, leaf); // no: a leaf
+    const bits = shift === 8 ? wideMap : bitmapMap;
+    if (bits !== undefined) {
+      p.mov64(R2, R1); // R2 = the pointer
+      p.alu64('and', R2, STRIDE_BITMAP); // R2 = to a wide bitmap (first table) or a bitmap group (third octet)?
+      p.jmp('jne', R2, 0, shift === 8 ? wide : bitmap); // yes
+    }
     p.alu64('and', R1, STRIDE_GROUP - 1); // R1 = the group's element
     p.stx('u32', FP, STACK_INDEX, R1); // key = it
     emitLookup(p, classMap, STACK_INDEX);
     p.jmp('jeq', R0, 0, fail); // no such group (cannot happen)
   }
+  if (bitmapMap !== undefined) {
+    p.ja(leaf);
+    p.label(bitmap);
+    emitBitmapElement(p, bitmapMap, fail);
+    p.ldx('u32', R1, FP, STACK_KEY); // R1 = the address
+    p.alu64('rsh', R1, 24); // R1 = the fourth octet: the bit
+    emitBitmapValue(p);
+  }
+  if (wideMap !== undefined) {
+    p.ja(leaf);
+    p.label(wide);
+    emitBitmapElement(p, wideMap, fail);
+    p.ldx('u32', R1, FP, STACK_KEY); // R1 = the address
+    p.mov64(R2, R1); // R2 = the address
+    p.alu64('rsh', R2, 16); // R2 = ... the third octet in the low byte
+    p.alu64('and', R2, 255); // R2 = the third octet
+    p.alu64('lsh', R2, 8); // R2 = it, times 256
+    p.alu64('rsh', R1, 24); // R1 = the fourth octet
+    p.alu64('or', R1, R2); // R1 = the address in its /16: the bit
+    emitBitmapValue(p);
+  }
   p.label(leaf);
+}
+
+/** R1 = a pointer with STRIDE_BITMAP -> R0 = that element of `map` (a bitmap group or a wide bitmap). */
+function emitBitmapElement(p: ProgramBuilder, map: string, fail: string): void {
+  p.alu64('and', R1, STRIDE_BITMAP - 1); // R1 = the element
+  p.stx('u32', FP, STACK_INDEX, R1); // key = it
+  emitLookup(p, map, STACK_INDEX);
+  p.jmp('jeq', R0, 0, fail); // no such element (cannot happen)
+}
+
+/** R0 = a bitmap element (value 0, value 1, bits), R1 = the bit -> R1 = the value the bit picks. */
+function emitBitmapValue(p: ProgramBuilder): void {
+  p.mov64(R2, R1); // R2 = the bit
+  p.alu64('rsh', R2, 5); // R2 = its word
+  p.alu64('lsh', R2, 2); // R2 = the word's byte offset in bits[]
+  p.alu64('add', R2, R0); // R2 = the word, less the 8 bytes of the two values
+  p.ldx('u32', R2, R2, 8); // R2 = the bit word
+  p.alu64('and', R1, 31); // R1 = the bit in it
+  p.alu64('rsh', R2, R1); // R2 = the bit, lowest
+  p.alu64('and', R2, 1); // R2 = 0 or 1: which value
+  p.alu64('lsh', R2, 2); // R2 = its byte offset
+  p.alu64('add', R0, R2); // R0 = the value
+  p.ldx('u32', R1, R0, 0); // R1 = the slot value the address finds
 }
 
 /**
@@ -105,17 +168,19 @@ function emitFieldValue(
 export function emitFieldLookup(
   p: ProgramBuilder,
   field: ClassifierField,
-  classMap: string,
-  recordsMap: string,
+  maps: { classMap: string; bitmapMap?: string; wideMap?: string; recordsMap: string },
   slot: number,
   fail: string,
   terminal: string,
 ): void {
+  const { classMap, recordsMap } = maps;
   p.comment(`field ${field.name}: value -> class -> record (or the verdict)`);
   const m = field.map;
   if (m.kind === 'stride') {
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;
-    emitStrideLookup(p, field.name, at, classMap, fail);
+    const bitmapMap = m.bitmapCount > 0 ? maps.bitmapMap : undefined;
+    const wideMap = m.wideCount > 0 ? maps.wideMap : undefined;
+    emitStrideLookup(p, field.name, at, { classMap, bitmapMap, wideMap }, fail);
   } else if (m.kind === 'lpm') {
     // The LPM key: prefix length = the whole address, then the address as on the wire (the state keeps it so).
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;

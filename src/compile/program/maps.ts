@@ -4,12 +4,23 @@ import type { IpFamily } from '../../net/cidr.js';
 import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
 import { TABLE_WORDS } from './entry-placement.js';
-import { STRIDE_GROUP_BYTES } from './ipv4-stride.js';
+import { STRIDE_BITMAP_BYTES, STRIDE_GROUP_BYTES, STRIDE_WIDE_BYTES } from './ipv4-stride.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
-/** What a map holds: the class records, the entry table, or one field's class table. */
-type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName;
+/** The bitmap groups and wide bitmaps of an IPv4 address field's table (ipv4-stride.ts), beside its 1 KiB groups. */
+export type BitmapRole = 'saddrBitmap' | 'daddrBitmap' | 'saddrWide' | 'daddrWide';
+
+/** What a map holds: the class records, the entry table, one field's class table, or its bitmap groups. */
+type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName | BitmapRole;
+
+/** The role of an address field's bitmap groups or wide bitmaps. */
+export const bitmapRole = (field: 'saddr' | 'daddr', kind: 'Bitmap' | 'Wide'): BitmapRole => `${field}${kind}`;
+
+const BITMAP_MAPS = [
+  { kind: 'Bitmap', valueSize: STRIDE_BITMAP_BYTES, count: 'bitmapCount', values: 'bitmaps' },
+  { kind: 'Wide', valueSize: STRIDE_WIDE_BYTES, count: 'wideCount', values: 'wide' },
+] as const;
 
 export interface PolicyMapSpec {
   /** The kernel name and the relocation name in the program (at most 15 characters). */
@@ -44,6 +55,10 @@ const ROLE_SUFFIX: Record<PolicyMapRole, string> = {
   icmp: 'icmp',
   daddr: 'dst',
   saddr: 'src',
+  daddrBitmap: 'dstb',
+  saddrBitmap: 'srcb',
+  daddrWide: 'dstw',
+  saddrWide: 'srcw',
 };
 
 export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
@@ -153,6 +168,20 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
         maxEntries: stride ? m.elements : m.values.length,
         flags: 0,
       });
+      for (const b of BITMAP_MAPS) {
+        if (m.kind !== 'stride' || m[b.count] === 0 || (f.name !== 'saddr' && f.name !== 'daddr')) continue;
+        const role = bitmapRole(f.name, b.kind);
+        specs.push({
+          name: policyMapName(family, role),
+          family,
+          role,
+          type: MapType.ARRAY,
+          keySize: 4,
+          valueSize: b.valueSize,
+          maxEntries: m[b.count],
+          flags: 0,
+        });
+      }
     }
   }
   return specs;
@@ -174,6 +203,13 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
       ENTRY_TABLE_HEADER,
     );
     return { kind: 'array', count: 1, valueSize: size, values: value };
+  }
+  for (const b of BITMAP_MAPS) {
+    const m = c.fields.find((x) => `${x.name}${b.kind}` === role)?.map;
+    if (m?.kind !== 'stride') continue;
+    const words = m[b.values];
+    const values = Buffer.from(words.buffer, words.byteOffset, m[b.count] * b.valueSize);
+    return { kind: 'array', count: m[b.count], valueSize: b.valueSize, values };
   }
   const f = c.fields.find((x) => x.name === role);
   if (!f) throw new Error(`policy maps: family ${c.family} does not use field ${role}`);

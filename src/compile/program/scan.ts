@@ -63,7 +63,7 @@ import {
   stackRecord,
 } from './frame.js';
 import { LOG_RECORDS } from './limits.js';
-import { ENTRY_TABLE_HEADER, ENTRY_TABLE_SLOT_BYTES, policyMapName } from './maps.js';
+import { bitmapRole, ENTRY_TABLE_HEADER, ENTRY_TABLE_SLOT_BYTES, policyMapName } from './maps.js';
 
 interface FamilyScanOptions {
   classifier: Classifier;
@@ -122,7 +122,20 @@ export function emitFamilyScan(p: ProgramBuilder, o: FamilyScanOptions): void {
     throw new Error(`policy program: ${c.fields.length} fields, at most ${MAX_RECORD_SLOTS}`);
   const slots: number[] = [];
   c.fields.forEach((f, i) => {
-    emitFieldLookup(p, f, policyMapName(family, f.name), records, stackRecord(i), o.noMatch, o.terminal);
+    const address = f.name === 'saddr' || f.name === 'daddr' ? f.name : undefined;
+    emitFieldLookup(
+      p,
+      f,
+      {
+        classMap: policyMapName(family, f.name),
+        bitmapMap: address && policyMapName(family, bitmapRole(address, 'Bitmap')),
+        wideMap: address && policyMapName(family, bitmapRole(address, 'Wide')),
+        recordsMap: records,
+      },
+      stackRecord(i),
+      o.noMatch,
+      o.terminal,
+    );
     slots.push(stackRecord(i));
   });
   if (slots.length === 0) {
