@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suite, one child process per test file: unit tests, then kernel and end-to-end tests (root only).
 // Each group ends with its passed, failed, skipped and not-run counts; a file that aborts names the tests it left.
-// Usage: node scripts/run-tests.mjs [--unit|--kernel|--e2e|--fault] [--jobs N] [pattern]
+// Usage: node scripts/run-tests.mjs [--unit|--kernel|--e2e|--fault|--chaos] [--jobs N] [pattern]
 //
 // Exit status 1 when any test failed or did not run, or when any was skipped on the supported platform (root, as
 // in CI): there a skip means a missing prerequisite that scripts/setup.sh should have installed.
@@ -13,7 +13,7 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const only = args.find((a) => ['--unit', '--kernel', '--e2e', '--fault'].includes(a));
+const only = args.find((a) => ['--unit', '--kernel', '--e2e', '--fault', '--chaos'].includes(a));
 const jobsArg = args.indexOf('--jobs');
 const jobs = jobsArg >= 0 ? Number(args[jobsArg + 1]) : Math.min(2, availableParallelism());
 const pattern = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--jobs');
@@ -42,7 +42,7 @@ const groups = [
   // Unit files do not share kernel state, so they run side by side; kernel and e2e files one at a time.
   {
     name: 'unit',
-    files: () => testFiles('test', ['test/kernel', 'test/e2e', 'test/fault']),
+    files: () => testFiles('test', ['test/kernel', 'test/e2e', 'test/fault', 'test/chaos']),
     parallel: jobs,
     when: !only || only === '--unit',
   },
@@ -50,6 +50,8 @@ const groups = [
   { name: 'e2e', files: () => testFiles('test/e2e'), parallel: 1, when: !only || only === '--e2e' },
   // Fault tests (issue 12): the real CLI and agent in namespaces under faults, one at a time.
   { name: 'fault', files: () => testFiles('test/fault'), parallel: 1, when: !only || only === '--fault' },
+  // The 3-minute chaos run (issue 12): random faults against the real agent, the five figures asserted.
+  { name: 'chaos', files: () => testFiles('test/chaos'), parallel: 1, when: !only || only === '--chaos' },
 ];
 
 const resultDir = mkdtempSync(path.join(tmpdir(), 'notrack-test-results-'));

@@ -72,13 +72,18 @@ export function killNamespaceProcesses(ns: string): number {
   return pids.length;
 }
 
-/** The bpffs mount points listed in /proc/self/mountinfo (field 5, octal escapes undone; type after " - "). */
-export function bpffsMounts(): string[] {
+/** The mount points of one file system type in /proc/self/mountinfo (field 5, octal escapes undone; type after " - "). */
+function mountsOfType(type: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
-    .filter((l) => / - bpf /.test(l))
+    .filter((l) => l.includes(` - ${type} `))
     .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
     .filter((m) => m !== '');
+}
+
+/** The bpffs mount points. */
+export function bpffsMounts(): string[] {
+  return mountsOfType('bpf');
 }
 
 const owned = (name: string): boolean => OWNED_PREFIXES.some((p) => name.startsWith(p));
@@ -96,12 +101,13 @@ export function removeLeftovers(): string[] {
     if (run(['ip', 'netns', 'del', ns]).status === 0) removed.push(`namespace ${ns}`);
   }
   const stillMounted = new Set<string>();
-  for (const mnt of bpffsMounts()) {
+  // bpffs pin folders, and the small tmpfs a chaos run puts its state folder on (to fill it).
+  for (const mnt of [...bpffsMounts(), ...mountsOfType('tmpfs')]) {
     // The first folder under the temporary folder names the owner.
     const rel = mnt.startsWith(`${tmpdir()}/`) ? mnt.slice(tmpdir().length + 1) : null;
     const top = rel?.split('/')[0];
     if (!top || !owned(top) || !abandoned(top)) continue;
-    if (run(['umount', mnt]).status === 0) removed.push(`bpffs mount ${mnt}`);
+    if (run(['umount', mnt]).status === 0) removed.push(`mount ${mnt}`);
     else stillMounted.add(join(tmpdir(), top));
   }
   for (const entry of readdirSync(tmpdir())) {

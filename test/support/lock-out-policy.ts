@@ -3,9 +3,12 @@
 // its packets).
 import { dbPolicy } from './reconcile-fixture.js';
 
-export function lockOutPolicy(direction: 'Ingress' | 'Egress'): Record<string, string> {
+export function lockOutPolicy(
+  direction: 'Ingress' | 'Egress',
+  base: Record<string, string> = dbPolicy(),
+): Record<string, string> {
   return {
-    ...dbPolicy(),
+    ...base,
     'policies/lock-out.yaml': `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
 metadata:
