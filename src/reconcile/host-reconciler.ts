@@ -551,13 +551,20 @@ export class HostReconciler implements Reconciler {
         durationMs: p.durationMs,
       };
     }
+    // An interface re-created while the agent was down keeps its pinned generation: attaching that takes
+    // milliseconds, where the full restore below (observe and converge everything) takes seconds under load.
+    const first = await this.protect('enforce');
+    const attachedFirst = first.attached.map((a) => ({
+      object: `XDP on ${a.iface}`,
+      action: `attached generation ${a.generation}`,
+    }));
     try {
       const r = await this.locked('restore', () =>
         restoreHost({ bpffs: this.opts.bpffs, stateDir: this.opts.stateDir, runner: this.runner, repair: false }),
       );
       return {
         commit: r.revision.commit,
-        changes: r.changes,
+        changes: [...attachedFirst, ...r.changes],
         failed: [],
         durationMs: Math.round(performance.now() - t0),
       };
@@ -566,7 +573,7 @@ export class HostReconciler implements Reconciler {
       const result = e instanceof ApplyError ? e.result : null;
       return {
         commit: result?.record.revision.commit ?? null,
-        changes: result?.changes ?? [],
+        changes: [...attachedFirst, ...(result?.changes ?? [])],
         failed: result?.failed.map((f) => ({ object: f.object, message: f.error.message })) ?? [
           { object: 'restore', message: (e as Error).message },
         ],

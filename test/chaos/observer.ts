@@ -27,12 +27,15 @@ const say = (event: object): void => {
 /** What one sample saw of the interface. */
 interface LinkState {
   present: boolean;
-  /** operstate "up": administratively up and carrying packets (traffic passes only then). */
+  /** IFF_UP set: administratively up. Not operstate, which the kernel's linkwatch updates up to a second late, while
+   *  a veth passes packets as soon as both ends are up: an up seen late would hide an unprotected window. */
   up: boolean;
   ifindex: number | null;
   /** `<name>#<id>` of the XDP program attached, or null. */
   xdp: string | null;
 }
+
+const IFF_UP = 0x1;
 
 const names = new Map<number, string>();
 /** A program's name by id (read once: an id is never reused for another program while it is attached). */
@@ -57,10 +60,10 @@ function look(): LinkState {
     return { present: false, up: false, ifindex: null, xdp: null };
   }
   try {
-    const operstate = readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim();
+    const flags = Number.parseInt(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8').trim(), 16);
     const xdp = xdpQuery(ifindex);
     const id = xdp.programIds[0];
-    return { present: true, up: operstate === 'up', ifindex, xdp: id ? `${programName(id)}#${id}` : null };
+    return { present: true, up: (flags & IFF_UP) !== 0, ifindex, xdp: id ? `${programName(id)}#${id}` : null };
   } catch {
     // Deleted between the two calls.
     return { present: false, up: false, ifindex: null, xdp: null };
