@@ -1,5 +1,6 @@
 // `notrack apply`: converge this host once to the policy at a revision, repairing drift on the way.
 import { HostReconciler } from '../reconcile/host-reconciler.js';
+import { CONFIRMING_NOTE } from '../reconcile/switch-confirmation.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, oneOf, parseCommandArgs } from './args.js';
 import { HOST_HELP, HOST_OPTIONS, hostSettings } from './host-options.js';
 import { sourceOptions } from './read-policy.js';
@@ -84,7 +85,11 @@ export async function applyCommand(argv: string[]): Promise<number> {
 function reportOutcome(outcome: ReconcileOutcome, warnings: string[]): void {
   for (const w of warnings) process.stderr.write(`${w}\n`);
   const gen = outcome.appliedRevision ? `, generation ${outcome.appliedRevision.generation}` : '';
-  const line = outcome.status === 'Ready' ? `${outcome.message}${gen}` : `${outcome.reason}: ${outcome.message}`;
+  // The generation belongs to what was applied, before the confirmation note the switch adds to the message.
+  const at = outcome.confirming ? outcome.message.indexOf(CONFIRMING_NOTE) : -1;
+  const ready =
+    at < 0 ? `${outcome.message}${gen}` : `${outcome.message.slice(0, at)}${gen}${outcome.message.slice(at)}`;
+  const line = outcome.status === 'Ready' ? ready : `${outcome.reason}: ${outcome.message}`;
   (outcome.status === 'Ready' ? process.stdout : process.stderr).write(`${line} (${outcome.durationMs} ms)\n`);
 }
 

@@ -35,6 +35,9 @@ interface SwitchConfirmationOptions {
 }
 
 /** The probes of a coming switch and how they fared before it. */
+/** What a switch under confirmation adds to its Ready message (the CLI puts the generation before it). */
+export const CONFIRMING_NOTE = '; confirming: ';
+
 export interface ProbedBefore {
   configured: CommitProbes;
   probes: PendingSwitch['probes'];
@@ -105,7 +108,7 @@ export class SwitchConfirmation {
       before: probed.before,
     });
     const counted = probed.before.filter((b) => b.before).length;
-    const message = `${r.outcome.message}; confirming: ${counted} probe${counted === 1 ? '' : 's'} within ${Math.round(this.opts.timeoutMs! / 1000)} s`;
+    const message = `${r.outcome.message}${CONFIRMING_NOTE}${counted} probe${counted === 1 ? '' : 's'} within ${Math.round(this.opts.timeoutMs! / 1000)} s`;
     return { ...r, outcome: { ...r.outcome, message, confirming: true } };
   }
 
