@@ -5,22 +5,12 @@ import { performance } from 'node:perf_hooks';
 import type { TcpSession } from '../src/dataplane/tcp-sessions.js';
 import { sessionsCut } from '../src/reconcile/session-check.js';
 import { PEER_ADDR4, compileFiles, dbPolicy, withLab } from '../test/support/reconcile-fixture.js';
-import { lockOutPolicy } from '../test/support/lock-out-policy.js';
+import { lockOutPolicy, withProbes } from '../test/support/lock-out-policy.js';
 import { listen } from '../test/support/lab-sockets.js';
 
 /** A probe target on the peer: the connection a lock-out cuts (a local repository has no network path to probe). */
 const PROBED = 8443;
-const withProbe = (files: Record<string, string>): Record<string, string> => ({
-  ...files,
-  'config/notrack.yaml': `apiVersion: notrack.dev/v1alpha1
-kind: NotrackConfiguration
-metadata:
-  name: default
-spec:
-  probes:
-    tcp: ['${PEER_ADDR4}:${PROBED}']
-`,
-});
+const withProbe = (files: Record<string, string>) => withProbes(files, { tcp: [`${PEER_ADDR4}:${PROBED}`] });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const SESSIONS = 10_000;

@@ -5,28 +5,14 @@ import * as assert from 'uvu/assert';
 import { kernelGate } from '../support/kernel-gate.js';
 import { PEER_ADDR4, RECONCILE_TOOLS, dbPolicy, withLab } from '../support/reconcile-fixture.js';
 import { holdConnections, listen } from '../support/lab-sockets.js';
-import { lockOutPolicy } from '../support/lock-out-policy.js';
+import { lockOutPolicy, withProbes } from '../support/lock-out-policy.js';
 
 const gate = kernelGate('confirm-probes', { tools: RECONCILE_TOOLS });
 /** Served by the peer (up), nothing behind it (down), a service of the host itself. */
 const UP = 8443;
 const DOWN = 8444;
 const LOCAL = 8445;
-
-function withProbes(files: Record<string, string>): Record<string, string> {
-  return {
-    ...files,
-    'config/notrack.yaml': `apiVersion: notrack.dev/v1alpha1
-kind: NotrackConfiguration
-metadata:
-  name: default
-spec:
-  probes:
-    tcp: ['${PEER_ADDR4}:${UP}', '${PEER_ADDR4}:${DOWN}']
-    localPorts: [${LOCAL}]
-`,
-  };
-}
+const PROBES = { tcp: [`${PEER_ADDR4}:${UP}`, `${PEER_ADDR4}:${DOWN}`], localPorts: [LOCAL] };
 
 interface ApplyJson {
   outcome: { status: string; reason: string; message: string; confirming?: boolean };
@@ -41,9 +27,9 @@ gate.test('a probe target down before the switch is not counted; a target the sw
   withLab(async (lab) => {
     await listen(lab, lab.b, PEER_ADDR4, UP, false);
     await listen(lab, lab.a, '127.0.0.1', LOCAL, false);
-    lab.commit(withProbes(dbPolicy()), 'first');
+    lab.commit(withProbes(dbPolicy(), PROBES), 'first');
     assert.is(lab.cli('apply', '--confirm-timeout', '5s').status, 0);
-    const second = lab.commit(withProbes(dbPolicy({ denyUdpPorts: [9999] })), 'second');
+    const second = lab.commit(withProbes(dbPolicy({ denyUdpPorts: [9999] }), PROBES), 'second');
     const ok = lab.cli('apply', '--confirm-timeout', '5s', '--format', 'json');
     assert.is(ok.status, 0, ok.stderr + ok.stdout);
     const confirmed = JSON.parse(ok.stdout) as ApplyJson;
@@ -62,7 +48,7 @@ gate.test('a probe target down before the switch is not counted; a target the sw
     const generation = lab.observe().activeGeneration;
 
     // Deny-all inbound: the peer's SYN-ACKs are dropped at XDP, so the connection to the up target fails.
-    const bad = lab.commit(withProbes(lockOutPolicy('Ingress')), 'lock-out');
+    const bad = lab.commit(withProbes(lockOutPolicy('Ingress'), PROBES), 'lock-out');
     const r = lab.cli('apply', '--confirm-timeout', '4s');
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /confirming: 3 probes within 4 s/, 'the switch is reported before its outcome');
@@ -80,9 +66,9 @@ gate.test('a probe target down before the switch is not counted; a target the sw
 gate.test('--no-confirm switches without probing and leaves the commit in place', () =>
   withLab(async (lab) => {
     await listen(lab, lab.b, PEER_ADDR4, UP, false);
-    lab.commit(withProbes(dbPolicy()), 'first');
+    lab.commit(withProbes(dbPolicy(), PROBES), 'first');
     assert.is(lab.cli('apply', '--no-confirm').status, 0);
-    const bad = lab.commit(withProbes(lockOutPolicy('Ingress')), 'lock-out');
+    const bad = lab.commit(withProbes(lockOutPolicy('Ingress'), PROBES), 'lock-out');
     const r = lab.cli('apply', '--no-confirm', '--format', 'json');
     assert.is(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout) as ApplyJson;

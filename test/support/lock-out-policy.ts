@@ -1,6 +1,6 @@
 // db-1's lab policy with a policy ahead of it that denies every packet in one direction: the lock-out commit of the
 // commit-confirmation tests (deny-all inbound drops the replies of the host's own connections, deny-all outbound
-// its packets).
+// its packets), and the NotrackConfiguration probes that confirm a switch.
 import { dbPolicy } from './reconcile-fixture.js';
 
 export function lockOutPolicy(
@@ -21,6 +21,25 @@ spec:
   types: [${direction}]
   ${direction === 'Ingress' ? 'ingress' : 'egress'}:
     - action: Deny
+`,
+  };
+}
+
+/** `files` with a NotrackConfiguration (default) whose probes are these TCP targets and local ports. */
+export function withProbes(
+  files: Record<string, string>,
+  probes: { tcp: string[]; localPorts?: number[] },
+): Record<string, string> {
+  const local = probes.localPorts ? `\n    localPorts: [${probes.localPorts.join(', ')}]` : '';
+  return {
+    ...files,
+    'config/notrack.yaml': `apiVersion: notrack.dev/v1alpha1
+kind: NotrackConfiguration
+metadata:
+  name: default
+spec:
+  probes:
+    tcp: [${probes.tcp.map((t) => `'${t}'`).join(', ')}]${local}
 `,
   };
 }
