@@ -1,7 +1,7 @@
 // Runs the benchmarks named on the command line (default: all) and prints their figures as a table and JSON.
 import { benchValidate } from './validate.js';
 import { benchPolicyProgram } from './policy-program.js';
-import { benchPlan } from './plan.js';
+import { benchPlan, benchPlanScale } from './plan.js';
 import { benchTrafficEngine } from './traffic-engine.js';
 import { benchWire } from './wire.js';
 import { benchConfirmation } from './confirmation.js';
@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   validate: () => benchValidate(),
   'policy-program': () => benchPolicyProgram(),
   plan: () => benchPlan(),
+  'plan-scale': () => benchPlanScale(),
   'traffic-engine': () => benchTrafficEngine(),
   wire: () => benchWire(),
   confirmation: () => benchConfirmation(),

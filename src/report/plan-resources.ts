@@ -2,7 +2,7 @@
 // change adds, removes or edits, and each edited field before and after (`order: 200 -> 150`). Lists of addresses
 // show the entries added and removed. Where a resource is written (its file) is not an attribute: moving or
 // splitting files changes nothing here.
-import { formatCidr } from '../net/cidr.js';
+import { formatCidr, type Cidr } from '../net/cidr.js';
 import { formatPort } from '../model/ports.js';
 import type {
   ConfigurationOverride,
@@ -137,8 +137,24 @@ function policyChanges(b: Policy, h: Policy): AttributeChange[] {
   return out;
 }
 
+/** A net as a value a Set compares cheaply: IPv4 as one number, IPv6 as its text. */
+const netKey = (c: Cidr): number | string =>
+  c.family === 4
+    ? (c.addr[0]! * 16777216 + c.addr[1]! * 65536 + c.addr[2]! * 256 + c.addr[3]!) * 64 + c.prefix
+    : formatCidr(c);
+
+/** listChange over nets, formatting only the nets that changed: a set file holds 150,000 of them. */
+function netsChange(before: readonly Cidr[], after: readonly Cidr[]): AttributeChange[] {
+  const b = new Set(before.map(netKey)),
+    a = new Set(after.map(netKey));
+  const added = after.filter((x) => !b.has(netKey(x))).map(formatCidr),
+    removed = before.filter((x) => !a.has(netKey(x))).map(formatCidr);
+  if (!added.length && !removed.length) return [];
+  return [{ field: 'nets', before: `${before.length}`, after: `${after.length}`, added, removed }];
+}
+
 function setChanges(b: NetworkSet, h: NetworkSet): AttributeChange[] {
-  return [...labelChanges(b.labels, h.labels), ...listChange('nets', b.nets.map(formatCidr), h.nets.map(formatCidr))];
+  return [...labelChanges(b.labels, h.labels), ...netsChange(b.nets, h.nets)];
 }
 
 function endpointChanges(b: HostEndpoint, h: HostEndpoint): AttributeChange[] {

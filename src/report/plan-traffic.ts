@@ -1,15 +1,14 @@
 // The traffic part of a plan: every host's traffic changes, grouped across hosts that change alike, with the deciding
 // rules located in each revision's files, the region in words, its size and an example packet.
-import { formatCidr, type IpFamily } from '../net/cidr.js';
+import type { Cidr, IpFamily } from '../net/cidr.js';
 import type { DesiredState } from '../compile/desired-state.js';
 import type { RuleLocator } from '../compile/explain.js';
 import { formatPacket } from '../compile/packet-text.js';
 import type { Direction, ResourceSet } from '../model/resources.js';
 import type { Decider } from '../traffic/decisions.js';
-import { prefixRanges } from '../traffic/decisions.js';
 import { describeBox, matchBox, regionSize, type AddressNamer, type MatchBox } from '../traffic/describe.js';
 import { TrafficDiffer, type TrafficChange } from '../traffic/diff.js';
-import type { IntervalSet } from '../traffic/interval-set.js';
+import { indexCidrs, type PrefixIndex } from '../traffic/prefix-index.js';
 import { examplePacket, ownAddressHints } from '../traffic/regions.js';
 import { boxKey } from '../traffic/space.js';
 import { naturalCompare } from './natural-sort.js';
@@ -82,36 +81,43 @@ function side(d: Decider, locator: RuleLocator | null): TrafficSide {
  * endpoints' expected addresses (`endpoint db-1-eth0`); an exact match first, else the smallest that holds them.
  */
 export function addressNamer(resources: (ResourceSet | null)[]): AddressNamer {
-  const named: { label: string; family: IpFamily; set: IntervalSet }[] = [];
+  const named: { label: string; family: IpFamily; nets: readonly Cidr[] }[] = [];
   const seen = new Set<string>();
   for (const r of resources) {
     if (!r) continue;
-    const add = (label: string, nets: readonly { family: IpFamily }[], texts: string[]) => {
+    const add = (label: string, nets: readonly Cidr[]) => {
       for (const family of [4, 6] as const) {
         if (seen.has(`${label}/${family}`) || !nets.some((n) => n.family === family)) continue;
         seen.add(`${label}/${family}`);
-        named.push({ label, family, set: prefixRanges(family, texts) });
+        named.push({ label, family, nets });
       }
     };
-    for (const s of r.networkSets) add(`set ${s.name}`, s.nets, s.nets.map(formatCidr));
-    for (const h of r.hostEndpoints) add(`endpoint ${h.name}`, h.expectedIPs, h.expectedIPs.map(formatCidr));
+    for (const s of r.networkSets) add(`set ${s.name}`, s.nets);
+    for (const h of r.hostEndpoints) add(`endpoint ${h.name}`, h.expectedIPs);
   }
-  // Smallest first: the first that holds the addresses is the best name for them.
-  const byFamily = new Map<IpFamily, { label: string; set: IntervalSet; size: bigint }[]>();
-  for (const n of named) {
-    const list = byFamily.get(n.family) ?? [];
-    list.push({ label: n.label, set: n.set, size: n.set.size() });
-    byFamily.set(n.family, list);
-  }
-  for (const list of byFamily.values()) list.sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));
+  // Indexed on first use (a plan without traffic changes never names anything), smallest first: the first that holds
+  // the addresses is the best name for them.
+  const byFamily = new Map<IpFamily, { label: string; index: PrefixIndex; size: bigint }[]>();
+  const indexed = (family: IpFamily) => {
+    let list = byFamily.get(family);
+    if (!list) {
+      list = named
+        .filter((n) => n.family === family)
+        .map((n) => {
+          const index = indexCidrs(family, n.nets);
+          return { label: n.label, index, size: index.size() };
+        })
+        .sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));
+      byFamily.set(family, list);
+    }
+    return list;
+  };
   return (family, addresses) => {
     if (addresses.isEmpty) return null;
     const size = addresses.size();
-    for (const n of byFamily.get(family) ?? []) {
-      if (n.size < size || n.set.min > addresses.min || n.set.max < addresses.max) continue;
-      if (n.size === size) {
-        if (n.set.equals(addresses)) return n.label;
-      } else if (n.set.contains(addresses)) return `in ${n.label}`;
+    for (const n of indexed(family)) {
+      if (n.size < size || !n.index.containsAll(addresses)) continue;
+      return n.size === size ? n.label : `in ${n.label}`;
     }
     return null;
   };

@@ -1,6 +1,8 @@
 // What would change between two revisions, host by host: policies, rules, set contents, programs, egress, failsafes.
 import type { IpFamily } from '../net/cidr.js';
 import { egressView } from '../compile/egress-entries.js';
+import { setIndex } from '../traffic/decisions.js';
+import { changedMembers } from '../traffic/prefix-index.js';
 import { naturalCompare } from './natural-sort.js';
 import type {
   DesiredState,
@@ -227,8 +229,8 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
       const bs = base!.sets[bid],
         hs = head!.sets[hid];
       if (!bs || !hs) continue;
-      const before = new Set(bs.prefixes),
-        after = new Set(hs.prefixes);
+      // By the sets' numeric indexes (shared with the traffic diff), not by a million strings in hash sets.
+      const { added, removed } = changedMembers(setIndex(base!.sets, bid), setIndex(head!.sets, hid));
       const [sideName, fam] = slot.split(' ');
       sets.push({
         usedBy: `${hr.ref.policy} ${hr.ref.direction}[${hr.ref.index}] ${sideName} (${fam})`,
@@ -236,8 +238,8 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
         family: hs.family,
         sizeBefore: bs.prefixes.length,
         sizeAfter: hs.prefixes.length,
-        added: hs.prefixes.filter((p) => !before.has(p)),
-        removed: bs.prefixes.filter((p) => !after.has(p)),
+        added,
+        removed,
       });
     }
   }

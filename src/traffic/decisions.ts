@@ -5,7 +5,7 @@
 // header shows), then the interface's classifier entries; no interface state means nothing of notrack's sees the
 // packet. Egress: nothing when no egress rule of the family exists, else failsafes, then the rules of the
 // interface's (or `*`'s) chain read back from the iptables tokens. Log entries are kept apart: they never decide.
-import { parseCidr, type IpFamily } from '../net/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type {
   DesiredState,
   Failsafe,
@@ -19,6 +19,7 @@ import { egressView } from '../compile/egress-entries.js';
 import { interfaceState } from '../compile/evaluate.js';
 import type { Direction } from '../model/resources.js';
 import { IntervalSet } from './interval-set.js';
+import { indexPrefixTexts, type PrefixIndex } from './prefix-index.js';
 import { addressBits, domains, F, type Box } from './space.js';
 
 /** What decides a packet: an outcome and why, with the rule or failsafe behind it. */
@@ -73,42 +74,50 @@ function decider(
 export const NO_POLICY = decider('pass', 'no-policy', null);
 const NO_MATCH = decider('pass', 'no-match', null);
 
-/** Address ranges of prefix sets, by set id: ids are content hashes, so one cache serves every state. */
-const setRanges = new Map<string, IntervalSet>();
+/** Indexes of prefix sets, by set id: ids are content hashes, so one cache serves every state. */
+const setIndexes = new Map<string, PrefixIndex>();
 
 export function prefixRanges(family: IpFamily, prefixes: readonly string[]): IntervalSet {
-  const bits = addressBits(family);
-  const ranges: [bigint, bigint][] = [];
-  for (const p of prefixes) {
-    const c = parseCidr(p);
-    if (!c || c.family !== family) continue;
-    let start = 0n;
-    for (const b of c.addr) start = (start << 8n) | BigInt(b);
-    ranges.push([start, start + (1n << BigInt(bits - c.prefix)) - 1n]);
-  }
-  return IntervalSet.of(ranges);
+  return indexPrefixTexts(family, prefixes).ranges();
 }
 
-function setIntervals(sets: Record<string, PrefixSet>, id: string): IntervalSet {
-  let r = setRanges.get(id);
+/** The index of a set the state holds (built once per id). */
+export function setIndex(sets: Record<string, PrefixSet>, id: string): PrefixIndex {
+  let r = setIndexes.get(id);
   if (!r) {
     const s = sets[id];
     if (!s) throw new Error(`the state refers to prefix set ${id}, which it does not hold`);
-    r = prefixRanges(s.family, s.prefixes);
-    setRanges.set(id, r);
+    r = indexPrefixTexts(s.family, s.prefixes);
+    setIndexes.set(id, r);
   }
   return r;
+}
+
+/**
+ * Where a decision list is asked about: only packets whose source (destination) lies in `src` (`dst`). A list built
+ * with a focus is exact for those packets and may say anything about others; large sets are then read only where
+ * they meet the focus.
+ */
+export interface AddressFocus {
+  src?: IntervalSet;
+  dst?: IntervalSet;
 }
 
 function portSet(ranges: readonly { from: number; to: number }[]): IntervalSet {
   return IntervalSet.of(ranges.map((r) => [BigInt(r.from), BigInt(r.to)] as const));
 }
 
-function sideSets(sets: Record<string, PrefixSet>, family: IpFamily, side: SideMatch): [IntervalSet, IntervalSet] {
+function sideSets(
+  sets: Record<string, PrefixSet>,
+  family: IpFamily,
+  side: SideMatch,
+  focus: IntervalSet | undefined,
+): [IntervalSet, IntervalSet] {
   const d = domains(family);
-  let addresses = d.addresses;
-  for (const id of side.inSets) addresses = addresses.intersect(setIntervals(sets, id));
-  for (const id of side.notInSets) addresses = addresses.subtract(setIntervals(sets, id));
+  let addresses = focus ?? d.addresses;
+  const read = (id: string): IntervalSet => (focus ? setIndex(sets, id).within(focus) : setIndex(sets, id).ranges());
+  for (const id of side.inSets) addresses = addresses.intersect(read(id));
+  for (const id of side.notInSets) addresses = addresses.subtract(read(id));
   let ports = d.any[F.sport]!;
   if (side.ports.length || side.notPorts.length) {
     ports = (side.ports.length ? portSet(side.ports) : d.realPorts).subtract(portSet(side.notPorts));
@@ -140,6 +149,7 @@ export function entryFields(
   sets: Record<string, PrefixSet>,
   family: IpFamily,
   e: Omit<IngressEntry, 'counter'>,
+  focus: AddressFocus = {},
 ): EntryFields {
   const d = domains(family);
   let proto = e.protocol !== null ? IntervalSet.single(BigInt(e.protocol)) : d.any[F.proto]!;
@@ -158,14 +168,19 @@ export function entryFields(
         .filter(([a, b]) => !a.isEmpty && !b.isEmpty);
     }
   }
-  const [src, sport] = sideSets(sets, family, e.source);
-  const [dst, dport] = sideSets(sets, family, e.destination);
+  const [src, sport] = sideSets(sets, family, e.source, focus.src);
+  const [dst, dport] = sideSets(sets, family, e.destination, focus.dst);
   return { proto, src, dst, sport, dport, icmp };
 }
 
 /** The packets an entry matches, as boxes (two when a notICMP with a code leaves an L-shaped rest). */
-export function entryBoxes(sets: Record<string, PrefixSet>, family: IpFamily, e: Omit<IngressEntry, 'counter'>): Box[] {
-  const f = entryFields(sets, family, e);
+export function entryBoxes(
+  sets: Record<string, PrefixSet>,
+  family: IpFamily,
+  e: Omit<IngressEntry, 'counter'>,
+  focus: AddressFocus = {},
+): Box[] {
+  const f = entryFields(sets, family, e, focus);
   const frag = domains(family).any[F.frag]!;
   const boxes: Box[] = [];
   for (const [type, code] of f.icmp) {
@@ -202,6 +217,7 @@ function fromEntries(
   entries: readonly IngressEntry[],
   counters: readonly RuleRef[],
   fallback: Decider,
+  focus: AddressFocus,
 ): DecisionList {
   const items: DecisionItem[] = [];
   for (const f of state.failsafes) {
@@ -211,7 +227,7 @@ function fromEntries(
   }
   const logs: DecisionList['logs'] = [];
   for (const e of entries) {
-    const boxes = entryBoxes(state.sets, family, e);
+    const boxes = entryBoxes(state.sets, family, e, focus);
     const rule = counters[e.counter]!;
     if (e.action === 'Log') {
       logs.push({
@@ -235,6 +251,7 @@ export function decisionList(
   iface: string,
   direction: Direction,
   family: IpFamily,
+  focus: AddressFocus = {},
 ): DecisionList {
   const none: DecisionList = { family, direction, items: [], logs: [], fallback: NO_POLICY, counters: [] };
   if (!state) return none;
@@ -248,11 +265,20 @@ export function decisionList(
       family === 4 ? ifc.ingress.v4 : ifc.ingress.v6,
       ifc.counters,
       NO_MATCH,
+      focus,
     );
   }
   const view = egressView(state, iface, family);
   if (!view.active) return none;
-  return fromEntries(state, family, direction, view.entries, view.counters, view.chain === null ? NO_POLICY : NO_MATCH);
+  return fromEntries(
+    state,
+    family,
+    direction,
+    view.entries,
+    view.counters,
+    view.chain === null ? NO_POLICY : NO_MATCH,
+    focus,
+  );
 }
 
 /** A content key of a decision list: equal keys decide every packet alike (used to reuse results across hosts). */

@@ -124,47 +124,117 @@ class Walker {
     };
     if (splitting.length === 0) return [{ set: dom, lists }];
 
-    const events: { pos: bigint; id: number; start: boolean }[] = [];
-    for (const id of splitting) {
-      const b = this.cands[id]!.box[field]!.bounds;
-      for (let i = 0; i < b.length; i += 2) {
-        events.push({ pos: b[i]!, id, start: true }, { pos: b[i + 1]! + 1n, id, start: false });
-      }
-    }
-    events.sort((x, y) => (x.pos < y.pos ? -1 : x.pos > y.pos ? 1 : 0));
-    const groups = new Map<string, { bounds: bigint[]; members: number[] }>();
-    const active: number[] = [];
-    for (let i = 0; i < events.length;) {
-      const pos = events[i]!.pos;
-      for (; i < events.length && events[i]!.pos === pos; i++) {
-        const e = events[i]!;
-        const at = lowerBound(active, e.id);
-        if (e.start) active.splice(at, 0, e.id);
-        else active.splice(at, 1);
-      }
-      if (active.length === 0 || i >= events.length) continue;
-      const hi = events[i]!.pos - 1n;
-      const key = active.join(',');
-      let g = groups.get(key);
-      if (!g) {
-        g = { bounds: [], members: [...active] };
-        groups.set(key, g);
-      }
-      const n = g.bounds.length;
-      if (n > 0 && g.bounds[n - 1]! + 1n === pos) g.bounds[n - 1] = hi;
-      else g.bounds.push(pos, hi);
-    }
+    const sweep =
+      sweepNumbers(splitting, (id) => this.cands[id]!.box[field]!.bounds, dom.max) ??
+      sweepBigints(splitting, (id) => this.cands[id]!.box[field]!.bounds);
     const out: { set: IntervalSet; lists: number[][] }[] = [];
-    let covered = IntervalSet.empty();
-    for (const g of groups.values()) {
-      const set = IntervalSet.fromSortedBounds(g.bounds);
-      covered = covered.union(set);
-      out.push({ set, lists: regroup(g.members) });
-    }
-    const rest = dom.subtract(covered);
+    for (const g of sweep.groups) out.push({ set: IntervalSet.fromSortedBounds(g.bounds), lists: regroup(g.members) });
+    const rest = dom.subtract(IntervalSet.fromSortedBounds(sweep.covered));
     if (!rest.isEmpty) out.push({ set: rest, lists: regroup([]) });
     return out;
   }
+}
+
+/** What a sweep finds: the values each set of boxes accepts, and every value some box accepts. */
+interface Sweep {
+  groups: { bounds: bigint[]; members: number[] }[];
+  covered: bigint[];
+}
+
+/** Appends [lo, hi] to sorted bounds, merged with the last range when they touch. */
+function appendRange<T extends number | bigint>(bounds: T[], lo: T, hi: T, one: T): void {
+  const n = bounds.length;
+  if (n > 0 && (bounds[n - 1]! as number) + (one as number) === (lo as number)) bounds[n - 1] = hi;
+  else bounds.push(lo, hi);
+}
+
+/**
+ * The sweep in doubles, for fields whose values fit them exactly (everything but IPv6 addresses): each range end is
+ * one packed key (position * stride + box), sorted natively, so a million-range deny list is swept without a BigInt
+ * comparison. Null when the packing would not be exact.
+ */
+function sweepNumbers(ids: number[], boundsOf: (id: number) => readonly bigint[], max: bigint): Sweep | null {
+  const stride = 2 ** Math.ceil(Math.log2(ids.length + 1));
+  if ((Number(max) + 2) * stride > Number.MAX_SAFE_INTEGER || max > 2n ** 52n) return null;
+  let n = 0;
+  for (const id of ids) n += boundsOf(id).length / 2;
+  const starts = new Float64Array(n),
+    ends = new Float64Array(n);
+  n = 0;
+  ids.forEach((id, k) => {
+    const b = boundsOf(id);
+    for (let i = 0; i < b.length; i += 2, n++) {
+      starts[n] = Number(b[i]!) * stride + k;
+      ends[n] = (Number(b[i + 1]!) + 1) * stride + k;
+    }
+  });
+  starts.sort();
+  ends.sort();
+  const groups = new Map<string, { bounds: number[]; members: number[] }>();
+  const covered: number[] = [];
+  const active: number[] = [];
+  const posOf = (key: number): number => Math.floor(key / stride);
+  for (let i = 0, j = 0; i < n || j < n;) {
+    const pos = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity);
+    for (; i < n && posOf(starts[i]!) === pos; i++) {
+      const id = ids[starts[i]! - pos * stride]!;
+      active.splice(lowerBound(active, id), 0, id);
+    }
+    for (; j < n && posOf(ends[j]!) === pos; j++) {
+      const id = ids[ends[j]! - pos * stride]!;
+      active.splice(lowerBound(active, id), 1);
+    }
+    if (active.length === 0 || (i >= n && j >= n)) continue;
+    const hi = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity) - 1;
+    const key = active.join(',');
+    let g = groups.get(key);
+    if (!g) {
+      g = { bounds: [], members: [...active] };
+      groups.set(key, g);
+    }
+    appendRange(g.bounds, pos, hi, 1);
+    appendRange(covered, pos, hi, 1);
+  }
+  const big = (b: number[]): bigint[] => b.map((v) => BigInt(v));
+  return {
+    groups: [...groups.values()].map((g) => ({ bounds: big(g.bounds), members: g.members })),
+    covered: big(covered),
+  };
+}
+
+/** The sweep in BigInts (IPv6 addresses). */
+function sweepBigints(ids: number[], boundsOf: (id: number) => readonly bigint[]): Sweep {
+  const events: { pos: bigint; id: number; start: boolean }[] = [];
+  for (const id of ids) {
+    const b = boundsOf(id);
+    for (let i = 0; i < b.length; i += 2) {
+      events.push({ pos: b[i]!, id, start: true }, { pos: b[i + 1]! + 1n, id, start: false });
+    }
+  }
+  events.sort((x, y) => (x.pos < y.pos ? -1 : x.pos > y.pos ? 1 : 0));
+  const groups = new Map<string, { bounds: bigint[]; members: number[] }>();
+  const covered: bigint[] = [];
+  const active: number[] = [];
+  for (let i = 0; i < events.length;) {
+    const pos = events[i]!.pos;
+    for (; i < events.length && events[i]!.pos === pos; i++) {
+      const e = events[i]!;
+      const at = lowerBound(active, e.id);
+      if (e.start) active.splice(at, 0, e.id);
+      else active.splice(at, 1);
+    }
+    if (active.length === 0 || i >= events.length) continue;
+    const hi = events[i]!.pos - 1n;
+    const key = active.join(',');
+    let g = groups.get(key);
+    if (!g) {
+      g = { bounds: [], members: [...active] };
+      groups.set(key, g);
+    }
+    appendRange(g.bounds, pos, hi, 1n);
+    appendRange(covered, pos, hi, 1n);
+  }
+  return { groups: [...groups.values()], covered };
 }
 
 function lowerBound(list: number[], v: number): number {
@@ -234,13 +304,15 @@ export function partition(
 }
 
 /**
- * Walks the space where two lists of one family may decide differently, and reports every cell where they do, with
- * what decides it before and after. Cells not reported are decided alike (by the same rule, the same way).
+ * Walks the space where two lists of one family may decide differently (or the packets of `within`), and reports
+ * every cell where they do, with what decides it before and after. Cells not reported are decided alike (by the same
+ * rule, the same way).
  */
 export function diffPartition(
   before: DecisionList,
   after: DecisionList,
   changed: (box: Box, before: Decider, after: Decider) => void,
+  within?: readonly Box[],
 ): WalkStats {
   return walkLists(
     [before, after],
@@ -250,6 +322,6 @@ export function diffPartition(
       if (db.key !== da.key) changed(box, db, da);
     },
     // Equal boxes in equal order decide alike only when what decides the rest is alike too.
-    { sameBelow: before.fallback.key === after.fallback.key },
+    { sameBelow: before.fallback.key === after.fallback.key, ...(within ? { within } : {}) },
   );
 }

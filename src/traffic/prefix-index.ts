@@ -1,0 +1,306 @@
+// A prefix list's addresses as sorted numeric ranges, so a million-member set is never held as BigInts to be asked a
+// small question: its ranges inside a few addresses, its size, whether it holds some addresses, and which members
+// two versions of it differ by.
+//
+// IPv4 members are packed in Float64Arrays (an address and a length fit a double exactly: start * 64 + length), one
+// 8-byte key per member and 16 bytes per merged range. IPv6 members keep the BigInt IntervalSet: their sets are small
+// in practice, and one exact type covers 128 bits.
+import { formatCidr, parseCidr, type Cidr, type IpFamily } from '../net/cidr.js';
+import { IntervalSet } from './interval-set.js';
+
+/** The sorted, merged address ranges of a prefix list, with its members for diffs. Immutable. */
+export interface PrefixIndex {
+  readonly family: IpFamily;
+  /** Every address of the list. Built on first use (the only call that holds one BigInt pair per range). */
+  ranges(): IntervalSet;
+  /** The addresses of the list that lie in `focus`: exact, and proportional to the ranges met, not to the list. */
+  within(focus: IntervalSet): IntervalSet;
+  /** How many addresses. */
+  size(): bigint;
+  /** True when every address of `addresses` is in the list. */
+  containsAll(addresses: IntervalSet): boolean;
+}
+
+const TWO32 = 2 ** 32;
+
+/** An IPv4 address and prefix length as one sortable double: start * 64 + length. */
+const v4Key = (start: number, length: number): number => start * 64 + length;
+const keyStart = (key: number): number => Math.floor(key / 64);
+const keyLength = (key: number): number => key % 64;
+const keyEnd = (key: number): number => keyStart(key) + 2 ** (32 - keyLength(key)) - 1;
+
+/** `a.b.c.d/n` in canonical form, read without allocating; -1 when the text is anything else. */
+function scanV4(text: string): number {
+  let start = 0,
+    octet = 0,
+    digits = 0,
+    dots = 0;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 || c === 47) {
+      if (digits === 0 || octet > 255) return -1;
+      start = start * 256 + octet;
+      octet = 0;
+      digits = 0;
+      if (c === 47) break;
+      dots++;
+      continue;
+    }
+    // Decimal digits, no leading zero (the full parser refuses them, so it decides).
+    if (c < 48 || c > 57 || (digits === 1 && octet === 0)) return -1;
+    octet = octet * 10 + (c - 48);
+    digits++;
+  }
+  if (i === text.length) {
+    // No length: a host.
+    if (digits === 0 || octet > 255 || dots !== 3) return -1;
+    return v4Key(start * 256 + octet, 32);
+  }
+  if (dots !== 3) return -1;
+  let length = 0;
+  for (i++, digits = 0; i < text.length; i++, digits++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57 || (digits === 1 && length === 0)) return -1;
+    length = length * 10 + (c - 48);
+  }
+  if (digits === 0 || length > 32) return -1;
+  // Host bits are cleared, as parseCidr does.
+  const block = 2 ** (32 - length);
+  return v4Key(Math.floor(start / block) * block, length);
+}
+
+function v4KeyOfCidr(c: Cidr): number {
+  const a = c.addr;
+  const start = a[0]! * 16777216 + a[1]! * 65536 + a[2]! * 256 + a[3]!;
+  return v4Key(start, c.prefix);
+}
+
+class V4Index implements PrefixIndex {
+  readonly family = 4 as const;
+  /** Merged inclusive ranges: lo0, hi0, lo1, hi1 … with hi(i) + 1 < lo(i + 1). */
+  private readonly bounds: Float64Array;
+  private full: IntervalSet | undefined;
+  private count: bigint | undefined;
+
+  /** `keys`: the members, sorted, as v4Key values. */
+  constructor(readonly keys: Float64Array) {
+    const bounds = new Float64Array(keys.length * 2);
+    let n = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const lo = keyStart(keys[i]!),
+        hi = keyEnd(keys[i]!);
+      if (n > 0 && lo <= bounds[n - 1]! + 1) {
+        if (hi > bounds[n - 1]!) bounds[n - 1] = hi;
+      } else {
+        bounds[n++] = lo;
+        bounds[n++] = hi;
+      }
+    }
+    this.bounds = bounds.slice(0, n);
+  }
+
+  ranges(): IntervalSet {
+    if (!this.full) {
+      const out: bigint[] = new Array<bigint>(this.bounds.length);
+      for (let i = 0; i < this.bounds.length; i++) out[i] = BigInt(this.bounds[i]!);
+      this.full = IntervalSet.fromSortedBounds(out);
+    }
+    return this.full;
+  }
+
+  /** The index of the first range whose end is at or after `v`. */
+  private firstEndingFrom(v: number): number {
+    const b = this.bounds;
+    let lo = 0,
+      hi = b.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (b[2 * mid + 1]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  within(focus: IntervalSet): IntervalSet {
+    if (this.full) return this.full.intersect(focus);
+    const b = this.bounds;
+    const out: bigint[] = [];
+    for (const [flo, fhi] of focus.ranges()) {
+      if (flo >= BigInt(TWO32)) break;
+      const lo = Number(flo),
+        hi = Number(fhi < BigInt(TWO32) ? fhi : BigInt(TWO32 - 1));
+      for (let r = this.firstEndingFrom(lo); 2 * r < b.length && b[2 * r]! <= hi; r++) {
+        out.push(BigInt(Math.max(b[2 * r]!, lo)), BigInt(Math.min(b[2 * r + 1]!, hi)));
+      }
+    }
+    // Pieces of distinct focus ranges never touch: focus ranges are apart, so sorted and apart as they come.
+    return IntervalSet.fromSortedBounds(out);
+  }
+
+  size(): bigint {
+    if (this.count === undefined) {
+      let n = 0;
+      for (let i = 0; i < this.bounds.length; i += 2) n += this.bounds[i + 1]! - this.bounds[i]! + 1;
+      this.count = BigInt(n);
+    }
+    return this.count;
+  }
+
+  containsAll(addresses: IntervalSet): boolean {
+    const b = this.bounds;
+    for (const [lo, hi] of addresses.ranges()) {
+      if (hi >= BigInt(TWO32)) return false;
+      const r = this.firstEndingFrom(Number(lo));
+      if (2 * r >= b.length || b[2 * r]! > Number(lo) || b[2 * r + 1]! < Number(hi)) return false;
+    }
+    return true;
+  }
+}
+
+class V6Index implements PrefixIndex {
+  readonly family = 6 as const;
+  private count: bigint | undefined;
+
+  constructor(
+    private readonly set: IntervalSet,
+    /** The members' canonical texts, for diffs. */
+    readonly members: readonly string[],
+  ) {}
+
+  ranges(): IntervalSet {
+    return this.set;
+  }
+
+  within(focus: IntervalSet): IntervalSet {
+    return this.set.intersect(focus);
+  }
+
+  size(): bigint {
+    if (this.count === undefined) this.count = this.set.size();
+    return this.count;
+  }
+
+  containsAll(addresses: IntervalSet): boolean {
+    return this.set.contains(addresses);
+  }
+}
+
+/** The keys sorted (canonical lists come sorted), without duplicates. */
+function sortedKeys(keys: number[]): Float64Array {
+  let out = Float64Array.from(keys);
+  let sorted = true;
+  for (let i = 1; i < out.length && sorted; i++) if (out[i]! < out[i - 1]!) sorted = false;
+  if (!sorted) out = out.sort();
+  let n = 0;
+  for (let i = 0; i < out.length; i++) if (n === 0 || out[i] !== out[n - 1]) out[n++] = out[i]!;
+  return n === out.length ? out : out.slice(0, n);
+}
+
+/** The ranges of IPv6 prefixes, as BigInts. */
+function v6Ranges(cidrs: readonly Cidr[]): IntervalSet {
+  const ranges: [bigint, bigint][] = [];
+  for (const c of cidrs) {
+    let start = 0n;
+    for (const b of c.addr) start = (start << 8n) | BigInt(b);
+    ranges.push([start, start + (1n << BigInt(128 - c.prefix)) - 1n]);
+  }
+  return IntervalSet.of(ranges);
+}
+
+/** The index of the prefixes of `family` among `texts` (others, and anything that is no prefix, are left out). */
+export function indexPrefixTexts(family: IpFamily, texts: readonly string[]): PrefixIndex {
+  if (family === 4) {
+    const keys: number[] = [];
+    for (const t of texts) {
+      let k = scanV4(t);
+      if (k < 0) {
+        // Not in canonical form (or not IPv4): the full parser decides.
+        const c = parseCidr(t);
+        if (!c || c.family !== 4) continue;
+        k = v4KeyOfCidr(c);
+      }
+      keys.push(k);
+    }
+    return new V4Index(sortedKeys(keys));
+  }
+  const cidrs: Cidr[] = [];
+  const members: string[] = [];
+  for (const t of texts) {
+    const c = parseCidr(t);
+    if (c && c.family === 6) {
+      cidrs.push(c);
+      members.push(t);
+    }
+  }
+  return new V6Index(v6Ranges(cidrs), members);
+}
+
+/** The index of the CIDRs of `family` among `cidrs`. */
+export function indexCidrs(family: IpFamily, cidrs: readonly Cidr[]): PrefixIndex {
+  const own = cidrs.filter((c) => c.family === family);
+  if (family === 4) return new V4Index(sortedKeys(own.map(v4KeyOfCidr)));
+  return new V6Index(v6Ranges(own), own.map(formatCidr));
+}
+
+const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+
+/** The members `after` holds and `before` does not (added), and the reverse (removed), in address order. */
+export function changedMembers(before: PrefixIndex, after: PrefixIndex): { added: string[]; removed: string[] } {
+  const added: string[] = [],
+    removed: string[] = [];
+  if (before instanceof V4Index && after instanceof V4Index) {
+    const x = before.keys,
+      y = after.keys;
+    const text = (k: number): string => `${quad(keyStart(k))}/${keyLength(k)}`;
+    for (let i = 0, j = 0; i < x.length || j < y.length;) {
+      if (j >= y.length || (i < x.length && x[i]! < y[j]!)) removed.push(text(x[i++]!));
+      else if (i >= x.length || y[j]! < x[i]!) added.push(text(y[j++]!));
+      else (i++, j++);
+    }
+    return { added, removed };
+  }
+  const b = new Set(members(before)),
+    a = new Set(members(after));
+  return { added: [...a].filter((m) => !b.has(m)), removed: [...b].filter((m) => !a.has(m)) };
+}
+
+/** The members' canonical texts. */
+function members(index: PrefixIndex): readonly string[] {
+  if (index instanceof V6Index) return index.members;
+  const keys = (index as V4Index).keys;
+  const out: string[] = new Array<string>(keys.length);
+  for (let i = 0; i < keys.length; i++) out[i] = `${quad(keyStart(keys[i]!))}/${keyLength(keys[i]!)}`;
+  return out;
+}
+
+/**
+ * The addresses of the members that one list holds and the other does not: every address the two lists disagree
+ * on lies in them (an address in one list's member p and in none of the other's makes p a member of one list only).
+ * A superset of the symmetric difference, small when the lists differ by few members.
+ */
+export function changedMemberRanges(a: PrefixIndex, b: PrefixIndex): IntervalSet {
+  if (a.family !== b.family) return a.ranges().union(b.ranges());
+  if (a instanceof V4Index && b instanceof V4Index) {
+    const ranges: [bigint, bigint][] = [];
+    const x = a.keys,
+      y = b.keys;
+    let i = 0,
+      j = 0;
+    while (i < x.length || j < y.length) {
+      if (j >= y.length || (i < x.length && x[i]! < y[j]!)) {
+        ranges.push([BigInt(keyStart(x[i]!)), BigInt(keyEnd(x[i]!))]);
+        i++;
+      } else if (i >= x.length || y[j]! < x[i]!) {
+        ranges.push([BigInt(keyStart(y[j]!)), BigInt(keyEnd(y[j]!))]);
+        j++;
+      } else {
+        i++;
+        j++;
+      }
+    }
+    return IntervalSet.of(ranges);
+  }
+  const { added, removed } = changedMembers(a, b);
+  return indexPrefixTexts(a.family, [...added, ...removed]).ranges();
+}
