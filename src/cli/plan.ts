@@ -4,7 +4,7 @@ import { fetchSource, SourceError, type SourceSnapshot } from '../source/index.j
 import { loadResources, type LoadResult } from '../model/load-resources.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { compileAll } from '../compile/compile-host.js';
-import { validatePolicy } from '../traffic/validate-policy.js';
+import { lintLoaded } from '../traffic/validate-policy.js';
 import { buildPlan, planHasChanges } from '../report/plan-report.js';
 import { renderPlanJson, renderPlanMarkdown, renderPlanText, type PlanSubject } from '../report/plan-render.js';
 import { NotrackError } from '../errors.js';
@@ -85,15 +85,17 @@ export async function planCommand(argv: string[]): Promise<number> {
     process.stderr.write(`warning: ${e.message}; planning against nothing, so every host shows as new\n`);
     base = { ...head, commit: null, files: [] };
   }
-  const headResult = validatePolicy(head.files);
-  if (!headResult.valid) throw new InvalidRevisionError('head', headResult);
+  const headLoaded = loadResources(head.files);
+  if (!headLoaded.valid) throw new InvalidRevisionError('head', headLoaded);
+  // Compiled once: the plan and the head's lints read the same states.
+  const headStates = compileAll(headLoaded.resources);
+  const headResult = lintLoaded(headLoaded, headStates);
   const baseResult = loadResources(base.files);
   if (!baseResult.valid) {
     process.stderr.write(
       `warning: the base revision ${values.base} is invalid; planning against nothing, so every host shows as new\n`,
     );
   }
-  const headStates = compileAll(headResult.resources);
   const plan = buildPlan(
     {
       states: baseResult.valid ? compileAll(baseResult.resources) : new Map(),

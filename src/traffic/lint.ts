@@ -266,12 +266,14 @@ function fateWords(d: Decider, policy: string): string {
 
 /**
  * Every engine lint over valid resources. `docs` finds each policy's document; `earlier` are the resource-level
- * warnings (a rule one of them already says matches nothing is not reported again).
+ * warnings (a rule one of them already says matches nothing is not reported again); `compiled` are hosts' states
+ * already compiled from these resources.
  */
 export function lintTraffic(
   resources: ResourceSet,
   docs: ReadonlyMap<string, SourceDocument>,
   earlier: readonly Diagnostic[] = [],
+  compiled?: ReadonlyMap<string, DesiredState>,
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
   const explained = new Set(
@@ -317,7 +319,14 @@ export function lintTraffic(
 
   const lint = new InterfaceLint();
   const seen = new Set<string>();
-  for (const [host, state] of compileHosts(resources, representativeHosts(resources))) {
+  // Hosts the caller compiled already (plan compiles every host of the head) are not compiled again.
+  const hosts = representativeHosts(resources);
+  const missing = compileHosts(
+    resources,
+    hosts.filter((h) => !compiled?.has(h)),
+  );
+  for (const host of hosts) {
+    const state = compiled?.get(host) ?? missing.get(host)!;
     for (const ifc of state.interfaces) {
       const key = JSON.stringify([
         ifc.ingress,

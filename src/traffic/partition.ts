@@ -46,6 +46,7 @@ class Walker {
     private readonly leaf: (cell: Box, first: (number | null)[]) => void,
     private readonly sigs: Map<string, number>,
     private readonly sameBelow: boolean,
+    private readonly sweeps: Map<string, SweepResult>,
   ) {
     this.cell = [...ubox];
   }
@@ -61,7 +62,7 @@ class Walker {
           if (!box) continue;
           let coverFrom = ORDER.length;
           while (coverFrom > 0 && box[ORDER[coverFrom - 1]!]!.equals(this.ubox[ORDER[coverFrom - 1]!]!)) coverFrom--;
-          const sigKey = `${it.decider.key}#${box.map((s) => s.key).join('|')}`;
+          const sigKey = `${it.decider.key}#${box.map(token).join('|')}`;
           let sig = this.sigs.get(sigKey);
           if (sig === undefined) {
             sig = this.sigs.size;
@@ -124,15 +125,53 @@ class Walker {
     };
     if (splitting.length === 0) return [{ set: dom, lists }];
 
-    const sweep =
-      sweepNumbers(splitting, (id) => this.cands[id]!.box[field]!.bounds, dom.max) ??
-      sweepBigints(splitting, (id) => this.cands[id]!.box[field]!.bounds);
+    const sets = splitting.map((id) => this.cands[id]!.box[field]!);
+    // A large sweep is remembered: the walks of the four packet shapes meet the same address sets (a deny list of a
+    // million prefixes) and would sweep them four times.
+    let ranges = 0;
+    for (const set of sets) ranges += set.rangeCount;
+    const key = ranges >= MEMO_RANGES ? `${field}|${token(dom)}|${sets.map(token).join(',')}` : null;
+    let sweep = key === null ? undefined : this.sweeps.get(key);
+    if (!sweep) {
+      const found = sweepNumbers(sets, dom.max) ?? sweepBigints(sets);
+      sweep = {
+        groups: found.groups.map((g) => ({ set: IntervalSet.fromSortedBounds(g.bounds), members: g.members })),
+        rest: dom.subtract(IntervalSet.fromSortedBounds(found.covered)),
+      };
+      if (key !== null) this.sweeps.set(key, sweep);
+    }
     const out: { set: IntervalSet; lists: number[][] }[] = [];
-    for (const g of sweep.groups) out.push({ set: IntervalSet.fromSortedBounds(g.bounds), lists: regroup(g.members) });
-    const rest = dom.subtract(IntervalSet.fromSortedBounds(sweep.covered));
-    if (!rest.isEmpty) out.push({ set: rest, lists: regroup([]) });
+    for (const g of sweep.groups) out.push({ set: g.set, lists: regroup(g.members.map((k) => splitting[k]!)) });
+    if (!sweep.rest.isEmpty) out.push({ set: sweep.rest, lists: regroup([]) });
     return out;
   }
+}
+
+/** Sweeps over at least this many ranges are remembered for the walk's other shapes. */
+const MEMO_RANGES = 4096;
+
+/** A sweep's classes: members are positions in the list of sets swept (ascending, as the candidate ids are). */
+interface SweepResult {
+  groups: { set: IntervalSet; members: number[] }[];
+  rest: IntervalSet;
+}
+
+const identities = new WeakMap<IntervalSet, number>();
+let nextIdentity = 0;
+
+/**
+ * A set as a short text for signatures and memo keys: its content when short; a large set by identity, since its
+ * content key would be megabytes of text. Equal tokens mean equal sets; a large set both revisions share is one
+ * object (sets are indexed once per id), so it still compares equal across them.
+ */
+function token(s: IntervalSet): string {
+  if (s.rangeCount <= 64) return s.key;
+  let id = identities.get(s);
+  if (id === undefined) {
+    id = nextIdentity++;
+    identities.set(s, id);
+  }
+  return `#${id}`;
 }
 
 /** What a sweep finds: the values each set of boxes accepts, and every value some box accepts. */
@@ -142,27 +181,33 @@ interface Sweep {
 }
 
 /** Appends [lo, hi] to sorted bounds, merged with the last range when they touch. */
-function appendRange<T extends number | bigint>(bounds: T[], lo: T, hi: T, one: T): void {
+function appendNumbers(bounds: number[], lo: number, hi: number): void {
   const n = bounds.length;
-  if (n > 0 && (bounds[n - 1]! as number) + (one as number) === (lo as number)) bounds[n - 1] = hi;
+  if (n > 0 && bounds[n - 1]! + 1 === lo) bounds[n - 1] = hi;
+  else bounds.push(lo, hi);
+}
+
+function appendBigints(bounds: bigint[], lo: bigint, hi: bigint): void {
+  const n = bounds.length;
+  if (n > 0 && bounds[n - 1]! + 1n === lo) bounds[n - 1] = hi;
   else bounds.push(lo, hi);
 }
 
 /**
  * The sweep in doubles, for fields whose values fit them exactly (everything but IPv6 addresses): each range end is
- * one packed key (position * stride + box), sorted natively, so a million-range deny list is swept without a BigInt
+ * one packed key (position * stride + set), sorted natively, so a million-range deny list is swept without a BigInt
  * comparison. Null when the packing would not be exact.
  */
-function sweepNumbers(ids: number[], boundsOf: (id: number) => readonly bigint[], max: bigint): Sweep | null {
-  const stride = 2 ** Math.ceil(Math.log2(ids.length + 1));
+function sweepNumbers(sets: readonly IntervalSet[], max: bigint): Sweep | null {
+  const stride = 2 ** Math.ceil(Math.log2(sets.length + 1));
   if ((Number(max) + 2) * stride > Number.MAX_SAFE_INTEGER || max > 2n ** 52n) return null;
   let n = 0;
-  for (const id of ids) n += boundsOf(id).length / 2;
+  for (const set of sets) n += set.rangeCount;
   const starts = new Float64Array(n),
     ends = new Float64Array(n);
   n = 0;
-  ids.forEach((id, k) => {
-    const b = boundsOf(id);
+  sets.forEach((set, k) => {
+    const b = set.bounds;
     for (let i = 0; i < b.length; i += 2, n++) {
       starts[n] = Number(b[i]!) * stride + k;
       ends[n] = (Number(b[i + 1]!) + 1) * stride + k;
@@ -177,12 +222,12 @@ function sweepNumbers(ids: number[], boundsOf: (id: number) => readonly bigint[]
   for (let i = 0, j = 0; i < n || j < n;) {
     const pos = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity);
     for (; i < n && posOf(starts[i]!) === pos; i++) {
-      const id = ids[starts[i]! - pos * stride]!;
-      active.splice(lowerBound(active, id), 0, id);
+      const k = starts[i]! - pos * stride;
+      active.splice(lowerBound(active, k), 0, k);
     }
     for (; j < n && posOf(ends[j]!) === pos; j++) {
-      const id = ids[ends[j]! - pos * stride]!;
-      active.splice(lowerBound(active, id), 1);
+      const k = ends[j]! - pos * stride;
+      active.splice(lowerBound(active, k), 1);
     }
     if (active.length === 0 || (i >= n && j >= n)) continue;
     const hi = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity) - 1;
@@ -192,8 +237,8 @@ function sweepNumbers(ids: number[], boundsOf: (id: number) => readonly bigint[]
       g = { bounds: [], members: [...active] };
       groups.set(key, g);
     }
-    appendRange(g.bounds, pos, hi, 1);
-    appendRange(covered, pos, hi, 1);
+    appendNumbers(g.bounds, pos, hi);
+    appendNumbers(covered, pos, hi);
   }
   const big = (b: number[]): bigint[] => b.map((v) => BigInt(v));
   return {
@@ -203,14 +248,14 @@ function sweepNumbers(ids: number[], boundsOf: (id: number) => readonly bigint[]
 }
 
 /** The sweep in BigInts (IPv6 addresses). */
-function sweepBigints(ids: number[], boundsOf: (id: number) => readonly bigint[]): Sweep {
+function sweepBigints(sets: readonly IntervalSet[]): Sweep {
   const events: { pos: bigint; id: number; start: boolean }[] = [];
-  for (const id of ids) {
-    const b = boundsOf(id);
+  sets.forEach((set, id) => {
+    const b = set.bounds;
     for (let i = 0; i < b.length; i += 2) {
       events.push({ pos: b[i]!, id, start: true }, { pos: b[i + 1]! + 1n, id, start: false });
     }
-  }
+  });
   events.sort((x, y) => (x.pos < y.pos ? -1 : x.pos > y.pos ? 1 : 0));
   const groups = new Map<string, { bounds: bigint[]; members: number[] }>();
   const covered: bigint[] = [];
@@ -231,8 +276,8 @@ function sweepBigints(ids: number[], boundsOf: (id: number) => readonly bigint[]
       g = { bounds: [], members: [...active] };
       groups.set(key, g);
     }
-    appendRange(g.bounds, pos, hi, 1n);
-    appendRange(covered, pos, hi, 1n);
+    appendBigints(g.bounds, pos, hi);
+    appendBigints(covered, pos, hi);
   }
   return { groups: [...groups.values()], covered };
 }
@@ -275,6 +320,7 @@ export function walkLists(
   if (lists.some((l) => l.family !== family)) throw new Error('a walk compares lists of one family');
   const stats: WalkStats = { nodes: 0, cells: 0 };
   const sigs = new Map<string, number>();
+  const sweeps = new Map<string, SweepResult>();
   const starts: Box[] = [];
   for (const shape of universe(family)) {
     for (const w of options.within ?? [shape.box]) {
@@ -283,7 +329,7 @@ export function walkLists(
     }
   }
   for (const start of starts) {
-    const w = new Walker(start, lists, leaf, sigs, options.sameBelow ?? false);
+    const w = new Walker(start, lists, leaf, sigs, options.sameBelow ?? false, sweeps);
     w.walk(0, w.load());
     stats.nodes += w.stats.nodes;
     stats.cells += w.stats.cells;
