@@ -145,6 +145,8 @@ const netKey = (c: Cidr): number | string =>
 
 /** listChange over nets, formatting only the nets that changed: a set file holds 150,000 of them. */
 function netsChange(before: readonly Cidr[], after: readonly Cidr[]): AttributeChange[] {
+  // Most sets of a change are untouched: the same nets in the same order need no sets of keys.
+  if (before.length === after.length && before.every((x, i) => netKey(x) === netKey(after[i]!))) return [];
   const b = new Set(before.map(netKey)),
     a = new Set(after.map(netKey));
   const added = after.filter((x) => !b.has(netKey(x))).map(formatCidr),

@@ -138,9 +138,16 @@ function rulesFrom(
   };
   counters.forEach((ref) => out.set(refKey(ref), { ref, text: '', sets: new Map() }));
   for (const family of [4, 6] as const) {
+    // Grouped once: filtering every entry for every counter is quadratic (10,000 rules: 10^8 steps).
+    const byCounter = new Map<number, IngressEntry[]>();
+    for (const e of entries[family]) {
+      const list = byCounter.get(e.counter);
+      if (list) list.push(e);
+      else byCounter.set(e.counter, [e]);
+    }
     counters.forEach((ref, counter) => {
-      const list = entries[family].filter((e) => e.counter === counter);
-      if (list.length) add(ref, family, list);
+      const list = byCounter.get(counter);
+      if (list) add(ref, family, list);
     });
   }
   for (const r of out.values()) if (!r.text) r.text = fallback;

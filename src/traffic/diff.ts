@@ -49,6 +49,9 @@ function sourceKey(state: DesiredState | null, iface: string, direction: Directi
 /** The diff engine's memory: results by the digests of both sides, shared by every host of a plan. */
 export class TrafficDiffer {
   private readonly results = new Map<string, { before: Decider; after: Decider; boxes: Box[] }[]>();
+
+  /** `focus: false` compares the whole space even when only set contents changed (for tests and benchmarks). */
+  constructor(private readonly options: { focus?: boolean } = {}) {}
   /** `focused`: diffs that only set contents changed, partitioned only where members changed. */
   readonly stats: WalkStats & { diffs: number; focused: number; reused: number; ms: number } = {
     nodes: 0,
@@ -115,7 +118,7 @@ export class TrafficDiffer {
       this.stats.nodes += stats.nodes;
       this.stats.cells += stats.cells;
     };
-    const delta = setDelta(base, head, iface, direction, family);
+    const delta = this.options.focus === false ? null : setDelta(base, head, iface, direction, family);
     if (delta) {
       // Only set contents changed: only packets with an address in the changed members can change (set-delta.ts).
       // Two disjoint parts: the source in them; else the destination in them.

@@ -106,6 +106,9 @@ export class IntervalSet {
     const a = this.bounds,
       b = other.bounds;
     if (a.length === 0 || b.length === 0) return IntervalSet.emptySet;
+    // One range holding all of the other set (a field's whole domain, most often): no walk over a million ranges.
+    if (b.length === 2 && b[0]! <= a[0]! && a[a.length - 1]! <= b[1]!) return this;
+    if (a.length === 2 && a[0]! <= b[0]! && b[b.length - 1]! <= a[1]!) return other;
     const out: bigint[] = [];
     let i = 0,
       j = 0;

@@ -1,7 +1,8 @@
 // A one-member change in a 50,000-prefix deny list, planned: exactly the regions of the member removed and the member
 // added, each with its example packet and the rules deciding it before and after (checked with the evaluator), the
 // set change naming those two members, and nothing else. The diff engine reads the list only where members changed
-// (src/traffic/set-delta.ts); the same plan computed over the whole space must agree with it.
+// (src/traffic/set-delta.ts); the same plan computed over the whole space must agree with it, here and on random
+// pull requests that change only sets (NOTRACK_SEED=<seed> replays one).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadResources } from '../../src/model/load-resources.js';
@@ -10,11 +11,10 @@ import { compileAll } from '../../src/compile/compile-host.js';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
 import { parsePacket } from '../../src/compile/packet-text.js';
 import { buildPlan } from '../../src/report/plan-report.js';
-import { decisionList } from '../../src/traffic/decisions.js';
-import { TrafficDiffer } from '../../src/traffic/diff.js';
-import { diffPartition } from '../../src/traffic/partition.js';
-import { mergeBoxes } from '../../src/traffic/regions.js';
-import { boxKey, type Box } from '../../src/traffic/space.js';
+import { TrafficDiffer, type TrafficChange } from '../../src/traffic/diff.js';
+import { boxHasPoint, boxKey, type Box } from '../../src/traffic/space.js';
+import { randomPolicyPair } from '../support/random-policies.js';
+import { mulberry32, type Rng } from '../support/seeded-random.js';
 import { documentsFile, policyFile } from '../support/policy-files.js';
 import { hostEndpoint, networkSet } from '../support/resource-documents.js';
 
@@ -116,23 +116,73 @@ test(`one member of a ${MEMBERS.toLocaleString('en')}-prefix list changed: the p
 
 test('the diff read where members changed equals the diff over the whole space', () => {
   const [base, head] = [baseStates.get('edge-1')!, headStates.get('edge-1')!];
-  const differ = new TrafficDiffer();
-  const focused = differ.host(base, head).filter((c) => c.family === 4);
-  assert.is(differ.stats.focused, 1, 'only set contents changed: the focused path ran');
-  const whole = new Map<string, Box[]>();
-  diffPartition(
-    decisionList(base, 'eth0', 'ingress', 4),
-    decisionList(head, 'eth0', 'ingress', 4),
-    (box, before, after) => {
-      const k = `${before.key}\n${after.key}`;
-      whole.set(k, [...(whole.get(k) ?? []), box]);
-    },
+  const focusing = new TrafficDiffer();
+  const focused = focusing.host(base, head);
+  assert.is(focusing.stats.focused, 1, 'only set contents changed: the focused path ran');
+  const whole = new TrafficDiffer({ focus: false }).host(base, head);
+  const keyed = (changes: TrafficChange[]) =>
+    new Map(changes.map((c) => [`${c.before.key}\n${c.after.key}`, c.boxes.map(boxKey)]));
+  assert.equal(keyed(focused), keyed(whole));
+});
+
+/** A point of the box: each field's least value, or its greatest, or one in between. */
+function pointIn(r: Rng, box: Box): bigint[] {
+  return box.map((s) => {
+    const [lo, hi] = s.ranges()[Math.floor(r() * s.rangeCount)]!;
+    const roll = r();
+    return roll < 0.3 ? lo : roll < 0.6 ? hi : lo + ((hi - lo) * BigInt(Math.floor(r() * 1024))) / 1024n;
+  });
+}
+
+/** Which change holds the point, as `before -> after` (or `alike`). */
+function fateOf(changes: TrafficChange[], c: TrafficChange, point: bigint[]): string {
+  const hits = changes.filter(
+    (x) =>
+      x.interface === c.interface &&
+      x.direction === c.direction &&
+      x.family === c.family &&
+      x.boxes.some((b) => boxHasPoint(b, point)),
   );
-  const keyed = (boxes: Box[]): string[] => mergeBoxes(boxes).map(boxKey);
-  assert.equal(
-    new Map(focused.map((c) => [`${c.before.key}\n${c.after.key}`, c.boxes.map(boxKey)])),
-    new Map([...whole].map(([k, boxes]) => [k, keyed(boxes)])),
-  );
+  assert.ok(hits.length <= 1, 'regions are disjoint');
+  return hits[0] ? `${hits[0].before.key} -> ${hits[0].after.key}` : 'alike';
+}
+
+const SEED = process.env.NOTRACK_SEED !== undefined ? Number(process.env.NOTRACK_SEED) : Date.now() % 1_000_000_007;
+
+test(`random pull requests that change only sets: the focused diff and the whole-space diff agree on every sampled packet (seed ${SEED})`, () => {
+  const r = mulberry32(SEED);
+  let focusedDiffs = 0,
+    points = 0;
+  for (let pair = 0; focusedDiffs < 40 && pair < 3000; pair++) {
+    const p = randomPolicyPair(r);
+    const [bl, hl] = [loadResources(p.base), loadResources(p.head)];
+    if (!bl.valid || !hl.valid) continue;
+    const [bs, hs] = [compileAll(bl.resources), compileAll(hl.resources)];
+    for (const host of new Set([...bs.keys(), ...hs.keys()])) {
+      const focusing = new TrafficDiffer();
+      const focused = focusing.host(bs.get(host) ?? null, hs.get(host) ?? null);
+      if (focusing.stats.focused === 0) continue;
+      focusedDiffs += focusing.stats.focused;
+      const whole = new TrafficDiffer({ focus: false }).host(bs.get(host) ?? null, hs.get(host) ?? null);
+      const where = `seed ${SEED}, pair ${pair}, host ${host} (${p.changes.join('; ')})`;
+      // Points of each region of either diff lie in the same region of the other.
+      for (const [from, other] of [
+        [focused, whole],
+        [whole, focused],
+      ] as const) {
+        for (const c of from) {
+          for (const box of c.boxes) {
+            for (let i = 0; i < 8; i++, points++) {
+              const point = pointIn(r, box);
+              assert.is(fateOf(other, c, point), `${c.before.key} -> ${c.after.key}`, where);
+            }
+          }
+        }
+      }
+    }
+  }
+  assert.ok(focusedDiffs >= 40, `only ${focusedDiffs} diffs changed set contents alone`);
+  assert.ok(points > 0, 'some regions were sampled');
 });
 
 test.run();
