@@ -187,8 +187,8 @@ class V6Index implements PrefixIndex {
 }
 
 /** The keys sorted (canonical lists come sorted), without duplicates. */
-function sortedKeys(keys: number[]): Float64Array {
-  let out = Float64Array.from(keys);
+function sortedKeys(keys: Float64Array): Float64Array {
+  let out = keys;
   let sorted = true;
   for (let i = 1; i < out.length && sorted; i++) if (out[i]! < out[i - 1]!) sorted = false;
   if (!sorted) out = out.sort();
@@ -211,7 +211,8 @@ function v6Ranges(cidrs: readonly Cidr[]): IntervalSet {
 /** The index of the prefixes of `family` among `texts` (others, and anything that is no prefix, are left out). */
 export function indexPrefixTexts(family: IpFamily, texts: readonly string[]): PrefixIndex {
   if (family === 4) {
-    const keys: number[] = [];
+    const keys = new Float64Array(texts.length);
+    let n = 0;
     for (const t of texts) {
       let k = scanV4(t);
       if (k < 0) {
@@ -220,9 +221,9 @@ export function indexPrefixTexts(family: IpFamily, texts: readonly string[]): Pr
         if (!c || c.family !== 4) continue;
         k = v4KeyOfCidr(c);
       }
-      keys.push(k);
+      keys[n++] = k;
     }
-    return new V4Index(sortedKeys(keys));
+    return new V4Index(sortedKeys(n === keys.length ? keys : keys.slice(0, n)));
   }
   const cidrs: Cidr[] = [];
   const members: string[] = [];
@@ -239,7 +240,7 @@ export function indexPrefixTexts(family: IpFamily, texts: readonly string[]): Pr
 /** The index of the CIDRs of `family` among `cidrs`. */
 export function indexCidrs(family: IpFamily, cidrs: readonly Cidr[]): PrefixIndex {
   const own = cidrs.filter((c) => c.family === family);
-  if (family === 4) return new V4Index(sortedKeys(own.map(v4KeyOfCidr)));
+  if (family === 4) return new V4Index(sortedKeys(Float64Array.from(own, v4KeyOfCidr)));
   return new V6Index(v6Ranges(own), own.map(formatCidr));
 }
 
