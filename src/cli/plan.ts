@@ -6,6 +6,7 @@ import { formatDiagnostic } from '../model/diagnostics.js';
 import { compileAll } from '../compile/compile-host.js';
 import { lintLoaded } from '../traffic/validate-policy.js';
 import { buildPlan, planHasChanges } from '../report/plan-report.js';
+import { shareUnchangedSets } from '../report/plan-share.js';
 import { renderPlanJson, renderPlanMarkdown, renderPlanText, type PlanSubject } from '../report/plan-render.js';
 import { NotrackError } from '../errors.js';
 import { UsageError } from '../errors.js';
@@ -96,10 +97,14 @@ export async function planCommand(argv: string[]): Promise<number> {
       `warning: the base revision ${values.base} is invalid; planning against nothing, so every host shows as new\n`,
     );
   }
+  // The base's sets from unchanged files are the head's objects: a 1M-prefix list is held once, not twice.
+  const baseResources = baseResult.valid
+    ? shareUnchangedSets(baseResult.resources, base.files, headResult.resources, head.files)
+    : null;
   const plan = buildPlan(
     {
-      states: baseResult.valid ? compileAll(baseResult.resources) : new Map(),
-      resources: baseResult.valid ? baseResult.resources : null,
+      states: baseResources ? compileAll(baseResources) : new Map(),
+      resources: baseResources,
       files: base.files,
     },
     { states: headStates, resources: headResult.resources, files: head.files },
