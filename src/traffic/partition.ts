@@ -215,8 +215,7 @@ function sweepNumbers(sets: readonly IntervalSet[], max: bigint): Sweep | null {
   });
   starts.sort();
   ends.sort();
-  const groups = new Map<string, { bounds: number[]; members: number[] }>();
-  const covered: number[] = [];
+  const found = new Grouper<number>(appendNumbers);
   const active: number[] = [];
   const posOf = (key: number): number => Math.floor(key / stride);
   for (let i = 0, j = 0; i < n || j < n;) {
@@ -230,20 +229,12 @@ function sweepNumbers(sets: readonly IntervalSet[], max: bigint): Sweep | null {
       active.splice(lowerBound(active, k), 1);
     }
     if (active.length === 0 || (i >= n && j >= n)) continue;
-    const hi = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity) - 1;
-    const key = active.join(',');
-    let g = groups.get(key);
-    if (!g) {
-      g = { bounds: [], members: [...active] };
-      groups.set(key, g);
-    }
-    appendNumbers(g.bounds, pos, hi);
-    appendNumbers(covered, pos, hi);
+    found.add(active, pos, Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity) - 1);
   }
   const big = (b: number[]): bigint[] => b.map((v) => BigInt(v));
   return {
-    groups: [...groups.values()].map((g) => ({ bounds: big(g.bounds), members: g.members })),
-    covered: big(covered),
+    groups: [...found.groups.values()].map((g) => ({ bounds: big(g.bounds), members: g.members })),
+    covered: big(found.covered),
   };
 }
 
@@ -257,8 +248,7 @@ function sweepBigints(sets: readonly IntervalSet[]): Sweep {
     }
   });
   events.sort((x, y) => (x.pos < y.pos ? -1 : x.pos > y.pos ? 1 : 0));
-  const groups = new Map<string, { bounds: bigint[]; members: number[] }>();
-  const covered: bigint[] = [];
+  const found = new Grouper<bigint>(appendBigints);
   const active: number[] = [];
   for (let i = 0; i < events.length;) {
     const pos = events[i]!.pos;
@@ -269,17 +259,29 @@ function sweepBigints(sets: readonly IntervalSet[]): Sweep {
       else active.splice(at, 1);
     }
     if (active.length === 0 || i >= events.length) continue;
-    const hi = events[i]!.pos - 1n;
+    found.add(active, pos, events[i]!.pos - 1n);
+  }
+  return { groups: [...found.groups.values()], covered: found.covered };
+}
+
+/** A sweep's ranges collected per set of boxes that hold them (in the order first met), and all of them together. */
+class Grouper<T extends number | bigint> {
+  readonly groups = new Map<string, { bounds: T[]; members: number[] }>();
+  readonly covered: T[] = [];
+
+  constructor(private readonly append: (bounds: T[], lo: T, hi: T) => void) {}
+
+  /** [lo, hi] is held by exactly the boxes `active` (ascending). */
+  add(active: readonly number[], lo: T, hi: T): void {
     const key = active.join(',');
-    let g = groups.get(key);
+    let g = this.groups.get(key);
     if (!g) {
       g = { bounds: [], members: [...active] };
-      groups.set(key, g);
+      this.groups.set(key, g);
     }
-    appendBigints(g.bounds, pos, hi);
-    appendBigints(covered, pos, hi);
+    this.append(g.bounds, lo, hi);
+    this.append(this.covered, lo, hi);
   }
-  return { groups: [...groups.values()], covered };
 }
 
 function lowerBound(list: number[], v: number): number {

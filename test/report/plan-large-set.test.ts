@@ -15,8 +15,8 @@ import { TrafficDiffer, type TrafficChange } from '../../src/traffic/diff.js';
 import { boxHasPoint, boxKey, type Box } from '../../src/traffic/space.js';
 import { randomPolicyPair } from '../support/random-policies.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
-import { documentsFile, policyFile } from '../support/policy-files.js';
-import { hostEndpoint, networkSet } from '../support/resource-documents.js';
+import { documentsFile } from '../support/policy-files.js';
+import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
 
 const MEMBERS = 50_000;
 const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -28,25 +28,19 @@ const member = (i: number): string =>
 const REMOVED = member(1234); // 32.0.33.190/32
 const ADDED = '36.1.2.3/32';
 
-const POLICY = `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-list
-spec:
-  order: 10
-  selector: role == 'edge'
-  doNotTrack: true
-  applyOnForward: true
-  types: [Ingress]
-  ingress:
-    - action: Deny
-      source:
-        selector: list == 'deny'
-    - action: Allow
-      protocol: TCP
-      destination:
-        ports: [443]
-${Array.from({ length: 200 }, (_, i) => `    - action: Deny\n      source:\n        nets: [${quad((16 << 24) + i * 1024)}/22]\n`).join('')}`;
+const POLICY = untrackedPolicy('deny-list', {
+  order: 10,
+  selector: "role == 'edge'",
+  types: ['Ingress'],
+  ingress: [
+    { action: 'Deny', source: { selector: "list == 'deny'" } },
+    { action: 'Allow', protocol: 'TCP', destination: { ports: [443] } },
+    ...Array.from({ length: 200 }, (_, i) => ({
+      action: 'Deny',
+      source: { nets: [`${quad((16 << 24) + i * 1024)}/22`] },
+    })),
+  ],
+});
 
 function revision(nets: string[]): PolicyFile[] {
   return [
@@ -54,7 +48,7 @@ function revision(nets: string[]): PolicyFile[] {
       hostEndpoint('edge-1-eth0', 'edge-1', { interfaceName: 'eth0' }, { role: 'edge' }),
     ]),
     documentsFile('sets/deny.yaml', [networkSet('deny-list', { list: 'deny' }, nets)]),
-    policyFile('policies/deny.yaml', POLICY),
+    documentsFile('policies/deny.yaml', [POLICY]),
   ];
 }
 

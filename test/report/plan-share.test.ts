@@ -9,23 +9,14 @@ import { compileAll } from '../../src/compile/compile-host.js';
 import { buildPlan } from '../../src/report/plan-report.js';
 import { renderPlanJson } from '../../src/report/plan-render.js';
 import { shareUnchangedSets } from '../../src/report/plan-share.js';
-import { documentsFile, policyFile } from '../support/policy-files.js';
-import { hostEndpoint, networkSet } from '../support/resource-documents.js';
+import { documentsFile } from '../support/policy-files.js';
+import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
 
-const POLICY = `apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-lists
-spec:
-  selector: role == 'edge'
-  doNotTrack: true
-  applyOnForward: true
-  types: [Ingress]
-  ingress:
-    - action: Deny
-      source:
-        selector: list == 'deny'
-`;
+const POLICY = untrackedPolicy('deny-lists', {
+  selector: "role == 'edge'",
+  types: ['Ingress'],
+  ingress: [{ action: 'Deny', source: { selector: "list == 'deny'" } }],
+});
 
 function revision(second: string[]): PolicyFile[] {
   return [
@@ -34,7 +25,7 @@ function revision(second: string[]): PolicyFile[] {
     ]),
     documentsFile('sets/a.yaml', [networkSet('list-a', { list: 'deny' }, ['198.51.100.0/24', '203.0.113.7/32'])]),
     documentsFile('sets/b.yaml', [networkSet('list-b', { list: 'deny' }, second)]),
-    policyFile('policies/deny.yaml', POLICY),
+    documentsFile('policies/deny.yaml', [POLICY]),
   ];
 }
 
