@@ -193,7 +193,7 @@ function checkUntracked(variants: Variant[], receivers: Receiver[]): void {
     report.push(`${v.name} ${entries(r)}`);
     if (v.name !== 'notrack') return;
     const raw = r.ns.exec(['iptables-save', '-c', '-t', 'raw']).stdout;
-    const untracked = /^\[(\d+):\d+\] .*"notrack:untrack-accepted"/m.exec(raw);
+    const untracked = /^\[(\d+):\d+\] -A NOTRACK-PREROUTING .*-j NOTRACK$/m.exec(raw);
     const counted = untracked ? Number(untracked[1]) : 0;
     report.push(`(notrack's raw untrack rule counted ${counted.toLocaleString('en')} packets)`);
     if (entries(r) !== 0 || counted === 0)
