@@ -9,7 +9,9 @@
 // Rows: UDP floods from deny-listed sources (10, 1,000, 10,000 Deny rules of one source /22 each, so that even 10
 // rules hold 10,000 distinct sources; one set of 100,000 and of 1,000,000 prefixes behind one Deny rule), and short
 // allowed flows (every packet a new flow: new source port, 10,000 sources) through a stateful host firewall, with
-// notrack's Allow after its 10,000 Deny rules. Per row, every variant has its own receiver namespace and stays set up
+// notrack's Allow after its 10,000 Deny rules. The set rows add xdp-filter's program with a table as large as the set
+// (xdpFilterWholeSet); the allowed row adds the raw NOTRACK rule behind programs that do nothing (XDP_PASS, and
+// XDP_PASS + a TC program), what any host running an XDP program pays before notrack adds anything. Per row, every variant has its own receiver namespace and stays set up
 // while the rounds interleave them in a shuffled order; each figure is the median over rounds, each ratio the median
 // of the per-round ratios, with the spread (min-max) beside it.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,8 +27,10 @@ import {
   noFilter,
   notrack,
   rawNotrack,
+  rawNotrackBehindPass,
   trackedAccept,
   xdpFilter,
+  xdpFilterWholeSet,
   type DenyList,
   type Variant,
 } from './wire/variants.js';
@@ -86,13 +90,14 @@ function poolInSet(deny: DenyList): number[] {
 /** Allowed flows come from 100.100.0.0/16, outside every deny list. */
 const allowPool = (): number[] => Array.from({ length: POOL }, (_, j) => ((100 << 24) + (100 << 16) + 1 + j) >>> 0);
 
-const dropVariants = (linear: boolean) => (pool: number[]) => [
+const dropVariants = (rules: boolean) => (pool: number[]) => [
   noFilter,
   bareDrop,
-  ...(linear ? [iptablesLinear] : []),
+  ...(rules ? [iptablesLinear] : []),
   iptablesIpset,
   nftSet,
   xdpFilter(pool),
+  ...(rules ? [] : [xdpFilterWholeSet(pool)]),
   notrack(false, false),
 ];
 
@@ -118,7 +123,14 @@ const ROWS: Row[] = [
     label: 'short allowed flows (10,000 deny rules in front)',
     deny: () => denyRules(10_000),
     pool: () => allowPool(),
-    variants: () => [noFilter, trackedAccept, rawNotrack, notrack(true, true)],
+    variants: () => [
+      noFilter,
+      trackedAccept,
+      rawNotrack,
+      rawNotrackBehindPass(false),
+      rawNotrackBehindPass(true),
+      notrack(true, true),
+    ],
     kind: 'allow',
   },
 ];
@@ -211,8 +223,65 @@ function ratio(res: RowResult, a: string, b: string): { median: number; min: num
   return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
 }
 
+const WHOLE = 'xdp-filter, whole set';
+const PASS_XDP = 'raw NOTRACK + XDP_PASS';
+const PASS_XDP_TC = 'raw NOTRACK + XDP_PASS + TC';
+
 const fmtRatio = (r: ReturnType<typeof ratio>): string =>
   r ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}-${r.max.toFixed(2)})` : '—';
+
+/** Columns of each table in this order (those no row of the table has are left out), then the ratios. */
+const COLUMNS = {
+  drop: [
+    'no filter',
+    'bare XDP_DROP',
+    'iptables linear',
+    'iptables + ipset',
+    'nft set',
+    'xdp-filter',
+    WHOLE,
+    'notrack',
+  ],
+  allow: ['no filter', 'tracked accept', 'raw NOTRACK rule', PASS_XDP, PASS_XDP_TC, 'notrack'],
+};
+const RATIOS: Record<'drop' | 'allow', { key: string; title: string; a: string; b: string }[]> = {
+  drop: [
+    { key: 'ipset', title: 'ipset / notrack', a: 'iptables + ipset', b: 'notrack' },
+    { key: 'nft', title: 'nft / notrack', a: 'nft set', b: 'notrack' },
+    { key: 'xdpf', title: 'notrack / xdp-filter', a: 'notrack', b: 'xdp-filter' },
+    { key: 'xdpf_whole', title: 'notrack / xdp-filter, whole set', a: 'notrack', b: WHOLE },
+    { key: 'pass', title: 'notrack / pass', a: 'notrack', b: 'no filter' },
+  ],
+  allow: [
+    { key: 'raw', title: 'notrack / raw NOTRACK', a: 'notrack', b: 'raw NOTRACK rule' },
+    { key: 'raw_xdp', title: `notrack / ${PASS_XDP}`, a: 'notrack', b: PASS_XDP },
+    { key: 'raw_xdp_tc', title: `notrack / ${PASS_XDP_TC}`, a: 'notrack', b: PASS_XDP_TC },
+    { key: 'xdp_cost', title: `${PASS_XDP} / raw NOTRACK`, a: PASS_XDP, b: 'raw NOTRACK rule' },
+  ],
+};
+
+/** One markdown table for the rows of one kind; ratios and notrack's figure also go into `out`. */
+function printTable(results: RowResult[], kind: 'drop' | 'allow', out: Record<string, number | string>): void {
+  const used = COLUMNS[kind].filter((c) => results.some((r) => r.names.includes(c)));
+  const ratios = RATIOS[kind].filter((q) => results.some((r) => ratio(r, q.a, q.b)));
+  console.log('');
+  console.log(`| row | ${[...used, ...ratios.map((q) => q.title)].join(' | ')} |`);
+  console.log(`|---|${[...used, ...ratios].map(() => '---:').join('|')}|`);
+  for (const res of results) {
+    const cells = used.map((c) => {
+      const i = res.names.indexOf(c);
+      return i < 0 ? '—' : Math.round(median(res.ns[i]!)).toLocaleString('en');
+    });
+    const rs = ratios.map((q) => {
+      const r = ratio(res, q.a, q.b);
+      if (r) out[`${res.row.name}_${q.key}`] = Number(r.median.toFixed(3));
+      return fmtRatio(r);
+    });
+    console.log(`| ${res.row.label} | ${[...cells, ...rs].join(' | ')} |`);
+    const nt = res.names.indexOf('notrack');
+    out[`${res.row.name}_notrack_ns`] = Math.round(median(res.ns[nt]!));
+  }
+}
 
 export async function benchWire(): Promise<Record<string, number | string>> {
   if (process.getuid?.() !== 0) throw new Error('the wire benchmark needs root (it makes network namespaces)');
@@ -235,45 +304,13 @@ export async function benchWire(): Promise<Record<string, number | string>> {
     load_start: startLoad,
     load_end: endLoad,
   };
-  const columns = [
-    'no filter',
-    'bare XDP_DROP',
-    'iptables linear',
-    'iptables + ipset',
-    'nft set',
-    'xdp-filter',
-    'tracked accept',
-    'raw NOTRACK rule',
-    'notrack',
-  ];
-  const used = columns.filter((c) => results.some((r) => r.names.includes(c)));
   console.log('');
   console.log(
     `Receiver NAPI CPU ns per packet (median of ${ROUNDS} rounds); ratios: median of per-round ratios (min-max)`,
   );
-  console.log(
-    `| row | ${used.join(' | ')} | ipset / notrack | nft / notrack | notrack / xdp-filter | notrack / pass | notrack / raw NOTRACK |`,
-  );
-  console.log(`|---|${used.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`);
-  for (const res of results) {
-    const cells = used.map((c) => {
-      const i = res.names.indexOf(c);
-      return i < 0 ? '—' : Math.round(median(res.ns[i]!)).toLocaleString('en');
-    });
-    const drop = res.row.kind === 'drop';
-    const r = {
-      ipset: drop ? ratio(res, 'iptables + ipset', 'notrack') : null,
-      nft: drop ? ratio(res, 'nft set', 'notrack') : null,
-      xdpf: drop ? ratio(res, 'notrack', 'xdp-filter') : null,
-      pass: drop ? ratio(res, 'notrack', 'no filter') : null,
-      raw: drop ? null : ratio(res, 'notrack', 'raw NOTRACK rule'),
-    };
-    console.log(
-      `| ${res.row.label} | ${cells.join(' | ')} | ${fmtRatio(r.ipset)} | ${fmtRatio(r.nft)} | ${fmtRatio(r.xdpf)} | ${fmtRatio(r.pass)} | ${fmtRatio(r.raw)} |`,
-    );
-    for (const [k, v] of Object.entries(r)) if (v) out[`${res.row.name}_${k}`] = Number(v.median.toFixed(3));
-    const nt = res.names.indexOf('notrack');
-    out[`${res.row.name}_notrack_ns`] = Math.round(median(res.ns[nt]!));
+  for (const kind of ['drop', 'allow'] as const) {
+    const rows = results.filter((r) => r.row.kind === kind);
+    if (rows.length > 0) printTable(rows, kind, out);
   }
   const small = results.find((r) => r.row.name === 'deny-10');
   const large = results.find((r) => r.row.name === 'deny-10000');
