@@ -3,7 +3,7 @@
 //
 // Usage (root; namespaces only; everything is removed afterwards):
 //   npm run bench -- wire
-//   NOTRACK_WIRE_ROWS=deny-10,deny-10000,allow   the rows to run (default: all, see ROWS)
+//   NOTRACK_WIRE_ROWS=deny-10,deny-10000,allow   the rows to run (default: all but growth, see ROWS)
 //   NOTRACK_WIRE_ROUNDS=5  NOTRACK_WIRE_FRAMES=300000   rounds, and frames fired per variant per round
 //
 // Rows: UDP floods from deny-listed sources (10, 1,000, 10,000 Deny rules of one source /22 each, so that even 10
@@ -31,6 +31,7 @@ import {
   trackedAccept,
   xdpFilter,
   xdpFilterWholeSet,
+  withTraffic,
   type DenyList,
   type Variant,
 } from './wire/variants.js';
@@ -39,14 +40,21 @@ const ROUNDS = Number(process.env.NOTRACK_WIRE_ROUNDS ?? 5);
 const FRAMES = Number(process.env.NOTRACK_WIRE_FRAMES ?? 300_000);
 const POOL = 10_000;
 
+type Kind = 'drop' | 'allow' | 'growth';
+
 interface Row {
   name: string;
   label: string;
   deny: () => DenyList;
   pool: (deny: DenyList) => number[];
   variants: (pool: number[]) => Variant[];
-  /** The flood (drop) rows compare against the pass; the allowed-flows row against the raw NOTRACK rule. */
-  kind: 'drop' | 'allow';
+  /**
+   * The flood (drop) rows compare against the pass; the allowed-flows row against the raw NOTRACK rule; the growth
+   * row notrack at 10,000 rules against notrack at 10.
+   */
+  kind: Kind;
+  /** Runs only when NOTRACK_WIRE_ROWS names it. */
+  optional?: true;
 }
 
 /** Rule i denies 16.0.0.0 + i * 1024, a /22. */
@@ -60,6 +68,11 @@ function denyRules(n: number): DenyList {
 function poolOverRules(deny: DenyList): number[] {
   const n = deny.prefixes.length;
   return Array.from({ length: POOL }, (_, j) => deny.prefixes[j % n]![0] + 1 + (Math.floor(j / n) % 1022));
+}
+
+/** 10,000 distinct sources inside the first 10 rules only: as many sources as ever, the working set of 10 rules. */
+function poolOverTenRules(deny: DenyList): number[] {
+  return poolOverRules({ ...deny, prefixes: deny.prefixes.slice(0, 10) });
 }
 
 /** `size` disjoint prefixes: /32 hosts in 32.0.0.0/8 (90%) and /24 nets in 33.0.0.0/8 and 34.0.0.0/8 (10%). */
@@ -110,6 +123,26 @@ const ROWS: Row[] = [
     variants: dropVariants(true),
     kind: 'drop',
   })),
+  {
+    // The growth goal measured side by side in one row (rows run one after another, so their medians see different
+    // moments of a shared machine): notrack at 10 and at 10,000 rules, and at 10,000 rules with sources inside 10 of
+    // them (as many sources, the working set of 10 rules), each receiver with its own sender pool.
+    name: 'growth',
+    label: 'notrack, 10 vs 10,000 deny rules',
+    deny: () => denyRules(10),
+    pool: poolOverRules,
+    variants: () => {
+      const ten = denyRules(10);
+      const many = denyRules(10_000);
+      return [
+        withTraffic(notrack(false, false), GROWTH.ten, ten, poolOverRules(ten)),
+        withTraffic(notrack(false, false), GROWTH.many, many, poolOverRules(many)),
+        withTraffic(notrack(false, false), GROWTH.hot, many, poolOverTenRules(many)),
+      ];
+    },
+    kind: 'growth',
+    optional: true,
+  },
   ...[100_000, 1_000_000].map((n): Row => ({
     name: `set-${n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`}`,
     label: `one set of ${n.toLocaleString('en')} prefixes`,
@@ -156,24 +189,30 @@ function runRow(row: Row, work: string): RowResult {
   const variants = row.variants(pool);
   const lab = WireLab.open();
   try {
-    lab.setPool(pool);
+    let poolNow: readonly number[] | undefined;
+    const measure = (i: number): ReturnType<WireLab['measure']> => {
+      const want = variants[i]!.traffic?.pool ?? pool;
+      if (want !== poolNow) lab.setPool(want);
+      poolNow = want;
+      return lab.measure(receivers[i]!, FRAMES);
+    };
     const receivers: Receiver[] = [];
     for (const v of variants) {
       const r = lab.addReceiver();
       const t0 = performance.now();
-      v.setup(lab, r, deny, work);
+      v.setup(lab, r, v.traffic?.deny ?? deny, work);
       console.log(`  ${row.name}: ${v.name} set up in ${Math.round(performance.now() - t0)} ms`);
       receivers.push(r);
     }
     // Warm-up: caches, page pools and conntrack reach their steady state.
-    for (const r of receivers) lab.measure(r, FRAMES);
+    receivers.forEach((_, i) => measure(i));
     const ns: number[][] = variants.map(() => []);
     const packets = variants.map(() => 0);
     const rng = mulberry32(row.name.length * 7919);
     for (let round = 0; round < ROUNDS; round++) {
       const order = variants.map((_, i) => i).sort(() => rng() - 0.5);
       for (const i of order) {
-        const s = lab.measure(receivers[i]!, FRAMES);
+        const s = measure(i);
         if (s.packets < FRAMES / 100)
           throw new Error(`${row.name}/${variants[i]!.name}: only ${s.packets} frames arrived`);
         ns[i]!.push(s.cpuNs / s.packets);
@@ -224,6 +263,11 @@ function ratio(res: RowResult, a: string, b: string): { median: number; min: num
 }
 
 const WHOLE = 'xdp-filter, whole set';
+const GROWTH = {
+  ten: 'notrack, 10 rules',
+  many: 'notrack, 10,000 rules',
+  hot: 'notrack, 10,000 rules, sources in 10',
+};
 const PASS_XDP = 'raw NOTRACK + XDP_PASS';
 const PASS_XDP_TC = 'raw NOTRACK + XDP_PASS + TC';
 
@@ -231,7 +275,8 @@ const fmtRatio = (r: ReturnType<typeof ratio>): string =>
   r ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}-${r.max.toFixed(2)})` : '—';
 
 /** Columns of each table in this order (those no row of the table has are left out), then the ratios. */
-const COLUMNS = {
+const COLUMNS: Record<Kind, string[]> = {
+  growth: [GROWTH.ten, GROWTH.many, GROWTH.hot],
   drop: [
     'no filter',
     'bare XDP_DROP',
@@ -244,7 +289,11 @@ const COLUMNS = {
   ],
   allow: ['no filter', 'tracked accept', 'raw NOTRACK rule', PASS_XDP, PASS_XDP_TC, 'notrack'],
 };
-const RATIOS: Record<'drop' | 'allow', { key: string; title: string; a: string; b: string }[]> = {
+const RATIOS: Record<Kind, { key: string; title: string; a: string; b: string }[]> = {
+  growth: [
+    { key: 'growth', title: '10,000 / 10 rules', a: GROWTH.many, b: GROWTH.ten },
+    { key: 'growth_hot', title: '10,000 (sources in 10) / 10 rules', a: GROWTH.hot, b: GROWTH.ten },
+  ],
   drop: [
     { key: 'ipset', title: 'ipset / notrack', a: 'iptables + ipset', b: 'notrack' },
     { key: 'nft', title: 'nft / notrack', a: 'nft set', b: 'notrack' },
@@ -261,7 +310,7 @@ const RATIOS: Record<'drop' | 'allow', { key: string; title: string; a: string; 
 };
 
 /** One markdown table for the rows of one kind; ratios and notrack's figure also go into `out`. */
-function printTable(results: RowResult[], kind: 'drop' | 'allow', out: Record<string, number | string>): void {
+function printTable(results: RowResult[], kind: Kind, out: Record<string, number | string>): void {
   const used = COLUMNS[kind].filter((c) => results.some((r) => r.names.includes(c)));
   const ratios = RATIOS[kind].filter((q) => results.some((r) => ratio(r, q.a, q.b)));
   console.log('');
@@ -279,14 +328,14 @@ function printTable(results: RowResult[], kind: 'drop' | 'allow', out: Record<st
     });
     console.log(`| ${res.row.label} | ${[...cells, ...rs].join(' | ')} |`);
     const nt = res.names.indexOf('notrack');
-    out[`${res.row.name}_notrack_ns`] = Math.round(median(res.ns[nt]!));
+    if (nt >= 0) out[`${res.row.name}_notrack_ns`] = Math.round(median(res.ns[nt]!));
   }
 }
 
 export async function benchWire(): Promise<Record<string, number | string>> {
   if (process.getuid?.() !== 0) throw new Error('the wire benchmark needs root (it makes network namespaces)');
   const wanted = process.env.NOTRACK_WIRE_ROWS?.split(',').map((s) => s.trim());
-  const rows = wanted ? ROWS.filter((r) => wanted.includes(r.name)) : ROWS;
+  const rows = wanted ? ROWS.filter((r) => wanted.includes(r.name)) : ROWS.filter((r) => !r.optional);
   const work = mkdtempSync(join(tmpdir(), 'notrack-wire-'));
   const startLoad = loadavg();
   console.log(`  ${ROUNDS} rounds x ${FRAMES} frames per variant; load average at start ${startLoad}`);
@@ -308,7 +357,7 @@ export async function benchWire(): Promise<Record<string, number | string>> {
   console.log(
     `Receiver NAPI CPU ns per packet (median of ${ROUNDS} rounds); ratios: median of per-round ratios (min-max)`,
   );
-  for (const kind of ['drop', 'allow'] as const) {
+  for (const kind of ['drop', 'allow', 'growth'] as const) {
     const rows = results.filter((r) => r.row.kind === kind);
     if (rows.length > 0) printTable(rows, kind, out);
   }

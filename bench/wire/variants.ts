@@ -20,6 +20,13 @@ export interface Variant {
   readonly name: string;
   /** Sets the variant up in the receiver's namespace. */
   setup(lab: WireLab, r: Receiver, deny: DenyList, work: string): void;
+  /** This variant's own deny list and sources, where a row compares rule counts side by side; else the row's. */
+  readonly traffic?: { deny: DenyList; pool: readonly number[] };
+}
+
+/** `v` under another name, with its own deny list and sender pool. */
+export function withTraffic(v: Variant, name: string, deny: DenyList, pool: readonly number[]): Variant {
+  return { name, setup: v.setup.bind(v), traffic: { deny, pool } };
 }
 
 /** Nets per GlobalNetworkSet file. */
