@@ -3,7 +3,7 @@
 //
 // Usage (root; namespaces only; everything is removed afterwards):
 //   npm run bench -- wire
-//   NOTRACK_WIRE_ROWS=deny-10,deny-10000,allow   the rows to run (default: all but growth, see ROWS)
+//   NOTRACK_WIRE_ROWS=deny-10,deny-10000,allow   the rows to run (default: all but growth and allow-comments)
 //   NOTRACK_WIRE_ROUNDS=5  NOTRACK_WIRE_FRAMES=300000   rounds, and frames fired per variant per round
 //
 // Rows: UDP floods from deny-listed sources (10, 1,000, 10,000 Deny rules of one source /22 each, so that even 10
@@ -26,6 +26,7 @@ import {
   nftSet,
   noFilter,
   notrack,
+  notrackWithComments,
   rawNotrack,
   rawNotrackBehindPass,
   trackedAccept,
@@ -123,6 +124,16 @@ const ROWS: Row[] = [
     variants: dropVariants(true),
     kind: 'drop',
   })),
+  {
+    // What the `-m comment` matches cost the allowed path: notrack with its rules as written before and as now.
+    name: 'allow-comments',
+    label: 'short allowed flows, with and without comments',
+    deny: () => denyRules(10_000),
+    pool: () => allowPool(),
+    variants: () => [rawNotrack, notrackWithComments, notrack(true, true)],
+    kind: 'allow',
+    optional: true,
+  },
   {
     // The growth goal measured side by side in one row (rows run one after another, so their medians see different
     // moments of a shared machine): notrack at 10 and at 10,000 rules, and at 10,000 rules with sources inside 10 of
@@ -242,7 +253,7 @@ function checkUntracked(variants: Variant[], receivers: Receiver[]): void {
   variants.forEach((v, i) => {
     const r = receivers[i]!;
     report.push(`${v.name} ${entries(r)}`);
-    if (v.name !== 'notrack') return;
+    if (!v.name.startsWith('notrack')) return;
     const raw = r.ns.exec(['iptables-save', '-c', '-t', 'raw']).stdout;
     const untracked = /^\[(\d+):\d+\] -A NOTRACK-PREROUTING .*-j NOTRACK$/m.exec(raw);
     const counted = untracked ? Number(untracked[1]) : 0;
@@ -268,6 +279,7 @@ const GROWTH = {
   many: 'notrack, 10,000 rules',
   hot: 'notrack, 10,000 rules, sources in 10',
 };
+const COMMENTED = 'notrack, commented rules';
 const PASS_XDP = 'raw NOTRACK + XDP_PASS';
 const PASS_XDP_TC = 'raw NOTRACK + XDP_PASS + TC';
 
@@ -287,7 +299,7 @@ const COLUMNS: Record<Kind, string[]> = {
     WHOLE,
     'notrack',
   ],
-  allow: ['no filter', 'tracked accept', 'raw NOTRACK rule', PASS_XDP, PASS_XDP_TC, 'notrack'],
+  allow: ['no filter', 'tracked accept', 'raw NOTRACK rule', PASS_XDP, PASS_XDP_TC, COMMENTED, 'notrack'],
 };
 const RATIOS: Record<Kind, { key: string; title: string; a: string; b: string }[]> = {
   growth: [
@@ -306,6 +318,7 @@ const RATIOS: Record<Kind, { key: string; title: string; a: string; b: string }[
     { key: 'raw_xdp', title: `notrack / ${PASS_XDP}`, a: 'notrack', b: PASS_XDP },
     { key: 'raw_xdp_tc', title: `notrack / ${PASS_XDP_TC}`, a: 'notrack', b: PASS_XDP_TC },
     { key: 'xdp_cost', title: `${PASS_XDP} / raw NOTRACK`, a: PASS_XDP, b: 'raw NOTRACK rule' },
+    { key: 'commented', title: `${COMMENTED} / raw NOTRACK`, a: COMMENTED, b: 'raw NOTRACK rule' },
   ],
 };
 

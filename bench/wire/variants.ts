@@ -237,6 +237,29 @@ export function notrack(allow: boolean, stateful: boolean): Variant {
   };
 }
 
+/**
+ * notrack as applied before its structural rules lost their `-m comment` matches: the same chains, each rule with a
+ * `notrack:` comment again (five on the allowed path), to measure what they cost side by side.
+ */
+export const notrackWithComments: Variant = {
+  name: 'notrack, commented rules',
+  setup(lab, r, deny, work) {
+    notrack(true, true).setup(lab, r, deny, work);
+    for (const table of ['raw', 'filter']) {
+      const saved = r.ns.exec(['iptables-save', '-t', table]).stdout;
+      const commented = saved
+        .split('\n')
+        .map((l) =>
+          l.startsWith('-A NOTRACK-') && !l.includes('--comment')
+            ? l.replace(/ (-[jg] \S+.*)$/, ' -m comment --comment "notrack:old" $1')
+            : l,
+        )
+        .join('\n');
+      restore(r, ['iptables-restore'], commented);
+    }
+  },
+};
+
 /** Allowed flows: every packet a new flow, accepted by a stateful firewall (conntrack fills). */
 export const trackedAccept: Variant = {
   name: 'tracked accept',
