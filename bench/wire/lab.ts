@@ -6,11 +6,12 @@
 // in a kernel thread of its own, whose CPU time (/proc/PID/schedstat) counts exactly what the receiver spent,
 // whichever core it ran on and whatever else the machine did meanwhile. GRO is switched on so that a receiver
 // without an XDP program still has NAPI (and its peer can transmit XDP frames to it).
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestRunFlag } from '../../src/abi/bpf-uapi.js';
 import {
+  attachTc,
   attachXdp,
   BpfObject,
   interfaceIndex,
@@ -19,6 +20,7 @@ import {
   testRun,
   type BpfMap,
   type BpfProgram,
+  type TcAttachment,
   type XdpAttachment,
 } from '../../src/libbpf/index.js';
 import { buildFrame } from '../../src/dataplane/frames.js';
@@ -71,9 +73,13 @@ export class WireLab {
   private readonly object: BpfObject;
   private readonly send: BpfProgram;
   readonly dropProgram: BpfProgram;
+  private readonly passProgram: BpfProgram;
+  private readonly tcPassProgram: BpfProgram;
   private readonly pool: BpfMap;
   private readonly cursor: BpfMap;
   private readonly attachments: XdpAttachment[] = [];
+  private readonly objects: BpfObject[] = [];
+  private readonly tcAttachments: TcAttachment[] = [];
   /** Receiver interface names carry this (from the pid) so their NAPI threads are told apart. */
   private readonly tag = (process.pid % 46656).toString(36).padStart(3, '0');
 
@@ -87,6 +93,8 @@ export class WireLab {
       this.object.load();
       this.send = this.object.program('wire_send').program();
       this.dropProgram = this.object.program('wire_drop').program();
+      this.passProgram = this.object.program('wire_pass').program();
+      this.tcPassProgram = this.object.program('wire_tc_pass').program();
       this.pool = this.object.map('wire_pool').map();
       this.cursor = this.object.map('wire_cursor').map();
     } catch (e) {
@@ -176,26 +184,67 @@ export class WireLab {
 
   /** Attaches the bare XDP_DROP program to a receiver (native mode). */
   attachDrop(r: Receiver): void {
-    this.attachments.push(
-      r.ns.enter(() => attachXdp({ ifindex: interfaceIndex(r.dev), program: this.dropProgram, mode: 'native' })),
-    );
+    this.attachXdpProgram(r, this.dropProgram);
+  }
+
+  /**
+   * Attaches programs that do nothing: XDP_PASS (native mode) and, with `tc`, a TC ingress program that returns
+   * TC_ACT_UNSPEC, attached the way notrack attaches its hook (tcx where the kernel has it).
+   */
+  attachPass(r: Receiver, tc: boolean): void {
+    this.attachXdpProgram(r, this.passProgram);
+    if (tc)
+      this.tcAttachments.push(
+        r.ns.enter(() =>
+          attachTc({ ifindex: interfaceIndex(r.dev), program: this.tcPassProgram, direction: 'ingress' }),
+        ),
+      );
+  }
+
+  private attachXdpProgram(r: Receiver, program: BpfProgram): void {
+    this.attachments.push(r.ns.enter(() => attachXdp({ ifindex: interfaceIndex(r.dev), program, mode: 'native' })));
   }
 
   /** Fills xdp-filter's IPv4 map (pinned in this lab's bpffs) with source addresses to drop. */
   fillXdpFilter(addresses: readonly number[]): void {
     const map = openPinnedMap(join(this.bpffs.path, 'xdp-filter', 'filter_ipv4'));
     try {
-      const src = Buffer.alloc(8);
-      src.writeBigUInt64LE(1n); // MAP_FLAG_SRC
-      const values = Array.from({ length: numPossibleCpus() }, () => src);
-      const batch = addresses.map((a) => {
+      WireLab.fillFilterIpv4(map, addresses);
+    } finally {
+      map.close();
+    }
+  }
+
+  /**
+   * Loads xdp-filter's own deny-by-IP program (`object`, from xdp-tools) with its IPv4 map resized to hold
+   * `addresses`, fills the map and attaches the program natively. The stock tool cannot do this: the object fixes
+   * the map at 10,000 entries and the command line has no option to change it. Its pinned maps go to a folder of
+   * the lab's bpffs.
+   */
+  attachXdpFilterObject(r: Receiver, object: string, addresses: readonly number[]): void {
+    const pins = join(this.bpffs.path, `xdpfilt-${r.index}`);
+    mkdirSync(pins);
+    const obj = BpfObject.open(object, { pinRoot: pins });
+    this.objects.push(obj);
+    obj.map('filter_ipv4').setMaxEntries(addresses.length);
+    obj.load();
+    WireLab.fillFilterIpv4(obj.map('filter_ipv4').map(), addresses);
+    const program = obj.program(object.replace(/^.*\//, '').replace(/\.o$/, '')).program();
+    this.attachXdpProgram(r, program);
+  }
+
+  /** xdp-filter's per-CPU IPv4 map: key the address (network order), value MAP_FLAG_SRC on every CPU. */
+  private static fillFilterIpv4(map: BpfMap, addresses: readonly number[]): void {
+    const src = Buffer.alloc(8);
+    src.writeBigUInt64LE(1n); // MAP_FLAG_SRC
+    const values = Array.from({ length: numPossibleCpus() }, () => src);
+    for (let at = 0; at < addresses.length; at += 4096) {
+      const batch = addresses.slice(at, at + 4096).map((a) => {
         const key = Buffer.alloc(4);
         key.writeUInt32BE(a >>> 0);
         return { key, values };
       });
-      for (let at = 0; at < batch.length; at += 4096) map.updateBatchPerCpu(batch.slice(at, at + 4096));
-    } finally {
-      map.close();
+      map.updateBatchPerCpu(batch);
     }
   }
 
@@ -275,6 +324,13 @@ export class WireLab {
   }
 
   close(): void {
+    for (const a of this.tcAttachments) {
+      try {
+        a.detach();
+      } catch {
+        /* gone with its namespace */
+      }
+    }
     for (const a of this.attachments) {
       try {
         a.link.close();
@@ -283,6 +339,7 @@ export class WireLab {
       }
     }
     for (const r of this.receivers) r.ns.delete();
+    for (const o of this.objects) o.close();
     this.sender.delete();
     this.object.close();
     this.bpffs.cleanup();

@@ -1,15 +1,18 @@
-/* The wire benchmark's packet source and its bare-drop baseline (compiled by bench/wire/lab.ts, never by the build). */
+/* The wire benchmark's packet source and its bare baselines (compiled by bench/wire/lab.ts, never by the build). */
 /*
  * wire_send runs under BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES in the sender's namespace: for every frame it
  * writes the next IPv4 source address of the pool (wire_pool, array of u32 in wire order) and a new UDP source
  * port, recomputes the IPv4 header checksum, and returns XDP_TX, which the kernel turns into a transmit out of the
  * sender's veth: the frame arrives at the receiver's NAPI like a frame from a NIC. The pool cursor is per CPU.
- * wire_drop is the "bare XDP_DROP" variant: the cheapest thing an XDP program can do.
+ * wire_drop is the "bare XDP_DROP" variant: the cheapest thing an XDP program can do. wire_pass (XDP) and
+ * wire_tc_pass (TC ingress) do nothing and let the packet on: attached in front of a raw NOTRACK rule they show
+ * what any XDP program (veth's XDP receive path) and any TC program cost an allowed packet, whoever wrote them.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/udp.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -81,4 +84,17 @@ SEC("xdp")
 int wire_drop(struct xdp_md *ctx)
 {
 	return XDP_DROP;
+}
+
+SEC("xdp")
+int wire_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+/* TC_ACT_UNSPEC like notrack's own TC hook (bpf/tc.c): annotate nothing, decide nothing, let the stack go on. */
+SEC("tc")
+int wire_tc_pass(struct __sk_buff *skb)
+{
+	return TC_ACT_UNSPEC;
 }

@@ -20,6 +20,13 @@ export interface Variant {
   readonly name: string;
   /** Sets the variant up in the receiver's namespace. */
   setup(lab: WireLab, r: Receiver, deny: DenyList, work: string): void;
+  /** This variant's own deny list and sources, where a row compares rule counts side by side; else the row's. */
+  readonly traffic?: { deny: DenyList; pool: readonly number[] };
+}
+
+/** `v` under another name, with its own deny list and sender pool. */
+export function withTraffic(v: Variant, name: string, deny: DenyList, pool: readonly number[]): Variant {
+  return { name, setup: v.setup.bind(v), traffic: { deny, pool } };
 }
 
 /** Nets per GlobalNetworkSet file. */
@@ -127,6 +134,28 @@ export function xdpFilter(pool: readonly number[]): Variant {
   };
 }
 
+/** The program `xdp-filter load -f ipv4` loads (default policy allow: listed addresses are dropped), from xdp-tools. */
+const XDP_FILTER_OBJECT = '/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_ip.o';
+
+/**
+ * xdp-filter's own program and lookup holding the whole set, not only the 10,000 addresses the sender uses: every
+ * /32 host of the set plus the pool's addresses inside its /24 nets (an exact-address table cannot hold a /24's
+ * 256 addresses for 10% of a 1M set: 25.6M entries). Then its table is as large as the set, like notrack's, and
+ * the ratio compares equal work. xdp-filter's object fixes its IPv4 map at 10,000 entries, so the bench loads the
+ * same object itself with the map resized (see WireLab.attachXdpFilterObject).
+ */
+export function xdpFilterWholeSet(pool: readonly number[]): Variant {
+  return {
+    name: 'xdp-filter, whole set',
+    setup(lab, r, deny) {
+      const hosts = new Set<number>();
+      for (const [net, len] of deny.prefixes) if (len === 32) hosts.add(net);
+      for (const a of pool) hosts.add(a);
+      lab.attachXdpFilterObject(r, XDP_FILTER_OBJECT, [...hosts]);
+    },
+  };
+}
+
 function policyFolder(work: string, r: Receiver, deny: DenyList, allow: boolean): string {
   const dir = join(work, `policy-${r.index}`);
   mkdirSync(dir, { recursive: true });
@@ -208,6 +237,29 @@ export function notrack(allow: boolean, stateful: boolean): Variant {
   };
 }
 
+/**
+ * notrack as applied before its structural rules lost their `-m comment` matches: the same chains, each rule with a
+ * `notrack:` comment again (five on the allowed path), to measure what they cost side by side.
+ */
+export const notrackWithComments: Variant = {
+  name: 'notrack, commented rules',
+  setup(lab, r, deny, work) {
+    notrack(true, true).setup(lab, r, deny, work);
+    for (const table of ['raw', 'filter']) {
+      const saved = r.ns.exec(['iptables-save', '-t', table]).stdout;
+      const commented = saved
+        .split('\n')
+        .map((l) =>
+          l.startsWith('-A NOTRACK-') && !l.includes('--comment')
+            ? l.replace(/ (-[jg] \S+.*)$/, ' -m comment --comment "notrack:old" $1')
+            : l,
+        )
+        .join('\n');
+      restore(r, ['iptables-restore'], commented);
+    }
+  },
+};
+
 /** Allowed flows: every packet a new flow, accepted by a stateful firewall (conntrack fills). */
 export const trackedAccept: Variant = {
   name: 'tracked accept',
@@ -220,17 +272,36 @@ export const trackedAccept: Variant = {
 export const rawNotrack: Variant = {
   name: 'raw NOTRACK rule',
   setup(_lab, r) {
-    restore(r, ['iptables-restore'], STATEFUL_FILTER);
-    restore(
-      r,
-      ['iptables-restore', '--noflush'],
-      [
-        '*raw',
-        ':PREROUTING ACCEPT [0:0]',
-        `-A PREROUTING -p udp --dport ${WIRE_PORT} -j CT --notrack`,
-        'COMMIT',
-        '',
-      ].join('\n'),
-    );
+    setupRawNotrack(r);
   },
 };
+
+/**
+ * The raw NOTRACK rule with programs that do nothing attached (XDP_PASS, and with `tc` a TC ingress program): the
+ * fairest baseline for notrack's allowed path, since a host that runs any XDP program pays veth's (or a driver's)
+ * XDP receive path, which notrack cannot avoid either.
+ */
+export function rawNotrackBehindPass(tc: boolean): Variant {
+  return {
+    name: tc ? 'raw NOTRACK + XDP_PASS + TC' : 'raw NOTRACK + XDP_PASS',
+    setup(lab, r) {
+      setupRawNotrack(r);
+      lab.attachPass(r, tc);
+    },
+  };
+}
+
+function setupRawNotrack(r: Receiver): void {
+  restore(r, ['iptables-restore'], STATEFUL_FILTER);
+  restore(
+    r,
+    ['iptables-restore', '--noflush'],
+    [
+      '*raw',
+      ':PREROUTING ACCEPT [0:0]',
+      `-A PREROUTING -p udp --dport ${WIRE_PORT} -j CT --notrack`,
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+}

@@ -15,7 +15,14 @@ import { NotrackError } from '../errors.js';
 import { runProgram, type CommandRunner } from './command-runner.js';
 import { packetFrame } from './frames.js';
 import { applyIpsets, type IpsetDesired } from './ipset/index.js';
-import { applyIptables, chains, observeIptables, policyRuleComment, type IptablesDesired } from './iptables/index.js';
+import {
+  applyIptables,
+  chains,
+  observeIptables,
+  policyRuleComment,
+  type ActualRule,
+  type IptablesDesired,
+} from './iptables/index.js';
 
 const TOOLS = ['ip', 'iptables-restore', 'ip6tables-restore', 'ipset', 'socat'];
 const ETHERNET_HEADER = 14;
@@ -110,8 +117,9 @@ export function egressKernelVerdict(input: EgressTestInput): KernelVerdict {
 
 function readVerdict(runner: CommandRunner, input: EgressTestInput): KernelVerdict {
   const raw = observeIptables(runner, input.packet.family).tables.raw;
-  const rose = (pred: (chain: string, comment: string | undefined) => boolean): boolean =>
-    raw.chains.some((c) => c.rules.some((r) => r.packets > 0 && pred(c.name, r.comment)));
+  // Structural rules carry no comment (ruleset.ts): they are told apart by chain, target and shape.
+  const rose = (pred: (chain: string, rule: ActualRule) => boolean): boolean =>
+    raw.chains.some((c) => c.rules.some((r) => r.packets > 0 && pred(c.name, r)));
   const byComment = new Map(input.counters.map((ref, i) => [policyRuleComment(ref.policy, ref.index), i]));
   const hits: number[] = [];
   for (const c of raw.chains)
@@ -131,10 +139,15 @@ function readVerdict(runner: CommandRunner, input: EgressTestInput): KernelVerdi
   const decided = hits.filter((i) => !logRule(i));
   // Only the deciding rule and Log rules before it count a packet: one at most decides.
   const counter = decided.length ? decided[0]! : null;
-  const allowed = rose((chain, comment) => chain === chains.allow && comment === 'notrack:mark-allowed');
-  const failsafe = rose((_c, comment) => comment === 'notrack:failsafe-in-reply' || comment === 'notrack:failsafe-out');
+  const allowed = rose((chain, r) => chain === chains.allow && r.position === 1);
+  // In raw NOTRACK-OUTPUT a failsafe rule is a RETURN with a protocol; a dispatch rule has none (`-o X -j RETURN`,
+  // `-o X -g NOTRACK-TH-X`).
+  const failsafe = rose((chain, r) => chain === chains.rawOutput && r.target === 'RETURN' && r.tokens.includes('-p'));
   const dispatched = rose(
-    (chain, comment) => chain === chains.rawOutput && comment?.startsWith('notrack:to-') === true,
+    (chain, r) =>
+      chain === chains.rawOutput &&
+      !r.tokens.includes('-p') &&
+      (r.target === 'RETURN' || (r.goto && r.target?.startsWith('NOTRACK-TH-') === true)),
   );
   const dropped =
     counter !== null &&

@@ -148,7 +148,8 @@ kt(
       // Traffic through raw OUTPUT counts on clear-marks; changing one policy must not reset that counter.
       ns.exec(['ping', '-c', '2', '-W', '1', '127.0.0.1']);
       const clearMarks = (): number =>
-        readRuleCounters(observeIptables(runner, 4)).find((c) => c.comment === 'notrack:clear-marks')!.packets;
+        readRuleCounters(observeIptables(runner, 4)).find((c) => c.chain === 'NOTRACK-OUTPUT' && c.target === 'MARK')!
+          .packets;
       const counted = clearMarks();
       assert.ok(counted >= 4, `clear-marks counted ${counted} packets`);
       const changed = applyIptables(runner, desired(true), 4);

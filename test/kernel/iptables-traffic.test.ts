@@ -44,11 +44,12 @@ function hostCounter(ns: NetNs, table: string, chain: string, text: string): num
   return rule.packets;
 }
 
-function notrackCounter(ns: NetNs, comment: string, family: 4 | 6 = 4, chain?: string): number {
-  const c = readRuleCounters(observeIptables(runnerIn(ns), family)).find(
-    (r) => r.comment === comment && (!chain || r.chain === chain),
+/** The packets counted by a policy rule (by its comment) or a structural rule (by its chain and target). */
+function notrackCounter(ns: NetNs, rule: string | { chain: string; target: string }, family: 4 | 6 = 4): number {
+  const c = readRuleCounters(observeIptables(runnerIn(ns), family)).find((r) =>
+    typeof rule === 'string' ? r.comment === rule : r.chain === rule.chain && r.target === rule.target,
   );
-  if (!c) throw new Error(`no notrack rule with comment ${comment}`);
+  if (!c) throw new Error(`no notrack rule ${JSON.stringify(rule)}`);
   return c.packets;
 }
 
@@ -130,8 +131,12 @@ COMMIT
         'marked: conntrack state UNTRACKED',
       );
       assert.not.ok(conntrackEntries(a).includes('dport=7000'), 'marked: no conntrack entry');
-      assert.is(notrackCounter(a, 'notrack:untrack-accepted'), 1, 'raw NOTRACK rule counted it');
-      assert.is(notrackCounter(a, 'notrack:accept-untracked', 4, 'NOTRACK-INPUT'), 1, 'filter INPUT accepted it');
+      assert.is(
+        notrackCounter(a, { chain: 'NOTRACK-PREROUTING', target: 'NOTRACK' }),
+        1,
+        'raw NOTRACK rule counted it',
+      );
+      assert.is(notrackCounter(a, { chain: 'NOTRACK-INPUT', target: 'NOTRACK-ACCEPT' }), 1, 'filter INPUT accepted it');
       assert.is(
         hostCounter(a, 'security', 'INPUT', '-p udp -m udp --dport 7000 -m mark --mark 0x40000000/0x40000000'),
         0,

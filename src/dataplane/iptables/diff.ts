@@ -2,9 +2,10 @@
 import { CHAIN_PREFIX } from './names.js';
 import { canonicalRule, ruleText } from './rule-text.js';
 import { desiredTables } from './ruleset.js';
-import { ownedRule } from './save-parse.js';
+import { commentedByNotrack } from './save-parse.js';
 import {
   TABLES,
+  type ActualRule,
   type ActualTable,
   type DesiredTable,
   type Family,
@@ -15,6 +16,34 @@ import {
 } from './types.js';
 
 const key = (tokens: readonly string[]): string => JSON.stringify(canonicalRule(tokens));
+
+const sameRules = (have: readonly ActualRule[], want: readonly string[][]): boolean =>
+  have.length === want.length && have.every((r, i) => key(r.tokens) === key(want[i]!));
+
+/**
+ * Splits a NOTRACK- chain's rules into notrack's and foreign ones. Every rule in the chain is notrack's to manage,
+ * but a rule is reported as foreign (someone else's, slipped in) unless it is one of the wanted rules (each wanted
+ * rule claims one equal rule) or carries a `notrack:` comment: a policy rule, possibly altered, or a rule written
+ * by an older notrack, whose structural rules all carried a comment. So a host upgraded in place shows its old
+ * chains as changed rules, which the next apply rewrites, never as foreign rules.
+ */
+function splitRules(
+  actual: readonly ActualRule[],
+  wanted: readonly string[][],
+): { own: ActualRule[]; foreign: ActualRule[] } {
+  const unclaimed = new Map<string, number>();
+  for (const r of wanted) unclaimed.set(key(r), (unclaimed.get(key(r)) ?? 0) + 1);
+  const own: ActualRule[] = [];
+  const foreign: ActualRule[] = [];
+  for (const r of actual) {
+    const k = key(r.tokens);
+    const left = unclaimed.get(k) ?? 0;
+    if (left > 0) unclaimed.set(k, left - 1);
+    if (left > 0 || commentedByNotrack(r)) own.push(r);
+    else foreign.push(r);
+  }
+  return { own, foreign };
+}
 
 /** The changes in one table. */
 export function diffTable(family: Family, table: TableName, want: DesiredTable, have: ActualTable): IptablesChange[] {
@@ -29,12 +58,11 @@ export function diffTable(family: Family, table: TableName, want: DesiredTable, 
       out.push({ ...at, kind: 'missing-chain', chain: c.name });
       continue;
     }
-    for (const r of actual.rules) {
-      if (!ownedRule(r)) out.push({ ...at, kind: 'foreign-rule', chain: c.name, position: r.position, rule: r.text });
-    }
-    const own = actual.rules.filter(ownedRule);
-    const same = own.length === c.rules.length && own.every((r, i) => key(r.tokens) === key(c.rules[i]!));
-    if (!same) {
+    if (sameRules(actual.rules, c.rules)) continue;
+    const { own, foreign } = splitRules(actual.rules, c.rules);
+    for (const r of foreign)
+      out.push({ ...at, kind: 'foreign-rule', chain: c.name, position: r.position, rule: r.text });
+    if (!sameRules(own, c.rules)) {
       out.push({
         ...at,
         kind: 'rule-mismatch',

@@ -60,7 +60,7 @@ function renderTableChanges(
 }
 
 function emptyTable(name: TableName): ActualTable {
-  return { name, chains: [], jumps: [], foreign: [] };
+  return { name, chains: [], jumps: [] };
 }
 
 /** The complete iptables-restore input per table for a host that has none of notrack's chains yet. */

@@ -17,15 +17,15 @@
 //     raw OUTPUT: Pass ends evaluation for the interface. Falling off the end (no match) also returns there.
 //   NOTRACK-PO-<policy>: Allow -> NOTRACK-ALLOW (mark, NOTRACK, ACCEPT; filter OUTPUT then accepts and clears);
 //     Deny -> DROP; Pass -> -g NOTRACK-PASS-SET (sets the bit, returns to the interface chain); Log -> LOG, go on.
-// Every rule carries a `notrack:` comment: `notrack:<policy>:<index>` for policy rules, so counters read per rule.
+// Only egress policy rules carry a comment, `notrack:<policy>:<index>`, so counters and logs name the rule. The
+// structural rules carry none: iptables-nft runs each `-m comment` as an xtables match on every packet (five of
+// them cost an allowed packet about 150 ns), and a rule in a NOTRACK- chain is notrack's by the chain it is in, so
+// the drift check compares each chain's whole rule list with this one instead (diff.ts).
 import { NotrackError } from '../../errors.js';
 import {
   chains,
-  COMMENT_PREFIX,
   CHAIN_PREFIX,
   MAX_CHAIN_NAME,
-  MAX_COMMENT,
-  fitName,
   hex,
   interfaceChainName,
   logPrefix,
@@ -51,7 +51,6 @@ export class IptablesDesiredError extends NotrackError {
   }
 }
 
-const comment = (what: string): string[] => ['-m', 'comment', '--comment', fitName(COMMENT_PREFIX, what, MAX_COMMENT)];
 const markMatch = (m: MarkBits): string[] => [
   '-m',
   'mark',
@@ -187,30 +186,15 @@ function renderPolicyRule(policy: string, r: EgressRule, d: IptablesDesired): st
 
 function failsafeRules(d: IptablesDesired, family: Family): string[][] {
   const rules: string[][] = [];
-  const add = (
-    f: { protocol: number; port: number; net?: string | null },
-    portOpt: '--sport' | '--dport',
-    what: string,
-  ): void => {
+  const add = (f: { protocol: number; port: number; net?: string | null }, portOpt: '--sport' | '--dport'): void => {
     const net = f.net ? canonicalCidr(f.net) : null;
     if (net && net.family !== family) return;
     const proto = f.protocol === 6 ? 'tcp' : 'udp';
-    rules.push([
-      ...(net ? ['-d', net.text] : []),
-      '-p',
-      proto,
-      '-m',
-      proto,
-      portOpt,
-      String(f.port),
-      ...comment(what),
-      '-j',
-      'RETURN',
-    ]);
+    rules.push([...(net ? ['-d', net.text] : []), '-p', proto, '-m', proto, portOpt, String(f.port), '-j', 'RETURN']);
   };
   // Replies to inbound failsafe connections leave from the failsafe port; outbound ones go to it.
-  for (const f of d.failsafe.inbound) add(f, '--sport', 'failsafe-in-reply');
-  for (const f of d.failsafe.outbound) add(f, '--dport', 'failsafe-out');
+  for (const f of d.failsafe.inbound) add(f, '--sport');
+  for (const f of d.failsafe.outbound) add(f, '--dport');
   return rules;
 }
 
@@ -246,22 +230,22 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
     }
   }
 
-  const rawOutputRules: string[][] = [[...comment('clear-marks'), ...setMark(0, (accept.mask | pass.mask) >>> 0)]];
+  const rawOutputRules: string[][] = [setMark(0, (accept.mask | pass.mask) >>> 0)];
   if (ifaces.length > 0) rawOutputRules.push(...failsafeRules(d, family));
   const ifaceChains: DesiredChain[] = [];
   for (const i of ifaces.length > 0 ? endpoints : []) {
     const out = i.iface === '*' ? [] : ['-o', i.iface];
     if (i.policies.length === 0) {
-      rawOutputRules.push([...out, ...comment(`to-${i.iface}`), '-j', 'RETURN']);
+      rawOutputRules.push([...out, '-j', 'RETURN']);
       continue;
     }
     const chain = interfaceChainName(i.iface);
-    rawOutputRules.push([...out, ...comment(`to-${i.iface}`), '-g', chain]);
+    rawOutputRules.push([...out, '-g', chain]);
     const rules: string[][] = [];
     for (const p of i.policies) {
-      rules.push([...comment(`run-${p.name}`), '-j', policyChainName(p.name)]);
+      rules.push(['-j', policyChainName(p.name)]);
       if (policyRules(p, family).some((r) => r.action === 'Pass')) {
-        rules.push([...markMatch(pass), ...comment(`passed-${p.name}`), '-g', chains.passEnd]);
+        rules.push([...markMatch(pass), '-g', chains.passEnd]);
       }
     }
     ifaceChains.push({ name: chain, rules });
@@ -272,8 +256,8 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
       {
         name: chains.prerouting,
         rules: [
-          [...markMatch(accept), ...comment('untrack-accepted'), '-j', 'NOTRACK'],
-          [...markMatch(accept), ...comment('skip-raw-accepted'), '-j', 'ACCEPT'],
+          [...markMatch(accept), '-j', 'NOTRACK'],
+          [...markMatch(accept), '-j', 'ACCEPT'],
         ],
       },
       { name: chains.rawOutput, rules: rawOutputRules },
@@ -288,21 +272,17 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
   if (ifaces.length > 0) {
     raw.chains.push({
       name: chains.allow,
-      rules: [
-        [...comment('mark-allowed'), ...setMark(accept.value, accept.mask)],
-        [...comment('untrack-allowed'), '-j', 'NOTRACK'],
-        [...comment('accept-allowed'), '-j', 'ACCEPT'],
-      ],
+      rules: [setMark(accept.value, accept.mask), ['-j', 'NOTRACK'], ['-j', 'ACCEPT']],
     });
   }
   if (anyPass) {
     raw.chains.push(
-      { name: chains.passSet, rules: [[...comment('set-pass'), ...setMark(pass.value, pass.mask)]] },
-      { name: chains.passEnd, rules: [[...comment('clear-pass'), ...setMark(0, pass.mask)]] },
+      { name: chains.passSet, rules: [setMark(pass.value, pass.mask)] },
+      { name: chains.passEnd, rules: [setMark(0, pass.mask)] },
     );
   }
 
-  const acceptMarked = [[...markMatch(accept), ...comment('accept-untracked'), '-j', chains.accept]];
+  const acceptMarked = [[...markMatch(accept), '-j', chains.accept]];
   const filter: DesiredTable = {
     chains: [
       { name: chains.input, rules: acceptMarked },
@@ -310,10 +290,7 @@ export function desiredTables(d: IptablesDesired, family: Family): Record<TableN
       { name: chains.filterOutput, rules: acceptMarked },
       {
         name: chains.accept,
-        rules: [
-          [...comment('clear-accept-mark'), ...setMark(0, accept.mask)],
-          [...comment('accept'), '-j', 'ACCEPT'],
-        ],
+        rules: [setMark(0, accept.mask), ['-j', 'ACCEPT']],
       },
     ],
     jumps: [

@@ -82,23 +82,25 @@ function targetOf(tokens: string[]): { target: string | undefined; goto: boolean
   return { target: undefined, goto: false };
 }
 
-/** True when the rule was written by notrack (its comment says so). */
-export function ownedRule(rule: ActualRule): boolean {
+/**
+ * True when the rule carries a `notrack:` comment: an egress policy rule, or any rule an older notrack wrote (they
+ * all carried one). Structural rules no longer do; the diff recognises those by their place in a NOTRACK- chain.
+ */
+export function commentedByNotrack(rule: ActualRule): boolean {
   return rule.comment?.startsWith(COMMENT_PREFIX) ?? false;
 }
 
-/** One table's chains plus what notrack cares about in them: jumps from built-ins and foreign rules. */
+/** One table's chains plus the jumps from built-in chains to notrack's, recognised by their target. */
 export function actualTable(name: TableName, chains: ActualChain[]): ActualTable {
   const jumps: BuiltinJump[] = [];
-  const foreign: ActualRule[] = [];
   for (const c of chains) {
+    if (!c.builtin) continue;
     for (const r of c.rules) {
-      if (c.builtin && r.target?.startsWith(CHAIN_PREFIX)) {
+      if (r.target?.startsWith(CHAIN_PREFIX)) {
         const plain = r.tokens.length === 2 && r.tokens[0] === '-j';
         jumps.push({ from: c.name, to: r.target, position: r.position, plain, rule: r });
       }
-      if (!c.builtin && c.name.startsWith(CHAIN_PREFIX) && !ownedRule(r)) foreign.push(r);
     }
   }
-  return { name, chains, jumps, foreign };
+  return { name, chains, jumps };
 }

@@ -65,7 +65,7 @@ export interface IptablesDesired {
   egress: EgressChains;
 }
 
-/** A chain notrack wants, with its rules as argv tokens (matches, comment, target). */
+/** A chain notrack wants, with its rules as argv tokens (matches, a policy rule's comment, target). */
 export interface DesiredChain {
   name: string;
   rules: string[][];
@@ -87,7 +87,7 @@ export interface ActualRule {
   tokens: string[];
   packets: number;
   bytes: number;
-  /** The first `-m comment --comment` value. */
+  /** The first `-m comment --comment` value (notrack writes one on egress policy rules only). */
   comment: string | undefined;
   /** The -j or -g target. */
   target: string | undefined;
@@ -116,8 +116,6 @@ export interface ActualTable {
   name: TableName;
   chains: ActualChain[];
   jumps: BuiltinJump[];
-  /** Rules inside NOTRACK- chains that notrack did not write (no `notrack:` comment). */
-  foreign: ActualRule[];
 }
 
 export interface IptablesActual {
