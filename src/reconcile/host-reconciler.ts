@@ -411,7 +411,7 @@ export class HostReconciler implements Reconciler {
       status: 'Ready',
       reason: 'UpToDate',
       // Saying so tells an operator why this reconcile took milliseconds (and what to suspect if it should not).
-      message: `already at ${snapshotName(snapshot)} (policy files unchanged: not compiled again)`,
+      message: `already at ${snapshotName(snapshot)} (policy files unchanged: not read, not compiled again)`,
       revision: revisionOf(snapshot),
       changes: 0,
     });

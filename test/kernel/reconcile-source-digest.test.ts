@@ -19,7 +19,7 @@ interface Outcome {
   revision: { commit: string | null } | null;
 }
 
-const SKIPPED = /\(policy files unchanged: not compiled again\)$/;
+const SKIPPED = /\(policy files unchanged: not (read, not )?compiled again\)$/;
 
 /**
  * HostReconciler.apply inside the lab's namespace once per step, in one process (each process costs seconds on a
