@@ -300,6 +300,8 @@ export class HostReconciler implements Reconciler {
           ? undefined
           : ({ subPath, blobs }) => {
               const record = safeRecord(this.opts.stateDir);
+              // An apply left half-way is completed by the path above (applyHost finishes what is pending).
+              if (record?.pending) return false;
               const view = unchangedView(
                 this.opts.stateDir,
                 record,

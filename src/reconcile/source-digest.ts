@@ -65,8 +65,8 @@ function viewShape(v: unknown): string | null {
 
 /**
  * The applied view when the content of `digest` is what produced the state the record says is applied: the compile
- * can be skipped. Null when anything differs, nothing was recorded, the record names another state or is pending,
- * the host's interfaces no longer map the same way, or the file is torn or edited (its checksum).
+ * can be skipped. Null when anything differs, nothing was recorded, the record names another state, the host's
+ * interfaces no longer map the same way, or the file is torn or edited (its checksum).
  */
 export function unchangedView(
   stateDir: string,
@@ -74,7 +74,7 @@ export function unchangedView(
   digest: string,
   present: readonly string[],
 ): RecordedView | null {
-  if (!record?.desiredHash || record.pending) return null;
+  if (!record?.desiredHash) return null;
   const saved = readChecked<DigestFile>(fileOf(stateDir), viewShape).value;
   if (!saved || saved.source !== digest || saved.desiredHash !== record.desiredHash) return null;
   // The same interfaces as when it was applied (a `*` endpoint takes every interface, so new ones need a compile).

@@ -5,20 +5,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { IFNAME, dbPolicy, RECONCILE_TOOLS, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
+import {
+  IFNAME,
+  dbPolicy,
+  overwriteAppSourceSlots,
+  RECONCILE_TOOLS,
+  withLab,
+  type LabOutcome,
+  type ReconcileLab,
+} from '../support/reconcile-fixture.js';
 import { kernelGate } from '../support/kernel-gate.js';
-import { run } from '../support/netns.js';
 
 const gate = kernelGate('reconcile-unread', { tools: RECONCILE_TOOLS });
 const kt = gate.test;
-
-interface Outcome {
-  status: string;
-  reason: string;
-  message: string;
-  changes: number;
-  revision: { commit: string | null } | null;
-}
 
 const UNREAD = /\(policy files unchanged: not read, not compiled again\)$/;
 
@@ -26,14 +25,14 @@ const UNREAD = /\(policy files unchanged: not read, not compiled again\)$/;
  * In one process inside the lab's namespace: `notrack apply`'s reconcile (repair) `times` times, then what a drift
  * check finds. A process per step costs seconds on a loaded machine.
  */
-function applyTimes(lab: ReconcileLab, times: number): { outcomes: Outcome[]; drift: unknown[] } {
+function applyTimes(lab: ReconcileLab, times: number): { outcomes: LabOutcome[]; drift: unknown[] } {
   const r = lab.reconcilerScript(
     `const outcomes = [];
 for (let i = 0; i < ${times}; i++) outcomes.push((await new HostReconciler(opts).apply(true)).outcome);
 process.stdout.write(JSON.stringify({ outcomes, drift: new HostReconciler(opts).drift() }));`,
   );
   assert.is(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as { outcomes: Outcome[]; drift: unknown[] };
+  return JSON.parse(r.stdout) as { outcomes: LabOutcome[]; drift: unknown[] };
 }
 
 /** The tamper is repaired by the full path, and the apply after it takes the unread path again. */
@@ -46,9 +45,6 @@ function repairedThenUnread(lab: ReconcileLab, what: string): void {
   assert.match(again!.message, UNREAD, `${what}: once repaired, the next apply reads nothing`);
   assert.equal(drift, [], `${what}: nothing drifted after the repair`);
 }
-
-const policyMap = (lab: ReconcileLab, name: string): string =>
-  path.join(lab.bpffs, IFNAME, `gen-${lab.observe().activeGeneration}`, 'policy', name);
 
 kt('an apply over unchanged blobs reads nothing, and every tamper still takes the full path and is repaired', () =>
   withLab((lab) => {
@@ -83,19 +79,8 @@ kt('an apply over unchanged blobs reads nothing, and every tamper still takes th
     repairedThenUnread(lab, 'ipset member deleted');
     assert.match(lab.a.exec(['ipset', 'list', set!]).stdout, /10\.0\.3\.0\/24/, 'the member is back');
 
-    // One slot of the IPv4 source table overwritten with another's value (the record keeps the table's digest).
-    const src = policyMap(lab, 'ntp4_src');
-    const value = (first: number): string[] =>
-      (
-        JSON.parse(
-          run(['bpftool', '-j', 'map', 'lookup', 'pinned', src, 'key', String(first), '0', '0', '0']).stdout,
-        ) as {
-          value: string[];
-        }
-      ).value.map((b) => b.replace(/^0x/, ''));
-    const outside = value(11);
-    assert.not.equal(value(10), outside, 'the app subnet has slots of its own');
-    run(['bpftool', 'map', 'update', 'pinned', src, 'key', '10', '0', '0', '0', 'value', 'hex', ...outside]);
+    // Slots of the IPv4 source table overwritten with others' values (the record keeps the table's digest).
+    overwriteAppSourceSlots(lab);
     repairedThenUnread(lab, 'class table overwritten');
 
     // The digest file edited (its checksum fails) or torn: never trusted, the files are read and compiled again
