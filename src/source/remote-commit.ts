@@ -1,4 +1,4 @@
-// Gets the commit a ref names into the cache folder: shallow fetches, by name or by id, deeper only when needed.
+// Gets the commit a ref names into the cache folder: shallow at first, then what is new, deeper only when needed.
 import fs from 'node:fs';
 import type { HttpClient } from 'isomorphic-git';
 import { git, Errors } from './git-library.js';
