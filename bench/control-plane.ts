@@ -5,13 +5,17 @@
 // Usage (root; namespaces only; everything is removed afterwards):
 //   npm run bench -- control-plane
 //   NOTRACK_CP_RUNS=3  NOTRACK_CP_RULES=10000  NOTRACK_CP_SET=1000000   runs (medians reported), rules, set size
+//   NOTRACK_CP_STEPS=plan,ipset,nft   the optional parts to run (default all; empty: the notrack applies alone)
+//   NOTRACK_CP_PROFILE=<dir>          the no-op applies write CPU profiles there (node --cpu-prof; the profiler's
+//                                     SIGPROF makes the kernel's verifier give up with EAGAIN, so only the steps
+//                                     that load no program are profiled)
 //
 // Set-up: the host is one end of a veth pair in a namespace of its own; the Git server (git http-backend) runs in the
 // peer's namespace and notrack fetches over HTTP across the veth, as a host fetches from its forge. The 1M-prefix set
 // is split into GlobalNetworkSet files of 150,000 nets (one label), because the source refuses a file over 4 MiB.
 // ipset/iptables and nft run in a third namespace. Each command runs under /usr/bin/time: the time is its wall
 // clock, the memory its maximum resident set.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +34,9 @@ import {
 const RUNS = Number(process.env.NOTRACK_CP_RUNS ?? 3);
 const RULES = Number(process.env.NOTRACK_CP_RULES ?? 10_000);
 const SET = Number(process.env.NOTRACK_CP_SET ?? 1_000_000);
+/** The optional parts: `NOTRACK_CP_STEPS=` (empty) measures the notrack applies alone, for quick iterations. */
+const PARTS = new Set((process.env.NOTRACK_CP_STEPS ?? 'plan,ipset,nft').split(',').filter(Boolean));
+const PROFILE_DIR = process.env.NOTRACK_CP_PROFILE;
 const NOTRACK_BIN = fileURLToPath(new URL('../bin/notrack.js', import.meta.url));
 const GIT_PORT = 8080;
 
@@ -78,7 +85,12 @@ function timed(
   rmSync(out, { force: true });
   // notrack --format json says why on stdout; other tools on stderr.
   const why = `${r.stderr.slice(-2000)}${r.stdout.slice(-2000)}`;
-  if (r.status !== 0) throw new Error(`${argv.join(' ').slice(0, 200)} failed (${r.status}): ${why}`);
+  if (r.status !== 0) {
+    // The tail alone may be a verifier log: the whole output is kept for reading.
+    const kept = join(tmpdir(), `notrack-cp-failed-${process.pid}.log`);
+    writeFileSync(kept, `${r.stdout}\n${r.stderr}`);
+    throw new Error(`${argv.join(' ').slice(0, 200)} failed (${r.status}; all of its output in ${kept}): ${why}`);
+  }
   const [seconds, kb, user, system] = line.split(' ').map(Number);
   return { seconds: seconds!, cpuSeconds: user! + system!, rssMb: kb! / 1024, stdout: r.stdout };
 }
@@ -163,13 +175,16 @@ export async function benchControlPlane(): Promise<Record<string, number | strin
         '--format',
         'json',
       ];
-      const notrack = (args: string[]) => timed(pair.a, [process.execPath, NOTRACK_BIN, ...args], { env });
-      const apply = () => notrack(['apply', '--repo', url, ...hostArgs]);
+      const notrack = (args: string[], profiled = false) => {
+        const prof = PROFILE_DIR && profiled ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+        return timed(pair.a, [process.execPath, ...prof, NOTRACK_BIN, ...args], { env });
+      };
+      const apply = (profiled = false) => notrack(['apply', '--repo', url, ...hostArgs], profiled);
       if (run > 0) commit = await repo.commit(policyFiles(base, pair.aDev), `the deny lists again (run ${run + 1})`);
       const baseCommit = commit;
 
       note('notrack', 'first', apply());
-      note('notrack', 'no-op', apply());
+      note('notrack', 'no-op', apply(true));
       const changed: BenchPolicy = { ...base, changed: 1000 + run * 7919 };
       const setFile = `sets/deny-${String(Math.floor(changed.changed! / 150_000)).padStart(2, '0')}.yaml`;
       commit = await repo.commit({ [setFile]: policyFiles(changed, pair.aDev)[setFile]! }, 'one prefix changed');
@@ -178,57 +193,64 @@ export async function benchControlPlane(): Promise<Record<string, number | strin
         throw new Error(`the one-prefix apply changed nothing: ${one.stdout.slice(0, 2000)}`);
       note('notrack', 'one-prefix', one);
       commit = await repo.commit({ 'README.md': `run ${run + 1}\n` }, 'a README change');
-      note('notrack', 'no-op-commit', apply());
-      note(
-        'notrack',
-        'plan',
-        notrack(['plan', '--repo', url, '--base', baseCommit, '--head', commit, '--format', 'json']),
-      );
+      note('notrack', 'no-op-commit', apply(true));
+      if (PARTS.has('plan'))
+        note(
+          'notrack',
+          'plan',
+          notrack(['plan', '--repo', url, '--base', baseCommit, '--head', commit, '--format', 'json']),
+        );
       pair.a.exec([process.execPath, NOTRACK_BIN, 'remove', ...hostArgs.slice(2, 6)], { timeoutMs: 120_000, env });
       rmSync(place, { recursive: true, force: true });
       // Back to the base policy for the next run's first apply.
       commit = await repo.commit({ [setFile]: policyFiles(base, pair.aDev)[setFile]!, 'README.md': null }, 'back');
 
-      // ipset + iptables-restore: a hash:net set and the raw rules; the change is one del and one add.
-      const ip = ipsetInputs(base);
-      note(
-        'ipset',
-        'first',
-        both(
-          timed(other, ['ipset', 'restore'], { input: ip.ipset }),
-          timed(other, ['iptables-restore'], { input: ip.iptables }),
-        ),
-      );
       const old = setCidr(changed.changed!, SET);
-      note(
-        'ipset',
-        'one-prefix',
-        both(timed(other, ['ipset', 'del', 'cp-deny', old]), timed(other, ['ipset', 'add', 'cp-deny', CHANGED_MEMBER])),
-      );
-      // What a script run again does: the whole restore, existing members accepted.
-      note(
-        'ipset',
-        'no-op',
-        both(
-          timed(other, ['ipset', 'restore', '-exist'], { input: ip.ipset }),
-          timed(other, ['iptables-restore'], { input: ip.iptables }),
-        ),
-      );
-      other.exec(['iptables-restore'], { input: '*raw\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n' });
-      other.exec(['ipset', 'destroy', 'cp-deny']);
-
-      // nft: one script replacing its table atomically; the change is one transaction deleting and adding a member.
-      const script = nftInput(base);
-      note('nft', 'first', timed(other, ['nft', '-f', '-'], { input: script }));
-      note(
-        'nft',
-        'one-prefix',
-        timed(other, ['nft', '-f', '-'], {
-          input: `delete element ip cp deny { ${old} }\nadd element ip cp deny { ${CHANGED_MEMBER} }\n`,
-        }),
-      );
-      note('nft', 'no-op', timed(other, ['nft', '-f', '-'], { input: script }));
-      other.exec(['nft', 'delete', 'table', 'ip', 'cp']);
+      if (PARTS.has('ipset')) {
+        // ipset + iptables-restore: a hash:net set and the raw rules; the change is one del and one add.
+        const ip = ipsetInputs(base);
+        note(
+          'ipset',
+          'first',
+          both(
+            timed(other, ['ipset', 'restore'], { input: ip.ipset }),
+            timed(other, ['iptables-restore'], { input: ip.iptables }),
+          ),
+        );
+        note(
+          'ipset',
+          'one-prefix',
+          both(
+            timed(other, ['ipset', 'del', 'cp-deny', old]),
+            timed(other, ['ipset', 'add', 'cp-deny', CHANGED_MEMBER]),
+          ),
+        );
+        // What a script run again does: the whole restore, existing members accepted.
+        note(
+          'ipset',
+          'no-op',
+          both(
+            timed(other, ['ipset', 'restore', '-exist'], { input: ip.ipset }),
+            timed(other, ['iptables-restore'], { input: ip.iptables }),
+          ),
+        );
+        other.exec(['iptables-restore'], { input: '*raw\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n' });
+        other.exec(['ipset', 'destroy', 'cp-deny']);
+      }
+      if (PARTS.has('nft')) {
+        // nft: one script replacing its table atomically; the change is one transaction deleting and adding a member.
+        const script = nftInput(base);
+        note('nft', 'first', timed(other, ['nft', '-f', '-'], { input: script }));
+        note(
+          'nft',
+          'one-prefix',
+          timed(other, ['nft', '-f', '-'], {
+            input: `delete element ip cp deny { ${old} }\nadd element ip cp deny { ${CHANGED_MEMBER} }\n`,
+          }),
+        );
+        note('nft', 'no-op', timed(other, ['nft', '-f', '-'], { input: script }));
+        other.exec(['nft', 'delete', 'table', 'ip', 'cp']);
+      }
     }
   } finally {
     await cleanup();
@@ -255,7 +277,9 @@ export async function benchControlPlane(): Promise<Record<string, number | strin
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const step of STEPS) {
-    const cpu = `${med('notrack', step, (m) => m.cpuSeconds)!.toFixed(2)} s`;
+    const cpuMedian = med('notrack', step, (m) => m.cpuSeconds);
+    if (cpuMedian === null) continue;
+    const cpu = `${cpuMedian.toFixed(2)} s`;
     const [time, rss] = cell('notrack', step).split(' | ');
     console.log(
       `| ${LABELS[step]} | ${time} | ${cpu} | ${rss} | ${cell('ipset', step)} | ${cell('nft', step)} | ${GOALS[step]} |`,

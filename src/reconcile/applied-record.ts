@@ -110,7 +110,7 @@ function checksum(value: unknown): string {
 type Read<T> = { value: T | null; problem: string | null };
 
 /** A checksummed JSON file: `{ ..., checksum }` where the checksum covers everything else. */
-function readChecked<T>(file: string, check: (v: unknown) => string | null): Read<T> {
+export function readChecked<T>(file: string, check: (v: unknown) => string | null): Read<T> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -149,7 +149,7 @@ function textChecksum(text: string): string | null {
   return createHash('sha256').update('{').update(body).digest('hex');
 }
 
-function writeChecked(file: string, value: object): void {
+export function writeChecked(file: string, value: object): void {
   // Serialised once: the checksum covers exactly the text written after it (see textChecksum).
   const json = JSON.stringify(value);
   const sum = createHash('sha256').update(json).digest('hex');

@@ -25,15 +25,30 @@ export function plannedInterfaces(
   state: DesiredState,
   present: readonly string[],
 ): { apply: Map<string, InterfaceState>; missing: string[] } {
+  const { apply: names, missing } = plannedInterfaceNames(
+    state.interfaces.map((i) => i.name),
+    present,
+  );
+  const byName = new Map(state.interfaces.map((i) => [i.name, i]));
+  const wildcard = byName.get('*');
   const apply = new Map<string, InterfaceState>();
+  for (const name of names) apply.set(name, byName.get(name) ?? { ...wildcard!, name });
+  return { apply, missing };
+}
+
+/** plannedInterfaces by name alone: each named interface that exists, then for `*` every other one. */
+export function plannedInterfaceNames(
+  names: readonly string[],
+  present: readonly string[],
+): { apply: string[]; missing: string[] } {
+  const apply: string[] = [];
   const missing: string[] = [];
-  const wildcard = state.interfaces.find((i) => i.name === '*');
-  for (const i of state.interfaces) {
-    if (i.name === '*') continue;
-    if (present.includes(i.name)) apply.set(i.name, i);
-    else missing.push(i.name);
+  for (const name of names) {
+    if (name === '*') continue;
+    if (present.includes(name)) apply.push(name);
+    else missing.push(name);
   }
-  if (wildcard) for (const name of present) if (!apply.has(name)) apply.set(name, { ...wildcard, name });
+  if (names.includes('*')) for (const name of present) if (!apply.includes(name)) apply.push(name);
   return { apply, missing };
 }
 

@@ -12,7 +12,8 @@ import { diffIptables, observeIptables, type CommandRunner, type IptablesChange 
 import { diffIpsets, observeIpsets, type IpsetChange } from '../dataplane/ipset/index.js';
 import { MapType, openPinnedMap } from '../libbpf/index.js';
 import type { AppliedRecord } from './applied-record.js';
-import { hostInterfaces, ipsetsDesired, iptablesDesired, plannedInterfaces } from './host-dataplane.js';
+import { appliedView, type AppliedView } from './applied-view.js';
+import { hostInterfaces, plannedInterfaceNames } from './host-dataplane.js';
 
 /** One drifted object: what it is and what is wrong with it, for people and for JSON. */
 export interface DriftItem {
@@ -98,7 +99,7 @@ function mapEntryCount(path: string, applied: number): number | null {
 export function interfaceItems(
   ifname: string,
   obs: InterfaceObservation,
-  applied: DesiredState,
+  applied: Pick<DesiredState, 'failsafes'>,
   record: AppliedRecord,
 ): DriftItem[] {
   const out: DriftItem[] = [];
@@ -177,29 +178,38 @@ export function hostDrift(opts: {
   bpffs: string;
   runner: CommandRunner;
 }): DriftItem[] {
-  const { applied, record } = opts;
+  return viewDrift({ ...opts, view: appliedView(opts.applied) });
+}
+
+/** hostDrift against the view of the applied state (applied-view.ts): the state itself need not be read. */
+export function viewDrift(opts: {
+  view: AppliedView;
+  record: AppliedRecord;
+  bpffs: string;
+  runner: CommandRunner;
+}): DriftItem[] {
+  const { view, record } = opts;
   const out: DriftItem[] = [];
-  const { apply, missing } = plannedInterfaces(applied, hostInterfaces());
+  const { apply, missing } = plannedInterfaceNames(view.interfaces, hostInterfaces());
   // An expected interface that is absent is not drift: nothing can reach the host through it, and /status and
   // the protection report show it as not present. Its pins wait for it to come back.
   // Everything is observed first and compared after (the map digests, which read whole tables, come last): the
   // picture of the host is taken in as short a time as it can be, so that hand changes made while a check runs are
   // rarely seen in part (a repair mends all it finds, also what the report missed).
-  const interfaces = [...apply.keys()].map((ifname) => ({
+  const interfaces = apply.map((ifname) => ({
     ifname,
     // Expected: an interface that came up after the apply (or was re-created) with nothing of notrack on it is
     // drift too, not only one whose pins say notrack was there.
-    obs: observeInterface({ ifname, pinDir: opts.bpffs, expected: true }),
+    obs: observeInterface({ ifname, pinDir: opts.bpffs, expected: true, counters: false }),
   }));
   const tables = ([4, 6] as const).map((family) => observeIptables(opts.runner, family));
   const sets = observeIpsets(opts.runner);
-  for (const { ifname, obs } of interfaces) out.push(...interfaceItems(ifname, obs, applied, record));
+  for (const { ifname, obs } of interfaces) out.push(...interfaceItems(ifname, obs, view, record));
   for (const ifname of pinnedInterfaces(opts.bpffs)) {
-    if (!apply.has(ifname) && !missing.includes(ifname))
+    if (!apply.includes(ifname) && !missing.includes(ifname))
       out.push({ object: `XDP pins of ${ifname}`, description: 'left over: no endpoint wants this interface' });
   }
-  const desired = iptablesDesired(applied);
-  for (const live of tables) out.push(...diffIptables(desired, live).map(iptablesItem));
-  out.push(...diffIpsets(ipsetsDesired(applied), sets).map(ipsetItem));
+  for (const live of tables) out.push(...diffIptables(view.iptables, live).map(iptablesItem));
+  out.push(...diffIpsets(view.ipsets, sets).map(ipsetItem));
   return out;
 }

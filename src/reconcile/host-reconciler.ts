@@ -1,10 +1,6 @@
 // One host's reconciler: fetch the policy revision, validate, compile, then apply or check drift, as typed outcomes.
 import { performance } from 'node:perf_hooks';
 import type { DesiredState } from '../compile/desired-state.js';
-import { compileHost } from '../compile/compile-host.js';
-import { loadResources } from '../model/load-resources.js';
-import { resolveConfiguration } from '../model/configuration.js';
-import { formatDiagnostic } from '../model/diagnostics.js';
 import { fetchSource, type SourceOptions, type SourceSnapshot } from '../source/index.js';
 import { spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { observeInterface } from '../dataplane/xdp/index.js';
@@ -35,8 +31,8 @@ import { hostDrift, type DriftItem } from './host-drift.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
 import { COUNTER_KINDS } from './counter-kinds.js';
 import { ruleIds } from '../compile/rule-id.js';
-import { runsRecordedGenerations } from './recorded-generations.js';
-import { sourceDigest, sourceUnchanged, writeSourceDigest } from './source-digest.js';
+import { runsRecordedGenerations, runsRecordedView } from './recorded-generations.js';
+import { blobDigest, sourceDigest, unchangedView, writeSourceDigest } from './source-digest.js';
 import type { CommitProbes } from '../model/resources.js';
 import type { ConfirmOutcome } from '../agent/reconciler.js';
 import { SwitchConfirmation } from './switch-confirmation.js';
@@ -64,7 +60,7 @@ interface HostReconcilerOptions {
 }
 
 /** The policy revision this host should run, or why there is none (each reason is a Flux-style condition). */
-type DesiredResult =
+type ReadResult =
   | {
       ok: true;
       snapshot: SourceSnapshot;
@@ -87,6 +83,20 @@ type DesiredResult =
       prune?: boolean;
     };
 
+/** What fetchDesired found with its `known` hook: a read result, or the fast path's unread one. */
+type DesiredResult =
+  | ReadResult
+  | {
+      /**
+       * The commit's policy files, by blob id, are those that produced the applied state, and the host was checked
+       * to run it (the `known` hook of fetchDesired): nothing was read, parsed or compiled.
+       */
+      ok: true;
+      unread: true;
+      snapshot: SourceSnapshot;
+      suspend: false;
+    };
+
 /** The source failures a person must fix (Stalled), by error code, with the reason each is reported under. */
 const STALLED_SOURCE: Partial<Record<string, ReconcileReason>> = {
   'source-ref-not-found': 'RefNotFound',
@@ -99,10 +109,20 @@ const STALLED_SOURCE: Partial<Record<string, ReconcileReason>> = {
 export async function fetchDesired(
   opts: Pick<HostReconcilerOptions, 'source' | 'host' | 'allowRewind'>,
   reuse?: (snapshot: SourceSnapshot) => DesiredState | null,
+): Promise<ReadResult>;
+export async function fetchDesired(
+  opts: Pick<HostReconcilerOptions, 'source' | 'host' | 'allowRewind'>,
+  reuse: (snapshot: SourceSnapshot) => DesiredState | null,
+  known: SourceOptions['skipContent'],
+): Promise<DesiredResult>;
+export async function fetchDesired(
+  opts: Pick<HostReconcilerOptions, 'source' | 'host' | 'allowRewind'>,
+  reuse?: (snapshot: SourceSnapshot) => DesiredState | null,
+  known?: SourceOptions['skipContent'],
 ): Promise<DesiredResult> {
   let snapshot: SourceSnapshot;
   try {
-    snapshot = await fetchSource(opts.source);
+    snapshot = await fetchSource(known ? { ...opts.source, skipContent: known } : opts.source);
   } catch (e) {
     const code = (e as { code?: string }).code;
     // A deleted branch or a refused source is Stalled (a person must act), not retried with backoff forever.
@@ -120,10 +140,18 @@ export async function fetchDesired(
       message: `${rewind}; refused (--allow-rewind applies it)`,
       snapshot,
     };
+  // A suspended configuration is never recorded as applied content, so known content is never suspended.
+  if (snapshot.unread) return { ok: true, unread: true, snapshot, suspend: false };
   // Content that already compiled to the applied state: no parse, no compile (source-digest.ts).
-  const known = reuse?.(snapshot);
-  // A suspended configuration is never recorded as applied content, so reused content is never suspended.
-  if (known) return { ok: true, snapshot, state: known, warnings: [], suspend: false, reused: true };
+  const reused = reuse?.(snapshot);
+  if (reused) return { ok: true, snapshot, state: reused, warnings: [], suspend: false, reused: true };
+  // Loaded here, not with this module: an apply that finds nothing changed never needs the parser or the compiler.
+  const [{ loadResources }, { resolveConfiguration }, { formatDiagnostic }, { compileHost }] = await Promise.all([
+    import('../model/load-resources.js'),
+    import('../model/configuration.js'),
+    import('../model/diagnostics.js'),
+    import('../compile/compile-host.js'),
+  ]);
   const loaded = loadResources(snapshot.files);
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
@@ -220,8 +248,11 @@ export class HostReconciler implements Reconciler {
     return this.opts.runner ?? spawnRunner;
   }
 
-  /** Converges to the configured revision. `repair` also rebuilds what drifted (the `apply` command does). */
-  async apply(repair: boolean, unlocked: Unlocked = (work) => work()): Promise<ApplyOutcome> {
+  /**
+   * Converges to the configured revision. `repair` also rebuilds what drifted (the `apply` command does). `readAll`
+   * turns the unread fast path off (its host check was overtaken by another apply before the lock was taken).
+   */
+  async apply(repair: boolean, unlocked: Unlocked = (work) => work(), readAll = false): Promise<ApplyOutcome> {
     const t0 = performance.now();
     // The probes before a switch belong to its confirmation, not to the apply's time.
     let probingMs = 0;
@@ -247,17 +278,44 @@ export class HostReconciler implements Reconciler {
     if (unfinished) return done(unfinished);
     const appliedCommit = safeRecord(this.opts.stateDir)?.revision.commit ?? undefined;
     let digest = '';
+    // The applied state the unread path found the host running (its hash), checked again under the lock.
+    let checkedHash: string | null = null;
     const source = appliedCommit ? { ...this.opts.source, ancestor: appliedCommit } : this.opts.source;
     const desired = await unlocked(() =>
-      fetchDesired({ ...this.opts, source }, (snapshot) => {
-        digest = sourceDigest(snapshot, this.opts.host);
-        const record = safeRecord(this.opts.stateDir);
-        if (!sourceUnchanged(this.opts.stateDir, record, digest, hostInterfaces())) return null;
-        // Unchanged content; the host must still carry it: without repair, every interface runs its recorded
-        // generation (else compile and converge as usual); with repair, applyHost below checks and repairs.
-        if (!repair && !runsRecordedGenerations(record!, this.opts.bpffs)) return null;
-        return readAppliedState(this.opts.stateDir);
-      }),
+      fetchDesired(
+        { ...this.opts, source },
+        (snapshot) => {
+          digest = sourceDigest(snapshot, this.opts.host);
+          const record = safeRecord(this.opts.stateDir);
+          if (!unchangedView(this.opts.stateDir, record, digest, hostInterfaces())) return null;
+          // Unchanged content; the host must still carry it: without repair, every interface runs its recorded
+          // generation (else compile and converge as usual); with repair, applyHost below checks and repairs.
+          if (!repair && !runsRecordedGenerations(record!, this.opts.bpffs)) return null;
+          return readAppliedState(this.opts.stateDir);
+        },
+        // The same question asked of the blob ids before any file is read; on a yes the state is not read either,
+        // so the host is checked against the applied view: without repair, as above; with repair, everything a
+        // drift check compares (any difference takes the path above, which repairs).
+        readAll
+          ? undefined
+          : ({ subPath, blobs }) => {
+              const record = safeRecord(this.opts.stateDir);
+              // An apply left half-way is completed by the path above (applyHost finishes what is pending).
+              if (record?.pending) return false;
+              const view = unchangedView(
+                this.opts.stateDir,
+                record,
+                blobDigest(blobs, this.opts.host, subPath),
+                hostInterfaces(),
+              );
+              if (!view) return false;
+              const runs = repair
+                ? runsRecordedView(view, record!, this.opts.bpffs, this.runner)
+                : runsRecordedGenerations(record!, this.opts.bpffs);
+              if (runs) checkedHash = record!.desiredHash;
+              return runs;
+            },
+      ),
     );
     if (desired.ok) this.suspendedInGit = desired.suspend;
     if (desired.ok && desired.suspend)
@@ -279,6 +337,10 @@ export class HostReconciler implements Reconciler {
         revision: revisionOf(desired.snapshot),
         changes: 0,
       });
+    if (desired.ok && 'unread' in desired) {
+      const kept = await this.locked('apply', () => this.keepUnchanged(desired.snapshot, checkedHash!, done));
+      return kept ?? this.apply(repair, unlocked, true);
+    }
     if (!desired.ok && desired.prune) return this.prune(desired, done);
     if (!desired.ok)
       return done({
@@ -336,12 +398,33 @@ export class HostReconciler implements Reconciler {
     }
   }
 
+  /**
+   * The unread path, under the host lock: the record still names the state the host was checked to run, and now the
+   * new commit too. Null when another apply changed the record meanwhile (the caller then reads everything).
+   */
+  private keepUnchanged(snapshot: SourceSnapshot, checkedHash: string, done: Done): ApplyOutcome | null {
+    const record = safeRecord(this.opts.stateDir);
+    if (!record || record.pending || record.desiredHash !== checkedHash) return null;
+    if (record.revision.commit !== snapshot.commit) {
+      record.revision = { repo: snapshot.repo, ref: snapshot.ref, commit: snapshot.commit };
+      writeRecord(this.opts.stateDir, record);
+    }
+    return done({
+      status: 'Ready',
+      reason: 'UpToDate',
+      // Saying so tells an operator why this reconcile took milliseconds (and what to suspect if it should not).
+      message: `already at ${snapshotName(snapshot)} (policy files unchanged: not read, not compiled again)`,
+      revision: revisionOf(snapshot),
+      changes: 0,
+    });
+  }
+
   /** Runs host work under the host lock (one writer per host, across processes). */
   private locked<T>(command: string, fn: () => T | Promise<T>): Promise<T> {
     return withHostLock(this.opts.stateDir, { waitMs: this.opts.lockWaitMs ?? 60_000, command }, fn);
   }
 
-  private converge(desired: Extract<DesiredResult, { ok: true }>, repair: boolean, digest: string, done: Done) {
+  private converge(desired: Extract<ReadResult, { ok: true }>, repair: boolean, digest: string, done: Done) {
     const record = safeRecord(this.opts.stateDir);
     if (!repair && record?.desiredHash === desired.state.hash && !record.pending) {
       // The same policy is no proof the host runs it: an interface that appeared or was re-created since the last

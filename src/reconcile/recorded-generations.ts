@@ -1,13 +1,18 @@
 // Whether the live host still carries what the record says notrack applied: each recorded interface attached to
-// its recorded generation, with nothing unhealthy about it. The fast path of an unchanged policy relies on it.
+// its recorded generation, with nothing unhealthy about it; or, for a repair, nothing a drift check would report.
+// The fast paths of an unchanged policy rely on it.
 import { observeInterface } from '../dataplane/xdp/index.js';
+import type { CommandRunner } from '../dataplane/iptables/index.js';
 import type { AppliedRecord } from './applied-record.js';
+import type { RecordedView } from './applied-view.js';
+import { hostInterfaces, plannedInterfaceNames } from './host-dataplane.js';
+import { viewDrift } from './host-drift.js';
 
 export function runsRecordedGenerations(record: AppliedRecord, bpffs: string): boolean {
   for (const [ifname, rec] of Object.entries(record.interfaces)) {
     let obs;
     try {
-      obs = observeInterface({ ifname, pinDir: bpffs });
+      obs = observeInterface({ ifname, pinDir: bpffs, counters: false });
     } catch {
       return false;
     }
@@ -15,4 +20,23 @@ export function runsRecordedGenerations(record: AppliedRecord, bpffs: string): b
     if (obs.findings.some((f) => f.code !== 'extra-generations')) return false;
   }
   return true;
+}
+
+/**
+ * Whether the host shows nothing a drift check against the applied view would report, and every planned interface
+ * runs a generation built from the view's fingerprint: what a repair would find nothing to do on.
+ */
+export function runsRecordedView(
+  view: RecordedView,
+  record: AppliedRecord,
+  bpffs: string,
+  runner: CommandRunner,
+): boolean {
+  const { apply } = plannedInterfaceNames(view.interfaces, hostInterfaces());
+  for (const ifname of apply) {
+    const rec = record.interfaces[ifname];
+    const wanted = view.fingerprints[ifname] ?? view.fingerprints['*'];
+    if (!rec || wanted === undefined || rec.generations[String(rec.generation)] !== wanted) return false;
+  }
+  return viewDrift({ view, record, bpffs, runner }).length === 0;
 }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import git, { Errors } from 'isomorphic-git';
+import { git, Errors } from './git-library.js';
 
 /** `descends`: `ancestor` is reachable from `head`; `same`: the same commit; `not`: the whole history was walked
  *  without meeting it (a rewind, or unrelated history); `unknown`: the walk reached the edge of a shallow fetch. */

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/pro
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import git from 'isomorphic-git';
+import { git } from './git-library.js';
 import { SourceError } from './source-error.js';
 
 /** Each fetch adds a pack; past this many, reading slows down, so the cache is started afresh (a shallow re-fetch). */

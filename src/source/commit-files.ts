@@ -1,8 +1,9 @@
 // Reads the files under a sub-path of one commit straight from a Git object store: no checkout, no working tree.
 import fs from 'node:fs';
-import git, { Errors, type TagObject, type TreeEntry } from 'isomorphic-git';
+import type { TagObject, TreeEntry } from 'isomorphic-git';
+import { git, Errors } from './git-library.js';
 import { objectSize, type PackIndexes } from './object-size.js';
-import { byPath, type SourceFile } from './snapshot.js';
+import { byPath, type PolicyBlob, type SourceFile } from './snapshot.js';
 import { SourceError } from './source-error.js';
 import { subPathSegments } from './sub-path.js';
 
@@ -19,6 +20,16 @@ interface CommitFilesInput {
   /** For messages: the repository in display form and how the commit was named. */
   repo: string;
   label: string;
+  /** Given the blob ids of the files to read, says they need not be read (SourceOptions.skipContent). */
+  skipContent?: ((read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean) | undefined;
+}
+
+/** What readCommitFiles returns: the files read, or none when `skipContent` accepted their blob ids. */
+export interface CommitFiles {
+  files: SourceFile[];
+  warnings: string[];
+  blobs: PolicyBlob[];
+  unread?: true;
 }
 
 const SYMLINK = '120000';
@@ -54,10 +65,19 @@ function entryNames(entries: TreeEntry[]): string {
   return names.length > 12 ? `${shown} (and ${names.length - 12} more)` : shown || 'nothing';
 }
 
-export async function readCommitFiles(input: CommitFilesInput): Promise<{ files: SourceFile[]; warnings: string[] }> {
+export async function readCommitFiles(input: CommitFilesInput): Promise<CommitFiles> {
   const { gitdir, cache } = input;
   const files: SourceFile[] = [];
   const warnings: string[] = [];
+  // The trees name every file's blob id: they are listed first, and read only if `skipContent` wants them.
+  const blobs: PolicyBlob[] = [];
+  const finish = async (): Promise<CommitFiles> => {
+    blobs.sort(byPath);
+    if (input.skipContent?.({ subPath: input.subPath, blobs })) return { files, warnings, blobs, unread: true };
+    for (const b of blobs) await readFile(b.oid, b.path);
+    files.sort(byPath);
+    return { files, warnings, blobs };
+  };
   const { commit } = await git.readCommit({ fs, gitdir, oid: input.commit, cache });
 
   const indexes: PackIndexes = new Map();
@@ -88,7 +108,7 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<{ files:
         // A link's target could be anywhere (or nowhere) once checked out; reading its text as YAML would mislead.
         if (input.include(path)) warnings.push(`${path} is a symbolic link and was skipped`);
       } else if (input.include(path)) {
-        await readFile(entry.oid, path);
+        blobs.push({ path, oid: entry.oid });
       }
     }
   }
@@ -112,8 +132,8 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<{ files:
     const last = i === segments.length - 1;
     if (entry.type === 'blob' && last && entry.mode !== SYMLINK) {
       // A single named file is returned whatever `include` says: the user asked for it by name.
-      await readFile(entry.oid, input.subPath);
-      return { files, warnings };
+      blobs.push({ path: input.subPath, oid: entry.oid });
+      return finish();
     }
     if (entry.type !== 'tree') {
       throw new SourceError(
@@ -126,6 +146,5 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<{ files:
     treeOid = entry.oid;
   }
   await walk(treeOid, input.subPath === '.' ? '' : input.subPath);
-  files.sort(byPath);
-  return { files, warnings };
+  return finish();
 }

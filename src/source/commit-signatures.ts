@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import git, { Errors } from 'isomorphic-git';
+import { git, Errors } from './git-library.js';
 import { SourceError } from './source-error.js';
 
 /**

@@ -27,7 +27,8 @@ export async function fetchSource(opts: SourceOptions = {}): Promise<SourceSnaps
     const location = locateRepo(opts.repo);
     snapshot = location.kind === 'remote' ? await readRemote(location, settings) : await readLocal(location, settings);
   }
-  return selectPolicyFiles(snapshot);
+  // Unread: the caller knows these blobs (skipContent) and has no use for the files.
+  return snapshot.unread ? snapshot : selectPolicyFiles(snapshot);
 }
 
 /** Leaves out hidden files and folders and what the ignore file names; a path left with no file is an error. */

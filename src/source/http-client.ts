@@ -1,7 +1,7 @@
 // isomorphic-git's Node HTTP client with bounds: an idle timeout, a minimum rate, a deadline per fetch, a pack guard.
 import nodeHttp from 'isomorphic-git/http/node';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
-import { PackGuard, type PackLimits } from './pack-guard.js';
+import { OversizedPackError, PackGuard, type PackLimits } from './pack-guard.js';
 
 /** Raised (through isomorphic-git) when the server stays silent longer than the timeout. */
 export class SilentServerError extends Error {
@@ -40,13 +40,21 @@ export interface HttpLimits {
  * that sends one byte now and then hold a reconcile (and everything queued behind it) for ever, so a body must
  * also keep a minimum rate, and one client (one fetch) has a deadline for all its requests.
  */
-export function limitedHttp(limits: HttpLimits): HttpClient & { failure(): Error | undefined } {
+export function limitedHttp(
+  limits: HttpLimits,
+): HttpClient & { failure(): Error | undefined; forgetOversized(): boolean } {
   const deadlineAt = Date.now() + limits.deadlineMs;
   // isomorphic-git's packet reader turns a failed body into an early end ("empty response"), so the reason a
   // request was cut off is kept here for the caller to report.
   let failure: Error | undefined;
   return {
     failure: () => failure,
+    /** Clears a refused pack (the caller asks again for less); false when the failure was another one. */
+    forgetOversized(): boolean {
+      if (!(failure instanceof OversizedPackError)) return false;
+      failure = undefined;
+      return true;
+    },
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       const controller = new AbortController();
       let timer: NodeJS.Timeout | undefined;

@@ -7,6 +7,7 @@ export {
   DEFAULT_TOKEN_ENV,
   DEFAULT_USERNAME,
   isYamlFile,
+  type PolicyBlob,
   type SourceFile,
   type SourceOptions,
   type SourceProgress,

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import git, { Errors } from 'isomorphic-git';
+import { git, Errors } from './git-library.js';
 import { commitAncestry } from './ancestry.js';
 import { hasObject, peelToCommit, readCommitFiles } from './commit-files.js';
 import { chooseRef, type RefTable } from './ref-choice.js';
@@ -141,6 +141,7 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
       cache,
       repo,
       label,
+      skipContent: settings.skipContent,
     });
   } catch (err) {
     if (err instanceof SourceError) throw err;
@@ -161,6 +162,8 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
     commit,
     subPath,
     files: read.files,
+    blobs: read.blobs,
+    ...(read.unread ? { unread: true as const } : {}),
     warnings: [...warnings, ...read.warnings],
   };
 }

@@ -1,6 +1,6 @@
 // Probes the policy repository the way a fetch starts: list its refs (git ls-remote), with the same credentials and
 // limits, and nothing downloaded. What commit confirmation asks after a switch: can this host still reach its Git?
-import git from 'isomorphic-git';
+import { git } from './git-library.js';
 import { access } from 'node:fs/promises';
 import { remoteAuth } from './credentials.js';
 import { limitedHttp } from './http-client.js';

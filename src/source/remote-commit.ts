@@ -1,6 +1,7 @@
-// Gets the commit a ref names into the cache folder: shallow fetches, by name or by id, deeper only when needed.
+// Gets the commit a ref names into the cache folder: shallow at first, then what is new, deeper only when needed.
 import fs from 'node:fs';
-import git, { Errors, type HttpClient } from 'isomorphic-git';
+import type { HttpClient } from 'isomorphic-git';
+import { git, Errors } from './git-library.js';
 import { hasObject, peelToCommit } from './commit-files.js';
 import { redact } from './credentials.js';
 import type { RefChoice } from './ref-choice.js';
@@ -22,6 +23,8 @@ export interface RemoteFetch {
   onProgress: ((e: SourceProgress) => void) | undefined;
   /** isomorphic-git's object cache for this attempt. */
   cache: object;
+  /** After a failed fetch: whether the pack was refused as too large (and that refusal is now forgotten). */
+  forgetOversized: () => boolean;
 }
 
 /** Where a remote branch is kept in the cache, so the next fetch can tell the server what it already has. */
@@ -35,7 +38,7 @@ export function describeFailure(err: unknown, secrets: readonly string[]): strin
   return redact(text.split('\n')[0] ?? '', secrets);
 }
 
-async function fetchInto(f: RemoteFetch, remoteRef: string, depth: number, haveRef: string | undefined) {
+async function fetchInto(f: RemoteFetch, remoteRef: string, depth: number | undefined, haveRef: string | undefined) {
   return git.fetch({
     fs,
     http: f.http,
@@ -43,7 +46,7 @@ async function fetchInto(f: RemoteFetch, remoteRef: string, depth: number, haveR
     url: f.remote.url,
     cache: f.cache,
     remoteRef,
-    depth,
+    ...(depth !== undefined ? { depth } : {}),
     ...(haveRef !== undefined ? { ref: haveRef } : {}),
     singleBranch: true,
     tags: false,
@@ -65,13 +68,37 @@ async function byName(f: RemoteFetch, kind: 'branch' | 'tag', fullRef: string, l
   let oid = listedOid;
   const tracking = kind === 'branch' ? trackingRef(fullRef) : trackingRef(f.defaultRef);
   if (!(await hasObject(f.gitdir, oid, f.cache))) {
-    const result = await fetchInto(f, fullRef, 1, tracking);
+    const result = await fetchNew(f, fullRef, tracking);
     // The ref may have moved between listing and fetching; what was fetched is what is read.
     if (result.fetchHead !== null) oid = result.fetchHead;
   } else if (kind === 'branch' && tracking !== undefined) {
     await git.writeRef({ fs, gitdir: f.gitdir, ref: tracking, value: oid, force: true });
   }
   return peelToCommit(f.gitdir, oid, f.cache, f.remote.url);
+}
+
+/**
+ * Fetches a branch or tag tip. With the previous tip of the tracked branch in the cache, no depth is asked for: the
+ * server then sends only what is new since that tip (a README commit is a pack of a few hundred bytes). A shallow
+ * fetch (deepen 1) makes git send the commit's whole tree again however little changed, 20 MB of YAML for a
+ * 1M-prefix deny list. A rewound branch shares no history with the old tip and the server would send all of it: a
+ * pack over the bounds is then fetched shallow after all.
+ */
+async function fetchNew(f: RemoteFetch, fullRef: string, tracking: string | undefined) {
+  let previous: string | undefined;
+  try {
+    previous = tracking === undefined ? undefined : await git.resolveRef({ fs, gitdir: f.gitdir, ref: tracking });
+  } catch {
+    previous = undefined;
+  }
+  if (previous === undefined || !(await hasObject(f.gitdir, previous, f.cache)))
+    return fetchInto(f, fullRef, 1, tracking);
+  try {
+    return await fetchInto(f, fullRef, undefined, tracking);
+  } catch (err) {
+    if (!f.forgetOversized()) throw err;
+    return fetchInto(f, fullRef, 1, tracking);
+  }
 }
 
 async function byId(f: RemoteFetch, oid: string): Promise<string> {

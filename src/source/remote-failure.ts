@@ -1,5 +1,5 @@
 // Turns what isomorphic-git and Node throw while talking to a server into SourceErrors a person can act on.
-import { Errors } from 'isomorphic-git';
+import { Errors } from './git-library.js';
 import { SilentServerError, SlowServerError } from './http-client.js';
 import { redact, type RemoteAuth } from './credentials.js';
 import { SourceError } from './source-error.js';

@@ -1,7 +1,8 @@
 // Reads one commit of an HTTP(S) remote: lists its refs, fetches shallowly into the cache folder, reads the files.
-import git, { type HttpClient } from 'isomorphic-git';
+import type { HttpClient } from 'isomorphic-git';
+import { git } from './git-library.js';
 import { cacheFolderFor, cacheFsFailure, cacheState, createCache, withCacheLock } from './cache-folder.js';
-import { readCommitFiles } from './commit-files.js';
+import { readCommitFiles, type CommitFiles } from './commit-files.js';
 import { remoteAuth } from './credentials.js';
 import { limitedHttp } from './http-client.js';
 import { OversizedPackError } from './pack-guard.js';
@@ -110,12 +111,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       { repo: url, cause: cut },
     );
   }
-  async function attempt(): Promise<{
-    commit: string;
-    files: SourceSnapshot['files'];
-    warnings: string[];
-    ancestry?: Ancestry;
-  }> {
+  async function attempt(): Promise<CommitFiles & { commit: string; ancestry?: Ancestry }> {
     const cache = {};
     const f: RemoteFetch = {
       gitdir,
@@ -125,6 +121,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       remote: ctx,
       onProgress: settings.onProgress,
       cache,
+      forgetOversized: () => http.forgetOversized(),
     };
     const commit = await fetchCommit(f, choice);
     let ancestry: Ancestry | undefined;
@@ -152,6 +149,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       cache,
       repo: url,
       label,
+      skipContent: settings.skipContent,
     });
     return { commit, ...read, ...(ancestry !== undefined ? { ancestry } : {}) };
   }
@@ -196,6 +194,8 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       commit: result.commit,
       subPath,
       files: result.files,
+      blobs: result.blobs,
+      ...(result.unread ? { unread: true as const } : {}),
       warnings: [...warnings, ...result.warnings],
     };
   });

@@ -36,6 +36,7 @@ export interface SourceSettings {
   allowInsecureHttp: boolean;
   ancestor: string | undefined;
   signatures: SignatureKeys | undefined;
+  skipContent: SourceOptions['skipContent'];
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -65,5 +66,6 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     allowInsecureHttp: opts.allowInsecureHttp ?? false,
     ancestor: opts.ancestor,
     signatures: opts.signatures,
+    skipContent: opts.skipContent,
   };
 }

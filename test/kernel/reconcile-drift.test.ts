@@ -6,10 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { run } from '../support/netns.js';
 import {
   IFNAME,
   dbPolicy,
+  overwriteAppSourceSlots,
   postgresConnection,
   RECONCILE_TOOLS,
   withLab,
@@ -52,11 +52,6 @@ function detectAndRepair(lab: ReconcileLab, what: string, expected: RegExp[]): v
   assert.match(clean.stdout, /drift: none/);
 }
 
-const policyMap = (lab: ReconcileLab, name: string): string => {
-  const gen = lab.observe().activeGeneration;
-  return path.join(lab.bpffs, IFNAME, `gen-${gen}`, 'policy', name);
-};
-
 kt('each tamper is named by drift and repaired by apply', async () => {
   await withLab(async (lab) => {
     try {
@@ -89,21 +84,9 @@ kt('each tamper is named by drift and repaired by apply', async () => {
         /^ip6tables chain raw\/NOTRACK-OUTPUT: rules changed/,
       ]);
 
-      // The policy program's IPv4 source table tampered with: the slots of 10.0.0.0/8 overwritten with those of
-      // 11.0.0.0/8 (under no prefix), so postgres from the app subnet no longer matches its Allow, goes tracked and
-      // meets the host's INPUT DROP, until apply rebuilds the program.
-      const src = policyMap(lab, 'ntp4_src');
-      const lookup = (first: number): string[] =>
-        (
-          JSON.parse(
-            run(['bpftool', '-j', 'map', 'lookup', 'pinned', src, 'key', String(first), '0', '0', '0']).stdout,
-          ) as {
-            value: string[];
-          }
-        ).value.map((b) => b.replace(/^0x/, ''));
-      const outside = lookup(11);
-      assert.not.equal(lookup(10), outside, 'the app subnet has slots of its own');
-      run(['bpftool', 'map', 'update', 'pinned', src, 'key', '10', '0', '0', '0', 'value', 'hex', ...outside]);
+      // The policy program's IPv4 source table tampered with: postgres from the app subnet no longer matches its
+      // Allow, goes tracked and meets the host's INPUT DROP, until apply rebuilds the program.
+      overwriteAppSourceSlots(lab);
       assert.not.ok((await postgresConnection(lab, 4)).arrived, 'without its slots postgres is cut off');
       detectAndRepair(lab, 'class table overwritten', [/^policy map ntp4_src on eth0: contents changed$/]);
       const pg = await postgresConnection(lab, 4);

@@ -5,27 +5,26 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { IFNAME, dbPolicy, RECONCILE_TOOLS, withLab, type ReconcileLab } from '../support/reconcile-fixture.js';
+import {
+  IFNAME,
+  dbPolicy,
+  RECONCILE_TOOLS,
+  withLab,
+  type LabOutcome,
+  type ReconcileLab,
+} from '../support/reconcile-fixture.js';
 import { kernelGate } from '../support/kernel-gate.js';
 
 const gate = kernelGate('reconcile-source-digest', { tools: RECONCILE_TOOLS });
 const kt = gate.test;
 
-interface Outcome {
-  status: string;
-  reason: string;
-  message: string;
-  changes: number;
-  revision: { commit: string | null } | null;
-}
-
-const SKIPPED = /\(policy files unchanged: not compiled again\)$/;
+const SKIPPED = /\(policy files unchanged: not (read, not )?compiled again\)$/;
 
 /**
  * HostReconciler.apply inside the lab's namespace once per step, in one process (each process costs seconds on a
  * loaded machine): `path` is the policy path in the repository, `repair` as `notrack apply` asks.
  */
-function reconcile(lab: ReconcileLab, steps: { path: string; repair?: boolean }[]): Outcome[] {
+function reconcile(lab: ReconcileLab, steps: { path: string; repair?: boolean }[]): LabOutcome[] {
   const r = lab.reconcilerScript(
     `const out = [];
 for (const step of ${JSON.stringify(steps)}) {
@@ -35,7 +34,7 @@ for (const step of ${JSON.stringify(steps)}) {
 process.stdout.write(JSON.stringify(out));`,
   );
   assert.is(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as Outcome[];
+  return JSON.parse(r.stdout) as LabOutcome[];
 }
 
 /** dbPolicy's files under `folder`, plus whatever else is given. */

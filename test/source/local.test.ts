@@ -138,4 +138,36 @@ test('first-parent ancestry suffixes (HEAD~1, main^^) name older commits, and go
   assert.match(err.message, /HEAD~3 goes back 3 commits, but .* has only 2 before that one/);
 });
 
+test('the blob ids of a commit are listed before its files are read, and a caller that knows them skips the read', async () => {
+  const { dir } = await workingRepo({
+    'p/a.yaml': 'a\n',
+    'p/.hidden/h.yaml': 'h\n',
+    'p/b.yml': 'b\n',
+    'q/c.yaml': 'c\n',
+  });
+  const oid = (path: string): string => gitSync(['rev-parse', `HEAD:${path}`], dir);
+  // Hidden files are listed too (what the read would take before it selects), under the sub-path only.
+  const listed = [
+    { path: 'p/.hidden/h.yaml', oid: oid('p/.hidden/h.yaml') },
+    { path: 'p/a.yaml', oid: oid('p/a.yaml') },
+    { path: 'p/b.yml', oid: oid('p/b.yml') },
+  ];
+  const seen: unknown[] = [];
+  const known = await fetchSource({ repo: dir, path: 'p/', skipContent: (read) => (seen.push(read), true) });
+  assert.equal(seen, [{ subPath: 'p', blobs: listed }]);
+  assert.equal([known.unread, known.files, known.blobs], [true, [], listed], 'nothing is read');
+
+  const read = await fetchSource({ repo: dir, path: 'p', skipContent: () => false });
+  assert.is(read.unread, undefined);
+  assert.equal(paths(read), ['p/a.yaml', 'p/b.yml'], 'a refused listing reads and selects as always');
+  assert.equal(read.blobs, listed);
+
+  // One changed byte is another blob id.
+  await writeFile(join(dir, 'p/a.yaml'), 'A\n');
+  commitAll(dir, 'edit');
+  const edited = await fetchSource({ repo: dir, path: 'p', skipContent: () => true });
+  assert.not.equal(edited.blobs, listed);
+  assert.is(edited.blobs?.find((b) => b.path === 'p/a.yaml')?.oid, oid('p/a.yaml'));
+});
+
 test.run();

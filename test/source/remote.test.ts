@@ -88,6 +88,30 @@ test('a later call fetches into the same cache (sending what it has) and returns
   assert.match(bodies[0]!, `have ${first.commit}`, 'the cache was reused, not cloned afresh');
 });
 
+test('a later call asks for no depth, so a commit that leaves a large file alone does not send it again', async () => {
+  // Incompressible lines, so that the size of a pack tells whether the file was in it.
+  const nets = Array.from({ length: 20_000 }, (_, i) => `  - 10.${i >> 8}.${i & 255}.${(i * 7919) % 251}/32`);
+  const big = `kind: GlobalNetworkSet\nnets:\n${nets.join('\n')}\n`;
+  await server.createRepo('incremental', { 'sets/deny.yaml': big, 'README.md': 'r\n' });
+  const first = await read('incremental');
+  const packSizes = async (): Promise<number[]> => {
+    const dir = join(cacheFolderFor(cacheDir, server.url('incremental')), 'objects', 'pack');
+    const packs = (await readdir(dir)).filter((f) => f.endsWith('.pack'));
+    return Promise.all(packs.map(async (f) => (await stat(join(dir, f))).size));
+  };
+  const before = await packSizes();
+  const mark = server.requests.length;
+  const readme = await server.commit('incremental', { 'README.md': 'r2\n' });
+  const snap = await read('incremental', { ancestor: first.commit! });
+  assert.equal([snap.commit, snap.ancestry, text(snap, 'sets/deny.yaml')], [readme, 'descends', big]);
+  const [body] = uploadPacks('incremental', mark);
+  assert.match(body!, `have ${first.commit}`);
+  assert.not.match(body!, /deepen/, 'no depth: the server sends what is new since the cached tip');
+  const added = (await packSizes()).filter((n) => !before.includes(n));
+  assert.is(added.length, 1);
+  assert.ok(added[0]! < 2_000, `the new pack holds the commit, its tree and the README (${added[0]} bytes)`);
+});
+
 test('an unchanged branch is read from the cache without downloading it again', async () => {
   const { commit } = await server.createRepo('unchanged', { 'a.yaml': 'v: 1\n' });
   await read('unchanged');

@@ -398,6 +398,34 @@ ${body}`;
 }
 
 /** Runs `fn` with a fresh lab and always closes it. */
+/** A HostReconciler outcome, as the lab's reconciler scripts print it. */
+export interface LabOutcome {
+  status: string;
+  reason: string;
+  message: string;
+  changes: number;
+  revision: { commit: string | null } | null;
+}
+
+/**
+ * Tampers with the running policy program's IPv4 source table: the slots of 10.0.0.0/8 overwritten with those of
+ * 11.0.0.0/8 (under no prefix), so the app subnet no longer matches its rules until apply rebuilds the program.
+ */
+export function overwriteAppSourceSlots(lab: ReconcileLab): void {
+  const src = path.join(lab.bpffs, IFNAME, `gen-${lab.observe().activeGeneration}`, 'policy', 'ntp4_src');
+  const lookup = (first: number): string[] =>
+    (
+      JSON.parse(
+        run(['bpftool', '-j', 'map', 'lookup', 'pinned', src, 'key', String(first), '0', '0', '0']).stdout,
+      ) as {
+        value: string[];
+      }
+    ).value.map((b) => b.replace(/^0x/, ''));
+  const outside = lookup(11);
+  if (lookup(10).join() === outside.join()) throw new Error('the app subnet has no slots of its own to overwrite');
+  run(['bpftool', 'map', 'update', 'pinned', src, 'key', '10', '0', '0', '0', 'value', 'hex', ...outside]);
+}
+
 export async function withLab<T>(fn: (lab: ReconcileLab) => Promise<T> | T): Promise<T> {
   const lab = ReconcileLab.create();
   try {
