@@ -14,6 +14,7 @@ import {
 } from 'yaml';
 import jsyaml from 'js-yaml';
 import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
+import { claimRuns, scanSetFile, SET_SCAN_MIN_BYTES, type ScannedNets } from './set-file.js';
 
 export interface PolicyFile {
   /** Path relative to the repository root, forward slashes. */
@@ -30,6 +31,8 @@ export interface DocumentLimits {
   maxDocumentsPerFile: number;
   /** Most alias expansions in one document ("billion laughs" guard). */
   maxAliasCount: number;
+  /** Files at least this large are first offered to the set-file scanner (default SET_SCAN_MIN_BYTES). */
+  setScanMinBytes?: number;
 }
 
 export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = {
@@ -59,6 +62,8 @@ export interface SourceDocument {
   locate(path: readonly PathSegment[], opts?: { key?: boolean }): Position;
   /** Where this document sits inside the YAML document, for an item of a `…List` (['items', 3]); shown in JSON paths. */
   pathPrefix?: readonly PathSegment[];
+  /** A GlobalNetworkSet read by the set-file scanner: its nets, already parsed; `value.spec.nets` is then empty. */
+  scannedNets?: ScannedNets;
 }
 
 interface ParsedDocuments {
@@ -179,6 +184,9 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
     );
     return;
   }
+  if (!ANCHOR.test(text) && text.length >= (limits.setScanMinBytes ?? SET_SCAN_MIN_BYTES)) {
+    if (readScannedSets(f.path, text, limits, out)) return;
+  }
   const deep = deepestNesting(text);
   if (deep) {
     diags.push(
@@ -229,6 +237,33 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
       locate: (path, opts) => p.locate(index, path, opts?.key ?? false),
     });
   });
+}
+
+/**
+ * A large set file in the scanner's grammar: its lists scanned into Cidrs, the rest parsed as YAML. False (nothing
+ * added) when the file is not in the grammar or anything in the rest needs the YAML parser's diagnostics.
+ */
+function readScannedSets(file: string, text: string, limits: DocumentLimits, out: SourceDocument[]): boolean {
+  const scanned = scanSetFile(text);
+  if (!scanned || deepestNesting(scanned.rest)) return false;
+  const values = parseFast(scanned.rest);
+  if (!values || values.length > limits.maxDocumentsPerFile) return false;
+  const nets = claimRuns(values, scanned.runs);
+  if (!nets) return false;
+  // Positions come from the whole text, as on the other paths, parsed only when a diagnostic needs one.
+  let positioned: PositionedFile | null = null;
+  const positions = () => (positioned ??= parseWithPositions(text, limits));
+  values.forEach((value, index) => {
+    const doc: SourceDocument = {
+      file,
+      index,
+      value,
+      locate: (path, opts) => positions().locate(index, path, opts?.key ?? false),
+    };
+    if (nets[index]) doc.scannedNets = nets[index];
+    out.push(doc);
+  });
+  return true;
 }
 
 /** All non-empty documents' values, or null when js-yaml refuses the text (the slow path then explains why). */

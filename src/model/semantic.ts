@@ -114,12 +114,14 @@ function cidrs(f: Findings, path: PathSegment[], list: string[] | undefined): Ci
   (list ?? []).forEach((text, i) => {
     const c = parseCidr(text);
     if (!c) return; // the schema's format check already reported it
-    if (c.hostBitsSet) {
-      f.warning([...path, i], 'cidr-host-bits', `${text} has host bits set; it means ${formatCidr(c)}`);
-    }
+    if (c.hostBitsSet) hostBitsWarning(f, [...path, i], text, c);
     out.push(c);
   });
   return out;
+}
+
+function hostBitsWarning(f: Findings, path: PathSegment[], text: string, c: Cidr): void {
+  f.warning(path, 'cidr-host-bits', `${text} has host bits set; it means ${formatCidr(c)}`);
 }
 
 function ports(f: Findings, path: PathSegment[], list: (number | string)[] | undefined): PortSpec[] {
@@ -360,7 +362,12 @@ export function checkNetworkSet(
   res: GlobalNetworkSet,
 ): { set: NetworkSet | null; diagnostics: Diagnostic[] } {
   const f = new Findings(doc);
-  const nets = cidrs(f, ['spec', 'nets'], res.spec.nets);
+  let nets: Cidr[];
+  if (doc.scannedNets) {
+    // Read by the set-file scanner: every net parsed already; only the host-bits warnings are left to give.
+    nets = doc.scannedNets.cidrs;
+    for (const h of doc.scannedNets.hostBits) hostBitsWarning(f, ['spec', 'nets', h.index], h.text, nets[h.index]!);
+  } else nets = cidrs(f, ['spec', 'nets'], res.spec.nets);
   if (f.hasErrors) return { set: null, diagnostics: f.list };
   return {
     set: { name: res.metadata.name, labels: cleanLabels(res.metadata.labels), nets, source: sourceRef(doc) },
