@@ -1,5 +1,5 @@
 // The fast read of a large GlobalNetworkSet file: its `spec.nets` lists scanned line by line straight into Cidrs.
-import { parseCidr, type Cidr } from '../net/cidr.js';
+import { CidrSlabs, type Cidr } from '../net/cidr.js';
 
 /** The nets of one `spec.nets` list read by the scanner, in order; `hostBits` keeps the text of those with host bits. */
 export interface ScannedNets {
@@ -36,6 +36,7 @@ export function scanSetFile(text: string): ScannedSetFile | null {
   if (text.includes('\t') || text.includes(RUN_MARKER) || /\r(?!\n)/.test(text)) return null;
   const rest: string[] = [];
   const runs: ScannedNets[] = [];
+  const slabs = new CidrSlabs();
   let pos = 0;
   while (pos < text.length) {
     const line = lineAt(text, pos);
@@ -46,7 +47,7 @@ export function scanSetFile(text: string): ScannedSetFile | null {
       pos = line.next;
       continue;
     }
-    const run = scanRun(text, line.next, key[1]!.length);
+    const run = scanRun(text, line.next, key[1]!.length, slabs);
     if (run === null) return null;
     if (run === 'none') {
       rest.push(line.text);
@@ -90,7 +91,12 @@ function indentOf(line: string): number {
  * The items after a `nets:` key at indentation `keyIndent`, from `pos`: the nets and where the list ends, 'none' when
  * no item follows (not a list this scanner reads, the line is kept as it is), null when the file is not in the grammar.
  */
-function scanRun(text: string, pos: number, keyIndent: number): { nets: ScannedNets; end: number } | 'none' | null {
+function scanRun(
+  text: string,
+  pos: number,
+  keyIndent: number,
+  slabs: CidrSlabs,
+): { nets: ScannedNets; end: number } | 'none' | null {
   const nets: ScannedNets = { cidrs: [], hostBits: [] };
   let itemIndent = -1;
   let end = pos;
@@ -106,7 +112,7 @@ function scanRun(text: string, pos: number, keyIndent: number): { nets: ScannedN
     const scalar =
       first === DASH && line.text.charCodeAt(indent + 1) === SPACE ? itemScalar(line.text, indent + 2) : null;
     if (scalar !== null && indent >= keyIndent && (itemIndent < 0 || indent === itemIndent)) {
-      const cidr = parseCidr(scalar);
+      const cidr = slabs.parse(scalar);
       if (!cidr) return null;
       if (cidr.hostBitsSet) nets.hostBits.push({ index: nets.cidrs.length, text: scalar });
       nets.cidrs.push(cidr);

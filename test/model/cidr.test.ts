@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  CidrSlabs,
   cidrContains,
   cidrOverlaps,
   formatCidr,
@@ -173,6 +174,38 @@ test('only a zero-length prefix is a catch-all, in either family', () => {
   assert.ok(isCatchAll(cidr('10.0.0.0/0')), 'host bits do not change that');
   assert.not.ok(isCatchAll(cidr('0.0.0.0/1')));
   assert.not.ok(isCatchAll(cidr('::/1')));
+});
+
+test('CidrSlabs parses exactly as parseCidr, each address its own view that later parses leave alone', () => {
+  const texts = [
+    '10.0.0.0/8',
+    '10.1.2.3/8',
+    '1.2.3.4',
+    '0.0.0.0/0',
+    '255.255.255.255/32',
+    '2001:db8::/32',
+    '2001:db8::1/64',
+    '::1',
+    '::ffff:10.1.2.3/120',
+    'FE80::1/10',
+    '10.0.0.0/33',
+    '10.0.0.0/08',
+    '10.0.0/8',
+    '010.0.0.0/8',
+    '10.0.0.0/',
+    '2001:db8::/129',
+    'nope',
+    '',
+  ];
+  const plain = (c: Cidr | null) => c && { ...c, addr: Array.from(c.addr) };
+  const slabs = new CidrSlabs();
+  // Enough parses to fill more than one slab.
+  const kept: { text: string; cidr: Cidr | null }[] = [];
+  for (let i = 0; i < 6000; i++) {
+    const text = texts[i % texts.length]!;
+    kept.push({ text, cidr: slabs.parse(text) });
+  }
+  for (const { text, cidr } of kept) assert.equal(plain(cidr), plain(parseCidr(text)), text);
 });
 
 test.run();
