@@ -81,12 +81,6 @@ function flowBalanced(line: string): boolean {
   return depth === 0;
 }
 
-function indentOf(line: string): number {
-  let i = 0;
-  while (i < line.length && line.charCodeAt(i) === SPACE) i++;
-  return i;
-}
-
 /**
  * The items after a `nets:` key at indentation `keyIndent`, from `pos`: the nets and where the list ends, 'none' when
  * no item follows (not a list this scanner reads, the line is kept as it is), null when the file is not in the grammar.
@@ -101,27 +95,32 @@ function scanRun(
   let itemIndent = -1;
   let end = pos;
   while (pos < text.length) {
-    const line = lineAt(text, pos);
-    const indent = indentOf(line.text);
-    const first = line.text.charCodeAt(indent);
-    if (indent === line.text.length || first === HASH) {
+    // Offsets into the text, not a string per line: a set file has a line per net.
+    let lineEnd = text.indexOf('\n', pos);
+    const next = lineEnd < 0 ? text.length : lineEnd + 1;
+    if (lineEnd < 0) lineEnd = text.length;
+    if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+    let i = pos;
+    while (i < lineEnd && text.charCodeAt(i) === SPACE) i++;
+    const indent = i - pos;
+    const first = text.charCodeAt(i);
+    if (i === lineEnd || first === HASH) {
       // Blank and comment lines belong to no node; they may sit between items or after the list.
-      pos = line.next;
+      pos = next;
       continue;
     }
-    const scalar =
-      first === DASH && line.text.charCodeAt(indent + 1) === SPACE ? itemScalar(line.text, indent + 2) : null;
+    const scalar = first === DASH && text.charCodeAt(i + 1) === SPACE ? itemScalar(text, i + 2, lineEnd) : null;
     if (scalar !== null && indent >= keyIndent && (itemIndent < 0 || indent === itemIndent)) {
       const cidr = slabs.parse(scalar);
       if (!cidr) return null;
       if (cidr.hostBitsSet) nets.hostBits.push({ index: nets.cidrs.length, text: scalar });
       nets.cidrs.push(cidr);
       itemIndent = indent;
-      pos = end = line.next;
+      pos = end = next;
       continue;
     }
     if (itemIndent < 0) return 'none';
-    if (isDocumentMarker(line.text) || (indent <= keyIndent && first !== DASH)) return { nets, end };
+    if (isDocumentMarker(text.slice(pos, lineEnd)) || (indent <= keyIndent && first !== DASH)) return { nets, end };
     return null;
   }
   return itemIndent < 0 ? 'none' : { nets, end: Math.max(end, pos) };
@@ -132,29 +131,31 @@ function isDocumentMarker(line: string): boolean {
 }
 
 /**
- * The scalar of an item line from column `from`: a plain run of address characters (not ending in ':', which would
+ * The scalar of an item line, text[from, end): a plain run of address characters (not ending in ':', which would
  * make it a mapping key), or a quoted scalar without escapes; then only spaces and a comment. Null otherwise.
  */
-function itemScalar(line: string, from: number): string | null {
+function itemScalar(text: string, from: number, end: number): string | null {
   let i = from;
-  while (i < line.length && line.charCodeAt(i) === SPACE) i++;
+  while (i < end && text.charCodeAt(i) === SPACE) i++;
   const start = i;
-  const q = line.charCodeAt(i);
+  const q = text.charCodeAt(i);
   let value: string;
   if (q === 34 || q === 39) {
-    const close = line.indexOf(q === 34 ? '"' : "'", i + 1);
-    if (close < 0) return null;
-    value = line.slice(i + 1, close);
+    const close = text.indexOf(q === 34 ? '"' : "'", i + 1);
+    if (close < 0 || close >= end) return null;
+    value = text.slice(i + 1, close);
     if (q === 34 && value.includes('\\')) return null;
     i = close + 1;
-    if (q === 39 && line.charCodeAt(i) === 39) return null; // '' is an escaped quote
+    if (q === 39 && text.charCodeAt(i) === 39) return null; // '' is an escaped quote
   } else {
-    while (i < line.length && isAddressChar(line.charCodeAt(i))) i++;
-    if (i === start || line.charCodeAt(i - 1) === 58 /* : */) return null;
-    value = line.slice(start, i);
+    while (i < end && isAddressChar(text.charCodeAt(i))) i++;
+    if (i === start || text.charCodeAt(i - 1) === 58 /* : */) return null;
+    value = text.slice(start, i);
   }
-  const tail = line.slice(i);
-  return /^(?: *| +#.*)$/.test(tail) ? value : null;
+  // Then spaces, and a comment only after at least one of them.
+  const afterValue = i;
+  while (i < end && text.charCodeAt(i) === SPACE) i++;
+  return i === end || (i > afterValue && text.charCodeAt(i) === HASH) ? value : null;
 }
 
 /** 0-9 a-f A-F . : / — every character of an IPv4 or IPv6 CIDR, and none that means anything else to YAML. */
