@@ -40,6 +40,8 @@ interface LoadPolicyProgramOptions {
   steps?: number;
   /** Smallest group of entries kept apart in the placement (tests); see src/compile/program/entry-placement.ts. */
   minGroupEntries?: number;
+  /** The IPv6 address structure (the benchmark's before and after); see src/compile/program/ipv6-lengths.ts. */
+  ipv6Table?: 'lengths' | 'lpm';
   /** Called per phase and every batch while filling (entries of big sets, records). */
   onProgress?: (p: PolicyLoadProgress) => void;
 }
@@ -88,9 +90,10 @@ const LPM_CHUNK = 65_536;
 const ARRAY_CHUNK = 8_192;
 
 function fill(map: BpfMap, contents: PolicyMapContents, progress: (done: number) => void): number {
-  if (contents.kind === 'lpm') {
+  if (contents.kind !== 'array') {
+    // An LPM trie or a hash: keys and u32 values. Equal values share one buffer: a set's prefixes mostly carry the
+    // same record id.
     const { keySize, keys, values, count } = contents;
-    // Equal values share one buffer: a set's prefixes mostly carry the same record id.
     const valueBuffers = new Map<number, Buffer>();
     for (let at = 0; at < count; at += LPM_CHUNK) {
       const end = Math.min(count, at + LPM_CHUNK);
@@ -138,6 +141,7 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
   const compiled = compilePolicyProgram(options.state, options.iface, {
     steps: options.steps,
     minGroupEntries: options.minGroupEntries,
+    ipv6Table: options.ipv6Table,
   });
   const t1 = performance.now();
 

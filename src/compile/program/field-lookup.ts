@@ -1,6 +1,6 @@
 // One matcher per field: read the packet's value from nt_state, look up its class (a DIR-16-8-8 table with bitmaps
-// for IPv4 addresses, an LPM trie for IPv6, arrays for protocol, ports and ICMP) and then its record, and keep the
-// record pointer on the stack for the scan.
+// for IPv4 addresses, a hash searched by prefix length for IPv6, arrays for protocol, ports and ICMP) and then its
+// record, and keep the record pointer on the stack for the scan.
 // Registers: R1 the value, then its class and record id; R2 the key pointer or a flag test; R0 what a lookup found;
 // R4 the deciding entry's word when the field's value alone decides (TERMINAL, classifier.ts).
 // One emitted instruction per line, with its effect.
@@ -9,7 +9,8 @@ import { FP, R0, R1, R2, R4 } from '../../asm/index.js';
 import { PacketFlag, STATE_FIELDS } from '../../abi/notrack.js';
 import { NO_VALUE_INDEX, TERMINAL, type ClassifierField } from './classifier.js';
 import { STRIDE_BITMAP, STRIDE_GROUP } from './ipv4-stride.js';
-import { R_STATE, STACK_INDEX, STACK_KEY } from './frame.js';
+import type { LengthNode } from './ipv6-lengths.js';
+import { R_STATE, STACK_BEST, STACK_INDEX, STACK_KEY } from './frame.js';
 
 /** Looks up `map` with the key at fp+keyOffset; R0 = value pointer or 0. */
 function emitLookup(p: ProgramBuilder, map: string, keyOffset: number): void {
@@ -117,6 +118,56 @@ function emitStrideLookup(
   p.label(leaf);
 }
 
+/**
+ * The IPv6 lookup (ipv6-lengths.ts): R1 = the slot value the address finds. The search tree over prefix lengths is
+ * emitted unrolled, one probe per node: the key (the length, the address masked to it) is written on the stack, a
+ * hit keeps the element's value at fp+STACK_BEST and goes to the longer subtree, a miss to the shorter one.
+ */
+function emitLengthSearch(
+  p: ProgramBuilder,
+  name: string,
+  at: number,
+  table: { tree: readonly LengthNode[]; missValue: number },
+  classMap: string,
+): void {
+  const done = p.newLabel(`${name}_searched`);
+  const nodeLabel = table.tree.map((node) => p.newLabel(`${name}_len${node.len}`));
+  const go = (n: number): string => (n < 0 ? done : nodeLabel[n]!);
+  p.st('u32', FP, STACK_BEST, table.missValue | 0); // best = the value of addresses under no prefix
+  // Depth first, the longer subtree right after its node, so that a hit falls through to it.
+  const visit = (n: number): void => {
+    if (n < 0) return;
+    const node = table.tree[n]!;
+    p.label(nodeLabel[n]!);
+    p.st('u32', FP, STACK_KEY, node.len); // key.prefixlen = this node's length
+    for (let w = 0; w < 4; w++) {
+      const bits = Math.max(0, Math.min(32, node.len - 32 * w));
+      if (bits === 0) {
+        p.st('u32', FP, STACK_KEY + 4 + 4 * w, 0); // key word w = 0: past the length
+        continue;
+      }
+      p.ldx('u32', R1, R_STATE, at + 4 * w); // R1 = address word w (network order)
+      if (bits < 32) {
+        // The mask of the word's first `bits` bits, as the little-endian load sees network-order bytes.
+        const m = Buffer.alloc(4);
+        m.writeUInt32BE((0xffffffff << (32 - bits)) >>> 0);
+        p.alu32('and', R1, m.readInt32LE(0)); // R1 = the word masked to the length
+      }
+      p.stx('u32', FP, STACK_KEY + 4 + 4 * w, R1); // key word w
+    }
+    emitLookup(p, classMap, STACK_KEY);
+    p.jmp('jeq', R0, 0, go(node.shorter)); // miss: no prefix of this length or longer below it matches
+    p.ldx('u32', R1, R0, 0); // R1 = the prefix's or marker's value
+    p.stx('u32', FP, STACK_BEST, R1); // best = it
+    if (node.longer < 0) p.ja(done); // hit at the longest length here: done
+    visit(node.longer); // (else the longer subtree follows)
+    visit(node.shorter);
+  };
+  if (table.tree.length > 0) visit(0); // (no prefix at all: every address finds the miss value)
+  p.label(done);
+  p.ldx('u32', R1, FP, STACK_BEST); // R1 = the longest match's value
+}
+
 /** R1 = a pointer with STRIDE_BITMAP -> R0 = that element of `map` (a bitmap group or a wide bitmap). */
 function emitBitmapElement(p: ProgramBuilder, map: string, fail: string): void {
   p.alu64('and', R1, STRIDE_BITMAP - 1); // R1 = the element
@@ -181,6 +232,9 @@ export function emitFieldLookup(
     const bitmapMap = m.bitmapCount > 0 ? maps.bitmapMap : undefined;
     const wideMap = m.wideCount > 0 ? maps.wideMap : undefined;
     emitStrideLookup(p, field.name, at, { classMap, bitmapMap, wideMap }, fail);
+  } else if (m.kind === 'lengths') {
+    const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;
+    emitLengthSearch(p, field.name, at, m, classMap);
   } else if (m.kind === 'lpm') {
     // The LPM key: prefix length = the whole address, then the address as on the wire (the state keeps it so).
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;

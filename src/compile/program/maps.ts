@@ -5,6 +5,7 @@ import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
 import { TABLE_WORDS } from './entry-placement.js';
 import { STRIDE_BITMAP_BYTES, STRIDE_GROUP_BYTES, STRIDE_WIDE_BYTES } from './ipv4-stride.js';
+import { LENGTH_KEY_BYTES } from './ipv6-lengths.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
@@ -34,11 +35,14 @@ export interface PolicyMapSpec {
   readonly flags: number;
 }
 
-/** Contents of an array map (keys 0..count-1) or of an LPM trie. */
+/**
+ * Contents of an array map (keys 0..count-1), or of a keyed map: an LPM trie, or a hash (the IPv6 address table,
+ * ipv6-lengths.ts); both are `count` keys of `keySize` bytes and `count` u32 values.
+ */
 export type PolicyMapContents =
   | { readonly kind: 'array'; readonly count: number; readonly valueSize: number; readonly values: Buffer }
   | {
-      readonly kind: 'lpm';
+      readonly kind: 'lpm' | 'hash';
       readonly count: number;
       readonly keySize: number;
       readonly keys: Buffer;
@@ -155,6 +159,18 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
         maxEntries: Math.max(1, m.count),
         flags: MapFlag.NO_PREALLOC,
       });
+    } else if (m.kind === 'lengths') {
+      // Preallocated: the elements sit in one pool, and a lookup takes no lock and allocates nothing.
+      specs.push({
+        name,
+        family,
+        role: f.name,
+        type: MapType.HASH,
+        keySize: LENGTH_KEY_BYTES,
+        valueSize: 4,
+        maxEntries: Math.max(1, m.count),
+        flags: 0,
+      });
     } else {
       // An array indexed directly: the DIR-16-8-8 table's groups, or one class value per value of a scalar field.
       const stride = m.kind === 'stride';
@@ -220,5 +236,6 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
   }
   const values = Buffer.from(m.values.buffer, m.values.byteOffset, m.values.byteLength);
   if (m.kind === 'lpm') return { kind: 'lpm', count: m.count, keySize: m.keySize, keys: m.keys, values };
+  if (m.kind === 'lengths') return { kind: 'hash', count: m.count, keySize: LENGTH_KEY_BYTES, keys: m.keys, values };
   return { kind: 'array', count: m.values.length, valueSize: 4, values };
 }
