@@ -195,7 +195,14 @@ test('IPv6 table: 100,000 /128 hosts and 10,000 /48 nets: two probes, one elemen
   assert.ok(t.markers <= 100_000, `${t.markers} markers`);
   assert.is(t.count - t.markers, 110_000);
   const sample = prefixes.filter((_, i) => i % 97 === 0);
-  check(t, sample, sample.map((p) => (p[1] === 128 ? 1 : 2)), sample.map(([v]) => v), 0, 'hosts and nets');
+  check(
+    t,
+    sample,
+    sample.map((p) => (p[1] === 128 ? 1 : 2)),
+    sample.map(([v]) => v),
+    0,
+    'hosts and nets',
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------------

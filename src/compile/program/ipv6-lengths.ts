@@ -106,7 +106,7 @@ export function buildLengthTable(input: {
   const markerLengths: number[][] = [];
   for (const len of lengths) {
     const path: number[] = [];
-    for (let n = 0; n >= 0 && tree.length > 0; ) {
+    for (let n = 0; n >= 0 && tree.length > 0;) {
       const node = tree[n]!;
       if (node.len === len) break;
       if (node.len < len) path.push(node.len);
@@ -199,7 +199,7 @@ export function lengthLookup(t: LengthTable, addr: Uint8Array, index?: Map<strin
   const byKey = index ?? lengthIndex(t);
   let best = t.missValue;
   const key = Buffer.alloc(LENGTH_KEY_BYTES);
-  for (let n = t.tree.length > 0 ? 0 : -1; n >= 0; ) {
+  for (let n = t.tree.length > 0 ? 0 : -1; n >= 0;) {
     const node = t.tree[n]!;
     key.fill(0);
     key.writeUInt32LE(node.len, 0);
