@@ -115,7 +115,7 @@ test('IPv6 table: every address finds the value of its longest prefix (random pr
     const values = prefixes.map((_, i) => (seed % 2 === 0 && i % 3 === 0 ? (TERMINAL | i) >>> 0 : i + 1));
     const t = buildLengthTable({ keys: lpmKeys(prefixes), values, count: prefixes.length, missValue: 0 });
     assert.is(t.tree.length, 129, 'every length 0..128 is a node');
-    assert.is(treeDepth(t.tree), 8, 'a lookup makes at most 8 probes for 129 lengths');
+    assert.ok(treeDepth(t.tree) <= 9, `a lookup makes at most 9 probes for 129 lengths, not ${treeDepth(t.tree)}`);
     assert.is(t.count - t.markers, prefixes.length, 'one element per prefix');
     check(t, prefixes, values, aimAt(r, prefixes, 4000), 0, `seed ${seed}`);
   }
@@ -177,7 +177,7 @@ test('IPv6 table: the last of equal prefixes wins, and host bits in a key are ig
   assert.is(t.count, 2, 'one element per distinct prefix (the /32 is the root; /128 needs no marker)');
 });
 
-test('IPv6 table: 100,000 /128 hosts and 10,000 /48 nets: two probes, one element per prefix and few markers', () => {
+test('IPv6 table: 100,000 /128 hosts and 10,000 /48 nets: one probe for a host, two for a net, no marker', () => {
   const r = mulberry32(3);
   const seen = new Set<bigint>();
   const prefixes: Prefix[] = [];
@@ -192,7 +192,8 @@ test('IPv6 table: 100,000 /128 hosts and 10,000 /48 nets: two probes, one elemen
   const values = prefixes.map((_, i) => (i < 100_000 ? 1 : 2));
   const t = buildLengthTable({ keys: lpmKeys(prefixes), values, count: prefixes.length, missValue: 0 });
   assert.is(treeDepth(t.tree), 2);
-  assert.ok(t.markers <= 100_000, `${t.markers} markers`);
+  assert.is(t.tree[0]!.len, 128, 'the hosts, nine in ten prefixes, are at the root: one probe each');
+  assert.is(t.markers, 0, 'and leave no marker (the /48s are shorter than the root)');
   assert.is(t.count - t.markers, 110_000);
   const sample = prefixes.filter((_, i) => i % 97 === 0);
   check(

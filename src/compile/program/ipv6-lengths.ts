@@ -7,17 +7,19 @@
 // trie of array groups as for IPv4: a /128 host under 16-then-8-bit strides needs 14 levels, and an isolated host one
 // 1 KiB group per level below where it parts from its neighbours (100,000 random hosts in a /32: about 1 GiB); path
 // compression would fix the memory but not the 14 dependent reads. Here:
-// - each distinct prefix length L present is a node of a balanced binary search tree over the sorted lengths;
+// - each distinct prefix length L present is a node of a binary search tree over the sorted lengths, shaped by how
+//   many prefixes each length holds (buildTree), never more than one level deeper than a balanced one;
 // - every prefix is one element, key = (L, address masked to L bits), value = the slot value it finds;
 // - a prefix of length L also leaves a marker at each length M < L where the search for L turns longer, so that a
 //   probe at M hits whenever some longer prefix below may match; a marker's value is the best match of its own M
 //   bits (the longest prefix of length <= M covering them, or the miss value);
 // - a lookup starts at the root with best = the miss value: a hit records the element's value and goes to the
-//   longer half, a miss goes to the shorter half; at the bottom, best is the longest-prefix match.
-// A lookup is at most ceil(log2(D + 1)) hash probes for D distinct lengths (2 lengths: 2; 8: 4; all 129: 8), whatever
-// the number of prefixes, and each probe is one jhash and one bucket chain of one element on average. Memory: one
-// element per prefix plus at most ceil(log2(D + 1)) - 1 markers per prefix, shared by every prefix with the same
-// leading M bits (100,000 /128 hosts and a few /48s: about 100,000 elements of some 100 bytes in the kernel).
+//   longer lengths, a miss to the shorter ones; at the bottom, best is the longest-prefix match.
+// A lookup is at most ceil(log2(D + 1)) + 1 hash probes for D distinct lengths (2 lengths: 2; 5: 4; all 129: 9),
+// whatever the number of prefixes, and each probe is one jhash and one bucket chain of about one element. Memory: one
+// element per prefix plus at most one marker per prefix and tree level above its length, shared by every prefix with
+// the same leading M bits (90,000 /128 hosts and 10,000 /64 nets: 100,000 elements, no marker, about 100 bytes each
+// in the kernel).
 // The tree is known at compile time, so the program emits it unrolled (field-lookup.ts): no loop for the verifier.
 import { PolicyProgramError } from './limits.js';
 
@@ -51,19 +53,63 @@ export function treeDepth(tree: readonly LengthNode[]): number {
   return tree.length === 0 ? 0 : depth(0);
 }
 
-/** The balanced tree over sorted lengths: the middle is the root, the halves its subtrees. */
-function buildTree(lengths: readonly number[]): LengthNode[] {
-  const nodes: { len: number; longer: number; shorter: number }[] = [];
-  const make = (lo: number, hi: number): number => {
-    if (lo > hi) return -1;
-    const mid = (lo + hi) >>> 1;
-    const at = nodes.length;
-    nodes.push({ len: lengths[mid]!, longer: -1, shorter: -1 });
-    nodes[at]!.shorter = make(lo, mid - 1);
-    nodes[at]!.longer = make(mid + 1, hi);
-    return at;
+/**
+ * The search tree over the sorted lengths, shaped by how many prefixes each length holds: of the trees no deeper than
+ * a balanced one plus a level, the one with the least (probes to reach each prefix's length) + (markers: a prefix
+ * leaves one at each node where its search turns longer) + (probes of an address under no prefix, weighted as all
+ * prefixes together). A set of 90,000 /128 hosts and 10,000 /64 nets gets /128 at the root: a host is one probe and
+ * leaves no marker, where the balanced tree (/64 at the root) makes every host two probes and a marker.
+ * Dynamic programming over intervals of lengths: O(D^3 * depth) for D lengths, D <= 129.
+ */
+function buildTree(lengths: readonly number[], weights: readonly number[]): LengthNode[] {
+  const d = lengths.length;
+  if (d === 0) return [];
+  const maxDepth = Math.ceil(Math.log2(d + 1)) + 1;
+  const prefixSum = new Float64Array(d + 1);
+  for (let i = 0; i < d; i++) prefixSum[i + 1] = prefixSum[i]! + weights[i]!;
+  const w = (lo: number, hi: number): number => (lo > hi ? 0 : prefixSum[hi + 1]! - prefixSum[lo]!);
+  const misses = prefixSum[d]!;
+  // best[(lo * d + hi) * (maxDepth + 1) * 2 + depth * 2 + spine]: cost, or -1 when not computed; root alongside.
+  const size = d * d * (maxDepth + 1) * 2;
+  const cost = new Float64Array(size).fill(-1);
+  const root = new Int16Array(size);
+  const at = (lo: number, hi: number, depth: number, spine: number): number =>
+    ((lo * d + hi) * (maxDepth + 1) + depth) * 2 + spine;
+  const solve = (lo: number, hi: number, depth: number, spine: number): number => {
+    if (lo > hi) return 0;
+    if (hi - lo + 1 > 2 ** depth - 1) return Infinity;
+    const i = at(lo, hi, depth, spine);
+    if (cost[i]! >= 0) return cost[i]!;
+    let best = Infinity;
+    let bestK = lo;
+    for (let k = lo; k <= hi; k++) {
+      const c =
+        w(lo, hi) +
+        (spine ? misses : 0) +
+        w(k + 1, hi) +
+        solve(lo, k - 1, depth - 1, spine) +
+        solve(k + 1, hi, depth - 1, 0);
+      if (c < best) {
+        best = c;
+        bestK = k;
+      }
+    }
+    cost[i] = best;
+    root[i] = bestK;
+    return best;
   };
-  make(0, lengths.length - 1);
+  solve(0, d - 1, maxDepth, 1);
+  const nodes: { len: number; longer: number; shorter: number }[] = [];
+  const make = (lo: number, hi: number, depth: number, spine: number): number => {
+    if (lo > hi) return -1;
+    const k = root[at(lo, hi, depth, spine)]!;
+    const n = nodes.length;
+    nodes.push({ len: lengths[k]!, longer: -1, shorter: -1 });
+    nodes[n]!.shorter = make(lo, k - 1, depth - 1, spine);
+    nodes[n]!.longer = make(k + 1, hi, depth - 1, 0);
+    return n;
+  };
+  make(0, d - 1, maxDepth, 1);
   return nodes;
 }
 
@@ -88,7 +134,7 @@ export function buildLengthTable(input: {
   // Prefixes as words (masked), lengths and values.
   const words = new Uint32Array(count * 4);
   const lens = new Uint8Array(count);
-  const present = new Uint8Array(129);
+  const present = new Uint32Array(129);
   for (let i = 0; i < count; i++) {
     const at = i * LENGTH_KEY_BYTES;
     const len = keys.readUInt32LE(at);
@@ -96,12 +142,15 @@ export function buildLengthTable(input: {
       throw new PolicyProgramError('policy-program-bad-input', `an IPv6 prefix length of ${len} is past 128`);
     }
     lens[i] = len;
-    present[len] = 1;
+    present[len]!++;
     for (let w = 0; w < 4; w++) words[i * 4 + w] = maskWord(keys.readUInt32BE(at + 4 + w * 4), w, len);
   }
   const lengths: number[] = [];
   for (let l = 0; l <= 128; l++) if (present[l]) lengths.push(l);
-  const tree = buildTree(lengths);
+  const tree = buildTree(
+    lengths,
+    lengths.map((l) => present[l]!),
+  );
   // The lengths where the search for each length turns longer: its markers go there.
   const markerLengths: number[][] = [];
   for (const len of lengths) {
