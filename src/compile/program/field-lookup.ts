@@ -5,12 +5,12 @@
 // R4 the deciding entry's word when the field's value alone decides (TERMINAL, classifier.ts).
 // One emitted instruction per line, with its effect.
 import type { ProgramBuilder } from '../../asm/index.js';
-import { FP, R0, R1, R2, R4 } from '../../asm/index.js';
+import { FP, R0, R1, R2, R3, R4 } from '../../asm/index.js';
 import { PacketFlag, STATE_FIELDS } from '../../abi/notrack.js';
 import { NO_VALUE_INDEX, TERMINAL, type ClassifierField } from './classifier.js';
 import { STRIDE_BITMAP, STRIDE_GROUP } from './ipv4-stride.js';
-import type { LengthNode } from './ipv6-lengths.js';
-import { R_STATE, STACK_BEST, STACK_INDEX, STACK_KEY } from './frame.js';
+import { FILTER_MUL, FILTER_SEED, type LengthNode } from './ipv6-lengths.js';
+import { R_STATE, STACK_BEST, STACK_FILTER, STACK_INDEX, STACK_KEY } from './frame.js';
 
 /** Looks up `map` with the key at fp+keyOffset; R0 = value pointer or 0. */
 function emitLookup(p: ProgramBuilder, map: string, keyOffset: number): void {
@@ -120,26 +120,36 @@ function emitStrideLookup(
 
 /**
  * The IPv6 lookup (ipv6-lengths.ts): R1 = the slot value the address finds. The search tree over prefix lengths is
- * emitted unrolled, one probe per node: the key (the length, the address masked to it) is written on the stack, a
- * hit keeps the element's value at fp+STACK_BEST and goes to the longer subtree, a miss to the shorter one.
+ * emitted unrolled, one probe per node: the key (the length, the address masked to it) is written on the stack while
+ * R3 hashes it for the miss filter; a clear filter bit is a miss without the hash lookup. A hit keeps the element's
+ * value at fp+STACK_BEST and goes on to the longer lengths, a miss to the shorter ones.
  */
 function emitLengthSearch(
   p: ProgramBuilder,
   name: string,
   at: number,
-  table: { tree: readonly LengthNode[]; missValue: number },
-  classMap: string,
+  table: { tree: readonly LengthNode[]; missValue: number; filterBits: number },
+  maps: { classMap: string; filterMap: string },
+  fail: string,
 ): void {
   const done = p.newLabel(`${name}_searched`);
   const nodeLabel = table.tree.map((node) => p.newLabel(`${name}_len${node.len}`));
   const go = (n: number): string => (n < 0 ? done : nodeLabel[n]!);
   p.st('u32', FP, STACK_BEST, table.missValue | 0); // best = the value of addresses under no prefix
+  if (table.tree.length > 0) {
+    p.st('u32', FP, STACK_INDEX, 0); // key = 0
+    emitLookup(p, maps.filterMap, STACK_INDEX);
+    p.jmp('jeq', R0, 0, fail); // no filter (cannot happen: an array of one)
+    p.stx('u64', FP, STACK_FILTER, R0); // keep the filter pointer
+  }
   // Depth first, the longer subtree right after its node, so that a hit falls through to it.
   const visit = (n: number): void => {
     if (n < 0) return;
     const node = table.tree[n]!;
+    const probe = p.newLabel(`${name}_probe${node.len}`);
     p.label(nodeLabel[n]!);
     p.st('u32', FP, STACK_KEY, node.len); // key.prefixlen = this node's length
+    p.mov32(R3, Math.imul(node.len, FILTER_SEED)); // R3 = the filter hash, seeded by the length
     for (let w = 0; w < 4; w++) {
       const bits = Math.max(0, Math.min(32, node.len - 32 * w));
       if (bits === 0) {
@@ -154,8 +164,23 @@ function emitLengthSearch(
         p.alu32('and', R1, m.readInt32LE(0)); // R1 = the word masked to the length
       }
       p.stx('u32', FP, STACK_KEY + 4 + 4 * w, R1); // key word w
+      p.alu32('xor', R3, R1); // R3 ^= the word
+      p.alu32('mul', R3, FILTER_MUL | 0); // R3 *= the multiplier
     }
-    emitLookup(p, classMap, STACK_KEY);
+    p.alu32('rsh', R3, 32 - table.filterBits); // R3 = the key's filter bit
+    p.mov32(R2, R3); // R2 = the bit
+    p.alu32('rsh', R2, 5); // R2 = its word
+    p.alu32('lsh', R2, 2); // R2 = the word's byte offset
+    p.ldx('u64', R1, FP, STACK_FILTER); // R1 = the filter
+    p.alu64('add', R1, R2); // R1 = the word
+    p.ldx('u32', R1, R1, 0); // R1 = the filter word
+    p.alu32('and', R3, 31); // R3 = the bit in it
+    p.alu32('rsh', R1, R3); // R1 = the bit, lowest
+    p.alu32('and', R1, 1); // R1 = 0 (surely absent) or 1 (maybe present)
+    p.jmp('jne', R1, 0, probe); // maybe present: look
+    p.ja(go(node.shorter)); // absent: a miss
+    p.label(probe);
+    emitLookup(p, maps.classMap, STACK_KEY);
     p.jmp('jeq', R0, 0, go(node.shorter)); // miss: no prefix of this length or longer below it matches
     p.ldx('u32', R1, R0, 0); // R1 = the prefix's or marker's value
     p.stx('u32', FP, STACK_BEST, R1); // best = it
@@ -219,7 +244,7 @@ function emitFieldValue(
 export function emitFieldLookup(
   p: ProgramBuilder,
   field: ClassifierField,
-  maps: { classMap: string; bitmapMap?: string; wideMap?: string; recordsMap: string },
+  maps: { classMap: string; bitmapMap?: string; wideMap?: string; filterMap?: string; recordsMap: string },
   slot: number,
   fail: string,
   terminal: string,
@@ -234,7 +259,8 @@ export function emitFieldLookup(
     emitStrideLookup(p, field.name, at, { classMap, bitmapMap, wideMap }, fail);
   } else if (m.kind === 'lengths') {
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;
-    emitLengthSearch(p, field.name, at, m, classMap);
+    if (maps.filterMap === undefined) throw new Error(`field ${field.name}: an IPv6 table needs its filter map`);
+    emitLengthSearch(p, field.name, at, m, { classMap, filterMap: maps.filterMap }, fail);
   } else if (m.kind === 'lpm') {
     // The LPM key: prefix length = the whole address, then the address as on the wire (the state keeps it so).
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;

@@ -33,6 +33,8 @@ export const STACK_KEY = -104;
 export const STACK_INDEX = -112;
 /** Stack: during an IPv6 address lookup (ipv6-lengths.ts), the value of the longest match found so far. */
 export const STACK_BEST = -120;
+/** Stack: during an IPv6 address lookup, the pointer to its miss filter (ipv6-lengths.ts). */
+export const STACK_FILTER = -128;
 
 const SCRATCH = STATE_FIELDS.scratch.offset;
 /**

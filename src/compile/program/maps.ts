@@ -9,14 +9,18 @@ import { LENGTH_KEY_BYTES } from './ipv6-lengths.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
-/** The bitmap groups and wide bitmaps of an IPv4 address field's table (ipv4-stride.ts), beside its 1 KiB groups. */
-export type BitmapRole = 'saddrBitmap' | 'daddrBitmap' | 'saddrWide' | 'daddrWide';
+/**
+ * The bitmap groups and wide bitmaps of an IPv4 address field's table (ipv4-stride.ts), beside its 1 KiB groups; the
+ * miss filter of an IPv6 address field's hash (ipv6-lengths.ts).
+ */
+export type BitmapRole = 'saddrBitmap' | 'daddrBitmap' | 'saddrWide' | 'daddrWide' | 'saddrFilter' | 'daddrFilter';
 
 /** What a map holds: the class records, the entry table, one field's class table, or its bitmap groups. */
 type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName | BitmapRole;
 
 /** The role of an address field's bitmap groups or wide bitmaps. */
-export const bitmapRole = (field: 'saddr' | 'daddr', kind: 'Bitmap' | 'Wide'): BitmapRole => `${field}${kind}`;
+export const bitmapRole = (field: 'saddr' | 'daddr', kind: 'Bitmap' | 'Wide' | 'Filter'): BitmapRole =>
+  `${field}${kind}`;
 
 const BITMAP_MAPS = [
   { kind: 'Bitmap', valueSize: STRIDE_BITMAP_BYTES, count: 'bitmapCount', values: 'bitmaps' },
@@ -63,6 +67,8 @@ const ROLE_SUFFIX: Record<PolicyMapRole, string> = {
   saddrBitmap: 'srcb',
   daddrWide: 'dstw',
   saddrWide: 'srcw',
+  daddrFilter: 'dstf',
+  saddrFilter: 'srcf',
 };
 
 export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
@@ -171,6 +177,18 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
         maxEntries: Math.max(1, m.count),
         flags: 0,
       });
+      if (f.name === 'saddr' || f.name === 'daddr') {
+        specs.push({
+          name: policyMapName(family, bitmapRole(f.name, 'Filter')),
+          family,
+          role: bitmapRole(f.name, 'Filter'),
+          type: MapType.ARRAY,
+          keySize: 4,
+          valueSize: m.filter.byteLength,
+          maxEntries: 1,
+          flags: 0,
+        });
+      }
     } else {
       // An array indexed directly: the DIR-16-8-8 table's groups, or one class value per value of a scalar field.
       const stride = m.kind === 'stride';
@@ -226,6 +244,11 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
     const words = m[b.values];
     const values = Buffer.from(words.buffer, words.byteOffset, m[b.count] * b.valueSize);
     return { kind: 'array', count: m[b.count], valueSize: b.valueSize, values };
+  }
+  const filtered = c.fields.find((x) => `${x.name}Filter` === role)?.map;
+  if (filtered?.kind === 'lengths') {
+    const values = Buffer.from(filtered.filter.buffer, filtered.filter.byteOffset, filtered.filter.byteLength);
+    return { kind: 'array', count: 1, valueSize: values.length, values };
   }
   const f = c.fields.find((x) => x.name === role);
   if (!f) throw new Error(`policy maps: family ${c.family} does not use field ${role}`);
