@@ -8,7 +8,7 @@
 //        NOTRACK_BENCH_V6_PASSES=... passes over the sources per variant (default 6), interleaved
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import type { DesiredState, IngressEntry, PrefixSet, SideMatch } from '../src/compile/desired-state.js';
+import type { DesiredState, IngressEntry, PrefixSet } from '../src/compile/desired-state.js';
 import { loadPolicyProgram } from '../src/dataplane/policy-program.js';
 import { FP, patchMapFds, ProgramBuilder, R0, R1, R2, R3, R4, R5, R6, R7 } from '../src/asm/index.js';
 import { MapType } from '../src/abi/bpf-uapi.js';
@@ -21,10 +21,18 @@ import {
   type BpfMap,
   type BpfProgram,
 } from '../src/libbpf/index.js';
-import { formatIp } from '../src/net/cidr.js';
 import { buildFrame } from '../test/support/packets.js';
 import { Pipeline, XDP_DROP, XDP_PASS } from '../test/support/pipeline.js';
 import { mulberry32, type Rng } from '../test/support/seeded-random.js';
+import {
+  ingressEntry,
+  ingressState,
+  IPV6_ALL,
+  ipv6Mask,
+  ipv6Text,
+  randomBits,
+  sideMatch,
+} from '../test/support/ipv6-policy.js';
 
 const PASSES = Number(process.env.NOTRACK_BENCH_V6_PASSES ?? 6);
 const SOURCES = 10_000;
@@ -35,19 +43,11 @@ const VARIANTS = ['lpm', 'lengths'] as const;
 type Variant = (typeof VARIANTS)[number];
 const LABEL: Record<Variant, string> = { lpm: 'LPM trie', lengths: 'length hash' };
 
-const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });
-
-function randomBig(r: Rng, nbits: number): bigint {
-  let v = 0n;
-  for (let i = 0; i < nbits; i += 16) v = (v << 16n) | BigInt(Math.floor(r() * 65536));
-  return nbits === 0 ? 0n : v & ((1n << BigInt(nbits)) - 1n);
-}
-const text = (v: bigint): string => {
-  const b = new Uint8Array(16);
-  for (let i = 15; i >= 0; i--, v >>= 8n) b[i] = Number(v & 0xffn);
-  return formatIp(6, b);
-};
-const hostMask = (len: number): bigint => (1n << BigInt(128 - len)) - 1n;
+const side = sideMatch;
+const entry = ingressEntry;
+const randomBig = randomBits;
+const text = ipv6Text;
+const hostMask = (len: number): bigint => IPV6_ALL ^ ipv6Mask(len);
 
 interface Row {
   name: string;
@@ -57,46 +57,18 @@ interface Row {
   passed: Buffer[];
 }
 
-function stateOf(v6: IngressEntry[], sets: Record<string, PrefixSet>, hash: string): DesiredState {
-  return {
-    formatVersion: 1,
-    host: 'bench',
+const stateOf = (entries: IngressEntry[], sets: Record<string, PrefixSet>, hash: string): DesiredState =>
+  ingressState({
+    family: 6,
+    entries,
+    sets: Object.fromEntries(Object.entries(sets).map(([id, set]) => [id, set.prefixes])),
+    iface: IFACE,
     hash,
-    config: {
-      acceptMark: 0,
-      passMark: 0,
-      xdpMode: 'native' as DesiredState['config']['xdpMode'],
-      logRate: 0,
-      logBurst: 0,
-    },
     failsafes: [{ direction: 'inbound', protocol: 6, port: 22, net: null }],
-    sets,
-    interfaces: [
-      {
-        name: IFACE,
-        endpoint: 'bench',
-        ingress: { v4: [], v6 },
-        counters: v6.map((_, i) => ({ policy: `bench-${i}`, direction: 'ingress' as const, index: 0 })),
-      },
-    ],
-    egress: { interfaces: [], ipsets: [] },
-  };
-}
+  });
 
 const frame = (src: bigint): Buffer =>
   buildFrame({ family: 6, proto: 'udp', src: text(src), dst: '2001:db8:ffff::10', sport: 40000, dport: 5353 });
-
-const entry = (counter: number, e: Partial<IngressEntry>): IngressEntry => ({
-  counter,
-  action: 'Deny',
-  protocol: null,
-  notProtocol: null,
-  icmp: null,
-  notICMP: null,
-  source: side(),
-  destination: side(),
-  ...e,
-});
 
 /** The trailing rule of every state: UDP to port 53 allowed from anywhere (so a passed packet is scanned). */
 const allowDns = (counter: number): IngressEntry =>

@@ -2,7 +2,7 @@
 // match, and the classifier's IPv6 maps.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { DesiredState, IngressEntry, PrefixSet, SideMatch } from '../../src/compile/desired-state.js';
+import type { DesiredState, IngressEntry } from '../../src/compile/desired-state.js';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
 import { buildClassifier, TERMINAL } from '../../src/compile/program/classifier.js';
 import { ENTRY_COUNTER_MASK } from '../../src/compile/program/entry-word.js';
@@ -15,29 +15,25 @@ import {
   type LengthTable,
 } from '../../src/compile/program/ipv6-lengths.js';
 import { policyMapContents, policyMaps } from '../../src/compile/program/maps.js';
-import { formatIp } from '../../src/net/cidr.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
+import {
+  ingressEntry,
+  ingressState,
+  IPV6_ALL,
+  ipv6Bytes,
+  ipv6Mask,
+  ipv6Text,
+  randomBits,
+  sideMatch,
+} from '../support/ipv6-policy.js';
 
 type Prefix = [value: bigint, len: number];
 
-const ALL = (1n << 128n) - 1n;
-const mask = (len: number): bigint => (len === 0 ? 0n : (ALL << BigInt(128 - len)) & ALL);
-
-function randomBig(r: Rng, nbits: number): bigint {
-  let v = 0n;
-  for (let i = 0; i < nbits; i += 16) v = (v << 16n) | BigInt(Math.floor(r() * 65536));
-  return nbits === 0 ? 0n : v & ((1n << BigInt(nbits)) - 1n);
-}
-
-const bytesOf = (v: bigint): Uint8Array => {
-  const out = new Uint8Array(16);
-  for (let i = 15; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-};
-const text = (v: bigint): string => formatIp(6, bytesOf(v));
+const ALL = IPV6_ALL;
+const mask = ipv6Mask;
+const randomBig = randomBits;
+const bytesOf = ipv6Bytes;
+const text = ipv6Text;
 
 function lpmKeys(prefixes: Prefix[]): Buffer {
   const keys = Buffer.alloc(prefixes.length * LENGTH_KEY_BYTES);
@@ -209,53 +205,10 @@ test('IPv6 table: 100,000 /128 hosts and 10,000 /48 nets: one probe for a host, 
 // ---------------------------------------------------------------------------------------------------------------
 // The classifier's IPv6 maps
 
-const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });
-
-function entry(counter: number, e: Partial<IngressEntry>): IngressEntry {
-  return {
-    counter,
-    action: 'Deny',
-    protocol: null,
-    notProtocol: null,
-    icmp: null,
-    notICMP: null,
-    source: side(),
-    destination: side(),
-    ...e,
-  };
-}
-
-function stateOf(v6: IngressEntry[], sets: Record<string, string[]>): DesiredState {
-  const prefixSets: Record<string, PrefixSet> = {};
-  for (const [id, prefixes] of Object.entries(sets)) prefixSets[id] = { id, family: 6, prefixes, origin: id };
-  return {
-    formatVersion: 1,
-    host: 'h',
-    hash: '',
-    config: {
-      acceptMark: 0,
-      passMark: 0,
-      xdpMode: 'native' as DesiredState['config']['xdpMode'],
-      logRate: 0,
-      logBurst: 0,
-    },
-    failsafes: [],
-    sets: prefixSets,
-    interfaces: [
-      {
-        name: 'eth0',
-        endpoint: 'h',
-        ingress: { v4: [], v6 },
-        counters: Array.from({ length: Math.max(0, ...v6.map((e) => e.counter + 1)) }, (_, i) => ({
-          policy: `p${i}`,
-          direction: 'ingress' as const,
-          index: 0,
-        })),
-      },
-    ],
-    egress: { interfaces: [], ipsets: [] },
-  };
-}
+const side = sideMatch;
+const entry = ingressEntry;
+const stateOf = (entries: IngressEntry[], sets: Record<string, string[]>): DesiredState =>
+  ingressState({ family: 6, entries, sets });
 
 test('IPv6 classifier: a source deny list is one hash map of prefixes and markers, decided by one lookup', () => {
   const r = mulberry32(11);

@@ -4,11 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { evaluatePacket } from '../../src/compile/evaluate.js';
-import type { DesiredState, IngressEntry, PacketDescription, SideMatch } from '../../src/compile/desired-state.js';
+import type { DesiredState, IngressEntry, PacketDescription } from '../../src/compile/desired-state.js';
 import { MAX_PART_INSNS } from '../../src/compile/program/index.js';
-import { formatIp } from '../../src/net/cidr.js';
 import { expectedAction, frameFor, Pipeline, XDP_DROP, XDP_PASS } from '../support/pipeline.js';
-import { mulberry32, type Rng } from '../support/seeded-random.js';
+import { mulberry32 } from '../support/seeded-random.js';
+import { ingressState, IPV6_ALL, ipv6Mask, ipv6Text, randomBits, sideMatch } from '../support/ipv6-policy.js';
 import { kernelGate } from '../support/kernel-gate.js';
 
 const gate = kernelGate('program-ipv6');
@@ -22,47 +22,13 @@ test.after(() => {
   if (gate.runs) pl.close();
 });
 
-const side = (m: Partial<SideMatch> = {}): SideMatch => ({ inSets: [], notInSets: [], ports: [], notPorts: [], ...m });
-const ALL = (1n << 128n) - 1n;
-const net = (v: bigint, len: number): bigint => (len === 0 ? 0n : v & ((ALL << BigInt(128 - len)) & ALL));
-const text = (v: bigint): string => {
-  const b = new Uint8Array(16);
-  for (let i = 15; i >= 0; i--, v >>= 8n) b[i] = Number(v & 0xffn);
-  return formatIp(6, b);
-};
-function randomBig(r: Rng, nbits: number): bigint {
-  let v = 0n;
-  for (let i = 0; i < nbits; i += 16) v = (v << 16n) | BigInt(Math.floor(r() * 65536));
-  return v & ((1n << BigInt(nbits)) - 1n);
-}
-
-function state(v6: IngressEntry[], sets: Record<string, string[]>): DesiredState {
-  return {
-    formatVersion: 1,
-    host: 'h',
-    hash: '',
-    config: {
-      acceptMark: 0,
-      passMark: 0,
-      xdpMode: 'native' as DesiredState['config']['xdpMode'],
-      logRate: 0,
-      logBurst: 0,
-    },
-    failsafes: [],
-    sets: Object.fromEntries(
-      Object.entries(sets).map(([id, prefixes]) => [id, { id, family: 6, prefixes, origin: id } as const]),
-    ),
-    interfaces: [
-      {
-        name: 'eth0',
-        endpoint: 'ep',
-        ingress: { v4: [], v6 },
-        counters: v6.map((_, i) => ({ policy: `p${i}`, direction: 'ingress' as const, index: 0 })),
-      },
-    ],
-    egress: { interfaces: [], ipsets: [] },
-  };
-}
+const side = sideMatch;
+const ALL = IPV6_ALL;
+const net = (v: bigint, len: number): bigint => v & ipv6Mask(len);
+const text = ipv6Text;
+const randomBig = randomBits;
+const state = (entries: IngressEntry[], sets: Record<string, string[]>): DesiredState =>
+  ingressState({ family: 6, entries, sets });
 
 const base = { notProtocol: null, icmp: null, notICMP: null };
 
