@@ -117,6 +117,22 @@ test('IPv6 table: every address finds the value of its longest prefix (random pr
   }
 });
 
+test('IPv6 table: scattered prefixes of uniformly random lengths: markers outnumber prefixes, lookups stay exact', () => {
+  const r = mulberry32(9);
+  const prefixes: Prefix[] = [];
+  const seen = new Set<string>();
+  while (prefixes.length < 1500) {
+    const len = 1 + Math.floor(r() * 128);
+    const v = randomBig(r, 128) & mask(len);
+    if (!seen.has(`${v}/${len}`)) prefixes.push([v, len]);
+    seen.add(`${v}/${len}`);
+  }
+  const values = prefixes.map((_, i) => i + 1);
+  const t = buildLengthTable({ keys: lpmKeys(prefixes), values, count: prefixes.length, missValue: 0 });
+  assert.ok(t.markers > prefixes.length, `${t.markers} markers for ${prefixes.length} prefixes`);
+  check(t, prefixes, values, aimAt(r, prefixes, 800), 0, 'scattered');
+});
+
 test('IPv6 table: edge cases: ::/0, /128 hosts, prefixes that differ only in the last bit, many in one /64', () => {
   const base = (0x20010db8n << 96n) | (0x1234n << 64n);
   const prefixes: Prefix[] = [

@@ -2,8 +2,8 @@
 //
 // Entries get bit positions (entry-placement.ts: grouped by the fields they constrain, in evaluation order within a
 // group). Each field some entry constrains becomes a table from the packet's value to a record id (address fields:
-// IPv4 a DIR-16-8-8 table, IPv6 a hash table searched by prefix length; protocol, ports, ICMP: arrays); a record holds the bit vector of the entries that accept that value,
-// with its summary. Fields no entry constrains are left out, and the program does not look them up. The entry
+// IPv4 a DIR-16-8-8 table, IPv6 a hash table searched by prefix length; protocol, ports, ICMP: arrays); a record
+// holds the bit vector of the entries that accept that value, with its summary. Fields no entry constrains are left out, and the program does not look them up. The entry
 // table maps a bit back to what the entry does.
 import type { IpFamily } from '../../net/cidr.js';
 import type { DesiredState, IngressEntry, InterfaceState, PortRange, SideMatch } from '../desired-state.js';

@@ -97,7 +97,8 @@ function buildTree(lengths: readonly number[], weights: readonly number[]): Leng
   for (let i = 0; i < d; i++) prefixSum[i + 1] = prefixSum[i]! + weights[i]!;
   const w = (lo: number, hi: number): number => (lo > hi ? 0 : prefixSum[hi + 1]! - prefixSum[lo]!);
   const misses = prefixSum[d]!;
-  // best[(lo * d + hi) * (maxDepth + 1) * 2 + depth * 2 + spine]: cost, or -1 when not computed; root alongside.
+  // Per (interval lo..hi, depth left, on the miss spine or not): the least cost, -1 until computed, and its root.
+  // The miss spine is the path of an address under no prefix: from the root, always to the shorter lengths.
   const size = d * d * (maxDepth + 1) * 2;
   const cost = new Float64Array(size).fill(-1);
   const root = new Int16Array(size);
@@ -203,8 +204,9 @@ export function buildLengthTable(input: {
     return lens[a]! - lens[b]! || a - b;
   });
 
-  const out = Buffer.alloc(count * LENGTH_KEY_BYTES * Math.max(1, treeDepth(tree)));
-  const outValues = new Uint32Array(out.length / LENGTH_KEY_BYTES);
+  // Elements: room for every prefix and a marker each to start with, grown when markers need more.
+  let out = Buffer.alloc(Math.max(1, count * 2) * LENGTH_KEY_BYTES);
+  let outValues = new Uint32Array(out.length / LENGTH_KEY_BYTES);
   let n = 0;
   let markers = 0;
   // The last element written at each length (its masked words), to write each marker once.
@@ -218,6 +220,14 @@ export function buildLengthTable(input: {
     return true;
   };
   const write = (len: number, i: number, value: number): void => {
+    if (n === outValues.length) {
+      const grown = Buffer.alloc(out.length * 2);
+      out.copy(grown);
+      out = grown;
+      const values2 = new Uint32Array(outValues.length * 2);
+      values2.set(outValues);
+      outValues = values2;
+    }
     const at = n * LENGTH_KEY_BYTES;
     out.writeUInt32LE(len, at);
     for (let w = 0; w < 4; w++) out.writeUInt32BE(maskWord(words[i * 4 + w]!, w, len), at + 4 + w * 4);
