@@ -6,10 +6,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { run } from '../support/netns.js';
 import {
   IFNAME,
   dbPolicy,
   overwriteAppSourceSlots,
+  policyMap,
   postgresConnection,
   RECONCILE_TOOLS,
   withLab,
