@@ -1,6 +1,6 @@
 // Reads notrack's ipsets back from the kernel: headers and members from one `ipset list` (headers alone: `-t`).
 import { NotrackError } from '../../errors.js';
-import { runChecked, type CommandRunner } from '../command-runner.js';
+import { runChecked, runCheckedAsync, type AsyncCommandRunner, type CommandRunner } from '../command-runner.js';
 import { SET_PREFIX, isTmpSetName } from './names.js';
 import type { IpsetActual, IpsetActualSet } from './types.js';
 
@@ -77,13 +77,19 @@ export function parseIpsetHeaders(text: string): IpsetActualSet[] {
  * through unread.
  */
 export function observeIpsets(runner: CommandRunner, opts: { members?: boolean } = {}): IpsetActual {
-  const members = opts.members !== false;
-  const argv = members ? ['ipset', 'list'] : ['ipset', 'list', '-t'];
-  const all = parseIpsetList(
-    runChecked(runner, 'ipset-list-failed', argv),
-    (name) => ours(name) && !isTmpSetName(name),
-  );
-  const mine = all.filter((s) => ours(s.name));
+  const argv = listArgv(opts.members !== false);
+  return ipsetActual(runChecked(runner, 'ipset-list-failed', argv));
+}
+
+/** observeIpsets (members included) with the program running while the caller goes on. */
+export async function observeIpsetsAsync(runner: AsyncCommandRunner): Promise<IpsetActual> {
+  return ipsetActual(await runCheckedAsync(runner, 'ipset-list-failed', listArgv(true)));
+}
+
+const listArgv = (members: boolean): string[] => (members ? ['ipset', 'list'] : ['ipset', 'list', '-t']);
+
+function ipsetActual(listed: string): IpsetActual {
+  const mine = parseIpsetList(listed, (name) => ours(name) && !isTmpSetName(name)).filter((s) => ours(s.name));
   return { sets: mine.filter((s) => !isTmpSetName(s.name)), leftovers: mine.filter((s) => isTmpSetName(s.name)) };
 }
 

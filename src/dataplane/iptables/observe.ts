@@ -1,5 +1,5 @@
 // Reads the raw and filter tables of one family back from the kernel (one iptables-save -c) into an IptablesActual.
-import { runChecked, type CommandRunner } from '../command-runner.js';
+import { runChecked, runCheckedAsync, type AsyncCommandRunner, type CommandRunner } from '../command-runner.js';
 import { actualTable, parseIptablesSave } from './save-parse.js';
 import { TABLES, type Family, type IptablesActual } from './types.js';
 
@@ -13,7 +13,18 @@ const restoreCommand = (family: Family): string => (family === 4 ? 'iptables-res
  * table that does not exist holds nothing of notrack's, as an empty one. Reading never creates a table.
  */
 export function observeIptables(runner: CommandRunner, family: Family): IptablesActual {
-  const parsed = parseIptablesSave(runChecked(runner, 'iptables-save-failed', [saveCommand(family), '-c']), TABLES);
+  return iptablesActual(family, runChecked(runner, 'iptables-save-failed', saveArgv(family)));
+}
+
+/** observeIptables with the program running while the caller goes on. */
+export async function observeIptablesAsync(runner: AsyncCommandRunner, family: Family): Promise<IptablesActual> {
+  return iptablesActual(family, await runCheckedAsync(runner, 'iptables-save-failed', saveArgv(family)));
+}
+
+const saveArgv = (family: Family): string[] => [saveCommand(family), '-c'];
+
+function iptablesActual(family: Family, saved: string): IptablesActual {
+  const parsed = parseIptablesSave(saved, TABLES);
   const tables = {} as IptablesActual['tables'];
   for (const t of TABLES) tables[t] = actualTable(t, parsed.get(t) ?? []);
   return { family, tables };
