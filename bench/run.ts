@@ -1,6 +1,7 @@
 // Runs the benchmarks named on the command line (default: all) and prints their figures as a table and JSON.
 import { benchValidate } from './validate.js';
 import { benchPolicyProgram } from './policy-program.js';
+import { benchPolicyProgramV6 } from './policy-program-v6.js';
 import { benchPlan, benchPlanScale } from './plan.js';
 import { benchTrafficEngine } from './traffic-engine.js';
 import { benchWire } from './wire.js';
@@ -10,6 +11,7 @@ import { benchControlPlane } from './control-plane.js';
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   validate: () => benchValidate(),
   'policy-program': () => benchPolicyProgram(),
+  'policy-program-v6': () => benchPolicyProgramV6(),
   plan: () => benchPlan(),
   'plan-scale': () => benchPlanScale(),
   'traffic-engine': () => benchTrafficEngine(),

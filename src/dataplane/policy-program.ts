@@ -40,6 +40,8 @@ interface LoadPolicyProgramOptions {
   steps?: number;
   /** Smallest group of entries kept apart in the placement (tests); see src/compile/program/entry-placement.ts. */
   minGroupEntries?: number;
+  /** The IPv6 address structure (the benchmark's before and after); see src/compile/program/ipv6-lengths.ts. */
+  ipv6Table?: 'lengths' | 'lpm';
   /** Called per phase and every batch while filling (entries of big sets, records). */
   onProgress?: (p: PolicyLoadProgress) => void;
 }
@@ -55,8 +57,9 @@ export interface PolicyProgramStats {
   records: { v4: number; v6: number };
   /** Entries written per map. */
   mapEntries: Record<string, number>;
-  /** sha256 of the contents of each array map (class tables, records, entry table), to notice tampering: an array
-   *  map's entries cannot be deleted, only overwritten, so counting them says nothing. */
+  /** sha256 of the contents of each array map (class tables, records, entry table) and IPv6 address hash, to notice
+   *  tampering: an array map's entries cannot be deleted, only overwritten, so counting them says nothing, and a
+   *  hash element's value can be overwritten in place. */
   mapDigests: Record<string, string>;
   /** Milliseconds: compile (tables + program), fill (maps), load (verifier). */
   ms: { compile: number; fill: number; load: number };
@@ -88,9 +91,10 @@ const LPM_CHUNK = 65_536;
 const ARRAY_CHUNK = 8_192;
 
 function fill(map: BpfMap, contents: PolicyMapContents, progress: (done: number) => void): number {
-  if (contents.kind === 'lpm') {
+  if (contents.kind !== 'array') {
+    // An LPM trie or a hash: keys and u32 values. Equal values share one buffer: a set's prefixes mostly carry the
+    // same record id.
     const { keySize, keys, values, count } = contents;
-    // Equal values share one buffer: a set's prefixes mostly carry the same record id.
     const valueBuffers = new Map<number, Buffer>();
     for (let at = 0; at < count; at += LPM_CHUNK) {
       const end = Math.min(count, at + LPM_CHUNK);
@@ -126,6 +130,30 @@ export function arrayDigest(values: Uint8Array): string {
   return createHash('sha256').update(values).digest('hex');
 }
 
+/**
+ * The digest of a keyed map's contents (the IPv6 address hash): its keys sorted by their bytes, each followed by its
+ * value, so that the kernel's iteration order does not matter (what drift reads back from the kernel).
+ */
+export function keyedDigest(entries: readonly { key: Uint8Array; value: Uint8Array }[]): string {
+  const sorted = [...entries].sort((a, b) => Buffer.compare(a.key, b.key));
+  const h = createHash('sha256');
+  for (const e of sorted) h.update(e.key).update(e.value);
+  return h.digest('hex');
+}
+
+/** The digest of what `fill` writes, as drift reads it back: arrays in key order, hashes by keyedDigest. */
+function contentsDigest(contents: PolicyMapContents): string | null {
+  if (contents.kind === 'array') return arrayDigest(contents.values);
+  if (contents.kind === 'lpm') return null; // (the benchmark's before: not applied by notrack)
+  const { keys, values, keySize, count } = contents;
+  return keyedDigest(
+    Array.from({ length: count }, (_, i) => ({
+      key: keys.subarray(i * keySize, (i + 1) * keySize),
+      value: values.subarray(i * 4, i * 4 + 4),
+    })),
+  );
+}
+
 function classifierFor(spec: PolicyMapSpec, v4: Classifier, v6: Classifier): Classifier {
   return spec.family === 4 ? v4 : v6;
 }
@@ -138,6 +166,7 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
   const compiled = compilePolicyProgram(options.state, options.iface, {
     steps: options.steps,
     minGroupEntries: options.minGroupEntries,
+    ipv6Table: options.ipv6Table,
   });
   const t1 = performance.now();
 
@@ -160,7 +189,8 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
       mapEntries[spec.name] = fill(map, contents, (done) =>
         progress({ phase: 'fill', map: spec.name, done, total: contents.count }),
       );
-      if (contents.kind === 'array' && spec.role !== 'scan') mapDigests[spec.name] = arrayDigest(contents.values);
+      const digest = spec.role === 'scan' ? null : contentsDigest(contents);
+      if (digest !== null) mapDigests[spec.name] = digest;
       if (options.pinDir !== undefined) map.pin(join(options.pinDir, spec.name));
     }
     const t2 = performance.now();

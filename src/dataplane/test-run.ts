@@ -127,13 +127,14 @@ export class XdpTestRun {
   install(
     state: DesiredState,
     iface: string | InterfaceState,
-    options: { steps?: number; minGroupEntries?: number } = {},
+    options: { steps?: number; minGroupEntries?: number; ipv6Table?: 'lengths' | 'lpm' } = {},
   ): PolicyProgramStats {
     const loaded = loadPolicyProgram({
       state,
       iface,
       steps: options.steps,
       minGroupEntries: options.minGroupEntries,
+      ipv6Table: options.ipv6Table,
       staticMaps: { nt_state: this.maps.state, nt_jump: this.maps.jump, nt_counters: this.maps.counters },
     });
     loaded.install(this.maps.jump);

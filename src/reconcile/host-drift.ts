@@ -24,6 +24,7 @@ import {
   type IpsetActual,
   type IpsetChange,
 } from '../dataplane/ipset/index.js';
+import { keyedDigest } from '../dataplane/policy-program.js';
 import { MapType, openPinnedMap } from '../libbpf/index.js';
 import type { AppliedRecord } from './applied-record.js';
 import { appliedView, type AppliedView } from './applied-view.js';
@@ -157,7 +158,7 @@ export function interfaceItems(
     }
   }
   for (const [name, digest] of Object.entries(rec.policyMapDigests ?? {})) {
-    const found = arrayMapDigest(join(active.path, 'policy', name));
+    const found = policyMapDigest(join(active.path, 'policy', name));
     if (found !== null && found !== digest)
       out.push({ object: `policy map ${name} on ${ifname}`, description: 'contents changed' });
   }
@@ -166,10 +167,11 @@ export function interfaceItems(
 
 /**
  * The digest of a pinned array map's values in key order (as policy-program.ts's arrayDigest of what it wrote), or
- * null when it is not pinned. The values are read in a few large batches and hashed as they come: a drift check
- * runs every few minutes on the agent's event loop, and a table of 65,536 slots must cost milliseconds there.
+ * of a hash map's entries (its keyedDigest), or null when it is not pinned. Array values are read in a few large
+ * batches and hashed as they come: a drift check runs every few minutes on the agent's event loop, and a table of
+ * 65,536 slots must cost milliseconds there.
  */
-function arrayMapDigest(path: string): string | null {
+function policyMapDigest(path: string): string | null {
   let map;
   try {
     map = openPinnedMap(path);
@@ -177,6 +179,7 @@ function arrayMapDigest(path: string): string | null {
     return null;
   }
   try {
+    if (map.type === MapType.HASH) return keyedDigest(map.lookupBatch({ chunk: 4096 }).entries);
     const h = createHash('sha256');
     map.arrayValues((values) => h.update(values));
     return h.digest('hex');

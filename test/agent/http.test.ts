@@ -203,14 +203,21 @@ test('/healthz: Stalled is 200 for a while, then 503 once it lasts longer than t
 });
 
 test('/livez fails when one run takes longer than hung-after; HEAD works; other methods and paths are refused', async () => {
-  const r = new ScriptedReconciler({ reconcile: [{ ...ready(), delayMs: 250 }] });
-  const a = await startAgent(r, { hungAfterMs: 100 });
+  // The agent's clock is the test's, and the run ends when the test says so: no timing under load decides the result.
+  let clock = 1_000_000;
+  let release!: () => void;
+  const until = new Promise<void>((resolve) => (release = resolve));
+  const r = new ScriptedReconciler({ reconcile: [{ ...ready(), until }] });
+  const a = await startAgent(r, { hungAfterMs: 100 }, { now: () => clock });
   try {
+    for (const until = Date.now() + 10_000; r.inFlight === 0; await sleep(5))
+      if (Date.now() > until) throw new Error('the startup run never began');
     assert.is((await get(a, '/livez')).code, 200);
-    await sleep(150);
+    clock += 150;
     const hung = await get(a, '/livez');
     assert.is(hung.code, 503);
     assert.is(JSON.parse(hung.body).reason, 'Hung');
+    release();
     await a.log.waitFor(finished('startup'));
     assert.is((await get(a, '/livez')).code, 200);
     const head = await get(a, '/healthz', 'HEAD');
@@ -218,6 +225,7 @@ test('/livez fails when one run takes longer than hung-after; HEAD works; other 
     assert.is((await get(a, '/healthz', 'POST')).code, 405);
     assert.is((await get(a, '/reconcile')).code, 404);
   } finally {
+    release();
     await a.handle.stop();
   }
 });

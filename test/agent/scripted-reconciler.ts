@@ -9,7 +9,8 @@ import type {
   Reconciler,
 } from '../../src/agent/reconciler.js';
 
-export type Step<T> = T & { delayMs?: number; throws?: string; hang?: boolean };
+/** A scripted outcome; it may wait (`delayMs`, or until the promise `until` settles), throw, or never end (`hang`). */
+export type Step<T> = T & { delayMs?: number; until?: Promise<void>; throws?: string; hang?: boolean };
 
 export interface Call {
   method: 'reconcile' | 'checkDrift' | 'counters';
@@ -167,8 +168,9 @@ export class ScriptedReconciler implements Reconciler {
     try {
       if (step.hang) await new Promise(() => {});
       if (step.delayMs) await sleep(step.delayMs);
+      if (step.until) await step.until;
       if (step.throws) throw new Error(step.throws);
-      const { delayMs: _d, throws: _t, hang: _h, ...outcome } = step;
+      const { delayMs: _d, until: _u, throws: _t, hang: _h, ...outcome } = step;
       return outcome as T;
     } finally {
       this.inFlight -= 1;

@@ -21,6 +21,7 @@ import type {
 import { Limits } from '../../src/abi/notrack.js';
 import { formatIp, type IpFamily } from '../../src/net/cidr.js';
 import { buildClassifier, stepBudget } from '../../src/compile/program/index.js';
+import { treeDepth } from '../../src/compile/program/ipv6-lengths.js';
 import { expectedAction, frameFor, Pipeline } from '../support/pipeline.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
 import { kernelGate } from '../support/kernel-gate.js';
@@ -92,14 +93,32 @@ function subPrefix(r: Rng, outer: Prefix, len: number): Prefix {
   return { family: outer.family, value: outer.value | mid, len };
 }
 
+/** A random prefix of any length 0..32 or 0..128 under (or above) an anchor. */
 function randomPrefix(r: Rng, f: IpFamily): Prefix {
   const anchor = pick(r, ANCHORS[f]);
   const max = bits(f);
+  // IPv6 lengths past the anchor's +64 less often, so that most prefixes still hold packets aimed at others.
   const len = chance(r, 0.05)
-    ? int(r, 1, anchor.len)
-    : int(r, anchor.len, f === 4 ? max : Math.min(max, anchor.len + 64));
+    ? int(r, 0, anchor.len)
+    : int(r, anchor.len, f === 4 || chance(r, 0.3) ? max : Math.min(max, anchor.len + 64));
   if (len <= anchor.len) return { family: f, value: anchor.value & ~((1n << BigInt(max - len)) - 1n), len };
   return subPrefix(r, anchor, len);
+}
+
+/**
+ * Prefixes nested along one random address at `n` random lengths (IPv6: the address table's search tree then has
+ * many lengths, and markers at most of them), some of them split in two by their last bit.
+ */
+function nestedChain(r: Rng, f: IpFamily, n: number): Prefix[] {
+  const leaf = subPrefix(r, pick(r, ANCHORS[f]), bits(f));
+  const out: Prefix[] = [];
+  for (let k = 0; k < n; k++) {
+    const len = int(r, 0, bits(f));
+    const value = leaf.value & ~((1n << BigInt(bits(f) - len)) - 1n);
+    out.push({ family: f, value, len });
+    if (len > 0 && chance(r, 0.3)) out.push({ family: f, value: value ^ (1n << BigInt(bits(f) - len)), len });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -216,9 +235,10 @@ function randomEntry(r: Rng, f: IpFamily, counter: number, setIds: string[], sha
 function randomSet(r: Rng, f: IpFamily, id: string, size: number): PrefixSet {
   const seen = new Set<string>();
   const prefixes: string[] = [];
-  // A few sets are fragments of another (nested prefixes across sets) or wide.
+  // A few sets are fragments of another (nested prefixes across sets) or wide; some hold a nested chain.
+  const chain = chance(r, 0.3) ? nestedChain(r, f, int(r, 2, Math.min(size, f === 4 ? 12 : 40))) : [];
   for (let i = 0; i < size * 3 && prefixes.length < size; i++) {
-    const t = prefixText(randomPrefix(r, f));
+    const t = prefixText(chain[i] ?? randomPrefix(r, f));
     if (!seen.has(t)) {
       seen.add(t);
       prefixes.push(t);
@@ -227,13 +247,16 @@ function randomSet(r: Rng, f: IpFamily, id: string, size: number): PrefixSet {
   return { id, family: f, prefixes: prefixes.sort(), origin: `random set ${id}` };
 }
 
-/** A large set: `size` distinct /32 (IPv4) or /64 (IPv6) prefixes under the first anchor, plus some wider ones. */
+/**
+ * A large set: `size` distinct /32 (IPv4) or /128 and /64 (IPv6) prefixes under the first anchor, plus some wider
+ * ones.
+ */
 function largeSet(r: Rng, f: IpFamily, id: string, size: number): PrefixSet {
   const anchor = ANCHORS[f][0]!;
-  const len = f === 4 ? 32 : 64;
   const seen = new Set<string>();
   const prefixes: string[] = [];
   while (prefixes.length < size) {
+    const len = f === 4 ? 32 : chance(r, 0.5) ? 128 : 64;
     const t = prefixText(subPrefix(r, anchor, chance(r, 0.05) ? len - int(r, 1, 8) : len));
     if (!seen.has(t)) {
       seen.add(t);
@@ -513,6 +536,14 @@ function runBatch(pl: Pipeline, o: BatchOptions): number {
         tally.set('IPv4 bitmap groups', (tally.get('IPv4 bitmap groups') ?? 0) + field.map.bitmapCount);
         tally.set('IPv4 wide bitmaps', (tally.get('IPv4 wide bitmaps') ?? 0) + field.map.wideCount);
       }
+      if (field.map.kind === 'lengths') {
+        const m = field.map;
+        tally.set('IPv6 table elements', (tally.get('IPv6 table elements') ?? 0) + m.count);
+        tally.set('IPv6 table markers', (tally.get('IPv6 table markers') ?? 0) + m.markers);
+        const depth = treeDepth(m.tree);
+        tally.set('IPv6 deepest search', Math.max(tally.get('IPv6 deepest search') ?? 0, depth));
+        if (m.tree.length >= 16) count('IPv6 tables of 16 lengths or more');
+      }
     }
   }
   const counters = s.state.interfaces[0]!.counters.map((_, i) => i);
@@ -628,6 +659,8 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
   assert.ok((tally.get('IPv4 table groups') ?? 0) > 0, 'the IPv4 tables had groups past the first table');
   assert.ok((tally.get('IPv4 bitmap groups') ?? 0) > 0, 'the IPv4 tables had bitmap groups');
   assert.ok((tally.get('IPv4 wide bitmaps') ?? 0) > 0, 'the IPv4 tables had wide bitmaps');
+  assert.ok((tally.get('IPv6 table markers') ?? 0) > 0, 'the IPv6 tables had markers');
+  assert.ok((tally.get('IPv6 deepest search') ?? 0) >= 5, 'an IPv6 table had a search of 5 probes or more');
 });
 
 kernelTest('the naive baseline of the benchmark gives the same verdicts and counters', () => {

@@ -1,15 +1,17 @@
 // Drift on a real host in a namespace: each kind of tampering (a detached XDP program, a flushed or deleted
-// notrack chain, an overwritten class table, a deleted ipset member, a foreign rule in a notrack chain) is named by
+// notrack chain, an overwritten class table (IPv4 and IPv6), a deleted ipset member, a foreign rule in a notrack chain) is named by
 // `notrack drift` (exit 2) and repaired by `notrack apply` (then drift exits 0); checkDrift warns or enforces;
 // a new policy revision is pending, not drift, until it is applied.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { run } from '../support/netns.js';
 import {
   IFNAME,
   dbPolicy,
   overwriteAppSourceSlots,
+  policyMap,
   postgresConnection,
   RECONCILE_TOOLS,
   withLab,
@@ -91,6 +93,24 @@ kt('each tamper is named by drift and repaired by apply', async () => {
       detectAndRepair(lab, 'class table overwritten', [/^policy map ntp4_src on eth0: contents changed$/]);
       const pg = await postgresConnection(lab, 4);
       assert.ok(pg.arrived && pg.tracked.length === 0, 'postgres flows untracked again');
+
+      // The IPv6 source table (a hash) tampered with, its element count kept: the app subnet's prefix moved to the
+      // next /64, so postgres over IPv6 from fd00:0:0:1::/64 meets the host's INPUT DROP until apply rebuilds it.
+      const src6 = policyMap(lab, 'ntp6_src');
+      const elements = JSON.parse(run(['bpftool', '-j', 'map', 'dump', 'pinned', src6]).stdout) as {
+        key: string[];
+        value: string[];
+      }[];
+      assert.is(elements.length, 1, 'one element: fd00:0:0:1::/64 (one prefix length, no marker)');
+      const key = elements[0]!.key.map((b) => b.replace(/^0x/, ''));
+      const moved = key.map((b, i) => (i === 4 + 7 ? '02' : b));
+      const value = elements[0]!.value.map((b) => b.replace(/^0x/, ''));
+      run(['bpftool', 'map', 'delete', 'pinned', src6, 'key', 'hex', ...key]);
+      run(['bpftool', 'map', 'update', 'pinned', src6, 'key', 'hex', ...moved, 'value', 'hex', ...value]);
+      assert.not.ok((await postgresConnection(lab, 6)).arrived, 'without its prefix postgres over IPv6 is cut off');
+      detectAndRepair(lab, 'IPv6 class table overwritten', [/^policy map ntp6_src on eth0: contents changed$/]);
+      const pg6 = await postgresConnection(lab, 6);
+      assert.ok(pg6.arrived && pg6.tracked.length === 0, 'postgres over IPv6 flows untracked again');
 
       // An ipset member deleted.
       const [set] = lab.ipsets();

@@ -407,12 +407,17 @@ export interface LabOutcome {
   revision: { commit: string | null } | null;
 }
 
+/** The pinned path of one of the running generation's policy maps on eth0. */
+export function policyMap(lab: ReconcileLab, name: string): string {
+  return path.join(lab.bpffs, IFNAME, `gen-${lab.observe().activeGeneration}`, 'policy', name);
+}
+
 /**
  * Tampers with the running policy program's IPv4 source table: the slots of 10.0.0.0/8 overwritten with those of
  * 11.0.0.0/8 (under no prefix), so the app subnet no longer matches its rules until apply rebuilds the program.
  */
 export function overwriteAppSourceSlots(lab: ReconcileLab): void {
-  const src = path.join(lab.bpffs, IFNAME, `gen-${lab.observe().activeGeneration}`, 'policy', 'ntp4_src');
+  const src = policyMap(lab, 'ntp4_src');
   const lookup = (first: number): string[] =>
     (
       JSON.parse(

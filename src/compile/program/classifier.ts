@@ -2,8 +2,8 @@
 //
 // Entries get bit positions (entry-placement.ts: grouped by the fields they constrain, in evaluation order within a
 // group). Each field some entry constrains becomes a table from the packet's value to a record id (address fields:
-// an LPM trie; protocol, ports, ICMP: arrays); a record holds the bit vector of the entries that accept that value,
-// with its summary. Fields no entry constrains are left out, and the program does not look them up. The entry
+// IPv4 a DIR-16-8-8 table, IPv6 a hash table searched by prefix length; protocol, ports, ICMP: arrays); a record
+// holds the bit vector of the entries that accept that value, with its summary. Fields no entry constrains are left out, and the program does not look them up. The entry
 // table maps a bit back to what the entry does.
 import type { IpFamily } from '../../net/cidr.js';
 import type { DesiredState, IngressEntry, InterfaceState, PortRange, SideMatch } from '../desired-state.js';
@@ -11,6 +11,7 @@ import { buildAddressTable, type AddressConstraint, type AddressTable } from './
 import { placeEntries, type EntryPlacement } from './entry-placement.js';
 import { entryWord } from './entry-word.js';
 import { buildStrideTable, type StrideTable } from './ipv4-stride.js';
+import { buildLengthTable, type LengthTable } from './ipv6-lengths.js';
 import { PolicyProgramError } from './limits.js';
 import { newVector, RecordTable, setBit, vectorShape, type VectorShape } from './records.js';
 import {
@@ -49,11 +50,13 @@ type FieldTable = AddressTable | ScalarTable;
 
 /**
  * What a field's map holds: record ids, or TERMINAL | entry word. Scalar fields: an array by value. IPv4 addresses:
- * the DIR-16-8-8 table (ipv4-stride.ts). IPv6 addresses: the LPM trie entries, with the value for a miss.
+ * the DIR-16-8-8 table (ipv4-stride.ts). IPv6 addresses: the per-length hash table (ipv6-lengths.ts), or with
+ * `ipv6Table: 'lpm'` the kernel LPM trie's entries with the value for a miss (what the benchmark compares against).
  */
 export type FieldMap =
   | { readonly kind: 'array'; readonly values: Uint32Array }
   | StrideTable
+  | LengthTable
   | {
       readonly kind: 'lpm';
       readonly keySize: number;
@@ -185,6 +188,8 @@ function constrainedFields(e: IngressEntry): number {
 export interface ClassifierOptions {
   /** Smallest group of entries kept apart in the placement (tests use small ones to get many groups). */
   minGroupEntries?: number;
+  /** The IPv6 address structure: the per-length hash (default) or the kernel's LPM trie (the benchmark's before). */
+  ipv6Table?: 'lengths' | 'lpm';
 }
 
 /** Builds the tables of one interface's ingress entries of one family. */
@@ -251,7 +256,9 @@ export function buildClassifier(
       map =
         family === 4
           ? buildStrideTable({ keys: table.keys, values, count: table.count, defaultValue: missValue })
-          : { kind: 'lpm', keySize: table.keySize, keys: table.keys, values, count: table.count, missValue };
+          : options.ipv6Table === 'lpm'
+            ? { kind: 'lpm', keySize: table.keySize, keys: table.keys, values, count: table.count, missValue }
+            : buildLengthTable({ keys: table.keys, values, count: table.count, missValue });
     }
     return { name, table, map, terminalClasses: terminal.size };
   });

@@ -178,7 +178,10 @@ export function compilePolicyProgram(
   // A state without its hash (hand-built in tests) is tagged by the interface's entries instead.
   const content = state.hash || JSON.stringify(state.interfaces.find((i) => i.name === name)?.ingress ?? null);
   const digest = createHash('sha256')
-    .update(`${content}\0${name}\0${options.steps ?? ''}\0${options.minGroupEntries ?? ''}`)
+    .update(
+      `${content}\0${name}\0${options.steps ?? ''}\0${options.minGroupEntries ?? ''}` +
+        (options.ipv6Table === undefined ? '' : `\0${options.ipv6Table}`),
+    )
     .digest();
   const generation = digest.readUInt32LE(0) || 1;
   return { v4, v6, program: emitPolicyProgram({ v4, v6, generation, steps: options.steps }) };

@@ -1,15 +1,16 @@
 // One matcher per field: read the packet's value from nt_state, look up its class (a DIR-16-8-8 table with bitmaps
-// for IPv4 addresses, an LPM trie for IPv6, arrays for protocol, ports and ICMP) and then its record, and keep the
-// record pointer on the stack for the scan.
+// for IPv4 addresses, a hash searched by prefix length for IPv6, arrays for protocol, ports and ICMP) and then its
+// record, and keep the record pointer on the stack for the scan.
 // Registers: R1 the value, then its class and record id; R2 the key pointer or a flag test; R0 what a lookup found;
 // R4 the deciding entry's word when the field's value alone decides (TERMINAL, classifier.ts).
 // One emitted instruction per line, with its effect.
 import type { ProgramBuilder } from '../../asm/index.js';
-import { FP, R0, R1, R2, R4 } from '../../asm/index.js';
+import { FP, R0, R1, R2, R3, R4 } from '../../asm/index.js';
 import { PacketFlag, STATE_FIELDS } from '../../abi/notrack.js';
 import { NO_VALUE_INDEX, TERMINAL, type ClassifierField } from './classifier.js';
 import { STRIDE_BITMAP, STRIDE_GROUP } from './ipv4-stride.js';
-import { R_STATE, STACK_INDEX, STACK_KEY } from './frame.js';
+import { FILTER_MUL, FILTER_SEED, type LengthNode } from './ipv6-lengths.js';
+import { R_STATE, STACK_BEST, STACK_FILTER, STACK_INDEX, STACK_KEY } from './frame.js';
 
 /** Looks up `map` with the key at fp+keyOffset; R0 = value pointer or 0. */
 function emitLookup(p: ProgramBuilder, map: string, keyOffset: number): void {
@@ -117,6 +118,81 @@ function emitStrideLookup(
   p.label(leaf);
 }
 
+/**
+ * The IPv6 lookup (ipv6-lengths.ts): R1 = the slot value the address finds. The search tree over prefix lengths is
+ * emitted unrolled, one probe per node: the key (the length, the address masked to it) is written on the stack while
+ * R3 hashes it for the miss filter; a clear filter bit is a miss without the hash lookup. A hit keeps the element's
+ * value at fp+STACK_BEST and goes on to the longer lengths, a miss to the shorter ones.
+ */
+function emitLengthSearch(
+  p: ProgramBuilder,
+  name: string,
+  at: number,
+  table: { tree: readonly LengthNode[]; missValue: number; filterBits: number },
+  maps: { classMap: string; filterMap: string },
+  fail: string,
+): void {
+  const done = p.newLabel(`${name}_searched`);
+  const nodeLabel = table.tree.map((node) => p.newLabel(`${name}_len${node.len}`));
+  const go = (n: number): string => (n < 0 ? done : nodeLabel[n]!);
+  p.st('u32', FP, STACK_BEST, table.missValue | 0); // best = the value of addresses under no prefix
+  if (table.tree.length > 0) {
+    p.st('u32', FP, STACK_INDEX, 0); // key = 0
+    emitLookup(p, maps.filterMap, STACK_INDEX);
+    p.jmp('jeq', R0, 0, fail); // no filter (cannot happen: an array of one)
+    p.stx('u64', FP, STACK_FILTER, R0); // keep the filter pointer
+  }
+  // Depth first, the longer subtree right after its node, so that a hit falls through to it.
+  const visit = (n: number): void => {
+    if (n < 0) return;
+    const node = table.tree[n]!;
+    const probe = p.newLabel(`${name}_probe${node.len}`);
+    p.label(nodeLabel[n]!);
+    p.st('u32', FP, STACK_KEY, node.len); // key.prefixlen = this node's length
+    p.mov32(R3, Math.imul(node.len, FILTER_SEED)); // R3 = the filter hash, seeded by the length
+    for (let w = 0; w < 4; w++) {
+      const bits = Math.max(0, Math.min(32, node.len - 32 * w));
+      if (bits === 0) {
+        p.st('u32', FP, STACK_KEY + 4 + 4 * w, 0); // key word w = 0: past the length
+        continue;
+      }
+      p.ldx('u32', R1, R_STATE, at + 4 * w); // R1 = address word w (network order)
+      if (bits < 32) {
+        // The mask of the word's first `bits` bits, as the little-endian load sees network-order bytes.
+        const m = Buffer.alloc(4);
+        m.writeUInt32BE((0xffffffff << (32 - bits)) >>> 0);
+        p.alu32('and', R1, m.readInt32LE(0)); // R1 = the word masked to the length
+      }
+      p.stx('u32', FP, STACK_KEY + 4 + 4 * w, R1); // key word w
+      p.alu32('xor', R3, R1); // R3 ^= the word
+      p.alu32('mul', R3, FILTER_MUL | 0); // R3 *= the multiplier
+    }
+    p.alu32('rsh', R3, 32 - table.filterBits); // R3 = the key's filter bit
+    p.mov32(R2, R3); // R2 = the bit
+    p.alu32('rsh', R2, 5); // R2 = its word
+    p.alu32('lsh', R2, 2); // R2 = the word's byte offset
+    p.ldx('u64', R1, FP, STACK_FILTER); // R1 = the filter
+    p.alu64('add', R1, R2); // R1 = the word
+    p.ldx('u32', R1, R1, 0); // R1 = the filter word
+    p.alu32('and', R3, 31); // R3 = the bit in it
+    p.alu32('rsh', R1, R3); // R1 = the bit, lowest
+    p.alu32('and', R1, 1); // R1 = 0 (surely absent) or 1 (maybe present)
+    p.jmp('jne', R1, 0, probe); // maybe present: look
+    p.ja(go(node.shorter)); // absent: a miss
+    p.label(probe);
+    emitLookup(p, maps.classMap, STACK_KEY);
+    p.jmp('jeq', R0, 0, go(node.shorter)); // miss: no prefix of this length or longer below it matches
+    p.ldx('u32', R1, R0, 0); // R1 = the prefix's or marker's value
+    p.stx('u32', FP, STACK_BEST, R1); // best = it
+    if (node.longer < 0) p.ja(done); // hit at the longest length here: done
+    visit(node.longer); // (else the longer subtree follows)
+    visit(node.shorter);
+  };
+  if (table.tree.length > 0) visit(0); // (no prefix at all: every address finds the miss value)
+  p.label(done);
+  p.ldx('u32', R1, FP, STACK_BEST); // R1 = the longest match's value
+}
+
 /** R1 = a pointer with STRIDE_BITMAP -> R0 = that element of `map` (a bitmap group or a wide bitmap). */
 function emitBitmapElement(p: ProgramBuilder, map: string, fail: string): void {
   p.alu64('and', R1, STRIDE_BITMAP - 1); // R1 = the element
@@ -168,7 +244,7 @@ function emitFieldValue(
 export function emitFieldLookup(
   p: ProgramBuilder,
   field: ClassifierField,
-  maps: { classMap: string; bitmapMap?: string; wideMap?: string; recordsMap: string },
+  maps: { classMap: string; bitmapMap?: string; wideMap?: string; filterMap?: string; recordsMap: string },
   slot: number,
   fail: string,
   terminal: string,
@@ -181,6 +257,10 @@ export function emitFieldLookup(
     const bitmapMap = m.bitmapCount > 0 ? maps.bitmapMap : undefined;
     const wideMap = m.wideCount > 0 ? maps.wideMap : undefined;
     emitStrideLookup(p, field.name, at, { classMap, bitmapMap, wideMap }, fail);
+  } else if (m.kind === 'lengths') {
+    const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;
+    if (maps.filterMap === undefined) throw new Error(`field ${field.name}: an IPv6 table needs its filter map`);
+    emitLengthSearch(p, field.name, at, m, { classMap, filterMap: maps.filterMap }, fail);
   } else if (m.kind === 'lpm') {
     // The LPM key: prefix length = the whole address, then the address as on the wire (the state keeps it so).
     const at = field.name === 'saddr' ? STATE_FIELDS.saddr.offset : STATE_FIELDS.daddr.offset;

@@ -31,6 +31,10 @@ export const MAX_RECORD_SLOTS = 8;
 export const STACK_KEY = -104;
 /** Stack: a u32 key for array lookups. */
 export const STACK_INDEX = -112;
+/** Stack: during an IPv6 address lookup (ipv6-lengths.ts), the value of the longest match found so far. */
+export const STACK_BEST = -120;
+/** Stack: during an IPv6 address lookup, the pointer to its miss filter (ipv6-lengths.ts). */
+export const STACK_FILTER = -128;
 
 const SCRATCH = STATE_FIELDS.scratch.offset;
 /**

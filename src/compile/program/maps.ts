@@ -5,17 +5,22 @@ import { MapFlag, MapType } from '../../abi/bpf-uapi.js';
 import type { Classifier, FieldName } from './classifier.js';
 import { TABLE_WORDS } from './entry-placement.js';
 import { STRIDE_BITMAP_BYTES, STRIDE_GROUP_BYTES, STRIDE_WIDE_BYTES } from './ipv4-stride.js';
+import { LENGTH_KEY_BYTES } from './ipv6-lengths.js';
 import { SCAN_BYTES, SCAN_MAP_NAME } from './frame.js';
 import { PolicyProgramError } from './limits.js';
 
-/** The bitmap groups and wide bitmaps of an IPv4 address field's table (ipv4-stride.ts), beside its 1 KiB groups. */
-export type BitmapRole = 'saddrBitmap' | 'daddrBitmap' | 'saddrWide' | 'daddrWide';
+/**
+ * The bitmap groups and wide bitmaps of an IPv4 address field's table (ipv4-stride.ts), beside its 1 KiB groups; the
+ * miss filter of an IPv6 address field's hash (ipv6-lengths.ts).
+ */
+export type BitmapRole = 'saddrBitmap' | 'daddrBitmap' | 'saddrWide' | 'daddrWide' | 'saddrFilter' | 'daddrFilter';
 
 /** What a map holds: the class records, the entry table, one field's class table, or its bitmap groups. */
 type PolicyMapRole = 'records' | 'entries' | 'scan' | FieldName | BitmapRole;
 
 /** The role of an address field's bitmap groups or wide bitmaps. */
-export const bitmapRole = (field: 'saddr' | 'daddr', kind: 'Bitmap' | 'Wide'): BitmapRole => `${field}${kind}`;
+export const bitmapRole = (field: 'saddr' | 'daddr', kind: 'Bitmap' | 'Wide' | 'Filter'): BitmapRole =>
+  `${field}${kind}`;
 
 const BITMAP_MAPS = [
   { kind: 'Bitmap', valueSize: STRIDE_BITMAP_BYTES, count: 'bitmapCount', values: 'bitmaps' },
@@ -34,11 +39,14 @@ export interface PolicyMapSpec {
   readonly flags: number;
 }
 
-/** Contents of an array map (keys 0..count-1) or of an LPM trie. */
+/**
+ * Contents of an array map (keys 0..count-1), or of a keyed map: an LPM trie, or a hash (the IPv6 address table,
+ * ipv6-lengths.ts); both are `count` keys of `keySize` bytes and `count` u32 values.
+ */
 export type PolicyMapContents =
   | { readonly kind: 'array'; readonly count: number; readonly valueSize: number; readonly values: Buffer }
   | {
-      readonly kind: 'lpm';
+      readonly kind: 'lpm' | 'hash';
       readonly count: number;
       readonly keySize: number;
       readonly keys: Buffer;
@@ -59,6 +67,8 @@ const ROLE_SUFFIX: Record<PolicyMapRole, string> = {
   saddrBitmap: 'srcb',
   daddrWide: 'dstw',
   saddrWide: 'srcw',
+  daddrFilter: 'dstf',
+  saddrFilter: 'srcf',
 };
 
 export function policyMapName(family: IpFamily, role: PolicyMapRole): string {
@@ -155,6 +165,30 @@ export function policyMaps(c: Classifier): PolicyMapSpec[] {
         maxEntries: Math.max(1, m.count),
         flags: MapFlag.NO_PREALLOC,
       });
+    } else if (m.kind === 'lengths') {
+      // Preallocated: the elements sit in one pool, and a lookup takes no lock and allocates nothing.
+      specs.push({
+        name,
+        family,
+        role: f.name,
+        type: MapType.HASH,
+        keySize: LENGTH_KEY_BYTES,
+        valueSize: 4,
+        maxEntries: Math.max(1, m.count),
+        flags: 0,
+      });
+      if (f.name === 'saddr' || f.name === 'daddr') {
+        specs.push({
+          name: policyMapName(family, bitmapRole(f.name, 'Filter')),
+          family,
+          role: bitmapRole(f.name, 'Filter'),
+          type: MapType.ARRAY,
+          keySize: 4,
+          valueSize: m.filter.byteLength,
+          maxEntries: 1,
+          flags: 0,
+        });
+      }
     } else {
       // An array indexed directly: the DIR-16-8-8 table's groups, or one class value per value of a scalar field.
       const stride = m.kind === 'stride';
@@ -211,6 +245,11 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
     const values = Buffer.from(words.buffer, words.byteOffset, m[b.count] * b.valueSize);
     return { kind: 'array', count: m[b.count], valueSize: b.valueSize, values };
   }
+  const filtered = c.fields.find((x) => `${x.name}Filter` === role)?.map;
+  if (filtered?.kind === 'lengths') {
+    const values = Buffer.from(filtered.filter.buffer, filtered.filter.byteOffset, filtered.filter.byteLength);
+    return { kind: 'array', count: 1, valueSize: values.length, values };
+  }
   const f = c.fields.find((x) => x.name === role);
   if (!f) throw new Error(`policy maps: family ${c.family} does not use field ${role}`);
   const m = f.map;
@@ -220,5 +259,6 @@ export function policyMapContents(c: Classifier, role: PolicyMapRole): PolicyMap
   }
   const values = Buffer.from(m.values.buffer, m.values.byteOffset, m.values.byteLength);
   if (m.kind === 'lpm') return { kind: 'lpm', count: m.count, keySize: m.keySize, keys: m.keys, values };
+  if (m.kind === 'lengths') return { kind: 'hash', count: m.count, keySize: LENGTH_KEY_BYTES, keys: m.keys, values };
   return { kind: 'array', count: m.values.length, valueSize: 4, values };
 }

@@ -130,6 +130,7 @@ export function emitFamilyScan(p: ProgramBuilder, o: FamilyScanOptions): void {
         classMap: policyMapName(family, f.name),
         bitmapMap: address && policyMapName(family, bitmapRole(address, 'Bitmap')),
         wideMap: address && policyMapName(family, bitmapRole(address, 'Wide')),
+        filterMap: address && policyMapName(family, bitmapRole(address, 'Filter')),
         recordsMap: records,
       },
       stackRecord(i),
