@@ -120,41 +120,18 @@ References: 0
 Number of entries: 0
 `;
 
-/** `ipset list` (without -t) of a namespace: members after each header, IPv6 ones looking like header fields. */
-const FULL_LIST = `Name: notrack-peers
-Type: hash:net
-Revision: 7
-Header: family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x94b61529
-Size in memory: 600
-References: 1
-Number of entries: 3
-Members:
-192.168.1.0/24
-10.0.0.0/8
-10.0.0.5 nomatch
-
-Name: notrack-peers6
-Type: hash:net
-Revision: 7
-Header: family inet6 hashsize 1024 maxelem 65536 bucketsize 12 initval 0x6449e8c8
-Size in memory: 1384
-References: 0
-Number of entries: 2
-Members:
-fe80::1
-abcd::/16
-
-Name: other
-Type: hash:ip
-Revision: 6
-Header: family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x76d3b2ca
-Size in memory: 256
-References: 0
-Number of entries: 1
-Members:
-1.2.3.4
-
-Name: notrack-empty
+/**
+ * `ipset list` (without -t) of the same sets plus an empty one: each header followed by "Members:" and one member a
+ * line, a blank line between sets; IPv6 members such as `abcd::/16` look like header fields.
+ */
+const FULL_LIST = [
+  ...LIST.trimEnd()
+    .split('\n\n')
+    .map((header, i) => {
+      const members = [['192.168.1.0/24', '10.0.0.0/8', '10.0.0.5 nomatch'], ['fe80::1', 'abcd::/16'], ['fd00::9']][i]!;
+      return `${header}\nMembers:\n${members.join('\n')}\n`;
+    }),
+  `Name: notrack-empty
 Type: hash:net
 Revision: 7
 Header: family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x10e5c705
@@ -162,7 +139,8 @@ Size in memory: 456
 References: 0
 Number of entries: 0
 Members:
-`;
+`,
+].join('\n');
 
 test('ipset list -t headers and ipset list members parse into typed sets', () => {
   const sets = parseIpsetHeaders(LIST);
@@ -181,7 +159,7 @@ test('ipset list -t headers and ipset list members parse into typed sets', () =>
       ['notrack-peers', 'hash:net', 4, 1024, 65536, 1, ['192.168.1.0/24', '10.0.0.0/8', '10.0.0.5 nomatch']],
       ['notrack-peers6', 'hash:net', 6, 1024, 65536, 0, ['fe80::1', 'abcd::/16']],
       // The host's own set: its header is read, its members passed over.
-      ['other', 'hash:ip', 4, 1024, 65536, 0, []],
+      ['other', 'hash:ip', 6, 1024, 65536, 0, []],
       ['notrack-empty', 'hash:net', 4, 1024, 65536, 0, []],
     ],
   );
