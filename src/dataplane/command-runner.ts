@@ -1,6 +1,6 @@
 // How the dataplane runs programs (tc, iptables, ipset): the one place that spawns them, from argv arrays with checked
 // exit status, and the injectable runner iptables and ipset code takes (tests run it inside a namespace).
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { NotrackError } from '../errors.js';
 
 /** What a program said: its exit status (-1 when it could not run or was killed) and its output. */
@@ -47,6 +47,28 @@ export const spawnRunner: CommandRunner = (argv, input) => {
   return { status, stdout, stderr };
 };
 
+/** A CommandRunner that answers through a promise, so that several programs (and the caller) run side by side. */
+export type AsyncCommandRunner = (argv: string[]) => Promise<CommandResult>;
+
+/**
+ * spawnRunner without the wait: the program runs while the caller goes on. Used where reads of the host overlap
+ * work done in this process (the host check reads iptables and ipsets while it digests the maps).
+ */
+const spawnRunnerAsync: AsyncCommandRunner = (argv) =>
+  new Promise((resolve) => {
+    const [cmd, ...args] = argv;
+    if (!cmd) throw new Error('spawnRunnerAsync needs a program to run');
+    execFile(cmd, args, { encoding: 'utf8', maxBuffer: MAX_OUTPUT, timeout: 120_000 }, (error, stdout, stderr) => {
+      const status = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ status, stdout, stderr: stderr || (error && status === -1 ? String(error) : '') });
+    });
+  });
+
+/** The asynchronous form of `runner`: spawnRunner's runs side by side; any other (a test's) runs as it is. */
+export function asyncRunner(runner: CommandRunner): AsyncCommandRunner {
+  return runner === spawnRunner ? spawnRunnerAsync : async (argv) => runner(argv);
+}
+
 /** A program notrack ran to change or read the dataplane failed. */
 export class DataplaneCommandError extends NotrackError {
   readonly argv: string[];
@@ -62,7 +84,15 @@ export class DataplaneCommandError extends NotrackError {
 
 /** Runs argv and returns stdout; throws DataplaneCommandError with `code` when it exits non-zero. */
 export function runChecked(runner: CommandRunner, code: string, argv: string[], input?: string): string {
-  const r = runner(argv, input);
+  return checked(runner(argv, input), code, argv);
+}
+
+/** runChecked through an AsyncCommandRunner. */
+export async function runCheckedAsync(runner: AsyncCommandRunner, code: string, argv: string[]): Promise<string> {
+  return checked(await runner(argv), code, argv);
+}
+
+function checked(r: CommandResult, code: string, argv: string[]): string {
   if (r.status !== 0) throw new DataplaneCommandError(code, argv, r.status, r.stderr);
   return r.stdout;
 }

@@ -8,8 +8,22 @@ import {
   sortFailsafes,
   type InterfaceObservation,
 } from '../dataplane/xdp/index.js';
-import { diffIptables, observeIptables, type CommandRunner, type IptablesChange } from '../dataplane/iptables/index.js';
-import { diffIpsets, observeIpsets, type IpsetChange } from '../dataplane/ipset/index.js';
+import {
+  asyncRunner,
+  diffIptables,
+  observeIptables,
+  observeIptablesAsync,
+  type CommandRunner,
+  type IptablesActual,
+  type IptablesChange,
+} from '../dataplane/iptables/index.js';
+import {
+  diffIpsets,
+  observeIpsets,
+  observeIpsetsAsync,
+  type IpsetActual,
+  type IpsetChange,
+} from '../dataplane/ipset/index.js';
 import { keyedDigest } from '../dataplane/policy-program.js';
 import { MapType, openPinnedMap } from '../libbpf/index.js';
 import type { AppliedRecord } from './applied-record.js';
@@ -184,34 +198,65 @@ export function hostDrift(opts: {
   return viewDrift({ ...opts, view: appliedView(opts.applied) });
 }
 
-/** hostDrift against the view of the applied state (applied-view.ts): the state itself need not be read. */
-export function viewDrift(opts: {
+interface ViewDriftInput {
   view: AppliedView;
   record: AppliedRecord;
   bpffs: string;
   runner: CommandRunner;
-}): DriftItem[] {
-  const { view, record } = opts;
-  const out: DriftItem[] = [];
-  const { apply, missing } = plannedInterfaceNames(view.interfaces, hostInterfaces());
-  // An expected interface that is absent is not drift: nothing can reach the host through it, and /status and
-  // the protection report show it as not present. Its pins wait for it to come back.
+}
+
+/** hostDrift against the view of the applied state (applied-view.ts): the state itself need not be read. */
+export function viewDrift(opts: ViewDriftInput): DriftItem[] {
   // Everything is observed first and compared after (the map digests, which read whole tables, come last): the
   // picture of the host is taken in as short a time as it can be, so that hand changes made while a check runs are
   // rarely seen in part (a repair mends all it finds, also what the report missed).
+  const host = observeInterfaces(opts);
+  const tables = ([4, 6] as const).map((family) => observeIptables(opts.runner, family));
+  const sets = observeIpsets(opts.runner);
+  return [...interfaceDrift(host, opts), ...tableDrift(opts.view, tables, sets)];
+}
+
+/**
+ * viewDrift with iptables-save, ip6tables-save and ipset running side by side, and beside this process observing the
+ * interfaces and digesting their maps: the same reads and comparisons, in the time of the longest instead of the sum
+ * (the unchanged-policy path of `notrack apply` waits for it).
+ */
+export async function viewDriftAsync(opts: ViewDriftInput): Promise<DriftItem[]> {
+  const run = asyncRunner(opts.runner);
+  const reads = Promise.all([observeIptablesAsync(run, 4), observeIptablesAsync(run, 6), observeIpsetsAsync(run)]);
+  // Should the interfaces throw first, the reads' failure must not surface later as an unhandled rejection.
+  reads.catch(() => {});
+  const host = observeInterfaces(opts);
+  const items = interfaceDrift(host, opts);
+  const [v4, v6, sets] = await reads;
+  return [...items, ...tableDrift(opts.view, [v4, v6], sets)];
+}
+
+function observeInterfaces(opts: ViewDriftInput) {
+  const { apply, missing } = plannedInterfaceNames(opts.view.interfaces, hostInterfaces());
+  // An expected interface that is absent is not drift: nothing can reach the host through it, and /status and
+  // the protection report show it as not present. Its pins wait for it to come back.
   const interfaces = apply.map((ifname) => ({
     ifname,
     // Expected: an interface that came up after the apply (or was re-created) with nothing of notrack on it is
     // drift too, not only one whose pins say notrack was there.
     obs: observeInterface({ ifname, pinDir: opts.bpffs, expected: true, counters: false }),
   }));
-  const tables = ([4, 6] as const).map((family) => observeIptables(opts.runner, family));
-  const sets = observeIpsets(opts.runner);
-  for (const { ifname, obs } of interfaces) out.push(...interfaceItems(ifname, obs, view, record));
+  return { apply, missing, interfaces };
+}
+
+function interfaceDrift(host: ReturnType<typeof observeInterfaces>, opts: ViewDriftInput): DriftItem[] {
+  const out: DriftItem[] = [];
+  for (const { ifname, obs } of host.interfaces) out.push(...interfaceItems(ifname, obs, opts.view, opts.record));
   for (const ifname of pinnedInterfaces(opts.bpffs)) {
-    if (!apply.includes(ifname) && !missing.includes(ifname))
+    if (!host.apply.includes(ifname) && !host.missing.includes(ifname))
       out.push({ object: `XDP pins of ${ifname}`, description: 'left over: no endpoint wants this interface' });
   }
+  return out;
+}
+
+function tableDrift(view: AppliedView, tables: IptablesActual[], sets: IpsetActual): DriftItem[] {
+  const out: DriftItem[] = [];
   for (const live of tables) out.push(...diffIptables(view.iptables, live).map(iptablesItem));
   out.push(...diffIpsets(view.ipsets, sets).map(ipsetItem));
   return out;

@@ -298,7 +298,7 @@ export class HostReconciler implements Reconciler {
         // drift check compares (any difference takes the path above, which repairs).
         readAll
           ? undefined
-          : ({ subPath, blobs }) => {
+          : async ({ subPath, blobs }) => {
               const record = safeRecord(this.opts.stateDir);
               // An apply left half-way is completed by the path above (applyHost finishes what is pending).
               if (record?.pending) return false;
@@ -310,7 +310,7 @@ export class HostReconciler implements Reconciler {
               );
               if (!view) return false;
               const runs = repair
-                ? runsRecordedView(view, record!, this.opts.bpffs, this.runner)
+                ? await runsRecordedView(view, record!, this.opts.bpffs, this.runner)
                 : runsRecordedGenerations(record!, this.opts.bpffs);
               if (runs) checkedHash = record!.desiredHash;
               return runs;

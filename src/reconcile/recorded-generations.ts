@@ -6,7 +6,7 @@ import type { CommandRunner } from '../dataplane/iptables/index.js';
 import type { AppliedRecord } from './applied-record.js';
 import type { RecordedView } from './applied-view.js';
 import { hostInterfaces, plannedInterfaceNames } from './host-dataplane.js';
-import { viewDrift } from './host-drift.js';
+import { viewDriftAsync } from './host-drift.js';
 
 export function runsRecordedGenerations(record: AppliedRecord, bpffs: string): boolean {
   for (const [ifname, rec] of Object.entries(record.interfaces)) {
@@ -26,17 +26,17 @@ export function runsRecordedGenerations(record: AppliedRecord, bpffs: string): b
  * Whether the host shows nothing a drift check against the applied view would report, and every planned interface
  * runs a generation built from the view's fingerprint: what a repair would find nothing to do on.
  */
-export function runsRecordedView(
+export async function runsRecordedView(
   view: RecordedView,
   record: AppliedRecord,
   bpffs: string,
   runner: CommandRunner,
-): boolean {
+): Promise<boolean> {
   const { apply } = plannedInterfaceNames(view.interfaces, hostInterfaces());
   for (const ifname of apply) {
     const rec = record.interfaces[ifname];
     const wanted = view.fingerprints[ifname] ?? view.fingerprints['*'];
     if (!rec || wanted === undefined || rec.generations[String(rec.generation)] !== wanted) return false;
   }
-  return viewDrift({ view, record, bpffs, runner }).length === 0;
+  return (await viewDriftAsync({ view, record, bpffs, runner })).length === 0;
 }

@@ -21,7 +21,7 @@ interface CommitFilesInput {
   repo: string;
   label: string;
   /** Given the blob ids of the files to read, says they need not be read (SourceOptions.skipContent). */
-  skipContent?: ((read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean) | undefined;
+  skipContent?: ((read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean | Promise<boolean>) | undefined;
 }
 
 /** What readCommitFiles returns: the files read, or none when `skipContent` accepted their blob ids. */
@@ -73,7 +73,7 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<CommitFi
   const blobs: PolicyBlob[] = [];
   const finish = async (): Promise<CommitFiles> => {
     blobs.sort(byPath);
-    if (input.skipContent?.({ subPath: input.subPath, blobs })) return { files, warnings, blobs, unread: true };
+    if (await input.skipContent?.({ subPath: input.subPath, blobs })) return { files, warnings, blobs, unread: true };
     for (const b of blobs) await readFile(b.oid, b.path);
     files.sort(byPath);
     return { files, warnings, blobs };

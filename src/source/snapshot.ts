@@ -52,9 +52,9 @@ export interface SourceOptions {
    * Repositories only: called with the normalised sub-path and the blob ids of the files the commit holds under it
    * (before hidden and ignored files are left out), as its trees name them; true means the caller knows this content already, and
    * the files are not read (the snapshot comes back `unread`, with no files). For a 20 MB deny list this skips
-   * inflating every blob when nothing changed.
+   * inflating every blob when nothing changed. It may answer through a promise (a host check runs programs).
    */
-  skipContent?: (read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean;
+  skipContent?: (read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean | Promise<boolean>;
 }
 
 /** A file of a commit as its tree names it: the path and the Git blob id (the SHA-1 of its bytes). */

@@ -6,7 +6,8 @@ import {
   diffIpsets,
   formatAddress,
   parseIpsetHeaders,
-  parseIpsetSave,
+  observeIpsets,
+  parseIpsetList,
   renderIpsetRestore,
   setOptions,
   IpsetDesiredError,
@@ -119,13 +120,29 @@ References: 0
 Number of entries: 0
 `;
 
-const SAVE = `create notrack-peers hash:net family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x94b61529
-add notrack-peers 192.168.1.0/24
-add notrack-peers 10.0.0.0/8
-add notrack-peers 10.0.0.5 nomatch
-`;
+/**
+ * `ipset list` (without -t) of the same sets plus an empty one: each header followed by "Members:" and one member a
+ * line, a blank line between sets; IPv6 members such as `abcd::/16` look like header fields.
+ */
+const FULL_LIST = [
+  ...LIST.trimEnd()
+    .split('\n\n')
+    .map((header, i) => {
+      const members = [['192.168.1.0/24', '10.0.0.0/8', '10.0.0.5 nomatch'], ['fe80::1', 'abcd::/16'], ['fd00::9']][i]!;
+      return `${header}\nMembers:\n${members.join('\n')}\n`;
+    }),
+  `Name: notrack-empty
+Type: hash:net
+Revision: 7
+Header: family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x10e5c705
+Size in memory: 456
+References: 0
+Number of entries: 0
+Members:
+`,
+].join('\n');
 
-test('ipset list -t headers and ipset save members parse into typed sets', () => {
+test('ipset list -t headers and ipset list members parse into typed sets', () => {
   const sets = parseIpsetHeaders(LIST);
   assert.equal(
     sets.map((s) => [s.name, s.type, s.family, s.hashsize, s.maxelem, s.references]),
@@ -135,7 +152,17 @@ test('ipset list -t headers and ipset save members parse into typed sets', () =>
       ['other', 'hash:ip', 6, 1024, 65536, 0],
     ],
   );
-  assert.equal(parseIpsetSave(SAVE, 'notrack-peers'), ['192.168.1.0/24', '10.0.0.0/8', '10.0.0.5 nomatch']);
+  const full = parseIpsetList(FULL_LIST, (name) => name.startsWith('notrack-'));
+  assert.equal(
+    full.map((s) => [s.name, s.type, s.family, s.hashsize, s.maxelem, s.references, s.members]),
+    [
+      ['notrack-peers', 'hash:net', 4, 1024, 65536, 1, ['192.168.1.0/24', '10.0.0.0/8', '10.0.0.5 nomatch']],
+      ['notrack-peers6', 'hash:net', 6, 1024, 65536, 0, ['fe80::1', 'abcd::/16']],
+      // The host's own set: its header is read, its members passed over.
+      ['other', 'hash:ip', 6, 1024, 65536, 0, []],
+      ['notrack-empty', 'hash:net', 4, 1024, 65536, 0, []],
+    ],
+  );
 });
 
 const actual = (): IpsetActual => {
@@ -163,6 +190,43 @@ test('the diff reports member changes, missing, extra and mistyped sets, and lef
     { kind: 'leftover-temporary-set', name: 'notrack-peers-tmp' },
   ]);
   assert.equal(diffIpsets([want[0]!], actual()), [{ kind: 'extra-set', name: 'notrack-peers6', references: 0 }]);
+});
+
+test('observing reads every set with one ipset list; headers alone with -t; temporary sets are leftovers', () => {
+  const calls: string[][] = [];
+  const tmp = FULL_LIST.replace('Name: notrack-empty', 'Name: notrack-peers-tmp');
+  const seen = observeIpsets((argv) => {
+    calls.push(argv);
+    return { status: 0, stdout: tmp, stderr: '' };
+  });
+  assert.equal(calls, [['ipset', 'list']]);
+  assert.equal(
+    seen.sets.map((s) => [s.name, s.members]),
+    [
+      ['notrack-peers', ['192.168.1.0/24', '10.0.0.0/8', '10.0.0.5 nomatch']],
+      ['notrack-peers6', ['fe80::1', 'abcd::/16']],
+    ],
+  );
+  assert.equal(
+    seen.leftovers.map((s) => s.name),
+    ['notrack-peers-tmp'],
+  );
+  calls.length = 0;
+  const headers = observeIpsets(
+    (argv) => {
+      calls.push(argv);
+      return { status: 0, stdout: LIST, stderr: '' };
+    },
+    { members: false },
+  );
+  assert.equal(calls, [['ipset', 'list', '-t']]);
+  assert.equal(
+    headers.sets.map((s) => [s.name, s.members.length]),
+    [
+      ['notrack-peers', 0],
+      ['notrack-peers6', 0],
+    ],
+  );
 });
 
 test.run();

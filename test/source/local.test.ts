@@ -162,6 +162,12 @@ test('the blob ids of a commit are listed before its files are read, and a calle
   assert.equal(paths(read), ['p/a.yaml', 'p/b.yml'], 'a refused listing reads and selects as always');
   assert.equal(read.blobs, listed);
 
+  // The answer may come later (the host check runs programs side by side before it answers).
+  const later = await fetchSource({ repo: dir, path: 'p', skipContent: () => Promise.resolve(true) });
+  assert.equal([later.unread, later.files], [true, []], 'a promised yes reads nothing');
+  const laterNo = await fetchSource({ repo: dir, path: 'p', skipContent: () => Promise.resolve(false) });
+  assert.equal(paths(laterNo), ['p/a.yaml', 'p/b.yml'], 'a promised no reads as always');
+
   // One changed byte is another blob id.
   await writeFile(join(dir, 'p/a.yaml'), 'A\n');
   commitAll(dir, 'edit');

@@ -9,7 +9,7 @@ export {
   type CanonicalSet,
   type SwitchIn,
 } from './render.js';
-export { observeIpsets, parseIpsetHeaders, parseIpsetSave } from './observe.js';
+export { observeIpsets, observeIpsetsAsync, parseIpsetHeaders, parseIpsetList } from './observe.js';
 export { diffIpsets } from './diff.js';
 export { applyIpsets, pruneIpsets, removeAllIpsets } from './apply.js';
 export { formatAddress, canonicalCidr, setMembersFor } from './members.js';

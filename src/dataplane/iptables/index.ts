@@ -1,5 +1,11 @@
 // notrack's iptables chains: render, observe, diff, apply and remove (see ruleset.ts for the layout of the chains).
-export { type CommandRunner, spawnRunner, DataplaneCommandError } from '../command-runner.js';
+export {
+  type AsyncCommandRunner,
+  type CommandRunner,
+  asyncRunner,
+  spawnRunner,
+  DataplaneCommandError,
+} from '../command-runner.js';
 export * from './types.js';
 export {
   chains,
@@ -17,7 +23,7 @@ export { canonicalRule, sameRule, tokenizeRule, ruleText } from './rule-text.js'
 export { desiredTables, IptablesDesiredError } from './ruleset.js';
 export { renderRuleset, renderChanges } from './restore.js';
 export { parseIptablesSave, actualTable, IptablesParseError } from './save-parse.js';
-export { observeIptables } from './observe.js';
+export { observeIptables, observeIptablesAsync } from './observe.js';
 export { diffIptables } from './diff.js';
 export { applyIptables } from './apply.js';
 export { removeAll } from './remove.js';

@@ -10,18 +10,27 @@ export class IptablesParseError extends NotrackError {
   }
 }
 
-/** Every table in the text, by name, chains in the order iptables-save declared them. */
-export function parseIptablesSave(text: string): Map<string, ActualChain[]> {
+/**
+ * Every table in the text (or only those named in `only`), by name, chains in the order iptables-save declared them.
+ * The lines of a table not asked for are passed over without being read.
+ */
+export function parseIptablesSave(text: string, only?: readonly string[]): Map<string, ActualChain[]> {
   const tables = new Map<string, ActualChain[]>();
   let chains: Map<string, ActualChain> | undefined;
   let tableName: string | undefined;
+  let skipping = false;
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n]!.trim();
+    if (skipping) {
+      skipping = line !== 'COMMIT';
+      continue;
+    }
     if (line === '' || line.startsWith('#')) continue;
     if (line.startsWith('*')) {
       tableName = line.slice(1);
-      chains = new Map();
+      skipping = only !== undefined && !only.includes(tableName);
+      chains = skipping ? undefined : new Map();
       continue;
     }
     if (!chains || !tableName) throw new IptablesParseError(n + 1, `"${line}" outside a table`);
@@ -64,7 +73,7 @@ export function parseIptablesSave(text: string): Map<string, ActualChain[]> {
       ...targetOf(tokens),
     });
   }
-  if (chains) throw new IptablesParseError(lines.length, `table ${tableName} has no COMMIT`);
+  if (chains || skipping) throw new IptablesParseError(lines.length, `table ${tableName} has no COMMIT`);
   return tables;
 }
 
