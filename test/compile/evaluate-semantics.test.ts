@@ -241,20 +241,17 @@ test('a packet whose addresses do not fit its family is refused, not guessed at'
   );
 });
 
-test('set matching is one bisection over merged ranges: 2^20 prefixes, 20,000 lookups, well under the budget', () => {
+test('set matching over 2^20 prefixes: members, non-members, a host and a /8 at the edges', () => {
   const prefixes: string[] = [];
   for (let i = 0; i < 1 << 20; i++) prefixes.push(`${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`);
   prefixes.push('203.0.113.7', '0.0.0.0/8');
-  const started = Date.now();
   const m = prefixMatcher(4, prefixes);
   let hits = 0;
   for (let i = 0; i < 20_000; i++)
     if (m.has(parseAddressValue(`${16 + (i % 20)}.${i % 256}.${(i * 7) % 256}.9`)!)) hits++;
-  const ms = Date.now() - started;
   assert.is(hits, 16_000, 'first octets 16..31 are in the list, 32..35 are not');
   assert.ok(m.has(parseAddressValue('203.0.113.7')!) && !m.has(parseAddressValue('203.0.113.8')!));
   assert.ok(m.has(parseAddressValue('0.1.2.3')!));
-  assert.ok(ms < 15_000, `took ${ms} ms`);
 });
 
 test.run();
