@@ -15,6 +15,7 @@ import { DESIRED_STATE_VERSION, type DesiredState } from '../compile/desired-sta
 import type { PolicyBlob, SourceSnapshot } from '../source/index.js';
 import { readChecked, writeChecked, type AppliedRecord } from './applied-record.js';
 import { recordedView, type RecordedView } from './applied-view.js';
+import { plannedInterfaceNames } from './host-dataplane.js';
 
 /** Changes whenever the compiler could turn the same files into a different state (bump with the compile stage). */
 const COMPILER_TAG = `notrack-compile-${DESIRED_STATE_VERSION}-dir1688-terminal`;
@@ -78,8 +79,7 @@ export function unchangedView(
   const saved = readChecked<DigestFile>(fileOf(stateDir), viewShape).value;
   if (!saved || saved.source !== digest || saved.desiredHash !== record.desiredHash) return null;
   // The same interfaces as when it was applied (a `*` endpoint takes every interface, so new ones need a compile).
-  const names = saved.view.interfaces;
-  const planned = names.includes('*') ? present : names.filter((n) => present.includes(n));
+  const planned = plannedInterfaceNames(saved.view.interfaces, present).apply;
   const recorded = Object.keys(record.interfaces);
   const same = planned.length === recorded.length && planned.every((n) => recorded.includes(n));
   return same ? saved.view : null;
