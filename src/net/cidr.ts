@@ -169,10 +169,7 @@ const SLAB_BYTES = 64 * 1024;
 
 function maskBytes(addr: Uint8Array, prefix: number): Uint8Array {
   const out = new Uint8Array(addr);
-  for (let i = 0; i < out.length; i++) {
-    const bits = Math.max(0, Math.min(8, prefix - i * 8));
-    out[i] = out[i]! & ((0xff00 >> bits) & 0xff);
-  }
+  maskInPlace(out, prefix);
   return out;
 }
 
