@@ -1,14 +1,10 @@
 // `notrack plan`: for every host in the repository, what would change between two revisions (a pull request's review).
 import { appendFileSync } from 'node:fs';
-import { fetchSource, SourceError, type SourceSnapshot } from '../source/index.js';
-import { loadResources, type LoadResult } from '../model/load-resources.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
-import { compileAll } from '../compile/compile-host.js';
-import { lintLoaded } from '../traffic/validate-policy.js';
+import { fetchSource, SourceError, type SourceSnapshot } from '../source/index.js';
 import { buildPlan, planHasChanges } from '../report/plan-report.js';
-import { shareUnchangedSets } from '../report/plan-share.js';
+import { loadPlanRevisions } from '../report/plan-revisions.js';
 import { renderPlanJson, renderPlanMarkdown, renderPlanText, type PlanSubject } from '../report/plan-render.js';
-import { NotrackError } from '../errors.js';
 import { UsageError } from '../errors.js';
 import { SOURCE_OPTIONS, oneOf, parseCommandArgs, sourceHelp } from './args.js';
 import { sourceOptions } from './read-policy.js';
@@ -39,21 +35,6 @@ ${sourceHelp({ ref: false, repoDefault: 'the Git repository in the current direc
 
 With GITHUB_STEP_SUMMARY set, the Markdown plan is also appended to it.
 `;
-
-class InvalidRevisionError extends NotrackError {
-  constructor(which: string, result: LoadResult) {
-    const errors = result.diagnostics.filter((d) => d.severity === 'error');
-    super(
-      'plan-invalid-revision',
-      `the ${which} revision is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}):\n` +
-        errors
-          .slice(0, 20)
-          .map((d) => `  ${formatDiagnostic(d)}`)
-          .join('\n') +
-        (errors.length > 20 ? `\n  … and ${errors.length - 20} more (run notrack validate)` : ''),
-    );
-  }
-}
 
 export async function planCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -86,30 +67,14 @@ export async function planCommand(argv: string[]): Promise<number> {
     process.stderr.write(`warning: ${e.message}; planning against nothing, so every host shows as new\n`);
     base = { ...head, commit: null, files: [] };
   }
-  const headLoaded = loadResources(head.files);
-  if (!headLoaded.valid) throw new InvalidRevisionError('head', headLoaded);
-  // Compiled once: the plan and the head's lints read the same states.
-  const headStates = compileAll(headLoaded.resources);
-  const headResult = lintLoaded(headLoaded, headStates);
-  const baseResult = loadResources(base.files);
-  if (!baseResult.valid) {
+  const revisions = loadPlanRevisions(base, head);
+  if (!revisions.baseValid) {
     process.stderr.write(
       `warning: the base revision ${values.base} is invalid; planning against nothing, so every host shows as new\n`,
     );
   }
-  // The base's sets from unchanged files are the head's objects: a 1M-prefix list is held once, not twice.
-  const baseResources = baseResult.valid
-    ? shareUnchangedSets(baseResult.resources, base.files, headResult.resources, head.files)
-    : null;
-  const plan = buildPlan(
-    {
-      states: baseResources ? compileAll(baseResources) : new Map(),
-      resources: baseResources,
-      files: base.files,
-    },
-    { states: headStates, resources: headResult.resources, files: head.files },
-  );
-  const warnings = headResult.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+  const plan = buildPlan(revisions.base, revisions.head);
+  const warnings = revisions.headDiagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
   const subject: PlanSubject = {
     repo: head.repo,
     base: { ref: values.base, commit: base.commit },

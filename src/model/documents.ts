@@ -71,14 +71,32 @@ interface ParsedDocuments {
   diagnostics: Diagnostic[];
 }
 
+/**
+ * Files parsed already, by file object, for one set of limits: `plan` hands the base the head's object of each file
+ * both revisions hold alike (the same Git blob), so a 20 MB deny list is parsed once and its documents are shared.
+ * Sharing is safe because nothing after the parse changes a document.
+ */
+export type ParseCache = WeakMap<PolicyFile, Readonly<ParsedDocuments>>;
+
 /** Parses every file into documents; files that cannot be read safely give errors and no documents. */
 export function parseDocuments(
   files: readonly PolicyFile[],
   limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS,
+  cache?: ParseCache,
 ): ParsedDocuments {
   const documents: SourceDocument[] = [];
   const diagnostics: Diagnostic[] = [];
-  for (const f of files) parseFile(f, limits, documents, diagnostics);
+  for (const f of files) {
+    let parsed = cache?.get(f);
+    if (!parsed) {
+      parsed = { documents: [], diagnostics: [] };
+      parseFile(f, limits, parsed.documents, parsed.diagnostics);
+      cache?.set(f, parsed);
+    }
+    // Loops, not push(...list): a file may hold up to maxDocumentsPerFile documents.
+    for (const d of parsed.documents) documents.push(d);
+    for (const d of parsed.diagnostics) diagnostics.push(d);
+  }
   return { documents, diagnostics };
 }
 

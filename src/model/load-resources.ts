@@ -4,6 +4,7 @@ import {
   diagnosticAt,
   DEFAULT_DOCUMENT_LIMITS,
   type DocumentLimits,
+  type ParseCache,
   type PolicyFile,
   type SourceDocument,
 } from './documents.js';
@@ -33,14 +34,18 @@ export interface LoadResult {
   counts: { files: number; documents: number; kinds: Record<string, number> };
 }
 
-/** Parses, validates and lints one revision's policy files. Pure: no I/O. */
+/**
+ * Parses, validates and lints one revision's policy files. Pure: no I/O. `parsed`: files parsed already (see
+ * ParseCache), shared by the loads of two revisions.
+ */
 export function loadResources(
   files: readonly PolicyFile[],
   limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS,
+  parsed?: ParseCache,
 ): LoadResult {
-  const parsed = parseDocuments(files, limits);
-  const lists = expandLists(parsed.documents);
-  const diagnostics = [...parsed.diagnostics, ...lists.diagnostics];
+  const parsedFiles = parseDocuments(files, limits, parsed);
+  const lists = expandLists(parsedFiles.documents);
+  const diagnostics = [...parsedFiles.diagnostics, ...lists.diagnostics];
   const resources: ResourceSet = {
     policies: [],
     ignoredPolicies: [],

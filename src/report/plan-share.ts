@@ -1,15 +1,43 @@
-// The base revision's GlobalNetworkSets that come from files the head holds byte for byte: the head's parsed objects
-// stand in for them, so a plan holds a million-prefix deny list once, not once per revision.
+// What a plan's base shares with its head: each file both revisions hold alike (the same Git blob at the same path)
+// is the head's file object, parsed once for both (ParseCache), and the base's network sets from those files are the
+// head's objects, so a plan holds a million-prefix deny list once, not once per revision.
 import type { PolicyFile } from '../model/documents.js';
 import type { ResourceSet } from '../model/resources.js';
+
+/** A revision's files, with the Git blob id of each when they were read from a repository. */
+export interface RevisionFiles {
+  files: readonly PolicyFile[];
+  blobs?: readonly { path: string; oid: string }[] | undefined;
+}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 /**
- * `base` with each network set replaced by the head's set of the same name from the same document of a file equal in
- * both revisions. Exact: a set is read from its document alone, so equal documents make equal sets.
+ * The base's files with each one the head holds alike replaced by the head's object: alike by blob id when both
+ * revisions name them (no byte is compared), else byte for byte. The path must match too: a renamed file's
+ * documents and diagnostics name the other path, so it is parsed again.
+ */
+export function baseFilesSharedWithHead(base: RevisionFiles, head: RevisionFiles): PolicyFile[] {
+  const headFiles = new Map(head.files.map((f) => [f.path, f]));
+  const oids = (r: RevisionFiles): Map<string, string> | null =>
+    r.blobs ? new Map(r.blobs.map((b) => [b.path, b.oid])) : null;
+  const baseOids = oids(base),
+    headOids = oids(head);
+  return base.files.map((f) => {
+    const h = headFiles.get(f.path);
+    if (!h || h.tooLarge || f.tooLarge) return f;
+    const [bo, ho] = [baseOids?.get(f.path), headOids?.get(f.path)];
+    const alike = bo !== undefined && ho !== undefined ? bo === ho : sameBytes(f.content, h.content);
+    return alike ? h : f;
+  });
+}
+
+/**
+ * `base` with each network set replaced by the head's set of the same name from the same document of a file both
+ * revisions share (the same object, see baseFilesSharedWithHead). Exact: a set is read from its document alone, so
+ * equal documents make equal sets.
  */
 export function shareUnchangedSets(
   base: ResourceSet,
@@ -17,16 +45,14 @@ export function shareUnchangedSets(
   head: ResourceSet,
   headFiles: readonly PolicyFile[],
 ): ResourceSet {
-  const headBytes = new Map(headFiles.map((f) => [f.path, f.content]));
-  const unchanged = new Set(
-    baseFiles.filter((f) => headBytes.has(f.path) && sameBytes(f.content, headBytes.get(f.path)!)).map((f) => f.path),
-  );
+  const headByPath = new Map(headFiles.map((f) => [f.path, f]));
+  const shared = new Set(baseFiles.filter((f) => headByPath.get(f.path) === f).map((f) => f.path));
   const headSets = new Map(head.networkSets.map((s) => [s.name, s]));
   return {
     ...base,
     networkSets: base.networkSets.map((s) => {
       const h = headSets.get(s.name);
-      const same = h && unchanged.has(s.source.file) && h.source.file === s.source.file;
+      const same = h && shared.has(s.source.file) && h.source.file === s.source.file;
       return same && h.source.document === s.source.document ? h : s;
     }),
   };
