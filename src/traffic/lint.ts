@@ -12,7 +12,7 @@ import { ingressEntries, lowerRule } from '../compile/entries.js';
 import { NamedPorts } from '../compile/named-ports.js';
 import { orderPolicies } from '../compile/order.js';
 import { formatPacket } from '../compile/packet-text.js';
-import { SelectorAddresses, SetTable } from '../compile/sets.js';
+import { SetTable } from '../compile/sets.js';
 import { resolveConfiguration } from '../model/configuration.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { diagnosticAt, type SourceDocument } from '../model/documents.js';
@@ -27,6 +27,7 @@ import {
   type DecisionItem,
   type DecisionList,
 } from './decisions.js';
+import { CompiledSelectorAddresses } from './compiled-selectors.js';
 import { describeBox } from './describe.js';
 import { IntervalSet } from './interval-set.js';
 import { partition, walkLists } from './partition.js';
@@ -291,7 +292,7 @@ export function lintTraffic(
   const empty = new Set<string>();
   const ctx: LoweringContext = {
     sets: new SetTable(),
-    selectors: new SelectorAddresses(resources),
+    selectors: new CompiledSelectorAddresses(resources, compiled?.values() ?? []),
     namedPorts: new NamedPorts(resources.hostEndpoints),
   };
   for (const policy of orderPolicies(resources.policies)) {
