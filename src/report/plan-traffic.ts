@@ -9,7 +9,7 @@ import type { Decider } from '../traffic/decisions.js';
 import { describeBox, matchBox, regionSize, type AddressNamer, type MatchBox } from '../traffic/describe.js';
 import { TrafficDiffer, type TrafficChange } from '../traffic/diff.js';
 import { indexCidrs, type PrefixIndex } from '../traffic/prefix-index.js';
-import { examplePacket, ownAddressHints } from '../traffic/regions.js';
+import { exampleBox, examplePacket, ownAddressHints } from '../traffic/regions.js';
 import { boxKey } from '../traffic/space.js';
 import { naturalCompare } from './natural-sort.js';
 import { failsafeText } from './plan.js';
@@ -160,7 +160,7 @@ export function planTraffic(
       example: formatPacket(
         examplePacket(
           c.family,
-          c.boxes[0]!,
+          exampleBox(c.boxes),
           ownAddressHints([head.resources, base.resources], hs[0]!, c.interface, c.family, c.direction),
         ),
       ),

@@ -108,6 +108,24 @@ export function ownAddressHints(
   return {};
 }
 
+/**
+ * The box of a region to draw its example from: the one with the most familiar protocol (TCP, then UDP …, in
+ * NICE_PROTOCOLS' order), first fragments before later ones, else the first. A region of "any protocol" is cut into
+ * boxes by packet shape, and its first box holds the protocols without ports: drawn from it, the example of a rule
+ * that names no protocol read as GRE (`proto 47`), which is in the region but not what a reader expects.
+ */
+export function exampleBox(boxes: readonly Box[]): Box {
+  let best = boxes[0]!;
+  let bestRank = Infinity;
+  for (const box of boxes) {
+    const proto = NICE_PROTOCOLS.findIndex((p) => box[F.proto]!.has(p));
+    const rank =
+      (box[F.frag]!.min === 1n ? NICE_PROTOCOLS.length + 1 : 0) + (proto < 0 ? NICE_PROTOCOLS.length : proto);
+    if (rank < bestRank) [best, bestRank] = [box, rank];
+  }
+  return best;
+}
+
 /** One packet of the box, in the form explain and the evaluators take. */
 export function examplePacket(family: IpFamily, box: Box, hints: ExampleHints = {}): PacketDescription {
   const protocol = Number(pick(box[F.proto]!, NICE_PROTOCOLS));

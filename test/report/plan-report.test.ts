@@ -308,4 +308,26 @@ test('the JSON plan (formatVersion 2) has trafficChanges with hosts, before and 
   ]);
 });
 
+test('a deny list that changes under a rule naming no protocol shows a TCP example, not the first protocol number', () => {
+  const files = (nets: string[]) => [
+    documentsFile('hosts.yaml', [
+      hostEndpoint('edge-1-eth0', 'edge-1', { interfaceName: 'eth0', expectedIPs: ['192.0.2.10'] }, { role: 'edge' }),
+    ]),
+    documentsFile('sets.yaml', [networkSet('deny', { list: 'deny' }, nets)]),
+    documentsFile('policy.yaml', [
+      untrackedPolicy('deny', {
+        selector: "role == 'edge'",
+        types: ['Ingress'],
+        ingress: [{ action: 'Deny', source: { selector: "list == 'deny'" } }],
+      }),
+    ]),
+  ];
+  const p = plan(files(['198.51.100.0/24']), files(['198.51.100.0/24', '203.0.113.0/24']));
+  assert.is(p.traffic.length, 1);
+  const [change] = p.traffic;
+  assert.match(change!.region.join('\n'), /any protocol except/, 'the region holds every protocol, in boxes by shape');
+  // Before: the first box (protocols without ports) gave `proto 47 203.0.113.1 > 192.0.2.10`, read as GRE.
+  assert.match(change!.example, /^tcp 203\.0\.113\.\d+:\d+ > 192\.0\.2\.10:\d+/);
+});
+
 test.run();
