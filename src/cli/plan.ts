@@ -1,9 +1,10 @@
 // `notrack plan`: for every host in the repository, what would change between two revisions (a pull request's review).
 import { appendFileSync } from 'node:fs';
 import { formatDiagnostic } from '../model/diagnostics.js';
-import { fetchSource, SourceError, type SourceSnapshot } from '../source/index.js';
+import { fetchSource, SourceError, type SourceOptions, type SourceSnapshot } from '../source/index.js';
 import { buildPlan, planHasChanges } from '../report/plan-report.js';
 import { loadPlanRevisions } from '../report/plan-revisions.js';
+import { knownHeadFile } from '../report/plan-share.js';
 import { renderPlanJson, renderPlanMarkdown, renderPlanText, type PlanSubject } from '../report/plan-render.js';
 import { UsageError } from '../errors.js';
 import { SOURCE_OPTIONS, oneOf, parseCommandArgs, sourceHelp } from './args.js';
@@ -55,12 +56,15 @@ export async function planCommand(argv: string[]): Promise<number> {
   const format = oneOf('format', values.format, ['text', 'markdown', 'json'] as const, 'text');
   const common = { ...values, repo: values.repo ?? '.' };
 
-  const read = async (ref: string): Promise<SourceSnapshot> =>
-    withShallowHint(common.repo, ref, () => fetchSource(sourceOptions({ ...common, ref })));
+  const read = async (ref: string, known?: SourceOptions['knownFile']): Promise<SourceSnapshot> =>
+    withShallowHint(common.repo, ref, () =>
+      fetchSource({ ...sourceOptions({ ...common, ref }), ...(known ? { knownFile: known } : {}) }),
+    );
   const head = await read(values.head);
   let base: SourceSnapshot;
   try {
-    base = await read(values.base);
+    // The files the head holds alike are the head's: not read twice.
+    base = await read(values.base, knownHeadFile(head));
   } catch (e) {
     // The pull request that adds the first policy files: the base holds none.
     if (!(e instanceof SourceError && e.code === 'source-no-policy-files')) throw e;

@@ -35,6 +35,16 @@ export function baseFilesSharedWithHead(base: RevisionFiles, head: RevisionFiles
 }
 
 /**
+ * The head's file at a blob's path when it is that blob, for reading the base (SourceOptions.knownFile): the base's
+ * unchanged files are not inflated again, and come back as the head's objects.
+ */
+export function knownHeadFile(head: RevisionFiles): (blob: { path: string; oid: string }) => PolicyFile | undefined {
+  const files = new Map(head.files.map((f) => [f.path, f]));
+  const oids = new Map((head.blobs ?? []).map((b) => [b.path, b.oid]));
+  return (blob) => (oids.get(blob.path) === blob.oid ? files.get(blob.path) : undefined);
+}
+
+/**
  * `base` with each network set replaced by the head's set of the same name from the same document of a file both
  * revisions share (the same object, see baseFilesSharedWithHead). Exact: a set is read from its document alone, so
  * equal documents make equal sets.

@@ -22,6 +22,8 @@ interface CommitFilesInput {
   label: string;
   /** Given the blob ids of the files to read, says they need not be read (SourceOptions.skipContent). */
   skipContent?: ((read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean | Promise<boolean>) | undefined;
+  /** A file read already, by path and blob id (SourceOptions.knownFile). */
+  knownFile?: ((blob: PolicyBlob) => SourceFile | undefined) | undefined;
 }
 
 /** What readCommitFiles returns: the files read, or none when `skipContent` accepted their blob ids. */
@@ -74,7 +76,11 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<CommitFi
   const finish = async (): Promise<CommitFiles> => {
     blobs.sort(byPath);
     if (await input.skipContent?.({ subPath: input.subPath, blobs })) return { files, warnings, blobs, unread: true };
-    for (const b of blobs) await readFile(b.oid, b.path);
+    for (const b of blobs) {
+      const known = input.knownFile?.(b);
+      if (known) files.push(known);
+      else await readFile(b.oid, b.path);
+    }
     files.sort(byPath);
     return { files, warnings, blobs };
   };

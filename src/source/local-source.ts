@@ -142,6 +142,7 @@ export async function readLocal(loc: LocalLocation, settings: SourceSettings): P
       repo,
       label,
       skipContent: settings.skipContent,
+      knownFile: settings.knownFile,
     });
   } catch (err) {
     if (err instanceof SourceError) throw err;

@@ -150,6 +150,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       repo: url,
       label,
       skipContent: settings.skipContent,
+      knownFile: settings.knownFile,
     });
     return { commit, ...read, ...(ancestry !== undefined ? { ancestry } : {}) };
   }

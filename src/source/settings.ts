@@ -37,6 +37,7 @@ export interface SourceSettings {
   ancestor: string | undefined;
   signatures: SignatureKeys | undefined;
   skipContent: SourceOptions['skipContent'];
+  knownFile: SourceOptions['knownFile'];
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -67,5 +68,6 @@ export function sourceSettings(opts: SourceOptions): SourceSettings {
     ancestor: opts.ancestor,
     signatures: opts.signatures,
     skipContent: opts.skipContent,
+    knownFile: opts.knownFile,
   };
 }

@@ -55,6 +55,11 @@ export interface SourceOptions {
    * inflating every blob when nothing changed. It may answer through a promise (a host check runs programs).
    */
   skipContent?: (read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean | Promise<boolean>;
+  /**
+   * Repositories only: a file the caller has read already, by path and blob id (a plan's head when it reads the
+   * base): returned as it is instead of being read again. The same blob id is the same bytes.
+   */
+  knownFile?: (blob: PolicyBlob) => SourceFile | undefined;
 }
 
 /** A file of a commit as its tree names it: the path and the Git blob id (the SHA-1 of its bytes). */

@@ -16,7 +16,7 @@ import { lintLoaded } from '../../src/traffic/validate-policy.js';
 import { buildPlan } from '../../src/report/plan-report.js';
 import { renderPlanJson } from '../../src/report/plan-render.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import { baseFilesSharedWithHead, shareUnchangedSets } from '../../src/report/plan-share.js';
+import { baseFilesSharedWithHead, knownHeadFile, shareUnchangedSets } from '../../src/report/plan-share.js';
 import { loadPlanRevisions } from '../../src/report/plan-revisions.js';
 import { documentsFile } from '../support/policy-files.js';
 import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
@@ -97,7 +97,7 @@ function write(files: readonly PolicyFile[]): void {
   }
 }
 
-test('on a repository with a changed, a renamed and an unchanged file, one shared parse plans as two separate ones', async () => {
+test('on a repository with a changed, a renamed and an unchanged file, the base read and parsed once where alike plans as two separate reads and parses', async () => {
   repo = mkdtempSync(path.join(tmpdir(), 'notrack-plan-share-'));
   try {
     git(['init', '--quiet', '--initial-branch=main']);
@@ -120,7 +120,19 @@ test('on a repository with a changed, a renamed and an unchanged file, one share
       'alike by blob id: the unchanged files only (the renamed one names another path, the changed one differs)',
     );
 
-    const revisions = loadPlanRevisions(base, head);
+    // Read as plan reads it: the files the head holds alike come back as the head's objects, not read again.
+    const baseKnown = await fetchSource({ repo, ref: 'HEAD~1', knownFile: knownHeadFile(head) });
+    assert.equal(
+      baseKnown.files.filter((f) => byPath.get(f.path) === f).map((f) => f.path),
+      ['hosts/edge-1.yaml', 'policies/deny.yaml'],
+    );
+    assert.equal(
+      baseKnown.files.map((f) => [f.path, Buffer.from(f.content).toString()]),
+      base.files.map((f) => [f.path, Buffer.from(f.content).toString()]),
+      'the same files with the same bytes as a read without it',
+    );
+
+    const revisions = loadPlanRevisions(baseKnown, head);
     const warnings = revisions.headDiagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     const once = renderPlanJson(subject, buildPlan(revisions.base, revisions.head), warnings);
 
