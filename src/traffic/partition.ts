@@ -133,10 +133,10 @@ class Walker {
     const key = ranges >= MEMO_RANGES ? `${field}|${token(dom)}|${sets.map(token).join(',')}` : null;
     let sweep = key === null ? undefined : this.sweeps.get(key);
     if (!sweep) {
-      const found = sweepNumbers(sets, dom.max) ?? sweepBigints(sets);
+      const found = sweepNumbers(sets, dom) ?? sweepBigints(sets, dom);
       sweep = {
         groups: found.groups.map((g) => ({ set: IntervalSet.fromSortedBounds(g.bounds), members: g.members })),
-        rest: dom.subtract(IntervalSet.fromSortedBounds(found.covered)),
+        rest: found.rest,
       };
       if (key !== null) this.sweeps.set(key, sweep);
     }
@@ -177,7 +177,8 @@ function token(s: IntervalSet): string {
 /** What a sweep finds: the values each set of boxes accepts, and every value some box accepts. */
 interface Sweep {
   groups: { bounds: bigint[]; members: number[] }[];
-  covered: bigint[];
+  /** The values of the domain no box accepts. */
+  rest: IntervalSet;
 }
 
 /** Appends [lo, hi] to sorted bounds, merged with the last range when they touch. */
@@ -198,7 +199,8 @@ function appendBigints(bounds: bigint[], lo: bigint, hi: bigint): void {
  * one packed key (position * stride + set), sorted natively, so a million-range deny list is swept without a BigInt
  * comparison. Null when the packing would not be exact.
  */
-function sweepNumbers(sets: readonly IntervalSet[], max: bigint): Sweep | null {
+function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): Sweep | null {
+  const max = dom.max;
   const stride = 2 ** Math.ceil(Math.log2(sets.length + 1));
   if ((Number(max) + 2) * stride > Number.MAX_SAFE_INTEGER || max > 2n ** 52n) return null;
   let n = 0;
@@ -215,7 +217,12 @@ function sweepNumbers(sets: readonly IntervalSet[], max: bigint): Sweep | null {
   });
   starts.sort();
   ends.sort();
-  const found = new Grouper<number>(appendNumbers);
+  // The sets lie within the domain: over one range, what no box accepts is the gaps the sweep steps over, found on
+  // the way (a list of everything covered, then subtracted, costs a million BigInts for a deny list).
+  const whole = dom.rangeCount === 1;
+  const found = new Grouper<number>(appendNumbers, !whole);
+  const gaps: number[] = [];
+  let next = Number(dom.min);
   const active: number[] = [];
   const posOf = (key: number): number => Math.floor(key / stride);
   for (let i = 0, j = 0; i < n || j < n;) {
@@ -229,17 +236,25 @@ function sweepNumbers(sets: readonly IntervalSet[], max: bigint): Sweep | null {
       active.splice(lowerBound(active, k), 1);
     }
     if (active.length === 0 || (i >= n && j >= n)) continue;
-    found.add(active, pos, Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity) - 1);
+    const end = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity) - 1;
+    found.add(active, pos, end);
+    if (whole) {
+      if (pos > next) appendNumbers(gaps, next, pos - 1);
+      next = end + 1;
+    }
   }
   const big = (b: number[]): bigint[] => b.map((v) => BigInt(v));
+  if (whole && next <= Number(max)) appendNumbers(gaps, next, Number(max));
   return {
     groups: [...found.groups.values()].map((g) => ({ bounds: big(g.bounds), members: g.members })),
-    covered: big(found.covered),
+    rest: whole
+      ? IntervalSet.fromSortedBounds(big(gaps))
+      : dom.subtract(IntervalSet.fromSortedBounds(big(found.covered))),
   };
 }
 
 /** The sweep in BigInts (IPv6 addresses). */
-function sweepBigints(sets: readonly IntervalSet[]): Sweep {
+function sweepBigints(sets: readonly IntervalSet[], dom: IntervalSet): Sweep {
   const events: { pos: bigint; id: number; start: boolean }[] = [];
   sets.forEach((set, id) => {
     const b = set.bounds;
@@ -261,7 +276,7 @@ function sweepBigints(sets: readonly IntervalSet[]): Sweep {
     if (active.length === 0 || i >= events.length) continue;
     found.add(active, pos, events[i]!.pos - 1n);
   }
-  return { groups: [...found.groups.values()], covered: found.covered };
+  return { groups: [...found.groups.values()], rest: dom.subtract(IntervalSet.fromSortedBounds(found.covered)) };
 }
 
 /** A sweep's ranges collected per set of boxes that hold them (in the order first met), and all of them together. */
@@ -269,19 +284,37 @@ class Grouper<T extends number | bigint> {
   readonly groups = new Map<string, { bounds: T[]; members: number[] }>();
   readonly covered: T[] = [];
 
-  constructor(private readonly append: (bounds: T[], lo: T, hi: T) => void) {}
+  constructor(
+    private readonly append: (bounds: T[], lo: T, hi: T) => void,
+    /** Whether to collect `covered` (a caller that finds the gaps itself needs no list of a million ranges). */
+    private readonly collectCovered = true,
+  ) {}
+
+  /** The group of the last add: a deny list's ranges meet the same few boxes one after another. */
+  private last: { bounds: T[]; members: number[] } | null = null;
 
   /** [lo, hi] is held by exactly the boxes `active` (ascending). */
   add(active: readonly number[], lo: T, hi: T): void {
-    const key = active.join(',');
-    let g = this.groups.get(key);
-    if (!g) {
-      g = { bounds: [], members: [...active] };
-      this.groups.set(key, g);
+    let g = this.last;
+    if (!g || !sameMembers(g.members, active)) {
+      // A key string per range costs more than the rest of the sweep for a million ranges: only when the boxes change.
+      const key = active.join(',');
+      let found = this.groups.get(key);
+      if (!found) {
+        found = { bounds: [], members: [...active] };
+        this.groups.set(key, found);
+      }
+      g = this.last = found;
     }
     this.append(g.bounds, lo, hi);
-    this.append(this.covered, lo, hi);
+    if (this.collectCovered) this.append(this.covered, lo, hi);
   }
+}
+
+function sameMembers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function lowerBound(list: number[], v: number): number {
