@@ -8,7 +8,38 @@ export class IntervalSet {
   private static readonly emptySet = new IntervalSet([]);
   private cachedKey: string | undefined;
 
-  private constructor(readonly bounds: readonly bigint[]) {}
+  /**
+   * `big`: the bounds as bigints; or null while only `nums` holds them (a set built from doubles, made bigints on
+   * first read: a deny list's sweep makes sets of a million ranges that most walks never read value by value).
+   */
+  private constructor(
+    private big: readonly bigint[] | null,
+    private readonly nums: ArrayLike<number> | null = null,
+  ) {}
+
+  /** lo0, hi0, lo1, hi1 …: see the class. */
+  get bounds(): readonly bigint[] {
+    if (this.big === null) {
+      const n = this.nums!;
+      const out = new Array<bigint>(n.length);
+      for (let i = 0; i < n.length; i++) out[i] = BigInt(n[i]!);
+      this.big = out;
+    }
+    return this.big;
+  }
+
+  /** The bounds as doubles when the set was built from them (see fromSortedNumbers), else null. */
+  numbers(): ArrayLike<number> | null {
+    return this.nums;
+  }
+
+  private get boundCount(): number {
+    return (this.big ?? this.nums!).length;
+  }
+
+  private bound(i: number): bigint {
+    return this.big !== null ? this.big[i]! : BigInt(this.nums![i]!);
+  }
 
   static empty(): IntervalSet {
     return IntervalSet.emptySet;
@@ -41,23 +72,28 @@ export class IntervalSet {
     return bounds.length ? new IntervalSet(bounds) : IntervalSet.emptySet;
   }
 
+  /** As fromSortedBounds, from doubles that are all safe integers (IPv4 addresses, ports): exact. */
+  static fromSortedNumbers(bounds: ArrayLike<number>): IntervalSet {
+    return bounds.length ? new IntervalSet(null, bounds) : IntervalSet.emptySet;
+  }
+
   get isEmpty(): boolean {
-    return this.bounds.length === 0;
+    return this.boundCount === 0;
   }
 
   /** How many ranges. */
   get rangeCount(): number {
-    return this.bounds.length / 2;
+    return this.boundCount / 2;
   }
 
   get min(): bigint {
     if (this.isEmpty) throw new RangeError('an empty set has no least value');
-    return this.bounds[0]!;
+    return this.bound(0);
   }
 
   get max(): bigint {
     if (this.isEmpty) throw new RangeError('an empty set has no greatest value');
-    return this.bounds[this.bounds.length - 1]!;
+    return this.bound(this.boundCount - 1);
   }
 
   /** The ranges as [lo, hi] pairs. */
@@ -95,6 +131,7 @@ export class IntervalSet {
 
   equals(other: IntervalSet): boolean {
     if (this === other) return true;
+    if (this.boundCount !== other.boundCount) return false;
     const a = this.bounds,
       b = other.bounds;
     if (a.length !== b.length) return false;
@@ -103,12 +140,12 @@ export class IntervalSet {
   }
 
   intersect(other: IntervalSet): IntervalSet {
+    if (this.isEmpty || other.isEmpty) return IntervalSet.emptySet;
+    // One range holding all of the other set (a field's whole domain, most often): no walk over a million ranges.
+    if (other.rangeCount === 1 && other.min <= this.min && this.max <= other.max) return this;
+    if (this.rangeCount === 1 && this.min <= other.min && other.max <= this.max) return other;
     const a = this.bounds,
       b = other.bounds;
-    if (a.length === 0 || b.length === 0) return IntervalSet.emptySet;
-    // One range holding all of the other set (a field's whole domain, most often): no walk over a million ranges.
-    if (b.length === 2 && b[0]! <= a[0]! && a[a.length - 1]! <= b[1]!) return this;
-    if (a.length === 2 && a[0]! <= b[0]! && b[b.length - 1]! <= a[1]!) return other;
     const out: bigint[] = [];
     let i = 0,
       j = 0;

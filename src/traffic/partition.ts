@@ -134,10 +134,7 @@ class Walker {
     let sweep = key === null ? undefined : this.sweeps.get(key);
     if (!sweep) {
       const found = sweepNumbers(sets, dom) ?? sweepBigints(sets, dom);
-      sweep = {
-        groups: found.groups.map((g) => ({ set: IntervalSet.fromSortedBounds(g.bounds), members: g.members })),
-        rest: found.rest,
-      };
+      sweep = found;
       if (key !== null) this.sweeps.set(key, sweep);
     }
     const out: { set: IntervalSet; lists: number[][] }[] = [];
@@ -175,11 +172,7 @@ function token(s: IntervalSet): string {
 }
 
 /** What a sweep finds: the values each set of boxes accepts, and every value some box accepts. */
-interface Sweep {
-  groups: { bounds: bigint[]; members: number[] }[];
-  /** The values of the domain no box accepts. */
-  rest: IntervalSet;
-}
+type Sweep = SweepResult;
 
 /** Appends [lo, hi] to sorted bounds, merged with the last range when they touch. */
 function appendNumbers(bounds: number[], lo: number, hi: number): void {
@@ -209,10 +202,18 @@ function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): Sweep | n
     ends = new Float64Array(n);
   n = 0;
   sets.forEach((set, k) => {
-    const b = set.bounds;
-    for (let i = 0; i < b.length; i += 2, n++) {
-      starts[n] = Number(b[i]!) * stride + k;
-      ends[n] = (Number(b[i + 1]!) + 1) * stride + k;
+    const b = set.numbers();
+    if (b) {
+      for (let i = 0; i < b.length; i += 2, n++) {
+        starts[n] = b[i]! * stride + k;
+        ends[n] = (b[i + 1]! + 1) * stride + k;
+      }
+      return;
+    }
+    const big = set.bounds;
+    for (let i = 0; i < big.length; i += 2, n++) {
+      starts[n] = Number(big[i]!) * stride + k;
+      ends[n] = (Number(big[i + 1]!) + 1) * stride + k;
     }
   });
   starts.sort();
@@ -229,11 +230,11 @@ function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): Sweep | n
     const pos = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity);
     for (; i < n && posOf(starts[i]!) === pos; i++) {
       const k = starts[i]! - pos * stride;
-      active.splice(lowerBound(active, k), 0, k);
+      insertAt(active, lowerBound(active, k), k);
     }
     for (; j < n && posOf(ends[j]!) === pos; j++) {
       const k = ends[j]! - pos * stride;
-      active.splice(lowerBound(active, k), 1);
+      removeAt(active, lowerBound(active, k));
     }
     if (active.length === 0 || (i >= n && j >= n)) continue;
     const end = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity) - 1;
@@ -243,13 +244,13 @@ function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): Sweep | n
       next = end + 1;
     }
   }
-  const big = (b: number[]): bigint[] => b.map((v) => BigInt(v));
   if (whole && next <= Number(max)) appendNumbers(gaps, next, Number(max));
   return {
-    groups: [...found.groups.values()].map((g) => ({ bounds: big(g.bounds), members: g.members })),
-    rest: whole
-      ? IntervalSet.fromSortedBounds(big(gaps))
-      : dom.subtract(IntervalSet.fromSortedBounds(big(found.covered))),
+    groups: [...found.groups.values()].map((g) => ({
+      set: IntervalSet.fromSortedNumbers(g.bounds),
+      members: g.members,
+    })),
+    rest: whole ? IntervalSet.fromSortedNumbers(gaps) : dom.subtract(IntervalSet.fromSortedNumbers(found.covered)),
   };
 }
 
@@ -270,13 +271,19 @@ function sweepBigints(sets: readonly IntervalSet[], dom: IntervalSet): Sweep {
     for (; i < events.length && events[i]!.pos === pos; i++) {
       const e = events[i]!;
       const at = lowerBound(active, e.id);
-      if (e.start) active.splice(at, 0, e.id);
-      else active.splice(at, 1);
+      if (e.start) insertAt(active, at, e.id);
+      else removeAt(active, at);
     }
     if (active.length === 0 || i >= events.length) continue;
     found.add(active, pos, events[i]!.pos - 1n);
   }
-  return { groups: [...found.groups.values()], rest: dom.subtract(IntervalSet.fromSortedBounds(found.covered)) };
+  return {
+    groups: [...found.groups.values()].map((g) => ({
+      set: IntervalSet.fromSortedBounds(g.bounds),
+      members: g.members,
+    })),
+    rest: dom.subtract(IntervalSet.fromSortedBounds(found.covered)),
+  };
 }
 
 /** A sweep's ranges collected per set of boxes that hold them (in the order first met), and all of them together. */
@@ -315,6 +322,18 @@ function sameMembers(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+// In place: splice returns a new array each call, two million of them for a deny list's sweep.
+function insertAt(list: number[], at: number, v: number): void {
+  list.push(v);
+  for (let i = list.length - 1; i > at; i--) list[i] = list[i - 1]!;
+  list[at] = v;
+}
+
+function removeAt(list: number[], at: number): void {
+  for (let i = at; i < list.length - 1; i++) list[i] = list[i + 1]!;
+  list.pop();
 }
 
 function lowerBound(list: number[], v: number): number {

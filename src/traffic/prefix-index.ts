@@ -101,11 +101,8 @@ class V4Index implements PrefixIndex {
   }
 
   ranges(): IntervalSet {
-    if (!this.full) {
-      const out: bigint[] = new Array<bigint>(this.bounds.length);
-      for (let i = 0; i < this.bounds.length; i++) out[i] = BigInt(this.bounds[i]!);
-      this.full = IntervalSet.fromSortedBounds(out);
-    }
+    // Its bounds stay doubles until something reads them as bigints (a sweep reads the doubles).
+    this.full ??= IntervalSet.fromSortedNumbers(this.bounds);
     return this.full;
   }
 

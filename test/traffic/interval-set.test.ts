@@ -47,6 +47,35 @@ test('intersection, union, difference, containment and overlap agree with plain 
   }
 });
 
+test('a set built from doubles answers as the same set built from bigints, in every operation and either order', () => {
+  const r = mulberry32(11);
+  const asNumbers = (s: IntervalSet): IntervalSet =>
+    IntervalSet.fromSortedNumbers(Float64Array.from(s.bounds, (v) => Number(v)));
+  for (let i = 0; i < 1000; i++) {
+    const [a] = randomSet(r);
+    const [b] = randomSet(r);
+    const [na, nb] = [asNumbers(a), asNumbers(b)];
+    assert.is(na.isEmpty, a.isEmpty);
+    assert.is(na.rangeCount, a.rangeCount);
+    if (!a.isEmpty) assert.equal([na.min, na.max], [a.min, a.max]);
+    for (const [x, y] of [
+      [na, b],
+      [a, nb],
+      [na, nb],
+    ] as const) {
+      assert.is(x.intersect(y).key, a.intersect(b).key);
+      assert.is(x.subtract(y).key, a.subtract(b).key);
+      assert.is(x.union(y).key, a.union(b).key);
+      assert.is(x.equals(y), a.equals(b));
+      assert.is(x.contains(y), a.contains(b));
+      assert.is(x.meets(y), a.meets(b));
+    }
+    assert.equal(members(na), members(a));
+    assert.is(na.size(), a.size());
+    assert.ok(na.equals(a) && a.equals(na));
+  }
+});
+
 test('ranges that touch merge into one, so equal sets have one form', () => {
   const s = IntervalSet.of([
     [5n, 9n],
