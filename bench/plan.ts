@@ -63,6 +63,46 @@ export async function benchPlan(hosts = 1000, policies = 200): Promise<Record<st
   };
 }
 
+/** The plan-scale repository in `work`: the base commit, and a head that moves one member of the 1M-prefix list. */
+export function planScaleRepository(work: string): {
+  repo: string;
+  rules: number;
+  setSize: number;
+  baseCommit: string;
+  headCommit: string;
+} {
+  const rules = Number(process.env['NOTRACK_PLAN_RULES'] ?? 10_000);
+  const setSize = Number(process.env['NOTRACK_PLAN_SET'] ?? 1_000_000);
+  const repo = join(work, 'repo');
+  const git = (...args: string[]): string => {
+    const r = spawnSync('git', ['-C', repo, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const write = (files: Record<string, string>): void => {
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(repo, path)), { recursive: true });
+      writeFileSync(join(repo, path), text);
+    }
+  };
+  mkdirSync(repo);
+  git('init', '-q', '-b', 'main');
+  git('config', 'user.email', 'bench@example.invalid');
+  git('config', 'user.name', 'bench');
+  const base: BenchPolicy = { rules, setSize };
+  write(policyFiles(base, 'eth0'));
+  git('add', '-A');
+  git('commit', '-q', '-m', 'the deny lists');
+  const baseCommit = git('rev-parse', 'HEAD');
+  // The one-prefix change of the control-plane benchmark: one member of the list moved to an unused address.
+  const changed: BenchPolicy = { ...base, changed: Math.min(1000, setSize - 1) };
+  const setFile = `sets/deny-${String(Math.floor(changed.changed! / SET_FILE_NETS)).padStart(2, '0')}.yaml`;
+  write({ [setFile]: policyFiles(changed, 'eth0')[setFile]! });
+  git('commit', '-q', '-am', 'one prefix changed');
+  const headCommit = git('rev-parse', 'HEAD');
+  return { repo, rules, setSize, baseCommit, headCommit };
+}
+
 /**
  * `notrack plan` alone at the control-plane benchmark's scale (10,000 Deny rules and one 1M-prefix deny list, the
  * same files as bench/control-plane.ts), between a base and a head that changes one prefix of the list, as one
@@ -71,41 +111,12 @@ export async function benchPlan(hosts = 1000, policies = 200): Promise<Record<st
  * NOTRACK_PLAN_NODE_ARGS passes Node options to the measured process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 export async function benchPlanScale(): Promise<Record<string, number | string>> {
-  const rules = Number(process.env['NOTRACK_PLAN_RULES'] ?? 10_000);
-  const setSize = Number(process.env['NOTRACK_PLAN_SET'] ?? 1_000_000);
   const runs = Number(process.env['NOTRACK_PLAN_RUNS'] ?? 3);
   const nodeArgs = (process.env['NOTRACK_PLAN_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const startLoad = loadavg()[0]!.toFixed(1);
   const work = mkdtempSync(join(tmpdir(), 'notrack-plan-scale-'));
   try {
-    const repo = join(work, 'repo');
-    const git = (...args: string[]): string => {
-      const r = spawnSync('git', ['-C', repo, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
-      if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
-      return r.stdout.trim();
-    };
-    const write = (files: Record<string, string>): void => {
-      for (const [path, text] of Object.entries(files)) {
-        mkdirSync(dirname(join(repo, path)), { recursive: true });
-        writeFileSync(join(repo, path), text);
-      }
-    };
-    mkdirSync(repo);
-    git('init', '-q', '-b', 'main');
-    git('config', 'user.email', 'bench@example.invalid');
-    git('config', 'user.name', 'bench');
-    const base: BenchPolicy = { rules, setSize };
-    write(policyFiles(base, 'eth0'));
-    git('add', '-A');
-    git('commit', '-q', '-m', 'the deny lists');
-    const baseCommit = git('rev-parse', 'HEAD');
-    // The one-prefix change of the control-plane benchmark: one member of the list moved to an unused address.
-    const changed: BenchPolicy = { ...base, changed: Math.min(1000, setSize - 1) };
-    const setFile = `sets/deny-${String(Math.floor(changed.changed! / SET_FILE_NETS)).padStart(2, '0')}.yaml`;
-    write({ [setFile]: policyFiles(changed, 'eth0')[setFile]! });
-    git('commit', '-q', '-am', 'one prefix changed');
-    const headCommit = git('rev-parse', 'HEAD');
-
+    const { repo, rules, setSize, baseCommit, headCommit } = planScaleRepository(work);
     const measures: { seconds: number; cpu: number; rssMb: number }[] = [];
     let regions = 0;
     let example = '';
@@ -148,6 +159,36 @@ export async function benchPlanScale(): Promise<Record<string, number | string>>
       load_end: loadavg()[0]!.toFixed(1),
       goal: '≤ 5 s, ≤ 600 MB',
     };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Where `notrack plan`'s time and memory go at the plan-scale size: its steps run in one process with a full GC after
+ * each (so the heap figure is what the step leaves alive), CPU per step and the live heap after it:
+ *   npm run bench -- plan-stages
+ * The GCs it forces make its total CPU lower and its peak RSS lower than the command's (plan-scale measures those).
+ */
+export async function benchPlanStages(): Promise<Record<string, number | string>> {
+  const work = mkdtempSync(join(tmpdir(), 'notrack-plan-stages-'));
+  try {
+    const { repo, baseCommit, headCommit } = planScaleRepository(work);
+    const child = fileURLToPath(new URL('./plan-stages-child.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', child, repo, baseCommit, headCommit], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    if (r.status !== 0) throw new Error(`plan stages failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    const out: Record<string, number | string> = { load_start: loadavg()[0]!.toFixed(1) };
+    for (const line of r.stdout.trim().split('\n')) {
+      const s = JSON.parse(line) as { stage: string; cpuS: number; heapMb: number; rssMb: number };
+      out[s.stage] =
+        s.stage === 'peak'
+          ? `peak RSS ${Math.round(s.rssMb)} MB`
+          : `CPU ${s.cpuS.toFixed(2)} s, live heap ${Math.round(s.heapMb)} MB, RSS ${Math.round(s.rssMb)} MB`;
+    }
+    return out;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 import { benchValidate } from './validate.js';
 import { benchPolicyProgram } from './policy-program.js';
 import { benchPolicyProgramV6 } from './policy-program-v6.js';
-import { benchPlan, benchPlanScale } from './plan.js';
+import { benchPlan, benchPlanScale, benchPlanStages } from './plan.js';
 import { benchTrafficEngine } from './traffic-engine.js';
 import { benchWire } from './wire.js';
 import { benchConfirmation } from './confirmation.js';
@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   'policy-program-v6': () => benchPolicyProgramV6(),
   plan: () => benchPlan(),
   'plan-scale': () => benchPlanScale(),
+  'plan-stages': () => benchPlanStages(),
   'traffic-engine': () => benchTrafficEngine(),
   wire: () => benchWire(),
   confirmation: () => benchConfirmation(),

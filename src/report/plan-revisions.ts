@@ -34,26 +34,35 @@ export interface PlanRevisions {
   baseValid: boolean;
 }
 
+/** The steps of loadPlanRevisions, in order, as its `onStage` names them when each is done. */
+export type PlanStage = 'load head' | 'compile head' | 'lint head' | 'load base' | 'compile base';
+
 /**
  * Loads, lints and compiles the head (an invalid head throws InvalidRevisionError), then loads and compiles the
  * base. Only what each later step needs is kept: the base's documents and diagnostics are dropped once its resources
- * are read, so a large set's parse does not live through the plan.
+ * are read, so a large set's parse does not live through the plan. `onStage` is told as each step ends.
  */
-export function loadPlanRevisions(base: RevisionFiles, head: RevisionFiles): PlanRevisions {
+export function loadPlanRevisions(
+  base: RevisionFiles,
+  head: RevisionFiles,
+  onStage: (stage: PlanStage) => void = () => {},
+): PlanRevisions {
   const parsed: ParseCache = new WeakMap();
   const headLoaded = loadResources(head.files, undefined, parsed);
   if (!headLoaded.valid) throw new InvalidRevisionError('head', headLoaded);
+  onStage('load head');
   // Compiled once: the plan and the head's lints read the same states.
   const headStates = compileAll(headLoaded.resources);
+  onStage('compile head');
   const headLinted = lintLoaded(headLoaded, headStates);
+  onStage('lint head');
   const baseFiles = baseFilesSharedWithHead(base, head);
   const baseResources = baseResourcesOf(baseFiles, head.files, headLinted.resources, parsed);
+  onStage('load base');
+  const baseStates = baseResources ? compileAll(baseResources) : new Map<string, never>();
+  onStage('compile base');
   return {
-    base: {
-      states: baseResources ? compileAll(baseResources) : new Map(),
-      resources: baseResources,
-      files: baseFiles,
-    },
+    base: { states: baseStates, resources: baseResources, files: baseFiles },
     head: { states: headStates, resources: headLinted.resources, files: head.files },
     headDiagnostics: headLinted.diagnostics,
     baseValid: baseResources !== null,
