@@ -216,7 +216,7 @@ function observeInterfaces(opts: ViewDriftInput) {
     ifname,
     // Expected: an interface that came up after the apply (or was re-created) with nothing of notrack on it is
     // drift too, not only one whose pins say notrack was there.
-    obs: observeInterface({ ifname, pinDir: opts.bpffs, expected: true, counters: false }),
+    obs: observeInterface({ ifname, pinDir: opts.bpffs, expected: true, counters: false, clsBpf: false }),
   }));
   return { apply, missing, interfaces };
 }
