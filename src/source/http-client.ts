@@ -105,6 +105,12 @@ export function limitedHttp(
       const minBytes = (limits.minBytesPerSecond * limits.rateWindowMs) / 1000;
       let windowBytes = 0;
       const rate = setInterval(() => {
+        // While the server computes the pack it sends only progress and keep-alives: that wait is bounded by the
+        // idle timeout and the fetch's deadline, and the rate is judged from the pack's first bytes on.
+        if (guard && !guard.packStarted) {
+          windowBytes = 0;
+          return;
+        }
         if (windowBytes < minBytes)
           abort(
             new SlowServerError(
