@@ -116,6 +116,11 @@ async function lockOutRolledBack(direction: 'Ingress' | 'Egress'): Promise<void>
       agent = startLabAgent(lab, { port: PORT, extra });
       const afterRestart = await finished(0, 'RolledBack');
       assert.match(afterRestart, new RegExp(bad.slice(0, 12)));
+      // The metric names the commit after the restart too (it is read from the mark the host keeps).
+      assert.match(
+        lab.httpGet(PORT, '/metrics').body,
+        new RegExp(`notrack_rolled_back_commit_info\\{commit="${bad}"\\} 1`),
+      );
       assert.is(lab.observe().activeGeneration, generation, 'nothing was switched');
       assert.not.match(agent.output, /"confirming/);
 
