@@ -123,6 +123,71 @@ function beforeSideBand(body: Buffer): number {
   return body.length;
 }
 
+test('a request reset before any answer (an idle keep-alive socket closed by the server) is sent once more', async () => {
+  const git = await startGitServer();
+  const posts: string[] = [];
+  const proxy = createHttpServer((req, res) => {
+    if (req.method === 'POST' && posts.push(req.url ?? '') === 1) {
+      // The first fetch request is reset unanswered, as a socket the server closes while the request is written.
+      req.socket.resetAndDestroy();
+      return;
+    }
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: git.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  const port = await listen(proxy);
+  try {
+    await git.createRepo('reset', { 'policy.yaml': 'kind: x\n' });
+    const snap = await fetchSource({ repo: `http://127.0.0.1:${port}/reset.git`, cacheDir: await tempDir('reset') });
+    assert.equal(paths(snap), ['policy.yaml']);
+    assert.is(posts.length, 2, 'the reset request was sent again, once');
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await git.stop();
+  }
+});
+
+test('a server that resets every fetch request fails with source-unreachable after one retry', async () => {
+  const git = await startGitServer();
+  let posts = 0;
+  const proxy = createHttpServer((req, res) => {
+    if (req.method === 'POST') {
+      posts += 1;
+      req.socket.resetAndDestroy();
+      return;
+    }
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: git.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  const port = await listen(proxy);
+  try {
+    await git.createRepo('resets', { 'policy.yaml': 'kind: x\n' });
+    const err = await sourceError(
+      fetchSource({ repo: `http://127.0.0.1:${port}/resets.git`, cacheDir: await tempDir('resets') }),
+      'source-unreachable',
+    );
+    assert.match(err.message, `127.0.0.1:${port}`);
+    assert.is(posts, 2, 'one retry, not a loop');
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await git.stop();
+  }
+});
+
 test('a server that computes a large pack for several rate windows, sending only progress, is waited for', async () => {
   // git http-backend behind a proxy that holds each pack back for 1.5 s while it sends progress lines, as git does
   // while it counts and compresses a large repository: a few bytes a second, far below the minimum rate.
