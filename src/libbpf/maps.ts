@@ -346,8 +346,8 @@ export class BpfMap {
    * run's first value), read with BPF_MAP_LOOKUP_BATCH into one reused buffer of at most `chunkBytes`: no object per
    * entry, so reading a 65,536-slot table costs one copy, not 131,072 small Buffers. The buffer is overwritten by
    * the next run: copy what you keep. The default run is small on purpose: a buffer that stays in the CPU's cache
-   * and is faulted in once reads 15 MB of class tables in 3-6 ms of CPU where 4 MiB runs took 23-26 ms (fresh pages
-   * faulted and zeroed per map, and the collector woken by that much external memory).
+   * and is faulted in once reads 15 MB of class tables in 3-6 ms of CPU where 4 MiB runs took 23-26 ms (a fresh
+   * 4 MiB buffer per map, faulted in and zeroed, and copied through a cache it does not fit).
    */
   arrayValues(visit: (values: Buffer, first: number) => void, opts: { chunkBytes?: number } = {}): void {
     if (this.type !== MapType.ARRAY) throw invalidArgument('arrayValues', `${this.label()} is not an ARRAY map`);
