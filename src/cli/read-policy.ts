@@ -4,6 +4,7 @@ import { isYamlFile, type SourceOptions, type SourceSnapshot } from '../source/i
 import { normalizeSubPath } from '../source/sub-path.js';
 import type { SignatureKeys } from '../source/commit-signatures.js';
 import { existsSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { UsageError } from '../errors.js';
 import { spawnRunner } from '../dataplane/command-runner.js';
 
@@ -100,7 +101,9 @@ export function sourceOptions(values: SourceValues, maxFileBytes?: number): Sour
   if (maxPackBytes !== undefined) opts.maxPackBytes = maxPackBytes;
   const signatures = signatureKeys(values);
   if (signatures !== undefined) opts.signatures = signatures;
-  if (process.stderr.isTTY) {
+  // isatty, not process.stderr.isTTY: building the stderr stream costs ~10 ms, and an apply that is Ready writes
+  // nothing there.
+  if (isatty(2)) {
     let last = '';
     opts.onProgress = (e) => {
       const line = `${e.phase}${e.total ? ` ${e.loaded}/${e.total}` : e.loaded ? ` ${e.loaded}` : ''}`;
@@ -119,6 +122,6 @@ export async function readPolicyFiles(
   fetch: (o: SourceOptions) => Promise<SourceSnapshot>,
 ): Promise<SourceSnapshot> {
   const snapshot = await fetch(sourceOptions(values, maxFileBytes));
-  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  if (isatty(2)) process.stderr.write('\r\x1b[K');
   return snapshot;
 }

@@ -1,7 +1,7 @@
 // Loads one interface's generated policy program: compiles its tables, creates and fills the class maps with batch
 // updates, resolves the map relocations and loads the program for nt_jump (the loader then calls `install`).
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { arrayDigest, keyedDigest } from './map-digest.js';
 import { patchMapFds } from '../asm/index.js';
 import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
 import {
@@ -125,21 +125,7 @@ function fill(map: BpfMap, contents: PolicyMapContents, progress: (done: number)
   return count;
 }
 
-/** The digest of an array map's values in key order (what drift's arrayMapDigest reads back from the kernel). */
-export function arrayDigest(values: Uint8Array): string {
-  return createHash('sha256').update(values).digest('hex');
-}
-
-/**
- * The digest of a keyed map's contents (the IPv6 address hash): its keys sorted by their bytes, each followed by its
- * value, so that the kernel's iteration order does not matter (what drift reads back from the kernel).
- */
-export function keyedDigest(entries: readonly { key: Uint8Array; value: Uint8Array }[]): string {
-  const sorted = [...entries].sort((a, b) => Buffer.compare(a.key, b.key));
-  const h = createHash('sha256');
-  for (const e of sorted) h.update(e.key).update(e.value);
-  return h.digest('hex');
-}
+export { arrayDigest, keyedDigest } from './map-digest.js';
 
 /** The digest of what `fill` writes, as drift reads it back: arrays in key order, hashes by keyedDigest. */
 function contentsDigest(contents: PolicyMapContents): string | null {

@@ -345,11 +345,13 @@ export class BpfMap {
    * Every value of an ARRAY map in key order, handed to `visit` in runs of whole values (`first` is the key of the
    * run's first value), read with BPF_MAP_LOOKUP_BATCH into one reused buffer of at most `chunkBytes`: no object per
    * entry, so reading a 65,536-slot table costs one copy, not 131,072 small Buffers. The buffer is overwritten by
-   * the next run: copy what you keep.
+   * the next run: copy what you keep. The default run is small on purpose: a buffer that stays in the CPU's cache
+   * and is faulted in once reads 15 MB of class tables in 3-6 ms of CPU where 4 MiB runs took 23-26 ms (a fresh
+   * 4 MiB buffer per map, faulted in and zeroed, and copied through a cache it does not fit).
    */
   arrayValues(visit: (values: Buffer, first: number) => void, opts: { chunkBytes?: number } = {}): void {
     if (this.type !== MapType.ARRAY) throw invalidArgument('arrayValues', `${this.label()} is not an ARRAY map`);
-    const chunk = Math.max(1, Math.min(this.maxEntries, Math.floor((opts.chunkBytes ?? 4 << 20) / this.valueSize)));
+    const chunk = Math.max(1, Math.min(this.maxEntries, Math.floor((opts.chunkBytes ?? 256 << 10) / this.valueSize)));
     const keys = Buffer.alloc(chunk * 4);
     const values = Buffer.alloc(chunk * this.valueSize);
     const outBatch = Buffer.alloc(8);

@@ -1,5 +1,4 @@
 // Drift: how the live host differs from what notrack last applied on it, object by object, in plain words.
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { DesiredState } from '../compile/desired-state.js';
 import {
@@ -24,7 +23,7 @@ import {
   type IpsetActual,
   type IpsetChange,
 } from '../dataplane/ipset/index.js';
-import { keyedDigest } from '../dataplane/policy-program.js';
+import { pinnedMapDigest } from '../dataplane/map-digest.js';
 import { MapType, openPinnedMap } from '../libbpf/index.js';
 import type { AppliedRecord } from './applied-record.js';
 import { appliedView, type AppliedView } from './applied-view.js';
@@ -158,34 +157,11 @@ export function interfaceItems(
     }
   }
   for (const [name, digest] of Object.entries(rec.policyMapDigests ?? {})) {
-    const found = policyMapDigest(join(active.path, 'policy', name));
+    const found = pinnedMapDigest(join(active.path, 'policy', name));
     if (found !== null && found !== digest)
       out.push({ object: `policy map ${name} on ${ifname}`, description: 'contents changed' });
   }
   return out;
-}
-
-/**
- * The digest of a pinned array map's values in key order (as policy-program.ts's arrayDigest of what it wrote), or
- * of a hash map's entries (its keyedDigest), or null when it is not pinned. Array values are read in a few large
- * batches and hashed as they come: a drift check runs every few minutes on the agent's event loop, and a table of
- * 65,536 slots must cost milliseconds there.
- */
-function policyMapDigest(path: string): string | null {
-  let map;
-  try {
-    map = openPinnedMap(path);
-  } catch {
-    return null;
-  }
-  try {
-    if (map.type === MapType.HASH) return keyedDigest(map.lookupBatch({ chunk: 4096 }).entries);
-    const h = createHash('sha256');
-    map.arrayValues((values) => h.update(values));
-    return h.digest('hex');
-  } finally {
-    map.close();
-  }
 }
 
 /** Everything on the host that differs from the applied state (empty: in sync). */
@@ -240,7 +216,7 @@ function observeInterfaces(opts: ViewDriftInput) {
     ifname,
     // Expected: an interface that came up after the apply (or was re-created) with nothing of notrack on it is
     // drift too, not only one whose pins say notrack was there.
-    obs: observeInterface({ ifname, pinDir: opts.bpffs, expected: true, counters: false }),
+    obs: observeInterface({ ifname, pinDir: opts.bpffs, expected: true, counters: false, clsBpf: false }),
   }));
   return { apply, missing, interfaces };
 }

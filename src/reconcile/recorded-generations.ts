@@ -12,7 +12,7 @@ export function runsRecordedGenerations(record: AppliedRecord, bpffs: string): b
   for (const [ifname, rec] of Object.entries(record.interfaces)) {
     let obs;
     try {
-      obs = observeInterface({ ifname, pinDir: bpffs, counters: false });
+      obs = observeInterface({ ifname, pinDir: bpffs, counters: false, clsBpf: false });
     } catch {
       return false;
     }

@@ -6,6 +6,7 @@ import { objectSize, type PackIndexes } from './object-size.js';
 import { byPath, type PolicyBlob, type SourceFile } from './snapshot.js';
 import { SourceError } from './source-error.js';
 import { subPathSegments } from './sub-path.js';
+import type { TreeMemo } from './tree-memo.js';
 
 interface CommitFilesInput {
   gitdir: string;
@@ -20,6 +21,8 @@ interface CommitFilesInput {
   /** For messages: the repository in display form and how the commit was named. */
   repo: string;
   label: string;
+  /** Commits and trees an earlier read went through (a remote's cache folder): listed without opening a pack. */
+  memo?: TreeMemo;
   /** Given the blob ids of the files to read, says they need not be read (SourceOptions.skipContent). */
   skipContent?: ((read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean | Promise<boolean>) | undefined;
   /** A file read already, by path and blob id (SourceOptions.knownFile). */
@@ -37,7 +40,14 @@ export interface CommitFiles {
 const SYMLINK = '120000';
 
 /** Follows annotated tags down to the commit they name; refuses refs that name a tree or a blob. */
-export async function peelToCommit(gitdir: string, oid: string, cache: object, repo: string): Promise<string> {
+export async function peelToCommit(
+  gitdir: string,
+  oid: string,
+  cache: object,
+  repo: string,
+  memo?: TreeMemo,
+): Promise<string> {
+  if (memo?.knowsCommit(oid)) return oid;
   let current = oid;
   for (let hops = 0; hops < 16; hops += 1) {
     const obj = await git.readObject({ fs, gitdir, oid: current, format: 'parsed', cache });
@@ -51,7 +61,8 @@ export async function peelToCommit(gitdir: string, oid: string, cache: object, r
 }
 
 /** Whether the object store holds `oid` (without reading more than its header). */
-export async function hasObject(gitdir: string, oid: string, cache: object): Promise<boolean> {
+export async function hasObject(gitdir: string, oid: string, cache: object, memo?: TreeMemo): Promise<boolean> {
+  if (memo?.knowsCommit(oid)) return true;
   try {
     await git.readObject({ fs, gitdir, oid, format: 'deflated', cache });
     return true;
@@ -84,7 +95,13 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<CommitFi
     files.sort(byPath);
     return { files, warnings, blobs };
   };
-  const { commit } = await git.readCommit({ fs, gitdir, oid: input.commit, cache });
+  const memo = input.memo;
+  const commitTree = async (): Promise<string> =>
+    memo
+      ? memo.commitTree(input.commit, cache)
+      : (await git.readCommit({ fs, gitdir, oid: input.commit, cache })).commit.tree;
+  const readTree = async (oid: string): Promise<TreeEntry[]> =>
+    memo ? memo.readTree(oid, cache) : (await git.readTree({ fs, gitdir, oid, cache })).tree;
 
   const indexes: PackIndexes = new Map();
   async function readFile(oid: string, path: string): Promise<void> {
@@ -103,7 +120,7 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<CommitFi
   }
 
   async function walk(treeOid: string, prefix: string): Promise<void> {
-    const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache });
+    const tree = await readTree(treeOid);
     for (const entry of tree) {
       const path = prefix === '' ? entry.path : `${prefix}/${entry.path}`;
       if (entry.type === 'tree') {
@@ -120,10 +137,10 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<CommitFi
   }
 
   // Walk down to the sub-path one folder at a time, so a missing part can be named with what is there instead.
-  let treeOid = commit.tree;
+  let treeOid = await commitTree();
   const segments = subPathSegments(input.subPath);
   for (const [i, segment] of segments.entries()) {
-    const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache });
+    const tree = await readTree(treeOid);
     const entry = tree.find((e) => e.path === segment);
     const walked = segments.slice(0, i).join('/');
     const where = walked === '' ? 'the top level' : `${walked}/`;

@@ -8,6 +8,7 @@ import type { RefChoice } from './ref-choice.js';
 import { remoteFailure, type RemoteContext } from './remote-failure.js';
 import type { SourceProgress } from './snapshot.js';
 import { SourceError } from './source-error.js';
+import type { TreeMemo } from './tree-memo.js';
 
 /** How far back the default branch is fetched when a commit cannot be fetched by its id. */
 export const FALLBACK_DEPTH = 100;
@@ -23,6 +24,8 @@ export interface RemoteFetch {
   onProgress: ((e: SourceProgress) => void) | undefined;
   /** isomorphic-git's object cache for this attempt. */
   cache: object;
+  /** The commits and trees earlier reads went through (tree-memo.ts). */
+  memo: TreeMemo;
   /** After a failed fetch: whether the pack was refused as too large (and that refusal is now forgotten). */
   forgetOversized: () => boolean;
 }
@@ -67,14 +70,14 @@ function defaultName(f: RemoteFetch): string {
 async function byName(f: RemoteFetch, kind: 'branch' | 'tag', fullRef: string, listedOid: string): Promise<string> {
   let oid = listedOid;
   const tracking = kind === 'branch' ? trackingRef(fullRef) : trackingRef(f.defaultRef);
-  if (!(await hasObject(f.gitdir, oid, f.cache))) {
+  if (!(await hasObject(f.gitdir, oid, f.cache, f.memo))) {
     const result = await fetchNew(f, fullRef, tracking);
     // The ref may have moved between listing and fetching; what was fetched is what is read.
     if (result.fetchHead !== null) oid = result.fetchHead;
   } else if (kind === 'branch' && tracking !== undefined) {
     await git.writeRef({ fs, gitdir: f.gitdir, ref: tracking, value: oid, force: true });
   }
-  return peelToCommit(f.gitdir, oid, f.cache, f.remote.url);
+  return peelToCommit(f.gitdir, oid, f.cache, f.remote.url, f.memo);
 }
 
 /**
@@ -91,7 +94,7 @@ async function fetchNew(f: RemoteFetch, fullRef: string, tracking: string | unde
   } catch {
     previous = undefined;
   }
-  if (previous === undefined || !(await hasObject(f.gitdir, previous, f.cache)))
+  if (previous === undefined || !(await hasObject(f.gitdir, previous, f.cache, f.memo)))
     return fetchInto(f, fullRef, 1, tracking);
   try {
     return await fetchInto(f, fullRef, undefined, tracking);

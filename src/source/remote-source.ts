@@ -19,6 +19,7 @@ import type { SourceSettings } from './settings.js';
 import type { SourceSnapshot } from './snapshot.js';
 import { SourceError } from './source-error.js';
 import { normalizeSubPath } from './sub-path.js';
+import { TreeMemo } from './tree-memo.js';
 
 /** The refs the server advertises (protocol v1, which is what isomorphic-git fetches with). */
 async function advertisedRefs(http: HttpClient, url: string, headers: Record<string, string>): Promise<RefTable> {
@@ -113,6 +114,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   }
   async function attempt(): Promise<CommitFiles & { commit: string; ancestry?: Ancestry }> {
     const cache = {};
+    const memo = await TreeMemo.load(gitdir);
     const f: RemoteFetch = {
       gitdir,
       http,
@@ -121,6 +123,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       remote: ctx,
       onProgress: settings.onProgress,
       cache,
+      memo,
       forgetOversized: () => http.forgetOversized(),
     };
     const commit = await fetchCommit(f, choice);
@@ -147,11 +150,13 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       include: settings.include,
       maxFileBytes: settings.maxFileBytes,
       cache,
+      memo,
       repo: url,
       label,
       skipContent: settings.skipContent,
       knownFile: settings.knownFile,
     });
+    await memo.save();
     return { commit, ...read, ...(ancestry !== undefined ? { ancestry } : {}) };
   }
 

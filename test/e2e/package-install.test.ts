@@ -82,6 +82,7 @@ test('npm pack runs prepack (build) and ships the built JS, BPF objects, schemas
   for (const f of [
     'package/bin/notrack.js',
     'package/dist/cli/main.js',
+    'package/dist/bundle/main.js',
     'package/dist/build-info.json',
     'package/build/bpf/xdp.o',
     'package/build/bpf/tc.o',

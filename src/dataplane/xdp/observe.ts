@@ -42,6 +42,9 @@ interface ObserveInterfaceOptions {
   /** Read the counters (default true). A check of what runs needs none, and 10,000 rules' per-CPU counters are
    *  most of what observing an interface costs. */
   counters?: boolean;
+  /** List the cls_bpf filters on ingress even when notrack's tcx link runs there (default true). They change no
+   *  finding then, and listing them spawns `tc` (netlink's filter dump has no libbpf call): a check skips them. */
+  clsBpf?: boolean;
 }
 
 /** An attached program, and whether it is one of this interface's pinned generations (and which). */
@@ -262,10 +265,11 @@ export function observeInterface(opts: ObserveInterfaceOptions): InterfaceObserv
   if (ifindex !== null) {
     const tcx = tcxQuery(ifindex, 'ingress');
     for (const id of tcx.programIds) tcPrograms.push({ ...observed(id, 'tcIngress'), via: 'tcx' });
-    for (const f of clsBpfFilters(ifindex, 'ingress'))
-      tcPrograms.push({ ...observed(f.progId, 'tcIngress'), via: 'cls_bpf' });
-    if (links.tc?.mechanism === 'tcx' && links.tc.ifindex !== 0 && tcx.programIds.includes(links.tc.progId))
-      tcMechanism = 'tcx';
+    const ownTcx = links.tc?.mechanism === 'tcx' && links.tc.ifindex !== 0 && tcx.programIds.includes(links.tc.progId);
+    if (opts.clsBpf !== false || !ownTcx)
+      for (const f of clsBpfFilters(ifindex, 'ingress'))
+        tcPrograms.push({ ...observed(f.progId, 'tcIngress'), via: 'cls_bpf' });
+    if (ownTcx) tcMechanism = 'tcx';
     else if (
       findNotrackClsBpf(
         ifindex,

@@ -1,0 +1,133 @@
+// The cache folder's memo of commits and trees (src/source/tree-memo.ts): a reconcile that needs only blob ids opens
+// no pack, a README commit reads only the new pack, and a torn or edited memo is ignored.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startGitServer, type GitServer } from '../support/git-server.js';
+import { cacheFolderFor, fetchSource, type SourceOptions, type PolicyBlob } from '../../src/source/index.js';
+import { removeTempDirs, tempDir, text } from './source-fixture.js';
+
+let server: GitServer;
+let cacheDir: string;
+
+test.before(async () => {
+  server = await startGitServer();
+  cacheDir = await tempDir('memo-cache');
+});
+
+test.after(async () => {
+  await server.stop();
+  await removeTempDirs();
+});
+
+const FILES = {
+  'policies/web.yaml': 'kind: GlobalNetworkPolicy\n',
+  'sets/deny.yaml': 'kind: GlobalNetworkSet\n',
+  'README.md': '# policies\n',
+};
+
+const read = (name: string, opts: Omit<SourceOptions, 'repo' | 'cacheDir'> = {}) =>
+  fetchSource({ repo: server.url(name), cacheDir, ...opts });
+
+/** A read that stops at the blob ids (what the reconciler's unchanged-policy check does), recording them. */
+async function listOnly(name: string, opts: Omit<SourceOptions, 'repo' | 'cacheDir'> = {}) {
+  let listed: readonly PolicyBlob[] = [];
+  const snap = await read(name, {
+    ...opts,
+    skipContent: ({ blobs }) => {
+      listed = blobs;
+      return true;
+    },
+  });
+  return { snap, listed: listed.map((b) => `${b.path} ${b.oid}`) };
+}
+
+/** POST bodies sent to git-upload-pack for one repository since request number `from`. */
+function uploadPacks(name: string, from: number): string[] {
+  return server.requests
+    .slice(from)
+    .filter((r) => r.method === 'POST' && r.path === `/${name}.git/git-upload-pack`)
+    .map((r) => r.body?.toString('latin1') ?? '');
+}
+
+/**
+ * Overwrites the objects of every pack in a cache folder, keeping its header and checksum (so the folder still looks
+ * healthy): any object read from them fails, and the reader rebuilds the cache with a warning. Returns a function
+ * that puts the packs back.
+ */
+async function scramblePacks(name: string): Promise<() => Promise<void>> {
+  const dir = join(cacheFolderFor(cacheDir, server.url(name)), 'objects', 'pack');
+  const packs = (await readdir(dir)).filter((f) => f.endsWith('.pack')).map((f) => join(dir, f));
+  const saved = await Promise.all(packs.map((p) => readFile(p)));
+  for (const [i, p] of packs.entries()) {
+    const bytes = Buffer.from(saved[i]!);
+    bytes.fill(0x5a, 12, bytes.length - 20);
+    await writeFile(p, bytes);
+  }
+  return async () => {
+    for (const [i, p] of packs.entries()) await writeFile(p, saved[i]!);
+  };
+}
+
+test('an unchanged branch whose blob ids are all a reconcile needs is listed without opening a pack', async () => {
+  await server.createRepo('memo-same', FILES);
+  const first = await listOnly('memo-same');
+  assert.equal(first.listed.length, 2, 'the two YAML files');
+  const restore = await scramblePacks('memo-same');
+  try {
+    const mark = server.requests.length;
+    const again = await listOnly('memo-same');
+    assert.equal(uploadPacks('memo-same', mark), [], 'nothing fetched again: only the refs were listed');
+    assert.ok(again.snap.unread, 'the files were not read');
+    assert.equal(again.snap.warnings, [], 'the cache was not found unreadable and rebuilt');
+    assert.is(again.snap.commit, first.snap.commit);
+    assert.equal(again.listed, first.listed, 'the same blob ids, with every pack unreadable');
+  } finally {
+    await restore();
+  }
+  // The content is still read from the store when it is wanted.
+  const full = await read('memo-same');
+  assert.is(text(full, 'sets/deny.yaml'), FILES['sets/deny.yaml']);
+});
+
+test('after a commit that changes no policy file, the old pack is not opened: the folders come from the memo', async () => {
+  await server.createRepo('memo-readme', FILES);
+  const first = await listOnly('memo-readme');
+  // The packs fetched so far (the policy files' trees and blobs) are made unreadable; only the new commit's pack is
+  // read.
+  const restore = await scramblePacks('memo-readme');
+  try {
+    const head = await server.commit('memo-readme', { 'README.md': '# changed\n' });
+    const mark = server.requests.length;
+    const after = await listOnly('memo-readme', { ancestor: first.snap.commit! });
+    const [body, ...more] = uploadPacks('memo-readme', mark);
+    assert.equal(more, [], 'one fetch');
+    assert.match(body!, `have ${first.snap.commit}`);
+    assert.not.match(body!, /deepen/, 'the cached tip is known without its pack: only what is new is fetched');
+    assert.equal([after.snap.commit, after.snap.ancestry], [head, 'descends']);
+    assert.equal(after.listed, first.listed, 'the policy files have the same blob ids');
+    assert.equal(after.snap.warnings, [], 'the cache was not found unreadable and rebuilt');
+  } finally {
+    await restore();
+  }
+});
+
+test('a torn or edited memo is ignored: the listing comes from the object store', async () => {
+  await server.createRepo('memo-torn', FILES);
+  const first = await listOnly('memo-torn');
+  const memo = join(cacheFolderFor(cacheDir, server.url('memo-torn')), 'notrack-trees.json');
+  for (const body of [
+    '{"version":1,"commits":{"',
+    JSON.stringify({ version: 1, commits: { [first.snap.commit!]: 'not-an-id' }, trees: { x: [] } }),
+    JSON.stringify({ version: 99, commits: {}, trees: {} }),
+  ]) {
+    await writeFile(memo, body);
+    const again = await listOnly('memo-torn');
+    assert.equal(again.listed, first.listed, body.slice(0, 40));
+    const full = await read('memo-torn');
+    assert.is(text(full, 'policies/web.yaml'), FILES['policies/web.yaml']);
+  }
+});
+
+test.run();
