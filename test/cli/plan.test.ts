@@ -2,22 +2,15 @@
 // --detailed-exitcode), Markdown and versioned JSON, and an invalid head revision.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, runCli } from '../support/cli.js';
+import { gitIn } from '../support/git-repo.js';
 
 let repo = '';
 
-function git(args: string[]): string {
-  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], {
-    cwd: repo,
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const git = gitIn(() => repo);
 
 function edit(file: string, from: string, to: string): void {
   const p = path.join(repo, file);

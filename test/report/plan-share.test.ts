@@ -3,7 +3,6 @@
 // from two separate parses, on a real Git repository with a changed, a renamed and an unchanged file.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +19,7 @@ import { baseFilesSharedWithHead, knownHeadFile, shareUnchangedSets } from '../.
 import { loadPlanRevisions } from '../../src/report/plan-revisions.js';
 import { documentsFile } from '../support/policy-files.js';
 import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
+import { gitIn } from '../support/git-repo.js';
 
 const POLICY = untrackedPolicy('deny-lists', {
   selector: "role == 'edge'",
@@ -81,14 +81,7 @@ test('a parse cache parses each file object once and hands back the same documen
 
 let repo = '';
 
-function git(args: string[]): string {
-  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], {
-    cwd: repo,
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const git = gitIn(() => repo);
 
 function write(files: readonly PolicyFile[]): void {
   for (const f of files) {
