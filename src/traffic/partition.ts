@@ -133,8 +133,7 @@ class Walker {
     const key = ranges >= MEMO_RANGES ? `${field}|${token(dom)}|${sets.map(token).join(',')}` : null;
     let sweep = key === null ? undefined : this.sweeps.get(key);
     if (!sweep) {
-      const found = sweepNumbers(sets, dom) ?? sweepBigints(sets, dom);
-      sweep = found;
+      sweep = sweepNumbers(sets, dom) ?? sweepBigints(sets, dom);
       if (key !== null) this.sweeps.set(key, sweep);
     }
     const out: { set: IntervalSet; lists: number[][] }[] = [];
@@ -147,7 +146,10 @@ class Walker {
 /** Sweeps over at least this many ranges are remembered for the walk's other shapes. */
 const MEMO_RANGES = 4096;
 
-/** A sweep's classes: members are positions in the list of sets swept (ascending, as the candidate ids are). */
+/**
+ * A sweep's classes: members are positions in the list of sets swept (ascending, as the candidate ids are); `rest`: the
+ * values of the domain no set holds.
+ */
 interface SweepResult {
   groups: { set: IntervalSet; members: number[] }[];
   rest: IntervalSet;
@@ -171,9 +173,6 @@ function token(s: IntervalSet): string {
   return `#${id}`;
 }
 
-/** What a sweep finds: the values each set of boxes accepts, and every value some box accepts. */
-type Sweep = SweepResult;
-
 /** Appends [lo, hi] to sorted bounds, merged with the last range when they touch. */
 function appendNumbers(bounds: number[], lo: number, hi: number): void {
   const n = bounds.length;
@@ -192,7 +191,7 @@ function appendBigints(bounds: bigint[], lo: bigint, hi: bigint): void {
  * one packed key (position * stride + set), sorted natively, so a million-range deny list is swept without a BigInt
  * comparison. Null when the packing would not be exact.
  */
-function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): Sweep | null {
+function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): SweepResult | null {
   const max = dom.max;
   const stride = 2 ** Math.ceil(Math.log2(sets.length + 1));
   if ((Number(max) + 2) * stride > Number.MAX_SAFE_INTEGER || max > 2n ** 52n) return null;
@@ -255,7 +254,7 @@ function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): Sweep | n
 }
 
 /** The sweep in BigInts (IPv6 addresses). */
-function sweepBigints(sets: readonly IntervalSet[], dom: IntervalSet): Sweep {
+function sweepBigints(sets: readonly IntervalSet[], dom: IntervalSet): SweepResult {
   const events: { pos: bigint; id: number; start: boolean }[] = [];
   sets.forEach((set, id) => {
     const b = set.bounds;
