@@ -1,7 +1,7 @@
 // What would change between two revisions, host by host: policies, rules, set contents, programs, egress, failsafes.
 import type { IpFamily } from '../net/cidr.js';
 import { egressView } from '../compile/egress-entries.js';
-import { setIndex } from '../traffic/decisions.js';
+import { setIndex, setPrefixes } from '../traffic/decisions.js';
 import { changedMembers } from '../traffic/prefix-index.js';
 import { naturalCompare } from './natural-sort.js';
 import type {
@@ -75,9 +75,10 @@ function setWords(ids: readonly string[], sets: Record<string, PrefixSet>): stri
     .map((id) => {
       const s = sets[id];
       if (!s) return id;
-      const literal = /^(nets|notNets) of /.test(s.origin);
-      if (literal) return s.prefixes.length <= 3 ? s.prefixes.join(',') : `${s.prefixes.length} prefixes`;
-      return s.origin;
+      // Literal nets are listed when short; a selector's set (a deny list of a million) is named, never read.
+      if (!/^(nets|notNets) of /.test(s.origin)) return s.origin;
+      const prefixes = setPrefixes(s);
+      return prefixes.length <= 3 ? prefixes.join(',') : `${prefixes.length} prefixes`;
     })
     .join(' and ');
 }
@@ -243,8 +244,8 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
         usedBy: `${hr.ref.policy} ${hr.ref.direction}[${hr.ref.index}] ${sideName} (${fam})`,
         origin: hs.origin,
         family: hs.family,
-        sizeBefore: bs.prefixes.length,
-        sizeAfter: hs.prefixes.length,
+        sizeBefore: setPrefixes(bs).length,
+        sizeAfter: setPrefixes(hs).length,
         added,
         removed,
       });

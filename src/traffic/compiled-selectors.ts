@@ -1,20 +1,13 @@
 // Selector addresses read from hosts' compiled states where they hold them, so the lint's second lowering of every
 // rule does not resolve and canonicalise a million-prefix selector set again (1.3 s, and 0.5 s to hash it).
 import type { IpFamily } from '../net/cidr.js';
-import type { DesiredState, PrefixSet } from '../compile/desired-state.js';
+import type { DesiredState } from '../compile/desired-state.js';
 import { SelectorAddresses } from '../compile/sets.js';
 import type { ResourceSet } from '../model/resources.js';
 import type { Selector } from '../model/selector/index.js';
+import { setPrefixes } from './decisions.js';
 
 type FamilyPrefixes = ReturnType<SelectorAddresses['of']>;
-
-/**
- * A set's canonical prefixes as text: the one place the traffic engine reads a compiled set's members, so a packed
- * form can take its place.
- */
-export function setPrefixes(set: PrefixSet): readonly string[] {
-  return set.prefixes;
-}
 
 /** The selector a set was made for (`selector S` or `notSelector S`), or null for nets and named ports. */
 function selectorOf(origin: string): string | null {

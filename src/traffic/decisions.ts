@@ -81,13 +81,21 @@ export function prefixRanges(family: IpFamily, prefixes: readonly string[]): Int
   return indexPrefixTexts(family, prefixes).ranges();
 }
 
+/**
+ * A compiled set's canonical prefixes as text: the one place the traffic engine and the plan read a set's members,
+ * so a packed form can take its place.
+ */
+export function setPrefixes(set: PrefixSet): readonly string[] {
+  return set.prefixes;
+}
+
 /** The index of a set the state holds (built once per id). */
 export function setIndex(sets: Record<string, PrefixSet>, id: string): PrefixIndex {
   let r = setIndexes.get(id);
   if (!r) {
     const s = sets[id];
     if (!s) throw new Error(`the state refers to prefix set ${id}, which it does not hold`);
-    r = indexPrefixTexts(s.family, s.prefixes);
+    r = indexPrefixTexts(s.family, setPrefixes(s));
     setIndexes.set(id, r);
   }
   return r;
