@@ -4,13 +4,14 @@ import type { Cidr, IpFamily } from '../net/cidr.js';
 import type { ResourceSet } from '../model/resources.js';
 import type { Selector } from '../model/selector/index.js';
 import type { PrefixSet } from './desired-state.js';
-import { canonicalPrefixes } from './prefixes.js';
+import { packCidrs, type PackedPrefixes } from './packed-prefixes.js';
+import { PackedPrefixSet } from './prefix-set.js';
 
-/** Canonical prefixes per family. */
-type FamilyPrefixes = Record<IpFamily, string[]>;
+/** Canonical packed prefixes per family. */
+type FamilyPrefixes = Record<IpFamily, PackedPrefixes>;
 
 function splitFamilies(cidrs: readonly Cidr[]): FamilyPrefixes {
-  return { 4: canonicalPrefixes(cidrs, 4), 6: canonicalPrefixes(cidrs, 6) };
+  return { 4: packCidrs(cidrs, 4), 6: packCidrs(cidrs, 6) };
 }
 
 /**
@@ -40,7 +41,10 @@ export class SelectorAddresses {
 
 const idCache = new WeakMap<readonly string[], Map<IpFamily, string>>();
 
-/** The id of a set: 16 hex digits (64 bits) of the sha256 of its family and prefixes, so equal sets share one id. */
+/**
+ * The id of a set given as canonical text: 16 hex digits (64 bits) of the sha256 of its family and prefixes, so equal
+ * sets share one id (the id PackedPrefixSet.of gives the same set packed).
+ */
 export function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
   let byFamily = idCache.get(prefixes);
   const known = byFamily?.get(family);
@@ -57,18 +61,23 @@ export function prefixSetId(family: IpFamily, prefixes: readonly string[]): stri
   return id;
 }
 
+/** The set made of a packed list already (a selector's list, used by many rules): its digest is computed once. */
+const madeSets = new WeakMap<PackedPrefixes, PackedPrefixSet>();
+
 /** The sets one host's state uses. A set is described by its first user, in evaluation order. */
 export class SetTable {
   private readonly sets = new Map<string, PrefixSet>();
   /** The same sets by id, kept in step: for lookups while sets are still being added (see byId). */
   private readonly index: Record<string, PrefixSet> = {};
 
-  add(family: IpFamily, prefixes: string[], origin: string): string {
-    // Shared by every host that uses the set (and cached by identity when hashing): never changed after this.
-    Object.freeze(prefixes);
-    const id = prefixSetId(family, prefixes);
-    if (!this.sets.has(id)) this.remember(Object.freeze({ id, family, prefixes, origin }));
-    return id;
+  add(prefixes: PackedPrefixes, origin: string): string {
+    let made = madeSets.get(prefixes);
+    if (!made) {
+      made = PackedPrefixSet.of(prefixes, origin);
+      madeSets.set(prefixes, made);
+    }
+    if (!this.sets.has(made.id)) this.remember(made.origin === origin ? made : made.describedAs(origin));
+    return made.id;
   }
 
   /** Takes a set another table made (the fleet's lowering cache), unless one with its content is here already. */
