@@ -1,7 +1,7 @@
 // A set's prefixes packed in typed arrays (canonical: sorted by address, no duplicates, none inside another), from
 // the parsed Cidrs to the address tables and the state file, with the canonical text made only when someone reads it.
 import { createHash, type Hash } from 'node:crypto';
-import { formatCidr, parseCidr, type Cidr, type IpFamily } from '../net/cidr.js';
+import { formatCidr, ipv4Word, parseCidr, type Cidr, type IpFamily } from '../net/cidr.js';
 
 /** Prefixes of one family: `count` addresses of 1 (IPv4) or 4 (IPv6) u32 words, most significant first. */
 export interface PackedPrefixes {
@@ -31,9 +31,7 @@ function packV4(cidrs: readonly Cidr[]): PackedPrefixes {
   const keys = new Float64Array(n);
   let k = 0;
   for (const c of cidrs) {
-    if (c.family !== 4) continue;
-    const a = c.addr;
-    keys[k++] = (((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0) * 64 + c.prefix;
+    if (c.family === 4) keys[k++] = ipv4Word(c) * 64 + c.prefix;
   }
   keys.sort();
   const words = new Uint32Array(n);
@@ -114,6 +112,8 @@ export function packedTexts(p: PackedPrefixes): string[] {
 }
 
 const CHUNK = 64 * 1024;
+/** One chunk for every digest (compiling is synchronous): a host's ten thousand one-prefix sets allocate nothing. */
+let scratch: Buffer | null = null;
 
 /** Writes an IPv4 prefix's text at `at` (at most 18 bytes), returns the end. */
 function writeV4(buf: Buffer, at: number, word: number, len: number): number {
@@ -140,7 +140,7 @@ export function packedDigest(p: PackedPrefixes): string {
     for (let i = 0; i < p.count; i++) hash.update(i ? `\n${prefixText(p, i)}` : prefixText(p, i));
     return hash.digest('hex');
   }
-  const buf = Buffer.allocUnsafe(CHUNK);
+  const buf = (scratch ??= Buffer.allocUnsafe(CHUNK));
   let pos = 0;
   for (let i = 0; i < p.count; i++) {
     if (pos > CHUNK - 20) {
