@@ -25,29 +25,69 @@ export function packCidrs(cidrs: readonly Cidr[], family: IpFamily): PackedPrefi
 }
 
 function packV4(cidrs: readonly Cidr[]): PackedPrefixes {
-  // One float per prefix, address * 64 + length (below 2^38: exact), sorted natively: no object per prefix.
   let n = 0;
   for (const c of cidrs) if (c.family === 4) n++;
-  const keys = new Float64Array(n);
-  let k = 0;
-  for (const c of cidrs) {
-    if (c.family === 4) keys[k++] = ipv4Word(c) * 64 + c.prefix;
-  }
-  keys.sort();
   const words = new Uint32Array(n);
   const lens = new Uint8Array(n);
+  let k = 0;
+  for (const c of cidrs) {
+    if (c.family !== 4) continue;
+    words[k] = ipv4Word(c);
+    lens[k++] = c.prefix;
+  }
+  const order = v4Order(words, lens, n);
+  const outWords = new Uint32Array(n);
+  const outLens = new Uint8Array(n);
   let count = 0;
   let lastEnd = -1;
   for (let i = 0; i < n; i++) {
-    const key = keys[i]!;
-    const len = key % 64;
-    const start = (key - len) / 64;
+    const x = order ? order[i]! : i;
+    const start = words[x]!;
+    const len = lens[x]!;
     if (start <= lastEnd) continue;
-    words[count] = start;
-    lens[count++] = len;
+    outWords[count] = start;
+    outLens[count++] = len;
     lastEnd = start + 2 ** (32 - len) - 1;
   }
-  return { family: 4, count, words: words.slice(0, count), lens: lens.slice(0, count) };
+  return { family: 4, count, words: outWords.slice(0, count), lens: outLens.slice(0, count) };
+}
+
+/**
+ * IPv4 prefixes in sweep order (by address, shorter first on a tie) as indexes, by LSD radix sort (length, then the
+ * address's low and high halves: three linear passes, where a comparison sort of a million prefixes takes a large
+ * part of the compile time); null when they are in that order already (lists are often written sorted). Equal
+ * prefixes stay adjacent.
+ */
+export function v4Order(words: Uint32Array, lens: Uint8Array, n: number): Uint32Array | null {
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++)
+    sorted = words[i - 1]! < words[i]! || (words[i - 1] === words[i] && lens[i - 1]! <= lens[i]!);
+  if (sorted) return null;
+  const low = new Uint32Array(n);
+  const byLen = new Uint32Array(n);
+  const out = new Uint32Array(n);
+  // Pass 1: by length.
+  const lenCounts = new Uint32Array(34);
+  for (let i = 0; i < n; i++) lenCounts[lens[i]! + 1]!++;
+  for (let b = 0; b < 33; b++) lenCounts[b + 1]! += lenCounts[b]!;
+  for (let i = 0; i < n; i++) byLen[lenCounts[lens[i]!]!++] = i;
+  // Pass 2: by the low 16 address bits.
+  const counts = new Uint32Array(65537);
+  for (let i = 0; i < n; i++) counts[(words[i]! & 0xffff) + 1]!++;
+  for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
+  for (let i = 0; i < n; i++) {
+    const x = byLen[i]!;
+    low[counts[words[x]! & 0xffff]!++] = x;
+  }
+  // Pass 3: by the high 16 address bits.
+  counts.fill(0);
+  for (let i = 0; i < n; i++) counts[(words[i]! >>> 16) + 1]!++;
+  for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
+  for (let i = 0; i < n; i++) {
+    const x = low[i]!;
+    out[counts[words[x]! >>> 16]!++] = x;
+  }
+  return out;
 }
 
 function v6Number(addr: Uint8Array): bigint {

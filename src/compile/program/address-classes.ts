@@ -8,7 +8,7 @@
 // A prefix whose record equals what the lookup would give without it (its nearest emitted ancestor's, or the
 // default) is left out, so a 1M-prefix set costs 1M trie entries but only one record.
 import type { IpFamily } from '../../net/cidr.js';
-import type { PackedPrefixes } from '../packed-prefixes.js';
+import { v4Order, type PackedPrefixes } from '../packed-prefixes.js';
 import { PolicyProgramError } from './limits.js';
 import { clearBit, newVector, setBit, type RecordTable } from './records.js';
 
@@ -69,7 +69,13 @@ function parseAll(family: IpFamily, sets: readonly { id: string; members: Packed
 
 /** Indexes of the prefixes in sweep order: by address, then shorter first (an ancestor before what it covers). */
 function sweepOrder(p: ParsedPrefixes, family: IpFamily): Uint32Array {
-  if (family === 4) return radixOrderV4(p);
+  if (family === 4) {
+    const order = v4Order(p.words, p.lens, p.count);
+    if (order) return order;
+    const identity = new Uint32Array(p.count);
+    for (let i = 0; i < p.count; i++) identity[i] = i;
+    return identity;
+  }
   const list = Array.from({ length: p.count }, (_, i) => i);
   list.sort((a, b) => {
     for (let w = 0; w < 4; w++) {
@@ -79,41 +85,6 @@ function sweepOrder(p: ParsedPrefixes, family: IpFamily): Uint32Array {
     return p.lens[a]! - p.lens[b]!;
   });
   return Uint32Array.from(list);
-}
-
-/**
- * IPv4 sweep order by LSD radix sort (length, then the address's low and high halves): three linear passes, where
- * a comparison sort of a million prefixes takes a large part of the compile time. Equal prefixes of different
- * sets stay adjacent, in any order (their signature does not depend on it).
- */
-function radixOrderV4(p: ParsedPrefixes): Uint32Array {
-  const n = p.count;
-  const { words, lens } = p;
-  const low = new Uint32Array(n);
-  const byLen = new Uint32Array(n);
-  const out = new Uint32Array(n);
-  // Pass 1: by length.
-  const lenCounts = new Uint32Array(34);
-  for (let i = 0; i < n; i++) lenCounts[lens[i]! + 1]!++;
-  for (let b = 0; b < 33; b++) lenCounts[b + 1]! += lenCounts[b]!;
-  for (let i = 0; i < n; i++) byLen[lenCounts[lens[i]!]!++] = i;
-  // Pass 2: by the low 16 address bits.
-  const counts = new Uint32Array(65537);
-  for (let i = 0; i < n; i++) counts[(words[i]! & 0xffff) + 1]!++;
-  for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
-  for (let i = 0; i < n; i++) {
-    const x = byLen[i]!;
-    low[counts[words[x]! & 0xffff]!++] = x;
-  }
-  // Pass 3: by the high 16 address bits.
-  counts.fill(0);
-  for (let i = 0; i < n; i++) counts[(words[i]! >>> 16) + 1]!++;
-  for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
-  for (let i = 0; i < n; i++) {
-    const x = low[i]!;
-    out[counts[words[x]! >>> 16]!++] = x;
-  }
-  return out;
 }
 
 /** True when prefix a (length la) covers prefix b (length lb >= la). */
