@@ -1,7 +1,7 @@
 // A set's prefixes packed in typed arrays (canonical: sorted by address, no duplicates, none inside another), from
 // the parsed Cidrs to the address tables and the state file, with the canonical text made only when someone reads it.
 import { createHash, type Hash } from 'node:crypto';
-import { formatCidr, ipv4Word, parseCidr, type Cidr, type IpFamily } from '../net/cidr.js';
+import { formatCidr, ipv4Word, parseCidr, type Cidr, type IpFamily, type NetList } from '../net/cidr.js';
 
 /** Prefixes of one family: `count` addresses of 1 (IPv4) or 4 (IPv6) u32 words, most significant first. */
 export interface PackedPrefixes {
@@ -21,20 +21,54 @@ const wordsPer = (family: IpFamily): number => (family === 4 ? 1 : 4);
  * exactly when it starts before the end of the last prefix kept: one sweep drops them all.
  */
 export function packCidrs(cidrs: readonly Cidr[], family: IpFamily): PackedPrefixes {
-  return family === 4 ? packV4(cidrs) : packV6(cidrs);
+  const c = new PrefixCollector();
+  for (const x of cidrs) c.add(x);
+  return c.pack(family);
 }
 
-function packV4(cidrs: readonly Cidr[]): PackedPrefixes {
-  let n = 0;
-  for (const c of cidrs) if (c.family === 4) n++;
-  const words = new Uint32Array(n);
-  const lens = new Uint8Array(n);
-  let k = 0;
-  for (const c of cidrs) {
-    if (c.family !== 4) continue;
-    words[k] = ipv4Word(c);
-    lens[k++] = c.prefix;
+/**
+ * Gathers the nets of one or many sources (the sets a selector picks) and packs them canonically: IPv4 addresses
+ * as words in growing typed arrays, no object per net; IPv6 nets (rare in large lists) as Cidrs.
+ */
+export class PrefixCollector {
+  #words = new Uint32Array(64);
+  #lens = new Uint8Array(64);
+  #count = 0;
+  #v6: Cidr[] = [];
+
+  #push(word: number, len: number): void {
+    if (this.#count === this.#words.length) {
+      const words = new Uint32Array(this.#words.length * 2);
+      words.set(this.#words);
+      this.#words = words;
+      const lens = new Uint8Array(this.#lens.length * 2);
+      lens.set(this.#lens);
+      this.#lens = lens;
+    }
+    this.#words[this.#count] = word;
+    this.#lens[this.#count++] = len;
   }
+
+  add(c: Cidr): void {
+    if (c.family === 4) this.#push(ipv4Word(c), c.prefix);
+    else this.#v6.push(c);
+  }
+
+  /** Every net of a scanned list, read from its packed form. */
+  addList(list: NetList): void {
+    for (let i = 0; i < list.length; i++) {
+      if (list.family(i) === 4) this.#push(list.v4Word(i), list.prefix(i));
+      else this.#v6.push(list.at(i));
+    }
+  }
+
+  /** The canonical prefixes of one family among what was added. */
+  pack(family: IpFamily): PackedPrefixes {
+    return family === 4 ? packV4(this.#words, this.#lens, this.#count) : packV6(this.#v6);
+  }
+}
+
+function packV4(words: Uint32Array, lens: Uint8Array, n: number): PackedPrefixes {
   const order = v4Order(words, lens, n);
   const outWords = new Uint32Array(n);
   const outLens = new Uint8Array(n);
@@ -98,7 +132,7 @@ function v6Number(addr: Uint8Array): bigint {
 
 function packV6(cidrs: readonly Cidr[]): PackedPrefixes {
   const list: { start: bigint; prefix: number; addr: Uint8Array }[] = [];
-  for (const c of cidrs) if (c.family === 6) list.push({ start: v6Number(c.addr), prefix: c.prefix, addr: c.addr });
+  for (const c of cidrs) list.push({ start: v6Number(c.addr), prefix: c.prefix, addr: c.addr });
   list.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : x.prefix - y.prefix));
   const kept: typeof list = [];
   let lastEnd = -1n;

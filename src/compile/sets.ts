@@ -1,18 +1,15 @@
 // Address sets: what a rule's nets and selectors stand for, and the content-hashed PrefixSets a host's state shares.
 import { createHash } from 'node:crypto';
-import type { Cidr, IpFamily } from '../net/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type { ResourceSet } from '../model/resources.js';
 import type { Selector } from '../model/selector/index.js';
 import type { PrefixSet } from './desired-state.js';
-import { packCidrs, type PackedPrefixes } from './packed-prefixes.js';
+import { PrefixCollector, type PackedPrefixes } from './packed-prefixes.js';
 import { PackedPrefixSet } from './prefix-set.js';
 
 /** Canonical packed prefixes per family. */
 type FamilyPrefixes = Record<IpFamily, PackedPrefixes>;
 
-function splitFamilies(cidrs: readonly Cidr[]): FamilyPrefixes {
-  return { 4: packCidrs(cidrs, 4), 6: packCidrs(cidrs, 6) };
-}
 
 /**
  * What selectors stand for, as Calico resolves them: the `nets` of every GlobalNetworkSet and the `expectedIPs`
@@ -27,12 +24,16 @@ export class SelectorAddresses {
     const key = selector.toString();
     let found = this.cache.get(key);
     if (!found) {
-      const cidrs: Cidr[] = [];
-      // Loops, not push(...list): a deny list of a million prefixes would overflow the call stack.
-      for (const s of this.resources.networkSets) if (selector.matches(s.labels)) for (const c of s.nets) cidrs.push(c);
+      const nets = new PrefixCollector();
+      for (const s of this.resources.networkSets) {
+        if (!selector.matches(s.labels)) continue;
+        // A scanned list is read packed: its Cidr objects are never made.
+        if (s.packedNets) nets.addList(s.packedNets);
+        else for (const c of s.nets) nets.add(c);
+      }
       for (const h of this.resources.hostEndpoints)
-        if (selector.matches(h.labels)) for (const c of h.expectedIPs) cidrs.push(c);
-      found = splitFamilies(cidrs);
+        if (selector.matches(h.labels)) for (const c of h.expectedIPs) nets.add(c);
+      found = { 4: nets.pack(4), 6: nets.pack(6) };
       this.cache.set(key, found);
     }
     return found;
