@@ -13,12 +13,44 @@ function canonicalJson(value: unknown, setsByDigest: boolean): string {
   return parts.join('');
 }
 
+/** Where the text goes: an array to join, or the hash. */
+interface Sink {
+  push(text: string): void;
+}
+
+/**
+ * Feeds the text to a sha256 in chunks of ~64 KiB as it is written: no array of hundreds of thousands of pieces to
+ * join, and no copy of the whole text (10,000 rules' entries are a few MB of it).
+ */
+class HashSink implements Sink {
+  readonly #hash = createHash('sha256');
+  #pending = '';
+  push(text: string): void {
+    this.#pending += text;
+    if (this.#pending.length >= 65536) {
+      this.#hash.update(this.#pending);
+      this.#pending = '';
+    }
+  }
+  digest(): string {
+    return this.#hash.update(this.#pending).digest('hex');
+  }
+}
+
 /** The JSON text of frozen string arrays already written, by identity. */
 const stringLists = new WeakMap<readonly unknown[], string>();
 /** The canonical JSON text of frozen objects already written, by identity (per form: sets by digest or in full). */
 const frozenObjects = { digest: new WeakMap<object, string>(), full: new WeakMap<object, string>() };
 
-function write(value: unknown, out: string[], setsByDigest: boolean): void {
+/** `"key":` by key: a state has a few dozen distinct keys. */
+const keyTexts = new Map<string, string>();
+
+function sortedKeys(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
+}
+
+function write(value: unknown, out: Sink, setsByDigest: boolean): void {
   if (value === null || typeof value !== 'object') {
     out.push(JSON.stringify(value) ?? 'null');
     return;
@@ -57,27 +89,43 @@ function write(value: unknown, out: string[], setsByDigest: boolean): void {
     return;
   }
   // Frozen objects (prefix sets, entry sides) are shared by every host of a fleet compilation: written once.
-  const frozen = Object.isFrozen(value);
-  if (frozen) {
-    const known = frozenObjects[setsByDigest ? 'digest' : 'full'].get(value);
-    if (known !== undefined) {
-      out.push(known);
-      return;
-    }
-  }
   const obj = value as Record<string, unknown>;
-  const start = out.length;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (!Object.isFrozen(value)) {
+    writeObject(obj, out, setsByDigest);
+    return;
+  }
+  const cache = frozenObjects[setsByDigest ? 'digest' : 'full'];
+  let known = cache.get(value);
+  if (known === undefined) {
+    const parts: string[] = [];
+    writeObject(obj, parts, setsByDigest);
+    known = parts.join('');
+    cache.set(value, known);
+  }
+  out.push(known);
+}
+
+function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: boolean): void {
+  // Hundreds of thousands of small objects (10,000 rules' entries): keys sorted only when they are not already, and
+  // each key's text made once.
+  const keys = Object.keys(obj);
+  if (!sortedKeys(keys)) keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   out.push('{');
-  keys.forEach((k, i) => {
-    if (i) out.push(',');
-    out.push(JSON.stringify(k), ':');
-    write(obj[k], out, setsByDigest);
-  });
+  let first = true;
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    if (!first) out.push(',');
+    first = false;
+    let text = keyTexts.get(k);
+    if (text === undefined) {
+      text = `${JSON.stringify(k)}:`;
+      keyTexts.set(k, text);
+    }
+    out.push(text);
+    write(v, out, setsByDigest);
+  }
   out.push('}');
-  if (frozen) frozenObjects[setsByDigest ? 'digest' : 'full'].set(value, out.slice(start).join(''));
 }
 
 /**
@@ -85,16 +133,13 @@ function write(value: unknown, out: string[], setsByDigest: boolean): void {
  * replaced by their sha256 (`digest`): the same content gives the same hash, without the text of a million prefixes.
  */
 export function desiredStateHash(state: Omit<DesiredState, 'hash'> | DesiredState): string {
-  return createHash('sha256').update(hashedText(state)).digest('hex');
+  const { hash: _ignored, ...rest } = state as DesiredState;
+  const sink = new HashSink();
+  write(rest, sink, true);
+  return sink.digest();
 }
 
 /** The canonical text of a state, hash included, every set with its prefixes: to compare and print byte for byte. */
 export function serializeDesiredState(state: DesiredState): string {
   return canonicalJson(state, false);
-}
-
-/** The canonical text the hash is taken over (sets by digest). */
-export function hashedText(state: Omit<DesiredState, 'hash'> | DesiredState): string {
-  const { hash: _ignored, ...rest } = state as DesiredState;
-  return canonicalJson(rest, true);
 }

@@ -2,7 +2,14 @@
 import type { IpFamily } from '../net/cidr.js';
 import { NotrackError } from '../errors.js';
 import type { PrefixSet } from './desired-state.js';
-import { decodePacked, encodePacked, packedDigest, packedTexts, packTexts, type PackedPrefixes } from './packed-prefixes.js';
+import {
+  decodePacked,
+  encodePacked,
+  packedDigest,
+  packedTexts,
+  packTexts,
+  type PackedPrefixes,
+} from './packed-prefixes.js';
 
 /** Sets of at most this many prefixes keep them as text in the state file (readable); larger ones are packed. */
 export const TEXT_MEMBERS_MAX = 64;
@@ -65,26 +72,28 @@ export class PackedPrefixSet implements PrefixSet {
   static stored(raw: Record<string, unknown>): PackedPrefixSet | null {
     const { id, family, origin, prefixes, packed } = raw;
     if (typeof id !== 'string' || (family !== 4 && family !== 6) || typeof origin !== 'string') return null;
-    if (typeof packed === 'string') {
-      const decode = (): PackedPrefixes => {
-        try {
-          return decodePacked(family, packed);
-        } catch (e) {
-          throw new StoredSetError(id, (e as Error).message);
-        }
-      };
-      return new PackedPrefixSet(id, family, origin, null, decode, null, null);
-    }
-    if (!Array.isArray(prefixes) || !prefixes.every((p) => typeof p === 'string')) return null;
-    const texts = Object.freeze(prefixes) as string[];
-    const decode = (): PackedPrefixes => {
+    const unreadable = (read: () => PackedPrefixes) => (): PackedPrefixes => {
       try {
-        return packTexts(family, texts);
+        return read();
       } catch (e) {
         throw new StoredSetError(id, (e as Error).message);
       }
     };
-    return new PackedPrefixSet(id, family, origin, null, decode, null, texts);
+    if (typeof packed === 'string') {
+      const decode = unreadable(() => decodePacked(family, packed));
+      return new PackedPrefixSet(id, family, origin, null, decode, null, null);
+    }
+    if (!Array.isArray(prefixes) || !prefixes.every((p) => typeof p === 'string')) return null;
+    const texts = Object.freeze(prefixes) as string[];
+    return new PackedPrefixSet(
+      id,
+      family,
+      origin,
+      null,
+      unreadable(() => packTexts(family, texts)),
+      null,
+      texts,
+    );
   }
 
   get packed(): PackedPrefixes {

@@ -9,17 +9,7 @@ import { PackedPrefixSet, packedMembers } from '../../src/compile/prefix-set.js'
 import { prefixSetId, SetTable } from '../../src/compile/sets.js';
 import { desiredStateHash } from '../../src/compile/hash.js';
 import type { DesiredState } from '../../src/compile/desired-state.js';
-
-/** A seeded generator, so a failure names a reproducible case. */
-function random(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
+import { mulberry32 } from '../support/seeded-random.js';
 
 /** Random CIDRs around a few anchors: nested, overlapping, duplicated, host bits set, both families mixed. */
 function randomCidrs(rnd: () => number, n: number): Cidr[] {
@@ -58,7 +48,7 @@ function canonicalByText(cidrs: readonly Cidr[], family: IpFamily): string[] {
 
 test('random sets: the packed form gives the text path’s canonical text and the same set id', () => {
   for (let seed = 1; seed <= 150; seed++) {
-    const rnd = random(seed);
+    const rnd = mulberry32(seed);
     const cidrs = randomCidrs(rnd, 1 + Math.floor(rnd() * 120));
     for (const family of [4, 6] as const) {
       const expected = canonicalByText(cidrs, family);
