@@ -8,7 +8,8 @@ export class ConfirmationMetrics {
   private readonly rollbacks;
   private readonly rolledBack;
 
-  constructor(registry: Registry) {
+  /** `markedCommit`: the commit the host's record marks rolled back when the agent starts (a restart keeps it). */
+  constructor(registry: Registry, markedCommit: string | null = null) {
     const registers = [registry];
     this.confirmations = new Counter({
       name: 'notrack_confirmations_total',
@@ -29,6 +30,7 @@ export class ConfirmationMetrics {
     });
     for (const result of ['Confirmed', 'RolledBack', 'RollbackFailed']) this.confirmations.inc({ result }, 0);
     this.rollbacks.inc(0);
+    if (markedCommit) this.rolledBack.set({ commit: markedCommit }, 1);
   }
 
   confirmed(c: ConfirmOutcome): void {

@@ -206,6 +206,8 @@ export interface Reconciler {
   /** After a reconcile whose outcome says `confirming`: probe until the deadline, roll back when a probe that passed
    *  before the switch fails after it. Called in the same single-flight turn as that reconcile. */
   confirm?(): Promise<ConfirmOutcome | null>;
+  /** The commit marked rolled back on this host (kept across restarts until the head moves), or null. */
+  rolledBackCommit?(): string | null;
   /** Calls `onChange` whenever the host's links change (rtnetlink); returns a function that stops watching. */
   watchLinks?(onChange: (what: string) => void, onFailure: (why: string) => void): () => void;
 }

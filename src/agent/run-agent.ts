@@ -88,7 +88,9 @@ export async function runAgent(
     hungAfterMs: options.hungAfterMs,
     settings,
     protectionMetrics: new ProtectionMetrics(metrics.registry),
-    ...(reconciler.confirm ? { confirmationMetrics: new ConfirmationMetrics(metrics.registry) } : {}),
+    ...(reconciler.confirm
+      ? { confirmationMetrics: new ConfirmationMetrics(metrics.registry, reconciler.rolledBackCommit?.() ?? null) }
+      : {}),
   });
   const guard = new ProtectionGuard(reconciler, record, log, now, {
     mode: options.driftMode,

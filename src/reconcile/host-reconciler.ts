@@ -517,6 +517,10 @@ export class HostReconciler implements Reconciler {
     return this.confirmation.confirm();
   }
 
+  rolledBackCommit(): string | null {
+    return readRolledBack(this.opts.stateDir)?.commit ?? null;
+  }
+
   async reconcile(_trigger: ReconcileTrigger, unlocked?: Unlocked): Promise<ReconcileOutcome> {
     return (await this.apply(false, unlocked)).outcome;
   }

@@ -4,6 +4,7 @@ import { observeInterface, type InterfaceObservation } from '../dataplane/xdp/in
 import { readAppliedState, readRecord, type AppliedRecord } from './applied-record.js';
 import { hostInterfaces, plannedInterfaces } from './host-dataplane.js';
 import { NothingAppliedError } from './host-reconciler.js';
+import { readRolledBack, type RolledBackCommit } from './rolled-back.js';
 
 /** One rule's counters on one interface. */
 interface RuleRow {
@@ -19,6 +20,8 @@ export interface HostStatus {
   record: AppliedRecord;
   interfaces: { name: string; obs: InterfaceObservation }[];
   rules: RuleRow[];
+  /** The commit marked rolled back here, refused until the head moves (null when none). */
+  rolledBack: RolledBackCommit | null;
 }
 
 /** The status of the host whose record is in `stateDir` and whose pins are under `bpffs`; NothingAppliedError when none. */
@@ -46,5 +49,5 @@ export function hostStatus(place: { stateDir: string; bpffs: string }): HostStat
       });
     });
   }
-  return { record, interfaces, rules };
+  return { record, interfaces, rules, rolledBack: readRolledBack(place.stateDir) };
 }

@@ -1,6 +1,7 @@
 // Renders `notrack status`: the applied revision, a table of interfaces with their counters by outcome and a table
 // of rules with their packets and bytes; or versioned JSON.
 import type { HostStatus } from '../reconcile/host-status.js';
+import { rolledBackText } from '../reconcile/rolled-back.js';
 
 /** Version of the JSON report (kind notrack.status), documented in docs/json-formats.md. */
 const STATUS_JSON_VERSION = 1;
@@ -22,6 +23,7 @@ export function renderStatusTable(s: HostStatus): string {
   out.push(
     `host ${s.record.host}: ${s.record.revision.commit?.slice(0, 12) ?? 'files from a directory'}${s.record.revision.ref ? ` (${s.record.revision.ref})` : ''}, applied ${s.record.appliedAt}`,
   );
+  if (s.rolledBack) out.push(`rolled back: ${rolledBackText(s.rolledBack)}`);
   out.push('');
   const ifRows = [
     ['INTERFACE', 'GENERATION', 'XDP', 'TC', 'ACCEPTED', 'DROPPED', 'FAILSAFE', 'PASSED', 'NO MATCH', 'NON-IP'],
@@ -67,6 +69,7 @@ export function renderStatusJson(s: HostStatus): string {
         revision: record.revision,
         appliedAt: record.appliedAt,
         desiredHash: record.desiredHash,
+        rolledBack: s.rolledBack,
         interfaces: interfaces.map(({ name, obs }) => {
           const active = obs.generations.find((g) => g.number === obs.activeGeneration);
           return {

@@ -21,6 +21,25 @@ export class SlowServerError extends Error {
   }
 }
 
+/**
+ * A request reset before any answer came. Node's agent keeps sockets alive between requests, and a server (or a
+ * proxy) closes an idle one when it likes: a request written as that happens is reset without ever reaching the
+ * server. Git's HTTP requests only read, so such a request is sent once more.
+ */
+function resetBeforeAnswer(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/** The body as an array of its parts (a few pkt-lines), so that the request can be sent twice. */
+async function replayable(body: GitHttpRequest['body']): Promise<GitHttpRequest['body']> {
+  if (body === undefined || Array.isArray(body)) return body;
+  const parts: Uint8Array[] = [];
+  for await (const part of body) parts.push(part);
+  // isomorphic-git's Node client sends an array of parts as one buffer, with its Content-Length.
+  return parts as unknown as GitHttpRequest['body'];
+}
+
 export interface HttpLimits {
   /** How long a request may stay silent, in ms. */
   idleMs: number;
@@ -89,7 +108,14 @@ export function limitedHttp(
       arm();
       let res: GitHttpResponse;
       try {
-        res = await Promise.race([nodeHttp.request({ ...req, signal: controller.signal }), aborted]);
+        const body = await replayable(req.body);
+        const send = () => nodeHttp.request({ ...req, body, signal: controller.signal });
+        const sent = send().catch((err: unknown) => {
+          if (controller.signal.aborted || !resetBeforeAnswer(err)) throw err;
+          arm();
+          return send();
+        });
+        res = await Promise.race([sent, aborted]);
       } catch (err) {
         stop();
         throw controller.signal.aborted ? controller.signal.reason : err;
@@ -105,6 +131,12 @@ export function limitedHttp(
       const minBytes = (limits.minBytesPerSecond * limits.rateWindowMs) / 1000;
       let windowBytes = 0;
       const rate = setInterval(() => {
+        // While the server computes the pack it sends only progress and keep-alives: that wait is bounded by the
+        // idle timeout and the fetch's deadline, and the rate is judged from the pack's first bytes on.
+        if (guard && !guard.packStarted) {
+          windowBytes = 0;
+          return;
+        }
         if (windowBytes < minBytes)
           abort(
             new SlowServerError(

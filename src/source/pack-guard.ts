@@ -83,6 +83,14 @@ export class PackGuard {
 
   constructor(private readonly limits: PackLimits) {}
 
+  /**
+   * Whether the pack itself has begun to arrive (or the answer is not one this guard reads). Before it, a server
+   * that computes a large pack sends only progress messages and keep-alives.
+   */
+  get packStarted(): boolean {
+    return this.packBytes > 0 || this.state.at === 'done';
+  }
+
   /** Takes the next chunk of the response body; throws OversizedPackError when the pack must be refused. */
   push(chunk: Uint8Array): void {
     if (this.state.at === 'done') return;

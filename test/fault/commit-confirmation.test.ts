@@ -103,6 +103,10 @@ async function lockOutRolledBack(direction: 'Ingress' | 'Egress'): Promise<void>
       );
       const metrics = lab.httpGet(PORT, '/metrics').body;
       assert.match(metrics, /notrack_rollbacks_total 1/);
+      // `notrack status` says which commit is refused and why.
+      const hostStatus = JSON.parse(lab.cli('status', '--format', 'json').stdout) as { rolledBack: { commit: string } };
+      assert.is(hostStatus.rolledBack.commit, bad);
+      assert.match(lab.cli('status').stdout, `rolled back: ${bad.slice(0, 12)} was rolled back at`);
       assert.match(metrics, new RegExp(`notrack_rolled_back_commit_info\\{commit="${bad}"\\} 1`));
       assert.match(metrics, /notrack_reconcile_total\{status="Stalled",reason="RolledBack"\} 1/);
 
@@ -116,6 +120,11 @@ async function lockOutRolledBack(direction: 'Ingress' | 'Egress'): Promise<void>
       agent = startLabAgent(lab, { port: PORT, extra });
       const afterRestart = await finished(0, 'RolledBack');
       assert.match(afterRestart, new RegExp(bad.slice(0, 12)));
+      // The metric names the commit after the restart too (it is read from the mark the host keeps).
+      assert.match(
+        lab.httpGet(PORT, '/metrics').body,
+        new RegExp(`notrack_rolled_back_commit_info\\{commit="${bad}"\\} 1`),
+      );
       assert.is(lab.observe().activeGeneration, generation, 'nothing was switched');
       assert.not.match(agent.output, /"confirming/);
 

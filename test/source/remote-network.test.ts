@@ -1,11 +1,12 @@
 // Remotes that cannot be read: nothing listening, a silent server, a web server that is not Git, locations not supported.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fetchSource } from '../../src/source/index.js';
-import { removeTempDirs, sourceError, tempDir } from './source-fixture.js';
+import { startGitServer } from '../support/git-server.js';
+import { paths, removeTempDirs, sourceError, tempDir } from './source-fixture.js';
 
 let cacheDir: string;
 
@@ -108,6 +109,134 @@ test('a fetch that keeps receiving fast but never ends fails with source-too-slo
     assert.match(err.message, 'passed its 1500 ms deadline');
   } finally {
     await endless.close();
+  }
+});
+
+/** pkt-lines of `body` up to the first side-band packet (the pack or progress): the NAK and shallow lines before it. */
+function beforeSideBand(body: Buffer): number {
+  let at = 0;
+  while (at + 4 <= body.length) {
+    const length = Number.parseInt(body.subarray(at, at + 4).toString('latin1'), 16);
+    if (length > 4 && (body[at + 4] === 1 || body[at + 4] === 2)) return at;
+    at += Math.max(length, 4);
+  }
+  return body.length;
+}
+
+test('a request reset before any answer (an idle keep-alive socket closed by the server) is sent once more', async () => {
+  const git = await startGitServer();
+  const posts: string[] = [];
+  const proxy = createHttpServer((req, res) => {
+    if (req.method === 'POST' && posts.push(req.url ?? '') === 1) {
+      // The first fetch request is reset unanswered, as a socket the server closes while the request is written.
+      req.socket.resetAndDestroy();
+      return;
+    }
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: git.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  const port = await listen(proxy);
+  try {
+    await git.createRepo('reset', { 'policy.yaml': 'kind: x\n' });
+    const snap = await fetchSource({ repo: `http://127.0.0.1:${port}/reset.git`, cacheDir: await tempDir('reset') });
+    assert.equal(paths(snap), ['policy.yaml']);
+    assert.is(posts.length, 2, 'the reset request was sent again, once');
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await git.stop();
+  }
+});
+
+test('a server that resets every fetch request fails with source-unreachable after one retry', async () => {
+  const git = await startGitServer();
+  let posts = 0;
+  const proxy = createHttpServer((req, res) => {
+    if (req.method === 'POST') {
+      posts += 1;
+      req.socket.resetAndDestroy();
+      return;
+    }
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: git.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  const port = await listen(proxy);
+  try {
+    await git.createRepo('resets', { 'policy.yaml': 'kind: x\n' });
+    const err = await sourceError(
+      fetchSource({ repo: `http://127.0.0.1:${port}/resets.git`, cacheDir: await tempDir('resets') }),
+      'source-unreachable',
+    );
+    assert.match(err.message, `127.0.0.1:${port}`);
+    assert.is(posts, 2, 'one retry, not a loop');
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await git.stop();
+  }
+});
+
+test('a server that computes a large pack for several rate windows, sending only progress, is waited for', async () => {
+  // git http-backend behind a proxy that holds each pack back for 1.5 s while it sends progress lines, as git does
+  // while it counts and compresses a large repository: a few bytes a second, far below the minimum rate.
+  const git = await startGitServer();
+  const progressBytes: number[] = [];
+  const proxy = createHttpServer((req, res) => {
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: git.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          const body = Buffer.concat(chunks);
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          if (!req.url?.endsWith('/git-upload-pack')) return res.end(body);
+          const split = beforeSideBand(body);
+          res.write(body.subarray(0, split));
+          let sent = 0;
+          const timer = setInterval(() => {
+            const line = `\u0002Counting objects: ${++sent}\r`;
+            res.write(`${(line.length + 4).toString(16).padStart(4, '0')}${line}`);
+            progressBytes.push(line.length + 4);
+            if (sent === 15) {
+              clearInterval(timer);
+              res.end(body.subarray(split));
+            }
+          }, 100);
+          res.on('close', () => clearInterval(timer));
+        });
+      },
+    );
+    req.pipe(upstream);
+  });
+  const port = await listen(proxy);
+  try {
+    await git.createRepo('big', { 'policy.yaml': 'kind: x\n' });
+    const snap = await fetchSource({
+      repo: `http://127.0.0.1:${port}/big.git`,
+      cacheDir: await tempDir('slow-pack'),
+      minBytesPerSecond: 1024,
+      rateWindowMs: 300,
+    });
+    assert.equal(paths(snap), ['policy.yaml']);
+    // Several windows passed with less than the minimum: the old rule gave up in the first one.
+    assert.ok(progressBytes.length === 15 && progressBytes.reduce((a, b) => a + b, 0) < 1024 * 0.3 * 5);
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    await git.stop();
   }
 });
 
