@@ -43,8 +43,7 @@ function sideSets(side: EntityMatch, family: IpFamily, where: string, ctx: Lower
   if (side.selector) {
     inSets.push(ctx.sets.add(ctx.selectors.of(side.selector)[family], `selector ${side.selector.toString()}`));
   }
-  if (side.notNets.length)
-    notInSets.push(ctx.sets.add(packCidrs(side.notNets, family), `notNets of ${where}`));
+  if (side.notNets.length) notInSets.push(ctx.sets.add(packCidrs(side.notNets, family), `notNets of ${where}`));
   if (side.notSelector) {
     notInSets.push(
       ctx.sets.add(ctx.selectors.of(side.notSelector)[family], `notSelector ${side.notSelector.toString()}`),

@@ -175,7 +175,9 @@ function v6Bytes(p: PackedPrefixes, i: number): Uint8Array {
 
 /** The i-th prefix as canonical text ("10.0.0.0/8", "2001:db8::/32"). */
 export function prefixText(p: PackedPrefixes, i: number): string {
-  return p.family === 4 ? v4Text(p.words[i]!, p.lens[i]!) : formatCidr({ family: 6, addr: v6Bytes(p, i), prefix: p.lens[i]! });
+  return p.family === 4
+    ? v4Text(p.words[i]!, p.lens[i]!)
+    : formatCidr({ family: 6, addr: v6Bytes(p, i), prefix: p.lens[i]! });
 }
 
 /** Every prefix as canonical text, in order: what `PrefixSet.prefixes` shows old readers. */
@@ -197,7 +199,7 @@ function writeV4(buf: Buffer, at: number, word: number, len: number): number {
     if (octet >= 100) buf[pos++] = 48 + ((octet / 100) | 0);
     if (octet >= 10) buf[pos++] = 48 + (((octet / 10) | 0) % 10);
     buf[pos++] = 48 + (octet % 10);
-    buf[pos++] = shift ? 46 /* '.' */ : 47 /* '/' */;
+    buf[pos++] = shift ? 46 /* '.' */ : 47; /* '/' */
   }
   if (len >= 10) buf[pos++] = 48 + ((len / 10) | 0);
   buf[pos++] = 48 + (len % 10);

@@ -10,7 +10,6 @@ import { PackedPrefixSet } from './prefix-set.js';
 /** Canonical packed prefixes per family. */
 type FamilyPrefixes = Record<IpFamily, PackedPrefixes>;
 
-
 /**
  * What selectors stand for, as Calico resolves them: the `nets` of every GlobalNetworkSet and the `expectedIPs`
  * of every HostEndpoint (of any node) whose labels match. Interface addresses are not learned. Results are

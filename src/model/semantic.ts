@@ -370,7 +370,12 @@ export function checkNetworkSet(
   }
   const nets = scanned ? null : cidrs(f, ['spec', 'nets'], res.spec.nets);
   if (f.hasErrors) return { set: null, diagnostics: f.list };
-  const set = { name: res.metadata.name, labels: cleanLabels(res.metadata.labels), nets: nets!, source: sourceRef(doc) };
+  const set = {
+    name: res.metadata.name,
+    labels: cleanLabels(res.metadata.labels),
+    nets: nets!,
+    source: sourceRef(doc),
+  };
   if (scanned) {
     // A million Cidr objects are ~200 MB and a long walk for every collection: the compiler reads the packed list,
     // and `nets` is made from it only for a reader that asks (a plan's resource diff).

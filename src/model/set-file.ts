@@ -84,11 +84,7 @@ function flowBalanced(line: string): boolean {
  * The items after a `nets:` key at indentation `keyIndent`, from `pos`: the nets and where the list ends, 'none' when
  * no item follows (not a list this scanner reads, the line is kept as it is), null when the file is not in the grammar.
  */
-function scanRun(
-  text: string,
-  pos: number,
-  keyIndent: number,
-): { nets: ScannedNets; end: number } | 'none' | null {
+function scanRun(text: string, pos: number, keyIndent: number): { nets: ScannedNets; end: number } | 'none' | null {
   const nets: ScannedNets = { list: new NetList(), hostBits: [] };
   let itemIndent = -1;
   let end = pos;

@@ -76,7 +76,9 @@ test('the hash is the sha256 of the canonical JSON (sorted keys, no spaces) of e
   for (const set of Object.values(hashed.sets) as unknown as Record<string, unknown>[]) {
     const prefixes = set['prefixes'] as string[];
     delete set['prefixes'];
-    set['digest'] = createHash('sha256').update(`ipv${String(set['family'])}\n${prefixes.join('\n')}`).digest('hex');
+    set['digest'] = createHash('sha256')
+      .update(`ipv${String(set['family'])}\n${prefixes.join('\n')}`)
+      .digest('hex');
   }
   const { hash, ...rest } = hashed;
   const expected = createHash('sha256')

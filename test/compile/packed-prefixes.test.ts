@@ -58,7 +58,9 @@ test('random sets: the packed form gives the text path’s canonical text and th
       assert.is(set.id, prefixSetId(family, expected), `seed ${seed}, IPv${family}: the id of the text path`);
       assert.is(
         set.digest,
-        createHash('sha256').update(`ipv${family}\n${expected.join('\n')}`).digest('hex'),
+        createHash('sha256')
+          .update(`ipv${family}\n${expected.join('\n')}`)
+          .digest('hex'),
         `seed ${seed}: the digest is the sha256 of the canonical text`,
       );
       assert.equal(set.prefixes, expected, 'the lazy text equals it too');
@@ -69,8 +71,8 @@ test('random sets: the packed form gives the text path’s canonical text and th
 });
 
 test('edge prefixes: /0, /32 and /128, the top of the address space, an empty set', () => {
-  const cidrs = ['255.255.255.255/32', '0.0.0.0/0', '255.255.255.0/24', 'ffff::/16', '::/0', '::1/128'].map(
-    (t) => parseCidr(t)!,
+  const cidrs = ['255.255.255.255/32', '0.0.0.0/0', '255.255.255.0/24', 'ffff::/16', '::/0', '::1/128'].map((t) =>
+    parseCidr(t)!,
   );
   assert.equal(packedTexts(packCidrs(cidrs, 4)), ['0.0.0.0/0']);
   assert.equal(packedTexts(packCidrs(cidrs, 6)), ['::/0']);
@@ -84,9 +86,39 @@ test('edge prefixes: /0, /32 and /128, the top of the address space, an empty se
 
 test('a stored encoding that is torn, out of order, nested or has host bits is refused', () => {
   const enc = (rows: number[][]): string => Buffer.from(rows.flat()).toString('base64');
-  assert.throws(() => decodePacked(4, enc([[10, 0, 0, 0, 8], [11, 0, 0]])), /whole number/);
-  assert.throws(() => decodePacked(4, enc([[11, 0, 0, 0, 8], [10, 0, 0, 0, 8]])), /not canonical/);
-  assert.throws(() => decodePacked(4, enc([[10, 0, 0, 0, 8], [10, 1, 0, 0, 16]])), /not canonical/);
+  assert.throws(
+    () =>
+      decodePacked(
+        4,
+        enc([
+          [10, 0, 0, 0, 8],
+          [11, 0, 0],
+        ]),
+      ),
+    /whole number/,
+  );
+  assert.throws(
+    () =>
+      decodePacked(
+        4,
+        enc([
+          [11, 0, 0, 0, 8],
+          [10, 0, 0, 0, 8],
+        ]),
+      ),
+    /not canonical/,
+  );
+  assert.throws(
+    () =>
+      decodePacked(
+        4,
+        enc([
+          [10, 0, 0, 0, 8],
+          [10, 1, 0, 0, 16],
+        ]),
+      ),
+    /not canonical/,
+  );
   assert.throws(() => decodePacked(4, enc([[10, 0, 0, 1, 24]])), /not canonical/);
   assert.throws(() => decodePacked(4, enc([[10, 0, 0, 0, 33]])), /length 33/);
 });
@@ -106,8 +138,20 @@ test('a plain PrefixSet (text only) is packed for the address tables; a selector
 
 test('the state hash covers the members: a one-prefix change changes it, equal content gives equal hashes', () => {
   const stateWith = (texts: string[]): DesiredState => {
-    const set = PackedPrefixSet.of(packCidrs(texts.map((t) => parseCidr(t)!), 4), 'o');
-    return { formatVersion: 1, host: 'h', hash: '', sets: { [set.id]: set }, interfaces: [] } as unknown as DesiredState;
+    const set = PackedPrefixSet.of(
+      packCidrs(
+        texts.map((t) => parseCidr(t)!),
+        4,
+      ),
+      'o',
+    );
+    return {
+      formatVersion: 1,
+      host: 'h',
+      hash: '',
+      sets: { [set.id]: set },
+      interfaces: [],
+    } as unknown as DesiredState;
   };
   const base = Array.from({ length: 1000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
   const changed = [...base.slice(0, 999), '11.0.0.0/24'];

@@ -210,7 +210,10 @@ test('NetList parses exactly as parseCidr, keeps the nets in order, and later pa
     if (index !== null && list.family(index) === 4)
       assert.is(list.v4Word(index), Buffer.from(parseCidr(text)!.addr).readUInt32BE(0), `${text}: its word`);
   }
-  assert.equal(list.toCidrs().map(plain), kept.filter((k) => k.index !== null).map((k) => plain(parseCidr(k.text))));
+  assert.equal(
+    list.toCidrs().map(plain),
+    kept.filter((k) => k.index !== null).map((k) => plain(parseCidr(k.text))),
+  );
 });
 
 test.run();

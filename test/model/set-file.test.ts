@@ -256,7 +256,11 @@ test('a scanned set compiles, from its packed list, to the state the YAML path g
   for (let i = 0; i < 3000; i++) {
     const a = Math.floor(rnd() * 2 ** 32);
     const len = [8, 16, 24, 32, 32, 32][Math.floor(rnd() * 6)]!;
-    nets.push(rnd() < 0.1 ? `2001:db8:${(a & 0xffff).toString(16)}::/48` : `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${len}`);
+    nets.push(
+      rnd() < 0.1
+        ? `2001:db8:${(a & 0xffff).toString(16)}::/48`
+        : `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${len}`,
+    );
   }
   nets.push(nets[5]!, nets[17]!); // duplicates
   const files = [

@@ -64,7 +64,8 @@ const state = (hash: string, n = 1000): DesiredState => {
     sets: { [large.id]: large, [small.id]: small },
   } as unknown as DesiredState;
 };
-const largeSet = (s: DesiredState | null): PrefixSet | undefined => Object.values(s?.sets ?? {}).find((x) => x.family === 4);
+const largeSet = (s: DesiredState | null): PrefixSet | undefined =>
+  Object.values(s?.sets ?? {}).find((x) => x.family === 4);
 
 test('a record written and read back is the same; the checksum leads the file and covers the rest', () => {
   const dir = stateDir();
@@ -151,14 +152,18 @@ test('a large set is stored packed (base64 of 5 bytes a prefix), a small one as 
   assert.ok(20_000 > TEXT_MEMBERS_MAX);
 });
 
+/** A state file's value (before its checksum) holding these sets as stored. */
+const storedState = (sets: Record<string, object>): object => ({
+  formatVersion: 2,
+  state: { formatVersion: 1, host: 'db-1', hash: 'h0', interfaces: [], sets },
+});
+
 test('a state file of an older version (every set as text) is read, its members packed when first used', () => {
   const dir = stateDir();
   const large = nets(3000);
   const id = PackedPrefixSet.of(packTexts(4, large), 'x').id;
-  const value = {
-    formatVersion: 2,
-    state: { formatVersion: 1, host: 'db-1', hash: 'h0', interfaces: [], sets: { [id]: { id, family: 4, prefixes: large, origin: 'x' } } },
-  };
+  // As older versions wrote it: the checksum last.
+  const value = storedState({ [id]: { id, family: 4, prefixes: large, origin: 'x' } });
   const sum = createHash('sha256').update(JSON.stringify(value)).digest('hex');
   writeFileSync(path.join(dir, 'applied-state.json'), JSON.stringify({ ...value, checksum: sum }) + '\n');
   const read = readAppliedState(dir)!;
@@ -173,17 +178,9 @@ test('a stored set whose packed members are not canonical (written by hand, chec
   const dir = stateDir();
   const bytes = Buffer.from([10, 0, 0, 0, 8, 10, 1, 0, 0, 16]); // 10.1.0.0/16 lies inside 10.0.0.0/8
   const id = '0123456789abcdef';
-  const value = {
-    formatVersion: 2,
-    state: {
-      formatVersion: 1,
-      host: 'db-1',
-      hash: 'h0',
-      interfaces: [],
-      sets: { [id]: { id, family: 4, origin: 'x', count: 2, packed: bytes.toString('base64') } },
-    },
-  };
-  const json = JSON.stringify(value);
+  const json = JSON.stringify(
+    storedState({ [id]: { id, family: 4, origin: 'x', count: 2, packed: bytes.toString('base64') } }),
+  );
   const sum = createHash('sha256').update(json).digest('hex');
   writeFileSync(path.join(dir, 'applied-state.json'), `{"checksum":"${sum}",${json.slice(1)}\n`);
   const read = readAppliedState(dir)!;
