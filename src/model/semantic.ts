@@ -377,8 +377,8 @@ export function checkNetworkSet(
     source: sourceRef(doc),
   };
   if (scanned) {
-    // A million Cidr objects are ~200 MB and a long walk for every collection: the compiler reads the packed list,
-    // and `nets` is made from it only for a reader that asks (a plan's resource diff).
+    // A million Cidr objects are 60-270 MB of heap and a long walk for every collection: the compiler reads the
+    // packed list, and `nets` is made from it only for a reader that asks (a plan's resource diff).
     let made: Cidr[] | null = null;
     Object.defineProperty(set, 'nets', { enumerable: true, get: () => (made ??= scanned.toCidrs()) });
     Object.defineProperty(set, 'packedNets', { enumerable: false, value: scanned });
