@@ -1,6 +1,7 @@
 // The compile stage's output: what one host's dataplane must be, canonical and content-hashed. Pure data.
 import type { IpFamily } from '../net/cidr.js';
 import type { Direction, RuleAction, XdpMode } from '../model/resources.js';
+import type { PackedPrefixes } from './packed-prefixes.js';
 
 export const DESIRED_STATE_VERSION = 1;
 
@@ -20,6 +21,11 @@ export interface PrefixSet {
   id: string;
   family: IpFamily;
   prefixes: string[];
+  /**
+   * The same members packed (typed arrays, same order): present on every set a compile makes or a state file gives
+   * back (PackedPrefixSet, which makes `prefixes` only when it is read). packedMembers() gives it for any set.
+   */
+  readonly packed?: PackedPrefixes;
   /** Where the set came from, for people: `nets of db-allow ingress[0] source`, `selector role == 'app'`. */
   origin: string;
 }

@@ -12,6 +12,7 @@ import type { EgressRule, IpsetState, PortRange } from './desired-state.js';
 import type { LoweredRule, SideSets } from './entries.js';
 import type { RulePiece, SidePorts } from './named-ports.js';
 import type { SetTable } from './sets.js';
+import { memberCount } from './prefix-set.js';
 
 /** Protocol names as iptables-save prints them (ip6tables calls ICMPv6 ipv6-icmp). */
 const PROTOCOL_NAMES: Record<number, string> = {
@@ -79,7 +80,7 @@ function addressTokens(
     const one = (id: string, negate: boolean): void => {
       const set = table.get(id);
       const not = negate ? ['!'] : [];
-      if (set.prefixes.length === 1 && !plainUsed) {
+      if (memberCount(set) === 1 && !plainUsed) {
         plainUsed = true;
         basic.push(...not, flag, set.prefixes[0]!);
         return;

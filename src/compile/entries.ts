@@ -4,7 +4,7 @@ import type { EntityMatch, PolicyRule } from '../model/resources.js';
 import type { IngressEntry, RuleRef } from './desired-state.js';
 import { ruleFamilies } from './families.js';
 import { rulePieces, type NamedPorts, type RulePiece, type SidePorts } from './named-ports.js';
-import { canonicalPrefixes } from './prefixes.js';
+import { packCidrs } from './packed-prefixes.js';
 import type { SelectorAddresses, SetTable } from './sets.js';
 
 /** The sets one side's address must be in (every one) and must not be in (any one). */
@@ -39,15 +39,14 @@ function unique(ids: string[]): string[] {
 function sideSets(side: EntityMatch, family: IpFamily, where: string, ctx: LoweringContext): SideSets {
   const inSets: string[] = [];
   const notInSets: string[] = [];
-  if (side.nets.length) inSets.push(ctx.sets.add(family, canonicalPrefixes(side.nets, family), `nets of ${where}`));
+  if (side.nets.length) inSets.push(ctx.sets.add(packCidrs(side.nets, family), `nets of ${where}`));
   if (side.selector) {
-    inSets.push(ctx.sets.add(family, ctx.selectors.of(side.selector)[family], `selector ${side.selector.toString()}`));
+    inSets.push(ctx.sets.add(ctx.selectors.of(side.selector)[family], `selector ${side.selector.toString()}`));
   }
-  if (side.notNets.length)
-    notInSets.push(ctx.sets.add(family, canonicalPrefixes(side.notNets, family), `notNets of ${where}`));
+  if (side.notNets.length) notInSets.push(ctx.sets.add(packCidrs(side.notNets, family), `notNets of ${where}`));
   if (side.notSelector) {
     notInSets.push(
-      ctx.sets.add(family, ctx.selectors.of(side.notSelector)[family], `notSelector ${side.notSelector.toString()}`),
+      ctx.sets.add(ctx.selectors.of(side.notSelector)[family], `notSelector ${side.notSelector.toString()}`),
     );
   }
   return { inSets: unique(inSets), notInSets: unique(notInSets) };
@@ -65,10 +64,10 @@ function pieceSide(rule: SideSets, piece: SidePorts, family: IpFamily, ctx: Lowe
     [piece.notInAddresses, notInSets],
   ] as const) {
     for (const a of list) {
-      const prefixes = canonicalPrefixes(a.addresses, family);
-      if (prefixes.length === 0 && out === inSets) return null;
-      if (prefixes.length === 0) continue;
-      out.push(ctx.sets.add(family, prefixes, `named port ${a.name}`));
+      const prefixes = packCidrs(a.addresses, family);
+      if (prefixes.count === 0 && out === inSets) return null;
+      if (prefixes.count === 0) continue;
+      out.push(ctx.sets.add(prefixes, `named port ${a.name}`));
     }
   }
   return { inSets: unique(inSets), notInSets: unique(notInSets) };

@@ -3,6 +3,7 @@ import type { Configuration } from '../model/resources.js';
 import { CompileError } from './compile-error.js';
 import type { InterfaceState } from './desired-state.js';
 import type { SetTable } from './sets.js';
+import { memberCount } from './prefix-set.js';
 
 /**
  * Rules: the interface's rule counters (one per ingress rule, Log rules included) and its classifier entries
@@ -36,12 +37,13 @@ export function checkInterfaceLimits(
   }
   for (const id of [...used].sort()) {
     const set = sets.get(id);
-    if (set.prefixes.length <= limits.maxSetPrefixes) continue;
+    const size = memberCount(set);
+    if (size <= limits.maxSetPrefixes) continue;
     throw new CompileError(
       'compile-limit',
-      `${where} uses the set ${set.origin} with ${set.prefixes.length} IPv${set.family} prefixes, over ` +
+      `${where} uses the set ${set.origin} with ${size} IPv${set.family} prefixes, over ` +
         `limits.maxSetPrefixes ${limits.maxSetPrefixes}; raise the limit in the NotrackConfiguration or shorten the set`,
-      { host, interface: iface.name, limit: 'maxSetPrefixes', actual: set.prefixes.length, max: limits.maxSetPrefixes },
+      { host, interface: iface.name, limit: 'maxSetPrefixes', actual: size, max: limits.maxSetPrefixes },
     );
   }
 }

@@ -1,17 +1,14 @@
 // Address sets: what a rule's nets and selectors stand for, and the content-hashed PrefixSets a host's state shares.
 import { createHash } from 'node:crypto';
-import type { Cidr, IpFamily } from '../net/cidr.js';
+import type { IpFamily } from '../net/cidr.js';
 import type { ResourceSet } from '../model/resources.js';
 import type { Selector } from '../model/selector/index.js';
 import type { PrefixSet } from './desired-state.js';
-import { canonicalPrefixes } from './prefixes.js';
+import { PrefixCollector, type PackedPrefixes } from './packed-prefixes.js';
+import { PackedPrefixSet } from './prefix-set.js';
 
-/** Canonical prefixes per family. */
-type FamilyPrefixes = Record<IpFamily, string[]>;
-
-function splitFamilies(cidrs: readonly Cidr[]): FamilyPrefixes {
-  return { 4: canonicalPrefixes(cidrs, 4), 6: canonicalPrefixes(cidrs, 6) };
-}
+/** Canonical packed prefixes per family. */
+type FamilyPrefixes = Record<IpFamily, PackedPrefixes>;
 
 /**
  * What selectors stand for, as Calico resolves them: the `nets` of every GlobalNetworkSet and the `expectedIPs`
@@ -26,12 +23,16 @@ export class SelectorAddresses {
     const key = selector.toString();
     let found = this.cache.get(key);
     if (!found) {
-      const cidrs: Cidr[] = [];
-      // Loops, not push(...list): a deny list of a million prefixes would overflow the call stack.
-      for (const s of this.resources.networkSets) if (selector.matches(s.labels)) for (const c of s.nets) cidrs.push(c);
+      const nets = new PrefixCollector();
+      for (const s of this.resources.networkSets) {
+        if (!selector.matches(s.labels)) continue;
+        // A scanned list is read packed: its Cidr objects are never made.
+        if (s.packedNets) nets.addList(s.packedNets);
+        else for (const c of s.nets) nets.add(c);
+      }
       for (const h of this.resources.hostEndpoints)
-        if (selector.matches(h.labels)) for (const c of h.expectedIPs) cidrs.push(c);
-      found = splitFamilies(cidrs);
+        if (selector.matches(h.labels)) for (const c of h.expectedIPs) nets.add(c);
+      found = { 4: nets.pack(4), 6: nets.pack(6) };
       this.cache.set(key, found);
     }
     return found;
@@ -40,7 +41,10 @@ export class SelectorAddresses {
 
 const idCache = new WeakMap<readonly string[], Map<IpFamily, string>>();
 
-/** The id of a set: 16 hex digits (64 bits) of the sha256 of its family and prefixes, so equal sets share one id. */
+/**
+ * The id of a set given as canonical text: 16 hex digits (64 bits) of the sha256 of its family and prefixes, so equal
+ * sets share one id (the id PackedPrefixSet.of gives the same set packed).
+ */
 export function prefixSetId(family: IpFamily, prefixes: readonly string[]): string {
   let byFamily = idCache.get(prefixes);
   const known = byFamily?.get(family);
@@ -57,18 +61,23 @@ export function prefixSetId(family: IpFamily, prefixes: readonly string[]): stri
   return id;
 }
 
+/** The set made of a packed list already (a selector's list, used by many rules): its digest is computed once. */
+const madeSets = new WeakMap<PackedPrefixes, PackedPrefixSet>();
+
 /** The sets one host's state uses. A set is described by its first user, in evaluation order. */
 export class SetTable {
   private readonly sets = new Map<string, PrefixSet>();
   /** The same sets by id, kept in step: for lookups while sets are still being added (see byId). */
   private readonly index: Record<string, PrefixSet> = {};
 
-  add(family: IpFamily, prefixes: string[], origin: string): string {
-    // Shared by every host that uses the set (and cached by identity when hashing): never changed after this.
-    Object.freeze(prefixes);
-    const id = prefixSetId(family, prefixes);
-    if (!this.sets.has(id)) this.remember(Object.freeze({ id, family, prefixes, origin }));
-    return id;
+  add(prefixes: PackedPrefixes, origin: string): string {
+    let made = madeSets.get(prefixes);
+    if (!made) {
+      made = PackedPrefixSet.of(prefixes, origin);
+      madeSets.set(prefixes, made);
+    }
+    if (!this.sets.has(made.id)) this.remember(made.origin === origin ? made : made.describedAs(origin));
+    return made.id;
   }
 
   /** Takes a set another table made (the fleet's lowering cache), unless one with its content is here already. */

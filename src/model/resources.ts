@@ -1,5 +1,5 @@
 // The typed, normalised resources that validation hands to the compile stage: parsed selectors, CIDRs and ports.
-import type { Cidr, IpFamily } from '../net/cidr.js';
+import type { Cidr, IpFamily, NetList } from '../net/cidr.js';
 import type { PortSpec } from './ports.js';
 import type { Selector } from './selector/index.js';
 import type { GlobalNetworkPolicy, GlobalNetworkSet, NotrackConfiguration } from './schema-types.gen.js';
@@ -83,7 +83,10 @@ export interface HostEndpoint {
 export interface NetworkSet {
   name: string;
   labels: Record<string, string>;
+  /** For a set read by the set-file scanner, made from `packedNets` on first read. */
   nets: Cidr[];
+  /** The same nets packed, when the set-file scanner read them (not enumerable): what the compiler reads. */
+  readonly packedNets?: NetList;
   source: SourceRef;
 }
 

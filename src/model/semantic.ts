@@ -362,17 +362,28 @@ export function checkNetworkSet(
   res: GlobalNetworkSet,
 ): { set: NetworkSet | null; diagnostics: Diagnostic[] } {
   const f = new Findings(doc);
-  let nets: Cidr[];
+  const scanned = doc.scannedNets?.list;
   if (doc.scannedNets) {
     // Read by the set-file scanner: every net parsed already; only the host-bits warnings are left to give.
-    nets = doc.scannedNets.cidrs;
-    for (const h of doc.scannedNets.hostBits) hostBitsWarning(f, ['spec', 'nets', h.index], h.text, nets[h.index]!);
-  } else nets = cidrs(f, ['spec', 'nets'], res.spec.nets);
+    for (const h of doc.scannedNets.hostBits)
+      hostBitsWarning(f, ['spec', 'nets', h.index], h.text, doc.scannedNets.list.at(h.index));
+  }
+  const nets = scanned ? null : cidrs(f, ['spec', 'nets'], res.spec.nets);
   if (f.hasErrors) return { set: null, diagnostics: f.list };
-  return {
-    set: { name: res.metadata.name, labels: cleanLabels(res.metadata.labels), nets, source: sourceRef(doc) },
-    diagnostics: f.list,
+  const set = {
+    name: res.metadata.name,
+    labels: cleanLabels(res.metadata.labels),
+    nets: nets!,
+    source: sourceRef(doc),
   };
+  if (scanned) {
+    // A million Cidr objects are 60-270 MB of heap and a long walk for every collection: the compiler reads the
+    // packed list, and `nets` is made from it only for a reader that asks (a plan's resource diff).
+    let made: Cidr[] | null = null;
+    Object.defineProperty(set, 'nets', { enumerable: true, get: () => (made ??= scanned.toCidrs()) });
+    Object.defineProperty(set, 'packedNets', { enumerable: false, value: scanned });
+  }
+  return { set, diagnostics: f.list };
 }
 
 export function checkConfiguration(

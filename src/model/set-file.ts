@@ -1,9 +1,9 @@
-// The fast read of a large GlobalNetworkSet file: its `spec.nets` lists scanned line by line straight into Cidrs.
-import { CidrSlabs, type Cidr } from '../net/cidr.js';
+// The fast read of a large GlobalNetworkSet file: its `spec.nets` lists scanned line by line straight into packed nets.
+import { NetList } from '../net/cidr.js';
 
 /** The nets of one `spec.nets` list read by the scanner, in order; `hostBits` keeps the text of those with host bits. */
 export interface ScannedNets {
-  cidrs: Cidr[];
+  list: NetList;
   hostBits: { index: number; text: string }[];
 }
 
@@ -36,7 +36,6 @@ export function scanSetFile(text: string): ScannedSetFile | null {
   if (text.includes('\t') || text.includes(RUN_MARKER) || /\r(?!\n)/.test(text)) return null;
   const rest: string[] = [];
   const runs: ScannedNets[] = [];
-  const slabs = new CidrSlabs();
   let pos = 0;
   while (pos < text.length) {
     const line = lineAt(text, pos);
@@ -47,7 +46,7 @@ export function scanSetFile(text: string): ScannedSetFile | null {
       pos = line.next;
       continue;
     }
-    const run = scanRun(text, line.next, key[1]!.length, slabs);
+    const run = scanRun(text, line.next, key[1]!.length);
     if (run === null) return null;
     if (run === 'none') {
       rest.push(line.text);
@@ -85,13 +84,8 @@ function flowBalanced(line: string): boolean {
  * The items after a `nets:` key at indentation `keyIndent`, from `pos`: the nets and where the list ends, 'none' when
  * no item follows (not a list this scanner reads, the line is kept as it is), null when the file is not in the grammar.
  */
-function scanRun(
-  text: string,
-  pos: number,
-  keyIndent: number,
-  slabs: CidrSlabs,
-): { nets: ScannedNets; end: number } | 'none' | null {
-  const nets: ScannedNets = { cidrs: [], hostBits: [] };
+function scanRun(text: string, pos: number, keyIndent: number): { nets: ScannedNets; end: number } | 'none' | null {
+  const nets: ScannedNets = { list: new NetList(), hostBits: [] };
   let itemIndent = -1;
   let end = pos;
   while (pos < text.length) {
@@ -111,10 +105,9 @@ function scanRun(
     }
     const scalar = first === DASH && text.charCodeAt(i + 1) === SPACE ? itemScalar(text, i + 2, lineEnd) : null;
     if (scalar !== null && indent >= keyIndent && (itemIndent < 0 || indent === itemIndent)) {
-      const cidr = slabs.parse(scalar);
-      if (!cidr) return null;
-      if (cidr.hostBitsSet) nets.hostBits.push({ index: nets.cidrs.length, text: scalar });
-      nets.cidrs.push(cidr);
+      if (!nets.list.parse(scalar)) return null;
+      const index = nets.list.length - 1;
+      if (nets.list.hostBitsSet(index)) nets.hostBits.push({ index, text: scalar });
       itemIndent = indent;
       pos = end = next;
       continue;

@@ -17,7 +17,8 @@ import {
   rmSync,
 } from 'node:fs';
 import path from 'node:path';
-import type { DesiredState } from '../compile/desired-state.js';
+import type { DesiredState, PrefixSet } from '../compile/desired-state.js';
+import { PackedPrefixSet } from '../compile/prefix-set.js';
 import { NotrackError } from '../errors.js';
 
 const RECORD_VERSION = 1;
@@ -176,7 +177,8 @@ function recordShape(v: unknown): string | null {
 function stateShape(v: unknown): string | null {
   if (!isObject(v) || v['formatVersion'] !== STATE_VERSION) return `is not a version ${STATE_VERSION} state file`;
   const s = v['state'];
-  if (!isObject(s) || typeof s['hash'] !== 'string' || !Array.isArray(s['interfaces'])) return 'holds no state';
+  if (!isObject(s) || typeof s['hash'] !== 'string' || !Array.isArray(s['interfaces']) || !isObject(s['sets']))
+    return 'holds no state';
   return null;
 }
 
@@ -195,8 +197,20 @@ export function writeRecord(stateDir: string, record: AppliedRecord): void {
   writeChecked(recordPaths(stateDir).record, record);
 }
 
+/**
+ * A state as read: its sets become PackedPrefixSets whose members are decoded (packed ones) or packed (text ones, as
+ * older versions wrote every set) only when something reads them; drift and the unread path need only their ids.
+ */
 function readState(file: string): DesiredState | null {
-  return readChecked<{ state: DesiredState }>(file, stateShape).value?.state ?? null;
+  const state = readChecked<{ state: DesiredState }>(file, stateShape).value?.state;
+  if (!state) return null;
+  const sets: Record<string, PrefixSet> = {};
+  for (const [id, raw] of Object.entries(state.sets)) {
+    const set = PackedPrefixSet.stored(raw as unknown as Record<string, unknown>);
+    if (!set || set.id !== id) return null;
+    sets[id] = set;
+  }
+  return { ...state, sets };
 }
 
 /**

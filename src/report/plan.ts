@@ -1,7 +1,8 @@
 // What would change between two revisions, host by host: policies, rules, set contents, programs, egress, failsafes.
 import type { IpFamily } from '../net/cidr.js';
 import { egressView } from '../compile/egress-entries.js';
-import { setIndex, setPrefixes } from '../traffic/decisions.js';
+import { setIndex } from '../traffic/decisions.js';
+import { memberCount } from '../compile/prefix-set.js';
 import { changedMembers } from '../traffic/prefix-index.js';
 import { naturalCompare } from './natural-sort.js';
 import type {
@@ -77,8 +78,7 @@ function setWords(ids: readonly string[], sets: Record<string, PrefixSet>): stri
       if (!s) return id;
       // Literal nets are listed when short; a selector's set (a deny list of a million) is named, never read.
       if (!/^(nets|notNets) of /.test(s.origin)) return s.origin;
-      const prefixes = setPrefixes(s);
-      return prefixes.length <= 3 ? prefixes.join(',') : `${prefixes.length} prefixes`;
+      return memberCount(s) <= 3 ? s.prefixes.join(',') : `${memberCount(s)} prefixes`;
     })
     .join(' and ');
 }
@@ -244,8 +244,8 @@ function planInterface(name: string, base: DesiredState | null, head: DesiredSta
         usedBy: `${hr.ref.policy} ${hr.ref.direction}[${hr.ref.index}] ${sideName} (${fam})`,
         origin: hs.origin,
         family: hs.family,
-        sizeBefore: setPrefixes(bs).length,
-        sizeAfter: setPrefixes(hs).length,
+        sizeBefore: memberCount(bs),
+        sizeAfter: memberCount(hs),
         added,
         removed,
       });

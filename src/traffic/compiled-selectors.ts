@@ -1,11 +1,12 @@
 // Selector addresses read from hosts' compiled states where they hold them, so the lint's second lowering of every
-// rule does not resolve and canonicalise a million-prefix selector set again (1.3 s, and 0.5 s to hash it).
+// rule does not resolve, pack and digest a million-prefix selector set again.
 import type { IpFamily } from '../net/cidr.js';
 import type { DesiredState } from '../compile/desired-state.js';
 import { SelectorAddresses } from '../compile/sets.js';
 import type { ResourceSet } from '../model/resources.js';
 import type { Selector } from '../model/selector/index.js';
-import { setPrefixes } from './decisions.js';
+import type { PackedPrefixes } from '../compile/packed-prefixes.js';
+import { setMembers } from './decisions.js';
 
 type FamilyPrefixes = ReturnType<SelectorAddresses['of']>;
 
@@ -22,7 +23,7 @@ function selectorOf(origin: string): string | null {
  * selector not compiled in both families is resolved as before.
  */
 export class CompiledSelectorAddresses extends SelectorAddresses {
-  private readonly compiled = new Map<string, Partial<Record<IpFamily, string[]>>>();
+  private readonly compiled = new Map<string, Partial<Record<IpFamily, PackedPrefixes>>>();
 
   constructor(resources: Pick<ResourceSet, 'networkSets' | 'hostEndpoints'>, states: Iterable<DesiredState>) {
     super(resources);
@@ -31,8 +32,8 @@ export class CompiledSelectorAddresses extends SelectorAddresses {
         const selector = selectorOf(set.origin);
         if (selector === null) continue;
         const known = this.compiled.get(selector) ?? {};
-        // Frozen by the compiler; the same array keeps its content id cached (prefixSetId).
-        known[set.family] ??= setPrefixes(set) as string[];
+        // The compiler's own packed list: SetTable knows its id by this object (no second digest).
+        known[set.family] ??= setMembers(set);
         this.compiled.set(selector, known);
       }
     }

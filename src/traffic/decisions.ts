@@ -17,9 +17,11 @@ import type {
 } from '../compile/desired-state.js';
 import { egressView } from '../compile/egress-entries.js';
 import { interfaceState } from '../compile/evaluate.js';
+import type { PackedPrefixes } from '../compile/packed-prefixes.js';
+import { packedMembers } from '../compile/prefix-set.js';
 import type { Direction } from '../model/resources.js';
 import { IntervalSet } from './interval-set.js';
-import { indexPrefixTexts, type PrefixIndex } from './prefix-index.js';
+import { indexPacked, indexPrefixTexts, type PrefixIndex } from './prefix-index.js';
 import { addressBits, domains, F, type Box } from './space.js';
 
 /** What decides a packet: an outcome and why, with the rule or failsafe behind it. */
@@ -82,11 +84,11 @@ export function prefixRanges(family: IpFamily, prefixes: readonly string[]): Int
 }
 
 /**
- * A compiled set's canonical prefixes as text: the one place the traffic engine and the plan read a set's members,
- * so a packed form can take its place.
+ * A compiled set's members, packed: the one place the traffic engine and the plan read them (a compiled set makes
+ * its text only when `prefixes` is read, a million strings for a deny list).
  */
-export function setPrefixes(set: PrefixSet): readonly string[] {
-  return set.prefixes;
+export function setMembers(set: PrefixSet): PackedPrefixes {
+  return packedMembers(set);
 }
 
 /** The index of a set the state holds (built once per id). */
@@ -95,7 +97,7 @@ export function setIndex(sets: Record<string, PrefixSet>, id: string): PrefixInd
   if (!r) {
     const s = sets[id];
     if (!s) throw new Error(`the state refers to prefix set ${id}, which it does not hold`);
-    r = indexPrefixTexts(s.family, setPrefixes(s));
+    r = indexPacked(setMembers(s));
     setIndexes.set(id, r);
   }
   return r;

@@ -6,6 +6,7 @@
 // 8-byte key per member and 16 bytes per merged range. IPv6 members keep the BigInt IntervalSet: their sets are small
 // in practice, and one exact type covers 128 bits.
 import { formatCidr, parseCidr, type Cidr, type IpFamily } from '../net/cidr.js';
+import { packedTexts, type PackedPrefixes } from '../compile/packed-prefixes.js';
 import { IntervalSet } from './interval-set.js';
 
 /** The sorted, merged address ranges of a prefix list, with its members for diffs. Immutable. */
@@ -232,6 +233,14 @@ export function indexPrefixTexts(family: IpFamily, texts: readonly string[]): Pr
     }
   }
   return new V6Index(v6Ranges(cidrs), members);
+}
+
+/** The index of packed prefixes: IPv4 straight from their words (no text is made), IPv6 through their text. */
+export function indexPacked(p: PackedPrefixes): PrefixIndex {
+  if (p.family === 6) return indexPrefixTexts(6, packedTexts(p));
+  const keys = new Float64Array(p.count);
+  for (let i = 0; i < p.count; i++) keys[i] = v4Key(p.words[i]!, p.lens[i]!);
+  return new V4Index(sortedKeys(keys));
 }
 
 /** The index of the CIDRs of `family` among `cidrs`. */

@@ -62,13 +62,25 @@ test('compiling the same input twice gives the same bytes and hash; file order d
   assert.match(a.hash, /^[0-9a-f]{64}$/);
 });
 
-test('the hash is the sha256 of the canonical JSON (sorted keys, no spaces) of everything but the hash', () => {
+test('the hash is the sha256 of the canonical JSON (sorted keys, no spaces) of everything but the hash, sets by digest', () => {
   const s = compileHost(load(...DOCS), 'web');
   const text = serializeDesiredState(s);
-  assert.equal(JSON.parse(text), s, 'the serialization holds the whole state');
+  const plainSets = Object.fromEntries(
+    Object.entries(s.sets).map(([id, { family, origin, prefixes }]) => [id, { id, family, origin, prefixes }]),
+  );
+  assert.equal(JSON.parse(text), { ...s, sets: plainSets }, 'the serialization holds the whole state');
   assert.ok(text.startsWith('{"config":{"acceptMark":'), 'keys sorted at every level');
   assert.not.match(text, /\n| "/);
-  const { hash, ...rest } = JSON.parse(text) as typeof s;
+  // The hashed text is the same JSON with each set's prefixes replaced by the sha256 of `ipv<family>\n` and their lines.
+  const hashed = JSON.parse(text) as typeof s;
+  for (const set of Object.values(hashed.sets) as unknown as Record<string, unknown>[]) {
+    const prefixes = set['prefixes'] as string[];
+    delete set['prefixes'];
+    set['digest'] = createHash('sha256')
+      .update(`ipv${String(set['family'])}\n${prefixes.join('\n')}`)
+      .digest('hex');
+  }
+  const { hash, ...rest } = hashed;
   const expected = createHash('sha256')
     .update(serializeDesiredState({ ...rest, hash: undefined } as unknown as typeof s))
     .digest('hex');

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CidrSlabs,
+  NetList,
   cidrContains,
   cidrOverlaps,
   formatCidr,
@@ -176,7 +176,7 @@ test('only a zero-length prefix is a catch-all, in either family', () => {
   assert.not.ok(isCatchAll(cidr('::/1')));
 });
 
-test('CidrSlabs parses exactly as parseCidr, each address its own view that later parses leave alone', () => {
+test('NetList parses exactly as parseCidr, keeps the nets in order, and later parses leave earlier ones alone', () => {
   const texts = [
     '10.0.0.0/8',
     '10.1.2.3/8',
@@ -198,14 +198,22 @@ test('CidrSlabs parses exactly as parseCidr, each address its own view that late
     '',
   ];
   const plain = (c: Cidr | null) => c && { ...c, addr: Array.from(c.addr) };
-  const slabs = new CidrSlabs();
-  // Enough parses to fill more than one slab.
-  const kept: { text: string; cidr: Cidr | null }[] = [];
+  const list = new NetList();
+  // Enough parses to fill more than one slab and grow the per-net arrays.
+  const kept: { text: string; index: number | null }[] = [];
   for (let i = 0; i < 6000; i++) {
     const text = texts[i % texts.length]!;
-    kept.push({ text, cidr: slabs.parse(text) });
+    kept.push({ text, index: list.parse(text) ? list.length - 1 : null });
   }
-  for (const { text, cidr } of kept) assert.equal(plain(cidr), plain(parseCidr(text)), text);
+  for (const { text, index } of kept) {
+    assert.equal(plain(index === null ? null : list.at(index)), plain(parseCidr(text)), text);
+    if (index !== null && list.family(index) === 4)
+      assert.is(list.v4Word(index), Buffer.from(parseCidr(text)!.addr).readUInt32BE(0), `${text}: its word`);
+  }
+  assert.equal(
+    list.toCidrs().map(plain),
+    kept.filter((k) => k.index !== null).map((k) => plain(parseCidr(k.text))),
+  );
 });
 
 test.run();

@@ -5,6 +5,7 @@ import { loadResources, type LoadResult } from '../../src/model/load-resources.j
 import { DEFAULT_DOCUMENT_LIMITS, parseDocuments, type PolicyFile } from '../../src/model/documents.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { policyFile } from '../support/policy-files.js';
+import { compileHost } from '../../src/compile/compile-host.js';
 
 const SCAN = { ...DEFAULT_DOCUMENT_LIMITS, setScanMinBytes: 0 };
 const YAML_ONLY = { ...DEFAULT_DOCUMENT_LIMITS, setScanMinBytes: Infinity };
@@ -247,6 +248,44 @@ test('CRLF, a BOM, trailing spaces and several documents are in the grammar', ()
     r.resources.networkSets.map((s) => s.nets.length),
     [2, 1],
   );
+});
+
+test('a scanned set compiles, from its packed list, to the state the YAML path gives', () => {
+  const rnd = rng(7);
+  const nets: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const a = Math.floor(rnd() * 2 ** 32);
+    const len = [8, 16, 24, 32, 32, 32][Math.floor(rnd() * 6)]!;
+    nets.push(
+      rnd() < 0.1
+        ? `2001:db8:${(a & 0xffff).toString(16)}::/48`
+        : `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${len}`,
+    );
+  }
+  nets.push(nets[5]!, nets[17]!); // duplicates
+  const files = [
+    policyFile(
+      'sets/deny.yaml',
+      `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata:\n  name: deny\n  labels: { list: deny }\nspec:\n  nets:\n${nets.map((n) => `    - ${n}\n`).join('')}`,
+    ),
+    policyFile(
+      'policy.yaml',
+      `apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata:\n  name: h-eth0\n  labels: { role: h }\nspec:\n  node: h\n  interfaceName: eth0\n---\n` +
+        `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: deny\nspec:\n  selector: role == 'h'\n  doNotTrack: true\n  applyOnForward: true\n  types: [Ingress]\n  ingress:\n    - action: Deny\n      source:\n        selector: list == 'deny'\n`,
+    ),
+  ];
+  const fast = loadResources(files, SCAN);
+  const slow = loadResources(files, YAML_ONLY);
+  const set = fast.resources.networkSets[0]!;
+  assert.ok(set.packedNets, 'the scanner read the list');
+  assert.is(slow.resources.networkSets[0]!.packedNets, undefined);
+  const a = compileHost(fast.resources, 'h');
+  assert.ok(Object.getOwnPropertyDescriptor(set, 'nets')?.get, 'nets is made on demand');
+  const b = compileHost(slow.resources, 'h');
+  assert.is(a.hash, b.hash, 'the same state');
+  assert.equal(Object.keys(a.sets), Object.keys(b.sets));
+  for (const id of Object.keys(a.sets)) assert.equal(a.sets[id]!.prefixes, b.sets[id]!.prefixes);
+  assert.is(set.nets.length, nets.length, 'and the list, when asked for, holds every net in order');
 });
 
 test('small files take the YAML path by default', () => {

@@ -14,7 +14,9 @@ import {
   writeRecord,
   type AppliedRecord,
 } from '../../src/reconcile/applied-record.js';
-import type { DesiredState } from '../../src/compile/desired-state.js';
+import type { DesiredState, PrefixSet } from '../../src/compile/desired-state.js';
+import { packTexts } from '../../src/compile/packed-prefixes.js';
+import { PackedPrefixSet, TEXT_MEMBERS_MAX } from '../../src/compile/prefix-set.js';
 
 const dirs: string[] = [];
 const stateDir = (): string => {
@@ -47,15 +49,23 @@ const record = (desiredHash: string, pending?: string): AppliedRecord => ({
     : {}),
 });
 
-/** A state with a large set, as the loader sees it (only its shape matters to the record). */
-const state = (hash: string, nets = 1000): DesiredState =>
-  ({
-    formatVersion: 2,
+/** n /24s from 10.0.0.0 on, canonical. */
+const nets = (n: number): string[] => Array.from({ length: n }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+
+/** A state with a large set and a small one, as a compile makes them (only the sets and the hash matter here). */
+const state = (hash: string, n = 1000): DesiredState => {
+  const large = PackedPrefixSet.of(packTexts(4, nets(n)), 'selector role == "deny"');
+  const small = PackedPrefixSet.of(packTexts(6, ['2001:db8::/32', 'fd00::/8']), 'nets of p ingress[0] source');
+  return {
+    formatVersion: 1,
     host: 'db-1',
     hash,
     interfaces: [],
-    sets: [{ id: 's', nets: Array.from({ length: nets }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`) }],
-  }) as unknown as DesiredState;
+    sets: { [large.id]: large, [small.id]: small },
+  } as unknown as DesiredState;
+};
+const largeSet = (s: DesiredState | null): PrefixSet | undefined =>
+  Object.values(s?.sets ?? {}).find((x) => x.family === 4);
 
 test('a record written and read back is the same; the checksum leads the file and covers the rest', () => {
   const dir = stateDir();
@@ -102,7 +112,8 @@ test('a pending state is read while the record is pending, and becomes the appli
   assert.not.ok(existsSync(path.join(dir, 'applied-state.next.json')), 'no pending state is left behind');
   const applied = readAppliedState(dir);
   assert.is(applied?.hash, 'h2');
-  assert.is((applied as unknown as { sets: { nets: string[] }[] }).sets[0]!.nets.length, 50_000);
+  assert.is(largeSet(applied)?.prefixes.length, 50_000);
+  assert.equal(largeSet(applied)?.prefixes, nets(50_000), 'the members read back are the ones written');
 });
 
 test('an applied state edited by hand is not trusted', () => {
@@ -111,8 +122,76 @@ test('an applied state edited by hand is not trusted', () => {
   promotePendingState(dir);
   writeRecord(dir, record('h1'));
   const file = path.join(dir, 'applied-state.json');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('10.0.1.0/24', '10.0.9.0/24'));
-  assert.is(readAppliedState(dir), null);
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(file, text.replace('fd00::/8', 'fd01::/16'));
+  assert.is(readAppliedState(dir), null, 'a member given as text changed');
+  const packed = /"packed":"(.{8})/.exec(text)![1]!;
+  writeFileSync(file, text.replace(packed, 'AAAAAAAA'));
+  assert.is(readAppliedState(dir), null, 'packed members changed');
+});
+
+test('a large set is stored packed (base64 of 5 bytes a prefix), a small one as text, and both read back equal', () => {
+  const dir = stateDir();
+  const written = state('h1', 20_000);
+  writePendingState(dir, written);
+  promotePendingState(dir);
+  const text = readFileSync(path.join(dir, 'applied-state.json'), 'utf8');
+  assert.not.match(text, /10\.0\.1\.0\/24/, 'no member of the large set as text');
+  assert.match(text, /"prefixes":\["2001:db8::\/32","fd00::\/8"\]/, 'the small set stays readable');
+  assert.ok(text.length < 20_000 * 7 + 2000, `${text.length} bytes: about 6.7 a prefix, not 14 as text`);
+  const read = readAppliedState(dir)!;
+  assert.equal(Object.keys(read.sets), Object.keys(written.sets));
+  for (const [id, set] of Object.entries(written.sets)) {
+    const back = read.sets[id]!;
+    assert.ok(back instanceof PackedPrefixSet);
+    assert.is(back.family, set.family);
+    assert.is(back.origin, set.origin);
+    assert.equal(back.prefixes, set.prefixes);
+    assert.is((back as PackedPrefixSet).digest, (set as PackedPrefixSet).digest, 'same content, same digest');
+  }
+  assert.ok(20_000 > TEXT_MEMBERS_MAX);
+});
+
+/** A state file's value (before its checksum) holding these sets as stored. */
+const storedState = (sets: Record<string, object>): object => ({
+  formatVersion: 2,
+  state: { formatVersion: 1, host: 'db-1', hash: 'h0', interfaces: [], sets },
+});
+
+test('a state file of an older version (every set as text) is read, its members packed when first used', () => {
+  const dir = stateDir();
+  const large = nets(3000);
+  const id = PackedPrefixSet.of(packTexts(4, large), 'x').id;
+  // As older versions wrote it: the checksum last.
+  const value = storedState({ [id]: { id, family: 4, prefixes: large, origin: 'x' } });
+  const sum = createHash('sha256').update(JSON.stringify(value)).digest('hex');
+  writeFileSync(path.join(dir, 'applied-state.json'), JSON.stringify({ ...value, checksum: sum }) + '\n');
+  const read = readAppliedState(dir)!;
+  assert.is(read.hash, 'h0');
+  const set = read.sets[id] as PackedPrefixSet;
+  assert.equal(set.prefixes, large);
+  assert.is(set.packed.count, 3000);
+  assert.is(set.packed.words[1], (10 << 24) + (1 << 8), 'the second /24 packed');
+});
+
+test('a stored set whose packed members are not canonical (written by hand, checksum redone) is refused when read', () => {
+  const dir = stateDir();
+  const bytes = Buffer.from([10, 0, 0, 0, 8, 10, 1, 0, 0, 16]); // 10.1.0.0/16 lies inside 10.0.0.0/8
+  const id = '0123456789abcdef';
+  const json = JSON.stringify(
+    storedState({ [id]: { id, family: 4, origin: 'x', count: 2, packed: bytes.toString('base64') } }),
+  );
+  const sum = createHash('sha256').update(json).digest('hex');
+  writeFileSync(path.join(dir, 'applied-state.json'), `{"checksum":"${sum}",${json.slice(1)}\n`);
+  const read = readAppliedState(dir)!;
+  assert.ok(read, 'the ids are read without decoding the members');
+  try {
+    void read.sets[id]!.prefixes;
+    assert.unreachable('a non-canonical stored set was used');
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'stored-set-unreadable');
+    assert.match((e as Error).message, /not canonical/);
+  }
 });
 
 test.run();

@@ -4,7 +4,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseCidr, type IpFamily } from '../../src/net/cidr.js';
 import { IntervalSet } from '../../src/traffic/interval-set.js';
-import { changedMemberRanges, changedMembers, indexCidrs, indexPrefixTexts } from '../../src/traffic/prefix-index.js';
+import {
+  changedMemberRanges,
+  changedMembers,
+  indexCidrs,
+  indexPacked,
+  indexPrefixTexts,
+} from '../../src/traffic/prefix-index.js';
+import { packedTexts, packTexts } from '../../src/compile/packed-prefixes.js';
 import { addressText } from '../../src/traffic/space.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
 
@@ -87,6 +94,21 @@ test(`changed members are exactly the members in one list only, and cover every 
       .subtract(reference(family, head))
       .union(reference(family, head).subtract(reference(family, base)));
     assert.ok(changedMemberRanges(b, h).contains(disagree), where);
+  }
+});
+
+test(`a packed list indexes as its text does, in both families (seed ${SEED})`, () => {
+  const r = mulberry32(SEED + 3);
+  for (let i = 0; i < 100; i++) {
+    for (const family of [4, 6] as const) {
+      const texts = Array.from({ length: int(r, 0, 40) }, () => randomPrefix(r, family));
+      // A packed list is canonical (nested members dropped): the same addresses, and the members of its own text.
+      const list = packTexts(family, texts);
+      const [packed, text] = [indexPacked(list), indexPrefixTexts(family, packedTexts(list))];
+      assert.is(packed.ranges().key, reference(family, texts).key);
+      assert.equal(changedMembers(packed, text), { added: [], removed: [] });
+      assert.is(packed.size(), text.size());
+    }
   }
 });
 

@@ -8,7 +8,7 @@
 // A prefix whose record equals what the lookup would give without it (its nearest emitted ancestor's, or the
 // default) is left out, so a 1M-prefix set costs 1M trie entries but only one record.
 import type { IpFamily } from '../../net/cidr.js';
-import { parseCidr } from '../../net/cidr.js';
+import { v4Order, type PackedPrefixes } from '../packed-prefixes.js';
 import { PolicyProgramError } from './limits.js';
 import { clearBit, newVector, setBit, type RecordTable } from './records.js';
 
@@ -44,81 +44,38 @@ interface ParsedPrefixes {
   count: number;
 }
 
-/**
- * Parses "a.b.c.d/len" into words[k] and lens[k] without the general parser's allocations (a million prefixes);
- * false when the text is not that form. Host bits are cleared.
- */
-function parseV4Into(text: string, words: Uint32Array, lens: Uint8Array, k: number): boolean {
-  let value = 0,
-    octet = -1,
-    dots = 0,
-    i = 0;
-  const n = text.length;
-  for (; i < n; i++) {
-    const c = text.charCodeAt(i) - 48;
-    if (c >= 0 && c <= 9) {
-      octet = octet < 0 ? c : octet * 10 + c;
-      if (octet > 255) return false;
-    } else if (c === -2 /* '.' */ && octet >= 0 && dots < 3) {
-      value = value * 256 + octet;
-      octet = -1;
-      dots++;
-    } else break;
-  }
-  if (dots !== 3 || octet < 0) return false;
-  value = value * 256 + octet;
-  let len = 32;
-  if (i < n) {
-    if (text.charCodeAt(i) !== 47 /* '/' */ || i + 1 >= n) return false;
-    len = 0;
-    for (i++; i < n; i++) {
-      const c = text.charCodeAt(i) - 48;
-      if (c < 0 || c > 9) return false;
-      len = len * 10 + c;
-      if (len > 32) return false;
-    }
-  }
-  words[k] = len === 0 ? 0 : (value & (0xffffffff << (32 - len))) >>> 0;
-  lens[k] = len;
-  return true;
-}
-
-function parseAll(family: IpFamily, sets: readonly { id: string; prefixes: readonly string[] }[]): ParsedPrefixes {
+/** The members of every set one after the other (duplicates across sets kept), with the set each came from. */
+function parseAll(family: IpFamily, sets: readonly { id: string; members: PackedPrefixes }[]): ParsedPrefixes {
   const per = family === 4 ? 1 : 4;
   let total = 0;
-  for (const s of sets) total += s.prefixes.length;
+  for (const s of sets) {
+    if (s.members.family !== family && s.members.count > 0)
+      throw new PolicyProgramError('policy-program-bad-input', `set ${s.id} is not an IPv${family} set`);
+    total += s.members.count;
+  }
   const words = new Uint32Array(total * per);
   const lens = new Uint8Array(total);
   const owner = new Uint32Array(total);
   let k = 0;
   sets.forEach((set, si) => {
-    for (const text of set.prefixes) {
-      if (family === 4) {
-        if (!parseV4Into(text, words, lens, k)) throw bad(set.id, text, family);
-      } else {
-        const c = parseCidr(text);
-        if (!c || c.family !== 6) throw bad(set.id, text, family);
-        const dv = new DataView(c.addr.buffer, c.addr.byteOffset, 16);
-        for (let w = 0; w < 4; w++) words[k * 4 + w] = dv.getUint32(w * 4, false);
-        lens[k] = c.prefix;
-      }
-      owner[k] = si;
-      k++;
-    }
+    const m = set.members;
+    words.set(m.words.subarray(0, m.count * per), k * per);
+    lens.set(m.lens.subarray(0, m.count), k);
+    owner.fill(si, k, k + m.count);
+    k += m.count;
   });
   return { words, lens, owner, count: total };
 }
 
-function bad(setId: string, text: string, family: IpFamily): PolicyProgramError {
-  return new PolicyProgramError(
-    'policy-program-bad-input',
-    `set ${setId}: ${JSON.stringify(text)} is not an IPv${family} CIDR`,
-  );
-}
-
 /** Indexes of the prefixes in sweep order: by address, then shorter first (an ancestor before what it covers). */
 function sweepOrder(p: ParsedPrefixes, family: IpFamily): Uint32Array {
-  if (family === 4) return radixOrderV4(p);
+  if (family === 4) {
+    const order = v4Order(p.words, p.lens, p.count);
+    if (order) return order;
+    const identity = new Uint32Array(p.count);
+    for (let i = 0; i < p.count; i++) identity[i] = i;
+    return identity;
+  }
   const list = Array.from({ length: p.count }, (_, i) => i);
   list.sort((a, b) => {
     for (let w = 0; w < 4; w++) {
@@ -128,41 +85,6 @@ function sweepOrder(p: ParsedPrefixes, family: IpFamily): Uint32Array {
     return p.lens[a]! - p.lens[b]!;
   });
   return Uint32Array.from(list);
-}
-
-/**
- * IPv4 sweep order by LSD radix sort (length, then the address's low and high halves): three linear passes, where
- * a comparison sort of a million prefixes takes a large part of the compile time. Equal prefixes of different
- * sets stay adjacent, in any order (their signature does not depend on it).
- */
-function radixOrderV4(p: ParsedPrefixes): Uint32Array {
-  const n = p.count;
-  const { words, lens } = p;
-  const low = new Uint32Array(n);
-  const byLen = new Uint32Array(n);
-  const out = new Uint32Array(n);
-  // Pass 1: by length.
-  const lenCounts = new Uint32Array(34);
-  for (let i = 0; i < n; i++) lenCounts[lens[i]! + 1]!++;
-  for (let b = 0; b < 33; b++) lenCounts[b + 1]! += lenCounts[b]!;
-  for (let i = 0; i < n; i++) byLen[lenCounts[lens[i]!]!++] = i;
-  // Pass 2: by the low 16 address bits.
-  const counts = new Uint32Array(65537);
-  for (let i = 0; i < n; i++) counts[(words[i]! & 0xffff) + 1]!++;
-  for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
-  for (let i = 0; i < n; i++) {
-    const x = byLen[i]!;
-    low[counts[words[x]! & 0xffff]!++] = x;
-  }
-  // Pass 3: by the high 16 address bits.
-  counts.fill(0);
-  for (let i = 0; i < n; i++) counts[(words[i]! >>> 16) + 1]!++;
-  for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
-  for (let i = 0; i < n; i++) {
-    const x = low[i]!;
-    out[counts[words[x]! >>> 16]!++] = x;
-  }
-  return out;
 }
 
 /** True when prefix a (length la) covers prefix b (length lb >= la). */
@@ -207,7 +129,7 @@ function unionSorted(a: readonly number[], b: readonly number[]): number[] {
 interface AddressClassInput {
   family: IpFamily;
   /** The sets entries use on this side, in index order. */
-  sets: readonly { id: string; prefixes: readonly string[] }[];
+  sets: readonly { id: string; members: PackedPrefixes }[];
   /** Per bit position; null for an entry that does not constrain this side, undefined for a padding bit. */
   constraints: readonly (AddressConstraint | null | undefined)[];
   records: RecordTable;

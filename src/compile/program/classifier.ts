@@ -7,6 +7,8 @@
 // table maps a bit back to what the entry does.
 import type { IpFamily } from '../../net/cidr.js';
 import type { DesiredState, IngressEntry, InterfaceState, PortRange, SideMatch } from '../desired-state.js';
+import { noPrefixes, type PackedPrefixes } from '../packed-prefixes.js';
+import { packedMembers } from '../prefix-set.js';
 import { buildAddressTable, type AddressConstraint, type AddressTable } from './address-classes.js';
 import { placeEntries, type EntryPlacement } from './entry-placement.js';
 import { entryWord } from './entry-word.js';
@@ -143,11 +145,11 @@ function addressSide(
   perBit: <T>(f: (e: IngressEntry) => T) => (T | undefined)[],
   side: 'source' | 'destination',
 ): {
-  sets: { id: string; prefixes: readonly string[] }[];
+  sets: { id: string; members: PackedPrefixes }[];
   constraints: (AddressConstraint | null | undefined)[];
 } | null {
   const index = new Map<string, number>();
-  const sets: { id: string; prefixes: readonly string[] }[] = [];
+  const sets: { id: string; members: PackedPrefixes }[] = [];
   const indexOf = (id: string): number => {
     let i = index.get(id);
     if (i === undefined) {
@@ -160,7 +162,7 @@ function addressSide(
       i = sets.length;
       index.set(id, i);
       // A set of the other family holds no address of this one: it is an empty set here.
-      sets.push({ id, prefixes: set.family === family ? set.prefixes : [] });
+      sets.push({ id, members: set.family === family ? packedMembers(set) : noPrefixes(family) });
     }
     return i;
   };

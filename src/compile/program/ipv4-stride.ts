@@ -101,7 +101,28 @@ export function buildStrideTable(input: {
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[byLen[keys[i * 8]!]!++] = i;
 
-  let slots = new Uint32Array(STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS * 2);
+  // The groups the build makes, counted first (a group per /16 holding a longer prefix, one per /24 holding a longer
+  // one) so that the table is allocated once at its size: growing by doubling held both copies at the peak.
+  const thirdOctet = new Uint8Array(1 << 13);
+  const fourthOctet = new Uint8Array(1 << 21);
+  let groups = 0;
+  for (let i = 0; i < count; i++) {
+    const at = i * 8;
+    const len = keys[at]!;
+    if (len <= 16) continue;
+    const top16 = (keys[at + 4]! << 8) | keys[at + 5]!;
+    if (!(thirdOctet[top16 >>> 3]! & (1 << (top16 & 7)))) {
+      thirdOctet[top16 >>> 3]! |= 1 << (top16 & 7);
+      groups++;
+    }
+    if (len <= 24) continue;
+    const top24 = (top16 << 8) | keys[at + 6]!;
+    if (!(fourthOctet[top24 >>> 3]! & (1 << (top24 & 7)))) {
+      fourthOctet[top24 >>> 3]! |= 1 << (top24 & 7);
+      groups++;
+    }
+  }
+  let slots = new Uint32Array((STRIDE_ROOT_ELEMENTS + Math.min(groups, MAX_ELEMENTS) + 1) * STRIDE_SLOTS);
   slots.fill(defaultValue, 0, STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS);
   let elements = STRIDE_ROOT_ELEMENTS;
 
@@ -145,7 +166,9 @@ export function buildStrideTable(input: {
     }
     const g2 = groupAt(g1 + third);
     const fourth = addr & 255;
-    slots.fill(value, g2 + fourth, g2 + fourth + (1 << (32 - len)));
+    // A host is most of a large deny list: one store, not a call to fill per host.
+    if (len === 32) slots[g2 + fourth] = value;
+    else slots.fill(value, g2 + fourth, g2 + fourth + (1 << (32 - len)));
   }
   return compactFourthOctet(slots, elements);
 }
@@ -266,11 +289,12 @@ function compactFourthOctet(slots: Uint32Array, elements: number): StrideTable {
   }
   return {
     kind: 'stride',
-    slots: slots.subarray(0, kept * STRIDE_SLOTS),
+    // Copies, not views: the build's buffers (tens of MB for a 1M-host list before compaction) are freed now.
+    slots: slots.slice(0, kept * STRIDE_SLOTS),
     elements: kept,
-    bitmaps: bitmaps.subarray(0, bitmapCount * STRIDE_BITMAP_WORDS),
+    bitmaps: bitmaps.slice(0, bitmapCount * STRIDE_BITMAP_WORDS),
     bitmapCount,
-    wide: wide.subarray(0, wideCount * STRIDE_WIDE_WORDS),
+    wide: wide.slice(0, wideCount * STRIDE_WIDE_WORDS),
     wideCount,
   };
 }
