@@ -1,6 +1,7 @@
 // The traffic part of a plan: every host's traffic changes, grouped across hosts that change alike, with the deciding
 // rules located in each revision's files, the region in words, its size and an example packet.
-import type { Cidr, IpFamily } from '../net/cidr.js';
+import type { Cidr, IpFamily, NetList } from '../net/cidr.js';
+import { PrefixCollector } from '../compile/packed-prefixes.js';
 import type { DesiredState } from '../compile/desired-state.js';
 import type { RuleLocator } from '../compile/explain.js';
 import { formatPacket } from '../compile/packet-text.js';
@@ -8,7 +9,7 @@ import type { Direction, ResourceSet } from '../model/resources.js';
 import type { Decider } from '../traffic/decisions.js';
 import { describeBox, matchBox, regionSize, type AddressNamer, type MatchBox } from '../traffic/describe.js';
 import { TrafficDiffer, type TrafficChange } from '../traffic/diff.js';
-import { indexCidrs, type PrefixIndex } from '../traffic/prefix-index.js';
+import { indexCidrs, indexPacked, type PrefixIndex } from '../traffic/prefix-index.js';
 import { exampleBox, examplePacket, ownAddressHints } from '../traffic/regions.js';
 import { boxKey } from '../traffic/space.js';
 import { naturalCompare } from './natural-sort.js';
@@ -76,24 +77,44 @@ function side(d: Decider, locator: RuleLocator | null): TrafficSide {
   return out;
 }
 
+function listFamilies(list: NetList): Set<IpFamily> {
+  const out = new Set<IpFamily>();
+  for (let i = 0; i < list.length && out.size < 2; i++) out.add(list.family(i));
+  return out;
+}
+
+/** A scanned list's addresses of one family, indexed from its packed form (the same addresses as its nets). */
+function indexNetList(list: NetList, family: IpFamily): PrefixIndex {
+  const c = new PrefixCollector();
+  c.addList(list);
+  return indexPacked(c.pack(family));
+}
+
 /**
  * Names addresses after what the two revisions call them: GlobalNetworkSets (`set ddos-deny-list`) and host
  * endpoints' expected addresses (`endpoint db-1-eth0`); an exact match first, else the smallest that holds them.
  */
 export function addressNamer(resources: (ResourceSet | null)[]): AddressNamer {
-  const named: { label: string; family: IpFamily; nets: readonly Cidr[] }[] = [];
+  const named: { label: string; family: IpFamily; index: () => PrefixIndex }[] = [];
   const seen = new Set<string>();
   for (const r of resources) {
     if (!r) continue;
-    const add = (label: string, nets: readonly Cidr[]) => {
+    const add = (label: string, families: ReadonlySet<IpFamily>, index: (family: IpFamily) => PrefixIndex) => {
       for (const family of [4, 6] as const) {
-        if (seen.has(`${label}/${family}`) || !nets.some((n) => n.family === family)) continue;
+        if (seen.has(`${label}/${family}`) || !families.has(family)) continue;
         seen.add(`${label}/${family}`);
-        named.push({ label, family, nets });
+        named.push({ label, family, index: () => index(family) });
       }
     };
-    for (const s of r.networkSets) add(`set ${s.name}`, s.nets);
-    for (const h of r.hostEndpoints) add(`endpoint ${h.name}`, h.expectedIPs);
+    const ofCidrs = (nets: readonly Cidr[]) => (family: IpFamily) => indexCidrs(family, nets);
+    for (const s of r.networkSets) {
+      // A scanned list is read packed: a million Cidr objects are never made to name addresses.
+      const list = s.packedNets;
+      if (list) add(`set ${s.name}`, listFamilies(list), (family) => indexNetList(list, family));
+      else add(`set ${s.name}`, new Set(s.nets.map((n) => n.family)), ofCidrs(s.nets));
+    }
+    for (const h of r.hostEndpoints)
+      add(`endpoint ${h.name}`, new Set(h.expectedIPs.map((n) => n.family)), ofCidrs(h.expectedIPs));
   }
   // Indexed on first use (a plan without traffic changes never names anything), smallest first: the first that holds
   // the addresses is the best name for them.
@@ -104,7 +125,7 @@ export function addressNamer(resources: (ResourceSet | null)[]): AddressNamer {
       list = named
         .filter((n) => n.family === family)
         .map((n) => {
-          const index = indexCidrs(family, n.nets);
+          const index = n.index();
           return { label: n.label, index, size: index.size() };
         })
         .sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fetchSource, type SourceSnapshot } from '../../src/source/index.js';
 import { loadResources } from '../../src/model/load-resources.js';
-import { parseDocuments, type ParseCache, type PolicyFile } from '../../src/model/documents.js';
+import {
+  DEFAULT_DOCUMENT_LIMITS,
+  parseDocuments,
+  type DocumentLimits,
+  type ParseCache,
+  type PolicyFile,
+} from '../../src/model/documents.js';
 import type { ResourceSet } from '../../src/model/resources.js';
 import { compileAll } from '../../src/compile/compile-host.js';
 import { lintLoaded } from '../../src/traffic/validate-policy.js';
@@ -17,7 +23,7 @@ import { renderPlanJson } from '../../src/report/plan-render.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { baseFilesSharedWithHead, knownHeadFile, shareUnchangedSets } from '../../src/report/plan-share.js';
 import { loadPlanRevisions } from '../../src/report/plan-revisions.js';
-import { documentsFile } from '../support/policy-files.js';
+import { documentsFile, policyFile } from '../support/policy-files.js';
 import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
 import { gitIn } from '../support/git-repo.js';
 
@@ -77,6 +83,45 @@ test('a parse cache parses each file object once and hands back the same documen
   assert.ok(again.documents[1] === first.documents[1]);
   const copy = { ...files[1]! };
   assert.ok(parseDocuments([copy], undefined, cache).documents[0] !== first.documents[1], 'another object: parsed');
+});
+
+test('sets read by the set-file scanner (packed) name the addresses of a region as sets read as YAML do', () => {
+  // In the shape the scanner reads (its strict line grammar), not JSON.
+  const setFile = (name: string, nets: string[]) =>
+    policyFile(
+      `sets/${name}.yaml`,
+      `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata:\n  name: ${name}\n  labels: { list: deny }\n` +
+        `spec:\n  nets:\n${nets.map((n) => `    - ${n}\n`).join('')}`,
+    );
+  const files = (second: string[]) =>
+    revision(second).map((f) =>
+      f.path === 'sets/a.yaml'
+        ? setFile('list-a', ['198.51.100.0/24', '203.0.113.7/32'])
+        : f.path === 'sets/b.yaml'
+          ? setFile('list-b', second)
+          : f,
+    );
+  const [baseFiles, headFiles] = [files(['192.0.2.0/25']), files(['192.0.2.0/26', '203.0.113.64/26'])];
+  const plan = (limits: DocumentLimits) => {
+    const [b, h] = [loadResources(baseFiles, limits), loadResources(headFiles, limits)];
+    assert.ok(b.valid && h.valid);
+    const scanned = h.resources.networkSets.filter((s) => s.packedNets).length;
+    const p = buildPlan(
+      { states: compileAll(b.resources), resources: b.resources, files: baseFiles },
+      { states: compileAll(h.resources), resources: h.resources, files: headFiles },
+    );
+    return { json: renderPlanJson(subject, p, []), scanned };
+  };
+  const yaml = plan(DEFAULT_DOCUMENT_LIMITS);
+  const packed = plan({ ...DEFAULT_DOCUMENT_LIMITS, setScanMinBytes: 1 });
+  assert.is(yaml.scanned, 0);
+  assert.is(packed.scanned, 2, 'both set files were scanned into packed lists');
+  assert.is(packed.json, yaml.json);
+  assert.match(
+    packed.json,
+    /203\.0\.113\.64\/26 \(set list-b\)|\(in set list-b\)/,
+    'the new addresses named after their set',
+  );
 });
 
 let repo = '';
