@@ -198,7 +198,9 @@ function diffKind<T extends { name: string; source: { file: string } }>(
       y = h.get(name);
     if (!x) out.push({ kind, name, action: 'add', file: y!.source.file, changes: [] });
     else if (!y) out.push({ kind, name, action: 'remove', file: x.source.file, changes: [] });
-    else {
+    // One object in both revisions (a set from a file both hold, see plan-share.ts): nothing to compare, and a
+    // scanned list's million nets are never made.
+    else if (x !== y) {
       const c = changes(x, y);
       if (c.length) out.push({ kind, name, action: 'update', file: y.source.file, changes: c });
     }
