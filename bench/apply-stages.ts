@@ -33,7 +33,7 @@ function stage<T>(name: string, run: () => T): T {
   const now = process.memoryUsage().heapUsed;
   console.log(
     `  ${name.padEnd(26)} CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (wall ${(wall / 1000).toFixed(2)} s), ` +
-      `heap held ${now >= held ? '+' : '-'}${mb(Math.abs(now - held))}`,
+      `heap held ${now >= held ? '+' : '-'}${mb(Math.abs(now - held))}, peak RSS so far ${mb(process.resourceUsage().maxRSS * 1024)}`,
   );
   held = now;
   return out;
