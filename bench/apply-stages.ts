@@ -3,6 +3,7 @@
 //
 // Usage: node --expose-gc --import tsx bench/apply-stages.ts   (NOTRACK_STAGES_SET=1000000, NOTRACK_STAGES_RULES=10000)
 import { loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { policyFiles } from './control-plane/policy-files.js';
 import { loadResources } from '../src/model/load-resources.js';
 import { compileHost } from '../src/compile/compile-host.js';
@@ -22,8 +23,19 @@ gc();
 let held = process.memoryUsage().heapUsed;
 const load0 = loadavg()[0]!;
 
-/** Runs one stage, then says its CPU time and how much more heap is held once it returned. */
+// The stages run synchronously, so a worker thread samples the process's RSS (every 2 ms) for the peak within each.
+const stagePeak = new Int32Array(new SharedArrayBuffer(4));
+const sampler = new Worker(
+  `const { workerData: peak } = require('node:worker_threads');
+   setInterval(() => Atomics.store(peak, 0, Math.max(Atomics.load(peak, 0), Math.round(process.memoryUsage.rss() / 1e6))), 2);`,
+  { eval: true, workerData: stagePeak },
+);
+await new Promise((done) => sampler.once('online', done));
+sampler.unref();
+
+/** Runs one stage, then says its CPU time, the peak RSS while it ran, and how much more heap is held once it returned. */
 function stage<T>(name: string, run: () => T): T {
+  Atomics.store(stagePeak, 0, Math.round(process.memoryUsage.rss() / 1e6));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const out = run();
@@ -33,7 +45,7 @@ function stage<T>(name: string, run: () => T): T {
   const now = process.memoryUsage().heapUsed;
   console.log(
     `  ${name.padEnd(26)} CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (wall ${(wall / 1000).toFixed(2)} s), ` +
-      `heap held ${now >= held ? '+' : '-'}${mb(Math.abs(now - held))}`,
+      `peak RSS ${Atomics.load(stagePeak, 0)} MB, heap held ${now >= held ? '+' : '-'}${mb(Math.abs(now - held))}`,
   );
   held = now;
   return out;

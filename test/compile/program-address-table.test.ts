@@ -192,6 +192,79 @@ test('IPv4 table: a fourth-octet group whose prefixes all find one value is no g
   assert.is(strideLookup(t, 0x0a010300), 0);
 });
 
+test('IPv4 table: random hosts and nets under /24s with one, two and three or more values match brute force at every address', () => {
+  const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
+  for (let seed = 11; seed <= 14; seed++) {
+    const r = mulberry32(seed);
+    const prefixes: [number, number][] = [];
+    const values: number[] = [];
+    const add = (net: number, len: number, value: number): void => {
+      const n = (net & mask(len)) >>> 0;
+      if (prefixes.some(([p, l]) => p === n && l === len)) return;
+      prefixes.push([n, len]);
+      values.push(value);
+    };
+    // Values under the /24s: a /12 and some /20s and /24s over them, and /16s crowded with hosts (wide bitmaps when
+    // two-valued, and one with a third value that must stay groups).
+    add(0x0a000000, 12, 1);
+    for (let k = 0; k < 6; k++) add(0x0a000000 + Math.floor(r() * 2 ** 20), 20, 2 + k);
+    const taken = new Set<number>();
+    const slash24s: number[] = [];
+    for (let k = 0; k < 90; k++) {
+      const s24 = (0x0a000000 >>> 8) + Math.floor(r() * 2 ** 12);
+      if (taken.has(s24)) continue;
+      if (r() < 0.3) add(s24 << 8, 24, 20 + k);
+      const kind = 1 + (k % 3);
+      taken.add(s24);
+      slash24s.push(s24);
+      const v = 100 + k;
+      if (kind === 1) {
+        // Longer prefixes that together cover the /24 with one value.
+        const len = 25 + Math.floor(r() * 3);
+        for (let o = 0; o < 256; o += 2 ** (32 - len)) add((s24 << 8) + o, len, v);
+      } else {
+        // Hosts and nets of one value (two: with what the /24 finds) or of several.
+        for (let h = 0; h < 3 + Math.floor(r() * 20); h++) {
+          const len = r() < 0.7 ? 32 : 25 + Math.floor(r() * 7);
+          add((s24 << 8) + Math.floor(r() * 256), len, kind === 2 ? v : v + 1000 * (h % 3));
+        }
+        if (kind === 3) add((s24 << 8) + 1, 32, v + 7000); // at least a third value in all
+      }
+    }
+    for (const [top, extra] of [
+      [0x2a2a, false],
+      [0x2b2b, true],
+    ] as const) {
+      for (let k = 0; k < 200; k++) add(((top << 16) | Math.floor(r() * 65536)) >>> 0, 32, 500);
+      if (extra) add(((top << 16) | 0x0101) >>> 0, 32, 501);
+    }
+    const t = buildStrideTable({ keys: lpmKeys(prefixes), values, count: prefixes.length, defaultValue: 0 });
+    assert.is(t.wideCount, 1, 'the two-valued crowded /16 is a wide bitmap, the three-valued one is not');
+    const tally = [0, 0, 0];
+    for (const s24 of slash24s) {
+      const root = t.slots[s24 >>> 8]!;
+      assert.ok(isGroup(root) && !(root & STRIDE_BITMAP), `seed ${seed}: /16 of ${quad(s24 << 8)} has a group`);
+      const slot = t.slots[(root - STRIDE_GROUP) * 256 + (s24 & 255)]!;
+      const kind = !isGroup(slot) ? 1 : slot & STRIDE_BITMAP ? 2 : 3;
+      const found = new Set<number>();
+      for (let o = 0; o < 256; o++) found.add(bruteLpm(prefixes, values, ((s24 << 8) | o) >>> 0, 0));
+      assert.is(kind, Math.min(found.size, 3), `seed ${seed}: ${quad(s24 << 8)}/24 with ${found.size} values`);
+      tally[kind - 1]!++;
+    }
+    assert.ok(
+      tally.every((n) => n >= 10),
+      `seed ${seed}: /24s with 1, 2, 3+ values: ${tally.join(', ')}`,
+    );
+    // Every address of those /24s, their neighbours, and of the crowded /16s.
+    const addrs = slash24s.flatMap((s24) => [...Array(258).keys()].map((o) => (s24 << 8) + o - 1));
+    for (const top of [0x2a2a, 0x2b2b]) for (let a = 0; a < 65536; a += 31) addrs.push(((top << 16) | a) >>> 0);
+    for (const addr of addrs) {
+      const a = addr >>> 0;
+      assert.is(strideLookup(t, a), bruteLpm(prefixes, values, a, 0), `seed ${seed}: ${quad(a)}`);
+    }
+  }
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // One-lookup decisions
 

@@ -84,8 +84,13 @@ const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
 
 /**
  * Builds the table from LPM entries (8-byte keys: u32 prefix length, then the address in network order) and their
- * slot values; addresses under no prefix get `defaultValue`. Entries are inserted shortest first, so a longer prefix
- * overwrites the slots of the shorter one it lies in, which is longest-prefix match.
+ * slot values; addresses under no prefix get `defaultValue`. Within a slot's range, entries apply shortest first, so
+ * a longer prefix overwrites the slots of the shorter one it lies in, which is longest-prefix match.
+ *
+ * One /16 at a time: its third-octet group and its fourth-octet groups are filled in scratch buffers (256 KiB at
+ * most), then each fourth-octet group is written in its final form (a value, a 40-byte bitmap group or a 1 KiB group,
+ * or the whole /16 as a wide bitmap). A first walk only counts what the second writes, so every output is allocated
+ * once at its size and no 1 KiB group per /24 holding a host is ever made (47 MB for the bench's 1M-prefix set).
  */
 export function buildStrideTable(input: {
   keys: Buffer;
@@ -94,209 +99,196 @@ export function buildStrideTable(input: {
   defaultValue: number;
 }): StrideTable {
   const { keys, values, count, defaultValue } = input;
-  // Counting sort by prefix length.
-  const byLen = new Uint32Array(34);
-  for (let i = 0; i < count; i++) byLen[keys[i * 8]! + 1]!++;
-  for (let l = 0; l < 33; l++) byLen[l + 1]! += byLen[l]!;
-  const order = new Uint32Array(count);
-  for (let i = 0; i < count; i++) order[byLen[keys[i * 8]!]!++] = i;
+  const order = sortForBuild(keys, count);
 
-  // The groups the build makes, counted first (a group per /16 holding a longer prefix, one per /24 holding a longer
-  // one) so that the table is allocated once at its size: growing by doubling held both copies at the peak.
-  const thirdOctet = new Uint8Array(1 << 13);
-  const fourthOctet = new Uint8Array(1 << 21);
-  let groups = 0;
-  for (let i = 0; i < count; i++) {
-    const at = i * 8;
+  // The first table, with the prefixes up to /16 (they come first in `order`, shortest first).
+  const root = new Uint32Array(STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS).fill(defaultValue);
+  let longStart = 0;
+  for (; longStart < count; longStart++) {
+    const at = order[longStart]! * 8;
     const len = keys[at]!;
-    if (len <= 16) continue;
-    const top16 = (keys[at + 4]! << 8) | keys[at + 5]!;
-    if (!(thirdOctet[top16 >>> 3]! & (1 << (top16 & 7)))) {
-      thirdOctet[top16 >>> 3]! |= 1 << (top16 & 7);
-      groups++;
-    }
-    if (len <= 24) continue;
-    const top24 = (top16 << 8) | keys[at + 6]!;
-    if (!(fourthOctet[top24 >>> 3]! & (1 << (top24 & 7)))) {
-      fourthOctet[top24 >>> 3]! |= 1 << (top24 & 7);
-      groups++;
-    }
+    if (len > 16) break;
+    const start = (keys[at + 4]! << 8) | keys[at + 5]!;
+    root.fill(values[order[longStart]!]! >>> 0, start, start + (1 << (16 - len)));
   }
-  let slots = new Uint32Array((STRIDE_ROOT_ELEMENTS + Math.min(groups, MAX_ELEMENTS) + 1) * STRIDE_SLOTS);
-  slots.fill(defaultValue, 0, STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS);
-  let elements = STRIDE_ROOT_ELEMENTS;
 
-  /** The group the slot at `at` points to, made (filled with the slot's leaf) when it holds a leaf. */
-  const groupAt = (at: number): number => {
-    const v = slots[at]!;
-    if (isGroup(v)) return (v - STRIDE_GROUP) * STRIDE_SLOTS;
-    if (elements >= MAX_ELEMENTS) {
-      throw new PolicyProgramError(
-        'policy-program-too-large',
-        `the IPv4 address table needs more than ${MAX_ELEMENTS} groups of ${STRIDE_GROUP_BYTES} bytes`,
-      );
+  // Scratch for one /16: its third-octet group, the fourth-octet groups at their third octet, which octets have one.
+  const third = new Uint32Array(STRIDE_SLOTS);
+  const fourth = new Uint32Array(STRIDE_SLOTS * STRIDE_SLOTS);
+  const hasFourth = new Uint8Array(STRIDE_SLOTS);
+  const fourthList = new Uint8Array(STRIDE_SLOTS);
+  /** Fills the scratch from the entries order[from..to) of the /16 `top16`; returns its fourth-octet group count. */
+  const fill = (top16: number, from: number, to: number): number => {
+    third.fill(root[top16]!);
+    let k = from;
+    for (; k < to; k++) {
+      const i = order[k]!;
+      const len = keys[i * 8]!;
+      if (len > 24) break;
+      const o3 = keys[i * 8 + 6]!;
+      third.fill(values[i]! >>> 0, o3, o3 + (1 << (24 - len)));
     }
-    if ((elements + 1) * STRIDE_SLOTS > slots.length) {
-      const grown = new Uint32Array(slots.length * 2);
-      grown.set(slots);
-      slots = grown;
+    hasFourth.fill(0);
+    let n = 0;
+    while (k < to) {
+      const o3 = keys[order[k]! * 8 + 6]!;
+      const base = o3 * STRIDE_SLOTS;
+      fourth.fill(third[o3]!, base, base + STRIDE_SLOTS);
+      hasFourth[o3] = 1;
+      fourthList[n++] = o3;
+      for (; k < to && keys[order[k]! * 8 + 6] === o3; k++) {
+        const i = order[k]!;
+        const len = keys[i * 8]!;
+        const o4 = keys[i * 8 + 7]!;
+        // A host is most of a large deny list: one store, not a call to fill per host.
+        if (len === 32) fourth[base + o4] = values[i]! >>> 0;
+        else fourth.fill(values[i]! >>> 0, base + o4, base + o4 + (1 << (32 - len)));
+      }
     }
-    const g = elements++;
-    slots.fill(v, g * STRIDE_SLOTS, (g + 1) * STRIDE_SLOTS);
-    slots[at] = (STRIDE_GROUP + g) >>> 0;
-    return g * STRIDE_SLOTS;
+    return n;
+  };
+  /** The values of the /16 in the scratch when they are exactly two (then it may be a wide bitmap), else undefined. */
+  const twoValued = (): TwoValues | undefined => {
+    const seen = new TwoValues();
+    for (let j = 0; j < STRIDE_SLOTS && !seen.more; j++) {
+      if (!hasFourth[j]) seen.add(third[j]!);
+      else for (let k = j * STRIDE_SLOTS; k < (j + 1) * STRIDE_SLOTS; k++) seen.add(fourth[k]!);
+    }
+    return seen.more || seen.seen < 2 ? undefined : seen;
   };
 
-  for (let k = 0; k < count; k++) {
-    const i = order[k]!;
-    const at = i * 8;
-    const len = keys[at]!;
-    const addr = ((keys[at + 4]! << 24) | (keys[at + 5]! << 16) | (keys[at + 6]! << 8) | keys[at + 7]!) >>> 0;
-    const value = values[i]! >>> 0;
-    if (len <= 16) {
-      const start = addr >>> 16;
-      slots.fill(value, start, start + (1 << (16 - len)));
-      continue;
+  // Sizes, counted by the first walk; the outputs, allocated by the second.
+  let elements = STRIDE_ROOT_ELEMENTS;
+  let bitmapCount = 0;
+  let wideCount = 0;
+  let slots = root;
+  let bitmaps = new Uint32Array(0);
+  let wide = new Uint32Array(0);
+  const walk = (write: boolean): void => {
+    for (let k = longStart; k < count;) {
+      const top16 = (keys[order[k]! * 8 + 4]! << 8) | keys[order[k]! * 8 + 5]!;
+      let end = k + 1;
+      while (end < count && ((keys[order[end]! * 8 + 4]! << 8) | keys[order[end]! * 8 + 5]!) === top16) end++;
+      const n = fill(top16, k, end);
+      k = end;
+      const two = n >= WIDE_MIN_GROUPS ? twoValued() : undefined;
+      if (two) {
+        if (write) writeWide(wide, wideCount, two, third, fourth, hasFourth);
+        if (write) slots[top16] = (STRIDE_GROUP | STRIDE_BITMAP | wideCount) >>> 0;
+        wideCount++;
+        continue;
+      }
+      const g3 = elements++;
+      if (write) slots.set(third, g3 * STRIDE_SLOTS);
+      if (write) slots[top16] = (STRIDE_GROUP + g3) >>> 0;
+      for (let f = 0; f < n; f++) {
+        const o3 = fourthList[f]!;
+        const base = o3 * STRIDE_SLOTS;
+        const a = fourth[base]!;
+        let b = a;
+        let more = false;
+        for (let j = base + 1; !more && j < base + STRIDE_SLOTS; j++) {
+          const v = fourth[j]!;
+          if (v === a || v === b) continue;
+          if (b === a) b = v;
+          else more = true;
+        }
+        let slot: number;
+        if (more) {
+          const g4 = elements++;
+          if (write) slots.set(fourth.subarray(base, base + STRIDE_SLOTS), g4 * STRIDE_SLOTS);
+          slot = STRIDE_GROUP + g4;
+        } else if (a === b) {
+          slot = a;
+        } else {
+          if (write) writeBitmap(bitmaps, bitmapCount, a, b, fourth, base);
+          slot = STRIDE_GROUP | STRIDE_BITMAP | bitmapCount++;
+        }
+        if (write) slots[g3 * STRIDE_SLOTS + o3] = slot >>> 0;
+      }
     }
-    const g1 = groupAt(addr >>> 16);
-    const third = (addr >>> 8) & 255;
-    if (len <= 24) {
-      slots.fill(value, g1 + third, g1 + third + (1 << (24 - len)));
-      continue;
-    }
-    const g2 = groupAt(g1 + third);
-    const fourth = addr & 255;
-    // A host is most of a large deny list: one store, not a call to fill per host.
-    if (len === 32) slots[g2 + fourth] = value;
-    else slots.fill(value, g2 + fourth, g2 + fourth + (1 << (32 - len)));
+  };
+  walk(false);
+  if (elements > MAX_ELEMENTS) {
+    throw new PolicyProgramError(
+      'policy-program-too-large',
+      `the IPv4 address table needs ${elements} groups of ${STRIDE_GROUP_BYTES} bytes, more than ${MAX_ELEMENTS}`,
+    );
   }
-  return compactFourthOctet(slots, elements);
+  slots = new Uint32Array(elements * STRIDE_SLOTS);
+  slots.set(root);
+  bitmaps = new Uint32Array(bitmapCount * STRIDE_BITMAP_WORDS);
+  wide = new Uint32Array(wideCount * STRIDE_WIDE_WORDS);
+  const counted = { elements, bitmapCount, wideCount };
+  elements = STRIDE_ROOT_ELEMENTS;
+  bitmapCount = 0;
+  wideCount = 0;
+  walk(true);
+  if (elements !== counted.elements || bitmapCount !== counted.bitmapCount || wideCount !== counted.wideCount) {
+    throw new Error('IPv4 table: the writing walk made other groups than the counting walk');
+  }
+  return { kind: 'stride', slots, elements, bitmaps, bitmapCount, wide, wideCount };
 }
 
 /**
- * Replaces crowded two-valued /16s by wide bitmaps and the fourth-octet groups that hold at most two values by bitmap
- * groups (one value: by the value itself), and closes the gaps they leave, in place: the kept groups move down in
- * their order, so a group never overwrites one not yet moved, and every pointer is rewritten through the renumbering.
+ * The entry indexes in build order: first the prefixes up to /16, shortest first; then by /16, within a /16 first
+ * its prefixes up to /24 shortest first, then by /24 its longer ones shortest first. Three stable counting sorts
+ * (least significant key first), linear in the entries.
  */
-function compactFourthOctet(slots: Uint32Array, elements: number): StrideTable {
-  const rootSlots = STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS;
-  const isPlainGroup = (v: number): boolean => isGroup(v) && (v & STRIDE_BITMAP) === 0;
-  // Groups a wide bitmap replaces, and the wide bitmaps.
-  const dropped = new Uint8Array(elements);
-  let wide = new Uint32Array(0);
-  let wideCount = 0;
-  for (let s = 0; s < rootSlots; s++) {
-    const v = slots[s]!;
-    if (!isGroup(v)) continue;
-    const base = (v - STRIDE_GROUP) * STRIDE_SLOTS;
-    const values = new TwoValues();
-    let groups = 0;
-    for (let j = base; j < base + STRIDE_SLOTS && !values.more; j++) {
-      const w = slots[j]!;
-      if (!isGroup(w)) {
-        values.add(w);
-        continue;
-      }
-      groups++;
-      const g = (w - STRIDE_GROUP) * STRIDE_SLOTS;
-      for (let k = g; k < g + STRIDE_SLOTS; k++) values.add(slots[k]!);
-    }
-    if (values.more || values.seen < 2 || groups < WIDE_MIN_GROUPS) continue;
-    if ((wideCount + 1) * STRIDE_WIDE_WORDS > wide.length) {
-      const grown = new Uint32Array(Math.max(16, wideCount * 2) * STRIDE_WIDE_WORDS);
-      grown.set(wide);
-      wide = grown;
-    }
-    const at = wideCount * STRIDE_WIDE_WORDS;
-    wide[at] = values.a;
-    wide[at + 1] = values.b;
-    const setBit = (a: number): void => {
-      wide[at + 2 + (a >>> 5)]! |= 1 << (a & 31);
-    };
-    dropped[v - STRIDE_GROUP] = 1;
-    for (let j = 0; j < STRIDE_SLOTS; j++) {
-      const w = slots[base + j]!;
-      if (!isGroup(w)) {
-        if (w === values.b) for (let k = 0; k < STRIDE_SLOTS; k++) setBit(j * STRIDE_SLOTS + k);
-        continue;
-      }
-      dropped[w - STRIDE_GROUP] = 1;
-      const g = (w - STRIDE_GROUP) * STRIDE_SLOTS;
-      for (let k = 0; k < STRIDE_SLOTS; k++) if (slots[g + k] === values.b) setBit(j * STRIDE_SLOTS + k);
-    }
-    slots[s] = (STRIDE_GROUP | STRIDE_BITMAP | wideCount++) >>> 0;
-  }
-  // Fourth-octet groups are those a second-level group (one a first-table slot points to) points to.
-  const fourth = new Uint8Array(elements);
-  for (let s = 0; s < rootSlots; s++) {
-    const v = slots[s]!;
-    if (!isPlainGroup(v)) continue;
-    const base = (v - STRIDE_GROUP) * STRIDE_SLOTS;
-    for (let j = base; j < base + STRIDE_SLOTS; j++) {
-      const w = slots[j]!;
-      if (isGroup(w)) fourth[w - STRIDE_GROUP] = 1;
-    }
-  }
-  // New slot value for each group pointer: a new element number, a bitmap group, or a leaf.
-  const target = new Uint32Array(elements);
-  let bitmaps = new Uint32Array(STRIDE_BITMAP_WORDS * 64);
-  let bitmapCount = 0;
-  let kept = STRIDE_ROOT_ELEMENTS;
-  for (let g = STRIDE_ROOT_ELEMENTS; g < elements; g++) {
-    if (dropped[g]) continue;
-    const base = g * STRIDE_SLOTS;
-    const a = slots[base]!;
-    let b = a;
-    let two = fourth[g] === 1;
-    for (let j = base + 1; two && j < base + STRIDE_SLOTS; j++) {
-      const v = slots[j]!;
-      if (v === a || v === b) continue;
-      if (b === a) b = v;
-      else two = false;
-    }
-    if (!two) {
-      target[g] = (STRIDE_GROUP + kept++) >>> 0;
+function sortForBuild(keys: Buffer, count: number): Uint32Array {
+  let from = new Uint32Array(count);
+  for (let i = 0; i < count; i++) from[i] = i;
+  let to = new Uint32Array(count);
+  const pass = (buckets: number, key: (i: number) => number): void => {
+    const start = new Uint32Array(buckets + 1);
+    for (let k = 0; k < count; k++) start[key(from[k]!) + 1]!++;
+    for (let b = 0; b < buckets; b++) start[b + 1]! += start[b]!;
+    for (let k = 0; k < count; k++) to[start[key(from[k]!)]!++] = from[k]!;
+    [from, to] = [to, from];
+  };
+  pass(33, (i) => keys[i * 8]!);
+  pass(257, (i) => (keys[i * 8]! <= 24 ? 0 : 1 + keys[i * 8 + 6]!));
+  pass(65537, (i) => (keys[i * 8]! <= 16 ? 0 : 1 + ((keys[i * 8 + 4]! << 8) | keys[i * 8 + 5]!)));
+  return from;
+}
+
+/** Writes bitmap group `index`: value a, value b, and a set bit for each fourth octet that finds b. */
+function writeBitmap(
+  bitmaps: Uint32Array,
+  index: number,
+  a: number,
+  b: number,
+  group: Uint32Array,
+  base: number,
+): void {
+  const at = index * STRIDE_BITMAP_WORDS;
+  bitmaps[at] = a;
+  bitmaps[at + 1] = b;
+  for (let o = 0; o < STRIDE_SLOTS; o++) if (group[base + o] === b) bitmaps[at + 2 + (o >>> 5)]! |= 1 << (o & 31);
+}
+
+/** Writes wide bitmap `index` of a two-valued /16 from its scratch groups: bit a set when its address a finds b. */
+function writeWide(
+  wide: Uint32Array,
+  index: number,
+  two: TwoValues,
+  third: Uint32Array,
+  fourth: Uint32Array,
+  hasFourth: Uint8Array,
+): void {
+  const at = index * STRIDE_WIDE_WORDS;
+  wide[at] = two.a;
+  wide[at + 1] = two.b;
+  for (let j = 0; j < STRIDE_SLOTS; j++) {
+    const words = at + 2 + j * (STRIDE_SLOTS / 32);
+    if (!hasFourth[j]) {
+      if (third[j] === two.b) wide.fill(0xffff_ffff, words, words + STRIDE_SLOTS / 32);
       continue;
     }
-    if (a === b) {
-      target[g] = a;
-      continue;
+    for (let k = 0; k < STRIDE_SLOTS; k++) {
+      if (fourth[j * STRIDE_SLOTS + k] === two.b) wide[words + (k >>> 5)]! |= 1 << (k & 31);
     }
-    if ((bitmapCount + 1) * STRIDE_BITMAP_WORDS > bitmaps.length) {
-      const grown = new Uint32Array(bitmaps.length * 2);
-      grown.set(bitmaps);
-      bitmaps = grown;
-    }
-    const at = bitmapCount * STRIDE_BITMAP_WORDS;
-    bitmaps[at] = a;
-    bitmaps[at + 1] = b;
-    for (let o = 0; o < STRIDE_SLOTS; o++) if (slots[base + o] === b) bitmaps[at + 2 + (o >>> 5)]! |= 1 << (o & 31);
-    target[g] = (STRIDE_GROUP | STRIDE_BITMAP | bitmapCount++) >>> 0;
   }
-  const rewrite = (from: number, to: number): void => {
-    for (let j = from; j < to; j++) {
-      const v = slots[j]!;
-      if (isPlainGroup(v)) slots[j] = target[v - STRIDE_GROUP]!;
-    }
-  };
-  rewrite(0, rootSlots);
-  for (let g = STRIDE_ROOT_ELEMENTS; g < elements; g++) {
-    const t = target[g]!;
-    if (dropped[g] || !isPlainGroup(t)) continue;
-    const to = (t - STRIDE_GROUP) * STRIDE_SLOTS;
-    if (to !== g * STRIDE_SLOTS) slots.copyWithin(to, g * STRIDE_SLOTS, (g + 1) * STRIDE_SLOTS);
-    rewrite(to, to + STRIDE_SLOTS);
-  }
-  return {
-    kind: 'stride',
-    // Copies, not views: the build's buffers (tens of MB for a 1M-host list before compaction) are freed now.
-    slots: slots.slice(0, kept * STRIDE_SLOTS),
-    elements: kept,
-    bitmaps: bitmaps.slice(0, bitmapCount * STRIDE_BITMAP_WORDS),
-    bitmapCount,
-    wide: wide.slice(0, wideCount * STRIDE_WIDE_WORDS),
-    wideCount,
-  };
 }
 
 /** The slot value an address (host-order number) finds: the reference for tests of the table and the program. */

@@ -90,9 +90,18 @@ export class RecordTable {
     return id;
   }
 
-  /** Every record, back to back (count * recordBytes): the records map's values in key order. */
+  /**
+   * Every record, back to back (count * recordBytes): the records map's values in key order. The buffer is first
+   * cut to that size: it grew by doubling, and the compiled program holds it (21 MB for 12.8 MB of records at 10,000
+   * rules) until it is loaded.
+   */
   bytes(): Buffer {
-    return Buffer.from(this.#bytes.buffer, 0, this.#count * this.shape.recordBytes);
+    const used = this.#count * this.shape.recordBytes;
+    if (this.#bytes.length > used) {
+      this.#bytes = this.#bytes.slice(0, used);
+      this.#words = new Uint32Array(this.#bytes.buffer);
+    }
+    return Buffer.from(this.#bytes.buffer, 0, used);
   }
 
   #vectorOffset(id: number): number {
