@@ -123,12 +123,19 @@ function beforeSideBand(body: Buffer): number {
   return body.length;
 }
 
-test('a request reset before any answer (an idle keep-alive socket closed by the server) is sent once more', async () => {
+/**
+ * git http-backend behind a proxy: the fetch requests (POSTs) for which `reset(n)` (n counts them from 1) is true are
+ * reset unanswered, as a kept-alive socket the server closes while the request is written; the rest pass through.
+ */
+async function resettingProxy(
+  name: string,
+  reset: (post: number) => boolean,
+): Promise<{ url: string; port: number; posts: () => number; close: () => Promise<void> }> {
   const git = await startGitServer();
-  const posts: string[] = [];
+  await git.createRepo(name, { 'policy.yaml': 'kind: x\n' });
+  let posts = 0;
   const proxy = createHttpServer((req, res) => {
-    if (req.method === 'POST' && posts.push(req.url ?? '') === 1) {
-      // The first fetch request is reset unanswered, as a socket the server closes while the request is written.
+    if (req.method === 'POST' && reset(++posts)) {
       req.socket.resetAndDestroy();
       return;
     }
@@ -142,49 +149,40 @@ test('a request reset before any answer (an idle keep-alive socket closed by the
     req.pipe(upstream);
   });
   const port = await listen(proxy);
+  return {
+    url: `http://127.0.0.1:${port}/${name}.git`,
+    port,
+    posts: () => posts,
+    close: async () => {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await git.stop();
+    },
+  };
+}
+
+test('a request reset before any answer (an idle keep-alive socket closed by the server) is sent once more', async () => {
+  const proxy = await resettingProxy('reset', (post) => post === 1);
   try {
-    await git.createRepo('reset', { 'policy.yaml': 'kind: x\n' });
-    const snap = await fetchSource({ repo: `http://127.0.0.1:${port}/reset.git`, cacheDir: await tempDir('reset') });
+    const snap = await fetchSource({ repo: proxy.url, cacheDir: await tempDir('reset') });
     assert.equal(paths(snap), ['policy.yaml']);
-    assert.is(posts.length, 2, 'the reset request was sent again, once');
+    assert.is(proxy.posts(), 2, 'the reset request was sent again, once');
   } finally {
-    proxy.closeAllConnections();
-    await new Promise<void>((resolve) => proxy.close(() => resolve()));
-    await git.stop();
+    await proxy.close();
   }
 });
 
 test('a server that resets every fetch request fails with source-unreachable after one retry', async () => {
-  const git = await startGitServer();
-  let posts = 0;
-  const proxy = createHttpServer((req, res) => {
-    if (req.method === 'POST') {
-      posts += 1;
-      req.socket.resetAndDestroy();
-      return;
-    }
-    const upstream = httpRequest(
-      { host: '127.0.0.1', port: git.port, path: req.url, method: req.method, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    req.pipe(upstream);
-  });
-  const port = await listen(proxy);
+  const proxy = await resettingProxy('resets', () => true);
   try {
-    await git.createRepo('resets', { 'policy.yaml': 'kind: x\n' });
     const err = await sourceError(
-      fetchSource({ repo: `http://127.0.0.1:${port}/resets.git`, cacheDir: await tempDir('resets') }),
+      fetchSource({ repo: proxy.url, cacheDir: await tempDir('resets') }),
       'source-unreachable',
     );
-    assert.match(err.message, `127.0.0.1:${port}`);
-    assert.is(posts, 2, 'one retry, not a loop');
+    assert.match(err.message, `127.0.0.1:${proxy.port}`);
+    assert.is(proxy.posts(), 2, 'one retry, not a loop');
   } finally {
-    proxy.closeAllConnections();
-    await new Promise<void>((resolve) => proxy.close(() => resolve()));
-    await git.stop();
+    await proxy.close();
   }
 });
 
