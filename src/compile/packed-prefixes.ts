@@ -257,6 +257,17 @@ function startOf(p: { words: Uint32Array }, per: number, i: number): bigint {
  * Reads encodePacked's form back, checking what the address tables rely on: whole records, lengths in range, no host
  * bits, sorted, none inside another. Throws on anything else (the caller treats the file as untrusted).
  */
+/**
+ * Whether `text` is strict base64 of exactly `count` records of the family: what a stored set must be before it is
+ * taken at all (its members are decoded, and checked, only when read). Buffer.from would skip any other character.
+ */
+export function packedTextFits(family: IpFamily, text: string, count: number): boolean {
+  if (!Number.isSafeInteger(count) || count < 0 || text.length % 4 !== 0) return false;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return false;
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return (text.length / 4) * 3 - padding === count * recordBytes(family);
+}
+
 export function decodePacked(family: IpFamily, text: string): PackedPrefixes {
   const buf = Buffer.from(text, 'base64');
   const per = wordsPer(family);

@@ -7,6 +7,7 @@ import {
   encodePacked,
   packedDigest,
   packedTexts,
+  packedTextFits,
   packTexts,
   type PackedPrefixes,
 } from './packed-prefixes.js';
@@ -70,7 +71,7 @@ export class PackedPrefixSet implements PrefixSet {
    * state files of older versions) are packed on first use.
    */
   static stored(raw: Record<string, unknown>): PackedPrefixSet | null {
-    const { id, family, origin, prefixes, packed } = raw;
+    const { id, family, origin, prefixes, packed, count } = raw;
     if (typeof id !== 'string' || (family !== 4 && family !== 6) || typeof origin !== 'string') return null;
     const unreadable = (read: () => PackedPrefixes) => (): PackedPrefixes => {
       try {
@@ -80,6 +81,8 @@ export class PackedPrefixSet implements PrefixSet {
       }
     };
     if (typeof packed === 'string') {
+      // Torn or padded records, or a count that does not match, make the whole state unusable at once.
+      if (typeof count !== 'number' || !packedTextFits(family, packed, count)) return null;
       const decode = unreadable(() => decodePacked(family, packed));
       return new PackedPrefixSet(id, family, origin, null, decode, null, null);
     }

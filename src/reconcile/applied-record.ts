@@ -22,7 +22,13 @@ import { PackedPrefixSet } from '../compile/prefix-set.js';
 import { NotrackError } from '../errors.js';
 
 const RECORD_VERSION = 1;
-const STATE_VERSION = 2;
+/**
+ * 3: large sets are stored packed (`count` and `packed`, no `prefixes`). An older notrack refuses such a file as not
+ * its version (and compiles from Git again) instead of reading sets without members. Version 2 files (every set as
+ * text) are still read.
+ */
+const STATE_VERSION = 3;
+const STATE_VERSIONS_READ: readonly unknown[] = [2, 3];
 
 export interface AppliedRevision {
   repo: string;
@@ -175,7 +181,8 @@ function recordShape(v: unknown): string | null {
 }
 
 function stateShape(v: unknown): string | null {
-  if (!isObject(v) || v['formatVersion'] !== STATE_VERSION) return `is not a version ${STATE_VERSION} state file`;
+  if (!isObject(v) || !STATE_VERSIONS_READ.includes(v['formatVersion']))
+    return `is not a version ${STATE_VERSIONS_READ.join(' or ')} state file`;
   const s = v['state'];
   if (!isObject(s) || typeof s['hash'] !== 'string' || !Array.isArray(s['interfaces']) || !isObject(s['sets']))
     return 'holds no state';

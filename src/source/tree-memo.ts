@@ -3,10 +3,13 @@
 //
 // Reading one tree out of a pack makes isomorphic-git load that whole pack: for the 1M-prefix deny list a 2.5 MB
 // pack, ~40 ms of CPU before the first tree, on every reconcile that finds nothing changed (and after a README commit
-// too: the policy folders' trees are still in the old pack). A Git object id names its content, so what a commit's
-// tree id and a tree's entries were cannot change: the memo is as trustworthy as the object store it sits in (a
-// cache folder notrack rebuilds when damaged, the memo with it). Blob contents are never kept here; a read that must
-// parse the files still reads them from the store.
+// too: the policy folders' trees are still in the old pack). A Git object id names its content, and every entry is
+// checked against its id before it is used: a commit is kept as its whole object (a few hundred bytes), a tree as
+// its entries, and each is hashed again as Git would (SHA-1 of the object) and must give the id it is kept under.
+// So an edited memo can only make a read slower, never hand a commit another commit's tree or a tree without one of
+// its files (signatures verified on the commit cover what is read). Blob contents are never kept here; a read that
+// must parse the files still reads them from the store.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +17,8 @@ import type { TreeEntry } from 'isomorphic-git';
 import { git } from './git-library.js';
 
 const FILE = 'notrack-trees.json';
-const VERSION = 1;
+/** 2: commits kept as their whole object (base64), so that they can be checked against their ids. */
+const VERSION = 2;
 const OID = /^[0-9a-f]{40}$/;
 
 /** One tree entry as stored: mode, name, id, type (a tree's entries in Git's order). */
@@ -22,12 +26,36 @@ type StoredEntry = [string, string, string, TreeEntry['type']];
 
 interface MemoFile {
   version: typeof VERSION;
-  /** Commit id -> its tree's id. */
+  /** Commit id -> the commit object's content, base64. */
   commits: Record<string, string>;
   trees: Record<string, StoredEntry[]>;
 }
 
 const TYPES = new Set(['blob', 'tree', 'commit']);
+
+/** The id Git gives an object of this type and content. */
+function objectId(type: 'commit' | 'tree', content: Buffer): string {
+  return createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest('hex');
+}
+
+/** A commit object's tree id, when the content is the commit `oid` names (else undefined). */
+function checkedCommitTree(oid: string, content: Buffer): string | undefined {
+  if (objectId('commit', content) !== oid) return undefined;
+  const tree = /^tree ([0-9a-f]{40})\n/.exec(content.subarray(0, 46).toString('latin1'));
+  return tree?.[1];
+}
+
+/**
+ * Whether these entries make the tree `oid` names, written as Git writes a tree (mode without leading zeros, name,
+ * NUL, the 20-byte id; in the order given, which is the tree's). isomorphic-git gives a tree's mode as 040000.
+ */
+function treeMatches(oid: string, entries: readonly StoredEntry[]): boolean {
+  const parts: Buffer[] = [];
+  for (const [mode, name, id] of entries) {
+    parts.push(Buffer.from(`${mode.replace(/^0+/, '')} ${name}\0`, 'utf8'), Buffer.from(id, 'hex'));
+  }
+  return objectId('tree', Buffer.concat(parts)) === oid;
+}
 
 function validEntries(v: unknown): v is StoredEntry[] {
   return (
@@ -45,10 +73,12 @@ function validEntries(v: unknown): v is StoredEntry[] {
 }
 
 export class TreeMemo {
-  private readonly commits = new Map<string, string>();
+  /** Commit id -> its object's content and tree id (checked against the id when the memo was loaded). */
+  private readonly commits = new Map<string, { content: Buffer; tree: string }>();
+  /** Tree id -> its entries, not yet checked (a tree is checked when it is first used). */
   private readonly trees = new Map<string, StoredEntry[]>();
   /** What this read used: the only entries saved, so the file holds the policy path of the last read, no more. */
-  private readonly usedCommits = new Map<string, string>();
+  private readonly usedCommits = new Map<string, { content: Buffer; tree: string }>();
   private readonly usedTrees = new Map<string, StoredEntry[]>();
 
   private constructor(private readonly gitdir: string) {}
@@ -64,8 +94,12 @@ export class TreeMemo {
     }
     if (parsed.version !== VERSION || typeof parsed.commits !== 'object' || typeof parsed.trees !== 'object')
       return memo;
-    for (const [c, t] of Object.entries(parsed.commits ?? {}))
-      if (OID.test(c) && typeof t === 'string' && OID.test(t)) memo.commits.set(c, t);
+    for (const [c, body] of Object.entries(parsed.commits ?? {})) {
+      if (!OID.test(c) || typeof body !== 'string') continue;
+      const content = Buffer.from(body, 'base64');
+      const tree = checkedCommitTree(c, content);
+      if (tree) memo.commits.set(c, { content, tree });
+    }
     for (const [t, entries] of Object.entries(parsed.trees ?? {}))
       if (OID.test(t) && validEntries(entries)) memo.trees.set(t, entries);
     return memo;
@@ -78,15 +112,23 @@ export class TreeMemo {
 
   /** The id of a commit's tree. */
   async commitTree(oid: string, cache: object): Promise<string> {
-    let tree = this.commits.get(oid);
-    if (tree === undefined) tree = (await git.readCommit({ fs, gitdir: this.gitdir, oid, cache })).commit.tree;
-    this.usedCommits.set(oid, tree);
-    return tree;
+    let known = this.commits.get(oid);
+    if (known === undefined) {
+      const read = await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'content', cache });
+      const content = Buffer.from(read.object as Uint8Array);
+      const tree = read.type === 'commit' ? checkedCommitTree(oid, content) : undefined;
+      // What the store holds under this id is not that commit: isomorphic-git says what is wrong with it.
+      if (!tree) return (await git.readCommit({ fs, gitdir: this.gitdir, oid, cache })).commit.tree;
+      known = { content, tree };
+    }
+    this.usedCommits.set(oid, known);
+    return known.tree;
   }
 
   /** A tree's entries, as isomorphic-git's readTree gives them. */
   async readTree(oid: string, cache: object): Promise<TreeEntry[]> {
     let stored = this.trees.get(oid);
+    if (stored !== undefined && !treeMatches(oid, stored)) stored = undefined;
     if (stored === undefined) {
       const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid, cache });
       stored = tree.map((e): StoredEntry => [e.mode, e.path, e.oid, e.type]);
@@ -99,7 +141,7 @@ export class TreeMemo {
   async save(): Promise<void> {
     const body: MemoFile = {
       version: VERSION,
-      commits: Object.fromEntries(this.usedCommits),
+      commits: Object.fromEntries([...this.usedCommits].map(([oid, c]) => [oid, c.content.toString('base64')])),
       trees: Object.fromEntries(this.usedTrees),
     };
     const file = path.join(this.gitdir, FILE);

@@ -138,6 +138,9 @@ test('a large set is stored packed (base64 of 5 bytes a prefix), a small one as 
   const text = readFileSync(path.join(dir, 'applied-state.json'), 'utf8');
   assert.not.match(text, /10\.0\.1\.0\/24/, 'no member of the large set as text');
   assert.match(text, /"prefixes":\["2001:db8::\/32","fd00::\/8"\]/, 'the small set stays readable');
+  // Version 3: a notrack that knows only version 2 (every set as text) refuses the file instead of reading sets
+  // without members.
+  assert.match(text, /^\{"checksum":"[0-9a-f]{64}","formatVersion":3,/);
   assert.ok(text.length < 20_000 * 7 + 2000, `${text.length} bytes: about 6.7 a prefix, not 14 as text`);
   const read = readAppliedState(dir)!;
   assert.equal(Object.keys(read.sets), Object.keys(written.sets));
@@ -192,6 +195,24 @@ test('a stored set whose packed members are not canonical (written by hand, chec
     assert.is((e as { code?: string }).code, 'stored-set-unreadable');
     assert.match((e as Error).message, /not canonical/);
   }
+});
+
+test('a stored set whose packed text is not strict base64 of exactly count records makes the state unusable', () => {
+  const good = Buffer.from([10, 0, 0, 0, 8, 11, 0, 0, 0, 8]).toString('base64'); // 10.0.0.0/8, 11.0.0.0/8
+  const id = '0123456789abcdef';
+  const readWith = (set: object): unknown => {
+    const dir = stateDir();
+    const json = JSON.stringify({ ...storedState({ [id]: { id, family: 4, origin: 'x', ...set } }), formatVersion: 3 });
+    const sum = createHash('sha256').update(json).digest('hex');
+    writeFileSync(path.join(dir, 'applied-state.json'), `{"checksum":"${sum}",${json.slice(1)}\n`);
+    return readAppliedState(dir);
+  };
+  assert.ok(readWith({ count: 2, packed: good }), 'two whole records, as counted');
+  assert.is(readWith({ count: 3, packed: good }), null, 'a count the records do not match');
+  assert.is(readWith({ packed: good }), null, 'no count');
+  assert.is(readWith({ count: 2, packed: good.slice(0, 8) }), null, 'a torn record');
+  assert.is(readWith({ count: 2, packed: `${good.slice(0, 4)}*${good.slice(4)}` }), null, 'a character base64 skips');
+  assert.is(readWith({ count: 2, packed: `${good.slice(0, 4)}\n${good.slice(4)}` }), null, 'a line break');
 });
 
 test.run();

@@ -119,7 +119,7 @@ test('a torn or edited memo is ignored: the listing comes from the object store'
   const memo = join(cacheFolderFor(cacheDir, server.url('memo-torn')), 'notrack-trees.json');
   for (const body of [
     '{"version":1,"commits":{"',
-    JSON.stringify({ version: 1, commits: { [first.snap.commit!]: 'not-an-id' }, trees: { x: [] } }),
+    JSON.stringify({ version: 2, commits: { [first.snap.commit!]: 'not-a-commit' }, trees: { x: [] } }),
     JSON.stringify({ version: 99, commits: {}, trees: {} }),
   ]) {
     await writeFile(memo, body);
@@ -127,6 +127,42 @@ test('a torn or edited memo is ignored: the listing comes from the object store'
     assert.equal(again.listed, first.listed, body.slice(0, 40));
     const full = await read('memo-torn');
     assert.is(text(full, 'policies/web.yaml'), FILES['policies/web.yaml']);
+  }
+});
+
+test('an edited memo entry is never used: a commit given another tree, a tree without one of its files', async () => {
+  await server.createRepo('memo-edited', FILES);
+  const first = await listOnly('memo-edited');
+  const file = join(cacheFolderFor(cacheDir, server.url('memo-edited')), 'notrack-trees.json');
+  const saved = JSON.parse(await readFile(file, 'utf8')) as {
+    version: number;
+    commits: Record<string, string>;
+    trees: Record<string, [string, string, string, string][]>;
+  };
+  const commit = first.snap.commit!;
+  const content = Buffer.from(saved.commits[commit]!, 'base64').toString('latin1');
+  const rootTree = /^tree ([0-9a-f]{40})/.exec(content)![1]!;
+  const policiesTree = saved.trees[rootTree]!.find((e) => e[1] === 'policies')![2];
+  const edits = {
+    // The commit's object names another tree (as an older commit's would): its id no longer matches.
+    'commit pointing elsewhere': {
+      ...saved,
+      commits: { [commit]: Buffer.from(content.replace(rootTree, policiesTree), 'latin1').toString('base64') },
+    },
+    // The root tree without the folder of the deny list.
+    'tree missing a folder': {
+      ...saved,
+      trees: { ...saved.trees, [rootTree]: saved.trees[rootTree]!.filter((e) => e[1] !== 'sets') },
+    },
+  };
+  for (const [what, memo] of Object.entries(edits)) {
+    await writeFile(file, JSON.stringify(memo));
+    const again = await listOnly('memo-edited');
+    assert.equal(again.listed, first.listed, what);
+    assert.ok(
+      again.listed.some((l) => l.startsWith('sets/deny.yaml ')),
+      `${what}: the deny list is still listed`,
+    );
   }
 });
 
