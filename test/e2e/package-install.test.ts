@@ -62,7 +62,9 @@ test.before(() => {
   if (!gate.runs) return;
   scratch = mkdtempSync(path.join(os.tmpdir(), 'notrack-package-'));
   chmodSync(scratch, 0o755);
-  for (const d of ['home', 'node-only', 'pack']) mkdirSync(path.join(scratch, d));
+  // Readable by the unprivileged user whatever the umask of the run (CI may run under umask 077).
+  for (const d of ['home', 'node-only', 'pack']) mkdirSync(path.join(scratch, d), { mode: 0o755 });
+  for (const d of ['node-only', 'pack']) chmodSync(path.join(scratch, d), 0o755);
   chownSync(path.join(scratch, 'home'), NOBODY.uid, NOBODY.gid);
   symlinkSync(process.execPath, path.join(scratch, 'node-only', 'node'));
 });
