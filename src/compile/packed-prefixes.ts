@@ -1,7 +1,16 @@
 // A set's prefixes packed in typed arrays (canonical: sorted by address, no duplicates, none inside another), from
 // the parsed Cidrs to the address tables and the state file, with the canonical text made only when someone reads it.
 import { createHash, type Hash } from 'node:crypto';
-import { formatCidr, ipv4Word, parseCidr, type Cidr, type IpFamily, type NetList } from '../net/cidr.js';
+import {
+  formatCidr,
+  formatIpv4Word,
+  grow,
+  ipv4Word,
+  parseCidr,
+  type Cidr,
+  type IpFamily,
+  type NetList,
+} from '../net/cidr.js';
 
 /** Prefixes of one family: `count` addresses of 1 (IPv4) or 4 (IPv6) u32 words, most significant first. */
 export interface PackedPrefixes {
@@ -38,12 +47,8 @@ export class PrefixCollector {
 
   #push(word: number, len: number): void {
     if (this.#count === this.#words.length) {
-      const words = new Uint32Array(this.#words.length * 2);
-      words.set(this.#words);
-      this.#words = words;
-      const lens = new Uint8Array(this.#lens.length * 2);
-      lens.set(this.#lens);
-      this.#lens = lens;
+      this.#words = grow(this.#words);
+      this.#lens = grow(this.#lens);
     }
     this.#words[this.#count] = word;
     this.#lens[this.#count++] = len;
@@ -162,10 +167,6 @@ export function packTexts(family: IpFamily, texts: readonly string[]): PackedPre
   return packCidrs(cidrs, family);
 }
 
-function v4Text(word: number, len: number): string {
-  return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}/${len}`;
-}
-
 function v6Bytes(p: PackedPrefixes, i: number): Uint8Array {
   const addr = new Uint8Array(16);
   const dv = new DataView(addr.buffer);
@@ -176,7 +177,7 @@ function v6Bytes(p: PackedPrefixes, i: number): Uint8Array {
 /** The i-th prefix as canonical text ("10.0.0.0/8", "2001:db8::/32"). */
 export function prefixText(p: PackedPrefixes, i: number): string {
   return p.family === 4
-    ? v4Text(p.words[i]!, p.lens[i]!)
+    ? `${formatIpv4Word(p.words[i]!)}/${p.lens[i]!}`
     : formatCidr({ family: 6, addr: v6Bytes(p, i), prefix: p.lens[i]! });
 }
 

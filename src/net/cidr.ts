@@ -233,7 +233,13 @@ export class NetList {
   }
 }
 
-function grow<T extends Uint8Array | Uint32Array>(a: T): T {
+/** An IPv4 address held as a u32 word, in dotted quad ("10.0.0.1"). */
+export function formatIpv4Word(word: number): string {
+  return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}`;
+}
+
+/** A typed array twice as long holding `a` at its start: the growing buffers of packed lists. */
+export function grow<T extends Uint8Array | Uint32Array>(a: T): T {
   const out = new (a.constructor as new (n: number) => T)(a.length * 2);
   out.set(a);
   return out;

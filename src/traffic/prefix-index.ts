@@ -5,7 +5,7 @@
 // IPv4 members are packed in Float64Arrays (an address and a length fit a double exactly: start * 64 + length), one
 // 8-byte key per member and 16 bytes per merged range. IPv6 members keep the BigInt IntervalSet: their sets are small
 // in practice, and one exact type covers 128 bits.
-import { formatCidr, parseCidr, type Cidr, type IpFamily } from '../net/cidr.js';
+import { formatCidr, formatIpv4Word, parseCidr, type Cidr, type IpFamily } from '../net/cidr.js';
 import { packedTexts, type PackedPrefixes } from '../compile/packed-prefixes.js';
 import { IntervalSet } from './interval-set.js';
 
@@ -250,8 +250,6 @@ export function indexCidrs(family: IpFamily, cidrs: readonly Cidr[]): PrefixInde
   return new V6Index(v6Ranges(own), own.map(formatCidr));
 }
 
-const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-
 /** The members `after` holds and `before` does not (added), and the reverse (removed), in address order. */
 export function changedMembers(before: PrefixIndex, after: PrefixIndex): { added: string[]; removed: string[] } {
   const added: string[] = [],
@@ -259,7 +257,7 @@ export function changedMembers(before: PrefixIndex, after: PrefixIndex): { added
   if (before instanceof V4Index && after instanceof V4Index) {
     const x = before.keys,
       y = after.keys;
-    const text = (k: number): string => `${quad(keyStart(k))}/${keyLength(k)}`;
+    const text = (k: number): string => `${formatIpv4Word(keyStart(k))}/${keyLength(k)}`;
     for (let i = 0, j = 0; i < x.length || j < y.length;) {
       if (j >= y.length || (i < x.length && x[i]! < y[j]!)) removed.push(text(x[i++]!));
       else if (i >= x.length || y[j]! < x[i]!) added.push(text(y[j++]!));
@@ -277,7 +275,7 @@ function members(index: PrefixIndex): readonly string[] {
   if (index instanceof V6Index) return index.members;
   const keys = (index as V4Index).keys;
   const out: string[] = new Array<string>(keys.length);
-  for (let i = 0; i < keys.length; i++) out[i] = `${quad(keyStart(keys[i]!))}/${keyLength(keys[i]!)}`;
+  for (let i = 0; i < keys.length; i++) out[i] = `${formatIpv4Word(keyStart(keys[i]!))}/${keyLength(keys[i]!)}`;
   return out;
 }
 

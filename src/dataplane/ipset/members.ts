@@ -1,5 +1,5 @@
 // Addresses and CIDRs in the exact text the kernel tools print (ipset save, iptables-save), so desired and read-back compare.
-import { parseCidr, formatIp, type Cidr } from '../../net/cidr.js';
+import { parseCidr, formatIp, formatIpv4Word, type Cidr } from '../../net/cidr.js';
 
 export type Family = 4 | 6;
 
@@ -37,7 +37,7 @@ function ipv4Member(text: string): string | undefined {
   if (octets.some((o) => !(o <= 255)) || !(prefix >= 1 && prefix <= 32)) return undefined;
   const addr = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
   const net = prefix === 32 ? addr : (addr & (~0 << (32 - prefix))) >>> 0;
-  const dotted = `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}`;
+  const dotted = formatIpv4Word(net);
   return prefix === 32 ? dotted : `${dotted}/${prefix}`;
 }
 
