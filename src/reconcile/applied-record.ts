@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
+  linkSync,
   mkdirSync,
   readFileSync,
   renameSync,
@@ -248,13 +249,22 @@ export function promotePendingState(stateDir: string): void {
   renameSync(paths.next, paths.desired);
 }
 
-/** Keeps the applied state as the previous one before a switch that is to be confirmed (the way back): a byte copy,
- *  checksum included, so a large state is not serialised again. */
+/**
+ * Keeps the applied state as the previous one before a switch that is to be confirmed (the way back): a hard link
+ * (a byte copy where links fail), so a large state is neither read nor written. Safe because a state file is never
+ * written in place: every write renames a new file over the name, and the link keeps the old one.
+ */
 export function keepPreviousState(stateDir: string): void {
   const paths = recordPaths(stateDir);
   const tmp = `${paths.previous}.${process.pid}.tmp`;
   try {
-    copyFileSync(paths.desired, tmp);
+    rmSync(tmp, { force: true });
+    try {
+      linkSync(paths.desired, tmp);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
+      copyFileSync(paths.desired, tmp);
+    }
     renameSync(tmp, paths.previous);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -457,10 +457,14 @@ export class HostReconciler implements Reconciler {
         desired.warnings,
       );
     }
-    const current = record?.desiredHash ? readAppliedState(this.opts.stateDir) : null;
-    this.confirmation.rememberPrevious(record, current, desired.state.hash);
+    // The applied state (0.4 s to read for a 1M-prefix set) is read only when something needs its contents: a live
+    // session the new state denies, or a rollback (the confirmation keeps the file, not its decoded contents).
+    let current: DesiredState | null | undefined;
+    const running = (): DesiredState | null =>
+      current === undefined ? (current = record?.desiredHash ? readAppliedState(this.opts.stateDir) : null) : current;
+    this.confirmation.rememberPrevious(record, running, desired.state.hash);
     if (!this.opts.allowDisruption && record?.desiredHash !== desired.state.hash) {
-      const cut = sessionsCut(current, desired.state, readTcpSessions(this.runner));
+      const cut = sessionsCut(running, desired.state, readTcpSessions(this.runner));
       if (cut.length)
         return done({
           status: 'Stalled',
