@@ -33,7 +33,8 @@ export function sessionsCut(
   sessions: TcpSession[],
 ): CutSession[] {
   let now: DesiredState | null | undefined = typeof current === 'function' ? undefined : current;
-  const running = (): DesiredState | null => (now === undefined ? (now = (current as () => DesiredState | null)()) : now);
+  const running = (): DesiredState | null =>
+    now === undefined ? (now = (current as () => DesiredState | null)()) : now;
   const cut: CutSession[] = [];
   for (const s of sessions) {
     if (s.iface === null) continue;
