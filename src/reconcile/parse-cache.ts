@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { parseDocuments, ParseCache, PolicyFile, SourceDocument } from '../model/documents.js';
 import type { ScannedNets } from '../model/set-file.js';
 import { NetList } from '../net/cidr.js';
+import { isYamlFile } from '../source/snapshot.js';
 import type { PolicyBlob, SourceFile } from '../source/index.js';
 import { writeAtomic } from './applied-record.js';
 
@@ -69,7 +70,9 @@ export class PersistedParseCache {
    * fails its checks.
    */
   readonly known = (blob: PolicyBlob): SourceFile | undefined => {
-    if (!/^[0-9a-f]{40}$/.test(blob.oid)) return undefined;
+    // Policy files only: the source reads the ignore file's content itself (a blob alike to a cached YAML file's must
+    // not come back empty there).
+    if (!/^[0-9a-f]{40}$/.test(blob.oid) || !isYamlFile(blob.path)) return undefined;
     const entry = this.readEntry(blob.oid);
     if (!entry) return undefined;
     const file: SourceFile = { path: blob.path, content: new Uint8Array(0), size: entry.head.size };

@@ -71,7 +71,7 @@ function repository(): { repo: string; commit: (files: Record<string, string>) =
  * What fetchDesired does with a cache, with the parses counted by file: `parsed` by the read (prepare), `positioned`
  * later, when a diagnostic in a cached file needs a position.
  */
-async function readCached(repo: string, dir: string) {
+async function readCached(repo: string, dir: string, valid = true) {
   const cache = new PersistedParseCache(dir);
   const parsed: string[] = [];
   const positioned: string[] = [];
@@ -87,12 +87,12 @@ async function readCached(repo: string, dir: string) {
   );
   reading = false;
   const loaded = loadResources(snap.files, undefined, cache.parsed);
-  assert.ok(loaded.valid, loaded.diagnostics.map(formatDiagnostic).join('\n'));
+  if (valid) assert.ok(loaded.valid, loaded.diagnostics.map(formatDiagnostic).join('\n'));
   return {
     parsed,
     positioned,
     inflated: snap.files.filter((f) => f.content.length > 0).map((f) => f.path),
-    hash: compileHost(loaded.resources, HOST).hash,
+    hash: valid ? compileHost(loaded.resources, HOST).hash : '',
     warnings: loaded.diagnostics.map(formatDiagnostic),
   };
 }
@@ -179,6 +179,22 @@ test('a torn, edited or foreign entry is never used: the file is parsed again, t
     assert.is(r.hash, first.hash);
     assert.equal(readFileSync(path.join(dir, big)), good, `the ${what} entry was written again`);
   }
+});
+
+test('an ignore file whose bytes equal a cached policy file is still read as the ignore file', async () => {
+  const { repo, commit } = repository();
+  const dir = temp('cache');
+  // `extra.yaml` holds exactly the text the ignore file will hold (one blob id for both): a document that parses
+  // (so it is cached) and fails validation.
+  commit({ ...FILES, 'extra.yaml': 'sets/small.yaml\n' });
+  await readCached(repo, dir, false);
+  rmSync(path.join(repo, 'extra.yaml'));
+  commit({ '.notrackignore': 'sets/small.yaml\n' });
+  const r = await readCached(repo, dir);
+  assert.not.ok(
+    r.warnings.some((w) => w.startsWith('sets/small.yaml')),
+    `sets/small.yaml is ignored: ${r.warnings.join('\n')}`,
+  );
 });
 
 test('fetchDesired with the cache: the same state as without it, and again from the cache', async () => {
