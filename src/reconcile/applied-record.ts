@@ -95,16 +95,22 @@ export function makeStateDir(stateDir: string): void {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
 }
 
-export function writeAtomic(file: string, text: string | Uint8Array): void {
+/**
+ * Writes a file in the state folder whole or not at all (temporary file, rename). `durable: false` skips the fsync:
+ * for a cache whose entries are checked when read, where a file a power loss tore only costs a parse.
+ */
+export function writeAtomic(file: string, text: string | Uint8Array, opts: { durable?: boolean } = {}): void {
   makeStateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, text, { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    if (opts.durable !== false) {
+      const fd = openSync(tmp, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     }
     renameSync(tmp, file);
   } catch (e) {
