@@ -43,6 +43,25 @@ function blobId(bytes: Uint8Array): string {
   return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
 }
 
+/** Thrown by jsonExactly's replacer: a number JSON would change. */
+const INEXACT = new Error('a number JSON cannot carry');
+
+/**
+ * The JSON of parsed values, or null when reading it back would not give the same values: YAML's .inf and .nan (and
+ * floats too large for a double) have no JSON form and -0 reads back as 0; such a file is parsed every time.
+ */
+function jsonExactly(value: unknown): string | null {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) throw INEXACT;
+      return v;
+    });
+  } catch (e) {
+    if (e === INEXACT) return null;
+    throw e;
+  }
+}
+
 export class PersistedParseCache {
   /** What loadResources reads parsed files from: cached files and the ones prepare() parsed. */
   readonly parsed: ParseCache = new WeakMap();
@@ -169,9 +188,6 @@ export class PersistedParseCache {
 
   /** Writes an entry and the text beside it; false when the documents hold a value JSON cannot carry. */
   private writeEntry(oid: string, f: SourceFile, documents: readonly SourceDocument[]): boolean {
-    // YAML's .inf and .nan have no JSON form: such a file is parsed every time.
-    if (/\.(inf|nan)\b/i.test(Buffer.from(f.content.buffer, f.content.byteOffset, f.content.length).toString('latin1')))
-      return false;
     const lists: NetList[] = [];
     const head: EntryHead = { oid, size: f.size, documents: [], lists: [] };
     for (const d of documents) {
@@ -184,10 +200,9 @@ export class PersistedParseCache {
     }
     const flats = lists.map((l) => l.flat());
     head.lists = flats.map((f) => ({ count: f.prefix.length, addrBytes: f.addrs.length }));
-    const body = Buffer.concat([
-      Buffer.from(`${JSON.stringify(head)}\n`),
-      ...flats.flatMap((f) => [f.addrs, f.prefix, f.flags]),
-    ]);
+    const json = jsonExactly(head);
+    if (json === null) return false;
+    const body = Buffer.concat([Buffer.from(`${json}\n`), ...flats.flatMap((f) => [f.addrs, f.prefix, f.flags])]);
     // Not fsynced: an entry a power loss tore fails its checksum (a text, its blob id) and is parsed again.
     writeAtomic(this.textFile(oid), f.content, { durable: false });
     writeAtomic(

@@ -197,6 +197,21 @@ test('an ignore file whose bytes equal a cached policy file is still read as the
   );
 });
 
+test('a file with a value JSON cannot carry (.inf, .nan, -0.0) is not kept: it is parsed each time', async () => {
+  const { repo, commit } = repository();
+  const dir = temp('cache');
+  const odd = (value: string) =>
+    `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata:\n  name: odd\n  labels:\n    weight: x\n  annotations: {}\nspec:\n  nets: []\n  extra: ${value}\n`;
+  for (const value of ['.inf', '-.Inf', '.nan', '-0.0']) {
+    commit({ ...FILES, 'sets/odd.yaml': odd(value) });
+    const cold = await readCold(repo);
+    await readCached(repo, dir, false);
+    const again = await readCached(repo, dir, false);
+    assert.equal(again.parsed, ['sets/odd.yaml'], `${value}: parsed again`);
+    assert.equal(again.warnings, cold.warnings, `${value}: the same diagnostics as a cold read`);
+  }
+});
+
 test('fetchDesired with the cache: the same state as without it, and again from the cache', async () => {
   const { repo, commit } = repository();
   const dir = temp('cache');
