@@ -262,7 +262,7 @@ test('a torn or edited set file is never used; the next state written writes it 
   const file = path.join(dir, 'sets', `${largeId(written)}.set`);
   const good = readFileSync(file);
   const edited = Buffer.from(good);
-  edited[edited.length - 3] ^= 1; // one address bit of the last record
+  edited.writeUInt8(edited.readUInt8(edited.length - 3) ^ 1, edited.length - 3); // an address bit of the last record
   for (const [what, bytes] of [
     ['torn', good.subarray(0, good.length - 2)],
     ['edited', edited],
