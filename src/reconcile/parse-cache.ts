@@ -10,6 +10,7 @@ import { NetList } from '../net/cidr.js';
 import { isYamlFile } from '../source/snapshot.js';
 import type { PolicyBlob, SourceFile } from '../source/index.js';
 import { writeAtomic } from './applied-record.js';
+import { COMPILER_TAG } from './source-digest.js';
 
 /**
  * An entry, `<oid>.parsed`: this magic and the SHA-256 of everything after its line; a JSON line (the blob id, the
@@ -22,6 +23,8 @@ const MAGIC = 'NTPARSED1 ';
 const MAX_ENTRIES = 10_000;
 
 interface EntryHead {
+  /** The COMPILER_TAG of the notrack that parsed it: a notrack whose parser or compiler differs parses again. */
+  tag: string;
   oid: string;
   size: number;
   documents: { index: number; value: unknown; nets?: number; hostBits?: ScannedNets['hostBits'] }[];
@@ -126,7 +129,8 @@ export class PersistedParseCache {
     try {
       const headEnd = body.indexOf(10);
       const head = JSON.parse(body.toString('utf8', 0, headEnd)) as EntryHead;
-      if (head.oid !== oid || !Array.isArray(head.documents) || !Array.isArray(head.lists)) return null;
+      if (head.tag !== COMPILER_TAG || head.oid !== oid || !Array.isArray(head.documents) || !Array.isArray(head.lists))
+        return null;
       const lists: NetList[] = [];
       let at = headEnd + 1;
       for (const { count, addrBytes } of head.lists) {
@@ -189,7 +193,7 @@ export class PersistedParseCache {
   /** Writes an entry and the text beside it; false when the documents hold a value JSON cannot carry. */
   private writeEntry(oid: string, f: SourceFile, documents: readonly SourceDocument[]): boolean {
     const lists: NetList[] = [];
-    const head: EntryHead = { oid, size: f.size, documents: [], lists: [] };
+    const head: EntryHead = { tag: COMPILER_TAG, oid, size: f.size, documents: [], lists: [] };
     for (const d of documents) {
       const entry: EntryHead['documents'][number] = { index: d.index, value: d.value };
       if (d.scannedNets) {

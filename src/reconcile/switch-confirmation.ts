@@ -58,7 +58,8 @@ export class PreviousStateLostError extends NotrackError {
   constructor(stateDir: string, hash: string) {
     super(
       'previous-state-lost',
-      `the state to roll back to (${hash.slice(0, 12)}) is no longer in ${stateDir}: another notrack replaced it`,
+      `the state to roll back to (${hash.slice(0, 12)}) is no longer in ${stateDir} (another notrack replaced it, or it ` +
+        'was removed or damaged): the host keeps what it runs',
     );
   }
 }
@@ -114,7 +115,9 @@ export class SwitchConfirmation {
       state: () => {
         const state = readPreviousState(stateDir);
         // Another notrack's confirmed apply may have kept its own previous state over this one since.
-        if (state && state.hash !== expected) throw new PreviousStateLostError(stateDir, expected);
+        // A kept file that is gone or fails its checks is lost too: a rollback must never take it for "nothing of
+        // notrack's ran before" and remove the host's protection.
+        if (!state || state.hash !== expected) throw new PreviousStateLostError(stateDir, expected);
         return state;
       },
     };

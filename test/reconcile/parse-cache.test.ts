@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fetchSource } from '../../src/source/index.js';
@@ -13,6 +14,7 @@ import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { compileHost } from '../../src/compile/compile-host.js';
 import { PersistedParseCache } from '../../src/reconcile/parse-cache.js';
 import { fetchDesired } from '../../src/reconcile/host-reconciler.js';
+import { COMPILER_TAG } from '../../src/reconcile/source-digest.js';
 import { gitIn } from '../support/git-repo.js';
 import { hostEndpoint, untrackedPolicy } from '../support/resource-documents.js';
 
@@ -155,7 +157,19 @@ test('a cached file warns at the same line and column as a parsed one (YAML and 
   );
 });
 
-test('a torn, edited or foreign entry is never used: the file is parsed again, the state is the same', async () => {
+/** An entry with its JSON head line changed by `edit` and its checksum line made again to fit. */
+function resealed(entry: Buffer, edit: (head: string) => string): Buffer {
+  const eol = entry.indexOf(10);
+  const body = entry.subarray(eol + 1);
+  const headEnd = body.indexOf(10);
+  const head = edit(body.toString('utf8', 0, headEnd));
+  assert.is.not(head, body.toString('utf8', 0, headEnd), 'the edit changed the head');
+  const newBody = Buffer.concat([Buffer.from(head), body.subarray(headEnd)]);
+  const magic = entry.toString('latin1', 0, eol).split(' ')[0];
+  return Buffer.concat([Buffer.from(`${magic} ${createHash('sha256').update(newBody).digest('hex')}\n`), newBody]);
+}
+
+test("a torn, edited, foreign or older notrack's entry is never used: the file is parsed again, the state is the same", async () => {
   const { repo, commit } = repository();
   const dir = temp('cache');
   commit(FILES);
@@ -172,6 +186,8 @@ test('a torn, edited or foreign entry is never used: the file is parsed again, t
     ['edited', edited],
     // Another blob's entry under this blob's name: its checksum holds, the blob id it names does not.
     ['foreign', readFileSync(path.join(dir, small))],
+    // Written by a notrack whose parser or compiler differs (another COMPILER_TAG), checksum made again: not used.
+    ['older notrack', resealed(good, (head) => head.replace(`"tag":"${COMPILER_TAG}"`, '"tag":"notrack-compile-0"'))],
   ];
   for (const [what, bytes] of cases) {
     writeFileSync(path.join(dir, big), bytes);
