@@ -121,7 +121,7 @@ class V4Index implements PrefixIndex {
   }
 
   within(focus: IntervalSet): IntervalSet {
-    if (this.full) return this.full.intersect(focus);
+    // From the doubles even when `full` was made: intersecting it would read a million ranges as BigInts.
     const b = this.bounds;
     const out: bigint[] = [];
     for (const [flo, fhi] of focus.ranges()) {

@@ -1,5 +1,5 @@
-// The partition walk against brute force: random decision lists (a few small boxes and one source set of thousands of
-// ranges, swept and remembered across shapes), over the whole space and inside boxes whose address sets are several
+// The partition walk against brute force: random decision lists (a few small boxes and one to three source sets of
+// thousands of ranges, swept and remembered across shapes), over the whole space and inside boxes whose address sets are several
 // ranges. The cells add up to the region's size, every sampled packet lies in exactly one cell, and that cell's item
 // is the first whose boxes hold it.
 import { test } from 'uvu';
@@ -41,8 +41,9 @@ function randomBox(rng: Rng, big: boolean): Box {
 function randomList(rng: Rng): DecisionList {
   const items: DecisionItem[] = [];
   const n = 3 + Math.floor(rng() * 12);
-  const bigAt = Math.floor(rng() * n);
-  for (let i = 0; i < n; i++) items.push({ decider: decider(i), boxes: [randomBox(rng, i === bigAt)] });
+  // One to three sets of thousands of ranges: each is merged into the sweep as a sorted run of its own.
+  const bigAt = new Set(Array.from({ length: 1 + Math.floor(rng() * 3) }, () => Math.floor(rng() * n)));
+  for (let i = 0; i < n; i++) items.push({ decider: decider(i), boxes: [randomBox(rng, bigAt.has(i))] });
   return { family: 4, direction: 'ingress', items, logs: [], fallback: decider(-1), counters: [] };
 }
 
