@@ -2,7 +2,7 @@
 // change adds, removes or edits, and each edited field before and after (`order: 200 -> 150`). Lists of addresses
 // show the entries added and removed. Where a resource is written (its file) is not an attribute: moving or
 // splitting files changes nothing here.
-import { formatCidr, type Cidr } from '../net/cidr.js';
+import { formatCidr, type Cidr, type NetList } from '../net/cidr.js';
 import { formatPort } from '../model/ports.js';
 import type {
   ConfigurationOverride,
@@ -155,8 +155,34 @@ function netsChange(before: readonly Cidr[], after: readonly Cidr[]): AttributeC
   return [{ field: 'nets', before: `${before.length}`, after: `${after.length}`, added, removed }];
 }
 
+/** A scanned list's nets as the values netKey gives, read from the packed list (no Cidr made but for IPv6). */
+function packedKey(list: NetList, i: number): number | string {
+  return list.family(i) === 4 ? list.v4Word(i) * 64 + list.prefix(i) : formatCidr(list.at(i));
+}
+
+/** netsChange over two scanned lists: the changed file of a one-prefix change is 150,000 nets, never made Cidrs. */
+function packedNetsChange(before: NetList, after: NetList): AttributeChange[] {
+  const keys = (list: NetList): (number | string)[] =>
+    Array.from({ length: list.length }, (_, i) => packedKey(list, i));
+  const [bk, ak] = [keys(before), keys(after)];
+  if (bk.length === ak.length && bk.every((k, i) => k === ak[i])) return [];
+  const b = new Set(bk),
+    a = new Set(ak);
+  const added: string[] = [],
+    removed: string[] = [];
+  ak.forEach((k, i) => {
+    if (!b.has(k)) added.push(formatCidr(after.at(i)));
+  });
+  bk.forEach((k, i) => {
+    if (!a.has(k)) removed.push(formatCidr(before.at(i)));
+  });
+  if (!added.length && !removed.length) return [];
+  return [{ field: 'nets', before: `${before.length}`, after: `${after.length}`, added, removed }];
+}
+
 function setChanges(b: NetworkSet, h: NetworkSet): AttributeChange[] {
-  return [...labelChanges(b.labels, h.labels), ...netsChange(b.nets, h.nets)];
+  const nets = b.packedNets && h.packedNets ? packedNetsChange(b.packedNets, h.packedNets) : netsChange(b.nets, h.nets);
+  return [...labelChanges(b.labels, h.labels), ...nets];
 }
 
 function endpointChanges(b: HostEndpoint, h: HostEndpoint): AttributeChange[] {
