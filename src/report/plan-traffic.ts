@@ -3,7 +3,6 @@
 import type { Cidr, IpFamily, NetList } from '../net/cidr.js';
 import { PrefixCollector } from '../compile/packed-prefixes.js';
 import type { DesiredState } from '../compile/desired-state.js';
-import type { RuleLocator } from '../compile/explain.js';
 import { formatPacket } from '../compile/packet-text.js';
 import type { Direction, ResourceSet } from '../model/resources.js';
 import type { Decider } from '../traffic/decisions.js';
@@ -15,6 +14,7 @@ import { boxKey } from '../traffic/space.js';
 import { IntervalSet } from '../traffic/interval-set.js';
 import { naturalCompare } from './natural-sort.js';
 import { failsafeText } from './plan.js';
+import type { RuleLineLocator } from './rule-lines.js';
 
 /** A rule where one revision writes it. */
 export interface LocatedRuleRef {
@@ -64,10 +64,10 @@ export interface TrafficSummary {
 export interface RevisionContext {
   states: ReadonlyMap<string, DesiredState>;
   resources: ResourceSet | null;
-  locator: RuleLocator | null;
+  locator: RuleLineLocator | null;
 }
 
-function side(d: Decider, locator: RuleLocator | null): TrafficSide {
+function side(d: Decider, locator: RuleLineLocator | null): TrafficSide {
   let rule: LocatedRuleRef | null = null;
   if (d.rule) {
     const at = locator?.locate(d.rule);
