@@ -62,11 +62,13 @@ class Walker {
           if (!box) continue;
           let coverFrom = ORDER.length;
           while (coverFrom > 0 && box[ORDER[coverFrom - 1]!]!.equals(this.ubox[ORDER[coverFrom - 1]!]!)) coverFrom--;
-          const sigKey = `${it.decider.key}#${box.map(token).join('|')}`;
-          let sig = this.sigs.get(sigKey);
-          if (sig === undefined) {
-            sig = this.sigs.size;
-            this.sigs.set(sigKey, sig);
+          // Signatures only serve the cut of a diff (a walk of one list compares nothing): 40,000 keys for the
+          // shapes of a 10,000-rule list otherwise.
+          let sig = -1;
+          if (this.sameBelow) {
+            const sigKey = `${it.decider.key}#${box.map(token).join('|')}`;
+            sig = this.sigs.get(sigKey) ?? this.sigs.size;
+            if (sig === this.sigs.size) this.sigs.set(sigKey, sig);
           }
           ids.push(this.cands.push({ box, item, coverFrom, sig }) - 1);
         }
