@@ -135,7 +135,7 @@ class Walker {
     const key = ranges >= MEMO_RANGES ? `${field}|${token(dom)}|${sets.map(token).join(',')}` : null;
     let sweep = key === null ? undefined : this.sweeps.get(key);
     if (!sweep) {
-      sweep = sweepNumbers(sets, dom) ?? sweepBigints(sets, dom);
+      sweep = sweepApart(sets, dom) ?? sweepNumbers(sets, dom) ?? sweepBigints(sets, dom);
       if (key !== null) this.sweeps.set(key, sweep);
     }
     const out: { set: IntervalSet; lists: number[][] }[] = [];
@@ -330,6 +330,82 @@ function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): SweepResu
       ? IntervalSet.fromSortedNumbers(gaps.done())
       : dom.subtract(IntervalSet.fromSortedNumbers(found.covered.done())),
   };
+}
+
+/** Whether two sorted, disjoint bound lists share a value. */
+function boundsMeet(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  let i = 0,
+    j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i + 1]! < b[j]!) i += 2;
+    else if (b[j + 1]! < a[i]!) j += 2;
+    else return true;
+  }
+  return false;
+}
+
+/** Whether the few ranges of `small` meet the sorted bounds `big` (a binary search per range). */
+function rangesMeet(small: ArrayLike<number>, big: ArrayLike<number>): boolean {
+  for (let r = 0; r < small.length; r += 2) {
+    let lo = 0,
+      hi = big.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (big[2 * mid + 1]! < small[r]!) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < big.length / 2 && big[2 * lo]! <= small[r + 1]!) return true;
+  }
+  return false;
+}
+
+/** `a` without the values of `b`, both sorted disjoint bounds in doubles. */
+function subtractNumbers(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  const out = new NumberBounds(a.length + b.length + 2);
+  let j = 0;
+  for (let i = 0; i < a.length; i += 2) {
+    let lo = a[i]!;
+    const hi = a[i + 1]!;
+    while (j < b.length && b[j + 1]! < lo) j += 2;
+    for (let k = j; k < b.length && b[k]! <= hi && lo <= hi; k += 2) {
+      if (b[k]! > lo) out.append(lo, b[k]! - 1);
+      lo = b[k + 1]! + 1;
+    }
+    if (lo <= hi) out.append(lo, hi);
+  }
+  return out.done();
+}
+
+/**
+ * The sweep when large sets (a deny list of a million ranges) share no value with any other set: each such set is a
+ * class of its own, as it is, and only the others are swept; the values no set holds are the others' gaps without
+ * the large sets. Exact, the same classes in the same order (by their least value, as the sweep meets them) as the
+ * full sweep; null when no large set stands apart or the domain is not one range of doubles.
+ */
+function sweepApart(sets: readonly IntervalSet[], dom: IntervalSet): SweepResult | null {
+  if (dom.rangeCount !== 1 || dom.max > 2n ** 52n) return null;
+  // Small sets built from BigInts are read as doubles (exact: the domain fits them).
+  const bounds = sets.map((s) => s.numbers() ?? Float64Array.from(s.bounds, Number));
+  const large = sets.map((s) => s.rangeCount >= RUN_RANGES);
+  const apart = sets.map(
+    (_, k) =>
+      large[k]! &&
+      bounds.every(
+        (other, o) => o === k || (large[o] ? !boundsMeet(bounds[k]!, other) : !rangesMeet(other, bounds[k]!)),
+      ),
+  );
+  if (!apart.some(Boolean)) return null;
+  const rest = sets.filter((_, k) => !apart[k]);
+  const index = sets.map((_, k) => k).filter((k) => !apart[k]);
+  const swept = rest.length > 0 ? sweepNumbers(rest, dom) : { groups: [], rest: dom };
+  if (!swept) return null;
+  const groups = [
+    ...swept.groups.map((g) => ({ set: g.set, members: g.members.map((m) => index[m]!) })),
+    ...sets.flatMap((set, k) => (apart[k] ? [{ set, members: [k] }] : [])),
+  ].sort((a, b) => (a.set.min < b.set.min ? -1 : 1));
+  let gaps: ArrayLike<number> = swept.rest.numbers() ?? Float64Array.from(swept.rest.bounds, Number);
+  for (let k = 0; k < sets.length; k++) if (apart[k]) gaps = subtractNumbers(gaps, bounds[k]!);
+  return { groups, rest: IntervalSet.fromSortedNumbers(gaps) };
 }
 
 /** The sweep in BigInts (IPv6 addresses). */

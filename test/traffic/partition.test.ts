@@ -15,11 +15,14 @@ const ALL_V4 = (1n << 32n) - 1n;
 
 const decider = (i: number): Decider => ({ outcome: 'deny', reason: 'rule', rule: null, failsafe: null, key: `${i}` });
 
-/** Ranges of addresses: `count` disjoint ones of random sizes, most inside 10.0.0.0/8 so that boxes overlap. */
-function addresses(rng: Rng, count: number): IntervalSet {
+/**
+ * Ranges of addresses: `count` disjoint ones of random sizes, inside 10.0.0.0/8 so that boxes overlap, or inside
+ * `base`/8 (a large set apart from every other, as a deny list often is, is then a class of its own).
+ */
+function addresses(rng: Rng, count: number, base = 10n): IntervalSet {
   const ranges: [bigint, bigint][] = [];
   for (let i = 0; i < count; i++) {
-    const lo = (10n << 24n) + BigInt(Math.floor(rng() * 2 ** 20)) * 16n;
+    const lo = (base << 24n) + BigInt(Math.floor(rng() * 2 ** 20)) * 16n;
     ranges.push([lo, lo + BigInt(Math.floor(rng() * 64))]);
   }
   return IntervalSet.of(ranges);
@@ -28,7 +31,7 @@ function addresses(rng: Rng, count: number): IntervalSet {
 function randomBox(rng: Rng, big: boolean): Box {
   const shapes = universe(4);
   const box = [...shapes[Math.floor(rng() * shapes.length)]!.box];
-  if (big) box[F.src] = addresses(rng, 6000);
+  if (big) box[F.src] = addresses(rng, 6000, rng() < 0.5 ? 10n : BigInt(20 + Math.floor(rng() * 3)));
   else {
     if (rng() < 0.7) box[F.src] = addresses(rng, 1 + Math.floor(rng() * 4));
     if (rng() < 0.3) box[F.dst] = addresses(rng, 1);
