@@ -24,6 +24,9 @@ export interface PrefixIndex {
 
 const TWO32 = 2 ** 32;
 
+/** Addresses in an IPv4 prefix, by its length. */
+const BLOCK = Float64Array.from({ length: 33 }, (_, len) => 2 ** (32 - len));
+
 /** An IPv4 address and prefix length as one sortable double: start * 64 + length. */
 const v4Key = (start: number, length: number): number => start * 64 + length;
 const keyStart = (key: number): number => Math.floor(key / 64);
@@ -95,23 +98,19 @@ class V4Index implements PrefixIndex {
 
   constructor(readonly members: V4Members) {}
 
-  /** Member i's key (start * 64 + length): the members' order. */
-  key(i: number): number {
-    return v4Key(this.members.starts[i]!, this.members.lens[i]!);
-  }
-
   private end(i: number): number {
-    return this.members.starts[i]! + 2 ** (32 - this.members.lens[i]!) - 1;
+    return this.members.starts[i]! + BLOCK[this.members.lens[i]!]! - 1;
   }
 
   private get bounds(): Float64Array {
     if (this.merged) return this.merged;
-    const { count, starts } = this.members;
+    // Local arrays and a table of block sizes: this runs once over a million members, mostly before V8 optimises it.
+    const { count, starts, lens } = this.members;
     const bounds = new Float64Array(count * 2);
     let n = 0;
     for (let i = 0; i < count; i++) {
       const lo = starts[i]!,
-        hi = this.end(i);
+        hi = lo + BLOCK[lens[i]!]! - 1;
       if (n > 0 && lo <= bounds[n - 1]! + 1) {
         if (hi > bounds[n - 1]!) bounds[n - 1] = hi;
       } else {
@@ -119,7 +118,7 @@ class V4Index implements PrefixIndex {
         bounds[n++] = hi;
       }
     }
-    this.merged = bounds.slice(0, n);
+    this.merged = n === bounds.length ? bounds : bounds.slice(0, n);
     return this.merged;
   }
 
@@ -324,15 +323,20 @@ export function changedMembers(before: PrefixIndex, after: PrefixIndex): { added
 
 /** Walks two indexes' members in order: `onlyA` and `onlyB` get the keys of the members one of them holds. */
 function mergeMembers(a: V4Index, b: V4Index, onlyA: (key: number) => void, onlyB: (key: number) => void): void {
-  const x = a.members.count,
-    y = b.members.count;
-  for (let i = 0, j = 0; i < x || j < y;) {
-    const ka = i < x ? a.key(i) : Infinity,
-      kb = j < y ? b.key(j) : Infinity;
-    if (ka < kb) (onlyA(ka), i++);
-    else if (kb < ka) (onlyB(kb), j++);
+  // By start, then length (the keys' order), on the arrays themselves: two million members take one pass.
+  const { count: x, starts: as, lens: al } = a.members;
+  const { count: y, starts: bs, lens: bl } = b.members;
+  let i = 0,
+    j = 0;
+  while (i < x && j < y) {
+    const sa = as[i]!,
+      sb = bs[j]!;
+    if (sa < sb || (sa === sb && al[i]! < bl[j]!)) onlyA(v4Key(sa, al[i++]!));
+    else if (sb < sa || bl[j]! < al[i]!) onlyB(v4Key(sb, bl[j++]!));
     else (i++, j++);
   }
+  for (; i < x; i++) onlyA(v4Key(as[i]!, al[i]!));
+  for (; j < y; j++) onlyB(v4Key(bs[j]!, bl[j]!));
 }
 
 /** The members' canonical texts. */
