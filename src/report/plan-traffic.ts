@@ -122,6 +122,22 @@ function cidrNets(nets: readonly Cidr[]): NamedNets {
   };
 }
 
+const v4Tables = new WeakMap<NamedNets, { starts: Float64Array; ends: Float64Array; at: Uint32Array }>();
+
+/** A list's IPv4 nets as ranges in typed arrays, in list order, made once: each name asked scans them. */
+function v4Table(nets: NamedNets): { starts: Float64Array; ends: Float64Array; at: Uint32Array } {
+  let t = v4Tables.get(nets);
+  if (!t) {
+    const at: number[] = [];
+    for (let i = 0; i < nets.count; i++) if (nets.family(i) === 4) at.push(i);
+    const starts = Float64Array.from(at, (i) => nets.v4Start(i));
+    const ends = Float64Array.from(at, (i, k) => starts[k]! + 2 ** (32 - nets.prefix(i)) - 1);
+    t = { starts, ends, at: Uint32Array.from(at) };
+    v4Tables.set(nets, t);
+  }
+  return t;
+}
+
 /**
  * Whether the nets of `family` hold every address of `addresses`. Only the nets that meet them are indexed (a linear
  * scan, no sort): the nets that do not meet the addresses add nothing to what covers them, so this is exact.
@@ -135,10 +151,10 @@ function holdsAll(nets: NamedNets, family: IpFamily, addresses: IntervalSet): bo
       bounds[2 * r] = Number(lo);
       bounds[2 * r + 1] = Number(hi);
     });
-    for (let i = 0; i < nets.count; i++) {
-      if (nets.family(i) !== 4) continue;
-      const lo = nets.v4Start(i),
-        hi = lo + 2 ** (32 - nets.prefix(i)) - 1;
+    const { starts, ends, at } = v4Table(nets);
+    for (let i = 0; i < starts.length; i++) {
+      const lo = starts[i]!,
+        hi = ends[i]!;
       // The first range ending at or after lo: the net meets the addresses when that range starts by hi.
       let a = 0,
         b = ranges.length;
@@ -147,7 +163,7 @@ function holdsAll(nets: NamedNets, family: IpFamily, addresses: IntervalSet): bo
         if (bounds[2 * mid + 1]! < lo) a = mid + 1;
         else b = mid;
       }
-      if (a < ranges.length && bounds[2 * a]! <= hi) meeting.push(nets.at(i));
+      if (a < ranges.length && bounds[2 * a]! <= hi) meeting.push(nets.at(at[i]!));
     }
   } else {
     for (let i = 0; i < nets.count; i++) {
