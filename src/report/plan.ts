@@ -4,6 +4,7 @@ import { egressView } from '../compile/egress-entries.js';
 import { setIndex } from '../traffic/decisions.js';
 import { memberCount } from '../compile/prefix-set.js';
 import { changedMembers } from '../traffic/prefix-index.js';
+import { sameEntry, samePorts } from '../traffic/entry-compare.js';
 import { naturalCompare } from './natural-sort.js';
 import type {
   DesiredState,
@@ -142,18 +143,12 @@ type RuleTexts = Map<string, RuleText>;
 
 function sameSide(a: SideMatch, b: SideMatch): boolean {
   const ids = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
-  const ranges = (x: readonly PortRange[], y: readonly PortRange[]) =>
-    x.length === y.length && x.every((r, i) => r.from === y[i]!.from && r.to === y[i]!.to);
   return (
     ids(a.inSets, b.inSets) &&
     ids(a.notInSets, b.notInSets) &&
-    ranges(a.ports, b.ports) &&
-    ranges(a.notPorts, b.notPorts)
+    samePorts(a.ports, b.ports) &&
+    samePorts(a.notPorts, b.notPorts)
   );
-}
-
-function sameIcmp(a: IngressEntry['icmp'], b: IngressEntry['icmp']): boolean {
-  return a === null || b === null ? a === b : a.type === b.type && a.code === b.code;
 }
 
 /**
@@ -173,16 +168,7 @@ function sameRule(b: RuleText, a: RuleText, before: DesiredState, after: Desired
     for (let i = 0; i < x.length; i++) {
       const e = x[i]!,
         f = y[i]!;
-      if (
-        e.action !== f.action ||
-        e.protocol !== f.protocol ||
-        e.notProtocol !== f.notProtocol ||
-        !sameIcmp(e.icmp, f.icmp) ||
-        !sameIcmp(e.notICMP, f.notICMP) ||
-        !sameSide(e.source, f.source) ||
-        !sameSide(e.destination, f.destination)
-      )
-        return false;
+      if (!sameEntry(e, f, sameSide)) return false;
       for (const side of [e.source, e.destination])
         for (const id of [...side.inSets, ...side.notInSets])
           if (before.sets[id]?.origin !== after.sets[id]?.origin) return false;

@@ -9,7 +9,7 @@
 //   - in a diff, when both lists hold the same boxes with the same deciders in the same order, nothing below differs.
 // Every cell the walk reports is a box (one set per field); the cells are disjoint and together cover the space.
 import type { Decider, DecisionList } from './decisions.js';
-import { IntervalSet } from './interval-set.js';
+import { boundsMeet, IntervalSet } from './interval-set.js';
 import { F, intersectBoxes, universe, type Box, type FieldIndex } from './space.js';
 
 /**
@@ -330,18 +330,6 @@ function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): SweepResu
       ? IntervalSet.fromSortedNumbers(gaps.done())
       : dom.subtract(IntervalSet.fromSortedNumbers(found.covered.done())),
   };
-}
-
-/** Whether two sorted, disjoint bound lists share a value. */
-function boundsMeet(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  let i = 0,
-    j = 0;
-  while (i < a.length && j < b.length) {
-    if (a[i + 1]! < b[j]!) i += 2;
-    else if (b[j + 1]! < a[i]!) j += 2;
-    else return true;
-  }
-  return false;
 }
 
 /** Whether the few ranges of `small` meet the sorted bounds `big` (a binary search per range). */

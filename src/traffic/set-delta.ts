@@ -8,7 +8,8 @@
 // check decides it the same way. Only packets with an address in those members can change, and the diff engine
 // partitions exactly those.
 import type { IpFamily } from '../net/cidr.js';
-import type { DesiredState, IngressEntry, PortRange, RuleRef, SideMatch } from '../compile/desired-state.js';
+import type { DesiredState, IngressEntry, RuleRef, SideMatch } from '../compile/desired-state.js';
+import { sameEntry, samePorts } from './entry-compare.js';
 import { egressView } from '../compile/egress-entries.js';
 import { interfaceState } from '../compile/evaluate.js';
 import type { Direction } from '../model/resources.js';
@@ -62,17 +63,11 @@ function checksOf(state: DesiredState, iface: string, direction: Direction, fami
   return { fallback, counters, failsafes: JSON.stringify(state.failsafes), entries, sets };
 }
 
-const samePorts = (a: readonly PortRange[], b: readonly PortRange[]): boolean =>
-  a.length === b.length && a.every((r, i) => r.from === b[i]!.from && r.to === b[i]!.to);
-
 const sameSideShape = (a: SideMatch, b: SideMatch): boolean =>
   a.inSets.length === b.inSets.length &&
   a.notInSets.length === b.notInSets.length &&
   samePorts(a.ports, b.ports) &&
   samePorts(a.notPorts, b.notPorts);
-
-const sameIcmp = (a: IngressEntry['icmp'], b: IngressEntry['icmp']): boolean =>
-  a === null || b === null ? a === b : a.type === b.type && a.code === b.code;
 
 /**
  * Whether two revisions' checks are alike but for which sets they name: the same entries field by field (set ids
@@ -90,17 +85,7 @@ function sameShape(b: ChecksOf, h: ChecksOf): boolean {
   for (let i = 0; i < b.entries.length; i++) {
     const e = b.entries[i]!,
       f = h.entries[i]!;
-    if (
-      e.counter !== f.counter ||
-      e.action !== f.action ||
-      e.protocol !== f.protocol ||
-      e.notProtocol !== f.notProtocol ||
-      !sameIcmp(e.icmp, f.icmp) ||
-      !sameIcmp(e.notICMP, f.notICMP) ||
-      !sameSideShape(e.source, f.source) ||
-      !sameSideShape(e.destination, f.destination)
-    )
-      return false;
+    if (e.counter !== f.counter || !sameEntry(e, f, sameSideShape)) return false;
   }
   return true;
 }
