@@ -1,13 +1,13 @@
 // A whole plan between two revisions: traffic changes first (grouped across hosts), then resource attribute diffs,
 // then each host's dataplane detail (programs, classifier entries, lowered rules) for --verbose and JSON.
 import type { DesiredState } from '../compile/desired-state.js';
-import { RuleLocator } from '../compile/explain.js';
 import type { PolicyFile } from '../model/documents.js';
 import type { ResourceSet } from '../model/resources.js';
 import { TrafficDiffer } from '../traffic/diff.js';
 import { planAll, type HostPlan } from './plan.js';
 import { planResources, type ResourceChange } from './plan-resources.js';
 import { planTraffic, type TrafficChangeEntry, type TrafficSummary } from './plan-traffic.js';
+import { PlanRuleLocator } from './rule-lines.js';
 
 export interface PlanRevision {
   states: ReadonlyMap<string, DesiredState>;
@@ -40,7 +40,7 @@ export interface PlanReport {
 
 export function buildPlan(base: PlanRevision, head: PlanRevision & { resources: ResourceSet }): PlanReport {
   const differ = new TrafficDiffer();
-  const locator = (r: PlanRevision) => (r.resources ? new RuleLocator(r.files, r.resources) : null);
+  const locator = (r: PlanRevision) => (r.resources ? new PlanRuleLocator(r.files, r.resources) : null);
   const traffic = planTraffic(
     { states: base.states, resources: base.resources, locator: locator(base) },
     { states: head.states, resources: head.resources, locator: locator(head) },

@@ -8,7 +8,7 @@ import { loadResources, type LoadResult } from '../model/load-resources.js';
 import type { ResourceSet } from '../model/resources.js';
 import { lintLoaded } from '../traffic/validate-policy.js';
 import type { PlanRevision } from './plan-report.js';
-import { baseFilesSharedWithHead, shareUnchangedSets, type RevisionFiles } from './plan-share.js';
+import { baseFilesSharedWithHead, shareUnchangedResources, type RevisionFiles } from './plan-share.js';
 
 export class InvalidRevisionError extends NotrackError {
   constructor(which: string, result: LoadResult) {
@@ -77,5 +77,5 @@ function baseResourcesOf(
   parsed: ParseCache,
 ): ResourceSet | null {
   const loaded = loadResources(baseFiles, undefined, parsed);
-  return loaded.valid ? shareUnchangedSets(loaded.resources, baseFiles, head, headFiles) : null;
+  return loaded.valid ? shareUnchangedResources(loaded.resources, baseFiles, head, headFiles) : null;
 }

@@ -1,6 +1,6 @@
 // What a plan's base shares with its head: each file both revisions hold alike (the same Git blob at the same path)
-// is the head's file object, parsed once for both (ParseCache), and the base's network sets from those files are the
-// head's objects, so a plan holds a million-prefix deny list once, not once per revision.
+// is the head's file object, parsed once for both (ParseCache), and the base's policies, sets and endpoints from those
+// files are the head's objects, so a plan holds a million-prefix deny list once, not once per revision.
 import type { PolicyFile } from '../model/documents.js';
 import type { ResourceSet } from '../model/resources.js';
 
@@ -45,11 +45,12 @@ export function knownHeadFile(head: RevisionFiles): (blob: { path: string; oid: 
 }
 
 /**
- * `base` with each network set replaced by the head's set of the same name from the same document of a file both
- * revisions share (the same object, see baseFilesSharedWithHead). Exact: a set is read from its document alone, so
- * equal documents make equal sets.
+ * `base` with each policy, network set and host endpoint replaced by the head's resource of the same kind and name
+ * from the same document of a file both revisions share (the same object, see baseFilesSharedWithHead). Exact: each
+ * of them is read from its document alone (checkPolicy, checkNetworkSet, checkHostEndpoint), so equal documents make
+ * equal resources; the plan then neither compares them field by field nor holds a large set twice.
  */
-export function shareUnchangedSets(
+export function shareUnchangedResources(
   base: ResourceSet,
   baseFiles: readonly PolicyFile[],
   head: ResourceSet,
@@ -57,13 +58,21 @@ export function shareUnchangedSets(
 ): ResourceSet {
   const headByPath = new Map(headFiles.map((f) => [f.path, f]));
   const shared = new Set(baseFiles.filter((f) => headByPath.get(f.path) === f).map((f) => f.path));
-  const headSets = new Map(head.networkSets.map((s) => [s.name, s]));
+  const share = <T extends { name: string; source: { file: string; document: number } }>(
+    baseList: readonly T[],
+    headList: readonly T[],
+  ): T[] => {
+    const byName = new Map(headList.map((x) => [x.name, x]));
+    return baseList.map((x) => {
+      const h = byName.get(x.name);
+      const same = h && shared.has(x.source.file) && h.source.file === x.source.file;
+      return same && h.source.document === x.source.document ? h : x;
+    });
+  };
   return {
     ...base,
-    networkSets: base.networkSets.map((s) => {
-      const h = headSets.get(s.name);
-      const same = h && shared.has(s.source.file) && h.source.file === s.source.file;
-      return same && h.source.document === s.source.document ? h : s;
-    }),
+    policies: share(base.policies, head.policies),
+    networkSets: share(base.networkSets, head.networkSets),
+    hostEndpoints: share(base.hostEndpoints, head.hostEndpoints),
   };
 }

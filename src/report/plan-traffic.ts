@@ -3,7 +3,6 @@
 import type { Cidr, IpFamily, NetList } from '../net/cidr.js';
 import { PrefixCollector } from '../compile/packed-prefixes.js';
 import type { DesiredState } from '../compile/desired-state.js';
-import type { RuleLocator } from '../compile/explain.js';
 import { formatPacket } from '../compile/packet-text.js';
 import type { Direction, ResourceSet } from '../model/resources.js';
 import type { Decider } from '../traffic/decisions.js';
@@ -12,8 +11,10 @@ import { TrafficDiffer, type TrafficChange } from '../traffic/diff.js';
 import { indexCidrs, indexPacked, type PrefixIndex } from '../traffic/prefix-index.js';
 import { exampleBox, examplePacket, ownAddressHints } from '../traffic/regions.js';
 import { boxKey } from '../traffic/space.js';
+import { IntervalSet } from '../traffic/interval-set.js';
 import { naturalCompare } from './natural-sort.js';
 import { failsafeText } from './plan.js';
+import type { RuleLineLocator } from './rule-lines.js';
 
 /** A rule where one revision writes it. */
 export interface LocatedRuleRef {
@@ -63,10 +64,10 @@ export interface TrafficSummary {
 export interface RevisionContext {
   states: ReadonlyMap<string, DesiredState>;
   resources: ResourceSet | null;
-  locator: RuleLocator | null;
+  locator: RuleLineLocator | null;
 }
 
-function side(d: Decider, locator: RuleLocator | null): TrafficSide {
+function side(d: Decider, locator: RuleLineLocator | null): TrafficSide {
   let rule: LocatedRuleRef | null = null;
   if (d.rule) {
     const at = locator?.locate(d.rule);
@@ -83,6 +84,98 @@ function listFamilies(list: NetList): Set<IpFamily> {
   return out;
 }
 
+/** The first and last address of a net, as bigints. */
+function netRange(c: Cidr): [bigint, bigint] {
+  let start = 0n;
+  for (const b of c.addr) start = (start << 8n) | BigInt(b);
+  return [start, start + (1n << BigInt(c.addr.length * 8 - c.prefix)) - 1n];
+}
+
+/** A named list's nets of one family, read one by one (from the packed list, or the set's Cidrs). */
+interface NamedNets {
+  count: number;
+  family(i: number): IpFamily;
+  /** Net i's first address as a double: IPv4 only. */
+  v4Start(i: number): number;
+  /** Net i's prefix length. */
+  prefix(i: number): number;
+  at(i: number): Cidr;
+}
+
+function packedNets(list: NetList): NamedNets {
+  return {
+    count: list.length,
+    family: (i) => list.family(i),
+    v4Start: (i) => list.v4Word(i),
+    prefix: (i) => list.prefix(i),
+    at: (i) => list.at(i),
+  };
+}
+
+function cidrNets(nets: readonly Cidr[]): NamedNets {
+  return {
+    count: nets.length,
+    family: (i) => nets[i]!.family,
+    v4Start: (i) => Number(netRange(nets[i]!)[0]),
+    prefix: (i) => nets[i]!.prefix,
+    at: (i) => nets[i]!,
+  };
+}
+
+const v4Tables = new WeakMap<NamedNets, { starts: Float64Array; ends: Float64Array; at: Uint32Array }>();
+
+/** A list's IPv4 nets as ranges in typed arrays, in list order, made once: each name asked scans them. */
+function v4Table(nets: NamedNets): { starts: Float64Array; ends: Float64Array; at: Uint32Array } {
+  let t = v4Tables.get(nets);
+  if (!t) {
+    const at: number[] = [];
+    for (let i = 0; i < nets.count; i++) if (nets.family(i) === 4) at.push(i);
+    const starts = Float64Array.from(at, (i) => nets.v4Start(i));
+    const ends = Float64Array.from(at, (i, k) => starts[k]! + 2 ** (32 - nets.prefix(i)) - 1);
+    t = { starts, ends, at: Uint32Array.from(at) };
+    v4Tables.set(nets, t);
+  }
+  return t;
+}
+
+/**
+ * Whether the nets of `family` hold every address of `addresses`. Only the nets that meet them are indexed (a linear
+ * scan, no sort): the nets that do not meet the addresses add nothing to what covers them, so this is exact.
+ */
+function holdsAll(nets: NamedNets, family: IpFamily, addresses: IntervalSet): boolean {
+  const ranges = addresses.ranges();
+  const meeting: Cidr[] = [];
+  if (family === 4) {
+    const bounds = new Float64Array(ranges.length * 2);
+    ranges.forEach(([lo, hi], r) => {
+      bounds[2 * r] = Number(lo);
+      bounds[2 * r + 1] = Number(hi);
+    });
+    const { starts, ends, at } = v4Table(nets);
+    for (let i = 0; i < starts.length; i++) {
+      const lo = starts[i]!,
+        hi = ends[i]!;
+      // The first range ending at or after lo: the net meets the addresses when that range starts by hi.
+      let a = 0,
+        b = ranges.length;
+      while (a < b) {
+        const mid = (a + b) >> 1;
+        if (bounds[2 * mid + 1]! < lo) a = mid + 1;
+        else b = mid;
+      }
+      if (a < ranges.length && bounds[2 * a]! <= hi) meeting.push(nets.at(at[i]!));
+    }
+  } else {
+    for (let i = 0; i < nets.count; i++) {
+      if (nets.family(i) !== 6) continue;
+      const c = nets.at(i);
+      const [lo, hi] = netRange(c);
+      if (addresses.meets(IntervalSet.range(lo, hi))) meeting.push(c);
+    }
+  }
+  return meeting.length > 0 && indexCidrs(family, meeting).containsAll(addresses);
+}
+
 /** A scanned list's addresses of one family, indexed from its packed form (the same addresses as its nets). */
 function indexNetList(list: NetList, family: IpFamily): PrefixIndex {
   const c = new PrefixCollector();
@@ -95,53 +188,68 @@ function indexNetList(list: NetList, family: IpFamily): PrefixIndex {
  * endpoints' expected addresses (`endpoint db-1-eth0`); an exact match first, else the smallest that holds them.
  */
 export function addressNamer(resources: (ResourceSet | null)[]): AddressNamer {
-  const named: { label: string; family: IpFamily; index: () => PrefixIndex }[] = [];
+  const named: { label: string; family: IpFamily; nets: NamedNets; index: () => PrefixIndex }[] = [];
   const seen = new Set<string>();
   for (const r of resources) {
     if (!r) continue;
-    const add = (label: string, families: ReadonlySet<IpFamily>, index: (family: IpFamily) => PrefixIndex) => {
+    const add = (
+      label: string,
+      families: ReadonlySet<IpFamily>,
+      nets: NamedNets,
+      index: (family: IpFamily) => PrefixIndex,
+    ) => {
       for (const family of [4, 6] as const) {
         if (seen.has(`${label}/${family}`) || !families.has(family)) continue;
         seen.add(`${label}/${family}`);
-        named.push({ label, family, index: () => index(family) });
+        named.push({ label, family, nets, index: () => index(family) });
       }
     };
     const ofCidrs = (nets: readonly Cidr[]) => (family: IpFamily) => indexCidrs(family, nets);
     for (const s of r.networkSets) {
       // A scanned list is read packed: a million Cidr objects are never made to name addresses.
       const list = s.packedNets;
-      if (list) add(`set ${s.name}`, listFamilies(list), (family) => indexNetList(list, family));
-      else add(`set ${s.name}`, new Set(s.nets.map((n) => n.family)), ofCidrs(s.nets));
+      if (list) add(`set ${s.name}`, listFamilies(list), packedNets(list), (family) => indexNetList(list, family));
+      else add(`set ${s.name}`, new Set(s.nets.map((n) => n.family)), cidrNets(s.nets), ofCidrs(s.nets));
     }
     for (const h of r.hostEndpoints)
-      add(`endpoint ${h.name}`, new Set(h.expectedIPs.map((n) => n.family)), ofCidrs(h.expectedIPs));
+      add(
+        `endpoint ${h.name}`,
+        new Set(h.expectedIPs.map((n) => n.family)),
+        cidrNets(h.expectedIPs),
+        ofCidrs(h.expectedIPs),
+      );
   }
-  // Indexed on first use (a plan without traffic changes never names anything), smallest first: the first that holds
-  // the addresses is the best name for them.
-  const byFamily = new Map<IpFamily, { label: string; index: PrefixIndex; size: bigint }[]>();
-  const indexed = (family: IpFamily) => {
-    let list = byFamily.get(family);
-    if (!list) {
-      list = named
-        .filter((n) => n.family === family)
-        .map((n) => {
-          const index = n.index();
-          return { label: n.label, index, size: index.size() };
-        })
-        .sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));
-      byFamily.set(family, list);
+  // A list's size needs its whole index (members merged): made only for lists that hold the addresses, once.
+  const sizes = new Map<(typeof named)[number], bigint>();
+  const sizeOf = (n: (typeof named)[number]): bigint => {
+    let size = sizes.get(n);
+    if (size === undefined) {
+      size = n.index().size();
+      sizes.set(n, size);
     }
-    return list;
+    return size;
   };
+  const answers = new Map<string, string | null>();
   return (family, addresses) => {
     if (addresses.isEmpty) return null;
-    const size = addresses.size();
-    for (const n of indexed(family)) {
-      if (n.size < size || !n.index.containsAll(addresses)) continue;
-      return n.size === size ? n.label : `in ${n.label}`;
-    }
-    return null;
+    // The boxes of a region mostly share their addresses: each set of them is looked up once.
+    const key = addresses.rangeCount <= 64 ? `${family} ${addresses.key}` : null;
+    if (key !== null && answers.has(key)) return answers.get(key)!;
+    const name = nameOf(family, addresses);
+    if (key !== null) answers.set(key, name);
+    return name;
   };
+  function nameOf(family: IpFamily, addresses: IntervalSet): string | null {
+    // The smallest list that holds the addresses is the best name for them (the first named on a tie).
+    let best: { label: string; size: bigint } | null = null;
+    for (const n of named) {
+      if (n.family !== family || !holdsAll(n.nets, family, addresses)) continue;
+      const size = sizeOf(n);
+      if (!best || size < best.size) best = { label: n.label, size };
+    }
+    if (!best) return null;
+    return best.size === addresses.size() ? best.label : `in ${best.label}`;
+  }
 }
 
 /** Every host's traffic changes between the two revisions, grouped where hosts change alike. */

@@ -4,6 +4,7 @@ import { egressView } from '../compile/egress-entries.js';
 import { setIndex } from '../traffic/decisions.js';
 import { memberCount } from '../compile/prefix-set.js';
 import { changedMembers } from '../traffic/prefix-index.js';
+import { sameEntry, samePorts } from '../traffic/entry-compare.js';
 import { naturalCompare } from './natural-sort.js';
 import type {
   DesiredState,
@@ -112,9 +113,71 @@ function refKey(r: RuleRef): string {
   return `${r.policy}\0${r.direction}\0${r.index}`;
 }
 
-type RuleTexts = Map<string, { ref: RuleRef; text: string; sets: Map<string, string> }>;
+/** A rule's entries on an interface (per family, in order), the sets each side uses, and its text made on first read. */
+class RuleText {
+  readonly entries: Partial<Record<IpFamily, IngressEntry[]>> = {};
+  readonly sets = new Map<string, string>();
+  #text: string | undefined;
 
-/** Per rule: its one-line text (both families) and the sets each side uses, from entries numbered by `counters`. */
+  constructor(
+    readonly ref: RuleRef,
+    private readonly state: DesiredState,
+    private readonly fallback: string,
+  ) {}
+
+  /** The rule in one line (both families): made only for rules a plan shows, not for the 10,000 it compares. */
+  get text(): string {
+    if (this.#text === undefined) {
+      const parts: string[] = [];
+      for (const family of [4, 6] as const) {
+        const list = this.entries[family];
+        if (list) parts.push(`${FAMILY_NAME[family]}: ${describeEntries(list, this.state.sets)}`);
+      }
+      this.#text = parts.length ? parts.join('; ') : this.fallback;
+    }
+    return this.#text;
+  }
+}
+
+type RuleTexts = Map<string, RuleText>;
+
+function sameSide(a: SideMatch, b: SideMatch): boolean {
+  const ids = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return (
+    ids(a.inSets, b.inSets) &&
+    ids(a.notInSets, b.notInSets) &&
+    samePorts(a.ports, b.ports) &&
+    samePorts(a.notPorts, b.notPorts)
+  );
+}
+
+/**
+ * Whether two revisions' texts of a rule are equal without making them: the same entries (counters aside) naming the
+ * same sets, each of the same origin. Exact: a text is made from the entries and, per set, its origin and its content,
+ * which its id (a digest of the content) fixes.
+ */
+function sameRule(b: RuleText, a: RuleText, before: DesiredState, after: DesiredState): boolean {
+  for (const family of [4, 6] as const) {
+    const x = b.entries[family],
+      y = a.entries[family];
+    if (!x || !y) {
+      if (x !== y) return false;
+      continue;
+    }
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) {
+      const e = x[i]!,
+        f = y[i]!;
+      if (!sameEntry(e, f, sameSide)) return false;
+      for (const side of [e.source, e.destination])
+        for (const id of [...side.inSets, ...side.notInSets])
+          if (before.sets[id]?.origin !== after.sets[id]?.origin) return false;
+    }
+  }
+  return true;
+}
+
+/** Per rule: its entries (both families) and the sets each side uses, from entries numbered by `counters`. */
 function rulesFrom(
   entries: Record<IpFamily, readonly IngressEntry[]>,
   counters: readonly RuleRef[],
@@ -124,8 +187,8 @@ function rulesFrom(
   const out: RuleTexts = new Map();
   const add = (ref: RuleRef, family: IpFamily, list: IngressEntry[]): void => {
     const key = refKey(ref);
-    const r = out.get(key) ?? { ref, text: '', sets: new Map<string, string>() };
-    r.text = `${r.text ? `${r.text}; ` : ''}${FAMILY_NAME[family]}: ${describeEntries(list, state.sets)}`;
+    const r = out.get(key) ?? new RuleText(ref, state, fallback);
+    r.entries[family] = list;
     list.forEach((e) => {
       for (const [sideName, m] of [
         ['source', e.source],
@@ -137,7 +200,7 @@ function rulesFrom(
     });
     out.set(key, r);
   };
-  counters.forEach((ref) => out.set(refKey(ref), { ref, text: '', sets: new Map() }));
+  counters.forEach((ref) => out.set(refKey(ref), new RuleText(ref, state, fallback)));
   for (const family of [4, 6] as const) {
     // Grouped once: filtering every entry for every counter is quadratic (10,000 rules: 10^8 steps).
     const byCounter = new Map<number, IngressEntry[]>();
@@ -151,7 +214,6 @@ function rulesFrom(
       if (list) add(ref, family, list);
     });
   }
-  for (const r of out.values()) if (!r.text) r.text = fallback;
   return out;
 }
 
@@ -183,14 +245,17 @@ function egressOf(state: DesiredState | null, name: string): RuleTexts {
   return rulesFrom(entries, counters, state, 'matches nothing on this interface');
 }
 
-function diffKeyed<T extends { ref: RuleRef; text: string }>(
-  before: Map<string, T>,
-  after: Map<string, T>,
+function diffKeyed(
+  before: RuleTexts,
+  after: RuleTexts,
+  states: { before: DesiredState | null; after: DesiredState | null },
 ): RuleChange[] {
   const out: RuleChange[] = [];
+  const { before: bs, after: as } = states;
   for (const [k, a] of after) {
     const b = before.get(k);
     if (!b) out.push({ rule: a.ref, action: 'add', before: null, after: a.text });
+    else if (bs && as && sameRule(b, a, bs, as)) continue;
     else if (b.text !== a.text) out.push({ rule: a.ref, action: 'update', before: b.text, after: a.text });
   }
   for (const [k, b] of before)
@@ -205,16 +270,29 @@ function policiesOf(iface: InterfaceState | null, state: DesiredState | null): S
   return out;
 }
 
-function planInterface(name: string, base: DesiredState | null, head: DesiredState | null): InterfacePlan | null {
+/** How a plan compares rules (the result is the same either way). */
+export interface PlanOptions {
+  /** Make and compare every rule's text, even where the entries show it unchanged: the reference for tests. */
+  compareTexts?: boolean;
+}
+
+function planInterface(
+  name: string,
+  base: DesiredState | null,
+  head: DesiredState | null,
+  options: PlanOptions,
+): InterfacePlan | null {
   const b = base?.interfaces.find((i) => i.name === name) ?? null;
   const h = head?.interfaces.find((i) => i.name === name) ?? null;
   const empty: InterfaceState = { name, endpoint: '', ingress: { v4: [], v6: [] }, counters: [] };
   const bRules = rulesOf(b ?? empty, base ?? head!);
   const hRules = rulesOf(h ?? empty, head ?? base!);
-  const rules = diffKeyed(bRules, hRules);
+  const same = (before: DesiredState | null, after: DesiredState | null) =>
+    options.compareTexts ? { before: null, after: null } : { before, after };
+  const rules = diffKeyed(bRules, hRules, same(base ?? head, head ?? base));
   const bEgress = egressOf(base, name),
     hEgress = egressOf(head, name);
-  const egress = diffKeyed(bEgress, hEgress);
+  const egress = diffKeyed(bEgress, hEgress, same(base, head));
 
   const bPol = policiesOf(b ?? { ...empty }, base),
     hPol = policiesOf(h ?? { ...empty }, head);
@@ -274,7 +352,12 @@ export function failsafeText(f: Failsafe): string {
 }
 
 /** The plan for one host between two compiled revisions (null = the host does not exist in that revision). */
-export function planHost(host: string, base: DesiredState | null, head: DesiredState | null): HostPlan {
+export function planHost(
+  host: string,
+  base: DesiredState | null,
+  head: DesiredState | null,
+  options: PlanOptions = {},
+): HostPlan {
   if (base && head && base.hash === head.hash) {
     return {
       host,
@@ -293,7 +376,7 @@ export function planHost(host: string, base: DesiredState | null, head: DesiredS
   }
   const interfaces = [...names]
     .sort()
-    .map((n) => planInterface(n, base, head))
+    .map((n) => planInterface(n, base, head, options))
     .filter((p): p is InterfacePlan => p !== null);
   const bf = new Set((base?.failsafes ?? []).map(failsafeText)),
     hf = new Set((head?.failsafes ?? []).map(failsafeText));
@@ -315,10 +398,14 @@ export function planHost(host: string, base: DesiredState | null, head: DesiredS
 }
 
 /** Plans every host that exists in either revision. */
-export function planAll(base: ReadonlyMap<string, DesiredState>, head: ReadonlyMap<string, DesiredState>): Plan {
+export function planAll(
+  base: ReadonlyMap<string, DesiredState>,
+  head: ReadonlyMap<string, DesiredState>,
+  options: PlanOptions = {},
+): Plan {
   const hosts = [...new Set([...base.keys(), ...head.keys()])]
     .sort(naturalCompare)
-    .map((h) => planHost(h, base.get(h) ?? null, head.get(h) ?? null));
+    .map((h) => planHost(h, base.get(h) ?? null, head.get(h) ?? null, options));
   return {
     hosts,
     summary: {

@@ -209,15 +209,18 @@ export class IntervalSet {
 
   /** True when the two sets share a value. */
   meets(other: IntervalSet): boolean {
-    const a = this.bounds,
-      b = other.bounds;
-    let i = 0,
-      j = 0;
-    while (i < a.length && j < b.length) {
-      if (a[i + 1]! < b[j]!) i += 2;
-      else if (b[j + 1]! < a[i]!) j += 2;
-      else return true;
-    }
-    return false;
+    return boundsMeet(this.bounds, other.bounds);
   }
+}
+
+/** Whether two sorted, disjoint bound lists (lo0, hi0, lo1, hi1 …) share a value. */
+export function boundsMeet<T extends number | bigint>(a: ArrayLike<T>, b: ArrayLike<T>): boolean {
+  let i = 0,
+    j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i + 1]! < b[j]!) i += 2;
+    else if (b[j + 1]! < a[i]!) j += 2;
+    else return true;
+  }
+  return false;
 }

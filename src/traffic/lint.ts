@@ -141,9 +141,20 @@ function replyBox(family: IpFamily, box: Box): Box | null {
   return out;
 }
 
+/** Whether some box of the item holds a packet (a box of non-empty fields can still fit no packet shape). */
+function holdsPacket(family: IpFamily, item: DecisionItem): boolean {
+  return item.boxes.some((b) => universe(family).some((u) => intersectBoxes(u.box, b)));
+}
+
 class InterfaceLint {
   readonly rules = new Map<string, RuleFacts>();
   readonly gaps = new Map<string, ReturnGap>();
+  /**
+   * Rules some decision list shows matching a packet. A list's boxes are what the dataplane matches for the rule,
+   * made from the compiler's lowering (one for the whole fleet, with the same selectors and named ports as the
+   * empty-rule check's): such a rule matches some packet, and is not lowered a second time to learn it.
+   */
+  readonly matching = new Set<string>();
 
   analyse(host: string, state: DesiredState, iface: string): void {
     for (const family of FAMILIES) {
@@ -153,6 +164,11 @@ class InterfaceLint {
       };
       for (const dir of DIRECTIONS) {
         const list = lists[dir];
+        for (const item of [...list.items, ...list.logs.map((l) => l.item)]) {
+          if (!item.decider.rule) continue;
+          const key = ruleKey(item.decider.rule);
+          if (!this.matching.has(key) && holdsPacket(family, item)) this.matching.add(key);
+        }
         const cells = new Map<number, Box[]>();
         partition(list, (box, item) => {
           if (item === null) return;
@@ -265,6 +281,15 @@ function fateWords(d: Decider, policy: string): string {
   return 'match no rule, so they are tracked';
 }
 
+/** How lintTraffic works (the findings are the same either way). */
+export interface LintOptions {
+  /**
+   * Lower every rule again to find the rules that match no packet, even those a decision list already shows
+   * matching one: the reference the faster path is tested against.
+   */
+  lowerEveryRule?: boolean;
+}
+
 /**
  * Every engine lint over valid resources. `docs` finds each policy's document; `earlier` are the resource-level
  * warnings (a rule one of them already says matches nothing is not reported again); `compiled` are hosts' states
@@ -275,6 +300,7 @@ export function lintTraffic(
   docs: ReadonlyMap<string, SourceDocument>,
   earlier: readonly Diagnostic[] = [],
   compiled?: ReadonlyMap<string, DesiredState>,
+  options: LintOptions = {},
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
   const explained = new Set(
@@ -287,36 +313,6 @@ export function lintTraffic(
     const doc = docs.get(ref.policy);
     return doc ? { doc, path: ['spec', ref.direction, ref.index] } : null;
   };
-
-  // Rules that match no packet at all, on any host.
-  const empty = new Set<string>();
-  const ctx: LoweringContext = {
-    sets: new SetTable(),
-    selectors: new CompiledSelectorAddresses(resources, compiled?.values() ?? []),
-    namedPorts: new NamedPorts(resources.hostEndpoints),
-  };
-  for (const policy of orderPolicies(resources.policies)) {
-    for (const dir of DIRECTIONS) {
-      if (!policy.types.includes(dir)) continue;
-      policy[dir].forEach((rule, index) => {
-        const reason = emptyReason(ctx, policy, dir, index);
-        if (reason === null) return;
-        const ref = { policy: policy.name, direction: dir, index };
-        empty.add(ruleKey(ref));
-        const at = where(ref);
-        if (!at || explained.has(`${at.doc.file}#${at.doc.index}#spec.${dir}[${index}]`)) return;
-        out.push(
-          diagnosticAt(
-            at.doc,
-            at.path,
-            'warning',
-            'empty-rule',
-            `${dir}[${index}] (${rule.action}) matches no packet: ${reason}`,
-          ),
-        );
-      });
-    }
-  }
 
   const lint = new InterfaceLint();
   const seen = new Set<string>();
@@ -338,6 +334,38 @@ export function lintTraffic(
       if (seen.has(key)) continue;
       seen.add(key);
       lint.analyse(host, state, ifc.name);
+    }
+  }
+
+  // Rules that match no packet at all, on any host.
+  const empty = new Set<string>();
+  const ctx: LoweringContext = {
+    sets: new SetTable(),
+    selectors: new CompiledSelectorAddresses(resources, compiled?.values() ?? []),
+    namedPorts: new NamedPorts(resources.hostEndpoints),
+  };
+  for (const policy of orderPolicies(resources.policies)) {
+    for (const dir of DIRECTIONS) {
+      if (!policy.types.includes(dir)) continue;
+      policy[dir].forEach((rule, index) => {
+        const matches =
+          !options.lowerEveryRule && lint.matching.has(ruleKey({ policy: policy.name, direction: dir, index }));
+        const reason = matches ? null : emptyReason(ctx, policy, dir, index);
+        if (reason === null) return;
+        const ref = { policy: policy.name, direction: dir, index };
+        empty.add(ruleKey(ref));
+        const at = where(ref);
+        if (!at || explained.has(`${at.doc.file}#${at.doc.index}#spec.${dir}[${index}]`)) return;
+        out.push(
+          diagnosticAt(
+            at.doc,
+            at.path,
+            'warning',
+            'empty-rule',
+            `${dir}[${index}] (${rule.action}) matches no packet: ${reason}`,
+          ),
+        );
+      });
     }
   }
 

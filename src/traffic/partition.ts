@@ -9,7 +9,7 @@
 //   - in a diff, when both lists hold the same boxes with the same deciders in the same order, nothing below differs.
 // Every cell the walk reports is a box (one set per field); the cells are disjoint and together cover the space.
 import type { Decider, DecisionList } from './decisions.js';
-import { IntervalSet } from './interval-set.js';
+import { boundsMeet, IntervalSet } from './interval-set.js';
 import { F, intersectBoxes, universe, type Box, type FieldIndex } from './space.js';
 
 /**
@@ -62,11 +62,13 @@ class Walker {
           if (!box) continue;
           let coverFrom = ORDER.length;
           while (coverFrom > 0 && box[ORDER[coverFrom - 1]!]!.equals(this.ubox[ORDER[coverFrom - 1]!]!)) coverFrom--;
-          const sigKey = `${it.decider.key}#${box.map(token).join('|')}`;
-          let sig = this.sigs.get(sigKey);
-          if (sig === undefined) {
-            sig = this.sigs.size;
-            this.sigs.set(sigKey, sig);
+          // Signatures only serve the cut of a diff (a walk of one list compares nothing): 40,000 keys for the
+          // shapes of a 10,000-rule list otherwise.
+          let sig = -1;
+          if (this.sameBelow) {
+            const sigKey = `${it.decider.key}#${box.map(token).join('|')}`;
+            sig = this.sigs.get(sigKey) ?? this.sigs.size;
+            if (sig === this.sigs.size) this.sigs.set(sigKey, sig);
           }
           ids.push(this.cands.push({ box, item, coverFrom, sig }) - 1);
         }
@@ -133,7 +135,7 @@ class Walker {
     const key = ranges >= MEMO_RANGES ? `${field}|${token(dom)}|${sets.map(token).join(',')}` : null;
     let sweep = key === null ? undefined : this.sweeps.get(key);
     if (!sweep) {
-      sweep = sweepNumbers(sets, dom) ?? sweepBigints(sets, dom);
+      sweep = sweepApart(sets, dom) ?? sweepNumbers(sets, dom) ?? sweepBigints(sets, dom);
       if (key !== null) this.sweeps.set(key, sweep);
     }
     const out: { set: IntervalSet; lists: number[][] }[] = [];
@@ -174,12 +176,6 @@ function token(s: IntervalSet): string {
 }
 
 /** Appends [lo, hi] to sorted bounds, merged with the last range when they touch. */
-function appendNumbers(bounds: number[], lo: number, hi: number): void {
-  const n = bounds.length;
-  if (n > 0 && bounds[n - 1]! + 1 === lo) bounds[n - 1] = hi;
-  else bounds.push(lo, hi);
-}
-
 function appendBigints(bounds: bigint[], lo: bigint, hi: bigint): void {
   const n = bounds.length;
   if (n > 0 && bounds[n - 1]! + 1n === lo) bounds[n - 1] = hi;
@@ -187,41 +183,122 @@ function appendBigints(bounds: bigint[], lo: bigint, hi: bigint): void {
 }
 
 /**
+ * Sorted bounds in doubles, grown by doubling: a JS array pushed to two million times cost a deny list's sweep more
+ * than its sort.
+ */
+class NumberBounds {
+  private buf: Float64Array;
+  private n = 0;
+
+  constructor(capacity = 8) {
+    this.buf = new Float64Array(Math.max(2, capacity));
+  }
+
+  /** Appends [lo, hi], merged with the last range when they touch. */
+  append(lo: number, hi: number): void {
+    const n = this.n;
+    if (n > 0 && this.buf[n - 1]! + 1 === lo) {
+      this.buf[n - 1] = hi;
+      return;
+    }
+    if (n + 2 > this.buf.length) {
+      const grown = new Float64Array(this.buf.length * 2);
+      grown.set(this.buf);
+      this.buf = grown;
+    }
+    this.buf[n] = lo;
+    this.buf[n + 1] = hi;
+    this.n = n + 2;
+  }
+
+  /** The bounds, exactly as long as they are (a copy when the spare room would be large). */
+  done(): Float64Array {
+    return this.n * 2 > this.buf.length ? this.buf.subarray(0, this.n) : this.buf.slice(0, this.n);
+  }
+}
+
+/** Sets with at least this many ranges are merged in as sorted runs instead of sorted again with the others. */
+const RUN_RANGES = 1024;
+
+/** One sorted array from sorted runs, merged in pairs (a million-range set is already sorted: no sort of it). */
+function mergeRuns(runs: Float64Array[]): Float64Array {
+  let level = runs.filter((r) => r.length > 0);
+  if (level.length === 0) return new Float64Array(0);
+  while (level.length > 1) {
+    const next: Float64Array[] = [];
+    for (let r = 0; r + 1 < level.length; r += 2) {
+      const a = level[r]!,
+        b = level[r + 1]!;
+      const out = new Float64Array(a.length + b.length);
+      let i = 0,
+        j = 0,
+        o = 0;
+      while (i < a.length && j < b.length) out[o++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+      while (i < a.length) out[o++] = a[i++]!;
+      while (j < b.length) out[o++] = b[j++]!;
+      next.push(out);
+    }
+    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    level = next;
+  }
+  return level[0]!;
+}
+
+/**
  * The sweep in doubles, for fields whose values fit them exactly (everything but IPv6 addresses): each range end is
- * one packed key (position * stride + set), sorted natively, so a million-range deny list is swept without a BigInt
- * comparison. Null when the packing would not be exact.
+ * one packed key (position * stride + set), so a million-range deny list is swept without a BigInt comparison. A
+ * set's keys come in order already: large sets are merged in as runs, only the small ones are sorted together.
+ * Null when the packing would not be exact.
  */
 function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): SweepResult | null {
   const max = dom.max;
   const stride = 2 ** Math.ceil(Math.log2(sets.length + 1));
   if ((Number(max) + 2) * stride > Number.MAX_SAFE_INTEGER || max > 2n ** 52n) return null;
+  let small = 0;
   let n = 0;
-  for (const set of sets) n += set.rangeCount;
-  const starts = new Float64Array(n),
-    ends = new Float64Array(n);
-  n = 0;
+  for (const set of sets) {
+    n += set.rangeCount;
+    if (set.rangeCount < RUN_RANGES) small += set.rangeCount;
+  }
+  const startRuns = [new Float64Array(small)],
+    endRuns = [new Float64Array(small)];
+  let s = 0;
   sets.forEach((set, k) => {
+    const big = set.rangeCount >= RUN_RANGES;
+    const starts = big ? new Float64Array(set.rangeCount) : startRuns[0]!;
+    const ends = big ? new Float64Array(set.rangeCount) : endRuns[0]!;
+    let at = big ? 0 : s;
     const b = set.numbers();
     if (b) {
-      for (let i = 0; i < b.length; i += 2, n++) {
-        starts[n] = b[i]! * stride + k;
-        ends[n] = (b[i + 1]! + 1) * stride + k;
+      for (let i = 0; i < b.length; i += 2, at++) {
+        starts[at] = b[i]! * stride + k;
+        ends[at] = (b[i + 1]! + 1) * stride + k;
       }
-      return;
+    } else {
+      const bounds = set.bounds;
+      for (let i = 0; i < bounds.length; i += 2, at++) {
+        starts[at] = Number(bounds[i]!) * stride + k;
+        ends[at] = (Number(bounds[i + 1]!) + 1) * stride + k;
+      }
     }
-    const big = set.bounds;
-    for (let i = 0; i < big.length; i += 2, n++) {
-      starts[n] = Number(big[i]!) * stride + k;
-      ends[n] = (Number(big[i + 1]!) + 1) * stride + k;
-    }
+    if (big) {
+      startRuns.push(starts);
+      endRuns.push(ends);
+    } else s = at;
   });
-  starts.sort();
-  ends.sort();
+  startRuns[0]!.sort();
+  endRuns[0]!.sort();
+  const starts = mergeRuns(startRuns),
+    ends = mergeRuns(endRuns);
   // The sets lie within the domain: over one range, what no box accepts is the gaps the sweep steps over, found on
   // the way (a list of everything covered, then subtracted, costs a million BigInts for a deny list).
   const whole = dom.rangeCount === 1;
-  const found = new Grouper<number>(appendNumbers, !whole);
-  const gaps: number[] = [];
+  const found = new Grouper<number, NumberBounds>(
+    () => new NumberBounds(),
+    (g, lo, hi) => g.append(lo, hi),
+    !whole,
+  );
+  const gaps = new NumberBounds(whole ? 2 * n + 2 : 2);
   let next = Number(dom.min);
   const active: number[] = [];
   const posOf = (key: number): number => Math.floor(key / stride);
@@ -239,18 +316,84 @@ function sweepNumbers(sets: readonly IntervalSet[], dom: IntervalSet): SweepResu
     const end = Math.min(i < n ? posOf(starts[i]!) : Infinity, j < n ? posOf(ends[j]!) : Infinity) - 1;
     found.add(active, pos, end);
     if (whole) {
-      if (pos > next) appendNumbers(gaps, next, pos - 1);
+      if (pos > next) gaps.append(next, pos - 1);
       next = end + 1;
     }
   }
-  if (whole && next <= Number(max)) appendNumbers(gaps, next, Number(max));
+  if (whole && next <= Number(max)) gaps.append(next, Number(max));
   return {
     groups: [...found.groups.values()].map((g) => ({
-      set: IntervalSet.fromSortedNumbers(g.bounds),
+      set: IntervalSet.fromSortedNumbers(g.bounds.done()),
       members: g.members,
     })),
-    rest: whole ? IntervalSet.fromSortedNumbers(gaps) : dom.subtract(IntervalSet.fromSortedNumbers(found.covered)),
+    rest: whole
+      ? IntervalSet.fromSortedNumbers(gaps.done())
+      : dom.subtract(IntervalSet.fromSortedNumbers(found.covered.done())),
   };
+}
+
+/** Whether the few ranges of `small` meet the sorted bounds `big` (a binary search per range). */
+function rangesMeet(small: ArrayLike<number>, big: ArrayLike<number>): boolean {
+  for (let r = 0; r < small.length; r += 2) {
+    let lo = 0,
+      hi = big.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (big[2 * mid + 1]! < small[r]!) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < big.length / 2 && big[2 * lo]! <= small[r + 1]!) return true;
+  }
+  return false;
+}
+
+/** `a` without the values of `b`, both sorted disjoint bounds in doubles. */
+function subtractNumbers(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  const out = new NumberBounds(a.length + b.length + 2);
+  let j = 0;
+  for (let i = 0; i < a.length; i += 2) {
+    let lo = a[i]!;
+    const hi = a[i + 1]!;
+    while (j < b.length && b[j + 1]! < lo) j += 2;
+    for (let k = j; k < b.length && b[k]! <= hi && lo <= hi; k += 2) {
+      if (b[k]! > lo) out.append(lo, b[k]! - 1);
+      lo = b[k + 1]! + 1;
+    }
+    if (lo <= hi) out.append(lo, hi);
+  }
+  return out.done();
+}
+
+/**
+ * The sweep when large sets (a deny list of a million ranges) share no value with any other set: each such set is a
+ * class of its own, as it is, and only the others are swept; the values no set holds are the others' gaps without
+ * the large sets. Exact, the same classes in the same order (by their least value, as the sweep meets them) as the
+ * full sweep; null when no large set stands apart or the domain is not one range of doubles.
+ */
+function sweepApart(sets: readonly IntervalSet[], dom: IntervalSet): SweepResult | null {
+  if (dom.rangeCount !== 1 || dom.max > 2n ** 52n) return null;
+  // Small sets built from BigInts are read as doubles (exact: the domain fits them).
+  const bounds = sets.map((s) => s.numbers() ?? Float64Array.from(s.bounds, Number));
+  const large = sets.map((s) => s.rangeCount >= RUN_RANGES);
+  const apart = sets.map(
+    (_, k) =>
+      large[k]! &&
+      bounds.every(
+        (other, o) => o === k || (large[o] ? !boundsMeet(bounds[k]!, other) : !rangesMeet(other, bounds[k]!)),
+      ),
+  );
+  if (!apart.some(Boolean)) return null;
+  const rest = sets.filter((_, k) => !apart[k]);
+  const index = sets.map((_, k) => k).filter((k) => !apart[k]);
+  const swept = rest.length > 0 ? sweepNumbers(rest, dom) : { groups: [], rest: dom };
+  if (!swept) return null;
+  const groups = [
+    ...swept.groups.map((g) => ({ set: g.set, members: g.members.map((m) => index[m]!) })),
+    ...sets.flatMap((set, k) => (apart[k] ? [{ set, members: [k] }] : [])),
+  ].sort((a, b) => (a.set.min < b.set.min ? -1 : 1));
+  let gaps: ArrayLike<number> = swept.rest.numbers() ?? Float64Array.from(swept.rest.bounds, Number);
+  for (let k = 0; k < sets.length; k++) if (apart[k]) gaps = subtractNumbers(gaps, bounds[k]!);
+  return { groups, rest: IntervalSet.fromSortedNumbers(gaps) };
 }
 
 /** The sweep in BigInts (IPv6 addresses). */
@@ -263,7 +406,10 @@ function sweepBigints(sets: readonly IntervalSet[], dom: IntervalSet): SweepResu
     }
   });
   events.sort((x, y) => (x.pos < y.pos ? -1 : x.pos > y.pos ? 1 : 0));
-  const found = new Grouper<bigint>(appendBigints);
+  const found = new Grouper<bigint, bigint[]>(
+    () => [],
+    (g, lo, hi) => appendBigints(g, lo, hi),
+  );
   const active: number[] = [];
   for (let i = 0; i < events.length;) {
     const pos = events[i]!.pos;
@@ -285,19 +431,25 @@ function sweepBigints(sets: readonly IntervalSet[], dom: IntervalSet): SweepResu
   };
 }
 
-/** A sweep's ranges collected per set of boxes that hold them (in the order first met), and all of them together. */
-class Grouper<T extends number | bigint> {
-  readonly groups = new Map<string, { bounds: T[]; members: number[] }>();
-  readonly covered: T[] = [];
+/**
+ * A sweep's ranges collected per set of boxes that hold them (in the order first met), and all of them together, in
+ * bounds of type B (a growing array of doubles or of bigints).
+ */
+class Grouper<T extends number | bigint, B> {
+  readonly groups = new Map<string, { bounds: B; members: number[] }>();
+  readonly covered: B;
 
   constructor(
-    private readonly append: (bounds: T[], lo: T, hi: T) => void,
+    private readonly make: () => B,
+    private readonly append: (bounds: B, lo: T, hi: T) => void,
     /** Whether to collect `covered` (a caller that finds the gaps itself needs no list of a million ranges). */
     private readonly collectCovered = true,
-  ) {}
+  ) {
+    this.covered = make();
+  }
 
   /** The group of the last add: a deny list's ranges meet the same few boxes one after another. */
-  private last: { bounds: T[]; members: number[] } | null = null;
+  private last: { bounds: B; members: number[] } | null = null;
 
   /** [lo, hi] is held by exactly the boxes `active` (ascending). */
   add(active: readonly number[], lo: T, hi: T): void {
@@ -307,7 +459,7 @@ class Grouper<T extends number | bigint> {
       const key = active.join(',');
       let found = this.groups.get(key);
       if (!found) {
-        found = { bounds: [], members: [...active] };
+        found = { bounds: this.make(), members: [...active] };
         this.groups.set(key, found);
       }
       g = this.last = found;

@@ -24,6 +24,9 @@ export interface PrefixIndex {
 
 const TWO32 = 2 ** 32;
 
+/** Addresses in an IPv4 prefix, by its length. */
+const BLOCK = Float64Array.from({ length: 33 }, (_, len) => 2 ** (32 - len));
+
 /** An IPv4 address and prefix length as one sortable double: start * 64 + length. */
 const v4Key = (start: number, length: number): number => start * 64 + length;
 const keyStart = (key: number): number => Math.floor(key / 64);
@@ -77,20 +80,37 @@ function v4KeyOfCidr(c: Cidr): number {
   return v4Key(start, c.prefix);
 }
 
+/** IPv4 members sorted by address (shorter first on a tie): their starts and prefix lengths. */
+interface V4Members {
+  readonly count: number;
+  readonly starts: ArrayLike<number>;
+  readonly lens: ArrayLike<number>;
+  /** No member overlaps another (a canonical packed list): then every member is a range of its own. */
+  readonly disjoint: boolean;
+}
+
 class V4Index implements PrefixIndex {
   readonly family = 4 as const;
-  /** Merged inclusive ranges: lo0, hi0, lo1, hi1 … with hi(i) + 1 < lo(i + 1). */
-  private readonly bounds: Float64Array;
+  /** Merged inclusive ranges: lo0, hi0, lo1, hi1 … with hi(i) + 1 < lo(i + 1). Made on first use. */
+  private merged: Float64Array | undefined;
   private full: IntervalSet | undefined;
   private count: bigint | undefined;
 
-  /** `keys`: the members, sorted, as v4Key values. */
-  constructor(readonly keys: Float64Array) {
-    const bounds = new Float64Array(keys.length * 2);
+  constructor(readonly members: V4Members) {}
+
+  private end(i: number): number {
+    return this.members.starts[i]! + BLOCK[this.members.lens[i]!]! - 1;
+  }
+
+  private get bounds(): Float64Array {
+    if (this.merged) return this.merged;
+    // Local arrays and a table of block sizes: this runs once over a million members, mostly before V8 optimises it.
+    const { count, starts, lens } = this.members;
+    const bounds = new Float64Array(count * 2);
     let n = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const lo = keyStart(keys[i]!),
-        hi = keyEnd(keys[i]!);
+    for (let i = 0; i < count; i++) {
+      const lo = starts[i]!,
+        hi = lo + BLOCK[lens[i]!]! - 1;
       if (n > 0 && lo <= bounds[n - 1]! + 1) {
         if (hi > bounds[n - 1]!) bounds[n - 1] = hi;
       } else {
@@ -98,7 +118,8 @@ class V4Index implements PrefixIndex {
         bounds[n++] = hi;
       }
     }
-    this.bounds = bounds.slice(0, n);
+    this.merged = n === bounds.length ? bounds : bounds.slice(0, n);
+    return this.merged;
   }
 
   ranges(): IntervalSet {
@@ -107,29 +128,37 @@ class V4Index implements PrefixIndex {
     return this.full;
   }
 
-  /** The index of the first range whose end is at or after `v`. */
-  private firstEndingFrom(v: number): number {
-    const b = this.bounds;
+  /** The index of the first range of `b` (bounds, or members' starts and ends) whose end is at or after `v`. */
+  private static firstEndingFrom(count: number, endOf: (i: number) => number, v: number): number {
     let lo = 0,
-      hi = b.length / 2;
+      hi = count;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (b[2 * mid + 1]! < v) lo = mid + 1;
+      if (endOf(mid) < v) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   within(focus: IntervalSet): IntervalSet {
-    if (this.full) return this.full.intersect(focus);
-    const b = this.bounds;
+    // Disjoint members are read where they meet the focus (no merged list of a million ranges is made for a focused
+    // diff); else from the merged doubles, even once `full` was made (intersecting it reads every range as BigInts).
+    const m = this.members;
+    const b = m.disjoint ? null : this.bounds;
+    const count = b ? b.length / 2 : m.count;
+    const startOf = b ? (r: number) => b[2 * r]! : (r: number) => m.starts[r]!;
+    const endOf = b ? (r: number) => b[2 * r + 1]! : (r: number) => this.end(r);
     const out: bigint[] = [];
     for (const [flo, fhi] of focus.ranges()) {
       if (flo >= BigInt(TWO32)) break;
       const lo = Number(flo),
         hi = Number(fhi < BigInt(TWO32) ? fhi : BigInt(TWO32 - 1));
-      for (let r = this.firstEndingFrom(lo); 2 * r < b.length && b[2 * r]! <= hi; r++) {
-        out.push(BigInt(Math.max(b[2 * r]!, lo)), BigInt(Math.min(b[2 * r + 1]!, hi)));
+      for (let r = V4Index.firstEndingFrom(count, endOf, lo); r < count && startOf(r) <= hi; r++) {
+        const from = BigInt(Math.max(startOf(r), lo)),
+          to = BigInt(Math.min(endOf(r), hi));
+        // Adjacent members are one range of the set.
+        if (out.length > 0 && out[out.length - 1]! + 1n === from) out[out.length - 1] = to;
+        else out.push(from, to);
       }
     }
     // Pieces of distinct focus ranges never touch: focus ranges are apart, so sorted and apart as they come.
@@ -138,8 +167,9 @@ class V4Index implements PrefixIndex {
 
   size(): bigint {
     if (this.count === undefined) {
+      const b = this.bounds;
       let n = 0;
-      for (let i = 0; i < this.bounds.length; i += 2) n += this.bounds[i + 1]! - this.bounds[i]! + 1;
+      for (let i = 0; i < b.length; i += 2) n += b[i + 1]! - b[i]! + 1;
       this.count = BigInt(n);
     }
     return this.count;
@@ -147,13 +177,25 @@ class V4Index implements PrefixIndex {
 
   containsAll(addresses: IntervalSet): boolean {
     const b = this.bounds;
+    const endOf = (r: number) => b[2 * r + 1]!;
     for (const [lo, hi] of addresses.ranges()) {
       if (hi >= BigInt(TWO32)) return false;
-      const r = this.firstEndingFrom(Number(lo));
+      const r = V4Index.firstEndingFrom(b.length / 2, endOf, Number(lo));
       if (2 * r >= b.length || b[2 * r]! > Number(lo) || b[2 * r + 1]! < Number(hi)) return false;
     }
     return true;
   }
+}
+
+/** Members from sorted keys (start * 64 + length). */
+function keyMembers(keys: Float64Array): V4Members {
+  const starts = new Float64Array(keys.length);
+  const lens = new Uint8Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    starts[i] = keyStart(keys[i]!);
+    lens[i] = keyLength(keys[i]!);
+  }
+  return { count: keys.length, starts, lens, disjoint: false };
 }
 
 class V6Index implements PrefixIndex {
@@ -221,7 +263,7 @@ export function indexPrefixTexts(family: IpFamily, texts: readonly string[]): Pr
       }
       keys[n++] = k;
     }
-    return new V4Index(sortedKeys(n === keys.length ? keys : keys.slice(0, n)));
+    return new V4Index(keyMembers(sortedKeys(n === keys.length ? keys : keys.slice(0, n))));
   }
   const cidrs: Cidr[] = [];
   const members: string[] = [];
@@ -235,18 +277,28 @@ export function indexPrefixTexts(family: IpFamily, texts: readonly string[]): Pr
   return new V6Index(v6Ranges(cidrs), members);
 }
 
-/** The index of packed prefixes: IPv4 straight from their words (no text is made), IPv6 through their text. */
+/**
+ * The index of packed prefixes: IPv4 straight from their words (no text is made, nothing copied when they are
+ * canonical, as the compiler packs them), IPv6 through their text.
+ */
 export function indexPacked(p: PackedPrefixes): PrefixIndex {
   if (p.family === 6) return indexPrefixTexts(6, packedTexts(p));
+  let canonical = true;
+  for (let i = 1, lastEnd = -1; i <= p.count && canonical; i++) {
+    const start = p.words[i - 1]!;
+    if (start <= lastEnd) canonical = false;
+    lastEnd = start + 2 ** (32 - p.lens[i - 1]!) - 1;
+  }
+  if (canonical) return new V4Index({ count: p.count, starts: p.words, lens: p.lens, disjoint: true });
   const keys = new Float64Array(p.count);
   for (let i = 0; i < p.count; i++) keys[i] = v4Key(p.words[i]!, p.lens[i]!);
-  return new V4Index(sortedKeys(keys));
+  return new V4Index(keyMembers(sortedKeys(keys)));
 }
 
 /** The index of the CIDRs of `family` among `cidrs`. */
 export function indexCidrs(family: IpFamily, cidrs: readonly Cidr[]): PrefixIndex {
   const own = cidrs.filter((c) => c.family === family);
-  if (family === 4) return new V4Index(sortedKeys(Float64Array.from(own, v4KeyOfCidr)));
+  if (family === 4) return new V4Index(keyMembers(sortedKeys(Float64Array.from(own, v4KeyOfCidr))));
   return new V6Index(v6Ranges(own), own.map(formatCidr));
 }
 
@@ -255,14 +307,13 @@ export function changedMembers(before: PrefixIndex, after: PrefixIndex): { added
   const added: string[] = [],
     removed: string[] = [];
   if (before instanceof V4Index && after instanceof V4Index) {
-    const x = before.keys,
-      y = after.keys;
     const text = (k: number): string => `${formatIpv4Word(keyStart(k))}/${keyLength(k)}`;
-    for (let i = 0, j = 0; i < x.length || j < y.length;) {
-      if (j >= y.length || (i < x.length && x[i]! < y[j]!)) removed.push(text(x[i++]!));
-      else if (i >= x.length || y[j]! < x[i]!) added.push(text(y[j++]!));
-      else (i++, j++);
-    }
+    mergeMembers(
+      before,
+      after,
+      (k) => removed.push(text(k)),
+      (k) => added.push(text(k)),
+    );
     return { added, removed };
   }
   const b = new Set(members(before)),
@@ -270,12 +321,30 @@ export function changedMembers(before: PrefixIndex, after: PrefixIndex): { added
   return { added: [...a].filter((m) => !b.has(m)), removed: [...b].filter((m) => !a.has(m)) };
 }
 
+/** Walks two indexes' members in order: `onlyA` and `onlyB` get the keys of the members one of them holds. */
+function mergeMembers(a: V4Index, b: V4Index, onlyA: (key: number) => void, onlyB: (key: number) => void): void {
+  // By start, then length (the keys' order), on the arrays themselves: two million members take one pass.
+  const { count: x, starts: as, lens: al } = a.members;
+  const { count: y, starts: bs, lens: bl } = b.members;
+  let i = 0,
+    j = 0;
+  while (i < x && j < y) {
+    const sa = as[i]!,
+      sb = bs[j]!;
+    if (sa < sb || (sa === sb && al[i]! < bl[j]!)) onlyA(v4Key(sa, al[i++]!));
+    else if (sb < sa || bl[j]! < al[i]!) onlyB(v4Key(sb, bl[j++]!));
+    else (i++, j++);
+  }
+  for (; i < x; i++) onlyA(v4Key(as[i]!, al[i]!));
+  for (; j < y; j++) onlyB(v4Key(bs[j]!, bl[j]!));
+}
+
 /** The members' canonical texts. */
 function members(index: PrefixIndex): readonly string[] {
   if (index instanceof V6Index) return index.members;
-  const keys = (index as V4Index).keys;
-  const out: string[] = new Array<string>(keys.length);
-  for (let i = 0; i < keys.length; i++) out[i] = `${formatIpv4Word(keyStart(keys[i]!))}/${keyLength(keys[i]!)}`;
+  const v4 = index as V4Index;
+  const out: string[] = new Array<string>(v4.members.count);
+  for (let i = 0; i < out.length; i++) out[i] = `${formatIpv4Word(v4.members.starts[i]!)}/${v4.members.lens[i]!}`;
   return out;
 }
 
@@ -288,22 +357,8 @@ export function changedMemberRanges(a: PrefixIndex, b: PrefixIndex): IntervalSet
   if (a.family !== b.family) return a.ranges().union(b.ranges());
   if (a instanceof V4Index && b instanceof V4Index) {
     const ranges: [bigint, bigint][] = [];
-    const x = a.keys,
-      y = b.keys;
-    let i = 0,
-      j = 0;
-    while (i < x.length || j < y.length) {
-      if (j >= y.length || (i < x.length && x[i]! < y[j]!)) {
-        ranges.push([BigInt(keyStart(x[i]!)), BigInt(keyEnd(x[i]!))]);
-        i++;
-      } else if (i >= x.length || y[j]! < x[i]!) {
-        ranges.push([BigInt(keyStart(y[j]!)), BigInt(keyEnd(y[j]!))]);
-        j++;
-      } else {
-        i++;
-        j++;
-      }
-    }
+    const range = (k: number) => ranges.push([BigInt(keyStart(k)), BigInt(keyEnd(k))]);
+    mergeMembers(a, b, range, range);
     return IntervalSet.of(ranges);
   }
   const { added, removed } = changedMembers(a, b);

@@ -8,7 +8,8 @@
 // check decides it the same way. Only packets with an address in those members can change, and the diff engine
 // partitions exactly those.
 import type { IpFamily } from '../net/cidr.js';
-import type { DesiredState, IngressEntry, RuleRef } from '../compile/desired-state.js';
+import type { DesiredState, IngressEntry, RuleRef, SideMatch } from '../compile/desired-state.js';
+import { sameEntry, samePorts } from './entry-compare.js';
 import { egressView } from '../compile/egress-entries.js';
 import { interfaceState } from '../compile/evaluate.js';
 import type { Direction } from '../model/resources.js';
@@ -23,9 +24,12 @@ export interface SetDelta {
 }
 
 interface ChecksOf {
-  /** Everything that decides, with set ids blanked out. */
-  shape: string;
-  /** The set ids, in the order the shape blanks them, with the field each constrains. */
+  /** What decides besides the entries: the fallback, the rule counters and the failsafes. */
+  fallback: string;
+  counters: readonly RuleRef[];
+  failsafes: string;
+  entries: readonly IngressEntry[];
+  /** The set ids, in the order the entries name them, with the field each constrains. */
   sets: { field: 'src' | 'dst'; id: string }[];
 }
 
@@ -47,10 +51,6 @@ function checksOf(state: DesiredState, iface: string, direction: Direction, fami
     fallback = v.chain === null ? 'no-chain' : 'chain';
   }
   const sets: ChecksOf['sets'] = [];
-  const shape = JSON.stringify([fallback, counters, state.failsafes, entries], (key, value: unknown) => {
-    if (key === 'inSets' || key === 'notInSets') return (value as string[]).map(() => '#');
-    return value;
-  });
   for (const e of entries) {
     for (const [field, side] of [
       ['src', e.source],
@@ -60,7 +60,34 @@ function checksOf(state: DesiredState, iface: string, direction: Direction, fami
       for (const id of side.notInSets) sets.push({ field, id });
     }
   }
-  return { shape, sets };
+  return { fallback, counters, failsafes: JSON.stringify(state.failsafes), entries, sets };
+}
+
+const sameSideShape = (a: SideMatch, b: SideMatch): boolean =>
+  a.inSets.length === b.inSets.length &&
+  a.notInSets.length === b.notInSets.length &&
+  samePorts(a.ports, b.ports) &&
+  samePorts(a.notPorts, b.notPorts);
+
+/**
+ * Whether two revisions' checks are alike but for which sets they name: the same entries field by field (set ids
+ * aside, their number not), counters, failsafes and fallback. Compared in place: two 10,000-entry lists written out
+ * as text to compare them cost more than the rest of a one-prefix diff.
+ */
+function sameShape(b: ChecksOf, h: ChecksOf): boolean {
+  if (b.fallback !== h.fallback || b.failsafes !== h.failsafes || b.entries.length !== h.entries.length) return false;
+  if (b.counters.length !== h.counters.length) return false;
+  for (let i = 0; i < b.counters.length; i++) {
+    const x = b.counters[i]!,
+      y = h.counters[i]!;
+    if (x.policy !== y.policy || x.direction !== y.direction || x.index !== y.index) return false;
+  }
+  for (let i = 0; i < b.entries.length; i++) {
+    const e = b.entries[i]!,
+      f = h.entries[i]!;
+    if (e.counter !== f.counter || !sameEntry(e, f, sameSideShape)) return false;
+  }
+  return true;
 }
 
 /**
@@ -77,7 +104,7 @@ export function setDelta(
   if (!base || !head) return null;
   const b = checksOf(base, iface, direction, family);
   const h = checksOf(head, iface, direction, family);
-  if (!b || !h || b.shape !== h.shape || b.sets.length !== h.sets.length) return null;
+  if (!b || !h || !sameShape(b, h) || b.sets.length !== h.sets.length) return null;
   const changed = { src: [] as IntervalSet[], dst: [] as IntervalSet[] };
   const seen = new Set<string>();
   b.sets.forEach((bs, i) => {

@@ -21,7 +21,7 @@ import { lintLoaded } from '../../src/traffic/validate-policy.js';
 import { buildPlan } from '../../src/report/plan-report.js';
 import { renderPlanJson } from '../../src/report/plan-render.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
-import { baseFilesSharedWithHead, knownHeadFile, shareUnchangedSets } from '../../src/report/plan-share.js';
+import { baseFilesSharedWithHead, knownHeadFile, shareUnchangedResources } from '../../src/report/plan-share.js';
 import { loadPlanRevisions } from '../../src/report/plan-revisions.js';
 import { documentsFile, policyFile } from '../support/policy-files.js';
 import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
@@ -52,7 +52,7 @@ function revision(second: string[]): PolicyFile[] {
 
 const subject = { repo: 'r', base: { ref: 'a', commit: null }, head: { ref: 'b', commit: null } };
 
-test('files alike in both revisions are the head objects; sets from them are shared; the plan is the same', () => {
+test('files alike in both revisions are the head objects; policies, sets and endpoints from them are shared; the plan is the same', () => {
   const [baseFiles, headFiles] = [revision(['192.0.2.0/25']), revision(['192.0.2.0/26'])];
   const shared = baseFilesSharedWithHead({ files: baseFiles }, { files: headFiles });
   assert.equal(
@@ -62,10 +62,12 @@ test('files alike in both revisions are the head objects; sets from them are sha
   );
   const [b, h] = [loadResources(shared), loadResources(headFiles)];
   assert.ok(b.valid && h.valid);
-  const sharedSets = shareUnchangedSets(b.resources, shared, h.resources, headFiles);
+  const sharedSets = shareUnchangedResources(b.resources, shared, h.resources, headFiles);
   const set = (r: ResourceSet, name: string) => r.networkSets.find((s) => s.name === name)!;
   assert.ok(set(sharedSets, 'list-a') === set(h.resources, 'list-a'), 'list-a comes from an unchanged file: shared');
   assert.ok(set(sharedSets, 'list-b') === set(b.resources, 'list-b'), "list-b's file changed: the base's own");
+  assert.ok(sharedSets.policies[0] === h.resources.policies[0], 'the policy of an unchanged file: shared');
+  assert.ok(sharedSets.hostEndpoints[0] === h.resources.hostEndpoints[0], 'the endpoint of an unchanged file: shared');
   const head = { states: compileAll(h.resources), resources: h.resources, files: headFiles };
   const plan = (base: ResourceSet) =>
     renderPlanJson(subject, buildPlan({ states: compileAll(base), resources: base, files: baseFiles }, head), []);
@@ -101,7 +103,10 @@ test('sets read by the set-file scanner (packed) name the addresses of a region 
           ? setFile('list-b', second)
           : f,
     );
-  const [baseFiles, headFiles] = [files(['192.0.2.0/25']), files(['192.0.2.0/26', '203.0.113.64/26'])];
+  const [baseFiles, headFiles] = [
+    files(['192.0.2.0/25', '2001:db8::/48', '198.18.0.0/15']),
+    files(['198.18.0.0/15', '192.0.2.0/26', '203.0.113.64/26', '2001:db8:1::/48']),
+  ];
   const plan = (limits: DocumentLimits) => {
     const [b, h] = [loadResources(baseFiles, limits), loadResources(headFiles, limits)];
     assert.ok(b.valid && h.valid);
@@ -122,6 +127,18 @@ test('sets read by the set-file scanner (packed) name the addresses of a region 
     /203\.0\.113\.64\/26 \(set list-b\)|\(in set list-b\)/,
     'the new addresses named after their set',
   );
+  // The resource diff of the packed lists: added and removed nets of both families, the reordered one unchanged.
+  const change = (JSON.parse(packed.json) as { resourceChanges: { name: string; changes: object[] }[] })
+    .resourceChanges;
+  assert.equal(change.find((c) => c.name === 'list-b')?.changes, [
+    {
+      field: 'nets',
+      before: '3',
+      after: '4',
+      added: ['192.0.2.0/26', '203.0.113.64/26', '2001:db8:1::/48'],
+      removed: ['192.0.2.0/25', '2001:db8::/48'],
+    },
+  ]);
 });
 
 let repo = '';

@@ -1,5 +1,5 @@
-// The partition walk against brute force: random decision lists (a few small boxes and one source set of thousands of
-// ranges, swept and remembered across shapes), over the whole space and inside boxes whose address sets are several
+// The partition walk against brute force: random decision lists (a few small boxes and one to three source sets of
+// thousands of ranges, swept and remembered across shapes), over the whole space and inside boxes whose address sets are several
 // ranges. The cells add up to the region's size, every sampled packet lies in exactly one cell, and that cell's item
 // is the first whose boxes hold it.
 import { test } from 'uvu';
@@ -15,11 +15,14 @@ const ALL_V4 = (1n << 32n) - 1n;
 
 const decider = (i: number): Decider => ({ outcome: 'deny', reason: 'rule', rule: null, failsafe: null, key: `${i}` });
 
-/** Ranges of addresses: `count` disjoint ones of random sizes, most inside 10.0.0.0/8 so that boxes overlap. */
-function addresses(rng: Rng, count: number): IntervalSet {
+/**
+ * Ranges of addresses: `count` disjoint ones of random sizes, inside 10.0.0.0/8 so that boxes overlap, or inside
+ * `base`/8 (a large set apart from every other, as a deny list often is, is then a class of its own).
+ */
+function addresses(rng: Rng, count: number, base = 10n): IntervalSet {
   const ranges: [bigint, bigint][] = [];
   for (let i = 0; i < count; i++) {
-    const lo = (10n << 24n) + BigInt(Math.floor(rng() * 2 ** 20)) * 16n;
+    const lo = (base << 24n) + BigInt(Math.floor(rng() * 2 ** 20)) * 16n;
     ranges.push([lo, lo + BigInt(Math.floor(rng() * 64))]);
   }
   return IntervalSet.of(ranges);
@@ -28,7 +31,7 @@ function addresses(rng: Rng, count: number): IntervalSet {
 function randomBox(rng: Rng, big: boolean): Box {
   const shapes = universe(4);
   const box = [...shapes[Math.floor(rng() * shapes.length)]!.box];
-  if (big) box[F.src] = addresses(rng, 6000);
+  if (big) box[F.src] = addresses(rng, 6000, rng() < 0.5 ? 10n : BigInt(20 + Math.floor(rng() * 3)));
   else {
     if (rng() < 0.7) box[F.src] = addresses(rng, 1 + Math.floor(rng() * 4));
     if (rng() < 0.3) box[F.dst] = addresses(rng, 1);
@@ -41,8 +44,9 @@ function randomBox(rng: Rng, big: boolean): Box {
 function randomList(rng: Rng): DecisionList {
   const items: DecisionItem[] = [];
   const n = 3 + Math.floor(rng() * 12);
-  const bigAt = Math.floor(rng() * n);
-  for (let i = 0; i < n; i++) items.push({ decider: decider(i), boxes: [randomBox(rng, i === bigAt)] });
+  // One to three sets of thousands of ranges: each is merged into the sweep as a sorted run of its own.
+  const bigAt = new Set(Array.from({ length: 1 + Math.floor(rng() * 3) }, () => Math.floor(rng() * n)));
+  for (let i = 0; i < n; i++) items.push({ decider: decider(i), boxes: [randomBox(rng, bigAt.has(i))] });
   return { family: 4, direction: 'ingress', items, logs: [], fallback: decider(-1), counters: [] };
 }
 

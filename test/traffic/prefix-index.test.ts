@@ -108,7 +108,43 @@ test(`a packed list indexes as its text does, in both families (seed ${SEED})`, 
       assert.is(packed.ranges().key, reference(family, texts).key);
       assert.equal(changedMembers(packed, text), { added: [], removed: [] });
       assert.is(packed.size(), text.size());
+      // A fresh index answers `within` from its members where they meet the focus (adjacent members are one range).
+      for (let q = 0; q < 5; q++) {
+        const fresh = indexPacked(list);
+        const focus = randomFocus(r, family);
+        const want = reference(family, texts);
+        assert.ok(fresh.within(focus).equals(want.intersect(focus)), `within ${focus.key} of ${texts.join(' ')}`);
+        assert.is(fresh.containsAll(focus), want.contains(focus));
+      }
+      // Two packed revisions: the changed members' addresses hold every address they disagree on.
+      const other = packTexts(family, [...packedTexts(list).filter(() => r() > 0.2), randomPrefix(r, family)]);
+      const disagree = reference(family, packedTexts(list))
+        .subtract(reference(family, packedTexts(other)))
+        .union(reference(family, packedTexts(other)).subtract(reference(family, packedTexts(list))));
+      assert.ok(changedMemberRanges(indexPacked(list), indexPacked(other)).contains(disagree));
     }
+  }
+});
+
+test(`a packed list out of canonical order (nested, unsorted) is indexed by its addresses all the same (seed ${SEED})`, () => {
+  const r = mulberry32(SEED + 4);
+  for (let i = 0; i < 100; i++) {
+    const texts = Array.from({ length: int(r, 1, 40) }, () => randomPrefix(r, 4));
+    const cidrs = texts.map((t) => parseCidr(t)!);
+    const list = {
+      family: 4 as const,
+      count: cidrs.length,
+      words: Uint32Array.from(
+        cidrs,
+        (c) => ((c.addr[0]! << 24) | (c.addr[1]! << 16) | (c.addr[2]! << 8) | c.addr[3]!) >>> 0,
+      ),
+      lens: Uint8Array.from(cidrs, (c) => c.prefix),
+    };
+    const index = indexPacked(list);
+    const want = reference(4, texts);
+    assert.is(index.ranges().key, want.key, texts.join(' '));
+    const focus = randomFocus(r, 4);
+    assert.ok(indexPacked(list).within(focus).equals(want.intersect(focus)), texts.join(' '));
   }
 });
 
