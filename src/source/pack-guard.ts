@@ -1,6 +1,7 @@
 // Reads a fetch's pack as it arrives and refuses it, before isomorphic-git holds or indexes any of it, when one
 // object would inflate past a bound or the pack itself is too large: memory stays bounded whatever is pushed.
 import { createHash } from 'node:crypto';
+import { inflateSync } from 'node:zlib';
 import pako, { type Inflate } from 'pako';
 import { PackIndexer, type IndexedPack } from './pack-index.js';
 
@@ -71,6 +72,19 @@ type State =
   /** Not a response this guard reads: the rest is passed on as it comes. */
   | { at: 'done' };
 
+/**
+ * The object being inflated: into a counter (pako, as its bytes come: nothing kept, memory bounded), or, when the
+ * pack is indexed here, whole and natively once all its bytes are here. Where its deflated data ends is only known
+ * by inflating it, so a whole object is tried when its bytes could suffice (zlib's bound on deflated size) and again
+ * each time they have doubled: at most twice the work of one pass, in native code.
+ */
+type Inflating =
+  | { kind: 'counted'; inflater: Inflate }
+  | { kind: 'whole'; type: number; index: number; declared: number; tryAt: number };
+
+/** The most bytes zlib's deflate makes of `n` bytes (its deflateBound): a whole object's data is surely here then. */
+const deflateBound = (n: number): number => n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 13;
+
 /** The largest pkt-line: its 4-byte length, the band byte and 65515 bytes of the pack. */
 const MAX_PKT_PAYLOAD = 65515;
 
@@ -110,7 +124,10 @@ export class PackGuard {
   private seen = 0;
   /** False once the pack's content is not what this guard reads: isomorphic-git will say what is wrong with it. */
   private walking = true;
-  private inflating: { inflater: Inflate; kept: boolean } | undefined;
+  private inflating: Inflating | undefined;
+  /** Bytes of a whole object that came since the last try, not yet joined to `pack` (joining every chunk is quadratic). */
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
   private readonly indexer: PackIndexer | undefined;
   /** The pack's bytes held back from isomorphic-git (with an indexer, until `finish` or the framing is lost). */
   private held: Buffer[] | undefined;
@@ -199,6 +216,8 @@ export class PackGuard {
   async finish(store?: (pack: IndexedPack) => Promise<boolean>): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     if (this.held !== undefined && this.indexer !== undefined && store !== undefined) {
+      // The body has ended: a whole object still waiting for bytes is tried with what came.
+      if (this.walking && this.inflating?.kind === 'whole') this.objectsFrom(true);
       const whole =
         this.walking &&
         this.state.at === 'pkt-length' &&
@@ -230,6 +249,7 @@ export class PackGuard {
   private stopWalking(): void {
     this.walking = false;
     this.pack = Buffer.alloc(0);
+    this.waiting = [];
     this.inflating = undefined;
     this.indexer?.giveUp();
   }
@@ -247,12 +267,29 @@ export class PackGuard {
       );
     }
     if (!this.walking) return;
-    this.pack = this.pack.length ? Buffer.concat([this.pack, data]) : Buffer.from(data);
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const inf = this.inflating;
+    if (inf?.kind === 'whole' && this.pack.length + this.waitingBytes + bytes.length < inf.tryAt) {
+      this.waiting.push(bytes);
+      this.waitingBytes += bytes.length;
+      return;
+    }
+    this.pack = Buffer.concat([this.pack, ...this.waiting, bytes]);
+    this.waiting = [];
+    this.waitingBytes = 0;
     this.objectsFrom();
   }
 
-  /** Walks the objects in `this.pack` as far as the bytes go; `this.pack` keeps only what is not yet read. */
-  private objectsFrom(): void {
+  /**
+   * Walks the objects in `this.pack` as far as the bytes go; `this.pack` keeps only what is not yet read. `final`:
+   * no more bytes will come (a whole object is tried with what is here).
+   */
+  private objectsFrom(final = false): void {
+    if (final && this.waiting.length) {
+      this.pack = Buffer.concat([this.pack, ...this.waiting]);
+      this.waiting = [];
+      this.waitingBytes = 0;
+    }
     while (this.walking && this.pack.length) {
       if (this.objects === undefined) {
         if (this.pack.length < 12) return;
@@ -275,6 +312,14 @@ export class PackGuard {
         continue;
       }
       const inf = this.inflating;
+      if (inf.kind === 'whole') {
+        if (this.pack.length < inf.tryAt && !final) return;
+        if (!this.inflateWhole(inf)) {
+          inf.tryAt = Math.max(inf.tryAt, this.pack.length) * 2;
+          return;
+        }
+        continue;
+      }
       inf.inflater.push(this.pack, false);
       if (inf.inflater.err) return this.stopWalking();
       if (!inf.inflater.ended) {
@@ -283,8 +328,46 @@ export class PackGuard {
       }
       this.pack = this.pack.subarray(this.pack.length - inf.inflater.strm.avail_in);
       this.inflating = undefined;
-      if (inf.kept) this.indexer?.end();
     }
+  }
+
+  /** Inflates a whole object from `this.pack` and hands it to the indexer; false when not all of it is here yet. */
+  private inflateWhole(inf: Extract<Inflating, { kind: 'whole' }>): boolean {
+    let made: { buffer: Buffer; engine: { bytesWritten: number } };
+    try {
+      // `info` gives the engine, whose count of bytes read says where the object's deflated data ended.
+      made = inflateSync(this.pack, { info: true, maxOutputLength: Math.max(inf.declared, 1) }) as unknown as {
+        buffer: Buffer;
+        engine: { bytesWritten: number };
+      };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'Z_BUF_ERROR') return false;
+      if (code === 'ERR_BUFFER_TOO_LARGE') throw this.inflatesPast(inf.index, inf.declared, inf.declared + 1);
+      this.stopWalking();
+      return true;
+    }
+    const content = made.buffer;
+    if (content.length > inf.declared) throw this.inflatesPast(inf.index, inf.declared, content.length);
+    if (inf.type === OFS_DELTA || inf.type === REF_DELTA) {
+      const base = deltaSize(content, 0);
+      const result = base && deltaSize(content, base.next);
+      if (result) this.check(inf.type, result.value, inf.index, true);
+    }
+    this.pack = this.pack.subarray(made.engine.bytesWritten);
+    this.inflating = undefined;
+    this.indexer?.end(content);
+    return true;
+  }
+
+  private inflatesPast(index: number, declared: number, size: number): OversizedPackError {
+    return new OversizedPackError(
+      `object ${index} of ${this.objects} in the pack inflates past the ${byteSize(declared)} its header ` +
+        'declares: the pack is damaged or hostile',
+      'object',
+      size,
+      declared,
+    );
   }
 
   /** Reads one object header if all of it is here; refuses the object when it declares too large a size. */
@@ -324,23 +407,16 @@ export class PackGuard {
     const index = this.seen + 1;
     this.seen = index;
     this.check(type, size, index);
-    const kept = this.indexer?.begin(offset, type, size, base) ?? false;
-    // A kept object is inflated into one buffer of its declared size (one more byte, so that a full buffer never
-    // asks for another); the others into a counter.
-    const inflater = new pako.Inflate({ chunkSize: kept ? size + 1 : 64 * 1024 });
+    this.pack = buf.subarray(i);
+    if (this.indexer?.begin(offset, type, size, base)) {
+      this.inflating = { kind: 'whole', type, index, declared: size, tryAt: Math.min(deflateBound(size), 16 * 1024) };
+      return true;
+    }
+    const inflater = new pako.Inflate({ chunkSize: 64 * 1024 });
     const state = { declared: size, out: 0, head: Buffer.alloc(0) };
     inflater.onData = (chunk: Uint8Array) => {
       state.out += chunk.length;
-      if (state.out > state.declared) {
-        throw new OversizedPackError(
-          `object ${index} of ${this.objects} in the pack inflates past the ${byteSize(state.declared)} its header ` +
-            'declares: the pack is damaged or hostile',
-          'object',
-          state.out,
-          state.declared,
-        );
-      }
-      if (kept) this.indexer!.data(chunk);
+      if (state.out > state.declared) throw this.inflatesPast(index, state.declared, state.out);
       if (type !== OFS_DELTA && type !== REF_DELTA) return;
       if (state.head.length < DELTA_HEADER_BYTES) {
         state.head = Buffer.concat([state.head, chunk.subarray(0, DELTA_HEADER_BYTES)]);
@@ -350,8 +426,7 @@ export class PackGuard {
       }
     };
     inflater.onEnd = () => {};
-    this.inflating = { inflater, kept };
-    this.pack = buf.subarray(i);
+    this.inflating = { kind: 'counted', inflater };
     return true;
   }
 

@@ -50,7 +50,7 @@ interface PackObject {
  */
 export class PackIndexer {
   private readonly objects: PackObject[] = [];
-  private current: { object: PackObject; chunks: Uint8Array[]; bytes: number } | undefined;
+  private current: PackObject | undefined;
   private kept = 0;
   private failed = false;
 
@@ -81,26 +81,14 @@ export class PackIndexer {
     if (base.offset !== undefined) object.baseOffset = base.offset;
     if (base.oid !== undefined) object.baseOid = base.oid;
     this.objects.push(object);
-    this.current = { object, chunks: [], bytes: 0 };
+    this.current = object;
     return true;
   }
 
-  /** Inflated bytes of the current object (chunks the inflater hands over and does not reuse). */
-  data(chunk: Uint8Array): void {
+  /** The current object's data, inflated: its content, or its delta. */
+  end(data: Buffer): void {
     if (this.current === undefined) return;
-    this.current.chunks.push(chunk);
-    this.current.bytes += chunk.length;
-  }
-
-  /** The current object's data ended. */
-  end(): void {
-    const cur = this.current;
-    if (cur === undefined) return;
-    const [only] = cur.chunks;
-    cur.object.data =
-      cur.chunks.length === 1 && only !== undefined
-        ? Buffer.from(only.buffer, only.byteOffset, only.byteLength)
-        : Buffer.concat(cur.chunks, cur.bytes);
+    this.current.data = data;
     this.current = undefined;
   }
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PackGuard } from '../../src/source/pack-guard.js';
+import { OversizedPackError, PackGuard } from '../../src/source/pack-guard.js';
 import { applyDelta, type IndexedPack } from '../../src/source/pack-index.js';
 import { gitIn } from '../support/git-repo.js';
 
@@ -156,6 +156,17 @@ test('a damaged pack (its checksum does not match) is not indexed here', async (
   const { out, stored } = await run(sideband(pack), 4096);
   assert.is(stored, undefined);
   assert.ok(demux(out).pack.equals(pack));
+});
+
+test('an object that inflates past the size its header declares is refused in the indexing pass too', async () => {
+  const pack = Buffer.from(gitBytes(['pack-objects', '--stdout', '--revs', '-q'], 'HEAD\n'));
+  // The first object is the commit, its size in the low four bits of the first header byte and the next byte.
+  const header = pack[12]!;
+  assert.ok(header & 0x80, 'a commit of 16 bytes or more');
+  pack[13] = 0;
+  const err = await run(sideband(pack), 512).catch((e: Error) => e);
+  assert.instance(err, OversizedPackError);
+  assert.match((err as Error).message, /^object 1 of \d+ in the pack inflates past the \d+ B its header declares/);
 });
 
 test('a delta that does not fit its base is refused, not applied', () => {
