@@ -1,4 +1,5 @@
 // Policy files -> YAML documents with source positions, refusing input that is not safe or sane to read.
+import { isAscii, isUtf8 } from 'node:buffer';
 import { DEFAULT_MAX_FILE_BYTES } from '../source/snapshot.js';
 import { deepestNesting, MAX_YAML_DEPTH } from './yaml-depth.js';
 import {
@@ -167,7 +168,9 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
     );
     return;
   }
-  const bad = firstInvalidUtf8(f.content);
+  // Native passes first: most policy files are ASCII, which decodes byte for byte and holds no line separator.
+  const ascii = isAscii(f.content);
+  const bad = ascii || isUtf8(f.content) ? -1 : firstInvalidUtf8(f.content);
   if (bad >= 0) {
     const at = lineColOfByte(f.content, bad);
     diags.push(
@@ -181,11 +184,13 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
     );
     return;
   }
-  let text = new TextDecoder('utf-8').decode(f.content);
+  let text = ascii
+    ? Buffer.from(f.content.buffer, f.content.byteOffset, f.content.byteLength).toString('latin1')
+    : new TextDecoder('utf-8').decode(f.content);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // YAML 1.2 breaks lines only at LF and CR; the two parsers here disagree about U+2028, U+2029 and NEL, so what
   // one sees as two documents the other sees as one. Refused, not guessed.
-  const separator = text.search(/[\u2028\u2029\u0085]/);
+  const separator = ascii ? -1 : text.search(/[\u2028\u2029\u0085]/);
   if (separator >= 0) {
     const before = text.slice(0, separator);
     const line = before.split('\n').length;
@@ -202,7 +207,8 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
     );
     return;
   }
-  if (!ANCHOR.test(text) && text.length >= (limits.setScanMinBytes ?? SET_SCAN_MIN_BYTES)) {
+  const anchors = text.includes('&') && ANCHOR.test(text);
+  if (!anchors && text.length >= (limits.setScanMinBytes ?? SET_SCAN_MIN_BYTES)) {
     if (readScannedSets(f.path, text, limits, out)) return;
   }
   const deep = deepestNesting(text);
@@ -221,7 +227,7 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
   // Positions come from the `yaml` library, parsed only when a diagnostic needs one (most files never do).
   let positioned: PositionedFile | null = null;
   const positions = () => (positioned ??= parseWithPositions(text, limits));
-  if (!ANCHOR.test(text)) {
+  if (!anchors) {
     const fast = parseFast(text);
     if (fast) {
       if (fast.length > limits.maxDocumentsPerFile) {
