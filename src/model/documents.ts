@@ -2,20 +2,19 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { DEFAULT_MAX_FILE_BYTES } from '../source/snapshot.js';
 import { deepestNesting, MAX_YAML_DEPTH } from './yaml-depth.js';
-import {
-  LineCounter,
-  parseAllDocuments,
-  isMap,
-  isSeq,
-  isScalar,
-  isPair,
-  isAlias,
-  type Document,
-  type Node,
-} from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import jsyaml from 'js-yaml';
 import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
 import { claimRuns, scanSetFile, SET_SCAN_MIN_BYTES, type ScannedNets } from './set-file.js';
+
+/**
+ * The `yaml` library, loaded (with require, its CommonJS build) the first time a file needs positions or its alias
+ * guard: most loads never do, and its import cost every parse otherwise.
+ */
+let yamlLibrary: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlLibrary ??= createRequire(import.meta.url)('yaml') as typeof Yaml);
 
 export interface PolicyFile {
   /** Path relative to the repository root, forward slashes. */
@@ -336,6 +335,7 @@ interface PositionedFile {
 }
 
 function parseWithPositions(text: string, limits: DocumentLimits): PositionedFile {
+  const { LineCounter, parseAllDocuments, isScalar } = yaml();
   const lineCounter = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, stringKeys: true });
   const all = Array.isArray(parsed) ? parsed : [];
@@ -415,6 +415,7 @@ function duplicateKeyMessage(key: string): string {
 }
 
 function locate(doc: Document, text: string, lc: LineCounter, path: readonly PathSegment[], key: boolean): Position {
+  const { isAlias, isMap, isPair, isScalar, isSeq } = yaml();
   let node: Node | null = doc.contents as Node | null;
   let keyNode: Node | null = null;
   for (const seg of path) {
