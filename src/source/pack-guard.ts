@@ -85,12 +85,9 @@ type Inflating =
 /** The most bytes zlib's deflate makes of `n` bytes (its deflateBound): a whole object's data is surely here then. */
 const deflateBound = (n: number): number => n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 13;
 
-/** The largest pkt-line: its 4-byte length, the band byte and 65515 bytes of the pack. */
-const MAX_PKT_PAYLOAD = 65515;
-
-function packLine(payload: Buffer): Buffer {
-  const head = Buffer.from((payload.length + 5).toString(16).padStart(4, '0'), 'latin1');
-  return Buffer.concat([head, Buffer.from([1]), payload]);
+/** A side-band 1 pkt-line's length and band byte, for `bytes` of the pack after it. */
+function packLineHeader(bytes: number): Buffer {
+  return Buffer.from(`${(bytes + 5).toString(16).padStart(4, '0')}\x01`, 'latin1');
 }
 
 /** A pack of no objects: what isomorphic-git is handed when the pack was written and indexed here already. */
@@ -105,6 +102,8 @@ export interface PackGuardOptions {
    * it ends, and `finish` hands it to a store, or passes it on as it came.
    */
   index?: boolean;
+  /** The most inflated bytes the indexing pass keeps (pack-index.ts MAX_KEPT_BYTES by default). */
+  maxKeptBytes?: number;
 }
 
 /**
@@ -138,7 +137,7 @@ export class PackGuard {
     opts: PackGuardOptions = {},
   ) {
     if (opts.index) {
-      this.indexer = new PackIndexer();
+      this.indexer = new PackIndexer(opts.maxKeptBytes);
       this.held = [];
     }
   }
@@ -227,7 +226,7 @@ export class PackGuard {
       const indexed = whole ? this.indexer.finish(Buffer.concat(this.held, this.heldBytes)) : undefined;
       if (indexed !== undefined && (await store(indexed))) {
         this.held = undefined;
-        out.push(packLine(EMPTY_PACK));
+        out.push(packLineHeader(EMPTY_PACK.length), EMPTY_PACK);
       }
     }
     this.release(out);
@@ -236,12 +235,13 @@ export class PackGuard {
     return out;
   }
 
-  /** Passes the held-back pack on as it came (framed again in side-band lines) and holds nothing more. */
+  /**
+   * Passes the held-back pack on as it came, each part (at most one pkt-line's payload) behind a side-band header
+   * of its own, not copied; holds nothing more.
+   */
   private release(out: Uint8Array[]): void {
     if (this.held === undefined) return;
-    const pack = Buffer.concat(this.held, this.heldBytes);
-    for (let at = 0; at < pack.length; at += MAX_PKT_PAYLOAD)
-      out.push(packLine(pack.subarray(at, at + MAX_PKT_PAYLOAD)));
+    for (const part of this.held) out.push(packLineHeader(part.length), part);
     this.held = undefined;
     this.indexer?.giveUp();
   }

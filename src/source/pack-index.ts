@@ -3,11 +3,12 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The most inflated bytes kept while a pack is indexed here. A policy commit's pack inflates to tens of MB (the
- * bench's 1M-prefix deny list: 22 MB); a pack that inflates to more is left to isomorphic-git, which reads it
- * object by object, and its objects are not kept.
+ * The most inflated bytes (objects and what their deltas make) kept while a pack is indexed here. A policy
+ * commit's pack inflates to tens of MB (the bench's 1M-prefix deny list: 22 MB); a pack that inflates to more is
+ * left to isomorphic-git, and what was kept is dropped. With the pack held (at most --max-pack-bytes, 64 MiB by
+ * default, joined once at the end) this stays within what isomorphic-git's own indexing holds at the bounds.
  */
-export const MAX_KEPT_BYTES = 256 * 1024 * 1024;
+export const MAX_KEPT_BYTES = 96 * 1024 * 1024;
 
 const OFS_DELTA = 6;
 const REF_DELTA = 7;
@@ -54,6 +55,8 @@ export class PackIndexer {
   private kept = 0;
   private failed = false;
 
+  constructor(private readonly maxKeptBytes = MAX_KEPT_BYTES) {}
+
   /** False once the pack is left to isomorphic-git; nothing more is kept. */
   get indexing(): boolean {
     return !this.failed;
@@ -73,7 +76,7 @@ export class PackIndexer {
   begin(offset: number, packedType: number, size: number, base: { offset?: number; oid?: string }): boolean {
     if (this.failed) return false;
     this.kept += size;
-    if (this.kept > MAX_KEPT_BYTES) {
+    if (this.kept > this.maxKeptBytes) {
       this.giveUp();
       return false;
     }
@@ -136,6 +139,9 @@ export class PackIndexer {
           left.push(o);
           continue;
         }
+        // What the delta makes counts against the bound before it is made.
+        const made = deltaResultSize(o.data!);
+        if (made === undefined || (this.kept += made) > this.maxKeptBytes) return false;
         const content = applyDelta(base.content, o.data!);
         if (content === undefined) return false;
         settle(o, base.type!, content);
@@ -162,6 +168,12 @@ function deltaSize(delta: Buffer, at: number): { value: number; next: number } |
     if ((delta[i]! & 0x80) === 0) return { value, next: i + 1 };
   }
   return undefined;
+}
+
+/** The size of what a delta makes, from its header. */
+function deltaResultSize(delta: Buffer): number | undefined {
+  const base = deltaSize(delta, 0);
+  return base && deltaSize(delta, base.next)?.value;
 }
 
 /** The object a Git delta makes from `base`: copies from the base and inserted bytes; undefined if it does not fit. */

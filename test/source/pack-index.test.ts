@@ -6,6 +6,8 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import path from 'node:path';
 import { OversizedPackError, PackGuard } from '../../src/source/pack-guard.js';
 import { applyDelta, type IndexedPack } from '../../src/source/pack-index.js';
@@ -167,6 +169,35 @@ test('an object that inflates past the size its header declares is refused in th
   const err = await run(sideband(pack), 512).catch((e: Error) => e);
   assert.instance(err, OversizedPackError);
   assert.match((err as Error).message, /^object 1 of \d+ in the pack inflates past the \d+ B its header declares/);
+});
+
+test('a pack whose deltas make more than the indexing pass may keep is left to isomorphic-git, as it came', async () => {
+  // A 64 KiB blob, then a delta that copies it 16 times (1 MiB) at offset 12: within the object bound, over a
+  // 512 KiB budget only once it is made.
+  const base = Buffer.alloc(65536, 'a');
+  const delta = Buffer.from([0x80, 0x80, 0x04, 0x80, 0x80, 0x40, ...Array(16).fill([0x80]).flat()]);
+  const object = (type: number, size: number, extra: number[], data: Buffer) => {
+    const head = [(type << 4) | (size & 15) | 0x80];
+    for (let rest = size >> 4; rest > 0; rest >>= 7) head.push((rest & 0x7f) | (rest >= 128 ? 0x80 : 0));
+    return Buffer.concat([Buffer.from([...head, ...extra]), deflateSync(data)]);
+  };
+  const first = object(3, base.length, [], base);
+  const head = Buffer.from('PACK\0\0\0\x02\0\0\0\x02', 'latin1');
+  const body = Buffer.concat([head, first, object(6, delta.length, [first.length], delta)]);
+  const pack = Buffer.concat([body, createHash('sha1').update(body).digest()]);
+  const guard = (maxKeptBytes: number) => new PackGuard(LIMITS, { index: true, maxKeptBytes });
+  for (const [budget, indexed] of [
+    [2 << 20, true],
+    [512 << 10, false],
+  ] as const) {
+    const g = guard(budget);
+    const out = g.push(sideband(pack));
+    let stored: IndexedPack | undefined;
+    out.push(...(await g.finish(async (p) => ((stored = p), true))));
+    assert.is(stored !== undefined, indexed, `budget ${budget}`);
+    if (indexed) assert.is([...stored!.objects.values()][1]!.content.length, 1 << 20);
+    else assert.ok(demux(Buffer.concat(out)).pack.equals(pack));
+  }
 });
 
 test('a delta that does not fit its base is refused, not applied', () => {
