@@ -75,8 +75,9 @@ type State =
 /**
  * The object being inflated: into a counter (pako, as its bytes come: nothing kept, memory bounded), or, when the
  * pack is indexed here, whole and natively once all its bytes are here. Where its deflated data ends is only known
- * by inflating it, so a whole object is tried when its bytes could suffice (zlib's bound on deflated size) and again
- * each time they have doubled: at most twice the work of one pass, in native code.
+ * by inflating it, so a whole object is tried once the bytes after its header reach zlib's bound on what deflate
+ * makes of its size (the pack is held until its end anyway), or when the pack ends: one try in all but the last
+ * few objects, again each time the bytes have doubled otherwise.
  */
 type Inflating =
   | { kind: 'counted'; inflater: Inflate }
@@ -336,7 +337,13 @@ export class PackGuard {
     let made: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
       // `info` gives the engine, whose count of bytes read says where the object's deflated data ended.
-      made = inflateSync(this.pack, { info: true, maxOutputLength: Math.max(inf.declared, 1) }) as unknown as {
+      // Into one buffer of the declared size (and a byte, so that a lie shows), not chunks joined at the end.
+      const chunkSize = Math.max(inf.declared + 1, 64);
+      made = inflateSync(this.pack, {
+        info: true,
+        chunkSize,
+        maxOutputLength: Math.max(inf.declared, 1),
+      }) as unknown as {
         buffer: Buffer;
         engine: { bytesWritten: number };
       };
@@ -409,7 +416,7 @@ export class PackGuard {
     this.check(type, size, index);
     this.pack = buf.subarray(i);
     if (this.indexer?.begin(offset, type, size, base)) {
-      this.inflating = { kind: 'whole', type, index, declared: size, tryAt: Math.min(deflateBound(size), 16 * 1024) };
+      this.inflating = { kind: 'whole', type, index, declared: size, tryAt: deflateBound(size) };
       return true;
     }
     const inflater = new pako.Inflate({ chunkSize: 64 * 1024 });

@@ -1,6 +1,7 @@
 // Indexes a fetched pack from the pack guard's one inflating pass: each object's id, CRC and offset (a version 2
 // pack index, byte for byte what git index-pack writes) and the objects themselves, so nothing inflates it again.
 import { createHash } from 'node:crypto';
+import zlib from 'node:zlib';
 
 /**
  * The most inflated bytes (objects and what their deltas make) kept while a pack is indexed here. A policy
@@ -219,8 +220,16 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
+/** zlib's own CRC-32, from Node 20.15 on; the table below is for older releases of Node 20. */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
 /** CRC-32 (as zlib computes it) of bytes [from, to) of `buf`. */
 function crc32(buf: Buffer, from: number, to: number): number {
+  return nativeCrc32 !== undefined ? nativeCrc32(buf.subarray(from, to)) >>> 0 : tableCrc32(buf, from, to);
+}
+
+/** The same CRC-32 from a table, in JavaScript. */
+export function tableCrc32(buf: Buffer, from: number, to: number): number {
   let c = -1;
   for (let i = from; i < to; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;

@@ -7,10 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
+import zlib, { deflateSync } from 'node:zlib';
 import path from 'node:path';
 import { OversizedPackError, PackGuard } from '../../src/source/pack-guard.js';
-import { applyDelta, type IndexedPack } from '../../src/source/pack-index.js';
+import { applyDelta, tableCrc32, type IndexedPack } from '../../src/source/pack-index.js';
 import { gitIn } from '../support/git-repo.js';
 
 const LIMITS = { maxObjectBytes: 1 << 24, maxPackBytes: 1 << 26 };
@@ -209,6 +209,14 @@ test('a delta that does not fit its base is refused, not applied', () => {
   assert.is(applyDelta(base, Buffer.from([9, 4, 0x91, 2, 4])), undefined);
   assert.is(applyDelta(base, Buffer.from([10, 5, 0x91, 2, 4])), undefined);
   assert.is(applyDelta(base, Buffer.from([10, 4, 0])), undefined);
+});
+
+test("the table CRC-32 (for Node releases without zlib's) is zlib's", () => {
+  // The check value of CRC-32, then a long run against zlib's own where Node has it.
+  assert.is(tableCrc32(Buffer.from('123456789'), 0, 9), 0xcbf43926);
+  const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) & 255));
+  const native = (zlib as { crc32?: (b: Uint8Array) => number }).crc32;
+  if (native) assert.is(tableCrc32(bytes, 5, 69_000), native(bytes.subarray(5, 69_000)) >>> 0);
 });
 
 test.run();
