@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import pako, { type Inflate } from 'pako';
-import { PackIndexer, type IndexedPack } from './pack-index.js';
+import { deltaResultSize, deltaSize, PackIndexer, type IndexedPack } from './pack-index.js';
 
 /** Why a pack was refused: the object (its place in the pack, its type) and the size it declared. */
 export class OversizedPackError extends Error {
@@ -46,18 +46,6 @@ export function byteSize(n: number): string {
   let u = 0;
   while (v >= 1024 && u < units.length - 1) ((v /= 1024), (u += 1));
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
-
-/** A little-endian base-128 size as a delta starts with; undefined when `buf` ends first. */
-function deltaSize(buf: Uint8Array, at: number): { value: number; next: number } | undefined {
-  let value = 0;
-  let scale = 1;
-  for (let i = at; i < buf.length; i++) {
-    value += (buf[i]! & 0x7f) * scale;
-    scale *= 128;
-    if ((buf[i]! & 0x80) === 0) return { value, next: i + 1 };
-  }
-  return undefined;
 }
 
 type State =
@@ -357,9 +345,8 @@ export class PackGuard {
     const content = made.buffer;
     if (content.length > inf.declared) throw this.inflatesPast(inf.index, inf.declared, content.length);
     if (inf.type === OFS_DELTA || inf.type === REF_DELTA) {
-      const base = deltaSize(content, 0);
-      const result = base && deltaSize(content, base.next);
-      if (result) this.check(inf.type, result.value, inf.index, true);
+      const made = deltaResultSize(content);
+      if (made !== undefined) this.check(inf.type, made, inf.index, true);
     }
     this.pack = this.pack.subarray(made.engine.bytesWritten);
     this.inflating = undefined;

@@ -159,8 +159,8 @@ function objectId(type: string, content: Buffer): string {
   return createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest('hex');
 }
 
-/** A little-endian base-128 size as a delta starts with. */
-function deltaSize(delta: Buffer, at: number): { value: number; next: number } | undefined {
+/** A little-endian base-128 size as a delta starts with; undefined when `delta` ends first. */
+export function deltaSize(delta: Uint8Array, at: number): { value: number; next: number } | undefined {
   let value = 0;
   let scale = 1;
   for (let i = at; i < delta.length; i++) {
@@ -172,7 +172,7 @@ function deltaSize(delta: Buffer, at: number): { value: number; next: number } |
 }
 
 /** The size of what a delta makes, from its header. */
-function deltaResultSize(delta: Buffer): number | undefined {
+export function deltaResultSize(delta: Uint8Array): number | undefined {
   const base = deltaSize(delta, 0);
   return base && deltaSize(delta, base.next)?.value;
 }
