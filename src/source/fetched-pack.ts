@@ -9,8 +9,8 @@ export type FetchedBlobs = Map<string, Buffer>;
 
 /**
  * The store hook for limitedHttp: writes pack-<sha>.pack, then its .idx (each whole, then renamed: a reader never
- * sees an index without its pack), and records the blobs in `blobs`. False when the files cannot be written:
- * isomorphic-git then writes and indexes the pack itself, and reports the failure its way.
+ * sees an index without its pack), and records its blobs in `blobs` in place of the last pack's. False when the
+ * files cannot be written: isomorphic-git then writes and indexes the pack itself, and reports the failure its way.
  */
 export function packStore(gitdir: string, blobs: FetchedBlobs): (pack: IndexedPack) => Promise<boolean> {
   return async (p) => {
@@ -27,6 +27,10 @@ export function packStore(gitdir: string, blobs: FetchedBlobs): (pack: IndexedPa
       );
       return false;
     }
+    // Only the last pack's: a fetch that goes deeper to prove ancestry brings older history, whose blobs the read
+    // hardly needs (the head's come in the first pack), and keeping every pack's would add up; what is not here is
+    // read from the store.
+    blobs.clear();
     for (const [oid, o] of p.objects) if (o.type === 'blob') blobs.set(oid, o.content);
     return true;
   };
