@@ -113,7 +113,7 @@ export class PackGuard {
   /** False once the pack's content is not what this guard reads: isomorphic-git will say what is wrong with it. */
   private walking = true;
   private inflating: Inflating | undefined;
-  /** Bytes of a whole object that came since the last try, not yet joined to `pack` (joining every chunk is quadratic). */
+  /** Bytes of a whole object that came since the last try, not yet joined to `pack` (joining each is quadratic). */
   private waiting: Buffer[] = [];
   private waitingBytes = 0;
   private readonly indexer: PackIndexer | undefined;
@@ -345,8 +345,8 @@ export class PackGuard {
     const content = made.buffer;
     if (content.length > inf.declared) throw this.inflatesPast(inf.index, inf.declared, content.length);
     if (inf.type === OFS_DELTA || inf.type === REF_DELTA) {
-      const made = deltaResultSize(content);
-      if (made !== undefined) this.check(inf.type, made, inf.index, true);
+      const result = deltaResultSize(content);
+      if (result !== undefined) this.check(inf.type, result, inf.index, true);
     }
     this.pack = this.pack.subarray(made.engine.bytesWritten);
     this.inflating = undefined;
