@@ -7,6 +7,7 @@ import { benchTrafficEngine } from './traffic-engine.js';
 import { benchWire } from './wire.js';
 import { benchConfirmation } from './confirmation.js';
 import { benchControlPlane } from './control-plane.js';
+import { benchFrontHalf } from './front-half.js';
 
 const benches: Record<string, () => Promise<Record<string, number | string>>> = {
   validate: () => benchValidate(),
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<Record<string, number | string>>> = 
   wire: () => benchWire(),
   confirmation: () => benchConfirmation(),
   'control-plane': () => benchControlPlane(),
+  'front-half': () => benchFrontHalf(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,20 +1,20 @@
 // Policy files -> YAML documents with source positions, refusing input that is not safe or sane to read.
+import { isAscii, isUtf8 } from 'node:buffer';
 import { DEFAULT_MAX_FILE_BYTES } from '../source/snapshot.js';
 import { deepestNesting, MAX_YAML_DEPTH } from './yaml-depth.js';
-import {
-  LineCounter,
-  parseAllDocuments,
-  isMap,
-  isSeq,
-  isScalar,
-  isPair,
-  isAlias,
-  type Document,
-  type Node,
-} from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import jsyaml from 'js-yaml';
 import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
 import { claimRuns, scanSetFile, SET_SCAN_MIN_BYTES, type ScannedNets } from './set-file.js';
+
+/**
+ * The `yaml` library, loaded (with require, its CommonJS build) the first time a file needs positions or its alias
+ * guard: most loads never do, and its import cost every parse otherwise.
+ */
+let yamlLibrary: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlLibrary ??= createRequire(import.meta.url)('yaml') as typeof Yaml);
 
 export interface PolicyFile {
   /** Path relative to the repository root, forward slashes. */
@@ -167,7 +167,9 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
     );
     return;
   }
-  const bad = firstInvalidUtf8(f.content);
+  // Native passes first: most policy files are ASCII, which decodes byte for byte and holds no line separator.
+  const ascii = isAscii(f.content);
+  const bad = ascii || isUtf8(f.content) ? -1 : firstInvalidUtf8(f.content);
   if (bad >= 0) {
     const at = lineColOfByte(f.content, bad);
     diags.push(
@@ -181,11 +183,13 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
     );
     return;
   }
-  let text = new TextDecoder('utf-8').decode(f.content);
+  let text = ascii
+    ? Buffer.from(f.content.buffer, f.content.byteOffset, f.content.byteLength).toString('latin1')
+    : new TextDecoder('utf-8').decode(f.content);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // YAML 1.2 breaks lines only at LF and CR; the two parsers here disagree about U+2028, U+2029 and NEL, so what
   // one sees as two documents the other sees as one. Refused, not guessed.
-  const separator = text.search(/[\u2028\u2029\u0085]/);
+  const separator = ascii ? -1 : text.search(/[\u2028\u2029\u0085]/);
   if (separator >= 0) {
     const before = text.slice(0, separator);
     const line = before.split('\n').length;
@@ -202,7 +206,8 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
     );
     return;
   }
-  if (!ANCHOR.test(text) && text.length >= (limits.setScanMinBytes ?? SET_SCAN_MIN_BYTES)) {
+  const anchors = text.includes('&') && ANCHOR.test(text);
+  if (!anchors && text.length >= (limits.setScanMinBytes ?? SET_SCAN_MIN_BYTES)) {
     if (readScannedSets(f.path, text, limits, out)) return;
   }
   const deep = deepestNesting(text);
@@ -221,7 +226,7 @@ function parseFile(f: PolicyFile, limits: DocumentLimits, out: SourceDocument[],
   // Positions come from the `yaml` library, parsed only when a diagnostic needs one (most files never do).
   let positioned: PositionedFile | null = null;
   const positions = () => (positioned ??= parseWithPositions(text, limits));
-  if (!ANCHOR.test(text)) {
+  if (!anchors) {
     const fast = parseFast(text);
     if (fast) {
       if (fast.length > limits.maxDocumentsPerFile) {
@@ -330,6 +335,7 @@ interface PositionedFile {
 }
 
 function parseWithPositions(text: string, limits: DocumentLimits): PositionedFile {
+  const { LineCounter, parseAllDocuments, isScalar } = yaml();
   const lineCounter = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, stringKeys: true });
   const all = Array.isArray(parsed) ? parsed : [];
@@ -409,6 +415,7 @@ function duplicateKeyMessage(key: string): string {
 }
 
 function locate(doc: Document, text: string, lc: LineCounter, path: readonly PathSegment[], key: boolean): Position {
+  const { isAlias, isMap, isPair, isScalar, isSeq } = yaml();
   let node: Node | null = doc.contents as Node | null;
   let keyNode: Node | null = null;
   for (const seg of path) {

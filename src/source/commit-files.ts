@@ -27,6 +27,8 @@ interface CommitFilesInput {
   skipContent?: ((read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean | Promise<boolean>) | undefined;
   /** A file read already, by path and blob id (SourceOptions.knownFile). */
   knownFile?: ((blob: PolicyBlob) => SourceFile | undefined) | undefined;
+  /** Blobs this read fetched, by id (fetched-pack.ts): their content is taken from here, not the store. */
+  fetched?: ReadonlyMap<string, Buffer>;
 }
 
 /** What readCommitFiles returns: the files read, or none when `skipContent` accepted their blob ids. */
@@ -104,19 +106,23 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<CommitFi
     memo ? memo.readTree(oid, cache) : (await git.readTree({ fs, gitdir, oid, cache })).tree;
 
   const indexes: PackIndexes = new Map();
+  const add = (path: string, blob: Uint8Array): void => {
+    files.push(
+      blob.byteLength > input.maxFileBytes
+        ? { path, content: new Uint8Array(0), tooLarge: true, size: blob.byteLength }
+        : { path, content: blob, size: blob.byteLength },
+    );
+  };
   async function readFile(oid: string, path: string): Promise<void> {
+    const fetched = input.fetched?.get(oid);
+    if (fetched !== undefined) return add(path, fetched);
     // The size first, from the object's header: a blob over the limit is reported without being inflated.
     const size = await objectSize(gitdir, oid, indexes);
     if (size !== undefined && size > input.maxFileBytes) {
       files.push({ path, content: new Uint8Array(0), tooLarge: true, size });
       return;
     }
-    const { blob } = await git.readBlob({ fs, gitdir, oid, cache });
-    files.push(
-      blob.byteLength > input.maxFileBytes
-        ? { path, content: new Uint8Array(0), tooLarge: true, size: blob.byteLength }
-        : { path, content: blob, size: blob.byteLength },
-    );
+    add(path, (await git.readBlob({ fs, gitdir, oid, cache })).blob);
   }
 
   async function walk(treeOid: string, prefix: string): Promise<void> {

@@ -2,6 +2,7 @@
 import nodeHttp from 'isomorphic-git/http/node';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { OversizedPackError, PackGuard, type PackLimits } from './pack-guard.js';
+import type { IndexedPack } from './pack-index.js';
 
 /** Raised (through isomorphic-git) when the server stays silent longer than the timeout. */
 export class SilentServerError extends Error {
@@ -53,6 +54,14 @@ export interface HttpLimits {
   pack: PackLimits;
 }
 
+export interface HttpHooks {
+  /**
+   * Takes a fetched pack that the guard indexed in its pass (pack-index.ts) and writes it into the object store;
+   * true when it did, and isomorphic-git then reads an empty pack instead of indexing this one again.
+   */
+  storePack?: (pack: IndexedPack) => Promise<boolean>;
+}
+
 /**
  * isomorphic-git has no timeout of its own, and a body stream that fails while nobody is reading it can leave
  * its reader waiting forever; so every read here races the abort as well. An idle timeout alone lets a server
@@ -61,6 +70,7 @@ export interface HttpLimits {
  */
 export function limitedHttp(
   limits: HttpLimits,
+  hooks: HttpHooks = {},
 ): HttpClient & { failure(): Error | undefined; forgetOversized(): boolean } {
   const deadlineAt = Date.now() + limits.deadlineMs;
   // isomorphic-git's packet reader turns a failed body into an early end ("empty response"), so the reason a
@@ -127,7 +137,10 @@ export function limitedHttp(
       }
       arm();
       // The answer to a fetch carries the pack: refuse it while it arrives, before isomorphic-git inflates it.
-      const guard = req.method === 'POST' && req.url.endsWith('/git-upload-pack') ? new PackGuard(limits.pack) : null;
+      const guard =
+        req.method === 'POST' && req.url.endsWith('/git-upload-pack')
+          ? new PackGuard(limits.pack, { index: hooks.storePack !== undefined })
+          : null;
       const minBytes = (limits.minBytesPerSecond * limits.rateWindowMs) / 1000;
       let windowBytes = 0;
       const rate = setInterval(() => {
@@ -152,17 +165,25 @@ export function limitedHttp(
         try {
           while (true) {
             const step = await Promise.race([it.next(), aborted]);
-            if (step.done) return;
+            if (step.done) {
+              if (guard === null) return;
+              // The body is all here: no more waiting on the server while the pack is indexed and written.
+              stop();
+              clearInterval(rate);
+              for (const part of await guard.finish(hooks.storePack)) yield part;
+              return;
+            }
             arm();
             if (step.value) {
               windowBytes += step.value.byteLength;
+              let parts: Uint8Array[];
               try {
-                guard?.push(step.value);
+                parts = guard === null ? [step.value] : guard.push(step.value);
               } catch (err) {
                 abort(err as Error);
                 throw err;
               }
-              yield step.value;
+              for (const part of parts) yield part;
             }
           }
         } finally {

@@ -3,6 +3,7 @@ import type { HttpClient } from 'isomorphic-git';
 import { git } from './git-library.js';
 import { cacheFolderFor, cacheFsFailure, cacheState, createCache, withCacheLock } from './cache-folder.js';
 import { readCommitFiles, type CommitFiles } from './commit-files.js';
+import { packStore, type FetchedBlobs } from './fetched-pack.js';
 import { remoteAuth } from './credentials.js';
 import { limitedHttp } from './http-client.js';
 import { OversizedPackError } from './pack-guard.js';
@@ -52,17 +53,22 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       { repo: url },
     );
   }
-  const http = limitedHttp({
-    idleMs: settings.timeoutMs,
-    deadlineMs: settings.deadlineMs,
-    minBytesPerSecond: settings.minBytesPerSecond,
-    rateWindowMs: settings.rateWindowMs,
-    pack: { maxObjectBytes: settings.maxObjectBytes, maxPackBytes: settings.maxPackBytes },
-  });
-  // isomorphic-git adds headers to the object it is given, so each call gets its own.
-  const headers = (): Record<string, string> => (auth.header === undefined ? {} : { Authorization: auth.header });
   const subPath = normalizeSubPath(settings.path, url);
   const gitdir = cacheFolderFor(settings.cacheDir, url);
+  // The blobs of what this read fetches, inflated once by the pack guard: the files are taken from here.
+  const fetched: FetchedBlobs = new Map();
+  const http = limitedHttp(
+    {
+      idleMs: settings.timeoutMs,
+      deadlineMs: settings.deadlineMs,
+      minBytesPerSecond: settings.minBytesPerSecond,
+      rateWindowMs: settings.rateWindowMs,
+      pack: { maxObjectBytes: settings.maxObjectBytes, maxPackBytes: settings.maxPackBytes },
+    },
+    { storePack: packStore(gitdir, fetched) },
+  );
+  // isomorphic-git adds headers to the object it is given, so each call gets its own.
+  const headers = (): Record<string, string> => (auth.header === undefined ? {} : { Authorization: auth.header });
   // A request cut off by the client's limits explains whatever isomorphic-git made of it (often "empty response").
   const known = (err: unknown): SourceError | undefined => {
     const cut = http.failure();
@@ -155,6 +161,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
       label,
       skipContent: settings.skipContent,
       knownFile: settings.knownFile,
+      fetched,
     });
     await memo.save();
     return { commit, ...read, ...(ancestry !== undefined ? { ancestry } : {}) };

@@ -1,6 +1,7 @@
 // The source stage against a real Git smart-HTTP server: shallow fetches into the cache, refs, sub-paths, failures.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, stat, truncate, writeFile, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -55,6 +56,31 @@ test('reads the default branch at depth 1 into a cache folder, without checking 
   assert.not.ok(existsSync(join(folder, 'policies')), 'no working tree is written');
   assert.is((await readFile(join(folder, 'shallow'), 'utf8')).trim(), commit, 'fetched at depth 1');
   assert.match(uploadPacks('clone')[0]!, /deepen 1/);
+});
+
+test('a first fetch is indexed as it arrives: the cache holds the index git index-pack writes, the files come whole', async () => {
+  // Similar files, so that the server sends most of them as deltas, which the guard's pass resolves.
+  const files: Record<string, string> = {};
+  for (let n = 0; n < 5; n++)
+    files[`policies/p${n}.yaml`] = Array.from({ length: 300 }, (_, i) => `- 10.${n}.${i}.0/24\n`).join('');
+  await server.createRepo('indexed', files);
+  const snap = await read('indexed');
+  assert.equal(
+    snap.files.map((f) => [f.path, Buffer.from(f.content).toString('utf8')]),
+    Object.entries(files),
+  );
+  const pack = await onlyPack(cacheFolderFor(cacheDir, server.url('indexed')));
+  const copy = join(await tempDir('index-pack'), 'copy.pack');
+  await copyFile(pack, copy);
+  const made = spawnSync('git', ['index-pack', copy], { encoding: 'utf8' });
+  assert.is(made.status, 0, made.stderr);
+  assert.ok((await readFile(copy.replace(/\.pack$/, '.idx'))).equals(await readFile(pack.replace(/\.pack$/, '.idx'))));
+  const again = await read('indexed');
+  assert.equal(
+    again.files.map((f) => f.size),
+    snap.files.map((f) => f.size),
+    'read back from the cache',
+  );
 });
 
 test('without cacheDir, the cache lives under $XDG_CACHE_HOME/notrack/git, one named folder per remote', async () => {
