@@ -41,6 +41,10 @@ export class PolicyRepository {
     await repo.git(['init', '--quiet', '--bare', `--initial-branch=${opts.branch}`, repo.path], opts.projectRoot);
     // A client may ask for a commit by id, not only for a branch tip (a pinned --ref).
     await repo.git(['config', 'uploadpack.allowAnySHA1InWant', 'true'], repo.path);
+    // Pushes are kept as packs, as a forge keeps them: git's default unpacks a push of fewer than 100 objects, and
+    // then every fetch of it makes the server compress those objects again (20 MB of deny lists: seconds of the
+    // server's CPU that the control-plane bench would count as the host's fetch).
+    await repo.git(['config', 'receive.unpackLimit', '1'], repo.path);
     await repo.git(['init', '--quiet', `--initial-branch=${opts.branch}`, repo.work], opts.workDir);
     await repo.git(['remote', 'add', 'origin', repo.path], repo.work);
     return repo;
