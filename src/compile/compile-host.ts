@@ -20,15 +20,30 @@ import {
   type RuleRef,
 } from './desired-state.js';
 import { egressRules } from './egress.js';
-import { ingressEntries, lowerRule, type LoweredRule } from './entries.js';
+import { ingressEntry, ingressTemplates, lowerRule, type LoweredRule } from './entries.js';
 import { failsafesOf } from './failsafes.js';
-import { desiredStateHash } from './hash.js';
+import { desiredStateHash, entryTextAround, ruleRefText, setDigestText } from './hash.js';
 import { checkInterfaceLimits } from './limits.js';
 import { NamedPorts } from './named-ports.js';
 import { orderPolicies } from './order.js';
+import { PackedPrefixSet } from './prefix-set.js';
 import { SelectorAddresses, SetTable } from './sets.js';
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
+
+/** A rule's entries per family without their counter, and the canonical texts around it (see entryTexts). */
+interface RuleTexts {
+  ref: string;
+  4: { templates: Omit<IngressEntry, 'counter'>[]; around: [string, string][] };
+  6: { templates: Omit<IngressEntry, 'counter'>[]; around: [string, string][] };
+}
+
+/** A rule lowered once for the fleet: the sets it made, and its texts once a host has used it. */
+interface Lowering {
+  lowered: LoweredRule;
+  sets: PrefixSet[];
+  texts: RuleTexts | null;
+}
 
 /** What every host's compilation shares: the policies in order and the resolvers, cached across hosts. */
 class FleetCompiler {
@@ -50,19 +65,32 @@ class FleetCompiler {
    * A rule lowered once for the whole fleet, with the sets it made: lowering depends on the resources only (sets are
    * named by their content), never on the host.
    */
-  private lowerings = new Map<string, { lowered: LoweredRule; sets: PrefixSet[] }>();
+  private lowerings = new Map<Policy, Record<Direction, (Lowering | undefined)[]>>();
 
-  private lowerOnce(policy: Policy, direction: Direction, index: number): { lowered: LoweredRule; sets: PrefixSet[] } {
-    const key = `${policy.name}\u0000${direction}\u0000${index}`;
-    let l = this.lowerings.get(key);
+  private lowerOnce(policy: Policy, direction: Direction, index: number): Lowering {
+    let byPolicy = this.lowerings.get(policy);
+    if (!byPolicy) this.lowerings.set(policy, (byPolicy = { ingress: [], egress: [] }));
+    let l = byPolicy[direction][index];
     if (!l) {
       const scratch = new SetTable();
       const ctx = { sets: scratch, selectors: this.selectors, namedPorts: this.namedPorts };
       const lowered = lowerRule({ policy: policy.name, direction, index }, policy[direction][index]!, ctx);
-      l = { lowered, sets: scratch.inOrder() };
-      this.lowerings.set(key, l);
+      l = { lowered, sets: scratch.inOrder(), texts: null };
+      byPolicy[direction][index] = l;
     }
     return l;
+  }
+
+  /** A rule's ingress entries (without counter) per family and their canonical texts around the counter. */
+  private entryTexts(l: Lowering): RuleTexts {
+    if (!l.texts) {
+      const entry = (f: IpFamily) => {
+        const templates = ingressTemplates(l.lowered, f);
+        return { templates, around: templates.map(entryTextAround) };
+      };
+      l.texts = { ref: ruleRefText(l.lowered.ref), 4: entry(4), 6: entry(6) };
+    }
+    return l.texts;
   }
 
   host(host: string): DesiredState {
@@ -72,35 +100,48 @@ class FleetCompiler {
     const sets = new SetTable();
     // A rule lowers the same way on every interface of the host: its sets join the host's table in evaluation order
     // of first use, so each set is described by its first user on this host.
-    const lowered = new Map<string, LoweredRule>();
-    const lower = (policy: Policy, direction: Direction, index: number): LoweredRule => {
-      const key = `${policy.name}\u0000${direction}\u0000${index}`;
-      let l = lowered.get(key);
-      if (!l) {
-        const once = this.lowerOnce(policy, direction, index);
-        for (const s of once.sets) sets.adopt(s);
-        l = once.lowered;
-        lowered.set(key, l);
+    const adopted = new Set<Lowering>();
+    const lowering = (policy: Policy, direction: Direction, index: number): Lowering => {
+      const l = this.lowerOnce(policy, direction, index);
+      if (!adopted.has(l)) {
+        for (const s of l.sets) sets.adopt(s);
+        adopted.add(l);
       }
       return l;
     };
+    const lower = (policy: Policy, direction: Direction, index: number): LoweredRule =>
+      lowering(policy, direction, index).lowered;
     const ipsets = new Map<string, IpsetState>();
     const interfaces: InterfaceState[] = [];
     const egress: EgressState = { interfaces: [], ipsets: [] };
+    // The canonical text of each interface's entry lists and counters, written here for the state hash.
+    const known = new Map<object, string>();
 
     for (const ep of endpoints) {
       const group = selection.groups.findIndex((g) => g.endpoints.includes(ep.name));
       const applying = this.policies.filter((p) => selection.byPolicy.get(p.name)!.includes(group));
       const counters: RuleRef[] = [];
+      const counterTexts: string[] = [];
       const ingress: Record<IpFamily, IngressEntry[]> = { 4: [], 6: [] };
+      const entryTexts: Record<IpFamily, string[]> = { 4: [], 6: [] };
       for (const p of applying) {
         if (!p.types.includes('ingress')) continue;
         p.ingress.forEach((_, i) => {
-          const l = lower(p, 'ingress', i);
-          const counter = counters.push({ ...l.ref }) - 1;
-          for (const f of FAMILIES) ingress[f].push(...ingressEntries(l, f, counter));
+          const l = lowering(p, 'ingress', i);
+          const texts = this.entryTexts(l);
+          const counter = counters.push({ ...l.lowered.ref }) - 1;
+          counterTexts.push(texts.ref);
+          for (const f of FAMILIES) {
+            const { templates, around } = texts[f];
+            for (let k = 0; k < templates.length; k++) {
+              ingress[f].push(ingressEntry(counter, templates[k]!));
+              entryTexts[f].push(around[k]![0] + counter + around[k]![1]);
+            }
+          }
         });
       }
+      known.set(counters, `[${counterTexts.join(',')}]`);
+      for (const f of FAMILIES) known.set(ingress[f], `[${entryTexts[f].join(',')}]`);
       const egressSets = new Set<string>();
       const egressPolicies = applying
         .filter((p) => p.types.includes('egress'))
@@ -148,7 +189,12 @@ class FleetCompiler {
       interfaces,
       egress,
     };
-    state.hash = desiredStateHash(state);
+    const members: string[] = [];
+    for (const [id, set] of Object.entries(state.sets)) {
+      if (set instanceof PackedPrefixSet) members.push(`${JSON.stringify(id)}:${setDigestText(set)}`);
+    }
+    if (members.length === Object.keys(state.sets).length) known.set(state.sets, `{${members.join(',')}}`);
+    state.hash = desiredStateHash(state, known);
     return state;
   }
 

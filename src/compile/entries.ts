@@ -108,7 +108,7 @@ const entryTemplates = new WeakMap<LoweredRule, Map<IpFamily, Omit<IngressEntry,
  * The entries of a lowered rule for one family without their counter, made once per rule: the parts are frozen and
  * shared by every host that uses the rule (nothing changes an entry once built).
  */
-function templates(lowered: LoweredRule, family: IpFamily): Omit<IngressEntry, 'counter'>[] {
+export function ingressTemplates(lowered: LoweredRule, family: IpFamily): Omit<IngressEntry, 'counter'>[] {
   let byFamily = entryTemplates.get(lowered);
   if (!byFamily) {
     byFamily = new Map();
@@ -139,7 +139,21 @@ function templates(lowered: LoweredRule, family: IpFamily): Omit<IngressEntry, '
   return list;
 }
 
+/** An entry of a template: its fields in the order every entry has (interface fingerprints stringify them). */
+export function ingressEntry(counter: number, t: Omit<IngressEntry, 'counter'>): IngressEntry {
+  return {
+    counter,
+    action: t.action,
+    protocol: t.protocol,
+    notProtocol: t.notProtocol,
+    icmp: t.icmp,
+    notICMP: t.notICMP,
+    source: t.source,
+    destination: t.destination,
+  };
+}
+
 /** The classifier entries of a lowered rule for one family, all counting into `counter`. */
 export function ingressEntries(lowered: LoweredRule, family: IpFamily, counter: number): IngressEntry[] {
-  return templates(lowered, family).map((t) => ({ counter, ...t }));
+  return ingressTemplates(lowered, family).map((t) => ingressEntry(counter, t));
 }

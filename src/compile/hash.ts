@@ -1,6 +1,6 @@
 // Canonical JSON of a DesiredState (sorted keys, no spacing) and the content hash that names it.
 import { createHash } from 'node:crypto';
-import type { DesiredState } from './desired-state.js';
+import type { DesiredState, IngressEntry, PortRange, RuleRef, SideMatch } from './desired-state.js';
 import { PackedPrefixSet } from './prefix-set.js';
 
 /**
@@ -50,10 +50,23 @@ function sortedKeys(keys: readonly string[]): boolean {
   return true;
 }
 
-function write(value: unknown, out: Sink, setsByDigest: boolean): void {
+/**
+ * Texts the caller made already for some objects of the value (by identity): compileHost writes each interface's
+ * entries and counters from per-rule texts as it builds them, so the hash does not walk 10,000 entries again.
+ */
+type KnownTexts = ReadonlyMap<object, string> | null;
+
+function write(value: unknown, out: Sink, setsByDigest: boolean, known: KnownTexts = null): void {
   if (value === null || typeof value !== 'object') {
     out.push(JSON.stringify(value) ?? 'null');
     return;
+  }
+  if (known !== null) {
+    const text = known.get(value);
+    if (text !== undefined) {
+      out.push(text);
+      return;
+    }
   }
   if (Array.isArray(value)) {
     // Lists of strings (a set's prefixes) are the bulk of a state: one stringify each is much faster, and a set's
@@ -70,7 +83,7 @@ function write(value: unknown, out: Sink, setsByDigest: boolean): void {
     out.push('[');
     value.forEach((v, i) => {
       if (i) out.push(',');
-      write(v === undefined ? null : v, out, setsByDigest);
+      write(v === undefined ? null : v, out, setsByDigest, known);
     });
     out.push(']');
     return;
@@ -83,29 +96,27 @@ function write(value: unknown, out: Sink, setsByDigest: boolean): void {
       write({ id, family, origin, prefixes }, out, false);
       return;
     }
-    out.push(
-      `{"digest":"${value.digest}","family":${value.family},"id":${JSON.stringify(value.id)},"origin":${JSON.stringify(value.origin)}}`,
-    );
+    out.push(setDigestText(value));
     return;
   }
   // Frozen objects (prefix sets, entry sides) are shared by every host of a fleet compilation: written once.
   const obj = value as Record<string, unknown>;
   if (!Object.isFrozen(value)) {
-    writeObject(obj, out, setsByDigest);
+    writeObject(obj, out, setsByDigest, known);
     return;
   }
   const cache = frozenObjects[setsByDigest ? 'digest' : 'full'];
-  let known = cache.get(value);
-  if (known === undefined) {
+  let cached = cache.get(value);
+  if (cached === undefined) {
     const parts: string[] = [];
     writeObject(obj, parts, setsByDigest);
-    known = parts.join('');
-    cache.set(value, known);
+    cached = parts.join('');
+    cache.set(value, cached);
   }
-  out.push(known);
+  out.push(cached);
 }
 
-function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: boolean): void {
+function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: boolean, known: KnownTexts = null): void {
   // Hundreds of thousands of small objects (10,000 rules' entries): keys sorted only when they are not already, and
   // each key's text made once.
   const keys = Object.keys(obj);
@@ -123,19 +134,106 @@ function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: bool
       keyTexts.set(k, text);
     }
     out.push(text);
-    write(v, out, setsByDigest);
+    write(v, out, setsByDigest, known);
   }
   out.push('}');
+}
+
+/** A compiled set in the hash: its members by their sha256, beside its id, family and origin. */
+export function setDigestText(set: PackedPrefixSet): string {
+  return `{"digest":"${set.digest}","family":${set.family},"id":${JSON.stringify(set.id)},"origin":${JSON.stringify(set.origin)}}`;
+}
+
+/** The canonical JSON of a value (sets by digest, as in the hash): the pieces a caller hands desiredStateHash. */
+export function canonicalText(value: unknown): string {
+  return canonicalJson(value, true);
+}
+
+/** A side of an entry, when it has exactly the fields of a SideMatch; null for anything else. */
+function sideText(side: SideMatch): string | null {
+  if (Object.keys(side).length !== 4) return null;
+  const { inSets, notInSets, ports, notPorts } = side;
+  if (!isStrings(inSets) || !isStrings(notInSets) || !Array.isArray(ports) || !Array.isArray(notPorts)) return null;
+  const range = (list: PortRange[]): string => (list.length === 0 ? '[]' : canonicalText(list));
+  return `{"inSets":${JSON.stringify(inSets)},"notInSets":${JSON.stringify(notInSets)},"notPorts":${range(notPorts)},"ports":${range(ports)}}`;
+}
+
+function isStrings(list: unknown): list is string[] {
+  if (!Array.isArray(list)) return false;
+  for (const x of list) if (typeof x !== 'string') return false;
+  return true;
+}
+
+const nullOrNumber = (v: unknown): boolean => v === null || typeof v === 'number';
+
+/**
+ * The canonical JSON of an ingress entry without its counter, as the texts before and after the counter: the same
+ * text canonicalTextAround gives, written field by field for an entry of exactly IngressEntry's fields (10,000 rules'
+ * entries are most of a state), and by canonicalTextAround for anything else.
+ */
+export function entryTextAround(entry: Omit<IngressEntry, 'counter'>): [before: string, after: string] {
+  const { action, protocol, notProtocol, icmp, notICMP, source, destination } = entry;
+  const sides =
+    Object.keys(entry).length === 7 &&
+    typeof action === 'string' &&
+    nullOrNumber(protocol) &&
+    nullOrNumber(notProtocol) &&
+    icmp !== undefined &&
+    notICMP !== undefined &&
+    typeof source === 'object' &&
+    typeof destination === 'object' &&
+    source !== null &&
+    destination !== null
+      ? [sideText(source), sideText(destination)]
+      : [null, null];
+  if (sides[0] === null || sides[1] === null) return canonicalTextAround(entry, 'counter');
+  const icmpText = (v: object | null): string => (v === null ? 'null' : canonicalText(v));
+  return [
+    `{"action":${JSON.stringify(action)},"counter":`,
+    `,"destination":${sides[1]},"icmp":${icmpText(icmp)},"notICMP":${icmpText(notICMP)},` +
+      `"notProtocol":${JSON.stringify(notProtocol)},"protocol":${JSON.stringify(protocol)},"source":${sides[0]}}`,
+  ];
+}
+
+/** The canonical JSON of a rule reference (a counter). */
+export function ruleRefText(ref: RuleRef): string {
+  const { policy, direction, index } = ref;
+  if (
+    Object.keys(ref).length !== 3 ||
+    typeof policy !== 'string' ||
+    typeof direction !== 'string' ||
+    typeof index !== 'number'
+  )
+    return canonicalText(ref);
+  return `{"direction":${JSON.stringify(direction)},"index":${index},"policy":${JSON.stringify(policy)}}`;
+}
+
+/**
+ * The canonical JSON of `obj` with one more number field `key`, as the two texts around that number: an entry's
+ * text made once per rule, with each interface's counter written between them.
+ */
+export function canonicalTextAround(obj: object, key: string): [before: string, after: string] {
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (k !== key) (k < key ? before : after)[k] = v;
+  const inner = (o: Record<string, unknown>): string => canonicalText(o).slice(1, -1);
+  const b = inner(before);
+  const a = inner(after);
+  return [`{${b}${b ? ',' : ''}${JSON.stringify(key)}:`, `${a ? ',' : ''}${a}}`];
 }
 
 /**
  * sha256 (hex) of the canonical JSON of everything in the state but `hash`, where each compiled set's prefixes are
  * replaced by their sha256 (`digest`): the same content gives the same hash, without the text of a million prefixes.
+ * `known` gives the canonical text of some of the state's objects and arrays, by identity (see KnownTexts).
  */
-export function desiredStateHash(state: Omit<DesiredState, 'hash'> | DesiredState): string {
+export function desiredStateHash(
+  state: Omit<DesiredState, 'hash'> | DesiredState,
+  known: ReadonlyMap<object, string> | null = null,
+): string {
   const { hash: _ignored, ...rest } = state as DesiredState;
   const sink = new HashSink();
-  write(rest, sink, true);
+  write(rest, sink, true, known);
   return sink.digest();
 }
 

@@ -1,5 +1,6 @@
 // A set's prefixes packed in typed arrays (canonical: sorted by address, no duplicates, none inside another), from
 // the parsed Cidrs to the address tables and the state file, with the canonical text made only when someone reads it.
+import * as crypto from 'node:crypto';
 import { createHash, type Hash } from 'node:crypto';
 import {
   formatCidr,
@@ -30,6 +31,12 @@ const wordsPer = (family: IpFamily): number => (family === 4 ? 1 : 4);
  * exactly when it starts before the end of the last prefix kept: one sweep drops them all.
  */
 export function packCidrs(cidrs: readonly Cidr[], family: IpFamily): PackedPrefixes {
+  // One net (a rule's `nets: [10.0.0.0/8]`, the common case) is canonical as it is: two one-element arrays.
+  if (cidrs.length === 1 && family === 4) {
+    const c = cidrs[0]!;
+    if (c.family !== 4) return noPrefixes(4);
+    return { family: 4, count: 1, words: Uint32Array.of(ipv4Word(c)), lens: Uint8Array.of(c.prefix) };
+  }
   const c = new PrefixCollector();
   for (const x of cidrs) c.add(x);
   return c.pack(family);
@@ -61,10 +68,19 @@ export class PrefixCollector {
 
   /** Every net of a scanned list, read from its packed form. */
   addList(list: NetList): void {
-    for (let i = 0; i < list.length; i++) {
-      if (list.family(i) === 4) this.#push(list.v4Word(i), list.prefix(i));
-      else this.#v6.push(list.at(i));
+    const need = this.#count + list.length;
+    if (need > this.#words.length) {
+      const size = Math.max(need, this.#words.length * 2);
+      const words = new Uint32Array(size);
+      const lens = new Uint8Array(size);
+      words.set(this.#words.subarray(0, this.#count));
+      lens.set(this.#lens.subarray(0, this.#count));
+      this.#words = words;
+      this.#lens = lens;
     }
+    const v4 = list.copyV4(this.#words, this.#lens, this.#count);
+    this.#count += v4;
+    if (v4 < list.length) for (let i = 0; i < list.length; i++) if (list.family(i) === 6) this.#v6.push(list.at(i));
   }
 
   /** The canonical prefixes of one family among what was added. */
@@ -189,6 +205,10 @@ export function packedTexts(p: PackedPrefixes): string[] {
 }
 
 const CHUNK = 64 * 1024;
+/** IPv4 prefixes whose text surely fits one chunk (at most 19 bytes each with its newline). */
+const SMALL_SET = Math.floor((CHUNK - 8) / 19);
+/** crypto.hash, one call without a Hash object (Node 20.12 and later; createHash before). */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash;
 /** One chunk for every digest (compiling is synchronous): a host's ten thousand one-prefix sets allocate nothing. */
 let scratch: Buffer | null = null;
 
@@ -212,6 +232,16 @@ function writeV4(buf: Buffer, at: number, word: number, len: number): number {
  * fed from the packed form in 64 KiB chunks (no string per prefix for IPv4).
  */
 export function packedDigest(p: PackedPrefixes): string {
+  // A set whose text fits one chunk (a rule's own nets: most sets of a policy) is hashed in one call.
+  if (p.family === 4 && p.count <= SMALL_SET && oneShot) {
+    const buf = (scratch ??= Buffer.allocUnsafe(CHUNK));
+    let pos = buf.write('ipv4\n', 0, 'latin1');
+    for (let i = 0; i < p.count; i++) {
+      if (i) buf[pos++] = 10;
+      pos = writeV4(buf, pos, p.words[i]!, p.lens[i]!);
+    }
+    return oneShot('sha256', buf.subarray(0, pos), 'hex');
+  }
   const hash: Hash = createHash('sha256').update(`ipv${p.family}\n`);
   if (p.family === 6) {
     for (let i = 0; i < p.count; i++) hash.update(i ? `\n${prefixText(p, i)}` : prefixText(p, i));

@@ -67,8 +67,11 @@ const madeSets = new WeakMap<PackedPrefixes, PackedPrefixSet>();
 /** The sets one host's state uses. A set is described by its first user, in evaluation order. */
 export class SetTable {
   private readonly sets = new Map<string, PrefixSet>();
-  /** The same sets by id, kept in step: for lookups while sets are still being added (see byId). */
-  private readonly index: Record<string, PrefixSet> = {};
+  /**
+   * The same sets by id, made on the first byId() and kept in step from then on: for lookups while sets are still
+   * being added. A compile never asks, and thousands of one-set tables (one per rule) would each add a property.
+   */
+  private index: Record<string, PrefixSet> | null = null;
 
   add(prefixes: PackedPrefixes, origin: string): string {
     let made = madeSets.get(prefixes);
@@ -87,7 +90,7 @@ export class SetTable {
 
   private remember(set: PrefixSet): void {
     this.sets.set(set.id, set);
-    this.index[set.id] = set;
+    if (this.index) this.index[set.id] = set;
   }
 
   /**
@@ -95,6 +98,10 @@ export class SetTable {
    * such as the lint that lowers one rule at a time; record() there would copy and sort every set for every rule.
    */
   byId(): Readonly<Record<string, PrefixSet>> {
+    if (!this.index) {
+      this.index = {};
+      for (const [id, set] of this.sets) this.index[id] = set;
+    }
     return this.index;
   }
 
