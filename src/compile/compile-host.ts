@@ -22,27 +22,18 @@ import {
 import { egressRules } from './egress.js';
 import { ingressEntry, ingressTemplates, lowerRule, type LoweredRule } from './entries.js';
 import { failsafesOf } from './failsafes.js';
-import { desiredStateHash, entryTextAround, ruleRefText, setDigestText } from './hash.js';
+import { desiredStateHash } from './hash.js';
 import { checkInterfaceLimits } from './limits.js';
 import { NamedPorts } from './named-ports.js';
 import { orderPolicies } from './order.js';
-import { PackedPrefixSet } from './prefix-set.js';
 import { SelectorAddresses, SetTable } from './sets.js';
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
 
-/** A rule's entries per family without their counter, and the canonical texts around it (see entryTexts). */
-interface RuleTexts {
-  ref: string;
-  4: { templates: Omit<IngressEntry, 'counter'>[]; around: [string, string][] };
-  6: { templates: Omit<IngressEntry, 'counter'>[]; around: [string, string][] };
-}
-
-/** A rule lowered once for the fleet: the sets it made, and its texts once a host has used it. */
+/** A rule lowered once for the fleet, with the sets it made. */
 interface Lowering {
   lowered: LoweredRule;
   sets: PrefixSet[];
-  texts: RuleTexts | null;
 }
 
 /** What every host's compilation shares: the policies in order and the resolvers, cached across hosts. */
@@ -75,22 +66,10 @@ class FleetCompiler {
       const scratch = new SetTable();
       const ctx = { sets: scratch, selectors: this.selectors, namedPorts: this.namedPorts };
       const lowered = lowerRule({ policy: policy.name, direction, index }, policy[direction][index]!, ctx);
-      l = { lowered, sets: scratch.inOrder(), texts: null };
+      l = { lowered, sets: scratch.inOrder() };
       byPolicy[direction][index] = l;
     }
     return l;
-  }
-
-  /** A rule's ingress entries (without counter) per family and their canonical texts around the counter. */
-  private entryTexts(l: Lowering): RuleTexts {
-    if (!l.texts) {
-      const entry = (f: IpFamily) => {
-        const templates = ingressTemplates(l.lowered, f);
-        return { templates, around: templates.map(entryTextAround) };
-      };
-      l.texts = { ref: ruleRefText(l.lowered.ref), 4: entry(4), 6: entry(6) };
-    }
-    return l.texts;
   }
 
   host(host: string): DesiredState {
@@ -101,47 +80,31 @@ class FleetCompiler {
     // A rule lowers the same way on every interface of the host: its sets join the host's table in evaluation order
     // of first use, so each set is described by its first user on this host.
     const adopted = new Set<Lowering>();
-    const lowering = (policy: Policy, direction: Direction, index: number): Lowering => {
+    const lower = (policy: Policy, direction: Direction, index: number): LoweredRule => {
       const l = this.lowerOnce(policy, direction, index);
       if (!adopted.has(l)) {
         for (const s of l.sets) sets.adopt(s);
         adopted.add(l);
       }
-      return l;
+      return l.lowered;
     };
-    const lower = (policy: Policy, direction: Direction, index: number): LoweredRule =>
-      lowering(policy, direction, index).lowered;
     const ipsets = new Map<string, IpsetState>();
     const interfaces: InterfaceState[] = [];
     const egress: EgressState = { interfaces: [], ipsets: [] };
-    // The canonical text of each interface's entry lists and counters, written here for the state hash.
-    const known = new Map<object, string>();
 
     for (const ep of endpoints) {
       const group = selection.groups.findIndex((g) => g.endpoints.includes(ep.name));
       const applying = this.policies.filter((p) => selection.byPolicy.get(p.name)!.includes(group));
       const counters: RuleRef[] = [];
-      const counterTexts: string[] = [];
       const ingress: Record<IpFamily, IngressEntry[]> = { 4: [], 6: [] };
-      const entryTexts: Record<IpFamily, string[]> = { 4: [], 6: [] };
       for (const p of applying) {
         if (!p.types.includes('ingress')) continue;
-        p.ingress.forEach((_, i) => {
-          const l = lowering(p, 'ingress', i);
-          const texts = this.entryTexts(l);
-          const counter = counters.push({ ...l.lowered.ref }) - 1;
-          counterTexts.push(texts.ref);
-          for (const f of FAMILIES) {
-            const { templates, around } = texts[f];
-            for (let k = 0; k < templates.length; k++) {
-              ingress[f].push(ingressEntry(counter, templates[k]!));
-              entryTexts[f].push(around[k]![0] + counter + around[k]![1]);
-            }
-          }
-        });
+        for (let i = 0; i < p.ingress.length; i++) {
+          const l = lower(p, 'ingress', i);
+          const counter = counters.push({ ...l.ref }) - 1;
+          for (const f of FAMILIES) for (const t of ingressTemplates(l, f)) ingress[f].push(ingressEntry(counter, t));
+        }
       }
-      known.set(counters, `[${counterTexts.join(',')}]`);
-      for (const f of FAMILIES) known.set(ingress[f], `[${entryTexts[f].join(',')}]`);
       const egressSets = new Set<string>();
       const egressPolicies = applying
         .filter((p) => p.types.includes('egress'))
@@ -189,12 +152,7 @@ class FleetCompiler {
       interfaces,
       egress,
     };
-    const members: string[] = [];
-    for (const [id, set] of Object.entries(state.sets)) {
-      if (set instanceof PackedPrefixSet) members.push(`${JSON.stringify(id)}:${setDigestText(set)}`);
-    }
-    if (members.length === Object.keys(state.sets).length) known.set(state.sets, `{${members.join(',')}}`);
-    state.hash = desiredStateHash(state, known);
+    state.hash = desiredStateHash(state);
     return state;
   }
 

@@ -1,6 +1,6 @@
 // Canonical JSON of a DesiredState (sorted keys, no spacing) and the content hash that names it.
 import { createHash } from 'node:crypto';
-import type { DesiredState, IngressEntry, PortRange, RuleRef, SideMatch } from './desired-state.js';
+import type { DesiredState, IngressEntry, InterfaceState, PortRange, RuleRef, SideMatch } from './desired-state.js';
 import { PackedPrefixSet } from './prefix-set.js';
 
 /**
@@ -50,23 +50,10 @@ function sortedKeys(keys: readonly string[]): boolean {
   return true;
 }
 
-/**
- * Texts the caller made already for some objects of the value (by identity): compileHost writes each interface's
- * entries and counters from per-rule texts as it builds them, so the hash does not walk 10,000 entries again.
- */
-type KnownTexts = ReadonlyMap<object, string> | null;
-
-function write(value: unknown, out: Sink, setsByDigest: boolean, known: KnownTexts = null): void {
+function write(value: unknown, out: Sink, setsByDigest: boolean): void {
   if (value === null || typeof value !== 'object') {
     out.push(JSON.stringify(value) ?? 'null');
     return;
-  }
-  if (known !== null) {
-    const text = known.get(value);
-    if (text !== undefined) {
-      out.push(text);
-      return;
-    }
   }
   if (Array.isArray(value)) {
     // Lists of strings (a set's prefixes) are the bulk of a state: one stringify each is much faster, and a set's
@@ -83,7 +70,7 @@ function write(value: unknown, out: Sink, setsByDigest: boolean, known: KnownTex
     out.push('[');
     value.forEach((v, i) => {
       if (i) out.push(',');
-      write(v === undefined ? null : v, out, setsByDigest, known);
+      write(v === undefined ? null : v, out, setsByDigest);
     });
     out.push(']');
     return;
@@ -102,21 +89,21 @@ function write(value: unknown, out: Sink, setsByDigest: boolean, known: KnownTex
   // Frozen objects (prefix sets, entry sides) are shared by every host of a fleet compilation: written once.
   const obj = value as Record<string, unknown>;
   if (!Object.isFrozen(value)) {
-    writeObject(obj, out, setsByDigest, known);
+    writeObject(obj, out, setsByDigest);
     return;
   }
   const cache = frozenObjects[setsByDigest ? 'digest' : 'full'];
-  let cached = cache.get(value);
-  if (cached === undefined) {
+  let known = cache.get(value);
+  if (known === undefined) {
     const parts: string[] = [];
     writeObject(obj, parts, setsByDigest);
-    cached = parts.join('');
-    cache.set(value, cached);
+    known = parts.join('');
+    cache.set(value, known);
   }
-  out.push(cached);
+  out.push(known);
 }
 
-function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: boolean, known: KnownTexts = null): void {
+function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: boolean): void {
   // Hundreds of thousands of small objects (10,000 rules' entries): keys sorted only when they are not already, and
   // each key's text made once.
   const keys = Object.keys(obj);
@@ -134,107 +121,153 @@ function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: bool
       keyTexts.set(k, text);
     }
     out.push(text);
-    write(v, out, setsByDigest, known);
+    write(v, out, setsByDigest);
   }
   out.push('}');
 }
 
 /** A compiled set in the hash: its members by their sha256, beside its id, family and origin. */
-export function setDigestText(set: PackedPrefixSet): string {
+function setDigestText(set: PackedPrefixSet): string {
   return `{"digest":"${set.digest}","family":${set.family},"id":${JSON.stringify(set.id)},"origin":${JSON.stringify(set.origin)}}`;
 }
 
-/** The canonical JSON of a value (sets by digest, as in the hash): the pieces a caller hands desiredStateHash. */
-export function canonicalText(value: unknown): string {
-  return canonicalJson(value, true);
-}
+// The bulk of a state is its entries (10,000 rules: 10,000 entries of two sides each), its counters and its sets:
+// the writers below give each of them its canonical text in one template, field by field, when it has exactly the
+// fields of its type, and return null for anything else, which the generic writer then takes. Their texts are the
+// generic writer's, byte for byte (test/compile/compile-identity.test.ts, test/compile/state-hash.test.ts).
 
-/** A side of an entry, when it has exactly the fields of a SideMatch; null for anything else. */
-function sideText(side: SideMatch): string | null {
-  if (Object.keys(side).length !== 4) return null;
-  const { inSets, notInSets, ports, notPorts } = side;
-  if (!isStrings(inSets) || !isStrings(notInSets) || !Array.isArray(ports) || !Array.isArray(notPorts)) return null;
-  const range = (list: PortRange[]): string => (list.length === 0 ? '[]' : canonicalText(list));
-  return `{"inSets":${JSON.stringify(inSets)},"notInSets":${JSON.stringify(notInSets)},"notPorts":${range(notPorts)},"ports":${range(ports)}}`;
-}
-
-function isStrings(list: unknown): list is string[] {
-  if (!Array.isArray(list)) return false;
-  for (const x of list) if (typeof x !== 'string') return false;
-  return true;
-}
-
+const isStrings = (list: unknown): list is string[] => Array.isArray(list) && list.every((x) => typeof x === 'string');
 const nullOrNumber = (v: unknown): boolean => v === null || typeof v === 'number';
 
-/**
- * The canonical JSON of an ingress entry without its counter, as the texts before and after the counter: the same
- * text canonicalTextAround gives, written field by field for an entry of exactly IngressEntry's fields (10,000 rules'
- * entries are most of a state), and by canonicalTextAround for anything else.
- */
-export function entryTextAround(entry: Omit<IngressEntry, 'counter'>): [before: string, after: string] {
-  const { action, protocol, notProtocol, icmp, notICMP, source, destination } = entry;
-  const sides =
-    Object.keys(entry).length === 7 &&
-    typeof action === 'string' &&
-    nullOrNumber(protocol) &&
-    nullOrNumber(notProtocol) &&
-    icmp !== undefined &&
-    notICMP !== undefined &&
-    typeof source === 'object' &&
-    typeof destination === 'object' &&
-    source !== null &&
-    destination !== null
-      ? [sideText(source), sideText(destination)]
-      : [null, null];
-  if (sides[0] === null || sides[1] === null) return canonicalTextAround(entry, 'counter');
-  const icmpText = (v: object | null): string => (v === null ? 'null' : canonicalText(v));
-  return [
-    `{"action":${JSON.stringify(action)},"counter":`,
-    `,"destination":${sides[1]},"icmp":${icmpText(icmp)},"notICMP":${icmpText(notICMP)},` +
-      `"notProtocol":${JSON.stringify(notProtocol)},"protocol":${JSON.stringify(protocol)},"source":${sides[0]}}`,
-  ];
+function rangesText(list: readonly PortRange[]): string {
+  return list.length === 0 ? '[]' : canonicalJson(list, true);
 }
 
-/** The canonical JSON of a rule reference (a counter). */
-export function ruleRefText(ref: RuleRef): string {
+function sideText(side: SideMatch): string | null {
+  if (typeof side !== 'object' || side === null || Object.keys(side).length !== 4) return null;
+  const { inSets, notInSets, ports, notPorts } = side;
+  if (!isStrings(inSets) || !isStrings(notInSets) || !Array.isArray(ports) || !Array.isArray(notPorts)) return null;
+  return (
+    `{"inSets":${JSON.stringify(inSets)},"notInSets":${JSON.stringify(notInSets)},` +
+    `"notPorts":${rangesText(notPorts)},"ports":${rangesText(ports)}}`
+  );
+}
+
+function entryText(entry: IngressEntry): string | null {
+  if (typeof entry !== 'object' || entry === null || Object.keys(entry).length !== 8) return null;
+  const { counter, action, protocol, notProtocol, icmp, notICMP, source, destination } = entry;
+  if (!Number.isSafeInteger(counter) || typeof action !== 'string') return null;
+  if (!nullOrNumber(protocol) || !nullOrNumber(notProtocol) || icmp === undefined || notICMP === undefined) return null;
+  const src = sideText(source);
+  const dst = sideText(destination);
+  if (src === null || dst === null) return null;
+  const icmpText = (v: object | null): string => (v === null ? 'null' : canonicalJson(v, true));
+  return (
+    `{"action":${JSON.stringify(action)},"counter":${counter},"destination":${dst},"icmp":${icmpText(icmp)},` +
+    `"notICMP":${icmpText(notICMP)},"notProtocol":${JSON.stringify(notProtocol)},` +
+    `"protocol":${JSON.stringify(protocol)},"source":${src}}`
+  );
+}
+
+function ruleRefText(ref: RuleRef): string | null {
+  if (typeof ref !== 'object' || ref === null || Object.keys(ref).length !== 3) return null;
   const { policy, direction, index } = ref;
-  if (
-    Object.keys(ref).length !== 3 ||
-    typeof policy !== 'string' ||
-    typeof direction !== 'string' ||
-    typeof index !== 'number'
-  )
-    return canonicalText(ref);
+  if (typeof policy !== 'string' || typeof direction !== 'string' || !Number.isSafeInteger(index)) return null;
   return `{"direction":${JSON.stringify(direction)},"index":${index},"policy":${JSON.stringify(policy)}}`;
 }
 
-/**
- * The canonical JSON of `obj` with one more number field `key`, as the two texts around that number: an entry's
- * text made once per rule, with each interface's counter written between them.
- */
-export function canonicalTextAround(obj: object, key: string): [before: string, after: string] {
-  const before: Record<string, unknown> = {};
-  const after: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) if (k !== key) (k < key ? before : after)[k] = v;
-  const inner = (o: Record<string, unknown>): string => canonicalText(o).slice(1, -1);
-  const b = inner(before);
-  const a = inner(after);
-  return [`{${b}${b ? ',' : ''}${JSON.stringify(key)}:`, `${a ? ',' : ''}${a}}`];
+/** A list whose items one of the writers above takes (any it does not, the generic writer does). */
+function writeList<T>(list: readonly T[], itemText: (item: T) => string | null, out: Sink): void {
+  out.push('[');
+  for (let i = 0; i < list.length; i++) {
+    if (i) out.push(',');
+    const item = list[i];
+    const text = item === undefined ? 'null' : itemText(item);
+    if (text === null) write(item, out, true);
+    else out.push(text);
+  }
+  out.push(']');
+}
+
+function writeInterface(iface: InterfaceState, out: Sink): void {
+  const { name, endpoint, ingress, counters } = iface ?? {};
+  if (
+    typeof iface !== 'object' ||
+    iface === null ||
+    Object.keys(iface).length !== 4 ||
+    typeof name !== 'string' ||
+    typeof endpoint !== 'string' ||
+    !Array.isArray(counters) ||
+    typeof ingress !== 'object' ||
+    ingress === null ||
+    Object.keys(ingress).length !== 2 ||
+    !Array.isArray(ingress.v4) ||
+    !Array.isArray(ingress.v6)
+  ) {
+    write(iface, out, true);
+    return;
+  }
+  out.push('{"counters":');
+  writeList(counters, ruleRefText, out);
+  out.push(`,"endpoint":${JSON.stringify(endpoint)},"ingress":{"v4":`);
+  writeList(ingress.v4, entryText, out);
+  out.push(',"v6":');
+  writeList(ingress.v6, entryText, out);
+  out.push(`},"name":${JSON.stringify(name)}}`);
+}
+
+/** The state's set record: ids in order, each compiled set by its digest text. */
+function writeSets(sets: Record<string, unknown>, out: Sink): void {
+  const ids = Object.keys(sets);
+  if (!sortedKeys(ids)) ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  out.push('{');
+  let first = true;
+  for (const id of ids) {
+    const set = sets[id];
+    if (set === undefined) continue;
+    out.push(first ? `${JSON.stringify(id)}:` : `,${JSON.stringify(id)}:`);
+    first = false;
+    if (set instanceof PackedPrefixSet) out.push(setDigestText(set));
+    else write(set, out, true);
+  }
+  out.push('}');
 }
 
 /**
  * sha256 (hex) of the canonical JSON of everything in the state but `hash`, where each compiled set's prefixes are
  * replaced by their sha256 (`digest`): the same content gives the same hash, without the text of a million prefixes.
- * `known` gives the canonical text of some of the state's objects and arrays, by identity (see KnownTexts).
  */
-export function desiredStateHash(
-  state: Omit<DesiredState, 'hash'> | DesiredState,
-  known: ReadonlyMap<object, string> | null = null,
-): string {
+export function desiredStateHash(state: Omit<DesiredState, 'hash'> | DesiredState): string {
   const { hash: _ignored, ...rest } = state as DesiredState;
   const sink = new HashSink();
-  write(rest, sink, true, known);
+  const top = rest as unknown as Record<string, unknown>;
+  const keys = Object.keys(top).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  sink.push('{');
+  let first = true;
+  for (const k of keys) {
+    const v = top[k];
+    if (v === undefined) continue;
+    sink.push(first ? `${JSON.stringify(k)}:` : `,${JSON.stringify(k)}:`);
+    first = false;
+    if (k === 'interfaces' && Array.isArray(v)) {
+      sink.push('[');
+      (v as (InterfaceState | undefined)[]).forEach((iface, i) => {
+        if (i) sink.push(',');
+        if (iface === undefined) sink.push('null');
+        else writeInterface(iface, sink);
+      });
+      sink.push(']');
+    } else if (k === 'sets' && typeof v === 'object' && v !== null && !Array.isArray(v))
+      writeSets(v as Record<string, unknown>, sink);
+    else write(v, sink, true);
+  }
+  sink.push('}');
   return sink.digest();
+}
+
+/** The canonical JSON of a value with compiled sets by digest, by the generic writer alone: what the hash covers. */
+export function canonicalHashText(value: unknown): string {
+  return canonicalJson(value, true);
 }
 
 /** The canonical text of a state, hash included, every set with its prefixes: to compare and print byte for byte. */
