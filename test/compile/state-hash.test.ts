@@ -53,7 +53,7 @@ const RESHAPES: [string, (e: IngressEntry) => object][] = [
   ['a field more', (e) => ({ ...e, extra: 1 })],
   ['a field less', ({ icmp: _gone, ...e }) => e],
   ['an undefined field', (e) => ({ ...e, notICMP: undefined })],
-  ['fields in another order', (e) => ({ destination: e.destination, source: e.source, ...e })],
+  ['fields in another order', ({ destination, source, ...rest }) => ({ destination, source, ...rest })],
   ['ICMP in another key order', (e) => ({ ...e, icmp: { code: 3, type: 1 } })],
   ['ports with fields reversed', (e) => ({ ...e, source: { ...e.source, ports: [{ to: 9, from: 1 }] } })],
   ['a side with a field more', (e) => ({ ...e, destination: { ...e.destination, note: 'x' } })],
