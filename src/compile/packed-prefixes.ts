@@ -89,6 +89,9 @@ export class PrefixCollector {
   }
 }
 
+/** Addresses a prefix of each length spans (2 ** (32 - length)). */
+const V4_SPAN = Float64Array.from({ length: 33 }, (_, len) => 2 ** (32 - len));
+
 function packV4(words: Uint32Array, lens: Uint8Array, n: number): PackedPrefixes {
   const order = v4Order(words, lens, n);
   const outWords = new Uint32Array(n);
@@ -102,16 +105,18 @@ function packV4(words: Uint32Array, lens: Uint8Array, n: number): PackedPrefixes
     if (start <= lastEnd) continue;
     outWords[count] = start;
     outLens[count++] = len;
-    lastEnd = start + 2 ** (32 - len) - 1;
+    lastEnd = start + V4_SPAN[len]! - 1;
   }
+  // Most lists hold no duplicate or nested prefix: their arrays are the result as they are.
+  if (count === n) return { family: 4, count, words: outWords, lens: outLens };
   return { family: 4, count, words: outWords.slice(0, count), lens: outLens.slice(0, count) };
 }
 
 /**
- * IPv4 prefixes in sweep order (by address, shorter first on a tie) as indexes, by LSD radix sort (length, then the
- * address's low and high halves: three linear passes, where a comparison sort of a million prefixes takes a large
- * part of the compile time); null when they are in that order already (lists are often written sorted). Equal
- * prefixes stay adjacent.
+ * IPv4 prefixes in sweep order (by address, shorter first on a tie) as indexes, by LSD radix sort on the address's
+ * low then high halves (two linear passes, where a comparison sort of a million prefixes takes a large part of the
+ * compile time), then each run of equal addresses in order of length (such runs are rare and short); null when they
+ * are in that order already (lists are often written sorted). Ties keep the input order.
  */
 export function v4Order(words: Uint32Array, lens: Uint8Array, n: number): Uint32Array | null {
   let sorted = true;
@@ -119,28 +124,30 @@ export function v4Order(words: Uint32Array, lens: Uint8Array, n: number): Uint32
     sorted = words[i - 1]! < words[i]! || (words[i - 1] === words[i] && lens[i - 1]! <= lens[i]!);
   if (sorted) return null;
   const low = new Uint32Array(n);
-  const byLen = new Uint32Array(n);
   const out = new Uint32Array(n);
-  // Pass 1: by length.
-  const lenCounts = new Uint32Array(34);
-  for (let i = 0; i < n; i++) lenCounts[lens[i]! + 1]!++;
-  for (let b = 0; b < 33; b++) lenCounts[b + 1]! += lenCounts[b]!;
-  for (let i = 0; i < n; i++) byLen[lenCounts[lens[i]!]!++] = i;
-  // Pass 2: by the low 16 address bits.
+  // Pass 1: by the low 16 address bits.
   const counts = new Uint32Array(65537);
   for (let i = 0; i < n; i++) counts[(words[i]! & 0xffff) + 1]!++;
   for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
-  for (let i = 0; i < n; i++) {
-    const x = byLen[i]!;
-    low[counts[words[x]! & 0xffff]!++] = x;
-  }
-  // Pass 3: by the high 16 address bits.
+  for (let i = 0; i < n; i++) low[counts[words[i]! & 0xffff]!++] = i;
+  // Pass 2: by the high 16 address bits.
   counts.fill(0);
   for (let i = 0; i < n; i++) counts[(words[i]! >>> 16) + 1]!++;
   for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
   for (let i = 0; i < n; i++) {
     const x = low[i]!;
     out[counts[words[x]! >>> 16]!++] = x;
+  }
+  // Runs of one address: by length, stable (Array.prototype.sort is).
+  for (let i = 1; i < n; i++) {
+    const w = words[out[i]!]!;
+    if (words[out[i - 1]!] !== w) continue;
+    let end = i + 1;
+    while (end < n && words[out[end]!] === w) end++;
+    const run = Array.from(out.subarray(i - 1, end));
+    run.sort((a, b) => lens[a]! - lens[b]!);
+    out.set(run, i - 1);
+    i = end - 1;
   }
   return out;
 }
