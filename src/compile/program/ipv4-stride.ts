@@ -256,7 +256,8 @@ const cut = (a: Uint32Array, length: number): Uint32Array => (a.length === lengt
  * put in order by three counting sorts.
  */
 function buildOrder(keys: Buffer, count: number): Uint32Array {
-  const addressAt = (i: number): number => keys.readUInt32BE(i * 8 + 4);
+  const addressAt = (i: number): number =>
+    ((keys[i * 8 + 4]! << 24) | (keys[i * 8 + 5]! << 16) | (keys[i * 8 + 6]! << 8) | keys[i * 8 + 7]!) >>> 0;
   let last = -1;
   let lastLen = -1;
   for (let i = 0; i < count; i++) {
