@@ -262,14 +262,24 @@ const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encodi
 /** One chunk for every digest (compiling is synchronous): a host's ten thousand one-prefix sets allocate nothing. */
 let scratch: Buffer | null = null;
 
+/** Each octet's decimal text: its digit count, then up to three ASCII digits. */
+const OCTET_TEXT = new Uint8Array(256 * 4);
+for (let o = 0; o < 256; o++) {
+  const digits = String(o);
+  OCTET_TEXT[o * 4] = digits.length;
+  for (let d = 0; d < digits.length; d++) OCTET_TEXT[o * 4 + 1 + d] = digits.charCodeAt(d);
+}
+
 /** Writes an IPv4 prefix's text at `at` (at most 18 bytes), returns the end. */
 function writeV4(buf: Buffer, at: number, word: number, len: number): number {
   let pos = at;
   for (let shift = 24; shift >= 0; shift -= 8) {
-    const octet = (word >>> shift) & 255;
-    if (octet >= 100) buf[pos++] = 48 + ((octet / 100) | 0);
-    if (octet >= 10) buf[pos++] = 48 + (((octet / 10) | 0) % 10);
-    buf[pos++] = 48 + (octet % 10);
+    const t = ((word >>> shift) & 255) << 2;
+    const n = OCTET_TEXT[t]!;
+    buf[pos] = OCTET_TEXT[t + 1]!;
+    if (n > 1) buf[pos + 1] = OCTET_TEXT[t + 2]!;
+    if (n > 2) buf[pos + 2] = OCTET_TEXT[t + 3]!;
+    pos += n;
     buf[pos++] = shift ? 46 /* '.' */ : 47; /* '/' */
   }
   if (len >= 10) buf[pos++] = 48 + ((len / 10) | 0);
