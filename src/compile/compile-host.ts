@@ -30,10 +30,11 @@ import { SelectorAddresses, SetTable } from './sets.js';
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
 
-/** A rule lowered once for the fleet, with the sets it made. */
+/** A rule lowered once for the fleet, with the sets it made and its entries per family (made on first use). */
 interface Lowering {
   lowered: LoweredRule;
   sets: PrefixSet[];
+  templates: Record<IpFamily, Omit<IngressEntry, 'counter'>[]> | null;
 }
 
 /** What every host's compilation shares: the policies in order and the resolvers, cached across hosts. */
@@ -66,7 +67,7 @@ class FleetCompiler {
       const scratch = new SetTable();
       const ctx = { sets: scratch, selectors: this.selectors, namedPorts: this.namedPorts };
       const lowered = lowerRule({ policy: policy.name, direction, index }, policy[direction][index]!, ctx);
-      l = { lowered, sets: scratch.inOrder() };
+      l = { lowered, sets: scratch.inOrder(), templates: null };
       byPolicy[direction][index] = l;
     }
     return l;
@@ -80,14 +81,16 @@ class FleetCompiler {
     // A rule lowers the same way on every interface of the host: its sets join the host's table in evaluation order
     // of first use, so each set is described by its first user on this host.
     const adopted = new Set<Lowering>();
-    const lower = (policy: Policy, direction: Direction, index: number): LoweredRule => {
+    const lowering = (policy: Policy, direction: Direction, index: number): Lowering => {
       const l = this.lowerOnce(policy, direction, index);
       if (!adopted.has(l)) {
         for (const s of l.sets) sets.adopt(s);
         adopted.add(l);
       }
-      return l.lowered;
+      return l;
     };
+    const lower = (policy: Policy, direction: Direction, index: number): LoweredRule =>
+      lowering(policy, direction, index).lowered;
     const ipsets = new Map<string, IpsetState>();
     const interfaces: InterfaceState[] = [];
     const egress: EgressState = { interfaces: [], ipsets: [] };
@@ -100,9 +103,11 @@ class FleetCompiler {
       for (const p of applying) {
         if (!p.types.includes('ingress')) continue;
         for (let i = 0; i < p.ingress.length; i++) {
-          const l = lower(p, 'ingress', i);
-          const counter = counters.push({ ...l.ref }) - 1;
-          for (const f of FAMILIES) for (const t of ingressTemplates(l, f)) ingress[f].push(ingressEntry(counter, t));
+          const l = lowering(p, 'ingress', i);
+          // Made once per rule and shared by every interface and host that uses it.
+          l.templates ??= { 4: ingressTemplates(l.lowered, 4), 6: ingressTemplates(l.lowered, 6) };
+          const counter = counters.push({ ...l.lowered.ref }) - 1;
+          for (const f of FAMILIES) for (const t of l.templates[f]) ingress[f].push(ingressEntry(counter, t));
         }
       }
       const egressSets = new Set<string>();

@@ -63,6 +63,8 @@ export function prefixSetId(family: IpFamily, prefixes: readonly string[]): stri
 
 /** The set made of a packed list already (a selector's list, used by many rules): its digest is computed once. */
 const madeSets = new WeakMap<PackedPrefixes, PackedPrefixSet>();
+/** Lists of at most this many prefixes are digested again rather than remembered. */
+const REMEMBERED_SIZE = 16;
 
 /** The sets one host's state uses. A set is described by its first user, in evaluation order. */
 export class SetTable {
@@ -74,10 +76,12 @@ export class SetTable {
   private index: Record<string, PrefixSet> | null = null;
 
   add(prefixes: PackedPrefixes, origin: string): string {
-    let made = madeSets.get(prefixes);
+    // Only lists worth it are remembered: a rule's own nets are a new list each time, and a weak map entry per rule
+    // costs the collector more than the digest of a few prefixes.
+    let made = prefixes.count > REMEMBERED_SIZE ? madeSets.get(prefixes) : undefined;
     if (!made) {
       made = PackedPrefixSet.of(prefixes, origin);
-      madeSets.set(prefixes, made);
+      if (prefixes.count > REMEMBERED_SIZE) madeSets.set(prefixes, made);
     }
     if (!this.sets.has(made.id)) this.remember(made.origin === origin ? made : made.describedAs(origin));
     return made.id;
