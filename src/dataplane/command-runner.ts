@@ -4,7 +4,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { NotrackError } from '../errors.js';
 
 /** What a program said: its exit status (-1 when it could not run or was killed) and its output. */
-interface CommandResult {
+export interface CommandResult {
   status: number;
   stdout: string;
   stderr: string;
@@ -92,7 +92,8 @@ export async function runCheckedAsync(runner: AsyncCommandRunner, code: string, 
   return checked(await runner(argv), code, argv);
 }
 
-function checked(r: CommandResult, code: string, argv: string[]): string {
+/** The output of a program that exited 0; else DataplaneCommandError with `code`. */
+export function checked(r: CommandResult, code: string, argv: string[]): string {
   if (r.status !== 0) throw new DataplaneCommandError(code, argv, r.status, r.stderr);
   return r.stdout;
 }

@@ -7,10 +7,12 @@ import {
   formatAddress,
   parseIpsetHeaders,
   observeIpsets,
+  observeIpsetsAsync,
   parseIpsetList,
   renderIpsetRestore,
   setOptions,
   IpsetDesiredError,
+  type CommandRunner,
   type IpsetActual,
 } from '../../src/dataplane/ipset/index.js';
 import { parseIp } from '../../src/net/cidr.js';
@@ -192,14 +194,26 @@ test('the diff reports member changes, missing, extra and mistyped sets, and lef
   assert.equal(diffIpsets([want[0]!], actual()), [{ kind: 'extra-set', name: 'notrack-peers6', references: 0 }]);
 });
 
-test('observing reads every set with one ipset list; headers alone with -t; temporary sets are leftovers', () => {
-  const calls: string[][] = [];
+/** A runner that answers from `outputs` by argv (joined with spaces) and records what it ran. */
+function scripted(outputs: Record<string, { status?: number; stdout?: string; stderr?: string }>) {
+  const calls: string[] = [];
+  const runner: CommandRunner = (argv) => {
+    calls.push(argv.join(' '));
+    const out = outputs[argv.join(' ')];
+    if (!out) throw new Error(`unexpected ${argv.join(' ')}`);
+    return { status: out.status ?? 0, stdout: out.stdout ?? '', stderr: out.stderr ?? '' };
+  };
+  return { calls, runner };
+}
+
+test("observing reads the headers, then every set at once while the host's own sets are small; temporary sets are leftovers", () => {
   const tmp = FULL_LIST.replace('Name: notrack-empty', 'Name: notrack-peers-tmp');
-  const seen = observeIpsets((argv) => {
-    calls.push(argv);
-    return { status: 0, stdout: tmp, stderr: '' };
+  const { calls, runner } = scripted({
+    'ipset list -t': { stdout: LIST },
+    'ipset list': { stdout: tmp },
   });
-  assert.equal(calls, [['ipset', 'list']]);
+  const seen = observeIpsets(runner);
+  assert.equal(calls, ['ipset list -t', 'ipset list']);
   assert.equal(
     seen.sets.map((s) => [s.name, s.members]),
     [
@@ -212,20 +226,52 @@ test('observing reads every set with one ipset list; headers alone with -t; temp
     ['notrack-peers-tmp'],
   );
   calls.length = 0;
-  const headers = observeIpsets(
-    (argv) => {
-      calls.push(argv);
-      return { status: 0, stdout: LIST, stderr: '' };
-    },
-    { members: false },
-  );
-  assert.equal(calls, [['ipset', 'list', '-t']]);
+  const headers = observeIpsets(runner, { members: false });
+  assert.equal(calls, ['ipset list -t']);
   assert.equal(
     headers.sets.map((s) => [s.name, s.members.length]),
     [
       ['notrack-peers', 0],
       ['notrack-peers6', 0],
     ],
+  );
+});
+
+test("a big set of the host's own is never read through: notrack's sets are listed by name, one that vanished is left out", async () => {
+  const big = LIST.replace(/(Name: other[\s\S]*Number of entries: )0/, '$11000000');
+  const [peersText, peers6Text] = FULL_LIST.split('\n\n');
+  const outputs = {
+    'ipset list -t': { stdout: big },
+    'ipset list notrack-peers': { stdout: `${peersText}\n` },
+    'ipset list notrack-peers6': { stdout: `${peers6Text}\n` },
+  };
+  const { calls, runner } = scripted(outputs);
+  const seen = observeIpsets(runner);
+  assert.equal(calls, ['ipset list -t', 'ipset list notrack-peers', 'ipset list notrack-peers6']);
+  assert.equal(
+    seen.sets.map((s) => [s.name, s.members]),
+    [
+      ['notrack-peers', ['192.168.1.0/24', '10.0.0.0/8', '10.0.0.5 nomatch']],
+      ['notrack-peers6', ['fe80::1', 'abcd::/16']],
+    ],
+  );
+  // Destroyed between the two reads (a person, or a concurrent `notrack remove`): it is gone, so it is not there.
+  const gone = scripted({
+    ...outputs,
+    'ipset list notrack-peers6': { status: 1, stderr: 'ipset v7.17: The set with the given name does not exist\n' },
+  });
+  assert.equal(
+    (await observeIpsetsAsync(async (argv) => gone.runner(argv))).sets.map((s) => s.name),
+    ['notrack-peers'],
+  );
+  // Any other failure is an error, as before.
+  const broken = scripted({
+    ...outputs,
+    'ipset list notrack-peers': { status: 2, stderr: 'Operation not permitted\n' },
+  });
+  assert.throws(
+    () => observeIpsets(broken.runner),
+    /ipset list notrack-peers failed \(exit 2\): Operation not permitted/,
   );
 });
 

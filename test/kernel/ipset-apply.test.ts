@@ -186,4 +186,41 @@ kt('a leftover temporary set and a set of the wrong type are repaired; extra set
   }
 });
 
+kt(
+  "a host's own big set is never read through: notrack's sets are read by name, and a second apply leaves them alone",
+  () => {
+    const ns = NetNs.create('if');
+    try {
+      // A fail2ban/CrowdSec-style deny list of 50,000 addresses beside notrack's small set.
+      const own: string[] = ['create host-deny hash:ip family inet hashsize 65536 maxelem 131072'];
+      for (let i = 0; i < 50_000; i++) own.push(`add host-deny 198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
+      const runner: CommandRunner = (argv, input) => spawnRunner(['ip', 'netns', 'exec', ns.name, ...argv], input);
+      assert.equal(runner(['ipset', 'restore'], `${own.join('\n')}\n`).status, 0);
+      const ran: string[] = [];
+      const recording: CommandRunner = (argv, input) => {
+        ran.push(argv.join(' '));
+        return runner(argv, input);
+      };
+      const want: IpsetDesired[] = [{ name: 'notrack-peers', family: 4, members: ['10.0.0.0/8', '192.0.2.7/32'] }];
+      assert.equal(applyIpsets(recording, want).created, ['notrack-peers']);
+      ran.length = 0;
+      const seen = observeIpsets(recording);
+      assert.equal(ran, ['ipset list -t', 'ipset list notrack-peers'], "only the headers, then notrack's set by name");
+      assert.equal(
+        seen.sets.map((s) => [s.name, [...s.members].sort()]),
+        [['notrack-peers', ['10.0.0.0/8', '192.0.2.7']]],
+      );
+      assert.equal(applyIpsets(recording, want).unchanged, ['notrack-peers']);
+      assert.equal(
+        ran.filter((c) => c === 'ipset list' || c.startsWith('ipset save')),
+        [],
+        "the host's set was never listed with its members",
+      );
+      assert.equal(setNames(ns), ['host-deny', 'notrack-peers']);
+    } finally {
+      ns.delete();
+    }
+  },
+);
+
 test.run();

@@ -20,6 +20,8 @@ export interface IpsetActualSet {
   maxelem: number | undefined;
   /** How many kernel objects (iptables rules) use the set; a set in use cannot be destroyed. */
   references: number;
+  /** How many members the kernel says the set has (`Number of entries`; absent from an old ipset's output). */
+  entries?: number;
   /** Members as `ipset save` prints them (hosts without /32 or /128, flags such as `nomatch` kept). */
   members: string[];
 }
