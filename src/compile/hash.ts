@@ -104,8 +104,30 @@ function write(value: unknown, out: Sink, setsByDigest: boolean): void {
 }
 
 function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: boolean): void {
-  // Hundreds of thousands of small objects (10,000 rules' entries): keys sorted only when they are not already, and
-  // each key's text made once.
+  writeFields(obj, out, (_, v) => write(v, out, setsByDigest));
+}
+
+/** `"key":`, made once per key: a state has a few dozen distinct keys besides its set ids. */
+function keyText(k: string): string {
+  let text = keyTexts.get(k);
+  if (text === undefined) {
+    text = `${JSON.stringify(k)}:`;
+    keyTexts.set(k, text);
+  }
+  return text;
+}
+
+/**
+ * An object's defined fields in key order, each value written by `value`. Hundreds of thousands of small objects
+ * (10,000 rules' entries) come here when they are not of a shape the writers below know: keys are sorted only when
+ * they are not already.
+ */
+function writeFields(
+  obj: Record<string, unknown>,
+  out: Sink,
+  value: (key: string, v: unknown) => void,
+  keyOf: (key: string) => string = keyText,
+): void {
   const keys = Object.keys(obj);
   if (!sortedKeys(keys)) keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   out.push('{');
@@ -115,13 +137,8 @@ function writeObject(obj: Record<string, unknown>, out: Sink, setsByDigest: bool
     if (v === undefined) continue;
     if (!first) out.push(',');
     first = false;
-    let text = keyTexts.get(k);
-    if (text === undefined) {
-      text = `${JSON.stringify(k)}:`;
-      keyTexts.set(k, text);
-    }
-    out.push(text);
-    write(v, out, setsByDigest);
+    out.push(keyOf(k));
+    value(k, v);
   }
   out.push('}');
 }
@@ -216,21 +233,14 @@ function writeInterface(iface: InterfaceState, out: Sink): void {
   out.push(`},"name":${JSON.stringify(name)}}`);
 }
 
-/** The state's set record: ids in order, each compiled set by its digest text. */
+/** The state's set record: ids in order, each compiled set by its digest text (ids are not kept as key texts). */
 function writeSets(sets: Record<string, unknown>, out: Sink): void {
-  const ids = Object.keys(sets);
-  if (!sortedKeys(ids)) ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  out.push('{');
-  let first = true;
-  for (const id of ids) {
-    const set = sets[id];
-    if (set === undefined) continue;
-    out.push(first ? `${JSON.stringify(id)}:` : `,${JSON.stringify(id)}:`);
-    first = false;
-    if (set instanceof PackedPrefixSet) out.push(setDigestText(set));
-    else write(set, out, true);
-  }
-  out.push('}');
+  writeFields(
+    sets,
+    out,
+    (_, set) => (set instanceof PackedPrefixSet ? out.push(setDigestText(set)) : write(set, out, true)),
+    (id) => `${JSON.stringify(id)}:`,
+  );
 }
 
 /**
@@ -240,15 +250,7 @@ function writeSets(sets: Record<string, unknown>, out: Sink): void {
 export function desiredStateHash(state: Omit<DesiredState, 'hash'> | DesiredState): string {
   const { hash: _ignored, ...rest } = state as DesiredState;
   const sink = new HashSink();
-  const top = rest as unknown as Record<string, unknown>;
-  const keys = Object.keys(top).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  sink.push('{');
-  let first = true;
-  for (const k of keys) {
-    const v = top[k];
-    if (v === undefined) continue;
-    sink.push(first ? `${JSON.stringify(k)}:` : `,${JSON.stringify(k)}:`);
-    first = false;
+  writeFields(rest as unknown as Record<string, unknown>, sink, (k, v) => {
     if (k === 'interfaces' && Array.isArray(v)) {
       sink.push('[');
       (v as (InterfaceState | undefined)[]).forEach((iface, i) => {
@@ -257,11 +259,10 @@ export function desiredStateHash(state: Omit<DesiredState, 'hash'> | DesiredStat
         else writeInterface(iface, sink);
       });
       sink.push(']');
-    } else if (k === 'sets' && typeof v === 'object' && v !== null && !Array.isArray(v))
+    } else if (k === 'sets' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
       writeSets(v as Record<string, unknown>, sink);
-    else write(v, sink, true);
-  }
-  sink.push('}');
+    } else write(v, sink, true);
+  });
   return sink.digest();
 }
 
