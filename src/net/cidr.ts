@@ -252,6 +252,49 @@ export class NetList {
     for (let i = 0; i < this.#count; i++) out[i] = this.at(i);
     return out;
   }
+
+  /** The nets as flat arrays (a stored form: the persisted parse cache): address bytes back to back, lengths, flags. */
+  flat(): { addrs: Uint8Array; prefix: Uint8Array; flags: Uint8Array } {
+    let bytes = 0;
+    for (let i = 0; i < this.#count; i++) bytes += this.#flags[i]! & NET_V6 ? 16 : 4;
+    const addrs = new Uint8Array(bytes);
+    for (let i = 0, at = 0; i < this.#count; i++) {
+      const a = this.addr(i);
+      addrs.set(a, at);
+      at += a.length;
+    }
+    return { addrs, prefix: this.#prefix.slice(0, this.#count), flags: this.#flags.slice(0, this.#count) };
+  }
+
+  /** A list from flat() arrays; null when they do not fit together (a flag or length out of range, bytes left over). */
+  static fromFlat(f: { addrs: Uint8Array; prefix: Uint8Array; flags: Uint8Array }): NetList | null {
+    const n = f.prefix.length;
+    if (f.flags.length !== n) return null;
+    const list = new NetList();
+    // At least one slot each, so that parse() can still grow them by doubling.
+    list.#where = new Uint32Array(Math.max(n, 1));
+    list.#prefix = new Uint8Array(Math.max(n, 1));
+    list.#prefix.set(f.prefix);
+    list.#flags = new Uint8Array(Math.max(n, 1));
+    list.#flags.set(f.flags);
+    let from = 0;
+    for (let i = 0; i < n; i++) {
+      const flags = f.flags[i]!;
+      const size = flags & NET_V6 ? 16 : 4;
+      if (flags > (NET_V6 | NET_HOST_BITS) || f.prefix[i]! > size * 8 || from + size > f.addrs.length) return null;
+      if (list.#used + 16 > SLAB_BYTES) {
+        list.#slabs.push(new Uint8Array(SLAB_BYTES));
+        list.#used = 0;
+      }
+      list.#slabs[list.#slabs.length - 1]!.set(f.addrs.subarray(from, from + size), list.#used);
+      list.#where[i] = (list.#slabs.length - 1) * SLAB_BYTES + list.#used;
+      list.#used += size;
+      from += size;
+    }
+    if (from !== f.addrs.length) return null;
+    list.#count = n;
+    return list;
+  }
 }
 
 /** An IPv4 address held as a u32 word, in dotted quad ("10.0.0.1"). */

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
+  linkSync,
   mkdirSync,
   readFileSync,
   renameSync,
@@ -15,20 +16,23 @@ import {
   fsyncSync,
   closeSync,
   rmSync,
+  readSync,
 } from 'node:fs';
 import path from 'node:path';
 import type { DesiredState, PrefixSet } from '../compile/desired-state.js';
 import { PackedPrefixSet } from '../compile/prefix-set.js';
 import { NotrackError } from '../errors.js';
+import { pruneSets, readStoredSet, removeSets, storeSet, storedApart, type StoredSetEntry } from './set-store.js';
 
 const RECORD_VERSION = 1;
 /**
- * 3: large sets are stored packed (`count` and `packed`, no `prefixes`). An older notrack refuses such a file as not
- * its version (and compiles from Git again) instead of reading sets without members. Version 2 files (every set as
- * text) are still read.
+ * 4: large sets are stored in set files by id (set-store.ts), named in `setFiles` and by `stored` in each set.
+ * 3: large sets are stored packed inline (`count` and `packed`, no `prefixes`). An older notrack refuses a newer file
+ * as not its version (and compiles from Git again) instead of reading sets without members. Version 2 files (every
+ * set as text) and version 3 files are still read.
  */
-const STATE_VERSION = 3;
-const STATE_VERSIONS_READ: readonly unknown[] = [2, 3];
+const STATE_VERSION = 4;
+const STATE_VERSIONS_READ: readonly unknown[] = [2, 3, 4];
 
 export interface AppliedRevision {
   repo: string;
@@ -91,16 +95,22 @@ export function makeStateDir(stateDir: string): void {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
 }
 
-function writeAtomic(file: string, text: string): void {
+/**
+ * Writes a file in the state folder whole or not at all (temporary file, rename). `durable: false` skips the fsync:
+ * for a cache whose entries are checked when read, where a file a power loss tore only costs a parse.
+ */
+export function writeAtomic(file: string, text: string | Uint8Array, opts: { durable?: boolean } = {}): void {
   makeStateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, text, { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    if (opts.durable !== false) {
+      const fd = openSync(tmp, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     }
     renameSync(tmp, file);
   } catch (e) {
@@ -207,13 +217,15 @@ export function writeRecord(stateDir: string, record: AppliedRecord): void {
 /**
  * A state as read: its sets become PackedPrefixSets whose members are decoded (packed ones) or packed (text ones, as
  * older versions wrote every set) only when something reads them; drift and the unread path need only their ids.
+ * A set kept in a set file is read and checked against the state's digest of it here.
  */
 function readState(file: string): DesiredState | null {
   const state = readChecked<{ state: DesiredState }>(file, stateShape).value?.state;
   if (!state) return null;
   const sets: Record<string, PrefixSet> = {};
   for (const [id, raw] of Object.entries(state.sets)) {
-    const set = PackedPrefixSet.stored(raw as unknown as Record<string, unknown>);
+    const fields = raw as unknown as Record<string, unknown>;
+    const set = 'stored' in fields ? readStoredSet(path.dirname(file), fields) : PackedPrefixSet.stored(fields);
     if (!set || set.id !== id) return null;
     sets[id] = set;
   }
@@ -233,9 +245,54 @@ export function readAppliedState(stateDir: string): DesiredState | null {
   return readState(paths.desired);
 }
 
-/** Keeps the state of an apply about to start (before anything changes). */
+/**
+ * Keeps the state of an apply about to start (before anything changes). Its large sets go to set files by id first
+ * (only those no file holds yet are written), so the state file stays small and names them.
+ */
 export function writePendingState(stateDir: string, state: DesiredState): void {
-  writeChecked(recordPaths(stateDir).next, { formatVersion: STATE_VERSION, state });
+  const sets: Record<string, PrefixSet | StoredSetEntry> = {};
+  const setFiles: string[] = [];
+  for (const [id, set] of Object.entries(state.sets)) {
+    if (!storedApart(set)) sets[id] = set;
+    else {
+      sets[id] = storeSet(stateDir, set, writeAtomic);
+      setFiles.push(id);
+    }
+  }
+  writeChecked(recordPaths(stateDir).next, { formatVersion: STATE_VERSION, setFiles, state: { ...state, sets } });
+}
+
+/** The set files a state file names (none for older versions; a file that cannot be read needs none). */
+function setFilesOf(file: string): string[] {
+  let head: string;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      head = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+  const m = /^\{"checksum":"[0-9a-f]{64}","formatVersion":\d+,"setFiles":\[([^\]]*)\]/.exec(head);
+  // A list too long for the head: read the whole file (thousands of large sets).
+  if (!m && /^\{"checksum":"[0-9a-f]{64}","formatVersion":\d+,"setFiles":/.test(head)) {
+    const all = readChecked<{ setFiles: string[] }>(file, (v) =>
+      isObject(v) && Array.isArray(v['setFiles']) ? null : 'has no set files',
+    ).value;
+    return all ? all.setFiles.filter((id) => typeof id === 'string') : [];
+  }
+  return m ? [...m[1]!.matchAll(/"([0-9a-f]{16})"/g)].map((x) => x[1]!) : [];
+}
+
+/** Removes the set files that no state file (applied, pending, previous) names any more. Under the host lock. */
+export function pruneStoredSets(stateDir: string): void {
+  const paths = recordPaths(stateDir);
+  const kept = new Set<string>();
+  for (const file of [paths.desired, paths.next, paths.previous]) for (const id of setFilesOf(file)) kept.add(id);
+  pruneSets(stateDir, kept);
 }
 
 /**
@@ -246,15 +303,25 @@ export function writePendingState(stateDir: string, state: DesiredState): void {
 export function promotePendingState(stateDir: string): void {
   const paths = recordPaths(stateDir);
   renameSync(paths.next, paths.desired);
+  pruneStoredSets(stateDir);
 }
 
-/** Keeps the applied state as the previous one before a switch that is to be confirmed (the way back): a byte copy,
- *  checksum included, so a large state is not serialised again. */
+/**
+ * Keeps the applied state as the previous one before a switch that is to be confirmed (the way back): a hard link
+ * (a byte copy where links fail), so a large state is neither read nor written. Safe because a state file is never
+ * written in place: every write renames a new file over the name, and the link keeps the old one.
+ */
 export function keepPreviousState(stateDir: string): void {
   const paths = recordPaths(stateDir);
   const tmp = `${paths.previous}.${process.pid}.tmp`;
   try {
-    copyFileSync(paths.desired, tmp);
+    rmSync(tmp, { force: true });
+    try {
+      linkSync(paths.desired, tmp);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
+      copyFileSync(paths.desired, tmp);
+    }
     renameSync(tmp, paths.previous);
   } catch (e) {
     rmSync(tmp, { force: true });
@@ -274,4 +341,5 @@ export function removePreviousState(stateDir: string): void {
 /** Removes the record and the states (notrack remove). */
 export function removeRecord(stateDir: string): void {
   for (const f of Object.values(recordPaths(stateDir))) rmSync(f, { force: true });
+  removeSets(stateDir);
 }

@@ -136,7 +136,8 @@ export function convergeInterface(
   const { state } = opts;
   const iface = plannedInterfaces(state, [ifname]).apply.get(ifname)!;
   const fingerprint = interfaceFingerprint(state, iface);
-  const before = observeInterface({ ifname, pinDir: opts.bpffs });
+  // No counters (10,000 rules' per-CPU values) and no `tc` spawn: nothing below reads them, and they change no finding.
+  const before = observeInterface({ ifname, pinDir: opts.bpffs, counters: false, clsBpf: false });
   if (before.findings.some((f) => f.code === 'xdp-foreign')) {
     const others = before.xdp.programs.filter((p) => !p.ours);
     const foreign = others.map((p) => `${p.name || 'unnamed'} (id ${p.id})`).join(', ');

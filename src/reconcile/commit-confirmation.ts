@@ -16,8 +16,11 @@ export interface PendingSwitch {
   revision: AppliedRevision;
   /** The DesiredState hash switched in: a rollback only undoes it while the record still names it. */
   desiredHash: string;
-  /** What ran before: null when nothing of notrack's did (a rollback then removes notrack). */
-  previous: { state: DesiredState; revision: AppliedRevision } | null;
+  /**
+   * What ran before: null when nothing of notrack's did (a rollback then removes notrack). Its state is read only by a
+   * rollback (null then: it could not be read, and the rollback removes notrack as when nothing ran).
+   */
+  previous: { state: () => DesiredState | null; revision: AppliedRevision } | null;
   probes: Probe[];
   before: ProbeResult[];
 }
@@ -68,9 +71,10 @@ export async function confirmSwitch(p: PendingSwitch, opts: ConfirmOptions): Pro
       const record = readRecord(opts.stateDir);
       // Another notrack changed the host since (a person's apply): undo nothing of theirs.
       if (record && record.desiredHash !== p.desiredHash) return null;
-      if (p.previous) {
+      const previous = p.previous?.state() ?? null;
+      if (p.previous && previous) {
         const r = applyHost({
-          state: p.previous.state,
+          state: previous,
           revision: p.previous.revision,
           bpffs: opts.bpffs,
           stateDir: opts.stateDir,

@@ -67,6 +67,21 @@ export function dataplaneConfig(state: DesiredState): DataplaneConfig {
  * they use, the failsafes and the program configuration. Equal fingerprints need no new generation.
  */
 export function interfaceFingerprint(state: DesiredState, iface: InterfaceState): string {
+  // Asked for by the apply and again by the view it records (10,000 rules: one JSON.stringify of every entry each
+  // time). A state is not changed after its compile; a `*` endpoint's copies share its entries.
+  const known = fingerprints.get(iface.ingress);
+  if (known?.state === state && known.counters === iface.counters) return known.fingerprint;
+  const fingerprint = computeFingerprint(state, iface);
+  fingerprints.set(iface.ingress, { state, counters: iface.counters, fingerprint });
+  return fingerprint;
+}
+
+const fingerprints = new WeakMap<
+  InterfaceState['ingress'],
+  { state: DesiredState; counters: InterfaceState['counters']; fingerprint: string }
+>();
+
+function computeFingerprint(state: DesiredState, iface: InterfaceState): string {
   const setIds = new Set<string>();
   for (const e of [...iface.ingress.v4, ...iface.ingress.v6]) {
     for (const side of [e.source, e.destination]) for (const id of [...side.inSets, ...side.notInSets]) setIds.add(id);

@@ -5,6 +5,7 @@ import { detachInterface, pinnedInterfaces } from '../dataplane/xdp/index.js';
 import { removeAll, spawnRunner, type CommandRunner } from '../dataplane/iptables/index.js';
 import { removeAllIpsets } from '../dataplane/ipset/index.js';
 import { removeRecord } from './applied-record.js';
+import { removeParseCache } from './parse-cache.js';
 
 interface RemoveOptions {
   bpffs: string;
@@ -47,6 +48,7 @@ export function removeHost(opts: RemoveOptions): HostRemoval {
   out.ipsetsInUse = sets.inUse;
   if (sets.destroyed.length) step(`ipsets destroyed: ${sets.destroyed.join(', ')}`);
   removeRecord(opts.stateDir);
+  removeParseCache(opts.stateDir);
   step(`record removed from ${opts.stateDir}`);
   return out;
 }

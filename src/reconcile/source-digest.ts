@@ -18,7 +18,7 @@ import { recordedView, type RecordedView } from './applied-view.js';
 import { plannedInterfaceNames } from './host-dataplane.js';
 
 /** Changes whenever the compiler could turn the same files into a different state (bump with the compile stage). */
-const COMPILER_TAG = `notrack-compile-${DESIRED_STATE_VERSION}-dir1688-terminal-state3`;
+export const COMPILER_TAG = `notrack-compile-${DESIRED_STATE_VERSION}-dir1688-terminal-state3`;
 const DIGEST_VERSION = 2;
 
 interface DigestFile {

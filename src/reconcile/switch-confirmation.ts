@@ -6,6 +6,7 @@ import type { CommandRunner } from '../dataplane/iptables/index.js';
 import type { ConfirmOutcome, ReconcileOutcome, Unlocked } from '../agent/reconciler.js';
 import type { CommitProbes } from '../model/resources.js';
 import type { SourceOptions } from '../source/index.js';
+import { NotrackError } from '../errors.js';
 import {
   keepPreviousState,
   readPreviousState,
@@ -52,6 +53,17 @@ function safeRecord(stateDir: string): AppliedRecord | null {
   }
 }
 
+/** The kept previous state is no longer the one the switch replaced: nothing safe to roll back to. */
+export class PreviousStateLostError extends NotrackError {
+  constructor(stateDir: string, hash: string) {
+    super(
+      'previous-state-lost',
+      `the state to roll back to (${hash.slice(0, 12)}) is no longer in ${stateDir} (another notrack replaced it, or it ` +
+        'was removed or damaged): the host keeps what it runs',
+    );
+  }
+}
+
 export class SwitchConfirmation {
   private pending: PendingSwitch | null = null;
   private previous: PendingSwitch['previous'] = null;
@@ -71,16 +83,44 @@ export class SwitchConfirmation {
     return { configured, probes, before: await unlocked(() => probeBefore(probes)) };
   }
 
-  /** Under the host lock, before applyHost: what runs now is the way back (kept on disk for a restart). */
-  rememberPrevious(record: AppliedRecord | null, current: DesiredState | null, hash: string): void {
-    this.previous = current && record ? { state: current, revision: record.revision } : null;
-    if (!this.previous || this.opts.timeoutMs === undefined || record!.desiredHash === hash) return;
+  /**
+   * Under the host lock, before applyHost: what runs now is the way back (kept on disk for a restart). `current`
+   * reads the applied state; it is called only when the file cannot be kept (the rollback then has it in memory) or
+   * an apply was left pending: otherwise the kept file is read at rollback, and a switch that is confirmed never
+   * decodes it.
+   */
+  rememberPrevious(record: AppliedRecord | null, current: () => DesiredState | null, hash: string): void {
+    this.previous = null;
+    // Without confirmation nothing is ever rolled back (switched() keeps no pending switch): nothing to remember.
+    if (this.opts.timeoutMs === undefined || !record?.desiredHash || record.desiredHash === hash) return;
+    const eager = (): void => {
+      const state = current();
+      this.previous = state ? { state: () => state, revision: record.revision } : null;
+    };
+    // A record left pending names a state that is not the applied file's: read it now, as it is.
+    if (record.pending) eager();
     try {
       keepPreviousState(this.opts.stateDir);
     } catch {
       // Only a restart during the confirmation needs the copy (it then rolls back to nothing of notrack's).
       removePreviousState(this.opts.stateDir);
+      if (!this.previous) eager();
+      return;
     }
+    if (this.previous) return;
+    const stateDir = this.opts.stateDir;
+    const expected = record.desiredHash;
+    this.previous = {
+      revision: record.revision,
+      state: () => {
+        const state = readPreviousState(stateDir);
+        // Another notrack's confirmed apply may have kept its own previous state over this one since.
+        // A kept file that is gone or fails its checks is lost too: a rollback must never take it for "nothing of
+        // notrack's ran before" and remove the host's protection.
+        if (!state || state.hash !== expected) throw new PreviousStateLostError(stateDir, expected);
+        return state;
+      },
+    };
   }
 
   /** After the apply: a Ready switch to `hash` waits for confirm(), and its outcome says so at once. */
@@ -129,7 +169,7 @@ export class SwitchConfirmation {
     this.pending = {
       revision: left.revision,
       desiredHash: left.desiredHash,
-      previous: left.previous && state ? { state, revision: left.previous } : null,
+      previous: left.previous && state ? { state: () => state, revision: left.previous } : null,
       probes: commitProbes(this.opts.source, left.probes),
       before: left.before,
     };

@@ -184,4 +184,41 @@ gate.test('an agent killed (-9) while it confirms a lock-out commit rolls it bac
   }),
 );
 
+gate.test(
+  'a rollback whose kept previous state is gone fails and keeps the host protected (never removes notrack)',
+  () =>
+    withLab(async (lab) => {
+      lab.commit(dbPolicy(), 'good');
+      const git = await gitServer(lab);
+      const extra = ['--repo', git.url, '--confirm-timeout', '6s'];
+      const agent = startLabAgent(lab, { port: PORT, extra });
+      try {
+        await agent.waitFor(/"commit confirmed"/, { timeoutMs: 90_000 });
+        const bad = lab.commit(lockOutPolicy('Ingress'), 'deny all inbound');
+        const mark = agent.output.length;
+        agent.child.kill('SIGHUP');
+        await agent.waitFor(/confirming: 1 probe within 6 s/, { from: mark, timeoutMs: 90_000 });
+        // The way back is read only at rollback time (it is kept by a link, not in memory): take it away first.
+        rmSync(path.join(lab.stateDir, 'applied-state.previous.json'));
+        const failed = await agent.waitForLine((l) => (l.includes('"rollback failed"') ? l : null), {
+          from: mark,
+          timeoutMs: 60_000,
+          what: 'the failed rollback',
+        });
+        assert.match(failed, /previous-state-lost|no longer in/);
+        assert.not.match(agent.output.slice(mark), /"commit rolled back"/);
+        assert.is(lab.record().revision.commit, bad, 'the record still names what runs');
+        assert.ok(lab.xdpAttached(), 'notrack was not removed from the host');
+        assert.ok(
+          notrackRules(lab, 4).some((l) => l.startsWith('-A NOTRACK-')),
+          'its iptables rules stay',
+        );
+      } finally {
+        await agent.stop('SIGTERM', 20_000);
+        await git.server.stop('SIGTERM', 5_000);
+        rmSync(git.home, { recursive: true, force: true });
+      }
+    }),
+);
+
 gate.test.run();

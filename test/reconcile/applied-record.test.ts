@@ -3,13 +3,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   inspectRecord,
+  keepPreviousState,
   promotePendingState,
   readAppliedState,
+  readPreviousState,
+  removePreviousState,
   writePendingState,
   writeRecord,
   type AppliedRecord,
@@ -125,12 +128,12 @@ test('an applied state edited by hand is not trusted', () => {
   const text = readFileSync(file, 'utf8');
   writeFileSync(file, text.replace('fd00::/8', 'fd01::/16'));
   assert.is(readAppliedState(dir), null, 'a member given as text changed');
-  const packed = /"packed":"(.{8})/.exec(text)![1]!;
-  writeFileSync(file, text.replace(packed, 'AAAAAAAA'));
-  assert.is(readAppliedState(dir), null, 'packed members changed');
+  const stored = /"stored":"(.{8})/.exec(text)![1]!;
+  writeFileSync(file, text.replace(stored, '00000000'));
+  assert.is(readAppliedState(dir), null, "the set file's digest changed");
 });
 
-test('a large set is stored packed (base64 of 5 bytes a prefix), a small one as text, and both read back equal', () => {
+test('a large set is stored in a set file (5 bytes a prefix), a small one as text, and both read back equal', () => {
   const dir = stateDir();
   const written = state('h1', 20_000);
   writePendingState(dir, written);
@@ -138,10 +141,12 @@ test('a large set is stored packed (base64 of 5 bytes a prefix), a small one as 
   const text = readFileSync(path.join(dir, 'applied-state.json'), 'utf8');
   assert.not.match(text, /10\.0\.1\.0\/24/, 'no member of the large set as text');
   assert.match(text, /"prefixes":\["2001:db8::\/32","fd00::\/8"\]/, 'the small set stays readable');
-  // Version 3: a notrack that knows only version 2 (every set as text) refuses the file instead of reading sets
-  // without members.
-  assert.match(text, /^\{"checksum":"[0-9a-f]{64}","formatVersion":3,/);
-  assert.ok(text.length < 20_000 * 7 + 2000, `${text.length} bytes: about 6.7 a prefix, not 14 as text`);
+  // Version 4: a notrack that knows only versions 2 and 3 (members in the file) refuses the file instead of reading
+  // sets without members.
+  const large = Object.values(written.sets).find((s) => s.family === 4)!;
+  assert.match(text, new RegExp(`^\\{"checksum":"[0-9a-f]{64}","formatVersion":4,"setFiles":\\["${large.id}"\\],`));
+  assert.ok(text.length < 2000, `${text.length} bytes: the members are not in the state file`);
+  assert.is(statSync(path.join(dir, 'sets', `${large.id}.set`)).size, 40 + 20_000 * 5, 'a header and 5 bytes a prefix');
   const read = readAppliedState(dir)!;
   assert.equal(Object.keys(read.sets), Object.keys(written.sets));
   for (const [id, set] of Object.entries(written.sets)) {
@@ -213,6 +218,65 @@ test('a stored set whose packed text is not strict base64 of exactly count recor
   assert.is(readWith({ count: 2, packed: good.slice(0, 8) }), null, 'a torn record');
   assert.is(readWith({ count: 2, packed: `${good.slice(0, 4)}*${good.slice(4)}` }), null, 'a character base64 skips');
   assert.is(readWith({ count: 2, packed: `${good.slice(0, 4)}\n${good.slice(4)}` }), null, 'a line break');
+});
+
+const setFiles = (dir: string): string[] => readdirSync(path.join(dir, 'sets')).sort();
+const largeId = (s: DesiredState): string => Object.values(s.sets).find((x) => x.family === 4)!.id;
+
+test('a new state with one large set changed writes that set file only; files no state names are removed', () => {
+  const dir = stateDir();
+  const shared = PackedPrefixSet.of(packTexts(4, nets(5000)), 'selector role == "big"');
+  const withShared = (s: DesiredState): DesiredState => ({ ...s, sets: { ...s.sets, [shared.id]: shared } });
+  const first = withShared(state('h1', 1000));
+  writePendingState(dir, first);
+  promotePendingState(dir);
+  const sharedFile = path.join(dir, 'sets', `${shared.id}.set`);
+  const before = statSync(sharedFile);
+  assert.equal(setFiles(dir), [`${largeId(first)}.set`, `${shared.id}.set`].sort());
+
+  // The next apply's state: one set changed (1001 nets), the shared one unchanged; the old one is kept while a
+  // switch is confirmed (previous) and removed once no state names it.
+  keepPreviousState(dir);
+  const second = withShared(state('h2', 1001));
+  writePendingState(dir, second);
+  const after = statSync(sharedFile);
+  assert.equal([after.ino, after.mtimeMs], [before.ino, before.mtimeMs], 'the unchanged set file was not written');
+  promotePendingState(dir);
+  assert.equal(setFiles(dir), [`${largeId(first)}.set`, `${largeId(second)}.set`, `${shared.id}.set`].sort());
+  const previous = readPreviousState(dir)!;
+  assert.is(previous.sets[largeId(first)]!.prefixes.length, 1000, 'the way back still reads its sets');
+  removePreviousState(dir);
+  writePendingState(dir, second);
+  promotePendingState(dir);
+  assert.equal(setFiles(dir), [`${largeId(second)}.set`, `${shared.id}.set`].sort(), 'bounded: the old set is gone');
+  const read = readAppliedState(dir)!;
+  assert.equal(read.sets[shared.id]!.prefixes, nets(5000));
+  assert.equal(read.sets[largeId(second)]!.prefixes, nets(1001));
+});
+
+test('a torn or edited set file is never used; the next state written writes it again', () => {
+  const dir = stateDir();
+  const written = state('h1', 3000);
+  writePendingState(dir, written);
+  promotePendingState(dir);
+  const file = path.join(dir, 'sets', `${largeId(written)}.set`);
+  const good = readFileSync(file);
+  const edited = Buffer.from(good);
+  edited.writeUInt8(edited.readUInt8(edited.length - 3) ^ 1, edited.length - 3); // an address bit of the last record
+  for (const [what, bytes] of [
+    ['torn', good.subarray(0, good.length - 2)],
+    ['edited', edited],
+    ['emptied', Buffer.alloc(0)],
+  ] as const) {
+    writeFileSync(file, bytes);
+    assert.is(readAppliedState(dir), null, `a ${what} set file`);
+    writePendingState(dir, written);
+    promotePendingState(dir);
+    assert.equal(readFileSync(file), good, `written again after it was ${what}`);
+    assert.equal(readAppliedState(dir)!.sets[largeId(written)]!.prefixes, nets(3000));
+  }
+  rmSync(file);
+  assert.is(readAppliedState(dir), null, 'a missing set file');
 });
 
 test.run();

@@ -67,6 +67,20 @@ test('on a first apply (nothing of notrack runs) every session the new policy de
   assert.is(sessionsCut(null, inboundDenied, [session({})]).length, 1);
 });
 
+test('the running state is read only when the new one denies a live session, and then once', () => {
+  let reads = 0;
+  const running = () => (reads++, current);
+  // ssh (failsafe) and a session on a foreign address: the new state denies nothing, the applied state is not read.
+  assert.equal(sessionsCut(running, inboundDenied, [session({ localPort: 22 }), session({ iface: null })]), []);
+  assert.equal(sessionsCut(running, inboundDenied, []), []);
+  assert.is(reads, 0);
+  const cut = sessionsCut(running, inboundDenied, [session({}), session({ peerPort: 40001 })]);
+  assert.is(cut.length, 2);
+  assert.is(reads, 1);
+  // The same answers as with the state given outright.
+  assert.equal(cut, sessionsCut(current, inboundDenied, [session({}), session({ peerPort: 40001 })]));
+});
+
 test('the message lists five sessions and counts the rest', () => {
   const many = Array.from({ length: 8 }, (_, i) => session({ peerPort: 40000 + i }));
   const message = new SessionDisruptionError(sessionsCut(current, inboundDenied, many), 'abc').message;

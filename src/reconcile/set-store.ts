@@ -1,0 +1,124 @@
+// The large sets of the stored states, one file per set id in <state folder>/sets (content-addressed): a new state
+// after a one-prefix change writes the one changed set, never the unchanged million-prefix ones again.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { PrefixSet } from '../compile/desired-state.js';
+import { encodePacked } from '../compile/packed-prefixes.js';
+import { memberCount, PackedPrefixSet, packedMembers, TEXT_MEMBERS_MAX } from '../compile/prefix-set.js';
+
+/**
+ * A set file: this magic, the SHA-256 of the records, then the records (the state file's packed form as bytes: 5 per
+ * IPv4 prefix, 17 per IPv6 one, in canonical order).
+ */
+const MAGIC = Buffer.from('NTSET01\n', 'latin1');
+const HEAD = MAGIC.length + 32;
+
+/** A set as the state file names it when its members live in a set file. */
+export interface StoredSetEntry {
+  id: string;
+  family: 4 | 6;
+  origin: string;
+  count: number;
+  /** SHA-256 (hex) of the set file's records: the checksummed state file vouches for the set file's bytes. */
+  stored: string;
+}
+
+const folderOf = (stateDir: string): string => path.join(stateDir, 'sets');
+const fileOf = (stateDir: string, id: string): string => path.join(folderOf(stateDir), `${id}.set`);
+const recordBytes = (family: 4 | 6): number => (family === 4 ? 5 : 17);
+
+/** Whether a set is stored in a set file (larger sets) or inline in the state file (small ones, readable text). */
+export function storedApart(set: PrefixSet): boolean {
+  return memberCount(set) > TEXT_MEMBERS_MAX;
+}
+
+/** The digest in an existing set file's head, when its magic and size fit `count` records; else null. */
+function existingDigest(file: string, family: 4 | 6, count: number): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    if (statSync(file).size !== HEAD + count * recordBytes(family)) return null;
+    const head = Buffer.alloc(HEAD);
+    if (readSync(fd, head, 0, HEAD, 0) !== HEAD || !head.subarray(0, MAGIC.length).equals(MAGIC)) return null;
+    return head.subarray(MAGIC.length).toString('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes the set file of `set` unless one of its id is there already (same id, same members: the bytes would be
+ * the same), and returns what the state file says of it. `write` is the state folder's atomic write.
+ */
+export function storeSet(
+  stateDir: string,
+  set: PrefixSet,
+  write: (file: string, bytes: Uint8Array) => void,
+): StoredSetEntry {
+  const count = memberCount(set);
+  const entry = { id: set.id, family: set.family, origin: set.origin, count };
+  const file = fileOf(stateDir, set.id);
+  const kept = existingDigest(file, set.family, count);
+  if (kept) return { ...entry, stored: kept };
+  const records = Buffer.from(encodePacked(packedMembers(set)), 'base64');
+  const digest = createHash('sha256').update(records).digest();
+  write(file, Buffer.concat([MAGIC, digest, records]));
+  return { ...entry, stored: digest.toString('hex') };
+}
+
+/**
+ * The set a state file names by its set file, checked: the magic, the size its count gives, and the records'
+ * SHA-256 against both the file's head and the state's entry. Null when it fails (the file is then removed, so that
+ * the next apply writes it again instead of finding it there).
+ */
+export function readStoredSet(stateDir: string, raw: Record<string, unknown>): PrefixSet | null {
+  const { id, family, count, stored } = raw;
+  if (typeof id !== 'string' || !/^[0-9a-f]{16}$/.test(id) || (family !== 4 && family !== 6)) return null;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || typeof stored !== 'string') return null;
+  const file = fileOf(stateDir, id);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return null;
+  }
+  const records = bytes.subarray(HEAD);
+  const fits =
+    bytes.length === HEAD + count * recordBytes(family) &&
+    bytes.subarray(0, MAGIC.length).equals(MAGIC) &&
+    bytes.subarray(MAGIC.length, HEAD).toString('hex') === stored &&
+    createHash('sha256').update(records).digest('hex') === stored;
+  if (!fits) {
+    rmSync(file, { force: true });
+    return null;
+  }
+  // The state file's packed form, checked again (canonical order) when the members are first read.
+  return PackedPrefixSet.stored({ id, family, origin: raw['origin'], count, packed: records.toString('base64') });
+}
+
+/**
+ * Removes the set files no state file names any more (`kept`: the ids the state files name), and temporary files
+ * a killed write left. Under the host lock: the only writer of set files is an apply, which holds it.
+ */
+export function pruneSets(stateDir: string, kept: ReadonlySet<string>): void {
+  let names: string[];
+  try {
+    names = readdirSync(folderOf(stateDir));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const id = /^([0-9a-f]{16})\.set$/.exec(name)?.[1];
+    if (id === undefined || !kept.has(id)) rmSync(path.join(folderOf(stateDir), name), { force: true });
+  }
+}
+
+/** Removes every set file (notrack remove). */
+export function removeSets(stateDir: string): void {
+  rmSync(folderOf(stateDir), { recursive: true, force: true });
+}
