@@ -20,7 +20,7 @@ import {
   type RuleRef,
 } from './desired-state.js';
 import { egressRules } from './egress.js';
-import { ingressEntries, lowerRule, type LoweredRule } from './entries.js';
+import { ingressEntry, ingressTemplates, lowerRule, type LoweredRule } from './entries.js';
 import { failsafesOf } from './failsafes.js';
 import { desiredStateHash } from './hash.js';
 import { checkInterfaceLimits } from './limits.js';
@@ -29,6 +29,13 @@ import { orderPolicies } from './order.js';
 import { SelectorAddresses, SetTable } from './sets.js';
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
+
+/** A rule lowered once for the fleet, with the sets it made and its entries per family (made on first use). */
+interface Lowering {
+  lowered: LoweredRule;
+  sets: PrefixSet[];
+  templates: Record<IpFamily, Omit<IngressEntry, 'counter'>[]> | null;
+}
 
 /** What every host's compilation shares: the policies in order and the resolvers, cached across hosts. */
 class FleetCompiler {
@@ -50,17 +57,18 @@ class FleetCompiler {
    * A rule lowered once for the whole fleet, with the sets it made: lowering depends on the resources only (sets are
    * named by their content), never on the host.
    */
-  private lowerings = new Map<string, { lowered: LoweredRule; sets: PrefixSet[] }>();
+  private lowerings = new Map<Policy, Record<Direction, (Lowering | undefined)[]>>();
 
-  private lowerOnce(policy: Policy, direction: Direction, index: number): { lowered: LoweredRule; sets: PrefixSet[] } {
-    const key = `${policy.name}\u0000${direction}\u0000${index}`;
-    let l = this.lowerings.get(key);
+  private lowerOnce(policy: Policy, direction: Direction, index: number): Lowering {
+    let byPolicy = this.lowerings.get(policy);
+    if (!byPolicy) this.lowerings.set(policy, (byPolicy = { ingress: [], egress: [] }));
+    let l = byPolicy[direction][index];
     if (!l) {
       const scratch = new SetTable();
       const ctx = { sets: scratch, selectors: this.selectors, namedPorts: this.namedPorts };
       const lowered = lowerRule({ policy: policy.name, direction, index }, policy[direction][index]!, ctx);
-      l = { lowered, sets: scratch.inOrder() };
-      this.lowerings.set(key, l);
+      l = { lowered, sets: scratch.inOrder(), templates: null };
+      byPolicy[direction][index] = l;
     }
     return l;
   }
@@ -72,18 +80,17 @@ class FleetCompiler {
     const sets = new SetTable();
     // A rule lowers the same way on every interface of the host: its sets join the host's table in evaluation order
     // of first use, so each set is described by its first user on this host.
-    const lowered = new Map<string, LoweredRule>();
-    const lower = (policy: Policy, direction: Direction, index: number): LoweredRule => {
-      const key = `${policy.name}\u0000${direction}\u0000${index}`;
-      let l = lowered.get(key);
-      if (!l) {
-        const once = this.lowerOnce(policy, direction, index);
-        for (const s of once.sets) sets.adopt(s);
-        l = once.lowered;
-        lowered.set(key, l);
+    const adopted = new Set<Lowering>();
+    const lowering = (policy: Policy, direction: Direction, index: number): Lowering => {
+      const l = this.lowerOnce(policy, direction, index);
+      if (!adopted.has(l)) {
+        for (const s of l.sets) sets.adopt(s);
+        adopted.add(l);
       }
       return l;
     };
+    const lower = (policy: Policy, direction: Direction, index: number): LoweredRule =>
+      lowering(policy, direction, index).lowered;
     const ipsets = new Map<string, IpsetState>();
     const interfaces: InterfaceState[] = [];
     const egress: EgressState = { interfaces: [], ipsets: [] };
@@ -95,11 +102,13 @@ class FleetCompiler {
       const ingress: Record<IpFamily, IngressEntry[]> = { 4: [], 6: [] };
       for (const p of applying) {
         if (!p.types.includes('ingress')) continue;
-        p.ingress.forEach((_, i) => {
-          const l = lower(p, 'ingress', i);
-          const counter = counters.push({ ...l.ref }) - 1;
-          for (const f of FAMILIES) ingress[f].push(...ingressEntries(l, f, counter));
-        });
+        for (let i = 0; i < p.ingress.length; i++) {
+          const l = lowering(p, 'ingress', i);
+          // Made once per rule and shared by every interface and host that uses it.
+          l.templates ??= { 4: ingressTemplates(l.lowered, 4), 6: ingressTemplates(l.lowered, 6) };
+          const counter = counters.push({ ...l.lowered.ref }) - 1;
+          for (const f of FAMILIES) for (const t of l.templates[f]) ingress[f].push(ingressEntry(counter, t));
+        }
       }
       const egressSets = new Set<string>();
       const egressPolicies = applying

@@ -102,44 +102,46 @@ export function lowerRule(ref: RuleRef, rule: PolicyRule, ctx: LoweringContext):
   return { ref, rule, families, pieces };
 }
 
-const entryTemplates = new WeakMap<LoweredRule, Map<IpFamily, Omit<IngressEntry, 'counter'>[]>>();
-
 /**
- * The entries of a lowered rule for one family without their counter, made once per rule: the parts are frozen and
- * shared by every host that uses the rule (nothing changes an entry once built).
+ * The entries of a lowered rule for one family without their counter. The parts are frozen and shared by every host
+ * that uses the rule (nothing changes an entry once built).
  */
-function templates(lowered: LoweredRule, family: IpFamily): Omit<IngressEntry, 'counter'>[] {
-  let byFamily = entryTemplates.get(lowered);
-  if (!byFamily) {
-    byFamily = new Map();
-    entryTemplates.set(lowered, byFamily);
-  }
-  let list = byFamily.get(family);
-  if (!list) {
-    const { rule } = lowered;
-    list = lowered.pieces.flatMap((piece) => {
-      const sets = piece.sets[family];
-      if (!sets) return [];
-      const side = (s: SideSets, p: SidePorts) =>
-        Object.freeze({ inSets: s.inSets, notInSets: s.notInSets, ports: p.ports, notPorts: p.notPorts });
-      return [
-        {
-          action: rule.action,
-          protocol: piece.protocol,
-          notProtocol: piece.notProtocol,
-          icmp: rule.icmp ? Object.freeze({ ...rule.icmp }) : null,
-          notICMP: rule.notICMP ? Object.freeze({ ...rule.notICMP }) : null,
-          source: side(sets.source, piece.source),
-          destination: side(sets.destination, piece.destination),
-        },
-      ];
-    });
-    byFamily.set(family, list);
-  }
-  return list;
+export function ingressTemplates(lowered: LoweredRule, family: IpFamily): Omit<IngressEntry, 'counter'>[] {
+  const { rule } = lowered;
+  return lowered.pieces.flatMap((piece) => {
+    const sets = piece.sets[family];
+    if (!sets) return [];
+    const side = (s: SideSets, p: SidePorts) =>
+      Object.freeze({ inSets: s.inSets, notInSets: s.notInSets, ports: p.ports, notPorts: p.notPorts });
+    return [
+      {
+        action: rule.action,
+        protocol: piece.protocol,
+        notProtocol: piece.notProtocol,
+        icmp: rule.icmp ? Object.freeze({ ...rule.icmp }) : null,
+        notICMP: rule.notICMP ? Object.freeze({ ...rule.notICMP }) : null,
+        source: side(sets.source, piece.source),
+        destination: side(sets.destination, piece.destination),
+      },
+    ];
+  });
+}
+
+/** An entry of a template: its fields in the order every entry has (interface fingerprints stringify them). */
+export function ingressEntry(counter: number, t: Omit<IngressEntry, 'counter'>): IngressEntry {
+  return {
+    counter,
+    action: t.action,
+    protocol: t.protocol,
+    notProtocol: t.notProtocol,
+    icmp: t.icmp,
+    notICMP: t.notICMP,
+    source: t.source,
+    destination: t.destination,
+  };
 }
 
 /** The classifier entries of a lowered rule for one family, all counting into `counter`. */
 export function ingressEntries(lowered: LoweredRule, family: IpFamily, counter: number): IngressEntry[] {
-  return templates(lowered, family).map((t) => ({ counter, ...t }));
+  return ingressTemplates(lowered, family).map((t) => ingressEntry(counter, t));
 }

@@ -32,13 +32,21 @@ export function checkInterfaceLimits(
   rules(iface.ingress.v6.length, 'IPv6 classifier entries');
 
   const used = new Set<string>(egressSets);
-  for (const e of [...iface.ingress.v4, ...iface.ingress.v6]) {
-    for (const side of [e.source, e.destination]) for (const id of [...side.inSets, ...side.notInSets]) used.add(id);
+  for (const list of [iface.ingress.v4, iface.ingress.v6]) {
+    for (const e of list) {
+      for (const side of [e.source, e.destination]) {
+        for (const id of side.inSets) used.add(id);
+        for (const id of side.notInSets) used.add(id);
+      }
+    }
   }
-  for (const id of [...used].sort()) {
-    const set = sets.get(id);
+  // The first set over the limit in id order is the one named (only those over it are sorted).
+  const over: string[] = [];
+  for (const id of used) if (memberCount(sets.get(id)) > limits.maxSetPrefixes) over.push(id);
+  const first = over.sort()[0];
+  if (first !== undefined) {
+    const set = sets.get(first);
     const size = memberCount(set);
-    if (size <= limits.maxSetPrefixes) continue;
     throw new CompileError(
       'compile-limit',
       `${where} uses the set ${set.origin} with ${size} IPv${set.family} prefixes, over ` +

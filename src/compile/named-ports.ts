@@ -150,6 +150,9 @@ const rangesOf = (list: EntityMatch['ports']): PortRange[] =>
 
 /** The alternatives of one side for a piece of `protocol`: none when the side can never match. */
 function sideAlternatives(side: EntityMatch, protocol: number | null, named: NamedPorts): SidePorts[] {
+  // A side without ports (most sides) has one alternative that asks nothing of the port.
+  if (side.ports.length === 0 && side.notPorts.length === 0)
+    return [{ ports: [], notPorts: [], inAddresses: [], notInAddresses: [] }];
   const numeric = rangesOf(side.ports);
   const positives: { ports: PortRange[]; inAddresses: NamedAddresses[] }[] = [];
   if (side.ports.length === 0) positives.push({ ports: [], inAddresses: [] });

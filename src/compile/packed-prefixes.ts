@@ -1,5 +1,6 @@
 // A set's prefixes packed in typed arrays (canonical: sorted by address, no duplicates, none inside another), from
 // the parsed Cidrs to the address tables and the state file, with the canonical text made only when someone reads it.
+import * as crypto from 'node:crypto';
 import { createHash, type Hash } from 'node:crypto';
 import {
   formatCidr,
@@ -30,6 +31,12 @@ const wordsPer = (family: IpFamily): number => (family === 4 ? 1 : 4);
  * exactly when it starts before the end of the last prefix kept: one sweep drops them all.
  */
 export function packCidrs(cidrs: readonly Cidr[], family: IpFamily): PackedPrefixes {
+  // One net (a rule's `nets: [10.0.0.0/8]`, the common case) is canonical as it is: two one-element arrays.
+  if (cidrs.length === 1 && family === 4) {
+    const c = cidrs[0]!;
+    if (c.family !== 4) return noPrefixes(4);
+    return { family: 4, count: 1, words: Uint32Array.of(ipv4Word(c)), lens: Uint8Array.of(c.prefix) };
+  }
   const c = new PrefixCollector();
   for (const x of cidrs) c.add(x);
   return c.pack(family);
@@ -61,10 +68,19 @@ export class PrefixCollector {
 
   /** Every net of a scanned list, read from its packed form. */
   addList(list: NetList): void {
-    for (let i = 0; i < list.length; i++) {
-      if (list.family(i) === 4) this.#push(list.v4Word(i), list.prefix(i));
-      else this.#v6.push(list.at(i));
+    const need = this.#count + list.length;
+    if (need > this.#words.length) {
+      const size = Math.max(need, this.#words.length * 2);
+      const words = new Uint32Array(size);
+      const lens = new Uint8Array(size);
+      words.set(this.#words.subarray(0, this.#count));
+      lens.set(this.#lens.subarray(0, this.#count));
+      this.#words = words;
+      this.#lens = lens;
     }
+    const v4 = list.copyV4(this.#words, this.#lens, this.#count);
+    this.#count += v4;
+    if (v4 < list.length) for (let i = 0; i < list.length; i++) if (list.family(i) === 6) this.#v6.push(list.at(i));
   }
 
   /** The canonical prefixes of one family among what was added. */
@@ -72,6 +88,9 @@ export class PrefixCollector {
     return family === 4 ? packV4(this.#words, this.#lens, this.#count) : packV6(this.#v6);
   }
 }
+
+/** Addresses a prefix of each length spans (2 ** (32 - length)). */
+const V4_SPAN = Float64Array.from({ length: 33 }, (_, len) => 2 ** (32 - len));
 
 function packV4(words: Uint32Array, lens: Uint8Array, n: number): PackedPrefixes {
   const order = v4Order(words, lens, n);
@@ -86,39 +105,36 @@ function packV4(words: Uint32Array, lens: Uint8Array, n: number): PackedPrefixes
     if (start <= lastEnd) continue;
     outWords[count] = start;
     outLens[count++] = len;
-    lastEnd = start + 2 ** (32 - len) - 1;
+    lastEnd = start + V4_SPAN[len]! - 1;
   }
+  // Most lists hold no duplicate or nested prefix: their arrays are the result as they are.
+  if (count === n) return { family: 4, count, words: outWords, lens: outLens };
   return { family: 4, count, words: outWords.slice(0, count), lens: outLens.slice(0, count) };
 }
 
 /**
- * IPv4 prefixes in sweep order (by address, shorter first on a tie) as indexes, by LSD radix sort (length, then the
- * address's low and high halves: three linear passes, where a comparison sort of a million prefixes takes a large
- * part of the compile time); null when they are in that order already (lists are often written sorted). Equal
- * prefixes stay adjacent.
+ * IPv4 prefixes in sweep order (by address, shorter first on a tie) as indexes, by LSD radix sort on the address's
+ * low then high halves (two linear passes, where a comparison sort of a million prefixes takes a large part of the
+ * compile time), then each run of equal addresses in order of length (such runs are rare and short); null when they
+ * are in that order already (lists are often written sorted). Ties keep the input order.
  */
 export function v4Order(words: Uint32Array, lens: Uint8Array, n: number): Uint32Array | null {
-  let sorted = true;
-  for (let i = 1; i < n && sorted; i++)
-    sorted = words[i - 1]! < words[i]! || (words[i - 1] === words[i] && lens[i - 1]! <= lens[i]!);
-  if (sorted) return null;
+  // Where the list is out of order: sets put one after another (the address classes read every set a side uses)
+  // are a few sorted runs, merged in a pass or two.
+  const runStarts = [0];
+  for (let i = 1; i < n && runStarts.length <= MERGE_RUNS; i++) {
+    if (!(words[i - 1]! < words[i]! || (words[i - 1] === words[i] && lens[i - 1]! <= lens[i]!))) runStarts.push(i);
+  }
+  if (runStarts.length === 1) return null;
+  if (runStarts.length <= MERGE_RUNS) return mergeRuns(words, lens, n, runStarts);
   const low = new Uint32Array(n);
-  const byLen = new Uint32Array(n);
   const out = new Uint32Array(n);
-  // Pass 1: by length.
-  const lenCounts = new Uint32Array(34);
-  for (let i = 0; i < n; i++) lenCounts[lens[i]! + 1]!++;
-  for (let b = 0; b < 33; b++) lenCounts[b + 1]! += lenCounts[b]!;
-  for (let i = 0; i < n; i++) byLen[lenCounts[lens[i]!]!++] = i;
-  // Pass 2: by the low 16 address bits.
+  // Pass 1: by the low 16 address bits.
   const counts = new Uint32Array(65537);
   for (let i = 0; i < n; i++) counts[(words[i]! & 0xffff) + 1]!++;
   for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
-  for (let i = 0; i < n; i++) {
-    const x = byLen[i]!;
-    low[counts[words[x]! & 0xffff]!++] = x;
-  }
-  // Pass 3: by the high 16 address bits.
+  for (let i = 0; i < n; i++) low[counts[words[i]! & 0xffff]!++] = i;
+  // Pass 2: by the high 16 address bits.
   counts.fill(0);
   for (let i = 0; i < n; i++) counts[(words[i]! >>> 16) + 1]!++;
   for (let b = 0; b < 65536; b++) counts[b + 1]! += counts[b]!;
@@ -126,7 +142,57 @@ export function v4Order(words: Uint32Array, lens: Uint8Array, n: number): Uint32
     const x = low[i]!;
     out[counts[words[x]! >>> 16]!++] = x;
   }
+  // Runs of one address: by length, stable (Array.prototype.sort is).
+  for (let i = 1; i < n; i++) {
+    const w = words[out[i]!]!;
+    if (words[out[i - 1]!] !== w) continue;
+    let end = i + 1;
+    while (end < n && words[out[end]!] === w) end++;
+    const run = Array.from(out.subarray(i - 1, end));
+    run.sort((a, b) => lens[a]! - lens[b]!);
+    out.set(run, i - 1);
+    i = end - 1;
+  }
   return out;
+}
+
+/** The most sorted runs merged rather than sorted again. */
+const MERGE_RUNS = 16;
+
+/** v4Order of a list made of a few sorted runs: merged pairwise, the left run first on a tie (stable). */
+function mergeRuns(words: Uint32Array, lens: Uint8Array, n: number, starts: number[]): Uint32Array {
+  let from = new Uint32Array(n);
+  for (let i = 0; i < n; i++) from[i] = i;
+  let to = new Uint32Array(n);
+  let bounds = [...starts, n];
+  while (bounds.length > 2) {
+    const next = [0];
+    for (let r = 0; r + 1 < bounds.length; r += 2) {
+      const lo = bounds[r]!;
+      const mid = bounds[r + 1]!;
+      const hi = r + 2 < bounds.length ? bounds[r + 2]! : mid;
+      let i = lo,
+        j = mid,
+        k = lo;
+      while (i < mid && j < hi) {
+        const a = from[i]!,
+          b = from[j]!;
+        if (words[a]! < words[b]! || (words[a] === words[b] && lens[a]! <= lens[b]!)) {
+          to[k++] = a;
+          i++;
+        } else {
+          to[k++] = b;
+          j++;
+        }
+      }
+      while (i < mid) to[k++] = from[i++]!;
+      while (j < hi) to[k++] = from[j++]!;
+      next.push(hi);
+    }
+    [from, to] = [to, from];
+    bounds = next;
+  }
+  return from;
 }
 
 function v6Number(addr: Uint8Array): bigint {
@@ -189,17 +255,31 @@ export function packedTexts(p: PackedPrefixes): string[] {
 }
 
 const CHUNK = 64 * 1024;
+/** IPv4 prefixes whose text surely fits one chunk (at most 19 bytes each with its newline). */
+const SMALL_SET = Math.floor((CHUNK - 8) / 19);
+/** crypto.hash, one call without a Hash object (Node 20.12 and later; createHash before). */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash;
 /** One chunk for every digest (compiling is synchronous): a host's ten thousand one-prefix sets allocate nothing. */
 let scratch: Buffer | null = null;
+
+/** Each octet's decimal text: its digit count, then up to three ASCII digits. */
+const OCTET_TEXT = new Uint8Array(256 * 4);
+for (let o = 0; o < 256; o++) {
+  const digits = String(o);
+  OCTET_TEXT[o * 4] = digits.length;
+  for (let d = 0; d < digits.length; d++) OCTET_TEXT[o * 4 + 1 + d] = digits.charCodeAt(d);
+}
 
 /** Writes an IPv4 prefix's text at `at` (at most 18 bytes), returns the end. */
 function writeV4(buf: Buffer, at: number, word: number, len: number): number {
   let pos = at;
   for (let shift = 24; shift >= 0; shift -= 8) {
-    const octet = (word >>> shift) & 255;
-    if (octet >= 100) buf[pos++] = 48 + ((octet / 100) | 0);
-    if (octet >= 10) buf[pos++] = 48 + (((octet / 10) | 0) % 10);
-    buf[pos++] = 48 + (octet % 10);
+    const t = ((word >>> shift) & 255) << 2;
+    const n = OCTET_TEXT[t]!;
+    buf[pos] = OCTET_TEXT[t + 1]!;
+    if (n > 1) buf[pos + 1] = OCTET_TEXT[t + 2]!;
+    if (n > 2) buf[pos + 2] = OCTET_TEXT[t + 3]!;
+    pos += n;
     buf[pos++] = shift ? 46 /* '.' */ : 47; /* '/' */
   }
   if (len >= 10) buf[pos++] = 48 + ((len / 10) | 0);
@@ -212,6 +292,16 @@ function writeV4(buf: Buffer, at: number, word: number, len: number): number {
  * fed from the packed form in 64 KiB chunks (no string per prefix for IPv4).
  */
 export function packedDigest(p: PackedPrefixes): string {
+  // A set whose text fits one chunk (a rule's own nets: most sets of a policy) is hashed in one call.
+  if (p.family === 4 && p.count <= SMALL_SET && oneShot) {
+    const buf = (scratch ??= Buffer.allocUnsafe(CHUNK));
+    let pos = buf.write('ipv4\n', 0, 'latin1');
+    for (let i = 0; i < p.count; i++) {
+      if (i) buf[pos++] = 10;
+      pos = writeV4(buf, pos, p.words[i]!, p.lens[i]!);
+    }
+    return oneShot('sha256', buf.subarray(0, pos), 'hex');
+  }
   const hash: Hash = createHash('sha256').update(`ipv${p.family}\n`);
   if (p.family === 6) {
     for (let i = 0; i < p.count; i++) hash.update(i ? `\n${prefixText(p, i)}` : prefixText(p, i));

@@ -63,18 +63,25 @@ export function prefixSetId(family: IpFamily, prefixes: readonly string[]): stri
 
 /** The set made of a packed list already (a selector's list, used by many rules): its digest is computed once. */
 const madeSets = new WeakMap<PackedPrefixes, PackedPrefixSet>();
+/** Lists of at most this many prefixes are digested again rather than remembered. */
+const REMEMBERED_SIZE = 16;
 
 /** The sets one host's state uses. A set is described by its first user, in evaluation order. */
 export class SetTable {
   private readonly sets = new Map<string, PrefixSet>();
-  /** The same sets by id, kept in step: for lookups while sets are still being added (see byId). */
-  private readonly index: Record<string, PrefixSet> = {};
+  /**
+   * The same sets by id, made on the first byId() and kept in step from then on: for lookups while sets are still
+   * being added. A compile never asks, and thousands of one-set tables (one per rule) would each add a property.
+   */
+  private index: Record<string, PrefixSet> | null = null;
 
   add(prefixes: PackedPrefixes, origin: string): string {
-    let made = madeSets.get(prefixes);
+    // Only lists worth it are remembered: a rule's own nets are a new list each time, and a weak map entry per rule
+    // costs the collector more than the digest of a few prefixes.
+    let made = prefixes.count > REMEMBERED_SIZE ? madeSets.get(prefixes) : undefined;
     if (!made) {
       made = PackedPrefixSet.of(prefixes, origin);
-      madeSets.set(prefixes, made);
+      if (prefixes.count > REMEMBERED_SIZE) madeSets.set(prefixes, made);
     }
     if (!this.sets.has(made.id)) this.remember(made.origin === origin ? made : made.describedAs(origin));
     return made.id;
@@ -87,7 +94,7 @@ export class SetTable {
 
   private remember(set: PrefixSet): void {
     this.sets.set(set.id, set);
-    this.index[set.id] = set;
+    if (this.index) this.index[set.id] = set;
   }
 
   /**
@@ -95,6 +102,10 @@ export class SetTable {
    * such as the lint that lowers one rule at a time; record() there would copy and sort every set for every rule.
    */
   byId(): Readonly<Record<string, PrefixSet>> {
+    if (!this.index) {
+      this.index = {};
+      for (const [id, set] of this.sets) this.index[id] = set;
+    }
     return this.index;
   }
 

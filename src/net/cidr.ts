@@ -220,6 +220,27 @@ export class NetList {
     return ((s[at]! << 24) | (s[at + 1]! << 16) | (s[at + 2]! << 8) | s[at + 3]!) >>> 0;
   }
 
+  /**
+   * Copies every IPv4 net's address word and length, in order, into `words` and `lens` from index `at` (the caller
+   * makes room for `length` more), and returns how many it wrote: the packer's bulk read of a 150,000-net list.
+   */
+  copyV4(words: Uint32Array, lens: Uint8Array, at: number): number {
+    const where = this.#where,
+      flags = this.#flags,
+      prefix = this.#prefix,
+      slabs = this.#slabs;
+    let k = at;
+    for (let i = 0; i < this.#count; i++) {
+      if (flags[i]! & NET_V6) continue;
+      const w = where[i]!;
+      const s = slabs[w >>> SLAB_SHIFT]!;
+      const b = w & (SLAB_BYTES - 1);
+      words[k] = ((s[b]! << 24) | (s[b + 1]! << 16) | (s[b + 2]! << 8) | s[b + 3]!) >>> 0;
+      lens[k++] = prefix[i]!;
+    }
+    return k - at;
+  }
+
   /** Net i as a Cidr (its addr a view into the slab, never written after parsing). */
   at(i: number): Cidr {
     return { family: this.family(i), addr: this.addr(i), prefix: this.#prefix[i]!, hostBitsSet: this.hostBitsSet(i) };
@@ -288,7 +309,9 @@ export function grow<T extends Uint8Array | Uint32Array>(a: T): T {
   return out;
 }
 
-const SLAB_BYTES = 64 * 1024;
+const SLAB_SHIFT = 16;
+/** Bytes of one slab of addresses: a power of two, so a net's place splits by shift and mask. */
+const SLAB_BYTES = 1 << SLAB_SHIFT;
 
 function maskBytes(addr: Uint8Array, prefix: number): Uint8Array {
   const out = new Uint8Array(addr);

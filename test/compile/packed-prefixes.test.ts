@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { cidrContains, formatCidr, parseCidr, type Cidr, type IpFamily } from '../../src/net/cidr.js';
-import { decodePacked, encodePacked, packCidrs, packedTexts } from '../../src/compile/packed-prefixes.js';
+import { decodePacked, encodePacked, packCidrs, packedTexts, v4Order } from '../../src/compile/packed-prefixes.js';
 import { PackedPrefixSet, packedMembers } from '../../src/compile/prefix-set.js';
 import { prefixSetId, SetTable } from '../../src/compile/sets.js';
 import { desiredStateHash } from '../../src/compile/hash.js';
@@ -67,6 +67,36 @@ test('random sets: the packed form gives the text path’s canonical text and th
       const back = decodePacked(family, encodePacked(packed));
       assert.equal(packedTexts(back), expected, `seed ${seed}, IPv${family}: the stored encoding round-trips`);
     }
+  }
+});
+
+test('sweep order: lists of one to forty sorted runs (merged or radix sorted) and shuffled lists, ties kept in input order', () => {
+  const r = mulberry32(4242);
+  for (let round = 0; round < 60; round++) {
+    const runs = 1 + Math.floor(r() * 40);
+    const words: number[] = [];
+    const lens: number[] = [];
+    for (let k = 0; k < runs; k++) {
+      // A sorted run with duplicates and equal addresses of several lengths, from a few anchors (runs overlap).
+      const run = Array.from({ length: Math.floor(r() * 300) }, () => {
+        const len = r() < 0.3 ? 32 : Math.floor(r() * 33);
+        const a = ((Math.floor(r() * 4) << 30) | (Math.floor(r() * 64) << 8)) >>> 0;
+        return [len === 0 ? 0 : ((a >>> (32 - len)) << (32 - len)) >>> 0, len] as const;
+      }).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+      for (const [w, l] of run) {
+        words.push(w);
+        lens.push(l);
+      }
+    }
+    if (round % 3 === 0) {
+      for (let i = words.length - 1; i > 0; i--) {
+        const j = Math.floor(r() * (i + 1));
+        [words[i], words[j], lens[i], lens[j]] = [words[j]!, words[i]!, lens[j]!, lens[i]!];
+      }
+    }
+    const expected = words.map((_, i) => i).sort((a, b) => words[a]! - words[b]! || lens[a]! - lens[b]! || a - b);
+    const order = v4Order(Uint32Array.from(words), Uint8Array.from(lens), words.length);
+    assert.equal(order ? [...order] : expected.map((_, i) => i), expected, `round ${round}, ${runs} runs`);
   }
 });
 

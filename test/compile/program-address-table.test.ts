@@ -117,6 +117,31 @@ test('IPv4 table: every address finds the value of its longest prefix (random pr
   assert.ok(bitmapGroups > 0 && fourthOctetGroups > 0, `bitmap ${bitmapGroups}, 1 KiB ${fourthOctetGroups}`);
 });
 
+test('IPv4 table: keys in sweep order (as the address classes give them) and in any order build the same table', () => {
+  for (let seed = 1; seed <= 6; seed++) {
+    const r = mulberry32(seed);
+    const prefixes = randomPrefixes(r, 3000);
+    for (let k = 0; k < 300; k++) prefixes.push([(0x2a2a0000 + k * 211) >>> 0, 32]);
+    const values = prefixes.map((_, i) => 1 + (i % 5));
+    const sorted = prefixes
+      .map((p, i) => i)
+      .sort((a, b) => prefixes[a]![0] - prefixes[b]![0] || prefixes[a]![1] - prefixes[b]![1]);
+    const build = (idx: number[]) =>
+      buildStrideTable({
+        keys: lpmKeys(idx.map((i) => prefixes[i]!)),
+        values: idx.map((i) => values[i]!),
+        count: idx.length,
+        defaultValue: 0,
+      });
+    const a = build(sorted);
+    const b = build([...sorted].reverse());
+    assert.equal([a.elements, a.bitmapCount, a.wideCount], [b.elements, b.bitmapCount, b.wideCount], `seed ${seed}`);
+    assert.ok(Buffer.from(a.slots.buffer).equals(Buffer.from(b.slots.buffer)), `seed ${seed}: slots`);
+    assert.ok(Buffer.from(a.bitmaps.buffer).equals(Buffer.from(b.bitmaps.buffer)), `seed ${seed}: bitmaps`);
+    assert.ok(Buffer.from(a.wide.buffer).equals(Buffer.from(b.wide.buffer)), `seed ${seed}: wide bitmaps`);
+  }
+});
+
 test('IPv4 table: a /8 fills 256 slots of the first table, a /20 16 slots of a group, a /32 one slot of a second group', () => {
   const prefixes: [number, number][] = [
     [0x0a000000, 8],

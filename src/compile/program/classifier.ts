@@ -237,16 +237,17 @@ export function buildClassifier(
   const decides = terminalValues(list, placement, records, shape);
   const fields = tables.map(({ name, table }): ClassifierField => {
     const own = 1 << FIELD_ORDER.indexOf(name);
-    const terminal = new Set<number>();
-    const cache = new Map<number, number>();
-    // Record id -> what this field's map holds for it.
+    let terminalCount = 0;
+    // Record id -> what this field's map holds for it, by record id (an address table has a value per prefix: a
+    // million lookups for a 1M-prefix set).
+    const cache = new Uint32Array(records.count);
+    const cached = new Uint8Array(records.count);
     const valueOf = (record: number): number => {
-      let v = cache.get(record);
-      if (v === undefined) {
-        v = decides(record, own);
-        cache.set(record, v);
-        if (v !== record) terminal.add(record);
-      }
+      if (cached[record]) return cache[record]!;
+      const v = decides(record, own);
+      cache[record] = v;
+      cached[record] = 1;
+      if (v !== record) terminalCount++;
       return v;
     };
     let map: FieldMap;
@@ -262,7 +263,7 @@ export function buildClassifier(
             ? { kind: 'lpm', keySize: table.keySize, keys: table.keys, values, count: table.count, missValue }
             : buildLengthTable({ keys: table.keys, values, count: table.count, missValue });
     }
-    return { name, table, map, terminalClasses: terminal.size };
+    return { name, table, map, terminalClasses: terminalCount };
   });
   // The fields that decide the most classes alone go first: their lookup can end the search.
   fields.sort(

@@ -84,13 +84,14 @@ const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
 
 /**
  * Builds the table from LPM entries (8-byte keys: u32 prefix length, then the address in network order) and their
- * slot values; addresses under no prefix get `defaultValue`. Within a slot's range, entries apply shortest first, so
- * a longer prefix overwrites the slots of the shorter one it lies in, which is longest-prefix match.
+ * slot values; addresses under no prefix get `defaultValue`. Within a slot's range, a prefix applies after every
+ * prefix it lies in, so a longer prefix overwrites the slots of the shorter one, which is longest-prefix match.
  *
  * One /16 at a time: its third-octet group and its fourth-octet groups are filled in scratch buffers (256 KiB at
  * most), then each fourth-octet group is written in its final form (a value, a 40-byte bitmap group or a 1 KiB group,
- * or the whole /16 as a wide bitmap). A first walk only counts what the second writes, so every output is allocated
- * once at its size and no 1 KiB group per /24 holding a host is ever made (47 MB for the bench's 1M-prefix set).
+ * or the whole /16 as a wide bitmap), so no 1 KiB group per /24 holding a host is ever made (47 MB for the bench's
+ * 1M-prefix set). The outputs grow by doubling as the walk writes them and are cut to size at the end: they are small
+ * beside the input (the bench's 1M prefixes make under 1 MB of groups), and one walk does the work once.
  */
 export function buildStrideTable(input: {
   keys: Buffer;
@@ -99,17 +100,18 @@ export function buildStrideTable(input: {
   defaultValue: number;
 }): StrideTable {
   const { keys, values, count, defaultValue } = input;
-  const order = sortForBuild(keys, count);
+  const order = buildOrder(keys, count);
 
-  // The first table, with the prefixes up to /16 (they come first in `order`, shortest first).
-  const root = new Uint32Array(STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS).fill(defaultValue);
+  // The first table, with the prefixes up to /16 (they come first in `order`, each after those it lies in).
+  let slots: Uint32Array = new Uint32Array(STRIDE_ROOT_ELEMENTS * 2 * STRIDE_SLOTS);
+  slots.fill(defaultValue, 0, STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS);
   let longStart = 0;
   for (; longStart < count; longStart++) {
     const at = order[longStart]! * 8;
     const len = keys[at]!;
     if (len > 16) break;
     const start = (keys[at + 4]! << 8) | keys[at + 5]!;
-    root.fill(values[order[longStart]!]! >>> 0, start, start + (1 << (16 - len)));
+    slots.fill(values[order[longStart]!]! >>> 0, start, start + (1 << (16 - len)));
   }
 
   // Scratch for one /16: its third-octet group, the fourth-octet groups at their third octet, which octets have one.
@@ -119,7 +121,7 @@ export function buildStrideTable(input: {
   const fourthList = new Uint8Array(STRIDE_SLOTS);
   /** Fills the scratch from the entries order[from..to) of the /16 `top16`; returns its fourth-octet group count. */
   const fill = (top16: number, from: number, to: number): number => {
-    third.fill(root[top16]!);
+    third.fill(slots[top16]!);
     let k = from;
     for (; k < to; k++) {
       const i = order[k]!;
@@ -157,83 +159,137 @@ export function buildStrideTable(input: {
     return seen.more || seen.seen < 2 ? undefined : seen;
   };
 
-  // Sizes, counted by the first walk; the outputs, allocated by the second.
   let elements = STRIDE_ROOT_ELEMENTS;
   let bitmapCount = 0;
   let wideCount = 0;
-  let slots = root;
-  let bitmaps = new Uint32Array(0);
-  let wide = new Uint32Array(0);
-  const walk = (write: boolean): void => {
-    for (let k = longStart; k < count;) {
-      const top16 = (keys[order[k]! * 8 + 4]! << 8) | keys[order[k]! * 8 + 5]!;
-      let end = k + 1;
-      while (end < count && ((keys[order[end]! * 8 + 4]! << 8) | keys[order[end]! * 8 + 5]!) === top16) end++;
-      const n = fill(top16, k, end);
-      k = end;
-      const two = n >= WIDE_MIN_GROUPS ? twoValued() : undefined;
-      if (two) {
-        if (write) writeWide(wide, wideCount, two, third, fourth, hasFourth);
-        if (write) slots[top16] = (STRIDE_GROUP | STRIDE_BITMAP | wideCount) >>> 0;
-        wideCount++;
-        continue;
-      }
-      const g3 = elements++;
-      if (write) slots.set(third, g3 * STRIDE_SLOTS);
-      if (write) slots[top16] = (STRIDE_GROUP + g3) >>> 0;
-      for (let f = 0; f < n; f++) {
-        const o3 = fourthList[f]!;
-        const base = o3 * STRIDE_SLOTS;
-        const a = fourth[base]!;
-        let b = a;
-        let more = false;
-        for (let j = base + 1; !more && j < base + STRIDE_SLOTS; j++) {
-          const v = fourth[j]!;
-          if (v === a || v === b) continue;
-          if (b === a) b = v;
-          else more = true;
-        }
-        let slot: number;
-        if (more) {
-          const g4 = elements++;
-          if (write) slots.set(fourth.subarray(base, base + STRIDE_SLOTS), g4 * STRIDE_SLOTS);
-          slot = STRIDE_GROUP + g4;
-        } else if (a === b) {
-          slot = a;
-        } else {
-          if (write) writeBitmap(bitmaps, bitmapCount, a, b, fourth, base);
-          slot = STRIDE_GROUP | STRIDE_BITMAP | bitmapCount++;
-        }
-        if (write) slots[g3 * STRIDE_SLOTS + o3] = slot >>> 0;
-      }
-    }
+  let bitmaps: Uint32Array = new Uint32Array(STRIDE_BITMAP_WORDS * 64);
+  let wide: Uint32Array = new Uint32Array(0);
+  // Past MAX_ELEMENTS nothing more is written: the walk goes on counting, for the error to say how many.
+  let writing = true;
+  /** Room for `need` groups, else the end of writing. */
+  const roomForGroups = (need: number): void => {
+    if (need > MAX_ELEMENTS) writing = false;
+    if (writing && need * STRIDE_SLOTS > slots.length) slots = grown(slots, need * STRIDE_SLOTS);
   };
-  walk(false);
-  if (elements > MAX_ELEMENTS) {
+  for (let k = longStart; k < count;) {
+    const top16 = (keys[order[k]! * 8 + 4]! << 8) | keys[order[k]! * 8 + 5]!;
+    let end = k + 1;
+    while (end < count && ((keys[order[end]! * 8 + 4]! << 8) | keys[order[end]! * 8 + 5]!) === top16) end++;
+    const n = fill(top16, k, end);
+    k = end;
+    const two = n >= WIDE_MIN_GROUPS ? twoValued() : undefined;
+    if (two) {
+      if (writing) {
+        if ((wideCount + 1) * STRIDE_WIDE_WORDS > wide.length)
+          wide = grown(wide, Math.max(4, wideCount * 2) * STRIDE_WIDE_WORDS);
+        writeWide(wide, wideCount, two, third, fourth, hasFourth);
+        slots[top16] = (STRIDE_GROUP | STRIDE_BITMAP | wideCount) >>> 0;
+      }
+      wideCount++;
+      continue;
+    }
+    const g3 = elements++;
+    roomForGroups(elements + n);
+    if (writing) {
+      slots.set(third, g3 * STRIDE_SLOTS);
+      slots[top16] = (STRIDE_GROUP + g3) >>> 0;
+    }
+    for (let f = 0; f < n; f++) {
+      const o3 = fourthList[f]!;
+      const base = o3 * STRIDE_SLOTS;
+      const a = fourth[base]!;
+      let b = a;
+      let more = false;
+      for (let j = base + 1; !more && j < base + STRIDE_SLOTS; j++) {
+        const v = fourth[j]!;
+        if (v === a || v === b) continue;
+        if (b === a) b = v;
+        else more = true;
+      }
+      let slot: number;
+      if (more) {
+        const g4 = elements++;
+        if (writing) slots.set(fourth.subarray(base, base + STRIDE_SLOTS), g4 * STRIDE_SLOTS);
+        slot = STRIDE_GROUP + g4;
+      } else if (a === b) {
+        slot = a;
+      } else {
+        if (writing && (bitmapCount + 1) * STRIDE_BITMAP_WORDS > bitmaps.length)
+          bitmaps = grown(bitmaps, bitmapCount * 2 * STRIDE_BITMAP_WORDS);
+        if (writing) writeBitmap(bitmaps, bitmapCount, a, b, fourth, base);
+        slot = STRIDE_GROUP | STRIDE_BITMAP | bitmapCount++;
+      }
+      if (writing) slots[g3 * STRIDE_SLOTS + o3] = slot >>> 0;
+    }
+  }
+  if (!writing) {
     throw new PolicyProgramError(
       'policy-program-too-large',
       `the IPv4 address table needs ${elements} groups of ${STRIDE_GROUP_BYTES} bytes, more than ${MAX_ELEMENTS}`,
     );
   }
-  slots = new Uint32Array(elements * STRIDE_SLOTS);
-  slots.set(root);
-  bitmaps = new Uint32Array(bitmapCount * STRIDE_BITMAP_WORDS);
-  wide = new Uint32Array(wideCount * STRIDE_WIDE_WORDS);
-  const counted = { elements, bitmapCount, wideCount };
-  elements = STRIDE_ROOT_ELEMENTS;
-  bitmapCount = 0;
-  wideCount = 0;
-  walk(true);
-  if (elements !== counted.elements || bitmapCount !== counted.bitmapCount || wideCount !== counted.wideCount) {
-    throw new Error('IPv4 table: the writing walk made other groups than the counting walk');
+  return {
+    kind: 'stride',
+    slots: cut(slots, elements * STRIDE_SLOTS),
+    elements,
+    bitmaps: cut(bitmaps, bitmapCount * STRIDE_BITMAP_WORDS),
+    bitmapCount,
+    wide: cut(wide, wideCount * STRIDE_WIDE_WORDS),
+    wideCount,
+  };
+}
+
+/** A zeroed array of at least `need` (and twice `a`'s length) with `a` at its start. */
+function grown(a: Uint32Array, need: number): Uint32Array {
+  const out = new Uint32Array(Math.max(need, a.length * 2));
+  out.set(a);
+  return out;
+}
+
+/** The first `length` values, as an array of exactly that length (the maps are filled from whole arrays). */
+const cut = (a: Uint32Array, length: number): Uint32Array => (a.length === length ? a : a.slice(0, length));
+
+/**
+ * The entry indexes in build order: first the prefixes up to /16, then by /16, within a /16 first its prefixes up to
+ * /24, then by /24 its longer ones; within each part, a prefix after those it lies in. Keys in sweep order (by
+ * address, shorter first on a tie: what buildAddressTable makes) are split into those parts in one pass; others are
+ * put in order by three counting sorts.
+ */
+function buildOrder(keys: Buffer, count: number): Uint32Array {
+  const addressAt = (i: number): number =>
+    ((keys[i * 8 + 4]! << 24) | (keys[i * 8 + 5]! << 16) | (keys[i * 8 + 6]! << 8) | keys[i * 8 + 7]!) >>> 0;
+  let last = -1;
+  let lastLen = -1;
+  for (let i = 0; i < count; i++) {
+    const a = addressAt(i);
+    const len = keys[i * 8]!;
+    if (a < last || (a === last && len < lastLen)) return sortForBuild(keys, count);
+    last = a;
+    lastLen = len;
   }
-  return { kind: 'stride', slots, elements, bitmaps, bitmapCount, wide, wideCount };
+  const out = new Uint32Array(count);
+  let k = 0;
+  for (let i = 0; i < count; i++) if (keys[i * 8]! <= 16) out[k++] = i;
+  // Longer prefixes of one /16 are adjacent in address order (a shorter one between them would start their /16).
+  for (let i = 0; i < count;) {
+    if (keys[i * 8]! <= 16) {
+      i++;
+      continue;
+    }
+    const top16 = addressAt(i) >>> 16;
+    let end = i;
+    while (end < count && (keys[end * 8]! <= 16 || addressAt(end) >>> 16 === top16)) end++;
+    for (let j = i; j < end; j++) if (keys[j * 8]! > 16 && keys[j * 8]! <= 24) out[k++] = j;
+    for (let j = i; j < end; j++) if (keys[j * 8]! > 24) out[k++] = j;
+    i = end;
+  }
+  return out;
 }
 
 /**
- * The entry indexes in build order: first the prefixes up to /16, shortest first; then by /16, within a /16 first
- * its prefixes up to /24 shortest first, then by /24 its longer ones shortest first. Three stable counting sorts
- * (least significant key first), linear in the entries.
+ * The entry indexes in build order for keys in any order: first the prefixes up to /16, shortest first; then by
+ * /16, within a /16 first its prefixes up to /24 shortest first, then by /24 its longer ones shortest first. Three
+ * stable counting sorts (least significant key first), linear in the entries.
  */
 function sortForBuild(keys: Buffer, count: number): Uint32Array {
   let from = new Uint32Array(count);

@@ -53,21 +53,31 @@ function hashWords(v: Uint32Array): number {
   return h >>> 0;
 }
 
+/** Bytes of one chunk of records: records are written once into chunks, and copied once into the map's buffer. */
+const CHUNK_BYTES = 256 * 1024;
+
 /**
  * The distinct records of one family: every field's classes intern their vectors here, and equal vectors (from
  * any field) share one record id, which is what the class maps store.
+ *
+ * Records are kept in fixed chunks rather than one buffer grown by doubling: 10,000 rules make 12.8 MB of records,
+ * and doubling wrote (and the kernel zeroed) twice that before the buffer was cut to size.
  */
 export class RecordTable {
   readonly shape: VectorShape;
-  #bytes: Uint8Array;
-  #words: Uint32Array;
+  /** Records per chunk, and u32 words per record. */
+  readonly #perChunk: number;
+  readonly #recordWords: number;
+  readonly #chunks: Uint32Array[] = [];
   #count = 0;
+  /** The records back to back, once asked for; dropped when a record is added. */
+  #joined: Buffer | null = null;
   readonly #byHash = new Map<number, number | number[]>();
 
   constructor(shape: VectorShape) {
     this.shape = shape;
-    this.#bytes = new Uint8Array(shape.recordBytes * 16);
-    this.#words = new Uint32Array(this.#bytes.buffer);
+    this.#recordWords = shape.recordBytes / 4;
+    this.#perChunk = Math.max(1, Math.floor(CHUNK_BYTES / shape.recordBytes));
   }
 
   get count(): number {
@@ -90,27 +100,32 @@ export class RecordTable {
     return id;
   }
 
-  /**
-   * Every record, back to back (count * recordBytes): the records map's values in key order. The buffer is first
-   * cut to that size: it grew by doubling, and the compiled program holds it (21 MB for 12.8 MB of records at 10,000
-   * rules) until it is loaded.
-   */
+  /** Every record, back to back (count * recordBytes): the records map's values in key order. */
   bytes(): Buffer {
     const used = this.#count * this.shape.recordBytes;
-    if (this.#bytes.length > used) {
-      this.#bytes = this.#bytes.slice(0, used);
-      this.#words = new Uint32Array(this.#bytes.buffer);
+    if (this.#joined && this.#joined.length === used) return this.#joined;
+    // Its own memory (not the pool), so that it can be read as u32 words at offset 0.
+    const out = Buffer.allocUnsafeSlow(used);
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      const n = Math.min(chunk.byteLength, used - at);
+      out.set(new Uint8Array(chunk.buffer, chunk.byteOffset, n), at);
+      at += n;
     }
-    return Buffer.from(this.#bytes.buffer, 0, used);
+    this.#joined = out;
+    return out;
   }
 
-  #vectorOffset(id: number): number {
-    return (id * this.shape.recordBytes) / 4 + this.shape.summaryWords * 2;
+  /** The chunk holding record `id`, and the u32 index of the record's start in it. */
+  #place(id: number): [Uint32Array, number] {
+    const c = Math.floor(id / this.#perChunk);
+    return [this.#chunks[c]!, (id - c * this.#perChunk) * this.#recordWords];
   }
 
   #equals(id: number, v: Uint32Array): boolean {
-    const base = this.#vectorOffset(id);
-    for (let i = 0; i < v.length; i++) if (this.#words[base + i] !== v[i]) return false;
+    const [chunk, start] = this.#place(id);
+    const base = start + this.shape.summaryWords * 2;
+    for (let i = 0; i < v.length; i++) if (chunk[base + i] !== v[i]) return false;
     return true;
   }
 
@@ -124,19 +139,16 @@ export class RecordTable {
           `(${id} records of ${this.shape.recordBytes} bytes so far): split the policy or use fewer distinct ports and sets`,
       );
     }
-    if (need > this.#bytes.length) {
-      const grown = new Uint8Array(Math.max(need, this.#bytes.length * 2));
-      grown.set(this.#bytes);
-      this.#bytes = grown;
-      this.#words = new Uint32Array(grown.buffer);
+    if (id === this.#chunks.length * this.#perChunk) {
+      this.#chunks.push(new Uint32Array(this.#perChunk * this.#recordWords));
     }
-    const sumBase = (id * this.shape.recordBytes) / 4;
-    const vecBase = sumBase + this.shape.summaryWords * 2;
-    this.#words.set(v, vecBase);
+    const [chunk, sumBase] = this.#place(id);
+    chunk.set(v, sumBase + this.shape.summaryWords * 2);
     for (let j = 0; j < this.shape.words; j++) {
-      if ((v[2 * j]! | v[2 * j + 1]!) !== 0) this.#words[sumBase + (j >>> 5)]! |= 1 << (j & 31);
+      if ((v[2 * j]! | v[2 * j + 1]!) !== 0) chunk[sumBase + (j >>> 5)]! |= 1 << (j & 31);
     }
     this.#count += 1;
+    this.#joined = null;
     return id;
   }
 }
