@@ -42,8 +42,10 @@ const stringLists = new WeakMap<readonly unknown[], string>();
 /** The canonical JSON text of frozen objects already written, by identity (per form: sets by digest or in full). */
 const frozenObjects = { digest: new WeakMap<object, string>(), full: new WeakMap<object, string>() };
 
-/** `"key":` by key: a state has a few dozen distinct keys. */
+/** `"key":` by key: a state has a few dozen distinct field names; set ids (keys of `sets`) would grow it in a
+ *  long-running agent, one per set ever compiled, so it stops taking new keys at KEY_TEXTS_MAX. */
 const keyTexts = new Map<string, string>();
+const KEY_TEXTS_MAX = 512;
 
 function sortedKeys(keys: readonly string[]): boolean {
   for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
@@ -112,7 +114,7 @@ function keyText(k: string): string {
   let text = keyTexts.get(k);
   if (text === undefined) {
     text = `${JSON.stringify(k)}:`;
-    keyTexts.set(k, text);
+    if (keyTexts.size < KEY_TEXTS_MAX) keyTexts.set(k, text);
   }
   return text;
 }
