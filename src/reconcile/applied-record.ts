@@ -219,14 +219,19 @@ export function writeRecord(stateDir: string, record: AppliedRecord): void {
  * older versions wrote every set) only when something reads them; drift and the unread path need only their ids.
  * A set kept in a set file is read and checked against the state's digest of it here.
  */
-function readState(file: string): DesiredState | null {
+function readState(file: string, retry = true): DesiredState | null {
   const state = readChecked<{ state: DesiredState }>(file, stateShape).value?.state;
   if (!state) return null;
   const sets: Record<string, PrefixSet> = {};
   for (const [id, raw] of Object.entries(state.sets)) {
     const fields = raw as unknown as Record<string, unknown>;
     const set = 'stored' in fields ? readStoredSet(path.dirname(file), fields) : PackedPrefixSet.stored(fields);
-    if (!set || set.id !== id) return null;
+    if (!set || set === 'missing' || set.id !== id) {
+      // A reader without the host lock (status, drift, the agent's protection check) may have read the state file
+      // just before an apply replaced it and pruned the old state's set files: the file read again is the new one.
+      if (retry && set === 'missing') return readState(file, false);
+      return null;
+    }
     sets[id] = set;
   }
   return { ...state, sets };

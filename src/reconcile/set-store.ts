@@ -1,7 +1,7 @@
 // The large sets of the stored states, one file per set id in <state folder>/sets (content-addressed): a new state
 // after a one-prefix change writes the one changed set, never the unchanged million-prefix ones again.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { PrefixSet } from '../compile/desired-state.js';
 import { encodePacked } from '../compile/packed-prefixes.js';
@@ -33,22 +33,22 @@ export function storedApart(set: PrefixSet): boolean {
   return memberCount(set) > TEXT_MEMBERS_MAX;
 }
 
-/** The digest in an existing set file's head, when its magic and size fit `count` records; else null. */
+/**
+ * The digest of an existing set file that fits `count` records and whose records hash to the digest in its head; else
+ * null (then it is written again). The records are hashed, not only the head read: a file damaged since it was written
+ * must not be vouched for by the next state file (which would then be unreadable).
+ */
 function existingDigest(file: string, family: 4 | 6, count: number): string | null {
-  let fd: number;
+  let bytes: Buffer;
   try {
-    fd = openSync(file, 'r');
+    bytes = readFileSync(file);
   } catch {
     return null;
   }
-  try {
-    if (statSync(file).size !== HEAD + count * recordBytes(family)) return null;
-    const head = Buffer.alloc(HEAD);
-    if (readSync(fd, head, 0, HEAD, 0) !== HEAD || !head.subarray(0, MAGIC.length).equals(MAGIC)) return null;
-    return head.subarray(MAGIC.length).toString('hex');
-  } finally {
-    closeSync(fd);
-  }
+  if (bytes.length !== HEAD + count * recordBytes(family) || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
+    return null;
+  const digest = bytes.subarray(MAGIC.length, HEAD).toString('hex');
+  return createHash('sha256').update(bytes.subarray(HEAD)).digest('hex') === digest ? digest : null;
 }
 
 /**
@@ -73,10 +73,10 @@ export function storeSet(
 
 /**
  * The set a state file names by its set file, checked: the magic, the size its count gives, and the records'
- * SHA-256 against both the file's head and the state's entry. Null when it fails (the file is then removed, so that
- * the next apply writes it again instead of finding it there).
+ * SHA-256 against both the file's head and the state's entry. 'missing' when there is no such file; null when it
+ * fails (the file is then removed, so that the next apply writes it again instead of finding it there).
  */
-export function readStoredSet(stateDir: string, raw: Record<string, unknown>): PrefixSet | null {
+export function readStoredSet(stateDir: string, raw: Record<string, unknown>): PrefixSet | 'missing' | null {
   const { id, family, count, stored } = raw;
   if (typeof id !== 'string' || !/^[0-9a-f]{16}$/.test(id) || (family !== 4 && family !== 6)) return null;
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || typeof stored !== 'string') return null;
@@ -84,8 +84,8 @@ export function readStoredSet(stateDir: string, raw: Record<string, unknown>): P
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
-  } catch {
-    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : null;
   }
   const records = bytes.subarray(HEAD);
   const fits =

@@ -64,6 +64,20 @@ export class PreviousStateLostError extends NotrackError {
   }
 }
 
+/**
+ * The way back when something of notrack's ran before but its state cannot be read: a rollback to it fails with
+ * PreviousStateLostError (the host keeps what it runs, failsafes included) and never takes it for "nothing of
+ * notrack's ran before", which would remove notrack from the host.
+ */
+function lostPrevious(stateDir: string, hash: string, revision: AppliedRevision): PendingSwitch['previous'] {
+  return {
+    revision,
+    state: () => {
+      throw new PreviousStateLostError(stateDir, hash);
+    },
+  };
+}
+
 export class SwitchConfirmation {
   private pending: PendingSwitch | null = null;
   private previous: PendingSwitch['previous'] = null;
@@ -95,7 +109,9 @@ export class SwitchConfirmation {
     if (this.opts.timeoutMs === undefined || !record?.desiredHash || record.desiredHash === hash) return;
     const eager = (): void => {
       const state = current();
-      this.previous = state ? { state: () => state, revision: record.revision } : null;
+      this.previous = state
+        ? { state: () => state, revision: record.revision }
+        : lostPrevious(this.opts.stateDir, record.desiredHash, record.revision);
     };
     // A record left pending names a state that is not the applied file's: read it now, as it is.
     if (record.pending) eager();
@@ -165,11 +181,17 @@ export class SwitchConfirmation {
       removePendingConfirmation(this.opts.stateDir);
       return null;
     }
+    // Something of notrack's ran before (left.previous): a kept state that cannot be read is lost, never "nothing".
     const state = left.previous ? readPreviousState(this.opts.stateDir) : null;
+    const previous = left.previous
+      ? state
+        ? { state: () => state, revision: left.previous }
+        : lostPrevious(this.opts.stateDir, left.previous.commit ?? 'unknown', left.previous)
+      : null;
     this.pending = {
       revision: left.revision,
       desiredHash: left.desiredHash,
-      previous: left.previous && state ? { state: () => state, revision: left.previous } : null,
+      previous,
       probes: commitProbes(this.opts.source, left.probes),
       before: left.before,
     };

@@ -170,7 +170,15 @@ export function limitedHttp(
               // The body is all here: no more waiting on the server while the pack is indexed and written.
               stop();
               clearInterval(rate);
-              for (const part of await guard.finish(hooks.storePack)) yield part;
+              let rest: Uint8Array[];
+              try {
+                rest = await guard.finish(hooks.storePack);
+              } catch (err) {
+                // A last object found oversized only now is a refused pack, as one found while it arrived.
+                abort(err as Error);
+                throw err;
+              }
+              for (const part of rest) yield part;
               return;
             }
             arm();

@@ -344,6 +344,12 @@ export class PackGuard {
     }
     const content = made.buffer;
     if (content.length > inf.declared) throw this.inflatesPast(inf.index, inf.declared, content.length);
+    // Shorter than its header says: git and isomorphic-git refuse such a pack. Not indexed here: it is passed on as it
+    // came, and refused there, never written into the cache with an index that vouches for it.
+    if (content.length < inf.declared) {
+      this.stopWalking();
+      return true;
+    }
     if (inf.type === OFS_DELTA || inf.type === REF_DELTA) {
       const result = deltaResultSize(content);
       if (result !== undefined) this.check(inf.type, result, inf.index, true);

@@ -221,4 +221,37 @@ gate.test(
     }),
 );
 
+gate.test(
+  'after a kill -9 during confirmation, a lost previous state fails the rollback and keeps notrack on the host',
+  () =>
+    withLab(async (lab) => {
+      lab.commit(dbPolicy(), 'good');
+      const git = await gitServer(lab);
+      const extra = ['--repo', git.url, '--confirm-timeout', '8s'];
+      let agent = startLabAgent(lab, { port: PORT, extra });
+      try {
+        await agent.waitFor(/"commit confirmed"/, { timeoutMs: 90_000 });
+        const bad = lab.commit(lockOutPolicy('Ingress'), 'deny all inbound');
+        const mark = agent.output.length;
+        agent.child.kill('SIGHUP');
+        await agent.waitFor(/confirming: 1 probe within 8 s/, { from: mark, timeoutMs: 90_000 });
+        await agent.stop('SIGKILL', 10_000);
+        rmSync(path.join(lab.stateDir, 'applied-state.previous.json'));
+        agent = startLabAgent(lab, { port: PORT, extra });
+        const failed = await agent.waitForLine((l) => (l.includes('"rollback failed"') ? l : null), {
+          timeoutMs: 90_000,
+          what: 'the failed rollback after the restart',
+        });
+        assert.match(failed, /no longer in/);
+        assert.not.match(agent.output, /"commit rolled back"/);
+        assert.is(lab.record().revision.commit, bad, 'the record still names what runs');
+        assert.ok(lab.xdpAttached(), 'notrack was not removed from the host');
+      } finally {
+        await agent.stop('SIGTERM', 20_000);
+        await git.server.stop('SIGTERM', 5_000);
+        rmSync(git.home, { recursive: true, force: true });
+      }
+    }),
+);
+
 gate.test.run();

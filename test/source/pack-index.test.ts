@@ -171,6 +171,22 @@ test('an object that inflates past the size its header declares is refused in th
   assert.match((err as Error).message, /^object 1 of \d+ in the pack inflates past the \d+ B its header declares/);
 });
 
+test('an object shorter than its header declares is not indexed (git refuses such a pack): passed on as it came', async () => {
+  const pack = Buffer.from(gitBytes(['pack-objects', '--stdout', '--revs', '-q'], 'HEAD\n'));
+  assert.ok(pack[12]! & 0x80 && !(pack[13]! & 0x80), 'the commit: a size of two header bytes');
+  pack[13] = pack[13]! + 1; // declares 16 bytes more than the commit holds
+  // A pack that is otherwise whole: its checksum made again.
+  createHash('sha1')
+    .update(pack.subarray(0, pack.length - 20))
+    .digest()
+    .copy(pack, pack.length - 20);
+  for (const step of [7, 4096]) {
+    const { out, stored } = await run(sideband(pack), step);
+    assert.is(stored, undefined, `nothing stored, chunks of ${step}`);
+    assert.ok(demux(out).pack.equals(pack));
+  }
+});
+
 test('a pack whose deltas make more than the indexing pass may keep is left to isomorphic-git, as it came', async () => {
   // A 64 KiB blob, then a delta that copies it 16 times (1 MiB) at offset 12: within the object bound, over a
   // 512 KiB budget only once it is made.
