@@ -152,106 +152,102 @@ gate.test('a deny-all-outbound commit is rolled back; /status says RolledBack; n
   lockOutRolledBack('Egress'),
 );
 
-gate.test('an agent killed (-9) while it confirms a lock-out commit rolls it back when it starts again', () =>
-  withLab(async (lab) => {
+type LabAgent = ReturnType<typeof startLabAgent>;
+
+/** What a test body gets: the lab, its agent (which `restart` replaces), the two commits, and where the switch began. */
+interface Confirming {
+  lab: ReconcileLab;
+  agent: LabAgent;
+  restart(): LabAgent;
+  good: string;
+  bad: string;
+  mark: number;
+}
+
+/**
+ * A lab whose agent (confirming within `seconds`) runs a good commit and is then confirming its switch to a
+ * deny-all-inbound commit when `body` runs; the agent and the Git server are stopped afterwards.
+ */
+function whileConfirmingLockOut(seconds: number, body: (c: Confirming) => Promise<void>): Promise<void> {
+  return withLab(async (lab) => {
     const good = lab.commit(dbPolicy(), 'good');
     const git = await gitServer(lab);
-    const extra = ['--repo', git.url, '--confirm-timeout', '8s'];
-    let agent = startLabAgent(lab, { port: PORT, extra });
+    const extra = ['--repo', git.url, '--confirm-timeout', `${seconds}s`];
+    const c: Confirming = {
+      lab,
+      agent: startLabAgent(lab, { port: PORT, extra }),
+      restart: () => (c.agent = startLabAgent(lab, { port: PORT, extra })),
+      good,
+      bad: '',
+      mark: 0,
+    };
     try {
-      await agent.waitFor(/"commit confirmed"/, { timeoutMs: 90_000 });
-      const bad = lab.commit(lockOutPolicy('Ingress'), 'deny all inbound');
-      const mark = agent.output.length;
-      agent.child.kill('SIGHUP');
-      await agent.waitFor(/confirming: 1 probe within 8 s/, { from: mark, timeoutMs: 90_000 });
-      await agent.stop('SIGKILL', 10_000);
-      assert.is(lab.record().revision.commit, bad, 'the lock-out runs, unconfirmed');
-      agent = startLabAgent(lab, { port: PORT, extra });
-      const rolled = await agent.waitForLine((l) => (l.includes('"commit rolled back"') ? l : null), {
-        timeoutMs: 90_000,
-        what: 'the rollback after the restart',
-      });
-      assert.match(rolled, new RegExp(`"commit":"${bad}"`));
-      assert.match(agent.output, /left unconfirmed \(the process ended\): confirming it now, before fetching/);
-      assert.is(lab.record().revision.commit, good);
-      const status = JSON.parse(lab.httpGet(PORT, '/status').body) as { condition: { reason: string } };
-      assert.is(status.condition.reason, 'RolledBack');
+      await c.agent.waitFor(/"commit confirmed"/, { timeoutMs: 90_000 });
+      c.bad = lab.commit(lockOutPolicy('Ingress'), 'deny all inbound');
+      c.mark = c.agent.output.length;
+      c.agent.child.kill('SIGHUP');
+      await c.agent.waitFor(new RegExp(`confirming: 1 probe within ${seconds} s`), { from: c.mark, timeoutMs: 90_000 });
+      await body(c);
     } finally {
-      await agent.stop('SIGTERM', 20_000);
+      await c.agent.stop('SIGTERM', 20_000);
       await git.server.stop('SIGTERM', 5_000);
       rmSync(git.home, { recursive: true, force: true });
     }
+  });
+}
+
+/** The agent's log line of a failed rollback, and that notrack still protects the host with the commit it switched to. */
+async function rollbackFailedProtected(c: Confirming, from: number): Promise<string> {
+  const failed = await c.agent.waitForLine((l) => (l.includes('"rollback failed"') ? l : null), {
+    from,
+    timeoutMs: 90_000,
+    what: 'the failed rollback',
+  });
+  assert.match(failed, /no longer in/);
+  assert.not.match(c.agent.output.slice(from), /"commit rolled back"/);
+  assert.is(c.lab.record().revision.commit, c.bad, 'the record still names what runs');
+  assert.ok(c.lab.xdpAttached(), 'notrack was not removed from the host');
+  assert.ok(
+    notrackRules(c.lab, 4).some((l) => l.startsWith('-A NOTRACK-')),
+    'its iptables rules stay',
+  );
+  return failed;
+}
+
+gate.test('an agent killed (-9) while it confirms a lock-out commit rolls it back when it starts again', () =>
+  whileConfirmingLockOut(8, async (c) => {
+    await c.agent.stop('SIGKILL', 10_000);
+    assert.is(c.lab.record().revision.commit, c.bad, 'the lock-out runs, unconfirmed');
+    const agent = c.restart();
+    const rolled = await agent.waitForLine((l) => (l.includes('"commit rolled back"') ? l : null), {
+      timeoutMs: 90_000,
+      what: 'the rollback after the restart',
+    });
+    assert.match(rolled, new RegExp(`"commit":"${c.bad}"`));
+    assert.match(agent.output, /left unconfirmed \(the process ended\): confirming it now, before fetching/);
+    assert.is(c.lab.record().revision.commit, c.good);
+    const status = JSON.parse(c.lab.httpGet(PORT, '/status').body) as { condition: { reason: string } };
+    assert.is(status.condition.reason, 'RolledBack');
   }),
 );
 
 gate.test(
   'a rollback whose kept previous state is gone fails and keeps the host protected (never removes notrack)',
   () =>
-    withLab(async (lab) => {
-      lab.commit(dbPolicy(), 'good');
-      const git = await gitServer(lab);
-      const extra = ['--repo', git.url, '--confirm-timeout', '6s'];
-      const agent = startLabAgent(lab, { port: PORT, extra });
-      try {
-        await agent.waitFor(/"commit confirmed"/, { timeoutMs: 90_000 });
-        const bad = lab.commit(lockOutPolicy('Ingress'), 'deny all inbound');
-        const mark = agent.output.length;
-        agent.child.kill('SIGHUP');
-        await agent.waitFor(/confirming: 1 probe within 6 s/, { from: mark, timeoutMs: 90_000 });
-        // The way back is read only at rollback time (it is kept by a link, not in memory): take it away first.
-        rmSync(path.join(lab.stateDir, 'applied-state.previous.json'));
-        const failed = await agent.waitForLine((l) => (l.includes('"rollback failed"') ? l : null), {
-          from: mark,
-          timeoutMs: 60_000,
-          what: 'the failed rollback',
-        });
-        assert.match(failed, /previous-state-lost|no longer in/);
-        assert.not.match(agent.output.slice(mark), /"commit rolled back"/);
-        assert.is(lab.record().revision.commit, bad, 'the record still names what runs');
-        assert.ok(lab.xdpAttached(), 'notrack was not removed from the host');
-        assert.ok(
-          notrackRules(lab, 4).some((l) => l.startsWith('-A NOTRACK-')),
-          'its iptables rules stay',
-        );
-      } finally {
-        await agent.stop('SIGTERM', 20_000);
-        await git.server.stop('SIGTERM', 5_000);
-        rmSync(git.home, { recursive: true, force: true });
-      }
+    whileConfirmingLockOut(6, async (c) => {
+      // The way back is read only at rollback time (it is kept by a link, not in memory): take it away first.
+      rmSync(path.join(c.lab.stateDir, 'applied-state.previous.json'));
+      await rollbackFailedProtected(c, c.mark);
     }),
 );
 
-gate.test(
-  'after a kill -9 during confirmation, a lost previous state fails the rollback and keeps notrack on the host',
-  () =>
-    withLab(async (lab) => {
-      lab.commit(dbPolicy(), 'good');
-      const git = await gitServer(lab);
-      const extra = ['--repo', git.url, '--confirm-timeout', '8s'];
-      let agent = startLabAgent(lab, { port: PORT, extra });
-      try {
-        await agent.waitFor(/"commit confirmed"/, { timeoutMs: 90_000 });
-        const bad = lab.commit(lockOutPolicy('Ingress'), 'deny all inbound');
-        const mark = agent.output.length;
-        agent.child.kill('SIGHUP');
-        await agent.waitFor(/confirming: 1 probe within 8 s/, { from: mark, timeoutMs: 90_000 });
-        await agent.stop('SIGKILL', 10_000);
-        rmSync(path.join(lab.stateDir, 'applied-state.previous.json'));
-        agent = startLabAgent(lab, { port: PORT, extra });
-        const failed = await agent.waitForLine((l) => (l.includes('"rollback failed"') ? l : null), {
-          timeoutMs: 90_000,
-          what: 'the failed rollback after the restart',
-        });
-        assert.match(failed, /no longer in/);
-        assert.not.match(agent.output, /"commit rolled back"/);
-        assert.is(lab.record().revision.commit, bad, 'the record still names what runs');
-        assert.ok(lab.xdpAttached(), 'notrack was not removed from the host');
-      } finally {
-        await agent.stop('SIGTERM', 20_000);
-        await git.server.stop('SIGTERM', 5_000);
-        rmSync(git.home, { recursive: true, force: true });
-      }
-    }),
+gate.test('after a kill -9 during confirmation, a lost previous state fails the rollback and keeps notrack on', () =>
+  whileConfirmingLockOut(8, async (c) => {
+    await c.agent.stop('SIGKILL', 10_000);
+    rmSync(path.join(c.lab.stateDir, 'applied-state.previous.json'));
+    c.restart();
+    await rollbackFailedProtected(c, 0);
+  }),
 );
 
 gate.test.run();

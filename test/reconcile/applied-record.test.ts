@@ -254,7 +254,9 @@ test('a new state with one large set changed writes that set file only; files no
   assert.equal(read.sets[largeId(second)]!.prefixes, nets(1001));
 });
 
-test('a torn or edited set file is never used; the next state written writes it again', () => {
+/** A state of 3,000 prefixes applied: its folder, the state, its set file and that file's bytes, and them with a bit
+ *  of the last record's address flipped. */
+function appliedWithSetFile() {
   const dir = stateDir();
   const written = state('h1', 3000);
   writePendingState(dir, written);
@@ -262,7 +264,12 @@ test('a torn or edited set file is never used; the next state written writes it 
   const file = path.join(dir, 'sets', `${largeId(written)}.set`);
   const good = readFileSync(file);
   const edited = Buffer.from(good);
-  edited.writeUInt8(edited.readUInt8(edited.length - 3) ^ 1, edited.length - 3); // an address bit of the last record
+  edited.writeUInt8(edited.readUInt8(edited.length - 3) ^ 1, edited.length - 3);
+  return { dir, written, file, good, edited };
+}
+
+test('a torn or edited set file is never used; the next state written writes it again', () => {
+  const { dir, written, file, good, edited } = appliedWithSetFile();
   for (const [what, bytes] of [
     ['torn', good.subarray(0, good.length - 2)],
     ['edited', edited],
@@ -280,15 +287,8 @@ test('a torn or edited set file is never used; the next state written writes it 
 });
 
 test('a set file damaged since it was written is written again by the next state, even if nothing read it first', () => {
-  const dir = stateDir();
-  const written = state('h1', 3000);
-  writePendingState(dir, written);
-  promotePendingState(dir);
-  const file = path.join(dir, 'sets', `${largeId(written)}.set`);
-  const good = readFileSync(file);
-  const flipped = Buffer.from(good);
-  flipped.writeUInt8(flipped.readUInt8(flipped.length - 3) ^ 1, flipped.length - 3);
-  writeFileSync(file, flipped);
+  const { dir, written, file, good, edited } = appliedWithSetFile();
+  writeFileSync(file, edited);
   // The next apply reuses set files by id: it must not vouch for these bytes in the state it writes.
   writePendingState(dir, written);
   promotePendingState(dir);
