@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { parseDocuments, ParseCache, PolicyFile, SourceDocument } from '../model/documents.js';
 import type { ScannedNets } from '../model/set-file.js';
 import { NetList } from '../net/cidr.js';
+import { gitObjectId } from '../source/object-id.js';
 import { isYamlFile } from '../source/snapshot.js';
 import type { PolicyBlob, SourceFile } from '../source/index.js';
 import { writeAtomic } from './applied-record.js';
@@ -40,11 +41,6 @@ export function removeParseCache(stateDir: string): void {
 }
 
 const NO_POSITION = { line: 1, col: 1, endLine: 1, endCol: 1, quoted: false, raw: '' };
-
-/** The Git blob id of some bytes: SHA-1 of `blob <size>\0` and the bytes. */
-function blobId(bytes: Uint8Array): string {
-  return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
-}
 
 /** Thrown by jsonExactly's replacer: a number JSON would change. */
 const INEXACT = new Error('a number JSON cannot carry');
@@ -156,7 +152,7 @@ export class PersistedParseCache {
       docs = null;
       try {
         const content = readFileSync(this.textFile(blob.oid));
-        if (this.parse && blobId(content) === blob.oid)
+        if (this.parse && gitObjectId('blob', content) === blob.oid)
           docs = this.parse([{ path: blob.path, content, size: content.length }]).documents;
       } catch {
         /* no text: positions fall back to the first line */

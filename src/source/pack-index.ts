@@ -2,6 +2,7 @@
 // pack index, byte for byte what git index-pack writes) and the objects themselves, so nothing inflates it again.
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
+import { gitObjectId, type GitObjectType } from './object-id.js';
 
 /**
  * The most inflated bytes (objects and what their deltas make) kept while a pack is indexed here. A policy
@@ -17,7 +18,7 @@ const TYPE_NAMES: Record<number, FetchedObject['type']> = { 1: 'commit', 2: 'tre
 
 /** A whole object of the pack: its type and its content (a delta already applied). */
 export interface FetchedObject {
-  type: 'commit' | 'tree' | 'blob' | 'tag';
+  type: GitObjectType;
   content: Buffer;
 }
 
@@ -118,7 +119,7 @@ export class PackIndexer {
     const settle = (o: PackObject, type: FetchedObject['type'], content: Buffer): void => {
       o.type = type;
       o.content = content;
-      o.oid = objectId(type, content);
+      o.oid = gitObjectId(type, content);
       delete o.data;
       byOid.set(o.oid, o);
     };
@@ -152,11 +153,6 @@ export class PackIndexer {
     }
     return true;
   }
-}
-
-/** The id Git gives an object of this type and content (SHA-1 of its header and content). */
-function objectId(type: string, content: Buffer): string {
-  return createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest('hex');
 }
 
 /** A little-endian base-128 size as a delta starts with; undefined when `delta` ends first. */

@@ -9,10 +9,10 @@
 // So an edited memo can only make a read slower, never hand a commit another commit's tree or a tree without one of
 // its files (signatures verified on the commit cover what is read). Blob contents are never kept here; a read that
 // must parse the files still reads them from the store.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gitObjectId } from './object-id.js';
 import type { TreeEntry } from 'isomorphic-git';
 import { git } from './git-library.js';
 
@@ -33,14 +33,9 @@ interface MemoFile {
 
 const TYPES = new Set(['blob', 'tree', 'commit']);
 
-/** The id Git gives an object of this type and content. */
-function objectId(type: 'commit' | 'tree', content: Buffer): string {
-  return createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest('hex');
-}
-
 /** A commit object's tree id, when the content is the commit `oid` names (else undefined). */
 function checkedCommitTree(oid: string, content: Buffer): string | undefined {
-  if (objectId('commit', content) !== oid) return undefined;
+  if (gitObjectId('commit', content) !== oid) return undefined;
   const tree = /^tree ([0-9a-f]{40})\n/.exec(content.subarray(0, 46).toString('latin1'));
   return tree?.[1];
 }
@@ -54,7 +49,7 @@ function treeMatches(oid: string, entries: readonly StoredEntry[]): boolean {
   for (const [mode, name, id] of entries) {
     parts.push(Buffer.from(`${mode.replace(/^0+/, '')} ${name}\0`, 'utf8'), Buffer.from(id, 'hex'));
   }
-  return objectId('tree', Buffer.concat(parts)) === oid;
+  return gitObjectId('tree', Buffer.concat(parts)) === oid;
 }
 
 function validEntries(v: unknown): v is StoredEntry[] {
