@@ -248,11 +248,16 @@ function randomSet(r: Rng, f: IpFamily, id: string, size: number): PrefixSet {
 }
 
 /**
- * A large set: `size` distinct /32 (IPv4) or /128 and /64 (IPv6) prefixes under the first anchor, plus some wider
- * ones.
+ * A /16 no generator aims at (100.64.0.0/16): only prefixes wide enough to cover all of it reach it, so a set
+ * crowding it keeps the /16 two-valued (in the set or not), the shape of a wide bitmap.
  */
-function largeSet(r: Rng, f: IpFamily, id: string, size: number): PrefixSet {
-  const anchor = ANCHORS[f][0]!;
+const DENSE_ANCHOR: Prefix = { family: 4, value: 0x64400000n, len: 16 };
+
+/**
+ * A large set: `size` distinct /32 (IPv4) or /128 and /64 (IPv6) prefixes under `anchor` (the first of the family's
+ * unless told), plus some wider ones.
+ */
+function largeSet(r: Rng, f: IpFamily, id: string, size: number, anchor = ANCHORS[f][0]!): PrefixSet {
   const seen = new Set<string>();
   const prefixes: string[] = [];
   while (prefixes.length < size) {
@@ -327,7 +332,13 @@ function singleFieldEntries(
   return out;
 }
 
-function randomScenario(seed: number, entries: { v4: number; v6: number }, large: number, singleField = 0): Scenario {
+function randomScenario(
+  seed: number,
+  entries: { v4: number; v6: number },
+  large: number,
+  singleField = 0,
+  dense = 0,
+): Scenario {
   const r = mulberry32(seed);
   const sets: Record<string, PrefixSet> = {};
   const ids: Record<IpFamily, string[]> = { 4: [], 6: [] };
@@ -364,6 +375,20 @@ function randomScenario(seed: number, entries: { v4: number; v6: number }, large
   };
   const next = (): number => counter++;
   const v4 = [...singleFieldEntries(r, 4, singleField, next, sets), ...list(4, entries.v4)];
+  if (dense > 0) {
+    sets.dense4 = largeSet(r, 4, 'dense4', dense, DENSE_ANCHOR);
+    const side = (inSets: string[]): SideMatch => ({ inSets, notInSets: [], ports: [], notPorts: [] });
+    v4.unshift({
+      counter: next(),
+      action: 'Deny',
+      protocol: null,
+      notProtocol: null,
+      icmp: null,
+      notICMP: null,
+      source: side(['dense4']),
+      destination: side([]),
+    });
+  }
   const v6 = [...singleFieldEntries(r, 6, Math.ceil(singleField / 4), next, sets), ...list(6, entries.v6)];
   const failsafes: Failsafe[] = [];
   if (chance(r, 0.6)) failsafes.push({ direction: 'inbound', protocol: 6, port: 22, net: null });
@@ -496,6 +521,8 @@ interface BatchOptions {
   seed: number;
   entries: { v4: number; v6: number };
   large: number;
+  /** A set of this many hosts crowding one /16 (DENSE_ANCHOR), denied by source in front. */
+  dense?: number;
   packets: number;
   /** Deny-list style one-field entries in front (see singleFieldEntries). */
   singleField?: number;
@@ -514,11 +541,11 @@ const count = (key: string): void => {
 };
 
 function runBatch(pl: Pipeline, o: BatchOptions): number {
-  const s = randomScenario(o.seed, o.entries, o.large, o.singleField ?? 0);
+  const s = randomScenario(o.seed, o.entries, o.large, o.singleField ?? 0, o.dense ?? 0);
   const steps = o.smallSteps === undefined ? undefined : smallSteps(s.state, o.smallSteps, o.minGroupEntries);
   const replay = `NOTRACK_SEED=${BASE_SEED} node --import tsx node_modules/uvu/bin.js test/kernel differential`;
   const what = o.naive ? 'naive program' : `steps ${steps ?? 'default'}, groups of ${o.minGroupEntries ?? 'default'}`;
-  const where = `scenario seed ${o.seed} (${o.entries.v4}+${o.entries.v6} entries, large set ${o.large}, ${what}); replay: ${replay}`;
+  const where = `scenario seed ${o.seed} (${o.entries.v4}+${o.entries.v6} entries, large set ${o.large}, dense set ${o.dense ?? 0}, ${what}); replay: ${replay}`;
   try {
     if (o.naive) pl.installNaive(s.state, IFACE);
     else pl.install(s.state, IFACE, { steps, minGroupEntries: o.minGroupEntries });
@@ -624,6 +651,8 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
     { entries: { v4: 700, v6: 200 }, large: 0 },
     { entries: { v4: 30, v6: 10 }, large: 0, singleField: 400 },
     { entries: { v4: 0, v6: 0 }, large: 20_000, singleField: 60 },
+    // Every seed covers wide bitmaps: a set crowding one /16 that nothing else cuts.
+    { entries: { v4: 40, v6: 10 }, large: 0, dense: 20_000 },
   ];
   while (cases < TOTAL_CASES) {
     const fixed = plan[batches];
@@ -640,6 +669,7 @@ kernelTest('random policies: every kernel verdict and rule counter equals the re
       seed: int(r, 1, 2 ** 31),
       entries,
       large: fixed?.large ?? 0,
+      dense: fixed?.dense,
       packets,
       smallSteps: small,
       minGroupEntries,
