@@ -6,6 +6,7 @@
 //   npm run bench -- control-plane
 //   NOTRACK_CP_RUNS=3  NOTRACK_CP_RULES=10000  NOTRACK_CP_SET=1000000   runs (medians reported), rules, set size
 //   NOTRACK_CP_STEPS=plan,ipset,nft   the optional parts to run (default all; empty: the notrack applies alone)
+//   NOTRACK_TIMINGS=1                 notrack's applies print their stage times (src/timings.ts) under each step
 //   NOTRACK_CP_PROFILE=<dir>          the no-op applies write CPU profiles there (node --cpu-prof; the profiler's
 //                                     SIGPROF makes the kernel's verifier give up with EAGAIN, so only the steps
 //                                     that load no program are profiled)
@@ -92,6 +93,8 @@ function timed(
     throw new Error(`${argv.join(' ').slice(0, 200)} failed (${r.status}; all of its output in ${kept}): ${why}`);
   }
   const [seconds, kb, user, system] = line.split(' ').map(Number);
+  // NOTRACK_TIMINGS=1 (passed on in the environment): notrack's own stage times, shown under the step.
+  for (const l of r.stderr.split('\n')) if (l.startsWith('notrack timing: ')) console.log(`    ${l.slice(16)}`);
   return { seconds: seconds!, cpuSeconds: user! + system!, rssMb: kb! / 1024, stdout: r.stdout };
 }
 

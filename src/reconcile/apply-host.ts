@@ -39,6 +39,7 @@ import {
   plannedInterfaces,
 } from './host-dataplane.js';
 import { interfaceItems } from './host-drift.js';
+import { stageDone } from '../timings.js';
 
 export interface ApplyHostOptions {
   state: DesiredState;
@@ -136,6 +137,7 @@ export function convergeInterface(
   const { state } = opts;
   const iface = plannedInterfaces(state, [ifname]).apply.get(ifname)!;
   const fingerprint = interfaceFingerprint(state, iface);
+  stageDone(`${ifname}: fingerprint`);
   // No counters (10,000 rules' per-CPU values) and no `tc` spawn: nothing below reads them, and they change no finding.
   const before = observeInterface({ ifname, pinDir: opts.bpffs, counters: false, clsBpf: false });
   if (before.findings.some((f) => f.code === 'xdp-foreign')) {
@@ -162,6 +164,7 @@ export function convergeInterface(
   // second generation pinned): rebuilding is what brings one generation and a record that describes it.
   const settled = prev?.generation === running && before.generations.length === 1;
   if (running !== null && runningFingerprint === fingerprint && settled && !(opts.repair && drifted())) return;
+  stageDone(`${ifname}: observe`);
 
   const gen = loadInterfaceGeneration({
     ifname,
@@ -170,6 +173,7 @@ export function convergeInterface(
     failsafes: state.failsafes,
     ruleCounters: Math.max(1, iface.counters.length),
   });
+  stageDone(`${ifname}: static generation load`);
   try {
     const entry: InterfaceRecord = {
       generation: running ?? gen.number,
@@ -191,6 +195,10 @@ export function convergeInterface(
       pinDir: policyPins,
       staticMaps: { nt_state: gen.maps.state, nt_jump: gen.maps.jump, nt_counters: gen.maps.counters },
     });
+    const ms = policy.stats.ms;
+    stageDone(
+      `${ifname}: policy program (compile ${Math.round(ms.compile)}, fill ${Math.round(ms.fill)}, load ${Math.round(ms.load)})`,
+    );
     try {
       setPolicyProgram(gen, policy.parts);
       entry.policyProgramId = policy.program.id;
@@ -222,6 +230,7 @@ export function convergeInterface(
     entry.generation = gen.number;
     entry.generations = { [String(gen.number)]: fingerprint };
     writeRecord(opts.stateDir, record);
+    stageDone(`${ifname}: switch`);
   } catch (e) {
     // The new generation never ran: remove it so it cannot be mistaken for anything later.
     try {
@@ -256,10 +265,12 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
   } catch (e) {
     throw new StateWriteError(opts.stateDir, e, 'nothing was changed on the host');
   }
+  stageDone('pending state written');
 
   // Sets first: egress rules that name a set need it to exist.
   const ipsets = ipsetsDesired(state);
   const sets = applyIpsets(runner, ipsets);
+  stageDone('ipsets');
   for (const name of [...sets.created, ...sets.replaced])
     changes.push({ object: `ipset ${name}`, action: 'filled and swapped in' });
 
@@ -298,6 +309,7 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
       failed.push({ object: family === 4 ? 'iptables' : 'ip6tables', error: e as Error });
     }
   }
+  stageDone('iptables');
   if (!failed.length) {
     const pruned = pruneIpsets(runner, ipsets);
     for (const name of pruned.destroyed) changes.push({ object: `ipset ${name}`, action: 'destroyed' });
@@ -325,6 +337,7 @@ export function applyHost(opts: ApplyHostOptions): ApplyHostResult {
   } catch (e) {
     throw new StateWriteError(opts.stateDir, e, 'the record still names the revision as pending');
   }
+  stageDone('promote and record');
   const result: ApplyHostResult = { changes, missingInterfaces: missing, failed, record };
   if (failed.length) {
     throw new ApplyError(

@@ -41,6 +41,7 @@ import { SwitchConfirmation } from './switch-confirmation.js';
 import { clearRolledBack, readRolledBack, rolledBackText } from './rolled-back.js';
 import { readTcpSessions } from '../dataplane/tcp-sessions.js';
 import { SessionDisruptionError, sessionsCut } from './session-check.js';
+import { stageDone } from '../timings.js';
 
 interface HostReconcilerOptions {
   source: SourceOptions;
@@ -127,6 +128,7 @@ export async function fetchDesired(
   reuse?: (snapshot: SourceSnapshot) => DesiredState | null,
   known?: SourceOptions['skipContent'],
 ): Promise<DesiredResult> {
+  stageDone('start, modules and checks');
   let snapshot: SourceSnapshot;
   // A blob with an entry is neither inflated nor parsed; a file over the source's size limit is always read (and
   // refused) as the source says.
@@ -144,6 +146,7 @@ export async function fetchDesired(
       ...(known ? { skipContent: known } : {}),
       ...(knownFile ? { knownFile } : {}),
     });
+    stageDone('fetch');
   } catch (e) {
     const code = (e as { code?: string }).code;
     // A deleted branch or a refused source is Stalled (a person must act), not retried with backoff forever.
@@ -176,8 +179,11 @@ export async function fetchDesired(
       import('../model/documents.js'),
     ]);
   // Files of a commit are parsed once per blob: the cache's entries, the rest parsed and kept (repositories only).
+  stageDone('parser and compiler modules');
   if (parseCache && snapshot.blobs) parseCache.prepare(parseDocuments, snapshot.files, snapshot.blobs);
+  stageDone('parse changed files');
   const loaded = loadResources(snapshot.files, undefined, parseCache?.parsed);
+  stageDone('load resources (schema, checks, lint)');
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     return {
@@ -201,6 +207,7 @@ export async function fetchDesired(
   }
   try {
     const state = compileHost(loaded.resources, opts.host);
+    stageDone('compile the host');
     const warnings = loaded.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
     if (rewind) warnings.unshift(`${rewind}; applied anyway (--allow-rewind)`);
     return { ok: true, snapshot, state, warnings, suspend: config.suspend, probes: config.probes };
@@ -490,6 +497,7 @@ export class HostReconciler implements Reconciler {
     this.confirmation.rememberPrevious(record, running, desired.state.hash);
     if (!this.opts.allowDisruption && record?.desiredHash !== desired.state.hash) {
       const cut = sessionsCut(running, desired.state, readTcpSessions(this.runner));
+      stageDone('session check');
       if (cut.length)
         return done({
           status: 'Stalled',
@@ -511,6 +519,7 @@ export class HostReconciler implements Reconciler {
         ...(this.opts.onStep ? { onStep: this.opts.onStep } : {}),
       });
       writeSourceDigest(this.opts.stateDir, digest, desired.state);
+      stageDone('source digest');
       const missing = result.missingInterfaces.length
         ? ` (interfaces not on this host: ${result.missingInterfaces.join(', ')})`
         : '';
