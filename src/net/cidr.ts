@@ -277,21 +277,33 @@ export class NetList {
     list.#prefix.set(f.prefix);
     list.#flags = new Uint8Array(Math.max(n, 1));
     list.#flags.set(f.flags);
+    // Locals in the loop, and the addresses copied a slab's worth at a time: a copy per net (and the private fields
+    // read per net) cost 0.15-0.2 s for the 1M-prefix list's cached files, in a fresh process.
+    const { addrs, prefix, flags } = f;
+    const slabs = list.#slabs;
+    const where = list.#where;
+    let used = list.#used;
     let from = 0;
+    let runFrom = 0;
+    let runAt = used;
     for (let i = 0; i < n; i++) {
-      const flags = f.flags[i]!;
-      const size = flags & NET_V6 ? 16 : 4;
-      if (flags > (NET_V6 | NET_HOST_BITS) || f.prefix[i]! > size * 8 || from + size > f.addrs.length) return null;
-      if (list.#used + 16 > SLAB_BYTES) {
-        list.#slabs.push(new Uint8Array(SLAB_BYTES));
-        list.#used = 0;
+      const flag = flags[i]!;
+      const size = flag & NET_V6 ? 16 : 4;
+      if (flag > (NET_V6 | NET_HOST_BITS) || prefix[i]! > size * 8 || from + size > addrs.length) return null;
+      if (used + 16 > SLAB_BYTES) {
+        if (from > runFrom) slabs[slabs.length - 1]!.set(addrs.subarray(runFrom, from), runAt);
+        slabs.push(new Uint8Array(SLAB_BYTES));
+        used = 0;
+        runFrom = from;
+        runAt = 0;
       }
-      list.#slabs[list.#slabs.length - 1]!.set(f.addrs.subarray(from, from + size), list.#used);
-      list.#where[i] = (list.#slabs.length - 1) * SLAB_BYTES + list.#used;
-      list.#used += size;
+      where[i] = (slabs.length - 1) * SLAB_BYTES + used;
+      used += size;
       from += size;
     }
-    if (from !== f.addrs.length) return null;
+    if (from !== addrs.length) return null;
+    if (from > runFrom) slabs[slabs.length - 1]!.set(addrs.subarray(runFrom, from), runAt);
+    list.#used = used;
     list.#count = n;
     return list;
   }

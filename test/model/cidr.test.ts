@@ -216,4 +216,40 @@ test('NetList parses exactly as parseCidr, keeps the nets in order, and later pa
   );
 });
 
+test('NetList.fromFlat gives back the nets flat() stored, v4 and v6 mixed over several slabs, and refuses arrays that do not fit', () => {
+  const list = new NetList();
+  // 40,000 nets of both sizes: several 64 KiB slabs, with an IPv6 address due where one slab ends.
+  for (let i = 0; i < 40_000; i++) {
+    if (i % 7 === 3) list.parse(`2001:db8:${(i % 65536).toString(16)}::${(i % 9).toString(16)}/${64 + (i % 65)}`);
+    else list.parse(`${i % 256}.${(i >> 8) % 256}.${i % 13}.${i % 200}/${i % 33}`);
+  }
+  const flat = list.flat();
+  const back = NetList.fromFlat(flat);
+  assert.ok(back);
+  assert.is(back.length, list.length);
+  const plain = (c: Cidr) => ({ ...c, addr: Array.from(c.addr) });
+  assert.equal(back.toCidrs().map(plain), list.toCidrs().map(plain));
+  assert.equal(back.flat(), flat);
+  // A later parse appends after the copied nets and leaves them alone.
+  assert.ok(back.parse('192.0.2.0/24'));
+  assert.equal(plain(back.at(list.length)), plain(parseCidr('192.0.2.0/24')!));
+  assert.equal(plain(back.at(list.length - 1)), plain(list.at(list.length - 1)));
+
+  const cut = (addrs: Uint8Array, prefix = flat.prefix, flags = flat.flags) =>
+    NetList.fromFlat({ addrs, prefix, flags });
+  assert.is(cut(flat.addrs.subarray(0, flat.addrs.length - 1)), null, 'an address short');
+  assert.is(cut(new Uint8Array([...flat.addrs, 0])), null, 'a byte left over');
+  assert.is(cut(flat.addrs, flat.prefix, flat.flags.subarray(1)), null, 'fewer flags than lengths');
+  const badFlag = flat.flags.slice();
+  badFlag[5] = 0xff;
+  assert.is(cut(flat.addrs, flat.prefix, badFlag), null, 'an unknown flag');
+  const badLength = flat.prefix.slice();
+  badLength[0] = 33;
+  assert.is(cut(flat.addrs, badLength), null, 'an IPv4 length over 32');
+  assert.equal(
+    NetList.fromFlat({ addrs: new Uint8Array(0), prefix: new Uint8Array(0), flags: new Uint8Array(0) })?.length,
+    0,
+  );
+});
+
 test.run();
