@@ -41,6 +41,16 @@ async function replayable(body: GitHttpRequest['body']): Promise<GitHttpRequest[
   return parts as unknown as GitHttpRequest['body'];
 }
 
+/** A ref listing request (GET info/refs for upload-pack), as a key that tells two identical ones apart. */
+function listingKey(req: GitHttpRequest): string | undefined {
+  if ((req.method ?? 'GET') !== 'GET' || !req.url.endsWith('/info/refs?service=git-upload-pack')) return undefined;
+  return JSON.stringify([req.url, Object.entries(req.headers ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))]);
+}
+
+async function* replay(parts: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* parts;
+}
+
 export interface HttpLimits {
   /** How long a request may stay silent, in ms. */
   idleMs: number;
@@ -76,6 +86,11 @@ export function limitedHttp(
   // isomorphic-git's packet reader turns a failed body into an early end ("empty response"), so the reason a
   // request was cut off is kept here for the caller to report.
   let failure: Error | undefined;
+  // The last ref listing's answer, kept to answer the same request once more: isomorphic-git's fetch lists the refs
+  // again right after the read listed them, a round trip (and a git upload-pack run on the server) for the same
+  // table. The fetch then wants the commit the read chose; a server that moved the ref since still sends it if the
+  // new tip reaches it (stateless upload-pack checks wants by reachability), and a rewound one is fetched next time.
+  let listing: { key: string; res: GitHttpResponse; parts: Uint8Array[] } | undefined;
   return {
     failure: () => failure,
     /** Clears a refused pack (the caller asks again for less); false when the failure was another one. */
@@ -85,6 +100,12 @@ export function limitedHttp(
       return true;
     },
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
+      const key = listingKey(req);
+      if (key !== undefined && listing?.key === key) {
+        const { res, parts } = listing;
+        listing = undefined;
+        return { ...res, body: replay(parts) };
+      }
       const controller = new AbortController();
       let timer: NodeJS.Timeout | undefined;
       let rejectAbort: (e: Error) => void = () => {};
@@ -160,12 +181,16 @@ export function limitedHttp(
         windowBytes = 0;
       }, limits.rateWindowMs);
       rate.unref();
+      // A ref listing's parts, kept once it has all come (and only then) for the next identical request.
+      const kept: Uint8Array[] | undefined = key !== undefined && res.statusCode === 200 ? [] : undefined;
+      const answer = res;
       async function* guarded(): AsyncGenerator<Uint8Array> {
         const it = source![Symbol.asyncIterator]();
         try {
           while (true) {
             const step = await Promise.race([it.next(), aborted]);
             if (step.done) {
+              if (kept !== undefined) listing = { key: key!, res: { ...answer, body: undefined }, parts: kept };
               if (guard === null) return;
               // The body is all here: no more waiting on the server while the pack is indexed and written.
               stop();
@@ -191,6 +216,7 @@ export function limitedHttp(
                 abort(err as Error);
                 throw err;
               }
+              kept?.push(step.value);
               for (const part of parts) yield part;
             }
           }

@@ -138,6 +138,22 @@ test('a later call asks for no depth, so a commit that leaves a large file alone
   assert.ok(added[0]! < 2_000, `the new pack holds the commit, its tree and the README (${added[0]} bytes)`);
 });
 
+test('a new commit is fetched after one listing of the refs: the fetch reuses the answer the read chose from', async () => {
+  await server.createRepo('listed-once', { 'a.yaml': 'v: 1\n' });
+  const first = await read('listed-once');
+  const mark = server.requests.length;
+  const second = await server.commit('listed-once', { 'a.yaml': 'v: 2\n' });
+  const snap = await read('listed-once', { ancestor: first.commit! });
+  assert.equal([snap.commit, snap.ancestry, text(snap, 'a.yaml')], [second, 'descends', 'v: 2\n']);
+  const asked = server.requests.slice(mark).map((r) => `${r.method} ${r.path}`);
+  assert.equal(asked, ['GET /listed-once.git/info/refs', 'POST /listed-once.git/git-upload-pack'], asked.join(', '));
+  // A later read lists the refs afresh: the answer is reused once, within one read.
+  const mark2 = server.requests.length;
+  const third = await server.commit('listed-once', { 'a.yaml': 'v: 3\n' });
+  assert.is((await read('listed-once')).commit, third);
+  assert.is(server.requests.slice(mark2).filter((r) => r.method === 'GET').length, 1);
+});
+
 test('an unchanged branch is read from the cache without downloading it again', async () => {
   const { commit } = await server.createRepo('unchanged', { 'a.yaml': 'v: 1\n' });
   await read('unchanged');
