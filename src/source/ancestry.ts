@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { git, Errors } from './git-library.js';
+import type { TreeMemo } from './tree-memo.js';
 
 /** `descends`: `ancestor` is reachable from `head`; `same`: the same commit; `not`: the whole history was walked
  *  without meeting it (a rewind, or unrelated history); `unknown`: the walk reached the edge of a shallow fetch. */
@@ -17,12 +18,13 @@ async function shallowCommits(gitdir: string): Promise<Set<string>> {
   }
 }
 
-/** Walks `head`'s history breadth first, at most `limit` commits. */
+/** Walks `head`'s history breadth first, at most `limit` commits; the memo's commits (checked) are not read again. */
 export async function commitAncestry(
   gitdir: string,
   head: string,
   ancestor: string,
   cache: object,
+  memo?: TreeMemo,
   limit = 100_000,
 ): Promise<Ancestry> {
   if (head === ancestor) return 'same';
@@ -35,7 +37,7 @@ export async function commitAncestry(
     const oid = queue.shift()!;
     let parents: string[];
     try {
-      parents = (await git.readCommit({ fs, gitdir, oid, cache })).commit.parent;
+      parents = memo?.commitParents(oid) ?? (await git.readCommit({ fs, gitdir, oid, cache })).commit.parent;
     } catch (e) {
       if (e instanceof Errors.NotFoundError) {
         edge = true;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { TagObject, TreeEntry } from 'isomorphic-git';
 import { git, Errors } from './git-library.js';
 import { objectSize, type PackIndexes } from './object-size.js';
+import type { FetchedObject } from './pack-index.js';
 import { byPath, type PolicyBlob, type SourceFile } from './snapshot.js';
 import { SourceError } from './source-error.js';
 import { subPathSegments } from './sub-path.js';
@@ -27,8 +28,8 @@ interface CommitFilesInput {
   skipContent?: ((read: { subPath: string; blobs: readonly PolicyBlob[] }) => boolean | Promise<boolean>) | undefined;
   /** A file read already, by path and blob id (SourceOptions.knownFile). */
   knownFile?: ((blob: PolicyBlob) => SourceFile | undefined) | undefined;
-  /** Blobs this read fetched, by id (fetched-pack.ts): their content is taken from here, not the store. */
-  fetched?: ReadonlyMap<string, Buffer>;
+  /** Objects this read fetched, by id (fetched-pack.ts): a blob's content is taken from here, not the store. */
+  fetched?: ReadonlyMap<string, FetchedObject>;
 }
 
 /** What readCommitFiles returns: the files read, or none when `skipContent` accepted their blob ids. */
@@ -115,7 +116,7 @@ export async function readCommitFiles(input: CommitFilesInput): Promise<CommitFi
   };
   async function readFile(oid: string, path: string): Promise<void> {
     const fetched = input.fetched?.get(oid);
-    if (fetched !== undefined) return add(path, fetched);
+    if (fetched?.type === 'blob') return add(path, fetched.content);
     // The size first, from the object's header: a blob over the limit is reported without being inflated.
     const size = await objectSize(gitdir, oid, indexes);
     if (size !== undefined && size > input.maxFileBytes) {

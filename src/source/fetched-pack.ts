@@ -1,18 +1,19 @@
-// Writes a pack the guard indexed (pack-index.ts) into the cache's object store, and keeps its blobs for the read
-// that follows: the files of a first fetch are inflated once, as they arrive, and never read back from the pack.
+// Writes a pack the guard indexed (pack-index.ts) into the cache's object store, and keeps its objects for the read
+// that follows: the files, trees and commits of a fetch are inflated once, as they arrive, never read back from the
+// pack (isomorphic-git would load the whole pack and inflate them again in JavaScript).
 import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { IndexedPack } from './pack-index.js';
+import type { FetchedObject, IndexedPack } from './pack-index.js';
 
-/** Blobs of the packs fetched in this read, by id (each hashed from its content as it was inflated). */
-export type FetchedBlobs = Map<string, Buffer>;
+/** The objects of the last pack fetched in this read, by id (each hashed from its content as it was inflated). */
+export type FetchedObjects = Map<string, FetchedObject>;
 
 /**
  * The store hook for limitedHttp: writes pack-<sha>.pack, then its .idx (each whole, then renamed: a reader never
- * sees an index without its pack), and records its blobs in `blobs` in place of the last pack's. False when the
+ * sees an index without its pack), and records its objects in `objects` in place of the last pack's. False when the
  * files cannot be written: isomorphic-git then writes and indexes the pack itself, and reports the failure its way.
  */
-export function packStore(gitdir: string, blobs: FetchedBlobs): (pack: IndexedPack) => Promise<boolean> {
+export function packStore(gitdir: string, objects: FetchedObjects): (pack: IndexedPack) => Promise<boolean> {
   return async (p) => {
     const base = path.join(gitdir, 'objects', 'pack', `pack-${p.sha}`);
     const tmp = `.${process.pid}.tmp`;
@@ -30,8 +31,8 @@ export function packStore(gitdir: string, blobs: FetchedBlobs): (pack: IndexedPa
     // Only the last pack's: a fetch that goes deeper to prove ancestry brings older history, whose blobs the read
     // hardly needs (the head's come in the first pack), and keeping every pack's would add up; what is not here is
     // read from the store.
-    blobs.clear();
-    for (const [oid, o] of p.objects) if (o.type === 'blob') blobs.set(oid, o.content);
+    objects.clear();
+    for (const [oid, o] of p.objects) objects.set(oid, o);
     return true;
   };
 }

@@ -3,7 +3,7 @@ import type { HttpClient } from 'isomorphic-git';
 import { git } from './git-library.js';
 import { cacheFolderFor, cacheFsFailure, cacheState, createCache, withCacheLock } from './cache-folder.js';
 import { readCommitFiles, type CommitFiles } from './commit-files.js';
-import { packStore, type FetchedBlobs } from './fetched-pack.js';
+import { packStore, type FetchedObjects } from './fetched-pack.js';
 import { remoteAuth } from './credentials.js';
 import { limitedHttp } from './http-client.js';
 import { OversizedPackError } from './pack-guard.js';
@@ -55,8 +55,9 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   }
   const subPath = normalizeSubPath(settings.path, url);
   const gitdir = cacheFolderFor(settings.cacheDir, url);
-  // The blobs of what this read fetches, inflated once by the pack guard: the files are taken from here.
-  const fetched: FetchedBlobs = new Map();
+  // The objects of what this read fetches, inflated once by the pack guard: the commit, trees and files are taken
+  // from here.
+  const fetched: FetchedObjects = new Map();
   const http = limitedHttp(
     {
       idleMs: settings.timeoutMs,
@@ -120,7 +121,7 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
   }
   async function attempt(): Promise<CommitFiles & { commit: string; ancestry?: Ancestry }> {
     const cache = {};
-    const memo = await TreeMemo.load(gitdir);
+    const memo = await TreeMemo.load(gitdir, fetched);
     const f: RemoteFetch = {
       gitdir,
       http,
@@ -136,12 +137,12 @@ export async function readRemote(loc: RemoteLocation, settings: SourceSettings):
     let ancestry: Ancestry | undefined;
     if (settings.ancestor !== undefined) {
       // A shallow fetch holds only the tip: fetch further back until the walk meets the applied commit or the root.
-      ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
+      ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache, memo);
       for (const depth of ANCESTRY_DEPTHS) {
         if (ancestry !== 'unknown') break;
         provingAncestry = true;
         await deepen(f, choice, depth);
-        ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache);
+        ancestry = await commitAncestry(gitdir, commit, settings.ancestor, cache, memo);
       }
     }
     if (settings.signatures !== undefined) {

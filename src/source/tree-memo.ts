@@ -9,10 +9,14 @@
 // So an edited memo can only make a read slower, never hand a commit another commit's tree or a tree without one of
 // its files (signatures verified on the commit cover what is read). Blob contents are never kept here; a read that
 // must parse the files still reads them from the store.
+//
+// The commits and trees of the pack this read fetched (fetched-pack.ts, hashed as they were inflated) are read from
+// there the same way: a new commit is listed without isomorphic-git loading the new pack and inflating it again.
 import fs from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gitObjectId } from './object-id.js';
+import type { FetchedObject } from './pack-index.js';
 import type { TreeEntry } from 'isomorphic-git';
 import { git } from './git-library.js';
 
@@ -52,6 +56,47 @@ function treeMatches(oid: string, entries: readonly StoredEntry[]): boolean {
   return gitObjectId('tree', Buffer.concat(parts)) === oid;
 }
 
+const MODES: Record<string, TreeEntry['type']> = {
+  '040000': 'tree',
+  '100644': 'blob',
+  '100755': 'blob',
+  '120000': 'blob',
+  '160000': 'commit',
+};
+
+/**
+ * A tree object's entries as isomorphic-git's readTree gives them (040000 for a tree, ordered by name), for trees
+ * whose names are plain printable ASCII; undefined for anything else (another mode, a name isomorphic-git refuses or
+ * orders by code point, a torn object), which is then left to isomorphic-git, to read or to refuse as it does.
+ */
+function parseTree(content: Buffer): StoredEntry[] | undefined {
+  const entries: StoredEntry[] = [];
+  for (let at = 0; at < content.length;) {
+    const space = content.indexOf(32, at);
+    const nul = content.indexOf(0, at);
+    if (space < 0 || nul < space || nul + 21 > content.length) return undefined;
+    const raw = content.toString('latin1', at, space);
+    const mode = raw === '40000' ? '040000' : raw;
+    const type = MODES[mode];
+    if (type === undefined) return undefined;
+    for (let i = space + 1; i < nul; i++) if (content[i]! < 0x20 || content[i]! > 0x7e) return undefined;
+    const name = content.toString('latin1', space + 1, nul);
+    const folded = name.toLowerCase().replace(/[. ]+$/, '');
+    if (
+      name === '' ||
+      name === '.' ||
+      name === '..' ||
+      /[/\\:]/.test(name) ||
+      folded === '.git' ||
+      /^\.?git~[1-9]$/.test(folded)
+    )
+      return undefined;
+    entries.push([mode, name, content.toString('hex', nul + 1, nul + 21), type]);
+    at = nul + 21;
+  }
+  return entries.sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+}
+
 function validEntries(v: unknown): v is StoredEntry[] {
   return (
     Array.isArray(v) &&
@@ -76,11 +121,17 @@ export class TreeMemo {
   private readonly usedCommits = new Map<string, { content: Buffer; tree: string }>();
   private readonly usedTrees = new Map<string, StoredEntry[]>();
 
-  private constructor(private readonly gitdir: string) {}
+  private constructor(
+    private readonly gitdir: string,
+    private readonly fetched: ReadonlyMap<string, FetchedObject>,
+  ) {}
 
-  /** The memo of a cache folder; empty when there is none or it cannot be read (a torn or edited file is ignored). */
-  static async load(gitdir: string): Promise<TreeMemo> {
-    const memo = new TreeMemo(gitdir);
+  /**
+   * The memo of a cache folder; empty when there is none or it cannot be read (a torn or edited file is ignored).
+   * `fetched`: the objects of the pack this read fetches (filled as the fetch ends), read before the store.
+   */
+  static async load(gitdir: string, fetched: ReadonlyMap<string, FetchedObject> = new Map()): Promise<TreeMemo> {
+    const memo = new TreeMemo(gitdir, fetched);
     let parsed: Partial<MemoFile>;
     try {
       parsed = JSON.parse(await readFile(path.join(gitdir, FILE), 'utf8')) as Partial<MemoFile>;
@@ -100,14 +151,33 @@ export class TreeMemo {
     return memo;
   }
 
-  /** True when an earlier read found `oid` to be a commit in this store. */
+  /** True when an earlier read found `oid` to be a commit in this store, or this read fetched it. */
   knowsCommit(oid: string): boolean {
-    return this.commits.has(oid);
+    return this.commits.has(oid) || this.fetched.get(oid)?.type === 'commit';
+  }
+
+  /** A commit kept here or fetched by this read, checked against its id; undefined when neither has it. */
+  private knownCommit(oid: string): { content: Buffer; tree: string } | undefined {
+    const kept = this.commits.get(oid);
+    if (kept !== undefined) return kept;
+    const fetched = this.fetched.get(oid);
+    const tree = fetched?.type === 'commit' ? checkedCommitTree(oid, fetched.content) : undefined;
+    return tree === undefined ? undefined : { content: fetched!.content, tree };
+  }
+
+  /** The parents of a commit kept here or fetched by this read (undefined when neither has it). */
+  commitParents(oid: string): string[] | undefined {
+    const known = this.knownCommit(oid);
+    if (known === undefined) return undefined;
+    const text = known.content.toString('latin1');
+    const end = text.indexOf('\n\n');
+    const head = end < 0 ? text : text.slice(0, end);
+    return [...head.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]!);
   }
 
   /** The id of a commit's tree. */
   async commitTree(oid: string, cache: object): Promise<string> {
-    let known = this.commits.get(oid);
+    let known = this.knownCommit(oid);
     if (known === undefined) {
       const read = await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'content', cache });
       const content = Buffer.from(read.object as Uint8Array);
@@ -124,6 +194,10 @@ export class TreeMemo {
   async readTree(oid: string, cache: object): Promise<TreeEntry[]> {
     let stored = this.trees.get(oid);
     if (stored !== undefined && !treeMatches(oid, stored)) stored = undefined;
+    if (stored === undefined) {
+      const fetched = this.fetched.get(oid);
+      if (fetched?.type === 'tree') stored = parseTree(fetched.content);
+    }
     if (stored === undefined) {
       const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid, cache });
       stored = tree.map((e): StoredEntry => [e.mode, e.path, e.oid, e.type]);

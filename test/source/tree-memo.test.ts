@@ -2,6 +2,7 @@
 // no pack, a README commit reads only the new pack, and a torn or edited memo is ignored.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { promises as fsp } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startGitServer, type GitServer } from '../support/git-server.js';
@@ -111,6 +112,67 @@ test('after a commit that changes no policy file, the old pack is not opened: th
   } finally {
     await restore();
   }
+});
+
+/** Runs `fn` and returns it with the pack files read (whole, as isomorphic-git loads a pack) while it ran. */
+async function packsRead<T>(fn: () => Promise<T>): Promise<{ result: T; packs: string[] }> {
+  const original = fsp.readFile;
+  const packs: string[] = [];
+  fsp.readFile = ((file: Parameters<typeof original>[0], ...rest: unknown[]) => {
+    if (String(file).endsWith('.pack')) packs.push(String(file));
+    return (original as (...a: unknown[]) => unknown).call(fsp, file, ...rest);
+  }) as typeof original;
+  try {
+    return { result: await fn(), packs };
+  } finally {
+    fsp.readFile = original;
+  }
+}
+
+test('a new commit is read from the fetch itself: its commit, trees and changed file never from a pack', async () => {
+  await server.createRepo('memo-fetched', FILES);
+  const first = await read('memo-fetched');
+  const head = await server.commit('memo-fetched', { 'sets/deny.yaml': 'kind: GlobalNetworkSet\nnets: []\n' });
+  // The unchanged file is known already (as the parse cache knows it): only the changed one is read.
+  const known = new Uint8Array(0);
+  const { result: snap, packs } = await packsRead(() =>
+    read('memo-fetched', {
+      ancestor: first.commit!,
+      knownFile: (b) => (b.path === 'policies/web.yaml' ? { path: b.path, content: known, size: 0 } : undefined),
+    }),
+  );
+  assert.equal([snap.commit, snap.ancestry], [head, 'descends']);
+  assert.is(text(snap, 'sets/deny.yaml'), 'kind: GlobalNetworkSet\nnets: []\n');
+  assert.is(snap.files.find((f) => f.path === 'policies/web.yaml')?.content, known);
+  assert.equal(packs, [], 'no pack was loaded: the ancestry walk, the tree walk and the file came from the fetch');
+  assert.equal(snap.warnings, []);
+});
+
+test('trees read from the fetch list what git lists: folders beside files, dotted and non-ASCII names, modes', async () => {
+  const files = {
+    'p/a.yaml': 'a: 1\n',
+    'p/a/x.yaml': 'x: 1\n',
+    'p/a-b.yaml': 'ab: 1\n',
+    'p/A.yaml': 'A: 1\n',
+    'p/.hidden/h.yaml': 'h: 1\n',
+    'p/dé.yaml': 'd: 1\n',
+    'p/z.yml': 'z: 1\n',
+  };
+  await server.createRepo('memo-names', files);
+  const check = async (label: string) => {
+    const { snap, listed } = await listOnly('memo-names');
+    const lsTree = await server.git('memo-names', ['-c', 'core.quotePath=false', 'ls-tree', '-r', snap.commit!]);
+    const gitBlobs = lsTree
+      .trim()
+      .split('\n')
+      .map((l) => /^\d+ blob ([0-9a-f]{40})\t(.*)$/.exec(l)!)
+      .map((m) => `${m[2]} ${m[1]}`)
+      .sort();
+    assert.equal([...listed].sort(), gitBlobs, label);
+  };
+  await check('the first fetch');
+  await server.commit('memo-names', { 'p/a/x.yaml': 'x: 2\n', 'p/dé.yaml': 'd: 2\n' });
+  await check('a later fetch of what changed');
 });
 
 test('a torn or edited memo is ignored: the listing comes from the object store', async () => {
