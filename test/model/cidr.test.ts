@@ -252,4 +252,28 @@ test('NetList.fromFlat gives back the nets flat() stored, v4 and v6 mixed over s
   );
 });
 
+test('an IPv4-only NetList.fromFlat views the stored bytes: the same nets, a later parse writes elsewhere, bad lengths refused', () => {
+  const list = new NetList();
+  // 50,001 nets: four slabs' worth and a tail that is not a whole 32-bit word of lengths.
+  for (let i = 0; i < 50_001; i++) list.parse(`${(i * 7) % 256}.${i % 256}.${(i >> 8) % 256}.${i % 251}/${i % 33}`);
+  const flat = list.flat();
+  const stored = Buffer.from(flat.addrs);
+  const back = NetList.fromFlat(flat)!;
+  const plain = (c: Cidr) => ({ ...c, addr: Array.from(c.addr) });
+  assert.equal(back.toCidrs().map(plain), list.toCidrs().map(plain));
+  for (let i = 0; i < back.length; i += 997) assert.is(back.v4Word(i), list.v4Word(i));
+  for (const text of ['198.51.100.0/24', '2001:db8::/48', '203.0.113.7']) assert.ok(back.parse(text));
+  assert.equal(Buffer.from(flat.addrs), stored, 'the stored bytes are never written');
+  assert.equal(back.at(list.length + 1).prefix, 48);
+  assert.equal(plain(back.at(list.length - 1)), plain(list.at(list.length - 1)));
+  for (const at of [0, 50_000]) {
+    const prefix = flat.prefix.slice();
+    prefix[at] = 33;
+    assert.is(NetList.fromFlat({ ...flat, prefix }), null, `length 33 at ${at}`);
+    const flags = flat.flags.slice();
+    flags[at] = 4;
+    assert.is(NetList.fromFlat({ ...flat, flags }), null, `an unknown flag at ${at}`);
+  }
+});
+
 test.run();
