@@ -104,7 +104,7 @@ export interface PackGuardOptions {
  */
 export class PackGuard {
   private state: State = { at: 'pkt-length' };
-  private pending = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
   // The pack itself, as it comes out of the side band: only the bytes not yet walked are kept.
   private packBytes = 0;
   private pack = Buffer.alloc(0);
@@ -145,7 +145,10 @@ export class PackGuard {
    */
   push(chunk: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk);
+    // A view, not a copy: the response's chunks are fresh buffers, never written again (a megabyte copied was as
+    // many fresh pages, each a page fault).
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.pending = this.pending.length ? Buffer.concat([this.pending, bytes]) : bytes;
     while (this.pending.length) {
       const state = this.state as State;
       if (state.at === 'done') {
