@@ -80,6 +80,9 @@ class TwoValues {
   }
 }
 
+/** A fourth-octet group whose prefixes nest: its values are read from its slots. */
+const NESTED = 0xffff;
+
 const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
 
 /**
@@ -119,6 +122,11 @@ export function buildStrideTable(input: {
   const fourth = new Uint32Array(STRIDE_SLOTS * STRIDE_SLOTS);
   const hasFourth = new Uint8Array(STRIDE_SLOTS);
   const fourthList = new Uint8Array(STRIDE_SLOTS);
+  // Per fourth-octet group: its longer prefixes (order[groupFrom..groupTo)), and when none of them lies in another
+  // (hosts, mostly), the first octet none covers (256: every octet is covered), else NESTED.
+  const groupFrom = new Uint32Array(STRIDE_SLOTS);
+  const groupTo = new Uint32Array(STRIDE_SLOTS);
+  const groupGap = new Uint16Array(STRIDE_SLOTS);
   /** Fills the scratch from the entries order[from..to) of the /16 `top16`; returns its fourth-octet group count. */
   const fill = (top16: number, from: number, to: number): number => {
     third.fill(slots[top16]!);
@@ -138,6 +146,9 @@ export function buildStrideTable(input: {
       fourth.fill(third[o3]!, base, base + STRIDE_SLOTS);
       hasFourth[o3] = 1;
       fourthList[n++] = o3;
+      groupFrom[o3] = k;
+      let end = 0;
+      let gap = 0;
       for (; k < to && keys[order[k]! * 8 + 6] === o3; k++) {
         const i = order[k]!;
         const len = keys[i * 8]!;
@@ -145,18 +156,68 @@ export function buildStrideTable(input: {
         // A host is most of a large deny list: one store, not a call to fill per host.
         if (len === 32) fourth[base + o4] = values[i]! >>> 0;
         else fourth.fill(values[i]! >>> 0, base + o4, base + o4 + (1 << (32 - len)));
+        // In build order a prefix that starts before the previous one ends lies in it.
+        if (o4 < end) gap = NESTED;
+        else if (gap === o4) gap = o4 + (1 << (32 - len));
+        end = o4 + (1 << (32 - len));
       }
+      groupTo[o3] = k;
+      groupGap[o3] = gap;
     }
     return n;
+  };
+  /**
+   * Feeds `seen` the values of fourth-octet group `o3` in slot order, from its prefixes when they do not nest (the
+   * value under the group's first uncovered octet, then each prefix's), else from its 256 slots.
+   */
+  const groupValues = (o3: number, seen: TwoValues): void => {
+    const gap = groupGap[o3]!;
+    if (gap === NESTED) {
+      for (let k = o3 * STRIDE_SLOTS; k < (o3 + 1) * STRIDE_SLOTS; k++) seen.add(fourth[k]!);
+      return;
+    }
+    let under = gap < STRIDE_SLOTS;
+    for (let k = groupFrom[o3]!; k < groupTo[o3]! && !seen.more; k++) {
+      const i = order[k]!;
+      if (under && gap < keys[i * 8 + 7]!) {
+        seen.add(third[o3]!);
+        under = false;
+      }
+      seen.add(values[i]! >>> 0);
+    }
+    if (under) seen.add(third[o3]!);
   };
   /** The values of the /16 in the scratch when they are exactly two (then it may be a wide bitmap), else undefined. */
   const twoValued = (): TwoValues | undefined => {
     const seen = new TwoValues();
     for (let j = 0; j < STRIDE_SLOTS && !seen.more; j++) {
       if (!hasFourth[j]) seen.add(third[j]!);
-      else for (let k = j * STRIDE_SLOTS; k < (j + 1) * STRIDE_SLOTS; k++) seen.add(fourth[k]!);
+      else groupValues(j, seen);
     }
     return seen.more || seen.seen < 2 ? undefined : seen;
+  };
+  /** Writes wide bitmap `index` of a two-valued /16 from its scratch: bit a set when its address a finds two.b. */
+  const writeWide = (wide: Uint32Array, index: number, two: TwoValues): void => {
+    const at = index * STRIDE_WIDE_WORDS;
+    wide[at] = two.a;
+    wide[at + 1] = two.b;
+    for (let j = 0; j < STRIDE_SLOTS; j++) {
+      const words = at + 2 + j * (STRIDE_SLOTS / 32);
+      if (!hasFourth[j] || groupGap[j] !== NESTED) {
+        // No group, or one whose prefixes do not nest: what its third-octet slot finds, then each prefix's value.
+        if (third[j] === two.b) wide.fill(0xffff_ffff, words, words + STRIDE_SLOTS / 32);
+        if (!hasFourth[j]) continue;
+        for (let k = groupFrom[j]!; k < groupTo[j]!; k++) {
+          const i = order[k]!;
+          const on = values[i]! >>> 0 === two.b;
+          if (on !== (third[j] === two.b)) setBits(wide, words, keys[i * 8 + 7]!, 1 << (32 - keys[i * 8]!), on);
+        }
+        continue;
+      }
+      for (let k = 0; k < STRIDE_SLOTS; k++) {
+        if (fourth[j * STRIDE_SLOTS + k] === two.b) wide[words + (k >>> 5)]! |= 1 << (k & 31);
+      }
+    }
   };
 
   let elements = STRIDE_ROOT_ELEMENTS;
@@ -182,7 +243,7 @@ export function buildStrideTable(input: {
       if (writing) {
         if ((wideCount + 1) * STRIDE_WIDE_WORDS > wide.length)
           wide = grown(wide, Math.max(4, wideCount * 2) * STRIDE_WIDE_WORDS);
-        writeWide(wide, wideCount, two, third, fourth, hasFourth);
+        writeWide(wide, wideCount, two);
         slots[top16] = (STRIDE_GROUP | STRIDE_BITMAP | wideCount) >>> 0;
       }
       wideCount++;
@@ -323,28 +384,15 @@ function writeBitmap(
   for (let o = 0; o < STRIDE_SLOTS; o++) if (group[base + o] === b) bitmaps[at + 2 + (o >>> 5)]! |= 1 << (o & 31);
 }
 
-/** Writes wide bitmap `index` of a two-valued /16 from its scratch groups: bit a set when its address a finds b. */
-function writeWide(
-  wide: Uint32Array,
-  index: number,
-  two: TwoValues,
-  third: Uint32Array,
-  fourth: Uint32Array,
-  hasFourth: Uint8Array,
-): void {
-  const at = index * STRIDE_WIDE_WORDS;
-  wide[at] = two.a;
-  wide[at + 1] = two.b;
-  for (let j = 0; j < STRIDE_SLOTS; j++) {
-    const words = at + 2 + j * (STRIDE_SLOTS / 32);
-    if (!hasFourth[j]) {
-      if (third[j] === two.b) wide.fill(0xffff_ffff, words, words + STRIDE_SLOTS / 32);
-      continue;
-    }
-    for (let k = 0; k < STRIDE_SLOTS; k++) {
-      if (fourth[j * STRIDE_SLOTS + k] === two.b) wide[words + (k >>> 5)]! |= 1 << (k & 31);
-    }
+/** Sets (or clears) bits from..from+count of the bitmap at `words` (an aligned prefix: within one word, or whole words). */
+function setBits(bitmap: Uint32Array, words: number, from: number, count: number, on: boolean): void {
+  if (count >= 32) {
+    bitmap.fill(on ? 0xffff_ffff : 0, words + (from >>> 5), words + ((from + count) >>> 5));
+    return;
   }
+  const mask = (((1 << count) - 1) << (from & 31)) >>> 0;
+  const w = words + (from >>> 5);
+  bitmap[w] = on ? (bitmap[w]! | mask) >>> 0 : (bitmap[w]! & ~mask) >>> 0;
 }
 
 /** The slot value an address (host-order number) finds: the reference for tests of the table and the program. */
