@@ -40,8 +40,13 @@ interface ParsedPrefixes {
   /** Address words, 1 (IPv4) or 4 (IPv6) per prefix, most significant first. */
   words: Uint32Array;
   lens: Uint8Array;
-  owner: Uint32Array;
+  /** The set each came from: 2 bytes a prefix while there are fewer than 65,536 sets. */
+  owner: Uint16Array | Uint32Array;
   count: number;
+}
+
+function ownerArray(sets: number, length: number): Uint16Array | Uint32Array {
+  return sets <= 0x10000 ? new Uint16Array(length) : new Uint32Array(length);
 }
 
 /** The members of every set one after the other (duplicates across sets kept), with the set each came from. */
@@ -59,7 +64,7 @@ function parseAll(
   });
   const words = new Uint32Array(total * per);
   const lens = new Uint8Array(total);
-  const owner = new Uint32Array(total);
+  const owner = ownerArray(sets.length, total);
   let k = 0;
   sets.forEach((set, si) => {
     if (si === skip) return;
@@ -129,7 +134,7 @@ function mergedV4(
   const nr = rest.count;
   const words = new Uint32Array(total);
   const lens = new Uint8Array(total);
-  const owner = new Uint32Array(total);
+  const owner = ownerArray(sets.length, total);
   let bi = 0;
   let ri = 0;
   for (let k = 0; k < total; k++) {
