@@ -103,8 +103,8 @@ const MERGE_MIN = 4096;
 /**
  * The IPv4 prefixes of every set already in sweep order, when one set holds most of them and its members are in
  * that order (a canonical set is): the other sets are put in order among themselves, then merged with it in one
- * pass. The same order as sweepOrder over parseAll (ties in set order), without its copy of every prefix and its
- * merge passes over them: for a 1M-prefix set, 17 MB less fresh memory (every page a fault) and two passes fewer.
+ * pass. The same order as sweepOrder over parseAll (ties in set order), without the index arrays and passes of a
+ * merge of the sorted runs: for a 1M-prefix set, 8 MB less fresh memory (every page a fault) and two passes fewer.
  * Undefined when that does not apply.
  */
 function mergedV4(

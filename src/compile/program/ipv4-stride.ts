@@ -171,7 +171,8 @@ export function buildStrideTable(input: {
         // A host is most of a large deny list: one store, not a call to fill per host.
         if (len === 32) fourth[base + o4] = valueAt(i);
         else fourth.fill(valueAt(i), base + o4, base + o4 + (1 << (32 - len)));
-        // In build order a prefix that starts before the previous one ends lies in it.
+        // A prefix that starts before the previous one ends lies in it (or the keys came in another order): the
+        // group's values are then read from its slots.
         if (o4 < end) gap = NESTED;
         else if (gap === o4) gap = o4 + (1 << (32 - len));
         end = o4 + (1 << (32 - len));
