@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { PrefixSet } from '../compile/desired-state.js';
-import { encodePacked } from '../compile/packed-prefixes.js';
+import type { PackedPrefixes } from '../compile/packed-prefixes.js';
 import { memberCount, PackedPrefixSet, packedMembers, TEXT_MEMBERS_MAX } from '../compile/prefix-set.js';
 
 /**
@@ -52,6 +52,31 @@ function existingDigest(file: string, family: 4 | 6, count: number): string | nu
 }
 
 /**
+ * The records of a set file straight from the packed members: the address words big-endian, then the length (the
+ * bytes of encodePacked's base64, made without Buffer.writeUInt32BE per word and without the base64 text and its
+ * decoding: a 1M-prefix set in a few ms where that took ~100 ms of a one-prefix apply). `room`: bytes left in front
+ * (for the set file's head), so that the records are never copied.
+ */
+export function setRecords(p: PackedPrefixes, room = 0): Buffer {
+  const { words, lens, count } = p;
+  const size = recordBytes(p.family);
+  const out = Buffer.allocUnsafe(room + count * size);
+  const view = new DataView(out.buffer, out.byteOffset, out.length);
+  if (p.family === 4) {
+    for (let i = 0, at = room; i < count; i++, at += 5) {
+      view.setUint32(at, words[i]!);
+      out[at + 4] = lens[i]!;
+    }
+  } else {
+    for (let i = 0, at = room; i < count; i++, at += 17) {
+      for (let w = 0; w < 4; w++) view.setUint32(at + w * 4, words[i * 4 + w]!);
+      out[at + 16] = lens[i]!;
+    }
+  }
+  return out;
+}
+
+/**
  * Writes the set file of `set` unless one of its id is there already (same id, same members: the bytes would be
  * the same), and returns what the state file says of it. `write` is the state folder's atomic write.
  */
@@ -65,9 +90,12 @@ export function storeSet(
   const file = fileOf(stateDir, set.id);
   const kept = existingDigest(file, set.family, count);
   if (kept) return { ...entry, stored: kept };
-  const records = Buffer.from(encodePacked(packedMembers(set)), 'base64');
-  const digest = createHash('sha256').update(records).digest();
-  write(file, Buffer.concat([MAGIC, digest, records]));
+  // One buffer, head and records: the records are hashed once, in place.
+  const bytes = setRecords(packedMembers(set), HEAD);
+  MAGIC.copy(bytes, 0);
+  const digest = createHash('sha256').update(bytes.subarray(HEAD)).digest();
+  digest.copy(bytes, MAGIC.length);
+  write(file, bytes);
   return { ...entry, stored: digest.toString('hex') };
 }
 

@@ -18,7 +18,8 @@ import {
   type AppliedRecord,
 } from '../../src/reconcile/applied-record.js';
 import type { DesiredState, PrefixSet } from '../../src/compile/desired-state.js';
-import { packTexts } from '../../src/compile/packed-prefixes.js';
+import { encodePacked, packTexts } from '../../src/compile/packed-prefixes.js';
+import { setRecords } from '../../src/reconcile/set-store.js';
 import { PackedPrefixSet, TEXT_MEMBERS_MAX } from '../../src/compile/prefix-set.js';
 
 const dirs: string[] = [];
@@ -158,6 +159,31 @@ test('a large set is stored in a set file (5 bytes a prefix), a small one as tex
     assert.is((back as PackedPrefixSet).digest, (set as PackedPrefixSet).digest, 'same content, same digest');
   }
   assert.ok(20_000 > TEXT_MEMBERS_MAX);
+});
+
+test('set files hold the packed records byte for byte, IPv4 and IPv6, and a large IPv6 set reads back equal', () => {
+  const v6 = Array.from(
+    { length: 300 },
+    (_, i) => `2001:db8:${i.toString(16)}:${(i * 7).toString(16)}::/${48 + (i % 81)}`,
+  );
+  const v4 = [...nets(500), '192.168.0.1/32', '255.255.255.255/32', '0.0.0.0/1'];
+  for (const [family, texts] of [
+    [4, v4],
+    [6, v6],
+  ] as const) {
+    const packed = packTexts(family, texts);
+    assert.equal(setRecords(packed), Buffer.from(encodePacked(packed), 'base64'), `IPv${family} records`);
+  }
+  const dir = stateDir();
+  const large6 = PackedPrefixSet.of(packTexts(6, v6), 'nets of v6 list');
+  const written = { ...state('h6', 100), sets: { [large6.id]: large6 } } as DesiredState;
+  writePendingState(dir, written);
+  promotePendingState(dir);
+  const file = path.join(dir, 'sets', `${large6.id}.set`);
+  assert.is(statSync(file).size, 40 + large6.size * 17, 'a header and 17 bytes a prefix');
+  const back = readAppliedState(dir)!.sets[large6.id]!;
+  assert.equal(back.prefixes, large6.prefixes);
+  assert.is((back as PackedPrefixSet).digest, large6.digest);
 });
 
 /** A state file's value (before its checksum) holding these sets as stored. */
