@@ -183,6 +183,8 @@ export async function fetchDesired(
   if (parseCache && snapshot.blobs) parseCache.prepare(parseDocuments, snapshot.files, snapshot.blobs);
   stageDone('parse changed files');
   const loaded = loadResources(snapshot.files, undefined, parseCache?.parsed);
+  // The new files' entries, each document marked with what its checks found (valid or not: an error is never marked).
+  parseCache?.keep(loaded.validKinds);
   stageDone('load resources (schema, checks, lint)');
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
