@@ -122,6 +122,28 @@ export class PersistedParseCache {
 
   /** An entry, checked: magic, checksum, the blob id it names, its lists' sizes; null when any check fails. */
   private readEntry(oid: string): { head: EntryHead; lists: NetList[] } | null {
+    const read = this.readHead(oid);
+    if (!read) return null;
+    const { head, body, headEnd } = read;
+    try {
+      const lists: NetList[] = [];
+      let at = headEnd + 1;
+      for (const { count, addrBytes } of head.lists) {
+        const take = (n: number) => new Uint8Array(body.buffer, body.byteOffset + (at += n) - n, n);
+        if (at + addrBytes + 2 * count > body.length) return null;
+        const list = NetList.fromFlat({ addrs: take(addrBytes), prefix: take(count), flags: take(count) });
+        if (!list) return null;
+        lists.push(list);
+      }
+      if (at !== body.length || head.documents.some((d) => d.nets !== undefined && !lists[d.nets])) return null;
+      return { head, lists };
+    } catch {
+      return null;
+    }
+  }
+
+  /** An entry's head, checked (magic, checksum of the whole entry, tag, blob id), without its lists. */
+  private readHead(oid: string): { head: EntryHead; body: Buffer; headEnd: number } | null {
     let bytes: Buffer;
     try {
       bytes = readFileSync(this.entryFile(oid));
@@ -137,17 +159,7 @@ export class PersistedParseCache {
       const head = JSON.parse(body.toString('utf8', 0, headEnd)) as EntryHead;
       if (head.tag !== COMPILER_TAG || head.oid !== oid || !Array.isArray(head.documents) || !Array.isArray(head.lists))
         return null;
-      const lists: NetList[] = [];
-      let at = headEnd + 1;
-      for (const { count, addrBytes } of head.lists) {
-        const take = (n: number) => new Uint8Array(body.buffer, body.byteOffset + (at += n) - n, n);
-        if (at + addrBytes + 2 * count > body.length) return null;
-        const list = NetList.fromFlat({ addrs: take(addrBytes), prefix: take(count), flags: take(count) });
-        if (!list) return null;
-        lists.push(list);
-      }
-      if (at !== body.length || head.documents.some((d) => d.nets !== undefined && !lists[d.nets])) return null;
-      return { head, lists };
+      return { head, body, headEnd };
     } catch {
       return null;
     }
@@ -189,6 +201,7 @@ export class PersistedParseCache {
     this.counts.parsed += fresh.length;
     const oidOf = new Map(blobs.map((b) => [b.path, b.oid]));
     this.kept = blobs.length - fresh.length;
+    this.markUnchangedValues(fresh, new Set(blobs.map((b) => b.oid)));
     for (const f of fresh) {
       const oid = oidOf.get(f.path);
       const parsed = this.parsed.get(f);
@@ -196,6 +209,43 @@ export class PersistedParseCache {
       this.toKeep.push({ oid, file: f, documents: parsed.documents });
     }
     this.prune(new Set(blobs.map((b) => b.oid)));
+  }
+
+  /**
+   * Marks the new files' documents whose value is exactly that of a document marked in an entry of a blob this commit
+   * no longer holds (read before prune() removes them). The checks of one document read its value alone, and a
+   * scanned set file's nets are not in its value: a set file whose nets alone changed (the one-prefix commit) needs
+   * no schema check, and its schema validator is then never compiled. Values are compared by the SHA-256 of their
+   * exact JSON (a value JSON would change, -0 or NaN, is never marked).
+   */
+  private markUnchangedValues(fresh: readonly SourceFile[], keep: ReadonlySet<string>): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    const valueKey = (value: unknown): string | null => {
+      const json = jsonExactly(value);
+      return json === null ? null : createHash('sha256').update(json).digest('hex');
+    };
+    const kinds = new Map<string, string>();
+    for (const name of names) {
+      const oid = /^([0-9a-f]{40})\.parsed$/.exec(name)?.[1];
+      if (oid === undefined || keep.has(oid)) continue;
+      for (const d of this.readHead(oid)?.head.documents ?? []) {
+        const key = typeof d.kind === 'string' ? valueKey(d.value) : null;
+        if (key !== null) kinds.set(key, d.kind!);
+      }
+    }
+    if (!kinds.size) return;
+    for (const f of fresh) {
+      for (const doc of this.parsed.get(f)?.documents ?? []) {
+        const key = valueKey(doc.value);
+        const kind = key === null ? undefined : kinds.get(key);
+        if (kind !== undefined) doc.validKind = kind;
+      }
+    }
   }
 
   /**

@@ -307,6 +307,51 @@ test('a mark is what skips the checks: a value marked in a resealed entry is tak
   );
 });
 
+test('a set file whose nets alone changed takes its mark from the old blob: same value, no schema check', async () => {
+  const { repo, commit } = repository();
+  const dir = temp('cache');
+  commit(FILES);
+  await readCached(repo, dir);
+  const bigEntry = (): string =>
+    readdirSync(dir).find((n) => n.endsWith('.parsed') && readFileSync(path.join(dir, n)).includes('"name":"big"'))!;
+  // The old blob's entry says (resealed by hand) that its document, with a field the schema refuses, validated clean:
+  // the new blob's document has that very value, so it is taken as marked and not checked.
+  const old = bigEntry();
+  const colour = (head: string) => head.replace('"name":"big"', '"name":"big","colour":"red"');
+  writeFileSync(path.join(dir, old), resealed(readFileSync(path.join(dir, old)), colour));
+  commit({ 'sets/big.yaml': bigSet('10.9.9.10/32').replace('  name: big\n', '  name: big\n  colour: red\n') });
+  const cold = await readCold(repo, false);
+  assert.ok(
+    cold.warnings.some((w) => /colour/.test(w)),
+    cold.warnings.join('\n'),
+  );
+  const changed = await readCached(repo, dir, false);
+  assert.equal(changed.parsed, ['sets/big.yaml'], 'the changed file was parsed');
+  assert.not.ok(
+    changed.warnings.some((w) => /colour/.test(w)),
+    'the same value as a marked one: not checked again',
+  );
+  assert.ok(
+    changed.warnings.some((w) => w.startsWith('sets/big.yaml:2010:') && /host bits/.test(w)),
+    'taken as valid, its own checks ran: ' + changed.warnings.join('\n'),
+  );
+
+  // Without the hand-made mark: the changed set file's value differs from every marked one, so it is checked.
+  commit({ 'sets/big.yaml': bigSet('10.9.9.11/32').replace('  name: big\n', '  name: big\n  colour: blue\n') });
+  const checked = await readCached(repo, dir, false);
+  assert.equal(checked.warnings, (await readCold(repo, false)).warnings);
+
+  // A nets-only change of a valid set file: marked from the old entry, and marked in its own entry in turn.
+  commit({ 'sets/big.yaml': bigSet('10.9.9.12/32') });
+  const valid = await readCached(repo, dir);
+  assert.equal(valid.warnings, (await readCold(repo)).warnings);
+  const head = readFileSync(path.join(dir, bigEntry()), 'utf8').split('\n')[1]!;
+  assert.equal(
+    (JSON.parse(head) as { documents: { kind?: string }[] }).documents.map((d) => d.kind),
+    ['GlobalNetworkSet'],
+  );
+});
+
 test('an ignore file whose bytes equal a cached policy file is still read as the ignore file', async () => {
   const { repo, commit } = repository();
   const dir = temp('cache');
