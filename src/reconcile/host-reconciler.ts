@@ -183,9 +183,12 @@ export async function fetchDesired(
   if (parseCache && snapshot.blobs) parseCache.prepare(parseDocuments, snapshot.files, snapshot.blobs);
   stageDone('parse changed files');
   const loaded = loadResources(snapshot.files, undefined, parseCache?.parsed);
-  // The new files' entries, each document marked with what its checks found (valid or not: an error is never marked).
-  parseCache?.keep(loaded.validKinds);
   stageDone('load resources (schema, checks, lint)');
+  // The new files' entries, each document marked with what its checks found (valid or not: an error is never marked).
+  if (parseCache) {
+    parseCache.keep(loaded.validKinds);
+    stageDone('parse cache entries written');
+  }
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     return {
