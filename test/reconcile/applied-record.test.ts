@@ -178,6 +178,13 @@ test('a large set is stored in a set file (5 bytes a prefix), small ones in a se
   assert.ok(20_000 > TEXT_MEMBERS_MAX);
 });
 
+/** A file's bytes torn, edited (as given) and emptied. */
+const damaged = (good: Buffer, edited: Buffer): [string, Buffer][] => [
+  ['torn', good.subarray(0, good.length - 2)],
+  ['edited', edited],
+  ['emptied', Buffer.alloc(0)],
+];
+
 /** Many small sets (a rule's own nets each), as 10,000 rules make them, beside one large set of n nets. */
 const manySmall = (hash: string, n: number, small = 300, origin = 'nets of p ingress'): DesiredState => {
   const s = state(hash, n);
@@ -230,11 +237,7 @@ test('a torn or edited set table is never used, and the next state written write
   const good = readFileSync(file);
   const edited = Buffer.from(good.toString('latin1').replace('172.16.0.7/32', '172.16.0.9/32'), 'latin1');
   assert.is.not(edited.toString(), good.toString());
-  for (const [what, bytes] of [
-    ['torn', good.subarray(0, good.length - 2)],
-    ['edited', edited],
-    ['emptied', Buffer.alloc(0)],
-  ] as const) {
+  for (const [what, bytes] of damaged(good, edited)) {
     writeFileSync(file, bytes);
     // The next apply reuses the table by name: it must not vouch for these bytes.
     writePendingState(dir, written);
@@ -482,11 +485,7 @@ function appliedWithSetFile() {
 
 test('a torn or edited set file is never used; the next state written writes it again', () => {
   const { dir, written, file, good, edited } = appliedWithSetFile();
-  for (const [what, bytes] of [
-    ['torn', good.subarray(0, good.length - 2)],
-    ['edited', edited],
-    ['emptied', Buffer.alloc(0)],
-  ] as const) {
+  for (const [what, bytes] of damaged(good, edited)) {
     writeFileSync(file, bytes);
     assert.is(readAppliedState(dir), null, `a ${what} set file`);
     writePendingState(dir, written);
