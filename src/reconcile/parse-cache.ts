@@ -219,6 +219,7 @@ export class PersistedParseCache {
    * exact JSON (a value JSON would change, -0 or NaN, is never marked).
    */
   private markUnchangedValues(fresh: readonly SourceFile[], keep: ReadonlySet<string>): void {
+    if (!fresh.length) return;
     let names: string[];
     try {
       names = readdirSync(this.dir);
