@@ -1,5 +1,6 @@
-// Loads one interface's generated policy program: compiles its tables, creates and fills the class maps with batch
-// updates, resolves the map relocations and loads the program for nt_jump (the loader then calls `install`).
+// Loads one interface's generated policy program: compiles its tables, creates and fills the class maps (arrays
+// through a shared mapping, keyed maps with batch updates), resolves the map relocations and loads the program for
+// nt_jump (the loader then calls `install`).
 import { join } from 'node:path';
 import { arrayDigest, keyedDigest } from './map-digest.js';
 import { patchMapFds } from '../asm/index.js';
@@ -12,7 +13,15 @@ import {
   type PolicyMapContents,
   type PolicyMapSpec,
 } from '../compile/program/index.js';
-import { createMap, loadProgram, setProgramSlot, type BpfMap, type BpfProgram } from '../libbpf/index.js';
+import {
+  createMap,
+  loadProgram,
+  MapFlag,
+  MapType,
+  setProgramSlot,
+  type BpfMap,
+  type BpfProgram,
+} from '../libbpf/index.js';
 import { MAPS, POLICY_PROGRAM_LOAD } from '../abi/notrack.js';
 
 /** The maps of the loaded xdp.o the program refers to: the same load as the nt_xdp_entry it runs behind. */
@@ -86,9 +95,18 @@ interface LoadedPolicyProgram {
   close(): void;
 }
 
-/** Batch sizes: big enough for few syscalls, small enough that a 1M-prefix set never needs 1M objects at once. */
+/** Batch size of a keyed map: big enough for few syscalls, small enough that 1M prefixes never need 1M objects. */
 const LPM_CHUNK = 65_536;
-const ARRAY_CHUNK = 8_192;
+
+/**
+ * The map flags the loader adds to a spec's: every ARRAY map is created mmapable, so that `fill` writes its values
+ * with one copy through a shared mapping. The program reads it exactly as before (the verifier and the lookup are
+ * the same for an array with or without the flag); the flag is the loader's, not the compiler's, whose output stays
+ * as it was.
+ */
+function loadFlags(spec: PolicyMapSpec): number {
+  return spec.type === MapType.ARRAY ? spec.flags | MapFlag.MMAPABLE : spec.flags;
+}
 
 function fill(map: BpfMap, contents: PolicyMapContents, progress: (done: number) => void): number {
   if (contents.kind !== 'array') {
@@ -113,15 +131,11 @@ function fill(map: BpfMap, contents: PolicyMapContents, progress: (done: number)
     }
     return count;
   }
+  // The new generation's maps are read by no program until the switch: written whole, then loaded and switched in.
   const { valueSize, values, count } = contents;
-  for (let at = 0; at < count; at += ARRAY_CHUNK) {
-    const end = Math.min(count, at + ARRAY_CHUNK);
-    const batch: { key: number; value: Buffer }[] = new Array(end - at);
-    for (let i = at; i < end; i++)
-      batch[i - at] = { key: i, value: values.subarray(i * valueSize, (i + 1) * valueSize) };
-    map.updateBatch(batch);
-    progress(end);
-  }
+  if (count === 0) return 0; // the per-CPU scan state: the program writes it
+  map.writeArray(values.subarray(0, count * valueSize));
+  progress(count);
   return count;
 }
 
@@ -168,7 +182,7 @@ export function loadPolicyProgram(options: LoadPolicyProgramOptions): LoadedPoli
         keySize: spec.keySize,
         valueSize: spec.valueSize,
         maxEntries: spec.maxEntries,
-        flags: spec.flags,
+        flags: loadFlags(spec),
       });
       maps.set(spec.name, map);
       const contents = policyMapContents(classifierFor(spec, compiled.v4, compiled.v6), spec.role);

@@ -179,6 +179,15 @@ function declare(libbpf: LibraryHandle, libc: LibraryHandle) {
     fcntl_int: libc.func('int fcntl(int fd, int cmd, ...)') as (fd: number, cmd: number, ...rest: unknown[]) => number,
     syscall: libc.func('long syscall(long number, ...)') as (nr: number, ...rest: unknown[]) => number | bigint,
     if_nametoindex: libc.func('uint32_t if_nametoindex(const char *ifname)') as (name: string) => number,
+    mmap: libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)') as (
+      addr: null,
+      length: number,
+      prot: number,
+      flags: number,
+      fd: number,
+      offset: number,
+    ) => bigint | null,
+    munmap: libc.func('int munmap(void *addr, size_t length)') as (addr: bigint, length: number) => number,
     if_indextoname: libc.func('char *if_indextoname(uint32_t ifindex, void *ifname)') as (
       ifindex: number,
       buf: Ptr,
@@ -371,6 +380,26 @@ export function dupCloexec(fd: number): number {
   const out = native.fcntl_int(fd, F_DUPFD_CLOEXEC, 'int', 3);
   if (out < 0) throw failure('fcntl(F_DUPFD_CLOEXEC)', lastErrno(), { subject: `fd ${fd}` });
   return out;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+/** mmap's MAP_FAILED, (void *)-1, as koffi returns a pointer. */
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * Maps `length` bytes of `fd` (a map created with BPF_F_MMAPABLE) shared and writable, hands them to `use`, and
+ * unmaps them whatever happens: the view must not be kept, it points at memory that is gone once `use` returns.
+ */
+export function withSharedMapping(fd: number, length: number, subject: string, use: (bytes: Uint8Array) => void): void {
+  const ptr = native.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (ptr === null || ptr === MAP_FAILED) throw failure('mmap', lastErrno(), { subject });
+  try {
+    use(new Uint8Array(koffi.view(ptr, length)));
+  } finally {
+    if (native.munmap(ptr, length) !== 0) throw failure('munmap', lastErrno(), { subject });
+  }
 }
 
 /** bpf(2)'s syscall number on the two LP64 architectures this binding supports. */

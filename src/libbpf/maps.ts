@@ -2,7 +2,7 @@
 import { isPerCpuMapType, MapFlag, MapType, type MapTypeName, UpdateFlag, type UpdateMode } from '../abi/bpf-uapi.js';
 import { BpfError, E2BIG, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSUPP, EOPNOTSUPP, invalidArgument } from './errors.js';
 import { BpfFd } from './fd.js';
-import { check, failure, native, numPossibleCpus, optsStruct, outputMark } from './ffi.js';
+import { check, failure, native, numPossibleCpus, optsStruct, outputMark, withSharedMapping } from './ffi.js';
 import { mapInfo, type MapInfo } from './info.js';
 import { OFFSETS } from './struct-offsets.js';
 import { pinObject } from './pins.js';
@@ -385,6 +385,32 @@ export class BpfMap {
           errno: 0,
         },
       );
+  }
+
+  /**
+   * Writes the values of keys 0..n-1 of an ARRAY map created with MapFlag.MMAPABLE, `values` holding n whole values
+   * back to back, through one shared mapping of the map's value area: one copy of the bytes, where a batch update
+   * copies each value into a batch buffer and the kernel copies it again, element by element. The kernel lays the
+   * elements out every round_up(valueSize, 8) bytes; values of another size are spread to that stride. Not atomic
+   * for a reader: meant for a map no program reads yet (a new generation before its switch).
+   */
+  writeArray(values: Uint8Array): void {
+    if (this.type !== MapType.ARRAY || (this.flags & MapFlag.MMAPABLE) === 0)
+      throw invalidArgument('writeArray', `${this.label()} is not an ARRAY map created with MapFlag.MMAPABLE`);
+    if (values.length % this.valueSize !== 0 || values.length / this.valueSize > this.maxEntries)
+      throw invalidArgument(
+        'writeArray',
+        `${this.label()} holds at most ${this.maxEntries} values of ${this.valueSize} bytes, got ${values.length} bytes`,
+      );
+    const count = values.length / this.valueSize;
+    if (count === 0) return;
+    const stride = roundUp8(this.valueSize);
+    withSharedMapping(this.fd.fd, count * stride, this.label(), (area) => {
+      if (stride === this.valueSize) area.set(values);
+      else
+        for (let i = 0; i < count; i++)
+          area.set(values.subarray(i * this.valueSize, (i + 1) * this.valueSize), i * stride);
+    });
   }
 
   private entriesOneByOne(): MapEntry[] {

@@ -16,6 +16,9 @@ import {
 import { ENTRY_COUNTER_MASK } from '../../src/compile/program/entry-word.js';
 import { policyMapContents, policyMaps } from '../../src/compile/program/maps.js';
 import { mulberry32, type Rng } from '../support/seeded-random.js';
+import { buildAddressTable } from '../../src/compile/program/address-classes.js';
+import { RecordTable, vectorShape } from '../../src/compile/program/records.js';
+import { packTexts } from '../../src/compile/packed-prefixes.js';
 
 const quad = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 const mask = (len: number): number => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
@@ -460,6 +463,116 @@ test('policy maps: a deny-listed set of hosts brings the wide-bitmap and bitmap-
       0,
       h,
     );
+  }
+});
+
+test('IPv4 table: a wide bitmap read from prefixes (hosts, nets, nested, a /24 covered whole) equals every address, in either key order', () => {
+  // A two-valued /16 crowded past WIDE_MIN_GROUPS: its fourth-octet groups hold disjoint hosts and nets (read
+  // from the prefixes), nested ones (read from the slots), one covered whole by two /25s, and groups where the
+  // value under the /24 comes first, in the middle or last. Values a and b are the first two in address order.
+  for (let seed = 21; seed <= 26; seed++) {
+    const r = mulberry32(seed);
+    const top = 0x0a070000;
+    const prefixes: [number, number][] = [];
+    const values: number[] = [];
+    const seen = new Set<string>();
+    const add = (net: number, len: number, value: number): void => {
+      const n = (net & mask(len)) >>> 0;
+      if (seen.has(`${n}/${len}`)) return;
+      seen.add(`${n}/${len}`);
+      prefixes.push([n, len]);
+      values.push(value);
+    };
+    const IN = 0x8000_0005;
+    const OUT = 9; // the default, and what the /24 nets below give
+    add(top + (3 << 8), 24, IN); // a /24 in the set: its hosts below find IN either way
+    for (let o3 = 0; o3 < 200; o3++) {
+      const shape = Math.floor(r() * 5);
+      const base = top + (o3 << 8);
+      if (shape === 0) {
+        add(base, 25, IN);
+        add(base + 128, 25, IN); // covered whole
+      } else if (shape === 1) {
+        add(base + Math.floor(r() * 256), 32, IN);
+        add(base + 64, 26, IN);
+      } else if (shape === 2) {
+        add(base + 128, 25, IN);
+        add(base + 130, 32, OUT); // nested, a hole of the default's value
+      } else {
+        for (let k = 0; k < 1 + Math.floor(r() * 6); k++) add(base + Math.floor(r() * 256), 32, IN);
+        if (r() < 0.3) add(base, 32, IN); // the value under the /24 after the first octet
+      }
+    }
+    const orders = [
+      prefixes.map((_, i) => i).sort((x, y) => prefixes[x]![0] - prefixes[y]![0] || prefixes[x]![1] - prefixes[y]![1]),
+      prefixes.map((_, i) => i).reverse(),
+    ];
+    for (const order of orders) {
+      const ps = order.map((i) => prefixes[i]!);
+      const vs = order.map((i) => values[i]!);
+      const t = buildStrideTable({ keys: lpmKeys(ps), values: vs, count: ps.length, defaultValue: OUT });
+      assert.is(t.wideCount, 1, `seed ${seed}: the /16 is one wide bitmap`);
+      // Longest prefix by painting the /16 shortest first (every prefix here lies in it).
+      const want = new Uint32Array(0x10000).fill(OUT);
+      for (const i of ps.map((_, i) => i).sort((x, y) => ps[x]![1] - ps[y]![1]))
+        want.fill(vs[i]!, ps[i]![0] - top, ps[i]![0] - top + 2 ** (32 - ps[i]![1]));
+      const first = want[0]!;
+      const second = want.find((v) => v !== first);
+      for (let a = 0; a < 0x10000; a++)
+        if (strideLookup(t, top + a) !== want[a])
+          assert.unreachable(`seed ${seed}: ${quad(top + a)} finds ${strideLookup(t, top + a)}, not ${want[a]}`);
+      assert.equal([t.wide[0], t.wide[1]], [first, second], `seed ${seed}: values a and b in address order`);
+    }
+  }
+});
+
+test('address classes: a big canonical set merged with the others in one pass gives the table the copy-and-sort path gives', () => {
+  // Small sets tie with the big one (the same prefix listed in several sets, before and after it in set order),
+  // nest in it and around it; entries take sets in and not in, so signatures and record ids depend on the order.
+  for (let seed = 31; seed <= 36; seed++) {
+    const r = mulberry32(seed);
+    const net = (addr: number, len: number): string => `${quad((addr & mask(len)) >>> 0)}/${len}`;
+    const bigNets = new Map<string, [number, number]>();
+    while (bigNets.size < 6000) {
+      const len = r() < 0.8 ? 32 : 24;
+      const addr = (0x0a000000 + Math.floor(r() * 2 ** 18) * 64) & mask(len);
+      bigNets.set(net(addr, len), [addr >>> 0, len]);
+    }
+    const bigList = [...bigNets].sort((a, b) => a[1][0] - b[1][0] || a[1][1] - b[1][1]).map(([text]) => text);
+    const big = packTexts(4, bigList);
+    const small = Array.from({ length: 12 }, (_, k) => {
+      const texts = new Set<string>();
+      for (let n = 0; n < 5 + k; n++) {
+        const pick = r();
+        if (pick < 0.4)
+          texts.add(bigList[Math.floor(r() * bigList.length)]!); // a tie with the big set
+        else if (pick < 0.7) texts.add(net(0x0a000000 + Math.floor(r() * 2 ** 24), 16 + Math.floor(r() * 17)));
+        else texts.add(net(Math.floor(r() * 2 ** 32), 8));
+      }
+      return packTexts(4, [...texts]);
+    });
+    // The big set at index 5 of 13: small sets before and after it in set order.
+    const sets = [...small.slice(0, 5), big, ...small.slice(5)].map((members, i) => ({ id: `s${i}`, members }));
+    const constraints = Array.from({ length: 40 }, (_, e) =>
+      e % 7 === 6
+        ? null
+        : {
+            inSets: [Math.floor(r() * sets.length), ...(r() < 0.3 ? [Math.floor(r() * sets.length)] : [])],
+            notInSets: r() < 0.3 ? [Math.floor(r() * sets.length)] : [],
+          },
+    );
+    const build = (mergeMin: number) => {
+      const records = new RecordTable(vectorShape(40));
+      const t = buildAddressTable({ family: 4, sets, constraints, records, mergeMin });
+      return { t, records: records.bytes() };
+    };
+    const merged = build(4096);
+    const sorted = build(Infinity);
+    assert.ok(merged.t.keys.equals(sorted.t.keys), `seed ${seed}: the same keys`);
+    assert.equal([...merged.t.values], [...sorted.t.values], `seed ${seed}: the same record ids`);
+    assert.is(merged.t.defaultRecord, sorted.t.defaultRecord);
+    assert.is(merged.t.classes, sorted.t.classes);
+    assert.ok(merged.records.equals(sorted.records), `seed ${seed}: the same records in the same order`);
   }
 });
 

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProgramBuilder, R0, R2, R3 } from '../../src/asm/index.js';
+import { ProgramBuilder, R0, R1, R10, R2, R3 } from '../../src/asm/index.js';
 import { catchBpf } from '../support/bpf-error.js';
 import { XDP_DROP, XDP_PASS, xdpCounting, xdpReturning } from '../support/bpf-programs.js';
 import { pinDir } from '../support/netns.js';
@@ -158,6 +158,87 @@ if (gate.runs) {
     } finally {
       m.close();
       h.close();
+    }
+  });
+
+  test("mmapable array: writeArray writes keys 0..n-1 through one mapping, at the kernel's 8-byte stride", () => {
+    // 4-byte values sit 8 bytes apart in the kernel's array; 1,288-byte ones cross page boundaries; a partial write
+    // leaves the other slots zero.
+    for (const [valueSize, maxEntries, count] of [
+      [4, 1000, 1000],
+      [40, 300, 257],
+      [1288, 50, 50],
+      [8200, 3, 2],
+    ] as const) {
+      const m = createMap({
+        type: 'ARRAY',
+        name: 'ntt_mmap',
+        keySize: 4,
+        valueSize,
+        maxEntries,
+        flags: MapFlag.MMAPABLE,
+      });
+      try {
+        const values = Buffer.alloc(count * valueSize);
+        for (let i = 0; i < values.length; i += 4) values.writeUInt32LE((i * 2654435761) >>> 0, i);
+        m.writeArray(values);
+        const read: Buffer[] = [];
+        m.arrayValues((v) => read.push(Buffer.from(v)));
+        const all = Buffer.concat(read);
+        assert.is(all.length, maxEntries * valueSize);
+        assert.ok(all.subarray(0, values.length).equals(values), `values of ${valueSize} bytes read back in key order`);
+        assert.ok(
+          all.subarray(values.length).every((b) => b === 0),
+          'the slots past the write stay zero',
+        );
+        assert.ok(m.lookup(count - 1)!.equals(values.subarray((count - 1) * valueSize)), 'the last value by lookup');
+        const tooMany = catchBpf(() => m.writeArray(Buffer.alloc((maxEntries + 1) * valueSize)));
+        assert.is(tooMany.code, 'bpf-invalid-argument');
+        assert.is(catchBpf(() => m.writeArray(Buffer.alloc(valueSize + 1))).code, 'bpf-invalid-argument');
+      } finally {
+        m.close();
+      }
+    }
+    const plain = createMap({ type: 'ARRAY', name: 'ntt_nommap', keySize: 4, valueSize: 8, maxEntries: 4 });
+    try {
+      assert.is(catchBpf(() => plain.writeArray(Buffer.alloc(8))).code, 'bpf-invalid-argument', 'needs MMAPABLE');
+    } finally {
+      plain.close();
+    }
+  });
+
+  test('mmapable array: a program reads what writeArray wrote', () => {
+    const m = createMap({
+      type: 'ARRAY',
+      name: 'ntt_mmap_prog',
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 8,
+      flags: MapFlag.MMAPABLE,
+    });
+    try {
+      const values = Buffer.alloc(32);
+      for (let i = 0; i < 8; i++) values.writeUInt32LE(i === 5 ? XDP_DROP : XDP_PASS, i * 4);
+      m.writeArray(values);
+      // The program returns the value at key 5 (XDP_DROP), or XDP_PASS when the lookup misses.
+      const p = new ProgramBuilder();
+      p.st('u32', R10, -4, 5).mov64(R2, R10).alu64('add', R2, -4);
+      p.ldMap(R1, 'values').call('map_lookup_elem');
+      p.jmp('jeq', R0, 0, 'miss');
+      p.ldx('u32', R0, R0, 0).exit();
+      p.label('miss').mov64(R0, XDP_PASS).exit();
+      const prog = loadProgram({
+        type: 'XDP',
+        name: 'ntt_mmap_rd',
+        insns: p.assemble({ maps: { values: m.fd.fd } }).bytes,
+      });
+      try {
+        assert.is(prog.testRun({ data: packet }).retval, XDP_DROP);
+      } finally {
+        prog.close();
+      }
+    } finally {
+      m.close();
     }
   });
 

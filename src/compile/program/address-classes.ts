@@ -40,24 +40,34 @@ interface ParsedPrefixes {
   /** Address words, 1 (IPv4) or 4 (IPv6) per prefix, most significant first. */
   words: Uint32Array;
   lens: Uint8Array;
-  owner: Uint32Array;
+  /** The set each came from: 2 bytes a prefix while there are fewer than 65,536 sets. */
+  owner: Uint16Array | Uint32Array;
   count: number;
 }
 
+function ownerArray(sets: number, length: number): Uint16Array | Uint32Array {
+  return sets <= 0x10000 ? new Uint16Array(length) : new Uint32Array(length);
+}
+
 /** The members of every set one after the other (duplicates across sets kept), with the set each came from. */
-function parseAll(family: IpFamily, sets: readonly { id: string; members: PackedPrefixes }[]): ParsedPrefixes {
+function parseAll(
+  family: IpFamily,
+  sets: readonly { id: string; members: PackedPrefixes }[],
+  skip = -1,
+): ParsedPrefixes {
   const per = family === 4 ? 1 : 4;
   let total = 0;
-  for (const s of sets) {
+  sets.forEach((s, si) => {
     if (s.members.family !== family && s.members.count > 0)
       throw new PolicyProgramError('policy-program-bad-input', `set ${s.id} is not an IPv${family} set`);
-    total += s.members.count;
-  }
+    if (si !== skip) total += s.members.count;
+  });
   const words = new Uint32Array(total * per);
   const lens = new Uint8Array(total);
-  const owner = new Uint32Array(total);
+  const owner = ownerArray(sets.length, total);
   let k = 0;
   sets.forEach((set, si) => {
+    if (si === skip) return;
     const m = set.members;
     words.set(m.words.subarray(0, m.count * per), k * per);
     lens.set(m.lens.subarray(0, m.count), k);
@@ -85,6 +95,67 @@ function sweepOrder(p: ParsedPrefixes, family: IpFamily): Uint32Array {
     return p.lens[a]! - p.lens[b]!;
   });
   return Uint32Array.from(list);
+}
+
+/** The fewest prefixes a set needs to be merged into the others rather than copied and sorted with them. */
+const MERGE_MIN = 4096;
+
+/**
+ * The IPv4 prefixes of every set already in sweep order, when one set holds most of them and its members are in
+ * that order (a canonical set is): the other sets are put in order among themselves, then merged with it in one
+ * pass. The same order as sweepOrder over parseAll (ties in set order), without the index arrays and passes of a
+ * merge of the sorted runs: for a 1M-prefix set, 8 MB less fresh memory (every page a fault) and two passes fewer.
+ * Undefined when that does not apply.
+ */
+function mergedV4(
+  sets: readonly { id: string; members: PackedPrefixes }[],
+  mergeMin: number,
+): ParsedPrefixes | undefined {
+  let big = -1;
+  let total = 0;
+  sets.forEach((s, si) => {
+    total += s.members.count;
+    if (big < 0 || s.members.count > sets[big]!.members.count) big = si;
+  });
+  if (big < 0) return undefined;
+  const b = sets[big]!.members;
+  const nb = b.count;
+  if (nb < mergeMin || nb * 2 < total || b.family !== 4) return undefined;
+  const bw = b.words;
+  const bl = b.lens;
+  for (let i = 1; i < nb; i++) {
+    if (bw[i - 1]! > bw[i]! || (bw[i - 1] === bw[i] && bl[i - 1]! > bl[i]!)) return undefined;
+  }
+  const rest = parseAll(4, sets, big);
+  const restOrder = v4Order(rest.words, rest.lens, rest.count);
+  const rw = rest.words;
+  const rl = rest.lens;
+  const ro = rest.owner;
+  const nr = rest.count;
+  const words = new Uint32Array(total);
+  const lens = new Uint8Array(total);
+  const owner = ownerArray(sets.length, total);
+  let bi = 0;
+  let ri = 0;
+  for (let k = 0; k < total; k++) {
+    const r = ri < nr ? (restOrder === null ? ri : restOrder[ri]!) : -1;
+    // The big set's prefix first when it sorts first: by address, then length, then set order.
+    const fromBig =
+      r < 0 ||
+      (bi < nb && (bw[bi]! < rw[r]! || (bw[bi] === rw[r] && (bl[bi]! < rl[r]! || (bl[bi] === rl[r] && big < ro[r]!)))));
+    if (fromBig) {
+      words[k] = bw[bi]!;
+      lens[k] = bl[bi]!;
+      owner[k] = big;
+      bi++;
+    } else {
+      words[k] = rw[r]!;
+      lens[k] = rl[r]!;
+      owner[k] = ro[r]!;
+      ri++;
+    }
+  }
+  return { words, lens, owner, count: total };
 }
 
 /** True when prefix a (length la) covers prefix b (length lb >= la). */
@@ -133,6 +204,8 @@ interface AddressClassInput {
   /** Per bit position; null for an entry that does not constrain this side, undefined for a padding bit. */
   constraints: readonly (AddressConstraint | null | undefined)[];
   records: RecordTable;
+  /** The fewest prefixes of one set that make it merged with the others (tests); MERGE_MIN by default. */
+  mergeMin?: number;
 }
 
 /** Builds the LPM table of one address field. */
@@ -188,8 +261,11 @@ export function buildAddressTable(input: AddressClassInput): AddressTable {
     return next;
   };
 
-  const parsed = parseAll(family, sets);
-  const order = sweepOrder(parsed, family);
+  const merged = family === 4 ? mergedV4(sets, input.mergeMin ?? MERGE_MIN) : undefined;
+  const parsed = merged ?? parseAll(family, sets);
+  // Prefixes merged in order are swept as they lie.
+  const order = merged ? null : sweepOrder(parsed, family);
+  const at = (k: number): number => (order === null ? k : order[k]!);
   const { words, lens, owner } = parsed;
   const keys = Buffer.alloc(parsed.count * keySize);
   const values = new Uint32Array(parsed.count);
@@ -204,7 +280,7 @@ export function buildAddressTable(input: AddressClassInput): AddressTable {
   const lenOf = lens;
   let i = 0;
   while (i < parsed.count) {
-    const first = order[i]!;
+    const first = at(i);
     const len = lenOf[first]!;
     if (per === 1) {
       // IPv4 inline: the top of the stack covers `first` when the address bits above its length agree.
@@ -223,8 +299,8 @@ export function buildAddressTable(input: AddressClassInput): AddressTable {
     const o = owner[first]!;
     let sig = depth > 0 ? extend(parent, o) : (alone[o] ??= extend(empty, o));
     let j = i + 1;
-    while (j < parsed.count && lenOf[order[j]!] === len && sameAddress(words, per, order[j]!, first)) {
-      sig = extend(sig, owner[order[j]!]!);
+    while (j < parsed.count && lenOf[at(j)] === len && sameAddress(words, per, at(j), first)) {
+      sig = extend(sig, owner[at(j)]!);
       j++;
     }
     if (sig.record !== parent.record) {

@@ -80,6 +80,9 @@ class TwoValues {
   }
 }
 
+/** A fourth-octet group whose prefixes nest: its values are read from its slots. */
+const NESTED = 0xffff;
+
 const isGroup = (v: number): boolean => v >= STRIDE_GROUP && v < 0x8000_0000;
 
 /**
@@ -98,65 +101,139 @@ export function buildStrideTable(input: {
   values: ArrayLike<number>;
   count: number;
   defaultValue: number;
+  /** When given, entry i's slot value is valueTable[values[i]] (values are record ids, and this is what a field's
+   *  map holds for each: no slot value per prefix to make for a million prefixes of a few records). */
+  valueTable?: Uint32Array;
 }): StrideTable {
-  const { keys, values, count, defaultValue } = input;
+  const { keys, values, count, defaultValue, valueTable } = input;
+  const valueAt =
+    valueTable === undefined ? (i: number): number => values[i]! >>> 0 : (i: number): number => valueTable[values[i]!]!;
   const order = buildOrder(keys, count);
 
-  // The first table, with the prefixes up to /16 (they come first in `order`, each after those it lies in).
+  // The entry at build position k: keys in sweep order are walked as they lie (`order` is null).
+  const ix = (k: number): number => (order === null ? k : order[k]!);
+
+  // The first table, with the prefixes up to /16 (first in `order`, or anywhere in sweep order), each after those it
+  // lies in.
   let slots: Uint32Array = new Uint32Array(STRIDE_ROOT_ELEMENTS * 2 * STRIDE_SLOTS);
   slots.fill(defaultValue, 0, STRIDE_ROOT_ELEMENTS * STRIDE_SLOTS);
   let longStart = 0;
   for (; longStart < count; longStart++) {
-    const at = order[longStart]! * 8;
+    const at = ix(longStart) * 8;
     const len = keys[at]!;
-    if (len > 16) break;
+    if (len > 16) {
+      if (order !== null) break;
+      continue;
+    }
     const start = (keys[at + 4]! << 8) | keys[at + 5]!;
-    slots.fill(values[order[longStart]!]! >>> 0, start, start + (1 << (16 - len)));
+    slots.fill(valueAt(ix(longStart)), start, start + (1 << (16 - len)));
   }
+  if (order === null) longStart = 0;
 
   // Scratch for one /16: its third-octet group, the fourth-octet groups at their third octet, which octets have one.
   const third = new Uint32Array(STRIDE_SLOTS);
   const fourth = new Uint32Array(STRIDE_SLOTS * STRIDE_SLOTS);
   const hasFourth = new Uint8Array(STRIDE_SLOTS);
   const fourthList = new Uint8Array(STRIDE_SLOTS);
+  // Per fourth-octet group: its longer prefixes (order[groupFrom..groupTo)), and when none of them lies in another
+  // (hosts, mostly), the first octet none covers (256: every octet is covered), else NESTED.
+  const groupFrom = new Uint32Array(STRIDE_SLOTS);
+  const groupTo = new Uint32Array(STRIDE_SLOTS);
+  const groupGap = new Uint16Array(STRIDE_SLOTS);
   /** Fills the scratch from the entries order[from..to) of the /16 `top16`; returns its fourth-octet group count. */
   const fill = (top16: number, from: number, to: number): number => {
     third.fill(slots[top16]!);
-    let k = from;
-    for (; k < to; k++) {
-      const i = order[k]!;
-      const len = keys[i * 8]!;
-      if (len > 24) break;
-      const o3 = keys[i * 8 + 6]!;
-      third.fill(values[i]! >>> 0, o3, o3 + (1 << (24 - len)));
-    }
     hasFourth.fill(0);
     let n = 0;
+    let k = from;
     while (k < to) {
-      const o3 = keys[order[k]! * 8 + 6]!;
+      // A prefix up to /24: in build order before the longer ones; in sweep order before those it covers, so a
+      // fourth-octet group starts from its final third-octet value either way.
+      const first = ix(k);
+      if (keys[first * 8]! <= 24) {
+        const o3 = keys[first * 8 + 6]!;
+        third.fill(valueAt(first), o3, o3 + (1 << (24 - keys[first * 8]!)));
+        k++;
+        continue;
+      }
+      const o3 = keys[first * 8 + 6]!;
       const base = o3 * STRIDE_SLOTS;
       fourth.fill(third[o3]!, base, base + STRIDE_SLOTS);
       hasFourth[o3] = 1;
       fourthList[n++] = o3;
-      for (; k < to && keys[order[k]! * 8 + 6] === o3; k++) {
-        const i = order[k]!;
+      groupFrom[o3] = k;
+      let end = 0;
+      let gap = 0;
+      for (; k < to && keys[ix(k) * 8 + 6] === o3 && keys[ix(k) * 8]! > 24; k++) {
+        const i = ix(k);
         const len = keys[i * 8]!;
         const o4 = keys[i * 8 + 7]!;
         // A host is most of a large deny list: one store, not a call to fill per host.
-        if (len === 32) fourth[base + o4] = values[i]! >>> 0;
-        else fourth.fill(values[i]! >>> 0, base + o4, base + o4 + (1 << (32 - len)));
+        if (len === 32) fourth[base + o4] = valueAt(i);
+        else fourth.fill(valueAt(i), base + o4, base + o4 + (1 << (32 - len)));
+        // A prefix that starts before the previous one ends lies in it (or the keys came in another order): the
+        // group's values are then read from its slots.
+        if (o4 < end) gap = NESTED;
+        else if (gap === o4) gap = o4 + (1 << (32 - len));
+        end = o4 + (1 << (32 - len));
       }
+      groupTo[o3] = k;
+      groupGap[o3] = gap;
     }
     return n;
+  };
+  /**
+   * Feeds `seen` the values of fourth-octet group `o3` in slot order, from its prefixes when they do not nest (the
+   * value under the group's first uncovered octet, then each prefix's), else from its 256 slots.
+   */
+  const groupValues = (o3: number, seen: TwoValues): void => {
+    const gap = groupGap[o3]!;
+    if (gap === NESTED) {
+      for (let k = o3 * STRIDE_SLOTS; k < (o3 + 1) * STRIDE_SLOTS; k++) seen.add(fourth[k]!);
+      return;
+    }
+    let under = gap < STRIDE_SLOTS;
+    for (let k = groupFrom[o3]!; k < groupTo[o3]! && !seen.more; k++) {
+      const i = ix(k);
+      if (under && gap < keys[i * 8 + 7]!) {
+        seen.add(third[o3]!);
+        under = false;
+      }
+      seen.add(valueAt(i));
+    }
+    if (under) seen.add(third[o3]!);
   };
   /** The values of the /16 in the scratch when they are exactly two (then it may be a wide bitmap), else undefined. */
   const twoValued = (): TwoValues | undefined => {
     const seen = new TwoValues();
     for (let j = 0; j < STRIDE_SLOTS && !seen.more; j++) {
       if (!hasFourth[j]) seen.add(third[j]!);
-      else for (let k = j * STRIDE_SLOTS; k < (j + 1) * STRIDE_SLOTS; k++) seen.add(fourth[k]!);
+      else groupValues(j, seen);
     }
     return seen.more || seen.seen < 2 ? undefined : seen;
+  };
+  /** Writes wide bitmap `index` of a two-valued /16 from its scratch: bit a set when its address a finds two.b. */
+  const writeWide = (wide: Uint32Array, index: number, two: TwoValues): void => {
+    const at = index * STRIDE_WIDE_WORDS;
+    wide[at] = two.a;
+    wide[at + 1] = two.b;
+    for (let j = 0; j < STRIDE_SLOTS; j++) {
+      const words = at + 2 + j * (STRIDE_SLOTS / 32);
+      if (!hasFourth[j] || groupGap[j] !== NESTED) {
+        // No group, or one whose prefixes do not nest: what its third-octet slot finds, then each prefix's value.
+        if (third[j] === two.b) wide.fill(0xffff_ffff, words, words + STRIDE_SLOTS / 32);
+        if (!hasFourth[j]) continue;
+        for (let k = groupFrom[j]!; k < groupTo[j]!; k++) {
+          const i = ix(k);
+          const on = valueAt(i) === two.b;
+          if (on !== (third[j] === two.b)) setBits(wide, words, keys[i * 8 + 7]!, 1 << (32 - keys[i * 8]!), on);
+        }
+        continue;
+      }
+      for (let k = 0; k < STRIDE_SLOTS; k++) {
+        if (fourth[j * STRIDE_SLOTS + k] === two.b) wide[words + (k >>> 5)]! |= 1 << (k & 31);
+      }
+    }
   };
 
   let elements = STRIDE_ROOT_ELEMENTS;
@@ -171,10 +248,15 @@ export function buildStrideTable(input: {
     if (need > MAX_ELEMENTS) writing = false;
     if (writing && need * STRIDE_SLOTS > slots.length) slots = grown(slots, need * STRIDE_SLOTS);
   };
+  const top16At = (k: number): number => (keys[ix(k) * 8 + 4]! << 8) | keys[ix(k) * 8 + 5]!;
   for (let k = longStart; k < count;) {
-    const top16 = (keys[order[k]! * 8 + 4]! << 8) | keys[order[k]! * 8 + 5]!;
+    if (keys[ix(k) * 8]! <= 16) {
+      k++; // (in sweep order: in the first table already)
+      continue;
+    }
+    const top16 = top16At(k);
     let end = k + 1;
-    while (end < count && ((keys[order[end]! * 8 + 4]! << 8) | keys[order[end]! * 8 + 5]!) === top16) end++;
+    while (end < count && keys[ix(end) * 8]! > 16 && top16At(end) === top16) end++;
     const n = fill(top16, k, end);
     k = end;
     const two = n >= WIDE_MIN_GROUPS ? twoValued() : undefined;
@@ -182,7 +264,7 @@ export function buildStrideTable(input: {
       if (writing) {
         if ((wideCount + 1) * STRIDE_WIDE_WORDS > wide.length)
           wide = grown(wide, Math.max(4, wideCount * 2) * STRIDE_WIDE_WORDS);
-        writeWide(wide, wideCount, two, third, fourth, hasFourth);
+        writeWide(wide, wideCount, two);
         slots[top16] = (STRIDE_GROUP | STRIDE_BITMAP | wideCount) >>> 0;
       }
       wideCount++;
@@ -251,39 +333,22 @@ const cut = (a: Uint32Array, length: number): Uint32Array => (a.length === lengt
 
 /**
  * The entry indexes in build order: first the prefixes up to /16, then by /16, within a /16 first its prefixes up to
- * /24, then by /24 its longer ones; within each part, a prefix after those it lies in. Keys in sweep order (by
- * address, shorter first on a tie: what buildAddressTable makes) are split into those parts in one pass; others are
- * put in order by three counting sorts.
+ * /24, then by /24 its longer ones; within each part, a prefix after those it lies in. Null for keys in sweep order
+ * (by address, shorter first on a tie: what buildAddressTable makes), which the build walks as they lie (a /16's
+ * longer prefixes are adjacent, a prefix comes before those it covers): no index of a million entries to make. Others
+ * are put in order by three counting sorts.
  */
-function buildOrder(keys: Buffer, count: number): Uint32Array {
-  const addressAt = (i: number): number =>
-    ((keys[i * 8 + 4]! << 24) | (keys[i * 8 + 5]! << 16) | (keys[i * 8 + 6]! << 8) | keys[i * 8 + 7]!) >>> 0;
+function buildOrder(keys: Buffer, count: number): Uint32Array | null {
   let last = -1;
   let lastLen = -1;
   for (let i = 0; i < count; i++) {
-    const a = addressAt(i);
+    const a = ((keys[i * 8 + 4]! << 24) | (keys[i * 8 + 5]! << 16) | (keys[i * 8 + 6]! << 8) | keys[i * 8 + 7]!) >>> 0;
     const len = keys[i * 8]!;
     if (a < last || (a === last && len < lastLen)) return sortForBuild(keys, count);
     last = a;
     lastLen = len;
   }
-  const out = new Uint32Array(count);
-  let k = 0;
-  for (let i = 0; i < count; i++) if (keys[i * 8]! <= 16) out[k++] = i;
-  // Longer prefixes of one /16 are adjacent in address order (a shorter one between them would start their /16).
-  for (let i = 0; i < count;) {
-    if (keys[i * 8]! <= 16) {
-      i++;
-      continue;
-    }
-    const top16 = addressAt(i) >>> 16;
-    let end = i;
-    while (end < count && (keys[end * 8]! <= 16 || addressAt(end) >>> 16 === top16)) end++;
-    for (let j = i; j < end; j++) if (keys[j * 8]! > 16 && keys[j * 8]! <= 24) out[k++] = j;
-    for (let j = i; j < end; j++) if (keys[j * 8]! > 24) out[k++] = j;
-    i = end;
-  }
-  return out;
+  return null;
 }
 
 /**
@@ -323,28 +388,15 @@ function writeBitmap(
   for (let o = 0; o < STRIDE_SLOTS; o++) if (group[base + o] === b) bitmaps[at + 2 + (o >>> 5)]! |= 1 << (o & 31);
 }
 
-/** Writes wide bitmap `index` of a two-valued /16 from its scratch groups: bit a set when its address a finds b. */
-function writeWide(
-  wide: Uint32Array,
-  index: number,
-  two: TwoValues,
-  third: Uint32Array,
-  fourth: Uint32Array,
-  hasFourth: Uint8Array,
-): void {
-  const at = index * STRIDE_WIDE_WORDS;
-  wide[at] = two.a;
-  wide[at + 1] = two.b;
-  for (let j = 0; j < STRIDE_SLOTS; j++) {
-    const words = at + 2 + j * (STRIDE_SLOTS / 32);
-    if (!hasFourth[j]) {
-      if (third[j] === two.b) wide.fill(0xffff_ffff, words, words + STRIDE_SLOTS / 32);
-      continue;
-    }
-    for (let k = 0; k < STRIDE_SLOTS; k++) {
-      if (fourth[j * STRIDE_SLOTS + k] === two.b) wide[words + (k >>> 5)]! |= 1 << (k & 31);
-    }
+/** Sets (or clears) bits from..from+count of the bitmap at `words` (an aligned prefix: within one word, or whole words). */
+function setBits(bitmap: Uint32Array, words: number, from: number, count: number, on: boolean): void {
+  if (count >= 32) {
+    bitmap.fill(on ? 0xffff_ffff : 0, words + (from >>> 5), words + ((from + count) >>> 5));
+    return;
   }
+  const mask = (((1 << count) - 1) << (from & 31)) >>> 0;
+  const w = words + (from >>> 5);
+  bitmap[w] = on ? (bitmap[w]! | mask) >>> 0 : (bitmap[w]! & ~mask) >>> 0;
 }
 
 /** The slot value an address (host-order number) finds: the reference for tests of the table and the program. */

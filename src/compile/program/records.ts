@@ -53,22 +53,34 @@ function hashWords(v: Uint32Array): number {
   return h >>> 0;
 }
 
-/** Bytes of one chunk of records: records are written once into chunks, and copied once into the map's buffer. */
-const CHUNK_BYTES = 256 * 1024;
+/** An ArrayBuffer that grows in place up to its maxByteLength (ES2024; Node 20 has it, the TypeScript lib here not). */
+interface ResizableArrayBuffer extends ArrayBuffer {
+  readonly maxByteLength: number;
+  resize(byteLength: number): void;
+}
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (
+  byteLength: number,
+  options: { maxByteLength: number },
+) => ResizableArrayBuffer;
+
+/** Bytes the records' buffer grows by at a time (it is resized in place, never copied). */
+const GROW_BYTES = 1 << 20;
 
 /**
  * The distinct records of one family: every field's classes intern their vectors here, and equal vectors (from
  * any field) share one record id, which is what the class maps store.
  *
- * Records are kept in fixed chunks rather than one buffer grown by doubling: 10,000 rules make 12.8 MB of records,
- * and doubling wrote (and the kernel zeroed) twice that before the buffer was cut to size.
+ * Records are written once into one resizable ArrayBuffer, which reserves its largest size and grows in place: 10,000
+ * rules make 12.8 MB of records, and on a machine where a fresh page costs a fault (microseconds each in a VM), fixed
+ * chunks joined into one buffer at the end touched that twice, and a buffer grown by doubling wrote it twice.
  */
 export class RecordTable {
   readonly shape: VectorShape;
-  /** Records per chunk, and u32 words per record. */
-  readonly #perChunk: number;
+  /** u32 words per record. */
   readonly #recordWords: number;
-  readonly #chunks: Uint32Array[] = [];
+  readonly #buffer: ResizableArrayBuffer;
+  /** Tracks the buffer's length as it grows. */
+  readonly #words: Uint32Array;
   #count = 0;
   /** The records back to back, once asked for; dropped when a record is added. */
   #joined: Buffer | null = null;
@@ -77,7 +89,9 @@ export class RecordTable {
   constructor(shape: VectorShape) {
     this.shape = shape;
     this.#recordWords = shape.recordBytes / 4;
-    this.#perChunk = Math.max(1, Math.floor(CHUNK_BYTES / shape.recordBytes));
+    // Room for the record that finds the limit exceeded, so that #add can say so rather than fail to resize.
+    this.#buffer = new ResizableArrayBuffer(0, { maxByteLength: MAX_RECORD_BYTES + shape.recordBytes });
+    this.#words = new Uint32Array(this.#buffer);
   }
 
   get count(): number {
@@ -104,28 +118,15 @@ export class RecordTable {
   bytes(): Buffer {
     const used = this.#count * this.shape.recordBytes;
     if (this.#joined && this.#joined.length === used) return this.#joined;
-    // Its own memory (not the pool), so that it can be read as u32 words at offset 0.
-    const out = Buffer.allocUnsafeSlow(used);
-    let at = 0;
-    for (const chunk of this.#chunks) {
-      const n = Math.min(chunk.byteLength, used - at);
-      out.set(new Uint8Array(chunk.buffer, chunk.byteOffset, n), at);
-      at += n;
-    }
-    this.#joined = out;
-    return out;
-  }
-
-  /** The chunk holding record `id`, and the u32 index of the record's start in it. */
-  #place(id: number): [Uint32Array, number] {
-    const c = Math.floor(id / this.#perChunk);
-    return [this.#chunks[c]!, (id - c * this.#perChunk) * this.#recordWords];
+    // A view of the records' own buffer at offset 0 (not the pool), so that it can be read as u32 words.
+    this.#joined = Buffer.from(this.#buffer, 0, used);
+    return this.#joined;
   }
 
   #equals(id: number, v: Uint32Array): boolean {
-    const [chunk, start] = this.#place(id);
-    const base = start + this.shape.summaryWords * 2;
-    for (let i = 0; i < v.length; i++) if (chunk[base + i] !== v[i]) return false;
+    const base = id * this.#recordWords + this.shape.summaryWords * 2;
+    const words = this.#words;
+    for (let i = 0; i < v.length; i++) if (words[base + i] !== v[i]) return false;
     return true;
   }
 
@@ -139,13 +140,13 @@ export class RecordTable {
           `(${id} records of ${this.shape.recordBytes} bytes so far): split the policy or use fewer distinct ports and sets`,
       );
     }
-    if (id === this.#chunks.length * this.#perChunk) {
-      this.#chunks.push(new Uint32Array(this.#perChunk * this.#recordWords));
-    }
-    const [chunk, sumBase] = this.#place(id);
-    chunk.set(v, sumBase + this.shape.summaryWords * 2);
+    if (need > this.#buffer.byteLength)
+      this.#buffer.resize(Math.min(this.#buffer.maxByteLength, Math.max(need, this.#buffer.byteLength + GROW_BYTES)));
+    const words = this.#words;
+    const sumBase = id * this.#recordWords;
+    words.set(v, sumBase + this.shape.summaryWords * 2);
     for (let j = 0; j < this.shape.words; j++) {
-      if ((v[2 * j]! | v[2 * j + 1]!) !== 0) chunk[sumBase + (j >>> 5)]! |= 1 << (j & 31);
+      if ((v[2 * j]! | v[2 * j + 1]!) !== 0) words[sumBase + (j >>> 5)]! |= 1 << (j & 31);
     }
     this.#count += 1;
     this.#joined = null;
