@@ -64,6 +64,13 @@ export interface SourceDocument {
   pathPrefix?: readonly PathSegment[];
   /** A GlobalNetworkSet read by the set-file scanner: its nets, already parsed; `value.spec.nets` is then empty. */
   scannedNets?: ScannedNets;
+  /**
+   * The kind this document's content passed the kind, apiVersion and schema checks as, with no diagnostic at all,
+   * under this notrack's compiler: set only by the parse cache, from its checksummed entry of these exact bytes
+   * (LoadResult.validKinds said so when the entry was written). loadResources then skips those checks; the checks
+   * across documents (names, references, lint) still run.
+   */
+  validKind?: string;
 }
 
 interface ParsedDocuments {

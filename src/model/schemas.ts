@@ -76,6 +76,17 @@ export function schemaDiagnostics(doc: SourceDocument, schemaFile: string): Diag
   return validate(doc.value) ? [] : explain(doc, validate.errors ?? []);
 }
 
+/**
+ * The kind a document was vouched for as (SourceDocument.validKind), when it is one notrack reads and the document
+ * still names it; else null (then it is checked).
+ */
+export function vouchedKind(doc: SourceDocument): Kind | null {
+  const kind = doc.validKind;
+  if (kind === undefined || !Object.hasOwn(KINDS, kind)) return null;
+  const v = doc.value as { kind?: unknown } | null;
+  return typeof v === 'object' && v !== null && v.kind === kind ? (kind as Kind) : null;
+}
+
 type KindCheck = { kind: Kind; diagnostics: Diagnostic[] } | { kind: null; diagnostics: Diagnostic[] };
 
 /** Checks one document's kind and apiVersion, then its structure against the kind's schema. */

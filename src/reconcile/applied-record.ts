@@ -22,17 +22,30 @@ import path from 'node:path';
 import type { DesiredState, PrefixSet } from '../compile/desired-state.js';
 import { PackedPrefixSet } from '../compile/prefix-set.js';
 import { NotrackError } from '../errors.js';
-import { pruneSets, readStoredSet, removeSets, storeSet, storedApart, type StoredSetEntry } from './set-store.js';
+import { updateText } from './text-digest.js';
+import { ingressJson } from './host-dataplane.js';
+import {
+  pruneSets,
+  readSetTable,
+  readStoredSet,
+  removeSets,
+  storeSet,
+  storeSetTable,
+  storedApart,
+  type StoredSetEntry,
+} from './set-store.js';
 
 const RECORD_VERSION = 1;
 /**
+ * 5: the small sets are stored apart too, all in one set table named by what they are (`setTable`), so that a state
+ * whose small sets did not change writes none of them again; `state.sets` holds the large sets' entries only.
  * 4: large sets are stored in set files by id (set-store.ts), named in `setFiles` and by `stored` in each set.
  * 3: large sets are stored packed inline (`count` and `packed`, no `prefixes`). An older notrack refuses a newer file
  * as not its version (and compiles from Git again) instead of reading sets without members. Version 2 files (every
  * set as text) and version 3 files are still read.
  */
-const STATE_VERSION = 4;
-const STATE_VERSIONS_READ: readonly unknown[] = [2, 3, 4];
+const STATE_VERSION = 5;
+const STATE_VERSIONS_READ: readonly unknown[] = [2, 3, 4, 5];
 
 export interface AppliedRevision {
   repo: string;
@@ -121,7 +134,7 @@ export function writeAtomic(file: string, text: string | Uint8Array, opts: { dur
 }
 
 function checksum(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+  return updateText(createHash('sha256'), JSON.stringify(value)).digest('hex');
 }
 
 type Read<T> = { value: T | null; problem: string | null };
@@ -163,13 +176,17 @@ function textChecksum(text: string): string | null {
   const head = CHECKSUM_HEAD.exec(text);
   if (!head) return null;
   const body = text.endsWith('\n') ? text.slice(head[0].length, -1) : text.slice(head[0].length);
-  return createHash('sha256').update('{').update(body).digest('hex');
+  return updateText(createHash('sha256').update('{'), body).digest('hex');
 }
 
 export function writeChecked(file: string, value: object): void {
+  writeCheckedJson(file, JSON.stringify(value));
+}
+
+/** writeChecked of a value serialised already (`json`, an object's JSON text). */
+function writeCheckedJson(file: string, json: string): void {
   // Serialised once: the checksum covers exactly the text written after it (see textChecksum).
-  const json = JSON.stringify(value);
-  const sum = createHash('sha256').update(json).digest('hex');
+  const sum = updateText(createHash('sha256'), json).digest('hex');
   writeAtomic(file, json === '{}' ? `{"checksum":"${sum}"}\n` : `{"checksum":"${sum}",${json.slice(1)}\n`);
 }
 
@@ -220,21 +237,27 @@ export function writeRecord(stateDir: string, record: AppliedRecord): void {
  * A set kept in a set file is read and checked against the state's digest of it here.
  */
 function readState(file: string, retry = true): DesiredState | null {
-  const state = readChecked<{ state: DesiredState }>(file, stateShape).value?.state;
+  const read = readChecked<{ state: DesiredState; setTable?: unknown }>(file, stateShape).value;
+  const state = read?.state;
   if (!state) return null;
-  const sets: Record<string, PrefixSet> = {};
+  // A reader without the host lock (status, drift, the agent's protection check) may have read the state file just
+  // before an apply replaced it and pruned the old state's set files: the file read again is the new one.
+  const again = (found: unknown): DesiredState | null => (retry && found === 'missing' ? readState(file, false) : null);
+  const entries: [string, PrefixSet][] = [];
+  if (read.setTable !== undefined) {
+    const table = readSetTable(path.dirname(file), read.setTable);
+    if (!table || table === 'missing') return again(table);
+    entries.push(...Object.entries(table));
+  }
   for (const [id, raw] of Object.entries(state.sets)) {
     const fields = raw as unknown as Record<string, unknown>;
     const set = 'stored' in fields ? readStoredSet(path.dirname(file), fields) : PackedPrefixSet.stored(fields);
-    if (!set || set === 'missing' || set.id !== id) {
-      // A reader without the host lock (status, drift, the agent's protection check) may have read the state file
-      // just before an apply replaced it and pruned the old state's set files: the file read again is the new one.
-      if (retry && set === 'missing') return readState(file, false);
-      return null;
-    }
-    sets[id] = set;
+    if (!set || set === 'missing' || set.id !== id) return again(set);
+    entries.push([id, set]);
   }
-  return { ...state, sets };
+  // In id order, as the compile made them (a version 5 file keeps its small and large sets apart).
+  if (read.setTable !== undefined) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { ...state, sets: Object.fromEntries(entries) };
 }
 
 /**
@@ -251,23 +274,40 @@ export function readAppliedState(stateDir: string): DesiredState | null {
 }
 
 /**
- * Keeps the state of an apply about to start (before anything changes). Its large sets go to set files by id first
- * (only those no file holds yet are written), so the state file stays small and names them.
+ * Keeps the state of an apply about to start (before anything changes). Its large sets go to set files by id and
+ * its small ones to one set table first (only those no file holds yet are written), so the state file stays small
+ * and names them.
  */
 export function writePendingState(stateDir: string, state: DesiredState): void {
-  const sets: Record<string, PrefixSet | StoredSetEntry> = {};
+  const sets: Record<string, StoredSetEntry> = {};
   const setFiles: string[] = [];
+  const small: PrefixSet[] = [];
   for (const [id, set] of Object.entries(state.sets)) {
-    if (!storedApart(set)) sets[id] = set;
+    if (!storedApart(set)) small.push(set);
     else {
       sets[id] = storeSet(stateDir, set, writeAtomic);
       setFiles.push(id);
     }
   }
-  writeChecked(recordPaths(stateDir).next, { formatVersion: STATE_VERSION, setFiles, state: { ...state, sets } });
+  const setTable = storeSetTable(stateDir, small, writeAtomic);
+  // The interfaces' entries go in as ingressJson's text, which their fingerprints hash next (made once for both).
+  const rest = JSON.stringify({
+    formatVersion: STATE_VERSION,
+    setFiles,
+    ...(setTable ? { setTable } : {}),
+    state: { ...state, sets, interfaces: undefined },
+  });
+  const interfaces = state.interfaces.map((iface) => {
+    const others = JSON.stringify({ ...iface, ingress: undefined });
+    return `${others.slice(0, -1)}${others === '{}' ? '' : ','}"ingress":${ingressJson(iface)}}`;
+  });
+  // `state` is the last field: its object's text ends the whole text, `}}`.
+  const json = `${rest.slice(0, -2)}${rest.endsWith('{}}') ? '' : ','}"interfaces":[${interfaces.join(',')}]}}`;
+  writeCheckedJson(recordPaths(stateDir).next, json);
 }
 
-/** The set files a state file names (none for older versions; a file that cannot be read needs none). */
+/** The set files and the set table a state file names (none for older versions; a file that cannot be read needs
+ *  none): read from its head, where writePendingState puts them. */
 function setFilesOf(file: string): string[] {
   let head: string;
   try {
@@ -282,17 +322,24 @@ function setFilesOf(file: string): string[] {
     return [];
   }
   const m = /^\{"checksum":"[0-9a-f]{64}","formatVersion":\d+,"setFiles":\[([^\]]*)\]/.exec(head);
-  // A list too long for the head: read the whole file (thousands of large sets).
-  if (!m && /^\{"checksum":"[0-9a-f]{64}","formatVersion":\d+,"setFiles":/.test(head)) {
-    const all = readChecked<{ setFiles: string[] }>(file, (v) =>
-      isObject(v) && Array.isArray(v['setFiles']) ? null : 'has no set files',
-    ).value;
-    return all ? all.setFiles.filter((id) => typeof id === 'string') : [];
+  // After the list: the set table (version 5), or the state itself (no small sets, or version 4).
+  const after = m ? /^,(?:"setTable":\{"file":"([0-9a-f]{64})"|"state":)/.exec(head.slice(m[0].length)) : null;
+  if (m && after) {
+    const ids = [...m[1]!.matchAll(/"([0-9a-f]{16})"/g)].map((x) => x[1]!);
+    return after[1] ? [...ids, after[1]] : ids;
   }
-  return m ? [...m[1]!.matchAll(/"([0-9a-f]{16})"/g)].map((x) => x[1]!) : [];
+  // A list too long for the head (thousands of large sets), or a head of another shape: read the whole file.
+  if (!/^\{"checksum":"[0-9a-f]{64}","formatVersion":\d+,"setFiles":/.test(head)) return [];
+  const all = readChecked<{ setFiles: string[]; setTable?: { file?: unknown } }>(file, (v) =>
+    isObject(v) && Array.isArray(v['setFiles']) ? null : 'has no set files',
+  ).value;
+  if (!all) return [];
+  const named = all.setFiles.filter((id) => typeof id === 'string');
+  return typeof all.setTable?.file === 'string' ? [...named, all.setTable.file] : named;
 }
 
-/** Removes the set files that no state file (applied, pending, previous) names any more. Under the host lock. */
+/** Removes the set files and tables that no state file (applied, pending, previous) names any more. Under the host
+ *  lock. */
 export function pruneStoredSets(stateDir: string): void {
   const paths = recordPaths(stateDir);
   const kept = new Set<string>();

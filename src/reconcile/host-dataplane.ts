@@ -5,6 +5,7 @@ import type { DesiredState, InterfaceState } from '../compile/desired-state.js';
 import type { IptablesDesired } from '../dataplane/iptables/index.js';
 import type { IpsetDesired } from '../dataplane/ipset/index.js';
 import type { DataplaneConfig } from '../abi/notrack.js';
+import { updateText } from './text-digest.js';
 
 /** Interfaces of this network namespace, from sysfs (loopback excluded: notrack never attaches there). */
 export function hostInterfaces(): string[] {
@@ -81,20 +82,40 @@ const fingerprints = new WeakMap<
   { state: DesiredState; counters: InterfaceState['counters']; fingerprint: string }
 >();
 
-function computeFingerprint(state: DesiredState, iface: InterfaceState): string {
-  const setIds = new Set<string>();
-  for (const e of [...iface.ingress.v4, ...iface.ingress.v6]) {
-    for (const side of [e.source, e.destination]) for (const id of [...side.inSets, ...side.notInSets]) setIds.add(id);
+/**
+ * The JSON text of an interface's entries, made once per entries object (a `*` endpoint's copies share it): the
+ * fingerprint hashes it and the pending state file holds it (10,000 rules: 3 MB of text, ~20 ms to make).
+ */
+export function ingressJson(iface: InterfaceState): string {
+  let text = ingressTexts.get(iface.ingress);
+  if (text === undefined) {
+    text = JSON.stringify(iface.ingress);
+    ingressTexts.set(iface.ingress, text);
   }
-  const h = createHash('sha256');
-  h.update(
-    JSON.stringify({
-      ingress: iface.ingress,
-      counters: iface.counters,
-      failsafes: state.failsafes,
-      config: dataplaneConfig(state),
-    }),
-  );
+  return text;
+}
+const ingressTexts = new WeakMap<InterfaceState['ingress'], string>();
+
+function computeFingerprint(state: DesiredState, iface: InterfaceState): string {
+  // The bytes of JSON.stringify({ ingress, counters, failsafes, config }) then the set ids sorted, as ever
+  // (fingerprints are recorded on hosts), fed in pieces: the entries' text is ingressJson's, made once.
+  const setIds = new Set<string>();
+  const add = (ids: readonly string[]): void => {
+    for (let k = 0; k < ids.length; k++) setIds.add(ids[k]!);
+  };
+  for (const entries of [iface.ingress.v4, iface.ingress.v6]) {
+    for (let i = 0; i < entries.length; i++) {
+      const { source, destination } = entries[i]!;
+      if (source.inSets.length) add(source.inSets);
+      if (source.notInSets.length) add(source.notInSets);
+      if (destination.inSets.length) add(destination.inSets);
+      if (destination.notInSets.length) add(destination.notInSets);
+    }
+  }
+  const h = createHash('sha256').update('{"ingress":');
+  updateText(h, ingressJson(iface));
+  updateText(h, `,"counters":${JSON.stringify(iface.counters)}`);
+  h.update(`,"failsafes":${JSON.stringify(state.failsafes)},"config":${JSON.stringify(dataplaneConfig(state))}}`);
   // Set ids are content hashes already.
   h.update([...setIds].sort().join(','));
   return h.digest('hex');

@@ -184,6 +184,11 @@ export async function fetchDesired(
   stageDone('parse changed files');
   const loaded = loadResources(snapshot.files, undefined, parseCache?.parsed);
   stageDone('load resources (schema, checks, lint)');
+  // The new files' entries, each document marked with what its checks found (valid or not: an error is never marked).
+  if (parseCache) {
+    parseCache.keep(loaded.validKinds);
+    stageDone('parse cache entries written');
+  }
   if (!loaded.valid) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     return {

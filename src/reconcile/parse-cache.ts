@@ -16,10 +16,12 @@ import { COMPILER_TAG } from './source-digest.js';
 /**
  * An entry, `<oid>.parsed`: this magic and the SHA-256 of everything after its line; a JSON line (the blob id, the
  * file's size, its documents' values, each scanned list's sizes); then each scanned list's packed nets (address
- * bytes, lengths, flags: NetList.flat()). The file's text is kept beside it as `<oid>.yaml`, read only when a
+ * bytes, lengths, flags: NetList.flat()). A document that passed loadResources' checks of one document (kind, apiVersion,
+ * schema) with no diagnostic carries its `kind`: the next load of the blob skips those checks (version 2; version 1
+ * entries had no such mark and are parsed again once). The file's text is kept beside it as `<oid>.yaml`, read only when a
  * diagnostic needs a position, and checked against the blob id (the SHA-1 Git names it by) first.
  */
-const MAGIC = 'NTPARSED1 ';
+const MAGIC = 'NTPARSED2 ';
 /** Most entries kept: the files of one commit (entries of blobs the commit no longer holds are removed). */
 const MAX_ENTRIES = 10_000;
 
@@ -28,7 +30,14 @@ interface EntryHead {
   tag: string;
   oid: string;
   size: number;
-  documents: { index: number; value: unknown; nets?: number; hostBits?: ScannedNets['hostBits'] }[];
+  documents: {
+    index: number;
+    value: unknown;
+    nets?: number;
+    hostBits?: ScannedNets['hostBits'];
+    /** The kind the document validated clean as (SourceDocument.validKind). */
+    kind?: string;
+  }[];
   lists: { count: number; addrBytes: number }[];
 }
 
@@ -102,6 +111,7 @@ export class PersistedParseCache {
         locate: (at, opts) => this.positions(blob, d.index)?.locate(at, opts) ?? NO_POSITION,
       };
       if (d.nets !== undefined) doc.scannedNets = { list: entry.lists[d.nets]!, hostBits: d.hostBits ?? [] };
+      if (typeof d.kind === 'string') doc.validKind = d.kind;
       return doc;
     });
     this.parsed.set(file, { documents, diagnostics: [] });
@@ -112,6 +122,28 @@ export class PersistedParseCache {
 
   /** An entry, checked: magic, checksum, the blob id it names, its lists' sizes; null when any check fails. */
   private readEntry(oid: string): { head: EntryHead; lists: NetList[] } | null {
+    const read = this.readHead(oid);
+    if (!read) return null;
+    const { head, body, headEnd } = read;
+    try {
+      const lists: NetList[] = [];
+      let at = headEnd + 1;
+      for (const { count, addrBytes } of head.lists) {
+        const take = (n: number) => new Uint8Array(body.buffer, body.byteOffset + (at += n) - n, n);
+        if (at + addrBytes + 2 * count > body.length) return null;
+        const list = NetList.fromFlat({ addrs: take(addrBytes), prefix: take(count), flags: take(count) });
+        if (!list) return null;
+        lists.push(list);
+      }
+      if (at !== body.length || head.documents.some((d) => d.nets !== undefined && !lists[d.nets])) return null;
+      return { head, lists };
+    } catch {
+      return null;
+    }
+  }
+
+  /** An entry's head, checked (magic, checksum of the whole entry, tag, blob id), without its lists. */
+  private readHead(oid: string): { head: EntryHead; body: Buffer; headEnd: number } | null {
     let bytes: Buffer;
     try {
       bytes = readFileSync(this.entryFile(oid));
@@ -127,17 +159,7 @@ export class PersistedParseCache {
       const head = JSON.parse(body.toString('utf8', 0, headEnd)) as EntryHead;
       if (head.tag !== COMPILER_TAG || head.oid !== oid || !Array.isArray(head.documents) || !Array.isArray(head.lists))
         return null;
-      const lists: NetList[] = [];
-      let at = headEnd + 1;
-      for (const { count, addrBytes } of head.lists) {
-        const take = (n: number) => new Uint8Array(body.buffer, body.byteOffset + (at += n) - n, n);
-        if (at + addrBytes + 2 * count > body.length) return null;
-        const list = NetList.fromFlat({ addrs: take(addrBytes), prefix: take(count), flags: take(count) });
-        if (!list) return null;
-        lists.push(list);
-      }
-      if (at !== body.length || head.documents.some((d) => d.nets !== undefined && !lists[d.nets])) return null;
-      return { head, lists };
+      return { head, body, headEnd };
     } catch {
       return null;
     }
@@ -162,9 +184,15 @@ export class PersistedParseCache {
     return docs?.find((d) => d.index === index) ?? null;
   }
 
+  /** Files prepare() parsed, waiting for keep() to write their entries with what loadResources found. */
+  private toKeep: { oid: string; file: SourceFile; documents: readonly SourceDocument[] }[] = [];
+  /** Entries of this commit's blobs already there (the bound counts them). */
+  private kept = 0;
+
   /**
-   * Parses the files the cache did not have (into `parsed`), keeps those that parsed without a diagnostic, and
-   * removes the entries of blobs this commit does not hold. `blobs`: the commit's files by path and blob id.
+   * Parses the files the cache did not have (into `parsed`), notes those that parsed without a diagnostic (keep()
+   * writes them), and removes the entries of blobs this commit does not hold. `blobs`: the commit's files by path
+   * and blob id.
    */
   prepare(parse: typeof parseDocuments, files: readonly SourceFile[], blobs: readonly PolicyBlob[]): void {
     this.parse = parse;
@@ -172,22 +200,78 @@ export class PersistedParseCache {
     parse(fresh, undefined, this.parsed);
     this.counts.parsed += fresh.length;
     const oidOf = new Map(blobs.map((b) => [b.path, b.oid]));
-    let kept = blobs.length - fresh.length;
+    this.kept = blobs.length - fresh.length;
+    this.markUnchangedValues(fresh, new Set(blobs.map((b) => b.oid)));
     for (const f of fresh) {
       const oid = oidOf.get(f.path);
       const parsed = this.parsed.get(f);
-      if (!oid || !parsed || parsed.diagnostics.length || f.tooLarge || kept >= MAX_ENTRIES) continue;
-      try {
-        if (this.writeEntry(oid, f, parsed.documents)) kept++;
-      } catch {
-        // A full disk or a read-only state folder only costs the next apply a parse.
-      }
+      if (!oid || !parsed || parsed.diagnostics.length || f.tooLarge) continue;
+      this.toKeep.push({ oid, file: f, documents: parsed.documents });
     }
     this.prune(new Set(blobs.map((b) => b.oid)));
   }
 
+  /**
+   * Marks the new files' documents whose value is exactly that of a document marked in an entry of a blob this commit
+   * no longer holds (read before prune() removes them). The checks of one document read its value alone, and a
+   * scanned set file's nets are not in its value: a set file whose nets alone changed (the one-prefix commit) needs
+   * no schema check, and its schema validator is then never compiled. Values are compared by the SHA-256 of their
+   * exact JSON (a value JSON would change, -0 or NaN, is never marked).
+   */
+  private markUnchangedValues(fresh: readonly SourceFile[], keep: ReadonlySet<string>): void {
+    if (!fresh.length) return;
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    const valueKey = (value: unknown): string | null => {
+      const json = jsonExactly(value);
+      return json === null ? null : createHash('sha256').update(json).digest('hex');
+    };
+    const kinds = new Map<string, string>();
+    for (const name of names) {
+      const oid = /^([0-9a-f]{40})\.parsed$/.exec(name)?.[1];
+      if (oid === undefined || keep.has(oid)) continue;
+      for (const d of this.readHead(oid)?.head.documents ?? []) {
+        const key = typeof d.kind === 'string' ? valueKey(d.value) : null;
+        if (key !== null) kinds.set(key, d.kind!);
+      }
+    }
+    if (!kinds.size) return;
+    for (const f of fresh) {
+      for (const doc of this.parsed.get(f)?.documents ?? []) {
+        const key = valueKey(doc.value);
+        const kind = key === null ? undefined : kinds.get(key);
+        if (kind !== undefined) doc.validKind = kind;
+      }
+    }
+  }
+
+  /**
+   * Writes the entries of the files prepare() parsed, after loadResources ran over them (valid or not): each document
+   * that `validKinds` names is marked with its kind, so the next load of the same blob skips its checks of one
+   * document. A document with any diagnostic is never marked.
+   */
+  keep(validKinds: ReadonlyMap<SourceDocument, string>): void {
+    for (const { oid, file, documents } of this.toKeep.splice(0)) {
+      if (this.kept >= MAX_ENTRIES) break;
+      try {
+        if (this.writeEntry(oid, file, documents, validKinds)) this.kept++;
+      } catch {
+        // A full disk or a read-only state folder only costs the next apply a parse.
+      }
+    }
+  }
+
   /** Writes an entry and the text beside it; false when the documents hold a value JSON cannot carry. */
-  private writeEntry(oid: string, f: SourceFile, documents: readonly SourceDocument[]): boolean {
+  private writeEntry(
+    oid: string,
+    f: SourceFile,
+    documents: readonly SourceDocument[],
+    validKinds: ReadonlyMap<SourceDocument, string>,
+  ): boolean {
     const lists: NetList[] = [];
     const head: EntryHead = { tag: COMPILER_TAG, oid, size: f.size, documents: [], lists: [] };
     for (const d of documents) {
@@ -196,6 +280,8 @@ export class PersistedParseCache {
         entry.nets = lists.push(d.scannedNets.list) - 1;
         if (d.scannedNets.hostBits.length) entry.hostBits = d.scannedNets.hostBits;
       }
+      const kind = validKinds.get(d);
+      if (kind !== undefined) entry.kind = kind;
       head.documents.push(entry);
     }
     const flats = lists.map((l) => l.flat());

@@ -18,8 +18,15 @@ import {
   type AppliedRecord,
 } from '../../src/reconcile/applied-record.js';
 import type { DesiredState, PrefixSet } from '../../src/compile/desired-state.js';
-import { packTexts } from '../../src/compile/packed-prefixes.js';
+import { encodePacked, packTexts } from '../../src/compile/packed-prefixes.js';
+import { setRecords } from '../../src/reconcile/set-store.js';
 import { PackedPrefixSet, TEXT_MEMBERS_MAX } from '../../src/compile/prefix-set.js';
+import { compileHost } from '../../src/compile/compile-host.js';
+import { serializeDesiredState } from '../../src/compile/hash.js';
+import { interfaceFingerprint } from '../../src/reconcile/host-dataplane.js';
+import { validDocuments } from '../support/policy-files.js';
+import { updateText } from '../../src/reconcile/text-digest.js';
+import { hostEndpoint, networkSet, untrackedPolicy } from '../support/resource-documents.js';
 
 const dirs: string[] = [];
 const stateDir = (): string => {
@@ -126,29 +133,40 @@ test('an applied state edited by hand is not trusted', () => {
   writeRecord(dir, record('h1'));
   const file = path.join(dir, 'applied-state.json');
   const text = readFileSync(file, 'utf8');
-  writeFileSync(file, text.replace('fd00::/8', 'fd01::/16'));
-  assert.is(readAppliedState(dir), null, 'a member given as text changed');
-  const stored = /"stored":"(.{8})/.exec(text)![1]!;
-  writeFileSync(file, text.replace(stored, '00000000'));
-  assert.is(readAppliedState(dir), null, "the set file's digest changed");
+  writeFileSync(file, text.replace('"hash":"h1"', '"hash":"h2"'));
+  assert.is(readAppliedState(dir), null, 'the state changed');
+  for (const field of ['setTable', 'state'] as const) {
+    const stored = new RegExp(`"${field}":\\{.*?"stored":"(.{8})`).exec(text)![1]!;
+    writeFileSync(file, text.replace(stored, '00000000'));
+    assert.is(
+      readAppliedState(dir),
+      null,
+      `the digest its ${field === 'state' ? 'set file' : 'set table'} is named by changed`,
+    );
+  }
 });
 
-test('a large set is stored in a set file (5 bytes a prefix), a small one as text, and both read back equal', () => {
+test('a large set is stored in a set file (5 bytes a prefix), small ones in a set table as text; both read back equal', () => {
   const dir = stateDir();
   const written = state('h1', 20_000);
   writePendingState(dir, written);
   promotePendingState(dir);
   const text = readFileSync(path.join(dir, 'applied-state.json'), 'utf8');
   assert.not.match(text, /10\.0\.1\.0\/24/, 'no member of the large set as text');
-  assert.match(text, /"prefixes":\["2001:db8::\/32","fd00::\/8"\]/, 'the small set stays readable');
-  // Version 4: a notrack that knows only versions 2 and 3 (members in the file) refuses the file instead of reading
-  // sets without members.
+  assert.not.match(text, /fd00::/, 'no member of the small set either');
+  // Version 5: a notrack that knows only versions 2 to 4 (small sets inline) refuses the file instead of reading a
+  // state without its small sets.
   const large = Object.values(written.sets).find((s) => s.family === 4)!;
-  assert.match(text, new RegExp(`^\\{"checksum":"[0-9a-f]{64}","formatVersion":4,"setFiles":\\["${large.id}"\\],`));
+  const head = new RegExp(
+    `^\\{"checksum":"[0-9a-f]{64}","formatVersion":5,"setFiles":\\["${large.id}"\\],"setTable":\\{"file":"([0-9a-f]{64})","stored":"[0-9a-f]{64}"\\},"state":`,
+  ).exec(text);
+  assert.ok(head, text.slice(0, 300));
   assert.ok(text.length < 2000, `${text.length} bytes: the members are not in the state file`);
   assert.is(statSync(path.join(dir, 'sets', `${large.id}.set`)).size, 40 + 20_000 * 5, 'a header and 5 bytes a prefix');
+  const table = readFileSync(path.join(dir, 'sets', `${head[1]}.table`), 'utf8');
+  assert.match(table, /"prefixes":\["2001:db8::\/32","fd00::\/8"\]/, 'the small set stays readable');
   const read = readAppliedState(dir)!;
-  assert.equal(Object.keys(read.sets), Object.keys(written.sets));
+  assert.equal(Object.keys(read.sets), Object.keys(written.sets).sort(), 'the same sets, in id order (as compiled)');
   for (const [id, set] of Object.entries(written.sets)) {
     const back = read.sets[id]!;
     assert.ok(back instanceof PackedPrefixSet);
@@ -158,6 +176,200 @@ test('a large set is stored in a set file (5 bytes a prefix), a small one as tex
     assert.is((back as PackedPrefixSet).digest, (set as PackedPrefixSet).digest, 'same content, same digest');
   }
   assert.ok(20_000 > TEXT_MEMBERS_MAX);
+});
+
+/** A file's bytes torn, edited (as given) and emptied. */
+const damaged = (good: Buffer, edited: Buffer): [string, Buffer][] => [
+  ['torn', good.subarray(0, good.length - 2)],
+  ['edited', edited],
+  ['emptied', Buffer.alloc(0)],
+];
+
+/** Many small sets (a rule's own nets each), as 10,000 rules make them, beside one large set of n nets. */
+const manySmall = (hash: string, n: number, small = 300, origin = 'nets of p ingress'): DesiredState => {
+  const s = state(hash, n);
+  const sets: Record<string, PrefixSet> = { ...s.sets };
+  for (let i = 0; i < small; i++) {
+    const set = PackedPrefixSet.of(packTexts(4, [`172.16.${i >> 8}.${i & 255}/32`]), `${origin}[${i}] source`);
+    sets[set.id] = set;
+  }
+  return { ...s, sets: Object.fromEntries(Object.entries(sets).sort(([a], [b]) => (a < b ? -1 : 1))) };
+};
+const tables = (dir: string): string[] => readdirSync(path.join(dir, 'sets')).filter((n) => n.endsWith('.table'));
+
+test('small sets unchanged: the next state names the same set table and does not write it; a changed one is new', () => {
+  const dir = stateDir();
+  const first = manySmall('h1', 1000);
+  writePendingState(dir, first);
+  promotePendingState(dir);
+  const [table] = tables(dir);
+  assert.ok(table);
+  const before = statSync(path.join(dir, 'sets', table));
+  // A one-prefix change of the large set: every small set the same.
+  keepPreviousState(dir);
+  const second = manySmall('h2', 1001);
+  writePendingState(dir, second);
+  const after = statSync(path.join(dir, 'sets', table));
+  assert.equal([after.ino, after.mtimeMs], [before.ino, before.mtimeMs], 'the set table was not written again');
+  promotePendingState(dir);
+  assert.equal(tables(dir), [table]);
+  assert.equal(Object.keys(readAppliedState(dir)!.sets), Object.keys(second.sets));
+  // A small set's origin changed (same members): another table; the previous state keeps the old one until it goes.
+  const third = manySmall('h3', 1001, 300, 'nets of q ingress');
+  writePendingState(dir, third);
+  promotePendingState(dir);
+  assert.is(tables(dir).length, 2, 'the previous state still names the first table');
+  assert.is(readPreviousState(dir)!.sets[Object.keys(first.sets)[0]!]?.origin, Object.values(first.sets)[0]!.origin);
+  removePreviousState(dir);
+  writePendingState(dir, third);
+  promotePendingState(dir);
+  assert.is(tables(dir).length, 1, 'bounded: the old table is gone');
+  const read = readAppliedState(dir)!;
+  for (const [id, set] of Object.entries(third.sets)) assert.is(read.sets[id]!.origin, set.origin);
+});
+
+test('a torn or edited set table is never used, and the next state written writes it again', () => {
+  const dir = stateDir();
+  const written = manySmall('h1', 100);
+  writePendingState(dir, written);
+  promotePendingState(dir);
+  const file = path.join(dir, 'sets', tables(dir)[0]!);
+  const good = readFileSync(file);
+  const edited = Buffer.from(good.toString('latin1').replace('172.16.0.7/32', '172.16.0.9/32'), 'latin1');
+  assert.is.not(edited.toString(), good.toString());
+  for (const [what, bytes] of damaged(good, edited)) {
+    writeFileSync(file, bytes);
+    // The next apply reuses the table by name: it must not vouch for these bytes.
+    writePendingState(dir, written);
+    promotePendingState(dir);
+    assert.equal(readFileSync(file), good, `written again after it was ${what}`);
+    writeFileSync(file, bytes);
+    assert.is(readAppliedState(dir), null, `a ${what} set table`);
+    assert.not.ok(existsSync(file), `a ${what} set table is removed when read`);
+    writePendingState(dir, written);
+    promotePendingState(dir);
+    assert.equal(Object.keys(readAppliedState(dir)!.sets), Object.keys(written.sets));
+  }
+  rmSync(file);
+  assert.is(readAppliedState(dir), null, 'a missing set table');
+});
+
+test('a version 4 state file (small sets inline, large ones in set files) is still read', () => {
+  const dir = stateDir();
+  const written = state('h1', 2000);
+  writePendingState(dir, written);
+  const large = largeSet(written)!;
+  const small = Object.values(written.sets).find((x) => x.family === 6)!;
+  const stored = /"state":\{.*"stored":"([0-9a-f]{64})"/.exec(
+    readFileSync(path.join(dir, 'applied-state.next.json'), 'utf8'),
+  )![1];
+  const value = {
+    formatVersion: 4,
+    setFiles: [large.id],
+    state: {
+      ...written,
+      sets: {
+        [small.id]: { id: small.id, family: 6, origin: small.origin, prefixes: small.prefixes },
+        [large.id]: { id: large.id, family: 4, origin: large.origin, count: 2000, stored },
+      },
+    },
+  };
+  const json = JSON.stringify(value);
+  const sum = createHash('sha256').update(json).digest('hex');
+  writeFileSync(path.join(dir, 'applied-state.json'), `{"checksum":"${sum}",${json.slice(1)}\n`);
+  const read = readAppliedState(dir)!;
+  assert.equal(read.sets[small.id]!.prefixes, small.prefixes);
+  assert.equal(read.sets[large.id]!.prefixes, large.prefixes);
+});
+
+test('set files hold the packed records byte for byte, IPv4 and IPv6, and a large IPv6 set reads back equal', () => {
+  const v6 = Array.from(
+    { length: 300 },
+    (_, i) => `2001:db8:${i.toString(16)}:${(i * 7).toString(16)}::/${48 + (i % 81)}`,
+  );
+  const v4 = [...nets(500), '192.168.0.1/32', '255.255.255.255/32', '0.0.0.0/1'];
+  for (const [family, texts] of [
+    [4, v4],
+    [6, v6],
+  ] as const) {
+    const packed = packTexts(family, texts);
+    assert.equal(setRecords(packed), Buffer.from(encodePacked(packed), 'base64'), `IPv${family} records`);
+  }
+  const dir = stateDir();
+  const large6 = PackedPrefixSet.of(packTexts(6, v6), 'nets of v6 list');
+  const written = { ...state('h6', 100), sets: { [large6.id]: large6 } } as DesiredState;
+  writePendingState(dir, written);
+  promotePendingState(dir);
+  const file = path.join(dir, 'sets', `${large6.id}.set`);
+  assert.is(statSync(file).size, 40 + large6.size * 17, 'a header and 17 bytes a prefix');
+  const back = readAppliedState(dir)!.sets[large6.id]!;
+  assert.equal(back.prefixes, large6.prefixes);
+  assert.is((back as PackedPrefixSet).digest, large6.digest);
+});
+
+test('a compiled state (interfaces, a `*` endpoint, egress, large and small sets) reads back the same, fingerprints too', () => {
+  // Fingerprints as every version made them: JSON.stringify of the entries, counters, failsafes and configuration,
+  // then the set ids sorted (a changed value would rebuild every interface of every host after an upgrade).
+  const fingerprintAsEver = (s: DesiredState, name: string): string => {
+    const iface = s.interfaces.find((i) => i.name === name)!;
+    const ids = new Set<string>();
+    for (const e of [...iface.ingress.v4, ...iface.ingress.v6])
+      for (const side of [e.source, e.destination]) for (const id of [...side.inSets, ...side.notInSets]) ids.add(id);
+    const { acceptMark, logRate, logBurst } = s.config;
+    const config = { acceptMark, acceptMask: acceptMark, logRate, logBurst };
+    return createHash('sha256')
+      .update(JSON.stringify({ ingress: iface.ingress, counters: iface.counters, failsafes: s.failsafes, config }))
+      .update([...ids].sort().join(','))
+      .digest('hex');
+  };
+  const compiled = compileHost(
+    validDocuments(
+      hostEndpoint('h-eth0', 'h', { interfaceName: 'eth0' }, { role: 'edge' }),
+      hostEndpoint('h-any', 'h', { interfaceName: '*' }, { role: 'any' }),
+      networkSet('deny', { list: 'deny' }, nets(200)),
+      untrackedPolicy('edge', {
+        selector: "role == 'edge'",
+        types: ['Ingress', 'Egress'],
+        ingress: [
+          { action: 'Deny', source: { selector: "list == 'deny'" } },
+          { action: 'Allow', protocol: 'TCP', source: { nets: ['192.0.2.0/24'], notNets: ['192.0.2.7/32'] } },
+          { action: 'Allow', source: { nets: ['2001:db8::/32'] }, destination: { ports: [443] }, protocol: 'TCP' },
+        ],
+        egress: [{ action: 'Deny', destination: { selector: "list == 'deny'" } }],
+      }),
+      untrackedPolicy('any', {
+        selector: "role == 'any'",
+        // A non-ASCII origin (the selector's text): the set table's JSON is UTF-8.
+        ingress: [{ action: 'Allow', source: { selector: "list == 'deny' || zone == 'café'" } }],
+      }),
+    ),
+    'h',
+  );
+  assert.ok(compiled.interfaces.length >= 2 && compiled.egress.interfaces.length >= 1, 'interfaces and egress');
+  const dir = stateDir();
+  writePendingState(dir, compiled);
+  promotePendingState(dir);
+  const read = readAppliedState(dir)!;
+  assert.is(serializeDesiredState(read), serializeDesiredState(compiled), 'the same state, byte for byte');
+  for (const iface of compiled.interfaces) {
+    const want = fingerprintAsEver(compiled, iface.name);
+    assert.is(interfaceFingerprint(compiled, iface), want, `${iface.name}: the fingerprint every version made`);
+    assert.is(
+      interfaceFingerprint(
+        read,
+        read.interfaces.find((i) => i.name === iface.name)!,
+      ),
+      want,
+      'read back',
+    );
+  }
+});
+
+test('updateText hashes the UTF-8 bytes of any text, ASCII or not', () => {
+  for (const text of ['{"a":1}', 'café ☕ 😀', 'x'.repeat(100_000) + 'é', '']) {
+    const want = createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex');
+    assert.is(updateText(createHash('sha256'), text).digest('hex'), want, JSON.stringify(text.slice(-5)));
+  }
 });
 
 /** A state file's value (before its checksum) holding these sets as stored. */
@@ -220,7 +432,10 @@ test('a stored set whose packed text is not strict base64 of exactly count recor
   assert.is(readWith({ count: 2, packed: `${good.slice(0, 4)}\n${good.slice(4)}` }), null, 'a line break');
 });
 
-const setFiles = (dir: string): string[] => readdirSync(path.join(dir, 'sets')).sort();
+const setFiles = (dir: string): string[] =>
+  readdirSync(path.join(dir, 'sets'))
+    .filter((n) => n.endsWith('.set'))
+    .sort();
 const largeId = (s: DesiredState): string => Object.values(s.sets).find((x) => x.family === 4)!.id;
 
 test('a new state with one large set changed writes that set file only; files no state names are removed', () => {
@@ -270,11 +485,7 @@ function appliedWithSetFile() {
 
 test('a torn or edited set file is never used; the next state written writes it again', () => {
   const { dir, written, file, good, edited } = appliedWithSetFile();
-  for (const [what, bytes] of [
-    ['torn', good.subarray(0, good.length - 2)],
-    ['edited', edited],
-    ['emptied', Buffer.alloc(0)],
-  ] as const) {
+  for (const [what, bytes] of damaged(good, edited)) {
     writeFileSync(file, bytes);
     assert.is(readAppliedState(dir), null, `a ${what} set file`);
     writePendingState(dir, written);

@@ -89,6 +89,7 @@ async function readCached(repo: string, dir: string, valid = true) {
   );
   reading = false;
   const loaded = loadResources(snap.files, undefined, cache.parsed);
+  cache.keep(loaded.validKinds);
   if (valid) assert.ok(loaded.valid, loaded.diagnostics.map(formatDiagnostic).join('\n'));
   return {
     parsed,
@@ -100,10 +101,13 @@ async function readCached(repo: string, dir: string, valid = true) {
 }
 
 /** The same revision read and compiled with no cache at all. */
-async function readCold(repo: string) {
+async function readCold(repo: string, valid = true) {
   const snap = await fetchSource({ repo, ref: 'main' });
   const loaded = loadResources(snap.files);
-  return { hash: compileHost(loaded.resources, HOST).hash, warnings: loaded.diagnostics.map(formatDiagnostic) };
+  return {
+    hash: valid ? compileHost(loaded.resources, HOST).hash : '',
+    warnings: loaded.diagnostics.map(formatDiagnostic),
+  };
 }
 
 const FILES = {
@@ -186,6 +190,8 @@ test("a torn, edited, foreign or older notrack's entry is never used: the file i
     ['edited', edited],
     // Another blob's entry under this blob's name: its checksum holds, the blob id it names does not.
     ['foreign', readFileSync(path.join(dir, small))],
+    // A document's mark of validity (its kind) taken off by hand, checksum not made again.
+    ['unmarked by hand', Buffer.from(good.toString('latin1').replace(',"kind":"GlobalNetworkSet"}]', '}]'), 'latin1')],
     // Written by a notrack whose parser or compiler differs (another COMPILER_TAG), checksum made again: not used.
     ['older notrack', resealed(good, (head) => head.replace(`"tag":"${COMPILER_TAG}"`, '"tag":"notrack-compile-0"'))],
   ];
@@ -196,6 +202,154 @@ test("a torn, edited, foreign or older notrack's entry is never used: the file i
     assert.is(r.hash, first.hash);
     assert.equal(readFileSync(path.join(dir, big)), good, `the ${what} entry was written again`);
   }
+});
+
+/** The heads of a cache folder's entries, by the name of their first document. */
+function entryHeads(
+  dir: string,
+): Map<string, { documents: { value: { metadata?: { name?: string } }; kind?: string }[] }> {
+  const heads = new Map();
+  for (const n of readdirSync(dir).filter((x) => x.endsWith('.parsed'))) {
+    const lines = readFileSync(path.join(dir, n), 'latin1').split('\n');
+    const head = JSON.parse(Buffer.from(lines[1]!, 'latin1').toString('utf8'));
+    heads.set(head.documents[0]?.value?.metadata?.name ?? n, head);
+  }
+  return heads;
+}
+
+/** A policy whose rule has a field the schema refuses, and a document of a kind notrack reads past (a notice). */
+const BAD_POLICY = JSON.stringify(
+  untrackedPolicy('bad', { ingress: [{ action: 'Deny', source: { nets: ['10.0.0.0/8'] }, colour: 'red' }] }),
+);
+const OTHER_KIND =
+  'apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata:\n  name: t\nspec: {}\n---\n' +
+  'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata:\n  name: beside\nspec:\n  nets: [192.0.2.0/24]\n';
+
+test("documents that validated clean are marked in their entry and skip those checks; the diagnostics stay a cold load's", async () => {
+  const { repo, commit } = repository();
+  const dir = temp('cache');
+  commit(FILES);
+  await readCached(repo, dir);
+  const marks = [...entryHeads(dir)].map(([name, h]) => [name, h.documents.map((d) => d.kind)]);
+  assert.equal(
+    marks.sort(),
+    [
+      ['big', ['GlobalNetworkSet']],
+      ['deny-lists', ['GlobalNetworkPolicy']],
+      ['edge-1-eth0', ['HostEndpoint']],
+      ['small', ['GlobalNetworkSet']],
+    ],
+    'every document of a valid repository is marked with its kind',
+  );
+  const again = await readCached(repo, dir);
+  assert.equal(again.parsed, []);
+  assert.equal(again.warnings, (await readCold(repo)).warnings, 'the same warnings (host bits, from the set checks)');
+
+  // An invalid repository: the invalid document and the one of a kind notrack reads past are never marked, and a
+  // load from the cache says exactly what a cold load says, once and again.
+  commit({ 'policies/bad.yaml': BAD_POLICY, 'other.yaml': OTHER_KIND });
+  const cold = await readCold(repo, false);
+  assert.ok(
+    cold.warnings.some((w) => w.startsWith('policies/bad.yaml') && /colour/.test(w)),
+    cold.warnings.join('\n'),
+  );
+  assert.ok(
+    cold.warnings.some((w) => w.startsWith('other.yaml:2:') && /Tier is not read/.test(w)),
+    cold.warnings.join('\n'),
+  );
+  const first = await readCached(repo, dir, false);
+  assert.equal(first.parsed, ['other.yaml', 'policies/bad.yaml']);
+  assert.equal(first.warnings, cold.warnings);
+  const heads = entryHeads(dir);
+  assert.equal(
+    heads.get('bad')!.documents.map((d) => d.kind),
+    [undefined],
+    'an invalid document is not marked',
+  );
+  assert.equal(
+    heads.get('t')!.documents.map((d) => d.kind),
+    [undefined, 'GlobalNetworkSet'],
+    'per document',
+  );
+  const cached = await readCached(repo, dir, false);
+  assert.equal(cached.parsed, []);
+  assert.equal(cached.warnings, cold.warnings, 'the same diagnostics, at the same places, from the cache');
+});
+
+test('a mark is what skips the checks: a value marked in a resealed entry is taken at its word, unmarked it is checked', async () => {
+  // The entry's checksum, blob id and COMPILER_TAG are what the cache trusts, for the parsed values as for the mark:
+  // an entry resealed by hand with a value the schema refuses shows that a marked document is not checked again.
+  const { repo, commit } = repository();
+  const dir = temp('cache');
+  commit(FILES);
+  await readCached(repo, dir);
+  const name = readdirSync(dir).find(
+    (n) => readFileSync(path.join(dir, n)).includes('"name":"deny-lists"') && n.endsWith('.parsed'),
+  )!;
+  const good = readFileSync(path.join(dir, name));
+  const colour = (head: string) => head.replace('"action":"Deny"', '"action":"Deny","colour":"red"');
+  writeFileSync(path.join(dir, name), resealed(good, colour));
+  const marked = await readCached(repo, dir, false);
+  assert.equal(marked.parsed, [], 'the entry was used');
+  assert.not.ok(
+    marked.warnings.some((w) => /colour/.test(w)),
+    'marked: the schema check did not run',
+  );
+  writeFileSync(
+    path.join(dir, name),
+    resealed(good, (h) => colour(h).replace(',"kind":"GlobalNetworkPolicy"}]', '}]')),
+  );
+  const unmarked = await readCached(repo, dir, false);
+  assert.equal(unmarked.parsed, [], 'the entry was used');
+  assert.ok(
+    unmarked.warnings.some((w) => /colour/.test(w)),
+    'unmarked: the schema check ran and refused it',
+  );
+});
+
+test('a set file whose nets alone changed takes its mark from the old blob: same value, no schema check', async () => {
+  const { repo, commit } = repository();
+  const dir = temp('cache');
+  commit(FILES);
+  await readCached(repo, dir);
+  const bigEntry = (): string =>
+    readdirSync(dir).find((n) => n.endsWith('.parsed') && readFileSync(path.join(dir, n)).includes('"name":"big"'))!;
+  // The old blob's entry says (resealed by hand) that its document, with a field the schema refuses, validated clean:
+  // the new blob's document has that very value, so it is taken as marked and not checked.
+  const old = bigEntry();
+  const colour = (head: string) => head.replace('"name":"big"', '"name":"big","colour":"red"');
+  writeFileSync(path.join(dir, old), resealed(readFileSync(path.join(dir, old)), colour));
+  commit({ 'sets/big.yaml': bigSet('10.9.9.10/32').replace('  name: big\n', '  name: big\n  colour: red\n') });
+  const cold = await readCold(repo, false);
+  assert.ok(
+    cold.warnings.some((w) => /colour/.test(w)),
+    cold.warnings.join('\n'),
+  );
+  const changed = await readCached(repo, dir, false);
+  assert.equal(changed.parsed, ['sets/big.yaml'], 'the changed file was parsed');
+  assert.not.ok(
+    changed.warnings.some((w) => /colour/.test(w)),
+    'the same value as a marked one: not checked again',
+  );
+  assert.ok(
+    changed.warnings.some((w) => w.startsWith('sets/big.yaml:2010:') && /host bits/.test(w)),
+    'taken as valid, its own checks ran: ' + changed.warnings.join('\n'),
+  );
+
+  // Without the hand-made mark: the changed set file's value differs from every marked one, so it is checked.
+  commit({ 'sets/big.yaml': bigSet('10.9.9.11/32').replace('  name: big\n', '  name: big\n  colour: blue\n') });
+  const checked = await readCached(repo, dir, false);
+  assert.equal(checked.warnings, (await readCold(repo, false)).warnings);
+
+  // A nets-only change of a valid set file: marked from the old entry, and marked in its own entry in turn.
+  commit({ 'sets/big.yaml': bigSet('10.9.9.12/32') });
+  const valid = await readCached(repo, dir);
+  assert.equal(valid.warnings, (await readCold(repo)).warnings);
+  const head = readFileSync(path.join(dir, bigEntry()), 'utf8').split('\n')[1]!;
+  assert.equal(
+    (JSON.parse(head) as { documents: { kind?: string }[] }).documents.map((d) => d.kind),
+    ['GlobalNetworkSet'],
+  );
 });
 
 test('an ignore file whose bytes equal a cached policy file is still read as the ignore file', async () => {
