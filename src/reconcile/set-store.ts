@@ -100,6 +100,18 @@ export function storeSet(
 }
 
 /**
+ * A set file's or table's bytes; 'missing' when there is no such file (pruned under a lockless reader), null when it
+ * cannot be read.
+ */
+function readKept(file: string): Buffer | 'missing' | null {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : null;
+  }
+}
+
+/**
  * The set a state file names by its set file, checked: the magic, the size its count gives, and the records'
  * SHA-256 against both the file's head and the state's entry. 'missing' when there is no such file; null when it
  * fails (the file is then removed, so that the next apply writes it again instead of finding it there).
@@ -109,12 +121,8 @@ export function readStoredSet(stateDir: string, raw: Record<string, unknown>): P
   if (typeof id !== 'string' || !/^[0-9a-f]{16}$/.test(id) || (family !== 4 && family !== 6)) return null;
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || typeof stored !== 'string') return null;
   const file = fileOf(stateDir, id);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : null;
-  }
+  const bytes = readKept(file);
+  if (bytes === null || bytes === 'missing') return bytes;
   const records = bytes.subarray(HEAD);
   const fits =
     bytes.length === HEAD + count * recordBytes(family) &&
@@ -201,12 +209,8 @@ export function readSetTable(stateDir: string, raw: unknown): Record<string, Pre
   const { file: key, stored } = raw as Record<string, unknown>;
   if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key) || typeof stored !== 'string') return null;
   const file = tableOf(stateDir, key);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : null;
-  }
+  const bytes = readKept(file);
+  if (bytes === null || bytes === 'missing') return bytes;
   const sets: Record<string, PrefixSet> = {};
   try {
     if (tableChecksum(bytes) !== stored) throw new Error('checksum');
