@@ -1,10 +1,10 @@
 // The JSON Schemas of schema/, compiled once by one Ajv, and its findings turned into positioned, readable diagnostics.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseCidr, parseIp } from '../net/cidr.js';
 import { diagnosticAt, type SourceDocument } from './documents.js';
+import { SCHEMA_DIR } from './schema-digest.js';
 import type { Diagnostic, PathSegment } from './diagnostics.js';
 import { closest, didYouMean } from './suggest.js';
 
@@ -32,9 +32,6 @@ const OTHER_CALICO_KINDS: Record<string, string> = {
   KubeControllersConfiguration: 'not a firewall resource',
   ClusterInformation: 'not a firewall resource',
 };
-
-/** Where the schema files live: <package>/schema, from both src/model (tsx) and dist/model (built). */
-const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
 
 let ajv: Ajv | null = null;
 const compiled = new Map<string, ValidateFunction>();

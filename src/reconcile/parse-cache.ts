@@ -11,6 +11,7 @@ import { gitObjectId } from '../source/object-id.js';
 import { isYamlFile } from '../source/snapshot.js';
 import type { PolicyBlob, SourceFile } from '../source/index.js';
 import { writeAtomic } from './applied-record.js';
+import { schemasDigest } from '../model/schema-digest.js';
 import { COMPILER_TAG } from './source-digest.js';
 
 /**
@@ -26,7 +27,10 @@ const MAGIC = 'NTPARSED2 ';
 const MAX_ENTRIES = 10_000;
 
 interface EntryHead {
-  /** The COMPILER_TAG of the notrack that parsed it: a notrack whose parser or compiler differs parses again. */
+  /**
+   * entryTag() of the notrack that parsed it: a notrack whose parser or compiler (COMPILER_TAG) or whose schema files
+   * differ parses again and checks again (a mark says "passed these schemas").
+   */
   tag: string;
   oid: string;
   size: number;
@@ -49,6 +53,9 @@ export function removeParseCache(stateDir: string): void {
   rmSync(parseCacheFolder(stateDir), { recursive: true, force: true });
 }
 
+/** What an entry must carry to be used: this notrack's COMPILER_TAG and its schema files' digest. */
+export const entryTag = (): string => `${COMPILER_TAG} schemas ${schemasDigest()}`;
+
 const NO_POSITION = { line: 1, col: 1, endLine: 1, endCol: 1, quoted: false, raw: '' };
 
 /** Thrown by jsonExactly's replacer: a number JSON would change. */
@@ -56,12 +63,21 @@ const INEXACT = new Error('a number JSON cannot carry');
 
 /**
  * The JSON of parsed values, or null when reading it back would not give the same values: YAML's .inf and .nan (and
- * floats too large for a double) have no JSON form and -0 reads back as 0; such a file is parsed every time.
+ * floats too large for a double) have no JSON form and -0 reads back as 0; a YAML 1.1 file read by the `yaml`
+ * library may hold a Date, a Set, a Map or bytes, which JSON turns into a string or `{}` (so a value the schema
+ * refuses would read back as, or be taken for, one it accepts). Such a file is parsed every time.
  */
 function jsonExactly(value: unknown): string | null {
   try {
-    return JSON.stringify(value, (_key, v: unknown) => {
-      if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) throw INEXACT;
+    return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+      // The value as parsed (`v` is what its toJSON made of it).
+      const o = this[key];
+      if (typeof o === 'number') {
+        if (!Number.isFinite(o) || Object.is(o, -0)) throw INEXACT;
+      } else if (typeof o === 'object' && o !== null) {
+        const proto = Object.getPrototypeOf(o) as unknown;
+        if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) throw INEXACT;
+      } else if (typeof o !== 'string' && typeof o !== 'boolean' && o !== null) throw INEXACT;
       return v;
     });
   } catch (e) {
@@ -157,7 +173,7 @@ export class PersistedParseCache {
     try {
       const headEnd = body.indexOf(10);
       const head = JSON.parse(body.toString('utf8', 0, headEnd)) as EntryHead;
-      if (head.tag !== COMPILER_TAG || head.oid !== oid || !Array.isArray(head.documents) || !Array.isArray(head.lists))
+      if (head.tag !== entryTag() || head.oid !== oid || !Array.isArray(head.documents) || !Array.isArray(head.lists))
         return null;
       return { head, body, headEnd };
     } catch {
@@ -273,7 +289,7 @@ export class PersistedParseCache {
     validKinds: ReadonlyMap<SourceDocument, string>,
   ): boolean {
     const lists: NetList[] = [];
-    const head: EntryHead = { tag: COMPILER_TAG, oid, size: f.size, documents: [], lists: [] };
+    const head: EntryHead = { tag: entryTag(), oid, size: f.size, documents: [], lists: [] };
     for (const d of documents) {
       const entry: EntryHead['documents'][number] = { index: d.index, value: d.value };
       if (d.scannedNets) {

@@ -201,7 +201,7 @@ export function storeSetTable(
 
 /**
  * The sets of the table a state file names, checked: its head, its JSON's SHA-256 against both its head and the
- * state's `stored`, each set's shape. 'missing' when there is no such file; null when it fails (the file is then
+ * state's `stored`, each set's shape, and its name against its sets. 'missing' when there is no such file; null when it fails (the file is then
  * removed, so that the next apply writes it again).
  */
 export function readSetTable(stateDir: string, raw: unknown): Record<string, PrefixSet> | 'missing' | null {
@@ -224,6 +224,9 @@ export function readSetTable(stateDir: string, raw: unknown): Record<string, Pre
       if (!set || set.id !== id) throw new Error('set');
       sets[id] = set;
     }
+    // The table must be the one its name says (the name hashes each set's id, family, members and origin, in the
+    // order written): a checksum alone would let a table sealed again over other sets stand for these.
+    if (tableKey(Object.values(sets)) !== key) throw new Error('name');
   } catch {
     rmSync(file, { force: true });
     return null;

@@ -13,6 +13,7 @@ import {
   readAppliedState,
   readPreviousState,
   removePreviousState,
+  writeChecked,
   writePendingState,
   writeRecord,
   type AppliedRecord,
@@ -252,6 +253,28 @@ test('a torn or edited set table is never used, and the next state written write
   }
   rmSync(file);
   assert.is(readAppliedState(dir), null, 'a missing set table');
+});
+
+test('a set table sealed again over other sets, and named by a state sealed again too, is refused when read', () => {
+  // Checksums catch a torn or bit-flipped file; the table's name says which sets it must hold, so a table whose
+  // content was replaced and resealed (with the state's `stored` and checksum made again) is still not theirs.
+  const dir = stateDir();
+  writePendingState(dir, manySmall('h1', 100));
+  promotePendingState(dir);
+  const tableFile = path.join(dir, 'sets', tables(dir)[0]!);
+  const json = readFileSync(tableFile, 'latin1')
+    .split('\n')
+    .slice(1)
+    .join('\n')
+    .replace('172.16.0.7/32', '172.16.0.9/32');
+  const sum = createHash('sha256').update(json, 'latin1').digest('hex');
+  writeFileSync(tableFile, Buffer.from(`NTSETTABLE1 ${sum}\n${json}`, 'latin1'));
+  const stateFile = path.join(dir, 'applied-state.json');
+  const { checksum: _old, ...rest } = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
+  (rest['setTable'] as { stored: string }).stored = sum;
+  writeChecked(stateFile, rest);
+  assert.is(readAppliedState(dir), null, 'the table does not hold the sets its name says');
+  assert.not.ok(existsSync(tableFile), 'and is removed, so that the next apply writes it again');
 });
 
 test('a version 4 state file (small sets inline, large ones in set files) is still read', () => {

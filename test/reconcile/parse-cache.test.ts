@@ -12,7 +12,7 @@ import { parseDocuments } from '../../src/model/documents.js';
 import { loadResources } from '../../src/model/load-resources.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { compileHost } from '../../src/compile/compile-host.js';
-import { PersistedParseCache } from '../../src/reconcile/parse-cache.js';
+import { entryTag, PersistedParseCache } from '../../src/reconcile/parse-cache.js';
 import { fetchDesired } from '../../src/reconcile/host-reconciler.js';
 import { COMPILER_TAG } from '../../src/reconcile/source-digest.js';
 import { gitIn } from '../support/git-repo.js';
@@ -193,7 +193,15 @@ test("a torn, edited, foreign or older notrack's entry is never used: the file i
     // A document's mark of validity (its kind) taken off by hand, checksum not made again.
     ['unmarked by hand', Buffer.from(good.toString('latin1').replace(',"kind":"GlobalNetworkSet"}]', '}]'), 'latin1')],
     // Written by a notrack whose parser or compiler differs (another COMPILER_TAG), checksum made again: not used.
-    ['older notrack', resealed(good, (head) => head.replace(`"tag":"${COMPILER_TAG}"`, '"tag":"notrack-compile-0"'))],
+    ['older notrack', resealed(good, (head) => head.replace(`"tag":"${entryTag()}"`, '"tag":"notrack-compile-0"'))],
+    // The same COMPILER_TAG with other schema files (a release that changed a schema without bumping the tag): its
+    // marks say "passed those schemas", so the entry is not used.
+    [
+      'other schemas',
+      resealed(good, (head) =>
+        head.replace(`"tag":"${entryTag()}"`, `"tag":"${COMPILER_TAG} schemas ${'0'.repeat(64)}"`),
+      ),
+    ],
   ];
   for (const [what, bytes] of cases) {
     writeFileSync(path.join(dir, big), bytes);
@@ -381,6 +389,34 @@ test('a file with a value JSON cannot carry (.inf, .nan, -0.0) is not kept: it i
     assert.equal(again.parsed, ['sets/odd.yaml'], `${value}: parsed again`);
     assert.equal(again.warnings, cold.warnings, `${value}: the same diagnostics as a cold read`);
   }
+});
+
+test('a YAML 1.1 value that JSON would turn into another (a timestamp) is never kept nor taken for a marked one', async () => {
+  // The `yaml` library reads a file with an anchor, and under `%YAML 1.1` an unquoted 2001-12-14 is a Date, whose
+  // JSON is the text of a valid selector: its value must not inherit that text's mark, nor be kept as that text.
+  const { repo, commit } = repository();
+  const dir = temp('cache');
+  const policy = (head: string, selector: string) =>
+    `${head}apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: &n stamp\nspec:\n` +
+    `  selector: ${selector}\n  doNotTrack: true\n  applyOnForward: true\n  ingress:\n  - action: Deny\n` +
+    `    source:\n      nets: [10.0.0.0/8]\n`;
+  commit({ ...FILES, 'policies/stamp.yaml': policy('', '"2001-12-14T00:00:00.000Z"') });
+  await readCached(repo, dir, false);
+  assert.ok(
+    [...entryHeads(dir).values()].some((h) => h.documents.some((d) => d.kind === 'GlobalNetworkPolicy')),
+    'the text selector was marked',
+  );
+  commit({ 'policies/stamp.yaml': policy('%YAML 1.1\n---\n', '2001-12-14') });
+  const cold = await readCold(repo, false);
+  assert.ok(
+    cold.warnings.some((w) => w.startsWith('policies/stamp.yaml') && /selector/.test(w) && /string/.test(w)),
+    cold.warnings.join('\n'),
+  );
+  const cached = await readCached(repo, dir, false);
+  assert.equal(cached.warnings, cold.warnings, 'checked as a cold load checks it');
+  const again = await readCached(repo, dir, false);
+  assert.ok(again.parsed.includes('policies/stamp.yaml'), 'not kept: parsed each time');
+  assert.equal(again.warnings, cold.warnings);
 });
 
 test('fetchDesired with the cache: the same state as without it, and again from the cache', async () => {
