@@ -39,12 +39,8 @@ export function storedApart(set: PrefixSet): boolean {
  * must not be vouched for by the next state file (which would then be unreadable).
  */
 function existingDigest(file: string, family: 4 | 6, count: number): string | null {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch {
-    return null;
-  }
+  const bytes = readKept(file);
+  if (!(bytes instanceof Buffer)) return null;
   if (bytes.length !== HEAD + count * recordBytes(family) || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
     return null;
   const digest = bytes.subarray(MAGIC.length, HEAD).toString('hex');
@@ -189,12 +185,8 @@ export function storeSetTable(
   if (!sets.length) return null;
   const key = tableKey(sets);
   const file = tableOf(stateDir, key);
-  let kept: string | null = null;
-  try {
-    kept = tableChecksum(readFileSync(file));
-  } catch {
-    /* not there: written below */
-  }
+  const bytes = readKept(file);
+  const kept = bytes instanceof Buffer ? tableChecksum(bytes) : null;
   if (kept) return { file: key, stored: kept };
   const json = Buffer.from(JSON.stringify(Object.fromEntries(sets.map((set) => [set.id, set]))));
   const sum = createHash('sha256').update(json).digest('hex');
@@ -204,8 +196,8 @@ export function storeSetTable(
 
 /**
  * The sets of the table a state file names, checked: its head, its JSON's SHA-256 against both its head and the
- * state's `stored`, each set's shape, and its name against its sets. 'missing' when there is no such file; null when it fails (the file is then
- * removed, so that the next apply writes it again).
+ * state's `stored`, each set's shape, and its name against its sets. 'missing' when there is no such file; null when
+ * it fails (the file is then removed, so that the next apply writes it again).
  */
 export function readSetTable(stateDir: string, raw: unknown): Record<string, PrefixSet> | 'missing' | null {
   if (typeof raw !== 'object' || raw === null) return null;
